@@ -1,0 +1,76 @@
+// ESLint rule enforcing the import directions of ARCHITECTURE.md: a module in src/<layer>
+// may import only from the layers listed for it. Relative imports are resolved against the
+// importing file, so the rule sees which layer a path really lands in.
+import path from 'node:path';
+
+export const LAYERS = {
+  core: [],
+  protocol: ['core'],
+  api: ['core'],
+  config: ['core', 'api'],
+  registry: ['core', 'api'],
+  controllers: ['core', 'api', 'config', 'registry'],
+  xds: ['core', 'api', 'config', 'registry', 'protocol'],
+  ca: ['core'],
+  proxy: ['core', 'protocol'],
+  ratelimit: ['core', 'protocol'],
+  cli: '*',
+};
+
+function layerOf(file, srcRoot) {
+  const rel = path.relative(srcRoot, file);
+  if (rel.startsWith('..') || path.isAbsolute(rel)) return undefined;
+  return rel.split(path.sep)[0];
+}
+
+export const layersRule = {
+  meta: {
+    type: 'problem',
+    docs: { description: 'enforce the layer import directions of ARCHITECTURE.md' },
+    schema: [],
+    messages: {
+      forbidden: "layer '{{from}}' may not import from '{{to}}' (allowed: {{allowed}})",
+      unknown: "file is in unknown layer '{{from}}': add it to tools/eslint-layers.js",
+    },
+  },
+  create(context) {
+    const file = context.filename;
+    const srcRoot = path.resolve(context.cwd, 'src');
+    const from = layerOf(file, srcRoot);
+    if (from === undefined) return {};
+    if (!(from in LAYERS)) {
+      return {
+        Program(node) {
+          context.report({ node, messageId: 'unknown', data: { from } });
+        },
+      };
+    }
+    const allowed = LAYERS[from];
+    function check(node, source) {
+      if (typeof source !== 'string' || !source.startsWith('.')) return;
+      const target = layerOf(path.resolve(path.dirname(file), source), srcRoot);
+      if (target === undefined || target === from || allowed === '*') return;
+      if (!allowed.includes(target)) {
+        context.report({
+          node,
+          messageId: 'forbidden',
+          data: { from, to: target, allowed: allowed.length ? allowed.join(', ') : 'none' },
+        });
+      }
+    }
+    return {
+      ImportDeclaration(node) {
+        check(node, node.source.value);
+      },
+      ExportNamedDeclaration(node) {
+        if (node.source) check(node, node.source.value);
+      },
+      ExportAllDeclaration(node) {
+        check(node, node.source.value);
+      },
+      ImportExpression(node) {
+        if (node.source.type === 'Literal') check(node, node.source.value);
+      },
+    };
+  },
+};
