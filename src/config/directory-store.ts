@@ -1,0 +1,270 @@
+import { watch, type FSWatcher } from 'node:fs';
+import { readFile, readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { Clock, TimerHandle } from '../core/clock.js';
+import { systemClock } from '../core/clock.js';
+import { errorMessage, formatProblem, type Problem } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { silentLogger } from '../core/logger.js';
+import { resourceKey, type Resource, type SourceRef } from '../api/resource.js';
+import { MemoryConfigStore } from './memory-store.js';
+import type { ConfigError, ConfigListener, ConfigStore } from './store.js';
+import type { ConfigSnapshot } from './types.js';
+
+/** One YAML document of a file, parsed and validated. */
+export interface ParsedDocument {
+  source: SourceRef;
+  resource?: Resource;
+  problems: readonly Problem[];
+}
+
+/** Parses and validates a file's text into its documents (src/api provides it). */
+export type DocumentParser = (text: string, file: string) => ParsedDocument[];
+
+export interface DirectoryStoreOptions {
+  parse: DocumentParser;
+  logger?: Logger;
+  clock?: Clock;
+  /** Quiet time after a file event before re-reading (editors write in several steps). */
+  settleMs?: number;
+  /** Re-scan period, a safety net for file systems whose events get lost. 0 disables. */
+  rescanMs?: number;
+}
+
+const CONFIG_FILE = /\.(ya?ml|json)$/i;
+
+/**
+ * A directory of Istio/Trellis YAML, watched. Each file is accepted or rejected as a whole: a
+ * file with any error keeps its previous good resources serving, and its problems are exposed
+ * through errors() and the log until it is fixed. The same resource defined in two files is an
+ * error in the later file (by path order).
+ */
+export class DirectoryConfigStore implements ConfigStore {
+  private readonly store: MemoryConfigStore;
+  private readonly good = new Map<string, Resource[]>();
+  private readonly fileErrors = new Map<string, ConfigError[]>();
+  private readonly mtimes = new Map<string, number>();
+  private watcher: FSWatcher | undefined;
+  private settleTimer: TimerHandle | undefined;
+  private rescanTimer: TimerHandle | undefined;
+  private reloading: Promise<void> | undefined;
+  private again = false;
+  private closed = false;
+  private readonly logger: Logger;
+  private readonly clock: Clock;
+
+  constructor(
+    readonly dir: string,
+    private readonly options: DirectoryStoreOptions,
+  ) {
+    this.logger = options.logger ?? silentLogger;
+    this.clock = options.clock ?? systemClock;
+    this.store = new MemoryConfigStore();
+  }
+
+  /** Reads the directory once and starts watching it. */
+  async start(): Promise<void> {
+    await this.reload();
+    try {
+      this.watcher = watch(this.dir, { recursive: true }, () => this.scheduleReload());
+      this.watcher.on('error', (err) =>
+        this.logger.warn('watch failed; relying on rescans', { error: errorMessage(err) }),
+      );
+    } catch (err) {
+      this.logger.warn('cannot watch directory; relying on rescans', {
+        dir: this.dir,
+        error: errorMessage(err),
+      });
+    }
+    this.scheduleRescan();
+  }
+
+  close(): void {
+    this.closed = true;
+    this.watcher?.close();
+    this.settleTimer?.cancel();
+    this.rescanTimer?.cancel();
+  }
+
+  get revision(): number {
+    return this.store.revision;
+  }
+
+  snapshot(): ConfigSnapshot {
+    return this.store.snapshot();
+  }
+
+  get(kind: string, namespace: string, name: string): Resource | undefined {
+    return this.store.get(kind, namespace, name);
+  }
+
+  list(kind: string, namespace?: string): readonly Resource[] {
+    return this.store.list(kind, namespace);
+  }
+
+  watch(listener: ConfigListener): () => void {
+    return this.store.watch(listener);
+  }
+
+  errors(): readonly ConfigError[] {
+    return [...this.fileErrors.values()].flat();
+  }
+
+  /** Re-reads every file now; concurrent calls coalesce. Resolves when the store is current. */
+  async reload(): Promise<void> {
+    if (this.reloading) {
+      this.again = true;
+      return this.reloading;
+    }
+    this.reloading = (async () => {
+      do {
+        this.again = false;
+        await this.readAll();
+      } while (this.again && !this.closed);
+    })();
+    try {
+      await this.reloading;
+    } finally {
+      this.reloading = undefined;
+    }
+  }
+
+  private scheduleReload(): void {
+    if (this.closed) return;
+    this.settleTimer?.cancel();
+    this.settleTimer = this.clock.setTimeout(() => void this.reload(), this.options.settleMs ?? 50);
+  }
+
+  private scheduleRescan(): void {
+    const every = this.options.rescanMs ?? 2000;
+    if (this.closed || every <= 0) return;
+    this.rescanTimer = this.clock.setTimeout(() => {
+      void this.rescanIfChanged().finally(() => this.scheduleRescan());
+    }, every);
+  }
+
+  private async rescanIfChanged(): Promise<void> {
+    const files = await listFiles(this.dir);
+    let changed = files.length !== this.mtimes.size;
+    for (const f of files) {
+      const st = await stat(f).catch(() => undefined);
+      if (!st || this.mtimes.get(f) !== st.mtimeMs) changed = true;
+    }
+    if (changed) await this.reload();
+  }
+
+  private async readAll(): Promise<void> {
+    const files = await listFiles(this.dir);
+    const seen = new Set(files);
+    for (const file of [...this.good.keys()]) {
+      if (!seen.has(file)) {
+        this.good.delete(file);
+        this.fileErrors.delete(file);
+        this.mtimes.delete(file);
+        this.logger.info('file removed; its resources are deleted', { file: this.rel(file) });
+      }
+    }
+    for (const file of [...this.fileErrors.keys()]) if (!seen.has(file)) this.fileErrors.delete(file);
+
+    const owner = new Map<string, string>();
+    for (const file of files) {
+      const st = await stat(file).catch(() => undefined);
+      if (st) this.mtimes.set(file, st.mtimeMs);
+      let text: string;
+      try {
+        text = await readFile(file, 'utf8');
+      } catch (err) {
+        this.reject(file, [
+          {
+            source: { file: this.rel(file), doc: 0 },
+            problems: [{ severity: 'error', path: '', message: errorMessage(err) }],
+          },
+        ]);
+        continue;
+      }
+      const docs = this.options.parse(text, this.rel(file));
+      const problems = docs.filter((d) => d.problems.some((p) => p.severity === 'error'));
+      for (const d of docs) {
+        for (const w of d.problems.filter((p) => p.severity === 'warning')) {
+          this.logger.warn(`${d.source.file}:${d.source.doc}: ${formatProblem(w)}`);
+        }
+      }
+      // Duplicates across files: the later file (in path order) is rejected.
+      const dupes: ParsedDocument[] = [];
+      for (const d of docs) {
+        if (!d.resource) continue;
+        const key = resourceKey(d.resource.kind, d.resource.metadata.namespace, d.resource.metadata.name);
+        const other = owner.get(key);
+        if (other !== undefined && other !== file) {
+          dupes.push({
+            source: d.source,
+            problems: [
+              {
+                severity: 'error',
+                path: 'metadata.name',
+                message: `${key} is already defined in ${this.rel(other)}`,
+              },
+            ],
+          });
+        }
+      }
+      if (problems.length > 0 || dupes.length > 0) {
+        this.reject(file, [...problems, ...dupes]);
+        for (const r of this.good.get(file) ?? []) {
+          owner.set(resourceKey(r.kind, r.metadata.namespace, r.metadata.name), file);
+        }
+        continue;
+      }
+      const resources = docs.flatMap((d) => (d.resource ? [d.resource] : []));
+      for (const r of resources) owner.set(resourceKey(r.kind, r.metadata.namespace, r.metadata.name), file);
+      if (this.fileErrors.delete(file)) this.logger.info('file is valid again', { file: this.rel(file) });
+      this.good.set(file, resources);
+    }
+    const count = this.store.replaceAll([...this.good.values()].flat());
+    if (count > 0) {
+      this.logger.info('config updated', { revision: this.store.revision, changed: count, dir: this.dir });
+    }
+  }
+
+  private reject(file: string, docs: ParsedDocument[]): void {
+    const flat: Problem[] = [];
+    for (const d of docs) {
+      for (const p of d.problems) {
+        if (p.severity !== 'error') continue;
+        flat.push(p);
+        this.logger.error(`${d.source.file}:${d.source.doc}: ${formatProblem(p)}`, {
+          kept: this.good.has(file) ? 'last good version of the file' : 'nothing (file never loaded)',
+        });
+      }
+    }
+    const at = this.clock.wallNow();
+    this.fileErrors.set(
+      file,
+      docs.map((d) => ({ source: d.source, problems: d.problems.filter((p) => p.severity === 'error'), at })),
+    );
+  }
+
+  private rel(file: string): string {
+    return path.relative(process.cwd(), file) || file;
+  }
+}
+
+async function listFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  async function walk(d: string): Promise<void> {
+    let entries;
+    try {
+      entries = await readdir(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      if (e.name.startsWith('.')) continue;
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) await walk(p);
+      else if (CONFIG_FILE.test(e.name)) out.push(p);
+    }
+  }
+  await walk(dir);
+  return out.sort();
+}

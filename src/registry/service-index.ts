@@ -1,0 +1,316 @@
+import type { Clock, TimerHandle } from '../core/clock.js';
+import { systemClock } from '../core/clock.js';
+import { TrellisError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { silentLogger } from '../core/logger.js';
+import { fqdn, portProtocol } from '../api/hosts.js';
+import type { Endpoint, Service, ServiceIndexSnapshot, ServicePort } from './types.js';
+
+/**
+ * The service index: services and their endpoints from every registry source, as immutable
+ * snapshots. Sources replace their whole contribution (`setSource`) and the index merges them:
+ * a hostname's service comes from the first source that declares it (config before
+ * registrations), and endpoints from all sources are combined.
+ */
+export interface SourceContribution {
+  services: readonly Service[];
+  endpoints: readonly Endpoint[];
+}
+
+/** What changed between two snapshots, so the xDS server can push only EDS when it can. */
+export interface IndexChange {
+  version: number;
+  /** Hostnames whose Service (ports, resolution, ...) was added, removed or changed. */
+  services: ReadonlySet<string>;
+  /** Hostnames whose endpoint list changed. */
+  endpoints: ReadonlySet<string>;
+}
+
+export type IndexListener = (change: IndexChange) => void;
+
+class IndexSnapshot implements ServiceIndexSnapshot {
+  readonly services: readonly Service[];
+  private readonly byHost: ReadonlyMap<string, Service>;
+
+  constructor(
+    readonly version: number,
+    services: Map<string, Service>,
+    private readonly eps: ReadonlyMap<string, readonly Endpoint[]>,
+  ) {
+    this.byHost = services;
+    this.services = Object.freeze(
+      [...services.values()].sort((a, b) => a.hostname.localeCompare(b.hostname)),
+    );
+    Object.freeze(this);
+  }
+
+  service(hostname: string): Service | undefined {
+    return this.byHost.get(hostname);
+  }
+
+  endpoints(hostname: string): readonly Endpoint[] {
+    return this.eps.get(hostname) ?? [];
+  }
+}
+
+export class ServiceIndex {
+  private readonly sources = new Map<string, SourceContribution>();
+  private readonly listeners = new Set<IndexListener>();
+  private current: IndexSnapshot = new IndexSnapshot(0, new Map(), new Map());
+  private serviceHashes = new Map<string, string>();
+  private endpointHashes = new Map<string, string>();
+
+  /** Source names in precedence order; unknown names sort after these. */
+  constructor(private readonly precedence: readonly string[] = ['config', 'registration']) {}
+
+  snapshot(): ServiceIndexSnapshot {
+    return this.current;
+  }
+
+  onChange(listener: IndexListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Replaces one source's contribution; emits a change when the merged view differs. */
+  setSource(name: string, contribution: SourceContribution): void {
+    this.sources.set(name, contribution);
+    this.rebuild();
+  }
+
+  private rebuild(): void {
+    const order = [...this.sources.keys()].sort(
+      (a, b) => rank(this.precedence, a) - rank(this.precedence, b),
+    );
+    const services = new Map<string, Service>();
+    const endpoints = new Map<string, Endpoint[]>();
+    for (const name of order) {
+      const c = this.sources.get(name) as SourceContribution;
+      for (const s of c.services) if (!services.has(s.hostname)) services.set(s.hostname, Object.freeze(s));
+      for (const e of c.endpoints) {
+        let list = endpoints.get(e.hostname);
+        if (!list) endpoints.set(e.hostname, (list = []));
+        list.push(Object.freeze(e));
+      }
+    }
+    for (const list of endpoints.values()) list.sort(compareEndpoints);
+
+    const serviceHashes = new Map<string, string>();
+    for (const [h, s] of services) serviceHashes.set(h, JSON.stringify(s));
+    const endpointHashes = new Map<string, string>();
+    for (const [h, list] of endpoints) endpointHashes.set(h, JSON.stringify(list));
+    const changedServices = diffKeys(this.serviceHashes, serviceHashes);
+    const changedEndpoints = diffKeys(this.endpointHashes, endpointHashes);
+    if (changedServices.size === 0 && changedEndpoints.size === 0) return;
+
+    this.serviceHashes = serviceHashes;
+    this.endpointHashes = endpointHashes;
+    const version = this.current.version + 1;
+    this.current = new IndexSnapshot(version, services, endpoints);
+    const change: IndexChange = { version, services: changedServices, endpoints: changedEndpoints };
+    for (const l of this.listeners) l(change);
+  }
+}
+
+function rank(order: readonly string[], name: string): number {
+  const i = order.indexOf(name);
+  return i === -1 ? order.length : i;
+}
+
+function compareEndpoints(a: Endpoint, b: Endpoint): number {
+  return a.address.localeCompare(b.address) || JSON.stringify(a.ports).localeCompare(JSON.stringify(b.ports));
+}
+
+function diffKeys(before: ReadonlyMap<string, string>, after: ReadonlyMap<string, string>): Set<string> {
+  const out = new Set<string>();
+  for (const [k, v] of after) if (before.get(k) !== v) out.add(k);
+  for (const k of before.keys()) if (!after.has(k)) out.add(k);
+  return out;
+}
+
+// --- the registration source: register, heartbeat with TTL, deregister ------------------------
+
+export interface Registration {
+  /** Service host; short names are qualified with the namespace (`reviews` -> `reviews.default.svc.cluster.local`). */
+  service: string;
+  namespace?: string;
+  address: string;
+  /** Port name -> number, e.g. `{ http: 9080 }`. Names carry the protocol as in Istio (`http`, `grpc-api`, `tcp`). */
+  ports: Record<string, number>;
+  labels?: Record<string, string>;
+  locality?: string;
+  weight?: number;
+  workloadName?: string;
+  serviceAccount?: string;
+  /** Seconds without a heartbeat after which the instance leaves the index. Default 30. */
+  ttlSeconds?: number;
+  /** Stable id; defaults to `service/address:firstPort`. Re-registering the same id replaces it. */
+  id?: string;
+}
+
+interface Instance {
+  reg: Required<Pick<Registration, 'service' | 'namespace' | 'address' | 'ports' | 'ttlSeconds'>> &
+    Registration;
+  hostname: string;
+  expiry: TimerHandle;
+  lastHeartbeat: number;
+}
+
+export interface RegisteredInstance {
+  id: string;
+  hostname: string;
+  address: string;
+  ports: Record<string, number>;
+  labels: Record<string, string>;
+  ttlSeconds: number;
+  /** Milliseconds since the last heartbeat. */
+  sinceHeartbeatMs: number;
+}
+
+/**
+ * Instances that announce themselves over the API and must keep heart-beating. An instance
+ * whose TTL passes without a heartbeat is removed, which removes it from EDS.
+ */
+export class RegistrationSource {
+  private readonly instances = new Map<string, Instance>();
+
+  constructor(
+    private readonly index: ServiceIndex,
+    private readonly options: { clock?: Clock; logger?: Logger; domainSuffix?: string } = {},
+  ) {}
+
+  private get clock(): Clock {
+    return this.options.clock ?? systemClock;
+  }
+
+  private get logger(): Logger {
+    return this.options.logger ?? silentLogger;
+  }
+
+  register(input: Registration): string {
+    const reg = validateRegistration(input);
+    const hostname = fqdn(reg.service, reg.namespace, this.options.domainSuffix);
+    const id = reg.id ?? `${hostname}/${reg.address}:${Object.values(reg.ports)[0] ?? 0}`;
+    this.instances.get(id)?.expiry.cancel();
+    this.instances.set(id, {
+      reg,
+      hostname,
+      expiry: this.arm(id, reg.ttlSeconds),
+      lastHeartbeat: this.clock.now(),
+    });
+    this.logger.info('instance registered', { id, service: hostname, address: reg.address });
+    this.publish();
+    return id;
+  }
+
+  heartbeat(id: string): void {
+    const inst = this.instances.get(id);
+    if (!inst) {
+      throw new TrellisError(
+        'TRELLIS_NOT_FOUND',
+        `no registered instance ${JSON.stringify(id)} (expired or never registered): register it again`,
+      );
+    }
+    inst.expiry.cancel();
+    inst.expiry = this.arm(id, inst.reg.ttlSeconds);
+    inst.lastHeartbeat = this.clock.now();
+  }
+
+  deregister(id: string): boolean {
+    const inst = this.instances.get(id);
+    if (!inst) return false;
+    inst.expiry.cancel();
+    this.instances.delete(id);
+    this.logger.info('instance deregistered', { id });
+    this.publish();
+    return true;
+  }
+
+  list(): RegisteredInstance[] {
+    const now = this.clock.now();
+    return [...this.instances].map(([id, i]) => ({
+      id,
+      hostname: i.hostname,
+      address: i.reg.address,
+      ports: i.reg.ports,
+      labels: i.reg.labels ?? {},
+      ttlSeconds: i.reg.ttlSeconds,
+      sinceHeartbeatMs: now - i.lastHeartbeat,
+    }));
+  }
+
+  close(): void {
+    for (const i of this.instances.values()) i.expiry.cancel();
+  }
+
+  private arm(id: string, ttlSeconds: number): TimerHandle {
+    return this.clock.setTimeout(() => {
+      if (!this.instances.has(id)) return;
+      this.instances.delete(id);
+      this.logger.warn('instance expired: no heartbeat within its TTL', { id, ttlSeconds });
+      this.publish();
+    }, ttlSeconds * 1000);
+  }
+
+  private publish(): void {
+    const services = new Map<string, Service>();
+    const endpoints: Endpoint[] = [];
+    for (const { reg, hostname } of this.instances.values()) {
+      let svc = services.get(hostname);
+      if (!svc) {
+        svc = {
+          hostname,
+          namespace: reg.namespace,
+          ports: [],
+          resolution: 'STATIC',
+          location: 'MESH_INTERNAL',
+          addresses: [],
+          labels: {},
+          source: 'registration',
+        };
+        services.set(hostname, svc);
+      }
+      const ports = svc.ports as ServicePort[];
+      for (const [name, number] of Object.entries(reg.ports)) {
+        if (!ports.some((p) => p.name === name)) ports.push({ name, number, protocol: portProtocol(name) });
+      }
+      endpoints.push({
+        hostname,
+        namespace: reg.namespace,
+        address: reg.address,
+        ports: reg.ports,
+        labels: reg.labels ?? {},
+        locality: reg.locality ?? '',
+        weight: reg.weight ?? 1,
+        healthy: true,
+        ...(reg.workloadName ? { workloadName: reg.workloadName } : {}),
+        ...(reg.serviceAccount ? { serviceAccount: reg.serviceAccount } : {}),
+      });
+    }
+    for (const s of services.values()) (s.ports as ServicePort[]).sort((a, b) => a.number - b.number);
+    this.index.setSource('registration', { services: [...services.values()], endpoints });
+  }
+}
+
+function validateRegistration(r: Registration): Instance['reg'] {
+  const bad = (path: string, msg: string) => new TrellisError('TRELLIS_INVALID_ARGUMENT', msg, { path });
+  if (typeof r !== 'object' || r === null)
+    throw bad('', 'expected an object with service, address and ports');
+  if (typeof r.service !== 'string' || r.service === '')
+    throw bad('service', 'service: required, e.g. "reviews"');
+  if (typeof r.address !== 'string' || r.address === '')
+    throw bad('address', 'address: required, e.g. "127.0.0.1"');
+  if (typeof r.ports !== 'object' || r.ports === null || Object.keys(r.ports).length === 0) {
+    throw bad('ports', 'ports: required, e.g. {"http": 9080}');
+  }
+  for (const [name, n] of Object.entries(r.ports)) {
+    if (!Number.isInteger(n) || n < 1 || n > 65535)
+      throw bad(`ports.${name}`, `ports.${name}: expected a port number 1-65535`);
+  }
+  const ttl = r.ttlSeconds ?? 30;
+  if (!(ttl > 0)) throw bad('ttlSeconds', 'ttlSeconds: expected a positive number');
+  if (r.weight !== undefined && !(Number.isInteger(r.weight) && r.weight >= 1)) {
+    throw bad('weight', 'weight: expected a whole number >= 1');
+  }
+  return { ...r, namespace: r.namespace ?? 'default', ttlSeconds: ttl };
+}
