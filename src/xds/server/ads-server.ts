@@ -1,0 +1,597 @@
+import * as grpc from '@grpc/grpc-js';
+import type { Clock } from '../../core/clock.js';
+import { systemClock } from '../../core/clock.js';
+import { errorMessage } from '../../core/errors.js';
+import type { Logger } from '../../core/logger.js';
+import { silentLogger } from '../../core/logger.js';
+import { MetricsRegistry, MS_BUCKETS, type Counter, type Gauge, type Histogram } from '../../core/metrics.js';
+import { adsService } from '../../protocol/grpc-services.js';
+import { RESOURCE_TYPES, SHORT_TYPE, TYPE, anyToJson, type ResourceTypeUrl } from '../../protocol/protos.js';
+import type { ProxyNode } from '../proxy-node.js';
+import { parseNode, type NodeMessage } from '../node.js';
+import {
+  newTypeState,
+  syncStatus,
+  typeState,
+  type Connection,
+  type SyncStatus,
+  type TypeState,
+} from './connection.js';
+import { PushQueue } from './push-queue.js';
+import { encodeResource, resourceVersion, sameBytes } from './resource-encoding.js';
+
+/**
+ * The ADS server: state-of-the-world and delta streams over one gRPC service. It knows type
+ * URLs, streams and versions, never the user's resources: a Translator turns an immutable push
+ * context into resources per proxy. See ARCHITECTURE.md for the grpc-js-xds quirks honoured here
+ * (stale nonces ignored unless the subscription changed; LDS/CDS responses always complete).
+ */
+export interface PushContextLike {
+  readonly version: string;
+}
+
+export interface Translator<P extends PushContextLike> {
+  generate(
+    push: P,
+    proxy: ProxyNode,
+    typeUrl: ResourceTypeUrl,
+    requestedNames?: readonly string[],
+  ): ReadonlyMap<string, object>;
+  affectedTypes(prev: P, next: P, proxy: ProxyNode): ReadonlySet<ResourceTypeUrl>;
+}
+
+export interface AdsServerOptions<P extends PushContextLike> {
+  translator: Translator<P>;
+  initial: P;
+  clock?: Clock;
+  logger?: Logger;
+  metrics?: MetricsRegistry;
+  /** Pushes in flight at once (flow control across proxies). */
+  concurrency?: number;
+}
+
+/** Types whose SotW responses must list every subscribed resource; also wildcard-capable. */
+const WILDCARD_TYPES = new Set<string>([TYPE.listener, TYPE.cluster]);
+/** Envoy's make-before-break order. */
+const PUSH_ORDER: readonly string[] = [TYPE.cluster, TYPE.endpoint, TYPE.listener, TYPE.route, TYPE.secret];
+
+interface SotwRequest {
+  version_info?: string;
+  node?: NodeMessage;
+  resource_names?: string[];
+  type_url?: string;
+  response_nonce?: string;
+  error_detail?: { code?: number; message?: string } | null;
+}
+
+interface DeltaRequest {
+  node?: NodeMessage;
+  type_url?: string;
+  resource_names_subscribe?: string[];
+  resource_names_unsubscribe?: string[];
+  initial_resource_versions?: Record<string, string>;
+  response_nonce?: string;
+  error_detail?: { code?: number; message?: string } | null;
+}
+
+type AnyStream = grpc.ServerDuplexStream<object, object>;
+
+export interface ProxyStatus {
+  proxy: string;
+  type: ProxyNode['type'];
+  namespace: string;
+  mode: 'sotw' | 'delta';
+  peer: string;
+  connectedAt: string;
+  pushContextVersion: string;
+  types: Record<
+    string,
+    {
+      status: SyncStatus;
+      lastSentVersion: string;
+      lastSentNonce: string;
+      lastAckedVersion: string;
+      lastAckedNonce: string;
+      lastNack?: { version: string; nonce: string; message: string; at: string };
+      resources: number;
+    }
+  >;
+}
+
+export class AdsServer<P extends PushContextLike> {
+  private push: P;
+  private readonly connections = new Map<string, Connection>();
+  private readonly queue = new PushQueue();
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly translator: Translator<P>;
+  private server: grpc.Server | undefined;
+  private nonceSeq = 0;
+  private streamSeq = 0;
+  private closed = false;
+  private readonly workers: Promise<void>[] = [];
+  readonly metrics: MetricsRegistry;
+  private readonly m: {
+    pushes: Counter;
+    rejects: Counter;
+    connected: Gauge;
+    convergence: Histogram;
+    errors: Counter;
+    sentBytes: Counter;
+  };
+
+  constructor(options: AdsServerOptions<P>) {
+    this.translator = options.translator;
+    this.push = options.initial;
+    this.clock = options.clock ?? systemClock;
+    this.logger = options.logger ?? silentLogger;
+    this.metrics = options.metrics ?? new MetricsRegistry();
+    // Istio's pilot metric names, so existing dashboards work.
+    this.m = {
+      pushes: this.metrics.counter('pilot_xds_pushes', 'xDS responses sent, by type', ['type']),
+      rejects: this.metrics.counter('pilot_total_xds_rejects', 'xDS responses rejected (NACKed) by proxies', [
+        'type',
+      ]),
+      connected: this.metrics.gauge('pilot_xds', 'Connected xDS streams', ['version']),
+      convergence: this.metrics.histogram(
+        'pilot_proxy_convergence_time_milliseconds',
+        'Time from a config or endpoint change to the push that carries it',
+        [],
+        MS_BUCKETS,
+      ),
+      errors: this.metrics.counter(
+        'pilot_total_xds_internal_errors',
+        'Resources that failed to generate or encode',
+        ['type'],
+      ),
+      sentBytes: this.metrics.counter('pilot_xds_send_bytes_total', 'Bytes of resources sent', ['type']),
+    };
+    this.m.connected.set({ version: 'trellis' }, 0);
+    const concurrency = Math.max(1, options.concurrency ?? 32);
+    for (let i = 0; i < concurrency; i++) this.workers.push(this.worker());
+  }
+
+  get current(): P {
+    return this.push;
+  }
+
+  /** Starts serving on `host:port` (port 0 picks one); resolves to the bound port. */
+  async listen(host: string, port: number): Promise<number> {
+    const server = new grpc.Server({
+      'grpc.max_send_message_length': 256 * 1024 * 1024,
+      'grpc.max_receive_message_length': 64 * 1024 * 1024,
+      'grpc.keepalive_time_ms': 30_000,
+    });
+    server.addService(adsService(), {
+      StreamAggregatedResources: (stream: AnyStream) => this.serveSotw(stream),
+      DeltaAggregatedResources: (stream: AnyStream) => this.serveDelta(stream),
+    });
+    const bound = await new Promise<number>((resolve, reject) => {
+      server.bindAsync(
+        `${host.includes(':') ? `[${host}]` : host}:${port}`,
+        grpc.ServerCredentials.createInsecure(),
+        (err, p) => (err ? reject(err) : resolve(p)),
+      );
+    });
+    this.server = server;
+    return bound;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.queue.wake();
+    for (const c of this.connections.values()) c.close();
+    const server = this.server;
+    if (server) {
+      await new Promise<void>((resolve) => {
+        server.tryShutdown(() => resolve());
+        // Streams that do not end on their own are cut after a grace period.
+        const t = setTimeout(() => server.forceShutdown(), 1000);
+        t.unref();
+      });
+    }
+    await Promise.all(this.workers);
+  }
+
+  /**
+   * Publishes a new push context. Each connected proxy gets a push only for the types the
+   * translator says may differ for it; `since` is when the change happened (for metrics).
+   */
+  update(next: P, since = this.clock.now()): void {
+    const prev = this.push;
+    this.push = next;
+    for (const c of this.connections.values()) {
+      let affected: ReadonlySet<string>;
+      try {
+        affected = this.translator.affectedTypes(prev, next, c.proxy);
+      } catch (err) {
+        this.logger.error('affectedTypes failed; pushing everything', {
+          proxy: c.proxy.id,
+          error: errorMessage(err),
+        });
+        affected = new Set(RESOURCE_TYPES);
+      }
+      const types = [...affected].filter((t) => c.types.get(t)?.subscribed);
+      if (types.length) this.queue.enqueue(c.key, types, since);
+    }
+  }
+
+  status(): ProxyStatus[] {
+    return [...this.connections.values()].map((c) => {
+      const types: ProxyStatus['types'] = {};
+      for (const t of RESOURCE_TYPES) {
+        const s = c.types.get(t);
+        if (!s?.subscribed) continue;
+        types[SHORT_TYPE[t]] = {
+          status: syncStatus(s),
+          lastSentVersion: s.lastSentVersion,
+          lastSentNonce: s.lastSentNonce,
+          lastAckedVersion: s.lastAckedVersion,
+          lastAckedNonce: s.lastAckedNonce,
+          ...(s.nack ? { lastNack: { ...s.nack, at: new Date(s.nack.at).toISOString() } } : {}),
+          resources: s.sent.size,
+        };
+      }
+      return {
+        proxy: c.proxy.id,
+        type: c.proxy.type,
+        namespace: c.proxy.namespace,
+        mode: c.mode,
+        peer: c.peer,
+        connectedAt: new Date(c.connectedAt).toISOString(),
+        pushContextVersion: this.push.version,
+        types,
+      };
+    });
+  }
+
+  /** What a proxy was last sent, in Envoy's config_dump shape (proto3 JSON). */
+  configDump(proxyId: string): object | undefined {
+    const conns = [...this.connections.values()].filter((c) => c.proxy.id === proxyId);
+    const c = conns[conns.length - 1];
+    if (!c) return undefined;
+    const section = (t: string) =>
+      [...(c.types.get(t)?.sent ?? newTypeState().sent)].map(([name, { bytes, version }]) => ({
+        name,
+        version_info: version,
+        resource: anyToJson({ type_url: t, value: bytes }),
+      }));
+    return {
+      node: { id: c.proxy.id, type: c.proxy.type, namespace: c.proxy.namespace, labels: c.proxy.labels },
+      configs: [
+        {
+          '@type': 'type.googleapis.com/envoy.admin.v3.ClustersConfigDump',
+          dynamic_active_clusters: section(TYPE.cluster),
+        },
+        {
+          '@type': 'type.googleapis.com/envoy.admin.v3.ListenersConfigDump',
+          dynamic_listeners: section(TYPE.listener),
+        },
+        {
+          '@type': 'type.googleapis.com/envoy.admin.v3.RoutesConfigDump',
+          dynamic_route_configs: section(TYPE.route),
+        },
+        {
+          '@type': 'type.googleapis.com/envoy.admin.v3.EndpointsConfigDump',
+          dynamic_endpoint_configs: section(TYPE.endpoint),
+        },
+        {
+          '@type': 'type.googleapis.com/envoy.admin.v3.SecretsConfigDump',
+          dynamic_active_secrets: section(TYPE.secret),
+        },
+      ],
+    };
+  }
+
+  // --- streams ---------------------------------------------------------------------------------
+
+  private openConnection(
+    stream: AnyStream,
+    mode: 'sotw' | 'delta',
+    node: NodeMessage | undefined,
+  ): Connection {
+    const proxy = parseNode(node);
+    const key = `${proxy.id}-${++this.streamSeq}`;
+    let ended = false;
+    const conn: Connection = {
+      key,
+      proxy,
+      mode,
+      connectedAt: this.clock.wallNow(),
+      peer: stream.getPeer(),
+      types: new Map(),
+      send: async (message) => {
+        if (ended) return;
+        if (!stream.write(message)) {
+          await new Promise<void>((resolve) => {
+            stream.once('drain', resolve);
+            stream.once('close', resolve);
+          });
+        }
+      },
+      close: () => {
+        if (!ended) {
+          ended = true;
+          stream.end();
+        }
+      },
+    };
+    const drop = () => {
+      ended = true;
+      if (this.connections.delete(key)) {
+        this.queue.remove(key);
+        this.m.connected.inc({ version: 'trellis' }, -1);
+        this.logger.info('proxy disconnected', { proxy: proxy.id, mode });
+      }
+    };
+    stream.on('close', drop);
+    stream.on('error', drop);
+    stream.on('cancelled', drop);
+    this.connections.set(key, conn);
+    this.m.connected.inc({ version: 'trellis' });
+    this.logger.info('proxy connected', {
+      proxy: proxy.id,
+      type: proxy.type,
+      namespace: proxy.namespace,
+      mode,
+      peer: conn.peer,
+    });
+    return conn;
+  }
+
+  private serveSotw(stream: AnyStream): void {
+    let conn: Connection | undefined;
+    stream.on('data', (req: SotwRequest) => {
+      if (this.closed) return;
+      conn ??= this.openConnection(stream, 'sotw', req.node);
+      try {
+        this.onSotwRequest(conn, req);
+      } catch (err) {
+        this.logger.error('bad discovery request', { proxy: conn.proxy.id, error: errorMessage(err) });
+      }
+    });
+    stream.on('end', () => stream.end());
+  }
+
+  private serveDelta(stream: AnyStream): void {
+    let conn: Connection | undefined;
+    stream.on('data', (req: DeltaRequest) => {
+      if (this.closed) return;
+      conn ??= this.openConnection(stream, 'delta', req.node);
+      try {
+        this.onDeltaRequest(conn, req);
+      } catch (err) {
+        this.logger.error('bad delta discovery request', { proxy: conn.proxy.id, error: errorMessage(err) });
+      }
+    });
+    stream.on('end', () => stream.end());
+  }
+
+  private onSotwRequest(conn: Connection, req: SotwRequest): void {
+    const typeUrl = req.type_url ?? '';
+    if (!RESOURCE_TYPES.includes(typeUrl as ResourceTypeUrl)) {
+      this.logger.debug('ignoring request for unknown type', { proxy: conn.proxy.id, typeUrl });
+      return;
+    }
+    const s = typeState(conn, typeUrl);
+    const names = new Set((req.resource_names ?? []).filter((n) => n !== ''));
+    const wildcard = WILDCARD_TYPES.has(typeUrl) && (names.size === 0 || names.has('*'));
+    names.delete('*');
+    const namesChanged = !s.subscribed || wildcard !== s.wildcard || !sameSet(names, s.names);
+    const nonce = req.response_nonce ?? '';
+
+    if (nonce !== '' && nonce !== s.lastSentNonce && !namesChanged) return; // stale: a newer response is on its way
+    if (nonce !== '' && nonce === s.lastSentNonce)
+      this.recordAck(conn, s, typeUrl, req.version_info ?? '', nonce, req.error_detail);
+    s.subscribed = true;
+    s.wildcard = wildcard;
+    s.names = names;
+    if (namesChanged) this.queue.enqueue(conn.key, [typeUrl], this.clock.now(), true);
+  }
+
+  private onDeltaRequest(conn: Connection, req: DeltaRequest): void {
+    const typeUrl = req.type_url ?? '';
+    if (!RESOURCE_TYPES.includes(typeUrl as ResourceTypeUrl)) return;
+    const s = typeState(conn, typeUrl);
+    const nonce = req.response_nonce ?? '';
+    // A NACKed resource keeps its (rejected) version in `sent`; a corrected one hashes
+    // differently, so it is sent again on the next push.
+    if (nonce !== '' && nonce === s.lastSentNonce) {
+      this.recordAck(conn, s, typeUrl, s.lastSentVersion, nonce, req.error_detail);
+    }
+    let changed = false;
+    if (!s.subscribed) {
+      s.subscribed = true;
+      changed = true;
+      const subs = req.resource_names_subscribe ?? [];
+      if (WILDCARD_TYPES.has(typeUrl) && subs.length === 0) s.wildcard = true;
+      for (const [name, version] of Object.entries(req.initial_resource_versions ?? {})) {
+        s.sent.set(name, { bytes: new Uint8Array(), version });
+      }
+    }
+    for (const n of req.resource_names_subscribe ?? []) {
+      if (n === '*') s.wildcard = true;
+      else s.names.add(n);
+      changed = true;
+    }
+    for (const n of req.resource_names_unsubscribe ?? []) {
+      if (n === '*') s.wildcard = false;
+      else {
+        s.names.delete(n);
+        s.sent.delete(n);
+      }
+      changed = true;
+    }
+    if (changed) this.queue.enqueue(conn.key, [typeUrl], this.clock.now(), false);
+  }
+
+  private recordAck(
+    conn: Connection,
+    s: TypeState,
+    typeUrl: string,
+    version: string,
+    nonce: string,
+    error: SotwRequest['error_detail'],
+  ): void {
+    if (error && (error.message || error.code)) {
+      s.nack = {
+        version: s.lastSentVersion,
+        nonce,
+        message: error.message ?? `code ${error.code}`,
+        at: this.clock.wallNow(),
+      };
+      this.m.rejects.inc({ type: SHORT_TYPE[typeUrl as ResourceTypeUrl] });
+      this.logger.warn('proxy rejected config (NACK)', {
+        proxy: conn.proxy.id,
+        type: SHORT_TYPE[typeUrl as ResourceTypeUrl],
+        version: s.lastSentVersion,
+        error: error.message ?? '',
+      });
+      return;
+    }
+    s.lastAckedVersion = version;
+    s.lastAckedNonce = nonce;
+  }
+
+  // --- pushing ---------------------------------------------------------------------------------
+
+  private async worker(): Promise<void> {
+    while (!this.closed) {
+      const job = this.queue.take();
+      if (!job) {
+        await this.queue.wait();
+        continue;
+      }
+      const conn = this.connections.get(job.proxyId);
+      try {
+        if (conn) {
+          const types = PUSH_ORDER.filter((t) => job.types.has(t));
+          for (const t of types) {
+            if (conn.mode === 'sotw') await this.pushSotw(conn, t as ResourceTypeUrl, job.force, job.since);
+            else await this.pushDelta(conn, t as ResourceTypeUrl, job.since);
+          }
+        }
+      } catch (err) {
+        this.logger.error('push failed', { proxy: conn?.proxy.id, error: errorMessage(err) });
+      } finally {
+        this.queue.done(job.proxyId);
+      }
+    }
+  }
+
+  private generate(conn: Connection, typeUrl: ResourceTypeUrl, s: TypeState): Map<string, Uint8Array> {
+    const requested = s.wildcard ? undefined : [...s.names];
+    const out = new Map<string, Uint8Array>();
+    let resources: ReadonlyMap<string, object>;
+    try {
+      resources = this.translator.generate(this.push, conn.proxy, typeUrl, requested);
+    } catch (err) {
+      this.m.errors.inc({ type: SHORT_TYPE[typeUrl] });
+      this.logger.error('generation failed', {
+        proxy: conn.proxy.id,
+        type: SHORT_TYPE[typeUrl],
+        error: errorMessage(err),
+      });
+      throw err;
+    }
+    for (const [name, resource] of resources) {
+      if (!s.wildcard && !s.names.has(name)) continue;
+      try {
+        out.set(name, encodeResource(typeUrl, resource));
+      } catch (err) {
+        this.m.errors.inc({ type: SHORT_TYPE[typeUrl] });
+        this.logger.error('resource does not encode; left out', {
+          proxy: conn.proxy.id,
+          name,
+          error: errorMessage(err),
+        });
+      }
+    }
+    return out;
+  }
+
+  private async pushSotw(
+    conn: Connection,
+    typeUrl: ResourceTypeUrl,
+    force: boolean,
+    since: number,
+  ): Promise<void> {
+    const s = typeState(conn, typeUrl);
+    if (!s.subscribed) return;
+    const resources = this.generate(conn, typeUrl, s);
+    if (!force && sameContent(s.sent, resources)) return;
+    const version = this.push.version;
+    const nonce = String(++this.nonceSeq);
+    const sent = new Map<string, { bytes: Uint8Array; version: string }>();
+    let bytes = 0;
+    const any = [...resources].map(([name, value]) => {
+      sent.set(name, { bytes: value, version: resourceVersion(value) });
+      bytes += value.length;
+      return { type_url: typeUrl, value };
+    });
+    s.sent = sent;
+    s.lastSentVersion = version;
+    s.lastSentNonce = nonce;
+    s.lastSentAt = this.clock.wallNow();
+    this.m.pushes.inc({ type: SHORT_TYPE[typeUrl] });
+    this.m.sentBytes.inc({ type: SHORT_TYPE[typeUrl] }, bytes);
+    this.m.convergence.observe({}, this.clock.now() - since);
+    await conn.send({ version_info: version, resources: any, type_url: typeUrl, nonce });
+  }
+
+  private async pushDelta(conn: Connection, typeUrl: ResourceTypeUrl, since: number): Promise<void> {
+    const s = typeState(conn, typeUrl);
+    if (!s.subscribed) return;
+    const resources = this.generate(conn, typeUrl, s);
+    const changed: { name: string; version: string; resource: { type_url: string; value: Uint8Array } }[] =
+      [];
+    let bytes = 0;
+    for (const [name, value] of resources) {
+      const version = resourceVersion(value);
+      if (s.sent.get(name)?.version === version) {
+        s.sent.set(name, { bytes: value, version });
+        continue;
+      }
+      s.sent.set(name, { bytes: value, version });
+      changed.push({ name, version, resource: { type_url: typeUrl, value } });
+      bytes += value.length;
+    }
+    const removed: string[] = [];
+    for (const name of [...s.sent.keys()]) {
+      if (!resources.has(name)) {
+        s.sent.delete(name);
+        removed.push(name);
+      }
+    }
+    if (changed.length === 0 && removed.length === 0 && s.lastSentNonce !== '') return;
+    const nonce = String(++this.nonceSeq);
+    s.lastSentVersion = this.push.version;
+    s.lastSentNonce = nonce;
+    s.lastSentAt = this.clock.wallNow();
+    this.m.pushes.inc({ type: SHORT_TYPE[typeUrl] });
+    this.m.sentBytes.inc({ type: SHORT_TYPE[typeUrl] }, bytes);
+    this.m.convergence.observe({}, this.clock.now() - since);
+    await conn.send({
+      system_version_info: this.push.version,
+      resources: changed,
+      type_url: typeUrl,
+      removed_resources: removed,
+      nonce,
+    });
+  }
+}
+
+function sameSet(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
+  if (a.size !== b.size) return false;
+  for (const x of a) if (!b.has(x)) return false;
+  return true;
+}
+
+function sameContent(
+  sent: ReadonlyMap<string, { bytes: Uint8Array }>,
+  next: ReadonlyMap<string, Uint8Array>,
+): boolean {
+  if (sent.size !== next.size) return false;
+  for (const [name, bytes] of next) if (!sameBytes(sent.get(name)?.bytes, bytes)) return false;
+  return true;
+}
