@@ -12,6 +12,9 @@ export const LAYERS = {
   controllers: ['core', 'api', 'config', 'registry'],
   xds: ['core', 'api', 'config', 'registry', 'protocol'],
   ca: ['core'],
+  // The control plane process: wires stores, registry, translation and the ADS server, and
+  // serves the HTTP API. Only cli assembles processes above it.
+  controlplane: ['core', 'api', 'config', 'registry', 'controllers', 'xds', 'protocol'],
   proxy: ['core', 'protocol'],
   ratelimit: ['core', 'protocol'],
   cli: '*',

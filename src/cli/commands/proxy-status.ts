@@ -1,0 +1,84 @@
+import { TrellisError } from '../../core/errors.js';
+import type { Command } from '../command.js';
+import { parseFlags } from '../args.js';
+import { apiGet, controlPlaneUrl } from '../http-client.js';
+
+interface TypeStatus {
+  status: string;
+  lastSentVersion: string;
+  lastAckedVersion: string;
+  lastNack?: { message: string };
+}
+
+interface ProxyStatus {
+  proxy: string;
+  type: string;
+  namespace: string;
+  mode: string;
+  types: Record<string, TypeStatus>;
+}
+
+const COLUMNS = ['CDS', 'LDS', 'EDS', 'RDS', 'SDS'] as const;
+
+/** Renders `istioctl proxy-status`-style rows: one per proxy, SYNCED / STALE / NACK per type. */
+export function renderProxyStatus(rows: ProxyStatus[]): string {
+  const header = ['NAME', 'TYPE', ...COLUMNS, 'VERSION'];
+  const lines = rows
+    .slice()
+    .sort((a, b) => a.proxy.localeCompare(b.proxy))
+    .map((r) => [
+      r.proxy,
+      r.type,
+      ...COLUMNS.map((c) => r.types[c]?.status ?? 'NOT SENT'),
+      Object.values(r.types)[0]?.lastSentVersion ?? '',
+    ]);
+  const table = [header, ...lines];
+  const widths = header.map((_, i) => Math.max(...table.map((row) => (row[i] ?? '').length)));
+  let out =
+    table
+      .map((row) =>
+        row
+          .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+          .join('   ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n';
+  const nacks = rows.flatMap((r) =>
+    Object.entries(r.types)
+      .filter(([, t]) => t.status === 'NACK' && t.lastNack)
+      .map(([type, t]) => `${r.proxy} ${type}: ${t.lastNack?.message ?? ''}`),
+  );
+  if (nacks.length) out += `\nRejected config:\n${nacks.map((n) => `  ${n}`).join('\n')}\n`;
+  return out;
+}
+
+export const command: Command = {
+  name: 'proxy-status',
+  summary: 'Show which config each connected proxy runs: SYNCED, STALE or NACK per xDS type.',
+  usage: [
+    'Usage: trellis proxy-status [PROXY] [--control-plane URL] [-o table|json]',
+    '',
+    'Reads /debug/syncz from the control plane (default http://127.0.0.1:15014, or $TRELLIS_CONTROL_PLANE).',
+    'SYNCED: the proxy ACKed the last config sent; STALE: sent, not yet ACKed; NACK: rejected (the error is listed).',
+  ].join('\n'),
+  async run(argv, io) {
+    const { values, positionals } = parseFlags('proxy-status', argv, {
+      'control-plane': { type: 'string' },
+      output: { type: 'string', short: 'o', default: 'table' },
+    });
+    const base = controlPlaneUrl(values['control-plane'], io.env);
+    let rows = (await apiGet(base, '/debug/syncz')) as ProxyStatus[];
+    if (positionals[0]) rows = rows.filter((r) => r.proxy === positionals[0]);
+    if (values.output === 'json') {
+      io.stdout(JSON.stringify(rows, null, 2) + '\n');
+    } else if (values.output === 'table') {
+      io.stdout(rows.length ? renderProxyStatus(rows) : 'No proxies connected.\n');
+    } else {
+      throw new TrellisError(
+        'TRELLIS_INVALID_ARGUMENT',
+        `-o ${String(values.output)}: expected table or json`,
+      );
+    }
+    return 0;
+  },
+};

@@ -1,0 +1,68 @@
+import { silentLogger } from '../core/logger.js';
+import { TrellisError } from '../core/errors.js';
+import type { Registration } from '../registry/service-index.js';
+import type { ControlPlane } from './control-plane.js';
+import { HttpRouter } from './http-server.js';
+
+/**
+ * The control plane's HTTP API (default 127.0.0.1:15014):
+ *   GET  /ready                              200 once serving
+ *   GET  /metrics                            Prometheus text
+ *   GET  /debug/syncz                        per connected proxy and type: sent/ACKed versions, NACKs
+ *   GET  /debug/config_dump?proxy=ID         what that proxy was last sent
+ *   GET  /debug/config_errors                rejected config inputs with file, doc, path, message
+ *   GET  /debug/registry                     services and endpoints in the index
+ *   POST /v1/registrations                   register an instance (JSON Registration) -> {id}
+ *   POST /v1/registrations/:id/heartbeat     keep it alive
+ *   DELETE /v1/registrations/:id             deregister
+ *   GET  /v1/registrations                   registered instances
+ */
+export function buildApi(cp: ControlPlane): HttpRouter {
+  const router = new HttpRouter(cp.options.logger ?? silentLogger);
+  router
+    .on('GET', '/ready', () => (cp.isReady() ? { text: 'ready\n' } : { status: 503, text: 'starting\n' }))
+    .on('GET', '/metrics', () => ({ text: cp.metrics.render(), contentType: 'text/plain; version=0.0.4' }))
+    .on('GET', '/debug/syncz', () => ({ json: cp.ads.status() }))
+    .on('GET', '/debug/config_dump', (req) => {
+      const proxy = req.query.get('proxy');
+      if (!proxy)
+        throw new TrellisError(
+          'TRELLIS_INVALID_ARGUMENT',
+          'query parameter proxy=ID is required (see /debug/syncz for ids)',
+        );
+      const dump = cp.ads.configDump(proxy);
+      if (!dump)
+        throw new TrellisError(
+          'TRELLIS_NOT_FOUND',
+          `no connected proxy ${JSON.stringify(proxy)}; see /debug/syncz`,
+        );
+      return { json: dump };
+    })
+    .on('GET', '/debug/config_errors', () => ({ json: cp.config.errors() }))
+    .on('GET', '/debug/registry', () => {
+      const snap = cp.index.snapshot();
+      return {
+        json: snap.services.map((s) => ({ ...s, endpoints: snap.endpoints(s.hostname) })),
+      };
+    })
+    .on('GET', '/v1/registrations', () => ({ json: cp.registrations.list() }))
+    .on('POST', '/v1/registrations', async (req) => {
+      const body = (await req.body()) as Registration;
+      const id = cp.registrations.register(body);
+      return { status: 201, json: { id } };
+    })
+    .on('POST', '/v1/registrations/:id/heartbeat', (req) => {
+      cp.registrations.heartbeat(req.params.id ?? '');
+      return { json: { ok: true } };
+    })
+    .on('DELETE', '/v1/registrations/:id', (req) => {
+      if (!cp.registrations.deregister(req.params.id ?? '')) {
+        throw new TrellisError(
+          'TRELLIS_NOT_FOUND',
+          `no registered instance ${JSON.stringify(req.params.id)}`,
+        );
+      }
+      return { json: { ok: true } };
+    });
+  return router;
+}

@@ -1,0 +1,160 @@
+import http from 'node:http';
+import type { Clock } from '../core/clock.js';
+import { systemClock } from '../core/clock.js';
+import { errorMessage } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { silentLogger } from '../core/logger.js';
+import { MetricsRegistry } from '../core/metrics.js';
+import type { ConfigStore } from '../config/store.js';
+import { contributionFromConfig } from '../registry/service-entries.js';
+import { RegistrationSource, ServiceIndex } from '../registry/service-index.js';
+import { Debouncer, DEFAULT_DEBOUNCE, type DebounceOptions } from '../xds/server/debounce.js';
+import { AdsServer } from '../xds/server/ads-server.js';
+import { affectedTypes, buildPushContext, generate, type PushContext } from '../xds/translate/index.js';
+import { buildApi } from './api-routes.js';
+import { listenHttp } from './http-server.js';
+
+export interface ControlPlaneOptions {
+  config: ConfigStore;
+  clock?: Clock;
+  logger?: Logger;
+  debounce?: DebounceOptions;
+  domainSuffix?: string;
+  pushConcurrency?: number;
+}
+
+export interface ControlPlaneAddresses {
+  xds: { host: string; port: number };
+  http: { host: string; port: number };
+}
+
+type ChangeReason = 'config' | 'registry';
+
+/**
+ * One control plane: config store + service index -> push context -> ADS server, with the HTTP
+ * API beside it. Every change (config edit, registration, expiry) goes through one debouncer,
+ * then one new immutable push context, then per-proxy pushes of only what changed for them.
+ */
+export class ControlPlane {
+  readonly index = new ServiceIndex();
+  readonly registrations: RegistrationSource;
+  readonly metrics = new MetricsRegistry();
+  readonly ads: AdsServer<PushContext>;
+  private readonly debouncer: Debouncer<{ reason: ChangeReason; at: number }>;
+  private readonly logger: Logger;
+  private readonly clock: Clock;
+  private httpServer: http.Server | undefined;
+  private unwatch: (() => void) | undefined;
+  private ready = false;
+
+  constructor(readonly options: ControlPlaneOptions) {
+    this.logger = options.logger ?? silentLogger;
+    this.clock = options.clock ?? systemClock;
+    this.registrations = new RegistrationSource(this.index, {
+      clock: this.clock,
+      logger: this.logger.child('registry'),
+      ...(options.domainSuffix ? { domainSuffix: options.domainSuffix } : {}),
+    });
+    this.syncConfigServices();
+    this.ads = new AdsServer<PushContext>({
+      translator: { generate, affectedTypes },
+      initial: this.build(),
+      clock: this.clock,
+      logger: this.logger.child('xds'),
+      metrics: this.metrics,
+      ...(options.pushConcurrency ? { concurrency: options.pushConcurrency } : {}),
+    });
+    this.debouncer = new Debouncer(options.debounce ?? DEFAULT_DEBOUNCE, this.clock, (events) =>
+      this.flush(events),
+    );
+    const configErrors = this.metrics.gauge(
+      'trellis_config_errors',
+      'Config inputs currently rejected (the last good version keeps serving)',
+    );
+    this.metrics.gauge('trellis_config_revision', 'Config store revision').set({}, options.config.revision);
+    this.unwatch = options.config.watch(() => {
+      configErrors.set({}, options.config.errors().length);
+      this.syncConfigServices();
+      this.debouncer.push({ reason: 'config', at: this.clock.now() });
+    });
+    configErrors.set({}, options.config.errors().length);
+    this.index.onChange(() => this.debouncer.push({ reason: 'registry', at: this.clock.now() }));
+  }
+
+  /** Binds the xDS and HTTP servers; resolves with the bound addresses (port 0 picks one). */
+  async start(
+    xds: { host: string; port: number },
+    httpAddr: { host: string; port: number },
+  ): Promise<ControlPlaneAddresses> {
+    const xdsPort = await this.ads.listen(xds.host, xds.port);
+    const router = buildApi(this);
+    this.httpServer = http.createServer(router.listener());
+    const httpPort = await listenHttp(this.httpServer, httpAddr.host, httpAddr.port);
+    this.ready = true;
+    return { xds: { host: xds.host, port: xdsPort }, http: { host: httpAddr.host, port: httpPort } };
+  }
+
+  isReady(): boolean {
+    return this.ready;
+  }
+
+  get config(): ConfigStore {
+    return this.options.config;
+  }
+
+  async stop(): Promise<void> {
+    this.ready = false;
+    this.unwatch?.();
+    this.debouncer.close();
+    this.registrations.close();
+    const server = this.httpServer;
+    if (server) {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+    await this.ads.close();
+  }
+
+  /** Pushes the current state now, skipping the debounce (tests, `trellis apply --wait`). */
+  flushNow(): void {
+    this.flush([{ reason: 'config', at: this.clock.now() }]);
+  }
+
+  private syncConfigServices(): void {
+    const snap = this.options.config.snapshot();
+    this.index.setSource(
+      'config',
+      contributionFromConfig(
+        snap.list('ServiceEntry'),
+        snap.list('WorkloadEntry'),
+        this.options.domainSuffix,
+      ),
+    );
+  }
+
+  private build(): PushContext {
+    return buildPushContext(this.options.config.snapshot(), this.index.snapshot(), {
+      ...(this.options.domainSuffix ? { domainSuffix: this.options.domainSuffix } : {}),
+    });
+  }
+
+  private flush(events: { reason: ChangeReason; at: number }[]): void {
+    const since = Math.min(...events.map((e) => e.at));
+    let next: PushContext;
+    try {
+      next = this.build();
+    } catch (err) {
+      // A translation bug must not take the control plane down: keep serving the last push.
+      this.logger.error('building the push context failed; proxies keep their current config', {
+        error: errorMessage(err),
+      });
+      return;
+    }
+    this.logger.debug('push', {
+      version: next.version,
+      reasons: [...new Set(events.map((e) => e.reason))].join(','),
+      events: events.length,
+    });
+    this.ads.update(next, since);
+  }
+}
