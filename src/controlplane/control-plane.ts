@@ -69,15 +69,17 @@ export class ControlPlane {
     );
     const configErrors = this.metrics.gauge(
       'trellis_config_errors',
-      'Config inputs currently rejected (the last good version keeps serving)',
+      'Config documents currently rejected (the last good version keeps serving)',
     );
-    this.metrics.gauge('trellis_config_revision', 'Config store revision').set({}, options.config.revision);
-    this.unwatch = options.config.watch(() => {
+    const revision = this.metrics.gauge('trellis_config_revision', 'Config store revision');
+    this.metrics.onCollect(() => {
       configErrors.set({}, options.config.errors().length);
+      revision.set({}, options.config.revision);
+    });
+    this.unwatch = options.config.watch(() => {
       this.syncConfigServices();
       this.debouncer.push({ reason: 'config', at: this.clock.now() });
     });
-    configErrors.set({}, options.config.errors().length);
     this.index.onChange(() => this.debouncer.push({ reason: 'registry', at: this.clock.now() }));
   }
 

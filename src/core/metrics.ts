@@ -143,6 +143,12 @@ export class Histogram extends Family<{ buckets: number[]; sum: number; count: n
 
 export class MetricsRegistry {
   private readonly metrics = new Map<string, Metric>();
+  private readonly collectors: (() => void)[] = [];
+
+  /** Runs `fn` before every render: for gauges read from state rather than kept up to date. */
+  onCollect(fn: () => void): void {
+    this.collectors.push(fn);
+  }
 
   counter(name: string, help: string, labelNames: readonly string[] = []): Counter {
     return this.add(new Counter(name, help, labelNames));
@@ -158,6 +164,7 @@ export class MetricsRegistry {
 
   /** The Prometheus text exposition format (version 0.0.4). */
   render(): string {
+    for (const fn of this.collectors) fn();
     const out: string[] = [];
     for (const m of this.metrics.values()) m.render(out);
     return out.join('\n') + '\n';
