@@ -1,0 +1,118 @@
+/**
+ * The registry of resource kinds Trellis accepts. Each kind names its API group, the versions
+ * accepted as written, and the validator of its spec. Adding a kind is one registerKind call
+ * (see the list at the bottom of this file).
+ */
+import { TrellisError, type Problems } from '../core/errors.js';
+import { NETWORKING_GROUP } from './networking/types.js';
+import { validateDestinationRule } from './networking/validate-destination-rule.js';
+import { validateGateway } from './networking/validate-gateway.js';
+import { validateServiceEntry, validateWorkloadEntry } from './networking/validate-service-entry.js';
+import { validateSidecar } from './networking/validate-sidecar.js';
+import { validateVirtualService } from './networking/validate-virtual-service.js';
+
+/** Reports every problem of `spec` into `problems`, with paths starting at `path` (`spec`). */
+export type SpecValidator = (spec: unknown, problems: Problems, path: string) => void;
+
+export interface KindDefinition {
+  group: string;
+  /** Accepted as written; the first is the preferred (newest) one. */
+  versions: readonly string[];
+  kind: string;
+  namespaced: boolean;
+  validate: SpecValidator;
+}
+
+/**
+ * Istio groups: a resource of one of these we do not implement is an error (Trellis refuses
+ * what it does not support rather than ignoring it). Resources of other groups (Deployments,
+ * Services in the same file) are skipped with a warning.
+ */
+const RECOGNISED_GROUPS = new Set([
+  'networking.istio.io',
+  'security.istio.io',
+  'telemetry.istio.io',
+  'trellis.io',
+]);
+
+const byKind = new Map<string, KindDefinition>();
+
+export function registerKind(def: KindDefinition): void {
+  if (byKind.has(def.kind)) {
+    throw new TrellisError('TRELLIS_INTERNAL', `kind ${def.kind} is registered twice`);
+  }
+  if (def.versions.length === 0) {
+    throw new TrellisError('TRELLIS_INTERNAL', `kind ${def.kind} is registered without versions`);
+  }
+  byKind.set(def.kind, Object.freeze({ ...def, versions: Object.freeze([...def.versions]) }));
+  RECOGNISED_GROUPS.add(def.group);
+}
+
+export function registeredKinds(): KindDefinition[] {
+  return [...byKind.values()].sort((a, b) => a.kind.localeCompare(b.kind));
+}
+
+/** The definition of a kind, by kind name alone (kind names are unique across groups). */
+export function findKind(kind: string): KindDefinition | undefined {
+  return byKind.get(kind);
+}
+
+export function splitApiVersion(apiVersion: string): { group: string; version: string } {
+  const slash = apiVersion.lastIndexOf('/');
+  return slash < 0
+    ? { group: '', version: apiVersion }
+    : { group: apiVersion.slice(0, slash), version: apiVersion.slice(slash + 1) };
+}
+
+export type KindLookup =
+  | { ok: true; def: KindDefinition }
+  /** `skip`: not a mesh resource at all (e.g. apps/v1 Deployment); report as a warning. */
+  | { ok: false; skip: boolean; path: 'apiVersion' | 'kind'; message: string };
+
+/** Resolves `apiVersion` + `kind` as written in a document. */
+export function lookupKind(apiVersion: string, kind: string): KindLookup {
+  const { group, version } = splitApiVersion(apiVersion);
+  const def = byKind.get(kind);
+  if (def === undefined || def.group !== group) {
+    if (!RECOGNISED_GROUPS.has(group)) {
+      return {
+        ok: false,
+        skip: true,
+        path: 'kind',
+        message: `skipped: ${kind} (${apiVersion}) is not a resource Trellis reads`,
+      };
+    }
+    const known = registeredKinds()
+      .filter((d) => d.group === group)
+      .map((d) => d.kind);
+    return {
+      ok: false,
+      skip: false,
+      path: 'kind',
+      message: `unknown kind ${JSON.stringify(kind)} in ${group}; ${known.length ? `supported kinds: ${known.join(', ')}` : 'no kinds of this group are supported yet'}`,
+    };
+  }
+  if (!def.versions.includes(version)) {
+    return {
+      ok: false,
+      skip: false,
+      path: 'apiVersion',
+      message: `${kind} does not exist in version ${JSON.stringify(version)} of ${group}; expected one of ${def.versions.map((v) => `${group}/${v}`).join(', ')}`,
+    };
+  }
+  return { ok: true, def };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Built-in kinds. One line each.
+// ---------------------------------------------------------------------------------------------
+
+const ISTIO_VERSIONS = ['v1', 'v1beta1', 'v1alpha3'] as const;
+const net = { group: NETWORKING_GROUP, versions: ISTIO_VERSIONS, namespaced: true } as const;
+
+registerKind({ ...net, kind: 'VirtualService', validate: validateVirtualService });
+registerKind({ ...net, kind: 'DestinationRule', validate: validateDestinationRule });
+registerKind({ ...net, kind: 'Gateway', validate: validateGateway });
+registerKind({ ...net, kind: 'ServiceEntry', validate: validateServiceEntry });
+registerKind({ ...net, kind: 'WorkloadEntry', validate: validateWorkloadEntry });
+registerKind({ ...net, kind: 'Sidecar', validate: validateSidecar });

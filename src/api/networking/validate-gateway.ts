@@ -1,0 +1,159 @@
+/** Gateway validation: servers, ports, hosts (`namespace/host`) and server TLS. */
+import type { Problems } from '../../core/errors.js';
+import { fieldPath, isAbsent, SpecCheck, type Obj } from '../fields.js';
+import { isHTTPProtocol, isTLSProtocol, parseProtocol } from '../hosts.js';
+import { dns1123LabelError, wildcardDomainError } from '../names.js';
+import { checkLabels } from './validate-common.js';
+
+const SERVER_FIELDS = ['port', 'bind', 'hosts', 'tls', 'defaultEndpoint', 'name'] as const;
+export const SERVER_TLS_FIELDS = [
+  'httpsRedirect',
+  'mode',
+  'serverCertificate',
+  'privateKey',
+  'caCertificates',
+  'caCrl',
+  'credentialName',
+  'credentialNames',
+  'subjectAltNames',
+  'verifyCertificateSpki',
+  'verifyCertificateHash',
+  'minProtocolVersion',
+  'maxProtocolVersion',
+  'cipherSuites',
+] as const;
+const TLS_MODES = ['PASSTHROUGH', 'SIMPLE', 'MUTUAL', 'AUTO_PASSTHROUGH', 'ISTIO_MUTUAL', 'OPTIONAL_MUTUAL'];
+const TLS_VERSIONS = ['TLS_AUTO', 'TLSV1_0', 'TLSV1_1', 'TLSV1_2', 'TLSV1_3'];
+
+export function validateGateway(spec: unknown, problems: Problems, path = 'spec'): void {
+  const c = new SpecCheck(problems);
+  const gw = c.object(spec, path, ['servers', 'selector']);
+  if (gw === undefined) return;
+  checkLabels(c, gw, 'selector', path);
+  const portNames = new Map<string, number>();
+  for (const s of c.list(gw, 'servers', path, { required: true, nonEmpty: true }) ?? []) {
+    const server = c.object(s.value, s.path, SERVER_FIELDS);
+    if (server === undefined) continue;
+    const protocol = checkServerPort(c, server, s.path, 'gateway');
+    const port = server.port as Obj | undefined;
+    const name = typeof port?.name === 'string' ? port.name : undefined;
+    if (name !== undefined) {
+      const previous = portNames.get(name);
+      if (previous !== undefined && previous !== port?.number) {
+        c.error(
+          fieldPath(fieldPath(s.path, 'port'), 'name'),
+          `port name ${JSON.stringify(name)} is already used for another port`,
+        );
+      }
+      portNames.set(name, port?.number as number);
+    }
+    for (const h of c.stringList(server, 'hosts', s.path, { required: true, nonEmpty: true }) ?? []) {
+      const err = namespacedHostError(h.value, true);
+      if (err !== undefined) c.error(h.path, err);
+    }
+    c.string(server, 'bind', s.path);
+    c.string(server, 'defaultEndpoint', s.path);
+    c.string(server, 'name', s.path);
+    checkServerTLS(c, server, 'tls', s.path, protocol);
+  }
+}
+
+/**
+ * The port of a Gateway server or Sidecar listener: number, name and protocol are required
+ * there (targetPort belongs to ServiceEntry only). Returns the parsed protocol.
+ */
+export function checkServerPort(c: SpecCheck, o: Obj, path: string, where: 'gateway' | 'sidecar') {
+  const port = c.child(o, 'port', path, ['number', 'protocol', 'name', 'targetPort'], {
+    required: where === 'gateway',
+  });
+  if (port === undefined) return undefined;
+  const p = fieldPath(path, 'port');
+  c.port(port, 'number', p, { required: true });
+  c.string(port, 'name', p, { required: where === 'gateway' });
+  // A Sidecar port without protocol is sniffed, as Istio does for unnamed ports.
+  const text = c.string(port, 'protocol', p, { required: where === 'gateway' });
+  if (!isAbsent(port.targetPort)) c.error(fieldPath(p, 'targetPort'), 'only valid in a ServiceEntry');
+  if (text === undefined) return undefined;
+  const protocol = parseProtocol(text);
+  if (protocol === 'UNSUPPORTED') {
+    c.error(
+      fieldPath(p, 'protocol'),
+      `${JSON.stringify(text)} is not a protocol; expected one of HTTP, HTTPS, HTTP2, GRPC, GRPC-WEB, TCP, TLS, MONGO, REDIS, MYSQL`,
+    );
+    return undefined;
+  }
+  return protocol;
+}
+
+/**
+ * `namespace/host` as Gateway servers and Sidecar egress write hosts. Gateways may leave the
+ * namespace out; the namespace is `*`, `.`, `~` (sidecar) or a namespace name.
+ */
+export function namespacedHostError(text: string, namespaceOptional: boolean): string | undefined {
+  const parts = text.split('/');
+  if (parts.length > 2 || (parts.length === 1 && !namespaceOptional)) {
+    return `${JSON.stringify(text)}: expected NAMESPACE/HOST, e.g. "./*", "istio-system/*" or "*/reviews.default.svc.cluster.local"`;
+  }
+  const [ns, host] = parts.length === 2 ? (parts as [string, string]) : ['*', parts[0] ?? ''];
+  if (
+    ns !== '*' &&
+    ns !== '.' &&
+    !(ns === '~' && !namespaceOptional) &&
+    dns1123LabelError(ns) !== undefined
+  ) {
+    return `${JSON.stringify(text)}: namespace ${JSON.stringify(ns)} must be '*', '.'${namespaceOptional ? '' : ", '~'"} or a namespace name`;
+  }
+  return wildcardDomainError(host);
+}
+
+/** Server-side TLS of a Gateway server or Sidecar ingress listener. */
+export function checkServerTLS(
+  c: SpecCheck,
+  o: Obj,
+  key: string,
+  path: string,
+  protocol: ReturnType<typeof parseProtocol> | undefined,
+): void {
+  const tls = c.child(o, key, path, SERVER_TLS_FIELDS);
+  const p = fieldPath(path, key);
+  if (tls === undefined) {
+    if (protocol !== undefined && isTLSProtocol(protocol) && isAbsent(o[key])) {
+      c.error(p, `required for protocol ${protocol}`);
+    }
+    return;
+  }
+  const redirect = c.bool(tls, 'httpsRedirect', p);
+  const mode = c.enumValue(tls, 'mode', p, TLS_MODES);
+  if (
+    protocol !== undefined &&
+    (isHTTPProtocol(protocol) || protocol === 'TCP') &&
+    redirect !== true &&
+    mode !== undefined
+  ) {
+    c.error(p, `TLS settings are not allowed on a plain-text ${protocol} port (only httpsRedirect)`);
+  }
+  for (const k of ['serverCertificate', 'privateKey', 'caCertificates', 'caCrl', 'credentialName']) {
+    c.string(tls, k, p);
+  }
+  for (const k of [
+    'credentialNames',
+    'subjectAltNames',
+    'verifyCertificateSpki',
+    'verifyCertificateHash',
+    'cipherSuites',
+  ]) {
+    c.stringList(tls, k, p);
+  }
+  c.enumValue(tls, 'minProtocolVersion', p, TLS_VERSIONS);
+  c.enumValue(tls, 'maxProtocolVersion', p, TLS_VERSIONS);
+  const set = (k: string) => !isAbsent(tls[k]);
+  const credential = set('credentialName') || set('credentialNames');
+  if ((mode === 'SIMPLE' || mode === 'MUTUAL' || mode === 'OPTIONAL_MUTUAL') && !credential) {
+    for (const k of ['serverCertificate', 'privateKey']) {
+      if (!set(k)) c.error(fieldPath(p, k), `required for ${mode} mode (or set credentialName)`);
+    }
+    if (mode !== 'SIMPLE' && !set('caCertificates')) {
+      c.error(fieldPath(p, 'caCertificates'), `required for ${mode} mode (or set credentialName)`);
+    }
+  }
+}

@@ -1,0 +1,207 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { formatProblem, isTrellisError } from '../core/errors.js';
+import { registerKind, registeredKinds } from './kinds.js';
+import { listConfigFiles, loadDirectory, loadFile, parseAndValidate } from './parse.js';
+
+const REVIEWS = `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: reviews
+spec:
+  hosts: [reviews]
+  http:
+  - route:
+    - destination: {host: reviews}
+`;
+
+function summary(text: string) {
+  return parseAndValidate(text, 'f.yaml').map((d) => ({
+    doc: d.source.doc,
+    kind: d.resource?.kind,
+    problems: d.problems.map((p) => `${p.severity}: ${formatProblem(p)}`),
+  }));
+}
+
+test('multi-document YAML: each document on its own, empty ones skipped but counted', () => {
+  const text = `# leading comment\n${REVIEWS}---\n# only a comment\n---\n${REVIEWS.replace('name: reviews', 'name: reviews-2\n  namespace: prod')}---\n`;
+  const docs = parseAndValidate(text, 'f.yaml');
+  assert.deepEqual(
+    docs.map((d) => [d.source.doc, d.resource?.metadata.namespace, d.resource?.metadata.name]),
+    [
+      [1, 'default', 'reviews'],
+      [3, 'prod', 'reviews-2'],
+    ],
+  );
+  assert.deepEqual(docs[0]?.resource?.spec, {
+    hosts: ['reviews'],
+    http: [{ route: [{ destination: { host: 'reviews' } }] }],
+  });
+});
+
+test('envelope problems have paths', () => {
+  const cases: [string, string[]][] = [
+    ['kind: VirtualService\nmetadata: {name: a}\nspec: {}\n', ['error: apiVersion: required']],
+    ['apiVersion: networking.istio.io/v1\nmetadata: {name: a}\nspec: {}\n', ['error: kind: required']],
+    [
+      'apiVersion: networking.istio.io/v1\nkind: VirtualService\nspec: {hosts: [a], http: [{route: [{destination: {host: a}}]}]}\n',
+      ['error: metadata: required; must hold at least name'],
+    ],
+    [
+      'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {namespace: x}\nspec: {}\n',
+      ['error: metadata.name: required'],
+    ],
+    [
+      'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: Bad_Name}\nspec: {hosts: [a], http: [{route: [{destination: {host: a}}]}]}\n',
+      [
+        `error: metadata.name: "Bad_Name" is not a valid DNS-1123 subdomain: dot-separated lower-case labels of letters, digits and '-'`,
+      ],
+    ],
+    [
+      'apiVersion: networking.istio.io/v2\nkind: VirtualService\nmetadata: {name: a}\nspec: {}\n',
+      [
+        'error: apiVersion: VirtualService does not exist in version "v2" of networking.istio.io; expected one of networking.istio.io/v1, networking.istio.io/v1beta1, networking.istio.io/v1alpha3',
+      ],
+    ],
+    [
+      'apiVersion: networking.istio.io/v1\nkind: EnvoyFilter\nmetadata: {name: a}\nspec: {}\n',
+      [
+        'error: kind: unknown kind "EnvoyFilter" in networking.istio.io; supported kinds: DestinationRule, Gateway, ServiceEntry, Sidecar, VirtualService, WorkloadEntry',
+      ],
+    ],
+    [
+      'apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: a}\nspec: {}\n',
+      [
+        'error: kind: unknown kind "AuthorizationPolicy" in security.istio.io; no kinds of this group are supported yet',
+      ],
+    ],
+    [
+      'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: a}\nspec: {}\n',
+      ['warning: kind: skipped: Deployment (apps/v1) is not a resource Trellis reads'],
+    ],
+    [
+      'apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: a}\n',
+      ['error: spec: required'],
+    ],
+    ['- a\n- b\n', ['error: expected an object, got a list']],
+    [
+      'apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: a}\nspec: {host: a}\nextra: 1\n',
+      ['error: extra: unknown field; allowed: apiVersion, kind, metadata, spec, status'],
+    ],
+  ];
+  for (const [text, want] of cases) {
+    assert.deepEqual(summary(text)[0]?.problems, want, text);
+  }
+});
+
+test('a document with errors has a ref but no resource; warnings keep the resource', () => {
+  const bad = parseAndValidate(REVIEWS.replace('host: reviews', 'host: ""'), 'f.yaml')[0];
+  assert.equal(bad?.resource, undefined);
+  assert.deepEqual(bad?.ref, {
+    apiVersion: 'networking.istio.io/v1',
+    kind: 'VirtualService',
+    namespace: 'default',
+    name: 'reviews',
+  });
+  const warned = parseAndValidate(
+    REVIEWS.replace(
+      '    - destination: {host: reviews}',
+      '    - destination: {host: a}\n      weight: 50\n    - destination: {host: b}\n      weight: 20',
+    ),
+    'f.yaml',
+  )[0];
+  assert.equal(warned?.problems[0]?.severity, 'warning');
+  assert.equal(warned?.resource?.metadata.name, 'reviews');
+});
+
+test('YAML syntax errors give the line number and do not hide other documents', () => {
+  const text = `${REVIEWS}---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: [broken\nspec: {}\n---\n${REVIEWS}`;
+  const s = summary(text);
+  assert.equal(s.length, 3);
+  assert.deepEqual(s[0]?.problems, []);
+  assert.deepEqual(s[1]?.problems, [
+    'error: line 15, column 1: invalid YAML: Flow sequence in block collection must be sufficiently indented and end with a ]',
+  ]);
+  assert.equal(s[2]?.kind, 'VirtualService');
+});
+
+test('duplicate keys are errors with a line number', () => {
+  const s = summary('apiVersion: networking.istio.io/v1\nkind: Gateway\nkind: Gateway\n');
+  assert.deepEqual(s[0]?.problems, ['error: line 3, column 1: invalid YAML: Map keys must be unique']);
+});
+
+test('JSON documents are read too', () => {
+  const json = JSON.stringify({
+    apiVersion: 'networking.istio.io/v1beta1',
+    kind: 'DestinationRule',
+    metadata: { name: 'r' },
+    spec: { host: 'r' },
+  });
+  assert.equal(parseAndValidate(json, 'r.json')[0]?.resource?.kind, 'DestinationRule');
+});
+
+test('loadDirectory reads *.yaml, *.yml and *.json recursively in sorted order', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'trellis-api-'));
+  try {
+    await mkdir(path.join(dir, 'b'));
+    await mkdir(path.join(dir, '.hidden'));
+    await writeFile(path.join(dir, 'b', 'z.yml'), REVIEWS.replace('name: reviews', 'name: z'));
+    await writeFile(path.join(dir, 'a.yaml'), REVIEWS.replace('name: reviews', 'name: a'));
+    await writeFile(
+      path.join(dir, 'c.json'),
+      JSON.stringify({
+        apiVersion: 'networking.istio.io/v1',
+        kind: 'DestinationRule',
+        metadata: { name: 'c' },
+        spec: { host: 'c' },
+      }),
+    );
+    await writeFile(path.join(dir, 'notes.txt'), 'not config');
+    await writeFile(path.join(dir, '.hidden', 'x.yaml'), 'broken: [');
+    const files = await listConfigFiles(dir);
+    assert.deepEqual(
+      files.map((f) => path.relative(dir, f)),
+      ['a.yaml', path.join('b', 'z.yml'), 'c.json'],
+    );
+    const docs = await loadDirectory(dir);
+    assert.deepEqual(
+      docs.map((d) => d.resource?.metadata.name),
+      ['a', 'z', 'c'],
+    );
+    await assert.rejects(loadFile(path.join(dir, 'missing.yaml')), (err) =>
+      isTrellisError(err, 'TRELLIS_NOT_FOUND'),
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('registering a kind is one call, and parse uses it', () => {
+  registerKind({
+    group: 'trellis.io',
+    versions: ['v1alpha1'],
+    kind: 'TestWidget',
+    namespaced: true,
+    validate: (spec, problems, p) => {
+      if (typeof spec !== 'object' || spec === null || !('size' in spec))
+        problems.error(`${p}.size`, 'required');
+    },
+  });
+  assert.ok(registeredKinds().some((k) => k.kind === 'TestWidget'));
+  const s = summary(
+    'apiVersion: trellis.io/v1alpha1\nkind: TestWidget\nmetadata: {name: w}\nspec: {color: red}\n',
+  );
+  assert.deepEqual(s[0]?.problems, ['error: spec.size: required']);
+  assert.throws(() =>
+    registerKind({
+      group: 'x.io',
+      versions: ['v1'],
+      kind: 'TestWidget',
+      namespaced: true,
+      validate: () => {},
+    }),
+  );
+});

@@ -1,0 +1,100 @@
+/**
+ * The public validation entry points: reading the envelope of a resource (apiVersion, kind,
+ * metadata) and validating its spec with the validator registered for its kind.
+ */
+import { Problems, type Problem } from '../core/errors.js';
+import { describeValue, fieldPath, isAbsent, isObject, SpecCheck } from './fields.js';
+import { lookupKind } from './kinds.js';
+import { dns1123LabelError, dns1123SubdomainError, labelKeyError, labelValueError } from './names.js';
+import type { ObjectMeta, Resource } from './resource.js';
+
+export const DEFAULT_NAMESPACE = 'default';
+
+/** Top-level fields of a document; `status` is written by Kubernetes and ignored. */
+const ENVELOPE_FIELDS = ['apiVersion', 'kind', 'metadata', 'spec', 'status'] as const;
+
+export interface EnvelopeResult {
+  /** Set when apiVersion, kind and metadata.name could be read, whatever the spec holds. */
+  resource?: Resource;
+  /** The document is not a mesh resource (another group, e.g. apps/v1) and was skipped. */
+  skipped: boolean;
+}
+
+/**
+ * Reads and checks apiVersion, kind and metadata of an untyped document, and validates its
+ * spec. Problems go to `problems`; `metadata.namespace` defaults to `default`. Only the
+ * metadata fields Trellis uses are kept (name, namespace, labels, annotations).
+ */
+export function readResource(value: unknown, problems: Problems): EnvelopeResult {
+  const c = new SpecCheck(problems);
+  const doc = c.object(value, '', ENVELOPE_FIELDS);
+  if (doc === undefined) {
+    if (isAbsent(value)) c.error('', 'expected a resource with apiVersion, kind, metadata and spec');
+    return { skipped: false };
+  }
+  const apiVersion = c.string(doc, 'apiVersion', '', { required: true });
+  const kind = c.string(doc, 'kind', '', { required: true });
+  if (apiVersion !== undefined && kind !== undefined) {
+    const found = lookupKind(apiVersion, kind);
+    if (!found.ok && found.skip) {
+      problems.warning(found.path, found.message);
+      return { skipped: true };
+    }
+    if (!found.ok) c.error(found.path, found.message);
+  }
+
+  const meta = readMetadata(c, doc.metadata);
+  if (apiVersion === undefined || kind === undefined || meta === undefined) return { skipped: false };
+  const found = lookupKind(apiVersion, kind);
+  if (!found.ok) return { skipped: false };
+  if (isAbsent(doc.spec)) {
+    c.error('spec', 'required');
+  } else {
+    found.def.validate(doc.spec, problems, 'spec');
+  }
+  return { resource: { apiVersion, kind, metadata: meta, spec: doc.spec ?? {} }, skipped: false };
+}
+
+function readMetadata(c: SpecCheck, value: unknown): ObjectMeta | undefined {
+  if (isAbsent(value)) {
+    c.error('metadata', 'required; must hold at least name');
+    return undefined;
+  }
+  if (!isObject(value)) {
+    c.error('metadata', `expected an object, got ${describeValue(value)}`);
+    return undefined;
+  }
+  // Kubernetes adds many metadata fields (uid, generation, managedFields, ...): accept and drop.
+  const m = value;
+  const name = c.string(m, 'name', 'metadata', { required: true });
+  if (name !== undefined) {
+    const err = dns1123SubdomainError(name);
+    if (err !== undefined) c.error('metadata.name', err);
+  }
+  const namespace = c.string(m, 'namespace', 'metadata');
+  if (namespace !== undefined) {
+    const err = dns1123LabelError(namespace);
+    if (err !== undefined) c.error('metadata.namespace', err);
+  }
+  const labels = c.stringMap(m, 'labels', 'metadata');
+  for (const [k, v] of labels ?? []) {
+    const err = labelKeyError(k) ?? labelValueError(v);
+    if (err !== undefined) c.error(fieldPath('metadata.labels', k), err);
+  }
+  const annotations = c.stringMap(m, 'annotations', 'metadata');
+  if (name === undefined) return undefined;
+  const meta: ObjectMeta = { name, namespace: namespace || DEFAULT_NAMESPACE };
+  if (labels !== undefined) meta.labels = Object.fromEntries(labels);
+  if (annotations !== undefined) meta.annotations = Object.fromEntries(annotations);
+  return meta;
+}
+
+/**
+ * Every problem of a resource, envelope and spec, errors and warnings, in document order.
+ * For resources that come from somewhere other than a file (HTTP API, etcd, Kubernetes).
+ */
+export function validateResource(resource: unknown): Problem[] {
+  const problems = new Problems();
+  readResource(resource, problems);
+  return problems.items;
+}

@@ -1,0 +1,117 @@
+import path from 'node:path';
+import { errorMessage, formatProblem, TrellisError } from '../../core/errors.js';
+import { expandPath, loadFile, type ParsedDocument } from '../../api/parse.js';
+import { resourceKey } from '../../api/resource.js';
+import { parseFlags } from '../args.js';
+import type { Command, CommandIo } from '../command.js';
+
+const USAGE = `Usage: trellis analyze FILE|DIR...
+
+Validates Istio and Trellis resources in YAML/JSON files (directories are read recursively:
+*.yaml, *.yml, *.json) and prints one line per problem:
+
+  FILE:DOC: PATH: MESSAGE            an error (DOC is the 1-based document number)
+  FILE:DOC: warning: PATH: MESSAGE   a warning
+
+Exit status: 0 when there are no errors, 1 when there are, 2 on bad usage.`;
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+interface Target {
+  file: string;
+  /** The name to print: relative as the user typed it. */
+  shown: string;
+}
+
+/** Files named by one argument (a file, or a directory read recursively). */
+async function filesOf(arg: string, cwd: string): Promise<Target[]> {
+  const abs = path.resolve(cwd, arg);
+  return (await expandPath(abs)).map((file) => ({
+    file,
+    shown: file === abs ? arg : path.join(arg, path.relative(abs, file)),
+  }));
+}
+
+export async function analyze(args: string[], io: CommandIo): Promise<number> {
+  let errors = 0;
+  let warnings = 0;
+  const files: Target[] = [];
+  for (const arg of args) {
+    try {
+      files.push(...(await filesOf(arg, io.cwd)));
+    } catch (err) {
+      io.stdout(`${arg}: ${err instanceof TrellisError ? err.message : errorMessage(err)}\n`);
+      errors++;
+    }
+  }
+  // The same resource defined twice: the later definition would silently replace the first.
+  const seen = new Map<string, string>();
+  for (const { file, shown } of files) {
+    let docs: ParsedDocument[];
+    try {
+      docs = await loadFile(file);
+    } catch (err) {
+      io.stdout(`${shown}: ${err instanceof TrellisError ? err.message : errorMessage(err)}\n`);
+      errors++;
+      continue;
+    }
+    for (const d of docs) {
+      const where = `${shown}:${d.source.doc}`;
+      for (const p of d.problems) {
+        if (p.severity === 'error') {
+          errors++;
+          io.stdout(`${where}: ${formatProblem(p)}\n`);
+        } else {
+          warnings++;
+          io.stdout(`${where}: warning: ${formatProblem(p)}\n`);
+        }
+      }
+      if (d.ref !== undefined) {
+        const key = resourceKey(d.ref.kind, d.ref.namespace, d.ref.name);
+        const first = seen.get(key);
+        if (first !== undefined) {
+          errors++;
+          io.stdout(
+            `${where}: metadata.name: ${d.ref.kind} ${d.ref.namespace}/${d.ref.name} is already defined at ${first}\n`,
+          );
+        } else {
+          seen.set(key, where);
+        }
+      }
+    }
+  }
+  if (errors > 0) {
+    io.stdout(`Error: ${plural(errors, 'error')}, ${plural(warnings, 'warning')}\n`);
+    return 1;
+  }
+  if (warnings > 0) {
+    io.stdout(
+      `✔ No errors found when analyzing ${plural(files.length, 'file')}; ${plural(warnings, 'warning')}\n`,
+    );
+    return 0;
+  }
+  io.stdout(`✔ No validation issues found when analyzing ${plural(files.length, 'file')}\n`);
+  return 0;
+}
+
+export const command: Command = {
+  name: 'analyze',
+  summary: 'Validate Istio/Trellis resource files and report every problem with its field path.',
+  usage: USAGE,
+  async run(argv, io) {
+    let positionals: string[];
+    try {
+      positionals = parseFlags('analyze', argv, {}).positionals;
+    } catch (err) {
+      io.stderr(`trellis analyze: ${errorMessage(err)}\n`);
+      return 2;
+    }
+    if (positionals.length === 0) {
+      io.stderr(`trellis analyze: expected at least one FILE or DIR\n\n${USAGE}\n`);
+      return 2;
+    }
+    return analyze(positionals, io);
+  },
+};
