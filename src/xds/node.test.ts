@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { jsonToStruct, parseNode } from './node.js';
+import { decodeMessage, encodeMessage } from '../protocol/protos.js';
+import { jsonToStruct, parseNode, type NodeMessage } from './node.js';
 
 test('parses Istio-style node ids and metadata', () => {
   const p = parseNode({
@@ -33,4 +34,23 @@ test('recognises gateways and proxyless gRPC; labels as text; defaults', () => {
   assert.equal(bare.namespace, 'default');
   assert.equal(bare.type, 'sidecar');
   assert.equal(bare.workloadName, 'x');
+});
+
+test('node metadata survives the wire: nested structs, lists, numbers and booleans', () => {
+  const metadata = {
+    LABELS: { app: 'reviews', version: 'v2' },
+    INSTANCE_IPS: '10.0.0.7',
+    PORTS: [9080, 15090],
+    ROUTER: false,
+  };
+  const bytes = encodeMessage('envoy.service.discovery.v3.DiscoveryRequest', {
+    node: {
+      id: 'sidecar~10.0.0.7~reviews-v2.default~default.svc.cluster.local',
+      metadata: jsonToStruct(metadata),
+    },
+  });
+  const decoded = decodeMessage<{ node: NodeMessage }>('envoy.service.discovery.v3.DiscoveryRequest', bytes);
+  const p = parseNode(decoded.node);
+  assert.deepEqual(p.labels, { app: 'reviews', version: 'v2' });
+  assert.deepEqual(p.metadata, metadata);
 });

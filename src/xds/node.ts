@@ -1,7 +1,18 @@
 import type { ProxyNode, ProxyType } from './proxy-node.js';
 
-/** google.protobuf.Struct as protobufjs decodes it, turned into plain JSON values. */
+/**
+ * google.protobuf.Struct as protobufjs decodes it, turned into plain JSON values. protobufjs
+ * defines the well-known types itself with camelCase field names (`stringValue`), whatever the
+ * `keepCase` option says for the Envoy protos, so camelCase is what goes over the wire here;
+ * snake_case is read too, for objects built by hand.
+ */
 type StructValue = {
+  nullValue?: unknown;
+  numberValue?: number;
+  stringValue?: string;
+  boolValue?: boolean;
+  structValue?: { fields?: Record<string, StructValue> };
+  listValue?: { values?: StructValue[] };
   null_value?: unknown;
   number_value?: number;
   string_value?: string;
@@ -19,11 +30,16 @@ export function structToJson(
 }
 
 function valueToJson(v: StructValue): unknown {
-  if (v.string_value !== undefined) return v.string_value;
-  if (v.number_value !== undefined) return v.number_value;
-  if (v.bool_value !== undefined) return v.bool_value;
-  if (v.struct_value !== undefined) return structToJson(v.struct_value);
-  if (v.list_value !== undefined) return (v.list_value.values ?? []).map(valueToJson);
+  const str = v.stringValue ?? v.string_value;
+  if (str !== undefined) return str;
+  const num = v.numberValue ?? v.number_value;
+  if (num !== undefined) return num;
+  const bool = v.boolValue ?? v.bool_value;
+  if (bool !== undefined) return bool;
+  const struct = v.structValue ?? v.struct_value;
+  if (struct !== undefined) return structToJson(struct);
+  const list = v.listValue ?? v.list_value;
+  if (list !== undefined) return (list.values ?? []).map(valueToJson);
   return null;
 }
 
@@ -35,13 +51,12 @@ export function jsonToStruct(json: Record<string, unknown>): { fields: Record<st
 }
 
 function jsonToValue(v: unknown): StructValue {
-  if (typeof v === 'string') return { string_value: v };
-  if (typeof v === 'number') return { number_value: v };
-  if (typeof v === 'boolean') return { bool_value: v };
-  if (Array.isArray(v)) return { list_value: { values: v.map(jsonToValue) } };
-  if (v !== null && typeof v === 'object')
-    return { struct_value: jsonToStruct(v as Record<string, unknown>) };
-  return { null_value: 'NULL_VALUE' };
+  if (typeof v === 'string') return { stringValue: v };
+  if (typeof v === 'number') return { numberValue: v };
+  if (typeof v === 'boolean') return { boolValue: v };
+  if (Array.isArray(v)) return { listValue: { values: v.map(jsonToValue) } };
+  if (v !== null && typeof v === 'object') return { structValue: jsonToStruct(v as Record<string, unknown>) };
+  return { nullValue: 'NULL_VALUE' };
 }
 
 export interface NodeMessage {

@@ -61,7 +61,10 @@ const AdsClient = grpc.makeGenericClientConstructor(adsService(), 'AggregatedDis
 async function start(initial: FakePush) {
   const server = new AdsServer<FakePush>({ translator, initial, concurrency: 4 });
   const port = await server.listen('127.0.0.1', 0);
-  const client = new AdsClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as grpc.Client & {
+  const client = new AdsClient(
+    `127.0.0.1:${port}`,
+    grpc.credentials.createInsecure(),
+  ) as unknown as grpc.Client & {
     StreamAggregatedResources(): grpc.ClientDuplexStream<object, Response>;
     DeltaAggregatedResources(): grpc.ClientDuplexStream<object, Response>;
   };

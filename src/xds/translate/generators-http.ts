@@ -1,0 +1,288 @@
+/**
+ * RDS and LDS generators (see generators.ts for the key/build contract).
+ */
+import { fqdn, hostsOverlap, portProtocol } from '../../api/hosts.js';
+import type { Server } from '../../api/networking/types.js';
+import type { Service } from '../../registry/types.js';
+import type { ProxyNode } from '../proxy-node.js';
+import { isHttpPort } from './cluster.js';
+import { memoized, type TypeGenerator } from './generators.js';
+import {
+  grpcApiListener,
+  gatewayListener,
+  inboundListener,
+  outboundHttpListener,
+  outboundTcpListener,
+} from './listener.js';
+import { outboundCluster, parseClusterName, sidecarRouteName, splitHostPort } from './names.js';
+import { resourceFp, type PushContext } from './push-context.js';
+import { inboundKey, inboundPorts, policyFor, proxyView, type ProxyView } from './proxy-view.js';
+import { buildGatewayRouteConfig, buildSidecarRouteConfig } from './route-config.js';
+import type { RouteSite } from './route-action.js';
+import {
+  excludedMatches,
+  gatewayRouteView,
+  gatewayServers,
+  meshRouteView,
+  selectGateways,
+  type GatewayServer,
+} from './virtual-services.js';
+
+function site(
+  push: PushContext,
+  view: ProxyView,
+  port: number,
+  gateways: readonly string[],
+  excluded: readonly string[],
+): RouteSite {
+  return {
+    port,
+    gateways,
+    proxyNamespace: view.scope.namespace,
+    excluded: new Set(excluded),
+    flavor: view.flavor,
+    domainSuffix: push.domainSuffix,
+    servicePorts: (host) => view.scope.servicesByHost.get(host)?.ports,
+    consistentHash: (host, p) => policyFor(view, host, p).loadBalancer?.consistentHash,
+  };
+}
+
+/** Services routed on `port`: HTTP ports for Envoy; every port for gRPC (always HTTP/2). */
+function servicesOnPort(view: ProxyView, port: number): Service[] {
+  return view.scope.services.filter((s) =>
+    s.ports.some((p) => p.number === port && (view.flavor === 'grpc' || isHttpPort(p))),
+  );
+}
+
+function httpPorts(view: ProxyView): number[] {
+  const ports = new Set<number>();
+  for (const s of view.scope.services) {
+    for (const p of s.ports) if (view.flavor === 'grpc' || isHttpPort(p)) ports.add(p.number);
+  }
+  return [...ports].sort((a, b) => a - b);
+}
+
+const HTTP_SERVER_PROTOCOLS = new Set(['HTTP', 'HTTP2', 'GRPC', 'GRPC-WEB']);
+
+function isHttpServer(server: Server): boolean {
+  const protocol = portProtocol(server.port.name, server.port.protocol);
+  if (HTTP_SERVER_PROTOCOLS.has(protocol)) return true;
+  // HTTPS servers that terminate TLS carry HTTP inside.
+  return protocol === 'HTTPS' && (server.tls?.mode === 'SIMPLE' || server.tls?.mode === 'MUTUAL');
+}
+
+function gatewayFacts(
+  push: PushContext,
+  proxy: ProxyNode,
+): { servers: GatewayServer[]; ports: number[]; key: string } {
+  const gateways = selectGateways(push, proxy);
+  const servers = gatewayServers(gateways).filter((s) => isHttpServer(s.server));
+  const ports = [...new Set(servers.map((s) => s.server.port.number))].sort((a, b) => a - b);
+  return { servers, ports, key: gateways.map(resourceFp).join(',') };
+}
+
+// ------------------------------------------------------------------------------------------
+// RDS
+// ------------------------------------------------------------------------------------------
+
+function meshRdsKey(
+  push: PushContext,
+  proxy: ProxyNode,
+  view: ProxyView,
+): { key: string; excluded: string[] } {
+  const routes = meshRouteView(push, view.scope);
+  const excluded = excludedMatches(routes, proxy.labels);
+  return {
+    key: `rds|${view.flavor}|${view.scope.key}|${view.rules.key}|${routes.key}|${excluded.join(',')}`,
+    excluded,
+  };
+}
+
+function gatewayRdsKey(push: PushContext, proxy: ProxyNode, view: ProxyView) {
+  const facts = gatewayFacts(push, proxy);
+  const views = facts.ports.map((port) => ({ port, routes: gatewayRouteView(push, facts.servers, port) }));
+  const excluded = views.flatMap((v) => excludedMatches(v.routes, proxy.labels));
+  const key = `rds|router|${view.scope.key}|${view.rules.key}|${facts.key}|${views.map((v) => v.routes.key).join(',')}|${excluded.join(',')}`;
+  return { key, excluded, views, facts };
+}
+
+export const rds: TypeGenerator = {
+  key(push, proxy) {
+    const view = proxyView(push, proxy);
+    return proxy.type === 'router' ? gatewayRdsKey(push, proxy, view).key : meshRdsKey(push, proxy, view).key;
+  },
+  generate(push, proxy, names) {
+    const view = proxyView(push, proxy);
+    if (proxy.type === 'router') {
+      const { key, excluded, views, facts } = gatewayRdsKey(push, proxy, view);
+      return memoized(push, key, names, () => {
+        const out = new Map<string, object>();
+        for (const { port, routes } of views) {
+          const onPort = facts.servers.filter((s) => s.server.port.number === port);
+          const redirect = onPort.filter((s) => s.server.tls?.httpsRedirect === true && !isTls(s.server));
+          const redirectHosts = new Set(
+            [...routes.byHost.keys()].filter((h) =>
+              redirect.some((s) => s.server.hosts.some((e) => hostsOverlap(e.slice(e.indexOf('/') + 1), h))),
+            ),
+          );
+          const rc = buildGatewayRouteConfig({
+            port,
+            routesByHost: routes.byHost,
+            redirectHosts,
+            site: site(
+              push,
+              view,
+              port,
+              onPort.map((s) => s.ref),
+              excluded,
+            ),
+          });
+          out.set(rc.name as string, rc);
+        }
+        return out;
+      });
+    }
+    const { key, excluded } = meshRdsKey(push, proxy, view);
+    const routes = meshRouteView(push, view.scope);
+    const build = (port: number, name: string): object =>
+      buildSidecarRouteConfig({
+        port,
+        name,
+        services: servicesOnPort(view, port),
+        routesByHost: routes.byHost,
+        site: site(push, view, port, ['mesh'], excluded),
+      });
+    if (view.flavor === 'grpc') {
+      // Proxyless gRPC names route configurations like clusters: `outbound|PORT||HOST`.
+      const requested = names !== undefined && names.length > 0 ? [...new Set(names)].sort() : undefined;
+      return memoized(push, `${key}|grpc:${requested?.join(',') ?? '*'}`, undefined, () => {
+        const out = new Map<string, object>();
+        const wanted =
+          requested ??
+          view.scope.services.flatMap((s) => s.ports.map((p) => outboundCluster(s.hostname, p.number)));
+        for (const name of wanted) {
+          const parsed = parseClusterName(name);
+          if (parsed === undefined || !view.scope.servicesByHost.has(parsed.host)) continue;
+          out.set(name, build(parsed.port, name));
+        }
+        return out;
+      });
+    }
+    return memoized(
+      push,
+      key,
+      names,
+      () => new Map(httpPorts(view).map((p) => [sidecarRouteName(p), build(p, sidecarRouteName(p))])),
+    );
+  },
+};
+
+function isTls(server: Server): boolean {
+  return server.tls?.mode === 'SIMPLE' || server.tls?.mode === 'MUTUAL';
+}
+
+// ------------------------------------------------------------------------------------------
+// LDS
+// ------------------------------------------------------------------------------------------
+
+function sidecarListeners(view: ProxyView, inbound: ReturnType<typeof inboundPorts>): Map<string, object> {
+  const out = new Map<string, object>();
+  const http = new Set(httpPorts(view));
+  for (const port of http) {
+    const l = outboundHttpListener(port, sidecarRouteName(port));
+    out.set(l.name as string, l);
+  }
+  for (const svc of view.scope.services) {
+    for (const p of svc.ports) {
+      if (isHttpPort(p)) continue;
+      const vip = svc.addresses.find((a) => !a.includes('/') && !a.includes(':') && a !== '0.0.0.0');
+      // Without a VIP a TCP service needs 0.0.0.0:PORT, which HTTP or an earlier service may own.
+      const address = vip ?? '0.0.0.0';
+      if (address === '0.0.0.0' && http.has(p.number)) continue;
+      const l = outboundTcpListener(address, p.number, outboundCluster(svc.hostname, p.number));
+      if (!out.has(l.name as string)) out.set(l.name as string, l);
+    }
+  }
+  for (const p of inbound) {
+    const l = inboundListener(p.listenAddress, p.listenPort, p.servicePort, p.http);
+    out.set(l.name as string, l);
+  }
+  return out;
+}
+
+/**
+ * Resolves a proxyless listener host as Istio does: an exact visible hostname, else a short
+ * name (`echo` -> `echo.NS.svc.SUFFIX`), `echo.ns` or `echo.ns.svc` completed with the suffix.
+ */
+export function resolveGrpcHost(push: PushContext, view: ProxyView, host: string): Service | undefined {
+  const direct = view.scope.servicesByHost.get(host);
+  if (direct !== undefined) return direct;
+  const candidates = [
+    fqdn(host, view.scope.namespace, push.domainSuffix),
+    `${host}.svc.${push.domainSuffix}`,
+    `${host}.${push.domainSuffix}`,
+  ];
+  for (const c of candidates) {
+    const s = view.scope.servicesByHost.get(c);
+    if (s !== undefined) return s;
+  }
+  return undefined;
+}
+
+function grpcListeners(
+  push: PushContext,
+  view: ProxyView,
+  names: readonly string[] | undefined,
+): Map<string, object> {
+  const out = new Map<string, object>();
+  const requests =
+    names !== undefined && names.length > 0
+      ? names
+      : view.scope.services.flatMap((s) => s.ports.map((p) => `${s.hostname}:${p.number}`));
+  for (const name of requests) {
+    const hp = splitHostPort(name);
+    if (hp === undefined) continue;
+    const svc = resolveGrpcHost(push, view, hp.host);
+    if (svc === undefined || !svc.ports.some((p) => p.number === hp.port)) continue;
+    const vip = svc.addresses.find((a) => !a.includes('/')) ?? '0.0.0.0';
+    out.set(name, grpcApiListener(name, vip, hp.port, outboundCluster(svc.hostname, hp.port)));
+  }
+  return out;
+}
+
+function ldsKey(push: PushContext, proxy: ProxyNode, view: ProxyView): string {
+  if (proxy.type === 'router') return `lds|router|${gatewayFacts(push, proxy).key}`;
+  return `lds|${proxy.type}|${view.scope.key}|${inboundKey(inboundPorts(push, proxy, view.scope))}`;
+}
+
+export const lds: TypeGenerator = {
+  key(push, proxy) {
+    return ldsKey(push, proxy, proxyView(push, proxy));
+  },
+  generate(push, proxy, names) {
+    const view = proxyView(push, proxy);
+    const key = ldsKey(push, proxy, view);
+    if (proxy.type === 'grpc') {
+      const wanted = names !== undefined && names.length > 0 ? [...new Set(names)].sort() : undefined;
+      return memoized(push, `${key}|grpc:${wanted?.join(',') ?? '*'}`, undefined, () =>
+        grpcListeners(push, view, wanted),
+      );
+    }
+    if (proxy.type === 'router') {
+      const facts = gatewayFacts(push, proxy);
+      return memoized(push, key, names, () => {
+        const out = new Map<string, object>();
+        for (const port of facts.ports) {
+          const l = gatewayListener(
+            port,
+            facts.servers.filter((s) => s.server.port.number === port).map((s) => s.server),
+          );
+          out.set(l.name as string, l);
+        }
+        return out;
+      });
+    }
+    const inbound = inboundPorts(push, proxy, view.scope);
+    return memoized(push, key, names, () => sidecarListeners(view, inbound));
+  },
+};

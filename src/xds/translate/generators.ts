@@ -1,0 +1,219 @@
+/**
+ * The per-type generators. Each has a `key` that spells out every input its output depends on
+ * for one proxy (digests of the derived views, never raw proxy fields that do not matter) and
+ * a `build` that reads only what that key describes. generate() memoizes on the key, and
+ * affectedTypes() compares keys across push contexts.
+ */
+import type { ProxyNode } from '../proxy-node.js';
+import { buildInboundCluster, buildOutboundCluster, isHttpPort, usesDns } from './cluster.js';
+import { buildLoadAssignment, localityMatters } from './endpoints.js';
+import type { Json } from './envoy.js';
+import { fingerprint, freezeDeep } from './memo.js';
+import { outboundCluster, parseClusterName } from './names.js';
+import { resourceFp, type PushContext } from './push-context.js';
+import {
+  endpointsKey,
+  findSubset,
+  inboundKey,
+  inboundPorts,
+  localitySensitive,
+  policyFor,
+  proxyView,
+  ruleSpec,
+  type ProxyView,
+} from './proxy-view.js';
+
+export type Resources = ReadonlyMap<string, object>;
+
+export interface TypeGenerator {
+  key(push: PushContext, proxy: ProxyNode): string;
+  /** names: undefined = everything this proxy should have. */
+  generate(push: PushContext, proxy: ProxyNode, names: readonly string[] | undefined): Resources;
+}
+
+/** Memoizes the full set under `key`, and a requested subset under key + names. */
+export function memoized(
+  push: PushContext,
+  key: string,
+  names: readonly string[] | undefined,
+  build: () => Map<string, object>,
+): Resources {
+  const all = push.index.cached(key, () => freezeDeep(build()) as Resources);
+  if (names === undefined || names.length === 0) return all;
+  const wanted = [...new Set(names)].sort();
+  return push.index.cached(`${key}|names:${wanted.join(',')}`, () => {
+    const out = new Map<string, object>();
+    for (const n of wanted) {
+      const r = all.get(n);
+      if (r !== undefined) out.set(n, r);
+    }
+    return out;
+  });
+}
+
+// ------------------------------------------------------------------------------------------
+// CDS
+// ------------------------------------------------------------------------------------------
+
+function outboundClusters(push: PushContext, view: ProxyView): Map<string, object> {
+  const out = new Map<string, object>();
+  for (const service of view.scope.services) {
+    const rule = ruleSpec(view, service.hostname);
+    const dns = usesDns(service, view.flavor);
+    for (const port of service.ports) {
+      for (const subset of [undefined, ...(rule?.subsets ?? [])]) {
+        const subsetName = subset?.name ?? '';
+        const name = outboundCluster(service.hostname, port.number, subsetName);
+        const policy = policyFor(view, service.hostname, port.number, subset);
+        const dnsAssignment = dns
+          ? buildLoadAssignment({
+              clusterName: name,
+              service,
+              port,
+              endpoints: push.index.endpoints(service.hostname),
+              subset,
+              locality: undefined,
+            })
+          : undefined;
+        const c = buildOutboundCluster({
+          service,
+          port,
+          subset: subsetName,
+          policy,
+          flavor: view.flavor,
+          dnsAssignment,
+        });
+        out.set(name, c);
+      }
+    }
+  }
+  return out;
+}
+
+/** Endpoint sets that CDS embeds: those of DNS-resolved services. */
+function dnsEndpointsKey(push: PushContext, view: ProxyView): string {
+  return view.scope.services
+    .filter((s) => usesDns(s, view.flavor))
+    .map((s) => push.index.endpointsFingerprint(s.hostname))
+    .join(',');
+}
+
+function cdsKey(
+  push: PushContext,
+  proxy: ProxyNode,
+  view: ProxyView,
+  inbound: ReturnType<typeof inboundPorts>,
+): string {
+  return `cds|${view.flavor}|${view.scope.key}|${view.rules.key}|${dnsEndpointsKey(push, view)}|${inboundKey(inbound)}`;
+}
+
+export const cds: TypeGenerator = {
+  key(push, proxy) {
+    const view = proxyView(push, proxy);
+    return cdsKey(push, proxy, view, inboundPorts(push, proxy, view.scope));
+  },
+  generate(push, proxy, names) {
+    const view = proxyView(push, proxy);
+    const inbound = inboundPorts(push, proxy, view.scope);
+    const key = cdsKey(push, proxy, view, inbound);
+    return memoized(push, key, names, () => {
+      const outbound = push.index.cached(`cds-out|${view.flavor}|${view.scope.key}|${view.rules.key}`, () =>
+        outboundClusters(push, view),
+      );
+      const all = new Map(outbound);
+      for (const p of inbound) {
+        const c = buildInboundCluster(p.servicePort, p.targetPort, p.http2);
+        all.set(c.name as string, c);
+      }
+      return all;
+    });
+  },
+};
+
+// ------------------------------------------------------------------------------------------
+// EDS
+// ------------------------------------------------------------------------------------------
+
+function edsKey(push: PushContext, proxy: ProxyNode, view: ProxyView): string {
+  const locality = localitySensitive(push, view) ? proxy.locality : '';
+  return `eds|${view.scope.key}|${view.rules.key}|${endpointsKey(push, view.scope)}|${locality}`;
+}
+
+/** The assignment for one outbound cluster the proxy can see; undefined for unknown names. */
+function loadAssignment(
+  push: PushContext,
+  proxy: ProxyNode,
+  view: ProxyView,
+  name: string,
+): object | undefined {
+  const parsed = parseClusterName(name);
+  if (parsed === undefined || parsed.direction !== 'outbound') return undefined;
+  const service = view.scope.servicesByHost.get(parsed.host);
+  const port = service?.ports.find((p) => p.number === parsed.port);
+  if (service === undefined || port === undefined) return undefined;
+  // DNS clusters carry their (host name) endpoints inline in CDS.
+  if (usesDns(service, view.flavor)) return undefined;
+  const rule = ruleSpec(view, service.hostname);
+  const subset = parsed.subset === '' ? undefined : findSubset(rule, parsed.subset);
+  if (parsed.subset !== '' && subset === undefined) return undefined;
+  const policy = policyFor(view, service.hostname, port.number, subset);
+  const setting = policy.loadBalancer?.localityLbSetting;
+  const matters = localityMatters(setting, policy.outlierDetection !== undefined);
+  const fp = push.index.endpointsFingerprint(service.hostname);
+  const ruleRes = view.rules.rules.get(service.hostname);
+  const ruleFp = ruleRes === undefined ? '-' : resourceFp(ruleRes);
+  const key = `cla|${name}|${fingerprint(service)}|${fp}|${ruleFp}|${matters ? proxy.locality : ''}`;
+  return push.index.cached(key, () =>
+    freezeDeep(
+      buildLoadAssignment({
+        clusterName: name,
+        service,
+        port,
+        endpoints: push.index.endpoints(service.hostname),
+        subset,
+        locality: matters
+          ? {
+              proxyLocality: proxy.locality,
+              setting,
+              failover: policy.outlierDetection !== undefined && setting?.enabled !== false,
+            }
+          : undefined,
+      }),
+    ),
+  );
+}
+
+export const eds: TypeGenerator = {
+  key(push, proxy) {
+    return edsKey(push, proxy, proxyView(push, proxy));
+  },
+  generate(push, proxy, names) {
+    const view = proxyView(push, proxy);
+    const key = edsKey(push, proxy, view);
+    const wanted = names !== undefined && names.length > 0 ? [...new Set(names)].sort() : undefined;
+    return push.index.cached(`${key}|names:${wanted?.join(',') ?? '*'}`, () => {
+      const list =
+        wanted ??
+        view.scope.services.flatMap((s) => {
+          const rule = ruleSpec(view, s.hostname);
+          return s.ports.flatMap((p) => [
+            outboundCluster(s.hostname, p.number),
+            ...(rule?.subsets ?? []).map((sub) => outboundCluster(s.hostname, p.number, sub.name)),
+          ]);
+        });
+      const out = new Map<string, object>();
+      for (const name of list) {
+        const cla = loadAssignment(push, proxy, view, name);
+        if (cla !== undefined) out.set(name, cla);
+      }
+      return out;
+    });
+  },
+};
+
+/** Whether a service port number carries HTTP for any visible service (sidecar listeners). */
+export function httpOnPort(view: ProxyView, port: number): boolean {
+  return view.scope.services.some((s) => s.ports.some((p) => p.number === port && isHttpPort(p)));
+}
+
+export type { Json };

@@ -1,0 +1,66 @@
+/**
+ * Translation from Istio resources + the service index to Envoy xDS v3 resources.
+ *
+ * The ADS server builds one PushContext per change and asks generate() for each proxy and
+ * type. Generators are memoized inside the push context on keys naming every input they read,
+ * so proxies that see the same things share one generated (frozen) result; affectedTypes()
+ * compares those keys between two push contexts to tell which types a change can affect.
+ */
+import { TYPE, type ResourceTypeUrl } from '../../protocol/protos.js';
+import type { ProxyNode } from '../proxy-node.js';
+import { cds, eds, type Resources, type TypeGenerator } from './generators.js';
+import { lds, rds } from './generators-http.js';
+import type { PushContext } from './push-context.js';
+
+export { buildPushContext, type PushContext, type PushContextOptions } from './push-context.js';
+export { visibleServices } from './scope.js';
+
+/** SDS is served by the certificate authority's generator, not here: always empty. */
+const sds: TypeGenerator = {
+  key: () => 'sds',
+  generate: () => new Map(),
+};
+
+const GENERATORS: Record<ResourceTypeUrl, TypeGenerator> = {
+  [TYPE.cluster]: cds,
+  [TYPE.endpoint]: eds,
+  [TYPE.listener]: lds,
+  [TYPE.route]: rds,
+  [TYPE.secret]: sds,
+};
+
+/**
+ * Resources of one type for one proxy: name -> plain Envoy object (snake_case proto fields,
+ * deep-frozen). `requestedNames` absent or empty means every resource the proxy should have;
+ * otherwise only those names (proxyless gRPC listeners are generated for the names asked).
+ */
+export function generate(
+  push: PushContext,
+  proxy: ProxyNode,
+  typeUrl: ResourceTypeUrl,
+  requestedNames?: readonly string[],
+): Resources {
+  return GENERATORS[typeUrl].generate(push, proxy, requestedNames);
+}
+
+/** The input key of one type for one proxy (exposed for debugging and tests). */
+export function generatorKey(push: PushContext, proxy: ProxyNode, typeUrl: ResourceTypeUrl): string {
+  return GENERATORS[typeUrl].key(push, proxy);
+}
+
+/**
+ * Types whose output for this proxy may differ between two push contexts: exactly those whose
+ * input keys differ. An endpoint-only change moves only the EDS key; a change to a
+ * VirtualService the proxy cannot see moves none.
+ */
+export function affectedTypes(
+  prev: PushContext,
+  next: PushContext,
+  proxy: ProxyNode,
+): ReadonlySet<ResourceTypeUrl> {
+  const out = new Set<ResourceTypeUrl>();
+  for (const [type, gen] of Object.entries(GENERATORS) as [ResourceTypeUrl, TypeGenerator][]) {
+    if (gen.key(prev, proxy) !== gen.key(next, proxy)) out.add(type);
+  }
+  return out;
+}

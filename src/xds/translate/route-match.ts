@@ -1,0 +1,81 @@
+/**
+ * Istio HTTPMatchRequest -> Envoy RouteMatch. Pure; which matches apply to a given proxy
+ * (port, sourceLabels, sourceNamespace, gateways) is decided before this by the caller.
+ */
+import type { HTTPMatchRequest, StringMatch } from '../../api/networking/types.js';
+import type { Json } from './envoy.js';
+
+/** StringMatch -> Envoy StringMatcher; `{}` (Istio's "present") -> undefined. */
+export function stringMatcher(m: StringMatch, ignoreCase = false): Json | undefined {
+  const out: Json = {};
+  if ('exact' in m) out.exact = m.exact;
+  else if ('prefix' in m) out.prefix = m.prefix;
+  else if ('regex' in m) out.safe_regex = { regex: m.regex };
+  else return undefined;
+  if (ignoreCase) out.ignore_case = true;
+  return out;
+}
+
+function headerMatcher(name: string, m: StringMatch, invert: boolean): Json {
+  const sm = stringMatcher(m);
+  const out: Json = sm === undefined ? { name, present_match: true } : { name, string_match: sm };
+  if (invert) out.invert_match = true;
+  return out;
+}
+
+export function routeMatch(match: HTTPMatchRequest | undefined): Json {
+  const out: Json = {};
+  const uri = match?.uri;
+  if (uri !== undefined && 'exact' in uri) out.path = uri.exact;
+  else if (uri !== undefined && 'regex' in uri) out.safe_regex = { regex: uri.regex };
+  else if (uri !== undefined && 'prefix' in uri) out.prefix = uri.prefix;
+  else out.prefix = '/';
+  if (match === undefined) return out;
+  if (match.ignoreUriCase === true) out.case_sensitive = { value: false };
+  const headers: Json[] = [];
+  for (const [name, m] of Object.entries(match.headers ?? {})) headers.push(headerMatcher(name, m, false));
+  for (const [name, m] of Object.entries(match.withoutHeaders ?? {}))
+    headers.push(headerMatcher(name, m, true));
+  if (match.method !== undefined) headers.push(headerMatcher(':method', match.method, false));
+  if (match.authority !== undefined) headers.push(headerMatcher(':authority', match.authority, false));
+  if (match.scheme !== undefined) headers.push(headerMatcher(':scheme', match.scheme, false));
+  if (headers.length > 0) out.headers = headers;
+  const params = Object.entries(match.queryParams ?? {}).map(([name, m]) => {
+    const sm = stringMatcher(m);
+    return sm === undefined ? { name, present_match: true } : { name, string_match: sm };
+  });
+  if (params.length > 0) out.query_parameters = params;
+  return out;
+}
+
+/** Where a route is being generated, for deciding which matches apply. */
+export interface MatchSite {
+  /** Port of the listener / route config. */
+  port: number;
+  /** `mesh` for sidecars and proxyless gRPC; `namespace/name` of each gateway for routers. */
+  gateways: readonly string[];
+  proxyNamespace: string;
+  /** Ids of matches whose sourceLabels exclude this proxy (pre-evaluated; part of the key). */
+  excluded: ReadonlySet<string>;
+}
+
+/** Resolves a gateway reference written in a VirtualService to `namespace/name` (or `mesh`). */
+export function gatewayRef(ref: string, vsNamespace: string): string {
+  if (ref === 'mesh') return ref;
+  return ref.includes('/') ? ref : `${vsNamespace}/${ref}`;
+}
+
+export function matchApplies(
+  match: HTTPMatchRequest,
+  id: string,
+  vsNamespace: string,
+  site: MatchSite,
+): boolean {
+  if (match.port !== undefined && match.port !== site.port) return false;
+  if (match.sourceNamespace !== undefined && match.sourceNamespace !== site.proxyNamespace) return false;
+  if (site.excluded.has(id)) return false;
+  if (match.gateways !== undefined && match.gateways.length > 0) {
+    if (!match.gateways.some((g) => site.gateways.includes(gatewayRef(g, vsNamespace)))) return false;
+  }
+  return true;
+}

@@ -1,0 +1,164 @@
+/**
+ * What one proxy can see: the Sidecar that applies to it, the services visible after
+ * exportTo and Sidecar egress scoping, and the DestinationRule that applies to each service.
+ * Every result here is memoized on a key that names the derived inputs (the chosen Sidecar,
+ * the chosen rules), never on the raw proxy, so proxies with equal views share results.
+ */
+import { fqdn, hostMatches } from '../../api/hosts.js';
+import type { Service } from '../../registry/types.js';
+import type { ProxyNode } from '../proxy-node.js';
+import { digest, fingerprint } from './memo.js';
+import {
+  exportedTo,
+  labelsMatch,
+  resourceFp,
+  type DestinationRuleResource,
+  type PushContext,
+  type SidecarResource,
+} from './push-context.js';
+
+export interface ProxyScope {
+  /** Digest of everything below; equal keys mean equal scopes. */
+  readonly key: string;
+  readonly namespace: string;
+  readonly sidecar: SidecarResource | undefined;
+  /** Visible services, sorted by hostname. */
+  readonly services: readonly Service[];
+  readonly servicesByHost: ReadonlyMap<string, Service>;
+}
+
+/**
+ * Istio's choice of Sidecar: one in the proxy's namespace whose workloadSelector matches its
+ * labels (oldest first), else the namespace's selector-less one, else the root namespace's.
+ */
+export function selectSidecar(push: PushContext, proxy: ProxyNode): SidecarResource | undefined {
+  // Sidecar resources configure sidecars (and proxyless clients); gateways see every service.
+  if (proxy.type === 'router') return undefined;
+  const local = push.index.sidecarsByNamespace.get(proxy.namespace) ?? [];
+  const selected = local.find(
+    (s) =>
+      s.spec.workloadSelector?.labels !== undefined &&
+      labelsMatch(s.spec.workloadSelector.labels, proxy.labels),
+  );
+  if (selected) return selected;
+  const nsDefault = local.find((s) => s.spec.workloadSelector?.labels === undefined);
+  if (nsDefault) return nsDefault;
+  const root = push.index.sidecarsByNamespace.get(push.rootNamespace) ?? [];
+  return root.find((s) => s.spec.workloadSelector?.labels === undefined);
+}
+
+/**
+ * Whether an egress host `ns/dnsName` admits a service. `.` is the Sidecar's namespace, except
+ * in the root namespace's default Sidecar, where Istio reads it as the proxy's namespace.
+ */
+export function egressAdmits(entry: string, sidecarNamespace: string, service: Service): boolean {
+  const slash = entry.indexOf('/');
+  const ns = slash >= 0 ? entry.slice(0, slash) : '*';
+  const host = slash >= 0 ? entry.slice(slash + 1) : entry;
+  if (ns === '~') return false;
+  if (ns !== '*' && (ns === '.' ? sidecarNamespace : ns) !== service.namespace) return false;
+  return host === '*' || hostMatches(host, service.hostname);
+}
+
+export function proxyScope(push: PushContext, proxy: ProxyNode): ProxyScope {
+  const sidecar = selectSidecar(push, proxy);
+  const key = `scope|${proxy.namespace}|${sidecar ? resourceFp(sidecar) : '-'}`;
+  return push.index.cached(key, () => buildScope(push, proxy.namespace, sidecar));
+}
+
+function buildScope(push: PushContext, namespace: string, sidecar: SidecarResource | undefined): ProxyScope {
+  const egress = (sidecar?.spec.egress ?? []).flatMap((l) => l.hosts);
+  const sidecarNs =
+    sidecar === undefined || sidecar.metadata.namespace === push.rootNamespace
+      ? namespace
+      : sidecar.metadata.namespace;
+  const services = push.index.services.filter(
+    (s) =>
+      exportedTo(s.exportTo, s.namespace, namespace) &&
+      (sidecar === undefined || egress.some((e) => egressAdmits(e, sidecarNs, s))),
+  );
+  const parts = [namespace, sidecar ? resourceFp(sidecar) : '-', ...services.map((s) => fingerprint(s))];
+  return Object.freeze({
+    key: digest(parts.join(',')),
+    namespace,
+    sidecar,
+    services,
+    servicesByHost: new Map(services.map((s) => [s.hostname, s])),
+  });
+}
+
+/** DestinationRules with a workloadSelector in the proxy's namespace that select it. */
+export function selectedRules(push: PushContext, proxy: ProxyNode): DestinationRuleResource[] {
+  return (push.index.selectorRulesByNamespace.get(proxy.namespace) ?? []).filter((r) =>
+    labelsMatch(r.spec.workloadSelector?.labels, proxy.labels),
+  );
+}
+
+export interface RuleView {
+  /** Digest of the rule chosen for each visible service. */
+  readonly key: string;
+  readonly rules: ReadonlyMap<string, DestinationRuleResource>;
+}
+
+/**
+ * The DestinationRule for each visible service, in Istio's lookup order: rules selecting this
+ * workload, then the proxy's namespace, then the service's namespace, then the root namespace,
+ * then any namespace exporting to the proxy's. Within a tier an exact host beats a wildcard,
+ * a longer wildcard beats a shorter one, then the oldest rule wins (no merging).
+ */
+export function ruleView(push: PushContext, proxy: ProxyNode, scope: ProxyScope): RuleView {
+  const selected = selectedRules(push, proxy);
+  const key = `rules|${scope.key}|${selected.map(resourceFp).join(',')}`;
+  return push.index.cached(key, () => {
+    const rules = new Map<string, DestinationRuleResource>();
+    const candidates = push.index.destinationRules.filter(
+      (r) =>
+        r.spec.workloadSelector?.labels === undefined &&
+        exportedTo(r.spec.exportTo, r.metadata.namespace, scope.namespace),
+    );
+    const parts: string[] = [];
+    for (const svc of scope.services) {
+      const tiers: DestinationRuleResource[][] = [
+        selected,
+        candidates.filter((r) => r.metadata.namespace === scope.namespace),
+        candidates.filter((r) => r.metadata.namespace === svc.namespace),
+        candidates.filter((r) => r.metadata.namespace === push.rootNamespace),
+        candidates,
+      ];
+      for (const tier of tiers) {
+        const best = bestRule(push, tier, svc.hostname);
+        if (best) {
+          rules.set(svc.hostname, best);
+          parts.push(`${svc.hostname}=${resourceFp(best)}`);
+          break;
+        }
+      }
+    }
+    return Object.freeze({ key: digest(parts.join(',')), rules });
+  });
+}
+
+function bestRule(
+  push: PushContext,
+  rules: readonly DestinationRuleResource[],
+  host: string,
+): DestinationRuleResource | undefined {
+  let best: DestinationRuleResource | undefined;
+  let bestScore = -1;
+  for (const r of rules) {
+    const pattern = fqdn(r.spec.host, r.metadata.namespace, push.domainSuffix);
+    if (!hostMatches(pattern, host)) continue;
+    // Exact names outrank every wildcard; longer wildcards are more specific.
+    const score = pattern.startsWith('*') ? pattern.length : Number.MAX_SAFE_INTEGER;
+    if (score > bestScore) {
+      best = r;
+      bestScore = score;
+    }
+  }
+  return best;
+}
+
+/** The hostnames a proxy can see, sorted. */
+export function visibleServices(push: PushContext, proxy: ProxyNode): readonly string[] {
+  return proxyScope(push, proxy).services.map((s) => s.hostname);
+}
