@@ -64,7 +64,7 @@ export function connectEnvoyLike(
     const decoded = new Map<string, Record<string, unknown>>();
     for (const any of r.resources) {
       const obj = unpackAny<Record<string, unknown>>(any);
-      decoded.set(String(obj.name ?? obj.cluster_name ?? ''), obj);
+      decoded.set((obj.name ?? obj.cluster_name ?? '') as string, obj);
     }
     out.resources.set(r.type_url, decoded);
     out.received.push({
