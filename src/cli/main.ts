@@ -9,19 +9,25 @@ type Loader = () => Promise<Command>;
  * Keep the list sorted by name.
  */
 const COMMANDS: Record<string, Loader> = {
+  analyze: async () => (await import('./commands/analyze.js')).command,
+  'control-plane': async () => (await import('./commands/control-plane.js')).command,
+  proxy: async () => (await import('./commands/proxy.js')).command,
+  'proxy-status': async () => (await import('./commands/proxy-status.js')).command,
+  ratelimit: async () => (await import('./commands/ratelimit.js')).command,
   version: async () => (await import('./commands/version.js')).command,
 };
 
-function topLevelHelp(): string {
+async function topLevelHelp(): Promise<string> {
+  const names = Object.keys(COMMANDS).sort();
+  const commands = await Promise.all(names.map(async (n) => (COMMANDS[n] as Loader)()));
+  const width = Math.max(...names.map((n) => n.length));
   return [
     'trellis: a service mesh that accepts Istio YAML and speaks xDS v3.',
     '',
     'Usage: trellis COMMAND [flags]      (trellis COMMAND --help for details)',
     '',
     'Commands:',
-    ...Object.keys(COMMANDS)
-      .sort()
-      .map((name) => `  ${name}`),
+    ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
   ].join('\n');
 }
@@ -29,7 +35,7 @@ function topLevelHelp(): string {
 export async function main(argv: string[], io: CommandIo = processIo): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    io.stdout(topLevelHelp());
+    io.stdout(await topLevelHelp());
     return name === undefined ? 2 : 0;
   }
   const loader = COMMANDS[name];
