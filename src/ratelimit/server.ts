@@ -1,0 +1,146 @@
+/**
+ * Puts a RateLimitService on the network: Envoy's RateLimitService/ShouldRateLimit over gRPC,
+ * and an HTTP port with /metrics (Prometheus), /ready (also /healthcheck, envoyproxy/ratelimit's
+ * name) and /config (the configuration in force, as JSON).
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Server, ServerCredentials, status, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
+import { errorMessage, isTrellisError } from '../core/errors.js';
+import { silentLogger, type Logger } from '../core/logger.js';
+import { rateLimitService } from '../protocol/grpc-services.js';
+import type { RateLimitRequest, RateLimitService } from './service.js';
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+export interface RateLimitServerOptions {
+  service: RateLimitService;
+  /** Default 127.0.0.1:8081, envoyproxy/ratelimit's gRPC port. Port 0 picks a free one. */
+  grpcAddress?: HostPort;
+  /** Default 127.0.0.1:8080; null for no HTTP port. */
+  httpAddress?: HostPort | null;
+  logger?: Logger;
+}
+
+export interface ListeningAddresses {
+  grpc: HostPort;
+  http: HostPort | undefined;
+}
+
+function hostForGrpc(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+export class RateLimitServer {
+  private readonly service: RateLimitService;
+  private readonly logger: Logger;
+  private readonly grpcAddress: HostPort;
+  private readonly httpAddress: HostPort | null;
+  private grpc: Server | undefined;
+  private http: http.Server | undefined;
+
+  constructor(options: RateLimitServerOptions) {
+    this.service = options.service;
+    this.logger = options.logger ?? silentLogger;
+    this.grpcAddress = options.grpcAddress ?? { host: '127.0.0.1', port: 8081 };
+    this.httpAddress =
+      options.httpAddress === undefined ? { host: '127.0.0.1', port: 8080 } : options.httpAddress;
+  }
+
+  async start(): Promise<ListeningAddresses> {
+    const grpc = new Server();
+    grpc.addService(rateLimitService(), {
+      ShouldRateLimit: (call: ServerUnaryCall<object, object>, callback: sendUnaryData<object>) => {
+        this.service.shouldRateLimit(call.request as RateLimitRequest).then(
+          (response) => callback(null, response),
+          (err: unknown) => {
+            const code = isTrellisError(err, 'TRELLIS_INVALID_ARGUMENT')
+              ? status.INVALID_ARGUMENT
+              : status.INTERNAL;
+            if (code === status.INTERNAL)
+              this.logger.error('ShouldRateLimit failed', { error: errorMessage(err) });
+            callback({ code, details: errorMessage(err) });
+          },
+        );
+      },
+    });
+    const port = await new Promise<number>((resolve, reject) => {
+      grpc.bindAsync(
+        `${hostForGrpc(this.grpcAddress.host)}:${this.grpcAddress.port}`,
+        ServerCredentials.createInsecure(),
+        (err, p) => (err ? reject(err) : resolve(p)),
+      );
+    });
+    this.grpc = grpc;
+    const addresses: ListeningAddresses = { grpc: { host: this.grpcAddress.host, port }, http: undefined };
+    if (this.httpAddress) {
+      const server = http.createServer((req, res) => this.handleHttp(req, res));
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(this.httpAddress?.port, this.httpAddress?.host, () => resolve());
+      });
+      this.http = server;
+      const a = server.address() as AddressInfo;
+      addresses.http = { host: a.address, port: a.port };
+    }
+    return addresses;
+  }
+
+  /** Lets in-flight calls finish (up to `graceMs`), then closes both ports. */
+  async stop(graceMs = 2000): Promise<void> {
+    const grpc = this.grpc;
+    this.grpc = undefined;
+    if (grpc) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          grpc.forceShutdown();
+          resolve();
+        }, graceMs);
+        grpc.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    const server = this.http;
+    this.http = undefined;
+    if (server) {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  }
+
+  private handleHttp(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET' }).end();
+      return;
+    }
+    switch (path) {
+      case '/metrics': {
+        this.service.metrics.keys = this.service.backend.size();
+        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+        res.end(this.service.metrics.render());
+        return;
+      }
+      case '/ready':
+      case '/healthcheck': {
+        const ready = this.service.isReady();
+        res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' });
+        res.end(ready ? 'OK\n' : 'no rate limit configuration loaded yet\n');
+        return;
+      }
+      case '/config': {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ domains: this.service.config() }, null, 2) + '\n');
+        return;
+      }
+      default:
+        res.writeHead(404, { 'content-type': 'text/plain' });
+        res.end('not found; try /metrics, /ready or /config\n');
+    }
+  }
+}
