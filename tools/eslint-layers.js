@@ -10,7 +10,9 @@ export const LAYERS = {
   config: ['core', 'api'],
   registry: ['core', 'api'],
   controllers: ['core', 'api', 'config', 'registry'],
-  xds: ['core', 'api', 'config', 'registry', 'protocol'],
+  // xds reads what controllers derive (ARCHITECTURE.md: controllers produce derived resources and
+  // the push context reads them), e.g. compiled RateLimits; controllers never import xds.
+  xds: ['core', 'api', 'config', 'registry', 'controllers', 'protocol'],
   ca: ['core'],
   // The control plane process: wires stores, registry, translation and the ADS server, and
   // serves the HTTP API. Only cli assembles processes above it.

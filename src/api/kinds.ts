@@ -10,6 +10,8 @@ import { validateGateway } from './networking/validate-gateway.js';
 import { validateServiceEntry, validateWorkloadEntry } from './networking/validate-service-entry.js';
 import { validateSidecar } from './networking/validate-sidecar.js';
 import { validateVirtualService } from './networking/validate-virtual-service.js';
+import { TRELLIS_GROUP, TRELLIS_VERSIONS } from './trellis/types.js';
+import { validateRateLimit } from './trellis/validate-rate-limit.js';
 
 /** Reports every problem of `spec` into `problems`, with paths starting at `path` (`spec`). */
 export type SpecValidator = (spec: unknown, problems: Problems, path: string) => void;
@@ -116,3 +118,7 @@ registerKind({ ...net, kind: 'Gateway', validate: validateGateway });
 registerKind({ ...net, kind: 'ServiceEntry', validate: validateServiceEntry });
 registerKind({ ...net, kind: 'WorkloadEntry', validate: validateWorkloadEntry });
 registerKind({ ...net, kind: 'Sidecar', validate: validateSidecar });
+
+const trellis = { group: TRELLIS_GROUP, versions: TRELLIS_VERSIONS, namespaced: true } as const;
+
+registerKind({ ...trellis, kind: 'RateLimit', validate: validateRateLimit });

@@ -1,5 +1,9 @@
 import { silentLogger } from '../core/logger.js';
 import { TrellisError } from '../core/errors.js';
+import type { Resource } from '../api/resource.js';
+import { RATE_LIMIT_KIND, type RateLimitSpec } from '../api/trellis/types.js';
+import { compileRateLimits } from '../controllers/ratelimit/compile.js';
+import { buildRateLimitServiceConfig } from '../controllers/ratelimit/domain-config.js';
 import type { Registration } from '../registry/service-index.js';
 import type { ControlPlane } from './control-plane.js';
 import { HttpRouter } from './http-server.js';
@@ -16,6 +20,8 @@ import { HttpRouter } from './http-server.js';
  *   POST /v1/registrations/:id/heartbeat     keep it alive
  *   DELETE /v1/registrations/:id             deregister
  *   GET  /v1/registrations                   registered instances
+ *   GET  /v1/ratelimit/config                the rate limit service's config compiled from RateLimit
+ *                                            resources: { revision, domains: [envoyproxy/ratelimit] }
  */
 export function buildApi(cp: ControlPlane): HttpRouter {
   const router = new HttpRouter(cp.options.logger ?? silentLogger);
@@ -46,6 +52,12 @@ export function buildApi(cp: ControlPlane): HttpRouter {
       };
     })
     .on('GET', '/v1/registrations', () => ({ json: cp.registrations.list() }))
+    .on('GET', '/v1/ratelimit/config', () => {
+      const snap = cp.config.snapshot();
+      const resources = snap.list(RATE_LIMIT_KIND) as Resource<RateLimitSpec>[];
+      const limits = compileRateLimits(resources, cp.options.domainSuffix);
+      return { json: { revision: snap.revision, ...buildRateLimitServiceConfig(limits) } };
+    })
     .on('POST', '/v1/registrations', async (req) => {
       const body = (await req.body()) as Registration;
       const id = cp.registrations.register(body);

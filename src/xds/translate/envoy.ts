@@ -38,6 +38,8 @@ export const FILTER = {
   router: 'envoy.filters.http.router',
   fault: 'envoy.filters.http.fault',
   cors: 'envoy.filters.http.cors',
+  localRateLimit: 'envoy.filters.http.local_ratelimit',
+  rateLimit: 'envoy.filters.http.ratelimit',
   tls: 'envoy.transport_sockets.tls',
   http2Options: 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
 } as const;

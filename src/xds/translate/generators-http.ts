@@ -2,6 +2,7 @@
  * RDS and LDS generators (see generators.ts for the key/build contract).
  */
 import { fqdn, hostsOverlap, portProtocol } from '../../api/hosts.js';
+import type { CompiledRateLimit } from '../../controllers/ratelimit/compile.js';
 import type { Server } from '../../api/networking/types.js';
 import type { Service } from '../../registry/types.js';
 import type { ProxyNode } from '../proxy-node.js';
@@ -14,10 +15,19 @@ import {
   outboundHttpListener,
   outboundTcpListener,
 } from './listener.js';
-import { outboundCluster, parseClusterName, sidecarRouteName, splitHostPort } from './names.js';
+import {
+  outboundCluster,
+  parseClusterName,
+  sidecarRouteName,
+  splitHostPort,
+  virtualHostName,
+} from './names.js';
 import { resourceFp, type PushContext } from './push-context.js';
 import { inboundKey, inboundPorts, policyFor, proxyView, type ProxyView } from './proxy-view.js';
+import { clientRateLimits, outboundPortLimits, proxyRateLimits, type ProxyRateLimits } from './ratelimit.js';
+import { applyRateLimits, rateLimitFilters } from './ratelimit-envoy.js';
 import { buildGatewayRouteConfig, buildSidecarRouteConfig } from './route-config.js';
+import type { Json } from './envoy.js';
 import type { RouteSite } from './route-action.js';
 import {
   excludedMatches,
@@ -92,8 +102,9 @@ function meshRdsKey(
 ): { key: string; excluded: string[] } {
   const routes = meshRouteView(push, view.scope);
   const excluded = excludedMatches(routes, proxy.labels);
+  const limits = clientRateLimits(push, proxy, view);
   return {
-    key: `rds|${view.flavor}|${view.scope.key}|${view.rules.key}|${routes.key}|${excluded.join(',')}`,
+    key: `rds|${view.flavor}|${view.scope.key}|${view.rules.key}|${routes.key}|${excluded.join(',')}|rl:${limits.key}`,
     excluded,
   };
 }
@@ -144,14 +155,19 @@ export const rds: TypeGenerator = {
     }
     const { key, excluded } = meshRdsKey(push, proxy, view);
     const routes = meshRouteView(push, view.scope);
+    const limits = clientRateLimits(push, proxy, view).limits;
     const build = (port: number, name: string): object =>
-      buildSidecarRouteConfig({
+      withClientRateLimits(
+        buildSidecarRouteConfig({
+          port,
+          name,
+          services: servicesOnPort(view, port),
+          routesByHost: routes.byHost,
+          site: site(push, view, port, ['mesh'], excluded),
+        }),
         port,
-        name,
-        services: servicesOnPort(view, port),
-        routesByHost: routes.byHost,
-        site: site(push, view, port, ['mesh'], excluded),
-      });
+        limits.get(port),
+      );
     if (view.flavor === 'grpc') {
       // Proxyless gRPC names route configurations like clusters: `outbound|PORT||HOST`.
       const requested = names !== undefined && names.length > 0 ? [...new Set(names)].sort() : undefined;
@@ -177,6 +193,21 @@ export const rds: TypeGenerator = {
   },
 };
 
+/** Applies the client-side rate limits of `port` to the virtual hosts of their hosts. */
+function withClientRateLimits(
+  rc: Json,
+  port: number,
+  byHost: ReadonlyMap<string, readonly CompiledRateLimit[]> | undefined,
+): Json {
+  if (byHost === undefined) return rc;
+  const byName = new Map([...byHost].map(([host, limits]) => [virtualHostName(host, port), limits]));
+  const vhs = (rc.virtual_hosts as Json[]).map((vh) => {
+    const limits = byName.get(vh.name as string);
+    return limits === undefined ? vh : applyRateLimits(vh, limits);
+  });
+  return { ...rc, virtual_hosts: vhs };
+}
+
 function isTls(server: Server): boolean {
   return server.tls?.mode === 'SIMPLE' || server.tls?.mode === 'MUTUAL';
 }
@@ -185,11 +216,20 @@ function isTls(server: Server): boolean {
 // LDS
 // ------------------------------------------------------------------------------------------
 
-function sidecarListeners(view: ProxyView, inbound: ReturnType<typeof inboundPorts>): Map<string, object> {
+function sidecarListeners(
+  view: ProxyView,
+  inbound: ReturnType<typeof inboundPorts>,
+  limits: ProxyRateLimits,
+): Map<string, object> {
   const out = new Map<string, object>();
   const http = new Set(httpPorts(view));
+  const rls = limits.serviceCluster ?? '';
   for (const port of http) {
-    const l = outboundHttpListener(port, sidecarRouteName(port));
+    const l = outboundHttpListener(
+      port,
+      sidecarRouteName(port),
+      rateLimitFilters(outboundPortLimits(limits, port), rls),
+    );
     out.set(l.name as string, l);
   }
   for (const svc of view.scope.services) {
@@ -204,7 +244,12 @@ function sidecarListeners(view: ProxyView, inbound: ReturnType<typeof inboundPor
     }
   }
   for (const p of inbound) {
-    const l = inboundListener(p.listenAddress, p.listenPort, p.servicePort, p.http);
+    const ls = limits.inbound.get(p.servicePort);
+    const extras =
+      ls === undefined
+        ? undefined
+        : { filters: rateLimitFilters(ls, rls), virtualHost: (vh: Json) => applyRateLimits(vh, ls) };
+    const l = inboundListener(p.listenAddress, p.listenPort, p.servicePort, p.http, extras);
     out.set(l.name as string, l);
   }
   return out;
@@ -252,7 +297,9 @@ function grpcListeners(
 
 function ldsKey(push: PushContext, proxy: ProxyNode, view: ProxyView): string {
   if (proxy.type === 'router') return `lds|router|${gatewayFacts(push, proxy).key}`;
-  return `lds|${proxy.type}|${view.scope.key}|${inboundKey(inboundPorts(push, proxy, view.scope))}`;
+  const inbound = inboundPorts(push, proxy, view.scope);
+  const limits = proxyRateLimits(push, proxy, view, inbound);
+  return `lds|${proxy.type}|${view.scope.key}|${inboundKey(inbound)}|rl:${limits.key}`;
 }
 
 export const lds: TypeGenerator = {
@@ -283,6 +330,7 @@ export const lds: TypeGenerator = {
       });
     }
     const inbound = inboundPorts(push, proxy, view.scope);
-    return memoized(push, key, names, () => sidecarListeners(view, inbound));
+    const limits = proxyRateLimits(push, proxy, view, inbound);
+    return memoized(push, key, names, () => sidecarListeners(view, inbound, limits));
   },
 };

@@ -11,6 +11,8 @@ import type { Json } from './envoy.js';
 import { fingerprint, freezeDeep } from './memo.js';
 import { outboundCluster, parseClusterName } from './names.js';
 import { resourceFp, type PushContext } from './push-context.js';
+import { proxyRateLimits } from './ratelimit.js';
+import { rateLimitServiceCluster } from './ratelimit-envoy.js';
 import {
   endpointsKey,
   findSubset,
@@ -104,7 +106,8 @@ function cdsKey(
   view: ProxyView,
   inbound: ReturnType<typeof inboundPorts>,
 ): string {
-  return `cds|${view.flavor}|${view.scope.key}|${view.rules.key}|${dnsEndpointsKey(push, view)}|${inboundKey(inbound)}`;
+  const rls = proxyRateLimits(push, proxy, view, inbound).serviceCluster ?? '';
+  return `cds|${view.flavor}|${view.scope.key}|${view.rules.key}|${dnsEndpointsKey(push, view)}|${inboundKey(inbound)}|rls:${rls}`;
 }
 
 export const cds: TypeGenerator = {
@@ -124,6 +127,11 @@ export const cds: TypeGenerator = {
       for (const p of inbound) {
         const c = buildInboundCluster(p.servicePort, p.targetPort, p.http2);
         all.set(c.name as string, c);
+      }
+      // Proxies with global limits need the rate limit service; a visible service may be it.
+      const rls = proxyRateLimits(push, proxy, view, inbound).serviceCluster;
+      if (rls !== undefined && !all.has(rls)) {
+        all.set(rls, rateLimitServiceCluster(push.rateLimitService.host, push.rateLimitService.port));
       }
       return all;
     });

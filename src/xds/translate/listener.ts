@@ -20,9 +20,14 @@ import {
 } from './envoy.js';
 import { gatewayRouteName, inboundCluster, listenerName } from './names.js';
 
-/** HTTP filters in the order Istio installs them; the router must be last. */
-export function httpFilters(flavor: Flavor): Json[] {
-  return flavor === 'grpc' ? [faultFilter(), routerFilter()] : [faultFilter(), corsFilter(), routerFilter()];
+/**
+ * HTTP filters in the order Istio installs them; `extra` (rate limit filters) go just before
+ * the router, which must be last.
+ */
+export function httpFilters(flavor: Flavor, extra: readonly Json[] = []): Json[] {
+  return flavor === 'grpc'
+    ? [faultFilter(), ...extra, routerFilter()]
+    : [faultFilter(), corsFilter(), ...extra, routerFilter()];
 }
 
 export function rdsConnectionManager(
@@ -30,11 +35,12 @@ export function rdsConnectionManager(
   routeName: string,
   flavor: Flavor,
   extra: Json = {},
+  extraFilters: readonly Json[] = [],
 ): Json {
   return {
     stat_prefix: statPrefix,
     rds: { config_source: adsConfigSource(), route_config_name: routeName },
-    http_filters: httpFilters(flavor),
+    http_filters: httpFilters(flavor, extraFilters),
     ...extra,
   };
 }
@@ -47,14 +53,25 @@ function tcpProxyFilter(cluster: string): Json {
   return { name: FILTER.tcpProxy, typed_config: pack(TYPE.tcpProxy, { stat_prefix: cluster, cluster }) };
 }
 
-export function outboundHttpListener(port: number, routeName: string): Json {
+export function outboundHttpListener(
+  port: number,
+  routeName: string,
+  extraFilters: readonly Json[] = [],
+): Json {
   const name = listenerName('0.0.0.0', port);
+  const hcm = rdsConnectionManager(`outbound_${name}`, routeName, 'envoy', {}, extraFilters);
   return {
     name,
     address: socketAddress('0.0.0.0', port),
     traffic_direction: 'OUTBOUND',
-    filter_chains: [{ filters: [hcmFilter(rdsConnectionManager(`outbound_${name}`, routeName, 'envoy'))] }],
+    filter_chains: [{ filters: [hcmFilter(hcm)] }],
   };
+}
+
+/** What an inbound HTTP listener adds for rate limits: filters, and its virtual host rewritten. */
+export interface InboundHttpExtras {
+  filters: readonly Json[];
+  virtualHost(vh: Json): Json;
 }
 
 /** TCP services listen on their virtual IP when they have one, else on 0.0.0.0 (Istio). */
@@ -72,24 +89,24 @@ export function outboundTcpListener(address: string, port: number, cluster: stri
  * everything to the inbound cluster (the app on localhost). HTTP ports get a connection
  * manager with an inline catch-all route, so the HTTP filters (faults, metrics) still run.
  */
-export function inboundListener(address: string, port: number, servicePort: number, http: boolean): Json {
+export function inboundListener(
+  address: string,
+  port: number,
+  servicePort: number,
+  http: boolean,
+  extras?: InboundHttpExtras,
+): Json {
   const cluster = inboundCluster(servicePort);
+  const vh: Json = {
+    name: `inbound|http|${servicePort}`,
+    domains: ['*'],
+    routes: [{ name: 'default', match: { prefix: '/' }, route: { cluster, timeout: durationMs(0) } }],
+  };
   const filter = http
     ? hcmFilter({
         stat_prefix: `inbound_${port}`,
-        route_config: {
-          name: cluster,
-          virtual_hosts: [
-            {
-              name: `inbound|http|${servicePort}`,
-              domains: ['*'],
-              routes: [
-                { name: 'default', match: { prefix: '/' }, route: { cluster, timeout: durationMs(0) } },
-              ],
-            },
-          ],
-        },
-        http_filters: httpFilters('envoy'),
+        route_config: { name: cluster, virtual_hosts: [extras ? extras.virtualHost(vh) : vh] },
+        http_filters: httpFilters('envoy', extras?.filters),
       })
     : tcpProxyFilter(cluster);
   return {

@@ -11,7 +11,9 @@ import {
   type SidecarSpec,
   type VirtualServiceSpec,
 } from '../../api/networking/types.js';
+import { RATE_LIMIT_KIND, type RateLimitSpec } from '../../api/trellis/types.js';
 import type { ConfigSnapshot } from '../../config/types.js';
+import { compileRateLimits, type CompiledRateLimit } from '../../controllers/ratelimit/compile.js';
 import type { Endpoint, Service, ServiceIndexSnapshot } from '../../registry/types.js';
 import { BoundedMemo, digest, fingerprint } from './memo.js';
 
@@ -27,6 +29,12 @@ export interface PushContextOptions {
   rootNamespace?: string;
   /** Most generated results kept per push context. */
   memoCapacity?: number;
+  /**
+   * Where proxies reach the global rate limit service (Envoy's RLS gRPC API). A service of
+   * that name and port in the registry is used as is; otherwise proxies with global limits get
+   * a cluster of their own for it. Default 127.0.0.1:8081 (`trellis ratelimit`'s default).
+   */
+  rateLimitService?: { host: string; port: number };
 }
 
 export interface PushContext {
@@ -34,6 +42,7 @@ export interface PushContext {
   readonly version: string;
   readonly domainSuffix: string;
   readonly rootNamespace: string;
+  readonly rateLimitService: { readonly host: string; readonly port: number };
   /** Indexes and caches the generators use; not part of the server-facing contract. */
   readonly index: PushIndex;
 }
@@ -63,6 +72,8 @@ export class PushIndex {
   readonly selectorRulesByNamespace: ReadonlyMap<string, readonly DestinationRuleResource[]>;
   readonly gateways: readonly GatewayResource[];
   readonly sidecarsByNamespace: ReadonlyMap<string, readonly SidecarResource[]>;
+  /** Every RateLimit's limits, compiled once per push (oldest resource first). */
+  readonly rateLimits: readonly CompiledRateLimit[];
   /** Every generated result of this push, keyed by its full input key. */
   readonly memo: BoundedMemo<unknown>;
   private readonly endpointFps = new Map<string, string>();
@@ -72,6 +83,7 @@ export class PushIndex {
     readonly config: ConfigSnapshot,
     readonly registry: ServiceIndexSnapshot,
     memoCapacity: number,
+    domainSuffix = 'cluster.local',
   ) {
     this.services = [...registry.services].sort((a, b) => a.hostname.localeCompare(b.hostname));
     const roots: VirtualServiceResource[] = [];
@@ -102,6 +114,10 @@ export class PushIndex {
       list.push(sc);
     }
     this.sidecarsByNamespace = sidecars;
+    this.rateLimits = compileRateLimits(
+      config.list(RATE_LIMIT_KIND) as Resource<RateLimitSpec>[],
+      domainSuffix,
+    );
     this.memo = new BoundedMemo<unknown>(memoCapacity);
   }
 
@@ -147,15 +163,19 @@ export class PushIndex {
   }
 }
 
+export const DEFAULT_RATE_LIMIT_SERVICE = { host: '127.0.0.1', port: 8081 } as const;
+
 export function buildPushContext(
   config: ConfigSnapshot,
   services: ServiceIndexSnapshot,
   options: PushContextOptions = {},
 ): PushContext {
-  const index = new PushIndex(config, services, options.memoCapacity ?? 20_000);
+  const domainSuffix = options.domainSuffix ?? 'cluster.local';
+  const index = new PushIndex(config, services, options.memoCapacity ?? 20_000, domainSuffix);
   return Object.freeze({
     version: `${config.revision}.${services.version}`,
-    domainSuffix: options.domainSuffix ?? 'cluster.local',
+    domainSuffix,
+    rateLimitService: Object.freeze({ ...(options.rateLimitService ?? DEFAULT_RATE_LIMIT_SERVICE) }),
     rootNamespace: options.rootNamespace ?? 'istio-system',
     index,
   });
