@@ -21,6 +21,8 @@ export interface ControlPlaneOptions {
   debounce?: DebounceOptions;
   domainSuffix?: string;
   pushConcurrency?: number;
+  /** Where proxies reach the global rate limit service (`trellis ratelimit`); default 127.0.0.1:8081. */
+  rateLimitService?: { host: string; port: number };
 }
 
 export interface ControlPlaneAddresses {
@@ -137,6 +139,7 @@ export class ControlPlane {
   private build(): PushContext {
     return buildPushContext(this.options.config.snapshot(), this.index.snapshot(), {
       ...(this.options.domainSuffix ? { domainSuffix: this.options.domainSuffix } : {}),
+      ...(this.options.rateLimitService ? { rateLimitService: this.options.rateLimitService } : {}),
     });
   }
 

@@ -16,13 +16,17 @@ export const command: Command = {
   usage: [
     'Usage: trellis control-plane --config DIR [--xds-address 127.0.0.1:15010] [--http-address 127.0.0.1:15014]',
     '                             [--debounce 100ms] [--debounce-max 10s] [--push-concurrency 32]',
+    '                             [--ratelimit-address 127.0.0.1:8081]',
     '',
     'Serves Envoy xDS v3 (ADS, state of the world and delta) to the Trellis proxy, proxyless gRPC',
     'and Envoy. Edits to DIR take effect without restart; an invalid edit is logged with its',
     'file:doc: path and the last good config keeps serving.',
     '',
     'HTTP: /ready, /metrics, /debug/syncz, /debug/config_dump?proxy=ID, /debug/config_errors,',
-    '      /debug/registry, /v1/registrations (register, heartbeat, deregister).',
+    '      /debug/registry, /v1/registrations (register, heartbeat, deregister),',
+    '      /v1/ratelimit/config (RateLimit resources compiled for `trellis ratelimit --control-plane`).',
+    '',
+    '--ratelimit-address is where proxies reach the global rate limit service.',
   ].join('\n'),
   async run(argv, io) {
     const { values } = parseFlags('control-plane', argv, {
@@ -32,6 +36,7 @@ export const command: Command = {
       debounce: { type: 'string', default: '100ms' },
       'debounce-max': { type: 'string', default: '10s' },
       'push-concurrency': { type: 'string' },
+      'ratelimit-address': { type: 'string', default: '127.0.0.1:8081' },
     });
     if (!values.config) {
       throw new TrellisError(
@@ -61,6 +66,7 @@ export const command: Command = {
       logger,
       debounce: { quietMs, maxMs },
       pushConcurrency: parseIntFlag('push-concurrency', values['push-concurrency'], 32),
+      rateLimitService: parseAddress('ratelimit-address', values['ratelimit-address']),
     });
     const bound = await cp.start(xds, httpAddr);
     const errors = store.errors().length;
