@@ -7,8 +7,16 @@ import type { ServiceDefinition, MethodDefinition } from '@grpc/grpc-js';
 import type protobuf from 'protobufjs';
 import { CONVERSION, protoRoot } from './protos.js';
 
+/**
+ * A message already encoded (the ADS server pre-encodes DiscoveryResponses it shares between
+ * proxies) passes through as is; objects are encoded. protobufjs returns a Buffer under Node,
+ * so no copy is made in either case.
+ */
 function serializer(type: protobuf.Type): (value: object) => Buffer {
-  return (value) => Buffer.from(type.encode(type.fromObject(value)).finish());
+  return (value) => {
+    const bytes = value instanceof Uint8Array ? value : type.encode(type.fromObject(value)).finish();
+    return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  };
 }
 
 function deserializer(type: protobuf.Type): (bytes: Buffer) => object {

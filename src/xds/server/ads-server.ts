@@ -10,7 +10,7 @@ import { RESOURCE_TYPES, SHORT_TYPE, TYPE, anyToJson, type ResourceTypeUrl } fro
 import type { ProxyNode } from '../proxy-node.js';
 import { parseNode, type NodeMessage } from '../node.js';
 import {
-  newTypeState,
+  heldResources,
   syncStatus,
   typeState,
   type Connection,
@@ -18,7 +18,8 @@ import {
   type TypeState,
 } from './connection.js';
 import { PushQueue } from './push-queue.js';
-import { encodeResource, resourceVersion, sameBytes } from './resource-encoding.js';
+import { encodeSet, resourceVersion, sameSet } from './resource-encoding.js';
+import { encodeDiscoveryResponse } from './wire.js';
 
 /**
  * The ADS server: state-of-the-world and delta streams over one gRPC service. It knows type
@@ -229,7 +230,7 @@ export class AdsServer<P extends PushContextLike> {
           lastAckedVersion: s.lastAckedVersion,
           lastAckedNonce: s.lastAckedNonce,
           ...(s.nack ? { lastNack: { ...s.nack, at: new Date(s.nack.at).toISOString() } } : {}),
-          resources: s.sent.size,
+          resources: heldResources(s).size,
         };
       }
       return {
@@ -251,11 +252,13 @@ export class AdsServer<P extends PushContextLike> {
     const c = conns[conns.length - 1];
     if (!c) return undefined;
     const section = (t: string) =>
-      [...(c.types.get(t)?.sent ?? newTypeState().sent)].map(([name, { bytes, version }]) => ({
-        name,
-        version_info: version,
-        resource: anyToJson({ type_url: t, value: bytes }),
-      }));
+      [...(c.types.has(t) ? heldResources(c.types.get(t) as TypeState) : new Map<string, Uint8Array>())].map(
+        ([name, bytes]) => ({
+          name,
+          version_info: resourceVersion(bytes),
+          resource: anyToJson({ type_url: t, value: bytes }),
+        }),
+      );
     return {
       node: { id: c.proxy.id, type: c.proxy.type, namespace: c.proxy.namespace, labels: c.proxy.labels },
       configs: [
@@ -300,14 +303,18 @@ export class AdsServer<P extends PushContextLike> {
       connectedAt: this.clock.wallNow(),
       peer: stream.getPeer(),
       types: new Map(),
+      // Resolves once the message is handed to the transport, so the push workers bound the
+      // bytes in flight (one response per worker) instead of queueing a push for every proxy.
       send: async (message) => {
         if (ended) return;
-        if (!stream.write(message)) {
-          await new Promise<void>((resolve) => {
-            stream.once('drain', resolve);
-            stream.once('close', resolve);
-          });
-        }
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            stream.off('close', done);
+            resolve();
+          };
+          stream.once('close', done);
+          stream.write(message, done);
+        });
       },
       close: () => {
         if (!ended) {
@@ -374,19 +381,24 @@ export class AdsServer<P extends PushContextLike> {
       return;
     }
     const s = typeState(conn, typeUrl);
-    const names = new Set((req.resource_names ?? []).filter((n) => n !== ''));
-    const wildcard = WILDCARD_TYPES.has(typeUrl) && (names.size === 0 || names.has('*'));
-    names.delete('*');
-    const namesChanged = !s.subscribed || wildcard !== s.wildcard || !sameSet(names, s.names);
+    // Joining is much cheaper than building a Set of thousands of names on every ACK.
+    const requested = req.resource_names ?? [];
+    const namesKey = requested.join('\n');
+    const namesChanged = !s.subscribed || namesKey !== s.namesKey;
     const nonce = req.response_nonce ?? '';
 
     if (nonce !== '' && nonce !== s.lastSentNonce && !namesChanged) return; // stale: a newer response is on its way
-    if (nonce !== '' && nonce === s.lastSentNonce)
+    if (nonce !== '' && nonce === s.lastSentNonce) {
       this.recordAck(conn, s, typeUrl, req.version_info ?? '', nonce, req.error_detail);
+    }
+    if (!namesChanged) return;
+    const names = new Set(requested.filter((n) => n !== ''));
+    s.wildcard = WILDCARD_TYPES.has(typeUrl) && (names.size === 0 || names.has('*'));
+    names.delete('*');
     s.subscribed = true;
-    s.wildcard = wildcard;
     s.names = names;
-    if (namesChanged) this.queue.enqueue(conn.key, [typeUrl], this.clock.now(), true);
+    s.namesKey = namesKey;
+    this.queue.enqueue(conn.key, [typeUrl], this.clock.now(), true);
   }
 
   private onDeltaRequest(conn: Connection, req: DeltaRequest): void {
@@ -479,12 +491,10 @@ export class AdsServer<P extends PushContextLike> {
     }
   }
 
-  private generate(conn: Connection, typeUrl: ResourceTypeUrl, s: TypeState): Map<string, Uint8Array> {
+  private generate(conn: Connection, typeUrl: ResourceTypeUrl, s: TypeState): ReadonlyMap<string, object> {
     const requested = s.wildcard ? undefined : [...s.names];
-    const out = new Map<string, Uint8Array>();
-    let resources: ReadonlyMap<string, object>;
     try {
-      resources = this.translator.generate(this.push, conn.proxy, typeUrl, requested);
+      return this.translator.generate(this.push, conn.proxy, typeUrl, requested);
     } catch (err) {
       this.m.errors.inc({ type: SHORT_TYPE[typeUrl] });
       this.logger.error('generation failed', {
@@ -494,20 +504,17 @@ export class AdsServer<P extends PushContextLike> {
       });
       throw err;
     }
-    for (const [name, resource] of resources) {
-      if (!s.wildcard && !s.names.has(name)) continue;
-      try {
-        out.set(name, encodeResource(typeUrl, resource));
-      } catch (err) {
-        this.m.errors.inc({ type: SHORT_TYPE[typeUrl] });
-        this.logger.error('resource does not encode; left out', {
-          proxy: conn.proxy.id,
-          name,
-          error: errorMessage(err),
-        });
-      }
-    }
-    return out;
+  }
+
+  private encodingError(conn: Connection, typeUrl: ResourceTypeUrl) {
+    return (name: string, err: unknown) => {
+      this.m.errors.inc({ type: SHORT_TYPE[typeUrl] });
+      this.logger.error('resource does not encode; left out', {
+        proxy: conn.proxy.id,
+        name,
+        error: errorMessage(err),
+      });
+    };
   }
 
   private async pushSotw(
@@ -518,31 +525,38 @@ export class AdsServer<P extends PushContextLike> {
   ): Promise<void> {
     const s = typeState(conn, typeUrl);
     if (!s.subscribed) return;
-    const resources = this.generate(conn, typeUrl, s);
-    if (!force && sameContent(s.sent, resources)) return;
+    const generated = this.generate(conn, typeUrl, s);
+    const set = encodeSet(
+      typeUrl,
+      generated,
+      s.wildcard ? undefined : s.names,
+      s.namesKey,
+      this.encodingError(conn, typeUrl),
+    );
+    if (!force && sameSet(s.sotwSent, set)) return;
     const version = this.push.version;
     const nonce = String(++this.nonceSeq);
-    const sent = new Map<string, { bytes: Uint8Array; version: string }>();
-    let bytes = 0;
-    const any = [...resources].map(([name, value]) => {
-      sent.set(name, { bytes: value, version: resourceVersion(value) });
-      bytes += value.length;
-      return { type_url: typeUrl, value };
-    });
-    s.sent = sent;
+    s.sotwSent = set;
     s.lastSentVersion = version;
     s.lastSentNonce = nonce;
     s.lastSentAt = this.clock.wallNow();
     this.m.pushes.inc({ type: SHORT_TYPE[typeUrl] });
-    this.m.sentBytes.inc({ type: SHORT_TYPE[typeUrl] }, bytes);
+    this.m.sentBytes.inc({ type: SHORT_TYPE[typeUrl] }, set.bytes);
     this.m.convergence.observe({}, this.clock.now() - since);
-    await conn.send({ version_info: version, resources: any, type_url: typeUrl, nonce });
+    await conn.send(encodeDiscoveryResponse(set.list, typeUrl, version, nonce));
   }
 
   private async pushDelta(conn: Connection, typeUrl: ResourceTypeUrl, since: number): Promise<void> {
     const s = typeState(conn, typeUrl);
     if (!s.subscribed) return;
-    const resources = this.generate(conn, typeUrl, s);
+    const generated = this.generate(conn, typeUrl, s);
+    const resources = encodeSet(
+      typeUrl,
+      generated,
+      s.wildcard ? undefined : s.names,
+      [...s.names].join('\n'),
+      this.encodingError(conn, typeUrl),
+    ).entries;
     const changed: { name: string; version: string; resource: { type_url: string; value: Uint8Array } }[] =
       [];
     let bytes = 0;
@@ -579,19 +593,4 @@ export class AdsServer<P extends PushContextLike> {
       nonce,
     });
   }
-}
-
-function sameSet(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
-  if (a.size !== b.size) return false;
-  for (const x of a) if (!b.has(x)) return false;
-  return true;
-}
-
-function sameContent(
-  sent: ReadonlyMap<string, { bytes: Uint8Array }>,
-  next: ReadonlyMap<string, Uint8Array>,
-): boolean {
-  if (sent.size !== next.size) return false;
-  for (const [name, bytes] of next) if (!sameBytes(sent.get(name)?.bytes, bytes)) return false;
-  return true;
 }

@@ -1,9 +1,12 @@
 import type { ProxyNode } from '../proxy-node.js';
+import type { EncodedSet } from './resource-encoding.js';
 
 /** What the server knows about one resource type on one stream. */
 export interface TypeState {
   /** Names subscribed (SotW: the last request's resource_names; delta: the running set). */
   names: Set<string>;
+  /** SotW: the last request's names joined, to tell a changed subscription cheaply. */
+  namesKey: string;
   /** Subscribed to everything (LDS/CDS with no names, or `*`). */
   wildcard: boolean;
   /** The client asked for this type at least once. */
@@ -14,13 +17,22 @@ export interface TypeState {
   lastAckedVersion: string;
   lastAckedNonce: string;
   nack: { version: string; nonce: string; message: string; at: number } | undefined;
-  /** What the client holds: resource name -> encoded bytes (and its version, for delta). */
+  /** SotW: the set last sent (shared with other proxies that got the same one). */
+  sotwSent: EncodedSet | undefined;
+  /** Delta: what the client holds, resource name -> encoded bytes and version. */
   sent: Map<string, { bytes: Uint8Array; version: string }>;
+}
+
+/** What the client holds of this type, by name. */
+export function heldResources(s: TypeState): ReadonlyMap<string, Uint8Array> {
+  if (s.sotwSent) return s.sotwSent.entries;
+  return new Map([...s.sent].map(([name, { bytes }]) => [name, bytes]));
 }
 
 export function newTypeState(): TypeState {
   return {
     names: new Set(),
+    namesKey: '',
     wildcard: false,
     subscribed: false,
     lastSentVersion: '',
@@ -29,6 +41,7 @@ export function newTypeState(): TypeState {
     lastAckedVersion: '',
     lastAckedNonce: '',
     nack: undefined,
+    sotwSent: undefined,
     sent: new Map(),
   };
 }
