@@ -169,7 +169,8 @@ export function packAny(typeUrl: string, object: object): AnyMessage {
 }
 
 export function unpackAny<T = Record<string, unknown>>(any: AnyMessage): T {
-  return decodeMessage<T>(any.type_url, any.value);
+  // An Any holding an empty message decodes with no `value` at all (proto3 default omitted).
+  return decodeMessage<T>(any.type_url, any.value ?? new Uint8Array(0));
 }
 
 /** Proto3 JSON (camelCase names, as Envoy's admin endpoints print) of an Any resource. */

@@ -1,0 +1,111 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { FakeAds } from '../testing/fake-ads.js';
+import { eventually, request, startBackend, startProxy } from '../testing/harness.js';
+import {
+  edsCluster,
+  endpoints,
+  httpListener,
+  routeConfig,
+  routeTo,
+  virtualHost,
+} from '../testing/resources.js';
+
+const C = 'outbound|9080|v1|reviews.default.svc.cluster.local';
+
+test('admin: /ready, /config_dump, /clusters, /stats/prometheus and the access log', async (t) => {
+  const backend = await startBackend('reviews');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'trellis-proxy-'));
+  const logPath = path.join(dir, 'access.log');
+  const ads = await FakeAds.start();
+  const proxy = await startProxy(ads);
+  t.after(async () => {
+    await proxy.stop(100);
+    await ads.close();
+    await backend.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  const admin = proxy.adminPort;
+  assert.equal((await request(admin, { path: '/ready' })).status, 503);
+
+  ads.set('CDS', [edsCluster(C)]);
+  ads.set('EDS', [
+    endpoints(C, [
+      { port: backend.port, workload: 'reviews-v1;default;reviews;v1;Kubernetes' },
+      { port: 1, healthy: false },
+    ]),
+  ]);
+  ads.set('LDS', [httpListener(9080, '9080', { accessLogPath: logPath })]);
+  ads.set('RDS', [
+    routeConfig('9080', [virtualHost('reviews', ['reviews:9080'], [routeTo(C, { prefix: '/r' })])]),
+  ]);
+  await eventually(async () => (await request(admin, { path: '/ready' })).status === 200, 'ready');
+  await ads.waitForAck('RDS');
+  await eventually(() => proxy.snapshot().routes.size === 1, 'routes applied');
+
+  assert.equal(
+    (await request(proxy.listeners.ports.outbound, { host: 'reviews:9080', path: '/r/1' })).status,
+    200,
+  );
+  assert.equal(
+    (await request(proxy.listeners.ports.outbound, { host: 'reviews:9080', path: '/x' })).status,
+    404,
+  );
+
+  const dump = (await request(admin, { path: '/config_dump' })).json<{
+    configs: Record<string, unknown>[];
+  }>();
+  const types = dump.configs.map((c) => c['@type']);
+  assert.ok(types.includes('type.googleapis.com/envoy.admin.v3.ClustersConfigDump'));
+  const clusters = dump.configs.find(
+    (c) => c['@type'] === 'type.googleapis.com/envoy.admin.v3.ClustersConfigDump',
+  ) as {
+    dynamicActiveClusters: {
+      versionInfo: string;
+      lastUpdated: string;
+      cluster: { '@type': string; name: string };
+    }[];
+  };
+  assert.equal(clusters.dynamicActiveClusters[0]!.cluster.name, C);
+  assert.equal(
+    clusters.dynamicActiveClusters[0]!.cluster['@type'],
+    'type.googleapis.com/envoy.config.cluster.v3.Cluster',
+  );
+  assert.equal(clusters.dynamicActiveClusters[0]!.versionInfo, '1');
+  assert.match(clusters.dynamicActiveClusters[0]!.lastUpdated, /^\d{4}-\d\d-\d\dT/);
+  const listeners = dump.configs.find(
+    (c) => c['@type'] === 'type.googleapis.com/envoy.admin.v3.ListenersConfigDump',
+  ) as {
+    dynamicListeners: { name: string; activeState: { listener: { name: string } } }[];
+  };
+  assert.equal(listeners.dynamicListeners[0]!.activeState.listener.name, '0.0.0.0_9080');
+
+  const clusterText = (await request(admin, { path: '/clusters' })).body;
+  assert.ok(clusterText.includes(`${C}::127.0.0.1:${backend.port}::health_flags::healthy`));
+  assert.ok(clusterText.includes(`${C}::127.0.0.1:1::health_flags::/failed_eds_health`));
+
+  const stats = (await request(admin, { path: '/stats/prometheus' })).body;
+  assert.match(
+    stats,
+    /istio_requests_total\{reporter="source",source_workload="productpage-v1",source_workload_namespace="default",source_version="v1",destination_service="reviews.default.svc.cluster.local",destination_service_name="reviews",destination_service_namespace="default",destination_workload="reviews-v1",destination_workload_namespace="default",destination_version="v1",request_protocol="http",response_code="200",response_flags="-",grpc_response_status=""\} 1/,
+  );
+  assert.match(
+    stats,
+    /istio_request_duration_milliseconds_bucket\{.*response_code="404",response_flags="NR".*le="\+Inf"\} 1/,
+  );
+  assert.match(stats, /# TYPE istio_response_bytes histogram/);
+
+  await eventually(
+    () => fs.existsSync(logPath) && fs.readFileSync(logPath, 'utf8').split('\n').length >= 3,
+    'access log lines',
+  );
+  const lines = fs.readFileSync(logPath, 'utf8').trim().split('\n');
+  assert.match(
+    lines[0]!,
+    /^\[.*\] "GET \/r\/1 HTTP\/1.1" 200 - 0 \d+ \d+ \d+ "-" "-" "[0-9a-f-]{36}" "reviews:9080" "127.0.0.1:\d+"$/,
+  );
+  assert.match(lines[1]!, /"GET \/x HTTP\/1.1" 404 NR /);
+});

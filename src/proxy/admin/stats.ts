@@ -1,0 +1,140 @@
+/**
+ * Istio's standard metrics, kept in memory and printed in Prometheus text format:
+ * istio_requests_total, istio_request_duration_milliseconds, istio_request_bytes and
+ * istio_response_bytes (histograms), with Istio's labels. Destination workload and version come
+ * from the chosen endpoint's `istio` filter metadata when present; otherwise the workload is
+ * `unknown` and the service is the host part of the cluster name (`outbound|9080|v1|HOST`).
+ */
+import type { ProxyBootstrap } from '../xds-client/bootstrap.js';
+import { flagsText, type StreamInfo } from '../http/stream-info.js';
+
+const DURATION_BUCKETS = [
+  0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000,
+  3600000,
+];
+const BYTES_BUCKETS = [1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000];
+
+class Histogram {
+  readonly counts: number[];
+  sum = 0;
+  count = 0;
+  constructor(readonly buckets: readonly number[]) {
+    this.counts = buckets.map(() => 0);
+  }
+  observe(v: number): void {
+    this.sum += v;
+    this.count++;
+    for (let i = 0; i < this.buckets.length; i++) if (v <= this.buckets[i]!) this.counts[i]!++;
+  }
+}
+
+interface Series {
+  labels: string;
+  requests: number;
+  duration: Histogram;
+  requestBytes: Histogram;
+  responseBytes: Histogram;
+}
+
+const LABEL_NAMES = [
+  'reporter',
+  'source_workload',
+  'source_workload_namespace',
+  'source_version',
+  'destination_service',
+  'destination_service_name',
+  'destination_service_namespace',
+  'destination_workload',
+  'destination_workload_namespace',
+  'destination_version',
+  'request_protocol',
+  'response_code',
+  'response_flags',
+  'grpc_response_status',
+] as const;
+
+export class IstioStats {
+  private readonly series = new Map<string, Series>();
+
+  constructor(private readonly node: ProxyBootstrap) {}
+
+  record(info: StreamInfo): void {
+    const values = this.labels(info);
+    const key = LABEL_NAMES.map((n, i) => `${n}="${escape(values[i] ?? '')}"`).join(',');
+    let s = this.series.get(key);
+    if (!s) {
+      s = {
+        labels: key,
+        requests: 0,
+        duration: new Histogram(DURATION_BUCKETS),
+        requestBytes: new Histogram(BYTES_BUCKETS),
+        responseBytes: new Histogram(BYTES_BUCKETS),
+      };
+      this.series.set(key, s);
+    }
+    s.requests++;
+    s.duration.observe(info.durationMs);
+    s.requestBytes.observe(info.bytesReceived);
+    s.responseBytes.observe(info.bytesSent);
+  }
+
+  private labels(info: StreamInfo): string[] {
+    const id = info.destinationIdentity ?? {};
+    const service = serviceOfCluster(info.upstreamCluster, info.authority);
+    const [svcName, svcNs] = service.split('.');
+    const version = this.node.labels.version ?? this.node.labels['app.kubernetes.io/version'] ?? 'unknown';
+    const local = info.reporter === 'destination';
+    return [
+      info.reporter,
+      local ? 'unknown' : this.node.workloadName || 'unknown',
+      local ? 'unknown' : this.node.namespace || 'unknown',
+      local ? 'unknown' : version,
+      service,
+      svcName || 'unknown',
+      id.namespace ?? svcNs ?? 'unknown',
+      local ? this.node.workloadName || 'unknown' : (id.workload ?? 'unknown'),
+      local ? this.node.namespace || 'unknown' : (id.namespace ?? 'unknown'),
+      local ? version : (id.version ?? 'unknown'),
+      info.grpcStatus !== undefined ? 'grpc' : info.protocol.startsWith('HTTP/2') ? 'http' : 'http',
+      String(info.status),
+      flagsText(info.flags),
+      info.grpcStatus ?? '',
+    ];
+  }
+
+  prometheus(): string {
+    const out: string[] = [];
+    const all = [...this.series.values()];
+    out.push('# TYPE istio_requests_total counter');
+    for (const s of all) out.push(`istio_requests_total{${s.labels}} ${s.requests}`);
+    histogram(out, 'istio_request_duration_milliseconds', all, (s) => s.duration);
+    histogram(out, 'istio_request_bytes', all, (s) => s.requestBytes);
+    histogram(out, 'istio_response_bytes', all, (s) => s.responseBytes);
+    return out.join('\n') + '\n';
+  }
+}
+
+function histogram(out: string[], name: string, all: Series[], get: (s: Series) => Histogram): void {
+  out.push(`# TYPE ${name} histogram`);
+  for (const s of all) {
+    const h = get(s);
+    h.buckets.forEach((b, i) => out.push(`${name}_bucket{${s.labels},le="${b}"} ${h.counts[i]}`));
+    out.push(`${name}_bucket{${s.labels},le="+Inf"} ${h.count}`);
+    out.push(`${name}_sum{${s.labels}} ${h.sum}`);
+    out.push(`${name}_count{${s.labels}} ${h.count}`);
+  }
+}
+
+/** `outbound|9080|v1|reviews.default.svc.cluster.local` -> the host; else the authority's host. */
+export function serviceOfCluster(cluster: string | undefined, authority: string): string {
+  if (cluster) {
+    const parts = cluster.split('|');
+    if (parts.length === 4 && parts[3]) return parts[3];
+    return cluster;
+  }
+  return authority.replace(/:\d+$/, '') || 'unknown';
+}
+
+function escape(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}

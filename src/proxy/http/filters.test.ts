@@ -1,0 +1,124 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { TYPE, packAny } from '../../protocol/protos.js';
+import { FakeAds } from '../testing/fake-ads.js';
+import { request, startBackend, startMesh } from '../testing/harness.js';
+import { edsCluster, endpoints, httpListener, routeConfig, virtualHost } from '../testing/resources.js';
+
+const C = 'outbound|9080||svc.default.svc.cluster.local';
+const FAULT = 'envoy.filters.http.fault';
+const RL = 'envoy.filters.http.local_ratelimit';
+const CORS = 'envoy.filters.http.cors';
+
+test('fault abort and delay, local rate limit and CORS, configured per route', async (t) => {
+  const backend = await startBackend('svc');
+  const mesh = await startMesh(
+    {
+      CDS: [edsCluster(C)],
+      EDS: [endpoints(C, [{ port: backend.port }])],
+      LDS: [
+        httpListener(9080, '9080', {
+          httpFilters: [
+            { name: CORS, typed_config: packAny(TYPE.cors, {}) },
+            { name: FAULT, typed_config: packAny(TYPE.fault, {}) },
+            {
+              name: RL,
+              typed_config: packAny(TYPE.localRateLimit, { stat_prefix: 'http_local_rate_limiter' }),
+            },
+          ],
+        }),
+      ],
+      RDS: [
+        routeConfig('9080', [
+          virtualHost(
+            'svc',
+            ['svc:9080'],
+            [
+              {
+                match: { prefix: '/abort' },
+                route: { cluster: C },
+                typed_per_filter_config: {
+                  [FAULT]: packAny(TYPE.fault, {
+                    abort: { http_status: 503, percentage: { numerator: 100 } },
+                  }),
+                },
+              },
+              {
+                match: { prefix: '/delay' },
+                route: { cluster: C },
+                typed_per_filter_config: {
+                  [FAULT]: packAny(TYPE.fault, {
+                    delay: { fixed_delay: { nanos: 50_000_000 }, percentage: { numerator: 100 } },
+                  }),
+                },
+              },
+              {
+                match: { prefix: '/limited' },
+                route: { cluster: C },
+                typed_per_filter_config: {
+                  [RL]: packAny(TYPE.localRateLimit, {
+                    stat_prefix: 'rl',
+                    token_bucket: {
+                      max_tokens: 2,
+                      tokens_per_fill: { value: 2 },
+                      fill_interval: { seconds: 60 },
+                    },
+                    filter_enabled: { default_value: { numerator: 100 } },
+                    filter_enforced: { default_value: { numerator: 100 } },
+                  }),
+                },
+              },
+              {
+                match: { prefix: '/' },
+                route: { cluster: C },
+                typed_per_filter_config: {
+                  [CORS]: packAny(TYPE.corsPolicy, {
+                    allow_origin_string_match: [{ exact: 'https://app.example.com' }],
+                    allow_methods: 'GET,POST',
+                  }),
+                },
+              },
+            ],
+          ),
+        ]),
+      ],
+    },
+    {},
+    FakeAds,
+  );
+  t.after(async () => {
+    await mesh.close();
+    await backend.close();
+  });
+  const { port, proxy } = mesh;
+
+  const aborted = await request(port, { host: 'svc:9080', path: '/abort' });
+  assert.equal(aborted.status, 503);
+  assert.equal(aborted.body, 'fault filter abort\n');
+  assert.equal(backend.hits, 0);
+
+  const delayed = await request(port, { host: 'svc:9080', path: '/delay' });
+  assert.equal(delayed.status, 200);
+
+  const limited = [];
+  for (let i = 0; i < 3; i++)
+    limited.push((await request(port, { host: 'svc:9080', path: '/limited' })).status);
+  assert.deepEqual(limited, [200, 200, 429]);
+
+  const preflight = await request(port, {
+    host: 'svc:9080',
+    method: 'OPTIONS',
+    headers: { origin: 'https://app.example.com', 'access-control-request-method': 'POST' },
+  });
+  assert.equal(preflight.status, 200);
+  assert.equal(preflight.headers['access-control-allow-origin'], 'https://app.example.com');
+  assert.equal(preflight.headers['access-control-allow-methods'], 'GET,POST');
+  const actual = await request(port, { host: 'svc:9080', headers: { origin: 'https://app.example.com' } });
+  assert.equal(actual.headers['access-control-allow-origin'], 'https://app.example.com');
+  const other = await request(port, { host: 'svc:9080', headers: { origin: 'https://evil.example.com' } });
+  assert.equal(other.headers['access-control-allow-origin'], undefined);
+
+  const stats = proxy.stats.prometheus();
+  assert.match(stats, /response_code="503",response_flags="FI"/);
+  assert.match(stats, /response_code="429",response_flags="RL"/);
+});

@@ -1,0 +1,158 @@
+/**
+ * Runs an HTTP connection manager's decoder filters in chain order, before the router: CORS
+ * (preflights answered locally), fault injection (delay, abort), local rate limit. Each reads
+ * the most specific typed_per_filter_config (route, then virtual host) over the listener's.
+ * Pure decisions live in policy/; this module applies them to a request.
+ */
+import type { Clock } from '../../core/clock.js';
+import type { Random } from '../../core/random.js';
+import type { FilterOverride, HttpConnectionManagerConfig, Route, VirtualHost } from '../config.js';
+import { LocalRateLimiter, type LocalRateLimitConfig } from '../policy/local-rate-limit.js';
+import type { OutHeaders } from './downstream.js';
+import type { RateLimitClient } from './rate-limit-client.js';
+import type { LocalReplyReason } from './local-reply.js';
+
+export interface FilterInput {
+  hcm: HttpConnectionManagerConfig | undefined;
+  route: Route;
+  vh: VirtualHost;
+  method: string;
+  path: string;
+  authority: string;
+  /** Downstream headers with the pseudo-headers (`:path`, `:method`, `:authority`). */
+  headers: Readonly<Record<string, string | string[] | undefined>>;
+  cluster: string;
+  remoteAddress: string;
+}
+
+export type FilterOutcome =
+  | { kind: 'continue'; requestHeaders: [string, string][]; responseHeaders: OutHeaders }
+  | { kind: 'reply'; reason: LocalReplyReason; responseHeaders: OutHeaders }
+  | { kind: 'respond'; status: number; headers: OutHeaders };
+
+/** One limiter (token bucket) per distinct config object, as Envoy keeps one per filter config. */
+const limiters = new WeakMap<LocalRateLimitConfig, LocalRateLimiter>();
+
+export class HttpFilterRunner {
+  private activeFaults = 0;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly random: Random,
+    private readonly rateLimits?: RateLimitClient,
+  ) {}
+
+  async run(input: FilterInput): Promise<FilterOutcome> {
+    const requestHeaders: [string, string][] = [];
+    const responseHeaders: OutHeaders = {};
+    const filters = input.hcm?.httpFilters ?? [];
+    // The common case: the router alone. Skip building the header view.
+    if (filters.length <= 1) return { kind: 'continue', requestHeaders, responseHeaders };
+    const pseudo = input.headers;
+    for (const f of filters) {
+      const override = input.route.perFilter.get(f.name) ?? input.vh.perFilter.get(f.name);
+      switch (f.kind) {
+        case 'cors': {
+          const decision = override?.cors?.(pseudo, this.random);
+          if (decision?.kind === 'preflight')
+            return { kind: 'respond', status: decision.status, headers: decision.headers };
+          if (decision?.kind === 'actual') Object.assign(responseHeaders, decision.responseHeaders);
+          break;
+        }
+        case 'fault': {
+          const fault = override?.fault ?? f.fault;
+          const decision = fault.decide({
+            headers: pseudo,
+            random: this.random,
+            upstreamCluster: input.cluster,
+            activeFaults: this.activeFaults,
+          });
+          if (decision.delayMs === undefined && decision.abort === undefined) break;
+          this.activeFaults++;
+          try {
+            if (decision.delayMs !== undefined) await this.sleep(decision.delayMs);
+          } finally {
+            this.activeFaults--;
+          }
+          if (decision.abort) {
+            return {
+              kind: 'reply',
+              reason: {
+                kind: 'fault-abort',
+                status: decision.abort.httpStatus ?? 200,
+                grpcStatus: decision.abort.grpcStatus,
+              },
+              responseHeaders,
+            };
+          }
+          break;
+        }
+        case 'local_ratelimit': {
+          const config = rateLimitConfig(override, f.config);
+          if (!config) break;
+          let limiter = limiters.get(config);
+          if (!limiter) {
+            limiter = new LocalRateLimiter(config, { clock: this.clock, random: this.random });
+            limiters.set(config, limiter);
+          }
+          const d = limiter.check();
+          for (const [k, v] of d.responseHeaders) responseHeaders[k] = v;
+          if (!d.allow) {
+            return {
+              kind: 'reply',
+              reason: {
+                kind: 'rate-limited',
+                status: d.status ?? 429,
+                grpcStatus: d.grpcResourceExhausted ? 8 : undefined,
+              },
+              responseHeaders,
+            };
+          }
+          requestHeaders.push(...d.requestHeaders);
+          break;
+        }
+        case 'ratelimit': {
+          const builders = input.route.action.kind === 'forward' ? input.route.action.rateLimits : undefined;
+          if (!builders || !this.rateLimits) break;
+          const descriptors = builders
+            .map((b) => b({ headers: pseudo, remoteAddress: input.remoteAddress, cluster: input.cluster }))
+            .filter((d): d is NonNullable<typeof d> => d !== undefined);
+          if (descriptors.length === 0) break;
+          const answer = await this.rateLimits.check(f.config, descriptors);
+          if (answer.kind === 'error') {
+            // failure_mode_deny: false (the default) lets requests through when the service fails.
+            if (f.config.failureModeDeny) {
+              return {
+                kind: 'reply',
+                reason: { kind: 'rate-limit-service-error', detail: answer.message },
+                responseHeaders,
+              };
+            }
+            break;
+          }
+          for (const [k, v] of answer.responseHeaders) responseHeaders[k] = v;
+          if (answer.kind === 'over-limit') {
+            responseHeaders['x-envoy-ratelimited'] = 'true';
+            return { kind: 'reply', reason: { kind: 'rate-limited', status: 429 }, responseHeaders };
+          }
+          requestHeaders.push(...answer.requestHeaders);
+          break;
+        }
+        case 'router':
+          break;
+      }
+    }
+    return { kind: 'continue', requestHeaders, responseHeaders };
+  }
+
+  private async sleep(ms: number): Promise<void> {
+    await new Promise<void>((resolve) => this.clock.setTimeout(resolve, ms));
+  }
+}
+
+function rateLimitConfig(
+  override: FilterOverride | undefined,
+  base: LocalRateLimitConfig | undefined,
+): LocalRateLimitConfig | undefined {
+  return override?.localRateLimit ?? base;
+}

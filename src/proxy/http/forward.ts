@@ -1,0 +1,366 @@
+/**
+ * Sends a routed request upstream: endpoint pick, circuit breaker, per-try and route timeouts,
+ * retries with backoff (body replayed from ReplayableBody), then streams the response back with
+ * trailers. Failures are returned as LocalReplyReason values; local-reply.ts turns them into
+ * responses.
+ */
+import http2 from 'node:http2';
+import { backoffDelay } from '../../core/backoff.js';
+import type { Clock, TimerHandle } from '../../core/clock.js';
+import type { Random } from '../../core/random.js';
+import type { Endpoint, ForwardAction, RetryPolicy } from '../config.js';
+import type { UpstreamOutcome } from '../policy/outlier-detector.js';
+import type { ClusterRuntime, UpstreamHost } from '../upstream/cluster-manager.js';
+import type { UpstreamPools } from '../upstream/pools.js';
+import {
+  sendUpstream,
+  UpstreamError,
+  type OutgoingHeaders,
+  type UpstreamResponse,
+} from '../upstream/upstream-request.js';
+import type { Downstream } from './downstream.js';
+import { HOP_BY_HOP } from './downstream.js';
+import { first } from './headers.js';
+import type { LocalReplyReason } from './local-reply.js';
+import type { ReplayableBody } from './request-body.js';
+import type { StreamInfo } from './stream-info.js';
+
+export interface ForwardRequest {
+  cluster: ClusterRuntime;
+  /** For ORIGINAL_DST clusters (inbound): the endpoint is the request's own destination. */
+  originalDestination?: Endpoint;
+  action: Pick<ForwardAction, 'timeoutMs' | 'retry' | 'hash'>;
+  /** Downstream request headers (with :path/:authority), for hash policies. */
+  requestHeaders: Readonly<Record<string, string | string[] | undefined>>;
+  sourceIp: string;
+  method: string;
+  path: string;
+  authority: string;
+  headers: OutgoingHeaders;
+  body: ReplayableBody;
+  /** Mutates response headers before they are sent (route/vhost/global response mutations). */
+  finishHeaders: (headers: OutgoingHeaders) => void;
+}
+
+export interface ForwardDeps {
+  pools: UpstreamPools;
+  clock: Clock;
+  random: Random;
+}
+
+type AttemptResult =
+  | { kind: 'response'; response: UpstreamResponse; host: UpstreamHost | undefined; serviceTimeMs: number }
+  | { kind: 'error'; error: UpstreamError }
+  | { kind: 'per-try-timeout' }
+  | { kind: 'timeout' };
+
+/** Returns undefined when a response (upstream or none, if the client left) was handled. */
+export async function forward(
+  req: ForwardRequest,
+  ds: Downstream,
+  info: StreamInfo,
+  deps: ForwardDeps,
+): Promise<LocalReplyReason | undefined> {
+  const { cluster } = req;
+  const retry = req.action.retry;
+  const maxAttempts = 1 + (retry?.numRetries ?? 0);
+  const deadline = req.action.timeoutMs > 0 ? deps.clock.now() + req.action.timeoutMs : Infinity;
+  let routeTimer: TimerHandle | undefined;
+  let timedOut = false;
+  let onRouteTimeout: (() => void) | undefined;
+  if (deadline !== Infinity) {
+    routeTimer = deps.clock.setTimeout(() => {
+      timedOut = true;
+      onRouteTimeout?.();
+    }, req.action.timeoutMs);
+  }
+  // A client that goes away cancels the upstream attempt, as Envoy resets the upstream stream.
+  ds.onAbort(() => onRouteTimeout?.());
+  const tried = new Set<UpstreamHost>();
+  const hashed = req.action.hash?.({
+    headers: req.requestHeaders,
+    query: new URLSearchParams(req.path.includes('?') ? req.path.slice(req.path.indexOf('?') + 1) : ''),
+    sourceIp: req.sourceIp,
+  });
+  if (hashed?.setCookie) {
+    const c = hashed.setCookie;
+    const parts = [`${c.name}=${c.value}`];
+    if (c.ttlMs > 0) parts.push(`Max-Age=${Math.floor(c.ttlMs / 1000)}`);
+    if (c.path) parts.push(`Path=${c.path}`);
+    for (const a of c.attributes) parts.push(a.value ? `${a.name}=${a.value}` : a.name);
+    const finish = req.finishHeaders;
+    req = {
+      ...req,
+      finishHeaders: (h) => {
+        finish(h);
+        h['set-cookie'] = parts.join('; ');
+      },
+    };
+  }
+  // A retry holds the cluster's retry circuit breaker until its attempt has an answer.
+  let releaseRetry: (() => void) | undefined;
+  const takeRetry = (): boolean => {
+    releaseRetry = cluster.breakers.forPriority().tryAcquire('retries');
+    if (releaseRetry) cluster.counters.upstream_rq_retry++;
+    return releaseRetry !== undefined;
+  };
+  try {
+    for (let attempt = 0; ; attempt++) {
+      if (ds.aborted) return undefined;
+      const releaseRequest = cluster.breakers.forPriority().tryAcquire('requests');
+      if (!releaseRequest) {
+        cluster.counters.upstream_rq_pending_overflow++;
+        releaseRetry?.();
+        return { kind: 'overflow', cluster: cluster.config.name };
+      }
+      const host = req.originalDestination
+        ? undefined
+        : cluster.pick(hashed?.hash, retry?.excludePreviousHosts ? tried : undefined);
+      const endpoint = req.originalDestination ?? host?.endpoint;
+      if (!endpoint) {
+        releaseRequest();
+        return { kind: 'no-healthy-upstream', cluster: cluster.config.name };
+      }
+      if (host) tried.add(host);
+      info.upstreamHost = endpoint.key;
+      info.destinationIdentity = endpoint.identity;
+      info.attempts = attempt + 1;
+      const result = await runAttempt(req, endpoint, host, releaseRequest, deps, (fn) => {
+        onRouteTimeout = fn;
+        if (timedOut) fn();
+      });
+      releaseRetry?.();
+      releaseRetry = undefined;
+      if (ds.aborted) {
+        if (result.kind === 'response') result.response.abort();
+        return undefined;
+      }
+      cluster.record(host, outcomeOf(result));
+      const canRetry = attempt + 1 < maxAttempts && req.body.replayable && retry !== undefined && !timedOut;
+      if (result.kind === 'per-try-timeout') cluster.counters.upstream_rq_per_try_timeout++;
+      if (result.kind === 'timeout' || timedOut) {
+        cluster.counters.upstream_rq_timeout++;
+        if (result.kind === 'response') result.response.abort();
+        return { kind: 'timeout' };
+      }
+      let failure: LocalReplyReason;
+      if (result.kind === 'response') {
+        if (canRetry && retriableResponse(retry, result.response) && takeRetry()) {
+          result.response.abort();
+          await sleep(
+            deps,
+            backoffDelay({ baseMs: retry.baseIntervalMs, maxMs: retry.maxIntervalMs }, attempt, deps.random),
+          );
+          continue;
+        }
+        if (attempt > 0 && result.response.status >= 500) info.flags.add('URX');
+        await streamResponse(result.response, result.serviceTimeMs, req, ds, info, () => timedOut);
+        return undefined;
+      }
+      if (result.kind === 'per-try-timeout') {
+        failure = { kind: 'timeout' };
+        if (canRetry && (retry.retryOn.has('5xx') || retry.retryOn.has('gateway-error')) && takeRetry()) {
+          await sleep(
+            deps,
+            backoffDelay({ baseMs: retry.baseIntervalMs, maxMs: retry.maxIntervalMs }, attempt, deps.random),
+          );
+          continue;
+        }
+      } else {
+        const e = result.error;
+        failure =
+          e.kind === 'connect'
+            ? { kind: 'connect-failure', cluster: cluster.config.name, detail: e.message }
+            : { kind: 'upstream-reset', cluster: cluster.config.name, detail: e.message };
+        if (canRetry && retriableError(retry, e) && takeRetry()) {
+          await sleep(
+            deps,
+            backoffDelay({ baseMs: retry.baseIntervalMs, maxMs: retry.maxIntervalMs }, attempt, deps.random),
+          );
+          continue;
+        }
+      }
+      if (attempt > 0) info.flags.add('URX');
+      return failure;
+    }
+  } finally {
+    releaseRetry?.();
+    routeTimer?.cancel();
+  }
+}
+
+function retriableResponse(retry: RetryPolicy, res: UpstreamResponse): boolean {
+  const s = res.status;
+  const on = retry.retryOn;
+  if (on.has('5xx') && s >= 500) return true;
+  if (on.has('gateway-error') && (s === 502 || s === 503 || s === 504)) return true;
+  if (on.has('retriable-4xx') && s === 409) return true;
+  if (on.has('retriable-status-codes') && retry.retriableStatusCodes.has(s)) return true;
+  const grpc = first(res.headers['grpc-status']);
+  if (grpc !== undefined) {
+    if (on.has('cancelled') && grpc === '1') return true;
+    if (on.has('deadline-exceeded') && grpc === '4') return true;
+    if (on.has('resource-exhausted') && grpc === '8') return true;
+    if (on.has('unavailable') && grpc === '14') return true;
+  }
+  return false;
+}
+
+function retriableError(retry: RetryPolicy, e: UpstreamError): boolean {
+  const on = retry.retryOn;
+  if (e.kind === 'connect')
+    return on.has('connect-failure') || on.has('5xx') || on.has('gateway-error') || on.has('reset');
+  return on.has('reset') || on.has('5xx') || on.has('refused-stream');
+}
+
+async function sleep(deps: ForwardDeps, ms: number): Promise<void> {
+  await new Promise<void>((resolve) => deps.clock.setTimeout(resolve, ms));
+}
+
+function outcomeOf(result: AttemptResult): UpstreamOutcome {
+  switch (result.kind) {
+    case 'response':
+      return { kind: 'response', status: result.response.status };
+    case 'error':
+      return { kind: result.error.kind === 'connect' ? 'connect-failure' : 'reset' };
+    default:
+      return { kind: 'timeout' };
+  }
+}
+
+async function runAttempt(
+  req: ForwardRequest,
+  endpoint: Endpoint,
+  host: UpstreamHost | undefined,
+  releaseRequest: () => void,
+  deps: ForwardDeps,
+  setRouteTimeout: (fn: () => void) => void,
+): Promise<AttemptResult> {
+  const { cluster } = req;
+  const started = deps.clock.now();
+  if (host) host.activeRequests++;
+  const attempt = sendUpstream(
+    {
+      endpoint,
+      http2: cluster.config.http2,
+      method: req.method,
+      path: req.path,
+      authority: req.authority,
+      headers: req.headers,
+      body: req.body,
+      connectTimeoutMs: cluster.config.connectTimeoutMs,
+      maxConnections: cluster.config.circuitBreakers.DEFAULT.connections,
+    },
+    deps.pools,
+  );
+  let release = () => {
+    releaseRequest();
+    if (host) host.activeRequests--;
+    release = () => undefined;
+  };
+  const result = await new Promise<AttemptResult>((resolve) => {
+    let perTry: TimerHandle | undefined;
+    const perTryMs = req.action.retry?.perTryTimeoutMs;
+    if (perTryMs !== undefined) {
+      perTry = deps.clock.setTimeout(() => {
+        attempt.cancel();
+        resolve({ kind: 'per-try-timeout' });
+      }, perTryMs);
+    }
+    setRouteTimeout(() => {
+      perTry?.cancel();
+      attempt.cancel();
+      resolve({ kind: 'timeout' });
+    });
+    attempt.response.then(
+      (response) => {
+        perTry?.cancel();
+        resolve({ kind: 'response', response, host, serviceTimeMs: Math.round(deps.clock.now() - started) });
+      },
+      (error: unknown) => {
+        perTry?.cancel();
+        resolve({
+          kind: 'error',
+          error: error instanceof UpstreamError ? error : new UpstreamError('reset', String(error)),
+        });
+      },
+    );
+  });
+  if (result.kind !== 'response') {
+    attempt.detachBody();
+    release();
+  } else {
+    // The request stays active until its response body is done.
+    result.response.body.once('close', () => release());
+    result.response.body.once('end', () => release());
+  }
+  return result;
+}
+
+async function streamResponse(
+  res: UpstreamResponse,
+  serviceTimeMs: number,
+  req: ForwardRequest,
+  ds: Downstream,
+  info: StreamInfo,
+  routeTimedOut: () => boolean,
+): Promise<void> {
+  const headers: OutgoingHeaders = {};
+  for (const [k, v] of Object.entries(res.headers)) if (!HOP_BY_HOP.has(k)) headers[k] = v;
+  headers['x-envoy-upstream-service-time'] = String(serviceTimeMs);
+  req.finishHeaders(headers);
+  info.status = res.status;
+  info.upstreamServiceTimeMs = serviceTimeMs;
+  const grpcInHeaders = first(res.headers['grpc-status']);
+  if (ds.aborted) {
+    res.abort();
+    return;
+  }
+  if (res.endStream) {
+    res.body.resume();
+    if (grpcInHeaders !== undefined) info.grpcStatus = grpcInHeaders;
+    ds.respondHeadersOnly(res.status, headers);
+    return;
+  }
+  ds.respond(res.status, headers);
+  await new Promise<void>((resolve) => {
+    const body = res.body;
+    let done = false;
+    const finish = (ok: boolean) => {
+      if (done) return;
+      done = true;
+      if (!ok) {
+        if (!ds.aborted) ds.reset();
+        // The route timeout also covers the response body (Envoy): cut short, flagged UT.
+        info.flags.add(ds.aborted ? 'DC' : routeTimedOut() ? 'UT' : 'UR');
+        resolve();
+        return;
+      }
+      const trailers = res.trailers();
+      const grpc = first(trailers['grpc-status']) ?? grpcInHeaders;
+      if (grpc !== undefined) info.grpcStatus = grpc;
+      ds.end(trailers);
+      resolve();
+    };
+    ds.onAbort(() => {
+      res.abort();
+      finish(false);
+    });
+    body.on('data', (chunk: Buffer) => {
+      info.bytesSent += chunk.length;
+      if (!ds.write(chunk)) {
+        body.pause();
+        ds.onceDrain(() => body.resume());
+      }
+    });
+    body.once('end', () => finish(true));
+    body.once('error', () => finish(false));
+    body.once('close', () => {
+      // An HTTP/2 stream closed with an error code after headers: the response is cut short.
+      const rst = (body as Partial<http2.ClientHttp2Stream>).rstCode;
+      if (rst !== undefined && rst !== http2.constants.NGHTTP2_NO_ERROR) finish(false);
+      else if (!body.readableEnded) finish(false);
+      else finish(true);
+    });
+  });
+}

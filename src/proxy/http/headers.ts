@@ -1,0 +1,79 @@
+/**
+ * Header work on the request path: dropping hop-by-hop headers, applying Envoy header
+ * mutations, and request id / trace context propagation (x-request-id, W3C traceparent, B3).
+ */
+import { randomUUID } from 'node:crypto';
+import type { HeaderMutation } from '../config.js';
+import { HOP_BY_HOP, type HeaderMap, type OutHeaders } from './downstream.js';
+
+export function forwardableHeaders(headers: HeaderMap): OutHeaders {
+  const out: OutHeaders = {};
+  const connectionListed = new Set(
+    String(headers.connection ?? '')
+      .split(',')
+      .map((s) => s.trim().toLowerCase())
+      .filter((s) => s !== ''),
+  );
+  for (const [k, v] of Object.entries(headers)) {
+    if (v === undefined || k.startsWith(':') || HOP_BY_HOP.has(k) || connectionListed.has(k)) continue;
+    out[k] = v;
+  }
+  // gRPC needs `te: trailers` end to end.
+  if (headers.te === 'trailers') out.te = 'trailers';
+  return out;
+}
+
+/** Applies mutations in order; later ones see (and may overwrite) what earlier ones added. */
+export function applyMutations(headers: OutHeaders, mutations: readonly HeaderMutation[]): void {
+  for (const m of mutations) {
+    for (const name of m.remove) delete headers[name];
+    for (const h of m.add) {
+      const existing = headers[h.key];
+      if (h.onlyIfAbsent) {
+        if (existing === undefined) headers[h.key] = h.value;
+      } else if (h.append && existing !== undefined) {
+        headers[h.key] = Array.isArray(existing) ? [...existing, h.value] : [existing, h.value];
+      } else {
+        headers[h.key] = h.value;
+      }
+    }
+  }
+}
+
+const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+
+/**
+ * Keeps or creates x-request-id, and continues the trace: a new span id for the hop to the
+ * upstream, the caller's span as parent. A request with no trace context starts one in both
+ * W3C and B3 form, so either kind of tracer downstream can join it.
+ */
+export function propagateRequestContext(headers: OutHeaders, generateRequestId: boolean): string {
+  let requestId = first(headers['x-request-id']);
+  if (!requestId && generateRequestId) {
+    requestId = randomUUID();
+    headers['x-request-id'] = requestId;
+  }
+  // randomUUID draws from a cached entropy pool, far cheaper per request than randomBytes.
+  const entropy = randomUUID().replace(/-/g, '');
+  const spanId = entropy.slice(0, 16);
+  const tp = TRACEPARENT.exec(first(headers.traceparent) ?? '');
+  const b3Trace = first(headers['x-b3-traceid']);
+  if (tp) headers.traceparent = `${tp[1]}-${tp[2]}-${spanId}-${tp[4]}`;
+  if (b3Trace) {
+    const parent = first(headers['x-b3-spanid']);
+    if (parent) headers['x-b3-parentspanid'] = parent;
+    headers['x-b3-spanid'] = spanId;
+  }
+  if (!tp && !b3Trace) {
+    const traceId = entropy.slice(16) + randomUUID().replace(/-/g, '').slice(16);
+    headers.traceparent = `00-${traceId}-${spanId}-01`;
+    headers['x-b3-traceid'] = traceId;
+    headers['x-b3-spanid'] = spanId;
+    headers['x-b3-sampled'] = '1';
+  }
+  return requestId ?? '';
+}
+
+export function first(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}

@@ -1,0 +1,102 @@
+/**
+ * The one place where a failure becomes a response. Every locally generated response carries
+ * Envoy's response flag (in access logs and metrics) and a short plain-text body saying what
+ * happened; the bodies follow Envoy's wording so people can search for them.
+ */
+
+export type ResponseFlag =
+  'NR' | 'NC' | 'UH' | 'UF' | 'UO' | 'UT' | 'URX' | 'UC' | 'UR' | 'FI' | 'RL' | 'DC' | 'DPE' | 'SI' | 'RLSE';
+
+export type LocalReplyReason =
+  | { kind: 'no-route'; authority: string; path: string }
+  | { kind: 'no-cluster'; cluster: string; status?: number | undefined }
+  | { kind: 'no-healthy-upstream'; cluster: string }
+  | { kind: 'connect-failure'; cluster: string; detail: string }
+  | { kind: 'upstream-reset'; cluster: string; detail: string }
+  | { kind: 'overflow'; cluster: string }
+  | { kind: 'timeout' }
+  | { kind: 'retry-limit'; cluster: string; detail: string }
+  | { kind: 'bad-request'; detail: string }
+  | { kind: 'fault-abort'; status: number; grpcStatus?: number | undefined }
+  | { kind: 'rate-limited'; status: number; grpcStatus?: number | undefined }
+  | { kind: 'rate-limit-service-error'; detail: string };
+
+export interface LocalReply {
+  status: number;
+  flag: ResponseFlag;
+  body: string;
+  /** For gRPC requests, when the cause names a gRPC status (fault grpc_status, rate limit). */
+  grpcStatus?: number | undefined;
+}
+
+export function localReply(reason: LocalReplyReason): LocalReply {
+  switch (reason.kind) {
+    case 'no-route':
+      return { status: 404, flag: 'NR', body: `no route for ${reason.authority}${reason.path}\n` };
+    case 'no-cluster':
+      return { status: reason.status ?? 503, flag: 'NC', body: `cluster not found: ${reason.cluster}\n` };
+    case 'no-healthy-upstream':
+      return { status: 503, flag: 'UH', body: 'no healthy upstream\n' };
+    case 'connect-failure':
+      return {
+        status: 503,
+        flag: 'UF',
+        body: `upstream connect error or disconnect/reset before headers. reset reason: connection failure, ${reason.detail}\n`,
+      };
+    case 'upstream-reset':
+      return {
+        status: 503,
+        flag: 'UR',
+        body: `upstream connect error or disconnect/reset before headers. reset reason: remote reset, ${reason.detail}\n`,
+      };
+    case 'overflow':
+      return {
+        status: 503,
+        flag: 'UO',
+        body: 'upstream connect error or disconnect/reset before headers. reset reason: overflow\n',
+      };
+    case 'timeout':
+      return { status: 504, flag: 'UT', body: 'upstream request timeout\n' };
+    case 'retry-limit':
+      return { status: 503, flag: 'URX', body: `upstream retry limit exceeded: ${reason.detail}\n` };
+    case 'bad-request':
+      return { status: 400, flag: 'DPE', body: `bad request: ${reason.detail}\n` };
+    case 'fault-abort':
+      return {
+        status: reason.status,
+        flag: 'FI',
+        body: 'fault filter abort\n',
+        grpcStatus: reason.grpcStatus,
+      };
+    case 'rate-limit-service-error':
+      return { status: 500, flag: 'RLSE', body: `rate limit service error: ${reason.detail}\n` };
+    case 'rate-limited':
+      return {
+        status: reason.status,
+        flag: 'RL',
+        body: 'local_rate_limited\n',
+        grpcStatus: reason.grpcStatus,
+      };
+  }
+}
+
+/** gRPC status for a locally generated HTTP status, as Envoy maps it for gRPC requests. */
+export function grpcStatusForHttp(status: number): number {
+  switch (status) {
+    case 400:
+      return 13;
+    case 401:
+      return 16;
+    case 403:
+      return 7;
+    case 404:
+      return 12;
+    case 429:
+    case 502:
+    case 503:
+    case 504:
+      return 14;
+    default:
+      return 2;
+  }
+}

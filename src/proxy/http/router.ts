@@ -1,0 +1,357 @@
+/**
+ * The HTTP request path: route selection on the snapshot the request started with, direct
+ * responses and redirects, header mutations, rewrites, request id and trace propagation, then
+ * forward.ts for the upstream part. Ends every request with one access log line per configured
+ * logger and one metrics sample.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Clock } from '../../core/clock.js';
+import type { Random } from '../../core/random.js';
+import type {
+  Endpoint,
+  ForwardAction,
+  HttpConnectionManagerConfig,
+  Route,
+  HeaderMutation,
+  RouteTable,
+} from '../config.js';
+import type { IstioStats } from '../admin/stats.js';
+import type { ClusterManager } from '../upstream/cluster-manager.js';
+import type { OutgoingHeaders } from '../upstream/upstream-request.js';
+import type { AccessLogWriter } from './access-log.js';
+import type { Downstream } from './downstream.js';
+import { HttpFilterRunner } from './filters.js';
+import { forward } from './forward.js';
+import { mirrorRequest } from './mirror.js';
+import { runtimeFractionHits } from '../policy/proto-values.js';
+import { applyMutations, first, forwardableHeaders, propagateRequestContext } from './headers.js';
+import { grpcStatusForHttp, localReply, type LocalReplyReason } from './local-reply.js';
+import { ReplayableBody } from './request-body.js';
+import { matchRoute, pickTarget, rewritePath, selectVirtualHost } from './route-table.js';
+import type { Reporter, StreamInfo } from './stream-info.js';
+
+/** Bodies above this size are streamed without a replay copy, so they are not retried. */
+export const RETRY_BUFFER_LIMIT = 1 << 20;
+
+export interface RouterDeps {
+  clusters: ClusterManager;
+  clock: Clock;
+  random: Random;
+  stats: IstioStats;
+  accessLogs: AccessLogWriter;
+  filters: HttpFilterRunner;
+}
+
+/** How a listener wants a request handled. */
+export type RequestTarget =
+  | { kind: 'routes'; table: RouteTable | undefined; hcm: HttpConnectionManagerConfig | undefined }
+  /** Inbound capture: straight to one cluster (`inbound|PORT||`). */
+  | { kind: 'cluster'; cluster: string; originalDestination?: Endpoint; hcm?: HttpConnectionManagerConfig }
+  | { kind: 'reply'; reason: LocalReplyReason };
+
+export async function handleRequest(
+  ds: Downstream,
+  target: RequestTarget,
+  reporter: Reporter,
+  deps: RouterDeps,
+): Promise<void> {
+  const info: StreamInfo = {
+    startWallMs: deps.clock.wallNow(),
+    startMs: deps.clock.now(),
+    reporter,
+    method: ds.method,
+    path: ds.path,
+    authority: ds.authority,
+    protocol: ds.protocol,
+    requestId: first(ds.headers['x-request-id']) ?? '',
+    requestHeaders: ds.headers,
+    userAgent: first(ds.headers['user-agent']) ?? '',
+    forwardedFor: first(ds.headers['x-forwarded-for']) ?? '',
+    downstreamRemote: ds.remoteAddress,
+    status: 0,
+    flags: new Set(),
+    bytesReceived: 0,
+    bytesSent: 0,
+    durationMs: 0,
+    attempts: 0,
+  };
+  const hcm = target.kind === 'reply' ? undefined : target.hcm;
+  let body: ReplayableBody | undefined;
+  try {
+    const failure = await route(ds, target, info, deps, (b) => (body = b));
+    if (failure) sendLocalReply(ds, failure, info);
+  } catch (err) {
+    sendLocalReply(
+      ds,
+      { kind: 'upstream-reset', cluster: info.upstreamCluster ?? '', detail: (err as Error).message },
+      info,
+    );
+  } finally {
+    if (ds.aborted) {
+      info.flags.add('DC');
+      if (!ds.headersSent) info.status = 0;
+    }
+    // Drain an unread request body so a keep-alive connection stays usable.
+    if (!body) ds.body.resume();
+    info.bytesReceived = body?.bytesReceived ?? 0;
+    info.durationMs = deps.clock.now() - info.startMs;
+    deps.stats.record(info);
+    if (hcm && hcm.accessLogs.length > 0) deps.accessLogs.log(hcm.accessLogs, info);
+  }
+}
+
+async function route(
+  ds: Downstream,
+  target: RequestTarget,
+  info: StreamInfo,
+  deps: RouterDeps,
+  setBody: (b: ReplayableBody) => void,
+): Promise<LocalReplyReason | undefined> {
+  if (target.kind === 'reply') return target.reason;
+  if (target.kind === 'cluster') {
+    const action: ForwardAction = { kind: 'forward', targets: [], totalWeight: 0, timeoutMs: 0, mirrors: [] };
+    const spec: SendSpec = {
+      hcm: target.hcm,
+      cluster: target.cluster,
+      action,
+      path: ds.path,
+      authority: ds.authority,
+    };
+    if (target.originalDestination) spec.originalDestination = target.originalDestination;
+    return send(ds, info, deps, setBody, spec);
+  }
+  const table = target.table;
+  const vh = table ? selectVirtualHost(table, ds.authority) : undefined;
+  // Header matchers see the pseudo-headers too (`:path` with its query, `:method`), as in Envoy.
+  const matchHeaders = {
+    ...ds.headers,
+    ':path': ds.path,
+    ':method': ds.method,
+    ':authority': ds.authority,
+    ':scheme': ds.scheme,
+  };
+  const r = vh
+    ? matchRoute(vh, { authority: ds.authority, path: ds.path, method: ds.method, headers: matchHeaders })
+    : undefined;
+  if (!table || !vh || !r) return { kind: 'no-route', authority: ds.authority, path: ds.path };
+  info.routeName = r.name;
+  const action = r.action;
+  if (action.kind === 'direct') {
+    const headers: OutgoingHeaders = action.body ? { 'content-type': 'text/plain' } : {};
+    applyMutations(headers, [r.responseHeaders, vh.responseHeaders, table.responseHeaders]);
+    respondFully(ds, info, action.status, headers, action.body);
+    return undefined;
+  }
+  if (action.kind === 'redirect') {
+    const location = redirectLocation(r, action, ds);
+    respondFully(ds, info, action.status, { location }, '');
+    return undefined;
+  }
+  const picked = pickTarget(action, deps.random);
+  if (!picked) return { kind: 'no-cluster', cluster: '' };
+  info.upstreamCluster = picked.cluster;
+  const filtered = await deps.filters.run({
+    hcm: target.hcm,
+    route: r,
+    vh,
+    method: ds.method,
+    path: ds.path,
+    authority: ds.authority,
+    headers: matchHeaders,
+    cluster: picked.cluster,
+    remoteAddress: ds.remoteAddress,
+  });
+  if (filtered.kind === 'respond') {
+    respondFully(ds, info, filtered.status, filtered.headers, '');
+    return undefined;
+  }
+  if (filtered.kind === 'reply') {
+    sendLocalReply(ds, filtered.reason, info, filtered.responseHeaders);
+    return undefined;
+  }
+  const extraRequest: HeaderMutation = {
+    add: filtered.requestHeaders.map(([key, value]) => ({ key, value, append: false, onlyIfAbsent: false })),
+    remove: [],
+  };
+  const extraResponse: HeaderMutation = {
+    add: Object.entries(filtered.responseHeaders).map(([key, v]) => ({
+      key,
+      value: Array.isArray(v) ? v.join(',') : v,
+      append: false,
+      onlyIfAbsent: false,
+    })),
+    remove: [],
+  };
+  return send(ds, info, deps, setBody, {
+    hcm: target.hcm,
+    cluster: picked.cluster,
+    action,
+    path: rewritePath(r, action, ds.path),
+    authority: action.hostRewrite ?? ds.authority,
+    requestMutations: [
+      picked.requestHeaders,
+      r.requestHeaders,
+      vh.requestHeaders,
+      table.requestHeaders,
+      extraRequest,
+    ],
+    responseMutations: [
+      picked.responseHeaders,
+      r.responseHeaders,
+      vh.responseHeaders,
+      table.responseHeaders,
+      extraResponse,
+    ],
+  });
+}
+
+interface SendSpec {
+  hcm: HttpConnectionManagerConfig | undefined;
+  cluster: string;
+  action: ForwardAction;
+  path: string;
+  authority: string;
+  requestMutations?: HeaderMutation[];
+  responseMutations?: HeaderMutation[];
+  originalDestination?: Endpoint;
+}
+
+async function send(
+  ds: Downstream,
+  info: StreamInfo,
+  deps: RouterDeps,
+  setBody: (b: ReplayableBody) => void,
+  spec: SendSpec,
+): Promise<LocalReplyReason | undefined> {
+  const { action, path } = spec;
+  info.upstreamCluster = spec.cluster;
+  const cluster = deps.clusters.get(spec.cluster);
+  if (!cluster) return { kind: 'no-cluster', cluster: spec.cluster, status: action.clusterNotFoundStatus };
+  const headers = forwardableHeaders(ds.headers);
+  if (path !== ds.path) headers['x-envoy-original-path'] = ds.path;
+  if (spec.requestMutations) applyMutations(headers, spec.requestMutations);
+  headers['x-forwarded-proto'] ??= ds.scheme;
+  info.requestId = propagateRequestContext(headers, spec.hcm?.generateRequestId ?? true) || randomUUID();
+  const grpcTimeout =
+    action.grpcTimeoutHeaderMaxMs === undefined
+      ? undefined
+      : parseGrpcTimeout(first(ds.headers['grpc-timeout']));
+  const effective =
+    grpcTimeout === undefined
+      ? action
+      : {
+          ...action,
+          timeoutMs: action.grpcTimeoutHeaderMaxMs
+            ? Math.min(grpcTimeout, action.grpcTimeoutHeaderMaxMs)
+            : grpcTimeout,
+        };
+  const retries = action.retry?.numRetries ?? 0;
+  const body = new ReplayableBody(ds.body, retries > 0 ? RETRY_BUFFER_LIMIT : 0);
+  setBody(body);
+  const request: Parameters<typeof forward>[0] = {
+    cluster,
+    action: effective,
+    method: ds.method,
+    path,
+    authority: spec.authority,
+    headers,
+    requestHeaders: action.hash
+      ? { ...ds.headers, ':path': ds.path, ':authority': ds.authority, ':method': ds.method }
+      : ds.headers,
+    sourceIp: ds.remoteAddress,
+    body,
+    finishHeaders: (h) => {
+      if (spec.responseMutations) applyMutations(h, spec.responseMutations);
+    },
+  };
+  if (spec.originalDestination) request.originalDestination = spec.originalDestination;
+  for (const m of action.mirrors) {
+    if (!runtimeFractionHits(m.fraction, deps.random, true)) continue;
+    const shadow = deps.clusters.get(m.cluster);
+    if (shadow)
+      mirrorRequest(
+        shadow,
+        { method: ds.method, path, authority: spec.authority, headers, body },
+        deps.clusters.pools,
+      );
+  }
+  return forward(request, ds, info, { pools: deps.clusters.pools, clock: deps.clock, random: deps.random });
+}
+
+const GRPC_UNITS: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 0.001, n: 0.000001 };
+
+/** `grpc-timeout: 250m` -> 250 (ms); undefined when absent or malformed. */
+export function parseGrpcTimeout(value: string | undefined): number | undefined {
+  const m = /^(\d{1,8})([HMSmun])$/.exec(value ?? '');
+  if (!m) return undefined;
+  // At least 1 ms: 0 would mean "no timeout" to the router.
+  return Math.max(1, Number(m[1]) * (GRPC_UNITS[m[2]!] ?? 1));
+}
+
+function respondFully(
+  ds: Downstream,
+  info: StreamInfo,
+  status: number,
+  headers: OutgoingHeaders,
+  body: string,
+): void {
+  info.status = status;
+  const buf = Buffer.from(body);
+  info.bytesSent = buf.length;
+  headers['content-length'] = String(buf.length);
+  ds.respond(status, headers);
+  if (buf.length > 0) ds.write(buf);
+  ds.end();
+}
+
+/** Writes the local reply for a failure, as gRPC (trailers-only) when the request was gRPC. */
+export function sendLocalReply(
+  ds: Downstream,
+  reason: LocalReplyReason,
+  info: StreamInfo,
+  extraHeaders: OutgoingHeaders = {},
+): void {
+  const reply = localReply(reason);
+  info.flags.add(reply.flag);
+  if (ds.aborted) return;
+  if (ds.headersSent) {
+    // Too late for a response: the client sees the stream reset instead.
+    ds.reset();
+    return;
+  }
+  info.status = reply.status;
+  if ((first(ds.headers['content-type']) ?? '').startsWith('application/grpc')) {
+    const grpc = String(reply.grpcStatus ?? grpcStatusForHttp(reply.status));
+    info.status = 200;
+    info.grpcStatus = grpc;
+    ds.respondHeadersOnly(200, {
+      ...extraHeaders,
+      'content-type': 'application/grpc',
+      'grpc-status': grpc,
+      'grpc-message': encodeURIComponent(reply.body.trim()),
+    });
+    return;
+  }
+  respondFully(ds, info, reply.status, { ...extraHeaders, 'content-type': 'text/plain' }, reply.body);
+  info.status = reply.status;
+}
+
+function redirectLocation(
+  r: Route,
+  a: Extract<Route['action'], { kind: 'redirect' }>,
+  ds: Downstream,
+): string {
+  const scheme = a.scheme ?? ds.scheme;
+  let host = a.host ?? ds.authority.replace(/:\d+$/, '');
+  const port = a.port ?? (a.host === undefined ? /:(\d+)$/.exec(ds.authority)?.[1] : undefined);
+  const defaultPort =
+    (scheme === 'https' && String(port) === '443') || (scheme === 'http' && String(port) === '80');
+  if (port !== undefined && !defaultPort) host = `${host}:${port}`;
+  const q = ds.path.indexOf('?');
+  let path = q === -1 ? ds.path : ds.path.slice(0, q);
+  const query = q === -1 || a.stripQuery ? '' : ds.path.slice(q);
+  if (a.path !== undefined) path = a.path;
+  else if (a.prefixRewrite !== undefined && r.match.path.kind === 'prefix')
+    path = a.prefixRewrite + path.slice(r.match.path.value.length);
+  return `${scheme}://${host}${path}${a.path?.includes('?') ? '' : query}`;
+}

@@ -1,0 +1,137 @@
+/**
+ * A downstream HTTP listener: one TCP socket serving HTTP/1.1 and h2c with prior knowledge on
+ * the same port (the first bytes decide: the HTTP/2 preface goes to the HTTP/2 server, anything
+ * else to the HTTP/1.1 one). Each connection is independent: a malformed or slow client gets
+ * its own 400 or timeout and nothing else notices. `drain()` stops accepting and lets open
+ * requests finish, closing idle keep-alive connections and sending HTTP/2 GOAWAY.
+ */
+import http from 'node:http';
+import http2 from 'node:http2';
+import net from 'node:net';
+import type { Logger } from '../../core/logger.js';
+import { fromHttp1, fromHttp2, type Downstream } from '../http/downstream.js';
+import { handleRequest, type RequestTarget, type RouterDeps } from '../http/router.js';
+import type { Reporter } from '../http/stream-info.js';
+import { handleUpgrade } from '../http/upgrade.js';
+import { PrefixedSocket } from './prefixed-socket.js';
+
+export type TargetResolver = (ds: Downstream) => RequestTarget;
+
+const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n');
+
+export class HttpListener {
+  private readonly server: net.Server;
+  private readonly h1: http.Server;
+  private readonly h2: http2.Http2Server;
+  private readonly sockets = new Set<net.Socket>();
+  private readonly sessions = new Set<http2.ServerHttp2Session>();
+  private draining = false;
+
+  constructor(
+    private resolver: TargetResolver,
+    private readonly reporter: Reporter,
+    private readonly deps: RouterDeps,
+    private readonly logger: Logger,
+  ) {
+    this.h1 = http.createServer({
+      requestTimeout: 300_000,
+      headersTimeout: 60_000,
+      keepAliveTimeout: 60_000,
+    });
+    this.h1.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+      if (this.draining) res.shouldKeepAlive = false;
+      this.dispatch(fromHttp1(req, res));
+    });
+    this.h1.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+      handleUpgrade(req, socket, head, (ds) => this.resolver(ds), this.reporter, this.deps);
+    });
+    this.h1.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => {
+      // Only this connection is affected: answer 400 if the socket still can, then close it.
+      this.logger.debug('malformed request', { code: err.code, remote: socket.remoteAddress });
+      if (socket.writable && err.code !== 'ECONNRESET') {
+        const body = `bad request: ${err.code ?? 'malformed HTTP/1.1'}\n`;
+        socket.end(
+          `HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+        );
+      } else {
+        socket.destroy();
+      }
+    });
+    this.h2 = http2.createServer({ maxSessionMemory: 32 });
+    this.h2.on('request', (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => {
+      this.dispatch(fromHttp2(req, res));
+    });
+    this.h2.on('session', (session: http2.ServerHttp2Session) => {
+      this.sessions.add(session);
+      session.on('close', () => this.sessions.delete(session));
+      session.on('error', () => undefined);
+      if (this.draining) session.close();
+    });
+    this.server = net.createServer((socket) => this.onConnection(socket));
+  }
+
+  setResolver(resolver: TargetResolver): void {
+    this.resolver = resolver;
+  }
+
+  async listen(host: string, port: number): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    return (this.server.address() as net.AddressInfo).port;
+  }
+
+  get port(): number {
+    return (this.server.address() as net.AddressInfo | null)?.port ?? 0;
+  }
+
+  private onConnection(socket: net.Socket): void {
+    this.sockets.add(socket);
+    socket.on('close', () => this.sockets.delete(socket));
+    socket.on('error', () => undefined);
+    socket.setNoDelay(true);
+    socket.once('data', (chunk: Buffer) => {
+      socket.pause();
+      const n = Math.min(chunk.length, H2_PREFACE.length);
+      if (chunk.subarray(0, n).equals(H2_PREFACE.subarray(0, n))) {
+        this.h2.emit('connection', new PrefixedSocket(socket, chunk));
+        return;
+      }
+      // The HTTP/1.1 parser reads buffered bytes first, so putting them back is enough.
+      socket.unshift(chunk);
+      this.h1.emit('connection', socket);
+      socket.resume();
+    });
+  }
+
+  private dispatch(ds: Downstream): void {
+    let target: RequestTarget;
+    try {
+      target = this.resolver(ds);
+    } catch (err) {
+      target = { kind: 'reply', reason: { kind: 'bad-request', detail: (err as Error).message } };
+    }
+    handleRequest(ds, target, this.reporter, this.deps).catch((err: unknown) => {
+      this.logger.error('request handler failed', { error: (err as Error).message });
+    });
+  }
+
+  /** Stops accepting; resolves once every connection has closed or `graceMs` passed. */
+  async drain(graceMs = 30_000): Promise<void> {
+    this.draining = true;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.h1.closeIdleConnections();
+    for (const s of this.sessions) s.close();
+    const deadline = Date.now() + graceMs;
+    while (this.sockets.size > 0 && Date.now() < deadline) {
+      this.h1.closeIdleConnections();
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    for (const s of this.sockets) s.destroy();
+    await closed;
+  }
+}

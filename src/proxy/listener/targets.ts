@@ -1,0 +1,91 @@
+/**
+ * Which configuration handles a request, per listener kind (pure functions of the snapshot):
+ * - outbound capture: the destination port (from Host / :authority, or an absolute-form URI)
+ *   selects the Listener `ADDRESS_PORT` or `0.0.0.0_PORT`, whose HTTP connection manager names
+ *   the RouteConfiguration (by RDS, Istio names it by port) that matches the virtual host;
+ * - inbound capture: the port selects the filter chain of an inbound listener bound on the
+ *   inbound port (Istio's `virtualInbound`) when there is one, else the `inbound|PORT||` cluster;
+ * - bound listeners: their own filter chain.
+ */
+import type {
+  Endpoint,
+  FilterChainConfig,
+  HttpConnectionManagerConfig,
+  ListenerConfig,
+  ProxyConfigSnapshot,
+} from '../config.js';
+import type { Downstream } from '../http/downstream.js';
+import type { RequestTarget } from '../http/router.js';
+import { stripPort } from '../http/route-table.js';
+
+export function portOf(authority: string, fallback: number): number {
+  const m = /:(\d+)$/.exec(authority);
+  return m ? Number(m[1]) : fallback;
+}
+
+export function httpChain(l: ListenerConfig, port?: number): HttpConnectionManagerConfig | undefined {
+  const chains = l.filterChains.filter(
+    (c): c is FilterChainConfig & { filter: HttpConnectionManagerConfig } => c.filter.kind === 'http',
+  );
+  const exact = port === undefined ? undefined : chains.find((c) => c.destinationPort === port);
+  return (exact ?? chains.find((c) => c.destinationPort === undefined))?.filter;
+}
+
+export function routesTarget(snapshot: ProxyConfigSnapshot, hcm: HttpConnectionManagerConfig): RequestTarget {
+  const table =
+    hcm.routeConfigName !== undefined ? snapshot.routes.get(hcm.routeConfigName) : hcm.inlineRoutes;
+  return { kind: 'routes', table, hcm };
+}
+
+export function outboundTarget(snapshot: ProxyConfigSnapshot, ds: Downstream): RequestTarget {
+  const port = portOf(ds.authority, 80);
+  const host = stripPort(ds.authority).replace(/^\[|\]$/g, '');
+  let wildcard: ListenerConfig | undefined;
+  let exact: ListenerConfig | undefined;
+  for (const l of snapshot.listeners.values()) {
+    if (l.port !== port) continue;
+    if (l.address === host) exact = l;
+    else if (l.address === '0.0.0.0' || l.address === '::') wildcard ??= l;
+  }
+  const hcm = (exact && httpChain(exact, port)) ?? (wildcard && httpChain(wildcard, port));
+  if (!hcm) return { kind: 'reply', reason: { kind: 'no-route', authority: ds.authority, path: ds.path } };
+  return routesTarget(snapshot, hcm);
+}
+
+export function inboundTarget(
+  snapshot: ProxyConfigSnapshot,
+  ds: Downstream,
+  inboundPort: number,
+): RequestTarget {
+  const port = portOf(ds.authority, 80);
+  for (const l of snapshot.listeners.values()) {
+    if (l.port !== inboundPort && l.name !== 'virtualInbound') continue;
+    const hcm = httpChain(l, port);
+    if (hcm) return routesTarget(snapshot, hcm);
+  }
+  const cluster = `inbound|${port}||`;
+  const config = snapshot.clusters.get(cluster);
+  if (!config) return { kind: 'reply', reason: { kind: 'no-route', authority: ds.authority, path: ds.path } };
+  if (config.type !== 'ORIGINAL_DST') return { kind: 'cluster', cluster };
+  // Without iptables the original destination is the workload's own port on loopback.
+  const originalDestination: Endpoint = {
+    key: `127.0.0.1:${port}`,
+    host: '127.0.0.1',
+    port,
+    healthy: true,
+    healthStatus: 'HEALTHY',
+    weight: 1,
+    identity: {},
+  };
+  return { kind: 'cluster', cluster, originalDestination };
+}
+
+export function boundTarget(
+  snapshot: ProxyConfigSnapshot,
+  listener: ListenerConfig,
+  ds: Downstream,
+): RequestTarget {
+  const hcm = httpChain(listener, listener.port);
+  if (!hcm) return { kind: 'reply', reason: { kind: 'no-route', authority: ds.authority, path: ds.path } };
+  return routesTarget(snapshot, hcm);
+}

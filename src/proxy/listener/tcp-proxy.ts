@@ -1,0 +1,148 @@
+/**
+ * The TCP proxy network filter: each downstream connection is piped to one endpoint of the
+ * configured cluster (weighted when there are several), with connect timeout, idle timeout and
+ * an access log line carrying the response flag (UH no endpoint, UF connect failure, NC unknown
+ * cluster).
+ */
+import net from 'node:net';
+import type { Logger } from '../../core/logger.js';
+import type { TcpProxyConfig } from '../config.js';
+import type { AccessLogWriter } from '../http/access-log.js';
+import type { ResponseFlag } from '../http/local-reply.js';
+import type { StreamInfo } from '../http/stream-info.js';
+import type { ClusterManager } from '../upstream/cluster-manager.js';
+import type { Clock } from '../../core/clock.js';
+import type { Random } from '../../core/random.js';
+
+export interface TcpProxyDeps {
+  clusters: ClusterManager;
+  accessLogs: AccessLogWriter;
+  clock: Clock;
+  random: Random;
+  logger: Logger;
+}
+
+export function proxyTcpConnection(socket: net.Socket, config: TcpProxyConfig, deps: TcpProxyDeps): void {
+  const info: StreamInfo = {
+    startWallMs: deps.clock.wallNow(),
+    startMs: deps.clock.now(),
+    reporter: 'source',
+    method: '-',
+    path: '-',
+    authority: '-',
+    protocol: '-',
+    requestId: '',
+    requestHeaders: {},
+    userAgent: '',
+    forwardedFor: '',
+    downstreamRemote: socket.remoteAddress ?? '',
+    status: 0,
+    flags: new Set(),
+    bytesReceived: 0,
+    bytesSent: 0,
+    durationMs: 0,
+    attempts: 1,
+  };
+  let logged = false;
+  const finish = (flag?: ResponseFlag) => {
+    if (flag) info.flags.add(flag);
+    if (logged) return;
+    logged = true;
+    info.bytesReceived = socket.bytesRead;
+    info.bytesSent = socket.bytesWritten;
+    info.durationMs = deps.clock.now() - info.startMs;
+    if (config.accessLogs.length > 0) deps.accessLogs.log(config.accessLogs, info);
+  };
+  socket.on('error', () => undefined);
+  const total = config.targets.reduce((s, t) => s + t.weight, 0);
+  let n = Math.floor(deps.random() * total);
+  const target = config.targets.find((t) => (n -= t.weight) < 0) ?? config.targets[0];
+  info.upstreamCluster = target?.cluster;
+  const cluster = target ? deps.clusters.get(target.cluster) : undefined;
+  if (!cluster) {
+    finish('NC');
+    socket.destroy();
+    return;
+  }
+  const host = cluster.pick();
+  if (!host) {
+    finish('UH');
+    socket.destroy();
+    return;
+  }
+  info.upstreamHost = host.endpoint.key;
+  const upstream = net.connect({ host: host.endpoint.host, port: host.endpoint.port });
+  let connected = false;
+  const connectTimer = setTimeout(
+    () => upstream.destroy(new Error('connect timeout')),
+    cluster.config.connectTimeoutMs,
+  );
+  upstream.setTimeout(config.idleTimeoutMs);
+  socket.setTimeout(config.idleTimeoutMs);
+  const idle = () => {
+    upstream.destroy();
+    socket.destroy();
+  };
+  upstream.on('timeout', idle);
+  socket.on('timeout', idle);
+  upstream.on('connect', () => {
+    connected = true;
+    clearTimeout(connectTimer);
+  });
+  upstream.on('error', () => {
+    clearTimeout(connectTimer);
+    finish(connected ? undefined : 'UF');
+    socket.destroy();
+  });
+  upstream.on('close', () => {
+    clearTimeout(connectTimer);
+    socket.end();
+    finish();
+  });
+  socket.on('close', () => {
+    upstream.end();
+    finish();
+  });
+  socket.pipe(upstream);
+  upstream.pipe(socket);
+}
+
+/** A listener whose filter chain is a TCP proxy. Config can be swapped without rebinding. */
+export class TcpListener {
+  private readonly server: net.Server;
+  private readonly sockets = new Set<net.Socket>();
+
+  constructor(
+    private config: TcpProxyConfig,
+    private readonly deps: TcpProxyDeps,
+  ) {
+    this.server = net.createServer((socket) => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+      proxyTcpConnection(socket, this.config, this.deps);
+    });
+  }
+
+  setConfig(config: TcpProxyConfig): void {
+    this.config = config;
+  }
+
+  async listen(host: string, port: number): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    return (this.server.address() as net.AddressInfo).port;
+  }
+
+  async drain(graceMs = 30_000): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const deadline = Date.now() + graceMs;
+    while (this.sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    for (const s of this.sockets) s.destroy();
+    await closed;
+  }
+}

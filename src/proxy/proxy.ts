@@ -1,0 +1,157 @@
+/**
+ * The Trellis proxy: an xDS client and the data path it configures. It knows nothing but the
+ * Listener, RouteConfiguration, Cluster and ClusterLoadAssignment resources it receives.
+ *
+ * How traffic reaches the configuration (no iptables: clients are pointed at the proxy):
+ *
+ *   --outbound-port (15001)  Outbound capture, HTTP/1.1 and h2c. The destination port comes from
+ *                            Host / :authority (or an absolute-form URI from an HTTP_PROXY
+ *                            client: `GET http://reviews:9080/p`; port 80 when absent). That port
+ *                            selects Listener `<ip>_<port>` or `0.0.0.0_<port>`; its HTTP
+ *                            connection manager names the RouteConfiguration (Istio: `"9080"`),
+ *                            whose virtual hosts match the authority (`reviews:9080`). Metrics
+ *                            are reported as reporter="source".
+ *   --inbound-port (15006)   Inbound capture for this workload. The port in Host / :authority
+ *                            selects the filter chain (destination_port) of an inbound listener
+ *                            bound on the inbound port (Istio's `virtualInbound`) if one exists,
+ *                            else the cluster `inbound|<port>||` (ORIGINAL_DST clusters go to
+ *                            127.0.0.1:<port>). reporter="destination".
+ *   --bind-listeners P,...   Listener resources on these ports get a real socket on
+ *                            --bind-address (gateways): HTTP (HCM) or TCP (tcp_proxy).
+ *   --admin-port (15000)     /ready /config_dump /clusters /stats /stats/prometheus /server_info.
+ *
+ * Config updates never drop requests: each request keeps the snapshot it started with, a
+ * changed listener swaps its config on the same socket, a removed one drains.
+ */
+import type { Clock } from '../core/clock.js';
+import type { Logger } from '../core/logger.js';
+import type { Random } from '../core/random.js';
+import { AdminServer } from './admin/admin-server.js';
+import { IstioStats } from './admin/stats.js';
+import type { ProxyConfigSnapshot } from './config.js';
+import { AccessLogWriter, type AccessLogSink } from './http/access-log.js';
+import { HttpFilterRunner } from './http/filters.js';
+import { RateLimitClient } from './http/rate-limit-client.js';
+import type { RouterDeps } from './http/router.js';
+import { ListenerManager } from './listener/listener-manager.js';
+import { ClusterManager } from './upstream/cluster-manager.js';
+import { AdsClient } from './xds-client/ads-client.js';
+import { nodeMessage, type ProxyBootstrap } from './xds-client/bootstrap.js';
+
+export interface ProxyOptions {
+  xds: string;
+  bootstrap: ProxyBootstrap;
+  version: string;
+  bindAddress: string;
+  adminAddress: string;
+  adminPort: number;
+  outboundPort: number;
+  inboundPort: number;
+  bindListeners: readonly number[];
+  clock: Clock;
+  random: Random;
+  logger: Logger;
+  /** Where stdout access loggers write; process.stdout by default. */
+  accessLogStdout?: AccessLogSink;
+  xdsBackoff?: { baseMs: number; maxMs: number };
+  onReady?: () => void;
+  onConnected?: () => void;
+}
+
+export class TrellisProxy {
+  readonly clusters: ClusterManager;
+  readonly stats: IstioStats;
+  readonly ads: AdsClient;
+  readonly listeners: ListenerManager;
+  private readonly admin: AdminServer;
+  private readonly accessLogs: AccessLogWriter;
+  private readonly rateLimits: RateLimitClient;
+  private snapshotValue: ProxyConfigSnapshot;
+  private readyFlag = false;
+  adminPort = 0;
+
+  constructor(private readonly opts: ProxyOptions) {
+    this.clusters = new ClusterManager(opts.clock, opts.random);
+    this.stats = new IstioStats(opts.bootstrap);
+    this.accessLogs = new AccessLogWriter(opts.accessLogStdout);
+    this.rateLimits = new RateLimitClient(this.clusters);
+    const node = nodeMessage(opts.bootstrap, opts.version);
+    this.ads = new AdsClient({
+      server: opts.xds,
+      node,
+      clock: opts.clock,
+      random: opts.random,
+      logger: opts.logger.child('xds'),
+      onSnapshot: (s) => this.applySnapshot(s),
+      onConnected: opts.onConnected,
+      backoff: opts.xdsBackoff,
+    });
+    this.snapshotValue = this.ads.cache.snapshot();
+    const deps: RouterDeps = {
+      clusters: this.clusters,
+      clock: opts.clock,
+      random: opts.random,
+      stats: this.stats,
+      accessLogs: this.accessLogs,
+      filters: new HttpFilterRunner(opts.clock, opts.random, this.rateLimits),
+    };
+    this.listeners = new ListenerManager({
+      bindAddress: opts.bindAddress,
+      bindPorts: new Set(opts.bindListeners),
+      outboundPort: opts.outboundPort,
+      inboundPort: opts.inboundPort,
+      deps,
+      accessLogs: this.accessLogs,
+      logger: opts.logger.child('listener'),
+      reporterForBound: 'source',
+    });
+    this.admin = new AdminServer({
+      snapshot: () => this.snapshotValue,
+      ready: () => this.readyFlag,
+      node,
+      clusters: this.clusters,
+      stats: this.stats,
+      xds: () => this.ads.stats,
+    });
+  }
+
+  get ready(): boolean {
+    return this.readyFlag;
+  }
+
+  snapshot(): ProxyConfigSnapshot {
+    return this.snapshotValue;
+  }
+
+  async start(): Promise<void> {
+    this.adminPort = await this.admin.listen(this.opts.adminAddress, this.opts.adminPort);
+    await this.listeners.start();
+    this.ads.start();
+  }
+
+  private applySnapshot(s: ProxyConfigSnapshot): void {
+    this.snapshotValue = s;
+    // Clusters first, so a listener never points at a cluster the data path does not know yet.
+    this.clusters.update(s);
+    this.listeners
+      .apply(s)
+      .then(() => {
+        if (!this.readyFlag && s.received.has('CDS') && s.received.has('LDS')) {
+          this.readyFlag = true;
+          this.opts.logger.info('ready', { listeners: s.listeners.size, clusters: s.clusters.size });
+          this.opts.onReady?.();
+        }
+      })
+      .catch((err: unknown) => this.opts.logger.error('apply failed', { error: (err as Error).message }));
+  }
+
+  /** Stops taking config, drains listeners (open requests finish), closes pools. */
+  async stop(graceMs = 5000): Promise<void> {
+    this.ads.stop();
+    await this.listeners.close(graceMs);
+    this.clusters.close();
+    this.rateLimits.close();
+    this.accessLogs.close();
+    await this.admin.close();
+  }
+}
