@@ -18,14 +18,34 @@ import type { Random } from '../../core/random.js';
  */
 export type Wrapped<T> = T | { value?: T | null } | null | undefined;
 
+/**
+ * A wrapper that is present but holds the zero value decodes as `{}` (proto3 leaves default
+ * scalars out), so `{}` means 0 / false / '' (the zero of the fallback's type), never "unset":
+ * `max_retries: { value: 0 }` must disable retries, not fall back to Envoy's default of 3.
+ */
 export function unwrap<T>(v: Wrapped<T>, fallback: T): T {
   if (v === null || v === undefined) return fallback;
-  if (typeof v === 'object' && !Array.isArray(v) && 'value' in v) {
-    const inner = v.value;
-    return inner === null || inner === undefined ? fallback : inner;
+  if (typeof v === 'object' && !Array.isArray(v)) {
+    const inner = (v as { value?: T | null }).value;
+    if (inner !== null && inner !== undefined) return inner;
+    return zeroLike(fallback);
   }
-  if (typeof v === 'object' && Object.keys(v).length === 0) return fallback;
   return v as T;
+}
+
+function zeroLike<T>(fallback: T): T {
+  switch (typeof fallback) {
+    case 'number':
+      return 0 as T;
+    case 'boolean':
+      return false as T;
+    case 'string':
+      return '' as T;
+    case 'bigint':
+      return 0n as T;
+    default:
+      return fallback;
+  }
 }
 
 export type DurationConfig = { seconds?: number | string | null; nanos?: number | null } | null | undefined;
