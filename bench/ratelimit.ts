@@ -1,89 +1,138 @@
 /**
- * Rate limit service benchmark: decisions/s and decision latency over gRPC, for the memory and
- * the Redis backend with 1, 100 and 10,000 distinct keys, beside `redis-benchmark -t incr` on
- * the same machine. The service runs as its own process (`trellis ratelimit`), the load
- * generator here (several channels, a fixed number of calls in flight), all on 127.0.0.1.
- * Every loop is bounded by a request count and a time limit.
+ * Rate limit service benchmark: decisions/s and latency of ShouldRateLimit over gRPC, for the
+ * memory and the Redis backend with 1, 100 and 10,000 distinct keys, at saturation and at a
+ * fixed 5,000 calls/s, beside `redis-benchmark -t incr` on the same machine.
  *
- *   npm run bench:ratelimit            (appends a section to bench/RESULTS.md)
+ * - The service runs as its own process (`trellis ratelimit`) pinned to core 0 (`taskset -c 0`);
+ *   load generators and redis-server are pinned to core 1; everything on 127.0.0.1.
+ * - Load generators: h2load (nghttp2-client; C, ~5 µs of CPU per call) sends one fixed,
+ *   gRPC-framed RateLimitRequest, so it always hits ONE key; ./ratelimit-load.ts (raw
+ *   node:http2, ~15-25 µs per call) round-robins over 100 or 10,000 distinct keys.
+ * - Every run is bounded by a request count and a time limit, after a warm-up. Decisions are
+ *   checked against the service's own counter (trellis_ratelimit_total_hits), since h2load
+ *   checks only the HTTP status, not grpc-status.
+ * - CPU per decision comes from /proc, so it holds even when other processes share the cores.
+ *
+ *   npm run bench:ratelimit                 (replaces the "Rate limit service" section of bench/RESULTS.md)
  *   npm run bench:ratelimit -- --no-write
+ *   RL_BENCH_CPU_PROF=DIR npm run bench:ratelimit -- --no-write   (V8 CPU profiles of the service)
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { performance } from 'node:perf_hooks';
-import { rateLimitClient, type RateLimitClient } from '../src/ratelimit/testdata/grpc-client.js';
+import { encodeMessage } from '../src/protocol/protos.js';
 import { RedisServer, redisServerAvailable } from '../src/ratelimit/testdata/redis-server.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
-const KEY_COUNTS = [1, 100, 10_000];
-const CHANNELS = 4;
-const IN_FLIGHT = Number(process.env.RL_BENCH_IN_FLIGHT ?? 32);
-const WARMUP_MS = 700;
+const PATH = '/envoy.service.ratelimit.v3.RateLimitService/ShouldRateLimit';
 const MEASURE_MS = Number(process.env.RL_BENCH_MS ?? 5000);
-const MAX_REQUESTS = 400_000;
-const BATCH = 10;
+const MAX_REQUESTS = 300_000;
+const RUN_TIMEOUT_MS = 60_000;
+const SATURATION = { conns: 2, streams: 16 };
+const FIXED_RATE = 5000;
+/** RL_BENCH_PIN=0 lets the scheduler place every process (better on a machine shared with others). */
+const PIN = process.env.RL_BENCH_PIN !== '0';
+const CORES = (core: number) => (PIN ? String(core) : '0-1023');
+const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'trellis-rl-bench-'));
 
-interface Row {
-  backend: string;
+interface Plan {
+  /** h2load; raw: ./ratelimit-raw-h2.ts frames; node: node:http2's client. */
+  generator: 'h2load' | 'raw' | 'node';
+  domain: string;
   keys: number;
-  descriptorsPerCall: number;
+  descriptors: number;
+  /** Calls per second, or saturation when undefined. */
+  rate?: number;
+}
+
+interface Row extends Plan {
+  impl: string;
+  backend: string;
   calls: number;
+  errors: number;
+  /** Decisions the service counted during the run. */
+  counted: number;
   decisionsPerSec: number;
-  callsPerSec: number;
   p50: number;
   p99: number;
-  serverP99: string;
-  overLimit: number;
-  /** Service process CPU per decision, microseconds (independent of how busy the machine is). */
+  p99FromSchedule?: number;
   serviceCpuUs: number;
-  /** Load generator CPU per call, microseconds. */
   clientCpuUs: number;
 }
 
-/** user+system CPU of another process, in ms, from /proc (Linux). */
-function processCpuMs(pid: number): number {
-  try {
-    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-  } catch {
-    return NaN;
-  }
+interface LoadResult {
+  calls: number;
+  errors: number;
+  elapsedMs: number;
+  p50: number;
+  p99: number;
+  p99FromSchedule?: number;
+  cpuUsPerCall: number;
 }
 
-function config(): string {
-  // Limits far above the offered load, so every decision reaches the store; `hot` is the
-  // opposite: one key far over its limit, answered from the local over-limit cache.
-  const domains = KEY_COUNTS.flatMap((k) => [`k${k}`, `batch${k}`]);
+/** Installs a Debian package when its binary is missing (as root, like CI machines run). */
+function ensureTool(bin: string, pkg: string): boolean {
+  const has = () => spawnSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' }).status === 0;
+  if (has()) return true;
+  if (process.getuid?.() !== 0) return false;
+  console.error(`installing ${pkg} for ${bin}`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const install = () =>
+    spawnSync('apt-get', ['install', '-y', '-qq', pkg], { stdio: 'ignore', env, timeout: 300_000 });
+  if (install().status !== 0) {
+    spawnSync('apt-get', ['update', '-qq'], { stdio: 'ignore', env, timeout: 300_000 });
+    install();
+  }
+  return has();
+}
+
+/** user+system CPU of a process, in ms, from /proc (Linux). */
+function processCpuMs(pid: number): number {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+}
+
+function loadavg(): string {
+  return fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+}
+
+function configDir(): string {
+  // Limits far above the offered load, so every decision reaches the store.
+  const dir = path.join(TMP, 'config');
+  fs.mkdirSync(dir, { recursive: true });
+  const domains = ['k1', 'k100', 'k10000', 'batch10000'];
   const docs = domains.map(
     (d) =>
       `domain: ${d}\ndescriptors:\n  - key: user\n    rate_limit: { unit: second, requests_per_unit: 1000000000 }\n`,
   );
-  docs.push(
-    'domain: hot\ndescriptors:\n  - key: user\n    rate_limit: { unit: hour, requests_per_unit: 1 }\n',
-  );
-  return docs.join('---\n');
+  fs.writeFileSync(path.join(dir, 'bench.yaml'), docs.join('---\n'));
+  return dir;
 }
 
-async function startService(redisUrl?: string): Promise<{ child: ChildProcess; grpc: string; http: string }> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'trellis-rl-bench-'));
-  fs.writeFileSync(path.join(dir, 'bench.yaml'), config());
+interface Service {
+  child: ChildProcess;
+  grpc: string;
+  http: string;
+}
+
+async function startService(impl: string, redisUrl?: string): Promise<Service> {
   const args = [
     path.join(ROOT, 'bin/trellis.mjs'),
     'ratelimit',
     '--config',
-    dir,
+    configDir(),
+    '--grpc-impl',
+    impl,
     '--grpc-address',
     '127.0.0.1:0',
     '--http-address',
     '127.0.0.1:0',
   ];
   if (redisUrl) args.push('--redis', redisUrl);
-  // RL_BENCH_CPU_PROF=DIR writes a V8 CPU profile of the service process there.
   const prof = process.env.RL_BENCH_CPU_PROF;
   if (prof) args.unshift('--cpu-prof', `--cpu-prof-dir=${prof}`);
-  const child = spawn(process.execPath, args, {
+  const child = spawn('taskset', ['-c', CORES(0), process.execPath, ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, TRELLIS_LOG_LEVEL: 'warn' },
   });
@@ -101,126 +150,207 @@ async function startService(redisUrl?: string): Promise<{ child: ChildProcess; g
 
 async function stopService(child: ChildProcess): Promise<void> {
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
+  child.kill('SIGINT');
   await exited;
 }
 
+/** Decisions the service has counted for a domain (sum over its rules). */
+async function counted(http: string, domain: string): Promise<number> {
+  // One retry: a kept-alive connection may have been closed by the server between rows.
+  const text = await fetch(`${http}/metrics`)
+    .catch(() => fetch(`${http}/metrics`))
+    .then((r) => r.text());
+  let sum = 0;
+  for (const m of text.matchAll(/^trellis_ratelimit_total_hits\{domain="([^"]+)",[^}]*\} (\d+)$/gm)) {
+    if (m[1] === domain) sum += Number(m[2]);
+  }
+  return sum;
+}
+
 function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]! : NaN;
 }
 
-/** Server-side decision p99 from the Prometheus histogram (the bucket's upper bound). */
-async function serverP99(http: string, domain: string): Promise<string> {
-  const text = await (await fetch(`${http}/metrics`)).text();
-  const buckets = [
-    ...text.matchAll(new RegExp(`_bucket\\{domain="${domain}",le="([^"]+)"\\} (\\d+)`, 'g')),
-  ].map((m) => [m[1]!, Number(m[2])] as const);
-  const total = buckets.at(-1)?.[1] ?? 0;
-  const hit = buckets.find(([, c]) => c >= total * 0.99);
-  return hit ? `<= ${hit[0]} ms` : 'n/a';
+function bodyFile(domain: string): string {
+  const file = path.join(TMP, `${domain}.bin`);
+  const message = encodeMessage('envoy.service.ratelimit.v3.RateLimitRequest', {
+    domain,
+    descriptors: [{ entries: [{ key: 'user', value: 'u0' }] }],
+  });
+  const framed = Buffer.alloc(5 + message.length);
+  framed.writeUInt32BE(message.length, 1);
+  framed.set(message, 5);
+  fs.writeFileSync(file, framed);
+  return file;
 }
 
-async function measure(
-  clients: RateLimitClient[],
-  domain: string,
-  keys: number,
-  descriptorsPerCall: number,
-  durationMs: number,
-  maxCalls: number,
-  record: boolean,
-): Promise<{ calls: number; elapsedMs: number; latencies: Float64Array; overLimit: number }> {
-  const latencies = new Float64Array(record ? maxCalls : 0);
-  let issued = 0;
-  let done = 0;
-  let overLimit = 0;
-  let seq = 0;
-  const started = performance.now();
-  const deadline = started + durationMs;
-  await Promise.all(
-    Array.from({ length: IN_FLIGHT }, async (_, worker) => {
-      const client = clients[worker % clients.length]!;
-      while (issued < maxCalls && performance.now() < deadline) {
-        issued++;
-        const descriptors = Array.from({ length: descriptorsPerCall }, () => ({
-          entries: [{ key: 'user', value: `u${seq++ % keys}` }],
-        }));
-        const t0 = performance.now();
-        const r = await client.shouldRateLimit({ domain, descriptors });
-        if (record) latencies[done] = performance.now() - t0;
-        done++;
-        if (r.overall_code !== 'OK') overLimit++;
-      }
-    }),
+/** One h2load run on core 1; its CPU comes from the wrapping shell's reaped-children counters. */
+function h2load(service: Service, plan: Plan, requests: number): LoadResult {
+  const log = path.join(TMP, 'h2load.log');
+  fs.rmSync(log, { force: true });
+  const conns = plan.rate ? 10 : SATURATION.conns;
+  const args = [
+    '-d',
+    bodyFile(plan.domain),
+    '-H',
+    "'content-type: application/grpc'",
+    '-H',
+    "'te: trailers'",
+    '-c',
+    String(conns),
+    '-m',
+    String(plan.rate ? 4 : SATURATION.streams),
+    '-n',
+    String(requests),
+    ...(plan.rate ? ['--rps', String(plan.rate / conns)] : []),
+    '--log-file',
+    log,
+    `http://${service.grpc}${PATH}`,
+  ];
+  const script = `taskset -c ${CORES(1)} h2load ${args.join(' ')}; echo "cpu_ticks $(awk '{print $16+$17}' /proc/$$/stat)"`;
+  const r = spawnSync('bash', ['-c', script], { encoding: 'utf8', timeout: RUN_TIMEOUT_MS });
+  const finished = /finished in ([\d.]+)(m?s)/.exec(r.stdout);
+  const done = /requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded/.exec(r.stdout);
+  const ticks = /cpu_ticks (\d+)/.exec(r.stdout);
+  if (!finished || !done) throw new Error(`h2load failed: ${r.stdout}${r.stderr}`);
+  const latencies = Float64Array.from(
+    fs
+      .readFileSync(log, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => Number(l.split('\t')[2]) / 1000),
+  ).sort();
+  const calls = Number(done[1]);
+  return {
+    calls,
+    errors: calls - Number(done[2]),
+    elapsedMs: Number(finished[1]) * (finished[2] === 'ms' ? 1 : 1000),
+    p50: percentile(latencies, 0.5),
+    p99: percentile(latencies, 0.99),
+    cpuUsPerCall: ticks ? (Number(ticks[1]) * 10_000) / calls : NaN,
+  };
+}
+
+/** One ./ratelimit-load.ts run on core 1; `onMeasuring` fires when its warm-up is over. */
+async function nodeLoad(service: Service, plan: Plan, onMeasuring: () => Promise<void>): Promise<LoadResult> {
+  const args = [
+    '-c',
+    CORES(1),
+    process.execPath,
+    '--import',
+    'tsx',
+    path.join(ROOT, 'bench/ratelimit-load.ts'),
+    '--client',
+    plan.generator === 'node' ? 'node' : 'raw',
+    '--target',
+    service.grpc,
+    '--domain',
+    plan.domain,
+    '--keys',
+    String(plan.keys),
+    '--descriptors',
+    String(plan.descriptors),
+    '--conns',
+    String(SATURATION.conns),
+    '--streams',
+    String(SATURATION.streams),
+    '--requests',
+    String(MAX_REQUESTS),
+    '--duration-ms',
+    String(MEASURE_MS),
+    ...(plan.rate ? ['--rate', String(plan.rate)] : []),
+  ];
+  const child = spawn('taskset', args, { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+  child.stderr.on('data', (b: Buffer) => {
+    err += b.toString();
+    if (err.includes('measuring')) {
+      err = err.replace('measuring', '');
+      void onMeasuring().then(() => child.stdin.write('go\n'));
+    }
+  });
+  const timer = setTimeout(() => child.kill('SIGKILL'), RUN_TIMEOUT_MS);
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  clearTimeout(timer);
+  if (code !== 0) throw new Error(`load generator exited with ${code}: ${err}`);
+  return JSON.parse(out) as LoadResult;
+}
+
+async function run(service: Service, impl: string, backend: string, plan: Plan): Promise<Row> {
+  const pid = service.child.pid!;
+  let cpu0 = 0;
+  let hits0 = 0;
+  let result: LoadResult;
+  if (plan.generator === 'h2load') {
+    h2load(service, { ...plan, rate: undefined }, 20_000); // warm-up
+    hits0 = await counted(service.http, plan.domain);
+    cpu0 = processCpuMs(pid);
+    const requests = plan.rate ? Math.round((plan.rate * MEASURE_MS) / 1000) : MAX_REQUESTS / 2;
+    result = h2load(service, plan, requests);
+  } else {
+    result = await nodeLoad(service, plan, async () => {
+      hits0 = await counted(service.http, plan.domain);
+      cpu0 = processCpuMs(pid);
+    });
+  }
+  const serviceCpuMs = processCpuMs(pid) - cpu0;
+  const decisions = (await counted(service.http, plan.domain)) - hits0;
+  const row: Row = {
+    ...plan,
+    impl,
+    backend,
+    calls: result.calls,
+    errors: result.errors,
+    counted: decisions,
+    decisionsPerSec: ((result.calls * plan.descriptors) / result.elapsedMs) * 1000,
+    p50: result.p50,
+    p99: result.p99,
+    p99FromSchedule: result.p99FromSchedule,
+    serviceCpuUs: (serviceCpuMs * 1000) / Math.max(1, decisions),
+    clientCpuUs: result.cpuUsPerCall,
+  };
+  console.error(
+    `  ${impl} ${backend} ${plan.generator} ${plan.rate ? `${plan.rate}/s` : 'saturation'} keys=${plan.keys}x${plan.descriptors}: ` +
+      `${Math.round(row.decisionsPerSec)} decisions/s, p50 ${row.p50.toFixed(2)} ms, p99 ${row.p99.toFixed(2)} ms, ` +
+      `service ${row.serviceCpuUs.toFixed(1)} µs/decision (load ${loadavg()})`,
   );
-  const elapsedMs = performance.now() - started;
-  const lat = latencies.subarray(0, record ? done : 0).sort();
-  return { calls: done, elapsedMs, latencies: lat, overLimit };
+  return row;
 }
 
-async function runBackend(label: string, redisUrl?: string): Promise<Row[]> {
-  const svc = await startService(redisUrl);
-  const clients = Array.from({ length: CHANNELS }, (_, i) =>
-    rateLimitClient(`${svc.grpc}`, { 'grpc.use_local_subchannel_pool': 1, 'trellis.bench.channel': i }),
-  );
+const PLANS: Plan[] = [
+  { generator: 'h2load', domain: 'k1', keys: 1, descriptors: 1 },
+  { generator: 'raw', domain: 'k1', keys: 1, descriptors: 1 },
+  { generator: 'raw', domain: 'k100', keys: 100, descriptors: 1 },
+  { generator: 'raw', domain: 'k10000', keys: 10_000, descriptors: 1 },
+  { generator: 'node', domain: 'k10000', keys: 10_000, descriptors: 1 },
+  { generator: 'raw', domain: 'batch10000', keys: 10_000, descriptors: 10 },
+  { generator: 'h2load', domain: 'k1', keys: 1, descriptors: 1, rate: FIXED_RATE },
+  { generator: 'raw', domain: 'k10000', keys: 10_000, descriptors: 1, rate: FIXED_RATE },
+];
+
+const GRPC_JS_PLANS: Plan[] = [
+  { generator: 'h2load', domain: 'k1', keys: 1, descriptors: 1 },
+  { generator: 'h2load', domain: 'k1', keys: 1, descriptors: 1, rate: FIXED_RATE },
+];
+
+async function runService(impl: string, backend: string, plans: Plan[], redisUrl?: string): Promise<Row[]> {
+  const service = await startService(impl, redisUrl);
   const rows: Row[] = [];
   try {
-    const plans: [string, number, number][] = [
-      ...KEY_COUNTS.map((k) => [`k${k}`, k, 1] as [string, number, number]),
-      ['batch10000', 10_000, BATCH],
-    ];
-    if (label === 'redis') plans.push(['hot', 1, 1]);
-    for (const [domain, keys, perCall] of plans) {
-      // The first row also warms up the JIT and the connections.
-      await measure(
-        clients,
-        domain,
-        keys,
-        perCall,
-        rows.length === 0 ? WARMUP_MS * 3 : WARMUP_MS,
-        MAX_REQUESTS,
-        false,
-      );
-      const serviceCpu0 = processCpuMs(svc.child.pid!);
-      const clientCpu0 = process.cpuUsage();
-      const m = await measure(clients, domain, keys, perCall, MEASURE_MS, MAX_REQUESTS, true);
-      const clientCpu = process.cpuUsage(clientCpu0);
-      const serviceCpuMs = processCpuMs(svc.child.pid!) - serviceCpu0;
-      const callsPerSec = (m.calls / m.elapsedMs) * 1000;
-      rows.push({
-        backend: domain === 'hot' ? `${label} (1 key over limit: local cache)` : label,
-        keys,
-        descriptorsPerCall: perCall,
-        calls: m.calls,
-        callsPerSec,
-        decisionsPerSec: callsPerSec * perCall,
-        p50: percentile(m.latencies, 0.5),
-        p99: percentile(m.latencies, 0.99),
-        serverP99: await serverP99(svc.http, domain),
-        overLimit: m.overLimit,
-        serviceCpuUs: (serviceCpuMs * 1000) / (m.calls * perCall),
-        clientCpuUs: (clientCpu.user + clientCpu.system) / m.calls,
-      });
-      const r = rows.at(-1)!;
-      console.error(
-        `  ${label} keys=${keys} descriptors/call=${perCall}: ${Math.round(r.decisionsPerSec)} decisions/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms`,
-      );
-    }
+    for (const plan of plans) rows.push(await run(service, impl, backend, plan));
   } finally {
-    for (const c of clients) c.close();
-    await stopService(svc.child);
+    await stopService(service.child);
   }
   return rows;
 }
 
 function redisBenchmark(port: number): string {
   const r = spawnSync(
-    'redis-benchmark',
-    ['-p', String(port), '-t', 'incr', '-n', '200000', '-q', '-c', '50'],
-    {
-      encoding: 'utf8',
-      timeout: 60_000,
-    },
+    'taskset',
+    ['-c', CORES(1), 'redis-benchmark', '-p', String(port), '-t', 'incr', '-n', '200000', '-q', '-c', '50'],
+    { encoding: 'utf8', timeout: RUN_TIMEOUT_MS },
   );
   const m = /INCR: ([\d.]+) requests per second(?:, p50=([\d.]+) msec)?/.exec(r.stdout);
   return m
@@ -230,28 +360,61 @@ function redisBenchmark(port: number): string {
 
 function table(rows: Row[]): string {
   const header =
-    '| backend | distinct keys | descriptors/call | calls | decisions/s | p50 (client) | p99 (client) | p99 (server decision) | service CPU/decision | client CPU/call |\n' +
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|';
-  const lines = rows.map(
-    (r) =>
-      `| ${r.backend} | ${r.keys} | ${r.descriptorsPerCall} | ${r.calls} | ${Math.round(r.decisionsPerSec)} | ${r.p50.toFixed(2)} ms | ${r.p99.toFixed(2)} ms | ${r.serverP99} | ${r.serviceCpuUs.toFixed(0)} µs | ${r.clientCpuUs.toFixed(0)} µs |`,
-  );
+    '| server | backend | load generator | load | distinct keys | descriptors/call | calls | decisions/s | p50 | p99 | service CPU/decision | generator CPU/call |\n' +
+    '|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|';
+  const lines = rows.map((r) => {
+    const check =
+      r.counted === r.calls * r.descriptors && r.errors === 0
+        ? ''
+        : ` (${r.errors} errors, ${r.counted} counted)`;
+    return (
+      `| ${r.impl} | ${r.backend} | ${r.generator} | ${r.rate ? `${r.rate} calls/s` : 'saturation'} | ${r.keys} | ${r.descriptors} | ` +
+      `${r.calls}${check} | ${Math.round(r.decisionsPerSec)} | ${r.p50.toFixed(2)} ms | ${r.p99.toFixed(2)} ms${r.p99FromSchedule === undefined ? '' : ` (${r.p99FromSchedule.toFixed(2)} ms from schedule)`} | ` +
+      `${r.serviceCpuUs.toFixed(1)} µs | ${r.clientCpuUs.toFixed(1)} µs |`
+    );
+  });
   return [header, ...lines].join('\n');
+}
+
+/** Replaces the "## Rate limit service" section of RESULTS.md (other sections belong to others). */
+function writeSection(text: string): string {
+  const file = path.join(ROOT, 'bench/RESULTS.md');
+  const old = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmark results\n';
+  const heading = `## Rate limit service (${new Date().toISOString().slice(0, 10)})`;
+  const section = `${heading}\n\nCommand: \`npm run bench:ratelimit\`\n\n${text}\n`;
+  const start = old.search(/^## Rate limit service/m);
+  if (start === -1) {
+    fs.writeFileSync(file, `${old.trimEnd()}\n\n${section}`);
+  } else {
+    const rest = old.slice(start + 1).search(/^## /m);
+    const end = rest === -1 ? old.length : start + 1 + rest;
+    fs.writeFileSync(
+      file,
+      `${old.slice(0, start)}${section}${end < old.length ? `\n${old.slice(end)}` : ''}`,
+    );
+  }
+  return file;
 }
 
 async function main(): Promise<void> {
   const write = !process.argv.includes('--no-write');
   const started = Date.now();
-  console.error(
-    `rate limit bench: ${CHANNELS} channels, ${IN_FLIGHT} calls in flight, ${MEASURE_MS} ms per row`,
-  );
-  const rows = await runBackend('memory');
+  const loadBefore = loadavg();
+  if (!ensureTool('h2load', 'nghttp2-client'))
+    throw new Error('h2load is missing (apt-get install nghttp2-client)');
+  ensureTool('redis-server', 'redis-server');
+  ensureTool('redis-benchmark', 'redis-tools');
+  console.error(`rate limit bench: ${MEASURE_MS} ms per row, load average ${loadBefore}`);
+  const rows = await runService('fast', 'memory', PLANS);
+  rows.push(...(await runService('grpc-js', 'memory', GRPC_JS_PLANS)));
   let redisLine = 'redis-server not installed: Redis rows skipped';
   if (redisServerAvailable()) {
     const redis = await RedisServer.start();
     try {
-      rows.push(...(await runBackend('redis', redis.url)));
-      redisLine = `redis-benchmark -t incr -n 200000 -c 50 on the same machine: ${redisBenchmark(redis.port)}`;
+      if (redis.pid && PIN)
+        spawnSync('taskset', ['-a', '-p', '-c', '1', String(redis.pid)], { stdio: 'ignore' });
+      rows.push(...(await runService('fast', 'redis', PLANS, redis.url)));
+      redisLine = `redis-benchmark -t incr -n 200000 -c 50 on the same machine (core 1): ${redisBenchmark(redis.port)}`;
     } finally {
       await redis.stop();
     }
@@ -261,23 +424,14 @@ async function main(): Promise<void> {
     '',
     redisLine,
     '',
-    `Machine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, load avg ${os
-      .loadavg()
-      .map((l) => l.toFixed(2))
-      .join(' ')} at the end; ` +
-      `${CHANNELS} gRPC channels, ${IN_FLIGHT} unary calls in flight, service in its own process; limits set far above the load so every decision reaches the store. ` +
-      `Total ${Math.round((Date.now() - started) / 1000)} s.`,
+    `Machine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}; load average ${loadBefore} before, ${loadavg()} after. ` +
+      `${PIN ? 'Service pinned to core 0, load generators and redis-server to core 1' : 'No pinning (RL_BENCH_PIN=0)'}. Saturation: ${SATURATION.conns} connections x ${SATURATION.streams} streams; ` +
+      `fixed rate: h2load 10 connections at ${FIXED_RATE / 10}/s each, the Node generator on an open-loop schedule. ` +
+      `${MEASURE_MS} ms (h2load: ${MAX_REQUESTS / 2} calls) per saturation row after a warm-up. Total ${Math.round((Date.now() - started) / 1000)} s.`,
   ].join('\n');
   console.log(text);
-  if (write) {
-    const file = path.join(ROOT, 'bench/RESULTS.md');
-    if (!fs.existsSync(file)) fs.writeFileSync(file, '# Benchmark results\n');
-    fs.appendFileSync(
-      file,
-      `\n## Rate limit service (${new Date().toISOString().slice(0, 10)})\n\nCommand: \`npm run bench:ratelimit\`\n\n${text}\n`,
-    );
-    console.error(`appended to ${path.relative(ROOT, file)}`);
-  }
+  if (write) console.error(`wrote ${path.relative(ROOT, writeSection(text))}`);
+  fs.rmSync(TMP, { recursive: true, force: true });
 }
 
 await main();

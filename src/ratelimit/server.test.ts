@@ -1,16 +1,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { status } from '@grpc/grpc-js';
+import { FakeClock } from '../core/clock.js';
 import { parseConfigYaml } from './config.js';
-import { RateLimitServer } from './server.js';
+import { GRPC_IMPLS, RateLimitServer, type GrpcImpl } from './server.js';
 import { RateLimitService } from './service.js';
 import { rateLimitClient } from './testdata/grpc-client.js';
 import { README_EXAMPLES } from './testdata/readme-examples.js';
 
-async function started() {
-  const service = new RateLimitService({ responseHeaders: true });
+async function started(grpcImpl: GrpcImpl) {
+  // A clock that stands still: a slow machine must not refill the 10/s bucket mid-test.
+  const service = new RateLimitService({ responseHeaders: true, clock: new FakeClock(1_000_000) });
   const server = new RateLimitServer({
     service,
+    grpcImpl,
     grpcAddress: { host: '127.0.0.1', port: 0 },
     httpAddress: { host: '127.0.0.1', port: 0 },
   });
@@ -29,55 +32,62 @@ async function started() {
   };
 }
 
-test('server: ShouldRateLimit over gRPC answers like envoyproxy/ratelimit', async () => {
-  const s = await started();
-  try {
-    s.service.setConfig(parseConfigYaml(README_EXAMPLES.example3!, 'example3.yaml'));
-    const request = {
-      domain: 'edge_proxy_per_ip',
-      descriptors: [{ entries: [{ key: 'remote_address', value: '10.1.1.1' }] }],
-    };
-    const codes: string[] = [];
-    for (let i = 0; i < 11; i++) codes.push((await s.client.shouldRateLimit(request)).overall_code);
-    assert.deepEqual(codes, [...Array<string>(10).fill('OK'), 'OVER_LIMIT']);
-    const over = await s.client.shouldRateLimit(request);
-    assert.equal(over.statuses[0]!.code, 'OVER_LIMIT');
-    assert.deepEqual(over.statuses[0]!.current_limit, { requests_per_unit: 10, unit: 'SECOND' });
-    assert.ok(over.statuses[0]!.duration_until_reset, 'tells Envoy when to retry');
-    assert.deepEqual(
-      over.response_headers_to_add?.map((h) => h.key),
-      ['x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset'],
-    );
-    await assert.rejects(
-      s.client.shouldRateLimit({ domain: '', descriptors: [] }),
-      (e: { code: status }) => e.code === status.INVALID_ARGUMENT,
-    );
-  } finally {
-    await s.close();
-  }
-});
+for (const impl of GRPC_IMPLS) {
+  test(`server (${impl}): ShouldRateLimit over gRPC answers like envoyproxy/ratelimit`, async () => {
+    const s = await started(impl);
+    try {
+      s.service.setConfig(parseConfigYaml(README_EXAMPLES.example3!, 'example3.yaml'));
+      const request = {
+        domain: 'edge_proxy_per_ip',
+        descriptors: [{ entries: [{ key: 'remote_address', value: '10.1.1.1' }] }],
+      };
+      const codes: string[] = [];
+      for (let i = 0; i < 11; i++) codes.push((await s.client.shouldRateLimit(request)).overall_code);
+      assert.deepEqual(codes, [...Array<string>(10).fill('OK'), 'OVER_LIMIT']);
+      const over = await s.client.shouldRateLimit(request);
+      assert.equal(over.statuses[0]!.code, 'OVER_LIMIT');
+      assert.deepEqual(over.statuses[0]!.current_limit, { requests_per_unit: 10, unit: 'SECOND' });
+      assert.ok(over.statuses[0]!.duration_until_reset, 'tells Envoy when to retry');
+      assert.deepEqual(
+        over.response_headers_to_add?.map((h) => h.key),
+        ['x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset'],
+      );
+      await assert.rejects(
+        s.client.shouldRateLimit({ domain: '', descriptors: [] }),
+        (e: { code: status }) => e.code === status.INVALID_ARGUMENT,
+      );
+    } finally {
+      await s.close();
+    }
+  });
 
-test('server: /ready waits for a config; /config and /metrics show what is loaded and counted', async () => {
-  const s = await started();
-  try {
-    assert.equal((await fetch(`${s.httpBase}/ready`)).status, 503);
-    s.service.setConfig(parseConfigYaml(README_EXAMPLES.example1!, 'example1.yaml'));
-    assert.equal((await fetch(`${s.httpBase}/ready`)).status, 200);
-    const config = (await (await fetch(`${s.httpBase}/config`)).json()) as { domains: { domain: string }[] };
-    assert.deepEqual(
-      config.domains.map((d) => d.domain),
-      ['mongo_cps'],
-    );
-    await s.client.shouldRateLimit({
-      domain: 'mongo_cps',
-      descriptors: [{ entries: [{ key: 'database', value: 'users' }] }],
-    });
-    const metrics = await (await fetch(`${s.httpBase}/metrics`)).text();
-    assert.match(metrics, /trellis_ratelimit_total_hits\{domain="mongo_cps",descriptor="database_users"\} 1/);
-    assert.match(metrics, /trellis_ratelimit_decision_duration_milliseconds_count\{domain="mongo_cps"\} 1/);
-    assert.match(metrics, /trellis_ratelimit_redis_up\{backend="memory"\} 1/);
-    assert.equal((await fetch(`${s.httpBase}/nope`)).status, 404);
-  } finally {
-    await s.close();
-  }
-});
+  test(`server (${impl}): /ready waits for a config; /config and /metrics show what is loaded and counted`, async () => {
+    const s = await started(impl);
+    try {
+      assert.equal((await fetch(`${s.httpBase}/ready`)).status, 503);
+      s.service.setConfig(parseConfigYaml(README_EXAMPLES.example1!, 'example1.yaml'));
+      assert.equal((await fetch(`${s.httpBase}/ready`)).status, 200);
+      const config = (await (await fetch(`${s.httpBase}/config`)).json()) as {
+        domains: { domain: string }[];
+      };
+      assert.deepEqual(
+        config.domains.map((d) => d.domain),
+        ['mongo_cps'],
+      );
+      await s.client.shouldRateLimit({
+        domain: 'mongo_cps',
+        descriptors: [{ entries: [{ key: 'database', value: 'users' }] }],
+      });
+      const metrics = await (await fetch(`${s.httpBase}/metrics`)).text();
+      assert.match(
+        metrics,
+        /trellis_ratelimit_total_hits\{domain="mongo_cps",descriptor="database_users"\} 1/,
+      );
+      assert.match(metrics, /trellis_ratelimit_decision_duration_milliseconds_count\{domain="mongo_cps"\} 1/);
+      assert.match(metrics, /trellis_ratelimit_redis_up\{backend="memory"\} 1/);
+      assert.equal((await fetch(`${s.httpBase}/nope`)).status, 404);
+    } finally {
+      await s.close();
+    }
+  });
+}

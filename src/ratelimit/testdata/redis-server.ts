@@ -48,6 +48,11 @@ export class RedisServer {
     return server;
   }
 
+  /** The redis-server process (for pinning it to a core in the benchmark). */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
   }
