@@ -235,6 +235,8 @@ export type DescriptorBuilder = (input: {
   headers: Readonly<Record<string, string | string[] | undefined>>;
   remoteAddress: string;
   cluster: string;
+  /** This proxy's service cluster (node.cluster): what the source_cluster action reports. */
+  sourceCluster: string;
 }) => DescriptorEntry[] | undefined;
 
 /** typed_per_filter_config for one filter on a virtual host, route or weighted cluster. */

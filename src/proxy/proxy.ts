@@ -93,7 +93,7 @@ export class TrellisProxy {
       random: opts.random,
       stats: this.stats,
       accessLogs: this.accessLogs,
-      filters: new HttpFilterRunner(opts.clock, opts.random, this.rateLimits),
+      filters: new HttpFilterRunner(opts.clock, opts.random, this.rateLimits, opts.bootstrap.cluster),
     };
     this.listeners = new ListenerManager({
       bindAddress: opts.bindAddress,

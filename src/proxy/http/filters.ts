@@ -40,6 +40,8 @@ export class HttpFilterRunner {
     private readonly clock: Clock,
     private readonly random: Random,
     private readonly rateLimits?: RateLimitClient,
+    /** This proxy's service cluster (node.cluster), for the source_cluster rate limit action. */
+    private readonly localCluster = '',
   ) {}
 
   async run(input: FilterInput): Promise<FilterOutcome> {
@@ -115,7 +117,14 @@ export class HttpFilterRunner {
           const builders = input.route.action.kind === 'forward' ? input.route.action.rateLimits : undefined;
           if (!builders || !this.rateLimits) break;
           const descriptors = builders
-            .map((b) => b({ headers: pseudo, remoteAddress: input.remoteAddress, cluster: input.cluster }))
+            .map((b) =>
+              b({
+                headers: pseudo,
+                remoteAddress: input.remoteAddress,
+                cluster: input.cluster,
+                sourceCluster: this.localCluster,
+              }),
+            )
             .filter((d): d is NonNullable<typeof d> => d !== undefined);
           if (descriptors.length === 0) break;
           const answer = await this.rateLimits.check(f.config, descriptors);

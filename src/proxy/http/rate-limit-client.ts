@@ -34,6 +34,16 @@ const UNIT_SECONDS: Record<string, number> = {
   YEAR: 31536000,
 };
 
+/**
+ * grpc-js backs reconnects off exponentially up to 120 s, so after a long outage of the service
+ * requests would go unlimited (failing open) for up to two minutes after it is back. Envoy's
+ * connection pools retry on the next request instead; a short cap keeps the two close.
+ */
+const CHANNEL_OPTIONS: grpc.ChannelOptions = {
+  'grpc.initial_reconnect_backoff_ms': 100,
+  'grpc.max_reconnect_backoff_ms': 1000,
+};
+
 export class RateLimitClient {
   private readonly channels = new Map<string, grpc.Client>();
 
@@ -44,7 +54,7 @@ export class RateLimitClient {
     if (!host) return { kind: 'error', message: `no endpoint in rate limit cluster ${config.cluster}` };
     let client = this.channels.get(host.endpoint.key);
     if (!client) {
-      client = new grpc.Client(host.endpoint.key, grpc.credentials.createInsecure());
+      client = new grpc.Client(host.endpoint.key, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
       this.channels.set(host.endpoint.key, client);
     }
     const method = rateLimitService().ShouldRateLimit!;

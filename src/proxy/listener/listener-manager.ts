@@ -51,7 +51,8 @@ export class ListenerManager {
     );
     this.ports.outbound = await this.outbound.listen(this.opts.bindAddress, this.opts.outboundPort);
     this.inbound = new HttpListener(
-      (ds) => inboundTarget(this.snapshot, ds, this.opts.inboundPort),
+      // The port actually bound: with --inbound-port 0 the configured one says nothing.
+      (ds) => inboundTarget(this.snapshot, ds, this.ports.inbound),
       'destination',
       deps,
       logger.child('inbound'),

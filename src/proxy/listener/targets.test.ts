@@ -2,6 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FakeAds } from '../testing/fake-ads.js';
 import { request, startBackend, startMesh } from '../testing/harness.js';
+import {
+  edsCluster,
+  endpoints,
+  httpListener,
+  routeConfig,
+  routeTo,
+  virtualHost,
+} from '../testing/resources.js';
 
 test('inbound capture forwards to inbound|PORT|| (STATIC and ORIGINAL_DST) and reports as destination', async (t) => {
   const app = await startBackend('app');
@@ -53,4 +61,25 @@ test('inbound capture forwards to inbound|PORT|| (STATIC and ORIGINAL_DST) and r
     mesh.proxy.stats.prometheus(),
     /istio_requests_total\{reporter="destination",source_workload="unknown".*destination_workload="productpage-v1".*response_code="200"/,
   );
+});
+
+test('inbound capture on an ephemeral port (0) uses the Listener bound on the port it got', async (t) => {
+  const app = await startBackend('app');
+  const mesh = await startMesh(
+    { CDS: [edsCluster('app')], EDS: [endpoints('app', [{ port: app.port }])], LDS: [] },
+    { inboundPort: 0 },
+    FakeAds,
+  );
+  t.after(async () => {
+    await mesh.close();
+    await app.close();
+  });
+  const inbound = mesh.proxy.listeners.ports.inbound;
+  // Istio's virtualInbound shape: a listener on the inbound capture port, here with RDS.
+  mesh.ads.set('LDS', [httpListener(inbound, 'inbound')]);
+  mesh.ads.set('RDS', [routeConfig('inbound', [virtualHost('any', ['*'], [routeTo('app')])])]);
+  await mesh.ads.waitForAck('RDS');
+  const res = await request(inbound, { host: `reviews:${inbound}`, path: '/in' });
+  assert.equal(res.status, 200, 'routed by the listener, not the missing inbound|PORT|| cluster');
+  assert.equal(res.json().path, '/in');
 });

@@ -74,6 +74,7 @@ interface ActionMsg {
   };
   request_headers?: { header_name?: string; descriptor_key?: string; skip_if_absent?: boolean };
   remote_address?: object;
+  source_cluster?: object;
   destination_cluster?: object;
   [field: string]: unknown;
 }
@@ -143,10 +144,11 @@ function action(a: ActionMsg, path: string, problems: Problems): Step {
     };
   }
   if (a.remote_address) return (input) => ({ key: 'remote_address', value: input.remoteAddress });
+  if (a.source_cluster) return (input) => ({ key: 'source_cluster', value: input.sourceCluster });
   if (a.destination_cluster) return (input) => ({ key: 'destination_cluster', value: input.cluster });
   problems.error(
     path,
-    'rate limit action not supported (generic_key, header_value_match, request_headers, remote_address, destination_cluster are)',
+    'rate limit action not supported (generic_key, header_value_match, request_headers, remote_address, source_cluster, destination_cluster are)',
   );
   return () => undefined;
 }

@@ -20,11 +20,14 @@ export interface TestMesh {
   stop(): Promise<void>;
 }
 
-export async function startMesh(options: { debounceMs?: number } = {}): Promise<TestMesh> {
+export async function startMesh(
+  options: { debounceMs?: number; rateLimitService?: { host: string; port: number } } = {},
+): Promise<TestMesh> {
   const store = new MemoryConfigStore((r) => validateResource(r));
   const cp = new ControlPlane({
     config: store,
     debounce: { quietMs: options.debounceMs ?? 10, maxMs: 1000 },
+    ...(options.rateLimitService ? { rateLimitService: options.rateLimitService } : {}),
   });
   const bound = await cp.start({ host: '127.0.0.1', port: 0 }, { host: '127.0.0.1', port: 0 });
   return {
