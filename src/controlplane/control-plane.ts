@@ -137,10 +137,16 @@ export class ControlPlane {
   }
 
   private build(): PushContext {
-    return buildPushContext(this.options.config.snapshot(), this.index.snapshot(), {
-      ...(this.options.domainSuffix ? { domainSuffix: this.options.domainSuffix } : {}),
-      ...(this.options.rateLimitService ? { rateLimitService: this.options.rateLimitService } : {}),
-    });
+    return buildPushContext(
+      this.options.config.snapshot(),
+      this.index.snapshot(),
+      {
+        ...(this.options.domainSuffix ? { domainSuffix: this.options.domainSuffix } : {}),
+        ...(this.options.rateLimitService ? { rateLimitService: this.options.rateLimitService } : {}),
+      },
+      // The push being served, whose caches the next one reuses (unset while constructing).
+      (this.ads as AdsServer<PushContext> | undefined)?.current,
+    );
   }
 
   private flush(events: { reason: ChangeReason; at: number }[]): void {

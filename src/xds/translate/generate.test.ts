@@ -179,14 +179,23 @@ test('affectedTypes: visible VirtualService -> RDS; DestinationRule -> CDS and m
   assert.deepEqual(names(affectedTypes(before, push(gwChanged, ENDPOINTS, 2), router)), ['LDS', 'RDS']);
 });
 
-test('the memo is bounded and evicts the oldest entry first', () => {
+test('the memo is bounded: least recently used (by push) first, and what a push did not use goes', () => {
   const memo = new BoundedMemo<number>(2);
   let builds = 0;
   const get = (k: string): number => memo.getOrBuild(k, () => ++builds);
   assert.equal(get('a'), 1);
   assert.equal(get('b'), 2);
-  assert.equal(get('a'), 1);
-  assert.equal(get('c'), 3);
+  memo.advance();
+  assert.equal(get('a'), 1); // used in this push: a is now more recent than b
+  assert.equal(get('c'), 3); // full: b goes
   assert.equal(memo.size, 2);
-  assert.equal(get('a'), 4);
+  assert.equal(get('a'), 1);
+  assert.equal(get('b'), 4); // rebuilt; a, the oldest of this push, goes
+  memo.advance();
+  assert.equal(get('b'), 4);
+  // c was not used during the previous push: dropped when the next one begins.
+  memo.advance();
+  assert.equal(memo.size, 1);
+  assert.equal(get('b'), 4);
+  assert.equal(get('c'), 5);
 });

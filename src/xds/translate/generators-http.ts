@@ -7,7 +7,7 @@ import type { Server } from '../../api/networking/types.js';
 import type { Service } from '../../registry/types.js';
 import type { ProxyNode } from '../proxy-node.js';
 import { isHttpPort } from './cluster.js';
-import { memoized, type TypeGenerator } from './generators.js';
+import { memoized, namesDigest, type TypeGenerator } from './generators.js';
 import {
   grpcApiListener,
   gatewayListener,
@@ -118,8 +118,7 @@ function gatewayRdsKey(push: PushContext, proxy: ProxyNode, view: ProxyView) {
 }
 
 export const rds: TypeGenerator = {
-  key(push, proxy) {
-    const view = proxyView(push, proxy);
+  key(push, proxy, view = proxyView(push, proxy)) {
     return proxy.type === 'router' ? gatewayRdsKey(push, proxy, view).key : meshRdsKey(push, proxy, view).key;
   },
   generate(push, proxy, names) {
@@ -171,18 +170,23 @@ export const rds: TypeGenerator = {
     if (view.flavor === 'grpc') {
       // Proxyless gRPC names route configurations like clusters: `outbound|PORT||HOST`.
       const requested = names !== undefined && names.length > 0 ? [...new Set(names)].sort() : undefined;
-      return memoized(push, `${key}|grpc:${requested?.join(',') ?? '*'}`, undefined, () => {
-        const out = new Map<string, object>();
-        const wanted =
-          requested ??
-          view.scope.services.flatMap((s) => s.ports.map((p) => outboundCluster(s.hostname, p.number)));
-        for (const name of wanted) {
-          const parsed = parseClusterName(name);
-          if (parsed === undefined || !view.scope.servicesByHost.has(parsed.host)) continue;
-          out.set(name, build(parsed.port, name));
-        }
-        return out;
-      });
+      return memoized(
+        push,
+        `${key}|grpc:${requested === undefined ? '*' : namesDigest(requested)}`,
+        undefined,
+        () => {
+          const out = new Map<string, object>();
+          const wanted =
+            requested ??
+            view.scope.services.flatMap((s) => s.ports.map((p) => outboundCluster(s.hostname, p.number)));
+          for (const name of wanted) {
+            const parsed = parseClusterName(name);
+            if (parsed === undefined || !view.scope.servicesByHost.has(parsed.host)) continue;
+            out.set(name, build(parsed.port, name));
+          }
+          return out;
+        },
+      );
     }
     return memoized(
       push,
@@ -303,16 +307,19 @@ function ldsKey(push: PushContext, proxy: ProxyNode, view: ProxyView): string {
 }
 
 export const lds: TypeGenerator = {
-  key(push, proxy) {
-    return ldsKey(push, proxy, proxyView(push, proxy));
+  key(push, proxy, view = proxyView(push, proxy)) {
+    return ldsKey(push, proxy, view);
   },
   generate(push, proxy, names) {
     const view = proxyView(push, proxy);
     const key = ldsKey(push, proxy, view);
     if (proxy.type === 'grpc') {
       const wanted = names !== undefined && names.length > 0 ? [...new Set(names)].sort() : undefined;
-      return memoized(push, `${key}|grpc:${wanted?.join(',') ?? '*'}`, undefined, () =>
-        grpcListeners(push, view, wanted),
+      return memoized(
+        push,
+        `${key}|grpc:${wanted === undefined ? '*' : namesDigest(wanted)}`,
+        undefined,
+        () => grpcListeners(push, view, wanted),
       );
     }
     if (proxy.type === 'router') {

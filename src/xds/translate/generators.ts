@@ -8,7 +8,7 @@ import type { ProxyNode } from '../proxy-node.js';
 import { buildInboundCluster, buildOutboundCluster, isHttpPort, usesDns } from './cluster.js';
 import { buildLoadAssignment, localityMatters } from './endpoints.js';
 import type { Json } from './envoy.js';
-import { fingerprint, freezeDeep } from './memo.js';
+import { digest, fingerprint, freezeDeep } from './memo.js';
 import { outboundCluster, parseClusterName } from './names.js';
 import { resourceFp, type PushContext } from './push-context.js';
 import { proxyRateLimits } from './ratelimit.js';
@@ -16,24 +16,29 @@ import { rateLimitServiceCluster } from './ratelimit-envoy.js';
 import {
   endpointsKey,
   findSubset,
-  inboundKey,
   inboundPorts,
   localitySensitive,
   policyFor,
   proxyView,
   ruleSpec,
+  type InboundPort,
   type ProxyView,
 } from './proxy-view.js';
 
 export type Resources = ReadonlyMap<string, object>;
 
 export interface TypeGenerator {
-  key(push: PushContext, proxy: ProxyNode): string;
+  /** `view`: the proxy's view in `push`, when the caller already has it. */
+  key(push: PushContext, proxy: ProxyNode, view?: ProxyView): string;
   /** names: undefined = everything this proxy should have. */
   generate(push: PushContext, proxy: ProxyNode, names: readonly string[] | undefined): Resources;
 }
 
-/** Memoizes the full set under `key`, and a requested subset under key + names. */
+/**
+ * Memoizes the full set under `key`. A request naming every resource of the set gets the full
+ * set itself (the same object each time, which the server's encoding cache keys on); a true
+ * subset is memoized under a digest of its names.
+ */
 export function memoized(
   push: PushContext,
   key: string,
@@ -42,10 +47,54 @@ export function memoized(
 ): Resources {
   const all = push.index.cached(key, () => freezeDeep(build()) as Resources);
   if (names === undefined || names.length === 0) return all;
-  const wanted = [...new Set(names)].sort();
-  return push.index.cached(`${key}|names:${wanted.join(',')}`, () => {
+  return subsetOf(push, key, all, names);
+}
+
+/** Names of a request, sorted, as one short key part. */
+export function namesDigest(sorted: readonly string[]): string {
+  return digest(JSON.stringify(sorted));
+}
+
+/** Position of each name in a generated set, for checking requests against it without a Set. */
+const positions = new WeakMap<Resources, Map<string, number>>();
+
+/**
+ * How a request relates to a generated set: whether it names every resource of it (the common
+ * case: Envoy asks for every EDS cluster it was given), and the names the set lacks.
+ */
+export function coverage(all: Resources, names: readonly string[]): { every: boolean; missing: string[] } {
+  let index = positions.get(all);
+  if (index === undefined) {
+    index = new Map();
+    for (const name of all.keys()) index.set(name, index.size);
+    positions.set(all, index);
+  }
+  const seen = new Uint8Array(all.size);
+  let covered = 0;
+  const missing: string[] = [];
+  for (const n of names) {
+    const i = index.get(n);
+    if (i === undefined) missing.push(n);
+    else if (seen[i] === 0) {
+      seen[i] = 1;
+      covered++;
+    }
+  }
+  return { every: covered === all.size, missing };
+}
+
+/** The resources of `all` named in `names`: `all` itself when that is every one of them. */
+export function subsetOf(
+  push: PushContext,
+  key: string,
+  all: Resources,
+  names: readonly string[],
+): Resources {
+  if (coverage(all, names).every) return all;
+  const sorted = [...new Set(names)].sort();
+  return push.index.cached(`${key}|names:${namesDigest(sorted)}`, () => {
     const out = new Map<string, object>();
-    for (const n of wanted) {
+    for (const n of sorted) {
       const r = all.get(n);
       if (r !== undefined) out.set(n, r);
     }
@@ -92,12 +141,16 @@ function outboundClusters(push: PushContext, view: ProxyView): Map<string, objec
   return out;
 }
 
-/** Endpoint sets that CDS embeds: those of DNS-resolved services. */
+/** Endpoint sets that CDS embeds: those of DNS-resolved services (per scope, per push). */
 function dnsEndpointsKey(push: PushContext, view: ProxyView): string {
-  return view.scope.services
-    .filter((s) => usesDns(s, view.flavor))
-    .map((s) => push.index.endpointsFingerprint(s.hostname))
-    .join(',');
+  return push.index.perPush(`dnseps|${view.flavor}|${view.scope.key}`, () =>
+    digest(
+      view.scope.services
+        .filter((s) => usesDns(s, view.flavor))
+        .map((s) => push.index.endpointsFingerprint(s.hostname))
+        .join(','),
+    ),
+  );
 }
 
 function cdsKey(
@@ -107,12 +160,19 @@ function cdsKey(
   inbound: ReturnType<typeof inboundPorts>,
 ): string {
   const rls = proxyRateLimits(push, proxy, view, inbound).serviceCluster ?? '';
-  return `cds|${view.flavor}|${view.scope.key}|${view.rules.key}|${dnsEndpointsKey(push, view)}|${inboundKey(inbound)}|rls:${rls}`;
+  return `cds|${view.flavor}|${view.scope.key}|${view.rules.key}|${dnsEndpointsKey(push, view)}|${inboundClustersKey(inbound)}|rls:${rls}`;
+}
+
+/**
+ * What inbound clusters read of the inbound ports: not the address a listener binds, so every
+ * instance of a workload (same ports, different IPs) shares one CDS result.
+ */
+function inboundClustersKey(inbound: readonly InboundPort[]): string {
+  return inbound.map((p) => `${p.servicePort}>${p.targetPort}${p.http2 ? 'h2' : ''}`).join(',');
 }
 
 export const cds: TypeGenerator = {
-  key(push, proxy) {
-    const view = proxyView(push, proxy);
+  key(push, proxy, view = proxyView(push, proxy)) {
     return cdsKey(push, proxy, view, inboundPorts(push, proxy, view.scope));
   },
   generate(push, proxy, names) {
@@ -120,8 +180,10 @@ export const cds: TypeGenerator = {
     const inbound = inboundPorts(push, proxy, view.scope);
     const key = cdsKey(push, proxy, view, inbound);
     return memoized(push, key, names, () => {
-      const outbound = push.index.cached(`cds-out|${view.flavor}|${view.scope.key}|${view.rules.key}`, () =>
-        outboundClusters(push, view),
+      // DNS clusters embed their endpoints, so their fingerprints are part of the key.
+      const outbound = push.index.cached(
+        `cds-out|${view.flavor}|${view.scope.key}|${view.rules.key}|${dnsEndpointsKey(push, view)}`,
+        () => outboundClusters(push, view),
       );
       const all = new Map(outbound);
       for (const p of inbound) {
@@ -144,7 +206,8 @@ export const cds: TypeGenerator = {
 
 function edsKey(push: PushContext, proxy: ProxyNode, view: ProxyView): string {
   const locality = localitySensitive(push, view) ? proxy.locality : '';
-  return `eds|${view.scope.key}|${view.rules.key}|${endpointsKey(push, view.scope)}|${locality}`;
+  // The flavor decides which clusters use EDS (proxyless gRPC resolves DNS services through it).
+  return `eds|${view.flavor}|${view.scope.key}|${view.rules.key}|${endpointsKey(push, view.scope)}|${locality}`;
 }
 
 /** The assignment for one outbound cluster the proxy can see; undefined for unknown names. */
@@ -192,26 +255,38 @@ function loadAssignment(
 }
 
 export const eds: TypeGenerator = {
-  key(push, proxy) {
-    return edsKey(push, proxy, proxyView(push, proxy));
+  key(push, proxy, view = proxyView(push, proxy)) {
+    return edsKey(push, proxy, view);
   },
   generate(push, proxy, names) {
     const view = proxyView(push, proxy);
     const key = edsKey(push, proxy, view);
-    const wanted = names !== undefined && names.length > 0 ? [...new Set(names)].sort() : undefined;
-    return push.index.cached(`${key}|names:${wanted?.join(',') ?? '*'}`, () => {
-      const list =
-        wanted ??
-        view.scope.services.flatMap((s) => {
-          const rule = ruleSpec(view, s.hostname);
-          return s.ports.flatMap((p) => [
+    const all = push.index.cached(`${key}|names:*`, () => {
+      const out = new Map<string, object>();
+      for (const s of view.scope.services) {
+        const rule = ruleSpec(view, s.hostname);
+        for (const p of s.ports) {
+          for (const name of [
             outboundCluster(s.hostname, p.number),
             ...(rule?.subsets ?? []).map((sub) => outboundCluster(s.hostname, p.number, sub.name)),
-          ]);
-        });
+          ]) {
+            const cla = loadAssignment(push, proxy, view, name);
+            if (cla !== undefined) out.set(name, cla);
+          }
+        }
+      }
+      return out;
+    });
+    if (names === undefined || names.length === 0) return all;
+    // Names outside the full set (none Envoy would ask for) still get what they resolve to.
+    const { every, missing } = coverage(all, names);
+    const resolvable = missing.some((n) => loadAssignment(push, proxy, view, n) !== undefined);
+    if (every && !resolvable) return all;
+    const sorted = [...new Set(names)].sort();
+    return push.index.cached(`${key}|names:${namesDigest(sorted)}`, () => {
       const out = new Map<string, object>();
-      for (const name of list) {
-        const cla = loadAssignment(push, proxy, view, name);
+      for (const name of sorted) {
+        const cla = all.get(name) ?? loadAssignment(push, proxy, view, name);
         if (cla !== undefined) out.set(name, cla);
       }
       return out;

@@ -10,15 +10,17 @@ import { TYPE, type ResourceTypeUrl } from '../../protocol/protos.js';
 import type { ProxyNode } from '../proxy-node.js';
 import { cds, eds, type Resources, type TypeGenerator } from './generators.js';
 import { lds, rds } from './generators-http.js';
+import { proxyView } from './proxy-view.js';
 import type { PushContext } from './push-context.js';
 
 export { buildPushContext, type PushContext, type PushContextOptions } from './push-context.js';
 export { visibleServices } from './scope.js';
 
 /** SDS is served by the certificate authority's generator, not here: always empty. */
+const NO_SECRETS: Resources = new Map();
 const sds: TypeGenerator = {
   key: () => 'sds',
-  generate: () => new Map(),
+  generate: () => NO_SECRETS,
 };
 
 const GENERATORS: Record<ResourceTypeUrl, TypeGenerator> = {
@@ -48,19 +50,35 @@ export function generatorKey(push: PushContext, proxy: ProxyNode, typeUrl: Resou
   return GENERATORS[typeUrl].key(push, proxy);
 }
 
+/** Every proxy field a generator reads: proxies equal in these get equal output. */
+function proxyFacets(proxy: ProxyNode): string {
+  return JSON.stringify([proxy.type, proxy.namespace, proxy.labels, proxy.ipAddresses, proxy.locality]);
+}
+
 /**
  * Types whose output for this proxy may differ between two push contexts: exactly those whose
  * input keys differ. An endpoint-only change moves only the EDS key; a change to a
- * VirtualService the proxy cannot see moves none.
+ * VirtualService the proxy cannot see moves none. Keys are remembered per push, so comparing
+ * against the previous push reuses the keys computed when it was the next one.
  */
 export function affectedTypes(
   prev: PushContext,
   next: PushContext,
   proxy: ProxyNode,
 ): ReadonlySet<ResourceTypeUrl> {
+  const facets = proxyFacets(proxy);
+  const keys = (push: PushContext): ReadonlyMap<ResourceTypeUrl, string> =>
+    push.index.perPush(`keys|${facets}`, () => {
+      const out = new Map<ResourceTypeUrl, string>();
+      const view = proxyView(push, proxy);
+      for (const [type, gen] of Object.entries(GENERATORS) as [ResourceTypeUrl, TypeGenerator][]) {
+        out.set(type, gen.key(push, proxy, view));
+      }
+      return out;
+    });
+  const before = keys(prev);
+  const after = keys(next);
   const out = new Set<ResourceTypeUrl>();
-  for (const [type, gen] of Object.entries(GENERATORS) as [ResourceTypeUrl, TypeGenerator][]) {
-    if (gen.key(prev, proxy) !== gen.key(next, proxy)) out.add(type);
-  }
+  for (const [type, key] of after) if (before.get(type) !== key) out.add(type);
   return out;
 }

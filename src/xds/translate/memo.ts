@@ -5,14 +5,26 @@
  */
 import { createHash } from 'node:crypto';
 
-/** Bounded map: when full, the oldest insertion goes first (inputs are immutable, so any
- * evicted entry can be rebuilt identically). */
+interface Entry<V> {
+  value: V;
+  /** Generation (push number) in which the entry was last read or written. */
+  used: number;
+}
+
+/**
+ * Bounded memo shared by a chain of push contexts. Keys name every input, so an entry built
+ * for one push is valid for any later push that computes the same key. Least recently used
+ * entries go first when full, and `advance()` (one call per new push context) drops entries no
+ * push read since the one before: what proxies stopped asking for does not linger.
+ */
 export class BoundedMemo<V> {
-  private readonly entries = new Map<string, V>();
+  /** Least recently used first (by generation). */
+  private readonly entries = new Map<string, Entry<V>>();
+  private generation = 0;
   hits = 0;
   misses = 0;
 
-  constructor(private readonly capacity: number) {}
+  constructor(readonly capacity: number) {}
 
   get size(): number {
     return this.entries.size;
@@ -22,16 +34,38 @@ export class BoundedMemo<V> {
     const found = this.entries.get(key);
     if (found !== undefined) {
       this.hits++;
-      return found;
+      // Recency at the granularity of a push: an entry moves to the back once per generation,
+      // which keeps the map ordered by `used` at a fraction of a move per hit.
+      if (found.used !== this.generation) {
+        found.used = this.generation;
+        this.entries.delete(key);
+        this.entries.set(key, found);
+      }
+      return found.value;
     }
     this.misses++;
     const value = build();
-    if (this.entries.size >= this.capacity) {
+    // `build` may have filled the memo itself (nested lookups); make room after it ran.
+    while (this.entries.size >= this.capacity) {
       const oldest = this.entries.keys().next();
-      if (oldest.done !== true) this.entries.delete(oldest.value);
+      if (oldest.done === true) break;
+      this.entries.delete(oldest.value);
     }
-    this.entries.set(key, value);
+    this.entries.set(key, { value, used: this.generation });
     return value;
+  }
+
+  /**
+   * Starts a new generation and evicts what neither the previous generation nor the current
+   * one used. The map is in least-recently-used order, so this stops at the first survivor.
+   */
+  advance(): void {
+    const keep = this.generation;
+    this.generation++;
+    for (const [key, entry] of this.entries) {
+      if (entry.used >= keep) break;
+      this.entries.delete(key);
+    }
   }
 }
 

@@ -31,9 +31,14 @@ export interface ProxyView {
   readonly rules: RuleView;
 }
 
+/** The view of a proxy: derived once per push for each (type, namespace, labels) seen. */
 export function proxyView(push: PushContext, proxy: ProxyNode): ProxyView {
-  const scope = proxyScope(push, proxy);
-  return { flavor: proxy.type === 'grpc' ? 'grpc' : 'envoy', scope, rules: ruleView(push, proxy, scope) };
+  // Exactly the proxy fields the scope and rule view read.
+  const facets = `view|${proxy.type}|${proxy.namespace}|${JSON.stringify(proxy.labels)}`;
+  return push.index.perPush(facets, () => {
+    const scope = proxyScope(push, proxy);
+    return { flavor: proxy.type === 'grpc' ? 'grpc' : 'envoy', scope, rules: ruleView(push, proxy, scope) };
+  });
 }
 
 export function ruleSpec(view: ProxyView, host: string): DestinationRuleSpec | undefined {
@@ -103,7 +108,8 @@ export function inboundKey(ports: readonly InboundPort[]): string {
 
 /** Digest of the endpoint sets of every visible service (per scope, per push). */
 export function endpointsKey(push: PushContext, scope: ProxyScope): string {
-  return push.index.cached(`epkey|${scope.key}`, () =>
+  // Per push: the endpoints are this push's, which the scope key does not name.
+  return push.index.perPush(`epkey|${scope.key}`, () =>
     digest(scope.services.map((s) => push.index.endpointsFingerprint(s.hostname)).join(',')),
   );
 }

@@ -1,33 +1,38 @@
 /**
  * The push context: one immutable snapshot of configuration and services, indexed for the
- * generators. Built once per change (not per proxy); generators read it and memoize their
- * outputs in it, so its caches live and die with it.
+ * generators. Built once per change (not per proxy) from the previous one: indexes whose inputs
+ * did not change are reused, and the memo of generated results is carried over, which is safe
+ * because every memo key names every input of its result (see `PushIndex.cached`).
  */
 import type { Resource } from '../../api/resource.js';
-import {
-  KIND,
-  type DestinationRuleSpec,
-  type GatewaySpec,
-  type SidecarSpec,
-  type VirtualServiceSpec,
-} from '../../api/networking/types.js';
+import { KIND } from '../../api/networking/types.js';
 import { RATE_LIMIT_KIND, type RateLimitSpec } from '../../api/trellis/types.js';
 import type { ConfigSnapshot } from '../../config/types.js';
 import { compileRateLimits, type CompiledRateLimit } from '../../controllers/ratelimit/compile.js';
 import type { Endpoint, Service, ServiceIndexSnapshot } from '../../registry/types.js';
-import { BoundedMemo, digest, fingerprint } from './memo.js';
+import { ServiceCatalog } from './catalog.js';
+import {
+  DestinationRuleIndex,
+  SidecarIndex,
+  VirtualServiceIndex,
+  sameResources,
+  type DestinationRuleResource,
+  type GatewayResource,
+  type SidecarResource,
+  type VirtualServiceResource,
+} from './config-index.js';
+import { BoundedMemo, fingerprint } from './memo.js';
+import { byCreation } from './selectors.js';
 
-export type VirtualServiceResource = Resource<VirtualServiceSpec>;
-export type DestinationRuleResource = Resource<DestinationRuleSpec>;
-export type GatewayResource = Resource<GatewaySpec>;
-export type SidecarResource = Resource<SidecarSpec>;
+export type { DestinationRuleResource, GatewayResource, SidecarResource, VirtualServiceResource };
+export { exportedTo, labelsMatch } from './selectors.js';
 
 export interface PushContextOptions {
   /** DNS suffix of mesh-internal hosts (`cluster.local`). */
   domainSuffix?: string;
   /** Namespace whose Sidecar/DestinationRule apply mesh-wide (`istio-system`). */
   rootNamespace?: string;
-  /** Most generated results kept per push context. */
+  /** Most generated results kept (carried from push to push). */
   memoCapacity?: number;
   /**
    * Where proxies reach the global rate limit service (Envoy's RLS gRPC API). A service of
@@ -47,162 +52,142 @@ export interface PushContext {
   readonly index: PushIndex;
 }
 
-/** Oldest first, then namespace/name: Istio's precedence when resources conflict. */
-function byCreation(a: Resource, b: Resource): number {
-  const ta = a.metadata.creationTimestamp ?? '';
-  const tb = b.metadata.creationTimestamp ?? '';
-  if (ta !== tb) return ta < tb ? -1 : 1;
-  return (
-    a.metadata.namespace.localeCompare(b.metadata.namespace) || a.metadata.name.localeCompare(b.metadata.name)
-  );
-}
-
-function sortedList<S>(config: ConfigSnapshot, kind: string): Resource<S>[] {
-  return [...(config.list(kind) as Resource<S>[])].sort(byCreation);
+function sortedList<S>(resources: readonly Resource[]): Resource<S>[] {
+  return [...(resources as Resource<S>[])].sort(byCreation);
 }
 
 export class PushIndex {
-  readonly services: readonly Service[];
-  /** VirtualServices with hosts (roots), oldest first. */
-  readonly virtualServices: readonly VirtualServiceResource[];
-  /** Delegate VirtualServices (no hosts) by `namespace/name`. */
-  readonly delegates: ReadonlyMap<string, VirtualServiceResource>;
-  readonly destinationRules: readonly DestinationRuleResource[];
-  /** DestinationRules with a workloadSelector, by namespace (they apply only there). */
-  readonly selectorRulesByNamespace: ReadonlyMap<string, readonly DestinationRuleResource[]>;
+  readonly catalog: ServiceCatalog;
+  readonly virtualServices: VirtualServiceIndex;
+  readonly destinationRules: DestinationRuleIndex;
+  readonly sidecars: SidecarIndex;
   readonly gateways: readonly GatewayResource[];
-  readonly sidecarsByNamespace: ReadonlyMap<string, readonly SidecarResource[]>;
-  /** Every RateLimit's limits, compiled once per push (oldest resource first). */
+  /** Every RateLimit's limits, compiled (oldest resource first). */
   readonly rateLimits: readonly CompiledRateLimit[];
-  /** Every generated result of this push, keyed by its full input key. */
+  /** Generated results keyed by their full input key; shared along a chain of pushes. */
   readonly memo: BoundedMemo<unknown>;
-  private readonly endpointFps = new Map<string, string>();
-  private byAddress: Map<string, Endpoint[]> | undefined;
+  private readonly rateLimitSource: readonly Resource[];
+  private readonly gatewaySource: readonly Resource[];
+  /** Results derived from this push alone (keys may leave out what the push fixes). */
+  private readonly local = new Map<string, unknown>();
 
+  /**
+   * `previous`: the index of the previous push, built with the same options; every part whose
+   * input is the very same (immutable) object or list of objects is reused.
+   */
   constructor(
     readonly config: ConfigSnapshot,
     readonly registry: ServiceIndexSnapshot,
-    memoCapacity: number,
-    domainSuffix = 'cluster.local',
+    memo: BoundedMemo<unknown>,
+    domainSuffix: string,
+    previous: PushIndex | undefined,
   ) {
-    this.services = [...registry.services].sort((a, b) => a.hostname.localeCompare(b.hostname));
-    const roots: VirtualServiceResource[] = [];
-    const delegates = new Map<string, VirtualServiceResource>();
-    for (const vs of sortedList<VirtualServiceSpec>(config, KIND.VirtualService)) {
-      if ((vs.spec.hosts ?? []).length === 0) {
-        delegates.set(`${vs.metadata.namespace}/${vs.metadata.name}`, vs);
-      } else {
-        roots.push(vs);
-      }
-    }
-    this.virtualServices = roots;
-    this.delegates = delegates;
-    this.destinationRules = sortedList<DestinationRuleSpec>(config, KIND.DestinationRule);
-    const selectorRules = new Map<string, DestinationRuleResource[]>();
-    for (const r of this.destinationRules) {
-      if (r.spec.workloadSelector?.labels === undefined) continue;
-      let list = selectorRules.get(r.metadata.namespace);
-      if (!list) selectorRules.set(r.metadata.namespace, (list = []));
-      list.push(r);
-    }
-    this.selectorRulesByNamespace = selectorRules;
-    this.gateways = sortedList<GatewaySpec>(config, KIND.Gateway);
-    const sidecars = new Map<string, SidecarResource[]>();
-    for (const sc of sortedList<SidecarSpec>(config, KIND.Sidecar)) {
-      let list = sidecars.get(sc.metadata.namespace);
-      if (!list) sidecars.set(sc.metadata.namespace, (list = []));
-      list.push(sc);
-    }
-    this.sidecarsByNamespace = sidecars;
-    this.rateLimits = compileRateLimits(
-      config.list(RATE_LIMIT_KIND) as Resource<RateLimitSpec>[],
-      domainSuffix,
-    );
-    this.memo = new BoundedMemo<unknown>(memoCapacity);
+    this.memo = memo;
+    this.catalog = previous?.registry === registry ? previous.catalog : new ServiceCatalog(registry);
+    const vs = config.list(KIND.VirtualService);
+    this.virtualServices =
+      previous !== undefined && sameResources(previous.virtualServices.source, vs)
+        ? previous.virtualServices
+        : new VirtualServiceIndex(vs, sortedList(vs), domainSuffix);
+    const dr = config.list(KIND.DestinationRule);
+    this.destinationRules =
+      previous !== undefined && sameResources(previous.destinationRules.source, dr)
+        ? previous.destinationRules
+        : new DestinationRuleIndex(dr, sortedList(dr), domainSuffix);
+    const sc = config.list(KIND.Sidecar);
+    this.sidecars =
+      previous !== undefined && sameResources(previous.sidecars.source, sc)
+        ? previous.sidecars
+        : new SidecarIndex(sc, sortedList(sc));
+    this.gatewaySource = config.list(KIND.Gateway);
+    this.gateways =
+      previous !== undefined && sameResources(previous.gatewaySource, this.gatewaySource)
+        ? previous.gateways
+        : sortedList(this.gatewaySource);
+    this.rateLimitSource = config.list(RATE_LIMIT_KIND);
+    this.rateLimits =
+      previous !== undefined && sameResources(previous.rateLimitSource, this.rateLimitSource)
+        ? previous.rateLimits
+        : compileRateLimits(this.rateLimitSource as Resource<RateLimitSpec>[], domainSuffix);
+  }
+
+  get services(): readonly Service[] {
+    return this.catalog.services;
   }
 
   service(hostname: string): Service | undefined {
-    return this.registry.service(hostname);
+    return this.catalog.service(hostname);
   }
 
   endpoints(hostname: string): readonly Endpoint[] {
-    return this.registry.endpoints(hostname);
+    return this.catalog.endpoints(hostname);
   }
 
-  /** Fingerprint of a service's endpoint set; computed once per push. */
+  /** Fingerprint of a service's endpoint set; computed once per registry snapshot. */
   endpointsFingerprint(hostname: string): string {
-    let fp = this.endpointFps.get(hostname);
-    if (fp === undefined) {
-      fp = digest(JSON.stringify(this.registry.endpoints(hostname)));
-      this.endpointFps.set(hostname, fp);
-    }
-    return fp;
+    return this.catalog.endpointsFingerprint(hostname);
   }
 
   /** Instances whose address is one of `addresses`: the workloads a sidecar sits beside. */
   instancesAt(addresses: readonly string[]): Endpoint[] {
-    if (this.byAddress === undefined) {
-      const map = new Map<string, Endpoint[]>();
-      for (const svc of this.services) {
-        for (const ep of this.registry.endpoints(svc.hostname)) {
-          let list = map.get(ep.address);
-          if (!list) map.set(ep.address, (list = []));
-          list.push(ep);
-        }
-      }
-      this.byAddress = map;
-    }
-    const out: Endpoint[] = [];
-    for (const a of addresses) out.push(...(this.byAddress.get(a) ?? []));
-    return out;
+    return this.catalog.instancesAt(addresses);
   }
 
-  /** Memoized lookup: `key` must name every input `build` reads. */
+  /**
+   * Memoized across pushes: `key` must name every input `build` reads, including those that
+   * are the same for every proxy of a push (use the indexes' fingerprints for "all services",
+   * "all rules", "all VirtualServices"). A key that forgets one serves a stale result to a
+   * later push.
+   */
   cached<T>(key: string, build: () => T): T {
     return this.memo.getOrBuild(key, build) as T;
+  }
+
+  /** Memoized for this push only: `key` may leave out what this push's snapshots fix. */
+  perPush<T>(key: string, build: () => T): T {
+    const found = this.local.get(key);
+    if (found !== undefined || this.local.has(key)) return found as T;
+    const value = build();
+    this.local.set(key, value);
+    return value;
   }
 }
 
 export const DEFAULT_RATE_LIMIT_SERVICE = { host: '127.0.0.1', port: 8081 } as const;
+const DEFAULT_MEMO_CAPACITY = 100_000;
 
+/** What every memo key takes for granted; a previous push with other options shares nothing. */
+const lineage = new WeakMap<PushContext, string>();
+
+/**
+ * Builds the push context of a change. Pass the previous push context (the one proxies are
+ * being served from) to reuse its indexes and generated results wherever their inputs are
+ * unchanged; without it everything is built afresh.
+ */
 export function buildPushContext(
   config: ConfigSnapshot,
   services: ServiceIndexSnapshot,
   options: PushContextOptions = {},
+  previous?: PushContext,
 ): PushContext {
   const domainSuffix = options.domainSuffix ?? 'cluster.local';
-  const index = new PushIndex(config, services, options.memoCapacity ?? 20_000, domainSuffix);
-  return Object.freeze({
+  const rootNamespace = options.rootNamespace ?? 'istio-system';
+  const rateLimitService = Object.freeze({ ...(options.rateLimitService ?? DEFAULT_RATE_LIMIT_SERVICE) });
+  const capacity = options.memoCapacity ?? DEFAULT_MEMO_CAPACITY;
+  const fixed = JSON.stringify([domainSuffix, rootNamespace, rateLimitService, capacity]);
+  const carried = previous !== undefined && lineage.get(previous) === fixed ? previous.index : undefined;
+  const memo = carried?.memo ?? new BoundedMemo<unknown>(capacity);
+  memo.advance();
+  const index = new PushIndex(config, services, memo, domainSuffix, carried);
+  const push: PushContext = Object.freeze({
     version: `${config.revision}.${services.version}`,
     domainSuffix,
-    rateLimitService: Object.freeze({ ...(options.rateLimitService ?? DEFAULT_RATE_LIMIT_SERVICE) }),
-    rootNamespace: options.rootNamespace ?? 'istio-system',
+    rateLimitService,
+    rootNamespace,
     index,
   });
-}
-
-/** Istio's exportTo: absent or `*` = everyone, `.` = own namespace, `~` = nobody. */
-export function exportedTo(
-  exportTo: readonly string[] | undefined,
-  ownNamespace: string,
-  namespace: string,
-): boolean {
-  if (exportTo === undefined || exportTo.length === 0) return true;
-  for (const e of exportTo) {
-    if (e === '*') return true;
-    if (e === '.' && ownNamespace === namespace) return true;
-    if (e === namespace) return true;
-  }
-  return false;
-}
-
-export function labelsMatch(
-  selector: Readonly<Record<string, string>> | undefined,
-  labels: Readonly<Record<string, string>>,
-): boolean {
-  if (selector === undefined) return true;
-  for (const [k, v] of Object.entries(selector)) if (labels[k] !== v) return false;
-  return true;
+  lineage.set(push, fixed);
+  return push;
 }
 
 export function resourceFp(r: Resource): string {

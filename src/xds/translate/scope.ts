@@ -4,13 +4,12 @@
  * Every result here is memoized on a key that names the derived inputs (the chosen Sidecar,
  * the chosen rules), never on the raw proxy, so proxies with equal views share results.
  */
-import { fqdn, hostMatches } from '../../api/hosts.js';
+import { fqdn, hostMatches, isWildcardHost } from '../../api/hosts.js';
 import type { Service } from '../../registry/types.js';
 import type { ProxyNode } from '../proxy-node.js';
 import { digest, fingerprint } from './memo.js';
 import {
   exportedTo,
-  labelsMatch,
   resourceFp,
   type DestinationRuleResource,
   type PushContext,
@@ -34,17 +33,12 @@ export interface ProxyScope {
 export function selectSidecar(push: PushContext, proxy: ProxyNode): SidecarResource | undefined {
   // Sidecar resources configure sidecars (and proxyless clients); gateways see every service.
   if (proxy.type === 'router') return undefined;
-  const local = push.index.sidecarsByNamespace.get(proxy.namespace) ?? [];
-  const selected = local.find(
-    (s) =>
-      s.spec.workloadSelector?.labels !== undefined &&
-      labelsMatch(s.spec.workloadSelector.labels, proxy.labels),
+  const sidecars = push.index.sidecars;
+  return (
+    sidecars.selected(proxy.namespace, proxy.labels) ??
+    sidecars.namespaceDefault(proxy.namespace) ??
+    sidecars.namespaceDefault(push.rootNamespace)
   );
-  if (selected) return selected;
-  const nsDefault = local.find((s) => s.spec.workloadSelector?.labels === undefined);
-  if (nsDefault) return nsDefault;
-  const root = push.index.sidecarsByNamespace.get(push.rootNamespace) ?? [];
-  return root.find((s) => s.spec.workloadSelector?.labels === undefined);
 }
 
 /**
@@ -62,21 +56,46 @@ export function egressAdmits(entry: string, sidecarNamespace: string, service: S
 
 export function proxyScope(push: PushContext, proxy: ProxyNode): ProxyScope {
   const sidecar = selectSidecar(push, proxy);
-  const key = `scope|${proxy.namespace}|${sidecar ? resourceFp(sidecar) : '-'}`;
+  // The scope reads the namespace, the Sidecar, every service and the root namespace (fixed
+  // along a memo's lineage); endpoints are not read, so they do not move it.
+  const key = `scope|${proxy.namespace}|${sidecar ? resourceFp(sidecar) : '-'}|${push.index.catalog.fingerprint}`;
   return push.index.cached(key, () => buildScope(push, proxy.namespace, sidecar));
 }
 
+/** Candidates an egress entry can admit, found by hostname or namespace instead of a scan. */
+function egressCandidates(push: PushContext, entry: string, sidecarNs: string): readonly Service[] {
+  const catalog = push.index.catalog;
+  const slash = entry.indexOf('/');
+  const ns = slash >= 0 ? entry.slice(0, slash) : '*';
+  const host = slash >= 0 ? entry.slice(slash + 1) : entry;
+  if (ns === '~') return [];
+  if (!isWildcardHost(host)) return catalog.byHostname(host);
+  return ns === '*' ? catalog.services : catalog.inNamespace(ns === '.' ? sidecarNs : ns);
+}
+
 function buildScope(push: PushContext, namespace: string, sidecar: SidecarResource | undefined): ProxyScope {
-  const egress = (sidecar?.spec.egress ?? []).flatMap((l) => l.hosts);
   const sidecarNs =
     sidecar === undefined || sidecar.metadata.namespace === push.rootNamespace
       ? namespace
       : sidecar.metadata.namespace;
-  const services = push.index.services.filter(
-    (s) =>
-      exportedTo(s.exportTo, s.namespace, namespace) &&
-      (sidecar === undefined || egress.some((e) => egressAdmits(e, sidecarNs, s))),
-  );
+  let services: Service[];
+  if (sidecar === undefined) {
+    services = push.index.services.filter((s) => exportedTo(s.exportTo, s.namespace, namespace));
+  } else {
+    const chosen = new Set<Service>();
+    for (const entry of (sidecar.spec.egress ?? []).flatMap((l) => l.hosts)) {
+      for (const s of egressCandidates(push, entry, sidecarNs)) {
+        if (
+          !chosen.has(s) &&
+          egressAdmits(entry, sidecarNs, s) &&
+          exportedTo(s.exportTo, s.namespace, namespace)
+        ) {
+          chosen.add(s);
+        }
+      }
+    }
+    services = push.index.catalog.ordered(chosen);
+  }
   const parts = [namespace, sidecar ? resourceFp(sidecar) : '-', ...services.map((s) => fingerprint(s))];
   return Object.freeze({
     key: digest(parts.join(',')),
@@ -89,9 +108,7 @@ function buildScope(push: PushContext, namespace: string, sidecar: SidecarResour
 
 /** DestinationRules with a workloadSelector in the proxy's namespace that select it. */
 export function selectedRules(push: PushContext, proxy: ProxyNode): DestinationRuleResource[] {
-  return (push.index.selectorRulesByNamespace.get(proxy.namespace) ?? []).filter((r) =>
-    labelsMatch(r.spec.workloadSelector?.labels, proxy.labels),
-  );
+  return push.index.destinationRules.selecting(proxy.namespace, proxy.labels);
 }
 
 export interface RuleView {
@@ -108,25 +125,27 @@ export interface RuleView {
  */
 export function ruleView(push: PushContext, proxy: ProxyNode, scope: ProxyScope): RuleView {
   const selected = selectedRules(push, proxy);
-  const key = `rules|${scope.key}|${selected.map(resourceFp).join(',')}`;
+  const rulesIndex = push.index.destinationRules;
+  // Reads the scope, the selected rules and every selector-less rule (their fingerprint).
+  const key = `rules|${scope.key}|${selected.map(resourceFp).join(',')}|${rulesIndex.fingerprint}`;
   return push.index.cached(key, () => {
     const rules = new Map<string, DestinationRuleResource>();
-    const candidates = push.index.destinationRules.filter(
-      (r) =>
-        r.spec.workloadSelector?.labels === undefined &&
-        exportedTo(r.spec.exportTo, r.metadata.namespace, scope.namespace),
-    );
     const parts: string[] = [];
+    const selectedPatterns = selected.map((rule) => ({
+      rule,
+      pattern: fqdn(rule.spec.host, rule.metadata.namespace, push.domainSuffix),
+    }));
     for (const svc of scope.services) {
-      const tiers: DestinationRuleResource[][] = [
-        selected,
-        candidates.filter((r) => r.metadata.namespace === scope.namespace),
-        candidates.filter((r) => r.metadata.namespace === svc.namespace),
-        candidates.filter((r) => r.metadata.namespace === push.rootNamespace),
+      const candidates = rulesIndex.forHost(svc.hostname, scope.namespace);
+      const tiers = [
+        selectedPatterns,
+        candidates.filter((c) => c.rule.metadata.namespace === scope.namespace),
+        candidates.filter((c) => c.rule.metadata.namespace === svc.namespace),
+        candidates.filter((c) => c.rule.metadata.namespace === push.rootNamespace),
         candidates,
       ];
       for (const tier of tiers) {
-        const best = bestRule(push, tier, svc.hostname);
+        const best = bestRule(tier, svc.hostname);
         if (best) {
           rules.set(svc.hostname, best);
           parts.push(`${svc.hostname}=${resourceFp(best)}`);
@@ -139,19 +158,17 @@ export function ruleView(push: PushContext, proxy: ProxyNode, scope: ProxyScope)
 }
 
 function bestRule(
-  push: PushContext,
-  rules: readonly DestinationRuleResource[],
+  rules: readonly { rule: DestinationRuleResource; pattern: string }[],
   host: string,
 ): DestinationRuleResource | undefined {
   let best: DestinationRuleResource | undefined;
   let bestScore = -1;
-  for (const r of rules) {
-    const pattern = fqdn(r.spec.host, r.metadata.namespace, push.domainSuffix);
+  for (const { rule, pattern } of rules) {
     if (!hostMatches(pattern, host)) continue;
     // Exact names outrank every wildcard; longer wildcards are more specific.
     const score = pattern.startsWith('*') ? pattern.length : Number.MAX_SAFE_INTEGER;
     if (score > bestScore) {
-      best = r;
+      best = rule;
       bestScore = score;
     }
   }

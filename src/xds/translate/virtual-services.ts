@@ -7,13 +7,12 @@
  * use the one rule for both). A host with an exact VirtualService host ignores wildcard ones;
  * otherwise the most specific wildcard wins.
  */
-import { fqdn, hostMatches, hostsOverlap } from '../../api/hosts.js';
+import { hostMatches, hostsOverlap } from '../../api/hosts.js';
 import type { Server } from '../../api/networking/types.js';
 import type { ProxyNode } from '../proxy-node.js';
 import { labelledMatches, mergeRoutes, type MergedRoute } from './http-routes.js';
 import { digest } from './memo.js';
 import {
-  exportedTo,
   labelsMatch,
   resourceFp,
   type GatewayResource,
@@ -30,59 +29,59 @@ export interface RouteView {
   readonly labelled: readonly { id: string; labels: Record<string, string> }[];
 }
 
-function vsHosts(push: PushContext, vs: VirtualServiceResource): string[] {
-  return (vs.spec.hosts ?? []).map((h) => fqdn(h, vs.metadata.namespace, push.domainSuffix));
+interface HostRoutes {
+  readonly routes: readonly MergedRoute[];
+  /** Digest of `routes` (their ids name the resources they came from). */
+  readonly digest: string;
 }
 
-/** The VirtualServices deciding `host`, given candidates with their resolved hosts. */
-export function decidingServices(
-  host: string,
-  candidates: readonly { vs: VirtualServiceResource; hosts: readonly string[] }[],
-): VirtualServiceResource[] {
-  const exact = candidates.filter((c) => c.hosts.includes(host)).map((c) => c.vs);
-  if (exact.length > 0) return exact;
-  let best = -1;
-  let out: VirtualServiceResource[] = [];
-  for (const c of candidates) {
-    const pattern = c.hosts
-      .filter((h) => h.startsWith('*') && hostMatches(h, host))
-      .sort((a, b) => b.length - a.length)[0];
-    if (pattern === undefined) continue;
-    if (pattern.length > best) {
-      best = pattern.length;
-      out = [c.vs];
-    } else if (pattern.length === best) {
-      out.push(c.vs);
-    }
-  }
-  return out;
-}
-
-function view(byHost: Map<string, readonly MergedRoute[]>): RouteView {
-  const all = [...byHost.values()].flat();
-  return Object.freeze({
-    key: digest(JSON.stringify([...byHost])),
-    byHost,
-    labelled: labelledMatches(all),
+/** Merged routes of one host: they depend on its VirtualServices, not on the host, so hosts share them. */
+function hostRoutes(push: PushContext, deciding: readonly VirtualServiceResource[]): HostRoutes {
+  // Reads the deciding VirtualServices and the delegates they name (every delegate's fingerprint).
+  const vsIndex = push.index.virtualServices;
+  const key = `hostroutes|${deciding.map(resourceFp).join(',')}|${vsIndex.delegatesFingerprint}`;
+  return push.index.cached(key, () => {
+    const routes = mergeRoutes(deciding, push.index.virtualServices.delegates);
+    return Object.freeze({ routes, digest: digest(JSON.stringify(routes)) });
   });
 }
 
-/** Routes of every visible service host for sidecars and proxyless gRPC. */
+function view(byHost: Map<string, HostRoutes>): RouteView {
+  const routes = new Map<string, readonly MergedRoute[]>();
+  const parts: string[] = [];
+  for (const [host, r] of byHost) {
+    routes.set(host, r.routes);
+    parts.push(`${host}=${r.digest}`);
+  }
+  return Object.freeze({
+    key: digest(parts.join(',')),
+    byHost: routes,
+    labelled: labelledMatches([...routes.values()].flat()),
+  });
+}
+
+/**
+ * Routes of every visible service host for sidecars and proxyless gRPC. Finding the deciding
+ * VirtualServices of each host is done once per scope and push; the view itself is keyed by
+ * what was found, so a change to one host's VirtualService rebuilds only the views showing it.
+ */
 export function meshRouteView(push: PushContext, scope: ProxyScope): RouteView {
-  return push.index.cached(`meshroutes|${scope.key}`, () => {
-    const candidates = push.index.virtualServices
-      .filter(
-        (vs) =>
-          exportedTo(vs.spec.exportTo, vs.metadata.namespace, scope.namespace) &&
-          ((vs.spec.gateways ?? []).length === 0 || (vs.spec.gateways ?? []).includes('mesh')),
-      )
-      .map((vs) => ({ vs, hosts: vsHosts(push, vs) }));
-    const byHost = new Map<string, readonly MergedRoute[]>();
+  const vsIndex = push.index.virtualServices;
+  return push.index.perPush(`meshroutes|${scope.key}`, () => {
+    const deciding = new Map<string, VirtualServiceResource[]>();
+    const parts: string[] = [];
     for (const svc of scope.services) {
-      const deciding = decidingServices(svc.hostname, candidates);
-      if (deciding.length > 0) byHost.set(svc.hostname, mergeRoutes(deciding, push.index.delegates));
+      const list = vsIndex.deciding(svc.hostname, scope.namespace);
+      if (list.length === 0) continue;
+      deciding.set(svc.hostname, list);
+      parts.push(`${svc.hostname}=${list.map(resourceFp).join('+')}`);
     }
-    return view(byHost);
+    const key = `meshroutes|${digest(parts.join(','))}|${vsIndex.delegatesFingerprint}`;
+    return push.index.cached(key, () => {
+      const byHost = new Map<string, HostRoutes>();
+      for (const [host, list] of deciding) byHost.set(host, hostRoutes(push, list));
+      return view(byHost);
+    });
   });
 }
 
@@ -134,15 +133,16 @@ export function gatewayRouteView(
   servers: readonly GatewayServer[],
   port: number,
 ): RouteView {
-  const key = `gwroutes|${port}|${[...new Set(servers.map((s) => resourceFp(s.gateway)))].join(',')}`;
+  const vsIndex = push.index.virtualServices;
+  const gatewayFps = [...new Set(servers.map((s) => resourceFp(s.gateway)))].join(',');
+  const key = `gwroutes|${port}|${gatewayFps}|${vsIndex.fingerprint}`;
   return push.index.cached(key, () => {
     const onPort = servers.filter((s) => s.server.port.number === port);
     const hostVs = new Map<string, VirtualServiceResource[]>();
-    for (const vs of push.index.virtualServices) {
+    for (const { vs, hosts } of vsIndex.boundTo(onPort.map((s) => s.ref))) {
       const refs = (vs.spec.gateways ?? []).map((g) => gatewayRef(g, vs.metadata.namespace));
       const bound = onPort.filter((s) => refs.includes(s.ref));
-      if (bound.length === 0) continue;
-      for (const host of vsHosts(push, vs)) {
+      for (const host of hosts) {
         for (const s of bound) {
           for (const entry of s.server.hosts) {
             const vhost = serverHostAdmits(entry, s.gateway.metadata.namespace, vs.metadata.namespace, host);
@@ -154,9 +154,9 @@ export function gatewayRouteView(
         }
       }
     }
-    const byHost = new Map<string, readonly MergedRoute[]>();
+    const byHost = new Map<string, HostRoutes>();
     for (const host of [...hostVs.keys()].sort()) {
-      byHost.set(host, mergeRoutes(hostVs.get(host) ?? [], push.index.delegates));
+      byHost.set(host, hostRoutes(push, hostVs.get(host) ?? []));
     }
     return view(byHost);
   });
