@@ -44,6 +44,8 @@ export class DirectoryConfigStore implements ConfigStore {
   private readonly good = new Map<string, Resource[]>();
   private readonly fileErrors = new Map<string, ConfigError[]>();
   private readonly mtimes = new Map<string, number>();
+  /** resourceKey -> absolute path of the file serving it (after the last reload). */
+  private owners = new Map<string, string>();
   private watcher: FSWatcher | undefined;
   private settleTimer: TimerHandle | undefined;
   private rescanTimer: TimerHandle | undefined;
@@ -108,6 +110,11 @@ export class DirectoryConfigStore implements ConfigStore {
 
   errors(): readonly ConfigError[] {
     return [...this.fileErrors.values()].flat();
+  }
+
+  /** Absolute path of the file that defines a served resource (its last good version). */
+  sourceFile(kind: string, namespace: string, name: string): string | undefined {
+    return this.owners.get(resourceKey(kind, namespace, name));
   }
 
   /** Re-reads every file now; concurrent calls coalesce. Resolves when the store is current. */
@@ -220,6 +227,7 @@ export class DirectoryConfigStore implements ConfigStore {
       if (this.fileErrors.delete(file)) this.logger.info('file is valid again', { file: this.rel(file) });
       this.good.set(file, resources);
     }
+    this.owners = owner;
     const count = this.store.replaceAll([...this.good.values()].flat());
     if (count > 0) {
       this.logger.info('config updated', { revision: this.store.revision, changed: count, dir: this.dir });

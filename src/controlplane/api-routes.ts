@@ -6,6 +6,7 @@ import { compileRateLimits } from '../controllers/ratelimit/compile.js';
 import { buildRateLimitServiceConfig } from '../controllers/ratelimit/domain-config.js';
 import type { Registration } from '../registry/service-index.js';
 import type { ControlPlane } from './control-plane.js';
+import { registerConfigRoutes } from './config-routes.js';
 import { HttpRouter } from './http-server.js';
 
 /**
@@ -76,5 +77,6 @@ export function buildApi(cp: ControlPlane): HttpRouter {
       }
       return { json: { ok: true } };
     });
+  registerConfigRoutes(router, cp); // /v1/config: apply, get, delete (see config-routes.ts)
   return router;
 }

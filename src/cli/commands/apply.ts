@@ -1,0 +1,156 @@
+import path from 'node:path';
+import { TrellisError, errorMessage, formatProblem, type Problem } from '../../core/errors.js';
+import { expandPath, parseAndValidate, type ParsedDocument } from '../../api/parse.js';
+import { resourceKey, type Resource } from '../../api/resource.js';
+import { readFile } from 'node:fs/promises';
+import type { Command, CommandIo } from '../command.js';
+import { parseFlags } from '../args.js';
+import {
+  configRequest,
+  expectOk,
+  qualifiedName,
+  type ApiErrorBody,
+  type ApplyResponse,
+} from '../config-client.js';
+import { controlPlaneUrl } from '../http-client.js';
+
+const USAGE = `Usage: trellis apply -f FILE|DIR|- [-f ...] [--control-plane URL]
+
+Validates Istio/Trellis resources and stores them in the control plane, which pushes them to
+the proxies. All resources are applied, or none: an invalid file is reported as
+'trellis analyze' reports it, one line per problem, and nothing is sent:
+
+  FILE:DOC: PATH: MESSAGE            an error (DOC is the 1-based YAML document)
+  FILE:DOC: warning: PATH: MESSAGE   a warning (the resource is still applied)
+
+A control plane running on a config directory keeps applied resources as files under
+DIR/applied/, so they survive restarts; a resource defined in one of your own files there is
+not overwritten (edit that file instead). 'trellis delete KIND NAME' removes applied ones.
+
+  -f, --filename PATH     a YAML/JSON file, a directory (read recursively), or - for stdin
+  --control-plane URL     the control plane's HTTP API (default $TRELLIS_CONTROL_PLANE or
+                          http://127.0.0.1:15014)
+
+Exit status: 0 applied, 1 invalid input or rejected by the control plane, 2 bad usage.`;
+
+interface Origin {
+  shown: string;
+  doc: number;
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Every document of every named file, parsed and validated as `trellis analyze` does. */
+async function load(args: string[], io: CommandIo): Promise<{ shown: string; docs: ParsedDocument[] }[]> {
+  const out: { shown: string; docs: ParsedDocument[] }[] = [];
+  for (const arg of args) {
+    if (arg === '-') {
+      out.push({ shown: '<stdin>', docs: parseAndValidate(await readStdin(), '<stdin>') });
+      continue;
+    }
+    const abs = path.resolve(io.cwd, arg);
+    let files: string[];
+    try {
+      files = await expandPath(abs);
+    } catch (err) {
+      throw new TrellisError(
+        'TRELLIS_NOT_FOUND',
+        `${arg}: ${err instanceof TrellisError ? err.message : errorMessage(err)}`,
+      );
+    }
+    for (const file of files) {
+      const shown = file === abs ? arg : path.join(arg, path.relative(abs, file));
+      out.push({ shown, docs: parseAndValidate(await readFile(file, 'utf8'), shown) });
+    }
+  }
+  return out;
+}
+
+function problemLine(where: string, p: Problem): string {
+  return p.severity === 'error'
+    ? `${where}: ${formatProblem(p)}\n`
+    : `${where}: warning: ${formatProblem(p)}\n`;
+}
+
+export const command: Command = {
+  name: 'apply',
+  summary: 'Validate resources from files and store them in the control plane (all or nothing).',
+  usage: USAGE,
+  async run(argv, io) {
+    const { values, positionals } = parseFlags('apply', argv, {
+      filename: { type: 'string', short: 'f', multiple: true },
+      'control-plane': { type: 'string' },
+    });
+    const files = [...(values.filename ?? []), ...positionals];
+    if (files.length === 0) {
+      throw new TrellisError('TRELLIS_INVALID_ARGUMENT', "expected -f FILE; run 'trellis apply --help'");
+    }
+
+    let errors = 0;
+    let warnings = 0;
+    const resources: Resource[] = [];
+    const origins: Origin[] = [];
+    const seen = new Map<string, string>();
+    for (const { shown, docs } of await load(files, io)) {
+      for (const d of docs) {
+        const where = `${shown}:${d.source.doc}`;
+        for (const p of d.problems) {
+          if (p.severity === 'error') errors++;
+          else warnings++;
+          io.stderr(problemLine(where, p));
+        }
+        if (d.ref !== undefined) {
+          const key = resourceKey(d.ref.kind, d.ref.namespace, d.ref.name);
+          const first = seen.get(key);
+          if (first !== undefined) {
+            errors++;
+            io.stderr(
+              `${where}: metadata.name: ${d.ref.kind} ${d.ref.namespace}/${d.ref.name} is already defined at ${first}\n`,
+            );
+          } else seen.set(key, where);
+        }
+        if (d.resource) {
+          resources.push(d.resource);
+          origins.push({ shown, doc: d.source.doc });
+        }
+      }
+    }
+    if (errors > 0) {
+      io.stderr(`Error: ${errors} error(s), ${warnings} warning(s); nothing was applied\n`);
+      return 1;
+    }
+    if (resources.length === 0) {
+      throw new TrellisError(
+        'TRELLIS_INVALID_CONFIG',
+        `no Istio or Trellis resources in ${files.join(', ')}`,
+      );
+    }
+
+    const base = controlPlaneUrl(values['control-plane'], io.env);
+    const res = await configRequest(base, 'POST', '/v1/config', resources);
+    // The control plane validates again (it may be a newer or older version than this CLI):
+    // its problems point at array positions, mapped back to the files here.
+    const where = (doc: number) => {
+      const o = origins[doc - 1];
+      return o ? `${o.shown}:${o.doc}` : `<request>:${doc}`;
+    };
+    const problems = (res.json as ApiErrorBody | undefined)?.error?.problems;
+    if (res.status === 400 && problems) {
+      for (const p of problems) io.stderr(problemLine(where(p.doc), p));
+      io.stderr(`Error: the control plane rejected ${problems.length} problem(s); nothing was applied\n`);
+      return 1;
+    }
+    const applied = expectOk<ApplyResponse>(res, 'apply');
+    for (const r of applied.results) {
+      const apiVersion = applied.items.find(
+        (i) => i.kind === r.kind && i.metadata.namespace === r.namespace && i.metadata.name === r.name,
+      )?.apiVersion;
+      io.stdout(`${qualifiedName({ apiVersion, kind: r.kind, name: r.name })} ${r.outcome}\n`);
+    }
+    return 0;
+  },
+};

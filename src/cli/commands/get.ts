@@ -1,0 +1,91 @@
+import { stringify } from 'yaml';
+import { TrellisError } from '../../core/errors.js';
+import type { Resource } from '../../api/resource.js';
+import type { Command } from '../command.js';
+import { parseFlags } from '../args.js';
+import { configRequest, expectOk, type ListResponse } from '../config-client.js';
+import { controlPlaneUrl } from '../http-client.js';
+import { renderResources } from '../resource-table.js';
+
+const USAGE = `Usage: trellis get KIND [NAME] [-n NAMESPACE | -A] [-o table|wide|yaml|json] [--control-plane URL]
+
+Lists the resources the control plane serves, from files and from 'trellis apply'.
+
+KIND is a kind (VirtualService), its plural (virtualservices), or Istio's short name:
+vs, dr, gw, se, we. Case does not matter.
+
+  -n, --namespace NS      the namespace (default: default)
+  -A, --all-namespaces    every namespace; adds a NAMESPACE column
+  -o, --output FORMAT     table (default), wide (adds SOURCE: the file serving each resource),
+                          yaml (multi-document, re-appliable with 'trellis apply -f'), json
+  --control-plane URL     the control plane's HTTP API (default $TRELLIS_CONTROL_PLANE or
+                          http://127.0.0.1:15014)
+
+Examples:
+  trellis get vs -A
+  trellis get dr reviews -o yaml`;
+
+const FORMATS = ['table', 'wide', 'yaml', 'json'] as const;
+
+export const command: Command = {
+  name: 'get',
+  summary: 'List or show config resources (VirtualService, DestinationRule, ...) the control plane serves.',
+  usage: USAGE,
+  async run(argv, io) {
+    const { values, positionals } = parseFlags('get', argv, {
+      namespace: { type: 'string', short: 'n' },
+      'all-namespaces': { type: 'boolean', short: 'A', default: false },
+      output: { type: 'string', short: 'o', default: 'table' },
+      'control-plane': { type: 'string' },
+    });
+    const [kind, name, extra] = positionals;
+    if (kind === undefined || extra !== undefined) {
+      throw new TrellisError('TRELLIS_INVALID_ARGUMENT', `expected KIND [NAME]; run 'trellis get --help'`);
+    }
+    const output = values.output as (typeof FORMATS)[number];
+    if (!FORMATS.includes(output)) {
+      throw new TrellisError(
+        'TRELLIS_INVALID_ARGUMENT',
+        `-o ${JSON.stringify(values.output)}: expected one of ${FORMATS.join(', ')}`,
+      );
+    }
+    const all = values['all-namespaces'] && name === undefined;
+    const namespace = values.namespace ?? 'default';
+    const base = controlPlaneUrl(values['control-plane'], io.env);
+    const k = encodeURIComponent(kind);
+
+    let response: ListResponse;
+    if (name !== undefined) {
+      const path = `/v1/config/${k}/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}`;
+      const one = expectOk<Resource>(await configRequest(base, 'GET', path), `get ${kind}`);
+      response = { kind: one.kind, revision: 0, items: [one], sources: {} };
+    } else {
+      const query = all ? '' : `?namespace=${encodeURIComponent(namespace)}`;
+      response = expectOk<ListResponse>(
+        await configRequest(base, 'GET', `/v1/config/${k}${query}`),
+        `get ${kind}`,
+      );
+    }
+    const items = response.items;
+    if (output === 'json') {
+      io.stdout(
+        JSON.stringify(name !== undefined ? items[0] : { apiVersion: 'v1', kind: 'List', items }, null, 2) +
+          '\n',
+      );
+    } else if (output === 'yaml') {
+      io.stdout(items.map((r) => stringify(r)).join('---\n'));
+    } else if (items.length === 0) {
+      io.stderr(`No ${response.kind} resources found${all ? '' : ` in ${namespace} namespace`}.\n`);
+    } else {
+      io.stdout(
+        renderResources(response.kind, items, {
+          allNamespaces: all,
+          wide: output === 'wide',
+          nowMs: Date.now(),
+          sources: response.sources,
+        }),
+      );
+    }
+    return 0;
+  },
+};

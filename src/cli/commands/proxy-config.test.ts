@@ -1,0 +1,71 @@
+/**
+ * `trellis proxy-config` as a user runs it: the real binary against a control plane started
+ * here, with an Envoy-like ADS client connected as productpage's sidecar. Table rendering is
+ * tested in detail in ../proxy-config-tables.test.ts.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { connectEnvoyLike } from '../../../test/integration/helpers/envoy-like-client.js';
+import { startMesh, waitFor } from '../../../test/integration/helpers/mesh.js';
+import { runTrellis } from '../../../test/integration/helpers/process.js';
+import type { CommandIo } from '../command.js';
+import { command } from './proxy-config.js';
+
+const NODE = 'sidecar~127.0.0.1~productpage-v1.default~default.svc.cluster.local';
+
+test('proxy-config clusters and routes PROXY read what the control plane sent, naming DR and VS', async () => {
+  const mesh = await startMesh();
+  mesh.apply(await readFile(path.join(import.meta.dirname, '../testdata/bookinfo-mesh.yaml'), 'utf8'));
+  const client = connectEnvoyLike(mesh.xdsPort, {
+    id: NODE,
+    metadata: { NAMESPACE: 'default', LABELS: { app: 'productpage', version: 'v1' } },
+  });
+  try {
+    await waitFor(
+      'routes pushed',
+      () => client.received.some((r) => r.type === 'RDS' && r.names.includes('9080')) || undefined,
+    );
+    const clusters = await runTrellis(['proxy-config', 'clusters', NODE, '--control-plane', mesh.httpUrl]);
+    assert.equal(clusters.code, 0, clusters.stderr);
+    assert.match(clusters.stdout, /^SERVICE FQDN\s+PORT\s+SUBSET\s+DIRECTION\s+TYPE\s+DESTINATION RULE\n/);
+    assert.match(
+      clusters.stdout,
+      /\nreviews\.default\.svc\.cluster\.local\s+9080\s+v2\s+outbound\s+EDS\s+reviews\.default\n/,
+    );
+
+    const routes = await runTrellis(['proxy-config', 'route', NODE, '--control-plane', mesh.httpUrl]);
+    assert.equal(routes.code, 0, routes.stderr);
+    assert.match(
+      routes.stdout,
+      /\n9080\s+reviews\.default\.svc\.cluster\.local:9080\s+.*\/\* \[end-user=jason\]\s+reviews\.default\n/,
+    );
+
+    const unknown = await runTrellis([
+      'proxy-config',
+      'listeners',
+      'nobody',
+      '--control-plane',
+      mesh.httpUrl,
+    ]);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /no connected proxy "nobody"; see \/debug\/syncz/);
+  } finally {
+    client.close();
+    await mesh.stop();
+  }
+});
+
+test('proxy-config: usage errors and an unreachable admin endpoint say what to do', async () => {
+  const io: CommandIo = { stdout: () => undefined, stderr: () => undefined, env: {}, cwd: process.cwd() };
+  await assert.rejects(
+    command.run(['secrets', 'x'], io),
+    /expected one of clusters, listeners, routes, endpoints/,
+  );
+  await assert.rejects(command.run(['clusters'], io), /expected clusters PROXY .* or clusters --admin URL/);
+  await assert.rejects(
+    command.run(['clusters', '--admin', '127.0.0.1:9'], io),
+    /cannot reach the proxy's admin endpoint at http:\/\/127\.0\.0\.1:9\/config_dump .*check --admin/,
+  );
+});

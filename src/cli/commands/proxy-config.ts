@@ -1,0 +1,157 @@
+import { TrellisError, errorMessage } from '../../core/errors.js';
+import type { Resource } from '../../api/resource.js';
+import type { Command } from '../command.js';
+import { parseFlags } from '../args.js';
+import { configRequest, expectOk, type ListResponse } from '../config-client.js';
+import { nodeInfo, readConfigDump, type DumpResources, type Json } from '../config-dump.js';
+import { controlPlaneUrl } from '../http-client.js';
+import {
+  allRouteConfigs,
+  renderAdminEndpoints,
+  renderClusters,
+  renderEndpoints,
+  renderListeners,
+  renderRoutes,
+  type MeshConfig,
+} from '../proxy-config-tables.js';
+
+const USAGE = `Usage: trellis proxy-config clusters|listeners|routes|endpoints PROXY [--control-plane URL] [-o table|json]
+       trellis proxy-config clusters|listeners|routes|endpoints --admin URL [-o table|json]
+
+Shows one proxy's xDS configuration in the tables 'istioctl proxy-config' prints:
+
+  clusters    SERVICE FQDN, PORT, SUBSET, DIRECTION, TYPE, DESTINATION RULE
+  listeners   ADDRESSES, PORT, MATCH (filter chain match), DESTINATION (route config or cluster)
+  routes      NAME (route config), VHOST NAME, DOMAINS, MATCH, VIRTUAL SERVICE
+  endpoints   ENDPOINT, STATUS, OUTLIER CHECK, CLUSTER
+
+By default it asks the control plane what it last sent to PROXY (/debug/config_dump?proxy=PROXY;
+'trellis proxy-status' lists the ids), and names the DestinationRule / VirtualService behind
+each cluster and route. With --admin it reads the proxy's own admin endpoint instead (its
+/config_dump, and /clusters for endpoint health and outlier ejections): what it accepted.
+
+  --control-plane URL   the control plane's HTTP API (default $TRELLIS_CONTROL_PLANE or
+                        http://127.0.0.1:15014)
+  --admin URL           a proxy's admin endpoint, e.g. http://127.0.0.1:15000 (Trellis or Envoy)
+  -o, --output FORMAT   table (default) or json (the resources, as proto3 JSON)
+
+Example:
+  trellis proxy-config routes sidecar~127.0.0.1~productpage-v1.default~default.svc.cluster.local`;
+
+const TYPES = ['clusters', 'listeners', 'routes', 'endpoints'] as const;
+type ConfigType = (typeof TYPES)[number];
+
+async function fetchText(url: string, what: string): Promise<string> {
+  let res: Response;
+  try {
+    res = await fetch(url);
+  } catch (err) {
+    throw new TrellisError(
+      'TRELLIS_IO',
+      `cannot reach the proxy's admin endpoint at ${url} (${errorMessage((err as { cause?: unknown }).cause ?? err)}); check --admin (the proxy prints its admin address when ready)`,
+    );
+  }
+  if (!res.ok) throw new TrellisError('TRELLIS_IO', `${what} ${url}: HTTP ${res.status}`);
+  return res.text();
+}
+
+/** DestinationRules and VirtualServices from the control plane, to name them in the tables. */
+async function meshConfig(base: string, nodeId: string | undefined): Promise<MeshConfig | undefined> {
+  try {
+    const list = async (kind: string): Promise<Resource[]> =>
+      expectOk<ListResponse>(await configRequest(base, 'GET', `/v1/config/${kind}`), kind).items;
+    return {
+      destinationRules: await list('destinationrules'),
+      virtualServices: await list('virtualservices'),
+      proxy: nodeInfo(nodeId),
+    };
+  } catch {
+    // An older control plane without the config API: the columns show '-'.
+    return undefined;
+  }
+}
+
+export function render(
+  type: ConfigType,
+  dump: DumpResources,
+  mesh?: MeshConfig,
+  adminClusters?: string,
+): string {
+  switch (type) {
+    case 'clusters':
+      return renderClusters(dump.clusters, mesh);
+    case 'listeners':
+      return renderListeners(dump.listeners);
+    case 'routes':
+      return renderRoutes(allRouteConfigs(dump.routes, dump.listeners), mesh);
+    case 'endpoints':
+      return adminClusters !== undefined
+        ? renderAdminEndpoints(adminClusters)
+        : renderEndpoints(dump.endpoints, dump.clusters);
+  }
+}
+
+function rawSection(type: ConfigType, dump: DumpResources): Json[] {
+  return type === 'routes' ? allRouteConfigs(dump.routes, dump.listeners) : dump[type];
+}
+
+export const command: Command = {
+  name: 'proxy-config',
+  summary: "Show a proxy's clusters, listeners, routes or endpoints, as istioctl proxy-config does.",
+  usage: USAGE,
+  async run(argv, io) {
+    const { values, positionals } = parseFlags('proxy-config', argv, {
+      'control-plane': { type: 'string' },
+      admin: { type: 'string' },
+      output: { type: 'string', short: 'o', default: 'table' },
+    });
+    const [typeArg, proxy, extra] = positionals;
+    const type = TYPES.find((t) => t === typeArg || t === `${typeArg ?? ''}s`);
+    if (type === undefined) {
+      throw new TrellisError(
+        'TRELLIS_INVALID_ARGUMENT',
+        `expected one of ${TYPES.join(', ')}, got ${JSON.stringify(typeArg ?? '')}; run 'trellis proxy-config --help'`,
+      );
+    }
+    if (extra !== undefined || (proxy === undefined && values.admin === undefined)) {
+      throw new TrellisError(
+        'TRELLIS_INVALID_ARGUMENT',
+        `expected ${type} PROXY (ids: 'trellis proxy-status') or ${type} --admin URL; run 'trellis proxy-config --help'`,
+      );
+    }
+    if (values.output !== 'table' && values.output !== 'json') {
+      throw new TrellisError(
+        'TRELLIS_INVALID_ARGUMENT',
+        `-o ${String(values.output)}: expected table or json`,
+      );
+    }
+
+    let dump: DumpResources;
+    let adminClusters: string | undefined;
+    let mesh: MeshConfig | undefined;
+    if (values.admin !== undefined) {
+      const admin = (/^https?:\/\//.test(values.admin) ? values.admin : `http://${values.admin}`).replace(
+        /\/+$/,
+        '',
+      );
+      dump = readConfigDump(JSON.parse(await fetchText(`${admin}/config_dump`, 'config dump')) as unknown);
+      if (type === 'endpoints') adminClusters = await fetchText(`${admin}/clusters`, 'clusters');
+      // Naming DestinationRules needs the control plane: only when it was named explicitly.
+      if (values['control-plane'] !== undefined)
+        mesh = await meshConfig(controlPlaneUrl(values['control-plane'], io.env), dump.nodeId);
+    } else {
+      const base = controlPlaneUrl(values['control-plane'], io.env);
+      const r = await configRequest(
+        base,
+        'GET',
+        `/debug/config_dump?proxy=${encodeURIComponent(proxy ?? '')}`,
+      );
+      dump = readConfigDump(expectOk<unknown>(r, 'config dump'));
+      dump.nodeId ??= proxy;
+      mesh = await meshConfig(base, dump.nodeId);
+    }
+    if (values.output === 'json') io.stdout(JSON.stringify(rawSection(type, dump), null, 2) + '\n');
+    else io.stdout(render(type, dump, mesh, adminClusters));
+    return 0;
+  },
+};

@@ -1,0 +1,250 @@
+/**
+ * The config API: read and write Istio/Trellis resources over HTTP (what `trellis apply`,
+ * `trellis get` and `trellis delete` call). JSON everywhere; apply also takes YAML.
+ *
+ *   GET    /v1/config                           the kinds: [{kind, group, versions, names}]
+ *   GET    /v1/config/:kind[?namespace=NS]      {kind, revision, items, sources}
+ *   GET    /v1/config/:kind/:namespace/:name    the resource
+ *   POST   /v1/config                           apply one or more resources:
+ *            body: a resource, an array of them, or {kind: List, items}   (application/json)
+ *                  one or more YAML documents                             (application/yaml)
+ *            200 {revision, items, results: [{kind, namespace, name, outcome}], warnings}
+ *            400 {error: {code: TRELLIS_INVALID_CONFIG, message, problems: [{file: '<request>',
+ *                 doc, path, message}]}}: every problem, nothing applied
+ *            409 a resource is defined in a user-written file (the message names it)
+ *   DELETE /v1/config/:kind/:namespace/:name    {revision, deleted}; 409 as above
+ *
+ * :kind is matched case-insensitively, by plural (virtualservices) and by Istio's short names
+ * (vs, dr, gw, se, we). Validation is src/api's, exactly as for files; `doc` is the 1-based
+ * YAML document, or array index + 1 for JSON. `sources` maps `namespace/name` to the file a
+ * resource is served from, when it comes from one.
+ */
+import type http from 'node:http';
+import { Problems, TrellisError, errorMessage, type Problem } from '../core/errors.js';
+import { parseAndValidate, type ParsedDocument } from '../api/parse.js';
+import { registeredKinds, type KindDefinition } from '../api/kinds.js';
+import { resourceKey, type Resource } from '../api/resource.js';
+import { readResource } from '../api/validate.js';
+import { configWriterFor, type ConfigWriter } from '../config/config-writer.js';
+import type { ControlPlane } from './control-plane.js';
+import type { HttpRouter } from './http-server.js';
+
+/** The file name problems of an API request carry. */
+export const REQUEST_FILE = '<request>';
+
+/** Istio's short names (`kubectl get vs`), so istioctl users' habits work. */
+const SHORT_NAMES: Record<string, readonly string[]> = {
+  VirtualService: ['vs'],
+  DestinationRule: ['dr'],
+  Gateway: ['gw'],
+  ServiceEntry: ['se'],
+  WorkloadEntry: ['we'],
+  Sidecar: [],
+  RateLimit: ['rl'],
+};
+
+function plural(kind: string): string {
+  const lower = kind.toLowerCase();
+  if (lower.endsWith('y')) return `${lower.slice(0, -1)}ies`;
+  return lower.endsWith('s') ? `${lower}es` : `${lower}s`;
+}
+
+/** Every name a kind answers to: `virtualservice`, `virtualservices`, `vs`. */
+export function kindNames(def: KindDefinition): string[] {
+  return [def.kind.toLowerCase(), plural(def.kind), ...(SHORT_NAMES[def.kind] ?? [])];
+}
+
+/** `vs`, `VirtualServices`, `virtualservice.networking.istio.io` -> the kind's definition. */
+export function resolveKind(name: string): KindDefinition {
+  const lower = name.toLowerCase();
+  for (const def of registeredKinds()) {
+    const names = kindNames(def);
+    if (names.includes(lower) || names.some((n) => lower === `${n}.${def.group}`)) return def;
+  }
+  const known = registeredKinds().map((d) => {
+    const short = SHORT_NAMES[d.kind] ?? [];
+    return short.length ? `${d.kind} (${short.join(', ')})` : d.kind;
+  });
+  throw new TrellisError(
+    'TRELLIS_INVALID_ARGUMENT',
+    `unknown kind ${JSON.stringify(name)}; known kinds: ${known.join(', ')}`,
+  );
+}
+
+interface RequestProblem extends Problem {
+  file: string;
+  doc: number;
+}
+
+const MAX_BODY = 8 * 1024 * 1024;
+
+async function readText(req: http.IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY)
+      throw new TrellisError('TRELLIS_INVALID_ARGUMENT', `request body larger than ${MAX_BODY} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** A JSON body: one resource, an array of them, or a Kubernetes List. */
+function parseJsonBody(text: string): ParsedDocument[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new TrellisError(
+      'TRELLIS_INVALID_ARGUMENT',
+      `request body is not valid JSON (${errorMessage(err)}); send YAML with content-type application/yaml`,
+    );
+  }
+  const list = value as { kind?: unknown; items?: unknown };
+  const items = Array.isArray(value)
+    ? (value as unknown[])
+    : list && list.kind === 'List' && Array.isArray(list.items)
+      ? (list.items as unknown[])
+      : [value];
+  return items.map((item, i) => {
+    const problems = new Problems();
+    const { resource, skipped } = readResource(item, problems);
+    const doc: ParsedDocument = { source: { file: REQUEST_FILE, doc: i + 1 }, problems: problems.items };
+    if (resource && problems.ok) doc.resource = resource;
+    if (skipped) doc.skipped = true;
+    return doc;
+  });
+}
+
+function isYaml(req: http.IncomingMessage): boolean {
+  return /\b(ya?ml|x-yaml)\b/i.test(req.headers['content-type'] ?? '');
+}
+
+/** Validates an apply request: the resources to store, or every problem found. */
+function readApplyRequest(docs: ParsedDocument[]): {
+  resources: Resource[];
+  errors: RequestProblem[];
+  warnings: RequestProblem[];
+} {
+  const errors: RequestProblem[] = [];
+  const warnings: RequestProblem[] = [];
+  const resources: Resource[] = [];
+  const seen = new Map<string, number>();
+  for (const d of docs) {
+    const at = { file: d.source.file, doc: d.source.doc };
+    for (const p of d.problems) (p.severity === 'error' ? errors : warnings).push({ ...at, ...p });
+    if (!d.resource) continue;
+    const { kind, metadata } = d.resource;
+    const key = resourceKey(kind, metadata.namespace, metadata.name);
+    const first = seen.get(key);
+    if (first !== undefined) {
+      errors.push({
+        ...at,
+        severity: 'error',
+        path: 'metadata.name',
+        message: `${kind} ${metadata.namespace}/${metadata.name} is already defined at ${REQUEST_FILE}:${first}`,
+      });
+      continue;
+    }
+    seen.set(key, d.source.doc);
+    resources.push(d.resource);
+  }
+  return { resources, errors, warnings };
+}
+
+function writerOf(cp: ControlPlane): ConfigWriter {
+  const writer = configWriterFor(cp.config);
+  if (!writer) {
+    throw new TrellisError(
+      'TRELLIS_UNSUPPORTED',
+      "this control plane's config store is read-only; change the config at its source",
+    );
+  }
+  return writer;
+}
+
+export function registerConfigRoutes(router: HttpRouter, cp: ControlPlane): void {
+  router
+    .on('GET', '/v1/config', () => ({
+      json: registeredKinds().map((d) => ({
+        kind: d.kind,
+        group: d.group,
+        versions: d.versions,
+        names: kindNames(d),
+      })),
+    }))
+    .on('GET', '/v1/config/:kind', (req) => {
+      const def = resolveKind(req.params.kind ?? '');
+      const namespace = req.query.get('namespace') || undefined;
+      const items = cp.config.list(def.kind, namespace);
+      const writer = configWriterFor(cp.config);
+      const sources: Record<string, string> = {};
+      for (const r of items) {
+        const file = writer?.origin(r.kind, r.metadata.namespace, r.metadata.name);
+        if (file !== undefined) sources[`${r.metadata.namespace}/${r.metadata.name}`] = file;
+      }
+      return { json: { kind: def.kind, revision: cp.config.revision, items, sources } };
+    })
+    .on('GET', '/v1/config/:kind/:namespace/:name', (req) => {
+      const def = resolveKind(req.params.kind ?? '');
+      const { namespace = '', name = '' } = req.params;
+      const r = cp.config.get(def.kind, namespace, name);
+      if (!r) {
+        throw new TrellisError(
+          'TRELLIS_NOT_FOUND',
+          `${def.kind} ${namespace}/${name} not found (trellis get ${def.kind.toLowerCase()} -A lists them)`,
+        );
+      }
+      return { json: r };
+    })
+    .on('POST', '/v1/config', async (req) => {
+      const text = await readText(req.raw);
+      if (text.trim() === '')
+        throw new TrellisError('TRELLIS_INVALID_ARGUMENT', 'empty request: send one or more resources');
+      const docs = isYaml(req.raw) ? parseAndValidate(text, REQUEST_FILE) : parseJsonBody(text);
+      const { resources, errors, warnings } = readApplyRequest(docs);
+      if (errors.length === 0 && resources.length === 0) {
+        errors.push({
+          file: REQUEST_FILE,
+          doc: 0,
+          severity: 'error',
+          path: '',
+          message: 'no mesh resources in the request (nothing to apply)',
+        });
+      }
+      if (errors.length > 0) {
+        return {
+          status: 400,
+          json: {
+            error: {
+              code: 'TRELLIS_INVALID_CONFIG',
+              message: `${errors.length} problem(s) in the request; nothing was applied`,
+              problems: errors,
+            },
+            warnings,
+          },
+        };
+      }
+      const result = await writerOf(cp).apply(resources);
+      return {
+        json: {
+          revision: result.revision,
+          items: result.applied.map((a) => a.resource),
+          results: result.applied.map((a) => ({
+            kind: a.resource.kind,
+            namespace: a.resource.metadata.namespace,
+            name: a.resource.metadata.name,
+            outcome: a.outcome,
+          })),
+          warnings,
+        },
+      };
+    })
+    .on('DELETE', '/v1/config/:kind/:namespace/:name', async (req) => {
+      const def = resolveKind(req.params.kind ?? '');
+      const { namespace = '', name = '' } = req.params;
+      const result = await writerOf(cp).delete(def.kind, namespace, name);
+      return { json: { revision: result.revision, deleted: result.deleted } };
+    });
+}
