@@ -18,7 +18,7 @@ interface Response {
   version_info: string;
   nonce: string;
   type_url: string;
-  resources: AnyMessage[];
+  resources?: AnyMessage[];
 }
 
 export interface ReceivedResponse {
@@ -62,7 +62,7 @@ export function connectEnvoyLike(
 
   stream.on('data', (r: Response) => {
     const decoded = new Map<string, Record<string, unknown>>();
-    for (const any of r.resources) {
+    for (const any of r.resources ?? []) {
       const obj = unpackAny<Record<string, unknown>>(any);
       decoded.set((obj.name ?? obj.cluster_name ?? '') as string, obj);
     }
