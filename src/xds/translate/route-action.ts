@@ -4,6 +4,7 @@
  * CORS, mirrors, header operations, rewrites, hash policy).
  */
 import { fqdn } from '../../api/hosts.js';
+import { GRPC_STATUS_NAMES } from '../../api/networking/validate-http-route.js';
 import type {
   ConsistentHashLB,
   CorsPolicy,
@@ -58,26 +59,6 @@ const REDIRECT_CODES: Record<number, string> = {
   307: 'TEMPORARY_REDIRECT',
   308: 'PERMANENT_REDIRECT',
 };
-
-const GRPC_CODES = [
-  'OK',
-  'CANCELLED',
-  'UNKNOWN',
-  'INVALID_ARGUMENT',
-  'DEADLINE_EXCEEDED',
-  'NOT_FOUND',
-  'ALREADY_EXISTS',
-  'PERMISSION_DENIED',
-  'RESOURCE_EXHAUSTED',
-  'FAILED_PRECONDITION',
-  'ABORTED',
-  'OUT_OF_RANGE',
-  'UNIMPLEMENTED',
-  'INTERNAL',
-  'UNAVAILABLE',
-  'DATA_LOSS',
-  'UNAUTHENTICATED',
-];
 
 /** Envoy routes for one merged Istio route; empty when no match applies here. */
 export function buildRoutes(merged: MergedRoute, site: RouteSite): Json[] {
@@ -263,7 +244,7 @@ export function faultConfig(fault: HTTPFaultInjection): Json | undefined {
     const abort: Json = { percentage: fractionalPercent(percentOf(fault.abort.percentage, undefined)) };
     if (fault.abort.httpStatus !== undefined) abort.http_status = fault.abort.httpStatus;
     else if (fault.abort.grpcStatus !== undefined) {
-      const code = GRPC_CODES.indexOf(fault.abort.grpcStatus.toUpperCase());
+      const code = (GRPC_STATUS_NAMES as readonly string[]).indexOf(fault.abort.grpcStatus.toUpperCase());
       abort.grpc_status = code >= 0 ? code : 2;
     }
     if ('http_status' in abort || 'grpc_status' in abort) out.abort = abort;
