@@ -1,5 +1,6 @@
 import http from 'node:http';
 import { TrellisError, errorMessage, isTrellisError, type ErrorCode } from '../core/errors.js';
+import { listenOn } from '../core/net.js';
 import type { Logger } from '../core/logger.js';
 
 /**
@@ -138,14 +139,6 @@ async function readJson(req: http.IncomingMessage): Promise<unknown> {
   }
 }
 
-export async function listenHttp(server: http.Server, host: string, port: number): Promise<number> {
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const addr = server.address();
-  return typeof addr === 'object' && addr ? addr.port : port;
-}
+/** Binds the API server; see core/net.ts. */
+export const listenHttp = (server: http.Server, host: string, port: number): Promise<number> =>
+  listenOn(server, host, port);

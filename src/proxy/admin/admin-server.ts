@@ -3,12 +3,12 @@
  * /stats/prometheus, /server_info. Read-only; bind it to loopback in production.
  */
 import http from 'node:http';
-import type net from 'node:net';
 import type { ProxyConfigSnapshot } from '../config.js';
 import type { ClusterManager } from '../upstream/cluster-manager.js';
 import type { NodeMsg } from '../xds-client/bootstrap.js';
 import { configDump } from './config-dump.js';
 import type { IstioStats } from './stats.js';
+import { listenOn } from '../../core/net.js';
 
 export interface AdminState {
   snapshot(): ProxyConfigSnapshot;
@@ -75,14 +75,7 @@ export class AdminServer {
   }
 
   async listen(host: string, port: number): Promise<number> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, host, () => {
-        this.server.off('error', reject);
-        resolve();
-      });
-    });
-    return (this.server.address() as net.AddressInfo).port;
+    return listenOn(this.server, host, port);
   }
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {

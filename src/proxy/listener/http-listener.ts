@@ -14,6 +14,7 @@ import { handleRequest, type RequestTarget, type RouterDeps } from '../http/rout
 import type { Reporter } from '../http/stream-info.js';
 import { handleUpgrade } from '../http/upgrade.js';
 import { PrefixedSocket } from './prefixed-socket.js';
+import { listenOn } from '../../core/net.js';
 
 export type TargetResolver = (ds: Downstream) => RequestTarget;
 
@@ -75,14 +76,7 @@ export class HttpListener {
   }
 
   async listen(host: string, port: number): Promise<number> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, host, () => {
-        this.server.off('error', reject);
-        resolve();
-      });
-    });
-    return (this.server.address() as net.AddressInfo).port;
+    return listenOn(this.server, host, port);
   }
 
   get port(): number {

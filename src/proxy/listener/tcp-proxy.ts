@@ -13,6 +13,7 @@ import type { StreamInfo } from '../http/stream-info.js';
 import type { ClusterManager } from '../upstream/cluster-manager.js';
 import type { Clock } from '../../core/clock.js';
 import type { Random } from '../../core/random.js';
+import { listenOn } from '../../core/net.js';
 
 export interface TcpProxyDeps {
   clusters: ClusterManager;
@@ -128,14 +129,7 @@ export class TcpListener {
   }
 
   async listen(host: string, port: number): Promise<number> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, host, () => {
-        this.server.off('error', reject);
-        resolve();
-      });
-    });
-    return (this.server.address() as net.AddressInfo).port;
+    return listenOn(this.server, host, port);
   }
 
   async drain(graceMs = 30_000): Promise<void> {
