@@ -3,7 +3,7 @@
  * http-client.ts it hands back the status and body of a failed call, because a 400 from apply
  * carries every problem, which `trellis apply` prints as file:doc: path: message.
  */
-import { TrellisError, errorMessage } from '../core/errors.js';
+import { TrellisError } from '../core/errors.js';
 import type { Problem } from '../core/errors.js';
 import type { Resource } from '../api/resource.js';
 
@@ -30,39 +30,8 @@ export interface ListResponse {
   sources: Record<string, string>;
 }
 
-export async function configRequest(
-  base: string,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<{ status: number; json: unknown }> {
-  let res: Response;
-  try {
-    res = await fetch(base + path, {
-      method,
-      ...(body !== undefined
-        ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }
-        : {}),
-    });
-  } catch (err) {
-    throw new TrellisError(
-      'TRELLIS_IO',
-      `cannot reach the control plane at ${base} (${errorMessage((err as { cause?: unknown }).cause ?? err)}); ` +
-        "is 'trellis control-plane' or 'trellis up' running? Point elsewhere with --control-plane URL or $TRELLIS_CONTROL_PLANE",
-    );
-  }
-  const text = await res.text();
-  let json: unknown;
-  try {
-    json = text ? (JSON.parse(text) as unknown) : undefined;
-  } catch {
-    throw new TrellisError(
-      'TRELLIS_IO',
-      `${method} ${base}${path}: HTTP ${res.status} with a body that is not JSON; is this a Trellis control plane?`,
-    );
-  }
-  return { status: res.status, json };
-}
+/** The control plane call with its status and JSON body; defined once in http-client.ts. */
+export { controlPlaneRequest as configRequest } from './http-client.js';
 
 /** Throws the server's error (its message says what to do) unless the call succeeded. */
 export function expectOk<T>(r: { status: number; json: unknown }, what: string): T {

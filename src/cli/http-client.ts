@@ -6,7 +6,17 @@ export function controlPlaneUrl(flag: string | undefined, env: NodeJS.ProcessEnv
   return (/^https?:\/\//.test(raw) ? raw : `http://${raw}`).replace(/\/+$/, '');
 }
 
-async function call(base: string, method: string, path: string, body?: unknown): Promise<unknown> {
+/**
+ * One call to the control plane's HTTP API: status and parsed JSON body, whatever the status
+ * (a 400 from apply carries every problem). An unreachable control plane or a body that is not
+ * JSON is an error that says what to do.
+ */
+export async function controlPlaneRequest(
+  base: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; json: unknown }> {
   let res: Response;
   try {
     res = await fetch(base + path, {
@@ -18,30 +28,28 @@ async function call(base: string, method: string, path: string, body?: unknown):
   } catch (err) {
     throw new TrellisError(
       'TRELLIS_IO',
-      `cannot reach the control plane at ${base} (${errorMessage((err as { cause?: unknown }).cause ?? err)}); is 'trellis control-plane' or 'trellis up' running? Use --control-plane URL to point elsewhere`,
+      `cannot reach the control plane at ${base} (${errorMessage((err as { cause?: unknown }).cause ?? err)}); ` +
+        "is 'trellis control-plane' or 'trellis up' running? Point elsewhere with --control-plane URL or $TRELLIS_CONTROL_PLANE",
     );
   }
   const text = await res.text();
-  let json: unknown = undefined;
   try {
-    json = text ? JSON.parse(text) : undefined;
+    return { status: res.status, json: text ? (JSON.parse(text) as unknown) : undefined };
   } catch {
-    json = undefined;
+    throw new TrellisError(
+      'TRELLIS_IO',
+      `${method} ${base}${path}: HTTP ${res.status} with a body that is not JSON; is this a Trellis control plane?`,
+    );
   }
-  if (!res.ok) {
-    const e = (json as { error?: { code?: string; message?: string } } | undefined)?.error;
-    const code =
-      e?.code === 'TRELLIS_NOT_FOUND'
-        ? 'TRELLIS_NOT_FOUND'
-        : e?.code === 'TRELLIS_INVALID_CONFIG'
-          ? 'TRELLIS_INVALID_CONFIG'
-          : 'TRELLIS_IO';
-    throw new TrellisError(code, e?.message ?? `${method} ${path}: HTTP ${res.status}`);
-  }
-  return json ?? text;
 }
 
-export const apiGet = (base: string, path: string) => call(base, 'GET', path);
-export const apiPost = (base: string, path: string, body?: unknown) => call(base, 'POST', path, body);
-export const apiPut = (base: string, path: string, body?: unknown) => call(base, 'PUT', path, body);
-export const apiDelete = (base: string, path: string) => call(base, 'DELETE', path);
+/** GET a JSON document, turning an error status into the server's own message. */
+export async function apiGet(base: string, path: string): Promise<unknown> {
+  const r = await controlPlaneRequest(base, 'GET', path);
+  if (r.status >= 200 && r.status < 300) return r.json;
+  const e = (r.json as { error?: { code?: string; message?: string } } | undefined)?.error;
+  throw new TrellisError(
+    r.status === 404 ? 'TRELLIS_NOT_FOUND' : 'TRELLIS_IO',
+    e?.message ?? `GET ${path}: HTTP ${r.status}`,
+  );
+}
