@@ -12,6 +12,7 @@ import { validateSidecar } from './networking/validate-sidecar.js';
 import { validateVirtualService } from './networking/validate-virtual-service.js';
 import { TRELLIS_GROUP, TRELLIS_VERSIONS } from './trellis/types.js';
 import { validateRateLimit } from './trellis/validate-rate-limit.js';
+import { validateMesh } from './trellis/mesh.js';
 
 /** Reports every problem of `spec` into `problems`, with paths starting at `path` (`spec`). */
 export type SpecValidator = (spec: unknown, problems: Problems, path: string) => void;
@@ -122,3 +123,4 @@ registerKind({ ...net, kind: 'Sidecar', validate: validateSidecar });
 const trellis = { group: TRELLIS_GROUP, versions: TRELLIS_VERSIONS, namespaced: true } as const;
 
 registerKind({ ...trellis, kind: 'RateLimit', validate: validateRateLimit });
+registerKind({ ...trellis, kind: 'Mesh', validate: validateMesh });

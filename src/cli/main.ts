@@ -10,10 +10,15 @@ type Loader = () => Promise<Command>;
  */
 const COMMANDS: Record<string, Loader> = {
   analyze: async () => (await import('./commands/analyze.js')).command,
+  apply: async () => (await import('./commands/apply.js')).command,
   'control-plane': async () => (await import('./commands/control-plane.js')).command,
+  delete: async () => (await import('./commands/delete.js')).command,
+  get: async () => (await import('./commands/get.js')).command,
   proxy: async () => (await import('./commands/proxy.js')).command,
+  'proxy-config': async () => (await import('./commands/proxy-config.js')).command,
   'proxy-status': async () => (await import('./commands/proxy-status.js')).command,
   ratelimit: async () => (await import('./commands/ratelimit.js')).command,
+  up: async () => (await import('./commands/up.js')).command,
   version: async () => (await import('./commands/version.js')).command,
 };
 

@@ -1,0 +1,413 @@
+/**
+ * `trellis up`: one command runs a whole mesh on one machine, without root.
+ *
+ * What runs where:
+ * - in this process: the control plane (xDS + HTTP API), the ingress gateway and one Trellis
+ *   proxy per workload (its sidecar). One event loop for all proxies keeps `up` light (one
+ *   Node process instead of 2N+1) and lets every proxy bind its own ports and report them;
+ * - one child process per workload (its `command`), in its own process group, restarted with
+ *   backoff when it crashes (supervisor.ts), its output prefixed with its name.
+ *
+ * How traffic flows (everything on 127.0.0.1, so workloads are told apart by port, not IP):
+ *
+ *   client -> gateway :G --(route)--> 127.0.0.1:IN(productpage) = productpage's sidecar inbound
+ *     listener -> 127.0.0.1:APP(productpage) = the app, started with PORT=APP and
+ *     HTTP_PROXY=http://127.0.0.1:OUT(productpage)
+ *   app GET http://reviews:9080/... (absolute form, to OUT) -> its sidecar's outbound capture:
+ *     port 9080 selects Listener 0.0.0.0_9080 / route "9080" / virtual host reviews:9080 ->
+ *     subset cluster -> an endpoint 127.0.0.1:IN(reviews-vN) -> reviews-vN's sidecar -> its app
+ *
+ * The pieces that make it so (derived.ts): a ServiceEntry per service gives `reviews:9080` its
+ * port; a Sidecar per workload gives it an ingress listener bound on IN and forwarding to APP;
+ * the Gateway is created on the port the gateway binds. They sit in a memory store layered over
+ * the user's watched config directory, so edits there change traffic live and an invalid edit
+ * is reported while the last good config keeps serving. An instance is registered (in process,
+ * with a heartbeat) at 127.0.0.1:IN once its sidecar is ready and its app accepts connections,
+ * and deregistered when the app exits, so no traffic is sent to a restarting workload.
+ *
+ * Start order: control plane; per workload (in parallel) sidecar, app, wait, register; then the
+ * gateway. Stop (Ctrl-C / SIGTERM): gateway, apps (SIGTERM, SIGKILL after a grace period),
+ * sidecars, control plane.
+ */
+import { validateResource } from '../../api/validate.js';
+import { parseAndValidate } from '../../api/parse.js';
+import type { Clock, TimerHandle } from '../../core/clock.js';
+import { errorMessage } from '../../core/errors.js';
+import type { Logger } from '../../core/logger.js';
+import type { Random } from '../../core/random.js';
+import { DirectoryConfigStore } from '../../config/directory-store.js';
+import { LayeredConfigStore } from '../../config/layered-store.js';
+import { MemoryConfigStore } from '../../config/memory-store.js';
+import { ControlPlane } from '../../controlplane/control-plane.js';
+import { TrellisProxy } from '../../proxy/proxy.js';
+import { proxiesHaveEndpoints } from './convergence.js';
+import { derivedResources, serviceHost, type WorkloadPorts } from './derived.js';
+import type { MeshPlan, WorkloadPlan } from './manifest.js';
+import { PortAllocator, portIsFree } from './ports.js';
+import { waitForPorts } from './ready.js';
+import { prefixFor } from './output.js';
+import { ProcessSupervisor } from './supervisor.js';
+import { TrellisError } from '../../core/errors.js';
+
+export interface MeshRunnerOptions {
+  plan: MeshPlan;
+  /** 0: any free port. */
+  gatewayPort: number;
+  /** First port for apps and sidecar inbound listeners; 0: any free ports. */
+  basePort: number;
+  xds: { host: string; port: number };
+  http: { host: string; port: number };
+  env: NodeJS.ProcessEnv;
+  /** Progress and the workloads' prefixed output. */
+  write: (text: string) => void;
+  logger: Logger;
+  /** Logger for config reloads and rejected edits (shown at info level). */
+  configLogger: Logger;
+  clock: Clock;
+  random: Random;
+  version: string;
+  /** Grace period for apps between SIGTERM and SIGKILL. */
+  stopGraceMs?: number;
+}
+
+interface RunningWorkload {
+  plan: WorkloadPlan;
+  ports: WorkloadPorts;
+  proxy: TrellisProxy;
+  supervisor?: ProcessSupervisor;
+  registrationId?: string;
+  heartbeat?: TimerHandle;
+}
+
+export interface MeshSummary {
+  gatewayUrl?: string;
+  controlPlaneUrl: string;
+  xds: string;
+  workloads: {
+    name: string;
+    pid?: number;
+    adminUrl: string;
+    app: number[];
+    inbound: number[];
+    outbound: number;
+  }[];
+  gatewayAdminUrl?: string;
+}
+
+const HEARTBEAT_MS = 10_000;
+const TTL_SECONDS = 30;
+
+export class MeshRunner {
+  private cp: ControlPlane | undefined;
+  private userStore: DirectoryConfigStore | undefined;
+  private layered: LayeredConfigStore | undefined;
+  private gateway: TrellisProxy | undefined;
+  private readonly workloads: RunningWorkload[] = [];
+  private stopping = false;
+  private readonly width: number;
+
+  constructor(private readonly opts: MeshRunnerOptions) {
+    this.width = Math.max(...opts.plan.workloads.map((w) => w.name.length), 'control-plane'.length);
+  }
+
+  private progress(name: string, text: string): void {
+    this.opts.write(`${name.padEnd(this.width)} ... ${text}\n`);
+  }
+
+  async start(): Promise<MeshSummary> {
+    const { plan } = this.opts;
+    const ports = await this.allocatePorts();
+    const gatewayPort = plan.gateway ? await this.gatewayPort() : undefined;
+
+    const userStore = new DirectoryConfigStore(plan.configDir, {
+      parse: parseAndValidate,
+      logger: this.opts.configLogger,
+    });
+    this.userStore = userStore;
+    await userStore.start();
+    const derived = new MemoryConfigStore((r) => validateResource(r));
+    for (const r of derivedResources(plan, ports, gatewayPort)) derived.apply(r);
+    this.layered = new LayeredConfigStore([derived, userStore]);
+    const cp = new ControlPlane({
+      config: this.layered,
+      logger: this.opts.logger.child('control-plane'),
+      clock: this.opts.clock,
+    });
+    this.cp = cp;
+    const bound = await cp.start(this.opts.xds, this.opts.http);
+    const xds = `${bound.xds.host}:${bound.xds.port}`;
+    const controlPlaneUrl = `http://${bound.http.host}:${bound.http.port}`;
+    const rejected = userStore.errors().length;
+    this.progress(
+      'control-plane',
+      `ready (xDS ${xds}, HTTP ${controlPlaneUrl}; config ${plan.configDir}${rejected ? `: ${rejected} rejected document(s), see above` : ''})`,
+    );
+
+    await Promise.all(
+      plan.workloads.map((w) => this.startWorkload(w, ports.get(w.name) as WorkloadPorts, xds)),
+    );
+
+    let gatewayUrl: string | undefined;
+    let gatewayAdminUrl: string | undefined;
+    if (plan.gateway && gatewayPort !== undefined) {
+      const g = plan.gateway;
+      const gw = this.newProxy({
+        id: `router~127.0.0.1~${g.name}.${g.namespace}~${g.namespace}.svc.cluster.local`,
+        mode: 'gateway',
+        name: g.name,
+        namespace: g.namespace,
+        labels: g.labels,
+        bindListeners: [gatewayPort],
+        xds,
+      });
+      this.gateway = gw.proxy;
+      await gw.proxy.start();
+      await gw.ready;
+      gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
+      gatewayAdminUrl = `http://127.0.0.1:${gw.proxy.adminPort}`;
+      this.progress(g.name, `ready (gateway ${gatewayUrl}, admin ${gatewayAdminUrl})`);
+    }
+    await this.converged();
+    return {
+      ...(gatewayUrl ? { gatewayUrl } : {}),
+      ...(gatewayAdminUrl ? { gatewayAdminUrl } : {}),
+      controlPlaneUrl,
+      xds,
+      workloads: this.workloads.map((w) => ({
+        name: w.plan.name,
+        ...(w.supervisor?.pid !== undefined ? { pid: w.supervisor.pid } : {}),
+        adminUrl: `http://127.0.0.1:${w.proxy.adminPort}`,
+        app: Object.values(w.ports.app),
+        inbound: Object.values(w.ports.inbound),
+        outbound: w.proxy.listeners.ports.outbound,
+      })),
+    };
+  }
+
+  /**
+   * Waits until every proxy has every registered instance in its endpoints, so the mesh is
+   * really ready when `up` says so (registrations reach proxies through a debounced push).
+   */
+  private async converged(timeoutMs = 10_000): Promise<void> {
+    const cp = this.cp;
+    if (cp === undefined) return;
+    cp.flushNow();
+    const expected = new Map<string, number>();
+    for (const w of this.workloads) {
+      if (w.registrationId === undefined) continue;
+      for (const p of w.plan.ports) {
+        const cluster = `outbound|${p.port}||${serviceHost(w.plan)}`;
+        expected.set(cluster, (expected.get(cluster) ?? 0) + 1);
+      }
+    }
+    const proxies = [...this.workloads.map((w) => w.proxy), ...(this.gateway ? [this.gateway] : [])];
+    const done = () =>
+      proxiesHaveEndpoints(
+        proxies.map((p) => p.snapshot()),
+        expected,
+      );
+    const deadline = this.opts.clock.now() + timeoutMs;
+    while (!done()) {
+      if (this.opts.clock.now() > deadline) {
+        this.opts.write('trellis up: some proxies do not have every endpoint yet; see /debug/syncz\n');
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  private async allocatePorts(): Promise<Map<string, WorkloadPorts>> {
+    const { plan } = this.opts;
+    // Service ports name outbound listeners; an inbound listener on one would clash with them.
+    const reserved = new Set(plan.workloads.flatMap((w) => w.ports.map((p) => p.port)));
+    if (plan.gateway && this.opts.gatewayPort !== 0) reserved.add(this.opts.gatewayPort);
+    const alloc = new PortAllocator(this.opts.basePort, reserved);
+    const out = new Map<string, WorkloadPorts>();
+    for (const w of plan.workloads) {
+      const p: WorkloadPorts = { app: {}, inbound: {} };
+      for (const port of w.ports) {
+        p.app[port.name] = await alloc.allocate();
+        p.inbound[port.name] = await alloc.allocate();
+      }
+      out.set(w.name, p);
+    }
+    return out;
+  }
+
+  private async gatewayPort(): Promise<number> {
+    if (this.opts.gatewayPort === 0) return new PortAllocator(0, new Set()).allocate();
+    if (!(await portIsFree('127.0.0.1', this.opts.gatewayPort))) {
+      throw new TrellisError(
+        'TRELLIS_IO',
+        `gateway port ${this.opts.gatewayPort} is in use; pass --gateway-port N (0 for any free port)`,
+      );
+    }
+    return this.opts.gatewayPort;
+  }
+
+  private newProxy(p: {
+    id: string;
+    mode: 'sidecar' | 'gateway';
+    name: string;
+    namespace: string;
+    labels: Record<string, string>;
+    bindListeners: number[];
+    xds: string;
+  }): { proxy: TrellisProxy; ready: Promise<void> } {
+    let markReady: () => void = () => undefined;
+    const ready = new Promise<void>((resolve) => (markReady = resolve));
+    const proxy = new TrellisProxy({
+      xds: p.xds,
+      bootstrap: {
+        nodeId: p.id,
+        cluster: `${p.name}.${p.namespace}`,
+        mode: p.mode,
+        namespace: p.namespace,
+        workloadName: p.name,
+        labels: p.labels,
+        instanceIps: ['127.0.0.1'],
+        locality: '',
+      },
+      version: this.opts.version,
+      bindAddress: '127.0.0.1',
+      adminAddress: '127.0.0.1',
+      adminPort: 0,
+      outboundPort: 0,
+      inboundPort: 0,
+      bindListeners: p.bindListeners,
+      clock: this.opts.clock,
+      random: this.opts.random,
+      logger: this.opts.logger.child(p.name),
+      onReady: () => markReady(),
+    });
+    return { proxy, ready };
+  }
+
+  private async startWorkload(w: WorkloadPlan, ports: WorkloadPorts, xds: string): Promise<void> {
+    const sidecar = this.newProxy({
+      id: `sidecar~127.0.0.1~${w.name}.${w.namespace}~${w.namespace}.svc.cluster.local`,
+      mode: 'sidecar',
+      name: w.name,
+      namespace: w.namespace,
+      labels: w.labels,
+      bindListeners: Object.values(ports.inbound),
+      xds,
+    });
+    const running: RunningWorkload = { plan: w, ports, proxy: sidecar.proxy };
+    this.workloads.push(running);
+    await sidecar.proxy.start();
+    await sidecar.ready;
+    const outbound = sidecar.proxy.listeners.ports.outbound;
+    const proxyUrl = `http://127.0.0.1:${outbound}`;
+    const env: NodeJS.ProcessEnv = {
+      ...this.opts.env,
+      ...w.env,
+      PORT: String(Object.values(ports.app)[0]),
+      HTTP_PROXY: proxyUrl,
+      http_proxy: proxyUrl,
+      NO_PROXY: 'localhost,127.0.0.1',
+      no_proxy: 'localhost,127.0.0.1',
+      TRELLIS_WORKLOAD: w.name,
+      TRELLIS_SERVICE: w.service,
+      TRELLIS_NAMESPACE: w.namespace,
+    };
+    for (const [name, port] of Object.entries(ports.app))
+      env[`PORT_${name.toUpperCase().replace(/-/g, '_')}`] = String(port);
+
+    let firstReady: () => void = () => undefined;
+    const ready = new Promise<void>((resolve) => (firstReady = resolve));
+    const supervisor = new ProcessSupervisor({
+      name: w.name,
+      command: w.command,
+      cwd: w.workingDir,
+      env,
+      prefix: prefixFor(w.name, this.width),
+      write: this.opts.write,
+      clock: this.opts.clock,
+      random: this.opts.random,
+      onSpawn: (pid, run) => {
+        void this.whenListening(running, pid, run).then((ok) => {
+          if (ok) firstReady();
+        });
+      },
+      onExit: (info) => {
+        this.deregister(running);
+        if (this.stopping) return;
+        const how =
+          info.error ?? (info.signal ? `killed by ${info.signal}` : `exited with code ${info.code ?? '?'}`);
+        this.progress(
+          w.name,
+          `crashed (${how}); restarting in ${((info.restartInMs ?? 0) / 1000).toFixed(1)}s`,
+        );
+      },
+    });
+    running.supervisor = supervisor;
+    supervisor.start();
+    await ready;
+  }
+
+  /** Once the app accepts connections on its ports: register the instance and say so. */
+  private async whenListening(w: RunningWorkload, pid: number, run: number): Promise<boolean> {
+    const current = () => this.stopping || w.supervisor?.runs !== run || w.supervisor.pid !== pid;
+    const ok = await waitForPorts('127.0.0.1', Object.values(w.ports.app), current);
+    if (!ok || this.cp === undefined) return false;
+    this.register(w);
+    const inbound = Object.values(w.ports.inbound).join(',');
+    this.progress(
+      w.plan.name,
+      `${run > 1 ? 'restarted and ' : ''}ready (pid ${pid}; app :${Object.values(w.ports.app).join(',')}, sidecar in :${inbound} out :${w.proxy.listeners.ports.outbound} admin :${w.proxy.adminPort})`,
+    );
+    return true;
+  }
+
+  private register(w: RunningWorkload): void {
+    const cp = this.cp;
+    if (cp === undefined) return;
+    const id = `up/${w.plan.namespace}/${w.plan.name}`;
+    cp.registrations.register({
+      id,
+      service: w.plan.service,
+      namespace: w.plan.namespace,
+      address: '127.0.0.1',
+      ports: w.ports.inbound,
+      labels: w.plan.labels,
+      workloadName: w.plan.name,
+      ttlSeconds: TTL_SECONDS,
+    });
+    w.registrationId = id;
+    const beat = () => {
+      w.heartbeat = this.opts.clock.setTimeout(() => {
+        if (w.registrationId !== id) return;
+        try {
+          cp.registrations.heartbeat(id);
+        } catch (err) {
+          this.opts.logger.warn('heartbeat failed; registering again', { id, error: errorMessage(err) });
+          this.register(w);
+          return;
+        }
+        beat();
+      }, HEARTBEAT_MS);
+    };
+    beat();
+  }
+
+  private deregister(w: RunningWorkload): void {
+    w.heartbeat?.cancel();
+    if (w.registrationId !== undefined) this.cp?.registrations.deregister(w.registrationId);
+    w.registrationId = undefined;
+  }
+
+  /** Stops everything started, in reverse order. Safe to call more than once. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    const grace = this.opts.stopGraceMs ?? 5000;
+    await this.gateway?.stop(1000);
+    await Promise.all(this.workloads.map((w) => w.supervisor?.stop(grace) ?? Promise.resolve()));
+    for (const w of this.workloads) this.deregister(w);
+    await Promise.all(this.workloads.map((w) => w.proxy.stop(1000)));
+    this.layered?.close();
+    this.userStore?.close();
+    await this.cp?.stop();
+  }
+}

@@ -1,0 +1,71 @@
+import { registeredKinds } from '../api/kinds.js';
+import { keyOf, type Resource } from '../api/resource.js';
+import { FrozenSnapshot } from './snapshot.js';
+import type { ConfigError, ConfigListener, ConfigStore } from './store.js';
+
+/**
+ * Several stores read as one (read-only): `trellis up` layers the resources it derives from
+ * the Mesh manifest (ServiceEntries, Sidecars, the Gateway) over the user's watched directory.
+ * A resource present in several layers is taken from the first, so the derived layer, listed
+ * first, keeps the facts `up` owns (such as the gateway's bound port) true.
+ */
+export class LayeredConfigStore implements ConfigStore {
+  private current: FrozenSnapshot;
+  private readonly listeners = new Set<ConfigListener>();
+  private readonly unwatch: (() => void)[];
+
+  constructor(private readonly layers: readonly ConfigStore[]) {
+    this.current = this.build();
+    this.unwatch = layers.map((layer) =>
+      layer.watch((event) => {
+        this.current = this.build();
+        const next = { revision: this.current.revision, changes: event.changes };
+        for (const l of this.listeners) l(next);
+      }),
+    );
+  }
+
+  /** Monotonic: the sum of the layers' revisions, each of which only grows. */
+  get revision(): number {
+    return this.current.revision;
+  }
+
+  snapshot(): FrozenSnapshot {
+    return this.current;
+  }
+
+  get(kind: string, namespace: string, name: string): Resource | undefined {
+    return this.current.get(kind, namespace, name);
+  }
+
+  list(kind: string, namespace?: string): readonly Resource[] {
+    const all = this.current.list(kind);
+    return namespace === undefined ? all : all.filter((r) => r.metadata.namespace === namespace);
+  }
+
+  watch(listener: ConfigListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  errors(): readonly ConfigError[] {
+    return this.layers.flatMap((l) => l.errors());
+  }
+
+  close(): void {
+    for (const u of this.unwatch) u();
+  }
+
+  private build(): FrozenSnapshot {
+    const seen = new Map<string, Resource>();
+    let revision = 0;
+    for (const layer of this.layers) {
+      revision += layer.revision;
+      const snap = layer.snapshot();
+      for (const { kind } of registeredKinds()) {
+        for (const r of snap.list(kind)) if (!seen.has(keyOf(r))) seen.set(keyOf(r), r);
+      }
+    }
+    return new FrozenSnapshot(revision, seen.values());
+  }
+}
