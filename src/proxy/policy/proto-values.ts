@@ -30,7 +30,7 @@ export function unwrap<T>(v: Wrapped<T>, fallback: T): T {
     if (inner !== null && inner !== undefined) return inner;
     return zeroLike(fallback);
   }
-  return v as T;
+  return v;
 }
 
 function zeroLike<T>(fallback: T): T {
