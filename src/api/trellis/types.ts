@@ -21,6 +21,8 @@ export const TRELLIS_VERSIONS = ['v1alpha1'] as const;
  *   mode: global                          # local | global (default local)
  *   side: server                          # server | client (default server)
  *   shadow: false                         # true: count and report, never reject
+ *   failureMode: open                     # mode: global only; open (default) | closed: when the
+ *                                         # rate limit service cannot answer, pass or reject (500)
  *   limits:
  *   - name: show                          # DNS label, unique in the resource
  *     match:                              # optional; every condition given must hold
@@ -49,8 +51,13 @@ export interface RateLimitSpec {
   mode?: RateLimitMode;
   side?: RateLimitSide;
   shadow?: boolean;
+  /** Global only: what proxies do when the rate limit service does not answer in time. */
+  failureMode?: RateLimitFailureMode;
   limits: RateLimitRule[];
 }
+
+export type RateLimitFailureMode = 'open' | 'closed';
+export const RATE_LIMIT_FAILURE_MODES: readonly RateLimitFailureMode[] = ['open', 'closed'];
 
 export type RateLimitMode = 'local' | 'global';
 export type RateLimitSide = 'server' | 'client';

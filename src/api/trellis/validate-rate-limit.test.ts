@@ -78,6 +78,16 @@ const INVALID: [string, unknown, string[]][] = [
   ],
   ['empty limits', { hosts: ['page'], limits: [] }, ['spec.limits: required; must not be empty']],
   [
+    'failureMode is for global limits, open or closed',
+    { ...spec({}), failureMode: 'closed' },
+    ['spec.failureMode: only for mode: global (a local limit never calls the rate limit service)'],
+  ],
+  [
+    'failureMode enum',
+    { ...spec({}), mode: 'global', failureMode: 'deny' },
+    ['spec.failureMode: "deny" is not valid; expected one of open, closed'],
+  ],
+  [
     'requests must be positive, per an enum',
     spec({ quota: { requests: 0, per: 'week' } }),
     [

@@ -10,9 +10,9 @@ import {
   checkStringMatchMap,
   oneOf,
 } from '../networking/validate-common.js';
-import { QUOTA_UNITS, RATE_LIMIT_MODES, RATE_LIMIT_SIDES } from './types.js';
+import { QUOTA_UNITS, RATE_LIMIT_FAILURE_MODES, RATE_LIMIT_MODES, RATE_LIMIT_SIDES } from './types.js';
 
-const FIELDS = ['hosts', 'port', 'mode', 'side', 'shadow', 'limits'] as const;
+const FIELDS = ['hosts', 'port', 'mode', 'side', 'shadow', 'failureMode', 'limits'] as const;
 const LIMIT_FIELDS = ['name', 'match', 'quota', 'perKey'] as const;
 const MATCH_FIELDS = ['path', 'method', 'headers', 'sourceLabels', 'sourceNamespace'] as const;
 const QUOTA_FIELDS = ['requests', 'per', 'burst'] as const;
@@ -38,6 +38,13 @@ export function validateRateLimit(spec: unknown, problems: Problems, path = 'spe
   const mode = c.enumValue(rl, 'mode', path, RATE_LIMIT_MODES) ?? 'local';
   const side = c.enumValue(rl, 'side', path, RATE_LIMIT_SIDES) ?? 'server';
   c.bool(rl, 'shadow', path);
+  const failureMode = c.enumValue(rl, 'failureMode', path, RATE_LIMIT_FAILURE_MODES);
+  if (failureMode !== undefined && mode === 'local') {
+    c.error(
+      fieldPath(path, 'failureMode'),
+      'only for mode: global (a local limit never calls the rate limit service)',
+    );
+  }
 
   const names = new Set<string>();
   let hostWide: string | undefined;

@@ -69,6 +69,8 @@ export interface CompiledRateLimit {
   mode: RateLimitMode;
   side: RateLimitSide;
   shadow: boolean;
+  /** Global only: reject (500, flag RLSE) instead of passing when the service cannot answer. */
+  failureModeDeny: boolean;
   match: RequestMatch;
   /** True when `match` has any condition: only some requests count. */
   conditional: boolean;
@@ -142,6 +144,7 @@ export function compileRateLimits(
         mode: spec.mode ?? 'local',
         side: spec.side ?? 'server',
         shadow: spec.shadow ?? false,
+        failureModeDeny: spec.failureMode === 'closed',
         match,
         conditional,
         sourceLabels: m?.sourceLabels,

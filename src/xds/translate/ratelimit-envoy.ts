@@ -49,13 +49,16 @@ export function rateLimitFilters(limits: readonly CompiledRateLimit[], serviceCl
       typedFilter(FILTER.localRateLimit, TYPE.localRateLimit, { stat_prefix: 'http_local_rate_limiter' }),
     );
   }
-  if (limits.some((l) => l.mode === 'global')) {
+  const global = limits.filter((l) => l.mode === 'global');
+  if (global.length > 0) {
     out.push(
       typedFilter(FILTER.rateLimit, TYPE.rateLimit, {
         domain: RATE_LIMIT_DOMAIN,
         timeout: durationMs(RATE_LIMIT_TIMEOUT_MS),
-        // Fail open: an unreachable rate limit service must not take the mesh down with it.
-        failure_mode_deny: false,
+        // Fail open unless a limit on this listener asks for closed: an unreachable rate limit
+        // service must not take the mesh down with it. One filter serves every limit of the
+        // listener, so one `failureMode: closed` among them closes it for all.
+        failure_mode_deny: global.some((l) => l.failureModeDeny),
         rate_limit_service: {
           grpc_service: { envoy_grpc: { cluster_name: serviceCluster } },
           transport_api_version: 'V3',

@@ -224,6 +224,16 @@ test('global, server side: ratelimit filter to the service cluster, rate_limits 
   assert.equal(all(pushOf([rateLimit('page', GLOBAL)]), CALLER).CDS.has('outbound|8081||127.0.0.1'), false);
 });
 
+test('global failureMode: closed makes the listener filter fail closed, and the change is pushed', () => {
+  const open = pushOf([rateLimit('page', GLOBAL)], 1);
+  const closed = pushOf([rateLimit('page', { ...GLOBAL, failureMode: 'closed' })], 2);
+  const filter = (push: PushContext) =>
+    unpack(hcmOf(all(push, SERVER).LDS.get('inbound|80||')).http_filters[2].typed_config);
+  assert.equal(filter(open).failure_mode_deny, undefined, 'open is the proto default (false)');
+  assert.equal(filter(closed).failure_mode_deny, true);
+  assert.ok(affectedTypes(open, closed, proxy(SERVER)).has(TYPE.listener));
+});
+
 test('global: the rate limit service address comes from the push context options', () => {
   const push = buildPushContext(config([rateLimit('page', GLOBAL)]), registry(SERVICES, ENDPOINTS), {
     rateLimitService: { host: 'ratelimit.trellis-system.svc.cluster.local', port: 8081 },
