@@ -227,8 +227,8 @@ test('global, server side: ratelimit filter to the service cluster, rate_limits 
 test('global failureMode: closed makes the listener filter fail closed, and the change is pushed', () => {
   const open = pushOf([rateLimit('page', GLOBAL)], 1);
   const closed = pushOf([rateLimit('page', { ...GLOBAL, failureMode: 'closed' })], 2);
-  const filter = (push: PushContext) =>
-    unpack(hcmOf(all(push, SERVER).LDS.get('inbound|80||')).http_filters[2].typed_config);
+  const filter = (push: PushContext): Loose =>
+    unpack(hcmOf(all(push, SERVER).LDS.get('inbound|80||')).http_filters[2].typed_config) as Loose;
   assert.equal(filter(open).failure_mode_deny, undefined, 'open is the proto default (false)');
   assert.equal(filter(closed).failure_mode_deny, true);
   assert.ok(affectedTypes(open, closed, proxy(SERVER)).has(TYPE.listener));
