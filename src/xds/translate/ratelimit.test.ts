@@ -228,7 +228,7 @@ test('global failureMode: closed makes the listener filter fail closed, and the 
   const open = pushOf([rateLimit('page', GLOBAL)], 1);
   const closed = pushOf([rateLimit('page', { ...GLOBAL, failureMode: 'closed' })], 2);
   const filter = (push: PushContext): Loose =>
-    unpack(hcmOf(all(push, SERVER).LDS.get('inbound|80||')).http_filters[2].typed_config) as Loose;
+    unpack(hcmOf(all(push, SERVER).LDS.get('inbound|80||')).http_filters[2].typed_config);
   assert.equal(filter(open).failure_mode_deny, undefined, 'open is the proto default (false)');
   assert.equal(filter(closed).failure_mode_deny, true);
   assert.ok(affectedTypes(open, closed, proxy(SERVER)).has(TYPE.listener));
