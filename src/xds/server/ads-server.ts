@@ -6,20 +6,16 @@ import type { Logger } from '../../core/logger.js';
 import { silentLogger } from '../../core/logger.js';
 import { MetricsRegistry, MS_BUCKETS, type Counter, type Gauge, type Histogram } from '../../core/metrics.js';
 import { adsService } from '../../protocol/grpc-services.js';
-import { RESOURCE_TYPES, SHORT_TYPE, TYPE, anyToJson, type ResourceTypeUrl } from '../../protocol/protos.js';
+import { RESOURCE_TYPES, SHORT_TYPE, TYPE, type ResourceTypeUrl } from '../../protocol/protos.js';
 import type { ProxyNode } from '../proxy-node.js';
 import { parseNode, type NodeMessage } from '../node.js';
-import {
-  heldResources,
-  syncStatus,
-  typeState,
-  type Connection,
-  type SyncStatus,
-  type TypeState,
-} from './connection.js';
+import { typeState, type Connection, type TypeState } from './connection.js';
 import { PushQueue } from './push-queue.js';
 import { encodeSet, resourceVersion, sameSet } from './resource-encoding.js';
 import { encodeDiscoveryResponse } from './wire.js';
+import { connectionConfigDump, connectionStatus, type ProxyStatus } from './status.js';
+
+export type { ProxyStatus } from './status.js';
 
 /**
  * The ADS server: state-of-the-world and delta streams over one gRPC service. It knows type
@@ -76,28 +72,6 @@ interface DeltaRequest {
 }
 
 type AnyStream = grpc.ServerDuplexStream<object, object>;
-
-export interface ProxyStatus {
-  proxy: string;
-  type: ProxyNode['type'];
-  namespace: string;
-  mode: 'sotw' | 'delta';
-  peer: string;
-  connectedAt: string;
-  pushContextVersion: string;
-  types: Record<
-    string,
-    {
-      status: SyncStatus;
-      lastSentVersion: string;
-      lastSentNonce: string;
-      lastAckedVersion: string;
-      lastAckedNonce: string;
-      lastNack?: { version: string; nonce: string; message: string; at: string };
-      resources: number;
-    }
-  >;
-}
 
 export class AdsServer<P extends PushContextLike> {
   private push: P;
@@ -218,72 +192,14 @@ export class AdsServer<P extends PushContextLike> {
   }
 
   status(): ProxyStatus[] {
-    return [...this.connections.values()].map((c) => {
-      const types: ProxyStatus['types'] = {};
-      for (const t of RESOURCE_TYPES) {
-        const s = c.types.get(t);
-        if (!s?.subscribed) continue;
-        types[SHORT_TYPE[t]] = {
-          status: syncStatus(s),
-          lastSentVersion: s.lastSentVersion,
-          lastSentNonce: s.lastSentNonce,
-          lastAckedVersion: s.lastAckedVersion,
-          lastAckedNonce: s.lastAckedNonce,
-          ...(s.nack ? { lastNack: { ...s.nack, at: new Date(s.nack.at).toISOString() } } : {}),
-          resources: heldResources(s).size,
-        };
-      }
-      return {
-        proxy: c.proxy.id,
-        type: c.proxy.type,
-        namespace: c.proxy.namespace,
-        mode: c.mode,
-        peer: c.peer,
-        connectedAt: new Date(c.connectedAt).toISOString(),
-        pushContextVersion: this.push.version,
-        types,
-      };
-    });
+    return [...this.connections.values()].map((c) => connectionStatus(c, this.push.version));
   }
 
   /** What a proxy was last sent, in Envoy's config_dump shape (proto3 JSON). */
   configDump(proxyId: string): object | undefined {
     const conns = [...this.connections.values()].filter((c) => c.proxy.id === proxyId);
     const c = conns[conns.length - 1];
-    if (!c) return undefined;
-    const section = (t: string) =>
-      [...(c.types.has(t) ? heldResources(c.types.get(t) as TypeState) : new Map<string, Uint8Array>())].map(
-        ([name, bytes]) => ({
-          name,
-          version_info: resourceVersion(bytes),
-          resource: anyToJson({ type_url: t, value: bytes }),
-        }),
-      );
-    return {
-      node: { id: c.proxy.id, type: c.proxy.type, namespace: c.proxy.namespace, labels: c.proxy.labels },
-      configs: [
-        {
-          '@type': 'type.googleapis.com/envoy.admin.v3.ClustersConfigDump',
-          dynamic_active_clusters: section(TYPE.cluster),
-        },
-        {
-          '@type': 'type.googleapis.com/envoy.admin.v3.ListenersConfigDump',
-          dynamic_listeners: section(TYPE.listener),
-        },
-        {
-          '@type': 'type.googleapis.com/envoy.admin.v3.RoutesConfigDump',
-          dynamic_route_configs: section(TYPE.route),
-        },
-        {
-          '@type': 'type.googleapis.com/envoy.admin.v3.EndpointsConfigDump',
-          dynamic_endpoint_configs: section(TYPE.endpoint),
-        },
-        {
-          '@type': 'type.googleapis.com/envoy.admin.v3.SecretsConfigDump',
-          dynamic_active_secrets: section(TYPE.secret),
-        },
-      ],
-    };
+    return c ? connectionConfigDump(c) : undefined;
   }
 
   // --- streams ---------------------------------------------------------------------------------

@@ -1,0 +1,83 @@
+/**
+ * What the server reports about its streams: `/debug/syncz` rows (per type: sent and ACKed
+ * versions and nonces, the last NACK) and Envoy-shaped config dumps of what each proxy holds.
+ */
+import { RESOURCE_TYPES, SHORT_TYPE, TYPE, anyToJson } from '../../protocol/protos.js';
+import type { ProxyNode } from '../proxy-node.js';
+import { heldResources, syncStatus, type Connection, type SyncStatus } from './connection.js';
+import { resourceVersion } from './resource-encoding.js';
+
+export interface ProxyStatus {
+  proxy: string;
+  type: ProxyNode['type'];
+  namespace: string;
+  mode: 'sotw' | 'delta';
+  peer: string;
+  connectedAt: string;
+  pushContextVersion: string;
+  types: Record<
+    string,
+    {
+      status: SyncStatus;
+      lastSentVersion: string;
+      lastSentNonce: string;
+      lastAckedVersion: string;
+      lastAckedNonce: string;
+      lastNack?: { version: string; nonce: string; message: string; at: string };
+      resources: number;
+    }
+  >;
+}
+
+export function connectionStatus(c: Connection, pushContextVersion: string): ProxyStatus {
+  const types: ProxyStatus['types'] = {};
+  for (const t of RESOURCE_TYPES) {
+    const s = c.types.get(t);
+    if (!s?.subscribed) continue;
+    types[SHORT_TYPE[t]] = {
+      status: syncStatus(s),
+      lastSentVersion: s.lastSentVersion,
+      lastSentNonce: s.lastSentNonce,
+      lastAckedVersion: s.lastAckedVersion,
+      lastAckedNonce: s.lastAckedNonce,
+      ...(s.nack ? { lastNack: { ...s.nack, at: new Date(s.nack.at).toISOString() } } : {}),
+      resources: heldResources(s).size,
+    };
+  }
+  return {
+    proxy: c.proxy.id,
+    type: c.proxy.type,
+    namespace: c.proxy.namespace,
+    mode: c.mode,
+    peer: c.peer,
+    connectedAt: new Date(c.connectedAt).toISOString(),
+    pushContextVersion,
+    types,
+  };
+}
+
+const DUMP_SECTIONS: readonly [string, string, string][] = [
+  [TYPE.cluster, 'type.googleapis.com/envoy.admin.v3.ClustersConfigDump', 'dynamic_active_clusters'],
+  [TYPE.listener, 'type.googleapis.com/envoy.admin.v3.ListenersConfigDump', 'dynamic_listeners'],
+  [TYPE.route, 'type.googleapis.com/envoy.admin.v3.RoutesConfigDump', 'dynamic_route_configs'],
+  [TYPE.endpoint, 'type.googleapis.com/envoy.admin.v3.EndpointsConfigDump', 'dynamic_endpoint_configs'],
+  [TYPE.secret, 'type.googleapis.com/envoy.admin.v3.SecretsConfigDump', 'dynamic_active_secrets'],
+];
+
+export function connectionConfigDump(c: Connection): object {
+  return {
+    node: { id: c.proxy.id, type: c.proxy.type, namespace: c.proxy.namespace, labels: c.proxy.labels },
+    configs: DUMP_SECTIONS.map(([typeUrl, dumpType, field]) => {
+      const s = c.types.get(typeUrl);
+      const held = s ? heldResources(s) : new Map<string, Uint8Array>();
+      return {
+        '@type': dumpType,
+        [field]: [...held].map(([name, bytes]) => ({
+          name,
+          version_info: resourceVersion(bytes),
+          resource: anyToJson({ type_url: typeUrl, value: bytes }),
+        })),
+      };
+    }),
+  };
+}
