@@ -1,6 +1,6 @@
 import { registeredKinds } from '../api/kinds.js';
 import { keyOf, type Resource } from '../api/resource.js';
-import { FrozenSnapshot } from './snapshot.js';
+import { FrozenSnapshot, listIn } from './snapshot.js';
 import type { ConfigError, ConfigListener, ConfigStore } from './store.js';
 
 /**
@@ -39,8 +39,7 @@ export class LayeredConfigStore implements ConfigStore {
   }
 
   list(kind: string, namespace?: string): readonly Resource[] {
-    const all = this.current.list(kind);
-    return namespace === undefined ? all : all.filter((r) => r.metadata.namespace === namespace);
+    return listIn(this.current, kind, namespace);
   }
 
   watch(listener: ConfigListener): () => void {

@@ -1,6 +1,6 @@
 import { TrellisError, formatProblem } from '../core/errors.js';
 import { resourceKey, type Resource } from '../api/resource.js';
-import { FrozenSnapshot } from './snapshot.js';
+import { FrozenSnapshot, listIn } from './snapshot.js';
 import type {
   ConfigChange,
   ConfigError,
@@ -40,8 +40,7 @@ export class MemoryConfigStore implements WritableConfigStore {
   }
 
   list(kind: string, namespace?: string): readonly Resource[] {
-    const all = this.current.list(kind);
-    return namespace === undefined ? all : all.filter((r) => r.metadata.namespace === namespace);
+    return listIn(this.current, kind, namespace);
   }
 
   watch(listener: ConfigListener): () => void {

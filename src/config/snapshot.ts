@@ -49,3 +49,9 @@ export function deepFreeze<T>(value: T): T {
   }
   return value;
 }
+
+/** A snapshot's resources of one kind, optionally only one namespace's. */
+export function listIn(snapshot: ConfigSnapshot, kind: string, namespace?: string): readonly Resource[] {
+  const all = snapshot.list(kind);
+  return namespace === undefined ? all : all.filter((r) => r.metadata.namespace === namespace);
+}
