@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
-for pair in "redis-server:redis-server"; do
+for pair in "redis-server:redis-server" "ip:iproute2" "iptables:iptables"; do
   bin="${pair%%:*}"; pkg="${pair##*:}"
   command -v "$bin" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
@@ -23,4 +23,14 @@ fi
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: npm ci (builds the re2 native addon; takes a minute or two the first time)"
   npm ci --no-fund --no-audit
+fi
+
+# Optional: the SO_ORIGINAL_DST addon for `trellis up --capture netns` (native/). Without it
+# everything else works; its tests say they are skipped.
+gyp_args=()
+[ -f /usr/include/node/node_api.h ] && gyp_args+=(--nodedir=/usr)
+if (cd native && ../node_modules/.bin/node-gyp rebuild "${gyp_args[@]}" >/tmp/trellis-native-build.log 2>&1); then
+  echo "setup: built native/ (SO_ORIGINAL_DST addon for trellis up --capture netns)"
+else
+  echo "setup: could not build native/ (see /tmp/trellis-native-build.log); its SO_ORIGINAL_DST test will be skipped"
 fi

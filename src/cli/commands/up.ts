@@ -8,6 +8,8 @@ import { parseFlags, parseIntFlag } from '../args.js';
 import { untilSignal } from '../signals.js';
 import { loadMesh } from '../up/manifest.js';
 import { MeshRunner, type MeshSummary } from '../up/mesh-runner.js';
+import { NetnsCapture } from '../up/netns.js';
+import { TrellisError } from '../../core/errors.js';
 
 const require = createRequire(import.meta.url);
 
@@ -34,6 +36,7 @@ export const command: Command = {
   usage: [
     'Usage: trellis up [DIR|mesh.yaml] [--gateway-port N] [--base-port 21000] [--config DIR]',
     '                  [--xds-port 15010] [--http-port 15014] [--stop-grace 5s]',
+    '                  [--capture proxy|netns]',
     '',
     'Reads DIR/mesh.yaml (kind Mesh, trellis.io/v1alpha1), starts the control plane on its config',
     'directory, a sidecar and the process of every workload (restarted with backoff if it crashes),',
@@ -46,6 +49,12 @@ export const command: Command = {
     '--base-port     first port for apps and sidecar inbound listeners (0: any free ports)',
     "--config        use this config directory instead of the manifest's (try scenarios on a copy)",
     '--xds-port, --http-port  control plane ports (0: any free port)',
+    '--capture       proxy (default): HTTP_PROXY points apps at their sidecars;',
+    '                netns (root; needs ip and iptables): each app runs in its own network',
+    '                namespace, its names resolve through /etc/netns/<ns>/hosts and iptables',
+    '                sends its TCP through its sidecar, with no proxy settings. Apps must listen',
+    '                on 0.0.0.0. Namespaces and rules are removed on exit (and on the next start',
+    '                after a crash).',
     '',
     'Ctrl-C or SIGTERM stops everything it started and exits 0.',
   ].join('\n'),
@@ -57,7 +66,15 @@ export const command: Command = {
       'xds-port': { type: 'string' },
       'http-port': { type: 'string' },
       'stop-grace': { type: 'string' },
+      capture: { type: 'string' },
     });
+    const capture = values.capture ?? 'proxy';
+    if (capture !== 'proxy' && capture !== 'netns') {
+      throw new TrellisError(
+        'TRELLIS_INVALID_ARGUMENT',
+        `--capture: expected proxy or netns, got ${JSON.stringify(capture)}`,
+      );
+    }
     const plan = await loadMesh(positionals[0] ?? '.', io.cwd);
     if (values.config !== undefined) plan.configDir = path.resolve(io.cwd, values.config);
     const gatewayPort = parseIntFlag('gateway-port', values['gateway-port'], plan.gateway?.port ?? 8080);
@@ -78,6 +95,7 @@ export const command: Command = {
       clock: systemClock,
       random: systemRandom,
       version: pkg.version,
+      ...(capture === 'netns' ? { netns: new NetnsCapture({ mesh: plan.name }) } : {}),
       stopGraceMs: parseIntFlag('stop-grace', values['stop-grace']?.replace(/s$/, ''), 5) * 1000,
     });
     io.stdout(

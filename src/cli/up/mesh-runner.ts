@@ -25,6 +25,10 @@
  * with a heartbeat) at 127.0.0.1:IN once its sidecar is ready and its app accepts connections,
  * and deregistered when the app exits, so no traffic is sent to a restarting workload.
  *
+ * With `--capture netns` (netns.ts, root) the sidecars stay as above, but each app runs in
+ * its own network namespace with no proxy settings, and iptables carries its TCP to its
+ * sidecar's outbound capture and its sidecar's 127.0.0.1:APP connections into the namespace.
+ *
  * Start order: control plane; per workload (in parallel) sidecar, app, wait, register; then the
  * gateway. Stop (Ctrl-C / SIGTERM): gateway, apps (SIGTERM, SIGKILL after a grace period),
  * sidecars, control plane.
@@ -47,6 +51,14 @@ import { PortAllocator, portIsFree } from './ports.js';
 import { waitForPorts } from './ready.js';
 import { prefixFor } from './output.js';
 import { ProcessSupervisor } from './supervisor.js';
+import {
+  hostsFile,
+  serviceAddresses,
+  workloadLayout,
+  wrapCommand,
+  type NetnsCapture,
+  type NetnsWorkload,
+} from './netns.js';
 import { TrellisError } from '../../core/errors.js';
 
 export interface MeshRunnerOptions {
@@ -68,6 +80,11 @@ export interface MeshRunnerOptions {
   version: string;
   /** Grace period for apps between SIGTERM and SIGKILL. */
   stopGraceMs?: number;
+  /**
+   * `--capture netns`: apps run in their own network namespaces and iptables captures their
+   * traffic (netns.ts) instead of HTTP_PROXY.
+   */
+  netns?: NetnsCapture;
 }
 
 interface RunningWorkload {
@@ -77,6 +94,7 @@ interface RunningWorkload {
   supervisor?: ProcessSupervisor;
   registrationId?: string;
   heartbeat?: TimerHandle;
+  netns?: NetnsWorkload;
 }
 
 export interface MeshSummary {
@@ -105,6 +123,7 @@ export class MeshRunner {
   private readonly workloads: RunningWorkload[] = [];
   private stopping = false;
   private readonly width: number;
+  private netnsLayout = new Map<string, NetnsWorkload>();
 
   constructor(private readonly opts: MeshRunnerOptions) {
     this.width = Math.max(...opts.plan.workloads.map((w) => w.name.length), 'control-plane'.length);
@@ -118,6 +137,7 @@ export class MeshRunner {
     const { plan } = this.opts;
     const ports = await this.allocatePorts();
     const gatewayPort = plan.gateway ? await this.gatewayPort() : undefined;
+    if (this.opts.netns) await this.setupNetns(this.opts.netns);
 
     const userStore = new DirectoryConfigStore(plan.configDir, {
       parse: parseAndValidate,
@@ -216,6 +236,20 @@ export class MeshRunner {
     }
   }
 
+  private async setupNetns(netns: NetnsCapture): Promise<void> {
+    const { plan } = this.opts;
+    await netns.check();
+    const layout = workloadLayout(
+      plan.name,
+      plan.workloads.map((w) => w.name),
+    );
+    const vips = serviceAddresses(plan.workloads.map((w) => w.service));
+    const namespaceOf = new Map(plan.workloads.map((w) => [w.service, w.namespace]));
+    await netns.setup(layout, (w) => hostsFile(w, vips, namespaceOf));
+    this.netnsLayout = new Map(layout.map((w) => [w.name, w]));
+    this.progress('netns', `${layout.length} network namespaces on bridge trellis0 (10.250.0.0/24)`);
+  }
+
   private async allocatePorts(): Promise<Map<string, WorkloadPorts>> {
     const { plan } = this.opts;
     // Service ports name outbound listeners; an inbound listener on one would clash with them.
@@ -293,20 +327,28 @@ export class MeshRunner {
       bindListeners: Object.values(ports.inbound),
       xds,
     });
-    const running: RunningWorkload = { plan: w, ports, proxy: sidecar.proxy };
+    const ns = this.netnsLayout.get(w.name);
+    const running: RunningWorkload = { plan: w, ports, proxy: sidecar.proxy, ...(ns ? { netns: ns } : {}) };
     this.workloads.push(running);
     await sidecar.proxy.start();
     await sidecar.ready;
     const outbound = sidecar.proxy.listeners.ports.outbound;
     const proxyUrl = `http://127.0.0.1:${outbound}`;
+    if (ns) await this.opts.netns?.capture(ns, outbound, Object.values(ports.app));
+    // Captured by iptables, the app needs no proxy settings (and must not inherit any).
+    const proxyEnv: NodeJS.ProcessEnv = ns
+      ? { HTTP_PROXY: undefined, http_proxy: undefined, HTTPS_PROXY: undefined, https_proxy: undefined }
+      : {
+          HTTP_PROXY: proxyUrl,
+          http_proxy: proxyUrl,
+          NO_PROXY: 'localhost,127.0.0.1',
+          no_proxy: 'localhost,127.0.0.1',
+        };
     const env: NodeJS.ProcessEnv = {
       ...this.opts.env,
       ...w.env,
       PORT: String(Object.values(ports.app)[0]),
-      HTTP_PROXY: proxyUrl,
-      http_proxy: proxyUrl,
-      NO_PROXY: 'localhost,127.0.0.1',
-      no_proxy: 'localhost,127.0.0.1',
+      ...proxyEnv,
       TRELLIS_WORKLOAD: w.name,
       TRELLIS_SERVICE: w.service,
       TRELLIS_NAMESPACE: w.namespace,
@@ -318,7 +360,7 @@ export class MeshRunner {
     const ready = new Promise<void>((resolve) => (firstReady = resolve));
     const supervisor = new ProcessSupervisor({
       name: w.name,
-      command: w.command,
+      command: ns ? wrapCommand(ns, w.command) : w.command,
       cwd: w.workingDir,
       env,
       prefix: prefixFor(w.name, this.width),
@@ -409,5 +451,6 @@ export class MeshRunner {
     this.layered?.close();
     this.userStore?.close();
     await this.cp?.stop();
+    await this.opts.netns?.teardown();
   }
 }

@@ -1,0 +1,8 @@
+{
+  "targets": [
+    {
+      "target_name": "trellis_netns",
+      "sources": ["original_dst.c"]
+    }
+  ]
+}

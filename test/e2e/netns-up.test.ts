@@ -1,0 +1,169 @@
+/**
+ * `trellis up --capture netns` end to end (root only): a client app that calls
+ * `http://reviews:9080/` with no proxy settings, from its own network namespace, is routed by
+ * the mesh (a VirtualService sends it to reviews v2) and counted by its sidecar; Ctrl-C removes
+ * the namespaces and rules. Cleans up after itself even when it fails.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { startTrellis } from '../integration/helpers/process.js';
+import { NetnsCapture } from '../../src/cli/up/netns.js';
+
+function missing(): string | undefined {
+  if (process.getuid?.() !== 0) return 'needs root';
+  for (const tool of ['ip', 'iptables']) {
+    try {
+      execFileSync(tool, ['-V'], { stdio: 'ignore' });
+    } catch {
+      return `needs ${tool}`;
+    }
+  }
+  // Root in a container may still lack CAP_NET_ADMIN or the nat table: probe both.
+  try {
+    execFileSync('ip', ['netns', 'add', 'trellis-probe'], { stdio: 'ignore' });
+    execFileSync('ip', ['netns', 'del', 'trellis-probe'], { stdio: 'ignore' });
+    execFileSync('iptables', ['-w', '-t', 'nat', '-S'], { stdio: 'ignore' });
+  } catch {
+    return 'cannot create network namespaces or use the iptables nat table here';
+  }
+  return undefined;
+}
+
+const MESH = `apiVersion: trellis.io/v1alpha1
+kind: Mesh
+metadata: { name: netns-e2e }
+spec:
+  config: config
+  workloads:
+    - name: client
+      service: client
+      labels: { app: client }
+      ports: [{ port: 9080, protocol: http }]
+      command: [node, client.mjs]
+    - name: reviews-v1
+      service: reviews
+      labels: { app: reviews, version: v1 }
+      ports: [{ port: 9080, protocol: http }]
+      command: [node, reviews.mjs]
+      env: { VERSION: v1 }
+    - name: reviews-v2
+      service: reviews
+      labels: { app: reviews, version: v2 }
+      ports: [{ port: 9080, protocol: http }]
+      command: [node, reviews.mjs]
+      env: { VERSION: v2 }
+`;
+
+const CONFIG = `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: reviews }
+spec:
+  host: reviews
+  subsets: [{ name: v1, labels: { version: v1 } }, { name: v2, labels: { version: v2 } }]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: reviews }
+spec:
+  hosts: [reviews]
+  http: [{ route: [{ destination: { host: reviews, subset: v2 } }] }]
+`;
+
+// Listens on 0.0.0.0 (its namespace's address) and answers with its version.
+const REVIEWS = `import http from 'node:http';
+http.createServer((req, res) => res.end('served by reviews-' + process.env.VERSION))
+  .listen(Number(process.env.PORT), '0.0.0.0');
+`;
+
+// Calls reviews by name with no proxy settings, and prints what answered.
+const CLIENT = `import http from 'node:http';
+http.createServer((req, res) => res.end('client')).listen(Number(process.env.PORT), '0.0.0.0');
+const proxy = process.env.HTTP_PROXY ?? process.env.http_proxy ?? 'none';
+setInterval(() => {
+  http.get('http://reviews:9080/', (res) => {
+    let body = '';
+    res.on('data', (c) => (body += c));
+    res.on('end', () => console.log('CALL status=' + res.statusCode + ' body=' + body + ' proxy=' + proxy));
+  }).on('error', (err) => console.log('CALL error=' + err.message));
+}, 200);
+`;
+
+async function trellisNamespaces(): Promise<string[]> {
+  const names = await readdir('/run/netns').catch(() => [] as string[]);
+  return names.filter((n) => n.startsWith('trellis-'));
+}
+
+const reason = missing();
+test(
+  `trellis up --capture netns routes an app with no proxy settings through the mesh${reason ? ` (skipped: ${reason})` : ''}`,
+  { skip: reason !== undefined, timeout: 60_000 },
+  async (t) => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'trellis-netns-'));
+    await mkdir(path.join(dir, 'config'));
+    await writeFile(path.join(dir, 'mesh.yaml'), MESH);
+    await writeFile(path.join(dir, 'config', 'reviews.yaml'), CONFIG);
+    await writeFile(path.join(dir, 'reviews.mjs'), REVIEWS);
+    await writeFile(path.join(dir, 'client.mjs'), CLIENT);
+    // No proxy settings anywhere: the app is captured by iptables, not pointed at its sidecar.
+    const env = { ...process.env };
+    for (const k of ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy']) delete env[k];
+    const up = startTrellis(
+      ['up', dir, '--capture', 'netns', '--base-port', '0', '--xds-port', '0', '--http-port', '0'],
+      { env },
+    );
+    const context = () => `; trellis up output (tail):\n${(up.stdout() + up.stderr()).slice(-3000)}`;
+    t.after(async () => {
+      await up.stop(); // SIGTERM (up removes what it made), SIGKILL after 10 s
+      // Whatever happened, leave no namespace, bridge or rule behind.
+      await new NetnsCapture({ mesh: 'netns-e2e' }).removeLeftovers();
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    await up
+      .waitForOutput(/Press Ctrl-C/, 45_000)
+      .catch((err: Error) => assert.fail(err.message + context()));
+    const admin = (workload: string) =>
+      new RegExp(`\\n +${workload} +(http://127\\.0\\.0\\.1:\\d+)`).exec(up.stdout())?.[1] ?? '';
+    assert.equal((await trellisNamespaces()).length, 3, 'one namespace per workload');
+
+    // The client's first calls may race the last config push; then every call goes to v2.
+    const calls = () => [...up.stdout().matchAll(/CALL (.*)/g)].map((m) => m[1] ?? '');
+    await up.waitForOutput(/CALL status=200 body=served by reviews-v2/, 20_000).catch((err: Error) => {
+      assert.fail(err.message + context());
+    });
+    const seen = calls().length;
+    const deadline = Date.now() + 20_000;
+    while (calls().length < seen + 5 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    const later = calls().slice(seen);
+    assert.ok(later.length >= 5);
+    for (const c of later) assert.equal(c, 'status=200 body=served by reviews-v2 proxy=none');
+
+    // Both sidecars saw the calls: the client's (outbound capture) and reviews-v2's (inbound).
+    // (The inbound listener a sidecar binds reports its requests with destination_service
+    // `inbound|PORT||`.)
+    const requests = async (workload: string, destination: string): Promise<number> => {
+      const stats = await (await fetch(`${admin(workload)}/stats/prometheus`)).text();
+      return stats
+        .split('\n')
+        .filter(
+          (l) => l.startsWith('istio_requests_total{') && l.includes(`destination_service="${destination}`),
+        )
+        .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
+    };
+    const reviews = 'reviews.default.svc.cluster.local"';
+    assert.ok((await requests('client', reviews)) >= 5, "the client's sidecar counts its calls");
+    assert.ok((await requests('reviews-v2', 'inbound|')) >= 5, "reviews-v2's sidecar counts them");
+    assert.equal(await requests('reviews-v1', 'inbound|'), 0, 'reviews-v1 gets nothing');
+
+    assert.equal(await up.stop('SIGTERM'), 0, `up exits 0 on SIGTERM${context()}`);
+    assert.deepEqual(await trellisNamespaces(), [], 'namespaces removed on exit');
+    assert.equal(existsSync('/etc/netns/trellis-netns-e2e-0'), false, 'hosts files removed on exit');
+    const nat = execFileSync('iptables', ['-w', '-t', 'nat', '-S'], { encoding: 'utf8' });
+    assert.doesNotMatch(nat, /TRELLIS/, 'rules removed on exit');
+  },
+);
