@@ -114,7 +114,9 @@ export function serve(name: string, routes: [RegExp, Handler][]): void {
       (err: unknown) => reply(500, { error: err instanceof Error ? err.message : String(err) }),
     );
   });
-  server.listen(port, '127.0.0.1', () => console.log(`${name} listening on 127.0.0.1:${port}`));
+  // `trellis up` says where to listen: loopback by default, every address in a network namespace.
+  const host = process.env.BIND_ADDRESS ?? '127.0.0.1';
+  server.listen(port, host, () => console.log(`${name} listening on ${host}:${port}`));
   const stop = () => server.close(() => process.exit(0));
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);

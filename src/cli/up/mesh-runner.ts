@@ -348,6 +348,8 @@ export class MeshRunner {
       ...this.opts.env,
       ...w.env,
       PORT: String(Object.values(ports.app)[0]),
+      // In a namespace the app is reached on its namespace address, not on loopback.
+      BIND_ADDRESS: ns ? '0.0.0.0' : '127.0.0.1',
       ...proxyEnv,
       TRELLIS_WORKLOAD: w.name,
       TRELLIS_SERVICE: w.service,
