@@ -1,13 +1,35 @@
 /**
- * Proxy throughput: HTTP/1.1 keep-alive requests straight to a backend, then through the
- * Trellis proxy's outbound listener (node:http Agent pool per endpoint upstream), at a fixed
- * concurrency for a fixed time. Prints requests/s and p50/p99 latency for both.
+ * Proxy throughput, measured as issue 3 asks: every server is its own process on 127.0.0.1, each
+ * proxy pinned to core 0 (`taskset -c 0`), the load generator and the backend on core 1.
  *
- *   npm run bench:proxy            (BENCH_SECONDS=5 BENCH_CONCURRENCY=32 by default)
+ *   backend        nginx, `return 200 "ok"` (nginx-light from Debian, installed when missing)
+ *   direct         wrk -> nginx
+ *   haproxy        wrk -> HAProxy (1 thread, http-reuse always) -> nginx
+ *   nginx proxy    wrk -> nginx proxy_pass (1 worker, upstream keepalive) -> nginx
+ *   trellis 1 hop  wrk -> `trellis proxy` outbound -> nginx
+ *   trellis 2 hops wrk -> client sidecar outbound -> server sidecar inbound (ORIGINAL_DST) -> nginx
+ *
+ * The Trellis proxies are configured by a FakeAds in this process (routing via RDS, Istio
+ * metrics on, request id / trace headers propagated, no access log). Columns: rps at saturation
+ * (wrk -t1 -c64), p50/p99 at concurrency 1 (wrk -c1), p50/p99 at a fixed 1000 rps (open loop:
+ * wrk2 when installed, else the Node generator in this file, latency from the scheduled send
+ * time), and the proxy's RSS after the 1000 rps run (summed over both sidecars for two hops).
+ *
+ *   npm run bench:proxy [-- --seconds 5] [--only trellis] [--profile DIR] [--trellis-bin PATH]
+ *
+ * --trellis-bin runs another checkout's bin/trellis.mjs (A/B comparisons of proxy changes).
+ *
+ * --profile DIR runs the one-hop Trellis proxy with `node --cpu-prof` and writes the profile of
+ * a saturation run to DIR (read it with `node --import tsx bench/xds-profile.ts FILE`).
  */
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
 import { FakeAds } from '../src/proxy/testing/fake-ads.js';
-import { eventually, startBackend, startProxy } from '../src/proxy/testing/harness.js';
 import {
   edsCluster,
   endpoints,
@@ -17,74 +39,431 @@ import {
   virtualHost,
 } from '../src/proxy/testing/resources.js';
 
-const seconds = Number(process.env.BENCH_SECONDS ?? 5);
-const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 32);
+const ROOT = path.resolve(import.meta.dirname, '..');
 
-async function load(
-  port: number,
-  host: string,
-): Promise<{ rps: number; p50: number; p99: number; errors: number }> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+interface Latency {
+  p50: number;
+  p99: number;
+}
+
+/** Open-loop generator (child mode): `--open-loop PORT HOST RATE SECONDS`, prints JSON. */
+async function openLoop(port: number, host: string, rate: number, seconds: number): Promise<void> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   const latencies: number[] = [];
   let errors = 0;
-  const end = performance.now() + seconds * 1000;
-  const one = () =>
-    new Promise<void>((resolve) => {
-      const start = performance.now();
+  const total = rate * seconds;
+  const t0 = performance.now() + 50;
+  let sent = 0;
+  let done = 0;
+  await new Promise<void>((resolve) => {
+    const fire = (scheduled: number) => {
       const req = http.request(
         { host: '127.0.0.1', port, path: '/bench', headers: { host }, agent },
         (res) => {
           res.resume();
           res.on('end', () => {
-            if (res.statusCode === 200) latencies.push(performance.now() - start);
+            if (res.statusCode === 200) latencies.push(performance.now() - scheduled);
             else errors++;
-            resolve();
+            if (++done === total) resolve();
           });
         },
       );
       req.on('error', () => {
         errors++;
-        resolve();
+        if (++done === total) resolve();
       });
       req.end();
-    });
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (performance.now() < end) await one();
-    }),
-  );
+    };
+    const tick = () => {
+      const now = performance.now();
+      while (sent < total && t0 + (sent * 1000) / rate <= now) fire(t0 + (sent++ * 1000) / rate);
+      if (sent < total) setTimeout(tick, 1);
+    };
+    setTimeout(tick, 50);
+  });
   agent.destroy();
   latencies.sort((a, b) => a - b);
   const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
-  return {
-    rps: Math.round(latencies.length / seconds),
-    p50: +at(0.5).toFixed(2),
-    p99: +at(0.99).toFixed(2),
-    errors,
-  };
+  process.stdout.write(JSON.stringify({ p50: at(0.5) * 1000, p99: at(0.99) * 1000, errors }) + '\n');
 }
 
-const backend = await startBackend('bench', (_req, res) => {
-  res.writeHead(200, { 'content-type': 'text/plain' });
-  res.end('ok');
-});
-const C = 'outbound|9080||bench.default.svc.cluster.local';
-const ads = await FakeAds.start();
-ads.set('CDS', [edsCluster(C)]);
-ads.set('EDS', [endpoints(C, [{ port: backend.port }])]);
-ads.set('LDS', [httpListener(9080)]);
-ads.set('RDS', [routeConfig('9080', [virtualHost('bench', ['bench:9080'], [routeTo(C)])])]);
-const proxy = await startProxy(ads);
-await eventually(() => proxy.ready && proxy.snapshot().routes.size === 1, 'proxy ready');
+if (process.argv[2] === '--open-loop') {
+  const [port, host, rate, seconds] = process.argv.slice(3);
+  await openLoop(Number(port), host!, Number(rate), Number(seconds));
+  process.exit(0);
+}
 
-const direct = await load(backend.port, 'bench:9080');
-const proxied = await load(proxy.listeners.ports.outbound, 'bench:9080');
-console.log(`node ${process.version}, ${seconds}s at concurrency ${concurrency}`);
-console.log(`direct   ${JSON.stringify(direct)}`);
-console.log(`proxied  ${JSON.stringify(proxied)}`);
-console.log(
-  `proxy overhead: ${(direct.rps / Math.max(1, proxied.rps)).toFixed(2)}x fewer requests/s through the proxy`,
+const { values: flags } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '5' },
+    only: { type: 'string' },
+    profile: { type: 'string' },
+    'trellis-bin': { type: 'string' },
+  },
+});
+const seconds = Number(flags.seconds);
+const has = (bin: string) => spawnSync('sh', ['-c', `command -v ${bin}`]).status === 0;
+
+function ensureInstalled(bin: string, pkg: string): void {
+  if (has(bin)) return;
+  if (process.getuid?.() !== 0) throw new Error(`${bin} missing: apt-get install -y ${pkg}`);
+  execFileSync('apt-get', ['install', '-y', pkg], { stdio: 'inherit', timeout: 300_000 });
+}
+ensureInstalled('wrk', 'wrk');
+ensureInstalled('nginx', 'nginx-light');
+ensureInstalled('haproxy', 'haproxy');
+const wrk2 = has('wrk2');
+
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+async function waitForPort(port: number, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`nothing listens on ${port}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const children: ChildProcess[] = [];
+function start(core: number, cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
+  const child = spawn('taskset', ['-c', String(core), cmd, ...args], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, ...env },
+  });
+  children.push(child);
+  return child;
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+function rssMb(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : 0;
+}
+
+/** Runs wrk pinned to core 1; returns rps and p50/p99 in microseconds. */
+function runWrk(port: number, host: string, connections: number, secs: number): { rps: number } & Latency {
+  const out = execFileSync(
+    'taskset',
+    [
+      '-c',
+      '1',
+      'wrk',
+      '-t1',
+      `-c${connections}`,
+      `-d${secs}s`,
+      '--latency',
+      '-H',
+      `Host: ${host}`,
+      `http://127.0.0.1:${port}/bench`,
+    ],
+    { encoding: 'utf8', timeout: (secs + 30) * 1000 },
+  );
+  const us = (label: string): number => {
+    const m = new RegExp(`^\\s+${label}%\\s+([\\d.]+)(us|ms|s)`, 'm').exec(out);
+    if (!m) return NaN;
+    const scale = m[2] === 'us' ? 1 : m[2] === 'ms' ? 1000 : 1_000_000;
+    return Number(m[1]) * scale;
+  };
+  const rps = /Requests\/sec:\s+([\d.]+)/.exec(out);
+  if (/Non-2xx|Socket errors/.test(out)) process.stderr.write(`wrk reported errors:\n${out}\n`);
+  return { rps: Number(rps?.[1] ?? 0), p50: us('50'), p99: us('99') };
+}
+
+function runFixedRate(port: number, host: string, rate: number, secs: number): Latency {
+  if (wrk2) {
+    const r = execFileSync(
+      'taskset',
+      [
+        '-c',
+        '1',
+        'wrk2',
+        '-t1',
+        '-c16',
+        `-d${secs}s`,
+        `-R${rate}`,
+        '--latency',
+        '-H',
+        `Host: ${host}`,
+        `http://127.0.0.1:${port}/bench`,
+      ],
+      { encoding: 'utf8', timeout: (secs + 30) * 1000 },
+    );
+    const us = (label: string) => {
+      const m = new RegExp(`^\\s+${label}\\.000%\\s+([\\d.]+)(us|ms|s)`, 'm').exec(r);
+      return m ? Number(m[1]) * (m[2] === 'us' ? 1 : m[2] === 'ms' ? 1000 : 1e6) : NaN;
+    };
+    return { p50: us('50'), p99: us('99') };
+  }
+  const out = execFileSync(
+    'taskset',
+    [
+      '-c',
+      '1',
+      process.execPath,
+      '--import',
+      'tsx',
+      path.join(ROOT, 'bench/proxy.ts'),
+      '--open-loop',
+      String(port),
+      host,
+      String(rate),
+      String(secs),
+    ],
+    { encoding: 'utf8', timeout: (secs + 30) * 1000, cwd: ROOT },
+  );
+  return JSON.parse(out) as Latency;
+}
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'trellis-bench-proxy-'));
+const backendPort = await freePort();
+const nginxConf = (port: number, body: string) => `
+daemon off; master_process off; worker_processes 1; pid ${dir}/nginx-${port}.pid;
+error_log stderr error;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}; proxy_temp_path ${dir}; fastcgi_temp_path ${dir};
+  uwsgi_temp_path ${dir}; scgi_temp_path ${dir};
+  keepalive_requests 1000000;
+  ${body}
+}`;
+writeFileSync(
+  `${dir}/backend.conf`,
+  nginxConf(backendPort, `server { listen 127.0.0.1:${backendPort}; location / { return 200 "ok"; } }`),
 );
-await proxy.stop(100);
-await ads.close();
-await backend.close();
+const backend = start(1, 'nginx', ['-c', `${dir}/backend.conf`, '-p', dir]);
+await waitForPort(backendPort);
+
+interface Row {
+  name: string;
+  port: number;
+  host: string;
+  pids: () => (number | undefined)[];
+  setup?: () => Promise<void>;
+  teardown?: () => Promise<void>;
+}
+
+const rows: Row[] = [{ name: 'direct (nginx)', port: backendPort, host: 'bench', pids: () => [] }];
+
+const haPort = await freePort();
+let ha: ChildProcess | undefined;
+rows.push({
+  name: 'haproxy',
+  port: haPort,
+  host: 'bench',
+  pids: () => [ha?.pid],
+  setup: async () => {
+    writeFileSync(
+      `${dir}/haproxy.cfg`,
+      [
+        'global',
+        '  nbthread 1',
+        '  maxconn 4096',
+        'defaults',
+        '  mode http',
+        '  timeout connect 5s',
+        '  timeout client 60s',
+        '  timeout server 60s',
+        '  http-reuse always',
+        `frontend fe`,
+        `  bind 127.0.0.1:${haPort}`,
+        '  default_backend be',
+        'backend be',
+        `  server nginx 127.0.0.1:${backendPort}`,
+        '',
+      ].join('\n'),
+    );
+    ha = start(0, 'haproxy', ['-f', `${dir}/haproxy.cfg`, '-db']);
+    await waitForPort(haPort);
+  },
+  teardown: async () => ha && stop(ha),
+});
+
+const ngPort = await freePort();
+let ng: ChildProcess | undefined;
+rows.push({
+  name: 'nginx proxy',
+  port: ngPort,
+  host: 'bench',
+  pids: () => [ng?.pid],
+  setup: async () => {
+    writeFileSync(
+      `${dir}/proxy.conf`,
+      nginxConf(
+        ngPort,
+        `upstream be { server 127.0.0.1:${backendPort}; keepalive 128; }
+  server { listen 127.0.0.1:${ngPort};
+    location / { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection ""; } }`,
+      ),
+    );
+    ng = start(0, 'nginx', ['-c', `${dir}/proxy.conf`, '-p', dir]);
+    await waitForPort(ngPort);
+  },
+  teardown: async () => ng && stop(ng),
+});
+
+// Trellis: one FakeAds serves both sidecars. Host `bench:PORT` routes straight to nginx;
+// `remote:PORT` routes to the server sidecar's inbound port, which sends it to
+// inbound|PORT|| (ORIGINAL_DST: 127.0.0.1:PORT, nginx).
+const ads = await FakeAds.start();
+const clientPorts = { admin: await freePort(), outbound: await freePort(), inbound: await freePort() };
+const serverPorts = { admin: await freePort(), outbound: await freePort(), inbound: await freePort() };
+const local = `outbound|${backendPort}||bench.default.svc.cluster.local`;
+const remote = `outbound|${backendPort}||remote.default.svc.cluster.local`;
+ads.set('CDS', [
+  edsCluster(local),
+  edsCluster(remote),
+  {
+    name: `inbound|${backendPort}||`,
+    type: 'ORIGINAL_DST',
+    connect_timeout: { seconds: 1 },
+    lb_policy: 'CLUSTER_PROVIDED',
+  },
+]);
+ads.set('EDS', [
+  endpoints(local, [{ port: backendPort }]),
+  endpoints(remote, [{ port: serverPorts.inbound }]),
+]);
+ads.set('LDS', [httpListener(backendPort)]);
+ads.set('RDS', [
+  routeConfig(String(backendPort), [
+    virtualHost('bench', [`bench:${backendPort}`], [routeTo(local)]),
+    virtualHost('remote', [`remote:${backendPort}`], [routeTo(remote)]),
+  ]),
+]);
+
+async function startTrellis(
+  ports: typeof clientPorts,
+  workload: string,
+  nodeFlags: string[] = [],
+): Promise<ChildProcess> {
+  const child = start(
+    0,
+    process.execPath,
+    [
+      ...nodeFlags,
+      flags['trellis-bin'] ?? path.join(ROOT, 'bin/trellis.mjs'),
+      'proxy',
+      '--xds',
+      ads.address,
+      '--workload',
+      workload,
+      '--labels',
+      `app=${workload},version=v1`,
+      '--admin-port',
+      String(ports.admin),
+      '--outbound-port',
+      String(ports.outbound),
+      '--inbound-port',
+      String(ports.inbound),
+      '--drain-seconds',
+      '1',
+    ],
+    { TRELLIS_LOG_LEVEL: 'warn' },
+  );
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const ready = await new Promise<boolean>((resolve) => {
+      http
+        .get({ host: '127.0.0.1', port: ports.admin, path: '/ready' }, (res) => {
+          res.resume();
+          resolve(res.statusCode === 200);
+        })
+        .on('error', () => resolve(false));
+    });
+    if (ready) return child;
+    if (Date.now() > deadline) throw new Error(`trellis proxy ${workload} not ready`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+let client: ChildProcess | undefined;
+let server: ChildProcess | undefined;
+rows.push({
+  name: 'trellis, 1 hop',
+  port: clientPorts.outbound,
+  host: `bench:${backendPort}`,
+  pids: () => [client?.pid],
+  setup: async () => {
+    client = await startTrellis(clientPorts, 'client');
+  },
+});
+rows.push({
+  name: 'trellis, 2 hops',
+  port: clientPorts.outbound,
+  host: `remote:${backendPort}`,
+  pids: () => [client?.pid, server?.pid],
+  setup: async () => {
+    server = await startTrellis(serverPorts, 'server');
+  },
+  teardown: async () => {
+    if (server) await stop(server);
+    if (client) await stop(client);
+  },
+});
+
+const fmt = (us: number) =>
+  Number.isNaN(us) ? '-' : us >= 1000 ? `${(us / 1000).toFixed(2)} ms` : `${Math.round(us)} us`;
+const results: string[] = [];
+try {
+  if (flags.profile) {
+    const profDir = path.resolve(flags.profile);
+    const p = await startTrellis(clientPorts, 'client', ['--cpu-prof', `--cpu-prof-dir=${profDir}`]);
+    runWrk(clientPorts.outbound, `bench:${backendPort}`, 64, 2);
+    const r = runWrk(clientPorts.outbound, `bench:${backendPort}`, 64, seconds);
+    await stop(p);
+    console.log(`profiled ${Math.round(r.rps)} rps; profile in ${profDir}`);
+  } else {
+    console.log(
+      `node ${process.version}, ${os.cpus().length} cores; proxies on core 0, wrk + backend on core 1; ` +
+        `fixed-rate generator: ${wrk2 ? 'wrk2' : 'node open loop'}`,
+    );
+    console.log('| path | rps (c=64) | p50 c=1 | p99 c=1 | p50 @1000 rps | p99 @1000 rps | proxy RSS |');
+    console.log('|---|---:|---:|---:|---:|---:|---:|');
+    for (const row of rows) {
+      if (flags.only && !row.name.includes(flags.only)) {
+        await row.setup?.();
+        await row.teardown?.();
+        continue;
+      }
+      await row.setup?.();
+      runWrk(row.port, row.host, 64, 1); // warm-up (JIT, upstream connections)
+      const sat = runWrk(row.port, row.host, 64, seconds);
+      const c1 = runWrk(row.port, row.host, 1, Math.max(2, Math.round(seconds / 2)));
+      const fixed = runFixedRate(row.port, row.host, 1000, seconds);
+      const rss = row.pids().reduce<number>((sum, pid) => sum + rssMb(pid), 0);
+      const line = `| ${row.name} | ${Math.round(sat.rps)} | ${fmt(c1.p50)} | ${fmt(c1.p99)} | ${fmt(fixed.p50)} | ${fmt(fixed.p99)} | ${row.pids().length ? `${rss.toFixed(0)} MB` : '-'} |`;
+      console.log(line);
+      results.push(line);
+      await row.teardown?.();
+    }
+  }
+} finally {
+  for (const c of children) await stop(c);
+  await ads.close();
+  rmSync(dir, { recursive: true, force: true });
+}
+void backend;

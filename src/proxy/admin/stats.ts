@@ -55,10 +55,36 @@ const LABEL_NAMES = [
 
 export class IstioStats {
   private readonly series = new Map<string, Series>();
+  /**
+   * Series by a cheap key of the StreamInfo fields the labels depend on, so the common case
+   * skips building and escaping 14 labels per request. Several cheap keys may share a series.
+   */
+  private readonly byFields = new Map<string, Series>();
 
   constructor(private readonly node: ProxyBootstrap) {}
 
   record(info: StreamInfo): void {
+    const id = info.destinationIdentity;
+    // \u0001 marks "absent", distinct from an empty string; the node's own labels never change.
+    const fieldsKey =
+      `${info.reporter}\u0000${info.upstreamCluster ?? '\u0001'}\u0000` +
+      `${info.upstreamCluster ? '' : info.authority}\u0000${id?.namespace ?? '\u0001'}\u0000` +
+      `${id?.workload ?? '\u0001'}\u0000${id?.version ?? '\u0001'}\u0000` +
+      `${info.grpcStatus ?? '\u0001'}\u0000${info.status}\u0000${flagsText(info.flags)}`;
+    let s = this.byFields.get(fieldsKey);
+    if (!s) {
+      s = this.seriesFor(info);
+      // Bounded: authorities of unrouted requests come from clients.
+      if (this.byFields.size >= 10_000) this.byFields.clear();
+      this.byFields.set(fieldsKey, s);
+    }
+    s.requests++;
+    s.duration.observe(info.durationMs);
+    s.requestBytes.observe(info.bytesReceived);
+    s.responseBytes.observe(info.bytesSent);
+  }
+
+  private seriesFor(info: StreamInfo): Series {
     const values = this.labels(info);
     const key = LABEL_NAMES.map((n, i) => `${n}="${escape(values[i] ?? '')}"`).join(',');
     let s = this.series.get(key);
@@ -72,10 +98,7 @@ export class IstioStats {
       };
       this.series.set(key, s);
     }
-    s.requests++;
-    s.duration.observe(info.durationMs);
-    s.requestBytes.observe(info.bytesReceived);
-    s.responseBytes.observe(info.bytesSent);
+    return s;
   }
 
   private labels(info: StreamInfo): string[] {

@@ -57,45 +57,84 @@ function splitTarget(url: string, hostHeader: string | undefined): { authority: 
 }
 
 export function fromHttp1(req: http.IncomingMessage, res: http.ServerResponse): Downstream {
-  const { authority, path } = splitTarget(req.url ?? '/', req.headers.host);
-  let aborted = false;
-  const abortFns: (() => void)[] = [];
-  res.on('close', () => {
-    if (!res.writableFinished) {
-      aborted = true;
-      for (const f of abortFns) f();
-    }
-  });
-  return {
-    method: req.method ?? 'GET',
-    path,
-    authority,
-    scheme: 'http',
-    protocol: req.httpVersion === '1.0' ? 'HTTP/1.0' : 'HTTP/1.1',
-    headers: req.headers,
-    body: req,
-    remoteAddress: req.socket.remoteAddress ?? '',
-    localPort: req.socket.localPort ?? 0,
-    get headersSent() {
-      return res.headersSent;
-    },
-    get aborted() {
-      return aborted;
-    },
-    respond: (status, headers) => void res.writeHead(status, headers),
-    respondHeadersOnly: (status, headers) => {
-      res.writeHead(status, headers);
-      res.end();
-    },
-    write: (chunk) => res.write(chunk),
-    onceDrain: (fn) => void res.once('drain', fn),
-    end: (trailers) => {
-      if (trailers && Object.keys(trailers).length > 0) res.addTrailers(trailers);
-      res.end();
-    },
-    reset: () => void res.destroy(),
-    onAbort: (fn) => void abortFns.push(fn),
-  };
+  return new Http1Downstream(req, res);
+}
+
+/**
+ * A class rather than an object of closures: this is built once per request, and methods on the
+ * prototype cost nothing per request.
+ */
+class Http1Downstream implements Downstream {
+  readonly method: string;
+  readonly path: string;
+  readonly authority: string;
+  readonly scheme = 'http';
+  readonly protocol: 'HTTP/1.0' | 'HTTP/1.1';
+  readonly headers: HeaderMap;
+  readonly body: Readable;
+  readonly remoteAddress: string;
+  readonly localPort: number;
+  private abortedFlag = false;
+  private abortFns: (() => void)[] | undefined;
+
+  constructor(
+    req: http.IncomingMessage,
+    private readonly res: http.ServerResponse,
+  ) {
+    const { authority, path } = splitTarget(req.url ?? '/', req.headers.host);
+    this.method = req.method ?? 'GET';
+    this.path = path;
+    this.authority = authority;
+    this.protocol = req.httpVersion === '1.0' ? 'HTTP/1.0' : 'HTTP/1.1';
+    this.headers = req.headers;
+    this.body = req;
+    this.remoteAddress = req.socket.remoteAddress ?? '';
+    this.localPort = req.socket.localPort ?? 0;
+    res.on('close', () => {
+      if (!res.writableFinished) {
+        this.abortedFlag = true;
+        if (this.abortFns) for (const f of this.abortFns) f();
+      }
+    });
+  }
+
+  get headersSent(): boolean {
+    return this.res.headersSent;
+  }
+
+  get aborted(): boolean {
+    return this.abortedFlag;
+  }
+
+  respond(status: number, headers: OutHeaders): void {
+    this.res.writeHead(status, headers);
+  }
+
+  respondHeadersOnly(status: number, headers: OutHeaders): void {
+    this.res.writeHead(status, headers);
+    this.res.end();
+  }
+
+  write(chunk: Buffer): boolean {
+    return this.res.write(chunk);
+  }
+
+  onceDrain(fn: () => void): void {
+    this.res.once('drain', fn);
+  }
+
+  end(trailers?: OutHeaders): void {
+    if (trailers && Object.keys(trailers).length > 0) this.res.addTrailers(trailers);
+    this.res.end();
+  }
+
+  reset(): void {
+    this.res.destroy();
+  }
+
+  onAbort(fn: () => void): void {
+    (this.abortFns ??= []).push(fn);
+  }
 }
 
 export function fromHttp2(req: http2.Http2ServerRequest, res: http2.Http2ServerResponse): Downstream {

@@ -306,7 +306,7 @@ async function streamResponse(
   routeTimedOut: () => boolean,
 ): Promise<void> {
   const headers: OutgoingHeaders = {};
-  for (const [k, v] of Object.entries(res.headers)) if (!HOP_BY_HOP.has(k)) headers[k] = v;
+  for (const k in res.headers) if (!HOP_BY_HOP.has(k)) headers[k] = res.headers[k]!;
   headers['x-envoy-upstream-service-time'] = String(serviceTimeMs);
   req.finishHeaders(headers);
   info.status = res.status;

@@ -2,7 +2,7 @@
  * Header work on the request path: dropping hop-by-hop headers, applying Envoy header
  * mutations, and request id / trace context propagation (x-request-id, W3C traceparent, B3).
  */
-import { randomUUID } from 'node:crypto';
+import { randomFillSync, randomUUID } from 'node:crypto';
 import type { HeaderMutation } from '../config.js';
 import { HOP_BY_HOP, type HeaderMap, type OutHeaders } from './downstream.js';
 
@@ -53,9 +53,7 @@ export function propagateRequestContext(headers: OutHeaders, generateRequestId: 
     requestId = randomUUID();
     headers['x-request-id'] = requestId;
   }
-  // randomUUID draws from a cached entropy pool, far cheaper per request than randomBytes.
-  const entropy = randomUUID().replace(/-/g, '');
-  const spanId = entropy.slice(0, 16);
+  const spanId = randomHex(16);
   const tp = TRACEPARENT.exec(first(headers.traceparent) ?? '');
   const b3Trace = first(headers['x-b3-traceid']);
   if (tp) headers.traceparent = `${tp[1]}-${tp[2]}-${spanId}-${tp[4]}`;
@@ -65,13 +63,28 @@ export function propagateRequestContext(headers: OutHeaders, generateRequestId: 
     headers['x-b3-spanid'] = spanId;
   }
   if (!tp && !b3Trace) {
-    const traceId = entropy.slice(16) + randomUUID().replace(/-/g, '').slice(16);
+    const traceId = randomHex(32);
     headers.traceparent = `00-${traceId}-${spanId}-01`;
     headers['x-b3-traceid'] = traceId;
     headers['x-b3-spanid'] = spanId;
     headers['x-b3-sampled'] = '1';
   }
   return requestId ?? '';
+}
+
+// Trace and span ids come from a pool refilled 4 KiB at a time: one system call per ~170
+// requests instead of a UUID (and its reformatting) per id.
+const pool = Buffer.alloc(4096);
+let poolOffset = pool.length;
+
+function randomHex(chars: number): string {
+  const bytes = chars / 2;
+  if (poolOffset + bytes > pool.length) {
+    randomFillSync(pool);
+    poolOffset = 0;
+  }
+  poolOffset += bytes;
+  return pool.toString('hex', poolOffset - bytes, poolOffset);
 }
 
 export function first(v: string | string[] | undefined): string | undefined {

@@ -9,7 +9,6 @@
  */
 import type {
   Endpoint,
-  FilterChainConfig,
   HttpConnectionManagerConfig,
   ListenerConfig,
   ProxyConfigSnapshot,
@@ -24,11 +23,14 @@ export function portOf(authority: string, fallback: number): number {
 }
 
 export function httpChain(l: ListenerConfig, port?: number): HttpConnectionManagerConfig | undefined {
-  const chains = l.filterChains.filter(
-    (c): c is FilterChainConfig & { filter: HttpConnectionManagerConfig } => c.filter.kind === 'http',
-  );
-  const exact = port === undefined ? undefined : chains.find((c) => c.destinationPort === port);
-  return (exact ?? chains.find((c) => c.destinationPort === undefined))?.filter;
+  // Runs per request: one pass, no intermediate arrays.
+  let fallback: HttpConnectionManagerConfig | undefined;
+  for (const c of l.filterChains) {
+    if (c.filter.kind !== 'http') continue;
+    if (port !== undefined && c.destinationPort === port) return c.filter;
+    if (c.destinationPort === undefined) fallback ??= c.filter;
+  }
+  return fallback;
 }
 
 export function routesTarget(snapshot: ProxyConfigSnapshot, hcm: HttpConnectionManagerConfig): RequestTarget {
@@ -42,14 +44,32 @@ export function outboundTarget(snapshot: ProxyConfigSnapshot, ds: Downstream): R
   const host = stripPort(ds.authority).replace(/^\[|\]$/g, '');
   let wildcard: ListenerConfig | undefined;
   let exact: ListenerConfig | undefined;
-  for (const l of snapshot.listeners.values()) {
-    if (l.port !== port) continue;
+  for (const l of listenersOnPort(snapshot, port)) {
     if (l.address === host) exact = l;
     else if (l.address === '0.0.0.0' || l.address === '::') wildcard ??= l;
   }
   const hcm = (exact && httpChain(exact, port)) ?? (wildcard && httpChain(wildcard, port));
   if (!hcm) return { kind: 'reply', reason: { kind: 'no-route', authority: ds.authority, path: ds.path } };
   return routesTarget(snapshot, hcm);
+}
+
+// Listeners by port, built once per snapshot (snapshots are immutable): a request looks at the
+// listeners on its port only, not at every listener of the mesh.
+const byPortCache = new WeakMap<ProxyConfigSnapshot['listeners'], Map<number, ListenerConfig[]>>();
+const NONE: readonly ListenerConfig[] = [];
+
+function listenersOnPort(snapshot: ProxyConfigSnapshot, port: number): readonly ListenerConfig[] {
+  let byPort = byPortCache.get(snapshot.listeners);
+  if (!byPort) {
+    byPort = new Map();
+    for (const l of snapshot.listeners.values()) {
+      const list = byPort.get(l.port);
+      if (list) list.push(l);
+      else byPort.set(l.port, [l]);
+    }
+    byPortCache.set(snapshot.listeners, byPort);
+  }
+  return byPort.get(port) ?? NONE;
 }
 
 export function inboundTarget(

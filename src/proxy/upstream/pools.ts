@@ -18,7 +18,14 @@ export class UpstreamPools {
   agent(key: string, maxSockets: number): http.Agent {
     let a = this.agents.get(key);
     if (!a) {
-      a = new http.Agent({ keepAlive: true, maxSockets, keepAliveMsecs: 1000, timeout: 60_000 });
+      a = new http.Agent({
+        keepAlive: true,
+        maxSockets,
+        keepAliveMsecs: 1000,
+        timeout: 60_000,
+        // Reuse the most recently used socket: fewer warm connections, better cache locality.
+        scheduling: 'lifo',
+      });
       this.agents.set(key, a);
     }
     return a;
