@@ -93,18 +93,21 @@ after(async () => {
   await Promise.all(Object.values(backends).map((b) => b.close()));
 });
 
-test('90/10 weighted split holds within 3 points over 2000 calls, and a weight change applies at run time', async () => {
-  mesh.apply(serviceYaml('split', { v1: backends.v1!, v2: backends.v2! }));
-  mesh.apply(`apiVersion: networking.istio.io/v1
+/** The `split` VirtualService with the given v1/v2 weights. */
+const splitYaml = (v1: number, v2: number) => `apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: { name: split }
 spec:
   hosts: [split.default.svc.cluster.local]
   http:
   - route:
-    - { destination: { host: split.default.svc.cluster.local, subset: v1 }, weight: 90 }
-    - { destination: { host: split.default.svc.cluster.local, subset: v2 }, weight: 10 }
-`);
+    - { destination: { host: split.default.svc.cluster.local, subset: v1 }, weight: ${v1} }
+    - { destination: { host: split.default.svc.cluster.local, subset: v2 }, weight: ${v2} }
+`;
+
+test('90/10 weighted split holds within 3 points over 2000 calls, and a weight change applies at run time', async () => {
+  mesh.apply(serviceYaml('split', { v1: backends.v1!, v2: backends.v2! }));
+  mesh.apply(splitYaml(90, 10));
   const c = client('split');
   await waitFor('first successful call', async () => (await callEcho(c)).backend);
   const counts = await tally(c, 2000);
@@ -112,16 +115,7 @@ spec:
   assert.equal((counts.v1 ?? 0) + (counts.v2 ?? 0), 2000, JSON.stringify(counts));
   assert.ok(Math.abs(v2share - 10) <= 3, `v2 got ${v2share}% (want 10 ± 3): ${JSON.stringify(counts)}`);
 
-  mesh.apply(`apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: { name: split }
-spec:
-  hosts: [split.default.svc.cluster.local]
-  http:
-  - route:
-    - { destination: { host: split.default.svc.cluster.local, subset: v1 }, weight: 0 }
-    - { destination: { host: split.default.svc.cluster.local, subset: v2 }, weight: 100 }
-`);
+  mesh.apply(splitYaml(0, 100));
   await waitFor('all traffic on v2', async () => ((await tally(c, 20)).v2 === 20 ? true : undefined));
 });
 
