@@ -147,10 +147,7 @@ export async function forward(
       if (result.kind === 'response') {
         if (canRetry && retriableResponse(retry, result.response) && takeRetry()) {
           result.response.abort();
-          await sleep(
-            deps,
-            backoffDelay({ baseMs: retry.baseIntervalMs, maxMs: retry.maxIntervalMs }, attempt, deps.random),
-          );
+          await backOff(deps, retry, attempt);
           continue;
         }
         if (attempt > 0 && result.response.status >= 500) info.flags.add('URX');
@@ -160,10 +157,7 @@ export async function forward(
       if (result.kind === 'per-try-timeout') {
         failure = { kind: 'timeout' };
         if (canRetry && (retry.retryOn.has('5xx') || retry.retryOn.has('gateway-error')) && takeRetry()) {
-          await sleep(
-            deps,
-            backoffDelay({ baseMs: retry.baseIntervalMs, maxMs: retry.maxIntervalMs }, attempt, deps.random),
-          );
+          await backOff(deps, retry, attempt);
           continue;
         }
       } else {
@@ -173,10 +167,7 @@ export async function forward(
             ? { kind: 'connect-failure', cluster: cluster.config.name, detail: e.message }
             : { kind: 'upstream-reset', cluster: cluster.config.name, detail: e.message };
         if (canRetry && retriableError(retry, e) && takeRetry()) {
-          await sleep(
-            deps,
-            backoffDelay({ baseMs: retry.baseIntervalMs, maxMs: retry.maxIntervalMs }, attempt, deps.random),
-          );
+          await backOff(deps, retry, attempt);
           continue;
         }
       }
@@ -213,7 +204,9 @@ function retriableError(retry: RetryPolicy, e: UpstreamError): boolean {
   return on.has('reset') || on.has('5xx') || on.has('refused-stream');
 }
 
-async function sleep(deps: ForwardDeps, ms: number): Promise<void> {
+/** Waits the retry policy's exponential backoff with jitter before retry `attempt`. */
+async function backOff(deps: ForwardDeps, retry: RetryPolicy, attempt: number): Promise<void> {
+  const ms = backoffDelay({ baseMs: retry.baseIntervalMs, maxMs: retry.maxIntervalMs }, attempt, deps.random);
   await new Promise<void>((resolve) => deps.clock.setTimeout(resolve, ms));
 }
 

@@ -28,7 +28,7 @@ import { applyMutations, first, forwardableHeaders, propagateRequestContext } fr
 import { grpcStatusForHttp, localReply, type LocalReplyReason } from './local-reply.js';
 import { ReplayableBody } from './request-body.js';
 import { matchRoute, pickTarget, rewritePath, selectVirtualHost } from './route-table.js';
-import type { Reporter, StreamInfo } from './stream-info.js';
+import { startStreamInfo, type Reporter, type StreamInfo } from './stream-info.js';
 
 const NO_MUTATION: HeaderMutation = Object.freeze({ add: [], remove: [] });
 
@@ -57,26 +57,7 @@ export async function handleRequest(
   reporter: Reporter,
   deps: RouterDeps,
 ): Promise<void> {
-  const info: StreamInfo = {
-    startWallMs: deps.clock.wallNow(),
-    startMs: deps.clock.now(),
-    reporter,
-    method: ds.method,
-    path: ds.path,
-    authority: ds.authority,
-    protocol: ds.protocol,
-    requestId: first(ds.headers['x-request-id']) ?? '',
-    requestHeaders: ds.headers,
-    userAgent: first(ds.headers['user-agent']) ?? '',
-    forwardedFor: first(ds.headers['x-forwarded-for']) ?? '',
-    downstreamRemote: ds.remoteAddress,
-    status: 0,
-    flags: new Set(),
-    bytesReceived: 0,
-    bytesSent: 0,
-    durationMs: 0,
-    attempts: 0,
-  };
+  const info = startStreamInfo(ds, reporter, deps.clock);
   const hcm = target.kind === 'reply' ? undefined : target.hcm;
   let body: ReplayableBody | undefined;
   try {
@@ -217,6 +198,7 @@ async function route(
       table.responseHeaders,
       extraResponse,
     ],
+    matchHeaders,
   });
 }
 
@@ -229,6 +211,8 @@ interface SendSpec {
   requestMutations?: HeaderMutation[];
   responseMutations?: HeaderMutation[];
   originalDestination?: Endpoint;
+  /** Request headers with the pseudo-headers, when route matching already built them. */
+  matchHeaders?: Readonly<Record<string, string | string[] | undefined>>;
 }
 
 async function send(
@@ -271,7 +255,12 @@ async function send(
     authority: spec.authority,
     headers,
     requestHeaders: action.hash
-      ? { ...ds.headers, ':path': ds.path, ':authority': ds.authority, ':method': ds.method }
+      ? (spec.matchHeaders ?? {
+          ...ds.headers,
+          ':path': ds.path,
+          ':authority': ds.authority,
+          ':method': ds.method,
+        })
       : ds.headers,
     sourceIp: ds.remoteAddress,
     body,
@@ -334,7 +323,6 @@ export function sendLocalReply(
     ds.reset();
     return;
   }
-  info.status = reply.status;
   if ((first(ds.headers['content-type']) ?? '').startsWith('application/grpc')) {
     const grpc = String(reply.grpcStatus ?? grpcStatusForHttp(reply.status));
     info.status = 200;
@@ -348,7 +336,6 @@ export function sendLocalReply(
     return;
   }
   respondFully(ds, info, reply.status, { ...extraHeaders, 'content-type': 'text/plain' }, reply.body);
-  info.status = reply.status;
 }
 
 function redirectLocation(

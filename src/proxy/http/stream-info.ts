@@ -3,6 +3,9 @@
  * metrics at the end: Envoy's StreamInfo, reduced to what those two print.
  */
 import type { EndpointIdentity } from '../config.js';
+import type { Clock } from '../../core/clock.js';
+import type { Downstream } from './downstream.js';
+import { first } from './headers.js';
 import type { ResponseFlag } from './local-reply.js';
 
 export type Reporter = 'source' | 'destination';
@@ -37,4 +40,28 @@ export interface StreamInfo {
 
 export function flagsText(flags: ReadonlySet<ResponseFlag>): string {
   return flags.size === 0 ? '-' : [...flags].join(',');
+}
+
+/** A fresh StreamInfo for a request that starts now. */
+export function startStreamInfo(ds: Downstream, reporter: Reporter, clock: Clock, attempts = 0): StreamInfo {
+  return {
+    startWallMs: clock.wallNow(),
+    startMs: clock.now(),
+    reporter,
+    method: ds.method,
+    path: ds.path,
+    authority: ds.authority,
+    protocol: ds.protocol,
+    requestId: first(ds.headers['x-request-id']) ?? '',
+    requestHeaders: ds.headers,
+    userAgent: first(ds.headers['user-agent']) ?? '',
+    forwardedFor: first(ds.headers['x-forwarded-for']) ?? '',
+    downstreamRemote: ds.remoteAddress,
+    status: 0,
+    flags: new Set(),
+    bytesReceived: 0,
+    bytesSent: 0,
+    durationMs: 0,
+    attempts,
+  };
 }

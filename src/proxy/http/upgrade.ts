@@ -12,7 +12,7 @@ import { applyMutations, forwardableHeaders, propagateRequestContext } from './h
 import { localReply, type LocalReplyReason } from './local-reply.js';
 import { matchRoute, pickTarget, rewritePath, selectVirtualHost } from './route-table.js';
 import type { RequestTarget, RouterDeps } from './router.js';
-import type { Reporter, StreamInfo } from './stream-info.js';
+import { startStreamInfo, type Reporter, type StreamInfo } from './stream-info.js';
 
 export function handleUpgrade(
   req: http.IncomingMessage,
@@ -24,25 +24,11 @@ export function handleUpgrade(
 ): void {
   // The response object is never used: an upgraded socket carries raw bytes from here on.
   const ds = fromHttp1(req, { on: () => undefined, headersSent: false } as unknown as http.ServerResponse);
+  // Upgrades carry no request id or forwarded-for of their own in the access log.
   const info: StreamInfo = {
-    startWallMs: deps.clock.wallNow(),
-    startMs: deps.clock.now(),
-    reporter,
-    method: ds.method,
-    path: ds.path,
-    authority: ds.authority,
-    protocol: ds.protocol,
+    ...startStreamInfo(ds, reporter, deps.clock, 1),
     requestId: '',
-    requestHeaders: ds.headers,
-    userAgent: String(ds.headers['user-agent'] ?? ''),
     forwardedFor: '',
-    downstreamRemote: ds.remoteAddress,
-    status: 0,
-    flags: new Set(),
-    bytesReceived: 0,
-    bytesSent: 0,
-    durationMs: 0,
-    attempts: 1,
   };
   const target = resolve(ds);
   const hcm = target.kind === 'reply' ? undefined : target.hcm;
