@@ -278,6 +278,8 @@ export interface ListenerConfig {
   name: string;
   address: string;
   port: number;
+  /** traffic_direction: inbound listeners report metrics as the destination. */
+  direction?: 'INBOUND' | 'OUTBOUND';
   filterChains: readonly FilterChainConfig[];
 }
 

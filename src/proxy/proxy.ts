@@ -2,9 +2,12 @@
  * The Trellis proxy: an xDS client and the data path it configures. It knows nothing but the
  * Listener, RouteConfiguration, Cluster and ClusterLoadAssignment resources it receives.
  *
- * How traffic reaches the configuration (no iptables: clients are pointed at the proxy):
+ * How traffic reaches the configuration (clients pointed at the proxy, or iptables):
  *
- *   --outbound-port (15001)  Outbound capture, HTTP/1.1 and h2c. The destination port comes from
+ *   --outbound-port (15001)  Outbound capture, HTTP/1.1 and h2c. Connections iptables redirected
+ *                            here (with an SO_ORIGINAL_DST reader) are served by the Listener of
+ *                            the address dialled, or virtualOutbound's passthrough: see
+ *                            listener/outbound-capture.ts. Otherwise the destination port comes from
  *                            Host / :authority (or an absolute-form URI from an HTTP_PROXY
  *                            client: `GET http://reviews:9080/p`; port 80 when absent). That port
  *                            selects Listener `<ip>_<port>` or `0.0.0.0_<port>`; its HTTP
@@ -34,6 +37,7 @@ import { HttpFilterRunner } from './http/filters.js';
 import { RateLimitClient } from './http/rate-limit-client.js';
 import type { RouterDeps } from './http/router.js';
 import { ListenerManager } from './listener/listener-manager.js';
+import type { OriginalDestinationReader } from './listener/outbound-capture.js';
 import { ClusterManager } from './upstream/cluster-manager.js';
 import { AdsClient } from './xds-client/ads-client.js';
 import { nodeMessage, type ProxyBootstrap } from './xds-client/bootstrap.js';
@@ -56,6 +60,11 @@ export interface ProxyOptions {
   xdsBackoff?: { baseMs: number; maxMs: number };
   onReady?: () => void;
   onConnected?: () => void;
+  /**
+   * Reads SO_ORIGINAL_DST (the cli layer loads the native addon): connections iptables
+   * redirected to the outbound port are then served by the listener of the address they dialled.
+   */
+  originalDestination?: OriginalDestinationReader;
 }
 
 export class TrellisProxy {
@@ -104,6 +113,7 @@ export class TrellisProxy {
       accessLogs: this.accessLogs,
       logger: opts.logger.child('listener'),
       reporterForBound: 'source',
+      ...(opts.originalDestination ? { originalDestination: opts.originalDestination } : {}),
     });
     this.admin = new AdminServer({
       snapshot: () => this.snapshotValue,

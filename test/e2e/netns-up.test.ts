@@ -1,8 +1,10 @@
 /**
  * `trellis up --capture netns` end to end (root only): a client app that calls
  * `http://reviews:9080/` with no proxy settings, from its own network namespace, is routed by
- * the mesh (a VirtualService sends it to reviews v2) and counted by its sidecar; Ctrl-C removes
- * the namespaces and rules. Cleans up after itself even when it fails.
+ * the mesh (a VirtualService sends it to reviews v2) and counted by its sidecar; its plain TCP
+ * to `echo:7000` is routed by the original destination; a call by a workload's address goes
+ * through its sidecar; Ctrl-C removes the namespaces and rules. Cleans up after itself even
+ * when it fails.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -57,6 +59,16 @@ spec:
       ports: [{ port: 9080, protocol: http }]
       command: [node, reviews.mjs]
       env: { VERSION: v2 }
+    - name: echo
+      service: echo
+      labels: { app: echo }
+      ports: [{ port: 7000, protocol: tcp }]
+      command: [node, echo.mjs]
+`;
+
+// A plain TCP service: answers each chunk with \`echo:\` and the chunk.
+const ECHO = `import net from 'node:net';
+net.createServer((s) => s.on('data', (d) => s.write('echo:' + d))).listen(Number(process.env.PORT), '0.0.0.0');
 `;
 
 const CONFIG = `apiVersion: networking.istio.io/v1
@@ -82,6 +94,7 @@ http.createServer((req, res) => res.end('served by reviews-' + process.env.VERSI
 
 // Calls reviews by name with no proxy settings, and prints what answered.
 const CLIENT = `import http from 'node:http';
+import net from 'node:net';
 http.createServer((req, res) => res.end('client')).listen(Number(process.env.PORT), '0.0.0.0');
 const proxy = process.env.HTTP_PROXY ?? process.env.http_proxy ?? 'none';
 setInterval(() => {
@@ -90,6 +103,9 @@ setInterval(() => {
     res.on('data', (c) => (body += c));
     res.on('end', () => console.log('CALL status=' + res.statusCode + ' body=' + body + ' proxy=' + proxy));
   }).on('error', (err) => console.log('CALL error=' + err.message));
+  const s = net.connect(7000, 'echo', () => s.write('ping'));
+  s.on('data', (d) => { console.log('TCP reply=' + d); s.end(); });
+  s.on('error', (err) => console.log('TCP error=' + err.message));
 }, 200);
 `;
 
@@ -109,6 +125,7 @@ test(
     await writeFile(path.join(dir, 'config', 'reviews.yaml'), CONFIG);
     await writeFile(path.join(dir, 'reviews.mjs'), REVIEWS);
     await writeFile(path.join(dir, 'client.mjs'), CLIENT);
+    await writeFile(path.join(dir, 'echo.mjs'), ECHO);
     // No proxy settings anywhere: the app is captured by iptables, not pointed at its sidecar.
     const env = { ...process.env };
     for (const k of ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy']) delete env[k];
@@ -129,7 +146,7 @@ test(
       .catch((err: Error) => assert.fail(err.message + context()));
     const admin = (workload: string) =>
       new RegExp(`\\n +${workload} +(http://127\\.0\\.0\\.1:\\d+)`).exec(up.stdout())?.[1] ?? '';
-    assert.equal((await trellisNamespaces()).length, 3, 'one namespace per workload');
+    assert.equal((await trellisNamespaces()).length, 4, 'one namespace per workload');
 
     // The client's first calls may race the last config push; then every call goes to v2.
     const calls = () => [...up.stdout().matchAll(/CALL (.*)/g)].map((m) => m[1] ?? '');
@@ -159,6 +176,44 @@ test(
     assert.ok((await requests('client', reviews)) >= 5, "the client's sidecar counts its calls");
     assert.ok((await requests('reviews-v2', 'inbound|')) >= 5, "reviews-v2's sidecar counts them");
     assert.equal(await requests('reviews-v1', 'inbound|'), 0, 'reviews-v1 gets nothing');
+
+    // Plain TCP by name: the client's sidecar reads the address dialled (SO_ORIGINAL_DST), which
+    // selects echo's VIP listener; both sidecars count the connection.
+    await up.waitForOutput(/TCP reply=echo:ping/, 20_000).catch((err: Error) => {
+      assert.fail(err.message + context());
+    });
+    const tcpOpened = async (workload: string, reporter: string, destination: string): Promise<number> => {
+      const stats = await (await fetch(`${admin(workload)}/stats/prometheus`)).text();
+      return stats
+        .split('\n')
+        .filter(
+          (l) =>
+            l.startsWith('istio_tcp_connections_opened_total{') &&
+            l.includes(`reporter="${reporter}"`) &&
+            l.includes(`destination_service="${destination}`),
+        )
+        .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
+    };
+    assert.ok((await tcpOpened('client', 'source', 'echo.default.svc.cluster.local"')) >= 1);
+    assert.ok((await tcpOpened('echo', 'destination', 'inbound|')) >= 1);
+
+    // A call by workload address never reaches the app around its sidecar: from another
+    // namespace it passes through the caller's sidecar, then reviews-v1's inbound capture.
+    const addressOf = (w: string) => new RegExp(`${w} (10\\.250\\.0\\.\\d+)`).exec(up.stdout())?.[1];
+    const appPortOf = (w: string) => new RegExp(`${w} +\\.\\.\\. ready \\(pid \\d+; app :(\\d+)`).exec(up.stdout())?.[1];
+    const target = `http://${addressOf('reviews-v1')}:${appPortOf('reviews-v1')}/`;
+    const fromClientNs = execFileSync(
+      'ip',
+      ['netns', 'exec', 'trellis-netns-e2e-0', process.execPath, '-e',
+        `fetch(${JSON.stringify(target)}).then((r) => r.text()).then((t) => console.log(t))`],
+      { encoding: 'utf8', timeout: 10_000 },
+    ); // prettier-ignore
+    assert.equal(fromClientNs.trim(), 'served by reviews-v1');
+    assert.ok((await tcpOpened('client', 'source', 'PassthroughCluster')) >= 1, 'passed through');
+    assert.equal(await requests('reviews-v1', 'inbound|'), 1, "reviews-v1's sidecar served it");
+    // From the host too.
+    assert.equal(await (await fetch(target)).text(), 'served by reviews-v1');
+    assert.equal(await requests('reviews-v1', 'inbound|'), 2);
 
     assert.equal(await up.stop('SIGTERM'), 0, `up exits 0 on SIGTERM${context()}`);
     assert.deepEqual(await trellisNamespaces(), [], 'namespaces removed on exit');

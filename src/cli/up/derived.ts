@@ -3,7 +3,8 @@
  * it chose (a pure function, so it is table-tested):
  *
  * - a ServiceEntry per service: its hostname and ports (`reviews:9080`), so callers' sidecars
- *   have the outbound listener and routes for it. Its endpoints are the registrations `up`
+ *   have the outbound listener and routes for it (with --capture netns also the virtual
+ *   address its name resolves to, so TCP ports get a `VIP_PORT` listener, as in Istio). Its endpoints are the registrations `up`
  *   makes when an instance is ready (the selector matches no WorkloadEntry on purpose);
  * - a Sidecar per workload, selected by `trellis.io/workload: NAME`: one ingress listener per
  *   port, bound on 127.0.0.1:INBOUND (the port registered for the instance) and forwarding to
@@ -45,6 +46,8 @@ export function derivedResources(
   plan: MeshPlan,
   ports: ReadonlyMap<string, WorkloadPorts>,
   gatewayPort: number | undefined,
+  /** --capture netns: the virtual address each service name resolves to in the namespaces. */
+  vips?: ReadonlyMap<string, string>,
 ): Resource[] {
   const out: Resource[] = [];
   const services = new Map<string, WorkloadPlan>();
@@ -59,6 +62,7 @@ export function derivedResources(
       metadata: { name: `${DERIVED_PREFIX}${w.service}`, namespace: w.namespace },
       spec: {
         hosts: [serviceHost(w)],
+        ...(vips?.has(w.service) ? { addresses: [vips.get(w.service) as string] } : {}),
         location: 'MESH_INTERNAL',
         resolution: 'STATIC',
         ports: w.ports.map((p) => ({ number: p.port, name: p.name, protocol: ISTIO_PROTOCOL[p.protocol] })),

@@ -60,6 +60,7 @@ import {
   type NetnsWorkload,
 } from './netns.js';
 import { TrellisError } from '../../core/errors.js';
+import { loadOriginalDestination, type OriginalDestinationReader } from './netns-original-dst.js';
 
 export interface MeshRunnerOptions {
   plan: MeshPlan;
@@ -85,6 +86,8 @@ export interface MeshRunnerOptions {
    * traffic (netns.ts) instead of HTTP_PROXY.
    */
   netns?: NetnsCapture;
+  /** Loads the SO_ORIGINAL_DST reader for netns capture; the native addon by default. */
+  loadOriginalDestination?: () => OriginalDestinationReader;
 }
 
 interface RunningWorkload {
@@ -124,6 +127,9 @@ export class MeshRunner {
   private stopping = false;
   private readonly width: number;
   private netnsLayout = new Map<string, NetnsWorkload>();
+  /** --capture netns: each service's virtual address, and the SO_ORIGINAL_DST reader. */
+  private vips: ReadonlyMap<string, string> | undefined;
+  private originalDestination: OriginalDestinationReader | undefined;
 
   constructor(private readonly opts: MeshRunnerOptions) {
     this.width = Math.max(...opts.plan.workloads.map((w) => w.name.length), 'control-plane'.length);
@@ -146,7 +152,7 @@ export class MeshRunner {
     this.userStore = userStore;
     await userStore.start();
     const derived = new MemoryConfigStore((r) => validateResource(r));
-    for (const r of derivedResources(plan, ports, gatewayPort)) derived.apply(r);
+    for (const r of derivedResources(plan, ports, gatewayPort, this.vips)) derived.apply(r);
     this.layered = new LayeredConfigStore([derived, userStore]);
     const cp = new ControlPlane({
       config: this.layered,
@@ -245,9 +251,20 @@ export class MeshRunner {
     );
     const vips = serviceAddresses(plan.workloads.map((w) => w.service));
     const namespaceOf = new Map(plan.workloads.map((w) => [w.service, w.namespace]));
+    try {
+      this.originalDestination = (this.opts.loadOriginalDestination ?? loadOriginalDestination)();
+    } catch (err) {
+      this.opts.write(
+        `trellis up: ${errorMessage(err)}.\n  HTTP is still routed by Host; plain TCP and calls by address are not.\n`,
+      );
+    }
     await netns.setup(layout, (w) => hostsFile(w, vips, namespaceOf));
     this.netnsLayout = new Map(layout.map((w) => [w.name, w]));
-    this.progress('netns', `${layout.length} network namespaces on bridge trellis0 (10.250.0.0/24)`);
+    this.vips = vips;
+    this.progress(
+      'netns',
+      `${layout.length} network namespaces on bridge trellis0 (${layout.map((w) => `${w.name} ${w.address}`).join(', ')})`,
+    );
   }
 
   private async allocatePorts(): Promise<Map<string, WorkloadPorts>> {
@@ -313,6 +330,9 @@ export class MeshRunner {
       random: this.opts.random,
       logger: this.opts.logger.child(p.name),
       onReady: () => markReady(),
+      ...(p.mode === 'sidecar' && this.originalDestination
+        ? { originalDestination: this.originalDestination }
+        : {}),
     });
     return { proxy, ready };
   }
@@ -334,7 +354,13 @@ export class MeshRunner {
     await sidecar.ready;
     const outbound = sidecar.proxy.listeners.ports.outbound;
     const proxyUrl = `http://127.0.0.1:${outbound}`;
-    if (ns) await this.opts.netns?.capture(ns, outbound, Object.values(ports.app));
+    if (ns) {
+      const pairs = Object.keys(ports.app).map((name) => ({
+        app: ports.app[name] as number,
+        inbound: ports.inbound[name] as number,
+      }));
+      await this.opts.netns?.capture(ns, outbound, pairs);
+    }
     // Captured by iptables, the app needs no proxy settings (and must not inherit any).
     const proxyEnv: NodeJS.ProcessEnv = ns
       ? { HTTP_PROXY: undefined, http_proxy: undefined, HTTPS_PROXY: undefined, https_proxy: undefined }

@@ -5,17 +5,14 @@
  * machines without a compiler lose nothing but this.
  */
 import { createRequire } from 'node:module';
-import type net from 'node:net';
 import path from 'node:path';
 import { TrellisError, errorMessage } from '../../core/errors.js';
+import type {
+  OriginalDestination,
+  OriginalDestinationReader,
+} from '../../proxy/listener/outbound-capture.js';
 
-export interface OriginalDestination {
-  address: string;
-  port: number;
-}
-
-/** undefined when the connection was not NATed. */
-export type OriginalDestinationReader = (socket: net.Socket) => OriginalDestination | undefined;
+export type { OriginalDestination, OriginalDestinationReader };
 
 interface Addon {
   originalDestination(fd: number): OriginalDestination | undefined;

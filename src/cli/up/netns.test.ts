@@ -47,17 +47,23 @@ test('the hosts file resolves every service name form to its virtual address', (
   );
 });
 
-test('outbound TCP goes to the sidecar; what the sidecar sends to the app port goes into the namespace', () => {
+test('outbound TCP goes to the sidecar; what the sidecar sends to the app port goes into the namespace; calls to the app address go to the sidecar', () => {
   const [w] = workloadLayout('m', ['client']);
   assert.ok(w);
-  const [out, inbound] = captureCommands(w, 15001, [21000]).map((c) => c.join(' '));
+  const [out, toApp, toSidecar] = captureCommands(w, 15001, [{ app: 21000, inbound: 21001 }]).map((c) =>
+    c.join(' '),
+  );
   assert.equal(
     out,
     'iptables -w -t nat -A TRELLIS-UP -s 10.250.0.2/32 ! -d 10.250.0.1/32 -p tcp -j DNAT --to-destination 127.0.0.1:15001',
   );
   assert.equal(
-    inbound,
-    'iptables -w -t nat -A TRELLIS-UP-IN -p tcp --dport 21000 -j DNAT --to-destination 10.250.0.2:21000',
+    toApp,
+    'iptables -w -t nat -A TRELLIS-UP-IN -d 127.0.0.1/32 -p tcp --dport 21000 -j DNAT --to-destination 10.250.0.2:21000',
+  );
+  assert.equal(
+    toSidecar,
+    'iptables -w -t nat -A TRELLIS-UP-IN -d 10.250.0.2/32 -p tcp --dport 21000 -j DNAT --to-destination 127.0.0.1:21001',
   );
   assert.deepEqual(wrapCommand(w, ['node', 'app.js']), [
     'ip',

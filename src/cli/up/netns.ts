@@ -8,16 +8,24 @@
  *
  *   host: bridge trellis0 10.250.0.1/24 with route_localnet (loopback addresses may be routed
  *     to and from it), the sidecars unchanged on 127.0.0.1 in the `up` process
- *     |-- veth trv<i> <-> eth0 in netns trellis-<mesh>-<i>: 10.250.0.<i+2>/24, default via .1
+ *     |-- veth trv<i> <-> eth0 in netns trellis-<mesh>-<i>: 10.250.0.<i+2>/32, default via .1
+ *     (a /32 with the host as the only neighbour: even a call to another namespace's address
+ *     reaches the host and its rules, as a pod's traffic reaches its own iptables)
  *   /etc/netns/<ns>/hosts (bind-mounted over /etc/hosts by `ip netns exec`): each service name
- *     -> a virtual address 10.251.x.y that exists nowhere, so connections to it take the
- *     default route to the host
+ *     -> a virtual address 10.251.x.y that exists nowhere (the ServiceEntry's address, so TCP
+ *     services get `VIP_PORT` listeners), so connections to it take the default route
  *   outbound, nat PREROUTING -i trellis0 -> TRELLIS-UP: TCP from 10.250.0.<i+2> to anything
- *     but the host -> DNAT 127.0.0.1:<its sidecar's outbound port>
- *   inbound, nat OUTPUT -d 127.0.0.1 -> TRELLIS-UP-IN: TCP to the app port the sidecar
- *     forwards to (127.0.0.1:APP, as Istio's inbound clusters do) -> DNAT 10.250.0.<i+2>:APP,
- *     and nat POSTROUTING -o trellis0 from 127.0.0.1 -> SNAT 10.250.0.1 (a namespace cannot
- *     answer a loopback source)
+ *     but the host -> DNAT 127.0.0.1:<its sidecar's outbound port>; the sidecar reads the
+ *     address dialled with SO_ORIGINAL_DST and picks the listener for it (HTTP by Host, TCP by
+ *     VIP and port, anything else passed through to where it was going)
+ *   inbound, nat OUTPUT -> TRELLIS-UP-IN, two kinds of rules:
+ *     - what a sidecar forwards to its app (127.0.0.1:APP, as Istio's inbound clusters do)
+ *       -> DNAT 10.250.0.<i+2>:APP, with nat POSTROUTING -o trellis0 from 127.0.0.1 -> SNAT
+ *       10.250.0.1 (a namespace cannot answer a loopback source);
+ *     - anything else sent to a workload's address and app port (a passed-through call by
+ *       address, or a client on the host) -> DNAT 127.0.0.1:IN, its sidecar's inbound
+ *       listener, so no call reaches an app around its sidecar. The first rule a connection
+ *       matches NATs it, once: the sidecar's own forward does not loop.
  *
  * Why the sidecar stays outside the namespace and the NAT is done on the host: the sidecars
  * share the `up` process, and NAT in the namespace where the sidecar's socket lives is what
@@ -106,11 +114,13 @@ export function hostsFile(
 
 const nat = (...argv: string[]) => ['iptables', '-w', '-t', 'nat', ...argv];
 const LOCAL = '127.0.0.1/32';
+const SUBNET = '10.250.0.0/24';
 
 /** Hooks: [chain, jump rule] pairs, also what cleanup deletes. */
 const HOOKS: string[][] = [
   ['PREROUTING', '-i', BRIDGE, '-j', CHAIN],
   ['OUTPUT', '-d', LOCAL, '-p', 'tcp', '-j', IN_CHAIN],
+  ['OUTPUT', '-d', SUBNET, '-p', 'tcp', '-j', IN_CHAIN],
   ['POSTROUTING', '-o', BRIDGE, '-s', LOCAL, '-j', 'SNAT', '--to-source', HOST_ADDRESS],
 ];
 
@@ -132,28 +142,33 @@ export function workloadCommands(w: NetnsWorkload): string[][] {
     ['ip', 'netns', 'add', w.ns],
     ['ip', 'link', 'add', w.veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', w.ns],
     ['ip', 'link', 'set', w.veth, 'master', BRIDGE, 'up'],
-    inNs('addr', 'add', `${w.address}/24`, 'dev', 'eth0'),
+    inNs('addr', 'add', `${w.address}/32`, 'dev', 'eth0'),
     inNs('link', 'set', 'lo', 'up'),
     inNs('link', 'set', 'eth0', 'up'),
-    inNs('route', 'add', 'default', 'via', HOST_ADDRESS),
+    inNs('route', 'add', `${HOST_ADDRESS}/32`, 'dev', 'eth0', 'scope', 'link'),
+    inNs('route', 'add', 'default', 'via', HOST_ADDRESS, 'dev', 'eth0'),
   ];
 }
 
 /**
  * The workload's outbound TCP (to anything but the host) goes to its sidecar's outbound
- * capture; what its sidecar forwards to 127.0.0.1:APP goes to the app in the namespace.
+ * capture; what its sidecar forwards to 127.0.0.1:APP goes to the app in the namespace; what
+ * anyone else sends to the app's address and port goes to its sidecar's inbound listener.
  */
 export function captureCommands(
   w: NetnsWorkload,
   outboundPort: number,
-  appPorts: readonly number[],
+  ports: readonly { app: number; inbound: number }[],
 ): string[][] {
   return [
     nat('-A', CHAIN, '-s', `${w.address}/32`, '!', '-d', `${HOST_ADDRESS}/32`, '-p', 'tcp',
       '-j', 'DNAT', '--to-destination', `127.0.0.1:${outboundPort}`),
-    ...appPorts.map((port) =>
-      nat('-A', IN_CHAIN, '-p', 'tcp', '--dport', String(port),
-        '-j', 'DNAT', '--to-destination', `${w.address}:${port}`)),
+    ...ports.flatMap(({ app, inbound }) => [
+      nat('-A', IN_CHAIN, '-d', LOCAL, '-p', 'tcp', '--dport', String(app),
+        '-j', 'DNAT', '--to-destination', `${w.address}:${app}`),
+      nat('-A', IN_CHAIN, '-d', `${w.address}/32`, '-p', 'tcp', '--dport', String(app),
+        '-j', 'DNAT', '--to-destination', `127.0.0.1:${inbound}`),
+    ]),
   ]; // prettier-ignore
 }
 
@@ -270,8 +285,12 @@ export class NetnsCapture {
     }
   }
 
-  async capture(w: NetnsWorkload, outboundPort: number, appPorts: readonly number[]): Promise<void> {
-    await this.runAll(captureCommands(w, outboundPort, appPorts), true);
+  async capture(
+    w: NetnsWorkload,
+    outboundPort: number,
+    ports: readonly { app: number; inbound: number }[],
+  ): Promise<void> {
+    await this.runAll(captureCommands(w, outboundPort, ports), true);
   }
 
   /** Removes what setup made. Safe to call more than once and after a failed setup. */

@@ -4,6 +4,9 @@
  * istio_response_bytes (histograms), with Istio's labels. Destination workload and version come
  * from the chosen endpoint's `istio` filter metadata when present; otherwise the workload is
  * `unknown` and the service is the host part of the cluster name (`outbound|9080|v1|HOST`).
+ * TCP proxy connections count in istio_tcp_connections_opened_total / _closed_total and
+ * istio_tcp_received_bytes_total / _sent_bytes_total (bytes from / to the downstream client),
+ * with the same labels except the HTTP ones, request_protocol="tcp".
  */
 import type { ProxyBootstrap } from '../xds-client/bootstrap.js';
 import { flagsText, type StreamInfo } from '../http/stream-info.js';
@@ -53,8 +56,22 @@ const LABEL_NAMES = [
   'grpc_response_status',
 ] as const;
 
+export interface TcpSeries {
+  labels: string;
+  opened: number;
+  closed: number;
+  received: number;
+  sent: number;
+}
+
+/** Istio's TCP metrics leave out the HTTP labels (response code, gRPC status). */
+const TCP_LABELS = LABEL_NAMES.map((n, i) => [n, i] as const).filter(
+  ([n]) => n !== 'response_code' && n !== 'grpc_response_status',
+);
+
 export class IstioStats {
   private readonly series = new Map<string, Series>();
+  private readonly tcp = new Map<string, TcpSeries>();
   /**
    * Series by a cheap key of the StreamInfo fields the labels depend on, so the common case
    * skips building and escaping 14 labels per request. Several cheap keys may share a series.
@@ -82,6 +99,22 @@ export class IstioStats {
     s.duration.observe(info.durationMs);
     s.requestBytes.observe(info.bytesReceived);
     s.responseBytes.observe(info.bytesSent);
+  }
+
+  /**
+   * The series of one TCP proxy connection: call once when it is established (or fails, with
+   * its flag set), then add bytes to the returned series as they flow and count the close.
+   */
+  tcpSeries(info: StreamInfo): TcpSeries {
+    const values = this.labels(info);
+    values[LABEL_NAMES.indexOf('request_protocol')] = 'tcp';
+    const key = TCP_LABELS.map(([n, i]) => `${n}="${escape(values[i] ?? '')}"`).join(',');
+    let s = this.tcp.get(key);
+    if (!s) {
+      s = { labels: key, opened: 0, closed: 0, received: 0, sent: 0 };
+      this.tcp.set(key, s);
+    }
+    return s;
   }
 
   private seriesFor(info: StreamInfo): Series {
@@ -133,6 +166,15 @@ export class IstioStats {
     histogram(out, 'istio_request_duration_milliseconds', all, (s) => s.duration);
     histogram(out, 'istio_request_bytes', all, (s) => s.requestBytes);
     histogram(out, 'istio_response_bytes', all, (s) => s.responseBytes);
+    const tcp = [...this.tcp.values()];
+    const counter = (name: string, get: (s: TcpSeries) => number) => {
+      out.push(`# TYPE ${name} counter`);
+      for (const s of tcp) out.push(`${name}{${s.labels}} ${get(s)}`);
+    };
+    counter('istio_tcp_connections_opened_total', (s) => s.opened);
+    counter('istio_tcp_connections_closed_total', (s) => s.closed);
+    counter('istio_tcp_received_bytes_total', (s) => s.received);
+    counter('istio_tcp_sent_bytes_total', (s) => s.sent);
     return out.join('\n') + '\n';
   }
 }

@@ -83,6 +83,14 @@ export class HttpListener {
     return (this.server.address() as net.AddressInfo | null)?.port ?? 0;
   }
 
+  /**
+   * Serves a connection accepted elsewhere: the outbound capture hands over connections whose
+   * original destination selects this listener, and TLS listeners hand over decrypted sockets.
+   */
+  accept(socket: net.Socket): void {
+    this.onConnection(socket);
+  }
+
   private onConnection(socket: net.Socket): void {
     this.sockets.add(socket);
     socket.on('close', () => this.sockets.delete(socket));

@@ -11,8 +11,9 @@ import { emptySnapshot } from '../config.js';
 import type { AccessLogWriter } from '../http/access-log.js';
 import type { RouterDeps } from '../http/router.js';
 import { HttpListener } from './http-listener.js';
-import { TcpListener } from './tcp-proxy.js';
-import { boundTarget, inboundTarget, outboundTarget } from './targets.js';
+import { OutboundCapture, type OriginalDestinationReader } from './outbound-capture.js';
+import { TcpListener, type TcpProxyDeps } from './tcp-proxy.js';
+import { boundTarget, inboundTarget } from './targets.js';
 
 export interface ListenerManagerOptions {
   bindAddress: string;
@@ -24,6 +25,8 @@ export interface ListenerManagerOptions {
   accessLogs: AccessLogWriter;
   logger: Logger;
   reporterForBound: 'source' | 'destination';
+  /** SO_ORIGINAL_DST, for connections iptables redirected to the outbound capture port. */
+  originalDestination?: OriginalDestinationReader;
 }
 
 type Bound =
@@ -32,7 +35,7 @@ type Bound =
 
 export class ListenerManager {
   private snapshot: ProxyConfigSnapshot = emptySnapshot();
-  private outbound: HttpListener | undefined;
+  private outbound: OutboundCapture | undefined;
   private inbound: HttpListener | undefined;
   private readonly bound = new Map<number, Bound>();
   private applying: Promise<void> = Promise.resolve();
@@ -43,12 +46,13 @@ export class ListenerManager {
 
   async start(): Promise<void> {
     const { deps, logger } = this.opts;
-    this.outbound = new HttpListener(
-      (ds) => outboundTarget(this.snapshot, ds),
-      'source',
+    this.outbound = new OutboundCapture({
       deps,
-      logger.child('outbound'),
-    );
+      tcp: this.tcpDeps(logger.child('outbound')),
+      logger: logger.child('outbound'),
+      snapshot: () => this.snapshot,
+      originalDestination: this.opts.originalDestination,
+    });
     this.ports.outbound = await this.outbound.listen(this.opts.bindAddress, this.opts.outboundPort);
     this.inbound = new HttpListener(
       // The port actually bound: with --inbound-port 0 the configured one says nothing.
@@ -106,24 +110,32 @@ export class ListenerManager {
   }
 
   private create(l: ListenerConfig): Bound {
-    const { deps, logger, accessLogs } = this.opts;
+    const { deps, logger } = this.opts;
+    // A sidecar's inbound listeners report as the destination, whatever else it binds.
+    const reporter = l.direction === 'INBOUND' ? 'destination' : this.opts.reporterForBound;
     if (kindOf(l) === 'tcp') {
-      const listener = new TcpListener(tcpConfig(l), {
-        clusters: deps.clusters,
-        accessLogs,
-        clock: deps.clock,
-        random: deps.random,
-        logger: logger.child(l.name),
-      });
+      const listener = new TcpListener(tcpConfig(l), this.tcpDeps(logger.child(l.name)), reporter);
       return { kind: 'tcp', name: l.name, listener, config: l };
     }
     const listener = new HttpListener(
       (ds) => boundTarget(this.snapshot, l, ds),
-      this.opts.reporterForBound,
+      reporter,
       deps,
       logger.child(l.name),
     );
     return { kind: 'http', name: l.name, listener, config: l };
+  }
+
+  private tcpDeps(logger: Logger): TcpProxyDeps {
+    const { deps, accessLogs } = this.opts;
+    return {
+      clusters: deps.clusters,
+      accessLogs,
+      clock: deps.clock,
+      random: deps.random,
+      logger,
+      stats: deps.stats,
+    };
   }
 
   async close(graceMs = 5000): Promise<void> {

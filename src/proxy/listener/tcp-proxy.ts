@@ -2,14 +2,17 @@
  * The TCP proxy network filter: each downstream connection is piped to one endpoint of the
  * configured cluster (weighted when there are several), with connect timeout, idle timeout and
  * an access log line carrying the response flag (UH no endpoint, UF connect failure, NC unknown
- * cluster).
+ * cluster) and Istio's TCP metrics. ORIGINAL_DST clusters (PassthroughCluster) connect to the
+ * address a captured connection was sent to.
  */
 import net from 'node:net';
 import type { Logger } from '../../core/logger.js';
 import type { TcpProxyConfig } from '../config.js';
 import type { AccessLogWriter } from '../http/access-log.js';
 import type { ResponseFlag } from '../http/local-reply.js';
-import type { StreamInfo } from '../http/stream-info.js';
+import type { Reporter, StreamInfo } from '../http/stream-info.js';
+import type { IstioStats, TcpSeries } from '../admin/stats.js';
+import type { EndpointIdentity } from '../config.js';
 import type { ClusterManager } from '../upstream/cluster-manager.js';
 import type { Clock } from '../../core/clock.js';
 import type { Random } from '../../core/random.js';
@@ -21,16 +24,31 @@ export interface TcpProxyDeps {
   clock: Clock;
   random: Random;
   logger: Logger;
+  /** Istio's TCP metrics; none in tests that do not look at them. */
+  stats?: IstioStats;
 }
 
-export function proxyTcpConnection(socket: net.Socket, config: TcpProxyConfig, deps: TcpProxyDeps): void {
+export interface TcpConnectionOptions {
+  /** `destination` on inbound listeners. */
+  reporter?: Reporter;
+  /** The address a captured connection was sent to: the endpoint of ORIGINAL_DST clusters. */
+  originalDestination?: { address: string; port: number };
+}
+
+export function proxyTcpConnection(
+  socket: net.Socket,
+  config: TcpProxyConfig,
+  deps: TcpProxyDeps,
+  options: TcpConnectionOptions = {},
+): void {
+  const dst = options.originalDestination;
   const info: StreamInfo = {
     startWallMs: deps.clock.wallNow(),
     startMs: deps.clock.now(),
-    reporter: 'source',
+    reporter: options.reporter ?? 'source',
     method: '-',
     path: '-',
-    authority: '-',
+    authority: dst ? `${dst.address}:${dst.port}` : '-',
     protocol: '-',
     requestId: '',
     requestHeaders: {},
@@ -44,6 +62,13 @@ export function proxyTcpConnection(socket: net.Socket, config: TcpProxyConfig, d
     durationMs: 0,
     attempts: 1,
   };
+  let series: TcpSeries | undefined;
+  // Bytes from the client before the upstream connected (or when it never does).
+  let early = 0;
+  socket.on('data', (d: Buffer) => {
+    if (series) series.received += d.length;
+    else early += d.length;
+  });
   let logged = false;
   const finish = (flag?: ResponseFlag) => {
     if (flag) info.flags.add(flag);
@@ -53,6 +78,13 @@ export function proxyTcpConnection(socket: net.Socket, config: TcpProxyConfig, d
     info.bytesSent = socket.bytesWritten;
     info.durationMs = deps.clock.now() - info.startMs;
     if (config.accessLogs.length > 0) deps.accessLogs.log(config.accessLogs, info);
+    // A connection that never reached an upstream is counted once, with its flag.
+    if (series === undefined && deps.stats) {
+      series = deps.stats.tcpSeries(info);
+      series.opened++;
+      series.received += early;
+    }
+    if (series) series.closed++;
   };
   socket.on('error', () => undefined);
   const total = config.targets.reduce((s, t) => s + t.weight, 0);
@@ -65,14 +97,20 @@ export function proxyTcpConnection(socket: net.Socket, config: TcpProxyConfig, d
     socket.destroy();
     return;
   }
-  const host = cluster.pick();
-  if (!host) {
+  let endpoint: { key: string; host: string; port: number; identity?: EndpointIdentity } | undefined;
+  if (cluster.config.type === 'ORIGINAL_DST') {
+    if (dst) endpoint = { key: `${dst.address}:${dst.port}`, host: dst.address, port: dst.port };
+  } else {
+    endpoint = cluster.pick()?.endpoint;
+  }
+  if (!endpoint) {
     finish('UH');
     socket.destroy();
     return;
   }
-  info.upstreamHost = host.endpoint.key;
-  const upstream = net.connect({ host: host.endpoint.host, port: host.endpoint.port });
+  info.upstreamHost = endpoint.key;
+  if (endpoint.identity) info.destinationIdentity = endpoint.identity;
+  const upstream = net.connect({ host: endpoint.host, port: endpoint.port });
   let connected = false;
   const connectTimer = setTimeout(
     () => upstream.destroy(new Error('connect timeout')),
@@ -89,6 +127,13 @@ export function proxyTcpConnection(socket: net.Socket, config: TcpProxyConfig, d
   upstream.on('connect', () => {
     connected = true;
     clearTimeout(connectTimer);
+    if (deps.stats) {
+      const s = deps.stats.tcpSeries(info);
+      series = s;
+      s.opened++;
+      s.received += early;
+      upstream.on('data', (d: Buffer) => (s.sent += d.length));
+    }
   });
   upstream.on('error', () => {
     clearTimeout(connectTimer);
@@ -116,11 +161,12 @@ export class TcpListener {
   constructor(
     private config: TcpProxyConfig,
     private readonly deps: TcpProxyDeps,
+    private readonly reporter: Reporter = 'source',
   ) {
     this.server = net.createServer((socket) => {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
-      proxyTcpConnection(socket, this.config, this.deps);
+      proxyTcpConnection(socket, this.config, this.deps, { reporter: this.reporter });
     });
   }
 

@@ -100,6 +100,9 @@ export function convertListener(
     name,
     address: sa?.address ?? '0.0.0.0',
     port,
+    ...(msg.traffic_direction === 'INBOUND' || msg.traffic_direction === 'OUTBOUND'
+      ? { direction: msg.traffic_direction }
+      : {}),
     filterChains: Object.freeze(chains),
   });
 }

@@ -133,6 +133,29 @@ export function buildInboundCluster(servicePort: number, targetPort: number, htt
   return cluster;
 }
 
+/** Istio's cluster for traffic to destinations outside the registry: the address dialled. */
+export const PASSTHROUGH_CLUSTER = 'PassthroughCluster';
+/** Istio's cluster that drops traffic (outboundTrafficPolicy REGISTRY_ONLY). */
+export const BLACKHOLE_CLUSTER = 'BlackHoleCluster';
+
+export function buildPassthroughCluster(): Json {
+  return {
+    name: PASSTHROUGH_CLUSTER,
+    type: 'ORIGINAL_DST',
+    lb_policy: 'CLUSTER_PROVIDED',
+    connect_timeout: durationMs(DEFAULT_CONNECT_TIMEOUT_MS),
+  };
+}
+
+export function buildBlackHoleCluster(): Json {
+  return {
+    name: BLACKHOLE_CLUSTER,
+    type: 'STATIC',
+    connect_timeout: durationMs(DEFAULT_CONNECT_TIMEOUT_MS),
+    load_assignment: { cluster_name: BLACKHOLE_CLUSTER, endpoints: [] },
+  };
+}
+
 function applyLoadBalancer(cluster: Json, lb: LoadBalancerSettings | undefined, flavor: Flavor): void {
   const hash = lb?.consistentHash;
   if (hash !== undefined) {

@@ -6,7 +6,7 @@ import type { CompiledRateLimit } from '../../controllers/ratelimit/compile.js';
 import type { Server } from '../../api/networking/types.js';
 import type { Service } from '../../registry/types.js';
 import type { ProxyNode } from '../proxy-node.js';
-import { isHttpPort } from './cluster.js';
+import { BLACKHOLE_CLUSTER, isHttpPort, PASSTHROUGH_CLUSTER } from './cluster.js';
 import { memoized, namesDigest, type TypeGenerator } from './generators.js';
 import {
   grpcApiListener,
@@ -14,6 +14,7 @@ import {
   inboundListener,
   outboundHttpListener,
   outboundTcpListener,
+  virtualOutboundListener,
 } from './listener.js';
 import {
   outboundCluster,
@@ -256,7 +257,14 @@ function sidecarListeners(
     const l = inboundListener(p.listenAddress, p.listenPort, p.servicePort, p.http, extras);
     out.set(l.name as string, l);
   }
+  const l = virtualOutboundListener(registryOnly(view) ? BLACKHOLE_CLUSTER : PASSTHROUGH_CLUSTER);
+  out.set(l.name as string, l);
   return out;
+}
+
+/** Sidecar.outboundTrafficPolicy: REGISTRY_ONLY drops what the registry does not know. */
+export function registryOnly(view: ProxyView): boolean {
+  return view.scope.sidecar?.spec.outboundTrafficPolicy?.mode === 'REGISTRY_ONLY';
 }
 
 /**

@@ -5,7 +5,16 @@
  * affectedTypes() compares keys across push contexts.
  */
 import type { ProxyNode } from '../proxy-node.js';
-import { buildInboundCluster, buildOutboundCluster, isHttpPort, usesDns } from './cluster.js';
+import {
+  BLACKHOLE_CLUSTER,
+  buildBlackHoleCluster,
+  buildInboundCluster,
+  buildOutboundCluster,
+  buildPassthroughCluster,
+  isHttpPort,
+  PASSTHROUGH_CLUSTER,
+  usesDns,
+} from './cluster.js';
 import { buildLoadAssignment, localityMatters } from './endpoints.js';
 import type { Json } from './envoy.js';
 import { digest, fingerprint, freezeDeep } from './memo.js';
@@ -160,7 +169,7 @@ function cdsKey(
   inbound: ReturnType<typeof inboundPorts>,
 ): string {
   const rls = proxyRateLimits(push, proxy, view, inbound).serviceCluster ?? '';
-  return `cds|${view.flavor}|${view.scope.key}|${view.rules.key}|${dnsEndpointsKey(push, view)}|${inboundClustersKey(inbound)}|rls:${rls}`;
+  return `cds|${proxy.type}|${view.flavor}|${view.scope.key}|${view.rules.key}|${dnsEndpointsKey(push, view)}|${inboundClustersKey(inbound)}|rls:${rls}`;
 }
 
 /**
@@ -191,6 +200,11 @@ export const cds: TypeGenerator = {
         all.set(c.name as string, c);
       }
       // Proxies with global limits need the rate limit service; a visible service may be it.
+      // Sidecars send what matches no listener to the address dialled (or drop it).
+      if (proxy.type === 'sidecar') {
+        all.set(PASSTHROUGH_CLUSTER, buildPassthroughCluster());
+        all.set(BLACKHOLE_CLUSTER, buildBlackHoleCluster());
+      }
       const rls = proxyRateLimits(push, proxy, view, inbound).serviceCluster;
       if (rls !== undefined && !all.has(rls)) {
         all.set(rls, rateLimitServiceCluster(push.rateLimitService.host, push.rateLimitService.port));

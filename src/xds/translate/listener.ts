@@ -84,6 +84,26 @@ export function outboundTcpListener(address: string, port: number, cluster: stri
   };
 }
 
+/** Istio's name and port for the listener captured outbound traffic arrives on. */
+export const VIRTUAL_OUTBOUND = 'virtualOutbound';
+export const VIRTUAL_OUTBOUND_PORT = 15001;
+
+/**
+ * Istio's `virtualOutbound`: captured connections are handed to the listener matching their
+ * original destination (`use_original_dst`); what matches none takes this listener's own chain,
+ * a tcp_proxy to PassthroughCluster (outboundTrafficPolicy ALLOW_ANY) or BlackHoleCluster
+ * (REGISTRY_ONLY).
+ */
+export function virtualOutboundListener(cluster: string): Json {
+  return {
+    name: VIRTUAL_OUTBOUND,
+    address: socketAddress('0.0.0.0', VIRTUAL_OUTBOUND_PORT),
+    traffic_direction: 'OUTBOUND',
+    use_original_dst: { value: true },
+    filter_chains: [{ name: VIRTUAL_OUTBOUND, filters: [tcpProxyFilter(cluster)] }],
+  };
+}
+
 /**
  * An inbound listener for one of the workload's ports: accepts on `address:port` and hands
  * everything to the inbound cluster (the app on localhost). HTTP ports get a connection

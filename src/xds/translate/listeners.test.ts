@@ -58,6 +58,7 @@ test('sidecar outbound listeners: HTTP ports use RDS by port; TCP services liste
     '0.0.0.0_6379',
     '0.0.0.0_9080',
     '10.96.0.5_5432',
+    'virtualOutbound',
   ]);
   const l = out.get('0.0.0.0_9080');
   assert.deepEqual(l.address, { socket_address: { address: '0.0.0.0', port_value: 9080 } });
@@ -72,6 +73,25 @@ test('sidecar outbound listeners: HTTP ports use RDS by port; TCP services liste
     out.get('10.96.0.5_5432').filter_chains[0].filters[0].typed_config as AnyMessage,
   );
   assert.equal(tcpProxy.cluster, `outbound|5432||${DB}`);
+});
+
+test('virtualOutbound sends what matches no listener to PassthroughCluster, or BlackHoleCluster with REGISTRY_ONLY', () => {
+  const tcpCluster = (l: Loose) =>
+    unpackAny(l.filter_chains[0].filters[0].typed_config as AnyMessage).cluster as string;
+  const allowAny = generateAll([], {}).get('virtualOutbound');
+  assert.equal(allowAny.address.socket_address.port_value, 15001);
+  assert.deepEqual(allowAny.use_original_dst, { value: true });
+  assert.equal(tcpCluster(allowAny), 'PassthroughCluster');
+  const sidecar = res('Sidecar', 'default', 'default', {
+    outboundTrafficPolicy: { mode: 'REGISTRY_ONLY' },
+  });
+  assert.equal(tcpCluster(generateAll([sidecar], {}).get('virtualOutbound')), 'BlackHoleCluster');
+  const clusters = generateAll([], {}, TYPE.cluster);
+  assert.equal(clusters.get('PassthroughCluster').type, 'ORIGINAL_DST');
+  assert.equal(clusters.get('PassthroughCluster').lb_policy, 'CLUSTER_PROVIDED');
+  assert.deepEqual(clusters.get('BlackHoleCluster').load_assignment.endpoints, []);
+  // Gateways and proxyless clients have no captured traffic.
+  assert.equal(generateAll([], ROUTER, TYPE.cluster).has('PassthroughCluster'), false);
 });
 
 test('a sidecar fronting a registered instance gets inbound listener and cluster to localhost', () => {

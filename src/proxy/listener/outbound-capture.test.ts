@@ -1,0 +1,166 @@
+/**
+ * Connections redirected to the outbound capture port (iptables), with a stand-in for the
+ * SO_ORIGINAL_DST reader: the address the client dialled picks the listener.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { TYPE, packAny } from '../../protocol/protos.js';
+import { FakeAds } from '../testing/fake-ads.js';
+import { request, startBackend, startMesh } from '../testing/harness.js';
+import {
+  edsCluster,
+  endpoints,
+  httpListener,
+  routeConfig,
+  routeTo,
+  virtualHost,
+} from '../testing/resources.js';
+import type { OriginalDestination } from './outbound-capture.js';
+
+const SVC = 'outbound|9080||svc.default.svc.cluster.local';
+const DB_VIP = 'outbound|5432||db.default.svc.cluster.local';
+const DB_ANY = 'outbound|5432||other-db.default.svc.cluster.local';
+
+function tcpListenerOn(address: string, port: number, cluster: string, name = `${address}_${port}`): object {
+  return {
+    name,
+    address: { socket_address: { address, port_value: port } },
+    ...(name === 'virtualOutbound' ? { use_original_dst: { value: true } } : {}),
+    filter_chains: [
+      {
+        filters: [
+          {
+            name: 'envoy.filters.network.tcp_proxy',
+            typed_config: packAny(TYPE.tcpProxy, { stat_prefix: cluster, cluster }),
+          },
+        ],
+      },
+    ],
+  };
+}
+
+const PASSTHROUGH = {
+  name: 'PassthroughCluster',
+  type: 'ORIGINAL_DST',
+  lb_policy: 'CLUSTER_PROVIDED',
+  connect_timeout: { seconds: 1 },
+};
+const BLACKHOLE = {
+  name: 'BlackHoleCluster',
+  type: 'STATIC',
+  connect_timeout: { seconds: 1 },
+  load_assignment: { cluster_name: 'BlackHoleCluster', endpoints: [] },
+};
+
+/** A TCP server answering each line with `NAME:line`. */
+async function tcpEcho(name: string): Promise<{ port: number; close(): Promise<void> }> {
+  const server = net.createServer((s) => {
+    s.on('error', () => undefined);
+    s.on('data', (d: Buffer) => s.write(`${name}:${d.toString()}`));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+/** Sends `ping` over a new connection; resolves with the reply, or `closed` if there is none. */
+function tcpCall(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1', () => s.write('ping'));
+    let got = '';
+    s.on('data', (d: Buffer) => {
+      got += d.toString();
+      s.end();
+    });
+    s.on('error', () => undefined);
+    s.on('close', () => resolve(got || 'closed'));
+  });
+}
+
+test('captured connections are served by the listener of the address dialled: HTTP by its route config, TCP by exact address before 0.0.0.0, the rest passed through', async (t) => {
+  const web = await startBackend('web');
+  const vipDb = await tcpEcho('db');
+  const anyDb = await tcpEcho('other-db');
+  const outside = await tcpEcho('outside');
+  let dst: OriginalDestination | undefined;
+  const mesh = await startMesh(
+    {
+      CDS: [edsCluster(SVC), edsCluster(DB_VIP), edsCluster(DB_ANY), PASSTHROUGH, BLACKHOLE],
+      EDS: [
+        endpoints(SVC, [{ port: web.port }]),
+        endpoints(DB_VIP, [{ port: vipDb.port }]),
+        endpoints(DB_ANY, [{ port: anyDb.port }]),
+      ],
+      LDS: [
+        httpListener(9080),
+        tcpListenerOn('10.96.0.5', 5432, DB_VIP),
+        tcpListenerOn('0.0.0.0', 5432, DB_ANY),
+        tcpListenerOn('0.0.0.0', 15001, 'PassthroughCluster', 'virtualOutbound'),
+      ],
+      RDS: [routeConfig('9080', [virtualHost('svc', ['svc', 'svc:9080'], [routeTo(SVC)])])],
+    },
+    { originalDestination: () => dst },
+    FakeAds,
+  );
+  t.after(async () => {
+    await mesh.close();
+    await Promise.all([web.close(), vipDb.close(), anyDb.close(), outside.close()]);
+  });
+
+  // Host without a port: an HTTP_PROXY client would be routed by port 80 and find nothing;
+  // dialled at 10.96.0.9:9080, the connection belongs to 0.0.0.0_9080 and its routes.
+  dst = undefined;
+  assert.equal((await request(mesh.port, { host: 'svc' })).status, 404);
+  dst = { address: '10.96.0.9', port: 9080 };
+  const viaCapture = await request(mesh.port, { host: 'svc' });
+  assert.equal(viaCapture.status, 200);
+  assert.equal((JSON.parse(viaCapture.body) as { backend: string }).backend, 'web');
+
+  dst = { address: '10.96.0.5', port: 5432 };
+  assert.equal(await tcpCall(mesh.port), 'db:ping');
+  dst = { address: '10.96.0.7', port: 5432 };
+  assert.equal(await tcpCall(mesh.port), 'other-db:ping');
+  // No listener for the address: virtualOutbound -> PassthroughCluster -> where it was going.
+  dst = { address: '127.0.0.1', port: outside.port };
+  assert.equal(await tcpCall(mesh.port), 'outside:ping');
+
+  const stats = await (await fetch(`http://127.0.0.1:${mesh.proxy.adminPort}/stats/prometheus`)).text();
+  const metric = (name: string, service: string) =>
+    stats
+      .split('\n')
+      .filter((l) => l.startsWith(`${name}{`) && l.includes(`destination_service="${service}"`))
+      .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
+  assert.equal(metric('istio_tcp_connections_opened_total', 'db.default.svc.cluster.local'), 1);
+  assert.equal(metric('istio_tcp_connections_opened_total', 'PassthroughCluster'), 1);
+  assert.equal(metric('istio_tcp_received_bytes_total', 'PassthroughCluster'), 4);
+  assert.equal(metric('istio_tcp_sent_bytes_total', 'PassthroughCluster'), 'outside:ping'.length);
+  assert.match(
+    stats,
+    /istio_tcp_connections_opened_total\{reporter="source",source_workload="productpage-v1"/,
+  );
+});
+
+test('REGISTRY_ONLY: a captured connection to an unknown destination is closed (BlackHoleCluster)', async (t) => {
+  const outside = await tcpEcho('outside');
+  const mesh = await startMesh(
+    {
+      CDS: [BLACKHOLE],
+      LDS: [tcpListenerOn('0.0.0.0', 15001, 'BlackHoleCluster', 'virtualOutbound')],
+    },
+    { originalDestination: () => ({ address: '127.0.0.1', port: outside.port }) },
+    FakeAds,
+  );
+  t.after(async () => {
+    await mesh.close();
+    await outside.close();
+  });
+  assert.equal(await tcpCall(mesh.port), 'closed');
+  const stats = await (await fetch(`http://127.0.0.1:${mesh.proxy.adminPort}/stats/prometheus`)).text();
+  assert.match(
+    stats,
+    /istio_tcp_connections_closed_total\{[^}]*destination_service="BlackHoleCluster"[^}]*response_flags="UH"[^}]*\} 1/,
+  );
+});
