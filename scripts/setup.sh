@@ -25,6 +25,9 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-fund --no-audit
 fi
 
+# Compiled JavaScript in build/ (bin/trellis.mjs falls back to tsx when src/ is newer).
+npm run --silent build
+
 # Optional: the SO_ORIGINAL_DST addon for `trellis up --capture netns` (native/). Without it
 # everything else works; its tests say they are skipped.
 gyp_args=()
