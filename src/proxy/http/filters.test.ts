@@ -122,3 +122,66 @@ test('fault abort and delay, local rate limit and CORS, configured per route', a
   assert.match(stats, /response_code="503",response_flags="FI"/);
   assert.match(stats, /response_code="429",response_flags="RL"/);
 });
+
+test('a push that leaves a local rate limit unchanged keeps its bucket; a changed limit gets a new one', async (t) => {
+  const backend = await startBackend('svc');
+  const limitedRoutes = (maxTokens: number) => [
+    routeConfig('9080', [
+      virtualHost(
+        'svc',
+        ['svc:9080'],
+        [
+          {
+            name: 'limited',
+            match: { prefix: '/' },
+            route: { cluster: C },
+            typed_per_filter_config: {
+              [RL]: packAny(TYPE.localRateLimit, {
+                stat_prefix: 'rl',
+                token_bucket: {
+                  max_tokens: maxTokens,
+                  tokens_per_fill: { value: maxTokens },
+                  fill_interval: { seconds: 3600 },
+                },
+                filter_enabled: { default_value: { numerator: 100 } },
+                filter_enforced: { default_value: { numerator: 100 } },
+              }),
+            },
+          },
+        ],
+      ),
+    ]),
+  ];
+  const listener = httpListener(9080, '9080', {
+    httpFilters: [{ name: RL, typed_config: packAny(TYPE.localRateLimit, { stat_prefix: 'rl' }) }],
+  });
+  const mesh = await startMesh(
+    {
+      CDS: [edsCluster(C)],
+      EDS: [endpoints(C, [{ port: backend.port }])],
+      LDS: [listener],
+      RDS: limitedRoutes(2),
+    },
+    {},
+    FakeAds,
+  );
+  t.after(async () => {
+    await mesh.close();
+    await backend.close();
+  });
+  const statuses = async (n: number) => {
+    const out: number[] = [];
+    for (let i = 0; i < n; i++) out.push((await request(mesh.port, { host: 'svc:9080' })).status);
+    return out;
+  };
+  assert.deepEqual(await statuses(3), [200, 200, 429]);
+  // The same resources again (a push for something else re-sends them): still limited.
+  mesh.ads.set('LDS', [listener]);
+  mesh.ads.set('RDS', limitedRoutes(2));
+  await mesh.ads.waitForAck('RDS');
+  assert.deepEqual(await statuses(1), [429]);
+  // A different limit is a different bucket.
+  mesh.ads.set('RDS', limitedRoutes(3));
+  await mesh.ads.waitForAck('RDS');
+  assert.deepEqual(await statuses(4), [200, 200, 200, 429]);
+});

@@ -30,11 +30,43 @@ export type FilterOutcome =
   | { kind: 'reply'; reason: LocalReplyReason; responseHeaders: OutHeaders }
   | { kind: 'respond'; status: number; headers: OutHeaders };
 
-/** One limiter (token bucket) per distinct config object, as Envoy keeps one per filter config. */
-const limiters = new WeakMap<LocalRateLimitConfig, LocalRateLimiter>();
+/**
+ * Local rate limit buckets, one per filter config and place (listener, virtual host or route),
+ * as Envoy keeps one per filter config instance. Keyed by content, not by object: every push
+ * converts resources into new objects, and a push that leaves a config unchanged must not
+ * refill its bucket (Envoy keeps a listener whose resource did not change). Per proxy, since
+ * `trellis up` runs many proxies in one process.
+ */
+class LocalRateLimiters {
+  private readonly byKey = new Map<string, LocalRateLimiter>();
+  private readonly contentKeys = new WeakMap<LocalRateLimitConfig, string>();
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly random: Random,
+  ) {}
+
+  get(place: string, config: LocalRateLimitConfig): LocalRateLimiter {
+    let content = this.contentKeys.get(config);
+    if (content === undefined) {
+      content = JSON.stringify(config);
+      this.contentKeys.set(config, content);
+    }
+    const key = `${place}\u0000${content}`;
+    let limiter = this.byKey.get(key);
+    if (!limiter) {
+      // Bounded: configs that went away are forgotten wholesale once there are many.
+      if (this.byKey.size >= 10_000) this.byKey.clear();
+      limiter = new LocalRateLimiter(config, { clock: this.clock, random: this.random });
+      this.byKey.set(key, limiter);
+    }
+    return limiter;
+  }
+}
 
 export class HttpFilterRunner {
   private activeFaults = 0;
+  private readonly limiters: LocalRateLimiters;
 
   constructor(
     private readonly clock: Clock,
@@ -42,7 +74,9 @@ export class HttpFilterRunner {
     private readonly rateLimits?: RateLimitClient,
     /** This proxy's service cluster (node.cluster), for the source_cluster rate limit action. */
     private readonly localCluster = '',
-  ) {}
+  ) {
+    this.limiters = new LocalRateLimiters(clock, random);
+  }
 
   async run(input: FilterInput): Promise<FilterOutcome> {
     const requestHeaders: [string, string][] = [];
@@ -92,12 +126,12 @@ export class HttpFilterRunner {
         case 'local_ratelimit': {
           const config = rateLimitConfig(override, f.config);
           if (!config) break;
-          let limiter = limiters.get(config);
-          if (!limiter) {
-            limiter = new LocalRateLimiter(config, { clock: this.clock, random: this.random });
-            limiters.set(config, limiter);
-          }
-          const d = limiter.check();
+          const place = input.route.perFilter.get(f.name)?.localRateLimit
+            ? `route|${input.vh.name}|${input.route.name}`
+            : override?.localRateLimit
+              ? `vhost|${input.vh.name}`
+              : `listener|${input.hcm?.statPrefix ?? ''}`;
+          const d = this.limiters.get(place, config).check();
           for (const [k, v] of d.responseHeaders) responseHeaders[k] = v;
           if (!d.allow) {
             return {
