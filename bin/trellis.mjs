@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Entry point. Runs the compiled CLI in build/ (scripts/build.mjs) when it is newer than every
 // file in src/, else registers tsx and runs the TypeScript sources, so an edit is never served
-// stale. TRELLIS_TSX=1 forces the sources.
+// stale. TRELLIS_TSX=1 forces the sources. A node:cluster worker (`trellis proxy --concurrency N`)
+// runs whatever its primary runs (TRELLIS_ENTRY), even if src/ changed in between.
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 
@@ -18,6 +19,8 @@ function newestSource(dir) {
 }
 
 function buildIsFresh() {
+  if (process.env.NODE_UNIQUE_ID !== undefined && process.env.TRELLIS_ENTRY !== undefined)
+    return process.env.TRELLIS_ENTRY === 'build';
   if (process.env.TRELLIS_TSX === '1') return false;
   try {
     return statSync(path.join(root, 'build', '.stamp')).mtimeMs >= newestSource(path.join(root, 'src'));
@@ -27,7 +30,9 @@ function buildIsFresh() {
 }
 
 let main;
-if (buildIsFresh()) {
+const fromBuild = buildIsFresh();
+process.env.TRELLIS_ENTRY = fromBuild ? 'build' : 'src';
+if (fromBuild) {
   ({ main } = await import('../build/cli/main.js'));
 } else {
   const { register } = await import('tsx/esm/api');

@@ -4,6 +4,13 @@
  * (see the list at the bottom of this file).
  */
 import { TrellisError, type Problems } from '../core/errors.js';
+import {
+  CORE_GROUP,
+  SECRET_FIELDS,
+  SECRET_KIND,
+  redactSecretSpec,
+  validateSecret,
+} from './kubernetes/secret.js';
 import { NETWORKING_GROUP } from './networking/types.js';
 import { validateDestinationRule } from './networking/validate-destination-rule.js';
 import { validateGateway } from './networking/validate-gateway.js';
@@ -24,6 +31,14 @@ export interface KindDefinition {
   kind: string;
   namespaced: boolean;
   validate: SpecValidator;
+  /**
+   * Kubernetes core kinds (Secret) keep their content beside metadata instead of under `spec`:
+   * these top-level fields are read into the resource's `spec`, validated with paths from the
+   * document root (`data.tls.key`), and put back in place by manifestOf().
+   */
+  topLevel?: readonly string[];
+  /** The spec as it may be shown outside the store (API answers, `trellis get`): secrets removed. */
+  redact?: (spec: unknown) => unknown;
 }
 
 /**
@@ -48,7 +63,9 @@ export function registerKind(def: KindDefinition): void {
     throw new TrellisError('TRELLIS_INTERNAL', `kind ${def.kind} is registered without versions`);
   }
   byKind.set(def.kind, Object.freeze({ ...def, versions: Object.freeze([...def.versions]) }));
-  RECOGNISED_GROUPS.add(def.group);
+  // The core group also holds the Kubernetes kinds Trellis does not read (Service, ConfigMap):
+  // those stay skipped with a warning, as before Secret was registered.
+  if (def.group !== CORE_GROUP) RECOGNISED_GROUPS.add(def.group);
 }
 
 export function registeredKinds(): KindDefinition[] {
@@ -58,6 +75,11 @@ export function registeredKinds(): KindDefinition[] {
 /** The definition of a kind, by kind name alone (kind names are unique across groups). */
 export function findKind(kind: string): KindDefinition | undefined {
   return byKind.get(kind);
+}
+
+/** `networking.istio.io/v1`, or `v1` for the core group. */
+export function joinApiVersion(group: string, version: string): string {
+  return group === CORE_GROUP ? version : `${group}/${version}`;
 }
 
 export function splitApiVersion(apiVersion: string): { group: string; version: string } {
@@ -100,7 +122,7 @@ export function lookupKind(apiVersion: string, kind: string): KindLookup {
       ok: false,
       skip: false,
       path: 'apiVersion',
-      message: `${kind} does not exist in version ${JSON.stringify(version)} of ${group}; expected one of ${def.versions.map((v) => `${group}/${v}`).join(', ')}`,
+      message: `${kind} does not exist in version ${JSON.stringify(version)}${group === CORE_GROUP ? '' : ` of ${group}`}; expected one of ${def.versions.map((v) => joinApiVersion(group, v)).join(', ')}`,
     };
   }
   return { ok: true, def };
@@ -124,3 +146,14 @@ const trellis = { group: TRELLIS_GROUP, versions: TRELLIS_VERSIONS, namespaced: 
 
 registerKind({ ...trellis, kind: 'RateLimit', validate: validateRateLimit });
 registerKind({ ...trellis, kind: 'Mesh', validate: validateMesh });
+
+// Kubernetes' own Secret, read as Istio's gateways read it (TLS credentials for credentialName).
+registerKind({
+  group: CORE_GROUP,
+  versions: ['v1'],
+  kind: SECRET_KIND,
+  namespaced: true,
+  validate: validateSecret,
+  topLevel: SECRET_FIELDS,
+  redact: redactSecretSpec,
+});

@@ -55,3 +55,19 @@ test('get tables: kubectl columns per kind, NAMESPACE with -A, SOURCE with -o wi
     'NAME      HOST      AGE   SOURCE\nreviews   reviews   61s   /etc/trellis/reviews.yaml\n',
   );
 });
+
+test("get secrets: kubectl's TYPE and DATA columns from a Secret as the API answers it (no spec)", () => {
+  const secret = {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: 'shop-cert', namespace: 'istio-system', creationTimestamp: at(60_000) },
+    type: 'kubernetes.io/tls',
+    data: { 'tls.crt': 'Y2VydA==', 'tls.key': '[redacted]' },
+  } as unknown as Resource;
+  assert.equal(
+    renderResources('Secret', [secret], { allNamespaces: false, wide: false, nowMs: NOW }),
+    ['NAME        TYPE                DATA   AGE', 'shop-cert   kubernetes.io/tls   2      60s', ''].join(
+      '\n',
+    ),
+  );
+});

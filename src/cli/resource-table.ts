@@ -35,6 +35,15 @@ const COLUMNS: Record<string, Column[]> = {
     ['HOSTS', (s) => list(s.hosts)],
     ['MODE', (s) => text(s.mode) || 'local'],
   ],
+  // kubectl's columns; a Secret's content is top-level (no spec), and its values redacted.
+  Secret: [
+    ['TYPE', (s) => text(s.type) || 'Opaque'],
+    [
+      'DATA',
+      (s) =>
+        String(new Set([...Object.keys(s.data ?? {}), ...Object.keys(s.stringData ?? {})] as string[]).size),
+    ],
+  ],
 };
 
 export interface ResourceTableOptions {
@@ -55,7 +64,8 @@ export function renderResources(kind: string, items: readonly Resource[], o: Res
     ...(o.wide ? ['SOURCE'] : []),
   ];
   const rows = items.map((r) => {
-    const spec = (r.spec ?? {}) as Spec;
+    // Kinds written without a spec (Secret) keep their columns' fields at the top level.
+    const spec = (r.spec ?? r) as Spec;
     const created = r.metadata.creationTimestamp ? Date.parse(r.metadata.creationTimestamp) : NaN;
     return [
       ...(o.allNamespaces ? [r.metadata.namespace] : []),

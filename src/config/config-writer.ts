@@ -17,6 +17,8 @@ import path from 'node:path';
 import { stringify } from 'yaml';
 import { TrellisError, formatProblem } from '../core/errors.js';
 import { keyOf, resourceKey, type Resource } from '../api/resource.js';
+import { findKind } from '../api/kinds.js';
+import { manifestOf } from '../api/validate.js';
 import { DirectoryConfigStore } from './directory-store.js';
 import type { ConfigStore, WritableConfigStore } from './store.js';
 
@@ -154,11 +156,12 @@ export class DirectoryConfigWriter implements ConfigWriter {
       resources.map((r) => [keyOf(r), this.store.get(r.kind, r.metadata.namespace, r.metadata.name)]),
     );
     await mkdir(this.appliedDir, { recursive: true });
-    const previous = new Map<string, string | undefined>();
+    const previous = new Map<string, { text: string | undefined; kind: string }>();
     for (const r of resources) {
       const file = this.fileFor(r.kind, r.metadata.namespace, r.metadata.name);
-      if (!previous.has(file)) previous.set(file, await readFile(file, 'utf8').catch(() => undefined));
-      await writeAtomically(file, toYaml(r));
+      if (!previous.has(file))
+        previous.set(file, { text: await readFile(file, 'utf8').catch(() => undefined), kind: r.kind });
+      await writeAtomically(file, toYaml(r), fileMode(r.kind));
     }
     await this.store.reload();
 
@@ -170,9 +173,9 @@ export class DirectoryConfigWriter implements ConfigWriter {
     });
     if (lost.length > 0) {
       const why = this.rejection(lost[0] as Resource);
-      for (const [file, text] of previous) {
+      for (const [file, { text, kind }] of previous) {
         if (text === undefined) await unlink(file).catch(() => undefined);
-        else await writeAtomically(file, text);
+        else await writeAtomically(file, text, fileMode(kind));
       }
       await this.store.reload();
       throw new TrellisError('TRELLIS_CONFLICT', why);
@@ -227,12 +230,18 @@ const HEADER =
 /** The resource as a user would write it: store-managed metadata left out. */
 function toYaml(r: Resource): string {
   const { resourceVersion: _v, creationTimestamp: _t, ...metadata } = r.metadata;
-  return HEADER + stringify({ apiVersion: r.apiVersion, kind: r.kind, metadata, spec: r.spec });
+  // Not redacted: this file is what serves (a Secret's key included), like the user's own files.
+  return HEADER + stringify(manifestOf({ ...r, metadata }));
+}
+
+/** Kinds with secret values (Secret) are written readable by their owner only. */
+function fileMode(kind: string): number {
+  return findKind(kind)?.redact === undefined ? 0o644 : 0o600;
 }
 
 /** Write then rename, so the watcher never reads half a file. The temp name is hidden. */
-async function writeAtomically(file: string, text: string): Promise<void> {
+async function writeAtomically(file: string, text: string, mode: number): Promise<void> {
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
-  await writeFile(tmp, text);
+  await writeFile(tmp, text, { mode });
   await rename(tmp, file);
 }

@@ -1,12 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseAndValidate } from '../api/parse.js';
-import { validateResource } from '../api/validate.js';
+import { manifestOf, validateResource } from '../api/validate.js';
 import type { Resource } from '../api/resource.js';
 import { DirectoryConfigStore } from '../config/directory-store.js';
+import { issueCertificate } from '../core/testing/certificates.js';
 import { MemoryConfigStore } from '../config/memory-store.js';
 import type { ConfigStore } from '../config/store.js';
 import { ControlPlane } from './control-plane.js';
@@ -252,4 +253,32 @@ test('with a memory store, apply and delete go straight to the store', async () 
   } finally {
     await cp.stop();
   }
+});
+
+test('a Secret applied as trellis apply sends it is stored owner-only with its key, and answered redacted', async () => {
+  const cert = issueCertificate({ commonName: 'shop' });
+  const b64 = (s: string) => Buffer.from(s).toString('base64');
+  const [doc] = parseAndValidate(
+    `apiVersion: v1
+kind: Secret
+metadata: { name: shop-cert, namespace: istio-system }
+type: kubernetes.io/tls
+data: { tls.crt: ${b64(cert.certPem)}, tls.key: ${b64(cert.keyPem)} }
+`,
+    'secret.yaml',
+  );
+  await withControlPlane(async (cp) => {
+    const applied = await call(`${cp.url}/v1/config`, 'POST', [manifestOf(doc!.resource!)]);
+    assert.equal(applied.status, 200, JSON.stringify(applied.json));
+    const items = applied.json.items as { data: Record<string, string>; spec?: unknown }[];
+    assert.deepEqual(items[0]?.data, { 'tls.crt': b64(cert.certPem), 'tls.key': '[redacted]' });
+    assert.equal(items[0]?.spec, undefined);
+    const file = path.join(cp.dir, 'applied', 'secret.istio-system.shop-cert.yaml');
+    assert.ok((await readFile(file, 'utf8')).includes(`tls.key: ${b64(cert.keyPem)}`));
+    assert.equal((await stat(file)).mode & 0o777, 0o600);
+    const one = await call(`${cp.url}/v1/config/secret/istio-system/shop-cert`, 'GET');
+    assert.equal((one.json.data as Record<string, string>)['tls.key'], '[redacted]');
+    const deleted = await call(`${cp.url}/v1/config/secrets/istio-system/shop-cert`, 'DELETE');
+    assert.equal((deleted.json.deleted as { data: Record<string, string> }).data['tls.key'], '[redacted]');
+  });
 });

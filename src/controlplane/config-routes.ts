@@ -15,7 +15,8 @@
  *   DELETE /v1/config/:kind/:namespace/:name    {revision, deleted}; 409 as above
  *
  * :kind is matched case-insensitively, by plural (virtualservices) and by Istio's short names
- * (vs, dr, gw, se, we). Validation is src/api's, exactly as for files; `doc` is the 1-based
+ * (vs, dr, gw, se, we). Resources are answered as written (a Secret's data beside its metadata),
+ * with secret values replaced by `[redacted]`: only certificates are shown. Validation is src/api's, exactly as for files; `doc` is the 1-based
  * YAML document, or array index + 1 for JSON. `sources` maps `namespace/name` to the file a
  * resource is served from, when it comes from one.
  */
@@ -24,7 +25,7 @@ import { Problems, TrellisError, errorMessage, type Problem } from '../core/erro
 import { parseAndValidate, type ParsedDocument } from '../api/parse.js';
 import { registeredKinds, type KindDefinition } from '../api/kinds.js';
 import { resourceKey, type Resource } from '../api/resource.js';
-import { readResource } from '../api/validate.js';
+import { readResource, shownResource } from '../api/validate.js';
 import { configWriterFor, type ConfigWriter } from '../config/config-writer.js';
 import type { ControlPlane } from './control-plane.js';
 import type { HttpRouter } from './http-server.js';
@@ -184,7 +185,9 @@ export function registerConfigRoutes(router: HttpRouter, cp: ControlPlane): void
         const file = writer?.origin(r.kind, r.metadata.namespace, r.metadata.name);
         if (file !== undefined) sources[`${r.metadata.namespace}/${r.metadata.name}`] = file;
       }
-      return { json: { kind: def.kind, revision: cp.config.revision, items, sources } };
+      return {
+        json: { kind: def.kind, revision: cp.config.revision, items: items.map(shownResource), sources },
+      };
     })
     .on('GET', '/v1/config/:kind/:namespace/:name', (req) => {
       const def = resolveKind(req.params.kind ?? '');
@@ -196,7 +199,7 @@ export function registerConfigRoutes(router: HttpRouter, cp: ControlPlane): void
           `${def.kind} ${namespace}/${name} not found (trellis get ${def.kind.toLowerCase()} -A lists them)`,
         );
       }
-      return { json: r };
+      return { json: shownResource(r) };
     })
     .on('POST', '/v1/config', async (req) => {
       const text = await readText(req.raw);
@@ -230,7 +233,7 @@ export function registerConfigRoutes(router: HttpRouter, cp: ControlPlane): void
       return {
         json: {
           revision: result.revision,
-          items: result.applied.map((a) => a.resource),
+          items: result.applied.map((a) => shownResource(a.resource)),
           results: result.applied.map((a) => ({
             kind: a.resource.kind,
             namespace: a.resource.metadata.namespace,
@@ -245,6 +248,6 @@ export function registerConfigRoutes(router: HttpRouter, cp: ControlPlane): void
       const def = resolveKind(req.params.kind ?? '');
       const { namespace = '', name = '' } = req.params;
       const result = await writerOf(cp).delete(def.kind, namespace, name);
-      return { json: { revision: result.revision, deleted: result.deleted } };
+      return { json: { revision: result.revision, deleted: shownResource(result.deleted) } };
     });
 }

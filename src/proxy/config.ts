@@ -15,7 +15,7 @@ import type { LbSettings } from './policy/load-balancer.js';
 import type { PriorityOptions } from './policy/locality.js';
 import type { OutlierSettings } from './policy/outlier-detector.js';
 
-export type XdsShortType = 'CDS' | 'EDS' | 'LDS' | 'RDS';
+export type XdsShortType = 'CDS' | 'EDS' | 'LDS' | 'RDS' | 'SDS';
 
 // ---- matching ----
 
@@ -271,8 +271,36 @@ export type NetworkFilterConfig = HttpConnectionManagerConfig | TcpProxyConfig;
 export interface FilterChainConfig {
   name: string;
   destinationPort?: number;
+  /** filter_chain_match.server_names (SNI, lower case); absent or empty: any. */
+  serverNames?: readonly string[];
+  /** filter_chain_match.transport_protocol: `tls` or `raw_buffer`; absent: any. */
+  transportProtocol?: string;
+  /** The chain terminates TLS (a DownstreamTlsContext transport socket). */
+  tls?: DownstreamTlsConfig;
   filter: NetworkFilterConfig;
 }
+
+/** DownstreamTlsContext: certificates and the client CA by SDS name, resolved per connection. */
+export interface DownstreamTlsConfig {
+  /** tls_certificate_sds_secret_configs: one or more (e.g. RSA and ECDSA) certificates. */
+  certificateSecrets: readonly string[];
+  /** validation_context_sds_secret_config: the CA client certificates must chain to. */
+  validationSecret?: string;
+  requireClientCertificate: boolean;
+  /** alpn_protocols, in preference order; empty: no ALPN (HTTP/1.1). */
+  alpn: readonly string[];
+  minVersion?: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
+  maxVersion?: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
+  /** OpenSSL cipher list (tls_params.cipher_suites joined by ':'). */
+  ciphers?: string;
+}
+
+// ---- secrets ----
+
+/** An SDS Secret, validated (PEM parsed, key matching its certificate). */
+export type SecretConfig =
+  | { kind: 'tls_certificate'; name: string; certificateChain: string; privateKey: string }
+  | { kind: 'validation_context'; name: string; trustedCa: string };
 
 export interface ListenerConfig {
   name: string;
@@ -299,6 +327,8 @@ export interface ProxyConfigSnapshot {
   readonly endpoints: ReadonlyMap<string, EndpointSet>;
   readonly listeners: ReadonlyMap<string, ListenerConfig>;
   readonly routes: ReadonlyMap<string, RouteTable>;
+  /** SDS Secrets by name. */
+  readonly secrets: ReadonlyMap<string, SecretConfig>;
   readonly raw: Readonly<Record<XdsShortType, ReadonlyMap<string, RawResource>>>;
   readonly versions: Readonly<Record<XdsShortType, string>>;
   /** Which types have been accepted at least once. */
@@ -313,8 +343,9 @@ export function emptySnapshot(): ProxyConfigSnapshot {
     endpoints: new Map(),
     listeners: new Map(),
     routes: new Map(),
-    raw: { CDS: new Map(), EDS: new Map(), LDS: new Map(), RDS: new Map() },
-    versions: { CDS: '', EDS: '', LDS: '', RDS: '' },
+    secrets: new Map(),
+    raw: { CDS: new Map(), EDS: new Map(), LDS: new Map(), RDS: new Map(), SDS: new Map() },
+    versions: { CDS: '', EDS: '', LDS: '', RDS: '', SDS: '' },
     received: new Set(),
   };
 }

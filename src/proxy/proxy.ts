@@ -25,11 +25,14 @@
  *
  * Config updates never drop requests: each request keeps the snapshot it started with, a
  * changed listener swaps its config on the same socket, a removed one drains.
+ *
+ * `trellis proxy --concurrency N` runs this class in N worker processes with `configSource:
+ * 'external'` (listeners only); the primary keeps the xDS client and the admin (workers/).
  */
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { Random } from '../core/random.js';
-import { AdminServer } from './admin/admin-server.js';
+import { AdminServer, localDataPlane } from './admin/admin-server.js';
 import { IstioStats } from './admin/stats.js';
 import type { ProxyConfigSnapshot } from './config.js';
 import { AccessLogWriter, type AccessLogSink } from './http/access-log.js';
@@ -58,6 +61,8 @@ export interface ProxyOptions {
   /** Where stdout access loggers write; process.stdout by default. */
   accessLogStdout?: AccessLogSink;
   xdsBackoff?: { baseMs: number; maxMs: number };
+  /** Delta or state-of-the-world xDS; `auto` (default) uses delta when the server offers it. */
+  xdsProtocol?: 'auto' | 'delta' | 'sotw';
   onReady?: () => void;
   onConnected?: () => void;
   /**
@@ -65,6 +70,12 @@ export interface ProxyOptions {
    * redirected to the outbound port are then served by the listener of the address they dialled.
    */
   originalDestination?: OriginalDestinationReader;
+  /**
+   * `ads` (default): this proxy runs the xDS client and the admin server. `external`: neither;
+   * snapshots come through `applySnapshot` (a `--concurrency N` worker fed by the primary, see
+   * workers/worker.ts) and `start` binds only the listeners.
+   */
+  configSource?: 'ads' | 'external';
 }
 
 export class TrellisProxy {
@@ -91,9 +102,10 @@ export class TrellisProxy {
       clock: opts.clock,
       random: opts.random,
       logger: opts.logger.child('xds'),
-      onSnapshot: (s) => this.applySnapshot(s),
+      onSnapshot: (s) => void this.applySnapshot(s),
       onConnected: opts.onConnected,
       backoff: opts.xdsBackoff,
+      protocol: opts.xdsProtocol,
     });
     this.snapshotValue = this.ads.cache.snapshot();
     const deps: RouterDeps = {
@@ -119,8 +131,7 @@ export class TrellisProxy {
       snapshot: () => this.snapshotValue,
       ready: () => this.readyFlag,
       node,
-      clusters: this.clusters,
-      stats: this.stats,
+      dataPlane: localDataPlane(this.clusters, this.stats),
       xds: () => this.ads.stats,
     });
   }
@@ -134,16 +145,21 @@ export class TrellisProxy {
   }
 
   async start(): Promise<void> {
+    if (this.opts.configSource === 'external') {
+      await this.listeners.start();
+      return;
+    }
     this.adminPort = await this.admin.listen(this.opts.adminAddress, this.opts.adminPort);
     await this.listeners.start();
     this.ads.start();
   }
 
-  private applySnapshot(s: ProxyConfigSnapshot): void {
+  /** Takes a new snapshot; resolves once its listeners are bound (and `ready` is up to date). */
+  applySnapshot(s: ProxyConfigSnapshot): Promise<void> {
     this.snapshotValue = s;
     // Clusters first, so a listener never points at a cluster the data path does not know yet.
     this.clusters.update(s);
-    this.listeners
+    return this.listeners
       .apply(s)
       .then(() => {
         if (!this.readyFlag && s.received.has('CDS') && s.received.has('LDS')) {

@@ -200,7 +200,8 @@ test(
     // A call by workload address never reaches the app around its sidecar: from another
     // namespace it passes through the caller's sidecar, then reviews-v1's inbound capture.
     const addressOf = (w: string) => new RegExp(`${w} (10\\.250\\.0\\.\\d+)`).exec(up.stdout())?.[1];
-    const appPortOf = (w: string) => new RegExp(`${w} +\\.\\.\\. ready \\(pid \\d+; app :(\\d+)`).exec(up.stdout())?.[1];
+    const appPortOf = (w: string) =>
+      new RegExp(`${w} +\\.\\.\\. ready \\(pid \\d+; app :(\\d+)`).exec(up.stdout())?.[1];
     const target = `http://${addressOf('reviews-v1')}:${appPortOf('reviews-v1')}/`;
     const fromClientNs = execFileSync(
       'ip',

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { TrellisError, errorMessage, formatProblem, type Problem } from '../../core/errors.js';
 import { expandPath, parseAndValidate, type ParsedDocument } from '../../api/parse.js';
 import { resourceKey, type Resource } from '../../api/resource.js';
+import { manifestOf } from '../../api/validate.js';
 import { readFile } from 'node:fs/promises';
 import type { Command, CommandIo } from '../command.js';
 import { parseFlags } from '../args.js';
@@ -131,7 +132,8 @@ export const command: Command = {
     }
 
     const base = controlPlaneUrl(values['control-plane'], io.env);
-    const res = await configRequest(base, 'POST', '/v1/config', resources);
+    // As written (a Secret's data beside its metadata), so the control plane reads it like a file.
+    const res = await configRequest(base, 'POST', '/v1/config', resources.map(manifestOf));
     // The control plane validates again (it may be a newer or older version than this CLI):
     // its problems point at array positions, mapped back to the files here.
     const where = (doc: number) => {

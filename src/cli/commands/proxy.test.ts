@@ -73,4 +73,8 @@ test('trellis proxy rejects bad flags with exit code 2', async () => {
   assert.equal(await main(['proxy'], io), 2);
   assert.match(err.join(''), /--xds HOST:PORT is required/);
   assert.equal(await main(['proxy', '--xds', '127.0.0.1:1', '--labels', 'novalue'], io), 2);
+  assert.equal(await main(['proxy', '--xds', '127.0.0.1:1', '--xds-protocol', 'incremental'], io), 2);
+  assert.match(err.join(''), /--xds-protocol "incremental": expected auto, delta or sotw/);
+  assert.equal(await main(['proxy', '--xds', '127.0.0.1:1', '--concurrency', '0'], io), 2);
+  assert.match(err.join(''), /--concurrency 0: expected 1 or more/);
 });

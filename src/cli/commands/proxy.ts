@@ -1,13 +1,16 @@
+import cluster from 'node:cluster';
 import { createRequire } from 'node:module';
 import { systemClock } from '../../core/clock.js';
 import { TrellisError } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
 import { systemRandom } from '../../core/random.js';
-import { TrellisProxy } from '../../proxy/proxy.js';
+import { TrellisProxy, type ProxyOptions } from '../../proxy/proxy.js';
 import type { ProxyBootstrap } from '../../proxy/xds-client/bootstrap.js';
 import type { Command } from '../command.js';
 import { parseAddress, parseFlags, parseIntFlag } from '../args.js';
+import { runProxyPrimary, runProxyWorker } from '../proxy-concurrency.js';
 import { untilSignal } from '../signals.js';
+import { loadOriginalDestination } from '../up/netns-original-dst.js';
 
 const require = createRequire(import.meta.url);
 
@@ -40,12 +43,21 @@ export const command: Command = {
     '                     [--workload NAME] [--labels k=v,...] [--cluster NAME] [--locality R/Z/S]',
     '                     [--instance-ips IP,...] [--admin-port 15000] [--outbound-port 15001]',
     '                     [--inbound-port 15006] [--bind-listeners PORT,...] [--bind-address ADDR]',
-    '                     [--drain-seconds 5] [--concurrency 1]',
+    '                     [--drain-seconds 5] [--concurrency 1] [--xds-protocol auto|delta|sotw]',
+    '                     [--original-dst]',
     '',
     'Outbound: point clients at --outbound-port (as HTTP_PROXY or with the real Host header); the',
     'port in Host selects the Listener 0.0.0.0_PORT and its route config. Inbound: --inbound-port',
     'forwards to inbound|PORT|| by the port in Host. Gateways: --bind-listeners binds Listener',
     'resources on those ports. Admin: /ready /config_dump /clusters /stats /stats/prometheus.',
+    'xDS: delta (incremental) when the control plane offers it, else state of the world (auto).',
+    '--original-dst: connections iptables redirected to --outbound-port are served by the Listener',
+    'of the address they dialled (SO_ORIGINAL_DST; needs the native addon scripts/setup.sh builds).',
+    "--concurrency N: like Envoy's, N data-plane workers (node:cluster processes sharing every",
+    'listener, connections handed round-robin) fed by this process, which keeps the one xDS stream',
+    'and the admin (/ready once every worker applied the config; /stats/prometheus, /clusters and',
+    '/stats merged over the workers; /server_info lists them). A worker that dies is restarted.',
+    'Circuit breakers, outlier detection and local rate limits count per worker.',
     'SIGTERM/SIGINT drain open requests and exit 0.',
   ].join('\n'),
   async run(argv, io) {
@@ -66,6 +78,8 @@ export const command: Command = {
       'bind-address': { type: 'string' },
       'drain-seconds': { type: 'string' },
       concurrency: { type: 'string' },
+      'xds-protocol': { type: 'string', default: 'auto' },
+      'original-dst': { type: 'boolean', default: false },
     });
     if (!values.xds)
       throw new TrellisError(
@@ -80,13 +94,21 @@ export const command: Command = {
         `--mode ${JSON.stringify(mode)}: expected sidecar or gateway`,
       );
     }
-    const concurrency = parseIntFlag('concurrency', values.concurrency, 1);
-    if (concurrency !== 1) {
+    const xdsProtocol = values['xds-protocol'];
+    if (xdsProtocol !== 'auto' && xdsProtocol !== 'delta' && xdsProtocol !== 'sotw') {
       throw new TrellisError(
-        'TRELLIS_UNSUPPORTED',
-        `--concurrency ${concurrency}: one event loop per proxy for now; run several proxies instead`,
+        'TRELLIS_INVALID_ARGUMENT',
+        `--xds-protocol ${JSON.stringify(xdsProtocol)}: expected auto, delta or sotw`,
       );
     }
+    const concurrency = parseIntFlag('concurrency', values.concurrency, 1);
+    if (concurrency < 1) {
+      throw new TrellisError(
+        'TRELLIS_INVALID_ARGUMENT',
+        `--concurrency ${concurrency}: expected 1 or more data-plane workers`,
+      );
+    }
+    const drainMs = parseIntFlag('drain-seconds', values['drain-seconds'], 5) * 1000;
     const namespace = values.namespace;
     const labels = parseLabels(values.labels);
     const workload = values.workload ?? labels.app ?? 'unknown';
@@ -109,7 +131,15 @@ export const command: Command = {
     const logger = createLogger('proxy', {}, io.env);
     const pkg = require('../../../package.json') as { version: string };
     const host = xds.host.includes(':') ? `[${xds.host}]` : xds.host;
-    const proxy = new TrellisProxy({
+    const readyLine = (
+      listeners: number,
+      clusters: number,
+      outbound: number,
+      inbound: number,
+      admin: number,
+    ) =>
+      `proxy ready: ${listeners} listeners, ${clusters} clusters; outbound 127.0.0.1:${outbound}, inbound :${inbound}, admin 127.0.0.1:${admin}`;
+    const options: ProxyOptions = {
       xds: `${host}:${xds.port}`,
       bootstrap,
       version: pkg.version,
@@ -119,6 +149,8 @@ export const command: Command = {
       outboundPort: parseIntFlag('outbound-port', values['outbound-port'], 15001),
       inboundPort: parseIntFlag('inbound-port', values['inbound-port'], 15006),
       bindListeners: parsePorts(values['bind-listeners']),
+      xdsProtocol,
+      ...(values['original-dst'] ? { originalDestination: loadOriginalDestination() } : {}),
       clock: systemClock,
       random: systemRandom,
       logger,
@@ -128,10 +160,14 @@ export const command: Command = {
         const s = proxy.snapshot();
         const p = proxy.listeners.ports;
         io.stdout(
-          `proxy ready: ${s.listeners.size} listeners, ${s.clusters.size} clusters; outbound 127.0.0.1:${p.outbound}, inbound :${p.inbound}, admin 127.0.0.1:${proxy.adminPort}\n`,
+          `${readyLine(s.listeners.size, s.clusters.size, p.outbound, p.inbound, proxy.adminPort)}\n`,
         );
       },
-    });
+    };
+    // --concurrency N: this process is the primary, or (re-run by node:cluster) one of its workers.
+    if (cluster.isWorker) return runProxyWorker(options, drainMs);
+    if (concurrency > 1) return runProxyPrimary(options, { concurrency, drainMs, argv, io, readyLine });
+    const proxy = new TrellisProxy(options);
     const stopping = untilSignal();
     try {
       await proxy.start();
@@ -142,7 +178,7 @@ export const command: Command = {
     io.stdout(`proxy ${bootstrap.nodeId}: connecting to ${values.xds}\n`);
     const sig = await stopping;
     io.stdout(`proxy: ${sig}, draining\n`);
-    await proxy.stop(parseIntFlag('drain-seconds', values['drain-seconds'], 5) * 1000);
+    await proxy.stop(drainMs);
     io.stdout('proxy: stopped\n');
     return 0;
   },

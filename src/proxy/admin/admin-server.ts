@@ -1,6 +1,10 @@
 /**
  * The admin endpoint (default :15000), Envoy's paths: /ready, /config_dump, /clusters,
  * /stats/prometheus, /server_info. Read-only; bind it to loopback in production.
+ *
+ * /clusters, /stats (the cluster lines) and /stats/prometheus come from a `DataPlaneView`: this
+ * process's ClusterManager and IstioStats (`localDataPlane`), or, with `trellis proxy
+ * --concurrency N`, the workers' views merged by the primary (workers/primary.ts).
  */
 import http from 'node:http';
 import type { ProxyConfigSnapshot } from '../config.js';
@@ -10,20 +14,40 @@ import { configDump } from './config-dump.js';
 import type { IstioStats } from './stats.js';
 import { listenOn } from '../../core/net.js';
 
+/** What the data path shows the admin; a promise when it must be asked for (workers). */
+export interface DataPlaneView {
+  /** The /clusters text. */
+  clusters(): string | Promise<string>;
+  /** The per-cluster `name: value` lines of /stats (the control_plane ones are the admin's). */
+  clusterStats(): string | Promise<string>;
+  /** Istio's metrics in Prometheus text format. */
+  prometheus(): string | Promise<string>;
+  /** Extra /server_info fields (the workers, with --concurrency N). */
+  info?(): Record<string, unknown> | Promise<Record<string, unknown>>;
+}
+
 export interface AdminState {
   snapshot(): ProxyConfigSnapshot;
   ready(): boolean;
   node: NodeMsg;
-  clusters: ClusterManager;
-  stats: IstioStats;
+  dataPlane: DataPlaneView;
   xds(): { acks: number; nacks: number; connects: number; lastNack: string };
 }
 
-export function clustersText(state: AdminState): string {
+/** The data path of this process. */
+export function localDataPlane(clusters: ClusterManager, stats: IstioStats): DataPlaneView {
+  return {
+    clusters: () => clustersText(clusters),
+    clusterStats: () => clusterStatsText(clusters),
+    prometheus: () => stats.prometheus(),
+  };
+}
+
+export function clustersText(clusters: ClusterManager): string {
   const lines: string[] = [];
-  const names = [...state.clusters.all()].map((c) => c.config.name).sort();
+  const names = [...clusters.all()].map((c) => c.config.name).sort();
   for (const name of names) {
-    const c = state.clusters.get(name)!;
+    const c = clusters.get(name)!;
     for (const priority of ['DEFAULT', 'HIGH'] as const) {
       const cb = c.config.circuitBreakers[priority];
       const p = `${name}::${priority.toLowerCase()}_priority`;
@@ -48,14 +72,20 @@ export function clustersText(state: AdminState): string {
   return lines.join('\n') + (lines.length ? '\n' : '');
 }
 
-/** Envoy-style `name: value` counters: per cluster, circuit breakers, outlier detection, xDS. */
-export function statsText(state: AdminState): string {
-  const lines: string[] = [];
+/** Envoy-style `name: value` counters of the control plane connection (xDS). */
+function controlPlaneStatsText(state: AdminState): string {
   const xds = state.xds();
-  lines.push(`control_plane.connects: ${xds.connects}`);
-  lines.push(`control_plane.update_success: ${xds.acks}`);
-  lines.push(`control_plane.update_rejected: ${xds.nacks}`);
-  for (const c of [...state.clusters.all()].sort((a, b) => a.config.name.localeCompare(b.config.name))) {
+  return [
+    `control_plane.connects: ${xds.connects}`,
+    `control_plane.update_success: ${xds.acks}`,
+    `control_plane.update_rejected: ${xds.nacks}`,
+  ].join('\n');
+}
+
+/** Envoy-style `name: value` counters per cluster: requests, circuit breakers, outlier detection. */
+export function clusterStatsText(clusters: ClusterManager): string {
+  const lines: string[] = [];
+  for (const c of [...clusters.all()].sort((a, b) => a.config.name.localeCompare(b.config.name))) {
     const p = `cluster.${c.config.name}`;
     for (const [k, v] of Object.entries(c.counters)) lines.push(`${p}.${k}: ${v}`);
     for (const [k, v] of Object.entries(c.breakers.stats)) lines.push(`${p}.${k}: ${v}`);
@@ -64,7 +94,7 @@ export function statsText(state: AdminState): string {
     lines.push(`${p}.membership_total: ${c.hosts.length}`);
     lines.push(`${p}.membership_healthy: ${c.hosts.filter((h) => h.health === 'healthy').length}`);
   }
-  return lines.join('\n') + '\n';
+  return lines.join('\n') + (lines.length ? '\n' : '');
 }
 
 export class AdminServer {
@@ -84,6 +114,14 @@ export class AdminServer {
       res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
       res.end(body);
     };
+    const later = (body: () => string | Promise<string>, type?: string) => {
+      void Promise.resolve()
+        .then(body)
+        .then(
+          (b) => text(200, b, type),
+          (err: unknown) => text(500, `${(err as Error).message}\n`),
+        );
+    };
     switch (path) {
       case '/ready':
         return this.state.ready() ? text(200, 'LIVE\n') : text(503, 'PRE_INITIALIZING\n');
@@ -94,25 +132,23 @@ export class AdminServer {
           'application/json',
         );
       case '/clusters':
-        return text(200, clustersText(this.state));
-      case '/stats':
-        return text(200, statsText(this.state));
+        return later(() => this.state.dataPlane.clusters());
+      case '/stats': {
+        const head = controlPlaneStatsText(this.state);
+        return later(async () => `${head}\n${await this.state.dataPlane.clusterStats()}`);
+      }
       case '/stats/prometheus':
-        return text(200, this.state.stats.prometheus(), 'text/plain; version=0.0.4');
+        return later(() => this.state.dataPlane.prometheus(), 'text/plain; version=0.0.4');
       case '/server_info':
-        return text(
-          200,
-          JSON.stringify(
-            {
-              state: this.state.ready() ? 'LIVE' : 'PRE_INITIALIZING',
-              node: this.state.node.id,
-              xds: this.state.xds(),
-            },
-            null,
-            2,
-          ) + '\n',
-          'application/json',
-        );
+        return later(async () => {
+          const info = {
+            state: this.state.ready() ? 'LIVE' : 'PRE_INITIALIZING',
+            node: this.state.node.id,
+            xds: this.state.xds(),
+            ...(await this.state.dataPlane.info?.()),
+          };
+          return JSON.stringify(info, null, 2) + '\n';
+        }, 'application/json');
       default:
         return text(
           404,

@@ -1,12 +1,16 @@
 /**
  * Envoy's /config_dump shape (envoy.admin.v3.ConfigDump) built from the accepted resources:
  * one entry per type with dynamic_active_clusters / dynamic_endpoint_configs / dynamic_listeners
- * / dynamic_route_configs, each with version_info and last_updated. Printed as proto3 JSON
+ * / dynamic_route_configs / dynamic_active_secrets, each with version_info and last_updated.
+ * Secrets are redacted as Envoy's admin does (private keys become "[redacted]"); secrets that
+ * listeners reference but that have not arrived are listed as dynamic_warming_secrets. Printed as proto3 JSON
  * (camelCase names, as protojson and `istioctl proxy-config` read them).
  */
 import { anyToJson } from '../../protocol/protos.js';
+import { redactSecretJson } from '../../protocol/redact.js';
 import type { ProxyConfigSnapshot, RawResource } from '../config.js';
 import type { NodeMsg } from '../xds-client/bootstrap.js';
+import { referencedSecretNames } from '../xds-client/convert-tls.js';
 
 const ADMIN = 'type.googleapis.com/envoy.admin.v3.';
 
@@ -62,6 +66,24 @@ export function configDump(snapshot: ProxyConfigSnapshot, node: NodeMsg): Record
           lastUpdated: time(r.lastUpdatedMs),
         })),
       },
+      {
+        '@type': `${ADMIN}SecretsConfigDump`,
+        dynamicActiveSecrets: sorted(snapshot.raw.SDS).map((r) => ({
+          name: r.name,
+          versionInfo: r.version,
+          lastUpdated: time(r.lastUpdatedMs),
+          secret: redactSecretJson(anyToJson(r.resource)),
+        })),
+        dynamicWarmingSecrets: warmingSecrets(snapshot).map((name) => ({ name })),
+      },
     ],
   };
+}
+
+/** Secrets the listeners name that have not been received (their listeners are warming). */
+function warmingSecrets(snapshot: ProxyConfigSnapshot): string[] {
+  const names = new Set<string>();
+  for (const l of snapshot.listeners.values())
+    for (const n of referencedSecretNames(l)) if (!snapshot.secrets.has(n)) names.add(n);
+  return [...names].sort();
 }

@@ -177,6 +177,88 @@ export class IstioStats {
     counter('istio_tcp_sent_bytes_total', (s) => s.sent);
     return out.join('\n') + '\n';
   }
+
+  // ---- across processes (trellis proxy --concurrency N): see IstioStatsData below ----
+
+  /** Every series as plain data, for a worker to send to the primary over IPC. */
+  serialize(): IstioStatsData {
+    return {
+      requests: [...this.series.values()].map((s) => ({
+        labels: s.labels,
+        requests: s.requests,
+        duration: histogramData(s.duration),
+        requestBytes: histogramData(s.requestBytes),
+        responseBytes: histogramData(s.responseBytes),
+      })),
+      tcp: [...this.tcp.values()].map((s) => ({ ...s })),
+    };
+  }
+
+  /**
+   * Adds another process's series into these: counters, histogram buckets, sums and counts are
+   * summed per identical label set; a label set seen only there is added.
+   */
+  merge(data: IstioStatsData): void {
+    for (const d of data.requests) {
+      let s = this.series.get(d.labels);
+      if (!s) {
+        s = {
+          labels: d.labels,
+          requests: 0,
+          duration: new Histogram(DURATION_BUCKETS),
+          requestBytes: new Histogram(BYTES_BUCKETS),
+          responseBytes: new Histogram(BYTES_BUCKETS),
+        };
+        this.series.set(d.labels, s);
+      }
+      s.requests += d.requests;
+      addHistogram(s.duration, d.duration);
+      addHistogram(s.requestBytes, d.requestBytes);
+      addHistogram(s.responseBytes, d.responseBytes);
+    }
+    for (const d of data.tcp) {
+      const s = this.tcp.get(d.labels);
+      if (!s) {
+        this.tcp.set(d.labels, { ...d });
+        continue;
+      }
+      s.opened += d.opened;
+      s.closed += d.closed;
+      s.received += d.received;
+      s.sent += d.sent;
+    }
+  }
+}
+
+/** A histogram as plain data; `counts` are cumulative per bucket, as in Prometheus. */
+export interface HistogramData {
+  counts: number[];
+  sum: number;
+  count: number;
+}
+
+/** One process's Istio metrics as plain JSON: what a --concurrency worker sends the primary. */
+export interface IstioStatsData {
+  requests: {
+    labels: string;
+    requests: number;
+    duration: HistogramData;
+    requestBytes: HistogramData;
+    responseBytes: HistogramData;
+  }[];
+  tcp: TcpSeries[];
+}
+
+function histogramData(h: Histogram): HistogramData {
+  return { counts: [...h.counts], sum: h.sum, count: h.count };
+}
+
+function addHistogram(h: Histogram, d: HistogramData): void {
+  // Every process uses the same bucket bounds; anything else is not the same metric.
+  if (d.counts.length !== h.counts.length) return;
+  for (let i = 0; i < h.counts.length; i++) h.counts[i]! += d.counts[i] ?? 0;
+  h.sum += d.sum;
+  h.count += d.count;
 }
 
 function histogram(out: string[], name: string, all: Series[], get: (s: Series) => Histogram): void {

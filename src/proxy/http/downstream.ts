@@ -68,7 +68,7 @@ class Http1Downstream implements Downstream {
   readonly method: string;
   readonly path: string;
   readonly authority: string;
-  readonly scheme = 'http';
+  readonly scheme: 'http' | 'https';
   readonly protocol: 'HTTP/1.0' | 'HTTP/1.1';
   readonly headers: HeaderMap;
   readonly body: Readable;
@@ -85,6 +85,8 @@ class Http1Downstream implements Downstream {
     this.method = req.method ?? 'GET';
     this.path = path;
     this.authority = authority;
+    // A TLS listener hands over the decrypted socket: the client spoke https.
+    this.scheme = (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
     this.protocol = req.httpVersion === '1.0' ? 'HTTP/1.0' : 'HTTP/1.1';
     this.headers = req.headers;
     this.body = req;

@@ -13,6 +13,7 @@ import type { RouterDeps } from '../http/router.js';
 import { HttpListener } from './http-listener.js';
 import { OutboundCapture, type OriginalDestinationReader } from './outbound-capture.js';
 import { TcpListener, type TcpProxyDeps } from './tcp-proxy.js';
+import { TlsListener, terminatesTls } from './tls-listener.js';
 import { boundTarget, inboundTarget } from './targets.js';
 
 export interface ListenerManagerOptions {
@@ -31,7 +32,8 @@ export interface ListenerManagerOptions {
 
 type Bound =
   | { kind: 'http'; name: string; listener: HttpListener; config: ListenerConfig }
-  | { kind: 'tcp'; name: string; listener: TcpListener; config: ListenerConfig };
+  | { kind: 'tcp'; name: string; listener: TcpListener; config: ListenerConfig }
+  | { kind: 'tls'; name: string; listener: TlsListener; config: ListenerConfig };
 
 export class ListenerManager {
   private snapshot: ProxyConfigSnapshot = emptySnapshot();
@@ -94,6 +96,8 @@ export class ListenerManager {
       if (existing) {
         existing.config = l;
         if (existing.kind === 'tcp') existing.listener.setConfig(tcpConfig(l));
+        // Every snapshot, also SDS-only ones: the TLS listener notices secrets arriving.
+        else if (existing.kind === 'tls') existing.listener.setConfig(l);
         else existing.listener.setResolver((ds) => boundTarget(this.snapshot, l, ds));
         continue;
       }
@@ -116,6 +120,15 @@ export class ListenerManager {
     if (kindOf(l) === 'tcp') {
       const listener = new TcpListener(tcpConfig(l), this.tcpDeps(logger.child(l.name)), reporter);
       return { kind: 'tcp', name: l.name, listener, config: l };
+    }
+    if (kindOf(l) === 'tls') {
+      const listener = new TlsListener(l, {
+        snapshot: () => this.snapshot,
+        router: deps,
+        reporter,
+        logger: logger.child(l.name),
+      });
+      return { kind: 'tls', name: l.name, listener, config: l };
     }
     const listener = new HttpListener(
       (ds) => boundTarget(this.snapshot, l, ds),
@@ -149,7 +162,8 @@ export class ListenerManager {
   }
 }
 
-function kindOf(l: ListenerConfig): 'http' | 'tcp' {
+function kindOf(l: ListenerConfig): Bound['kind'] {
+  if (terminatesTls(l)) return 'tls';
   return l.filterChains.some((c) => c.filter.kind === 'http') ? 'http' : 'tcp';
 }
 

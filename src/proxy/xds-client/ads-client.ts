@@ -1,8 +1,19 @@
 /**
- * ADS state-of-the-world client over @grpc/grpc-js. Subscribes in Envoy's order (CDS, then EDS
- * for the EDS clusters, LDS, then RDS for the route names the listeners reference), ACKs with
- * the response's version and nonce, NACKs with every problem and the previous version, and
- * reconnects with backoff while the last accepted config keeps serving.
+ * ADS client over @grpc/grpc-js. Subscribes in Envoy's order (CDS, then EDS for the EDS clusters,
+ * LDS, then RDS for the route names and SDS for the secret names the listeners reference), ACKs
+ * and NACKs with every problem, and reconnects with backoff while the last accepted config keeps
+ * serving.
+ *
+ * Two wire protocols (https://www.envoyproxy.io/docs/envoy/latest/api-docs/xds_protocol):
+ * - delta (DeltaAggregatedResources), preferred: CDS and LDS are wildcard (an empty subscribe
+ *   list on the first request), EDS and RDS name what accepted clusters and listeners need and
+ *   unsubscribe what they no longer need; ACK = response_nonce, NACK = response_nonce +
+ *   error_detail; a reconnect sends initial_resource_versions so unchanged resources are not
+ *   resent;
+ * - state of the world (StreamAggregatedResources): ACK and NACK carry version_info (the new one,
+ *   or the one still in use) with the nonce.
+ * `auto` tries delta and, if the server answers UNIMPLEMENTED before any response, uses state
+ * of the world for this target from then on.
  */
 import * as grpc from '@grpc/grpc-js';
 import { Backoff } from '../../core/backoff.js';
@@ -13,7 +24,10 @@ import { adsService } from '../../protocol/grpc-services.js';
 import type { ProxyConfigSnapshot, XdsShortType } from '../config.js';
 import type { NodeMsg } from './bootstrap.js';
 import type { DiscoveryResponseMsg } from './envoy-types.js';
-import { TYPE_BY_SHORT, XdsResourceCache } from './resource-cache.js';
+import { TYPE_BY_SHORT, XdsResourceCache, type DeltaDiscoveryResponseMsg } from './resource-cache.js';
+
+/** `auto`: delta when the server offers it, else state of the world. */
+export type XdsProtocol = 'auto' | 'delta' | 'sotw';
 
 export interface AdsClientOptions {
   /** `host:port` of the control plane. */
@@ -25,6 +39,8 @@ export interface AdsClientOptions {
   onSnapshot: (snapshot: ProxyConfigSnapshot) => void;
   onConnected?: () => void;
   backoff?: { baseMs: number; maxMs: number };
+  /** Default `auto`. */
+  protocol?: XdsProtocol;
 }
 
 interface DiscoveryRequestMsg {
@@ -36,7 +52,26 @@ interface DiscoveryRequestMsg {
   error_detail?: { code: number; message: string };
 }
 
-type AdsCall = grpc.ClientDuplexStream<DiscoveryRequestMsg, DiscoveryResponseMsg>;
+interface DeltaDiscoveryRequestMsg {
+  node?: NodeMsg;
+  type_url: string;
+  resource_names_subscribe?: string[];
+  resource_names_unsubscribe?: string[];
+  initial_resource_versions?: Record<string, string>;
+  response_nonce?: string;
+  error_detail?: { code: number; message: string };
+}
+
+type AdsCall = grpc.ClientDuplexStream<
+  DiscoveryRequestMsg | DeltaDiscoveryRequestMsg,
+  DiscoveryResponseMsg | DeltaDiscoveryResponseMsg
+>;
+
+/** Types whose names follow from accepted resources (EDS, RDS, ...): the cache's explicit subscriptions. */
+type FollowedType = Parameters<XdsResourceCache['setSubscription']>[0];
+
+/** google.rpc.Code INVALID_ARGUMENT, the code a NACK carries. */
+const INVALID_ARGUMENT = 3;
 
 export class AdsClient {
   readonly cache: XdsResourceCache;
@@ -45,16 +80,35 @@ export class AdsClient {
   private call: AdsCall | undefined;
   private retryTimer: TimerHandle | undefined;
   private stopped = false;
-  /** Types requested on the current stream, and the last nonce seen per type. */
+  /** The wire protocol of the next stream; `auto` falls back to sotw once and stays there. */
+  private wire: 'delta' | 'sotw';
+  /** Types requested on the current stream, and the last nonce seen per type (state of the world). */
   private requested = new Set<XdsShortType>();
   private nonces = new Map<XdsShortType, string>();
+  /** Delta: the explicit names the server holds for this stream, per type (empty for wildcard). */
+  private deltaNames = new Map<XdsShortType, ReadonlySet<string>>();
+  private nodeSent = false;
   private connectedOnce = false;
-  readonly stats = { acks: 0, nacks: 0, connects: 0, lastNack: '' };
+  readonly stats = {
+    /** The wire protocol in use (or being tried): `delta` or `sotw`. */
+    protocol: 'delta' as 'delta' | 'sotw',
+    acks: 0,
+    nacks: 0,
+    connects: 0,
+    lastNack: '',
+    /** Times `auto` found no delta service and went to state of the world. */
+    fallbacks: 0,
+    /** Delta: resources received in accepted responses, and names removed by them. */
+    resourcesUpdated: 0,
+    resourcesRemoved: 0,
+  };
 
   constructor(private readonly options: AdsClientOptions) {
     this.cache = new XdsResourceCache(() => options.clock.wallNow());
     this.client = new grpc.Client(options.server, grpc.credentials.createInsecure());
     this.backoff = new Backoff(options.backoff ?? { baseMs: 500, maxMs: 30_000 }, options.random);
+    this.wire = options.protocol === 'sotw' ? 'sotw' : 'delta';
+    this.stats.protocol = this.wire;
   }
 
   start(): void {
@@ -71,41 +125,66 @@ export class AdsClient {
 
   private connect(): void {
     if (this.stopped) return;
-    const method = adsService().StreamAggregatedResources!;
-    const call = this.client.makeBidiStreamRequest(
+    const wire = this.wire;
+    const method = adsService()[wire === 'delta' ? 'DeltaAggregatedResources' : 'StreamAggregatedResources']!;
+    const call: AdsCall = this.client.makeBidiStreamRequest(
       method.path,
-      method.requestSerialize as (v: DiscoveryRequestMsg) => Buffer,
-      method.responseDeserialize as (b: Buffer) => DiscoveryResponseMsg,
+      method.requestSerialize as (v: DiscoveryRequestMsg | DeltaDiscoveryRequestMsg) => Buffer,
+      method.responseDeserialize as (b: Buffer) => DiscoveryResponseMsg | DeltaDiscoveryResponseMsg,
     );
     this.call = call;
     this.requested = new Set();
     this.nonces = new Map();
+    this.deltaNames = new Map();
+    this.nodeSent = false;
     let gotResponse = false;
-    call.on('data', (res: DiscoveryResponseMsg) => {
+    call.on('data', (res: DiscoveryResponseMsg | DeltaDiscoveryResponseMsg) => {
+      if (this.call !== call) return;
       if (!gotResponse) {
         gotResponse = true;
         this.backoff.reset();
         this.stats.connects++;
-        this.options.logger.info('connected to control plane', { server: this.options.server });
+        this.options.logger.info('connected to control plane', {
+          server: this.options.server,
+          protocol: wire,
+        });
         if (!this.connectedOnce) {
           this.connectedOnce = true;
           this.options.onConnected?.();
         }
       }
-      this.onResponse(res);
+      if (wire === 'delta') this.onDeltaResponse(res as DeltaDiscoveryResponseMsg);
+      else this.onResponse(res as DiscoveryResponseMsg);
     });
-    const onGone = (reason: string) => {
+    const onGone = (reason: string, code?: number) => {
       if (this.call !== call) return;
       this.call = undefined;
       if (this.stopped) return;
+      if (
+        wire === 'delta' &&
+        code === grpc.status.UNIMPLEMENTED &&
+        !gotResponse &&
+        (this.options.protocol ?? 'auto') === 'auto'
+      ) {
+        this.wire = 'sotw';
+        this.stats.protocol = 'sotw';
+        this.stats.fallbacks++;
+        this.options.logger.info('control plane does not serve delta xDS; using state of the world', {
+          server: this.options.server,
+          reason,
+        });
+        this.retryTimer = this.options.clock.setTimeout(() => this.connect(), 0);
+        return;
+      }
       const delay = this.backoff.next();
       this.options.logger.warn('control plane stream closed; serving the last config', {
         reason,
+        protocol: wire,
         retryInMs: Math.round(delay),
       });
       this.retryTimer = this.options.clock.setTimeout(() => this.connect(), delay);
     };
-    call.on('error', (err: Error) => onGone(err.message));
+    call.on('error', (err: grpc.ServiceError) => onGone(err.message, err.code));
     call.on('end', () => onGone('stream ended'));
     // Resume the subscriptions this proxy already holds, with the versions it has: a control
     // plane that restarted can then skip resending what is unchanged.
@@ -114,15 +193,25 @@ export class AdsClient {
       this.syncEndpoints();
       this.request('LDS');
       this.syncRoutes();
+      this.syncSecrets();
     }
   }
 
-  private send(req: DiscoveryRequestMsg): void {
+  private send(req: DiscoveryRequestMsg | DeltaDiscoveryRequestMsg): void {
     if (this.call === undefined) return;
     this.call.write(req);
   }
 
+  /**
+   * Asks for a type's current subscription. State of the world: a full request (also the ACK).
+   * Delta: the first request of the stream subscribes (wildcard: no names) with the versions
+   * held; later ones send only the names added and removed since, and nothing when none were.
+   */
   private request(type: XdsShortType): void {
+    if (this.wire === 'delta') {
+      this.requestDelta(type);
+      return;
+    }
     this.requested.add(type);
     this.send({
       version_info: this.cache.version(type),
@@ -131,6 +220,40 @@ export class AdsClient {
       type_url: TYPE_BY_SHORT[type],
       response_nonce: this.nonces.get(type) ?? '',
     });
+  }
+
+  private requestDelta(type: XdsShortType): void {
+    const wanted = this.cache.resourceNames(type);
+    const held = this.deltaNames.get(type);
+    if (held === undefined) {
+      this.requested.add(type);
+      this.deltaNames.set(type, new Set(wanted));
+      this.sendDelta({
+        type_url: TYPE_BY_SHORT[type],
+        resource_names_subscribe: wanted,
+        initial_resource_versions: this.cache.heldVersions(type),
+      });
+      return;
+    }
+    const next = new Set(wanted);
+    const subscribe = wanted.filter((n) => !held.has(n));
+    const unsubscribe = [...held].filter((n) => !next.has(n)).sort();
+    if (subscribe.length === 0 && unsubscribe.length === 0) return;
+    this.deltaNames.set(type, next);
+    this.sendDelta({
+      type_url: TYPE_BY_SHORT[type],
+      resource_names_subscribe: subscribe,
+      resource_names_unsubscribe: unsubscribe,
+    });
+  }
+
+  /** The node goes on the first request of a delta stream only. */
+  private sendDelta(req: DeltaDiscoveryRequestMsg): void {
+    if (!this.nodeSent) {
+      req.node = this.options.node;
+      this.nodeSent = true;
+    }
+    this.send(req);
   }
 
   private onResponse(res: DiscoveryResponseMsg): void {
@@ -142,16 +265,14 @@ export class AdsClient {
     const type = outcome.type;
     this.nonces.set(type, outcome.nonce);
     if (outcome.kind === 'nack') {
-      this.stats.nacks++;
-      this.stats.lastNack = outcome.message;
-      this.options.logger.warn('rejected config (NACK)', { type, message: outcome.message });
+      this.rejected(type, outcome.message);
       this.send({
         version_info: outcome.version,
         node: this.options.node,
         resource_names: this.cache.resourceNames(type),
         type_url: TYPE_BY_SHORT[type],
         response_nonce: outcome.nonce,
-        error_detail: { code: 3, message: outcome.message },
+        error_detail: { code: INVALID_ARGUMENT, message: outcome.message },
       });
       return;
     }
@@ -160,24 +281,82 @@ export class AdsClient {
       this.options.logger.warn('accepted config with a warning', { type, warning: w });
     this.options.logger.debug('accepted config (ACK)', { type, version: outcome.version });
     this.request(type);
+    this.accepted(type);
+  }
+
+  private onDeltaResponse(res: DeltaDiscoveryResponseMsg): void {
+    const outcome = this.cache.handleDeltaResponse(res);
+    if (outcome.kind === 'ignored') {
+      this.options.logger.warn('ignoring delta discovery response', { reason: outcome.reason });
+      return;
+    }
+    const type = outcome.type;
+    if (outcome.kind === 'nack') {
+      this.rejected(type, outcome.message);
+      this.sendDelta({
+        type_url: TYPE_BY_SHORT[type],
+        response_nonce: outcome.nonce,
+        error_detail: { code: INVALID_ARGUMENT, message: outcome.message },
+      });
+      return;
+    }
+    this.stats.acks++;
+    this.stats.resourcesUpdated += outcome.updated.length;
+    this.stats.resourcesRemoved += outcome.removed.length;
+    for (const w of outcome.warnings)
+      this.options.logger.warn('accepted config with a warning', { type, warning: w });
+    this.options.logger.debug('accepted delta config (ACK)', {
+      type,
+      version: outcome.version,
+      updated: outcome.updated.length,
+      removed: outcome.removed.length,
+    });
+    this.sendDelta({ type_url: TYPE_BY_SHORT[type], response_nonce: outcome.nonce });
+    this.accepted(type);
+  }
+
+  private rejected(type: XdsShortType, message: string): void {
+    this.stats.nacks++;
+    this.stats.lastNack = message;
+    this.options.logger.warn('rejected config (NACK)', { type, message });
+  }
+
+  /** After an ACK: the subscriptions that follow from what was accepted, then the new snapshot. */
+  private accepted(type: XdsShortType): void {
     if (type === 'CDS') {
       this.syncEndpoints();
       if (!this.requested.has('LDS')) this.request('LDS');
     } else if (type === 'LDS') {
       this.syncRoutes();
+      this.syncSecrets();
     }
     this.options.onSnapshot(this.cache.snapshot());
   }
 
   private syncEndpoints(): void {
-    const changed = this.cache.setSubscription('EDS', this.cache.wantedEndpointNames());
-    if ((changed || !this.requested.has('EDS')) && this.cache.resourceNames('EDS').length > 0)
-      this.request('EDS');
+    this.follow('EDS', this.cache.wantedEndpointNames());
   }
 
   private syncRoutes(): void {
-    const changed = this.cache.setSubscription('RDS', this.cache.wantedRouteNames());
-    if ((changed || !this.requested.has('RDS')) && this.cache.resourceNames('RDS').length > 0)
-      this.request('RDS');
+    this.follow('RDS', this.cache.wantedRouteNames());
+  }
+
+  /** SDS for the certificates and CAs the TLS filter chains of accepted listeners name. */
+  private syncSecrets(): void {
+    this.follow('SDS', this.cache.wantedSecretNames());
+  }
+
+  /**
+   * Sets an explicit subscription from what accepted resources need and tells the server when it
+   * changed (or was not yet sent on this stream). State of the world never sends an empty list
+   * (the last request stands; the cache already dropped what is no longer wanted); delta
+   * unsubscribes the names that went away.
+   */
+  private follow(type: FollowedType, wanted: readonly string[]): void {
+    const changed = this.cache.setSubscription(type, wanted);
+    if (!changed && this.requested.has(type)) return;
+    if (this.cache.resourceNames(type).length === 0 && (this.wire === 'sotw' || !this.requested.has(type)))
+      return;
+    this.request(type);
   }
 }

@@ -18,6 +18,7 @@ import { checkFields, durationMs, fieldSet } from './convert-common.js';
 import { bool } from './convert-common.js';
 import { convertHttpFilter } from './convert-http-filters.js';
 import { convertRouteConfiguration } from './convert-route.js';
+import { convertDownstreamTls } from './convert-tls.js';
 import type {
   AccessLogMsg,
   FileAccessLogMsg,
@@ -33,6 +34,7 @@ const LISTENER_FIELDS = fieldSet(
   'filter_chains',
   'default_filter_chain',
   'traffic_direction',
+  'listener_filters',
   // Socket tuning that does not change behaviour visible to requests.
   'metadata',
   'per_connection_buffer_limit_bytes',
@@ -77,8 +79,14 @@ export function convertListener(
   const name = msg.name ?? '';
   if (name === '') problems.error(`${path}.name`, 'must be non-empty');
   checkFields(msg, path, LISTENER_FIELDS, problems);
-  if ((msg.listener_filters ?? []).length > 0)
-    problems.error(`${path}.listener_filters`, 'listener filters are not supported');
+  (msg.listener_filters ?? []).forEach((f, i) => {
+    // The TLS inspector reads SNI for filter chain matching, which TLS listeners always do.
+    if (f.name !== TLS_INSPECTOR)
+      problems.error(
+        `${path}.listener_filters[${i}]`,
+        `listener filter ${JSON.stringify(f.name ?? '')} is not supported (${TLS_INSPECTOR} is)`,
+      );
+  });
   const sa = msg.address?.socket_address;
   if (sa === undefined) problems.error(`${path}.address.socket_address`, 'a socket address is required');
   const port = sa?.port_value ?? 0;
@@ -107,13 +115,21 @@ export function convertListener(
   });
 }
 
-const MATCH_FIELDS = fieldSet('destination_port', 'application_protocols', 'transport_protocol');
+const MATCH_FIELDS = fieldSet(
+  'destination_port',
+  'application_protocols',
+  'transport_protocol',
+  'server_names',
+);
+const TLS_INSPECTOR = 'envoy.filters.listener.tls_inspector';
 
 function filterChain(fc: FilterChainMsg, path: string, problems: Problems): FilterChainConfig | undefined {
   if (fc.filter_chain_match !== undefined)
     checkFields(fc.filter_chain_match, `${path}.filter_chain_match`, MATCH_FIELDS, problems);
-  if (fc.transport_socket !== undefined)
-    problems.error(`${path}.transport_socket`, 'downstream TLS is not supported');
+  const tls =
+    fc.transport_socket === undefined
+      ? undefined
+      : convertDownstreamTls(fc.transport_socket, `${path}.transport_socket`, problems);
   const filters = fc.filters ?? [];
   if (filters.length !== 1) {
     problems.error(
@@ -135,9 +151,16 @@ function filterChain(fc: FilterChainMsg, path: string, problems: Problems): Filt
       `network filter ${JSON.stringify(any?.type_url ?? f.name)} is not supported`,
     );
   if (!filter) return undefined;
+  if (tls !== undefined && filter.kind !== 'http')
+    problems.error(`${path}.transport_socket`, 'TLS termination is supported for HTTP filter chains only');
   const out: FilterChainConfig = { name: fc.name ?? '', filter };
   const dp = fc.filter_chain_match?.destination_port?.value;
   if (dp !== undefined) out.destinationPort = dp;
+  const sni = fc.filter_chain_match?.server_names ?? [];
+  if (sni.length > 0) out.serverNames = Object.freeze(sni.map((n) => n.toLowerCase()));
+  const transport = fc.filter_chain_match?.transport_protocol;
+  if (transport) out.transportProtocol = transport;
+  if (tls !== undefined) out.tls = tls;
   return Object.freeze(out);
 }
 

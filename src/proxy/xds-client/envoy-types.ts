@@ -122,9 +122,14 @@ export interface ListenerMsg {
 }
 export interface FilterChainMsg {
   name?: string;
-  filter_chain_match?: { destination_port?: WrappedU32; [field: string]: unknown };
+  filter_chain_match?: {
+    destination_port?: WrappedU32;
+    server_names?: string[];
+    transport_protocol?: string;
+    [field: string]: unknown;
+  };
   filters?: NetworkFilterMsg[];
-  transport_socket?: unknown;
+  transport_socket?: { name?: string; typed_config?: AnyMessage };
 }
 export interface NetworkFilterMsg {
   name?: string;

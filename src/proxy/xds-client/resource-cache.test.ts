@@ -45,7 +45,7 @@ test('accepted clusters and listeners drive the EDS and RDS subscriptions', () =
   assert.deepEqual([...cache.snapshot().clusters.keys()], ['b']);
   cache.setSubscription('EDS', cache.wantedEndpointNames());
   assert.deepEqual([...cache.snapshot().endpoints.keys()], []);
-  assert.deepEqual(cache.snapshot().versions, { CDS: '2', EDS: '1', LDS: '1', RDS: '' });
+  assert.deepEqual(cache.snapshot().versions, { CDS: '2', EDS: '1', LDS: '1', RDS: '', SDS: '' });
 });
 
 test('a response with any invalid resource is rejected whole and names every problem', () => {

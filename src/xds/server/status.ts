@@ -3,6 +3,7 @@
  * versions and nonces, the last NACK) and Envoy-shaped config dumps of what each proxy holds.
  */
 import { RESOURCE_TYPES, SHORT_TYPE, TYPE, anyToJson } from '../../protocol/protos.js';
+import { redactSecretJson } from '../../protocol/redact.js';
 import type { ProxyNode } from '../proxy-node.js';
 import { heldResources, syncStatus, type Connection, type SyncStatus } from './connection.js';
 import { resourceVersion } from './resource-encoding.js';
@@ -72,11 +73,15 @@ export function connectionConfigDump(c: Connection): object {
       const held = s ? heldResources(s) : new Map<string, Uint8Array>();
       return {
         '@type': dumpType,
-        [field]: [...held].map(([name, bytes]) => ({
-          name,
-          version_info: resourceVersion(bytes),
-          resource: anyToJson({ type_url: typeUrl, value: bytes }),
-        })),
+        [field]: [...held].map(([name, bytes]) => {
+          const resource = anyToJson({ type_url: typeUrl, value: bytes });
+          return {
+            name,
+            version_info: resourceVersion(bytes),
+            // Private keys never leave in a dump, as in Envoy's own.
+            resource: typeUrl === TYPE.secret ? redactSecretJson(resource) : resource,
+          };
+        }),
       };
     }),
   };

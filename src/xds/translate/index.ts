@@ -11,17 +11,11 @@ import type { ProxyNode } from '../proxy-node.js';
 import { cds, eds, type Resources, type TypeGenerator } from './generators.js';
 import { lds, rds } from './generators-http.js';
 import { proxyView } from './proxy-view.js';
+import { sds } from './secrets.js';
 import type { PushContext } from './push-context.js';
 
 export { buildPushContext, type PushContext, type PushContextOptions } from './push-context.js';
 export { visibleServices } from './scope.js';
-
-/** SDS is served by the certificate authority's generator, not here: always empty. */
-const NO_SECRETS: Resources = new Map();
-const sds: TypeGenerator = {
-  key: () => 'sds',
-  generate: () => NO_SECRETS,
-};
 
 const GENERATORS: Record<ResourceTypeUrl, TypeGenerator> = {
   [TYPE.cluster]: cds,

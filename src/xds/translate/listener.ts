@@ -137,18 +137,56 @@ export function inboundListener(
   };
 }
 
-/** Gateway server TLS: certificates come over SDS, named by credentialName. */
+// ------------------------------------------------------------------------------------------
+// Gateway TLS termination (SDS certificates, SNI filter chains)
+// ------------------------------------------------------------------------------------------
+
+/** Istio's suffix of the SDS secret holding a MUTUAL server's CA (`NAME-cacert`). */
+export const CA_SECRET_SUFFIX = '-cacert';
+
+function terminatesTls(server: Server): boolean {
+  return server.tls?.mode === 'SIMPLE' || server.tls?.mode === 'MUTUAL';
+}
+
+/**
+ * The SDS names of a server's certificates: credentialNames (several, e.g. RSA and ECDSA), else
+ * credentialName. Without either (certificates as files on the gateway) a name derived from the
+ * port, which no Secret provides: the listener then stays warming, refusing handshakes.
+ */
+function certificateNames(server: Server): string[] {
+  const tls = server.tls ?? {};
+  if (tls.credentialNames !== undefined && tls.credentialNames.length > 0) return [...tls.credentialNames];
+  return [tls.credentialName ?? `${server.port.name ?? server.port.number}-cert`];
+}
+
+const TLS_VERSION: Record<string, string> = {
+  TLSV1_0: 'TLSv1_0',
+  TLSV1_1: 'TLSv1_1',
+  TLSV1_2: 'TLSv1_2',
+  TLSV1_3: 'TLSv1_3',
+};
+
+/** Gateway server TLS: certificates come over SDS, named by credentialName (Istio's names). */
 function downstreamTls(server: Server): Json | undefined {
   const tls = server.tls;
-  if (tls === undefined || tls.mode === undefined || (tls.mode !== 'SIMPLE' && tls.mode !== 'MUTUAL'))
-    return undefined;
-  const secret = tls.credentialName ?? `${server.port.name ?? server.port.number}-cert`;
+  if (tls === undefined || !terminatesTls(server)) return undefined;
+  const names = certificateNames(server);
   const common: Json = {
-    tls_certificate_sds_secret_configs: [{ name: secret, sds_config: adsConfigSource() }],
+    tls_certificate_sds_secret_configs: names.map((name) => ({ name, sds_config: adsConfigSource() })),
     alpn_protocols: ['h2', 'http/1.1'],
   };
+  const params: Json = {};
+  const min = TLS_VERSION[tls.minProtocolVersion ?? ''];
+  const max = TLS_VERSION[tls.maxProtocolVersion ?? ''];
+  if (min !== undefined) params.tls_minimum_protocol_version = min;
+  if (max !== undefined) params.tls_maximum_protocol_version = max;
+  if (tls.cipherSuites !== undefined && tls.cipherSuites.length > 0) params.cipher_suites = tls.cipherSuites;
+  if (Object.keys(params).length > 0) common.tls_params = params;
   if (tls.mode === 'MUTUAL') {
-    common.validation_context_sds_secret_config = { name: `${secret}-cacert`, sds_config: adsConfigSource() };
+    common.validation_context_sds_secret_config = {
+      name: `${names[0]}${CA_SECRET_SUFFIX}`,
+      sds_config: adsConfigSource(),
+    };
   }
   const ctx: Json = { common_tls_context: common };
   if (tls.mode === 'MUTUAL') ctx.require_client_certificate = { value: true };
@@ -157,15 +195,27 @@ function downstreamTls(server: Server): Json | undefined {
 
 /** The secret names a gateway server needs (for SDS). */
 export function serverSecrets(server: Server): string[] {
-  const tls = server.tls;
-  if (tls === undefined || (tls.mode !== 'SIMPLE' && tls.mode !== 'MUTUAL')) return [];
-  const secret = tls.credentialName ?? `${server.port.name ?? server.port.number}-cert`;
-  return tls.mode === 'MUTUAL' ? [secret, `${secret}-cacert`] : [secret];
+  if (!terminatesTls(server)) return [];
+  const names = certificateNames(server);
+  return server.tls?.mode === 'MUTUAL' ? [...names, `${names[0]}${CA_SECRET_SUFFIX}`] : names;
+}
+
+/**
+ * SNI names of a TLS server: its hosts without the `namespace/` part; none (any name, and
+ * clients sending no SNI) when one of them is `*`.
+ */
+function serverNames(server: Server): string[] {
+  const hosts = server.hosts.map((h) => h.slice(h.indexOf('/') + 1).toLowerCase());
+  return hosts.includes('*') ? [] : [...new Set(hosts)];
 }
 
 /**
  * One listener for all servers on a gateway port. TLS servers get a filter chain each, chosen
- * by SNI (their non-wildcard hosts); plain servers share one chain. All use route `http.PORT`.
+ * by SNI (their hosts); plain servers share one chain. All use route `http.PORT`.
+ *
+ * Envoy rejects a listener whose chains overlap (the same server name, or two catch-alls), so a
+ * name goes to the first server (oldest Gateway first) that claims it, and a server left with
+ * no names of its own gets no chain, as Istio does with conflicting servers.
  */
 export function gatewayListener(port: number, servers: readonly Server[]): Json {
   const name = listenerName('0.0.0.0', port);
@@ -173,7 +223,8 @@ export function gatewayListener(port: number, servers: readonly Server[]): Json 
     use_remote_address: { value: true },
   });
   const chains: Json[] = [];
-  const seenSni = new Set<string>();
+  const claimed = new Set<string>();
+  let catchAll = false;
   let plain = false;
   for (const server of servers) {
     const transport = downstreamTls(server);
@@ -181,11 +232,11 @@ export function gatewayListener(port: number, servers: readonly Server[]): Json 
       plain = true;
       continue;
     }
-    const sni = server.hosts.map((h) => h.slice(h.indexOf('/') + 1)).filter((h) => h !== '*');
-    // Two chains with the same match are rejected by Envoy; the first server keeps it.
-    const matchKey = sni.slice().sort().join(',');
-    if (seenSni.has(matchKey)) continue;
-    seenSni.add(matchKey);
+    const wanted = serverNames(server);
+    const sni = wanted.filter((h) => !claimed.has(h));
+    if (wanted.length === 0 ? catchAll : sni.length === 0) continue;
+    if (wanted.length === 0) catchAll = true;
+    for (const h of sni) claimed.add(h);
     const match: Json = { transport_protocol: 'tls' };
     if (sni.length > 0) match.server_names = sni;
     chains.push({ filter_chain_match: match, filters: [hcmFilter(hcm)], transport_socket: transport });

@@ -1,0 +1,334 @@
+/**
+ * A bound listener whose filter chains terminate TLS (gateway servers with `tls.mode: SIMPLE`
+ * or `MUTUAL`), with certificates delivered over SDS. Per connection, as Envoy does it:
+ *
+ *   1. TLS inspector: read the ClientHello (client-hello.ts) for SNI, or see plain text;
+ *   2. filter chain match: SNI against `server_names`, TLS vs plain (filter-chain-match.ts);
+ *   3. the chain's transport socket: a TLS handshake with a SecureContext built from the SDS
+ *      secrets the chain names (certificate chains + keys; for MUTUAL the client CA, clients
+ *      without a valid certificate refused), ALPN `h2`/`http/1.1`;
+ *   4. the decrypted socket goes to the chain's HttpListener (`accept`), which tells HTTP/2
+ *      from HTTP/1.1 by the first bytes, as ALPN agreed.
+ *
+ * A chain whose secrets have not arrived yet is warming: Envoy would not serve the listener,
+ * here its handshakes are refused (connection closed before any byte is written) with one log
+ * line naming the missing secrets, and another when they arrive. Plain text is never served in
+ * place of TLS. A rotated secret applies to new connections; open ones keep theirs.
+ */
+import net from 'node:net';
+import tls from 'node:tls';
+import type { Logger } from '../../core/logger.js';
+import { listenOn } from '../../core/net.js';
+import type {
+  DownstreamTlsConfig,
+  FilterChainConfig,
+  ListenerConfig,
+  ProxyConfigSnapshot,
+  SecretConfig,
+} from '../config.js';
+import type { Downstream } from '../http/downstream.js';
+import type { RequestTarget, RouterDeps } from '../http/router.js';
+import type { Reporter } from '../http/stream-info.js';
+import { inspectClientHello, MAX_CLIENT_HELLO } from './client-hello.js';
+import { selectFilterChain } from './filter-chain-match.js';
+import { HttpListener } from './http-listener.js';
+import { routesTarget } from './targets.js';
+
+export interface TlsListenerDeps {
+  /** The snapshot being served: its secrets and route tables. */
+  snapshot: () => ProxyConfigSnapshot;
+  router: RouterDeps;
+  reporter: Reporter;
+  logger: Logger;
+  /** Time allowed for the ClientHello and the handshake. */
+  handshakeTimeoutMs?: number;
+}
+
+/** Whether a listener needs this class: one of its chains terminates TLS. */
+export function terminatesTls(l: ListenerConfig): boolean {
+  return l.filterChains.some((c) => c.tls !== undefined);
+}
+
+/**
+ * A filter chain and the servers its connections go through. Slots are kept by position across
+ * config updates, so a chain's open connections follow that position's new config (the chains
+ * of one gateway port share one route configuration, so this only matters for hand-made ones).
+ */
+class ChainSlot {
+  readonly http: HttpListener;
+  /** The chain's TLS server (never listening: connections are handed to it), for one config. */
+  tls?: ChainTls;
+
+  constructor(
+    public chain: FilterChainConfig,
+    deps: TlsListenerDeps,
+    name: string,
+  ) {
+    this.http = new HttpListener(
+      (ds) => this.target(deps.snapshot(), ds),
+      deps.reporter,
+      deps.router,
+      deps.logger.child(name),
+    );
+  }
+
+  private target(snapshot: ProxyConfigSnapshot, ds: Downstream): RequestTarget {
+    const filter = this.chain.filter;
+    if (filter.kind !== 'http')
+      return { kind: 'reply', reason: { kind: 'no-route', authority: ds.authority, path: ds.path } };
+    return routesTarget(snapshot, filter);
+  }
+}
+
+interface ChainTls {
+  config: DownstreamTlsConfig;
+  server: tls.Server;
+  /** The secret objects its context was built from (snapshots are immutable: identity is enough). */
+  secrets: readonly SecretConfig[];
+}
+
+type ServerResult = { ok: true; server: tls.Server } | { ok: false; missing: string[] };
+
+const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
+
+export class TlsListener {
+  private readonly server: net.Server;
+  private config: ListenerConfig;
+  private slots: ChainSlot[] = [];
+  /** Connections whose ClientHello is still being read. */
+  private readonly pending = new Set<net.Socket>();
+  /** Missing secret names last reported, so warming is logged once and its end once. */
+  private warming = '';
+  private draining = false;
+
+  constructor(
+    config: ListenerConfig,
+    private readonly deps: TlsListenerDeps,
+  ) {
+    this.config = config;
+    this.setConfig(config);
+    this.server = net.createServer((socket) => this.onConnection(socket));
+  }
+
+  /** A new config (or only new secrets): chains swap in place, open connections stay. */
+  setConfig(config: ListenerConfig): void {
+    this.config = config;
+    const chains = config.filterChains;
+    chains.forEach((chain, i) => {
+      const slot = this.slots[i];
+      if (slot !== undefined) slot.chain = chain;
+      else this.slots.push(new ChainSlot(chain, this.deps, chain.name || `chain${i}`));
+    });
+    for (const gone of this.slots.splice(chains.length)) gone.http.drain().catch(() => undefined);
+    this.reportWarming();
+  }
+
+  async listen(host: string, port: number): Promise<number> {
+    return listenOn(this.server, host, port);
+  }
+
+  /** Stops accepting; refuses handshakes in progress; lets open requests finish (`graceMs`). */
+  async drain(graceMs = 30_000): Promise<void> {
+    this.draining = true;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const s of this.pending) s.destroy();
+    this.pending.clear();
+    await Promise.all(this.slots.map((s) => s.http.drain(graceMs)));
+    await closed;
+  }
+
+  // --- connections --------------------------------------------------------------------------
+
+  private onConnection(socket: net.Socket): void {
+    if (this.draining) {
+      socket.destroy();
+      return;
+    }
+    this.pending.add(socket);
+    socket.on('error', () => undefined);
+    socket.on('close', () => this.pending.delete(socket));
+    const timer = setTimeout(() => {
+      this.deps.logger.debug('TLS handshake timed out', { remote: socket.remoteAddress });
+      socket.destroy();
+    }, this.deps.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS);
+    socket.on('close', () => clearTimeout(timer));
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      chunks.push(chunk);
+      size += chunk.length;
+      const data = chunks.length === 1 ? chunk : Buffer.concat(chunks, size);
+      const hello = inspectClientHello(data.subarray(0, MAX_CLIENT_HELLO));
+      if (hello.kind === 'need-more') return;
+      socket.off('data', onData);
+      socket.pause();
+      // Put the bytes back: the TLS socket (or the HTTP parser) reads them first.
+      socket.unshift(data);
+      const facts =
+        hello.kind === 'tls'
+          ? {
+              transportProtocol: 'tls' as const,
+              serverName: hello.serverName,
+              destinationPort: socket.localPort,
+            }
+          : { transportProtocol: 'raw_buffer' as const, destinationPort: socket.localPort };
+      const slot = selectFilterChain(
+        this.slots.map((s) => ({ ...s.chain, slot: s })),
+        facts,
+      )?.slot;
+      if (slot === undefined) {
+        this.deps.logger.debug('no filter chain matches; closing', {
+          remote: socket.remoteAddress,
+          ...facts,
+        });
+        socket.destroy();
+        return;
+      }
+      clearTimeout(timer);
+      if (slot.chain.tls === undefined) this.handOver(slot, socket);
+      else this.handshake(slot, slot.chain.tls, socket);
+    };
+    socket.on('data', onData);
+  }
+
+  private handshake(slot: ChainSlot, config: DownstreamTlsConfig, socket: net.Socket): void {
+    let found: ServerResult;
+    try {
+      found = this.tlsServer(slot, config);
+    } catch (err) {
+      // Secrets are validated when received; what is left is OpenSSL refusing a combination.
+      this.deps.logger.error('cannot build the TLS context; closing', {
+        listener: this.config.name,
+        error: (err as Error).message,
+      });
+      socket.destroy();
+      return;
+    }
+    if (!found.ok) {
+      this.reportWarming();
+      this.deps.logger.debug('TLS handshake refused: listener warming', {
+        listener: this.config.name,
+        missing: found.missing.join(','),
+        remote: socket.remoteAddress,
+      });
+      socket.destroy();
+      return;
+    }
+    // node's TLS server wraps the socket (reading the ClientHello put back above), handshakes
+    // with the chain's context (its handshakeTimeout bounds it) and emits `secureConnection`
+    // or `tlsClientError`; a drain from here on lets the handshake finish, then closes.
+    this.pending.delete(socket);
+    found.server.emit('connection', socket);
+  }
+
+  /**
+   * The chain's TLS server with a context from the secrets in the current snapshot: created for
+   * a new config, its context replaced when a secret changed (new connections get it; open ones
+   * keep theirs), reused otherwise.
+   */
+  private tlsServer(slot: ChainSlot, config: DownstreamTlsConfig): ServerResult {
+    const snapshot = this.deps.snapshot().secrets;
+    const certs = config.certificateSecrets.map((n) => snapshot.get(n));
+    const ca = config.validationSecret === undefined ? undefined : snapshot.get(config.validationSecret);
+    const missing = this.missingFor(config);
+    if (missing.length > 0) return { ok: false, missing };
+    const secrets = [...certs, ...(ca ? [ca] : [])] as SecretConfig[];
+    const context: tls.SecureContextOptions = {
+      cert: certs.map((c) => (c?.kind === 'tls_certificate' ? c.certificateChain : '')),
+      key: certs.map((c) => (c?.kind === 'tls_certificate' ? c.privateKey : '')),
+      ...(ca?.kind === 'validation_context' ? { ca: ca.trustedCa } : {}),
+      ...(config.minVersion ? { minVersion: config.minVersion } : {}),
+      ...(config.maxVersion ? { maxVersion: config.maxVersion } : {}),
+      ...(config.ciphers ? { ciphers: config.ciphers } : {}),
+    };
+    const current = slot.tls;
+    if (current !== undefined && current.config === config) {
+      if (!current.secrets.every((s, i) => s === secrets[i])) {
+        current.server.setSecureContext(context);
+        current.secrets = secrets;
+      }
+      return { ok: true, server: current.server };
+    }
+    const server = tls.createServer({
+      ...context,
+      // A validation context asks for a client certificate; require_client_certificate refuses
+      // handshakes without a valid one (MUTUAL).
+      requestCert: config.validationSecret !== undefined,
+      rejectUnauthorized: config.requireClientCertificate,
+      handshakeTimeout: this.deps.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
+      ...(config.alpn.length > 0 ? { ALPNProtocols: [...config.alpn] } : {}),
+    });
+    server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: tls.TLSSocket) => {
+      this.deps.logger.debug('TLS handshake failed', {
+        listener: this.config.name,
+        remote: socket.remoteAddress,
+        error: err.code ?? err.message,
+      });
+    });
+    server.on('secureConnection', (socket: tls.TLSSocket) => {
+      // Optional client certificates (a CA without require_client_certificate) must still verify.
+      if (requested(config) && !socket.authorized && socket.getPeerCertificate()?.raw !== undefined) {
+        this.deps.logger.debug('client certificate rejected', {
+          listener: this.config.name,
+          error: String(socket.authorizationError),
+        });
+        socket.destroy();
+        return;
+      }
+      this.handOver(slot, socket);
+    });
+    slot.tls = { config, server, secrets };
+    return { ok: true, server };
+  }
+
+  /** The connection leaves the inspection phase: its chain's HTTP server serves it. */
+  private handOver(slot: ChainSlot, socket: net.Socket): void {
+    this.pending.delete(socket);
+    if (this.draining) {
+      socket.destroy();
+      return;
+    }
+    slot.http.accept(socket);
+    socket.resume();
+  }
+
+  // --- secrets ------------------------------------------------------------------------------
+
+  /** Logs when the listener starts or stops waiting for secrets (Envoy: listener warming). */
+  private reportWarming(): void {
+    const missing = new Set<string>();
+    for (const { chain } of this.slots) {
+      if (chain.tls === undefined) continue;
+      const r = this.missingFor(chain.tls);
+      for (const n of r) missing.add(n);
+    }
+    const now = [...missing].sort().join(',');
+    if (now === this.warming) return;
+    if (now !== '') {
+      this.deps.logger.warn('listener warming: TLS handshakes refused until these secrets arrive over SDS', {
+        listener: this.config.name,
+        missing: now,
+      });
+    } else {
+      this.deps.logger.info('listener active: TLS certificates received', { listener: this.config.name });
+    }
+    this.warming = now;
+  }
+
+  private missingFor(config: DownstreamTlsConfig): string[] {
+    const secrets = this.deps.snapshot().secrets;
+    const out = config.certificateSecrets.filter((n) => !usable(secrets.get(n), false));
+    if (config.validationSecret !== undefined && !usable(secrets.get(config.validationSecret), true))
+      out.push(config.validationSecret);
+    return out;
+  }
+}
+
+function requested(config: DownstreamTlsConfig): boolean {
+  return config.validationSecret !== undefined;
+}
+
+/** A secret of the kind its use needs: a certificate, or a CA for validation. */
+function usable(secret: SecretConfig | undefined, validation: boolean): boolean {
+  return secret?.kind === (validation ? 'validation_context' : 'tls_certificate');
+}
