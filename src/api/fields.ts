@@ -25,13 +25,16 @@ export function itemPath(path: string, index: number): string {
   return `${path}[${index}]`;
 }
 
-/** "a string", "a list", ... for "expected X, got Y" messages. */
-export function describeValue(value: unknown): string {
+/**
+ * "a string", "a list", ... for "expected X, got Y" messages. `quote: false` never repeats a
+ * string's content (Secrets: a misplaced private key must not end up in logs and API errors).
+ */
+export function describeValue(value: unknown, quote = true): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'a list';
   switch (typeof value) {
     case 'string':
-      return `the string ${JSON.stringify(value)}`;
+      return quote ? `the string ${JSON.stringify(value)}` : 'a string';
     case 'number':
       return `the number ${value}`;
     case 'boolean':
@@ -82,7 +85,15 @@ export function re2Error(pattern: string): string | undefined {
 
 /** Typed reads of one untyped document, reporting into a Problems collector. */
 export class SpecCheck {
-  constructor(readonly problems: Problems) {}
+  /** `sensitive`: error messages name the kind of a wrong value, never its content. */
+  constructor(
+    readonly problems: Problems,
+    private readonly sensitive = false,
+  ) {}
+
+  private describe(value: unknown): string {
+    return describeValue(value, !this.sensitive);
+  }
 
   error(path: string, message: string): void {
     this.problems.error(path, message);
@@ -96,7 +107,7 @@ export class SpecCheck {
   object(value: unknown, path: string, allowed: readonly string[]): Obj | undefined {
     if (isAbsent(value)) return undefined;
     if (!isObject(value)) {
-      this.error(path, `expected an object, got ${describeValue(value)}`);
+      this.error(path, `expected an object, got ${this.describe(value)}`);
       return undefined;
     }
     for (const key of Object.keys(value)) {
@@ -134,7 +145,7 @@ export class SpecCheck {
       return undefined;
     }
     if (typeof value !== 'string') {
-      this.error(p, `expected a string, got ${describeValue(value)}`);
+      this.error(p, `expected a string, got ${this.describe(value)}`);
       return undefined;
     }
     if (opts.required && value === '') {
@@ -153,7 +164,7 @@ export class SpecCheck {
     }
     const kind = opts.integer ? 'a whole number' : 'a number';
     if (typeof value !== 'number' || !Number.isFinite(value)) {
-      this.error(p, `expected ${kind}, got ${describeValue(value)}`);
+      this.error(p, `expected ${kind}, got ${this.describe(value)}`);
       return undefined;
     }
     if (opts.integer && !Number.isInteger(value)) {
@@ -187,7 +198,7 @@ export class SpecCheck {
     const value = o[key];
     if (isAbsent(value)) return undefined;
     if (typeof value !== 'boolean') {
-      this.error(fieldPath(path, key), `expected true or false, got ${describeValue(value)}`);
+      this.error(fieldPath(path, key), `expected true or false, got ${this.describe(value)}`);
       return undefined;
     }
     return value;
@@ -249,7 +260,7 @@ export class SpecCheck {
       return undefined;
     }
     if (!Array.isArray(value)) {
-      this.error(p, `expected a list, got ${describeValue(value)}`);
+      this.error(p, `expected a list, got ${this.describe(value)}`);
       return undefined;
     }
     if (opts.nonEmpty && value.length === 0) {
@@ -270,7 +281,7 @@ export class SpecCheck {
     const out: { value: string; path: string }[] = [];
     for (const item of items) {
       if (typeof item.value !== 'string') {
-        this.error(item.path, `expected a string, got ${describeValue(item.value)}`);
+        this.error(item.path, `expected a string, got ${this.describe(item.value)}`);
       } else {
         out.push({ value: item.value, path: item.path });
       }
@@ -287,7 +298,7 @@ export class SpecCheck {
       return undefined;
     }
     if (!isObject(value)) {
-      this.error(p, `expected a map, got ${describeValue(value)}`);
+      this.error(p, `expected a map, got ${this.describe(value)}`);
       return undefined;
     }
     return Object.entries(value).map(([k, v]) => ({ value: v, path: fieldPath(p, k) }));
@@ -302,7 +313,7 @@ export class SpecCheck {
     const out = new Map<string, string>();
     for (const [k, v] of Object.entries(value)) {
       if (typeof v !== 'string') {
-        this.error(fieldPath(fieldPath(path, key), k), `expected a string, got ${describeValue(v)}`);
+        this.error(fieldPath(fieldPath(path, key), k), `expected a string, got ${this.describe(v)}`);
       } else {
         out.set(k, v);
       }

@@ -96,6 +96,22 @@ test('bad credentials are rejected with the field that holds them, and no key ma
     assert.ok(!line.includes('PRIVATE KEY') && !line.includes(b64(other.keyPem).slice(0, 20)));
 });
 
+test('a key pasted where a map belongs is not quoted back in the error', () => {
+  const yaml = `apiVersion: v1
+kind: Secret
+metadata: { name: shop-cert, namespace: istio-system }
+type: kubernetes.io/tls
+stringData: ${JSON.stringify(shop.keyPem)}
+data:
+  tls.crt: ${b64(shop.certPem)}
+  tls.key: [${JSON.stringify(shop.keyPem)}]
+`;
+  const lines = problems(yaml);
+  assert.ok(lines.includes('error: stringData: expected a map, got a string'), lines.join('\n'));
+  assert.ok(lines.some((l) => l.startsWith('error: data.tls.key: expected a string, got a list')));
+  for (const line of lines) assert.ok(!line.includes('PRIVATE KEY'), line);
+});
+
 test('an expired certificate is a warning (Envoy serves it; clients decide)', () => {
   const old = issueCertificate({
     commonName: 'old',

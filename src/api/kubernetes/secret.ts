@@ -93,7 +93,8 @@ export function tlsCredential(spec: SecretSpec): TlsCredential | undefined {
 }
 
 export function validateSecret(spec: unknown, problems: Problems, path = ''): void {
-  const c = new SpecCheck(problems);
+  // Sensitive: a key pasted in the wrong place must not be quoted back in the error.
+  const c = new SpecCheck(problems, true);
   const s = c.object(spec, path, SECRET_FIELDS);
   if (s === undefined) return;
   const type = c.string(s, 'type', path);

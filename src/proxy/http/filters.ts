@@ -126,11 +126,14 @@ export class HttpFilterRunner {
         case 'local_ratelimit': {
           const config = rateLimitConfig(override, f.config);
           if (!config) break;
+          // Where the config sits: listener, or route config + virtual host (+ route). Routes
+          // are told apart by name (Istio names them; unnamed twins share a bucket).
+          const routes = `${input.hcm?.statPrefix ?? ''}|${input.hcm?.routeConfigName ?? ''}|${input.vh.name}`;
           const place = input.route.perFilter.get(f.name)?.localRateLimit
-            ? `route|${input.vh.name}|${input.route.name}`
+            ? `${f.name}|route|${routes}|${input.route.name}`
             : override?.localRateLimit
-              ? `vhost|${input.vh.name}`
-              : `listener|${input.hcm?.statPrefix ?? ''}`;
+              ? `${f.name}|vhost|${routes}`
+              : `${f.name}|listener|${input.hcm?.statPrefix ?? ''}`;
           const d = this.limiters.get(place, config).check();
           for (const [k, v] of d.responseHeaders) responseHeaders[k] = v;
           if (!d.allow) {

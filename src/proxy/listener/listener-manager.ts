@@ -78,6 +78,7 @@ export class ListenerManager {
 
   private async reconcile(snapshot: ProxyConfigSnapshot): Promise<void> {
     this.snapshot = snapshot;
+    this.outbound?.prune(snapshot);
     const wanted = new Map<number, ListenerConfig>();
     for (const l of snapshot.listeners.values()) if (this.opts.bindPorts.has(l.port)) wanted.set(l.port, l);
     for (const [port, b] of [...this.bound]) {

@@ -119,6 +119,12 @@ test('captured connections are served by the listener of the address dialled: HT
   assert.equal(viaCapture.status, 200);
   assert.equal((JSON.parse(viaCapture.body) as { backend: string }).backend, 'web');
 
+  // A destination on the capture port itself (a client that connected to it directly, on an
+  // address NAT left alone) is served as a proxy client, never passed through to itself.
+  dst = { address: '192.0.2.1', port: mesh.port };
+  const direct = await request(mesh.port, { host: 'svc:9080' });
+  assert.equal((JSON.parse(direct.body) as { backend: string }).backend, 'web');
+
   dst = { address: '10.96.0.5', port: 5432 };
   assert.equal(await tcpCall(mesh.port), 'db:ping');
   dst = { address: '10.96.0.7', port: 5432 };

@@ -45,8 +45,10 @@ export function captureDecision(
   dst: OriginalDestination | undefined,
   capturePort: number,
 ): CaptureDecision {
-  if (dst === undefined || (dst.port === capturePort && isLoopback(dst.address)))
-    return { kind: 'http-proxy' };
+  // Not redirected: no NAT entry, or one that kept the address the client connected to. A
+  // destination on the capture port itself is never passed through either: that would dial
+  // this port again, forever (Istio's virtualOutbound blackholes destination_port 15001).
+  if (dst === undefined || dst.port === capturePort) return { kind: 'http-proxy' };
   const listener =
     snapshot.listeners.get(`${dst.address}_${dst.port}`) ??
     snapshot.listeners.get(`0.0.0.0_${dst.port}`) ??
@@ -59,10 +61,6 @@ export function captureDecision(
   if (chain === undefined) return { kind: 'none' };
   if (chain.filter.kind === 'http') return { kind: 'http', listener };
   return { kind: 'tcp', listener, config: chain.filter };
-}
-
-function isLoopback(address: string): boolean {
-  return address.startsWith('127.') || address === '::1';
 }
 
 export interface OutboundCaptureOptions {
@@ -125,6 +123,15 @@ export class OutboundCapture {
           destination: dst ? `${dst.address}:${dst.port}` : '-',
         });
         socket.destroy();
+    }
+  }
+
+  /** Drains the servers of listeners that are gone (their open requests finish). */
+  prune(snapshot: ProxyConfigSnapshot): void {
+    for (const [name, l] of this.handoff) {
+      if (snapshot.listeners.has(name)) continue;
+      this.handoff.delete(name);
+      l.drain().catch(() => undefined);
     }
   }
 

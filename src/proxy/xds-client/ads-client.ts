@@ -138,6 +138,11 @@ export class AdsClient {
     this.deltaNames = new Map();
     this.nodeSent = false;
     let gotResponse = false;
+    // A delta stream resumed with nothing new may stay silent: a stream that stays up this long
+    // counts as connected for the backoff too, so later drops do not wait ever longer.
+    const settled = this.options.clock.setTimeout(() => {
+      if (this.call === call) this.backoff.reset();
+    }, 5000);
     call.on('data', (res: DiscoveryResponseMsg | DeltaDiscoveryResponseMsg) => {
       if (this.call !== call) return;
       if (!gotResponse) {
@@ -157,6 +162,7 @@ export class AdsClient {
       else this.onResponse(res as DiscoveryResponseMsg);
     });
     const onGone = (reason: string, code?: number) => {
+      settled.cancel();
       if (this.call !== call) return;
       this.call = undefined;
       if (this.stopped) return;
