@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import tls from 'node:tls';
 import { TYPE, packAny } from '../../protocol/protos.js';
 import { FakeAds } from '../testing/fake-ads.js';
 import { request, startBackend, startMesh } from '../testing/harness.js';
@@ -169,4 +170,76 @@ test('REGISTRY_ONLY: a captured connection to an unknown destination is closed (
     stats,
     /istio_tcp_connections_closed_total\{[^}]*destination_service="BlackHoleCluster"[^}]*response_flags="UH"[^}]*\} 1/,
   );
+});
+
+test('captured TLS on a port shared by services without a VIP goes by SNI; other names pass through', async (t) => {
+  const hits = { api: 0, pay: 0, outside: 0 };
+  const servers = await Promise.all(
+    (['api', 'pay', 'outside'] as const).map(async (name) => {
+      const server = net.createServer((s) => {
+        hits[name]++;
+        s.on('error', () => undefined);
+        s.destroy();
+      });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+      return server;
+    }),
+  );
+  const portOf = (i: number) => (servers[i]?.address() as net.AddressInfo).port;
+  const API = 'outbound|443||api.example.com';
+  const PAY = 'outbound|443||pay.example.com';
+  const sniChain = (host: string, cluster: string) => ({
+    name: cluster,
+    filter_chain_match: { server_names: [host], transport_protocol: 'tls' },
+    filters: [
+      {
+        name: 'envoy.filters.network.tcp_proxy',
+        typed_config: packAny(TYPE.tcpProxy, { stat_prefix: cluster, cluster }),
+      },
+    ],
+  });
+  const passthrough = {
+    name: 'PassthroughCluster',
+    filters: [
+      {
+        name: 'envoy.filters.network.tcp_proxy',
+        typed_config: packAny(TYPE.tcpProxy, { stat_prefix: 'pt', cluster: 'PassthroughCluster' }),
+      },
+    ],
+  };
+  // The shared port is the "outside" server's, so a passthrough to 127.0.0.1 on it reaches it.
+  const shared = portOf(2);
+  let dst: OriginalDestination = { address: '203.0.113.7', port: shared };
+  const mesh = await startMesh(
+    {
+      CDS: [edsCluster(API), edsCluster(PAY), PASSTHROUGH],
+      EDS: [endpoints(API, [{ port: portOf(0) }]), endpoints(PAY, [{ port: portOf(1) }])],
+      LDS: [
+        {
+          name: `0.0.0.0_${shared}`,
+          address: { socket_address: { address: '0.0.0.0', port_value: shared } },
+          filter_chains: [sniChain('api.example.com', API), sniChain('pay.example.com', PAY), passthrough],
+        },
+      ],
+    },
+    { originalDestination: () => dst },
+    FakeAds,
+  );
+  t.after(async () => {
+    await mesh.close();
+    await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+  });
+  const hello = (servername: string) =>
+    new Promise<void>((resolve) => {
+      const s = tls.connect({ port: mesh.port, host: '127.0.0.1', servername, rejectUnauthorized: false });
+      s.on('error', () => resolve());
+      s.on('close', () => resolve());
+    });
+  await hello('pay.example.com');
+  await hello('api.example.com');
+  await hello('pay.example.com');
+  // Another name on the port: where it was going (here the "outside" server).
+  dst = { address: '127.0.0.1', port: shared };
+  await hello('www.example.org');
+  assert.deepEqual(hits, { api: 1, pay: 2, outside: 1 });
 });

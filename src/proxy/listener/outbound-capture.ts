@@ -21,7 +21,12 @@ import type { ListenerConfig, ProxyConfigSnapshot, TcpProxyConfig } from '../con
 import type { RouterDeps } from '../http/router.js';
 import { HttpListener } from './http-listener.js';
 import { boundTarget, outboundTarget } from './targets.js';
+import { inspectClientHello, MAX_CLIENT_HELLO } from './client-hello.js';
+import { selectFilterChain } from './filter-chain-match.js';
 import { proxyTcpConnection, type TcpProxyDeps } from './tcp-proxy.js';
+
+/** How long a captured connection may take to send its ClientHello (Envoy: 15 s). */
+const INSPECT_TIMEOUT_MS = 15_000;
 
 export interface OriginalDestination {
   address: string;
@@ -37,6 +42,8 @@ export type CaptureDecision =
   | { kind: 'http-proxy' }
   | { kind: 'http'; listener: ListenerConfig }
   | { kind: 'tcp'; listener: ListenerConfig; config: TcpProxyConfig }
+  /** TCP chains told apart by the ClientHello (server_names, transport_protocol). */
+  | { kind: 'inspect'; listener: ListenerConfig }
   | { kind: 'none' };
 
 /** Which listener serves a connection redirected from `dst` (a pure function of the snapshot). */
@@ -54,6 +61,10 @@ export function captureDecision(
     snapshot.listeners.get(`0.0.0.0_${dst.port}`) ??
     snapshot.listeners.get(VIRTUAL_OUTBOUND);
   if (listener === undefined) return { kind: 'none' };
+  if (
+    listener.filterChains.some((c) => (c.serverNames ?? []).length > 0 || c.transportProtocol !== undefined)
+  )
+    return { kind: 'inspect', listener };
   // A listener is served by its first chain; per-port chains (destination_port) come first.
   const chain =
     listener.filterChains.find((c) => c.destinationPort === dst.port) ??
@@ -118,12 +129,55 @@ export class OutboundCapture {
         socket.on('close', () => this.sockets.delete(socket));
         proxyTcpConnection(socket, decision.config, this.opts.tcp, { originalDestination: dst });
         return;
+      case 'inspect':
+        this.inspect(socket, decision.listener, dst as OriginalDestination);
+        return;
       case 'none':
         this.opts.logger.debug('no listener for a captured connection', {
           destination: dst ? `${dst.address}:${dst.port}` : '-',
         });
         socket.destroy();
     }
+  }
+
+  /**
+   * Envoy's TLS inspector: reads the ClientHello (or the first plain bytes), puts them back, and
+   * hands the connection to the TCP chain its SNI and transport select.
+   */
+  private inspect(socket: net.Socket, listener: ListenerConfig, dst: OriginalDestination): void {
+    this.sockets.add(socket);
+    socket.on('close', () => this.sockets.delete(socket));
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const timer = setTimeout(() => socket.destroy(), INSPECT_TIMEOUT_MS);
+    const onData = (chunk: Buffer) => {
+      chunks.push(chunk);
+      size += chunk.length;
+      const data = Buffer.concat(chunks, size);
+      const hello = inspectClientHello(data.subarray(0, MAX_CLIENT_HELLO));
+      if (hello.kind === 'need-more') return;
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.pause();
+      socket.unshift(data);
+      const chain = selectFilterChain(listener.filterChains, {
+        destinationPort: dst.port,
+        transportProtocol: hello.kind === 'tls' ? 'tls' : 'raw_buffer',
+        ...(hello.kind === 'tls' && hello.serverName !== undefined ? { serverName: hello.serverName } : {}),
+      });
+      if (chain === undefined || chain.filter.kind !== 'tcp') {
+        this.opts.logger.debug('no filter chain for a captured connection', {
+          destination: `${dst.address}:${dst.port}`,
+        });
+        socket.destroy();
+        return;
+      }
+      proxyTcpConnection(socket, chain.filter, this.opts.tcp, { originalDestination: dst });
+      socket.resume();
+    };
+    socket.on('data', onData);
+    socket.on('error', () => undefined);
+    socket.on('close', () => clearTimeout(timer));
   }
 
   /** Drains the servers of listeners that are gone (their open requests finish). */

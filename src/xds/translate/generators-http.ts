@@ -13,6 +13,7 @@ import {
   gatewayListener,
   inboundListener,
   outboundHttpListener,
+  outboundSniListener,
   outboundTcpListener,
   virtualOutboundListener,
 } from './listener.js';
@@ -237,6 +238,8 @@ function sidecarListeners(
     );
     out.set(l.name as string, l);
   }
+  // TLS ports without a VIP share 0.0.0.0:PORT, told apart by SNI (Istio), by port number.
+  const sniByPort = new Map<number, { host: string; cluster: string }[]>();
   for (const svc of view.scope.services) {
     for (const p of svc.ports) {
       if (isHttpPort(p)) continue;
@@ -244,9 +247,22 @@ function sidecarListeners(
       // Without a VIP a TCP service needs 0.0.0.0:PORT, which HTTP or an earlier service may own.
       const address = vip ?? '0.0.0.0';
       if (address === '0.0.0.0' && http.has(p.number)) continue;
-      const l = outboundTcpListener(address, p.number, outboundCluster(svc.hostname, p.number));
+      const cluster = outboundCluster(svc.hostname, p.number);
+      if (address === '0.0.0.0' && (p.protocol === 'TLS' || p.protocol === 'HTTPS')) {
+        const list = sniByPort.get(p.number) ?? [];
+        list.push({ host: svc.hostname, cluster });
+        sniByPort.set(p.number, list);
+        continue;
+      }
+      const l = outboundTcpListener(address, p.number, cluster);
       if (!out.has(l.name as string)) out.set(l.name as string, l);
     }
+  }
+  const fallback = registryOnly(view) ? BLACKHOLE_CLUSTER : PASSTHROUGH_CLUSTER;
+  for (const [port, services] of sniByPort) {
+    const l = outboundSniListener(port, services, fallback);
+    // A plain TCP service without a VIP on the same port came first and keeps it (as before).
+    if (!out.has(l.name as string)) out.set(l.name as string, l);
   }
   for (const p of inbound) {
     const ls = limits.inbound.get(p.servicePort);

@@ -84,6 +84,32 @@ export function outboundTcpListener(address: string, port: number, cluster: stri
   };
 }
 
+/**
+ * TLS services without a VIP on one port (external HTTPS ServiceEntries on 443): a chain per
+ * service matched by SNI, and for every other ClientHello or plain bytes a chain to `fallback`
+ * (PassthroughCluster, or BlackHoleCluster with REGISTRY_ONLY), so one service does not take
+ * every connection to the port.
+ */
+export function outboundSniListener(
+  port: number,
+  services: readonly { host: string; cluster: string }[],
+  fallback: string,
+): Json {
+  return {
+    name: listenerName('0.0.0.0', port),
+    address: socketAddress('0.0.0.0', port),
+    traffic_direction: 'OUTBOUND',
+    filter_chains: [
+      ...services.map((s) => ({
+        name: s.cluster,
+        filter_chain_match: { server_names: [s.host], transport_protocol: 'tls' },
+        filters: [tcpProxyFilter(s.cluster)],
+      })),
+      { name: fallback, filters: [tcpProxyFilter(fallback)] },
+    ],
+  };
+}
+
 /** Istio's name and port for the listener captured outbound traffic arrives on. */
 export const VIRTUAL_OUTBOUND = 'virtualOutbound';
 export const VIRTUAL_OUTBOUND_PORT = 15001;

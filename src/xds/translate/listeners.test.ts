@@ -94,6 +94,30 @@ test('virtualOutbound sends what matches no listener to PassthroughCluster, or B
   assert.equal(generateAll([], ROUTER, TYPE.cluster).has('PassthroughCluster'), false);
 });
 
+test('TLS services without a VIP share 0.0.0.0:PORT by SNI, with a passthrough chain for other names', () => {
+  const tlsPort = { name: 'https', number: 443, protocol: 'HTTPS' } as const;
+  const push = buildPushContext(
+    config([]),
+    registry(
+      [service('api.example.com', [tlsPort]), service('pay.example.com', [{ ...tlsPort, protocol: 'TLS' }])],
+      [],
+    ),
+  );
+  const out = generate(push, proxy({}), TYPE.listener) as Map<string, Loose>;
+  checkEncodes(TYPE.listener, out);
+  const chains = out.get('0.0.0.0_443').filter_chains as Loose[];
+  const summary = chains.map((c: Loose): [string[], string] => [
+    (c.filter_chain_match?.server_names ?? []) as string[],
+    unpackAny(c.filters[0].typed_config as AnyMessage).cluster as string,
+  ]);
+  assert.deepEqual(summary, [
+    [['api.example.com'], 'outbound|443||api.example.com'],
+    [['pay.example.com'], 'outbound|443||pay.example.com'],
+    [[], 'PassthroughCluster'],
+  ]);
+  assert.equal(chains[0].filter_chain_match.transport_protocol, 'tls');
+});
+
 test('a sidecar fronting a registered instance gets inbound listener and cluster to localhost', () => {
   const listeners = generateAll([], { ipAddresses: ['10.0.0.1'] });
   const inbound = listeners.get('inbound|9080||');
