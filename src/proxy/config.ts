@@ -14,6 +14,7 @@ import type { LocalRateLimitConfig } from './policy/local-rate-limit.js';
 import type { LbSettings } from './policy/load-balancer.js';
 import type { PriorityOptions } from './policy/locality.js';
 import type { OutlierSettings } from './policy/outlier-detector.js';
+import type { StringMatcherConfig } from './policy/string-matcher.js';
 
 export type XdsShortType = 'CDS' | 'EDS' | 'LDS' | 'RDS' | 'SDS';
 
@@ -293,6 +294,20 @@ export interface DownstreamTlsConfig {
   maxVersion?: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
   /** OpenSSL cipher list (tls_params.cipher_suites joined by ':'). */
   ciphers?: string;
+  /**
+   * What a client certificate must also match, beyond chaining to the CA (Envoy's
+   * CertificateValidationContext): one SAN matching one of these (`type` undefined: any type)...
+   */
+  subjectAltNames?: readonly SubjectAltNameMatch[];
+  /** ...and, when either list is set, its SPKI (base64 sha256) or its DER sha256 (lowercase hex). */
+  spkiSha256?: readonly string[];
+  certificateSha256?: readonly string[];
+}
+
+/** match_typed_subject_alt_names / match_subject_alt_names: a StringMatcher per SAN type. */
+export interface SubjectAltNameMatch {
+  type?: 'DNS' | 'URI' | 'IP Address' | 'email';
+  matcher: StringMatcherConfig;
 }
 
 // ---- secrets ----

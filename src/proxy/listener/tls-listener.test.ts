@@ -247,3 +247,136 @@ test('gateway TLS: SDS certificates, SNI, ALPN, MUTUAL, warming, rotation, NACK 
     Buffer.from(ca.certPem).toString('base64'),
   );
 });
+
+function chainWith(serverNames: string[], ctx: object): object {
+  const chain = tlsChain(serverNames, 'unused') as { transport_socket: object };
+  return {
+    ...chain,
+    transport_socket: {
+      name: 'envoy.transport_sockets.tls',
+      typed_config: packAny(TYPE.downstreamTls, ctx),
+    },
+  };
+}
+
+const sds = (name: string) => ({ name, sds_config: { ads: {} } });
+
+function clientTlsListener(port: number, adminCert: string): object {
+  return {
+    ...gatewayListener(port),
+    filter_chains: [
+      // MUTUAL, and the client certificate must name good.client.
+      chainWith(['admin.example.com'], {
+        common_tls_context: {
+          tls_certificate_sds_secret_configs: [sds(adminCert)],
+          combined_validation_context: {
+            default_validation_context: { match_subject_alt_names: [{ exact: 'good.client' }] },
+            validation_context_sds_secret_config: sds('client-ca'),
+          },
+          alpn_protocols: ['http/1.1'],
+        },
+        require_client_certificate: { value: true },
+      }),
+      // OPTIONAL_MUTUAL: a client certificate is asked for, verified if sent, not required.
+      chainWith(['shop.example.com'], {
+        common_tls_context: {
+          tls_certificate_sds_secret_configs: [sds('shop-cert')],
+          validation_context_sds_secret_config: sds('client-ca'),
+          alpn_protocols: ['http/1.1'],
+        },
+      }),
+    ],
+  };
+}
+
+test('gateway TLS: client SANs enforced, OPTIONAL_MUTUAL, the previous certificate serves while a new one warms, SDS unsubscribed', async (t) => {
+  const backend = await startBackend('shop');
+  const port = await freePort();
+  const ads = await FakeAds.start();
+  ads.set('CDS', [edsCluster(C)]);
+  ads.set('EDS', [endpoints(C, [{ port: backend.port }])]);
+  ads.set('LDS', [clientTlsListener(port, 'admin-cert')]);
+  ads.set('RDS', [routeConfig('http.443', [virtualHost('shop', ['*'], [routeTo(C)])])]);
+  ads.set('SDS', [
+    certificateSecret('shop-cert', shop),
+    certificateSecret('admin-cert', admin),
+    caSecret('client-ca'),
+  ]);
+  const proxy = await startProxy(ads, {
+    bindListeners: [port],
+    logger: memoryLogger().logger,
+    bootstrap: {
+      nodeId: 'router~127.0.0.1~gateway.istio-system~istio-system.svc.cluster.local',
+      cluster: 'gateway.istio-system',
+      mode: 'gateway',
+      namespace: 'istio-system',
+      workloadName: 'gateway',
+      labels: { istio: 'ingressgateway' },
+      instanceIps: ['127.0.0.1'],
+      locality: '',
+    },
+  });
+  t.after(async () => {
+    await proxy.stop(100);
+    await ads.close();
+    await backend.close();
+  });
+  const good = issueCertificate({ commonName: 'good', dnsNames: ['good.client'], issuer: ca });
+  const bad = issueCertificate({ commonName: 'bad', dnsNames: ['bad.client'], issuer: ca });
+  const stranger = issueCertificate({ commonName: 'stranger', dnsNames: ['good.client'] });
+  await eventually(
+    async () =>
+      (await httpsGet(port, { servername: 'shop.example.com', ca: ca.certPem }).catch(() => undefined))
+        ?.status === 200,
+    'listener active',
+  );
+  const withCert = (servername: string, cert: TestCertificate) => ({
+    servername,
+    ca: ca.certPem,
+    cert: cert.certPem,
+    key: cert.keyPem,
+  });
+
+  // SANs: a CA-signed certificate whose SAN does not match is refused; a matching one served.
+  assert.equal(await handshakes(port, 'admin.example.com', { cert: bad.certPem, key: bad.keyPem }), false);
+  assert.equal(await handshakes(port, 'admin.example.com', { cert: good.certPem, key: good.keyPem }), true);
+  assert.equal((await httpsGet(port, withCert('admin.example.com', good))).status, 200);
+
+  // OPTIONAL_MUTUAL: no certificate is fine; one from another CA is not.
+  assert.equal((await httpsGet(port, { servername: 'shop.example.com', ca: ca.certPem })).status, 200);
+  assert.equal((await httpsGet(port, withCert('shop.example.com', good))).status, 200);
+  assert.equal(
+    await handshakes(port, 'shop.example.com', { cert: stranger.certPem, key: stranger.keyPem }),
+    false,
+  );
+
+  // A new certificate name that has not arrived: the previous certificate keeps serving...
+  ads.set('LDS', [clientTlsListener(port, 'admin-cert-v2')]);
+  await ads.waitForAck('LDS');
+  await ads.waitFor(
+    () => ads.requests.some((r) => r.type === 'SDS' && r.resource_names.includes('admin-cert-v2')),
+    'SDS subscription for the new certificate',
+  );
+  const kept = await httpsGet(port, withCert('admin.example.com', good));
+  assert.equal(kept.status, 200);
+  assert.equal(kept.serverCommonName, 'admin');
+  assert.equal(await handshakes(port, 'admin.example.com', { cert: bad.certPem, key: bad.keyPem }), false);
+  // ...until it does.
+  const adminV2 = issueCertificate({ commonName: 'admin v2', dnsNames: ['admin.example.com'], issuer: ca });
+  ads.set('SDS', [
+    certificateSecret('shop-cert', shop),
+    certificateSecret('admin-cert-v2', adminV2),
+    caSecret('client-ca'),
+  ]);
+  await ads.waitForAck('SDS');
+  assert.equal((await httpsGet(port, withCert('admin.example.com', good))).serverCommonName, 'admin v2');
+
+  // The last TLS listener gone: SDS is unsubscribed (an empty list), not left standing.
+  ads.set('LDS', []);
+  await ads.waitForAck('LDS');
+  await ads.waitFor(
+    () => ads.requests.some((r) => r.type === 'SDS' && r.resource_names.length === 0),
+    'SDS request with no names',
+  );
+  await ads.waitForAck('SDS');
+});

@@ -12,9 +12,13 @@
  *
  * A chain whose secrets have not arrived yet is warming: Envoy would not serve the listener,
  * here its handshakes are refused (connection closed before any byte is written) with one log
- * line naming the missing secrets, and another when they arrive. Plain text is never served in
- * place of TLS. A rotated secret applies to new connections; open ones keep theirs.
+ * line naming the missing secrets, and another when they arrive. A chain that served before
+ * keeps serving with its previous TLS context until the secrets of its new config are all here
+ * (Envoy keeps the old listener until the new one warmed). Plain text is never served in place
+ * of TLS. A rotated secret applies to new connections; open ones keep theirs. Client
+ * certificates are also checked against the SANs, SPKI and hashes the validation context pins.
  */
+import { createHash, type X509Certificate } from 'node:crypto';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Logger } from '../../core/logger.js';
@@ -32,6 +36,7 @@ import type { Reporter } from '../http/stream-info.js';
 import { inspectClientHello, MAX_CLIENT_HELLO } from './client-hello.js';
 import { selectFilterChain } from './filter-chain-match.js';
 import { HttpListener } from './http-listener.js';
+import { compileStringMatcher, type StringPredicate } from '../policy/string-matcher.js';
 import { routesTarget } from './targets.js';
 
 export interface TlsListenerDeps {
@@ -204,6 +209,15 @@ export class TlsListener {
       socket.destroy();
       return;
     }
+    if (!found.ok && slot.tls !== undefined) {
+      // As Envoy keeps the old listener until the new one warmed: the chain's previous TLS
+      // context (its certificates already loaded) serves until the new secrets are all here.
+      this.deps.logger.debug('new TLS config warming: serving with the previous one', {
+        listener: this.config.name,
+        missing: found.missing.join(','),
+      });
+      found = { ok: true, server: slot.tls.server };
+    }
     if (!found.ok) {
       this.reportWarming();
       this.deps.logger.debug('TLS handshake refused: listener warming', {
@@ -265,13 +279,15 @@ export class TlsListener {
         error: err.code ?? err.message,
       });
     });
+    const check = clientCertificateCheck(config);
     server.on('secureConnection', (socket: tls.TLSSocket) => {
-      // Optional client certificates (a CA without require_client_certificate) must still verify.
-      if (requested(config) && !socket.authorized && socket.getPeerCertificate()?.raw !== undefined) {
-        this.deps.logger.debug('client certificate rejected', {
-          listener: this.config.name,
-          error: String(socket.authorizationError),
-        });
+      // Optional client certificates (a CA without require_client_certificate) must still verify,
+      // and any client certificate must pass the SAN / SPKI / hash checks.
+      const peer = requested(config) ? socket.getPeerX509Certificate() : undefined;
+      const error =
+        peer === undefined ? undefined : !socket.authorized ? String(socket.authorizationError) : check(peer);
+      if (error !== undefined) {
+        this.deps.logger.debug('client certificate rejected', { listener: this.config.name, error });
         socket.destroy();
         return;
       }
@@ -322,6 +338,55 @@ export class TlsListener {
       out.push(config.validationSecret);
     return out;
   }
+}
+
+/** Node's `subjectaltname`: `DNS:a, URI:spiffe://x, IP Address:1.2.3.4`, values with `,` quoted. */
+function subjectAltNames(text: string | undefined): { type: string; value: string }[] {
+  const out: { type: string; value: string }[] = [];
+  for (const m of (text ?? '').matchAll(/([A-Za-z][A-Za-z ]*):("(?:[^"\\]|\\.)*"|[^,]*)(?:, |$)/g)) {
+    const raw = m[2]!;
+    let value = raw;
+    if (raw.startsWith('"')) {
+      try {
+        value = JSON.parse(raw) as string;
+      } catch {
+        value = raw.slice(1, -1);
+      }
+    }
+    out.push({ type: m[1]!, value });
+  }
+  return out;
+}
+
+/**
+ * The CertificateValidationContext checks beyond the CA, as Envoy applies them to a presented
+ * certificate: a SAN matching one matcher (when any), and its SPKI or DER SHA-256 among the
+ * pinned ones (when any). Returns why the certificate is refused, or undefined.
+ */
+function clientCertificateCheck(config: DownstreamTlsConfig): (cert: X509Certificate) => string | undefined {
+  const sans = (config.subjectAltNames ?? []).map((m): { type?: string; match: StringPredicate } => ({
+    ...(m.type !== undefined ? { type: m.type } : {}),
+    match: compileStringMatcher(m.matcher, 'match_subject_alt_names'),
+  }));
+  const spki = new Set(config.spkiSha256 ?? []);
+  const hashes = new Set(config.certificateSha256 ?? []);
+  return (cert) => {
+    if (sans.length > 0) {
+      const names = subjectAltNames(cert.subjectAltName);
+      if (
+        !names.some((n) => sans.some((m) => (m.type === undefined || m.type === n.type) && m.match(n.value)))
+      )
+        return `no subject alternative name matches (${cert.subjectAltName ?? 'none'})`;
+    }
+    if (spki.size + hashes.size > 0) {
+      const der = cert.publicKey.export({ type: 'spki', format: 'der' });
+      const pinned =
+        spki.has(createHash('sha256').update(der).digest('base64')) ||
+        hashes.has(createHash('sha256').update(cert.raw).digest('hex'));
+      if (!pinned) return 'the certificate matches no verify_certificate_spki or verify_certificate_hash';
+    }
+    return undefined;
+  };
 }
 
 function requested(config: DownstreamTlsConfig): boolean {

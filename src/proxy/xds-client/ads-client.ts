@@ -354,15 +354,15 @@ export class AdsClient {
 
   /**
    * Sets an explicit subscription from what accepted resources need and tells the server when it
-   * changed (or was not yet sent on this stream). State of the world never sends an empty list
-   * (the last request stands; the cache already dropped what is no longer wanted); delta
-   * unsubscribes the names that went away.
+   * changed (or was not yet sent on this stream). Both wires unsubscribe the names that went
+   * away, down to none: state of the world sends the new list even when empty (for these
+   * non-wildcard types an empty list subscribes to nothing), delta the removed names. A type
+   * never asked for on this stream is not asked for with nothing.
    */
   private follow(type: FollowedType, wanted: readonly string[]): void {
     const changed = this.cache.setSubscription(type, wanted);
     if (!changed && this.requested.has(type)) return;
-    if (this.cache.resourceNames(type).length === 0 && (this.wire === 'sotw' || !this.requested.has(type)))
-      return;
+    if (this.cache.resourceNames(type).length === 0 && !this.requested.has(type)) return;
     this.request(type);
   }
 }

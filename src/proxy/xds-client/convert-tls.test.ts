@@ -128,3 +128,132 @@ test('listener TLS: SDS names become the SDS subscription; unsupported TLS setti
     'Listener "0.0.0.0_443".filter_chains[0].transport_socket.typed_config.require_client_certificate: requires validation_context_sds_secret_config (the CA client certificates are checked against)',
   ]);
 });
+
+function tlsListener(ctx: object): object {
+  return {
+    name: '0.0.0.0_443',
+    address: { socket_address: { address: '0.0.0.0', port_value: 443 } },
+    filter_chains: [
+      {
+        filter_chain_match: { transport_protocol: 'tls' },
+        filters: [
+          {
+            name: 'envoy.filters.network.http_connection_manager',
+            typed_config: packAny(TYPE.hcm, {
+              stat_prefix: 'gw',
+              rds: { route_config_name: 'http.443', config_source: { ads: {} } },
+              http_filters: [{ name: 'envoy.filters.http.router', typed_config: packAny(TYPE.router, {}) }],
+            }),
+          },
+        ],
+        transport_socket: {
+          name: 'envoy.transport_sockets.tls',
+          typed_config: packAny(TYPE.downstreamTls, ctx),
+        },
+      },
+    ],
+  };
+}
+
+const P = 'Listener "0.0.0.0_443".filter_chains[0].transport_socket.typed_config.common_tls_context';
+
+test('listener TLS: cipher suites OpenSSL refuses and min above max are NACKed with the field', () => {
+  const cache = new XdsResourceCache(() => 0);
+  const params = (tls_params: object) =>
+    tlsListener({
+      common_tls_context: {
+        tls_certificate_sds_secret_configs: [{ name: 'shop-cert', sds_config: { ads: {} } }],
+        tls_params,
+      },
+    });
+  const ok = respond(cache, TYPE.listener, [
+    params({
+      cipher_suites: ['ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES256-GCM-SHA384'],
+      tls_minimum_protocol_version: 'TLSv1_2',
+      tls_maximum_protocol_version: 'TLSv1_3',
+    }),
+  ]);
+  assert.equal(ok.kind, 'ack');
+  const bad = respond(
+    cache,
+    TYPE.listener,
+    [
+      params({
+        cipher_suites: ['ECDHE-ECDSA-AES128-GCM-SHA256', 'NOT-A-CIPHER'],
+        tls_minimum_protocol_version: 'TLSv1_3',
+        tls_maximum_protocol_version: 'TLSv1_2',
+      }),
+    ],
+    '2',
+  );
+  assert.equal(bad.kind, 'nack');
+  const problems = bad.kind === 'nack' ? bad.problems : [];
+  assert.equal(problems.length, 2, problems.join('\n'));
+  assert.match(
+    problems[0]!,
+    /^.*\.tls_params\.cipher_suites\[1\]: cipher suite "NOT-A-CIPHER" is not supported/,
+  );
+  assert.ok(problems[0]!.startsWith(P));
+  assert.equal(
+    problems[1],
+    `${P}.tls_params.tls_minimum_protocol_version: TLSv1.3 is above tls_maximum_protocol_version TLSv1.2`,
+  );
+  // The last good listener keeps its parameters.
+  assert.equal(cache.snapshot().listeners.get('0.0.0.0_443')?.filterChains[0]?.tls?.maxVersion, 'TLSv1.3');
+});
+
+test('listener TLS: combined validation context SANs, SPKI and hashes reach the config; bad ones are NACKed', () => {
+  const cache = new XdsResourceCache(() => 0);
+  const combined = (default_validation_context: object) =>
+    tlsListener({
+      common_tls_context: {
+        tls_certificate_sds_secret_configs: [{ name: 'admin-cert', sds_config: { ads: {} } }],
+        combined_validation_context: {
+          default_validation_context,
+          validation_context_sds_secret_config: { name: 'admin-cert-cacert', sds_config: { ads: {} } },
+        },
+      },
+    });
+  const hash =
+    'DF:6F:F7:2F:E9:11:65:21:26:8F:6F:2D:D4:96:6F:51:DF:47:88:83:11:E2:80:D9:2F:57:B3:53:7C:CE:84:52';
+  const ok = respond(cache, TYPE.listener, [
+    combined({
+      match_subject_alt_names: [{ exact: 'client.example.com' }],
+      match_typed_subject_alt_names: [{ san_type: 'URI', matcher: { prefix: 'spiffe://cluster.local/' } }],
+      verify_certificate_spki: ['NvqYIYSbgK2vCJpQhObf77vv+bQWtc5ek5RIOwPiC9A='],
+      verify_certificate_hash: [hash],
+    }),
+  ]);
+  assert.equal(ok.kind, 'ack', ok.kind === 'nack' ? ok.problems.join('\n') : '');
+  assert.deepEqual(cache.wantedSecretNames(), ['admin-cert', 'admin-cert-cacert']);
+  const t = cache.snapshot().listeners.get('0.0.0.0_443')?.filterChains[0]?.tls;
+  assert.equal(t?.validationSecret, 'admin-cert-cacert');
+  assert.deepEqual(
+    t?.subjectAltNames?.map((m) => [m.type, m.matcher.exact ?? m.matcher.prefix]),
+    [
+      ['URI', 'spiffe://cluster.local/'],
+      [undefined, 'client.example.com'],
+    ],
+  );
+  assert.deepEqual(t?.spkiSha256, ['NvqYIYSbgK2vCJpQhObf77vv+bQWtc5ek5RIOwPiC9A=']);
+  assert.deepEqual(t?.certificateSha256, [hash.replaceAll(':', '').toLowerCase()]);
+
+  const bad = respond(
+    cache,
+    TYPE.listener,
+    [
+      combined({
+        match_subject_alt_names: [{ safe_regex: { regex: '' } }],
+        verify_certificate_spki: ['short'],
+        verify_certificate_hash: ['abc'],
+      }),
+    ],
+    '2',
+  );
+  const dv = `${P}.combined_validation_context.default_validation_context`;
+  assert.deepEqual(bad.kind === 'nack' ? bad.problems : [], [
+    `${dv}.match_subject_alt_names[0].safe_regex.regex: regex must not be empty`,
+    `${dv}.verify_certificate_spki[0]: expected the base64 SHA-256 of a SubjectPublicKeyInfo`,
+    `${dv}.verify_certificate_hash[0]: expected the hex SHA-256 of a certificate (colons allowed)`,
+  ]);
+});

@@ -11,10 +11,12 @@
  * Downstream contexts take their certificates from SDS only (what the control plane sends);
  * inline certificates, SPKI/hash pinning and the like are refused with the field that asks.
  */
-import type { Problems } from '../../core/errors.js';
+import tls from 'node:tls';
+import { isTrellisError, type Problems } from '../../core/errors.js';
 import { checkKeyPair, parseCertificates } from '../../core/pem.js';
 import { TYPE, unpackAny, type AnyMessage } from '../../protocol/protos.js';
-import type { DownstreamTlsConfig, ListenerConfig, SecretConfig } from '../config.js';
+import type { DownstreamTlsConfig, ListenerConfig, SecretConfig, SubjectAltNameMatch } from '../config.js';
+import { compileStringMatcher, type StringMatcherConfig } from '../policy/string-matcher.js';
 import { checkFields, fieldSet } from './convert-common.js';
 
 /** envoy.config.core.v3.DataSource as protobufjs decodes it (bytes as Buffer). */
@@ -43,10 +45,28 @@ interface SdsSecretConfigMsg {
   [field: string]: unknown;
 }
 
+/** CertificateValidationContext: what the proxy enforces beyond the CA (which comes over SDS). */
+interface ValidationContextMsg {
+  match_typed_subject_alt_names?: {
+    san_type?: string;
+    matcher?: StringMatcherConfig;
+    [field: string]: unknown;
+  }[];
+  match_subject_alt_names?: StringMatcherConfig[];
+  verify_certificate_spki?: string[];
+  verify_certificate_hash?: string[];
+  [field: string]: unknown;
+}
+
 interface DownstreamTlsContextMsg {
   common_tls_context?: {
     tls_certificate_sds_secret_configs?: SdsSecretConfigMsg[];
     validation_context_sds_secret_config?: SdsSecretConfigMsg;
+    combined_validation_context?: {
+      default_validation_context?: ValidationContextMsg;
+      validation_context_sds_secret_config?: SdsSecretConfigMsg;
+      [field: string]: unknown;
+    };
     alpn_protocols?: string[];
     tls_params?: {
       tls_minimum_protocol_version?: string;
@@ -120,9 +140,26 @@ const CONTEXT_FIELDS = fieldSet('common_tls_context', 'require_client_certificat
 const COMMON_FIELDS = fieldSet(
   'tls_certificate_sds_secret_configs',
   'validation_context_sds_secret_config',
+  'combined_validation_context',
   'alpn_protocols',
   'tls_params',
 );
+const COMBINED_FIELDS = fieldSet('default_validation_context', 'validation_context_sds_secret_config');
+const DEFAULT_VALIDATION_FIELDS = fieldSet(
+  'match_typed_subject_alt_names',
+  'match_subject_alt_names',
+  'verify_certificate_spki',
+  'verify_certificate_hash',
+);
+const TYPED_SAN_FIELDS = fieldSet('san_type', 'matcher');
+/** SubjectAltNameMatcher.SanType -> how node names the type in `subjectaltname`. */
+const SAN_TYPES: Record<string, SubjectAltNameMatch['type']> = {
+  EMAIL: 'email',
+  DNS: 'DNS',
+  URI: 'URI',
+  IP_ADDRESS: 'IP Address',
+};
+const VERSION_ORDER = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
 const PARAMS_FIELDS = fieldSet(
   'tls_minimum_protocol_version',
   'tls_maximum_protocol_version',
@@ -196,6 +233,25 @@ export function convertDownstreamTls(
     );
     if (name !== undefined) out.validationSecret = name;
   }
+  const combined = common.combined_validation_context;
+  if (combined !== undefined) {
+    const vp = `${cp}.combined_validation_context`;
+    checkFields(combined, vp, COMBINED_FIELDS, problems);
+    if (common.validation_context_sds_secret_config !== undefined)
+      problems.error(vp, 'only one of validation_context_sds_secret_config and combined_validation_context');
+    if (combined.validation_context_sds_secret_config === undefined) {
+      problems.error(`${vp}.validation_context_sds_secret_config`, 'required (the CA, over SDS)');
+    } else {
+      const name = sdsName(
+        combined.validation_context_sds_secret_config,
+        `${vp}.validation_context_sds_secret_config`,
+        problems,
+      );
+      if (name !== undefined) out.validationSecret = name;
+    }
+    if (combined.default_validation_context !== undefined)
+      clientChecks(combined.default_validation_context, `${vp}.default_validation_context`, out, problems);
+  }
   if (out.requireClientCertificate && out.validationSecret === undefined)
     problems.error(
       `${p}.require_client_certificate`,
@@ -217,8 +273,119 @@ export function convertDownstreamTls(
     if (min !== undefined) out.minVersion = min;
     if (max !== undefined) out.maxVersion = max;
     if ((params.cipher_suites ?? []).length > 0) out.ciphers = (params.cipher_suites ?? []).join(':');
+    checkParams(params.cipher_suites ?? [], out, `${cp}.tls_params`, problems);
   }
   return Object.freeze(out);
+}
+
+/**
+ * What OpenSSL would refuse at every handshake, refused now: a cipher it does not know (it
+ * silently drops unknown names from a list, so each is tried alone), no cipher at all, and a
+ * minimum version above the maximum.
+ */
+function checkParams(
+  ciphers: readonly string[],
+  out: DownstreamTlsConfig,
+  path: string,
+  problems: Problems,
+): void {
+  const attempt = (options: tls.SecureContextOptions): string | undefined => {
+    try {
+      tls.createSecureContext(options);
+      return undefined;
+    } catch (err) {
+      return (err as Error).message;
+    }
+  };
+  ciphers.forEach((c, i) => {
+    const error = c.trim() === '' ? 'must not be empty' : attempt({ ciphers: c });
+    if (error !== undefined)
+      problems.error(
+        `${path}.cipher_suites[${i}]`,
+        `cipher suite ${JSON.stringify(c)} is not supported: ${error}`,
+      );
+  });
+  const { minVersion, maxVersion } = out;
+  if (
+    minVersion !== undefined &&
+    maxVersion !== undefined &&
+    VERSION_ORDER.indexOf(minVersion) > VERSION_ORDER.indexOf(maxVersion)
+  ) {
+    problems.error(
+      `${path}.tls_minimum_protocol_version`,
+      `${minVersion} is above tls_maximum_protocol_version ${maxVersion}`,
+    );
+    return;
+  }
+  if (!problems.ok) return;
+  const error = attempt({
+    ...(out.ciphers !== undefined ? { ciphers: out.ciphers } : {}),
+    ...(minVersion !== undefined ? { minVersion } : {}),
+    ...(maxVersion !== undefined ? { maxVersion } : {}),
+  });
+  if (error !== undefined) problems.error(path, `OpenSSL refuses these parameters: ${error}`);
+}
+
+/** default_validation_context: the SAN, SPKI and certificate hash checks on client certificates. */
+function clientChecks(
+  v: ValidationContextMsg,
+  path: string,
+  out: DownstreamTlsConfig,
+  problems: Problems,
+): void {
+  checkFields(v, path, DEFAULT_VALIDATION_FIELDS, problems);
+  const sans: SubjectAltNameMatch[] = [];
+  const matcher = (m: StringMatcherConfig | undefined, p: string): boolean => {
+    if (m === undefined) {
+      problems.error(p, 'required');
+      return false;
+    }
+    try {
+      compileStringMatcher(m, p);
+      return true;
+    } catch (err) {
+      problems.error(isTrellisError(err) ? (err.path ?? p) : p, (err as Error).message);
+      return false;
+    }
+  };
+  (v.match_typed_subject_alt_names ?? []).forEach((t, i) => {
+    const p = `${path}.match_typed_subject_alt_names[${i}]`;
+    checkFields(t, p, TYPED_SAN_FIELDS, problems);
+    const type = SAN_TYPES[t.san_type ?? ''];
+    if (type === undefined) {
+      problems.error(
+        `${p}.san_type`,
+        `SAN type ${JSON.stringify(t.san_type ?? '')} is not supported (EMAIL, DNS, URI, IP_ADDRESS are)`,
+      );
+      return;
+    }
+    if (matcher(t.matcher, `${p}.matcher`)) sans.push({ type, matcher: t.matcher! });
+  });
+  (v.match_subject_alt_names ?? []).forEach((m, i) => {
+    if (matcher(m, `${path}.match_subject_alt_names[${i}]`)) sans.push({ matcher: m });
+  });
+  if (sans.length > 0) out.subjectAltNames = Object.freeze(sans);
+  const spki: string[] = [];
+  (v.verify_certificate_spki ?? []).forEach((s, i) => {
+    if (Buffer.from(s, 'base64').length !== 32 || !/^[A-Za-z0-9+/]+={0,2}$/.test(s))
+      problems.error(
+        `${path}.verify_certificate_spki[${i}]`,
+        'expected the base64 SHA-256 of a SubjectPublicKeyInfo',
+      );
+    else spki.push(s);
+  });
+  if (spki.length > 0) out.spkiSha256 = Object.freeze(spki);
+  const hashes: string[] = [];
+  (v.verify_certificate_hash ?? []).forEach((h, i) => {
+    const hex = h.replaceAll(':', '').toLowerCase();
+    if (!/^[0-9a-f]{64}$/.test(hex))
+      problems.error(
+        `${path}.verify_certificate_hash[${i}]`,
+        'expected the hex SHA-256 of a certificate (colons allowed)',
+      );
+    else hashes.push(hex);
+  });
+  if (hashes.length > 0) out.certificateSha256 = Object.freeze(hashes);
 }
 
 /** SDS names the listener's TLS filter chains reference (certificates and CAs). */

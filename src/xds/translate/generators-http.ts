@@ -15,6 +15,7 @@ import {
   outboundHttpListener,
   outboundSniListener,
   outboundTcpListener,
+  terminatesTls,
   virtualOutboundListener,
 } from './listener.js';
 import {
@@ -80,7 +81,7 @@ function isHttpServer(server: Server): boolean {
   const protocol = portProtocol(server.port.name, server.port.protocol);
   if (HTTP_SERVER_PROTOCOLS.has(protocol)) return true;
   // HTTPS servers that terminate TLS carry HTTP inside.
-  return protocol === 'HTTPS' && (server.tls?.mode === 'SIMPLE' || server.tls?.mode === 'MUTUAL');
+  return protocol === 'HTTPS' && terminatesTls(server);
 }
 
 function gatewayFacts(
@@ -214,9 +215,7 @@ function withClientRateLimits(
   return { ...rc, virtual_hosts: vhs };
 }
 
-function isTls(server: Server): boolean {
-  return server.tls?.mode === 'SIMPLE' || server.tls?.mode === 'MUTUAL';
-}
+const isTls = terminatesTls;
 
 // ------------------------------------------------------------------------------------------
 // LDS

@@ -170,8 +170,15 @@ export function inboundListener(
 /** Istio's suffix of the SDS secret holding a MUTUAL server's CA (`NAME-cacert`). */
 export const CA_SECRET_SUFFIX = '-cacert';
 
-function terminatesTls(server: Server): boolean {
-  return server.tls?.mode === 'SIMPLE' || server.tls?.mode === 'MUTUAL';
+/** Gateway servers whose TLS the proxy terminates (serving HTTP inside). */
+export function terminatesTls(server: Server): boolean {
+  const mode = server.tls?.mode;
+  return mode === 'SIMPLE' || mode === 'MUTUAL' || mode === 'OPTIONAL_MUTUAL';
+}
+
+/** MUTUAL and OPTIONAL_MUTUAL check client certificates against the `NAME-cacert` CA. */
+function validatesClients(server: Server): boolean {
+  return server.tls?.mode === 'MUTUAL' || server.tls?.mode === 'OPTIONAL_MUTUAL';
 }
 
 /**
@@ -208,13 +215,27 @@ function downstreamTls(server: Server): Json | undefined {
   if (max !== undefined) params.tls_maximum_protocol_version = max;
   if (tls.cipherSuites !== undefined && tls.cipherSuites.length > 0) params.cipher_suites = tls.cipherSuites;
   if (Object.keys(params).length > 0) common.tls_params = params;
-  if (tls.mode === 'MUTUAL') {
-    common.validation_context_sds_secret_config = {
-      name: `${names[0]}${CA_SECRET_SUFFIX}`,
-      sds_config: adsConfigSource(),
-    };
+  if (validatesClients(server)) {
+    const ca = { name: `${names[0]}${CA_SECRET_SUFFIX}`, sds_config: adsConfigSource() };
+    // As Istio: the CA over SDS, and what the client certificate must also match inline.
+    const validation: Json = {};
+    const sans = tls.subjectAltNames ?? [];
+    if (sans.length > 0) validation.match_subject_alt_names = sans.map((exact) => ({ exact }));
+    if ((tls.verifyCertificateSpki ?? []).length > 0)
+      validation.verify_certificate_spki = tls.verifyCertificateSpki;
+    if ((tls.verifyCertificateHash ?? []).length > 0)
+      validation.verify_certificate_hash = tls.verifyCertificateHash;
+    if (Object.keys(validation).length > 0) {
+      common.combined_validation_context = {
+        default_validation_context: validation,
+        validation_context_sds_secret_config: ca,
+      };
+    } else {
+      common.validation_context_sds_secret_config = ca;
+    }
   }
   const ctx: Json = { common_tls_context: common };
+  // OPTIONAL_MUTUAL: a client certificate is asked for and verified, but not required.
   if (tls.mode === 'MUTUAL') ctx.require_client_certificate = { value: true };
   return { name: FILTER.tls, typed_config: pack(TYPE.downstreamTls, ctx) };
 }
@@ -223,7 +244,7 @@ function downstreamTls(server: Server): Json | undefined {
 export function serverSecrets(server: Server): string[] {
   if (!terminatesTls(server)) return [];
   const names = certificateNames(server);
-  return server.tls?.mode === 'MUTUAL' ? [...names, `${names[0]}${CA_SECRET_SUFFIX}`] : names;
+  return validatesClients(server) ? [...names, `${names[0]}${CA_SECRET_SUFFIX}`] : names;
 }
 
 /**

@@ -209,3 +209,57 @@ test('minProtocolVersion and credentialNames reach the DownstreamTlsContext', ()
   assert.equal(ctx.common_tls_context.tls_params.tls_minimum_protocol_version, 'TLSv1_2');
   assert.deepEqual(ctx.require_client_certificate, { value: true });
 });
+
+test('OPTIONAL_MUTUAL: TLS with the client CA like MUTUAL, without require_client_certificate', () => {
+  const servers: GatewaySpec['servers'] = [
+    {
+      port: { number: 443, name: 'https', protocol: 'HTTPS' },
+      hosts: ['admin.example.com'],
+      tls: { mode: 'OPTIONAL_MUTUAL', credentialName: 'admin-cert' },
+    },
+  ];
+  const [chain, ...rest] = chains(servers);
+  assert.equal(rest.length, 0, 'no plain-text chain');
+  assert.deepEqual(chain.filter_chain_match, {
+    transport_protocol: 'tls',
+    server_names: ['admin.example.com'],
+  });
+  const ctx = unpackAny<Loose>(chain.transport_socket.typed_config as AnyMessage);
+  assert.equal(ctx.common_tls_context.validation_context_sds_secret_config.name, 'admin-cert-cacert');
+  assert.equal(ctx.require_client_certificate, undefined);
+  // SDS serves the certificate and the CA.
+  const p = push([
+    res('Gateway', 'ingress', 'public', { selector: { istio: 'ingressgateway' }, servers }),
+    ...SECRETS,
+  ]);
+  assert.deepEqual([...sds(p, ROUTER).keys()], ['admin-cert', 'admin-cert-cacert']);
+});
+
+test('MUTUAL subjectAltNames, verifyCertificateSpki and verifyCertificateHash: a combined validation context', () => {
+  const [mutual] = chains([
+    {
+      port: { number: 443, name: 'https', protocol: 'HTTPS' },
+      hosts: ['admin.example.com'],
+      tls: {
+        mode: 'MUTUAL',
+        credentialName: 'admin-cert',
+        subjectAltNames: ['client.example.com', 'spiffe://cluster.local/ns/a/sa/b'],
+        verifyCertificateSpki: ['NvqYIYSbgK2vCJpQhObf77vv+bQWtc5ek5RIOwPiC9A='],
+        verifyCertificateHash: [
+          'DF:6F:F7:2F:E9:11:65:21:26:8F:6F:2D:D4:96:6F:51:DF:47:88:83:11:E2:80:D9:2F:57:B3:53:7C:CE:84:52',
+        ],
+      },
+    },
+  ]);
+  const common = unpackAny<Loose>(mutual.transport_socket.typed_config as AnyMessage).common_tls_context;
+  assert.equal(common.validation_context_sds_secret_config, undefined);
+  const combined = common.combined_validation_context;
+  assert.equal(combined.validation_context_sds_secret_config.name, 'admin-cert-cacert');
+  const v = combined.default_validation_context;
+  assert.deepEqual(
+    v.match_subject_alt_names.map((m: Loose) => String(m.exact)),
+    ['client.example.com', 'spiffe://cluster.local/ns/a/sa/b'],
+  );
+  assert.deepEqual(v.verify_certificate_spki, ['NvqYIYSbgK2vCJpQhObf77vv+bQWtc5ek5RIOwPiC9A=']);
+  assert.equal(v.verify_certificate_hash.length, 1);
+});
