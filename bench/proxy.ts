@@ -157,6 +157,17 @@ async function stop(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
+const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+
+/** User + system CPU seconds a process has used so far (from /proc, in clock ticks of 10 ms). */
+function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may contain spaces): utime and stime are the 12th and 13th.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+}
+
 function rssMb(pid: number | undefined): number {
   if (pid === undefined) return 0;
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -433,16 +444,22 @@ try {
     const profDir = path.resolve(flags.profile);
     const p = await startTrellis(clientPorts, 'client', ['--cpu-prof', `--cpu-prof-dir=${profDir}`]);
     runWrk(clientPorts.outbound, `bench:${backendPort}`, 64, 2);
+    const cpuBefore = cpuSeconds(p.pid);
     const r = runWrk(clientPorts.outbound, `bench:${backendPort}`, 64, seconds);
+    const cpuPerReq = ((cpuSeconds(p.pid) - cpuBefore) * 1e6) / (r.rps * seconds);
     await stop(p);
-    console.log(`profiled ${Math.round(r.rps)} rps; profile in ${profDir}`);
+    console.log(
+      `profiled ${Math.round(r.rps)} rps, ${Math.round(cpuPerReq)} us CPU per request; profile in ${profDir}`,
+    );
   } else {
     console.log(
       `node ${process.version}, ${os.cpus().length} cores; proxies on core 0, wrk + backend on core 1; ` +
         `fixed-rate generator: ${wrk2 ? 'wrk2' : 'node open loop'}`,
     );
-    console.log('| path | rps (c=64) | p50 c=1 | p99 c=1 | p50 @1000 rps | p99 @1000 rps | proxy RSS |');
-    console.log('|---|---:|---:|---:|---:|---:|---:|');
+    console.log(
+      '| path | rps (c=64) | proxy CPU/req | p50 c=1 | p99 c=1 | p50 @1000 rps | p99 @1000 rps | proxy RSS |',
+    );
+    console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
     for (const row of rows) {
       if (flags.only && !row.name.includes(flags.only)) {
         await row.setup?.();
@@ -451,11 +468,15 @@ try {
       }
       await row.setup?.();
       runWrk(row.port, row.host, 64, 1); // warm-up (JIT, upstream connections)
+      const cpuBefore = row.pids().reduce<number>((sum, pid) => sum + cpuSeconds(pid), 0);
       const sat = runWrk(row.port, row.host, 64, seconds);
+      const cpuUsed = row.pids().reduce<number>((sum, pid) => sum + cpuSeconds(pid), 0) - cpuBefore;
+      // CPU per request is the steady figure on a machine with CPU steal: rps is not.
+      const cpuPerReq = row.pids().length ? `${Math.round((cpuUsed * 1e6) / (sat.rps * seconds))} us` : '-';
       const c1 = runWrk(row.port, row.host, 1, Math.max(2, Math.round(seconds / 2)));
       const fixed = runFixedRate(row.port, row.host, 1000, seconds);
       const rss = row.pids().reduce<number>((sum, pid) => sum + rssMb(pid), 0);
-      const line = `| ${row.name} | ${Math.round(sat.rps)} | ${fmt(c1.p50)} | ${fmt(c1.p99)} | ${fmt(fixed.p50)} | ${fmt(fixed.p99)} | ${row.pids().length ? `${rss.toFixed(0)} MB` : '-'} |`;
+      const line = `| ${row.name} | ${Math.round(sat.rps)} | ${cpuPerReq} | ${fmt(c1.p50)} | ${fmt(c1.p99)} | ${fmt(fixed.p50)} | ${fmt(fixed.p99)} | ${row.pids().length ? `${rss.toFixed(0)} MB` : '-'} |`;
       console.log(line);
       results.push(line);
       await row.teardown?.();
@@ -463,7 +484,8 @@ try {
   }
 } finally {
   for (const c of children) await stop(c);
-  await ads.close();
+  // Bounded: after a failed run a stream may still be open, and the error must get printed.
+  await Promise.race([ads.close(), new Promise((r) => setTimeout(r, 5000).unref())]);
   rmSync(dir, { recursive: true, force: true });
 }
 void backend;

@@ -1,11 +1,11 @@
 /**
- * One downstream request and its response, the same shape for HTTP/1.1 and HTTP/2 (node's
- * compatibility API underneath), so the router is written once. Absolute-form request targets
- * (`GET http://reviews:9080/path`, what HTTP_PROXY clients send) become authority + path here.
+ * One downstream request and its response, the same shape for HTTP/1.1 (the hand-written codec
+ * in src/proxy/http1) and HTTP/2 (node's compatibility API), so the router is written once.
+ * Absolute-form request targets (`GET http://reviews:9080/path`, what HTTP_PROXY clients send)
+ * arrive as authority + path.
  */
-import type http from 'node:http';
 import http2 from 'node:http2';
-import type { Readable } from 'node:stream';
+import type { BodySource } from './request-body.js';
 
 export type HeaderMap = Record<string, string | string[] | undefined>;
 export type OutHeaders = Record<string, string | string[]>;
@@ -18,7 +18,8 @@ export interface Downstream {
   protocol: 'HTTP/1.0' | 'HTTP/1.1' | 'HTTP/2';
   /** Lower-case names, pseudo-headers removed. */
   headers: HeaderMap;
-  body: Readable;
+  /** The request body: a node Readable for HTTP/2, a lighter source for HTTP/1.1. */
+  body: BodySource;
   remoteAddress: string;
   /** Local port the request arrived on. */
   localPort: number;
@@ -48,96 +49,6 @@ export const HOP_BY_HOP: ReadonlySet<string> = new Set([
   'http2-settings',
   'host',
 ]);
-
-function splitTarget(url: string, hostHeader: string | undefined): { authority: string; path: string } {
-  if (url.startsWith('/') || url === '*') return { authority: hostHeader ?? '', path: url };
-  const m = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)(.*)$/i.exec(url);
-  if (m) return { authority: m[1] ?? '', path: m[2] || '/' };
-  return { authority: hostHeader ?? '', path: url };
-}
-
-export function fromHttp1(req: http.IncomingMessage, res: http.ServerResponse): Downstream {
-  return new Http1Downstream(req, res);
-}
-
-/**
- * A class rather than an object of closures: this is built once per request, and methods on the
- * prototype cost nothing per request.
- */
-class Http1Downstream implements Downstream {
-  readonly method: string;
-  readonly path: string;
-  readonly authority: string;
-  readonly scheme: 'http' | 'https';
-  readonly protocol: 'HTTP/1.0' | 'HTTP/1.1';
-  readonly headers: HeaderMap;
-  readonly body: Readable;
-  readonly remoteAddress: string;
-  readonly localPort: number;
-  private abortedFlag = false;
-  private abortFns: (() => void)[] | undefined;
-
-  constructor(
-    req: http.IncomingMessage,
-    private readonly res: http.ServerResponse,
-  ) {
-    const { authority, path } = splitTarget(req.url ?? '/', req.headers.host);
-    this.method = req.method ?? 'GET';
-    this.path = path;
-    this.authority = authority;
-    // A TLS listener hands over the decrypted socket: the client spoke https.
-    this.scheme = (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
-    this.protocol = req.httpVersion === '1.0' ? 'HTTP/1.0' : 'HTTP/1.1';
-    this.headers = req.headers;
-    this.body = req;
-    this.remoteAddress = req.socket.remoteAddress ?? '';
-    this.localPort = req.socket.localPort ?? 0;
-    res.on('close', () => {
-      if (!res.writableFinished) {
-        this.abortedFlag = true;
-        if (this.abortFns) for (const f of this.abortFns) f();
-      }
-    });
-  }
-
-  get headersSent(): boolean {
-    return this.res.headersSent;
-  }
-
-  get aborted(): boolean {
-    return this.abortedFlag;
-  }
-
-  respond(status: number, headers: OutHeaders): void {
-    this.res.writeHead(status, headers);
-  }
-
-  respondHeadersOnly(status: number, headers: OutHeaders): void {
-    this.res.writeHead(status, headers);
-    this.res.end();
-  }
-
-  write(chunk: Buffer): boolean {
-    return this.res.write(chunk);
-  }
-
-  onceDrain(fn: () => void): void {
-    this.res.once('drain', fn);
-  }
-
-  end(trailers?: OutHeaders): void {
-    if (trailers && Object.keys(trailers).length > 0) this.res.addTrailers(trailers);
-    this.res.end();
-  }
-
-  reset(): void {
-    this.res.destroy();
-  }
-
-  onAbort(fn: () => void): void {
-    (this.abortFns ??= []).push(fn);
-  }
-}
 
 export function fromHttp2(req: http2.Http2ServerRequest, res: http2.Http2ServerResponse): Downstream {
   const headers: HeaderMap = {};

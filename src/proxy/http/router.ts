@@ -20,17 +20,28 @@ import type { ClusterManager } from '../upstream/cluster-manager.js';
 import type { OutgoingHeaders } from '../upstream/upstream-request.js';
 import type { AccessLogWriter } from './access-log.js';
 import type { Downstream } from './downstream.js';
-import { HttpFilterRunner } from './filters.js';
+import { HttpFilterRunner, type FilterOutcome } from './filters.js';
 import { forward } from './forward.js';
 import { mirrorRequest } from './mirror.js';
 import { runtimeFractionHits } from '../policy/proto-values.js';
-import { applyMutations, first, forwardableHeaders, propagateRequestContext } from './headers.js';
+import {
+  applyMutations,
+  first,
+  forwardableHeaders,
+  propagateRequestContext,
+  withPseudoHeaders,
+} from './headers.js';
 import { grpcStatusForHttp, localReply, type LocalReplyReason } from './local-reply.js';
 import { ReplayableBody } from './request-body.js';
 import { matchRoute, pickTarget, rewritePath, selectVirtualHost } from './route-table.js';
 import { startStreamInfo, type Reporter, type StreamInfo } from './stream-info.js';
 
 const NO_MUTATION: HeaderMutation = Object.freeze({ add: [], remove: [] });
+const NO_FILTERS: FilterOutcome = Object.freeze({
+  kind: 'continue',
+  requestHeaders: [],
+  responseHeaders: {},
+});
 
 /** Bodies above this size are streamed without a replay copy, so they are not retried. */
 export const RETRY_BUFFER_LIMIT = 1 << 20;
@@ -106,13 +117,7 @@ async function route(
   const table = target.table;
   const vh = table ? selectVirtualHost(table, ds.authority) : undefined;
   // Header matchers see the pseudo-headers too (`:path` with its query, `:method`), as in Envoy.
-  const matchHeaders = {
-    ...ds.headers,
-    ':path': ds.path,
-    ':method': ds.method,
-    ':authority': ds.authority,
-    ':scheme': ds.scheme,
-  };
+  const matchHeaders = withPseudoHeaders(ds.headers, ds.path, ds.method, ds.authority, ds.scheme);
   const r = vh
     ? matchRoute(vh, { authority: ds.authority, path: ds.path, method: ds.method, headers: matchHeaders })
     : undefined;
@@ -133,17 +138,21 @@ async function route(
   const picked = pickTarget(action, deps.random);
   if (!picked) return { kind: 'no-cluster', cluster: '' };
   info.upstreamCluster = picked.cluster;
-  const filtered = await deps.filters.run({
-    hcm: target.hcm,
-    route: r,
-    vh,
-    method: ds.method,
-    path: ds.path,
-    authority: ds.authority,
-    headers: matchHeaders,
-    cluster: picked.cluster,
-    remoteAddress: ds.remoteAddress,
-  });
+  // The router alone (the common case): no filter to run, and no await.
+  const filtered =
+    (target.hcm?.httpFilters.length ?? 0) <= 1
+      ? NO_FILTERS
+      : await deps.filters.run({
+          hcm: target.hcm,
+          route: r,
+          vh,
+          method: ds.method,
+          path: ds.path,
+          authority: ds.authority,
+          headers: matchHeaders,
+          cluster: picked.cluster,
+          remoteAddress: ds.remoteAddress,
+        });
   if (filtered.kind === 'respond') {
     respondFully(ds, info, filtered.status, filtered.headers, '');
     return undefined;
@@ -165,7 +174,7 @@ async function route(
           })),
           remove: [],
         };
-  const responseEntries = Object.entries(filtered.responseHeaders);
+  const responseEntries = filtered === NO_FILTERS ? [] : Object.entries(filtered.responseHeaders);
   const extraResponse: HeaderMutation =
     responseEntries.length === 0
       ? NO_MUTATION

@@ -3,27 +3,28 @@
  * to the chosen endpoint, replays the request head, and pipes bytes both ways until either side
  * closes. Local failures are written as plain HTTP responses with their response flag.
  */
-import type http from 'node:http';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { ForwardAction } from '../config.js';
-import { fromHttp1 } from './downstream.js';
+import type { Downstream } from './downstream.js';
 import { applyMutations, forwardableHeaders, propagateRequestContext } from './headers.js';
 import { localReply, type LocalReplyReason } from './local-reply.js';
 import { matchRoute, pickTarget, rewritePath, selectVirtualHost } from './route-table.js';
 import type { RequestTarget, RouterDeps } from './router.js';
 import { startStreamInfo, type Reporter, type StreamInfo } from './stream-info.js';
 
+/**
+ * `ds` is the parsed upgrade request; only its request side is read (an upgraded socket carries
+ * raw bytes from here on). `head` holds the bytes the client sent after the request head.
+ */
 export function handleUpgrade(
-  req: http.IncomingMessage,
+  ds: Downstream,
   socket: Duplex,
   head: Buffer,
-  resolve: (ds: ReturnType<typeof fromHttp1>) => RequestTarget,
+  resolve: (ds: Downstream) => RequestTarget,
   reporter: Reporter,
   deps: RouterDeps,
 ): void {
-  // The response object is never used: an upgraded socket carries raw bytes from here on.
-  const ds = fromHttp1(req, { on: () => undefined, headersSent: false } as unknown as http.ServerResponse);
   // Upgrades carry no request id or forwarded-for of their own in the access log.
   const info: StreamInfo = {
     ...startStreamInfo(ds, reporter, deps.clock, 1),

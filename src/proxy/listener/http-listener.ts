@@ -1,15 +1,17 @@
 /**
  * A downstream HTTP listener: one TCP socket serving HTTP/1.1 and h2c with prior knowledge on
- * the same port (the first bytes decide: the HTTP/2 preface goes to the HTTP/2 server, anything
- * else to the HTTP/1.1 one). Each connection is independent: a malformed or slow client gets
- * its own 400 or timeout and nothing else notices. `drain()` stops accepting and lets open
- * requests finish, closing idle keep-alive connections and sending HTTP/2 GOAWAY.
+ * the same port (the first bytes decide: the HTTP/2 preface goes to node's HTTP/2 server,
+ * anything else to the hand-written HTTP/1.1 codec in src/proxy/http1). Each connection is
+ * independent: a malformed or slow client gets its own 400 or timeout and nothing else notices.
+ * `drain()` stops accepting and lets open requests finish, closing idle keep-alive connections
+ * and sending HTTP/2 GOAWAY.
  */
-import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
 import type { Logger } from '../../core/logger.js';
-import { fromHttp1, fromHttp2, type Downstream } from '../http/downstream.js';
+import { fromHttp2, type Downstream } from '../http/downstream.js';
+import type { Http1ParseError } from '../http1/parser.js';
+import { Http1ServerConnection, type Http1ServerHooks } from '../http1/server-connection.js';
 import { handleRequest, type RequestTarget, type RouterDeps } from '../http/router.js';
 import type { Reporter } from '../http/stream-info.js';
 import { handleUpgrade } from '../http/upgrade.js';
@@ -22,7 +24,8 @@ const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n');
 
 export class HttpListener {
   private readonly server: net.Server;
-  private readonly h1: http.Server;
+  private readonly h1: Http1ServerHooks;
+  private readonly h1Connections = new Set<Http1ServerConnection>();
   private readonly h2: http2.Http2Server;
   private readonly sockets = new Set<net.Socket>();
   private readonly sessions = new Set<http2.ServerHttp2Session>();
@@ -34,30 +37,16 @@ export class HttpListener {
     private readonly deps: RouterDeps,
     private readonly logger: Logger,
   ) {
-    this.h1 = http.createServer({
-      requestTimeout: 300_000,
-      headersTimeout: 60_000,
-      keepAliveTimeout: 60_000,
-    });
-    this.h1.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
-      if (this.draining) res.shouldKeepAlive = false;
-      this.dispatch(fromHttp1(req, res));
-    });
-    this.h1.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
-      handleUpgrade(req, socket, head, (ds) => this.resolver(ds), this.reporter, this.deps);
-    });
-    this.h1.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => {
-      // Only this connection is affected: answer 400 if the socket still can, then close it.
-      this.logger.debug('malformed request', { code: err.code, remote: socket.remoteAddress });
-      if (socket.writable && err.code !== 'ECONNRESET') {
-        const body = `bad request: ${err.code ?? 'malformed HTTP/1.1'}\n`;
-        socket.end(
-          `HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-        );
-      } else {
-        socket.destroy();
-      }
-    });
+    this.h1 = {
+      request: (ds) => this.dispatch(ds),
+      upgrade: (ds, socket, head) =>
+        handleUpgrade(ds, socket, head, (d) => this.resolver(d), this.reporter, this.deps),
+      clientError: (err: Http1ParseError, socket: net.Socket) => {
+        // Only this connection is affected: the codec answered 400 (or 431, 408) and closes it.
+        this.logger.debug('malformed request', { code: err.code, remote: socket.remoteAddress });
+      },
+      draining: () => this.draining,
+    };
     this.h2 = http2.createServer({ maxSessionMemory: 32 });
     this.h2.on('request', (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => {
       this.dispatch(fromHttp2(req, res));
@@ -103,10 +92,11 @@ export class HttpListener {
         this.h2.emit('connection', new PrefixedSocket(socket, chunk));
         return;
       }
-      // The HTTP/1.1 parser reads buffered bytes first, so putting them back is enough.
-      socket.unshift(chunk);
-      this.h1.emit('connection', socket);
+      const conn = new Http1ServerConnection(socket, this.h1);
+      this.h1Connections.add(conn);
+      socket.once('close', () => this.h1Connections.delete(conn));
       socket.resume();
+      conn.feed(chunk);
     });
   }
 
@@ -126,11 +116,11 @@ export class HttpListener {
   async drain(graceMs = 30_000): Promise<void> {
     this.draining = true;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    this.h1.closeIdleConnections();
+    for (const c of this.h1Connections) c.drain();
     for (const s of this.sessions) s.close();
     const deadline = Date.now() + graceMs;
     while (this.sockets.size > 0 && Date.now() < deadline) {
-      this.h1.closeIdleConnections();
+      for (const c of this.h1Connections) c.drain();
       await new Promise((r) => setTimeout(r, 50));
     }
     for (const s of this.sockets) s.destroy();

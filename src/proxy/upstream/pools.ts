@@ -1,34 +1,42 @@
 /**
- * Connection pools per upstream endpoint: a keep-alive http.Agent for HTTP/1.1 (node's agent is
- * fast enough here: bench/proxy.ts measures it) and one multiplexed session for HTTP/2 (h2c).
+ * Connection pools per upstream endpoint: the hand-written HTTP/1.1 pool (src/proxy/http1, keep-
+ * alive, limited to the cluster's max_connections) and one multiplexed session for HTTP/2 (h2c).
  * Pools of endpoints that left the config are closed once they are idle.
  */
-import http from 'node:http';
 import http2 from 'node:http2';
+import { Http1Pool } from '../http1/client-pool.js';
 
 interface H2Entry {
   session: http2.ClientHttp2Session;
   connected: boolean;
 }
 
-export class UpstreamPools {
-  private readonly agents = new Map<string, http.Agent>();
-  private readonly sessions = new Map<string, H2Entry>();
+/** How often idle HTTP/1.1 connections are checked against their idle timeout. */
+const IDLE_SWEEP_MS = 5000;
 
-  agent(key: string, maxSockets: number): http.Agent {
-    let a = this.agents.get(key);
-    if (!a) {
-      a = new http.Agent({
-        keepAlive: true,
-        maxSockets,
-        keepAliveMsecs: 1000,
-        timeout: 60_000,
-        // Reuse the most recently used socket: fewer warm connections, better cache locality.
-        scheduling: 'lifo',
-      });
-      this.agents.set(key, a);
+export class UpstreamPools {
+  private readonly h1 = new Map<string, Http1Pool>();
+  private readonly sessions = new Map<string, H2Entry>();
+  private sweeper: NodeJS.Timeout | undefined;
+
+  /** The HTTP/1.1 pool for endpoint `key` (`host:port`). */
+  http1(key: string, host: string, port: number, maxConnections: number): Http1Pool {
+    let pool = this.h1.get(key);
+    if (!pool) {
+      pool = new Http1Pool(host, port, maxConnections);
+      this.h1.set(key, pool);
+      if (!this.sweeper) {
+        this.sweeper = setInterval(() => {
+          const now = Date.now();
+          for (const p of this.h1.values()) p.closeIdle(now);
+        }, IDLE_SWEEP_MS);
+        this.sweeper.unref();
+      }
+    } else if (pool.maxConnections !== maxConnections) {
+      // The circuit breaker changed with a config push.
+      pool.maxConnections = maxConnections;
     }
-    return a;
+    return pool;
   }
 
   /** The h2c session to `host:port`, connecting when there is none or it closed. */
@@ -55,12 +63,11 @@ export class UpstreamPools {
 
   /** Closes pools whose endpoint is not in `live`. In-flight requests finish first. */
   retain(live: ReadonlySet<string>): void {
-    for (const [key, agent] of this.agents) {
+    for (const [key, pool] of this.h1) {
       if (live.has(key)) continue;
-      this.agents.delete(key);
-      // destroy() would cut active sockets; free ones close now, busy ones when released.
-      for (const list of Object.values(agent.freeSockets)) for (const s of list ?? []) s.destroy();
-      agent.on('free', (socket: { destroy(): void }) => socket.destroy());
+      this.h1.delete(key);
+      // Idle connections close now, busy ones when their request is done.
+      pool.retire();
     }
     for (const [key, entry] of this.sessions) {
       if (live.has(key)) continue;
@@ -70,9 +77,11 @@ export class UpstreamPools {
   }
 
   closeAll(): void {
-    for (const a of this.agents.values()) a.destroy();
+    for (const p of this.h1.values()) p.destroy();
     for (const e of this.sessions.values()) e.session.destroy();
-    this.agents.clear();
+    this.h1.clear();
     this.sessions.clear();
+    clearInterval(this.sweeper);
+    this.sweeper = undefined;
   }
 }

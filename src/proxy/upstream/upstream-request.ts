@@ -1,13 +1,14 @@
 /**
- * One attempt to one endpoint, over HTTP/1.1 or h2c. Resolves when response headers arrive;
- * rejects with an UpstreamError saying whether the connection could not be made (UF) or was
- * reset after it was (UR). The caller owns timeouts and retries.
+ * One attempt to one endpoint, over HTTP/1.1 (the hand-written client in src/proxy/http1) or
+ * h2c (node:http2). Resolves when response headers arrive; rejects with an UpstreamError saying
+ * whether the connection could not be made (UF) or was reset after it was (UR). The caller owns
+ * timeouts and retries. Response bodies are read through a small callback interface rather than
+ * a stream, so the HTTP/1.1 path allocates no stream per request.
  */
-import http from 'node:http';
 import http2 from 'node:http2';
-import type { Readable } from 'node:stream';
 import type { Endpoint } from '../config.js';
 import type { ReplayableBody } from '../http/request-body.js';
+import { Http1ClientRequest } from '../http1/client-connection.js';
 import type { UpstreamPools } from './pools.js';
 
 export type OutgoingHeaders = Record<string, string | string[]>;
@@ -26,17 +27,37 @@ export interface UpstreamRequestSpec {
   shadow?: boolean;
 }
 
+/** Receives a response body. */
+export interface ResponseBodyReader {
+  data(chunk: Buffer): void;
+  /** The body is complete; its trailers when there were any. */
+  end(trailers: OutgoingHeaders | undefined): void;
+  /** The body was cut short (reset, protocol error, abort). */
+  error(): void;
+}
+
 export interface UpstreamResponse {
   status: number;
   headers: OutgoingHeaders;
   /** The headers ended the stream: no body, no trailers (gRPC trailers-only). */
   endStream: boolean;
-  body: Readable;
-  /** Trailers, once the body has ended (empty when there were none). */
-  trailers(): OutgoingHeaders;
+  /** Starts delivering the body to `reader` (what already arrived, at once); call once. */
+  read(reader: ResponseBodyReader): void;
+  /** Body backpressure. */
+  pause(): void;
+  resume(): void;
   /** Drops the response (a retry or a timeout won). */
   abort(): void;
+  /** Runs `fn` once the response is over: body complete, cut short or aborted. */
+  onDone(fn: () => void): void;
 }
+
+/** A reader that drops the body (mirrors, retried responses). */
+export const DISCARD_BODY: ResponseBodyReader = {
+  data: () => undefined,
+  end: () => undefined,
+  error: () => undefined,
+};
 
 export class UpstreamError extends Error {
   constructor(
@@ -62,47 +83,27 @@ export function sendUpstream(spec: UpstreamRequestSpec, pools: UpstreamPools): U
 
 function sendH1(spec: UpstreamRequestSpec, pools: UpstreamPools): UpstreamAttempt {
   const { endpoint } = spec;
-  const req = http.request({
-    host: endpoint.host,
-    port: endpoint.port,
-    method: spec.method,
-    path: spec.path,
-    headers: { ...spec.headers, host: spec.authority },
-    agent: pools.agent(endpoint.key, spec.maxConnections),
-    setHost: false,
-  });
-  let connected = false;
-  const response = new Promise<UpstreamResponse>((resolve, reject) => {
-    req.on('socket', (socket) => {
-      if (!socket.connecting) {
-        connected = true;
-        return;
-      }
-      const timer = setTimeout(() => {
-        req.destroy(new Error(`connect timeout after ${spec.connectTimeoutMs}ms`));
-      }, spec.connectTimeoutMs);
-      socket.once('connect', () => {
-        connected = true;
-        clearTimeout(timer);
-      });
-      socket.once('close', () => clearTimeout(timer));
+  let req: Http1ClientRequest;
+  try {
+    req = new Http1ClientRequest({
+      method: spec.method,
+      path: spec.path,
+      authority: spec.authority,
+      headers: spec.headers,
+      body: spec.body,
+      connectTimeoutMs: spec.connectTimeoutMs,
+      shadow: spec.shadow === true,
     });
-    req.on('error', (err: NodeJS.ErrnoException) => {
-      reject(new UpstreamError(connected ? 'reset' : 'connect', err.code ?? err.message));
-    });
-    req.on('response', (res: http.IncomingMessage) => {
-      resolve({
-        status: res.statusCode ?? 502,
-        headers: res.headers as OutgoingHeaders,
-        endStream: false,
-        body: res,
-        trailers: () => res.trailers as OutgoingHeaders,
-        abort: () => res.destroy(),
-      });
-    });
-  });
-  const detachBody = spec.body.attach(req, spec.shadow === true);
-  return { response, cancel: () => req.destroy(), detachBody };
+  } catch (err) {
+    // A head that cannot be written (a header value with CR/LF or above U+00FF, a bad path):
+    // this attempt fails like a reset. Thrown instead, it would skip the caller's clean-up
+    // (circuit breaker, active requests) and fail the main request from inside a mirror.
+    const e = err instanceof UpstreamError ? err : new UpstreamError('reset', (err as Error).message);
+    return { response: Promise.reject(e), cancel: () => undefined, detachBody: () => undefined };
+  }
+  req.start();
+  pools.http1(endpoint.key, endpoint.host, endpoint.port, spec.maxConnections).send(req);
+  return req;
 }
 
 function sendH2(spec: UpstreamRequestSpec, pools: UpstreamPools): UpstreamAttempt {
@@ -132,7 +133,7 @@ function sendH2(spec: UpstreamRequestSpec, pools: UpstreamPools): UpstreamAttemp
       return;
     }
     const s = stream;
-    let trailers: OutgoingHeaders = {};
+    let trailers: OutgoingHeaders | undefined;
     s.on('trailers', (t: http2.IncomingHttpHeaders) => {
       trailers = withoutPseudo(t);
     });
@@ -146,14 +147,15 @@ function sendH2(spec: UpstreamRequestSpec, pools: UpstreamPools): UpstreamAttemp
       );
     });
     s.on('response', (headers: http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader, flags: number) => {
-      resolve({
-        status: Number(headers[':status'] ?? 502),
-        headers: withoutPseudo(headers),
-        endStream: (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0,
-        body: s,
-        trailers: () => trailers,
-        abort: () => s.close(http2.constants.NGHTTP2_CANCEL),
-      });
+      resolve(
+        new H2Response(
+          Number(headers[':status'] ?? 502),
+          withoutPseudo(headers),
+          (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0,
+          s,
+          () => trailers,
+        ),
+      );
     });
     detachBody = spec.body.attach(s, spec.shadow === true);
   });
@@ -168,4 +170,58 @@ function withoutPseudo(h: http2.IncomingHttpHeaders): OutgoingHeaders {
   const out: OutgoingHeaders = {};
   for (const [k, v] of Object.entries(h)) if (!k.startsWith(':') && v !== undefined) out[k] = v;
   return out;
+}
+
+/** An h2c response read through the UpstreamResponse interface. */
+class H2Response implements UpstreamResponse {
+  constructor(
+    readonly status: number,
+    readonly headers: OutgoingHeaders,
+    readonly endStream: boolean,
+    private readonly stream: http2.ClientHttp2Stream,
+    private readonly trailers: () => OutgoingHeaders | undefined,
+  ) {}
+
+  read(reader: ResponseBodyReader): void {
+    const s = this.stream;
+    let done = false;
+    const finish = (ok: boolean) => {
+      if (done) return;
+      done = true;
+      if (ok) reader.end(this.trailers());
+      else reader.error();
+    };
+    s.on('data', (chunk: Buffer) => reader.data(chunk));
+    s.once('end', () => finish(true));
+    s.once('error', () => finish(false));
+    s.once('close', () => {
+      // Closed with an error code after headers, or before the body ended: cut short.
+      const rst = s.rstCode;
+      if (rst !== undefined && rst !== http2.constants.NGHTTP2_NO_ERROR) finish(false);
+      else finish(s.readableEnded);
+    });
+  }
+
+  pause(): void {
+    this.stream.pause();
+  }
+
+  resume(): void {
+    this.stream.resume();
+  }
+
+  abort(): void {
+    this.stream.close(http2.constants.NGHTTP2_CANCEL);
+  }
+
+  onDone(fn: () => void): void {
+    let called = false;
+    const once = () => {
+      if (called) return;
+      called = true;
+      fn();
+    };
+    this.stream.once('close', once);
+    this.stream.once('end', once);
+  }
 }
