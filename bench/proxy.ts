@@ -16,8 +16,11 @@
  * time), and the proxy's RSS after the 1000 rps run (summed over both sidecars for two hops).
  *
  *   npm run bench:proxy [-- --seconds 5] [--only trellis] [--profile DIR] [--trellis-bin PATH]
+ *                       [--node-flags FLAGS]
  *
  * --trellis-bin runs another checkout's bin/trellis.mjs (A/B comparisons of proxy changes).
+ * --node-flags "..." starts the Trellis proxies with these node flags (e.g. a smaller young
+ * generation: "--max-semi-space-size=1").
  *
  * --profile DIR runs the one-hop Trellis proxy with `node --cpu-prof` and writes the profile of
  * a saturation run to DIR (read it with `node --import tsx bench/xds-profile.ts FILE`).
@@ -99,6 +102,7 @@ const { values: flags } = parseArgs({
     only: { type: 'string' },
     profile: { type: 'string' },
     'trellis-bin': { type: 'string' },
+    'node-flags': { type: 'string' },
   },
 });
 const seconds = Number(flags.seconds);
@@ -375,6 +379,7 @@ async function startTrellis(
     0,
     process.execPath,
     [
+      ...(flags['node-flags']?.split(/\s+/).filter((f) => f !== '') ?? []),
       ...nodeFlags,
       flags['trellis-bin'] ?? path.join(ROOT, 'bin/trellis.mjs'),
       'proxy',

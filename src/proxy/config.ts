@@ -86,6 +86,8 @@ export interface ForwardAction {
    * request's grpc-timeout header becomes the route timeout, capped by this (0: no cap).
    */
   grpcTimeoutHeaderMaxMs?: number;
+  /** Route idle_timeout: replaces the connection manager's stream_idle_timeout (0: none). */
+  idleTimeoutMs?: number;
   /** cluster_not_found_response_code when not the default 503. */
   clusterNotFoundStatus?: number;
   retry?: RetryPolicy;
@@ -257,6 +259,8 @@ export interface HttpConnectionManagerConfig {
   httpFilters: readonly HttpFilterConfig[];
   accessLogs: readonly AccessLogConfig[];
   generateRequestId: boolean;
+  /** stream_idle_timeout: a request with no activity for this long ends (0: never). */
+  streamIdleTimeoutMs: number;
 }
 
 export interface TcpProxyConfig {

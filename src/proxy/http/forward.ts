@@ -20,10 +20,10 @@ import {
   type UpstreamResponse,
 } from '../upstream/upstream-request.js';
 import type { Downstream } from './downstream.js';
-import { HOP_BY_HOP } from './downstream.js';
-import { first } from './headers.js';
+import { first, forwardableResponseHeaders } from './headers.js';
 import type { LocalReplyReason } from './local-reply.js';
 import type { ReplayableBody } from './request-body.js';
+import type { StreamIdleTimer } from './stream-idle-timeout.js';
 import type { StreamInfo } from './stream-info.js';
 
 export interface ForwardRequest {
@@ -39,6 +39,8 @@ export interface ForwardRequest {
   authority: string;
   headers: OutgoingHeaders;
   body: ReplayableBody;
+  /** The stream idle timeout: activity resets it; on expiry the request ends with SI. */
+  idle?: StreamIdleTimer;
   /** Mutates response headers before they are sent (route/vhost/global response mutations). */
   finishHeaders: (headers: OutgoingHeaders) => void;
 }
@@ -75,8 +77,11 @@ export async function forward(
       onRouteTimeout?.();
     }, req.action.timeoutMs);
   }
-  // A client that goes away cancels the upstream attempt, as Envoy resets the upstream stream.
+  // A client that goes away cancels the upstream attempt, as Envoy resets the upstream stream;
+  // so does the stream idle timeout.
   ds.onAbort(() => onRouteTimeout?.());
+  const idle = req.idle;
+  idle?.whenExpired(() => onRouteTimeout?.());
   // Hosts already tried, kept only when the retry policy wants them skipped.
   const tried = retry?.excludePreviousHosts ? new Set<UpstreamHost>() : undefined;
   const hashed = req.action.hash?.({
@@ -109,6 +114,7 @@ export async function forward(
   try {
     for (let attempt = 0; ; attempt++) {
       if (ds.aborted) return undefined;
+      if (idle?.expired) return { kind: 'stream-idle-timeout' };
       const releaseRequest = cluster.breakers.forPriority().tryAcquire('requests');
       if (!releaseRequest) {
         cluster.counters.upstream_rq_pending_overflow++;
@@ -127,13 +133,17 @@ export async function forward(
       info.attempts = attempt + 1;
       const result = await runAttempt(req, endpoint, host, releaseRequest, deps, (fn) => {
         onRouteTimeout = fn;
-        if (timedOut) fn();
+        if (timedOut || idle?.expired) fn();
       });
       releaseRetry?.();
       releaseRetry = undefined;
       if (ds.aborted) {
         if (result.kind === 'response') result.response.abort();
         return undefined;
+      }
+      if (idle?.expired) {
+        if (result.kind === 'response') result.response.abort();
+        return { kind: 'stream-idle-timeout' };
       }
       cluster.record(host, outcomeOf(result));
       const canRetry = attempt + 1 < maxAttempts && req.body.replayable && retry !== undefined && !timedOut;
@@ -151,7 +161,9 @@ export async function forward(
           continue;
         }
         if (attempt > 0 && result.response.status >= 500) info.flags.add('URX');
-        await streamResponse(result.response, result.serviceTimeMs, req, ds, info, () => timedOut);
+        await streamResponse(result.response, result.serviceTimeMs, req, ds, info, () =>
+          timedOut ? 'UT' : idle?.expired ? 'SI' : 'UR',
+        );
         return undefined;
       }
       if (result.kind === 'per-try-timeout') {
@@ -295,10 +307,10 @@ async function streamResponse(
   req: ForwardRequest,
   ds: Downstream,
   info: StreamInfo,
-  routeTimedOut: () => boolean,
+  /** Why the response was cut short, if the client is still there. */
+  cutReason: () => 'UT' | 'SI' | 'UR',
 ): Promise<void> {
-  const headers: OutgoingHeaders = {};
-  for (const k in res.headers) if (!HOP_BY_HOP.has(k)) headers[k] = res.headers[k]!;
+  const headers: OutgoingHeaders = forwardableResponseHeaders(res.headers);
   headers['x-envoy-upstream-service-time'] = String(serviceTimeMs);
   req.finishHeaders(headers);
   info.status = res.status;
@@ -315,12 +327,15 @@ async function streamResponse(
     return;
   }
   ds.respond(res.status, headers);
+  req.idle?.touch();
   await new Promise<void>((resolve) => {
-    const pump = new ResponsePump(res, ds, info, grpcInHeaders, routeTimedOut, resolve);
-    ds.onAbort(() => {
+    const pump = new ResponsePump(res, ds, info, grpcInHeaders, cutReason, req.idle, resolve);
+    const cut = () => {
       res.abort();
       pump.error();
-    });
+    };
+    ds.onAbort(cut);
+    req.idle?.whenExpired(cut);
     res.read(pump);
   });
 }
@@ -335,12 +350,14 @@ class ResponsePump implements ResponseBodyReader {
     private readonly ds: Downstream,
     private readonly info: StreamInfo,
     private readonly grpcInHeaders: string | undefined,
-    private readonly routeTimedOut: () => boolean,
+    private readonly cutReason: () => 'UT' | 'SI' | 'UR',
+    private readonly idle: StreamIdleTimer | undefined,
     private readonly resolve: () => void,
   ) {}
 
   data(chunk: Buffer): void {
     this.info.bytesSent += chunk.length;
+    this.idle?.touch();
     // Chunks already read keep coming after pause(): one drain wait is enough.
     if (!this.ds.write(chunk) && !this.waitingDrain) {
       this.waitingDrain = true;
@@ -368,8 +385,9 @@ class ResponsePump implements ResponseBodyReader {
     this.finished = true;
     const { ds } = this;
     if (!ds.aborted) ds.reset();
-    // The route timeout also covers the response body (Envoy): cut short, flagged UT.
-    this.info.flags.add(ds.aborted ? 'DC' : this.routeTimedOut() ? 'UT' : 'UR');
+    // The route timeout also covers the response body (Envoy): cut short, flagged UT; the
+    // stream idle timeout, SI.
+    this.info.flags.add(ds.aborted ? 'DC' : this.cutReason());
     this.resolve();
   }
 }

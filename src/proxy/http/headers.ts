@@ -15,11 +15,37 @@ export function forwardableHeaders(headers: HeaderMap): OutHeaders {
     const v = headers[k];
     if (v === undefined || k.charCodeAt(0) === 0x3a /* : */ || HOP_BY_HOP.has(k)) continue;
     if (listed !== undefined && listed.includes(k)) continue;
+    // `Expect: 100-continue` is answered here (the codec sends 100 Continue once the body is
+    // read), so the upstream never sees it: Envoy with proxy_100_continue false, its default.
+    if (k === 'expect' && isContinue(v)) continue;
     out[k] = v;
   }
   // gRPC needs `te: trailers` end to end.
   if (headers.te === 'trailers') out.te = 'trailers';
   return out;
+}
+
+/**
+ * An upstream response's headers as they may go downstream: without the hop-by-hop ones
+ * (connection, keep-alive, proxy-connection, transfer-encoding, upgrade, ...) and without those
+ * the upstream named in its own Connection header, as Envoy's codecs drop them.
+ */
+export function forwardableResponseHeaders(headers: HeaderMap): OutHeaders {
+  const out: OutHeaders = {};
+  const connection = headers.connection;
+  const listed = connection === undefined ? undefined : connectionListed(connection);
+  for (const k in headers) {
+    const v = headers[k];
+    if (v === undefined || HOP_BY_HOP.has(k)) continue;
+    if (listed !== undefined && listed.includes(k)) continue;
+    out[k] = v;
+  }
+  return out;
+}
+
+function isContinue(v: string | string[]): boolean {
+  const s = Array.isArray(v) ? v.join(',') : v;
+  return s.length === 12 && s.toLowerCase() === '100-continue';
 }
 
 function connectionListed(value: string | string[]): string[] {

@@ -48,6 +48,8 @@ export class ReplayableBody {
   private replayableFlag: boolean;
   private waitingDrains = 0;
   bytesReceived = 0;
+  /** Called for every chunk received (the stream idle timer). */
+  onChunk: (() => void) | undefined;
   /** The request has no body at all (known before reading: no Content-Length, no chunks). */
   readonly empty: boolean;
 
@@ -106,6 +108,7 @@ export class ReplayableBody {
 
   private onData(chunk: Buffer): void {
     this.bytesReceived += chunk.length;
+    this.onChunk?.();
     if (this.replayableFlag) {
       this.buffered += chunk.length;
       if (this.buffered > this.limit) {

@@ -35,6 +35,7 @@ import { grpcStatusForHttp, localReply, type LocalReplyReason } from './local-re
 import { ReplayableBody } from './request-body.js';
 import { matchRoute, pickTarget, rewritePath, selectVirtualHost } from './route-table.js';
 import { startStreamInfo, type Reporter, type StreamInfo } from './stream-info.js';
+import { DEFAULT_STREAM_IDLE_TIMEOUT_MS, StreamIdleTimer } from './stream-idle-timeout.js';
 
 const NO_MUTATION: HeaderMutation = Object.freeze({ add: [], remove: [] });
 const NO_FILTERS: FilterOutcome = Object.freeze({
@@ -70,9 +71,10 @@ export async function handleRequest(
 ): Promise<void> {
   const info = startStreamInfo(ds, reporter, deps.clock);
   const hcm = target.kind === 'reply' ? undefined : target.hcm;
+  const idle = new StreamIdleTimer(deps.clock, hcm?.streamIdleTimeoutMs ?? DEFAULT_STREAM_IDLE_TIMEOUT_MS);
   let body: ReplayableBody | undefined;
   try {
-    const failure = await route(ds, target, info, deps, (b) => (body = b));
+    const failure = await route(ds, target, info, deps, idle, (b) => (body = b));
     if (failure) sendLocalReply(ds, failure, info);
   } catch (err) {
     sendLocalReply(
@@ -81,6 +83,7 @@ export async function handleRequest(
       info,
     );
   } finally {
+    idle.stop();
     if (ds.aborted) {
       info.flags.add('DC');
       if (!ds.headersSent) info.status = 0;
@@ -99,6 +102,7 @@ async function route(
   target: RequestTarget,
   info: StreamInfo,
   deps: RouterDeps,
+  idle: StreamIdleTimer,
   setBody: (b: ReplayableBody) => void,
 ): Promise<LocalReplyReason | undefined> {
   if (target.kind === 'reply') return target.reason;
@@ -106,6 +110,7 @@ async function route(
     const action: ForwardAction = { kind: 'forward', targets: [], totalWeight: 0, timeoutMs: 0, mirrors: [] };
     const spec: SendSpec = {
       hcm: target.hcm,
+      idle,
       cluster: target.cluster,
       action,
       path: ds.path,
@@ -135,6 +140,7 @@ async function route(
     respondFully(ds, info, action.status, { location }, '');
     return undefined;
   }
+  if (action.idleTimeoutMs !== undefined) idle.restart(action.idleTimeoutMs);
   const picked = pickTarget(action, deps.random);
   if (!picked) return { kind: 'no-cluster', cluster: '' };
   info.upstreamCluster = picked.cluster;
@@ -189,6 +195,7 @@ async function route(
         };
   return send(ds, info, deps, setBody, {
     hcm: target.hcm,
+    idle,
     cluster: picked.cluster,
     action,
     path: rewritePath(r, action, ds.path),
@@ -213,6 +220,7 @@ async function route(
 
 interface SendSpec {
   hcm: HttpConnectionManagerConfig | undefined;
+  idle: StreamIdleTimer;
   cluster: string;
   action: ForwardAction;
   path: string;
@@ -255,6 +263,7 @@ async function send(
         };
   const retries = action.retry?.numRetries ?? 0;
   const body = new ReplayableBody(ds.body, retries > 0 ? RETRY_BUFFER_LIMIT : 0);
+  body.onChunk = spec.idle.touch;
   setBody(body);
   const request: Parameters<typeof forward>[0] = {
     cluster,
@@ -273,6 +282,7 @@ async function send(
       : ds.headers,
     sourceIp: ds.remoteAddress,
     body,
+    idle: spec.idle,
     finishHeaders: (h) => {
       if (spec.responseMutations) applyMutations(h, spec.responseMutations);
     },

@@ -25,6 +25,9 @@ export function handleUpgrade(
   reporter: Reporter,
   deps: RouterDeps,
 ): void {
+  // Bytes the client sends before the upstream is connected stay in the socket until pipe()
+  // resumes it: the byte counter below must not set it flowing and drop them.
+  socket.pause();
   // Upgrades carry no request id or forwarded-for of their own in the access log.
   const info: StreamInfo = {
     ...startStreamInfo(ds, reporter, deps.clock, 1),
@@ -46,6 +49,8 @@ export function handleUpgrade(
     info.flags.add(reply.flag);
     info.status = reply.status;
     info.bytesSent = Buffer.byteLength(reply.body);
+    // Read (and drop) what the client sends meanwhile, so its FIN closes the socket.
+    socket.resume();
     socket.end(
       `HTTP/1.1 ${reply.status} ${reply.status === 404 ? 'Not Found' : 'Service Unavailable'}\r\ncontent-type: text/plain\r\n` +
         `content-length: ${info.bytesSent}\r\nconnection: close\r\n\r\n${reply.body}`,

@@ -306,3 +306,78 @@ test('an upstream that closes idle keep-alive connections does not fail the next
   await new Promise((r) => setTimeout(r, 150));
   assert.equal((await request(m.port, { host: 'svc:9080' })).status, 200);
 });
+
+test('Expect: 100-continue is answered by the proxy and not forwarded (proxy_100_continue false)', async (t) => {
+  let upstreamHead = '';
+  let received = '';
+  const raw = await rawBackend(t, (socket, data) => {
+    received += data;
+    const end = received.indexOf('\r\n\r\n');
+    if (end === -1) return;
+    upstreamHead = received.slice(0, end);
+    // A backend that never sends 100 Continue itself: the client must still get one.
+    if (received.length - end - 4 >= 5)
+      socket.write(`HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n${received.slice(end + 4)}`);
+  });
+  const m = await mesh(t, raw.port);
+  const out = await new Promise<string>((resolve, reject) => {
+    const c = net.connect(m.port, '127.0.0.1', () =>
+      c.write('POST / HTTP/1.1\r\nHost: svc:9080\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n'),
+    );
+    let got = '';
+    c.on('data', (d: Buffer) => {
+      got += d.toString('latin1');
+      if (got === 'HTTP/1.1 100 Continue\r\n\r\n') c.write('hello');
+      if (got.endsWith('\r\n\r\nhello')) {
+        c.destroy();
+        resolve(got);
+      }
+    });
+    c.on('error', reject);
+  });
+  assert.match(out, /^HTTP\/1.1 100 Continue\r\n\r\nHTTP\/1.1 200 OK\r\n/);
+  assert.match(upstreamHead, /^POST \/ HTTP\/1.1\r\n/);
+  assert.doesNotMatch(upstreamHead, /expect/i);
+});
+
+test('hop-by-hop response headers, and those the upstream names in Connection, never reach the client', async (t) => {
+  const raw = await rawBackend(t, (socket) => {
+    socket.write(
+      'HTTP/1.1 200 OK\r\nConnection: keep-alive, X-Hop\r\nX-Hop: secret\r\nKeep-Alive: timeout=5\r\n' +
+        'Proxy-Connection: keep-alive\r\nUpgrade: h2c\r\nX-End: kept\r\nContent-Length: 2\r\n\r\nok',
+    );
+  });
+  const m = await mesh(t, raw.port);
+  const res = await request(m.port, { host: 'svc:9080' });
+  assert.equal(res.status, 200);
+  assert.equal(res.body, 'ok');
+  assert.equal(res.headers['x-end'], 'kept');
+  for (const name of ['x-hop', 'keep-alive', 'proxy-connection', 'upgrade'])
+    assert.equal(res.headers[name], undefined, name);
+  assert.notEqual(res.headers.connection, 'keep-alive, X-Hop');
+});
+
+test('Upgrade: h2c is forwarded as an ordinary request without its upgrade headers', async (t) => {
+  const heads: string[] = [];
+  const raw = await rawBackend(t, (socket, data) => {
+    heads.push(data);
+    socket.write('HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nplain');
+  });
+  const m = await mesh(t, raw.port);
+  let timer: NodeJS.Timeout | undefined;
+  const out = await Promise.race([
+    exchange(
+      m.port,
+      'GET /a HTTP/1.1\r\nHost: svc:9080\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n' +
+        'HTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\nGET /b HTTP/1.1\r\nHost: svc:9080\r\n\r\n',
+      (s) => s.split('plain').length === 3,
+    ),
+    new Promise<string>((resolve) => (timer = setTimeout(() => resolve('no answer to both requests'), 3000))),
+  ]);
+  clearTimeout(timer);
+  // Answered as HTTP/1.1 (no 101), and the connection goes on to the next request.
+  assert.equal(out.split('HTTP/1.1 200 OK').length, 3);
+  assert.doesNotMatch(out, /101 Switching Protocols/);
+  assert.match(heads[0]!, /^GET \/a HTTP\/1.1\r\n/);
+  assert.doesNotMatch(heads[0]!, /upgrade|http2-settings/i);
+});

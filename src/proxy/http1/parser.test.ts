@@ -400,3 +400,26 @@ test('finish() between messages is clean; in the middle of a head or body it is 
     'HPE_INCOMPLETE',
   );
 });
+
+test('Upgrade: h2c is not an upgrade: Upgrade, HTTP2-Settings and their Connection tokens are dropped', () => {
+  const head = heads(
+    parse([
+      'GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings, x-trace\r\nUpgrade: h2c\r\n' +
+        'HTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\nX-Trace: 1\r\n\r\n',
+    ]),
+  )[0]!;
+  assert.equal(head.upgrade, false);
+  assert.equal(head.keepAlive, true);
+  assert.equal(head.headers.upgrade, undefined);
+  assert.equal(head.headers['http2-settings'], undefined);
+  assert.equal(head.headers.connection, 'x-trace');
+  assert.equal(head.headers['x-trace'], '1');
+  const only = heads(parse(['GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: H2C\r\n\r\n']))[0]!;
+  assert.equal(only.upgrade, false);
+  assert.equal(only.headers.connection, undefined);
+  // Other protocols still upgrade.
+  const ws = heads(
+    parse(['GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n']),
+  )[0]!;
+  assert.equal(ws.upgrade, true);
+});

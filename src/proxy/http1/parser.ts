@@ -604,6 +604,10 @@ export class Http1Parser {
       keepAlive = c.keepAlive;
       upgrade = c.upgrade && headers.upgrade !== undefined;
     }
+    if (headers.upgrade !== undefined && isH2cUpgrade(headers.upgrade)) {
+      stripH2cUpgrade(headers);
+      upgrade = false;
+    }
     let expectContinue = false;
     if (f.expect !== undefined) {
       if (f.expect.toLowerCase() !== '100-continue')
@@ -797,6 +801,31 @@ function transferCodingIsChunked(te: string, request: boolean): boolean {
 function isToken(s: string): boolean {
   for (let i = 0; i < s.length; i++) if (TCHAR[s.charCodeAt(i)] !== 1) return false;
   return true;
+}
+
+function isH2cUpgrade(value: string | string[]): boolean {
+  return typeof value === 'string' && value.length === 3 && value.toLowerCase() === 'h2c';
+}
+
+/**
+ * `Upgrade: h2c` (what `curl --http2` sends in cleartext) is not an upgrade this proxy performs:
+ * as Envoy's HTTP/1 codec, drop Upgrade, HTTP2-Settings and their Connection tokens and carry
+ * on with an ordinary HTTP/1.1 request.
+ */
+function stripH2cUpgrade(headers: HeaderMap): void {
+  delete headers.upgrade;
+  delete headers['http2-settings'];
+  const connection = headers.connection;
+  if (typeof connection !== 'string') return;
+  const kept = connection
+    .split(',')
+    .map((t) => t.trim())
+    .filter((t) => {
+      const l = t.toLowerCase();
+      return t !== '' && l !== 'upgrade' && l !== 'http2-settings';
+    });
+  if (kept.length === 0) delete headers.connection;
+  else headers.connection = kept.join(', ');
 }
 
 const KEEP_ALIVE = Object.freeze({ keepAlive: true, upgrade: false });

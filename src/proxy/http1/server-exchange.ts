@@ -118,7 +118,6 @@ export class Http1Exchange implements Downstream {
     let head = statusLine(status);
     let hasDate = false;
     let length: string | string[] | undefined;
-    let chunked = false;
     for (const name in headers) {
       const value = headers[name]!;
       switch (name) {
@@ -128,13 +127,15 @@ export class Http1Exchange implements Downstream {
         case 'date':
           hasDate = true;
           break;
-        case 'transfer-encoding':
-          chunked = true;
-          break;
         case 'connection':
           if (String(value).toLowerCase().includes('close')) this.closeAfter = true;
           continue;
+        // Hop-by-hop: this connection's own framing and options are decided here, never
+        // copied from whoever produced the headers (an upstream, a filter).
+        case 'transfer-encoding':
         case 'keep-alive':
+        case 'proxy-connection':
+        case 'upgrade':
           continue;
       }
       head += fieldLines(name, value);
@@ -150,8 +151,6 @@ export class Http1Exchange implements Downstream {
     } else if (empty) {
       this.mode = MODE_LENGTH;
       head += 'content-length: 0\r\n';
-    } else if (chunked) {
-      this.mode = MODE_CHUNKED;
     } else if (this.protocol === 'HTTP/1.1') {
       this.mode = MODE_CHUNKED;
       head += 'transfer-encoding: chunked\r\n';

@@ -19,6 +19,7 @@ import { bool } from './convert-common.js';
 import { convertHttpFilter } from './convert-http-filters.js';
 import { convertRouteConfiguration } from './convert-route.js';
 import { convertDownstreamTls } from './convert-tls.js';
+import { DEFAULT_STREAM_IDLE_TIMEOUT_MS } from '../http/stream-idle-timeout.js';
 import type {
   AccessLogMsg,
   FileAccessLogMsg,
@@ -185,6 +186,7 @@ function hcm(msg: HcmMsg, path: string, problems: Problems): HttpConnectionManag
     httpFilters: Object.freeze(filters),
     accessLogs: accessLogs(msg.access_log, `${path}.access_log`, problems),
     generateRequestId: bool(msg.generate_request_id, true),
+    streamIdleTimeoutMs: durationMs(msg.stream_idle_timeout, DEFAULT_STREAM_IDLE_TIMEOUT_MS),
   };
   if (msg.rds !== undefined) {
     if (!msg.rds.route_config_name) problems.error(`${path}.rds.route_config_name`, 'must be non-empty');

@@ -101,6 +101,7 @@ const ACTION_FIELDS = fieldSet(
   'regex_rewrite',
   'host_rewrite_literal',
   'timeout',
+  'idle_timeout',
   'retry_policy',
   'hash_policy',
   'request_mirror_policies',
@@ -372,6 +373,8 @@ function forwardAction(
   }
   const grpcMax = a.max_stream_duration?.grpc_timeout_header_max ?? a.max_grpc_timeout;
   if (grpcMax !== undefined) out.grpcTimeoutHeaderMaxMs = durationMs(grpcMax, 0);
+  // Replaces the connection manager's stream_idle_timeout for this route (0 turns it off).
+  if (a.idle_timeout !== undefined) out.idleTimeoutMs = durationMs(a.idle_timeout, 0);
   if (a.max_stream_duration?.max_stream_duration !== undefined) {
     problems.warning(
       `${path}.max_stream_duration.max_stream_duration`,

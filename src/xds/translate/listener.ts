@@ -41,9 +41,19 @@ export function rdsConnectionManager(
     stat_prefix: statPrefix,
     rds: { config_source: adsConfigSource(), route_config_name: routeName },
     http_filters: httpFilters(flavor, extraFilters),
+    ...(flavor === 'grpc' ? {} : ISTIO_HCM_DEFAULTS),
     ...extra,
   };
 }
+
+/**
+ * What Istio sets on every sidecar and gateway HCM: WebSocket upgrades allowed, and no stream
+ * idle timeout (Envoy's default of 5 minutes would cut silent long-lived streams).
+ */
+const ISTIO_HCM_DEFAULTS: Json = Object.freeze({
+  upgrade_configs: [{ upgrade_type: 'websocket' }],
+  stream_idle_timeout: durationMs(0),
+});
 
 function hcmFilter(hcm: Json): Json {
   return { name: FILTER.hcm, typed_config: pack(TYPE.hcm, hcm) };
@@ -153,6 +163,7 @@ export function inboundListener(
         stat_prefix: `inbound_${port}`,
         route_config: { name: cluster, virtual_hosts: [extras ? extras.virtualHost(vh) : vh] },
         http_filters: httpFilters('envoy', extras?.filters),
+        ...ISTIO_HCM_DEFAULTS,
       })
     : tcpProxyFilter(cluster);
   return {

@@ -69,6 +69,10 @@ test('sidecar outbound listeners: HTTP ports use RDS by port; TCP services liste
     hcm.http_filters.map((f: Loose) => String(f.name)),
     ['envoy.filters.http.fault', 'envoy.filters.http.cors', 'envoy.filters.http.router'],
   );
+  // As Istio: WebSocket upgrades allowed, Envoy's 5 minute stream idle timeout turned off.
+  assert.deepEqual(hcm.upgrade_configs, [{ upgrade_type: 'websocket' }]);
+  assert.equal(Number(hcm.stream_idle_timeout?.seconds ?? 0), 0);
+  assert.ok(hcm.stream_idle_timeout, 'stream_idle_timeout is sent (0s), not left to the 5 minute default');
   const tcpProxy = unpackAny(
     out.get('10.96.0.5_5432').filter_chains[0].filters[0].typed_config as AnyMessage,
   );
