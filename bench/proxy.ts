@@ -19,8 +19,8 @@
  *                       [--node-flags FLAGS]
  *
  * --trellis-bin runs another checkout's bin/trellis.mjs (A/B comparisons of proxy changes).
- * --node-flags "..." starts the Trellis proxies with these node flags (e.g. a smaller young
- * generation: "--max-semi-space-size=1").
+ * The Trellis proxies start as users start them, through bin/trellis (which gives `proxy` its
+ * node flags). --node-flags="..." replaces those flags ("" for node's defaults).
  *
  * --profile DIR runs the one-hop Trellis proxy with `node --cpu-prof` and writes the profile of
  * a saturation run to DIR (read it with `node --import tsx bench/xds-profile.ts FILE`).
@@ -373,33 +373,35 @@ ads.set('RDS', [
 async function startTrellis(
   ports: typeof clientPorts,
   workload: string,
-  nodeFlags: string[] = [],
+  profileFlags: string[] = [],
 ): Promise<ChildProcess> {
-  const child = start(
-    0,
-    process.execPath,
-    [
-      ...(flags['node-flags']?.split(/\s+/).filter((f) => f !== '') ?? []),
-      ...nodeFlags,
-      flags['trellis-bin'] ?? path.join(ROOT, 'bin/trellis.mjs'),
-      'proxy',
-      '--xds',
-      ads.address,
-      '--workload',
-      workload,
-      '--labels',
-      `app=${workload},version=v1`,
-      '--admin-port',
-      String(ports.admin),
-      '--outbound-port',
-      String(ports.outbound),
-      '--inbound-port',
-      String(ports.inbound),
-      '--drain-seconds',
-      '1',
-    ],
-    { TRELLIS_LOG_LEVEL: 'warn' },
-  );
+  const proxyArgs = [
+    'proxy',
+    '--xds',
+    ads.address,
+    '--workload',
+    workload,
+    '--labels',
+    `app=${workload},version=v1`,
+    '--admin-port',
+    String(ports.admin),
+    '--outbound-port',
+    String(ports.outbound),
+    '--inbound-port',
+    String(ports.inbound),
+    '--drain-seconds',
+    '1',
+  ];
+  const bin = flags['trellis-bin'] ?? path.join(ROOT, 'bin/trellis');
+  const env: NodeJS.ProcessEnv = { TRELLIS_LOG_LEVEL: 'warn' };
+  // Profiling flags are added to the command's own node flags (NODE_OPTIONS refuses --cpu-prof).
+  if (profileFlags.length > 0) env.TRELLIS_NODE_FLAGS = profileFlags.join(' ');
+  const nodeFlags = flags['node-flags']?.split(/\s+/).filter((f) => f !== '');
+  const child = bin.endsWith('.mjs')
+    ? // Another checkout's entry point (older ones have no bin/trellis): node with --node-flags.
+      start(0, process.execPath, [...(nodeFlags ?? []), ...profileFlags, bin, ...proxyArgs], env)
+    : // As users run it: bin/trellis picks the proxy's node flags; --node-flags replaces them.
+      start(0, bin, proxyArgs, nodeFlags ? { ...env, TRELLIS_PROXY_NODE_FLAGS: nodeFlags.join(' ') } : env);
   const deadline = Date.now() + 20_000;
   for (;;) {
     const ready = await new Promise<boolean>((resolve) => {

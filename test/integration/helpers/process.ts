@@ -3,6 +3,8 @@ import path from 'node:path';
 
 export const REPO = path.resolve(import.meta.dirname, '../../..');
 export const TRELLIS_BIN = path.join(REPO, 'bin/trellis.mjs');
+/** The installed command (`npx trellis`): a shell script that execs node with bin/trellis.mjs. */
+export const TRELLIS_COMMAND = path.join(REPO, 'bin/trellis');
 
 export interface RunningCommand {
   child: ChildProcess;
@@ -18,9 +20,12 @@ export interface RunningCommand {
 /** Starts `trellis ARGS...` as a child process, collecting its output. */
 export function startTrellis(
   args: string[],
-  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; viaCommand?: boolean } = {},
 ): RunningCommand {
-  const child = spawn(process.execPath, [TRELLIS_BIN, ...args], {
+  const [cmd, cmdArgs] = options.viaCommand
+    ? [TRELLIS_COMMAND, args]
+    : [process.execPath, [TRELLIS_BIN, ...args]];
+  const child = spawn(cmd, cmdArgs, {
     cwd: options.cwd ?? REPO,
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
