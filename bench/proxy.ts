@@ -153,7 +153,9 @@ function start(core: number, cmd: string, args: string[], env: NodeJS.ProcessEnv
 }
 
 async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
+  // A child killed by a signal has no exit code: it has exited all the same (awaiting its
+  // 'exit' again would wait for ever).
+  if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   child.kill('SIGTERM');
   const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
