@@ -102,19 +102,7 @@ export class Http1ServerConnection implements ParserHandler, ExchangeOwner {
 
   private readonly onData = (chunk: Buffer): void => {
     if (this.current === undefined && this.parser.idle) this.headStart = Date.now();
-    this.parsing = true;
-    try {
-      this.parser.execute(chunk);
-    } catch (err) {
-      this.onParseError(err);
-      return;
-    } finally {
-      this.parsing = false;
-    }
-    if (this.upgrading) {
-      this.handOverUpgrade();
-      return;
-    }
+    if (!this.runParser(chunk)) return;
     if (this.current === undefined && this.drainingFlag) {
       this.closeIdle();
       return;
@@ -212,20 +200,30 @@ export class Http1ServerConnection implements ParserHandler, ExchangeOwner {
       this.parser.resume();
       return;
     }
+    if (!this.runParser(undefined)) return;
+    if (this.current === undefined && (this.peerEnded || this.drainingFlag)) this.closeIdle();
+  }
+
+  /**
+   * Feeds `chunk` to the parser (or resumes it with what it holds). False when the connection
+   * was handed over (an upgrade) or failed: nothing more to do with it here.
+   */
+  private runParser(chunk: Buffer | undefined): boolean {
     this.parsing = true;
     try {
-      this.parser.resume();
+      if (chunk === undefined) this.parser.resume();
+      else this.parser.execute(chunk);
     } catch (err) {
       this.onParseError(err);
-      return;
+      return false;
     } finally {
       this.parsing = false;
     }
     if (this.upgrading) {
       this.handOverUpgrade();
-      return;
+      return false;
     }
-    if (this.current === undefined && (this.peerEnded || this.drainingFlag)) this.closeIdle();
+    return true;
   }
 
   pauseBody(): void {
