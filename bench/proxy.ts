@@ -20,7 +20,9 @@
  *
  * --trellis-bin runs another checkout's bin/trellis.mjs (A/B comparisons of proxy changes).
  * The Trellis proxies start as users start them, through bin/trellis (which gives `proxy` its
- * node flags). --node-flags="..." replaces those flags ("" for node's defaults).
+ * node flags). --node-flags="..." replaces those flags ("" for node's defaults). A --trellis-bin
+ * that names a .mjs runs with node's defaults: to compare code alone, give both runs of an A/B
+ * the same --node-flags.
  *
  * --profile DIR runs the one-hop Trellis proxy with `node --cpu-prof` and writes the profile of
  * a saturation run to DIR (read it with `node --import tsx bench/xds-profile.ts FILE`).

@@ -114,7 +114,7 @@ export async function forward(
   try {
     for (let attempt = 0; ; attempt++) {
       if (ds.aborted) return undefined;
-      if (idle?.expired) return { kind: 'stream-idle-timeout' };
+      if (idle?.expired) return { kind: 'stream-idle-timeout', requestComplete: req.body.complete };
       const releaseRequest = cluster.breakers.forPriority().tryAcquire('requests');
       if (!releaseRequest) {
         cluster.counters.upstream_rq_pending_overflow++;
@@ -143,7 +143,7 @@ export async function forward(
       }
       if (idle?.expired) {
         if (result.kind === 'response') result.response.abort();
-        return { kind: 'stream-idle-timeout' };
+        return { kind: 'stream-idle-timeout', requestComplete: req.body.complete };
       }
       cluster.record(host, outcomeOf(result));
       const canRetry = attempt + 1 < maxAttempts && req.body.replayable && retry !== undefined && !timedOut;

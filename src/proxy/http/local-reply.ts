@@ -15,7 +15,8 @@ export type LocalReplyReason =
   | { kind: 'upstream-reset'; cluster: string; detail: string }
   | { kind: 'overflow'; cluster: string }
   | { kind: 'timeout' }
-  | { kind: 'stream-idle-timeout' }
+  /** `requestComplete`: the client had sent its whole request (Envoy: 504, else 408). */
+  | { kind: 'stream-idle-timeout'; requestComplete: boolean }
   | { kind: 'retry-limit'; cluster: string; detail: string }
   | { kind: 'bad-request'; detail: string }
   | { kind: 'fault-abort'; status: number; grpcStatus?: number | undefined }
@@ -59,7 +60,7 @@ export function localReply(reason: LocalReplyReason): LocalReply {
     case 'timeout':
       return { status: 504, flag: 'UT', body: 'upstream request timeout\n' };
     case 'stream-idle-timeout':
-      return { status: 408, flag: 'SI', body: 'stream timeout\n' };
+      return { status: reason.requestComplete ? 504 : 408, flag: 'SI', body: 'stream timeout\n' };
     case 'retry-limit':
       return { status: 503, flag: 'URX', body: `upstream retry limit exceeded: ${reason.detail}\n` };
     case 'bad-request':

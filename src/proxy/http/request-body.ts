@@ -62,6 +62,11 @@ export class ReplayableBody {
     this.empty = source.readableEnded || source.stream?.endAfterHeaders === true;
   }
 
+  /** The whole request body has been received from the client. */
+  get complete(): boolean {
+    return this.ended || this.empty || this.source.readableEnded;
+  }
+
   /** True while every chunk received so far is still held. */
   get replayable(): boolean {
     return this.replayableFlag;

@@ -35,7 +35,7 @@ import { grpcStatusForHttp, localReply, type LocalReplyReason } from './local-re
 import { ReplayableBody } from './request-body.js';
 import { matchRoute, pickTarget, rewritePath, selectVirtualHost } from './route-table.js';
 import { startStreamInfo, type Reporter, type StreamInfo } from './stream-info.js';
-import { DEFAULT_STREAM_IDLE_TIMEOUT_MS, StreamIdleTimer } from './stream-idle-timeout.js';
+import { StreamIdleTimer } from './stream-idle-timeout.js';
 
 const NO_MUTATION: HeaderMutation = Object.freeze({ add: [], remove: [] });
 const NO_FILTERS: FilterOutcome = Object.freeze({
@@ -71,7 +71,9 @@ export async function handleRequest(
 ): Promise<void> {
   const info = startStreamInfo(ds, reporter, deps.clock);
   const hcm = target.kind === 'reply' ? undefined : target.hcm;
-  const idle = new StreamIdleTimer(deps.clock, hcm?.streamIdleTimeoutMs ?? DEFAULT_STREAM_IDLE_TIMEOUT_MS);
+  // A request straight to an inbound cluster (no connection manager in the config) has no idle
+  // limit: nothing in xDS could turn one off.
+  const idle = new StreamIdleTimer(deps.clock, hcm ? hcm.streamIdleTimeoutMs : 0);
   let body: ReplayableBody | undefined;
   try {
     const failure = await route(ds, target, info, deps, idle, (b) => (body = b));

@@ -99,15 +99,34 @@ function untilClosed(port: number, data: string): Promise<string> {
   });
 }
 
-test('an upstream that never answers (route timeout 0) gets 408 after stream_idle_timeout, flagged SI', async (t) => {
+test('an upstream that never answers (route timeout 0) gets 504 after stream_idle_timeout, flagged SI', async (t) => {
   const port = await rawBackend(t, () => undefined);
   const m = await mesh(t, port);
   const started = performance.now();
   const res = await request(m.port, { host: 'slow:9080' });
   const took = performance.now() - started;
-  assert.equal(res.status, 408);
+  // The whole request had arrived: Envoy answers 504 then (408 while the request is incomplete).
+  assert.equal(res.status, 504);
   assert.equal(res.body, 'stream timeout\n');
   assert.ok(took >= 250 && took < 2500, `took ${took} ms`);
+  await eventually(
+    () => /response_code="504",response_flags="SI"/.test(m.proxy.stats.prometheus()),
+    'SI in metrics',
+  );
+});
+
+test('a client that stops sending its request body gets 408 after stream_idle_timeout (SI)', async (t) => {
+  const port = await rawBackend(t, () => undefined);
+  const m = await mesh(t, port);
+  // Content-Length 10, 3 bytes sent, then nothing.
+  const c = net.connect(m.port, '127.0.0.1', () =>
+    c.write('POST /upload HTTP/1.1\r\nHost: slow:9080\r\nContent-Length: 10\r\n\r\nabc'),
+  );
+  t.after(() => c.destroy());
+  let out = '';
+  c.on('data', (d: Buffer) => (out += d.toString('latin1')));
+  await eventually(() => out.endsWith('stream timeout\n'), 'the 408 response');
+  assert.match(out, /^HTTP\/1.1 408 /);
   await eventually(
     () => /response_code="408",response_flags="SI"/.test(m.proxy.stats.prometheus()),
     'SI in metrics',
@@ -187,7 +206,7 @@ test("a route's idle_timeout replaces the listener's stream_idle_timeout", async
   const never = await rawBackend(t, () => undefined);
   const on = await mesh(t, never, { nanos: 0 }, { idle_timeout: { nanos: 200_000_000 } });
   const res = await request(on.port, { host: 'slow:9080' });
-  assert.equal(res.status, 408);
+  assert.equal(res.status, 504);
 });
 
 test('StreamIdleTimer: fires after the timeout without activity, re-arms after activity, restart replaces it', () => {

@@ -2,8 +2,9 @@
  * Envoy's stream idle timeout: a request during which nothing moves for this long (no request
  * body bytes arriving, no response headers or body bytes going out) is ended. The HTTP
  * connection manager's stream_idle_timeout sets it (default 5 minutes, 0 disables); a route's
- * idle_timeout replaces it once the route is known. On expiry Envoy answers 408 if no response
- * has started, else resets the stream; either way with response flag SI.
+ * idle_timeout replaces it once the route is known. On expiry, if no response has started,
+ * Envoy answers 504 when the whole request had arrived and 408 when it had not; after that it
+ * resets the stream. Either way the response flag is SI.
  * https://www.envoyproxy.io/docs/envoy/latest/faq/configuration/timeouts#stream-timeouts
  *
  * Activity only records a time: the one timer, when it fires, re-arms itself for what is left,
