@@ -64,6 +64,14 @@ class LocalRateLimiters {
   }
 }
 
+/**
+ * Whether a connection manager has filters before the router (the last one). When it has not,
+ * the common case, the router skips run() altogether: no header view, no await.
+ */
+export function hasFiltersBeforeRouter(hcm: HttpConnectionManagerConfig | undefined): boolean {
+  return (hcm?.httpFilters.length ?? 0) > 1;
+}
+
 export class HttpFilterRunner {
   private activeFaults = 0;
   private readonly limiters: LocalRateLimiters;
@@ -82,8 +90,6 @@ export class HttpFilterRunner {
     const requestHeaders: [string, string][] = [];
     const responseHeaders: OutHeaders = {};
     const filters = input.hcm?.httpFilters ?? [];
-    // The common case: the router alone. Skip building the header view.
-    if (filters.length <= 1) return { kind: 'continue', requestHeaders, responseHeaders };
     const pseudo = input.headers;
     for (const f of filters) {
       const override = input.route.perFilter.get(f.name) ?? input.vh.perFilter.get(f.name);

@@ -6,31 +6,27 @@ import { randomFillSync, randomUUID } from 'node:crypto';
 import type { HeaderMutation } from '../config.js';
 import { HOP_BY_HOP, type HeaderMap, type OutHeaders } from './downstream.js';
 
+/** A request's headers as they may go upstream (`te: trailers` kept for gRPC). */
 export function forwardableHeaders(headers: HeaderMap): OutHeaders {
-  const out: OutHeaders = {};
-  // Headers the client named in Connection are hop-by-hop too (rare: usually keep-alive/close).
-  const connection = headers.connection;
-  const listed = connection === undefined ? undefined : connectionListed(connection);
-  for (const k in headers) {
-    const v = headers[k];
-    if (v === undefined || k.charCodeAt(0) === 0x3a /* : */ || HOP_BY_HOP.has(k)) continue;
-    if (listed !== undefined && listed.includes(k)) continue;
-    // `Expect: 100-continue` is answered here (the codec sends 100 Continue once the body is
-    // read), so the upstream never sees it: Envoy with proxy_100_continue false, its default.
-    if (k === 'expect' && isContinue(v)) continue;
-    out[k] = v;
-  }
+  const out = endToEnd(headers, true);
   // gRPC needs `te: trailers` end to end.
   if (headers.te === 'trailers') out.te = 'trailers';
   return out;
 }
 
-/**
- * An upstream response's headers as they may go downstream: without the hop-by-hop ones
- * (connection, keep-alive, proxy-connection, transfer-encoding, upgrade, ...) and without those
- * the upstream named in its own Connection header, as Envoy's codecs drop them.
- */
+/** An upstream response's headers as they may go downstream. */
 export function forwardableResponseHeaders(headers: HeaderMap): OutHeaders {
+  return endToEnd(headers, false);
+}
+
+/**
+ * The end-to-end headers: without the hop-by-hop ones (connection, keep-alive, transfer-encoding,
+ * upgrade, ...) and those the sender named in its own Connection header (rare: usually
+ * keep-alive/close), as Envoy's codecs drop them. A request also loses its pseudo-headers and
+ * `Expect: 100-continue`, which is answered here (the codec sends 100 Continue once the body is
+ * read): Envoy with proxy_100_continue false, its default.
+ */
+function endToEnd(headers: HeaderMap, request: boolean): OutHeaders {
   const out: OutHeaders = {};
   const connection = headers.connection;
   const listed = connection === undefined ? undefined : connectionListed(connection);
@@ -38,6 +34,7 @@ export function forwardableResponseHeaders(headers: HeaderMap): OutHeaders {
     const v = headers[k];
     if (v === undefined || HOP_BY_HOP.has(k)) continue;
     if (listed !== undefined && listed.includes(k)) continue;
+    if (request && (k.charCodeAt(0) === 0x3a /* : */ || (k === 'expect' && isContinue(v)))) continue;
     out[k] = v;
   }
   return out;

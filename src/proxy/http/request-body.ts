@@ -48,8 +48,8 @@ export class ReplayableBody {
   private replayableFlag: boolean;
   private waitingDrains = 0;
   bytesReceived = 0;
-  /** Called for every chunk received (the stream idle timer). */
-  onChunk: (() => void) | undefined;
+  /** Told of every chunk received (the stream idle timer). */
+  activity: { touch(): void } | undefined;
   /** The request has no body at all (known before reading: no Content-Length, no chunks). */
   readonly empty: boolean;
 
@@ -78,7 +78,7 @@ export class ReplayableBody {
    */
   attach(stream: BodySink, ignoreBackpressure = false): () => void {
     // An empty (or already consumed) body: nothing to listen for.
-    if (!this.started && (this.empty || this.source.readableEnded) && !this.ended) {
+    if (!this.started && !this.ended && this.complete) {
       this.ended = true;
       this.source.resume();
     }
@@ -113,7 +113,7 @@ export class ReplayableBody {
 
   private onData(chunk: Buffer): void {
     this.bytesReceived += chunk.length;
-    this.onChunk?.();
+    this.activity?.touch();
     if (this.replayableFlag) {
       this.buffered += chunk.length;
       if (this.buffered > this.limit) {

@@ -20,7 +20,7 @@ import type { ClusterManager } from '../upstream/cluster-manager.js';
 import type { OutgoingHeaders } from '../upstream/upstream-request.js';
 import type { AccessLogWriter } from './access-log.js';
 import type { Downstream } from './downstream.js';
-import { HttpFilterRunner, type FilterOutcome } from './filters.js';
+import { hasFiltersBeforeRouter, HttpFilterRunner, type FilterOutcome } from './filters.js';
 import { forward } from './forward.js';
 import { mirrorRequest } from './mirror.js';
 import { runtimeFractionHits } from '../policy/proto-values.js';
@@ -147,20 +147,19 @@ async function route(
   if (!picked) return { kind: 'no-cluster', cluster: '' };
   info.upstreamCluster = picked.cluster;
   // The router alone (the common case): no filter to run, and no await.
-  const filtered =
-    (target.hcm?.httpFilters.length ?? 0) <= 1
-      ? NO_FILTERS
-      : await deps.filters.run({
-          hcm: target.hcm,
-          route: r,
-          vh,
-          method: ds.method,
-          path: ds.path,
-          authority: ds.authority,
-          headers: matchHeaders,
-          cluster: picked.cluster,
-          remoteAddress: ds.remoteAddress,
-        });
+  const filtered = !hasFiltersBeforeRouter(target.hcm)
+    ? NO_FILTERS
+    : await deps.filters.run({
+        hcm: target.hcm,
+        route: r,
+        vh,
+        method: ds.method,
+        path: ds.path,
+        authority: ds.authority,
+        headers: matchHeaders,
+        cluster: picked.cluster,
+        remoteAddress: ds.remoteAddress,
+      });
   if (filtered.kind === 'respond') {
     respondFully(ds, info, filtered.status, filtered.headers, '');
     return undefined;
@@ -182,7 +181,7 @@ async function route(
           })),
           remove: [],
         };
-  const responseEntries = filtered === NO_FILTERS ? [] : Object.entries(filtered.responseHeaders);
+  const responseEntries = Object.entries(filtered.responseHeaders);
   const extraResponse: HeaderMutation =
     responseEntries.length === 0
       ? NO_MUTATION
@@ -265,7 +264,7 @@ async function send(
         };
   const retries = action.retry?.numRetries ?? 0;
   const body = new ReplayableBody(ds.body, retries > 0 ? RETRY_BUFFER_LIMIT : 0);
-  body.onChunk = spec.idle.touch;
+  body.activity = spec.idle;
   setBody(body);
   const request: Parameters<typeof forward>[0] = {
     cluster,

@@ -26,7 +26,7 @@ export class StreamIdleTimer {
     private timeoutMs: number,
   ) {
     this.last = clock.now();
-    if (timeoutMs > 0) this.timer = clock.setTimeout(this.check, timeoutMs);
+    if (timeoutMs > 0) this.arm(timeoutMs);
   }
 
   get expired(): boolean {
@@ -34,9 +34,9 @@ export class StreamIdleTimer {
   }
 
   /** Something moved on the stream. */
-  readonly touch = (): void => {
+  touch(): void {
     this.last = this.clock.now();
-  };
+  }
 
   /** A route's own idle_timeout: replaces the connection manager's, counting from now (0: none). */
   restart(timeoutMs: number): void {
@@ -45,7 +45,7 @@ export class StreamIdleTimer {
     this.timer = undefined;
     this.timeoutMs = timeoutMs;
     this.last = this.clock.now();
-    if (timeoutMs > 0) this.timer = this.clock.setTimeout(this.check, timeoutMs);
+    if (timeoutMs > 0) this.arm(timeoutMs);
   }
 
   /** What to cancel on expiry (replaces the previous one); runs at once if already expired. */
@@ -61,16 +61,21 @@ export class StreamIdleTimer {
     this.onExpire = undefined;
   }
 
-  private readonly check = (): void => {
+  /** A timer only when there is a timeout: with Istio's 0s a request allocates none. */
+  private arm(ms: number): void {
+    this.timer = this.clock.setTimeout(() => this.check(), ms);
+  }
+
+  private check(): void {
     this.timer = undefined;
     const idle = this.clock.now() - this.last;
     if (idle < this.timeoutMs) {
-      this.timer = this.clock.setTimeout(this.check, this.timeoutMs - idle);
+      this.arm(this.timeoutMs - idle);
       return;
     }
     this.expiredFlag = true;
     const fn = this.onExpire;
     this.onExpire = undefined;
     fn?.();
-  };
+  }
 }
