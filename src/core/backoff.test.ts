@@ -26,3 +26,17 @@ test('Backoff sequence never returns zero and restarts after reset', () => {
   b.reset();
   assert.ok(b.next() < 100);
 });
+
+test('Backoff never exceeds its cap however many attempts failed, even with a base above it', () => {
+  for (const policy of [
+    { baseMs: 250, maxMs: 2500 },
+    { baseMs: 4000, maxMs: 1000 },
+  ]) {
+    const b = new Backoff(policy, () => 0.999999);
+    const seq = Array.from({ length: 200 }, () => b.next());
+    assert.ok(
+      seq.every((d) => d > 0 && d <= policy.maxMs),
+      `${JSON.stringify(policy)}: ${Math.max(...seq)}`,
+    );
+  }
+});

@@ -25,8 +25,9 @@ export class Backoff {
   ) {}
 
   next(): number {
-    // Never zero, so a tight loop cannot spin.
-    const d = Math.max(this.policy.baseMs / 2, backoffDelay(this.policy, this.attempt, this.random));
+    // Never zero, so a tight loop cannot spin; and never past the cap, even when half the base is.
+    const floor = Math.min(this.policy.baseMs / 2, this.policy.maxMs);
+    const d = Math.max(floor, backoffDelay(this.policy, this.attempt, this.random));
     this.attempt++;
     return d;
   }

@@ -16,7 +16,7 @@
  * of the world for this target from then on.
  */
 import * as grpc from '@grpc/grpc-js';
-import { Backoff } from '../../core/backoff.js';
+import { Backoff, type BackoffPolicy } from '../../core/backoff.js';
 import type { Clock, TimerHandle } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
 import type { Random } from '../../core/random.js';
@@ -38,7 +38,8 @@ export interface AdsClientOptions {
   logger: Logger;
   onSnapshot: (snapshot: ProxyConfigSnapshot) => void;
   onConnected?: () => void;
-  backoff?: { baseMs: number; maxMs: number };
+  /** Reconnect backoff; default XDS_RECONNECT_BACKOFF. */
+  backoff?: BackoffPolicy;
   /** Default `auto`. */
   protocol?: XdsProtocol;
 }
@@ -69,6 +70,15 @@ type AdsCall = grpc.ClientDuplexStream<
 
 /** Types whose names follow from accepted resources (EDS, RDS, ...): the cache's explicit subscriptions. */
 type FollowedType = Parameters<XdsResourceCache['setSubscription']>[0];
+
+/**
+ * Reconnect backoff of the ADS stream: full jitter, capped low so a proxy resyncs within a few
+ * seconds of a control plane's return however long it was away (an uncapped 30 s ceiling once
+ * left proxies 28 s behind). A proxy keeps serving its last config meanwhile, and a reconnect
+ * costs the control plane one stream, so a short cap is cheap; the jitter spreads a fleet's
+ * reconnects when the control plane comes back.
+ */
+export const XDS_RECONNECT_BACKOFF: BackoffPolicy = Object.freeze({ baseMs: 250, maxMs: 2500 });
 
 /** google.rpc.Code INVALID_ARGUMENT, the code a NACK carries. */
 const INVALID_ARGUMENT = 3;
@@ -105,8 +115,15 @@ export class AdsClient {
 
   constructor(private readonly options: AdsClientOptions) {
     this.cache = new XdsResourceCache(() => options.clock.wallNow());
-    this.client = new grpc.Client(options.server, grpc.credentials.createInsecure());
-    this.backoff = new Backoff(options.backoff ?? { baseMs: 500, maxMs: 30_000 }, options.random);
+    const backoff = options.backoff ?? XDS_RECONNECT_BACKOFF;
+    // grpc-js has its own connection backoff under ours (1 s growing to 120 s): a new stream on a
+    // channel still backing off fails without dialing, so cap it the same way or it would
+    // outlast our cap.
+    this.client = new grpc.Client(options.server, grpc.credentials.createInsecure(), {
+      'grpc.initial_reconnect_backoff_ms': Math.max(1, backoff.baseMs),
+      'grpc.max_reconnect_backoff_ms': Math.max(1, backoff.maxMs),
+    });
+    this.backoff = new Backoff(backoff, options.random);
     this.wire = options.protocol === 'sotw' ? 'sotw' : 'delta';
     this.stats.protocol = this.wire;
   }
