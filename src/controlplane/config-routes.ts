@@ -77,20 +77,6 @@ interface RequestProblem extends Problem {
   doc: number;
 }
 
-const MAX_BODY = 8 * 1024 * 1024;
-
-async function readText(req: http.IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY)
-      throw new TrellisError('TRELLIS_INVALID_ARGUMENT', `request body larger than ${MAX_BODY} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
 /** A JSON body: one resource, an array of them, or a Kubernetes List. */
 function parseJsonBody(text: string): ParsedDocument[] {
   let value: unknown;
@@ -202,7 +188,7 @@ export function registerConfigRoutes(router: HttpRouter, cp: ControlPlane): void
       return { json: shownResource(r) };
     })
     .on('POST', '/v1/config', async (req) => {
-      const text = await readText(req.raw);
+      const text = await req.text();
       if (text.trim() === '')
         throw new TrellisError('TRELLIS_INVALID_ARGUMENT', 'empty request: send one or more resources');
       const docs = isYaml(req.raw) ? parseAndValidate(text, REQUEST_FILE) : parseJsonBody(text);

@@ -92,7 +92,7 @@ export class ControlPlane {
   ): Promise<ControlPlaneAddresses> {
     const xdsPort = await this.ads.listen(xds.host, xds.port);
     const router = buildApi(this);
-    this.httpServer = http.createServer(router.listener());
+    this.httpServer = router.createServer();
     const httpPort = await listenHttp(this.httpServer, httpAddr.host, httpAddr.port);
     this.ready = true;
     return { xds: { host: xds.host, port: xdsPort }, http: { host: httpAddr.host, port: httpPort } };

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import type { Duplex } from 'node:stream';
 import { TrellisError, errorMessage, isTrellisError, type ErrorCode } from '../core/errors.js';
 import { listenOn } from '../core/net.js';
 import type { Logger } from '../core/logger.js';
@@ -12,6 +13,9 @@ export interface ApiRequest {
   path: string;
   params: Record<string, string>;
   query: URLSearchParams;
+  /** The body as UTF-8 text; TRELLIS_TOO_LARGE past 8 MiB. */
+  text(): Promise<string>;
+  /** The body parsed as JSON (undefined when empty); TRELLIS_INVALID_ARGUMENT when it is not JSON. */
   body(): Promise<unknown>;
   raw: http.IncomingMessage;
 }
@@ -28,12 +32,20 @@ interface RouteEntry {
 const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   TRELLIS_INVALID_CONFIG: 400,
   TRELLIS_INVALID_ARGUMENT: 400,
+  TRELLIS_BAD_REQUEST: 400,
   TRELLIS_NOT_FOUND: 404,
+  TRELLIS_METHOD_NOT_ALLOWED: 405,
   TRELLIS_CONFLICT: 409,
+  TRELLIS_TOO_LARGE: 413,
   TRELLIS_UNSUPPORTED: 422,
 };
 
-const MAX_BODY = 8 * 1024 * 1024;
+export const MAX_BODY = 8 * 1024 * 1024;
+
+/** The JSON error body every control plane endpoint answers with. */
+export function errorBody(err: TrellisError): { error: { code: ErrorCode; message: string; path?: string } } {
+  return { error: { code: err.code, message: err.message, ...(err.path ? { path: err.path } : {}) } };
+}
 
 export class HttpRouter {
   private readonly routes: RouteEntry[] = [];
@@ -45,54 +57,102 @@ export class HttpRouter {
     return this;
   }
 
+  /** An http.Server answering with this router, malformed requests included (see answerClientErrors). */
+  createServer(): http.Server {
+    const server = http.createServer(this.listener());
+    answerClientErrors(server, this.logger);
+    return server;
+  }
+
+  /**
+   * The request listener. Whatever a handler does (throw, reject, fail after answering), the
+   * request ends in a response or a closed socket and a log line: never an unhandled rejection,
+   * which would end the process.
+   */
   listener(): http.RequestListener {
-    return (req, res) => void this.handle(req, res);
+    return (req, res) => {
+      this.handle(req, res).catch((err: unknown) => {
+        this.logger.error('HTTP request failed', { url: req.url, error: errorMessage(err) });
+        if (!res.headersSent) sendError(res, new TrellisError('TRELLIS_INTERNAL', errorMessage(err)));
+        else res.destroy();
+      });
+    };
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+    let target: RequestTarget;
+    try {
+      target = parseTarget(req.url ?? '/');
+    } catch (err) {
+      sendError(res, err as TrellisError);
+      return;
+    }
     let matchedPath = false;
     for (const r of this.routes) {
-      const params = match(r.parts, parts);
+      const params = match(r.parts, target.parts);
       if (!params) continue;
       matchedPath = true;
       if (r.method !== req.method) continue;
+      let text: Promise<string> | undefined;
+      const readText = () => (text ??= readBody(req, res));
       try {
         const result = await r.handler({
           method: req.method,
-          path: url.pathname,
+          path: target.path,
           params,
-          query: url.searchParams,
-          body: () => readJson(req),
+          query: target.query,
+          text: readText,
+          body: async () => parseJson(await readText()),
           raw: req,
         });
         send(res, result?.status ?? 200, result);
       } catch (err) {
         const status = isTrellisError(err) ? (STATUS_BY_CODE[err.code] ?? 500) : 500;
         if (status === 500)
-          this.logger.error('API handler failed', { path: url.pathname, error: errorMessage(err) });
-        send(res, status, {
-          json: {
-            error: {
-              code: isTrellisError(err) ? err.code : 'TRELLIS_INTERNAL',
-              message: errorMessage(err),
-              ...(isTrellisError(err) && err.path ? { path: err.path } : {}),
-            },
-          },
-        });
+          this.logger.error('API handler failed', { path: target.path, error: errorMessage(err) });
+        const coded = isTrellisError(err) ? err : new TrellisError('TRELLIS_INTERNAL', errorMessage(err));
+        sendError(res, coded, status);
       }
       return;
     }
-    send(res, matchedPath ? 405 : 404, {
-      json: {
-        error: {
-          code: 'TRELLIS_NOT_FOUND',
-          message: matchedPath ? `method ${req.method} not allowed` : `no such endpoint ${url.pathname}`,
-        },
-      },
-    });
+    sendError(
+      res,
+      matchedPath
+        ? new TrellisError('TRELLIS_METHOD_NOT_ALLOWED', `method ${req.method} not allowed on ${target.path}`)
+        : new TrellisError('TRELLIS_NOT_FOUND', `no such endpoint ${target.path}`),
+    );
   }
+}
+
+interface RequestTarget {
+  path: string;
+  /** Decoded path segments. */
+  parts: string[];
+  query: URLSearchParams;
+}
+
+/**
+ * The origin-form request target (`/v1/config/vs?namespace=x`) split and percent-decoded;
+ * TRELLIS_BAD_REQUEST for anything else (absolute-form, `*`, bad escapes such as `%zz`).
+ */
+function parseTarget(url: string): RequestTarget {
+  const q = url.indexOf('?');
+  const path = (q < 0 ? url : url.slice(0, q)).split('#')[0] ?? '';
+  if (!path.startsWith('/'))
+    throw new TrellisError('TRELLIS_BAD_REQUEST', `request target ${JSON.stringify(url)} is not a path`);
+  const parts: string[] = [];
+  for (const segment of path.split('/')) {
+    if (segment === '') continue;
+    try {
+      parts.push(decodeURIComponent(segment));
+    } catch {
+      throw new TrellisError(
+        'TRELLIS_BAD_REQUEST',
+        `path ${JSON.stringify(path)} has a malformed percent-escape in ${JSON.stringify(segment)}`,
+      );
+    }
+  }
+  return { path, parts, query: new URLSearchParams(q < 0 ? '' : url.slice(q + 1).split('#')[0]) };
 }
 
 function match(pattern: string[], parts: string[]): Record<string, string> | undefined {
@@ -118,16 +178,48 @@ function send(res: http.ServerResponse, status: number, result: ApiResult): void
   res.end(body);
 }
 
-async function readJson(req: http.IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY)
-      throw new TrellisError('TRELLIS_INVALID_ARGUMENT', `request body larger than ${MAX_BODY} bytes`);
-    chunks.push(chunk as Buffer);
+function sendError(
+  res: http.ServerResponse,
+  err: TrellisError,
+  status = STATUS_BY_CODE[err.code] ?? 500,
+): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
   }
-  const text = Buffer.concat(chunks).toString('utf8');
+  send(res, status, { json: errorBody(err) });
+}
+
+/**
+ * Reads the body up to MAX_BODY. Past it, the rest is not read: the answer (413) says
+ * `connection: close` so the client cannot keep streaming into this connection.
+ */
+function readBody(req: http.IncomingMessage, res: http.ServerResponse): Promise<string> {
+  const tooLarge = () => {
+    res.setHeader('connection', 'close');
+    return new TrellisError('TRELLIS_TOO_LARGE', `request body larger than ${MAX_BODY} bytes`);
+  };
+  if (Number(req.headers['content-length'] ?? 0) > MAX_BODY) return Promise.reject(tooLarge());
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= MAX_BODY) {
+        chunks.push(chunk);
+        return;
+      }
+      req.off('data', onData);
+      req.pause();
+      reject(tooLarge());
+    };
+    req.on('data', onData);
+    req.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.once('error', reject);
+  });
+}
+
+function parseJson(text: string): unknown {
   if (text.trim() === '') return undefined;
   try {
     return JSON.parse(text) as unknown;
@@ -137,6 +229,38 @@ async function readJson(req: http.IncomingMessage): Promise<unknown> {
       `request body is not valid JSON: ${errorMessage(err)}`,
     );
   }
+}
+
+/** The status and code for a request node's HTTP parser rejected before any handler saw it. */
+function clientErrorCode(err: NodeJS.ErrnoException): { status: number; code: ErrorCode; reason: string } {
+  if (err.code === 'HPE_HEADER_OVERFLOW')
+    return { status: 431, code: 'TRELLIS_TOO_LARGE', reason: 'Request Header Fields Too Large' };
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT')
+    return { status: 408, code: 'TRELLIS_BAD_REQUEST', reason: 'Request Timeout' };
+  return { status: 400, code: 'TRELLIS_BAD_REQUEST', reason: 'Bad Request' };
+}
+
+/**
+ * Answers requests node's HTTP parser rejects (invalid request line or method, bad headers,
+ * oversized header block) with a coded JSON error instead of node's bare `400 Bad Request`,
+ * then closes the connection: the parser's state is unknown after such an error.
+ */
+export function answerClientErrors(server: http.Server, logger: Logger): void {
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    if (err.code === 'ECONNRESET' || err.code === 'EPIPE' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const { status, code, reason } = clientErrorCode(err);
+    logger.debug('malformed HTTP request', { error: err.message, code: err.code });
+    const body =
+      JSON.stringify({ error: { code, message: `malformed HTTP request: ${err.message}` } }) + '\n';
+    socket.end(
+      `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\n` +
+        `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+      () => socket.destroy(),
+    );
+  });
 }
 
 /** Binds the API server; see core/net.ts. */

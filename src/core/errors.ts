@@ -5,6 +5,9 @@
 export const ERROR_CODES = {
   TRELLIS_INVALID_CONFIG: 'a resource or file failed validation',
   TRELLIS_INVALID_ARGUMENT: 'a command-line flag or API argument is malformed',
+  TRELLIS_BAD_REQUEST: 'an HTTP request could not be parsed (request line, headers, percent-encoding)',
+  TRELLIS_TOO_LARGE: 'a request body or header block is larger than the server accepts',
+  TRELLIS_METHOD_NOT_ALLOWED: 'the endpoint exists but does not answer this HTTP method',
   TRELLIS_NOT_FOUND: 'the named resource, proxy or file does not exist',
   TRELLIS_CONFLICT: 'the write lost a revision race; read again and retry',
   TRELLIS_UNSUPPORTED: 'the input uses a feature Trellis does not implement',
