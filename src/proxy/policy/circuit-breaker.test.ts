@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isTrellisError } from '../../core/errors.js';
-import { CircuitBreakers, compileCircuitBreakers } from './circuit-breaker.js';
+import { TYPE, decodeMessage, encodeMessage } from '../../protocol/protos.js';
+import { CircuitBreakers, compileCircuitBreakers, type CircuitBreakersConfig } from './circuit-breaker.js';
 
 test('defaults are Envoy defaults for both priorities', () => {
   const s = compileCircuitBreakers(undefined);
@@ -63,4 +64,54 @@ test('bad thresholds are rejected with a path', () => {
       isTrellisError(e, 'TRELLIS_INVALID_CONFIG') &&
       e.path === 'cluster.circuit_breakers.thresholds[1].priority',
   );
+});
+
+test("Istio's maximum thresholds (4294967295, as decoded from the wire) never trip and report sane gauges", () => {
+  const MAX = 4_294_967_295;
+  const wire = decodeMessage<{ circuit_breakers: CircuitBreakersConfig }>(
+    TYPE.cluster,
+    encodeMessage(TYPE.cluster, {
+      name: 'c',
+      circuit_breakers: {
+        thresholds: [
+          {
+            max_connections: { value: MAX },
+            max_pending_requests: { value: MAX },
+            max_requests: { value: MAX },
+            max_retries: { value: MAX },
+            track_remaining: true,
+          },
+        ],
+      },
+    }),
+  );
+  const settings = compileCircuitBreakers(wire.circuit_breakers);
+  assert.deepEqual(settings.DEFAULT, {
+    connections: MAX,
+    pending_requests: MAX,
+    requests: MAX,
+    retries: MAX,
+  });
+  const cb = new CircuitBreakers(settings);
+  const b = cb.forPriority();
+  const held: (() => void)[] = [];
+  for (let i = 0; i < 5000; i++) {
+    for (const kind of ['connections', 'pending_requests', 'requests', 'retries'] as const) {
+      const release = b.tryAcquire(kind);
+      assert.ok(release, `${kind} #${i + 1}`);
+      held.push(release);
+    }
+  }
+  assert.equal(cb.stats.upstream_rq_retry_overflow, 0);
+  assert.equal(cb.stats.upstream_rq_pending_overflow, 0);
+  assert.equal(cb.stats.upstream_cx_overflow, 0);
+  const g = b.gauges();
+  assert.equal(g.rq_retry_open, 0);
+  assert.equal(g.remaining_retries, MAX - 5000);
+  assert.ok(
+    Object.values(g).every((v) => Number.isSafeInteger(v) && v >= 0),
+    JSON.stringify(g),
+  );
+  for (const release of held) release();
+  assert.equal(b.remaining('retries'), MAX);
 });

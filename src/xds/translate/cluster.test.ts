@@ -19,6 +19,16 @@ import {
 
 const HOST = 'reviews.default.svc.cluster.local';
 
+/** Istio's getDefaultCircuitBreakerThresholds: math.MaxUint32 everywhere, remaining tracked. */
+const MAX_THRESHOLDS = {
+  priority: 'DEFAULT',
+  max_connections: { value: 4294967295 },
+  max_pending_requests: { value: 4294967295 },
+  max_requests: { value: 4294967295 },
+  max_retries: { value: 4294967295 },
+  track_remaining: true,
+};
+
 function clustersFor(
   rule: DestinationRuleSpec | undefined,
   type: 'sidecar' | 'grpc' = 'sidecar',
@@ -51,7 +61,56 @@ test('a service port without a DestinationRule is an EDS cluster with Istio defa
     },
     lb_policy: 'ROUND_ROBIN',
     connect_timeout: { seconds: 10, nanos: 0 },
+    circuit_breakers: { thresholds: [MAX_THRESHOLDS] },
   });
+});
+
+test('Istio circuit-breaker defaults (every limit at the maximum) on service, inbound and passthrough clusters, not the black hole', () => {
+  const cfg = config([
+    res('Sidecar', 'default', 'ingress', {
+      workloadSelector: { labels: { app: 'reviews' } },
+      ingress: [
+        { port: { number: 9080, name: 'http', protocol: 'HTTP' }, defaultEndpoint: '127.0.0.1:8080' },
+      ],
+    }),
+  ]);
+  const push = buildPushContext(cfg, registry([service(HOST, [http(9080)])]));
+  const out = generate(
+    push,
+    proxy({ type: 'sidecar', ipAddresses: ['10.9.9.9'], labels: { app: 'reviews' } }),
+    TYPE.cluster,
+  );
+  const breakers = (name: string) => (out.get(name) as Record<string, unknown> | undefined)?.circuit_breakers;
+  assert.deepEqual(breakers('PassthroughCluster'), { thresholds: [MAX_THRESHOLDS] });
+  assert.equal(breakers('BlackHoleCluster'), undefined);
+  const inbound = [...out.keys()].find((n) => n.startsWith('inbound|'));
+  assert.ok(inbound, `an inbound cluster among ${[...out.keys()].join(', ')}`);
+  assert.deepEqual(breakers(inbound), { thresholds: [MAX_THRESHOLDS] });
+});
+
+test('a DestinationRule that sets only http1MaxPendingRequests keeps every other limit at the maximum', () => {
+  const c = cluster({
+    host: HOST,
+    trafficPolicy: { connectionPool: { http: { http1MaxPendingRequests: 7 } } },
+  });
+  assert.deepEqual(c.circuit_breakers, {
+    thresholds: [{ ...MAX_THRESHOLDS, max_pending_requests: { value: 7 } }],
+  });
+});
+
+test('a proxyless gRPC cluster gets only max_requests, and only when http2MaxRequests is set (gRFC A32)', () => {
+  const grpcCluster = (rule: DestinationRuleSpec | undefined) =>
+    clustersFor(rule, 'grpc', [grpc(9080)]).get(`outbound|9080||${HOST}`) as Record<string, unknown>;
+  assert.equal(grpcCluster(undefined).circuit_breakers, undefined);
+  assert.deepEqual(
+    grpcCluster({
+      host: HOST,
+      trafficPolicy: {
+        connectionPool: { tcp: { maxConnections: 3 }, http: { http2MaxRequests: 9, maxRetries: 2 } },
+      },
+    }).circuit_breakers,
+    { thresholds: [{ priority: 'DEFAULT', max_requests: { value: 9 } }] },
+  );
 });
 
 const TABLE: { name: string; rule: DestinationRuleSpec; expect: Record<string, unknown> }[] = [
@@ -121,6 +180,7 @@ const TABLE: { name: string; rule: DestinationRuleSpec; expect: Record<string, u
             max_pending_requests: { value: 5 },
             max_requests: { value: 50 },
             max_retries: { value: 3 },
+            track_remaining: true,
           },
         ],
       },

@@ -79,7 +79,7 @@ export function buildOutboundCluster(input: ClusterInput): Json {
     connectTimeout !== undefined
       ? durationOf(connectTimeout, `${path}.connectionPool.tcp.connectTimeout`)
       : durationMs(DEFAULT_CONNECT_TIMEOUT_MS);
-  applyConnectionPool(cluster, policy.connectionPool, port, path);
+  applyConnectionPool(cluster, policy.connectionPool, port, path, flavor);
   if (policy.outlierDetection !== undefined) {
     cluster.outlier_detection = outlierDetection(policy.outlierDetection, path, flavor);
     const minHealth = policy.outlierDetection.minHealthPercent;
@@ -122,6 +122,7 @@ export function buildInboundCluster(servicePort: number, targetPort: number, htt
       cluster_name: name,
       endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress('127.0.0.1', targetPort) } }] }],
     },
+    circuit_breakers: defaultCircuitBreakers(),
   };
   if (http2) {
     cluster.typed_extension_protocol_options = {
@@ -144,6 +145,7 @@ export function buildPassthroughCluster(): Json {
     type: 'ORIGINAL_DST',
     lb_policy: 'CLUSTER_PROVIDED',
     connect_timeout: durationMs(DEFAULT_CONNECT_TIMEOUT_MS),
+    circuit_breakers: defaultCircuitBreakers(),
   };
 }
 
@@ -184,24 +186,67 @@ function applyLoadBalancer(cluster: Json, lb: LoadBalancerSettings | undefined, 
   }
 }
 
+/** Envoy's largest threshold (math.MaxUint32): a limit that never trips. */
+export const UNLIMITED_THRESHOLD = 4_294_967_295;
+
+/**
+ * Istio's circuit-breaker thresholds for a cluster no DestinationRule limits: every limit at the
+ * maximum, so Envoy's own defaults (3 concurrent retries, 1024 connections, pending and active
+ * requests) do not turn a backend restart into failed retries. Istio gives these to its
+ * outbound service and subset clusters, inbound clusters and the PassthroughCluster, not to the
+ * BlackHoleCluster (pilot/pkg/networking/core/cluster_traffic_policy.go,
+ * getDefaultCircuitBreakerThresholds).
+ */
+export function defaultCircuitBreakers(): Json {
+  return {
+    thresholds: [
+      {
+        priority: 'DEFAULT',
+        max_connections: wrapU32(UNLIMITED_THRESHOLD),
+        max_pending_requests: wrapU32(UNLIMITED_THRESHOLD),
+        max_requests: wrapU32(UNLIMITED_THRESHOLD),
+        max_retries: wrapU32(UNLIMITED_THRESHOLD),
+        track_remaining: true,
+      },
+    ],
+  };
+}
+
+/**
+ * A DestinationRule's connectionPool over Istio's defaults: each limit it sets (above zero, as
+ * Istio reads them: a zero is indistinguishable from unset) replaces that one limit only, the
+ * others stay at the maximum. Proxyless gRPC implements only max_requests (gRFC A32) and, as in
+ * Istio's gRPC generator, gets thresholds only when the rule sets http2MaxRequests.
+ */
+function circuitBreakers(pool: ConnectionPoolSettings | undefined, flavor: Flavor): Json | undefined {
+  const tcp = pool?.tcp;
+  const http = pool?.http;
+  const set = (n: number | undefined): n is number => n !== undefined && n > 0;
+  if (flavor === 'grpc') {
+    if (!set(http?.http2MaxRequests)) return undefined;
+    return { thresholds: [{ priority: 'DEFAULT', max_requests: wrapU32(http.http2MaxRequests) }] };
+  }
+  const out = defaultCircuitBreakers();
+  const threshold = (out.thresholds as Json[])[0]!;
+  if (set(tcp?.maxConnections)) threshold.max_connections = wrapU32(tcp.maxConnections);
+  if (set(http?.http1MaxPendingRequests))
+    threshold.max_pending_requests = wrapU32(http.http1MaxPendingRequests);
+  if (set(http?.http2MaxRequests)) threshold.max_requests = wrapU32(http.http2MaxRequests);
+  if (set(http?.maxRetries)) threshold.max_retries = wrapU32(http.maxRetries);
+  return out;
+}
+
 function applyConnectionPool(
   cluster: Json,
   pool: ConnectionPoolSettings | undefined,
   port: ServicePort,
   path: string,
+  flavor: Flavor,
 ): void {
   const tcp = pool?.tcp;
   const http = pool?.http;
-  // Unset limits stay unset: Envoy's defaults are Istio's defaults.
-  const threshold: Json = {};
-  if (tcp?.maxConnections !== undefined) threshold.max_connections = wrapU32(tcp.maxConnections);
-  if (http?.http1MaxPendingRequests !== undefined)
-    threshold.max_pending_requests = wrapU32(http.http1MaxPendingRequests);
-  if (http?.http2MaxRequests !== undefined) threshold.max_requests = wrapU32(http.http2MaxRequests);
-  if (http?.maxRetries !== undefined) threshold.max_retries = wrapU32(http.maxRetries);
-  if (Object.keys(threshold).length > 0) {
-    cluster.circuit_breakers = { thresholds: [{ priority: 'DEFAULT', ...threshold }] };
-  }
+  const breakers = circuitBreakers(pool, flavor);
+  if (breakers !== undefined) cluster.circuit_breakers = breakers;
   if (tcp?.tcpKeepalive !== undefined) {
     const ka = tcp.tcpKeepalive;
     const keepalive: Json = {};
