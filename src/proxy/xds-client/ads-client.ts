@@ -24,7 +24,12 @@ import { adsService } from '../../protocol/grpc-services.js';
 import type { ProxyConfigSnapshot, XdsShortType } from '../config.js';
 import type { NodeMsg } from './bootstrap.js';
 import type { DiscoveryResponseMsg } from './envoy-types.js';
-import { TYPE_BY_SHORT, XdsResourceCache, type DeltaDiscoveryResponseMsg } from './resource-cache.js';
+import {
+  TYPE_BY_SHORT,
+  WARMING_TIMEOUT_MS,
+  XdsResourceCache,
+  type DeltaDiscoveryResponseMsg,
+} from './resource-cache.js';
 
 /** `auto`: delta when the server offers it, else state of the world. */
 export type XdsProtocol = 'auto' | 'delta' | 'sotw';
@@ -89,6 +94,8 @@ export class AdsClient {
   private readonly backoff: Backoff;
   private call: AdsCall | undefined;
   private retryTimer: TimerHandle | undefined;
+  /** Fires when the earliest warming cluster times out, to put held routes in service. */
+  private warmingTimer: TimerHandle | undefined;
   private stopped = false;
   /** The wire protocol of the next stream; `auto` falls back to sotw once and stays there. */
   private wire: 'delta' | 'sotw';
@@ -135,6 +142,7 @@ export class AdsClient {
   stop(): void {
     this.stopped = true;
     this.retryTimer?.cancel();
+    this.warmingTimer?.cancel();
     this.call?.cancel();
     this.call = undefined;
     this.client.close();
@@ -354,6 +362,33 @@ export class AdsClient {
       this.syncSecrets();
     }
     this.options.onSnapshot(this.cache.snapshot());
+    this.scheduleWarmingTimeout();
+  }
+
+  /**
+   * A cluster whose endpoints never come is used anyway after WARMING_TIMEOUT_MS (Envoy's
+   * initial_fetch_timeout), so a route waiting for it does not wait for ever.
+   */
+  private scheduleWarmingTimeout(): void {
+    this.warmingTimer?.cancel();
+    this.warmingTimer = undefined;
+    const deadline = this.cache.warmingDeadline();
+    if (deadline === undefined || this.stopped) return;
+    this.warmingTimer = this.options.clock.setTimeout(
+      () => {
+        this.warmingTimer = undefined;
+        if (this.stopped) return;
+        if (this.cache.refresh()) {
+          this.options.logger.warn(
+            'a new cluster got no endpoints within the warming timeout; routes to it are in service',
+            { timeoutMs: WARMING_TIMEOUT_MS },
+          );
+          this.options.onSnapshot(this.cache.snapshot());
+        }
+        this.scheduleWarmingTimeout();
+      },
+      Math.max(0, deadline - this.options.clock.wallNow()) + 1,
+    );
   }
 
   private syncEndpoints(): void {

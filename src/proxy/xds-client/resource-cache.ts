@@ -9,6 +9,13 @@
  * each with its own version, and `removed_resources`), so wildcard types are no longer replaced
  * whole. The per-resource versions held are what a reconnecting client reports in
  * initial_resource_versions (https://www.envoyproxy.io/docs/envoy/latest/api-docs/xds_protocol#incremental-xds).
+ *
+ * Make before break (Envoy's cluster warming): a new EDS cluster is warming until its
+ * ClusterLoadAssignment arrives, or for at most WARMING_TIMEOUT_MS (Envoy's initial_fetch_timeout
+ * default). While it warms, a RouteConfiguration update that routes to it is accepted (ACKed) but
+ * not yet put in service: the snapshot keeps the version of that route configuration it had, so
+ * a canary's weighted route starts taking traffic only once its cluster has endpoints, instead of
+ * answering `503 UH`/`NC` in the gap between RDS and EDS.
  */
 import { Problems, formatProblem } from '../../core/errors.js';
 import { TYPE, unpackAny, type AnyMessage } from '../../protocol/protos.js';
@@ -82,6 +89,9 @@ export type DeltaOutcome =
 /** Types subscribed by name; their names follow from accepted clusters and listeners. */
 type ExplicitType = 'EDS' | 'RDS' | 'SDS';
 
+/** Envoy's default initial_fetch_timeout: how long a new cluster may warm before it is used anyway. */
+export const WARMING_TIMEOUT_MS = 15_000;
+
 /** Wildcard types (CDS, LDS) are complete in every response: absence means deletion. */
 const WILDCARD: ReadonlySet<XdsShortType> = new Set(['CDS', 'LDS']);
 
@@ -102,6 +112,12 @@ export class XdsResourceCache {
     SDS: new Set(),
   };
   private current: ProxyConfigSnapshot;
+  /** Warming EDS clusters by name: when they started warming (`now()` time). */
+  private readonly warmingSince = new Map<string, number>();
+  /** EDS clusters that have had their endpoints once: an update of one does not warm again. */
+  private readonly warmed = new Set<string>();
+  /** The route configurations in service (what the last snapshot published), by name. */
+  private routesInService = new Map<string, Entry>();
 
   constructor(private readonly now: () => number) {
     this.current = this.build();
@@ -332,21 +348,106 @@ export class XdsResourceCache {
     return (this.subscribed as Partial<Record<XdsShortType, Set<string>>>)[type] ?? new Set();
   }
 
+  /** Clusters still warming: new EDS clusters without their endpoints, within the timeout. */
+  warmingClusters(): ReadonlySet<string> {
+    const at = this.now();
+    const out = new Set<string>();
+    for (const name of this.warmingSince.keys()) {
+      if (at - this.warmingSince.get(name)! < WARMING_TIMEOUT_MS) out.add(name);
+    }
+    return out;
+  }
+
+  /** When the earliest warming cluster times out (`now()` time), if any is warming. */
+  warmingDeadline(): number | undefined {
+    let first: number | undefined;
+    const at = this.now();
+    for (const since of this.warmingSince.values()) {
+      const deadline = since + WARMING_TIMEOUT_MS;
+      if (deadline > at && (first === undefined || deadline < first)) first = deadline;
+    }
+    return first;
+  }
+
+  /** Rebuilds the snapshot (after a warming timeout); returns true when it changed what is in service. */
+  refresh(): boolean {
+    const before = this.current;
+    this.current = this.build();
+    return [...before.routes].some(([name, table]) => this.current.routes.get(name) !== table);
+  }
+
+  /** Tracks which EDS clusters are warming, from the clusters and endpoints now held. */
+  private updateWarming(): void {
+    const at = this.now();
+    const present = new Set<string>();
+    for (const [name, e] of this.entries.CDS) {
+      const c = e.config as ClusterConfig;
+      if (c.type !== 'EDS') continue;
+      present.add(name);
+      if (this.entries.EDS.has(c.edsServiceName ?? c.name)) {
+        this.warmed.add(name);
+        this.warmingSince.delete(name);
+      } else if (!this.warmed.has(name) && !this.warmingSince.has(name)) {
+        this.warmingSince.set(name, at);
+      }
+    }
+    for (const name of [...this.warmed]) if (!present.has(name)) this.warmed.delete(name);
+    for (const name of [...this.warmingSince.keys()]) if (!present.has(name)) this.warmingSince.delete(name);
+  }
+
+  /**
+   * The route configurations to put in service: each as held, except an update that routes to a
+   * warming cluster, which waits (the version in service stays) until that cluster is warm. A
+   * route configuration seen for the first time has nothing to wait with and is used as is.
+   */
+  private routesToServe(): Map<string, Entry> {
+    const warming = this.warmingClusters();
+    const out = new Map<string, Entry>();
+    for (const [name, entry] of this.entries.RDS) {
+      const inService = this.routesInService.get(name);
+      const wait =
+        warming.size > 0 &&
+        inService !== undefined &&
+        inService !== entry &&
+        routedClusters(entry.config as RouteTable).some((c) => warming.has(c));
+      out.set(name, wait ? inService : entry);
+    }
+    this.routesInService = out;
+    return out;
+  }
+
   private build(): ProxyConfigSnapshot {
-    const pick = <T>(type: XdsShortType) =>
-      new Map([...this.entries[type]].map(([k, e]) => [k, e.config as T]));
-    const raw = (type: XdsShortType) => new Map([...this.entries[type]].map(([k, e]) => [k, e.raw]));
+    this.updateWarming();
+    const routes = this.routesToServe();
+    const configs = <T>(entries: ReadonlyMap<string, Entry>) =>
+      new Map([...entries].map(([k, e]) => [k, e.config as T]));
+    const raws = (entries: ReadonlyMap<string, Entry>) => new Map([...entries].map(([k, e]) => [k, e.raw]));
+    const pick = <T>(type: XdsShortType) => configs<T>(this.entries[type]);
+    const raw = (type: XdsShortType) => raws(this.entries[type]);
     return Object.freeze({
       clusters: pick<ClusterConfig>('CDS'),
       endpoints: pick<EndpointSet>('EDS'),
       listeners: pick<ListenerConfig>('LDS'),
-      routes: pick<RouteTable>('RDS'),
+      routes: configs<RouteTable>(routes),
       secrets: pick<SecretConfig>('SDS'),
-      raw: { CDS: raw('CDS'), EDS: raw('EDS'), LDS: raw('LDS'), RDS: raw('RDS'), SDS: raw('SDS') },
+      raw: { CDS: raw('CDS'), EDS: raw('EDS'), LDS: raw('LDS'), RDS: raws(routes), SDS: raw('SDS') },
       versions: { ...this.versions },
       received: new Set(this.received),
     });
   }
+}
+
+/** Every cluster a route configuration forwards to (weighted targets and mirrors). */
+export function routedClusters(table: RouteTable): string[] {
+  const out = new Set<string>();
+  for (const vh of table.virtualHosts) {
+    for (const route of vh.routes) {
+      if (route.action.kind !== 'forward') continue;
+      for (const t of route.action.targets) out.add(t.cluster);
+      for (const m of route.action.mirrors) out.add(m.cluster);
+    }
+  }
+  return [...out];
 }
 
 function convert(
