@@ -7,6 +7,7 @@ import { GRPC_IMPLS, RateLimitServer, type GrpcImpl } from './server.js';
 import { RateLimitService } from './service.js';
 import { rateLimitClient } from './testdata/grpc-client.js';
 import { README_EXAMPLES } from './testdata/readme-examples.js';
+import { rawGet, rawRequest } from '../core/testing/raw-http.js';
 
 async function started(grpcImpl: GrpcImpl) {
   // A clock that stands still: a slow machine must not refill the 10/s bucket mid-test.
@@ -91,3 +92,38 @@ for (const impl of GRPC_IMPLS) {
     }
   });
 }
+
+test('server: the HTTP port answers malformed requests with a coded 4xx, a failing handler with 500, and carries on', async () => {
+  const s = await started('fast');
+  try {
+    const port = Number(new URL(s.httpBase).port);
+    s.service.config = () => {
+      throw new TypeError('config exploded');
+    };
+    const cases: [string, string, number, RegExp][] = [
+      ['invalid request line', 'GARBAGE\r\n\r\n', 400, /^TRELLIS_BAD_REQUEST: /],
+      ['unknown method', 'BREW /ready HTTP/1.1\r\nhost: x\r\n\r\n', 400, /^TRELLIS_BAD_REQUEST: /],
+      [
+        'header block too large',
+        `GET /ready HTTP/1.1\r\nx: ${'a'.repeat(20_000)}\r\n\r\n`,
+        431,
+        /^TRELLIS_TOO_LARGE: /,
+      ],
+      [
+        'wrong method',
+        'POST /ready HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-length: 0\r\n\r\n',
+        405,
+        /^TRELLIS_METHOD_NOT_ALLOWED: /,
+      ],
+      ['throwing handler', rawGet('/config'), 500, /^TRELLIS_INTERNAL: config exploded/],
+    ];
+    for (const [name, bytes, status, body] of cases) {
+      const res = await rawRequest(port, bytes);
+      assert.equal(res.status, status, `${name}: ${res.body}`);
+      assert.match(res.body, body, name);
+      assert.equal((await rawRequest(port, rawGet('/metrics'))).status, 200, `still serving after ${name}`);
+    }
+  } finally {
+    await s.close();
+  }
+});

@@ -5,8 +5,9 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { Server, ServerCredentials, status, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
-import { errorMessage, isTrellisError } from '../core/errors.js';
+import { errorMessage, isTrellisError, type ErrorCode } from '../core/errors.js';
 import { silentLogger, type Logger } from '../core/logger.js';
 import { rateLimitService } from '../protocol/grpc-services.js';
 import { FastRateLimitGrpcServer } from './grpc/fast-server.js';
@@ -65,6 +66,7 @@ export class RateLimitServer {
     const addresses: ListeningAddresses = { grpc: { host: this.grpcAddress.host, port }, http: undefined };
     if (this.httpAddress) {
       const server = http.createServer((req, res) => this.handleHttp(req, res));
+      server.on('clientError', answerClientError);
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(this.httpAddress?.port, this.httpAddress?.host, () => resolve());
@@ -141,17 +143,30 @@ export class RateLimitServer {
     }
   }
 
+  /** A throw escaping a request listener would end the service: it is a 500 and a log line. */
   private handleHttp(req: http.IncomingMessage, res: http.ServerResponse): void {
+    try {
+      this.routeHttp(req, res);
+    } catch (err) {
+      this.logger.error('HTTP request failed', { path: req.url, error: errorMessage(err) });
+      if (res.headersSent) res.destroy();
+      else textError(res, 500, 'TRELLIS_INTERNAL', errorMessage(err));
+    }
+  }
+
+  private routeHttp(req: http.IncomingMessage, res: http.ServerResponse): void {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { allow: 'GET' }).end();
+      res.setHeader('allow', 'GET, HEAD');
+      textError(res, 405, 'TRELLIS_METHOD_NOT_ALLOWED', `method ${req.method} not allowed`);
       return;
     }
     switch (path) {
       case '/metrics': {
         this.service.metrics.keys = this.service.backend.size();
+        const body = this.service.metrics.render();
         res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
-        res.end(this.service.metrics.render());
+        res.end(body);
         return;
       }
       case '/ready':
@@ -162,8 +177,9 @@ export class RateLimitServer {
         return;
       }
       case '/config': {
+        const body = JSON.stringify({ domains: this.service.config() }, null, 2) + '\n';
         res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ domains: this.service.config() }, null, 2) + '\n');
+        res.end(body);
         return;
       }
       default:
@@ -171,4 +187,31 @@ export class RateLimitServer {
         res.end('not found; try /metrics, /ready or /config\n');
     }
   }
+}
+
+function textError(res: http.ServerResponse, status: number, code: ErrorCode, message: string): void {
+  const body = `${code}: ${message}\n`;
+  res.writeHead(status, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+/**
+ * Requests node's HTTP parser rejects (invalid request line or method, header overflow) get a
+ * coded answer, `CODE: message`, instead of node's bare 400; then the connection closes.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || err.code === 'EPIPE' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const [status, reason, code]: [number, string, ErrorCode] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'Request Header Fields Too Large', 'TRELLIS_TOO_LARGE']
+      : [400, 'Bad Request', 'TRELLIS_BAD_REQUEST'];
+  const body = `${code}: malformed HTTP request: ${err.message}\n`;
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\ncontent-type: text/plain\r\n` +
+      `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    () => socket.destroy(),
+  );
 }

@@ -3,6 +3,11 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { memoryLogger } from '../../core/logger.js';
+import { rawGet, rawRequest } from '../../core/testing/raw-http.js';
+import type { ProxyConfigSnapshot } from '../config.js';
+import type { NodeMsg } from '../xds-client/bootstrap.js';
+import { AdminServer } from './admin-server.js';
 import { FakeAds } from '../testing/fake-ads.js';
 import { eventually, request, startBackend, startProxy } from '../testing/harness.js';
 import {
@@ -108,4 +113,48 @@ test('admin: /ready, /config_dump, /clusters, /stats/prometheus and the access l
     /^\[.*\] "GET \/r\/1 HTTP\/1.1" 200 - 0 \d+ \d+ \d+ "-" "-" "[0-9a-f-]{36}" "reviews:9080" "127.0.0.1:\d+"$/,
   );
   assert.match(lines[1]!, /"GET \/x HTTP\/1.1" 404 NR /);
+});
+
+test('admin: malformed requests get a coded 4xx, a failing view a 500 and a log line; the proxy carries on', async (t) => {
+  const { logger, lines } = memoryLogger('admin');
+  const admin = new AdminServer({
+    snapshot: (): ProxyConfigSnapshot => {
+      throw new TypeError('snapshot exploded');
+    },
+    ready: () => true,
+    node: { id: 'sidecar~127.0.0.1~a.default~default.svc.cluster.local' } as NodeMsg,
+    dataPlane: {
+      clusters: () => {
+        throw new Error('clusters exploded');
+      },
+      clusterStats: () => Promise.reject(new Error('stats exploded')),
+      prometheus: () => '',
+    },
+    xds: () => ({ acks: 0, nacks: 0, connects: 0, lastNack: '' }),
+    logger,
+  });
+  const port = await admin.listen('127.0.0.1', 0);
+  t.after(() => admin.close());
+  const cases: [string, string, number, RegExp][] = [
+    ['invalid request line', 'GARBAGE\r\n\r\n', 400, /^TRELLIS_BAD_REQUEST: /],
+    ['unknown method', 'BREW /ready HTTP/1.1\r\nhost: x\r\n\r\n', 400, /^TRELLIS_BAD_REQUEST: /],
+    [
+      'header block too large',
+      `GET /ready HTTP/1.1\r\nx: ${'a'.repeat(20_000)}\r\n\r\n`,
+      431,
+      /^TRELLIS_TOO_LARGE: /,
+    ],
+    ['bad percent-escape', rawGet('/%zz'), 404, /admin paths/],
+    ['sync throw in a view', rawGet('/config_dump'), 500, /^TRELLIS_INTERNAL: snapshot exploded/],
+    ['throw in an async view', rawGet('/clusters'), 500, /^TRELLIS_INTERNAL: clusters exploded/],
+    ['rejected view', rawGet('/stats'), 500, /^TRELLIS_INTERNAL: stats exploded/],
+  ];
+  for (const [name, bytes, status, body] of cases) {
+    const res = await rawRequest(port, bytes);
+    assert.equal(res.status, status, `${name}: ${res.body}`);
+    assert.match(res.body, body, name);
+    const ready = await rawRequest(port, rawGet('/ready'));
+    assert.equal(ready.status, 200, `still serving after ${name}`);
+  }
+  assert.equal(lines.filter((l) => / error admin: admin request failed/.test(l)).length, 3, lines.join(''));
 });

@@ -7,12 +7,15 @@
  * --concurrency N`, the workers' views merged by the primary (workers/primary.ts).
  */
 import http from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { ProxyConfigSnapshot } from '../config.js';
 import type { ClusterManager } from '../upstream/cluster-manager.js';
 import type { NodeMsg } from '../xds-client/bootstrap.js';
 import { configDump } from './config-dump.js';
 import type { IstioStats } from './stats.js';
 import { listenOn } from '../../core/net.js';
+import { errorMessage, type ErrorCode } from '../../core/errors.js';
+import { createLogger, type Logger } from '../../core/logger.js';
 
 /** What the data path shows the admin; a promise when it must be asked for (workers). */
 export interface DataPlaneView {
@@ -32,6 +35,8 @@ export interface AdminState {
   node: NodeMsg;
   dataPlane: DataPlaneView;
   xds(): { acks: number; nacks: number; connects: number; lastNack: string };
+  /** Where handler failures are logged; default a `proxy.admin` logger on stderr. */
+  logger?: Logger;
 }
 
 /** The data path of this process. */
@@ -99,16 +104,39 @@ export function clusterStatsText(clusters: ClusterManager): string {
 
 export class AdminServer {
   private readonly server: http.Server;
+  private readonly logger: Logger;
 
   constructor(private readonly state: AdminState) {
+    this.logger = state.logger ?? createLogger('proxy.admin');
     this.server = http.createServer((req, res) => this.handle(req, res));
+    this.server.on('clientError', answerClientError);
   }
 
   async listen(host: string, port: number): Promise<number> {
     return listenOn(this.server, host, port);
   }
 
+  /** A failing view is a 500 and a log line; a throw escaping a request listener would end the proxy. */
+  private fail(req: http.IncomingMessage, res: http.ServerResponse, err: unknown): void {
+    this.logger.error('admin request failed', { path: req.url, error: errorMessage(err) });
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    const body = `TRELLIS_INTERNAL: ${errorMessage(err)}\n`;
+    res.writeHead(500, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  }
+
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    try {
+      this.route(req, res);
+    } catch (err) {
+      this.fail(req, res, err);
+    }
+  }
+
+  private route(req: http.IncomingMessage, res: http.ServerResponse): void {
     const path = (req.url ?? '/').split('?')[0];
     const text = (status: number, body: string, type = 'text/plain') => {
       res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
@@ -119,7 +147,7 @@ export class AdminServer {
         .then(body)
         .then(
           (b) => text(200, b, type),
-          (err: unknown) => text(500, `${(err as Error).message}\n`),
+          (err: unknown) => this.fail(req, res, err),
         );
     };
     switch (path) {
@@ -161,4 +189,25 @@ export class AdminServer {
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
+}
+
+/**
+ * Requests node's HTTP parser rejects (invalid request line or method, header overflow) get a
+ * coded answer, `CODE: message`, in the admin's text style, then the connection closes.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || err.code === 'EPIPE' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const [status, reason, code]: [number, string, ErrorCode] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'Request Header Fields Too Large', 'TRELLIS_TOO_LARGE']
+      : [400, 'Bad Request', 'TRELLIS_BAD_REQUEST'];
+  const body = `${code}: malformed HTTP request: ${err.message}\n`;
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\ncontent-type: text/plain\r\n` +
+      `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    () => socket.destroy(),
+  );
 }

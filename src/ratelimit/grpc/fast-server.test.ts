@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
+import net from 'node:net';
 import zlib from 'node:zlib';
 import {
   credentials,
@@ -235,3 +236,55 @@ test('fast gRPC server: grpc-timeout and grpc-message encodings', () => {
   assert.equal(encodeGrpcMessage('plain text: ok'), 'plain text: ok');
   assert.equal(encodeGrpcMessage('100% é\n'), '100%25 %C3%A9%0A');
 });
+
+test(
+  'fast gRPC server: garbage bytes and a throwing handler end one connection or call, never the process',
+  { timeout: 20_000 },
+  async () => {
+    let explode = false;
+    const service = new RateLimitService();
+    service.setConfig([
+      {
+        domain: 'edge',
+        descriptors: [{ key: 'user', rate_limit: { unit: 'minute', requests_per_unit: 100 } }],
+      },
+    ]);
+    const s = await startServer((r) => {
+      if (explode) throw new TypeError('handler exploded');
+      return service.shouldRateLimit(r);
+    });
+    const client = rateLimitClient(s.address);
+    try {
+      // Not an HTTP/2 connection preface: the server must close this connection and nothing else.
+      const [host, port] = s.address.split(':') as [string, string];
+      const garbage = net.connect(Number(port), host);
+      garbage.on('error', () => undefined);
+      garbage.resume(); // read to the server's FIN
+      garbage.write('GET / HTTP/1.1\r\nhost: x\r\n\r\n\x00\xff garbage \x00\x00\x00\x04\x00');
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error('garbage connection was not closed within 5 s')),
+          5000,
+        );
+        garbage.on('close', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      assert.equal((await client.shouldRateLimit(GOOD)).overall_code, 'OK');
+
+      explode = true;
+      await assert.rejects(client.shouldRateLimit(GOOD), (e: { code: status; details: string }) => {
+        assert.equal(e.code, status.INTERNAL);
+        assert.match(e.details, /handler exploded/);
+        return true;
+      });
+      explode = false;
+      assert.equal((await client.shouldRateLimit(GOOD)).overall_code, 'OK');
+    } finally {
+      client.close();
+      await s.close();
+      await service.close();
+    }
+  },
+);

@@ -194,7 +194,14 @@ export class FastRateLimitGrpcServer {
       call.finish(err instanceof CallError ? err.status : GrpcStatus.INTERNAL, errorMessage(err));
       return;
     }
-    this.handler(message).then(
+    let decision: Promise<RateLimitResponse>;
+    try {
+      decision = this.handler(message);
+    } catch (err) {
+      // A handler that throws instead of rejecting must not escape the stream's 'data' listener.
+      decision = Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+    decision.then(
       (response) => call.finish(GrpcStatus.OK, '', encodeRateLimitResponse(response, true)),
       (err: unknown) => {
         const invalid = isTrellisError(err, 'TRELLIS_INVALID_ARGUMENT');
