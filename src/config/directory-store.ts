@@ -7,6 +7,7 @@ import { errorMessage, formatProblem, type Problem } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { silentLogger } from '../core/logger.js';
 import { resourceKey, type Resource, type SourceRef } from '../api/resource.js';
+import { LastGoodState } from './last-good-state.js';
 import { MemoryConfigStore } from './memory-store.js';
 import type { ConfigError, ConfigListener, ConfigStore } from './store.js';
 import type { ConfigSnapshot } from './types.js';
@@ -29,6 +30,12 @@ export interface DirectoryStoreOptions {
   settleMs?: number;
   /** Re-scan period, a safety net for file systems whose events get lost. 0 disables. */
   rescanMs?: number;
+  /**
+   * Where the last accepted version of every file is persisted (last-good-state.ts), so a
+   * restart while a file is invalid serves that version. Unset: memory only (`trellis analyze`,
+   * tests). The CLI uses `<dir>/.trellis-state` unless told otherwise.
+   */
+  stateDir?: string;
 }
 
 const CONFIG_FILE = /\.(ya?ml|json)$/i;
@@ -44,6 +51,10 @@ export class DirectoryConfigStore implements ConfigStore {
   private readonly good = new Map<string, Resource[]>();
   private readonly fileErrors = new Map<string, ConfigError[]>();
   private readonly mtimes = new Map<string, number>();
+  /** Files served from persisted state because they were invalid when the store started. */
+  private readonly lastGoodFrom = new Map<string, string>();
+  private readonly state: LastGoodState | undefined;
+  private pruned = false;
   /** resourceKey -> absolute path of the file serving it (after the last reload). */
   private owners = new Map<string, string>();
   private watcher: FSWatcher | undefined;
@@ -62,13 +73,24 @@ export class DirectoryConfigStore implements ConfigStore {
     this.logger = options.logger ?? silentLogger;
     this.clock = options.clock ?? systemClock;
     this.store = new MemoryConfigStore();
+    this.state = options.stateDir === undefined ? undefined : new LastGoodState(options.stateDir);
   }
 
   /** Reads the directory once and starts watching it. */
   async start(): Promise<void> {
     await this.reload();
     try {
-      this.watcher = watch(this.dir, { recursive: true }, () => this.scheduleReload());
+      this.watcher = watch(this.dir, { recursive: true }, (_event, name) => {
+        // Dot-entries are never config (listFiles skips them); the state directory is one.
+        if (
+          name &&
+          String(name)
+            .split(path.sep)
+            .some((part) => part.startsWith('.'))
+        )
+          return;
+        this.scheduleReload();
+      });
       this.watcher.on('error', (err) =>
         this.logger.warn('watch failed; relying on rescans', { error: errorMessage(err) }),
       );
@@ -168,10 +190,17 @@ export class DirectoryConfigStore implements ConfigStore {
         this.good.delete(file);
         this.fileErrors.delete(file);
         this.mtimes.delete(file);
+        this.lastGoodFrom.delete(file);
+        await this.forget(file);
         this.logger.info('file removed; its resources are deleted', { file: this.rel(file) });
       }
     }
-    for (const file of [...this.fileErrors.keys()]) if (!seen.has(file)) this.fileErrors.delete(file);
+    for (const file of [...this.fileErrors.keys()]) {
+      if (seen.has(file)) continue;
+      this.fileErrors.delete(file);
+      await this.forget(file);
+    }
+    if (!this.pruned) await this.pruneState(seen);
 
     const owner = new Map<string, string>();
     for (const file of files) {
@@ -181,6 +210,7 @@ export class DirectoryConfigStore implements ConfigStore {
       try {
         text = await readFile(file, 'utf8');
       } catch (err) {
+        await this.keepLastGood(file);
         this.reject(file, [
           {
             source: { file: this.rel(file), doc: 0 },
@@ -216,6 +246,7 @@ export class DirectoryConfigStore implements ConfigStore {
         }
       }
       if (problems.length > 0 || dupes.length > 0) {
+        await this.keepLastGood(file);
         this.reject(file, [...problems, ...dupes]);
         for (const r of this.good.get(file) ?? []) {
           owner.set(resourceKey(r.kind, r.metadata.namespace, r.metadata.name), file);
@@ -226,6 +257,8 @@ export class DirectoryConfigStore implements ConfigStore {
       for (const r of resources) owner.set(resourceKey(r.kind, r.metadata.namespace, r.metadata.name), file);
       if (this.fileErrors.delete(file)) this.logger.info('file is valid again', { file: this.rel(file) });
       this.good.set(file, resources);
+      this.lastGoodFrom.delete(file);
+      await this.persist(file, text);
     }
     this.owners = owner;
     const count = this.store.replaceAll([...this.good.values()].flat());
@@ -241,15 +274,106 @@ export class DirectoryConfigStore implements ConfigStore {
         if (p.severity !== 'error') continue;
         flat.push(p);
         this.logger.error(`${d.source.file}:${d.source.doc}: ${formatProblem(p)}`, {
-          kept: this.good.has(file) ? 'last good version of the file' : 'nothing (file never loaded)',
+          kept: this.keptText(file),
         });
       }
     }
     const at = this.clock.wallNow();
+    const servingLastGood = this.good.has(file);
+    const from = this.lastGoodFrom.get(file);
     this.fileErrors.set(
       file,
-      docs.map((d) => ({ source: d.source, problems: d.problems.filter((p) => p.severity === 'error'), at })),
+      docs.map((d) => ({
+        source: d.source,
+        problems: d.problems.filter((p) => p.severity === 'error'),
+        at,
+        servingLastGood,
+        ...(from !== undefined ? { lastGoodFrom: from } : {}),
+      })),
     );
+  }
+
+  private keptText(file: string): string {
+    const from = this.lastGoodFrom.get(file);
+    if (from !== undefined) return `serving last accepted version from ${from}`;
+    return this.good.has(file) ? 'last good version of the file' : 'nothing (file never loaded)';
+  }
+
+  /** The file's path inside the config directory: the key of its persisted state. */
+  private stateKey(file: string): string {
+    return path.relative(this.dir, file).split(path.sep).join('/');
+  }
+
+  /** Records an accepted file; a failure to write costs only the restart guarantee, so it warns. */
+  private async persist(file: string, text: string): Promise<void> {
+    if (!this.state) return;
+    try {
+      await this.state.save(this.stateKey(file), text, new Date(this.clock.wallNow()));
+    } catch (err) {
+      this.logger.warn(
+        'cannot persist the last accepted version; a restart while it is invalid will not serve it',
+        {
+          file: this.rel(file),
+          error: errorMessage(err),
+        },
+      );
+    }
+  }
+
+  private async forget(file: string): Promise<void> {
+    await this.state?.remove(this.stateKey(file)).catch((err: unknown) =>
+      this.logger.warn('cannot remove persisted state of a deleted file', {
+        file: this.rel(file),
+        error: errorMessage(err),
+      }),
+    );
+  }
+
+  /** Once, at start: state of files deleted while the store was not running is dropped. */
+  private async pruneState(files: ReadonlySet<string>): Promise<void> {
+    this.pruned = true;
+    if (!this.state) return;
+    const keys = new Set([...files].map((f) => this.stateKey(f)));
+    for (const removed of await this.state.prune(keys).catch(() => [])) {
+      this.logger.info('file deleted while stopped; its last accepted version is dropped', { file: removed });
+    }
+  }
+
+  /**
+   * A file that is invalid (or unreadable) and has no good version in memory, i.e. since a
+   * restart, serves its persisted last accepted version if there is a usable one.
+   */
+  private async keepLastGood(file: string): Promise<void> {
+    if (!this.state || this.good.has(file)) return;
+    const key = this.stateKey(file);
+    const loaded = await this.state.load(key);
+    if (loaded === undefined) return;
+    if (!loaded.ok) {
+      this.logger.warn('ignoring unusable persisted state', {
+        file: this.rel(file),
+        state: loaded.path,
+        reason: loaded.reason,
+      });
+      return;
+    }
+    const docs = this.options.parse(loaded.text, this.rel(file));
+    const bad = docs.flatMap((d) => d.problems.filter((p) => p.severity === 'error'));
+    if (bad.length > 0) {
+      this.logger.warn('ignoring persisted state that no longer validates', {
+        file: this.rel(file),
+        state: loaded.path,
+        reason: formatProblem(bad[0]!),
+      });
+      return;
+    }
+    this.good.set(
+      file,
+      docs.flatMap((d) => (d.resource ? [d.resource] : [])),
+    );
+    this.lastGoodFrom.set(file, loaded.path);
+    this.logger.warn(`${this.rel(file)}: invalid; serving last accepted version from ${loaded.path}`, {
+      acceptedAt: loaded.acceptedAt,
+    });
   }
 
   private rel(file: string): string {

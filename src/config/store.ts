@@ -27,6 +27,10 @@ export interface ConfigError {
   problems: readonly Problem[];
   /** Store time (ms since epoch) when it was rejected. */
   at: number;
+  /** True when the last accepted version of the input keeps serving in its place. */
+  servingLastGood?: boolean;
+  /** Where that version was read from when it came from persisted state (after a restart). */
+  lastGoodFrom?: string;
 }
 
 export type ConfigListener = (event: ConfigEvent) => void;

@@ -4,6 +4,7 @@ import { TrellisError } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
 import { parseAndValidate } from '../../api/parse.js';
 import { DirectoryConfigStore } from '../../config/directory-store.js';
+import { DEFAULT_STATE_DIR_NAME } from '../../config/last-good-state.js';
 import { ControlPlane } from '../../controlplane/control-plane.js';
 import { tryParseDuration } from '../../core/duration.js';
 import type { Command } from '../command.js';
@@ -16,7 +17,7 @@ export const command: Command = {
   usage: [
     'Usage: trellis control-plane --config DIR [--xds-address 127.0.0.1:15010] [--http-address 127.0.0.1:15014]',
     '                             [--debounce 100ms] [--debounce-max 10s] [--push-concurrency 32]',
-    '                             [--ratelimit-address 127.0.0.1:8081]',
+    '                             [--ratelimit-address 127.0.0.1:8081] [--state-dir DIR/.trellis-state]',
     '',
     'Serves Envoy xDS v3 (ADS, state of the world and delta) to the Trellis proxy, proxyless gRPC',
     'and Envoy. Edits to DIR take effect without restart; an invalid edit is logged with its',
@@ -27,6 +28,12 @@ export const command: Command = {
     '      /v1/ratelimit/config (RateLimit resources compiled for `trellis ratelimit --control-plane`).',
     '',
     '--ratelimit-address is where proxies reach the global rate limit service.',
+    '',
+    '--state-dir keeps the last accepted version of every config file (default: .trellis-state',
+    'inside the config directory; dot-entries are never read as config). After a restart, a file',
+    'that is invalid serves that version instead of losing its resources; the log and',
+    '/debug/config_errors say so (servingLastGood, lastGoodFrom). A file deleted while the control',
+    'plane is down is dropped from the state too.',
   ].join('\n'),
   async run(argv, io) {
     const { values } = parseFlags('control-plane', argv, {
@@ -37,6 +44,7 @@ export const command: Command = {
       'debounce-max': { type: 'string', default: '10s' },
       'push-concurrency': { type: 'string' },
       'ratelimit-address': { type: 'string', default: '127.0.0.1:8081' },
+      'state-dir': { type: 'string' },
     });
     if (!values.config) {
       throw new TrellisError(
@@ -59,7 +67,15 @@ export const command: Command = {
     const xds = parseAddress('xds-address', values['xds-address']);
     const httpAddr = parseAddress('http-address', values['http-address']);
     const logger = createLogger('control-plane', {}, io.env);
-    const store = new DirectoryConfigStore(dir, { parse: parseAndValidate, logger: logger.child('config') });
+    const stateDir =
+      values['state-dir'] !== undefined
+        ? path.resolve(io.cwd, values['state-dir'])
+        : path.join(dir, DEFAULT_STATE_DIR_NAME);
+    const store = new DirectoryConfigStore(dir, {
+      parse: parseAndValidate,
+      logger: logger.child('config'),
+      stateDir,
+    });
     await store.start();
     const cp = new ControlPlane({
       config: store,

@@ -36,7 +36,7 @@ export const command: Command = {
   usage: [
     'Usage: trellis up [DIR|mesh.yaml] [--gateway-port N] [--base-port 21000] [--config DIR]',
     '                  [--xds-port 15010] [--http-port 15014] [--stop-grace 5s]',
-    '                  [--capture proxy|netns]',
+    '                  [--capture proxy|netns] [--state-dir CONFIG/.trellis-state]',
     '',
     'Reads DIR/mesh.yaml (kind Mesh, trellis.io/v1alpha1), starts the control plane on its config',
     'directory, a sidecar and the process of every workload (restarted with backoff if it crashes),',
@@ -49,6 +49,9 @@ export const command: Command = {
     '--base-port     first port for apps and sidecar inbound listeners (0: any free ports)',
     "--config        use this config directory instead of the manifest's (try scenarios on a copy)",
     '--xds-port, --http-port  control plane ports (0: any free port)',
+    '--state-dir     where the last accepted version of each config file is kept, so a restart',
+    '                while a file is invalid still serves it (default: .trellis-state in the',
+    '                config directory)',
     '--capture       proxy (default): HTTP_PROXY points apps at their sidecars;',
     '                netns (root; needs ip and iptables): each app runs in its own network',
     '                namespace, its names resolve through /etc/netns/<ns>/hosts and iptables',
@@ -67,6 +70,7 @@ export const command: Command = {
       'http-port': { type: 'string' },
       'stop-grace': { type: 'string' },
       capture: { type: 'string' },
+      'state-dir': { type: 'string' },
     });
     const capture = values.capture ?? 'proxy';
     if (capture !== 'proxy' && capture !== 'netns') {
@@ -96,6 +100,7 @@ export const command: Command = {
       random: systemRandom,
       version: pkg.version,
       ...(capture === 'netns' ? { netns: new NetnsCapture({ mesh: plan.name }) } : {}),
+      ...(values['state-dir'] !== undefined ? { stateDir: path.resolve(io.cwd, values['state-dir']) } : {}),
       stopGraceMs: parseIntFlag('stop-grace', values['stop-grace']?.replace(/s$/, ''), 5) * 1000,
     });
     io.stdout(

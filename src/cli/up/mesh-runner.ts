@@ -33,6 +33,7 @@
  * gateway. Stop (Ctrl-C / SIGTERM): gateway, apps (SIGTERM, SIGKILL after a grace period),
  * sidecars, control plane.
  */
+import path from 'node:path';
 import { validateResource } from '../../api/validate.js';
 import { parseAndValidate } from '../../api/parse.js';
 import type { Clock, TimerHandle } from '../../core/clock.js';
@@ -40,6 +41,7 @@ import { errorMessage } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { Random } from '../../core/random.js';
 import { DirectoryConfigStore } from '../../config/directory-store.js';
+import { DEFAULT_STATE_DIR_NAME } from '../../config/last-good-state.js';
 import { LayeredConfigStore } from '../../config/layered-store.js';
 import { MemoryConfigStore } from '../../config/memory-store.js';
 import { ControlPlane } from '../../controlplane/control-plane.js';
@@ -88,6 +90,11 @@ export interface MeshRunnerOptions {
   netns?: NetnsCapture;
   /** Loads the SO_ORIGINAL_DST reader for netns capture; the native addon by default. */
   loadOriginalDestination?: () => OriginalDestinationReader;
+  /**
+   * Where the config store persists the last accepted version of every file
+   * (config/last-good-state.ts); default `<configDir>/.trellis-state`.
+   */
+  stateDir?: string;
 }
 
 interface RunningWorkload {
@@ -135,6 +142,10 @@ export class MeshRunner {
     this.width = Math.max(...opts.plan.workloads.map((w) => w.name.length), 'control-plane'.length);
   }
 
+  private get stateDir(): string {
+    return this.opts.stateDir ?? path.join(this.opts.plan.configDir, DEFAULT_STATE_DIR_NAME);
+  }
+
   private progress(name: string, text: string): void {
     this.opts.write(`${name.padEnd(this.width)} ... ${text}\n`);
   }
@@ -148,6 +159,7 @@ export class MeshRunner {
     const userStore = new DirectoryConfigStore(plan.configDir, {
       parse: parseAndValidate,
       logger: this.opts.configLogger,
+      stateDir: this.stateDir,
     });
     this.userStore = userStore;
     await userStore.start();
