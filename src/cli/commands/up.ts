@@ -59,7 +59,9 @@ export const command: Command = {
     '                on 0.0.0.0. Namespaces and rules are removed on exit (and on the next start',
     '                after a crash).',
     '',
-    'Ctrl-C or SIGTERM stops everything it started and exits 0.',
+    'Ctrl-C or SIGTERM stops everything it started and exits 0. If `up` is killed outright',
+    '(kill -9), its apps die with it (Linux, util-linux setpriv), and anything of theirs still',
+    'running is killed at the next start (the pid file up-apps.json in the state directory).',
   ].join('\n'),
   async run(argv, io) {
     const { values, positionals } = parseFlags('up', argv, {

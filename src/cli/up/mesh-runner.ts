@@ -6,7 +6,10 @@
  *   proxy per workload (its sidecar). One event loop for all proxies keeps `up` light (one
  *   Node process instead of 2N+1) and lets every proxy bind its own ports and report them;
  * - one child process per workload (its `command`), in its own process group, restarted with
- *   backoff when it crashes (supervisor.ts), its output prefixed with its name.
+ *   backoff when it crashes (supervisor.ts), its output prefixed with its name. Apps die with
+ *   `up` even on `kill -9` (setpriv --pdeathsig), and whatever a killed run still left (processes
+ *   an app forked) is killed at the next start from the pid file in the state directory
+ *   (child-processes.ts).
  *
  * How traffic flows (everything on 127.0.0.1, so workloads are told apart by port, not IP):
  *
@@ -53,6 +56,7 @@ import { PortAllocator, portIsFree } from './ports.js';
 import { waitForPorts } from './ready.js';
 import { prefixFor } from './output.js';
 import { ProcessSupervisor } from './supervisor.js';
+import { ChildPidFile } from './child-processes.js';
 import {
   hostsFile,
   serviceAddresses,
@@ -123,6 +127,8 @@ export interface MeshSummary {
 }
 
 const HEARTBEAT_MS = 10_000;
+/** In the state directory: the apps of the running `up`, for the next start to clean up. */
+const UP_PID_FILE = 'up-apps.json';
 const TTL_SECONDS = 30;
 
 export class MeshRunner {
@@ -137,6 +143,7 @@ export class MeshRunner {
   /** --capture netns: each service's virtual address, and the SO_ORIGINAL_DST reader. */
   private vips: ReadonlyMap<string, string> | undefined;
   private originalDestination: OriginalDestinationReader | undefined;
+  private pidFile: ChildPidFile | undefined;
 
   constructor(private readonly opts: MeshRunnerOptions) {
     this.width = Math.max(...opts.plan.workloads.map((w) => w.name.length), 'control-plane'.length);
@@ -152,6 +159,8 @@ export class MeshRunner {
 
   async start(): Promise<MeshSummary> {
     const { plan } = this.opts;
+    // Before ports are allocated: a killed run's apps may still hold them.
+    await this.removeLeftoverApps();
     const ports = await this.allocatePorts();
     const gatewayPort = plan.gateway ? await this.gatewayPort() : undefined;
     if (this.opts.netns) await this.setupNetns(this.opts.netns);
@@ -252,6 +261,21 @@ export class MeshRunner {
       }
       await new Promise((r) => setTimeout(r, 50));
     }
+  }
+
+  /** Kills the apps a killed `up` left running (child-processes.ts); then records this run's. */
+  private async removeLeftoverApps(): Promise<void> {
+    const pids = new ChildPidFile(path.join(this.stateDir, UP_PID_FILE), {
+      warn: (message) => this.opts.write(`trellis up: ${message}\n`),
+    });
+    const killed = await pids.removeLeftovers();
+    if (killed.length > 0) {
+      this.progress(
+        'leftovers',
+        `killed ${killed.map((k) => `${k.name} (pid ${k.pid})`).join(', ')}, left running by a previous run`,
+      );
+    }
+    this.pidFile = pids;
   }
 
   private async setupNetns(netns: NetnsCapture): Promise<void> {
@@ -407,12 +431,15 @@ export class MeshRunner {
       write: this.opts.write,
       clock: this.opts.clock,
       random: this.opts.random,
+      dieWithParent: true,
       onSpawn: (pid, run) => {
+        this.pidFile?.add(w.name, pid);
         void this.whenListening(running, pid, run).then((ok) => {
           if (ok) firstReady();
         });
       },
       onExit: (info) => {
+        if (info.pid !== undefined) this.pidFile?.delete(info.pid);
         this.deregister(running);
         if (this.stopping) return;
         const how =
@@ -486,6 +513,7 @@ export class MeshRunner {
     const grace = this.opts.stopGraceMs ?? 5000;
     await this.gateway?.stop(1000);
     await Promise.all(this.workloads.map((w) => w.supervisor?.stop(grace) ?? Promise.resolve()));
+    await this.pidFile?.remove();
     for (const w of this.workloads) this.deregister(w);
     await Promise.all(this.workloads.map((w) => w.proxy.stop(1000)));
     this.layered?.close();

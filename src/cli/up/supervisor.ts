@@ -9,6 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { Backoff, type BackoffPolicy } from '../../core/backoff.js';
 import type { Clock, TimerHandle } from '../../core/clock.js';
 import type { Random } from '../../core/random.js';
+import { deathSignalPrefix } from './child-processes.js';
 import { LinePrefixer } from './output.js';
 
 export interface ExitInfo {
@@ -18,6 +19,8 @@ export interface ExitInfo {
   error?: string;
   /** Milliseconds until the restart; undefined when stopping. */
   restartInMs?: number;
+  /** The pid that exited, when it ever ran. */
+  pid?: number;
 }
 
 export interface SupervisorOptions {
@@ -31,6 +34,11 @@ export interface SupervisorOptions {
   random: Random;
   backoff?: BackoffPolicy;
   stableMs?: number;
+  /**
+   * Start the command under `setpriv --pdeathsig KILL` where available (child-processes.ts), so
+   * the kernel kills it if this process dies without stopping it, `kill -9` included.
+   */
+  dieWithParent?: boolean;
   onSpawn?: (pid: number, run: number) => void;
   onExit?: (info: ExitInfo) => void;
 }
@@ -55,7 +63,10 @@ export class ProcessSupervisor {
 
   start(): void {
     if (this.stopping) return;
-    const [program, ...args] = this.opts.command;
+    const command = this.opts.dieWithParent
+      ? [...deathSignalPrefix(this.opts.env), ...this.opts.command]
+      : this.opts.command;
+    const [program, ...args] = command;
     this.runs++;
     this.startedAt = this.opts.clock.now();
     const child = spawn(program ?? '', args, {
@@ -82,7 +93,12 @@ export class ProcessSupervisor {
         err.flush();
         if (this.child === child) this.child = undefined;
         resolve();
-        this.exitedUnasked({ code, signal, ...(spawnError ? { error: spawnError } : {}) });
+        this.exitedUnasked({
+          code,
+          signal,
+          ...(spawnError ? { error: spawnError } : {}),
+          ...(child.pid !== undefined ? { pid: child.pid } : {}),
+        });
       };
     });
     if (child.pid !== undefined) this.opts.onSpawn?.(child.pid, this.runs);
