@@ -11,8 +11,8 @@ import type { ProxyNode } from '../proxy-node.js';
 import { parseNode, type NodeMessage } from '../node.js';
 import { typeState, type Connection, type TypeState } from './connection.js';
 import { PushQueue } from './push-queue.js';
-import { encodeSet, resourceVersion, sameSet } from './resource-encoding.js';
-import { encodeDiscoveryResponse } from './wire.js';
+import { encodeSet, resourceVersion, sameSet, type EncodedSet } from './resource-encoding.js';
+import { encodeDiscoveryResponse, encodeResourceList } from './wire.js';
 import { connectionConfigDump, connectionStatus, type ProxyStatus } from './status.js';
 
 export type { ProxyStatus } from './status.js';
@@ -49,7 +49,13 @@ export interface AdsServerOptions<P extends PushContextLike> {
 
 /** Types whose SotW responses must list every subscribed resource; also wildcard-capable. */
 const WILDCARD_TYPES = new Set<string>([TYPE.listener, TYPE.cluster]);
-/** Envoy's make-before-break order. */
+/**
+ * Envoy's make-before-break order (xDS protocol, "eventual consistency considerations"): clusters
+ * and their endpoints before the listeners and routes that may name them. Removals go the other
+ * way: a push that changes clusters and also listeners or routes first sends the clusters with
+ * the removed ones still in, then the listeners and routes that stop naming them, and only then
+ * the clusters without them (see `worker`).
+ */
 const PUSH_ORDER: readonly string[] = [TYPE.cluster, TYPE.endpoint, TYPE.listener, TYPE.route, TYPE.secret];
 
 interface SotwRequest {
@@ -393,10 +399,18 @@ export class AdsServer<P extends PushContextLike> {
       const conn = this.connections.get(job.proxyId);
       try {
         if (conn) {
-          const types = PUSH_ORDER.filter((t) => job.types.has(t));
+          const types = PUSH_ORDER.filter((t) => job.types.has(t)) as ResourceTypeUrl[];
+          // Clusters removed while routes may still name them are removed after those routes.
+          const breakLast =
+            job.types.has(TYPE.cluster) && (job.types.has(TYPE.route) || job.types.has(TYPE.listener));
           for (const t of types) {
-            if (conn.mode === 'sotw') await this.pushSotw(conn, t as ResourceTypeUrl, job.force, job.since);
-            else await this.pushDelta(conn, t as ResourceTypeUrl, job.since);
+            const keepRemoved = breakLast && t === TYPE.cluster;
+            if (conn.mode === 'sotw') await this.pushSotw(conn, t, job.force, job.since, keepRemoved);
+            else await this.pushDelta(conn, t, job.since, keepRemoved);
+          }
+          if (breakLast) {
+            if (conn.mode === 'sotw') await this.pushSotw(conn, TYPE.cluster, false, job.since);
+            else await this.pushDelta(conn, TYPE.cluster, job.since);
           }
         }
       } catch (err) {
@@ -438,17 +452,19 @@ export class AdsServer<P extends PushContextLike> {
     typeUrl: ResourceTypeUrl,
     force: boolean,
     since: number,
+    keepRemoved = false,
   ): Promise<void> {
     const s = typeState(conn, typeUrl);
     if (!s.subscribed) return;
     const generated = this.generate(conn, typeUrl, s);
-    const set = encodeSet(
+    let set = encodeSet(
       typeUrl,
       generated,
       s.wildcard ? undefined : s.names,
       s.namesKey,
       this.encodingError(conn, typeUrl),
     );
+    if (keepRemoved) set = withRemoved(typeUrl, set, s.sotwSent);
     if (!force && sameSet(s.sotwSent, set)) return;
     const version = this.push.version;
     const nonce = String(++this.nonceSeq);
@@ -462,7 +478,12 @@ export class AdsServer<P extends PushContextLike> {
     await conn.send(encodeDiscoveryResponse(set.list, typeUrl, version, nonce));
   }
 
-  private async pushDelta(conn: Connection, typeUrl: ResourceTypeUrl, since: number): Promise<void> {
+  private async pushDelta(
+    conn: Connection,
+    typeUrl: ResourceTypeUrl,
+    since: number,
+    keepRemoved = false,
+  ): Promise<void> {
     const s = typeState(conn, typeUrl);
     if (!s.subscribed) return;
     const generated = this.generate(conn, typeUrl, s);
@@ -488,7 +509,7 @@ export class AdsServer<P extends PushContextLike> {
     }
     const removed: string[] = [];
     for (const name of [...s.sent.keys()]) {
-      if (!resources.has(name)) {
+      if (!resources.has(name) && !keepRemoved) {
         s.sent.delete(name);
         removed.push(name);
       }
@@ -509,4 +530,18 @@ export class AdsServer<P extends PushContextLike> {
       nonce,
     });
   }
+}
+
+/**
+ * A state-of-the-world set that also keeps what `previous` had and `next` dropped (as they were
+ * sent): the first half of a make-before-break cluster update.
+ */
+function withRemoved(typeUrl: string, next: EncodedSet, previous: EncodedSet | undefined): EncodedSet {
+  if (previous === undefined) return next;
+  const kept = [...previous.entries].filter(([name]) => !next.entries.has(name));
+  if (kept.length === 0) return next;
+  const entries = new Map([...next.entries, ...kept]);
+  let bytes = 0;
+  for (const b of entries.values()) bytes += b.length;
+  return { entries, list: encodeResourceList(typeUrl, [...entries.values()]), bytes };
 }
