@@ -47,6 +47,9 @@ export interface AdsServerOptions<P extends PushContextLike> {
   concurrency?: number;
 }
 
+/** How long close() lets streams end on their own before it cuts them. */
+const CLOSE_GRACE_MS = 1000;
+
 /** Types whose SotW responses must list every subscribed resource; also wildcard-capable. */
 const WILDCARD_TYPES = new Set<string>([TYPE.listener, TYPE.cluster]);
 /**
@@ -165,12 +168,20 @@ export class AdsServer<P extends PushContextLike> {
     const server = this.server;
     if (server) {
       await new Promise<void>((resolve) => {
-        server.tryShutdown(() => resolve());
-        // Streams that do not end on their own are cut after a grace period.
-        const t = setTimeout(() => server.forceShutdown(), 1000);
-        t.unref();
+        // Streams that do not end on their own are cut after a grace period. grpc-js does not
+        // promise tryShutdown's callback after forceShutdown (a session already closing may
+        // never report back), so the grace period ends the wait by itself.
+        const t = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, CLOSE_GRACE_MS);
+        server.tryShutdown(() => {
+          clearTimeout(t);
+          resolve();
+        });
       });
     }
+    // Every connection is closed by now, which settles any send a worker was waiting on.
     await Promise.all(this.workers);
   }
 
@@ -218,6 +229,12 @@ export class AdsServer<P extends PushContextLike> {
     const proxy = parseNode(node);
     const key = `${proxy.id}-${++this.streamSeq}`;
     let ended = false;
+    // Sends waiting for the transport; settled when the stream ends however it ends, so a
+    // worker never waits on a stream that is gone (and close() never waits on a worker).
+    const waiting = new Set<() => void>();
+    const settleSends = () => {
+      for (const resolve of [...waiting]) resolve();
+    };
     const conn: Connection = {
       key,
       proxy,
@@ -231,10 +248,10 @@ export class AdsServer<P extends PushContextLike> {
         if (ended) return;
         await new Promise<void>((resolve) => {
           const done = () => {
-            stream.off('close', done);
+            waiting.delete(done);
             resolve();
           };
-          stream.once('close', done);
+          waiting.add(done);
           stream.write(message, done);
         });
       },
@@ -243,10 +260,12 @@ export class AdsServer<P extends PushContextLike> {
           ended = true;
           stream.end();
         }
+        settleSends();
       },
     };
     const drop = () => {
       ended = true;
+      settleSends();
       if (this.connections.delete(key)) {
         this.queue.remove(key);
         this.m.connected.inc({ version: 'trellis' }, -1);
@@ -400,17 +419,20 @@ export class AdsServer<P extends PushContextLike> {
       try {
         if (conn) {
           const types = PUSH_ORDER.filter((t) => job.types.has(t)) as ResourceTypeUrl[];
-          // Clusters removed while routes may still name them are removed after those routes.
+          // Clusters removed while routes may still name them are removed after those routes,
+          // and so are their endpoints in delta (a delta EDS removal empties a cluster that is
+          // still routed to; a SotW EDS response leaving a name out removes nothing).
           const breakLast =
             job.types.has(TYPE.cluster) && (job.types.has(TYPE.route) || job.types.has(TYPE.listener));
+          const held = (t: string) => breakLast && (t === TYPE.cluster || t === TYPE.endpoint);
           for (const t of types) {
-            const keepRemoved = breakLast && t === TYPE.cluster;
-            if (conn.mode === 'sotw') await this.pushSotw(conn, t, job.force, job.since, keepRemoved);
-            else await this.pushDelta(conn, t, job.since, keepRemoved);
+            if (conn.mode === 'sotw')
+              await this.pushSotw(conn, t, job.force, job.since, held(t) && t === TYPE.cluster);
+            else await this.pushDelta(conn, t, job.since, held(t));
           }
-          if (breakLast) {
-            if (conn.mode === 'sotw') await this.pushSotw(conn, TYPE.cluster, false, job.since);
-            else await this.pushDelta(conn, TYPE.cluster, job.since);
+          for (const t of breakLast ? types.filter(held) : []) {
+            if (conn.mode === 'sotw') await this.pushSotw(conn, t, false, job.since);
+            else await this.pushDelta(conn, t, job.since);
           }
         }
       } catch (err) {
