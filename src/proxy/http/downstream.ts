@@ -5,6 +5,7 @@
  * arrive as authority + path.
  */
 import http2 from 'node:http2';
+import type net from 'node:net';
 import type { BodySource } from './request-body.js';
 
 export type HeaderMap = Record<string, string | string[] | undefined>;
@@ -12,6 +13,7 @@ export type OutHeaders = Record<string, string | string[]>;
 
 export interface Downstream {
   method: string;
+  /** The request path; path normalization (router.ts) replaces it before routing. */
   path: string;
   authority: string;
   scheme: string;
@@ -35,6 +37,11 @@ export interface Downstream {
   /** Resets the stream (HTTP/2) or closes the connection (HTTP/1.1): the response is broken. */
   reset(): void;
   onAbort(fn: () => void): void;
+  /**
+   * HTTP/1.1 upgrade requests only: the protocol asked for, and the switch to a byte stream once
+   * the upstream answered 101 (the socket, and the bytes the client sent after its head).
+   */
+  upgrade?: { protocol: string; takeOver(): { socket: net.Socket; head: Buffer } } | undefined;
 }
 
 /** Connection-specific headers: never forwarded, and illegal in HTTP/2. */
@@ -55,12 +62,14 @@ export function fromHttp2(req: http2.Http2ServerRequest, res: http2.Http2ServerR
   for (const [k, v] of Object.entries(req.headers)) if (!k.startsWith(':')) headers[k] = v;
   const authority = req.headers[':authority'] ?? req.headers.host ?? '';
   let aborted = false;
+  // Set once the proxy has ended its response (end() or a headers-only response); a stream that
+  // closes before that was abandoned by the client: reset, disconnect, GOAWAY or a timeout.
+  let responseEnded = false;
   const abortFns: (() => void)[] = [];
-  res.stream.on('close', () => {
-    if (!res.writableFinished && !res.stream.endAfterHeaders) {
-      aborted = !res.finished;
-      if (aborted) for (const f of abortFns) f();
-    }
+  res.stream.once('close', () => {
+    if (responseEnded) return;
+    aborted = true;
+    for (const f of abortFns) f();
   });
   return {
     method: req.method,
@@ -81,15 +90,21 @@ export function fromHttp2(req: http2.Http2ServerRequest, res: http2.Http2ServerR
     respond: (status, h) => void res.writeHead(status, h),
     respondHeadersOnly: (status, h) => {
       if (res.stream.destroyed) return;
+      responseEnded = true;
       res.stream.respond({ ...h, ':status': status }, { endStream: true });
     },
     write: (chunk) => res.write(chunk),
     onceDrain: (fn) => void res.once('drain', fn),
     end: (trailers) => {
+      responseEnded = true;
       if (trailers && Object.keys(trailers).length > 0) res.addTrailers(trailers);
       res.end();
     },
     reset: () => void res.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR),
-    onAbort: (fn) => void abortFns.push(fn),
+    onAbort: (fn) => {
+      // Registered after the stream closed: the caller still has to let go of what it holds.
+      if (aborted) queueMicrotask(fn);
+      else abortFns.push(fn);
+    },
   };
 }

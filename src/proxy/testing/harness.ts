@@ -180,8 +180,32 @@ export async function startMesh(
     proxy,
     port: proxy.listeners.ports.outbound,
     close: async () => {
-      await proxy.stop(100);
-      await ads.close();
+      // The invariant every scenario ends with: once its clients are done or gone, nothing is
+      // held upstream (issue #10: leaked streams took a service down).
+      try {
+        await eventually(() => heldRequests(proxy).length === 0, 'active upstream requests to drain', 3000);
+      } catch {
+        throw new Error(`requests still held after the test: ${heldRequests(proxy).join(', ')}`);
+      } finally {
+        await proxy.stop(100);
+        await ads.close();
+      }
     },
   };
+}
+
+/** Clusters that still count active requests, pending requests or retries, or busy hosts. */
+export function heldRequests(proxy: TrellisProxy): string[] {
+  const held: string[] = [];
+  for (const c of proxy.clusters.all()) {
+    const name = c.config.name;
+    for (const priority of ['DEFAULT', 'HIGH'] as const) {
+      const b = c.breakers.forPriority(priority);
+      for (const kind of ['requests', 'pending_requests', 'retries'] as const)
+        if (b.active(kind) > 0) held.push(`${name} ${priority} ${kind}=${b.active(kind)}`);
+    }
+    for (const h of c.hosts)
+      if (h.activeRequests !== 0) held.push(`${name} ${h.endpoint.key} rq_active=${h.activeRequests}`);
+  }
+  return held;
 }
