@@ -261,6 +261,21 @@ export interface HttpConnectionManagerConfig {
   generateRequestId: boolean;
   /** stream_idle_timeout: a request with no activity for this long ends (0: never). */
   streamIdleTimeoutMs: number;
+  /** upgrade_configs that are enabled, lower case (Istio: websocket); others get 403. */
+  upgradeTypes: ReadonlySet<string>;
+  /** How request paths are normalized before routing (normalize_path, merge_slashes, ...). */
+  pathNormalization: PathNormalization;
+}
+
+/**
+ * Envoy's HCM path handling: `normalize` is normalize_path (RFC 3986 dot segments and
+ * percent-decoding of unreserved characters), `mergeSlashes` is merge_slashes, `escapedSlashes` is
+ * path_with_escaped_slashes_action (IMPLEMENTATION_SPECIFIC_DEFAULT is KEEP_UNCHANGED).
+ */
+export interface PathNormalization {
+  normalize: boolean;
+  mergeSlashes: boolean;
+  escapedSlashes: 'KEEP_UNCHANGED' | 'REJECT_REQUEST' | 'UNESCAPE_AND_REDIRECT' | 'UNESCAPE_AND_FORWARD';
 }
 
 export interface TcpProxyConfig {

@@ -19,13 +19,18 @@ export type LocalReplyReason =
   | { kind: 'stream-idle-timeout'; requestComplete: boolean }
   | { kind: 'retry-limit'; cluster: string; detail: string }
   | { kind: 'bad-request'; detail: string }
+  /** An Upgrade the connection manager does not enable (Envoy: 403, details upgrade_failed). */
+  | { kind: 'upgrade-refused'; protocol: string }
+  /** path_with_escaped_slashes_action UNESCAPE_AND_REDIRECT. */
+  | { kind: 'path-redirect'; location: string }
   | { kind: 'fault-abort'; status: number; grpcStatus?: number | undefined }
   | { kind: 'rate-limited'; status: number; grpcStatus?: number | undefined }
   | { kind: 'rate-limit-service-error'; detail: string };
 
 export interface LocalReply {
   status: number;
-  flag: ResponseFlag;
+  /** Envoy sets none for some local replies (a refused upgrade, a redirect). */
+  flag: ResponseFlag | undefined;
   body: string;
   /** For gRPC requests, when the cause names a gRPC status (fault grpc_status, rate limit). */
   grpcStatus?: number | undefined;
@@ -65,6 +70,10 @@ export function localReply(reason: LocalReplyReason): LocalReply {
       return { status: 503, flag: 'URX', body: `upstream retry limit exceeded: ${reason.detail}\n` };
     case 'bad-request':
       return { status: 400, flag: 'DPE', body: `bad request: ${reason.detail}\n` };
+    case 'upgrade-refused':
+      return { status: 403, flag: undefined, body: `upgrade to ${reason.protocol} is not enabled\n` };
+    case 'path-redirect':
+      return { status: 307, flag: undefined, body: '' };
     case 'fault-abort':
       return {
         status: reason.status,

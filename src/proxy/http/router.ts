@@ -36,6 +36,8 @@ import { ReplayableBody } from './request-body.js';
 import { matchRoute, pickTarget, rewritePath, selectVirtualHost } from './route-table.js';
 import { startStreamInfo, type Reporter, type StreamInfo } from './stream-info.js';
 import { StreamIdleTimer } from './stream-idle-timeout.js';
+import { NO_NORMALIZATION, normalizeRequestPath } from './path-normalization.js';
+import { tunnel, type UpgradeRequest } from './upgrade.js';
 
 const NO_MUTATION: HeaderMutation = Object.freeze({ add: [], remove: [] });
 const NO_FILTERS: FilterOutcome = Object.freeze({
@@ -76,7 +78,8 @@ export async function handleRequest(
   const idle = new StreamIdleTimer(deps.clock, hcm ? hcm.streamIdleTimeoutMs : 0);
   let body: ReplayableBody | undefined;
   try {
-    const failure = await route(ds, target, info, deps, idle, (b) => (body = b));
+    const failure =
+      normalizePath(ds, target, info) ?? (await route(ds, target, info, deps, idle, (b) => (body = b)));
     if (failure) sendLocalReply(ds, failure, info);
   } catch (err) {
     sendLocalReply(
@@ -99,6 +102,24 @@ export async function handleRequest(
   }
 }
 
+/** Paths as the connection manager is configured to see them: routing sees the result. */
+function normalizePath(
+  ds: Downstream,
+  target: RequestTarget,
+  info: StreamInfo,
+): LocalReplyReason | undefined {
+  if (target.kind === 'reply') return undefined;
+  const result = normalizeRequestPath(ds.path, target.hcm?.pathNormalization ?? NO_NORMALIZATION);
+  if (result.kind === 'reject') return { kind: 'bad-request', detail: result.detail };
+  if (result.kind === 'redirect') return { kind: 'path-redirect', location: result.path };
+  ds.path = result.path;
+  info.path = result.path;
+  return undefined;
+}
+
+/** Without a connection manager (straight to an inbound cluster), WebSocket passes as Istio's does. */
+const DEFAULT_UPGRADES: ReadonlySet<string> = new Set(['websocket']);
+
 async function route(
   ds: Downstream,
   target: RequestTarget,
@@ -108,6 +129,8 @@ async function route(
   setBody: (b: ReplayableBody) => void,
 ): Promise<LocalReplyReason | undefined> {
   if (target.kind === 'reply') return target.reason;
+  if (ds.upgrade && !(target.hcm?.upgradeTypes ?? DEFAULT_UPGRADES).has(ds.upgrade.protocol.toLowerCase()))
+    return { kind: 'upgrade-refused', protocol: ds.upgrade.protocol };
   if (target.kind === 'cluster') {
     const action: ForwardAction = { kind: 'forward', targets: [], totalWeight: 0, timeoutMs: 0, mirrors: [] };
     const spec: SendSpec = {
@@ -249,6 +272,22 @@ async function send(
   if (spec.requestMutations) applyMutations(headers, spec.requestMutations);
   headers['x-forwarded-proto'] ??= ds.scheme;
   info.requestId = propagateRequestContext(headers, spec.hcm?.generateRequestId ?? true) || randomUUID();
+  if (ds.upgrade) {
+    const upgrade: UpgradeRequest = {
+      cluster,
+      method: ds.method,
+      path,
+      authority: spec.authority,
+      headers,
+      protocol: ds.upgrade.protocol,
+      idle: spec.idle,
+      finishHeaders: (h) => {
+        if (spec.responseMutations) applyMutations(h, spec.responseMutations);
+      },
+    };
+    if (spec.originalDestination) upgrade.originalDestination = spec.originalDestination;
+    return tunnel(upgrade, ds, info);
+  }
   const grpcTimeout =
     action.grpcTimeoutHeaderMaxMs === undefined
       ? undefined
@@ -336,7 +375,7 @@ export function sendLocalReply(
   extraHeaders: OutgoingHeaders = {},
 ): void {
   const reply = localReply(reason);
-  info.flags.add(reply.flag);
+  if (reply.flag) info.flags.add(reply.flag);
   if (ds.aborted) return;
   if (ds.headersSent) {
     // Too late for a response: the client sees the stream reset instead.
@@ -353,6 +392,10 @@ export function sendLocalReply(
       'grpc-status': grpc,
       'grpc-message': encodeURIComponent(reply.body.trim()),
     });
+    return;
+  }
+  if (reason.kind === 'path-redirect') {
+    respondFully(ds, info, reply.status, { ...extraHeaders, location: reason.location }, '');
     return;
   }
   respondFully(ds, info, reply.status, { ...extraHeaders, 'content-type': 'text/plain' }, reply.body);

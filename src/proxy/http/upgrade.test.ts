@@ -32,7 +32,7 @@ test('upgrade bytes sent before the upstream is connected are not lost', async (
     {
       CDS: [edsCluster(C)],
       EDS: [endpoints(C, [{ port: backend.port }])],
-      LDS: [httpListener(9080)],
+      LDS: [httpListener(9080, '9080', { upgradeTypes: ['websocket'] })],
       RDS: [routeConfig('9080', [virtualHost('ws', ['ws:9080'], [routeTo(C)])])],
     },
     {},

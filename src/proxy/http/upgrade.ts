@@ -1,133 +1,259 @@
 /**
- * HTTP/1.1 upgrades (WebSocket): routed like any request, then the proxy opens a TCP connection
- * to the chosen endpoint, replays the request head, and pipes bytes both ways until either side
- * closes. Local failures are written as plain HTTP responses with their response flag.
+ * HTTP/1.1 upgrades (WebSocket), the upstream half. The request was routed like any other
+ * (router.ts: route match, filters, header mutations, path normalization) and the upgrade type
+ * is one the connection manager enables (`upgrade_configs`; Istio sends websocket). Here the
+ * proxy opens a connection to the chosen endpoint and sends the request head, and:
+ * - on `101 Switching Protocols` the downstream connection leaves the HTTP codec and bytes are
+ *   piped both ways until either side closes; the bytes the client sent after its head, held
+ *   until now, go first;
+ * - on any other answer the response is relayed as a normal response and the downstream
+ *   connection closes after it: the held bytes were never parsed, routed or forwarded, so a
+ *   request smuggled behind an upgrade head goes nowhere.
+ * The request counts against the cluster's circuit breaker and the host's active requests for as
+ * long as the tunnel is open.
  */
 import net from 'node:net';
-import type { Duplex } from 'node:stream';
-import type { ForwardAction } from '../config.js';
+import type { Endpoint } from '../config.js';
+import { Http1Parser, type MessageHead } from '../http1/parser.js';
+import { fieldLines } from '../http1/serializer.js';
+import type { ClusterRuntime, UpstreamHost } from '../upstream/cluster-manager.js';
+import type { OutgoingHeaders } from '../upstream/upstream-request.js';
 import type { Downstream } from './downstream.js';
-import { applyMutations, forwardableHeaders, propagateRequestContext } from './headers.js';
-import { localReply, type LocalReplyReason } from './local-reply.js';
-import { matchRoute, pickTarget, rewritePath, selectVirtualHost } from './route-table.js';
-import type { RequestTarget, RouterDeps } from './router.js';
-import { startStreamInfo, type Reporter, type StreamInfo } from './stream-info.js';
+import { forwardableResponseHeaders } from './headers.js';
+import type { LocalReplyReason } from './local-reply.js';
+import type { StreamIdleTimer } from './stream-idle-timeout.js';
+import type { StreamInfo } from './stream-info.js';
 
-/**
- * `ds` is the parsed upgrade request; only its request side is read (an upgraded socket carries
- * raw bytes from here on). `head` holds the bytes the client sent after the request head.
- */
-export function handleUpgrade(
+/** How much of an upstream's answer may come before its head ends. */
+const MAX_RESPONSE_HEAD = 60 * 1024;
+
+export interface UpgradeRequest {
+  cluster: ClusterRuntime;
+  originalDestination?: Endpoint;
+  method: string;
+  path: string;
+  authority: string;
+  /** End-to-end request headers after mutations; Connection and Upgrade are added here. */
+  headers: OutgoingHeaders;
+  /** The upgrade protocol as the client named it. */
+  protocol: string;
+  idle?: StreamIdleTimer;
+  finishHeaders: (headers: OutgoingHeaders) => void;
+}
+
+/** Resolves once the exchange (and, after a 101, the tunnel) is over. */
+export async function tunnel(
+  req: UpgradeRequest,
   ds: Downstream,
-  socket: Duplex,
-  head: Buffer,
-  resolve: (ds: Downstream) => RequestTarget,
-  reporter: Reporter,
-  deps: RouterDeps,
-): void {
-  // Bytes the client sends before the upstream is connected stay in the socket until pipe()
-  // resumes it: the byte counter below must not set it flowing and drop them.
-  socket.pause();
-  // Upgrades carry no request id or forwarded-for of their own in the access log.
-  const info: StreamInfo = {
-    ...startStreamInfo(ds, reporter, deps.clock, 1),
-    requestId: '',
-    forwardedFor: '',
-  };
-  const target = resolve(ds);
-  const hcm = target.kind === 'reply' ? undefined : target.hcm;
-  let done = false;
-  const finish = () => {
-    if (done) return;
-    done = true;
-    info.durationMs = deps.clock.now() - info.startMs;
-    deps.stats.record(info);
-    if (hcm && hcm.accessLogs.length > 0) deps.accessLogs.log(hcm.accessLogs, info);
-  };
-  const fail = (reason: LocalReplyReason) => {
-    const reply = localReply(reason);
-    info.flags.add(reply.flag);
-    info.status = reply.status;
-    info.bytesSent = Buffer.byteLength(reply.body);
-    // Read (and drop) what the client sends meanwhile, so its FIN closes the socket.
-    socket.resume();
-    socket.end(
-      `HTTP/1.1 ${reply.status} ${reply.status === 404 ? 'Not Found' : 'Service Unavailable'}\r\ncontent-type: text/plain\r\n` +
-        `content-length: ${info.bytesSent}\r\nconnection: close\r\n\r\n${reply.body}`,
-    );
-    finish();
-  };
-  socket.on('error', () => undefined);
-  if (target.kind === 'reply') return fail(target.reason);
-  if (target.kind === 'cluster') return fail({ kind: 'no-route', authority: ds.authority, path: ds.path });
-  const vh = target.table ? selectVirtualHost(target.table, ds.authority) : undefined;
-  const route = vh
-    ? matchRoute(vh, {
-        authority: ds.authority,
-        path: ds.path,
-        method: ds.method,
-        headers: { ...ds.headers, ':path': ds.path, ':method': ds.method, ':authority': ds.authority },
-      })
-    : undefined;
-  if (!target.table || !vh || !route || route.action.kind !== 'forward') {
-    return fail({ kind: 'no-route', authority: ds.authority, path: ds.path });
+  info: StreamInfo,
+): Promise<LocalReplyReason | undefined> {
+  const { cluster } = req;
+  const upgrade = ds.upgrade;
+  if (!upgrade) return { kind: 'bad-request', detail: 'not an upgrade request' };
+  const release = cluster.breakers.forPriority().tryAcquire('requests');
+  if (!release) {
+    cluster.counters.upstream_rq_pending_overflow++;
+    return { kind: 'overflow', cluster: cluster.config.name };
   }
-  const action: ForwardAction = route.action;
-  const picked = pickTarget(action, deps.random);
-  const cluster = picked ? deps.clusters.get(picked.cluster) : undefined;
-  info.upstreamCluster = picked?.cluster;
-  if (!picked || !cluster) return fail({ kind: 'no-cluster', cluster: picked?.cluster ?? '' });
-  const host = cluster.pick();
-  if (!host) return fail({ kind: 'no-healthy-upstream', cluster: picked.cluster });
-  info.upstreamHost = host.endpoint.key;
-  info.destinationIdentity = host.endpoint.identity;
-  const headers = forwardableHeaders(ds.headers);
-  headers.connection = 'upgrade';
-  headers.upgrade = String(ds.headers.upgrade ?? '');
-  applyMutations(headers, [
-    picked.requestHeaders,
-    route.requestHeaders,
-    vh.requestHeaders,
-    target.table.requestHeaders,
-  ]);
-  info.requestId = propagateRequestContext(headers, hcm?.generateRequestId ?? true);
-  const authority = action.hostRewrite ?? ds.authority;
-  const lines = [`${ds.method} ${rewritePath(route, action, ds.path)} HTTP/1.1`, `host: ${authority}`];
-  for (const [k, v] of Object.entries(headers))
-    for (const value of Array.isArray(v) ? v : [v]) lines.push(`${k}: ${value}`);
-  const upstream = net.connect({ host: host.endpoint.host, port: host.endpoint.port });
-  let connected = false;
-  const timer = setTimeout(
-    () => upstream.destroy(new Error('connect timeout')),
-    cluster.config.connectTimeoutMs,
-  );
-  upstream.on('connect', () => {
-    connected = true;
-    clearTimeout(timer);
-    upstream.write(lines.join('\r\n') + '\r\n\r\n');
-    if (head.length > 0) upstream.write(head);
+  const host = req.originalDestination ? undefined : cluster.pick();
+  const endpoint = req.originalDestination ?? host?.endpoint;
+  if (!endpoint) {
+    release();
+    return { kind: 'no-healthy-upstream', cluster: cluster.config.name };
+  }
+  info.upstreamHost = endpoint.key;
+  info.destinationIdentity = endpoint.identity;
+  info.attempts = 1;
+  if (host) host.activeRequests++;
+  try {
+    return await new UpgradeAttempt(req, ds, info, endpoint, host, () => upgrade.takeOver()).run();
+  } finally {
+    release();
+    if (host) host.activeRequests--;
+  }
+}
+
+class UpgradeAttempt {
+  private readonly upstream: net.Socket;
+  private connected = false;
+  private settled = false;
+  private headBytes: Buffer[] = [];
+  private headLength = 0;
+  private resolve!: (r: LocalReplyReason | undefined) => void;
+
+  constructor(
+    private readonly req: UpgradeRequest,
+    private readonly ds: Downstream,
+    private readonly info: StreamInfo,
+    endpoint: Endpoint,
+    private readonly host: UpstreamHost | undefined,
+    private readonly takeOver: () => { socket: net.Socket; head: Buffer },
+  ) {
+    this.upstream = net.connect({ host: endpoint.host, port: endpoint.port });
+  }
+
+  run(): Promise<LocalReplyReason | undefined> {
+    const { upstream, req, ds } = this;
+    const done = new Promise<LocalReplyReason | undefined>((r) => (this.resolve = r));
+    const timer = setTimeout(
+      () => upstream.destroy(new Error('connect timeout')),
+      req.cluster.config.connectTimeoutMs,
+    );
+    upstream.setNoDelay(true);
+    upstream.on('connect', () => {
+      this.connected = true;
+      clearTimeout(timer);
+      upstream.write(this.requestHead(), 'latin1');
+    });
+    upstream.on('data', this.onHeadData);
+    upstream.on('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      const detail = err.code ?? err.message;
+      if (!this.connected) {
+        this.req.cluster.record(this.host, { kind: 'connect-failure' });
+        this.settle({ kind: 'connect-failure', cluster: req.cluster.config.name, detail });
+      } else this.settle({ kind: 'upstream-reset', cluster: req.cluster.config.name, detail });
+    });
+    upstream.on('close', () => {
+      clearTimeout(timer);
+      this.settle({ kind: 'upstream-reset', cluster: req.cluster.config.name, detail: 'connection closed' });
+    });
+    ds.onAbort(() => {
+      upstream.destroy();
+      this.settle(undefined);
+    });
+    req.idle?.whenExpired(() => {
+      upstream.destroy();
+      this.settle({ kind: 'stream-idle-timeout', requestComplete: true });
+    });
+    return done;
+  }
+
+  private settle(r: LocalReplyReason | undefined): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.resolve(r);
+  }
+
+  private requestHead(): string {
+    const { req } = this;
+    let head = `${req.method} ${req.path} HTTP/1.1\r\nhost: ${req.authority}\r\n`;
+    for (const [k, v] of Object.entries(req.headers)) head += fieldLines(k, v);
+    return `${head}connection: upgrade\r\n${fieldLines('upgrade', req.protocol)}\r\n`;
+  }
+
+  /** Collects the upstream's answer until its head is complete, then decides. */
+  private readonly onHeadData = (chunk: Buffer): void => {
+    this.headBytes.push(chunk);
+    this.headLength += chunk.length;
+    const all = this.headBytes.length === 1 ? chunk : Buffer.concat(this.headBytes);
+    const end = all.indexOf('\r\n\r\n');
+    if (end === -1) {
+      if (this.headLength > MAX_RESPONSE_HEAD) {
+        this.upstream.destroy();
+        this.settle({
+          kind: 'upstream-reset',
+          cluster: this.req.cluster.config.name,
+          detail: 'response head too large',
+        });
+      }
+      return;
+    }
+    this.upstream.off('data', this.onHeadData);
+    this.req.idle?.touch();
+    if (/^HTTP\/1\.1 101[ \r]/.test(all.subarray(0, 13).toString('latin1'))) this.switchProtocols(all);
+    else this.relayResponse(all);
+  };
+
+  /** 101: the connection is a byte stream both ways from here on. */
+  private switchProtocols(answer: Buffer): void {
+    const { upstream, info } = this;
+    this.req.idle?.stop();
+    this.req.cluster.record(this.host, { kind: 'response', status: 101 });
+    info.status = 101;
+    const { socket, head } = this.takeOver();
+    socket.on('error', () => undefined);
+    socket.write(answer);
+    info.bytesSent += answer.length;
+    if (head.length > 0) {
+      upstream.write(head);
+      info.bytesReceived += head.length;
+    }
+    upstream.on('data', (c: Buffer) => (info.bytesSent += c.length));
+    socket.on('data', (c: Buffer) => (info.bytesReceived += c.length));
     socket.pipe(upstream);
     upstream.pipe(socket);
-  });
-  upstream.once('data', (chunk: Buffer) => {
-    const m = /^HTTP\/1\.[01] (\d{3})/.exec(chunk.subarray(0, 16).toString('latin1'));
-    info.status = m ? Number(m[1]) : 0;
-  });
-  upstream.on('data', (c: Buffer) => (info.bytesSent += c.length));
-  socket.on('data', (c: Buffer) => (info.bytesReceived += c.length));
-  upstream.on('error', (err: NodeJS.ErrnoException) => {
-    clearTimeout(timer);
-    if (!connected)
-      return fail({ kind: 'connect-failure', cluster: picked.cluster, detail: err.code ?? err.message });
-    socket.destroy();
-  });
-  upstream.on('close', () => {
-    socket.end();
-    finish();
-  });
-  socket.on('close', () => {
-    // The client is gone entirely: nothing more can be delivered, so close the upstream too.
-    upstream.destroy();
-    finish();
-  });
+    socket.resume();
+    let open = 2;
+    const closed = () => {
+      if (--open === 0) this.settle(undefined);
+    };
+    upstream.removeAllListeners('close');
+    upstream.on('close', () => {
+      socket.end();
+      closed();
+    });
+    socket.on('close', () => {
+      // The client is gone entirely: nothing more can be delivered.
+      upstream.destroy();
+      closed();
+    });
+  }
+
+  /** Not switching: relay the answer as a normal response; the downstream connection closes. */
+  private relayResponse(answer: Buffer): void {
+    const { upstream, ds, info, req } = this;
+    const cluster = req.cluster.config.name;
+    const parser = new Http1Parser(
+      {
+        onHead: (head: MessageHead) => {
+          const headers = forwardableResponseHeaders(head.headers);
+          req.finishHeaders(headers);
+          headers.connection = 'close';
+          info.status = head.status;
+          req.cluster.record(this.host, { kind: 'response', status: head.status });
+          ds.respond(head.status, headers);
+        },
+        onBody: (chunk: Buffer) => {
+          info.bytesSent += chunk.length;
+          if (!ds.write(Buffer.from(chunk))) {
+            upstream.pause();
+            ds.onceDrain(() => upstream.resume());
+          }
+        },
+        onMessageEnd: (trailers) => {
+          ds.end(trailers as OutgoingHeaders | undefined);
+          upstream.destroy();
+          this.settle(undefined);
+        },
+      },
+      { mode: 'response', maxHeaderBytes: MAX_RESPONSE_HEAD },
+    );
+    if (req.method === 'HEAD') parser.noBodyExpected = true;
+    const feed = (chunk: Buffer | undefined): void => {
+      try {
+        if (chunk) parser.execute(chunk);
+        else parser.finish();
+      } catch (err) {
+        upstream.destroy();
+        if (ds.headersSent) ds.reset();
+        this.settle(
+          ds.headersSent
+            ? undefined
+            : { kind: 'upstream-reset', cluster, detail: `protocol error: ${(err as Error).message}` },
+        );
+      }
+    };
+    upstream.on('data', feed);
+    upstream.on('end', () => feed(undefined));
+    upstream.removeAllListeners('close');
+    upstream.on('close', () => {
+      if (this.settled) return;
+      if (ds.headersSent) ds.reset();
+      this.settle(
+        ds.headersSent ? undefined : { kind: 'upstream-reset', cluster, detail: 'connection closed' },
+      );
+    });
+    feed(answer);
+  }
 }

@@ -22,8 +22,13 @@ async function serve(
       new Http1ServerConnection(
         socket,
         {
-          request: handler,
-          upgrade: upgrade ?? (() => socket.destroy()),
+          request: (ds) => {
+            if (!ds.upgrade || !upgrade) return handler(ds);
+            // As the tunnel does once the upstream answered 101 (the socket comes paused).
+            const taken = ds.upgrade.takeOver();
+            upgrade(ds, taken.socket, taken.head);
+            taken.socket.resume();
+          },
           clientError: () => undefined,
           draining: () => draining,
         },
@@ -364,6 +369,26 @@ test('an upgrade request hands over the socket and the bytes after its head', as
   c.socket.write('later');
   await until(() => c.received.includes('echo:later'), 'echo');
   assert.deepEqual(got, { path: '/ws', head: 'early' });
+});
+
+test('an upgrade answered with a normal response closes the connection; held bytes are never parsed', async (t) => {
+  const paths: string[] = [];
+  const srv = await serve(t, (ds) => {
+    paths.push(ds.path);
+    assert.equal(ds.upgrade?.protocol, 'websocket');
+    ds.respond(200, { 'content-length': '2' });
+    ds.write(Buffer.from('ok'));
+    ds.end();
+  });
+  const c = await srv.connect();
+  c.socket.write(
+    'GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n' +
+      'GET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n',
+  );
+  await until(() => c.closed, 'the connection to close');
+  assert.match(c.received, /^HTTP\/1\.1 200 OK\r\n/);
+  assert.match(c.received, /connection: close/);
+  assert.deepEqual(paths, ['/ws']);
 });
 
 test('drain leaves an upgraded connection to its new owner', async (t) => {

@@ -10,12 +10,20 @@
  * 300 s for a whole request (408), 60 s idle keep-alive. Timeouts are checked by one sweep per
  * second over all connections rather than a timer per request.
  *
- * `Connection: upgrade` requests (WebSocket) leave this codec: the socket and any bytes after
- * the head go to the upgrade handler (src/proxy/http/upgrade.ts).
+ * `Connection: upgrade` requests (WebSocket) are routed like any request. Reading stops after
+ * their head: what the client sends next is held, unparsed. On the upstream's 101 the socket and
+ * those bytes leave this codec (`takeOver`, src/proxy/http/upgrade.ts); on any other response
+ * the connection closes after it and the held bytes are dropped.
  */
 import type net from 'node:net';
 import type { Downstream } from '../http/downstream.js';
-import { Http1ParseError, Http1Parser, type MessageHead, type ParserHandler } from './parser.js';
+import {
+  FRAMING_NONE,
+  Http1ParseError,
+  Http1Parser,
+  type MessageHead,
+  type ParserHandler,
+} from './parser.js';
 import { statusLine } from './serializer.js';
 import { Http1Exchange, Http1RequestBody, type ExchangeOwner } from './server-exchange.js';
 
@@ -36,8 +44,6 @@ export const DEFAULT_SERVER_OPTIONS: Http1ServerOptions = Object.freeze({
 export interface Http1ServerHooks {
   /** A request to route. */
   request(ds: Downstream): void;
-  /** An upgrade request: the socket and the bytes after its head now belong to the handler. */
-  upgrade(ds: Downstream, socket: net.Socket, head: Buffer): void;
   /** A malformed request (already answered): for a debug log. */
   clientError(err: Http1ParseError, socket: net.Socket): void;
   /** The listener is draining: no more keep-alive. */
@@ -54,7 +60,9 @@ export class Http1ServerConnection implements ParserHandler, ExchangeOwner {
   private current: Http1Exchange | undefined;
   /** The current request has been received completely. */
   private requestComplete = false;
-  private upgrading: Http1Exchange | undefined;
+  /** An upgrade request is in progress: reading stays paused until it switches or fails. */
+  private upgradeHold = false;
+  private upgradeRequest: Http1Exchange | undefined;
   private peerEnded = false;
   private closed = false;
   /** Reading paused for a request body's backpressure / for too many pipelined bytes. */
@@ -150,7 +158,18 @@ export class Http1ServerConnection implements ParserHandler, ExchangeOwner {
     this.requestComplete = false;
     this.requestStart = this.headStart;
     if (head.upgrade) {
-      this.upgrading = ex;
+      // No body: after an upgrade head comes another protocol, and nothing would tell where a
+      // body ended and that began.
+      if (head.framing !== FRAMING_NONE)
+        throw new Http1ParseError('HPE_INVALID_UPGRADE', 400, 'upgrade request with a body');
+      this.upgradeHold = true;
+      this.updateReading();
+      ex.upgrade = {
+        protocol: firstToken(head.headers.upgrade),
+        takeOver: () => this.takeOver(ex),
+      };
+      // Routed once the parser has returned, so the bytes after the head are in its buffer.
+      this.upgradeRequest = ex;
       return;
     }
     this.hooks.request(ex);
@@ -219,11 +238,12 @@ export class Http1ServerConnection implements ParserHandler, ExchangeOwner {
     } finally {
       this.parsing = false;
     }
-    if (this.upgrading) {
-      this.handOverUpgrade();
-      return false;
+    const upgrade = this.upgradeRequest;
+    if (upgrade) {
+      this.upgradeRequest = undefined;
+      this.hooks.request(upgrade);
     }
-    return true;
+    return !this.closed;
   }
 
   pauseBody(): void {
@@ -238,23 +258,24 @@ export class Http1ServerConnection implements ParserHandler, ExchangeOwner {
 
   private updateReading(): void {
     if (this.closed) return;
-    if (this.bodyHold || this.pipelineHold) this.socket.pause();
+    if (this.bodyHold || this.pipelineHold || this.upgradeHold) this.socket.pause();
     else this.socket.resume();
   }
 
-  private handOverUpgrade(): void {
-    const ex = this.upgrading!;
-    this.upgrading = undefined;
+  /** The upstream switched protocols: the socket and the held bytes leave this codec. */
+  private takeOver(ex: Http1Exchange): { socket: net.Socket; head: Buffer } {
+    if (ex !== this.current || this.closed) throw new Error("the connection is no longer this request's");
     const rest = this.parser.detach();
     this.socket.off('data', this.onData);
     this.socket.off('end', this.onEnd);
     this.socket.off('close', this.onClose);
     untrack(this);
     this.current = undefined;
-    // The socket is the upgrade handler's now: drain() and the timeout sweep leave it alone
-    // (a listener drain must not cut WebSockets at once; the grace period applies to them).
+    // The socket is the tunnel's now: drain() and the timeout sweep leave it alone (a listener
+    // drain must not cut WebSockets at once; the grace period applies to them).
     this.closed = true;
-    this.hooks.upgrade(ex, this.socket, rest);
+    ex.switched();
+    return { socket: this.socket, head: rest };
   }
 
   private onParseError(err: unknown): void {
@@ -357,6 +378,11 @@ export class Http1ServerConnection implements ParserHandler, ExchangeOwner {
 }
 
 function ignore(): void {}
+
+function firstToken(value: string | string[] | undefined): string {
+  const v = Array.isArray(value) ? value.join(',') : (value ?? '');
+  return (v.split(',')[0] ?? '').trim();
+}
 
 /** How long a closed connection waits for the peer's FIN once everything was written. */
 const LINGER_MS = 1000;

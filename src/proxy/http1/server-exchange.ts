@@ -50,7 +50,7 @@ function flushHeads(): void {
 
 export class Http1Exchange implements Downstream {
   readonly method: string;
-  readonly path: string;
+  path: string;
   readonly authority: string;
   readonly scheme: string;
   readonly protocol: 'HTTP/1.0' | 'HTTP/1.1';
@@ -89,6 +89,15 @@ export class Http1Exchange implements Downstream {
     this.closeAfter = !head.keepAlive;
     this.expectContinue = head.expectContinue;
     this.body = head.framing === 0 ? EMPTY_BODY : new Http1RequestBody(owner, this);
+    // An upgrade that does not switch protocols leaves bytes nobody parsed: never reuse.
+    if (head.upgrade) this.closeAfter = true;
+  }
+
+  upgrade: Downstream['upgrade'];
+
+  /** The connection switched protocols (101): this exchange no longer writes to it. */
+  switched(): void {
+    this.finished = true;
   }
 
   get headersSent(): boolean {
@@ -236,7 +245,9 @@ export class Http1Exchange implements Downstream {
   }
 
   onAbort(fn: () => void): void {
-    (this.abortFns ??= []).push(fn);
+    // Registered after the connection closed: the caller still has to let go of what it holds.
+    if (this.abortedFlag) queueMicrotask(fn);
+    else (this.abortFns ??= []).push(fn);
   }
 
   /** The connection closed before the response was complete. */

@@ -81,7 +81,7 @@ test('HTTP/1.1 upgrades (WebSocket) are routed and tunnelled both ways', async (
     {
       CDS: [edsCluster(C)],
       EDS: [endpoints(C, [{ port: backend.port }])],
-      LDS: [httpListener(9080)],
+      LDS: [httpListener(9080, '9080', { upgradeTypes: ['websocket'] })],
       RDS: [routeConfig('9080', [virtualHost('reviews', ['reviews:9080'], [routeTo(C, { prefix: '/ws' })])])],
     },
     {},

@@ -14,7 +14,6 @@ import type { Http1ParseError } from '../http1/parser.js';
 import { Http1ServerConnection, type Http1ServerHooks } from '../http1/server-connection.js';
 import { handleRequest, type RequestTarget, type RouterDeps } from '../http/router.js';
 import type { Reporter } from '../http/stream-info.js';
-import { handleUpgrade } from '../http/upgrade.js';
 import { PrefixedSocket } from './prefixed-socket.js';
 import { listenOn } from '../../core/net.js';
 
@@ -39,8 +38,6 @@ export class HttpListener {
   ) {
     this.h1 = {
       request: (ds) => this.dispatch(ds),
-      upgrade: (ds, socket, head) =>
-        handleUpgrade(ds, socket, head, (d) => this.resolver(d), this.reporter, this.deps),
       clientError: (err: Http1ParseError, socket: net.Socket) => {
         // Only this connection is affected: the codec answered 400 (or 431, 408) and closes it.
         this.logger.debug('malformed request', { code: err.code, remote: socket.remoteAddress });

@@ -7,7 +7,14 @@ import { TYPE, packAny } from '../../protocol/protos.js';
 export function httpListener(
   port: number,
   routeName = String(port),
-  extra: { accessLogPath?: string; address?: string; httpFilters?: object[] } = {},
+  extra: {
+    accessLogPath?: string;
+    address?: string;
+    httpFilters?: object[];
+    upgradeTypes?: string[];
+    /** More HttpConnectionManager fields (normalize_path, merge_slashes, ...). */
+    hcm?: Record<string, unknown>;
+  } = {},
 ): object {
   const hcm: Record<string, unknown> = {
     stat_prefix: `outbound_0.0.0.0_${port}`,
@@ -17,6 +24,8 @@ export function httpListener(
       { name: 'envoy.filters.http.router', typed_config: packAny(TYPE.router, {}) },
     ],
   };
+  if (extra.hcm) Object.assign(hcm, extra.hcm);
+  if (extra.upgradeTypes) hcm.upgrade_configs = extra.upgradeTypes.map((upgrade_type) => ({ upgrade_type }));
   if (extra.accessLogPath) {
     hcm.access_log = [
       {

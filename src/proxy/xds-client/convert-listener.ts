@@ -12,6 +12,7 @@ import type {
   HttpFilterConfig,
   ListenerConfig,
   NetworkFilterConfig,
+  PathNormalization,
   TcpProxyConfig,
 } from '../config.js';
 import { checkFields, durationMs, fieldSet } from './convert-common.js';
@@ -52,17 +53,17 @@ const HCM_FIELDS = fieldSet(
   'http_filters',
   'access_log',
   'generate_request_id',
-  // Accepted: Istio sets these; the proxy's behaviour already matches or they only tune limits.
-  'use_remote_address',
   'normalize_path',
   'merge_slashes',
   'path_with_escaped_slashes_action',
+  'upgrade_configs',
+  // Accepted: Istio sets these; the proxy's behaviour already matches or they only tune limits.
+  'use_remote_address',
   'stream_idle_timeout',
   'request_timeout',
   'common_http_protocol_options',
   'http_protocol_options',
   'http2_protocol_options',
-  'upgrade_configs',
   'forward_client_cert_details',
   'set_current_client_cert_details',
   'server_name',
@@ -187,6 +188,8 @@ function hcm(msg: HcmMsg, path: string, problems: Problems): HttpConnectionManag
     accessLogs: accessLogs(msg.access_log, `${path}.access_log`, problems),
     generateRequestId: bool(msg.generate_request_id, true),
     streamIdleTimeoutMs: durationMs(msg.stream_idle_timeout, DEFAULT_STREAM_IDLE_TIMEOUT_MS),
+    upgradeTypes: upgradeTypes(msg, path, problems),
+    pathNormalization: pathNormalization(msg, path, problems),
   };
   if (msg.rds !== undefined) {
     if (!msg.rds.route_config_name) problems.error(`${path}.rds.route_config_name`, 'must be non-empty');
@@ -201,6 +204,44 @@ function hcm(msg: HcmMsg, path: string, problems: Problems): HttpConnectionManag
     problems.error(path, 'expected rds or route_config (scoped routes are not supported)');
   }
   return out;
+}
+
+const UPGRADE_FIELDS = fieldSet('upgrade_type', 'filters', 'enabled');
+
+function upgradeTypes(msg: HcmMsg, path: string, problems: Problems): ReadonlySet<string> {
+  const out = new Set<string>();
+  (msg.upgrade_configs ?? []).forEach((u, i) => {
+    const p = `${path}.upgrade_configs[${i}]`;
+    checkFields(u, p, UPGRADE_FIELDS, problems);
+    if (!u.upgrade_type) problems.error(`${p}.upgrade_type`, 'must be non-empty');
+    if ((u.filters ?? []).length > 0)
+      problems.error(`${p}.filters`, 'upgrade filter chains are not supported');
+    if (u.upgrade_type && bool(u.enabled, true)) out.add(u.upgrade_type.toLowerCase());
+  });
+  return out;
+}
+
+const ESCAPED_SLASH_ACTIONS = [
+  'IMPLEMENTATION_SPECIFIC_DEFAULT',
+  'KEEP_UNCHANGED',
+  'REJECT_REQUEST',
+  'UNESCAPE_AND_REDIRECT',
+  'UNESCAPE_AND_FORWARD',
+] as const;
+
+function pathNormalization(msg: HcmMsg, path: string, problems: Problems): PathNormalization {
+  const raw = msg.path_with_escaped_slashes_action ?? 'IMPLEMENTATION_SPECIFIC_DEFAULT';
+  const action = typeof raw === 'number' ? ESCAPED_SLASH_ACTIONS[raw] : raw;
+  let escapedSlashes: PathNormalization['escapedSlashes'] = 'KEEP_UNCHANGED';
+  if (action === undefined || !(ESCAPED_SLASH_ACTIONS as readonly string[]).includes(action))
+    problems.error(`${path}.path_with_escaped_slashes_action`, `unknown action ${JSON.stringify(raw)}`);
+  else if (action !== 'IMPLEMENTATION_SPECIFIC_DEFAULT')
+    escapedSlashes = action as PathNormalization['escapedSlashes'];
+  return Object.freeze({
+    normalize: bool(msg.normalize_path, false),
+    mergeSlashes: msg.merge_slashes === true,
+    escapedSlashes,
+  });
 }
 
 function tcpProxy(msg: TcpProxyMsg, path: string, problems: Problems): TcpProxyConfig {

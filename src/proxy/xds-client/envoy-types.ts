@@ -146,6 +146,10 @@ export interface HcmMsg {
   stream_idle_timeout?: ProtoDurationMsg;
   request_timeout?: ProtoDurationMsg;
   generate_request_id?: WrappedBool;
+  upgrade_configs?: { upgrade_type?: string; filters?: unknown[]; enabled?: WrappedBool }[];
+  normalize_path?: WrappedBool;
+  merge_slashes?: boolean;
+  path_with_escaped_slashes_action?: string | number;
   [field: string]: unknown;
 }
 export interface AccessLogMsg {

@@ -47,12 +47,15 @@ export function rdsConnectionManager(
 }
 
 /**
- * What Istio sets on every sidecar and gateway HCM: WebSocket upgrades allowed, and no stream
- * idle timeout (Envoy's default of 5 minutes would cut silent long-lived streams).
+ * What Istio sets on every sidecar and gateway HCM: WebSocket upgrades allowed, no stream idle
+ * timeout (Envoy's default of 5 minutes would cut silent long-lived streams), and paths
+ * normalized before routing (mesh config `pathNormalization` BASE, Istio's default: RFC 3986
+ * dot segments and encoded unreserved characters), so `/public/../admin` is routed as `/admin`.
  */
 const ISTIO_HCM_DEFAULTS: Json = Object.freeze({
   upgrade_configs: [{ upgrade_type: 'websocket' }],
   stream_idle_timeout: durationMs(0),
+  normalize_path: { value: true },
 });
 
 function hcmFilter(hcm: Json): Json {

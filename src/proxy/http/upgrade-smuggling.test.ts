@@ -1,0 +1,171 @@
+/**
+ * Upgrade requests cannot carry bytes past routing (issue #10, finding 2): an upgrade is routed
+ * like any request, allowed only for the types the connection manager enables (Istio: websocket),
+ * and the tunnel opens only after the upstream answers 101. Bytes a client sends after the head
+ * are held until then; after a non-101 answer (or a local reply) the connection closes and they
+ * are never forwarded.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type http from 'node:http';
+import net from 'node:net';
+import { FakeAds } from '../testing/fake-ads.js';
+import { startBackend, startMesh, type Backend } from '../testing/harness.js';
+import {
+  edsCluster,
+  endpoints,
+  httpListener,
+  routeConfig,
+  routeTo,
+  virtualHost,
+} from '../testing/resources.js';
+
+const C = 'outbound|9080||app.default.svc.cluster.local';
+
+/** A backend that records every request path it parses (node parses pipelined requests too). */
+async function recordingBackend(seen: string[]): Promise<Backend> {
+  return startBackend('app', (req, res) => {
+    seen.push(req.url ?? '');
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '2' });
+      res.end('ok');
+    });
+  });
+}
+
+async function mesh(
+  t: { after(fn: () => Promise<void>): void },
+  backend: Backend,
+  upgradeTypes = ['websocket'],
+) {
+  const m = await startMesh(
+    {
+      CDS: [edsCluster(C)],
+      EDS: [endpoints(C, [{ port: backend.port }])],
+      LDS: [httpListener(9080, '9080', { upgradeTypes })],
+      RDS: [routeConfig('9080', [virtualHost('app', ['app:9080'], [routeTo(C, { prefix: '/public' })])])],
+    },
+    {},
+    FakeAds,
+  );
+  t.after(async () => {
+    await m.close();
+    await backend.close();
+  });
+  return m;
+}
+
+/** Sends raw bytes and collects what comes back until the proxy closes (bounded). */
+async function exchange(port: number, bytes: string, timeoutMs = 3000): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const c = net.connect(port, '127.0.0.1', () => c.write(bytes));
+    let got = '';
+    const timer = setTimeout(() => {
+      c.destroy();
+      resolve(got + '<still open>');
+    }, timeoutMs);
+    c.on('data', (d: Buffer) => (got += d.toString('latin1')));
+    c.on('close', () => {
+      clearTimeout(timer);
+      resolve(got);
+    });
+    c.on('error', reject);
+  });
+}
+
+test('a smuggled request after a websocket upgrade that got no 101 never reaches the backend', async (t) => {
+  const seen: string[] = [];
+  const backend = await recordingBackend(seen);
+  const m = await mesh(t, backend);
+  const out = await exchange(
+    m.port,
+    'GET /public HTTP/1.1\r\nHost: app:9080\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n' +
+      'GET /admin-SMUGGLED HTTP/1.1\r\nHost: app:9080\r\n\r\n',
+  );
+  assert.match(out, /^HTTP\/1\.1 200 /);
+  assert.match(out, /connection: close/i);
+  assert.doesNotMatch(out, /<still open>/);
+  // The connection closed after the one response; the backend saw only the routed request.
+  assert.equal((out.match(/HTTP\/1\.1 /g) ?? []).length, 1);
+  assert.deepEqual(seen, ['/public']);
+});
+
+test('an upgrade type the connection manager does not enable is refused with 403, unrouted bytes dropped', async (t) => {
+  const seen: string[] = [];
+  const backend = await recordingBackend(seen);
+  const m = await mesh(t, backend);
+  const out = await exchange(
+    m.port,
+    'GET /public HTTP/1.1\r\nHost: app:9080\r\nConnection: Upgrade\r\nUpgrade: foo\r\n\r\n' +
+      'GET /admin-SMUGGLED HTTP/1.1\r\nHost: app:9080\r\n\r\n',
+  );
+  assert.match(out, /^HTTP\/1\.1 403 /);
+  assert.deepEqual(seen, []);
+});
+
+test('an upgrade to a path no route allows gets 404 and nothing reaches the backend', async (t) => {
+  const seen: string[] = [];
+  const backend = await recordingBackend(seen);
+  const m = await mesh(t, backend);
+  const out = await exchange(
+    m.port,
+    'GET /admin HTTP/1.1\r\nHost: app:9080\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\nraw-bytes',
+  );
+  assert.match(out, /^HTTP\/1\.1 404 /);
+  assert.deepEqual(seen, []);
+});
+
+test('bytes sent before the 101 are held until the upstream switched protocols', async (t) => {
+  const backend = await startBackend('ws');
+  const beforeSwitch: string[] = [];
+  backend.server.on('upgrade', (_req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+    // Whatever arrives before the 101 was forwarded early: record it.
+    if (head.length > 0) beforeSwitch.push(head.toString());
+    const early = (d: Buffer) => beforeSwitch.push(d.toString());
+    socket.on('data', early);
+    setTimeout(() => {
+      socket.off('data', early);
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\n\r\n');
+      socket.on('data', (d: Buffer) => socket.write(`echo:${d.toString()}`));
+    }, 150);
+    socket.on('end', () => socket.end());
+  });
+  const m = await mesh(t, backend);
+  const out = await new Promise<string>((resolve, reject) => {
+    const c = net.connect(m.port, '127.0.0.1', () =>
+      c.write(
+        'GET /public/chat HTTP/1.1\r\nHost: app:9080\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\nearly',
+      ),
+    );
+    let got = '';
+    const deadline = setTimeout(() => {
+      c.destroy();
+      resolve(got);
+    }, 3000);
+    c.on('data', (d: Buffer) => {
+      got += d.toString();
+      if (got.includes('echo:early')) {
+        clearTimeout(deadline);
+        c.destroy();
+        resolve(got);
+      }
+    });
+    c.on('error', reject);
+  });
+  assert.match(out, /^HTTP\/1.1 101 Switching Protocols\r\n/);
+  assert.match(out, /echo:early/);
+  assert.deepEqual(beforeSwitch, []);
+});
+
+test('an upgrade request with a body is refused', async (t) => {
+  const seen: string[] = [];
+  const backend = await recordingBackend(seen);
+  const m = await mesh(t, backend);
+  const out = await exchange(
+    m.port,
+    'POST /public HTTP/1.1\r\nHost: app:9080\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nContent-Length: 5\r\n\r\nhello',
+  );
+  assert.match(out, /^HTTP\/1\.1 400 /);
+  assert.deepEqual(seen, []);
+});
