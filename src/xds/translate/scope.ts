@@ -136,25 +136,43 @@ export function ruleView(push: PushContext, proxy: ProxyNode, scope: ProxyScope)
       pattern: fqdn(rule.spec.host, rule.metadata.namespace, push.domainSuffix),
     }));
     for (const svc of scope.services) {
-      const candidates = rulesIndex.forHost(svc.hostname, scope.namespace);
-      const tiers = [
-        selectedPatterns,
-        candidates.filter((c) => c.rule.metadata.namespace === scope.namespace),
-        candidates.filter((c) => c.rule.metadata.namespace === svc.namespace),
-        candidates.filter((c) => c.rule.metadata.namespace === push.rootNamespace),
-        candidates,
-      ];
-      for (const tier of tiers) {
-        const best = bestRule(tier, svc.hostname);
-        if (best) {
-          rules.set(svc.hostname, best);
-          parts.push(`${svc.hostname}=${resourceFp(best)}`);
-          break;
-        }
+      const best = ruleForHost(push, svc.hostname, scope.namespace, svc.namespace, selectedPatterns);
+      if (best) {
+        rules.set(svc.hostname, best);
+        parts.push(`${svc.hostname}=${resourceFp(best)}`);
       }
     }
     return Object.freeze({ key: digest(parts.join(',')), rules });
   });
+}
+
+/**
+ * The DestinationRule that decides `host` for workloads in `clientNamespace`, in the lookup
+ * order of ruleView: `selected` (rules whose workloadSelector picks the workload, with their
+ * fully qualified host patterns), then rules in the client's namespace, the service's, the root
+ * namespace, then any namespace exporting to the client's. Also what the analyzers ask, so a
+ * warning about a rule means what the generated config does.
+ */
+export function ruleForHost(
+  push: PushContext,
+  host: string,
+  clientNamespace: string,
+  serviceNamespace: string | undefined,
+  selected: readonly { rule: DestinationRuleResource; pattern: string }[] = [],
+): DestinationRuleResource | undefined {
+  const candidates = push.index.destinationRules.forHost(host, clientNamespace);
+  const tiers = [
+    selected,
+    candidates.filter((c) => c.rule.metadata.namespace === clientNamespace),
+    candidates.filter((c) => c.rule.metadata.namespace === serviceNamespace),
+    candidates.filter((c) => c.rule.metadata.namespace === push.rootNamespace),
+    candidates,
+  ];
+  for (const tier of tiers) {
+    const best = bestRule(tier, host);
+    if (best) return best;
+  }
+  return undefined;
 }
 
 function bestRule(
