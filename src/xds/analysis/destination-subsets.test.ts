@@ -10,7 +10,9 @@ const REVIEWS = 'reviews.default.svc.cluster.local';
 const vs = (namespace: string, host: string, subsets: string[], extra: object = {}) =>
   res('VirtualService', namespace, 'reviews', {
     hosts: [host],
-    http: [{ route: subsets.map((subset) => ({ destination: { host, subset }, weight: 100 / subsets.length })) }],
+    http: [
+      { route: subsets.map((subset) => ({ destination: { host, subset }, weight: 100 / subsets.length })) },
+    ],
     ...extra,
   });
 const dr = (namespace: string, host: string, subsets: string[], extra: object = {}) =>
@@ -105,6 +107,9 @@ test('the message is Istio’s IST0101 and says what it costs', () => {
     registry([service(REVIEWS, [http(9080)])]),
   );
   const [m] = missingSubsets(push);
-  assert.match(m?.message ?? '', /^\[IST0101\] Referenced host\+subset in destinationrule not found: "reviews\+v2"/);
+  assert.match(
+    m?.message ?? '',
+    /^\[IST0101\] Referenced host\+subset in destinationrule not found: "reviews\+v2"/,
+  );
   assert.match(m?.message ?? '', /503 NC/);
 });
