@@ -1,5 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CommandIo } from '../command.js';
 import { main } from '../main.js';
@@ -19,10 +22,86 @@ function capture(): { io: CommandIo; out: () => string[]; err: () => string } {
   return { io, out: () => out.split('\n').filter((l) => l !== ''), err: () => err };
 }
 
-test('analyze: the valid fixtures produce no issues and exit 0', async () => {
+test('analyze: the valid fixtures have no errors, only subsets no DestinationRule defines; exit 0', async () => {
   const c = capture();
   assert.equal(await command.run(['valid'], c.io), 0);
-  assert.deepEqual(c.out(), ['✔ No validation issues found when analyzing 8 files']);
+  const lines = c.out();
+  assert.equal(lines.at(-1), '✔ No errors found when analyzing 8 files; 8 warnings');
+  // Each one real: Istio's analyzer reports these fixtures the same way.
+  assert.deepEqual(
+    lines
+      .slice(0, -1)
+      .map((l) => /^(\S+): warning: (\S+): \[IST0101\] .* not found: (".*?")/.exec(l)?.slice(1)),
+    [
+      [
+        'valid/bookinfo-routing.yaml:2',
+        'spec.http[0].route[0].destination.subset',
+        '"reviews.bookinfo.svc.cluster.local+v1"',
+      ],
+      [
+        'valid/bookinfo-routing.yaml:2',
+        'spec.http[0].route[1].destination.subset',
+        '"reviews.bookinfo.svc.cluster.local+v3"',
+      ],
+      ['valid/mirror-cors.yaml:1', 'spec.http[0].route[0].destination.subset', '"httpbin+v1"'],
+      ['valid/mirror-cors.yaml:1', 'spec.http[0].mirror.subset', '"httpbin+v2"'],
+      [
+        'valid/mirror-cors.yaml:2',
+        'spec.http[0].route[0].destination.subset',
+        '"ratings.prod.svc.cluster.local+v1"',
+      ],
+      [
+        'valid/mirror-cors.yaml:3',
+        'spec.http[1].route[0].destination.subset',
+        '"ratings.prod.svc.cluster.local+v1"',
+      ],
+      ['valid/resilience.yaml:1', 'spec.http[0].route[0].destination.subset', '"ratings+v1"'],
+      ['valid/resilience.yaml:1', 'spec.http[1].route[0].destination.subset', '"ratings+v1"'],
+    ],
+  );
+});
+
+test('analyze: a canary VirtualService naming a subset its DestinationRule lacks is a warning with file and path', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'trellis-analyze-'));
+  try {
+    const rule = (subsets: string[]) => `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: reviews, namespace: default }
+spec:
+  host: reviews
+  subsets:
+${subsets.map((s) => `  - { name: ${s}, labels: { version: ${s} } }`).join('\n')}
+`;
+    await writeFile(
+      path.join(dir, 'reviews-vs.yaml'),
+      `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: reviews, namespace: default }
+spec:
+  hosts: [reviews]
+  http:
+  - route:
+    - { destination: { host: reviews, subset: v1 }, weight: 90 }
+    - { destination: { host: reviews, subset: v2 }, weight: 10 }
+`,
+    );
+    await writeFile(path.join(dir, 'reviews-dr.yaml'), rule(['v1']));
+    const c = capture();
+    c.io.cwd = dir;
+    assert.equal(await command.run(['.'], c.io), 0);
+    assert.deepEqual(c.out(), [
+      'reviews-vs.yaml:1: warning: spec.http[0].route[1].destination.subset: [IST0101] Referenced host+subset in destinationrule not found: "reviews+v2" (no DestinationRule visible in namespace default defines subset "v2" for reviews.default.svc.cluster.local; requests routed to it fail with 503 NC)',
+      '✔ No errors found when analyzing 2 files; 1 warning',
+    ]);
+
+    await writeFile(path.join(dir, 'reviews-dr.yaml'), rule(['v1', 'v2']));
+    const fixed = capture();
+    fixed.io.cwd = dir;
+    assert.equal(await command.run(['.'], fixed.io), 0);
+    assert.deepEqual(fixed.out(), ['✔ No validation issues found when analyzing 2 files']);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 test('analyze: one line per problem, FILE:DOC: PATH: MESSAGE, then the summary; exit 1', async () => {
@@ -36,7 +115,9 @@ test('analyze: one line per problem, FILE:DOC: PATH: MESSAGE, then the summary; 
     'invalid/reviews.yaml:2: spec.subsets[1].name: duplicate subset name "v1"',
     'invalid/reviews.yaml:3: metadata.name: VirtualService default/reviews is already defined at invalid/reviews.yaml:1',
     'warnings/split.yaml:1: warning: spec.http[0].route: weights sum to 75, not 100; traffic is split in proportion to the weights (each weight / 75)',
-    'Error: 5 errors, 2 warnings',
+    'warnings/split.yaml:1: warning: spec.http[0].route[0].destination.subset: [IST0101] Referenced host+subset in destinationrule not found: "reviews+v1" (no DestinationRule visible in namespace default defines subset "v1" for reviews.default.svc.cluster.local; requests routed to it fail with 503 NC)',
+    'warnings/split.yaml:1: warning: spec.http[0].route[1].destination.subset: [IST0101] Referenced host+subset in destinationrule not found: "reviews+v2" (no DestinationRule visible in namespace default defines subset "v2" for reviews.default.svc.cluster.local; requests routed to it fail with 503 NC)',
+    'Error: 5 errors, 4 warnings',
   ]);
 });
 
@@ -53,7 +134,7 @@ test('analyze: YAML syntax errors carry the line; missing files are errors', asy
 test('analyze: warnings alone exit 0', async () => {
   const c = capture();
   assert.equal(await command.run(['warnings/split.yaml'], c.io), 0);
-  assert.equal(c.out().at(-1), '✔ No errors found when analyzing 1 file; 1 warning');
+  assert.equal(c.out().at(-1), '✔ No errors found when analyzing 1 file; 3 warnings');
 });
 
 test('analyze: bad usage exits 2', async () => {

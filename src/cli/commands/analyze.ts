@@ -1,14 +1,21 @@
 import path from 'node:path';
 import { errorMessage, formatProblem, TrellisError } from '../../core/errors.js';
 import { expandPath, loadFile, type ParsedDocument } from '../../api/parse.js';
-import { resourceKey } from '../../api/resource.js';
+import { keyOf, resourceKey, type Resource } from '../../api/resource.js';
+import { FrozenSnapshot } from '../../config/snapshot.js';
+import { contributionFromConfig } from '../../registry/service-entries.js';
+import { ServiceIndex } from '../../registry/service-index.js';
+import { missingSubsets } from '../../xds/analysis/destination-subsets.js';
+import { buildPushContext } from '../../xds/translate/push-context.js';
 import { parseFlags } from '../args.js';
 import type { Command, CommandIo } from '../command.js';
 
 const USAGE = `Usage: trellis analyze FILE|DIR...
 
 Validates Istio and Trellis resources in YAML/JSON files (directories are read recursively:
-*.yaml, *.yml, *.json) and prints one line per problem:
+*.yaml, *.yml, *.json), then checks them against each other as the control plane would serve
+them together (a VirtualService naming a subset no DestinationRule defines: Istio's IST0101),
+and prints one line per problem:
 
   FILE:DOC: PATH: MESSAGE            an error (DOC is the 1-based document number)
   FILE:DOC: warning: PATH: MESSAGE   a warning
@@ -48,6 +55,8 @@ export async function analyze(args: string[], io: CommandIo): Promise<number> {
   }
   // The same resource defined twice: the later definition would silently replace the first.
   const seen = new Map<string, string>();
+  // Valid resources (first definitions) for the checks across resources, and where each is.
+  const valid = new Map<string, { resource: Resource; where: string }>();
   for (const { file, shown } of files) {
     let docs: ParsedDocument[];
     try {
@@ -78,9 +87,14 @@ export async function analyze(args: string[], io: CommandIo): Promise<number> {
           );
         } else {
           seen.set(key, where);
+          if (d.resource !== undefined) valid.set(key, { resource: d.resource, where });
         }
       }
     }
+  }
+  for (const line of crossResourceWarnings([...valid.values()])) {
+    warnings++;
+    io.stdout(`${line}\n`);
   }
   if (errors > 0) {
     io.stdout(`Error: ${plural(errors, 'error')}, ${plural(warnings, 'warning')}\n`);
@@ -94,6 +108,29 @@ export async function analyze(args: string[], io: CommandIo): Promise<number> {
   }
   io.stdout(`✔ No validation issues found when analyzing ${plural(files.length, 'file')}\n`);
   return 0;
+}
+
+/**
+ * Problems between resources, found by the translation's own lookups on a push context built
+ * from the files alone (services from their ServiceEntries), as `FILE:DOC: warning: PATH: MESSAGE`.
+ */
+function crossResourceWarnings(resources: readonly { resource: Resource; where: string }[]): string[] {
+  const list = resources.map((r) => r.resource);
+  const whereOf = new Map(resources.map((r) => [keyOf(r.resource), r.where]));
+  const order = new Map(resources.map((r, i) => [keyOf(r.resource), i]));
+  const services = new ServiceIndex();
+  services.setSource(
+    'config',
+    contributionFromConfig(
+      list.filter((r) => r.kind === 'ServiceEntry'),
+      list.filter((r) => r.kind === 'WorkloadEntry'),
+    ),
+  );
+  const push = buildPushContext(new FrozenSnapshot(1, list), services.snapshot());
+  return missingSubsets(push)
+    .map((m) => ({ at: order.get(keyOf(m.resource)) ?? 0, m }))
+    .sort((a, b) => a.at - b.at)
+    .map(({ m }) => `${whereOf.get(keyOf(m.resource)) ?? '?'}: warning: ${m.path}: ${m.message}`);
 }
 
 export const command: Command = {
