@@ -13,6 +13,7 @@ import { AdsServer } from '../xds/server/ads-server.js';
 import { affectedTypes, buildPushContext, generate, type PushContext } from '../xds/translate/index.js';
 import { buildApi } from './api-routes.js';
 import { listenHttp } from './http-server.js';
+import type { PathNormalizationMode } from '../api/mesh-config.js';
 
 export interface ControlPlaneOptions {
   config: ConfigStore;
@@ -23,6 +24,8 @@ export interface ControlPlaneOptions {
   pushConcurrency?: number;
   /** Where proxies reach the global rate limit service (`trellis ratelimit`); default 127.0.0.1:8081. */
   rateLimitService?: { host: string; port: number };
+  /** Mesh config `pathNormalization` for every proxy's connection managers; default BASE. */
+  pathNormalization?: PathNormalizationMode;
 }
 
 export interface ControlPlaneAddresses {
@@ -143,6 +146,7 @@ export class ControlPlane {
       {
         ...(this.options.domainSuffix ? { domainSuffix: this.options.domainSuffix } : {}),
         ...(this.options.rateLimitService ? { rateLimitService: this.options.rateLimitService } : {}),
+        ...(this.options.pathNormalization ? { pathNormalization: this.options.pathNormalization } : {}),
       },
       // The push being served, whose caches the next one reuses (unset while constructing).
       (this.ads as AdsServer<PushContext> | undefined)?.current,

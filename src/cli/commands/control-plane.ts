@@ -10,6 +10,7 @@ import { tryParseDuration } from '../../core/duration.js';
 import type { Command } from '../command.js';
 import { parseAddress, parseFlags, parseIntFlag } from '../args.js';
 import { untilSignal } from '../signals.js';
+import { loadMeshConfig } from '../mesh-config.js';
 
 export const command: Command = {
   name: 'control-plane',
@@ -28,6 +29,8 @@ export const command: Command = {
     '      /v1/ratelimit/config (RateLimit resources compiled for `trellis ratelimit --control-plane`).',
     '',
     '--ratelimit-address is where proxies reach the global rate limit service.',
+    "--mesh-config FILE is Istio's MeshConfig YAML (the `mesh` key of the istio ConfigMap), taken",
+    '  unchanged; Trellis applies pathNormalization (default BASE) and logs the fields it does not.',
     '',
     '--state-dir keeps the last accepted version of every config file (default: .trellis-state',
     'inside the config directory; dot-entries are never read as config). After a restart, a file',
@@ -44,6 +47,7 @@ export const command: Command = {
       'debounce-max': { type: 'string', default: '10s' },
       'push-concurrency': { type: 'string' },
       'ratelimit-address': { type: 'string', default: '127.0.0.1:8081' },
+      'mesh-config': { type: 'string' },
       'state-dir': { type: 'string' },
     });
     if (!values.config) {
@@ -76,8 +80,10 @@ export const command: Command = {
       logger: logger.child('config'),
       stateDir,
     });
+    const mesh = await loadMeshConfig(values['mesh-config'], io.cwd, logger);
     await store.start();
     const cp = new ControlPlane({
+      pathNormalization: mesh.pathNormalization,
       config: store,
       logger,
       debounce: { quietMs, maxMs },

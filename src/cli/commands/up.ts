@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { loadMeshConfig } from '../mesh-config.js';
 import { systemClock } from '../../core/clock.js';
 import { createLogger, type LogLevel } from '../../core/logger.js';
 import { systemRandom } from '../../core/random.js';
@@ -36,7 +37,7 @@ export const command: Command = {
   usage: [
     'Usage: trellis up [DIR|mesh.yaml] [--gateway-port N] [--base-port 21000] [--config DIR]',
     '                  [--xds-port 15010] [--http-port 15014] [--stop-grace 5s]',
-    '                  [--capture proxy|netns] [--state-dir CONFIG/.trellis-state]',
+    '                  [--capture proxy|netns] [--state-dir CONFIG/.trellis-state] [--mesh-config FILE]',
     '',
     'Reads DIR/mesh.yaml (kind Mesh, trellis.io/v1alpha1), starts the control plane on its config',
     'directory, a sidecar and the process of every workload (restarted with backoff if it crashes),',
@@ -52,6 +53,7 @@ export const command: Command = {
     '--state-dir     where the last accepted version of each config file is kept, so a restart',
     '                while a file is invalid still serves it (default: .trellis-state in the',
     '                config directory)',
+    "--mesh-config   Istio's MeshConfig YAML; pathNormalization is applied (default BASE)",
     '--capture       proxy (default): HTTP_PROXY points apps at their sidecars;',
     '                netns (root; needs ip and iptables): each app runs in its own network',
     '                namespace, its names resolve through /etc/netns/<ns>/hosts and iptables',
@@ -73,6 +75,7 @@ export const command: Command = {
       'stop-grace': { type: 'string' },
       capture: { type: 'string' },
       'state-dir': { type: 'string' },
+      'mesh-config': { type: 'string' },
     });
     const capture = values.capture ?? 'proxy';
     if (capture !== 'proxy' && capture !== 'netns') {
@@ -88,6 +91,7 @@ export const command: Command = {
     const logger = createLogger('up', { level: envLevel ?? 'warn' }, io.env);
     const configLogger = createLogger('config', { level: envLevel ?? 'info' }, io.env);
     const pkg = require('../../../package.json') as { version: string };
+    const mesh = await loadMeshConfig(values['mesh-config'], io.cwd, configLogger);
     const runner = new MeshRunner({
       plan,
       gatewayPort,
@@ -103,6 +107,7 @@ export const command: Command = {
       version: pkg.version,
       ...(capture === 'netns' ? { netns: new NetnsCapture({ mesh: plan.name }) } : {}),
       ...(values['state-dir'] !== undefined ? { stateDir: path.resolve(io.cwd, values['state-dir']) } : {}),
+      pathNormalization: mesh.pathNormalization,
       stopGraceMs: parseIntFlag('stop-grace', values['stop-grace']?.replace(/s$/, ''), 5) * 1000,
     });
     io.stdout(

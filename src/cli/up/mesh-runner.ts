@@ -36,6 +36,7 @@
  * gateway. Stop (Ctrl-C / SIGTERM): gateway, apps (SIGTERM, SIGKILL after a grace period),
  * sidecars, control plane.
  */
+import type { PathNormalizationMode } from '../../api/mesh-config.js';
 import path from 'node:path';
 import { validateResource } from '../../api/validate.js';
 import { parseAndValidate } from '../../api/parse.js';
@@ -99,6 +100,8 @@ export interface MeshRunnerOptions {
    * (config/last-good-state.ts); default `<configDir>/.trellis-state`.
    */
   stateDir?: string;
+  /** Mesh config `pathNormalization` (trellis up --mesh-config); default BASE. */
+  pathNormalization?: PathNormalizationMode;
 }
 
 interface RunningWorkload {
@@ -179,6 +182,7 @@ export class MeshRunner {
       config: this.layered,
       logger: this.opts.logger.child('control-plane'),
       clock: this.opts.clock,
+      ...(this.opts.pathNormalization ? { pathNormalization: this.opts.pathNormalization } : {}),
     });
     this.cp = cp;
     const bound = await cp.start(this.opts.xds, this.opts.http);

@@ -26,6 +26,7 @@ import {
   virtualHostName,
 } from './names.js';
 import { resourceFp, type PushContext } from './push-context.js';
+import type { PathNormalizationMode } from '../../api/mesh-config.js';
 import { inboundKey, inboundPorts, policyFor, proxyView, type ProxyView } from './proxy-view.js';
 import { clientRateLimits, outboundPortLimits, proxyRateLimits, type ProxyRateLimits } from './ratelimit.js';
 import { applyRateLimits, rateLimitFilters } from './ratelimit-envoy.js';
@@ -225,6 +226,7 @@ function sidecarListeners(
   view: ProxyView,
   inbound: ReturnType<typeof inboundPorts>,
   limits: ProxyRateLimits,
+  paths: PathNormalizationMode,
 ): Map<string, object> {
   const out = new Map<string, object>();
   const http = new Set(httpPorts(view));
@@ -234,6 +236,7 @@ function sidecarListeners(
       port,
       sidecarRouteName(port),
       rateLimitFilters(outboundPortLimits(limits, port), rls),
+      paths,
     );
     out.set(l.name as string, l);
   }
@@ -269,7 +272,7 @@ function sidecarListeners(
       ls === undefined
         ? undefined
         : { filters: rateLimitFilters(ls, rls), virtualHost: (vh: Json) => applyRateLimits(vh, ls) };
-    const l = inboundListener(p.listenAddress, p.listenPort, p.servicePort, p.http, extras);
+    const l = inboundListener(p.listenAddress, p.listenPort, p.servicePort, p.http, extras, paths);
     out.set(l.name as string, l);
   }
   const l = virtualOutboundListener(registryOnly(view) ? BLACKHOLE_CLUSTER : PASSTHROUGH_CLUSTER);
@@ -353,6 +356,7 @@ export const lds: TypeGenerator = {
           const l = gatewayListener(
             port,
             facts.servers.filter((s) => s.server.port.number === port).map((s) => s.server),
+            push.pathNormalization,
           );
           out.set(l.name as string, l);
         }
@@ -361,6 +365,6 @@ export const lds: TypeGenerator = {
     }
     const inbound = inboundPorts(push, proxy, view.scope);
     const limits = proxyRateLimits(push, proxy, view, inbound);
-    return memoized(push, key, names, () => sidecarListeners(view, inbound, limits));
+    return memoized(push, key, names, () => sidecarListeners(view, inbound, limits, push.pathNormalization));
   },
 };

@@ -19,6 +19,7 @@ import {
   type Json,
 } from './envoy.js';
 import { gatewayRouteName, inboundCluster, listenerName } from './names.js';
+import type { PathNormalizationMode } from '../../api/mesh-config.js';
 
 /**
  * HTTP filters in the order Istio installs them; `extra` (rate limit filters) go just before
@@ -47,16 +48,36 @@ export function rdsConnectionManager(
 }
 
 /**
- * What Istio sets on every sidecar and gateway HCM: WebSocket upgrades allowed, no stream idle
- * timeout (Envoy's default of 5 minutes would cut silent long-lived streams), and paths
- * normalized before routing (mesh config `pathNormalization` BASE, Istio's default: RFC 3986
- * dot segments and encoded unreserved characters), so `/public/../admin` is routed as `/admin`.
+ * What Istio sets on every sidecar and gateway HCM: WebSocket upgrades allowed, and no stream
+ * idle timeout (Envoy's default of 5 minutes would cut silent long-lived streams).
  */
 const ISTIO_HCM_DEFAULTS: Json = Object.freeze({
   upgrade_configs: [{ upgrade_type: 'websocket' }],
   stream_idle_timeout: durationMs(0),
-  normalize_path: { value: true },
 });
+
+/**
+ * The HCM path options for a mesh-wide normalization, as Istio sets them: BASE normalizes paths
+ * (RFC 3986 dot segments and encoded unreserved characters) so `/public/../admin` is routed as
+ * `/admin`; MERGE_SLASHES also merges `//`; DECODE_AND_MERGE_SLASHES also decodes `%2F` and
+ * `%5C` first. NONE forwards paths as sent.
+ */
+export function pathNormalizationFields(mode: PathNormalizationMode): Json {
+  switch (mode) {
+    case 'NONE':
+      return { normalize_path: { value: false } };
+    case 'BASE':
+      return { normalize_path: { value: true } };
+    case 'MERGE_SLASHES':
+      return { normalize_path: { value: true }, merge_slashes: true };
+    case 'DECODE_AND_MERGE_SLASHES':
+      return {
+        normalize_path: { value: true },
+        merge_slashes: true,
+        path_with_escaped_slashes_action: 'UNESCAPE_AND_FORWARD',
+      };
+  }
+}
 
 function hcmFilter(hcm: Json): Json {
   return { name: FILTER.hcm, typed_config: pack(TYPE.hcm, hcm) };
@@ -70,9 +91,16 @@ export function outboundHttpListener(
   port: number,
   routeName: string,
   extraFilters: readonly Json[] = [],
+  paths: PathNormalizationMode = 'BASE',
 ): Json {
   const name = listenerName('0.0.0.0', port);
-  const hcm = rdsConnectionManager(`outbound_${name}`, routeName, 'envoy', {}, extraFilters);
+  const hcm = rdsConnectionManager(
+    `outbound_${name}`,
+    routeName,
+    'envoy',
+    pathNormalizationFields(paths),
+    extraFilters,
+  );
   return {
     name,
     address: socketAddress('0.0.0.0', port),
@@ -154,6 +182,7 @@ export function inboundListener(
   servicePort: number,
   http: boolean,
   extras?: InboundHttpExtras,
+  paths: PathNormalizationMode = 'BASE',
 ): Json {
   const cluster = inboundCluster(servicePort);
   const vh: Json = {
@@ -167,6 +196,7 @@ export function inboundListener(
         route_config: { name: cluster, virtual_hosts: [extras ? extras.virtualHost(vh) : vh] },
         http_filters: httpFilters('envoy', extras?.filters),
         ...ISTIO_HCM_DEFAULTS,
+        ...pathNormalizationFields(paths),
       })
     : tcpProxyFilter(cluster);
   return {
@@ -278,10 +308,15 @@ function serverNames(server: Server): string[] {
  * name goes to the first server (oldest Gateway first) that claims it, and a server left with
  * no names of its own gets no chain, as Istio does with conflicting servers.
  */
-export function gatewayListener(port: number, servers: readonly Server[]): Json {
+export function gatewayListener(
+  port: number,
+  servers: readonly Server[],
+  paths: PathNormalizationMode = 'BASE',
+): Json {
   const name = listenerName('0.0.0.0', port);
   const hcm = rdsConnectionManager(`outbound_${name}`, gatewayRouteName(port), 'envoy', {
     use_remote_address: { value: true },
+    ...pathNormalizationFields(paths),
   });
   const chains: Json[] = [];
   const claimed = new Set<string>();

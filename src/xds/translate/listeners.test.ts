@@ -265,3 +265,43 @@ test('proxyless gRPC: API listeners named as requested, routed by outbound|PORT|
   const vh = routes.get(`outbound|50051||${ECHO}`).virtual_hosts[0];
   for (const d of ['echo:50051', `${ECHO}:50051`, 'echo.default:50051']) assert.ok(vh.domains.includes(d), d);
 });
+
+test('mesh pathNormalization reaches every HTTP connection manager: outbound, inbound and gateway', () => {
+  const expected: Record<string, Loose> = {
+    NONE: { normalize_path: false },
+    BASE: { normalize_path: true },
+    MERGE_SLASHES: { normalize_path: true, merge_slashes: true },
+    DECODE_AND_MERGE_SLASHES: {
+      normalize_path: true,
+      merge_slashes: true,
+      path_with_escaped_slashes_action: 'UNESCAPE_AND_FORWARD',
+    },
+  };
+  const pick = (hcm: Loose) => ({
+    normalize_path: hcm.normalize_path?.value === true,
+    ...(hcm.merge_slashes ? { merge_slashes: true } : {}),
+    ...(hcm.path_with_escaped_slashes_action &&
+    hcm.path_with_escaped_slashes_action !== 'IMPLEMENTATION_SPECIFIC_DEFAULT'
+      ? { path_with_escaped_slashes_action: hcm.path_with_escaped_slashes_action }
+      : {}),
+  });
+  for (const mode of ['NONE', 'BASE', 'MERGE_SLASHES', 'DECODE_AND_MERGE_SLASHES'] as const) {
+    const push = buildPushContext(
+      config(GATEWAY_VS),
+      registry(SERVICES, [endpoint(REVIEWS, '10.9.9.9', { ports: { 'http-9080': 8080 } })]),
+      { pathNormalization: mode },
+    );
+    const sidecar = generate(push, proxy({ ipAddresses: ['10.9.9.9'] }), TYPE.listener) as Map<string, Loose>;
+    const gateway = generate(push, proxy(ROUTER), TYPE.listener) as Map<string, Loose>;
+    checkEncodes(TYPE.listener, sidecar);
+    const outbound = sidecar.get('0.0.0.0_9080')!;
+    const inbound = [...sidecar.values()].find(
+      (l) => l.traffic_direction === 'INBOUND' && l.name.includes('9080'),
+    );
+    assert.ok(inbound, 'an inbound HTTP listener');
+    assert.deepEqual(pick(hcmOf(outbound)), expected[mode], `${mode} outbound`);
+    assert.deepEqual(pick(hcmOf(inbound)), expected[mode], `${mode} inbound`);
+    assert.ok(gateway.size > 0);
+    for (const l of gateway.values()) assert.deepEqual(pick(hcmOf(l)), expected[mode], `${mode} gateway`);
+  }
+});

@@ -23,6 +23,7 @@ import {
 } from './config-index.js';
 import { BoundedMemo, fingerprint } from './memo.js';
 import { byCreation } from './selectors.js';
+import type { PathNormalizationMode } from '../../api/mesh-config.js';
 
 export type { DestinationRuleResource, GatewayResource, SidecarResource, VirtualServiceResource };
 export { exportedTo, labelsMatch } from './selectors.js';
@@ -40,6 +41,8 @@ export interface PushContextOptions {
    * a cluster of their own for it. Default 127.0.0.1:8081 (`trellis ratelimit`'s default).
    */
   rateLimitService?: { host: string; port: number };
+  /** Mesh config `pathNormalization.normalization` for every HTTP connection manager; BASE. */
+  pathNormalization?: PathNormalizationMode;
 }
 
 export interface PushContext {
@@ -48,6 +51,7 @@ export interface PushContext {
   readonly domainSuffix: string;
   readonly rootNamespace: string;
   readonly rateLimitService: { readonly host: string; readonly port: number };
+  readonly pathNormalization: PathNormalizationMode;
   /** Indexes and caches the generators use; not part of the server-facing contract. */
   readonly index: PushIndex;
 }
@@ -174,7 +178,9 @@ export function buildPushContext(
   const rootNamespace = options.rootNamespace ?? 'istio-system';
   const rateLimitService = Object.freeze({ ...(options.rateLimitService ?? DEFAULT_RATE_LIMIT_SERVICE) });
   const capacity = options.memoCapacity ?? DEFAULT_MEMO_CAPACITY;
-  const fixed = JSON.stringify([domainSuffix, rootNamespace, rateLimitService, capacity]);
+  const pathNormalization = options.pathNormalization ?? 'BASE';
+  // Options every generated result depends on: a change starts the caches afresh.
+  const fixed = JSON.stringify([domainSuffix, rootNamespace, rateLimitService, capacity, pathNormalization]);
   const carried = previous !== undefined && lineage.get(previous) === fixed ? previous.index : undefined;
   const memo = carried?.memo ?? new BoundedMemo<unknown>(capacity);
   memo.advance();
@@ -183,6 +189,7 @@ export function buildPushContext(
     version: `${config.revision}.${services.version}`,
     domainSuffix,
     rateLimitService,
+    pathNormalization,
     rootNamespace,
     index,
   });

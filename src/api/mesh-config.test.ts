@@ -1,0 +1,45 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { TrellisError } from '../core/errors.js';
+import { parseMeshConfig } from './mesh-config.js';
+
+test('pathNormalization: DEFAULT and absent are BASE; each Istio mode is read', () => {
+  assert.equal(parseMeshConfig('', 'm.yaml').pathNormalization, 'BASE');
+  assert.equal(
+    parseMeshConfig('pathNormalization: { normalization: DEFAULT }', 'm.yaml').pathNormalization,
+    'BASE',
+  );
+  for (const mode of ['NONE', 'BASE', 'MERGE_SLASHES', 'DECODE_AND_MERGE_SLASHES'])
+    assert.equal(
+      parseMeshConfig(`pathNormalization:\n  normalization: ${mode}\n`, 'm.yaml').pathNormalization,
+      mode,
+    );
+});
+
+test('fields Trellis does not apply are listed, not rejected', () => {
+  const m = parseMeshConfig(
+    'accessLogFile: /dev/stdout\nenableTracing: true\npathNormalization: {}\n',
+    'm.yaml',
+  );
+  assert.deepEqual(m.ignoredFields, ['accessLogFile', 'enableTracing']);
+});
+
+test('invalid values name the file and field', () => {
+  const cases: [string, string][] = [
+    [
+      'pathNormalization: { normalization: SOMETIMES }',
+      'm.yaml: pathNormalization.normalization: expected one of',
+    ],
+    ['pathNormalization: { mode: BASE }', 'm.yaml: pathNormalization.mode: unknown field'],
+    ['pathNormalization: BASE', 'm.yaml: pathNormalization: expected a mapping'],
+    ['- a', 'm.yaml: expected a mapping'],
+    ['a: [', 'm.yaml: invalid YAML'],
+  ];
+  for (const [text, want] of cases) {
+    assert.throws(
+      () => parseMeshConfig(text, 'm.yaml'),
+      (e: unknown) => e instanceof TrellisError && e.describe().startsWith(want),
+      text,
+    );
+  }
+});

@@ -1,0 +1,66 @@
+/**
+ * Istio's MeshConfig (what the `mesh` key of the `istio` ConfigMap holds, or IstioOperator's
+ * `meshConfig`), read from a YAML file given to `trellis control-plane --mesh-config` and
+ * `trellis up --mesh-config`. The file is taken unchanged; Trellis applies the fields below and
+ * names the others it does not use yet, so nothing is silently assumed to work.
+ *
+ * - `pathNormalization.normalization`: DEFAULT (= BASE), BASE, NONE, MERGE_SLASHES,
+ *   DECODE_AND_MERGE_SLASHES: how proxies normalize request paths before routing.
+ */
+import { parseDocument } from 'yaml';
+import { TrellisError } from '../core/errors.js';
+
+export const PATH_NORMALIZATIONS = ['NONE', 'BASE', 'MERGE_SLASHES', 'DECODE_AND_MERGE_SLASHES'] as const;
+export type PathNormalizationMode = (typeof PATH_NORMALIZATIONS)[number];
+
+export interface MeshConfig {
+  pathNormalization: PathNormalizationMode;
+  /** Top-level fields the file sets that Trellis does not apply (yet), for a log line. */
+  ignoredFields: string[];
+}
+
+export const DEFAULT_MESH_CONFIG: MeshConfig = Object.freeze({
+  pathNormalization: 'BASE',
+  ignoredFields: [],
+});
+
+const USED = new Set(['pathNormalization']);
+
+function invalid(file: string, path: string, message: string): TrellisError {
+  return new TrellisError('TRELLIS_INVALID_CONFIG', message, { file, path });
+}
+
+/** Parses and validates a mesh config file's text; throws naming the file and field. */
+export function parseMeshConfig(text: string, file: string): MeshConfig {
+  const doc = parseDocument(text);
+  if (doc.errors.length > 0)
+    throw invalid(file, '', `invalid YAML: ${doc.errors[0]!.message.split('\n')[0]}`);
+  const root: unknown = doc.toJS() ?? {};
+  if (typeof root !== 'object' || root === null || Array.isArray(root))
+    throw invalid(file, '', 'expected a mapping of MeshConfig fields');
+  const obj = root as Record<string, unknown>;
+  let pathNormalization: PathNormalizationMode = 'BASE';
+  const pn = obj.pathNormalization;
+  if (pn !== undefined && pn !== null) {
+    if (typeof pn !== 'object' || Array.isArray(pn))
+      throw invalid(file, 'pathNormalization', 'expected a mapping with `normalization`');
+    for (const k of Object.keys(pn))
+      if (k !== 'normalization') throw invalid(file, `pathNormalization.${k}`, 'unknown field');
+    const n = (pn as Record<string, unknown>).normalization;
+    if (n !== undefined && n !== 'DEFAULT') {
+      if (typeof n !== 'string' || !(PATH_NORMALIZATIONS as readonly string[]).includes(n))
+        throw invalid(
+          file,
+          'pathNormalization.normalization',
+          `expected one of DEFAULT, ${PATH_NORMALIZATIONS.join(', ')}, got ${JSON.stringify(n)}`,
+        );
+      pathNormalization = n as PathNormalizationMode;
+    }
+  }
+  return {
+    pathNormalization,
+    ignoredFields: Object.keys(obj)
+      .filter((k) => !USED.has(k))
+      .sort(),
+  };
+}
