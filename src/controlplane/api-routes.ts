@@ -15,7 +15,9 @@ import { HttpRouter } from './http-server.js';
  *   GET  /metrics                            Prometheus text
  *   GET  /debug/syncz                        per connected proxy and type: sent/ACKed versions, NACKs
  *   GET  /debug/config_dump?proxy=ID         what that proxy was last sent
- *   GET  /debug/config_errors                rejected config inputs with file, doc, path, message
+ *   GET  /debug/config_errors                rejected config inputs with file, doc, path, message; then
+ *                                            warnings about accepted config (problems with
+ *                                            severity "warning", source {kind, namespace, name, file?})
  *   GET  /debug/registry                     services and endpoints in the index
  *   POST /v1/registrations                   register an instance (JSON Registration) -> {id}
  *   POST /v1/registrations/:id/heartbeat     keep it alive
@@ -45,7 +47,7 @@ export function buildApi(cp: ControlPlane): HttpRouter {
         );
       return { json: dump };
     })
-    .on('GET', '/debug/config_errors', () => ({ json: cp.config.errors() }))
+    .on('GET', '/debug/config_errors', () => ({ json: [...cp.config.errors(), ...cp.warnings.list()] }))
     .on('GET', '/debug/registry', () => {
       const snap = cp.index.snapshot();
       return {

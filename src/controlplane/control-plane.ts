@@ -12,6 +12,7 @@ import { Debouncer, DEFAULT_DEBOUNCE, type DebounceOptions } from '../xds/server
 import { AdsServer } from '../xds/server/ads-server.js';
 import { affectedTypes, buildPushContext, generate, type PushContext } from '../xds/translate/index.js';
 import { buildApi } from './api-routes.js';
+import { ConfigWarnings } from './config-warnings.js';
 import { listenHttp } from './http-server.js';
 import type { PathNormalizationMode } from '../api/mesh-config.js';
 
@@ -45,6 +46,8 @@ export class ControlPlane {
   readonly registrations: RegistrationSource;
   readonly metrics = new MetricsRegistry();
   readonly ads: AdsServer<PushContext>;
+  /** Accepted config that is probably a mistake (see config-warnings.ts), per push. */
+  readonly warnings: ConfigWarnings;
   private readonly debouncer: Debouncer<{ reason: ChangeReason; at: number }>;
   private readonly logger: Logger;
   private readonly clock: Clock;
@@ -61,9 +64,18 @@ export class ControlPlane {
       ...(options.domainSuffix ? { domainSuffix: options.domainSuffix } : {}),
     });
     this.syncConfigServices();
+    // Stores that read files say which file defines a resource (DirectoryConfigStore).
+    const store = options.config as ConfigStore & {
+      sourceFile?: (k: string, ns: string, n: string) => string | undefined;
+    };
+    this.warnings = new ConfigWarnings(this.clock, this.logger.child('config'), (kind, ns, name) =>
+      store.sourceFile?.(kind, ns, name),
+    );
+    const initial = this.build();
+    this.warnings.update(initial);
     this.ads = new AdsServer<PushContext>({
       translator: { generate, affectedTypes },
-      initial: this.build(),
+      initial,
       clock: this.clock,
       logger: this.logger.child('xds'),
       metrics: this.metrics,
@@ -171,5 +183,6 @@ export class ControlPlane {
       events: events.length,
     });
     this.ads.update(next, since);
+    this.warnings.update(next);
   }
 }
