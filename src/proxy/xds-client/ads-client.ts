@@ -380,7 +380,7 @@ export class AdsClient {
         if (this.stopped) return;
         if (this.cache.refresh()) {
           this.options.logger.warn(
-            'a new cluster got no endpoints within the warming timeout; routes to it are in service',
+            'a new cluster got no endpoints within the warming timeout; routes and listeners naming it are in service',
             { timeoutMs: WARMING_TIMEOUT_MS },
           );
           this.options.onSnapshot(this.cache.snapshot());

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TYPE, packAny } from '../../protocol/protos.js';
 import type { ForwardAction, ProxyConfigSnapshot } from '../config.js';
-import { edsCluster, endpoints, routeConfig, virtualHost } from '../testing/resources.js';
+import { edsCluster, endpoints, routeConfig, tcpListener, virtualHost } from '../testing/resources.js';
 import { WARMING_TIMEOUT_MS, XdsResourceCache } from './resource-cache.js';
 
 const V1 = 'outbound|9080|v1|reviews.default.svc.cluster.local';
@@ -117,4 +117,28 @@ test('a cluster whose endpoints never come stops holding routes back after the w
   assert.equal(cache.refresh(), true);
   assert.deepEqual(inService(cache.snapshot()), [V1, V2]);
   assert.equal(cache.warmingDeadline(), undefined);
+});
+
+test('a TCP listener update to a warming cluster keeps the listener in service until it is warm', () => {
+  const now = { t: 1000 };
+  const cache = new XdsResourceCache(() => now.t);
+  const target = (s: ProxyConfigSnapshot) => {
+    const f = s.listeners.get('0.0.0.0_3306')?.filterChains[0]?.filter;
+    return f?.kind === 'tcp' ? f.targets.map((t) => t.cluster) : [];
+  };
+  cache.handleResponse(response(TYPE.cluster, '1', [edsCluster(V1)]));
+  cache.setSubscription('EDS', cache.wantedEndpointNames());
+  cache.handleResponse(response(TYPE.endpoint, '1', [endpoints(V1, [{ port: 1 }])]));
+  cache.handleResponse(response(TYPE.listener, '1', [tcpListener(3306, V1)]));
+  assert.deepEqual(target(cache.snapshot()), [V1]);
+
+  cache.handleResponse(response(TYPE.cluster, '2', [edsCluster(V1), edsCluster(V2)]));
+  cache.setSubscription('EDS', cache.wantedEndpointNames());
+  assert.equal(cache.handleResponse(response(TYPE.listener, '2', [tcpListener(3306, V2)])).kind, 'ack');
+  assert.deepEqual(target(cache.snapshot()), [V1], 'the listener in service stays while v2 warms');
+
+  cache.handleResponse(
+    response(TYPE.endpoint, '2', [endpoints(V1, [{ port: 1 }]), endpoints(V2, [{ port: 2 }])]),
+  );
+  assert.deepEqual(target(cache.snapshot()), [V2], 'v2 is warm: the new listener is in service');
 });

@@ -89,6 +89,9 @@ export type DeltaOutcome =
 /** Types subscribed by name; their names follow from accepted clusters and listeners. */
 type ExplicitType = 'EDS' | 'RDS' | 'SDS';
 
+/** Types whose updates wait for the clusters they name to warm. */
+type HeldType = 'LDS' | 'RDS';
+
 /** Envoy's default initial_fetch_timeout: how long a new cluster may warm before it is used anyway. */
 export const WARMING_TIMEOUT_MS = 15_000;
 
@@ -116,8 +119,8 @@ export class XdsResourceCache {
   private readonly warmingSince = new Map<string, number>();
   /** EDS clusters that have had their endpoints once: an update of one does not warm again. */
   private readonly warmed = new Set<string>();
-  /** The route configurations in service (what the last snapshot published), by name. */
-  private routesInService = new Map<string, Entry>();
+  /** The listeners and route configurations in service (what the last snapshot published). */
+  private readonly inService: Record<HeldType, Map<string, Entry>> = { LDS: new Map(), RDS: new Map() };
 
   constructor(private readonly now: () => number) {
     this.current = this.build();
@@ -373,7 +376,10 @@ export class XdsResourceCache {
   refresh(): boolean {
     const before = this.current;
     this.current = this.build();
-    return [...before.routes].some(([name, table]) => this.current.routes.get(name) !== table);
+    return (
+      [...before.routes].some(([name, table]) => this.current.routes.get(name) !== table) ||
+      [...before.listeners].some(([name, l]) => this.current.listeners.get(name) !== l)
+    );
   }
 
   /** Tracks which EDS clusters are warming, from the clusters and endpoints now held. */
@@ -396,29 +402,36 @@ export class XdsResourceCache {
   }
 
   /**
-   * The route configurations to put in service: each as held, except an update that routes to a
-   * warming cluster, which waits (the version in service stays) until that cluster is warm. A
-   * route configuration seen for the first time has nothing to wait with and is used as is.
+   * The route configurations (or listeners) to put in service: each as held, except an update
+   * that sends to a warming cluster, which waits (the version in service stays) until that
+   * cluster is warm. One seen for the first time has nothing to wait with and is used as is.
+   * Listeners wait for the clusters their TCP proxies and inline routes name, as Envoy warms a
+   * listener before it replaces the one in service.
    */
-  private routesToServe(): Map<string, Entry> {
-    const warming = this.warmingClusters();
+  private toServe(type: HeldType, warming: ReadonlySet<string>): Map<string, Entry> {
+    const clustersOf =
+      type === 'RDS'
+        ? (e: Entry) => routedClusters(e.config as RouteTable)
+        : (e: Entry) => listenerClusters(e.config as ListenerConfig);
     const out = new Map<string, Entry>();
-    for (const [name, entry] of this.entries.RDS) {
-      const inService = this.routesInService.get(name);
+    for (const [name, entry] of this.entries[type]) {
+      const inService = this.inService[type].get(name);
       const wait =
         warming.size > 0 &&
         inService !== undefined &&
         inService !== entry &&
-        routedClusters(entry.config as RouteTable).some((c) => warming.has(c));
+        clustersOf(entry).some((c) => warming.has(c));
       out.set(name, wait ? inService : entry);
     }
-    this.routesInService = out;
+    this.inService[type] = out;
     return out;
   }
 
   private build(): ProxyConfigSnapshot {
     this.updateWarming();
-    const routes = this.routesToServe();
+    const warming = this.warmingClusters();
+    const routes = this.toServe('RDS', warming);
+    const listeners = this.toServe('LDS', warming);
     const configs = <T>(entries: ReadonlyMap<string, Entry>) =>
       new Map([...entries].map(([k, e]) => [k, e.config as T]));
     const raws = (entries: ReadonlyMap<string, Entry>) => new Map([...entries].map(([k, e]) => [k, e.raw]));
@@ -427,14 +440,25 @@ export class XdsResourceCache {
     return Object.freeze({
       clusters: pick<ClusterConfig>('CDS'),
       endpoints: pick<EndpointSet>('EDS'),
-      listeners: pick<ListenerConfig>('LDS'),
+      listeners: configs<ListenerConfig>(listeners),
       routes: configs<RouteTable>(routes),
       secrets: pick<SecretConfig>('SDS'),
-      raw: { CDS: raw('CDS'), EDS: raw('EDS'), LDS: raw('LDS'), RDS: raws(routes), SDS: raw('SDS') },
+      raw: { CDS: raw('CDS'), EDS: raw('EDS'), LDS: raws(listeners), RDS: raws(routes), SDS: raw('SDS') },
       versions: { ...this.versions },
       received: new Set(this.received),
     });
   }
+}
+
+/** Every cluster a listener sends to itself: TCP proxy targets and inline route tables. */
+export function listenerClusters(listener: ListenerConfig): string[] {
+  const out = new Set<string>();
+  for (const chain of listener.filterChains) {
+    const f = chain.filter;
+    if (f.kind === 'tcp') for (const t of f.targets) out.add(t.cluster);
+    else if (f.inlineRoutes !== undefined) for (const c of routedClusters(f.inlineRoutes)) out.add(c);
+  }
+  return [...out];
 }
 
 /** Every cluster a route configuration forwards to (weighted targets and mirrors). */
