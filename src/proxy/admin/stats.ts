@@ -77,8 +77,14 @@ export class IstioStats {
    * skips building and escaping 14 labels per request. Several cheap keys may share a series.
    */
   private readonly byFields = new Map<string, Series>();
+  /** Connection manager counters (Envoy's http.*.downstream_*), e.g. premature-reset closes. */
+  private readonly downstream = new Map<string, number>();
 
   constructor(private readonly node: ProxyBootstrap) {}
+
+  countDownstream(name: string): void {
+    this.downstream.set(name, (this.downstream.get(name) ?? 0) + 1);
+  }
 
   record(info: StreamInfo): void {
     const id = info.destinationIdentity;
@@ -175,6 +181,11 @@ export class IstioStats {
     counter('istio_tcp_connections_closed_total', (s) => s.closed);
     counter('istio_tcp_received_bytes_total', (s) => s.received);
     counter('istio_tcp_sent_bytes_total', (s) => s.sent);
+    // Envoy's connection manager counters, named as Envoy's Prometheus output names them.
+    for (const [name, n] of [...this.downstream].sort()) {
+      out.push(`# TYPE envoy_http_${name} counter`);
+      out.push(`envoy_http_${name} ${n}`);
+    }
     return out.join('\n') + '\n';
   }
 
@@ -191,6 +202,7 @@ export class IstioStats {
         responseBytes: histogramData(s.responseBytes),
       })),
       tcp: [...this.tcp.values()].map((s) => ({ ...s })),
+      downstream: Object.fromEntries(this.downstream),
     };
   }
 
@@ -216,6 +228,8 @@ export class IstioStats {
       addHistogram(s.requestBytes, d.requestBytes);
       addHistogram(s.responseBytes, d.responseBytes);
     }
+    for (const [name, n] of Object.entries(data.downstream ?? {}))
+      this.downstream.set(name, (this.downstream.get(name) ?? 0) + n);
     for (const d of data.tcp) {
       const s = this.tcp.get(d.labels);
       if (!s) {
@@ -247,6 +261,7 @@ export interface IstioStatsData {
     responseBytes: HistogramData;
   }[];
   tcp: TcpSeries[];
+  downstream?: Record<string, number>;
 }
 
 function histogramData(h: Histogram): HistogramData {

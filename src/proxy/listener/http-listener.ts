@@ -15,11 +15,17 @@ import { Http1ServerConnection, type Http1ServerHooks } from '../http1/server-co
 import { handleRequest, type RequestTarget, type RouterDeps } from '../http/router.js';
 import type { Reporter } from '../http/stream-info.js';
 import { PrefixedSocket } from './prefixed-socket.js';
+import { PrematureResetTracker } from './premature-reset.js';
 import { listenOn } from '../../core/net.js';
 
 export type TargetResolver = (ds: Downstream) => RequestTarget;
 
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n');
+/**
+ * Streams one HTTP/2 connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS; node's
+ * default is unlimited). Clients queue beyond it; the circuit breakers bound what goes upstream.
+ */
+export const H2_MAX_CONCURRENT_STREAMS = 1024;
 
 export class HttpListener {
   private readonly server: net.Server;
@@ -44,17 +50,47 @@ export class HttpListener {
       },
       draining: () => this.draining,
     };
-    this.h2 = http2.createServer({ maxSessionMemory: 32 });
+    this.h2 = http2.createServer({
+      maxSessionMemory: 32,
+      settings: { maxConcurrentStreams: H2_MAX_CONCURRENT_STREAMS },
+    });
     this.h2.on('request', (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => {
-      this.dispatch(fromHttp2(req, res));
+      // A client that opens and resets streams in a loop (rapid reset) sends the RST_STREAM in
+      // the same read as the HEADERS: let nghttp2 process the rest of that read first, and skip
+      // a stream that is already gone instead of routing it and opening an upstream request.
+      setImmediate(() => {
+        if (res.stream.destroyed || res.stream.closed) return;
+        this.dispatch(fromHttp2(req, res));
+      });
     });
     this.h2.on('session', (session: http2.ServerHttp2Session) => {
       this.sessions.add(session);
+      this.trackPrematureResets(session);
       session.on('close', () => this.sessions.delete(session));
       session.on('error', () => undefined);
       if (this.draining) session.close();
     });
     this.server = net.createServer((socket) => this.onConnection(socket));
+  }
+
+  /** Closes a session whose streams are mostly reset before a response (premature-reset.ts). */
+  private trackPrematureResets(session: http2.ServerHttp2Session): void {
+    const tracker = new PrematureResetTracker();
+    // The session's own 'stream' event: a stream reset in the same read is already destroyed
+    // when node announces it (a tick after its HEADERS), and no longer knows its session.
+    session.on('stream', (stream: http2.ServerHttp2Stream) => {
+      const start = performance.now();
+      const closed = () => {
+        if (session.destroyed || !tracker.streamClosed(performance.now() - start, stream.headersSent)) return;
+        this.deps.stats.countDownstream('downstream_rq_too_many_premature_resets');
+        this.logger.debug('closing a connection with too many premature stream resets', {
+          remote: session.socket?.remoteAddress,
+        });
+        session.destroy();
+      };
+      if (stream.destroyed || stream.closed) closed();
+      else stream.once('close', closed);
+    });
   }
 
   setResolver(resolver: TargetResolver): void {
