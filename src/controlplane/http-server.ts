@@ -1,6 +1,6 @@
 import http from 'node:http';
-import type { Duplex } from 'node:stream';
 import { TrellisError, errorMessage, isTrellisError, type ErrorCode } from '../core/errors.js';
+import { answerMalformedRequests } from '../core/http-errors.js';
 import { listenOn } from '../core/net.js';
 import type { Logger } from '../core/logger.js';
 
@@ -57,10 +57,10 @@ export class HttpRouter {
     return this;
   }
 
-  /** An http.Server answering with this router, malformed requests included (see answerClientErrors). */
+  /** An http.Server answering with this router, malformed requests included (core/http-errors.ts). */
   createServer(): http.Server {
     const server = http.createServer(this.listener());
-    answerClientErrors(server, this.logger);
+    answerMalformedRequests(server, 'json', this.logger);
     return server;
   }
 
@@ -229,38 +229,6 @@ function parseJson(text: string): unknown {
       `request body is not valid JSON: ${errorMessage(err)}`,
     );
   }
-}
-
-/** The status and code for a request node's HTTP parser rejected before any handler saw it. */
-function clientErrorCode(err: NodeJS.ErrnoException): { status: number; code: ErrorCode; reason: string } {
-  if (err.code === 'HPE_HEADER_OVERFLOW')
-    return { status: 431, code: 'TRELLIS_TOO_LARGE', reason: 'Request Header Fields Too Large' };
-  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT')
-    return { status: 408, code: 'TRELLIS_BAD_REQUEST', reason: 'Request Timeout' };
-  return { status: 400, code: 'TRELLIS_BAD_REQUEST', reason: 'Bad Request' };
-}
-
-/**
- * Answers requests node's HTTP parser rejects (invalid request line or method, bad headers,
- * oversized header block) with a coded JSON error instead of node's bare `400 Bad Request`,
- * then closes the connection: the parser's state is unknown after such an error.
- */
-export function answerClientErrors(server: http.Server, logger: Logger): void {
-  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
-    if (err.code === 'ECONNRESET' || err.code === 'EPIPE' || !socket.writable) {
-      socket.destroy();
-      return;
-    }
-    const { status, code, reason } = clientErrorCode(err);
-    logger.debug('malformed HTTP request', { error: err.message, code: err.code });
-    const body =
-      JSON.stringify({ error: { code, message: `malformed HTTP request: ${err.message}` } }) + '\n';
-    socket.end(
-      `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\n` +
-        `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-      () => socket.destroy(),
-    );
-  });
 }
 
 /** Binds the API server; see core/net.ts. */

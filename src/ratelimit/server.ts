@@ -5,9 +5,9 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Duplex } from 'node:stream';
 import { Server, ServerCredentials, status, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
 import { errorMessage, isTrellisError, type ErrorCode } from '../core/errors.js';
+import { answerMalformedRequests } from '../core/http-errors.js';
 import { silentLogger, type Logger } from '../core/logger.js';
 import { rateLimitService } from '../protocol/grpc-services.js';
 import { FastRateLimitGrpcServer } from './grpc/fast-server.js';
@@ -66,7 +66,7 @@ export class RateLimitServer {
     const addresses: ListeningAddresses = { grpc: { host: this.grpcAddress.host, port }, http: undefined };
     if (this.httpAddress) {
       const server = http.createServer((req, res) => this.handleHttp(req, res));
-      server.on('clientError', answerClientError);
+      answerMalformedRequests(server, 'text');
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(this.httpAddress?.port, this.httpAddress?.host, () => resolve());
@@ -193,25 +193,4 @@ function textError(res: http.ServerResponse, status: number, code: ErrorCode, me
   const body = `${code}: ${message}\n`;
   res.writeHead(status, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body) });
   res.end(body);
-}
-
-/**
- * Requests node's HTTP parser rejects (invalid request line or method, header overflow) get a
- * coded answer, `CODE: message`, instead of node's bare 400; then the connection closes.
- */
-function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
-  if (err.code === 'ECONNRESET' || err.code === 'EPIPE' || !socket.writable) {
-    socket.destroy();
-    return;
-  }
-  const [status, reason, code]: [number, string, ErrorCode] =
-    err.code === 'HPE_HEADER_OVERFLOW'
-      ? [431, 'Request Header Fields Too Large', 'TRELLIS_TOO_LARGE']
-      : [400, 'Bad Request', 'TRELLIS_BAD_REQUEST'];
-  const body = `${code}: malformed HTTP request: ${err.message}\n`;
-  socket.end(
-    `HTTP/1.1 ${status} ${reason}\r\ncontent-type: text/plain\r\n` +
-      `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-    () => socket.destroy(),
-  );
 }

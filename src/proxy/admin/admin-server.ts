@@ -7,14 +7,14 @@
  * --concurrency N`, the workers' views merged by the primary (workers/primary.ts).
  */
 import http from 'node:http';
-import type { Duplex } from 'node:stream';
 import type { ProxyConfigSnapshot } from '../config.js';
 import type { ClusterManager } from '../upstream/cluster-manager.js';
 import type { NodeMsg } from '../xds-client/bootstrap.js';
 import { configDump } from './config-dump.js';
 import type { IstioStats } from './stats.js';
 import { listenOn } from '../../core/net.js';
-import { errorMessage, type ErrorCode } from '../../core/errors.js';
+import { errorMessage } from '../../core/errors.js';
+import { answerMalformedRequests } from '../../core/http-errors.js';
 import { createLogger, type Logger } from '../../core/logger.js';
 
 /** What the data path shows the admin; a promise when it must be asked for (workers). */
@@ -109,7 +109,7 @@ export class AdminServer {
   constructor(private readonly state: AdminState) {
     this.logger = state.logger ?? createLogger('proxy.admin');
     this.server = http.createServer((req, res) => this.handle(req, res));
-    this.server.on('clientError', answerClientError);
+    answerMalformedRequests(this.server, 'text');
   }
 
   async listen(host: string, port: number): Promise<number> {
@@ -189,25 +189,4 @@ export class AdminServer {
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
-}
-
-/**
- * Requests node's HTTP parser rejects (invalid request line or method, header overflow) get a
- * coded answer, `CODE: message`, in the admin's text style, then the connection closes.
- */
-function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
-  if (err.code === 'ECONNRESET' || err.code === 'EPIPE' || !socket.writable) {
-    socket.destroy();
-    return;
-  }
-  const [status, reason, code]: [number, string, ErrorCode] =
-    err.code === 'HPE_HEADER_OVERFLOW'
-      ? [431, 'Request Header Fields Too Large', 'TRELLIS_TOO_LARGE']
-      : [400, 'Bad Request', 'TRELLIS_BAD_REQUEST'];
-  const body = `${code}: malformed HTTP request: ${err.message}\n`;
-  socket.end(
-    `HTTP/1.1 ${status} ${reason}\r\ncontent-type: text/plain\r\n` +
-      `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-    () => socket.destroy(),
-  );
 }
