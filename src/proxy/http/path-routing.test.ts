@@ -9,39 +9,18 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import net from 'node:net';
-import { FakeAds } from '../testing/fake-ads.js';
-import { startBackend, startMesh, type Backend } from '../testing/harness.js';
-import {
-  edsCluster,
-  endpoints,
-  httpListener,
-  routeConfig,
-  routeTo,
-  virtualHost,
-} from '../testing/resources.js';
-
-const C = 'outbound|9080||app.default.svc.cluster.local';
+import { startServiceMesh } from '../testing/service-mesh.js';
 
 async function mesh(t: { after(fn: () => Promise<void>): void }, hcm: Record<string, unknown>) {
   const seen: string[] = [];
-  const backend: Backend = await startBackend('app', (req, res) => {
-    seen.push(req.url ?? '');
-    res.writeHead(200, { 'content-length': '2' });
-    res.end('ok');
-  });
-  const m = await startMesh(
-    {
-      CDS: [edsCluster(C)],
-      EDS: [endpoints(C, [{ port: backend.port }])],
-      LDS: [httpListener(9080, '9080', { hcm })],
-      RDS: [routeConfig('9080', [virtualHost('app', ['app:9080'], [routeTo(C, { prefix: '/public' })])])],
+  const m = await startServiceMesh(t, {
+    backend: (req, res) => {
+      seen.push(req.url ?? '');
+      res.writeHead(200, { 'content-length': '2' });
+      res.end('ok');
     },
-    {},
-    FakeAds,
-  );
-  t.after(async () => {
-    await m.close();
-    await backend.close();
+    listener: { hcm },
+    match: { prefix: '/public' },
   });
   return { port: m.port, seen };
 }

@@ -8,49 +8,29 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import net from 'node:net';
-import { FakeAds } from '../testing/fake-ads.js';
-import { eventually, startBackend, startMesh, type Backend } from '../testing/harness.js';
-import {
-  edsCluster,
-  endpoints,
-  httpListener,
-  routeConfig,
-  routeTo,
-  virtualHost,
-} from '../testing/resources.js';
+import { eventually, type Backend } from '../testing/harness.js';
+import { APP_CLUSTER, startServiceMesh } from '../testing/service-mesh.js';
 import type { TrellisProxy } from '../proxy.js';
 
-const C = 'outbound|9080||big.default.svc.cluster.local';
+const C = APP_CLUSTER;
 const BIG = Buffer.alloc(1 << 20, 0x61);
 
 async function bigMesh(t: { after(fn: () => Promise<void>): void }, megabytes = 1) {
-  const backend = await startBackend('big', (_req, res) => {
-    res.writeHead(200, { 'content-type': 'application/octet-stream' });
-    let left = megabytes;
-    const more = () => {
-      while (left > 0) {
-        left--;
-        if (left === 0) return void res.end(BIG);
-        if (!res.write(BIG)) return void res.once('drain', more);
-      }
-    };
-    more();
-  });
-  const mesh = await startMesh(
-    {
-      CDS: [edsCluster(C)],
-      EDS: [endpoints(C, [{ port: backend.port }])],
-      LDS: [httpListener(9080)],
-      RDS: [routeConfig('9080', [virtualHost('big', ['big:9080'], [routeTo(C)])])],
+  const mesh = await startServiceMesh(t, {
+    backend: (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      let left = megabytes;
+      const more = () => {
+        while (left > 0) {
+          left--;
+          if (left === 0) return void res.end(BIG);
+          if (!res.write(BIG)) return void res.once('drain', more);
+        }
+      };
+      more();
     },
-    {},
-    FakeAds,
-  );
-  t.after(async () => {
-    await mesh.close();
-    await backend.close();
   });
-  return { mesh, backend };
+  return { mesh, backend: mesh.backend };
 }
 
 /** The invariant: nothing is held for the cluster once every client is gone. */
@@ -82,7 +62,7 @@ async function openHeldStreams(port: number, n: number): Promise<http2.ClientHtt
   session.on('error', () => undefined);
   const started: Promise<void>[] = [];
   for (let i = 0; i < n; i++) {
-    const s = session.request({ ':path': '/big', ':authority': 'big:9080' });
+    const s = session.request({ ':path': '/big', ':authority': 'app:9080' });
     s.on('error', () => undefined);
     started.push(new Promise((r) => s.once('response', () => r())));
   }
@@ -105,7 +85,7 @@ test('HTTP/2: streams reset by the client while held by flow control are release
   t.after(() => void session.destroy());
   const streams = await Promise.all(
     Array.from({ length: 10 }, async () => {
-      const s = session.request({ ':path': '/big', ':authority': 'big:9080' });
+      const s = session.request({ ':path': '/big', ':authority': 'app:9080' });
       s.on('error', () => undefined);
       await new Promise((r) => s.once('response', r));
       return s;
@@ -116,7 +96,7 @@ test('HTTP/2: streams reset by the client while held by flow control are release
   await idle(mesh.proxy, backend);
   // The session is still usable: a fresh stream with a window gets its whole response.
   session.settings({ initialWindowSize: 65535 });
-  const s = session.request({ ':path': '/big', ':authority': 'big:9080' });
+  const s = session.request({ ':path': '/big', ':authority': 'app:9080' });
   let n = 0;
   s.on('data', (c: Buffer) => (n += c.length));
   await new Promise((r) => s.on('end', r));
@@ -145,7 +125,7 @@ test('HTTP/1.1: a client that disconnects mid-response releases its request', as
         c.pause();
         r();
       });
-      c.write('GET /big HTTP/1.1\r\nHost: big:9080\r\n\r\n');
+      c.write('GET /big HTTP/1.1\r\nHost: app:9080\r\n\r\n');
     });
     sockets.push(c);
   }

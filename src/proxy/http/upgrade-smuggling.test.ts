@@ -9,18 +9,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type http from 'node:http';
 import net from 'node:net';
-import { FakeAds } from '../testing/fake-ads.js';
-import { startBackend, startMesh, type Backend } from '../testing/harness.js';
-import {
-  edsCluster,
-  endpoints,
-  httpListener,
-  routeConfig,
-  routeTo,
-  virtualHost,
-} from '../testing/resources.js';
-
-const C = 'outbound|9080||app.default.svc.cluster.local';
+import { startBackend, type Backend } from '../testing/harness.js';
+import { startServiceMesh } from '../testing/service-mesh.js';
 
 /** A backend that records every request path it parses (node parses pipelined requests too). */
 async function recordingBackend(seen: string[]): Promise<Backend> {
@@ -39,21 +29,7 @@ async function mesh(
   backend: Backend,
   upgradeTypes = ['websocket'],
 ) {
-  const m = await startMesh(
-    {
-      CDS: [edsCluster(C)],
-      EDS: [endpoints(C, [{ port: backend.port }])],
-      LDS: [httpListener(9080, '9080', { upgradeTypes })],
-      RDS: [routeConfig('9080', [virtualHost('app', ['app:9080'], [routeTo(C, { prefix: '/public' })])])],
-    },
-    {},
-    FakeAds,
-  );
-  t.after(async () => {
-    await m.close();
-    await backend.close();
-  });
-  return m;
+  return startServiceMesh(t, { backend, listener: { upgradeTypes }, match: { prefix: '/public' } });
 }
 
 /** Sends raw bytes and collects what comes back until the proxy closes (bounded). */

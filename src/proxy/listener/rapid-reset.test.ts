@@ -7,42 +7,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
-import { FakeAds } from '../testing/fake-ads.js';
-import { eventually, heldRequests, request, startBackend, startMesh } from '../testing/harness.js';
-import {
-  edsCluster,
-  endpoints,
-  httpListener,
-  routeConfig,
-  routeTo,
-  virtualHost,
-} from '../testing/resources.js';
+import { eventually, heldRequests, request } from '../testing/harness.js';
+import { startServiceMesh } from '../testing/service-mesh.js';
 
-const C = 'outbound|9080||app.default.svc.cluster.local';
-
-async function mesh(t: { after(fn: () => Promise<void>): void }) {
-  const backend = await startBackend('app', (_req, res) => {
-    // Slow enough that a reset always comes before the response.
-    setTimeout(() => {
-      res.writeHead(200, { 'content-length': '2' });
-      res.end('ok');
-    }, 20);
-  });
-  const m = await startMesh(
-    {
-      CDS: [edsCluster(C)],
-      EDS: [endpoints(C, [{ port: backend.port }])],
-      LDS: [httpListener(9080)],
-      RDS: [routeConfig('9080', [virtualHost('app', ['app:9080'], [routeTo(C)])])],
+function mesh(t: { after(fn: () => Promise<void>): void }) {
+  return startServiceMesh(t, {
+    backend: (_req, res) => {
+      // Slow enough that a reset always comes before the response.
+      setTimeout(() => {
+        res.writeHead(200, { 'content-length': '2' });
+        res.end('ok');
+      }, 20);
     },
-    {},
-    FakeAds,
-  );
-  t.after(async () => {
-    await m.close();
-    await backend.close();
   });
-  return m;
 }
 
 test('a connection that opens and resets streams in a loop is closed; others are served', async (t) => {
