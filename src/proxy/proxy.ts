@@ -133,6 +133,7 @@ export class TrellisProxy {
       node,
       dataPlane: localDataPlane(this.clusters, this.stats),
       xds: () => this.ads.stats,
+      logger: opts.logger.child('admin'),
     });
   }
 

@@ -142,6 +142,7 @@ export class ProxyPrimary {
       node,
       dataPlane,
       xds: () => this.ads.stats,
+      logger: p.logger.child('admin'),
     });
   }
 
