@@ -196,7 +196,7 @@ export class Http1Parser {
     this.paused = false;
     // Called from inside a handler callback: the running loop carries on by itself.
     if (this.executing) return;
-    while (!this.paused && this.pending && this.state !== S_DEAD) {
+    while (!this.paused && this.pending && this.state !== S_DEAD && this.state !== S_UPGRADED) {
       const p = this.pending;
       this.pending = undefined;
       this.run(p);

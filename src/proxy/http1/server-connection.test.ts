@@ -391,6 +391,41 @@ test('an upgrade answered with a normal response closes the connection; held byt
   assert.deepEqual(paths, ['/ws']);
 });
 
+test('an upgrade request pipelined behind another is routed after it; its bytes wait, the loop does not spin', async (t) => {
+  const seen: { path: string; upgrade: string | undefined }[] = [];
+  const srv = await serve(t, (ds) => {
+    seen.push({ path: ds.path, upgrade: ds.upgrade?.protocol });
+    ds.respond(200, { 'content-length': '2' });
+    ds.write(Buffer.from('ok'));
+    ds.end();
+  });
+  const c = await srv.connect();
+  // One write: a request, an upgrade request, and a byte of the next protocol.
+  c.socket.write(
+    'GET /a HTTP/1.1\r\nHost: a\r\n\r\n' +
+      'GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\nX',
+  );
+  await until(() => c.closed, 'the connection to close after the upgrade got no 101');
+  assert.deepEqual(seen, [
+    { path: '/a', upgrade: undefined },
+    { path: '/ws', upgrade: 'websocket' },
+  ]);
+  assert.equal(count(c.received, 'HTTP/1.1 200 OK'), 2);
+});
+
+test('after an upgrade head the connection stops reading until the upgrade is decided', async (t) => {
+  let pending: Downstream | undefined;
+  const srv = await serve(t, (ds) => (pending = ds));
+  const c = await srv.connect();
+  c.socket.write('GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\nearly');
+  await until(() => pending !== undefined, 'the upgrade request');
+  // Held in the kernel, not read into memory: whatever the client sends next is bounded by TCP.
+  assert.equal(srv.conns[0]!.socket.isPaused(), true);
+  pending!.respond(404, { 'content-length': '0' });
+  pending!.end();
+  await until(() => c.closed, 'close');
+});
+
 test('drain leaves an upgraded connection to its new owner', async (t) => {
   let upgraded: net.Socket | undefined;
   const srv = await serve(
