@@ -95,7 +95,8 @@ export async function handleRequest(
     }
     // Drain an unread request body so a keep-alive connection stays usable.
     if (!body) ds.body.resume();
-    info.bytesReceived = body?.bytesReceived ?? 0;
+    // An upgrade's tunnel counted its own bytes (it has no request body).
+    if (body) info.bytesReceived = body.bytesReceived;
     info.durationMs = deps.clock.now() - info.startMs;
     deps.stats.record(info);
     if (hcm && hcm.accessLogs.length > 0) deps.accessLogs.log(hcm.accessLogs, info);

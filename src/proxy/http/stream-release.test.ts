@@ -11,6 +11,7 @@ import net from 'node:net';
 import { eventually, type Backend } from '../testing/harness.js';
 import { APP_CLUSTER, startServiceMesh } from '../testing/service-mesh.js';
 import type { TrellisProxy } from '../proxy.js';
+import type { Downstream } from './downstream.js';
 
 const C = APP_CLUSTER;
 const BIG = Buffer.alloc(1 << 20, 0x61);
@@ -132,4 +133,43 @@ test('HTTP/1.1: a client that disconnects mid-response releases its request', as
   await eventually(() => activeCounts(mesh.proxy, C).requests === 5, '5 active requests');
   for (const c of sockets) c.destroy();
   await idle(mesh.proxy, backend);
+});
+
+test('a release registered after the client left still runs (HTTP/2 and HTTP/1.1)', async (t) => {
+  const { fromHttp2 } = await import('./downstream.js');
+  const { Http1ServerConnection } = await import('../http1/server-connection.js');
+  const late: string[] = [];
+  let arrived = 0;
+  // Registers its abort callback only once the client is already gone.
+  const registerLate = async (name: string, ds: Downstream) => {
+    arrived++;
+    await eventually(() => ds.aborted, `${name} aborted`);
+    ds.onAbort(() => late.push(name));
+  };
+  const h2 = http2.createServer((req, res) => void registerLate('h2', fromHttp2(req, res)));
+  const h1 = net.createServer(
+    (socket) =>
+      new Http1ServerConnection(socket, {
+        request: (ds) => void registerLate('h1', ds),
+        clientError: () => undefined,
+        draining: () => false,
+      }),
+  );
+  for (const s of [h2, h1]) await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  t.after(() => {
+    h2.close();
+    h1.close();
+  });
+  const session = http2.connect(`http://127.0.0.1:${(h2.address() as net.AddressInfo).port}`);
+  session.on('error', () => undefined);
+  session.request({ ':path': '/' }).on('error', () => undefined);
+  const c = net.connect((h1.address() as net.AddressInfo).port, '127.0.0.1', () =>
+    c.write('GET / HTTP/1.1\r\nHost: a\r\n\r\n'),
+  );
+  c.on('error', () => undefined);
+  await eventually(() => arrived === 2, 'both requests');
+  session.destroy();
+  c.destroy();
+  await eventually(() => late.length === 2, 'both late callbacks');
+  assert.deepEqual(late.sort(), ['h1', 'h2']);
 });

@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type http from 'node:http';
 import net from 'node:net';
-import { startBackend, type Backend } from '../testing/harness.js';
+import { eventually, startBackend, type Backend } from '../testing/harness.js';
 import { startServiceMesh } from '../testing/service-mesh.js';
 
 /** A backend that records every request path it parses (node parses pipelined requests too). */
@@ -132,6 +132,11 @@ test('bytes sent before the 101 are held until the upstream switched protocols',
   assert.match(out, /^HTTP\/1.1 101 Switching Protocols\r\n/);
   assert.match(out, /echo:early/);
   assert.deepEqual(beforeSwitch, []);
+  // Once the tunnel closes, its metrics sample counts what the client sent through it.
+  await eventually(
+    () => /^istio_request_bytes_sum\{[^}]*response_code="101"[^}]*\} 5$/m.test(m.proxy.stats.prometheus()),
+    'the 101 sample with the 5 bytes sent',
+  );
 });
 
 test('an upgrade request with a body is refused', async (t) => {
@@ -143,5 +148,20 @@ test('an upgrade request with a body is refused', async (t) => {
     'POST /public HTTP/1.1\r\nHost: app:9080\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nContent-Length: 5\r\n\r\nhello',
   );
   assert.match(out, /^HTTP\/1\.1 400 /);
+  assert.deepEqual(seen, []);
+});
+
+test('an upgrade config with enabled: false refuses that upgrade', async (t) => {
+  const seen: string[] = [];
+  const backend = await recordingBackend(seen);
+  const m = await startServiceMesh(t, {
+    backend,
+    listener: { hcm: { upgrade_configs: [{ upgrade_type: 'websocket', enabled: { value: false } }] } },
+  });
+  const out = await exchange(
+    m.port,
+    'GET /public HTTP/1.1\r\nHost: app:9080\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n',
+  );
+  assert.match(out, /^HTTP\/1\.1 403 /);
   assert.deepEqual(seen, []);
 });

@@ -7,8 +7,9 @@
  *   piped both ways until either side closes; the bytes the client sent after its head, held
  *   until now, go first;
  * - on any other answer the response is relayed as a normal response and the downstream
- *   connection closes after it: the held bytes were never parsed, routed or forwarded, so a
- *   request smuggled behind an upgrade head goes nowhere.
+ *   connection closes after it (an upgrade exchange never keeps its connection, see
+ *   server-exchange.ts): the held bytes were never parsed, routed or forwarded, so a request
+ *   smuggled behind an upgrade head goes nowhere.
  * The request counts against the cluster's circuit breaker and the host's active requests for as
  * long as the tunnel is open.
  */
@@ -209,7 +210,6 @@ class UpgradeAttempt {
         onHead: (head: MessageHead) => {
           const headers = forwardableResponseHeaders(head.headers);
           req.finishHeaders(headers);
-          headers.connection = 'close';
           info.status = head.status;
           req.cluster.record(this.host, { kind: 'response', status: head.status });
           ds.respond(head.status, headers);
