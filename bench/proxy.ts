@@ -27,14 +27,24 @@
  * --profile DIR runs the one-hop Trellis proxy with `node --cpu-prof` and writes the profile of
  * a saturation run to DIR (read it with `node --import tsx bench/xds-profile.ts FILE`).
  */
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { FakeAds } from '../src/proxy/testing/fake-ads.js';
+import {
+  children,
+  cpuSeconds,
+  freePort,
+  quantile,
+  rssMb,
+  start,
+  startTrellisProxy,
+  stop,
+  waitForPort,
+} from './support.js';
 import {
   edsCluster,
   endpoints,
@@ -88,8 +98,10 @@ async function openLoop(port: number, host: string, rate: number, seconds: numbe
   });
   agent.destroy();
   latencies.sort((a, b) => a - b);
-  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
-  process.stdout.write(JSON.stringify({ p50: at(0.5) * 1000, p99: at(0.99) * 1000, errors }) + '\n');
+  process.stdout.write(
+    JSON.stringify({ p50: quantile(latencies, 0.5) * 1000, p99: quantile(latencies, 0.99) * 1000, errors }) +
+      '\n',
+  );
 }
 
 if (process.argv[2] === '--open-loop') {
@@ -119,68 +131,6 @@ ensureInstalled('wrk', 'wrk');
 ensureInstalled('nginx', 'nginx-light');
 ensureInstalled('haproxy', 'haproxy');
 const wrk2 = has('wrk2');
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
-async function waitForPort(port: number, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`nothing listens on ${port}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-const children: ChildProcess[] = [];
-function start(core: number, cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
-  const child = spawn('taskset', ['-c', String(core), cmd, ...args], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-    env: { ...process.env, ...env },
-  });
-  children.push(child);
-  return child;
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  // A child killed by a signal has no exit code: it has exited all the same (awaiting its
-  // 'exit' again would wait for ever).
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(timer);
-}
-
-const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-
-/** User + system CPU seconds a process has used so far (from /proc, in clock ticks of 10 ms). */
-function cpuSeconds(pid: number | undefined): number {
-  if (pid === undefined) return 0;
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the command name (which may contain spaces): utime and stime are the 12th and 13th.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-}
-
-function rssMb(pid: number | undefined): number {
-  if (pid === undefined) return 0;
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : 0;
-}
 
 /** Runs wrk pinned to core 1; returns rps and p50/p99 in microseconds. */
 function runWrk(port: number, host: string, connections: number, secs: number): { rps: number } & Latency {
@@ -379,47 +329,22 @@ async function startTrellis(
   workload: string,
   profileFlags: string[] = [],
 ): Promise<ChildProcess> {
-  const proxyArgs = [
-    'proxy',
-    '--xds',
-    ads.address,
-    '--workload',
-    workload,
-    '--labels',
-    `app=${workload},version=v1`,
-    '--admin-port',
-    String(ports.admin),
-    '--outbound-port',
-    String(ports.outbound),
-    '--inbound-port',
-    String(ports.inbound),
-    '--drain-seconds',
-    '1',
-  ];
   const bin = flags['trellis-bin'] ?? path.join(ROOT, 'bin/trellis');
   const env: NodeJS.ProcessEnv = { TRELLIS_LOG_LEVEL: 'warn' };
   // Profiling flags are added to the command's own node flags (NODE_OPTIONS refuses --cpu-prof).
   if (profileFlags.length > 0) env.TRELLIS_NODE_FLAGS = profileFlags.join(' ');
   const nodeFlags = flags['node-flags']?.split(/\s+/).filter((f) => f !== '');
-  const child = bin.endsWith('.mjs')
-    ? // Another checkout's entry point (older ones have no bin/trellis): node with --node-flags.
-      start(0, process.execPath, [...(nodeFlags ?? []), ...profileFlags, bin, ...proxyArgs], env)
-    : // As users run it: bin/trellis picks the proxy's node flags; --node-flags replaces them.
-      start(0, bin, proxyArgs, nodeFlags ? { ...env, TRELLIS_PROXY_NODE_FLAGS: nodeFlags.join(' ') } : env);
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const ready = await new Promise<boolean>((resolve) => {
-      http
-        .get({ host: '127.0.0.1', port: ports.admin, path: '/ready' }, (res) => {
-          res.resume();
-          resolve(res.statusCode === 200);
-        })
-        .on('error', () => resolve(false));
-    });
-    if (ready) return child;
-    if (Date.now() > deadline) throw new Error(`trellis proxy ${workload} not ready`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  // bin/trellis picks the proxy's node flags; --node-flags replaces them. Another checkout's
+  // entry point (older ones have no bin/trellis) runs with --node-flags and the profile flags.
+  if (nodeFlags && !bin.endsWith('.mjs')) env.TRELLIS_PROXY_NODE_FLAGS = nodeFlags.join(' ');
+  return startTrellisProxy({
+    bin,
+    xds: ads.address,
+    workload,
+    ports,
+    env,
+    mjsNodeFlags: [...(nodeFlags ?? []), ...profileFlags],
+  });
 }
 
 let client: ChildProcess | undefined;
