@@ -14,6 +14,7 @@
  * long as the tunnel is open.
  */
 import net from 'node:net';
+import { errorMessage } from '../../core/errors.js';
 import type { Endpoint } from '../config.js';
 import { Http1Parser, type MessageHead } from '../http1/parser.js';
 import { fieldLines } from '../http1/serializer.js';
@@ -51,6 +52,13 @@ export async function tunnel(
   const { cluster } = req;
   const upgrade = ds.upgrade;
   if (!upgrade) return { kind: 'bad-request', detail: 'not an upgrade request' };
+  let head: string;
+  try {
+    head = requestHead(req);
+  } catch (err) {
+    // A header value that cannot be written (fieldLines refuses CR/LF): as forward.ts, 503 UR.
+    return { kind: 'upstream-reset', cluster: cluster.config.name, detail: errorMessage(err) };
+  }
   const release = cluster.breakers.forPriority().tryAcquire('requests');
   if (!release) {
     cluster.counters.upstream_rq_pending_overflow++;
@@ -67,11 +75,18 @@ export async function tunnel(
   info.attempts = 1;
   if (host) host.activeRequests++;
   try {
-    return await new UpgradeAttempt(req, ds, info, endpoint, host, () => upgrade.takeOver()).run();
+    return await new UpgradeAttempt(req, ds, info, endpoint, host, head, () => upgrade.takeOver()).run();
   } finally {
     release();
     if (host) host.activeRequests--;
   }
+}
+
+/** The request head sent upstream; throws InvalidFieldError for a value that cannot be written. */
+function requestHead(req: UpgradeRequest): string {
+  let head = `${req.method} ${req.path} HTTP/1.1\r\nhost: ${req.authority}\r\n`;
+  for (const [k, v] of Object.entries(req.headers)) head += fieldLines(k, v);
+  return `${head}connection: upgrade\r\n${fieldLines('upgrade', req.protocol)}\r\n`;
 }
 
 class UpgradeAttempt {
@@ -88,6 +103,7 @@ class UpgradeAttempt {
     private readonly info: StreamInfo,
     endpoint: Endpoint,
     private readonly host: UpstreamHost | undefined,
+    private readonly head: string,
     private readonly takeOver: () => { socket: net.Socket; head: Buffer },
   ) {
     this.upstream = net.connect({ host: endpoint.host, port: endpoint.port });
@@ -104,7 +120,7 @@ class UpgradeAttempt {
     upstream.on('connect', () => {
       this.connected = true;
       clearTimeout(timer);
-      upstream.write(this.requestHead(), 'latin1');
+      upstream.write(this.head, 'latin1');
     });
     upstream.on('data', this.onHeadData);
     upstream.on('error', (err: NodeJS.ErrnoException) => {
@@ -134,13 +150,6 @@ class UpgradeAttempt {
     if (this.settled) return;
     this.settled = true;
     this.resolve(r);
-  }
-
-  private requestHead(): string {
-    const { req } = this;
-    let head = `${req.method} ${req.path} HTTP/1.1\r\nhost: ${req.authority}\r\n`;
-    for (const [k, v] of Object.entries(req.headers)) head += fieldLines(k, v);
-    return `${head}connection: upgrade\r\n${fieldLines('upgrade', req.protocol)}\r\n`;
   }
 
   /** Collects the upstream's answer until its head is complete, then decides. */
