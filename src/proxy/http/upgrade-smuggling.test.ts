@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type http from 'node:http';
 import net from 'node:net';
-import { eventually, startBackend, type Backend } from '../testing/harness.js';
+import { eventually, heldRequests, startBackend, type Backend } from '../testing/harness.js';
 import { startServiceMesh } from '../testing/service-mesh.js';
 
 /** A backend that records every request path it parses (node parses pipelined requests too). */
@@ -164,4 +164,54 @@ test('an upgrade config with enabled: false refuses that upgrade', async (t) => 
   );
   assert.match(out, /^HTTP\/1\.1 403 /);
   assert.deepEqual(seen, []);
+});
+
+/** A backend whose upgrade handler writes `answer` raw and then runs `then(socket)`. */
+async function rawUpgradeBackend(answer: string, then: (socket: net.Socket) => void): Promise<Backend> {
+  const backend = await startBackend('ws');
+  backend.server.on('upgrade', (_req: http.IncomingMessage, socket: net.Socket) => {
+    socket.write(answer);
+    // Upgraded sockets are half-open capable: close ours when the proxy closes its side.
+    socket.on('end', () => socket.end());
+    then(socket);
+  });
+  return backend;
+}
+
+test('a tunnel whose upstream closed releases its request at once, however long the client stays', async (t) => {
+  const backend = await rawUpgradeBackend(
+    'HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\n\r\n',
+    (socket) => setTimeout(() => socket.destroy(), 50),
+  );
+  const m = await mesh(t, backend);
+  // A client that never closes its side on its own.
+  const c = net.connect({ port: m.port, host: '127.0.0.1', allowHalfOpen: true });
+  c.on('error', () => undefined);
+  let got = '';
+  let ended = false;
+  c.on('data', (d: Buffer) => (got += d.toString()));
+  c.on('end', () => (ended = true));
+  c.write('GET /public/ws HTTP/1.1\r\nHost: app:9080\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
+  await eventually(() => got.startsWith('HTTP/1.1 101'), 'the 101');
+  await eventually(() => heldRequests(m.proxy).length === 0, 'the tunnel to let go of its request');
+  // The client got our FIN (its socket stays half open only because it asked for that).
+  await eventually(() => ended, 'the FIN from the proxy');
+  c.destroy();
+});
+
+test('interim answers before the 101 are dropped and the tunnel opens', async (t) => {
+  const backend = await rawUpgradeBackend(
+    'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\n\r\n',
+    (socket) => socket.on('data', (d: Buffer) => socket.write(`echo:${d.toString()}`)),
+  );
+  const m = await mesh(t, backend);
+  const c = net.connect(m.port, '127.0.0.1');
+  c.on('error', () => undefined);
+  let got = '';
+  c.on('data', (d: Buffer) => (got += d.toString()));
+  c.write('GET /public/ws HTTP/1.1\r\nHost: app:9080\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\nhi');
+  await eventually(() => got.includes('echo:hi'), 'the echo through the tunnel');
+  assert.match(got, /^HTTP\/1\.1 101 Switching Protocols\r\n/);
+  assert.doesNotMatch(got, /100 Continue/);
+  c.destroy();
 });

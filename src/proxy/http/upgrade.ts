@@ -26,6 +26,8 @@ import type { LocalReplyReason } from './local-reply.js';
 import type { StreamIdleTimer } from './stream-idle-timeout.js';
 import type { StreamInfo } from './stream-info.js';
 
+/** How long a client may keep its side of a tunnel open after the upstream closed. */
+const TUNNEL_LINGER_MS = 1000;
 /** How much of an upstream's answer may come before its head ends. */
 const MAX_RESPONSE_HEAD = 60 * 1024;
 
@@ -84,7 +86,7 @@ export async function tunnel(
 
 /** The request head sent upstream; throws InvalidFieldError for a value that cannot be written. */
 function requestHead(req: UpgradeRequest): string {
-  let head = `${req.method} ${req.path} HTTP/1.1\r\nhost: ${req.authority}\r\n`;
+  let head = `${req.method} ${req.path} HTTP/1.1\r\n${fieldLines('host', req.authority)}`;
   for (const [k, v] of Object.entries(req.headers)) head += fieldLines(k, v);
   return `${head}connection: upgrade\r\n${fieldLines('upgrade', req.protocol)}\r\n`;
 }
@@ -156,8 +158,15 @@ class UpgradeAttempt {
   private readonly onHeadData = (chunk: Buffer): void => {
     this.headBytes.push(chunk);
     this.headLength += chunk.length;
-    const all = this.headBytes.length === 1 ? chunk : Buffer.concat(this.headBytes);
-    const end = all.indexOf('\r\n\r\n');
+    let all = this.headBytes.length === 1 ? chunk : Buffer.concat(this.headBytes);
+    let end = all.indexOf('\r\n\r\n');
+    // Interim answers (100 Continue, 102, 103) before the decisive one are dropped, as the
+    // HTTP/1.1 client drops them for plain requests.
+    while (end !== -1 && /^HTTP\/1\.[01] 1(?!01)\d\d[ \r]/.test(all.subarray(0, 13).toString('latin1'))) {
+      all = all.subarray(end + 4);
+      this.headBytes = [all];
+      end = all.indexOf('\r\n\r\n');
+    }
     if (end === -1) {
       if (this.headLength > MAX_RESPONSE_HEAD) {
         this.upstream.destroy();
@@ -194,19 +203,21 @@ class UpgradeAttempt {
     socket.pipe(upstream);
     upstream.pipe(socket);
     socket.resume();
-    let open = 2;
-    const closed = () => {
-      if (--open === 0) this.settle(undefined);
-    };
+    // Either side closing ends the tunnel (as Envoy closes the downstream once its upstream
+    // closed): the request is over and what it holds is released at once. The client gets our
+    // FIN and LINGER_MS to close its side before its socket is destroyed.
     upstream.removeAllListeners('close');
     upstream.on('close', () => {
       socket.end();
-      closed();
+      const timer = setTimeout(() => socket.destroy(), TUNNEL_LINGER_MS);
+      timer.unref();
+      socket.once('close', () => clearTimeout(timer));
+      this.settle(undefined);
     });
     socket.on('close', () => {
       // The client is gone entirely: nothing more can be delivered.
       upstream.destroy();
-      closed();
+      this.settle(undefined);
     });
   }
 
@@ -225,6 +236,7 @@ class UpgradeAttempt {
         },
         onBody: (chunk: Buffer) => {
           info.bytesSent += chunk.length;
+          req.idle?.touch();
           if (!ds.write(Buffer.from(chunk))) {
             upstream.pause();
             ds.onceDrain(() => upstream.resume());

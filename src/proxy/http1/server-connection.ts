@@ -168,7 +168,10 @@ export class Http1ServerConnection implements ParserHandler, ExchangeOwner {
         protocol: firstToken(head.headers.upgrade),
         takeOver: () => this.takeOver(ex),
       };
-      // Routed once the parser has returned, so the bytes after the head are in its buffer.
+      // Routed once the parser has returned, so the bytes after the head are in its buffer. The
+      // request itself is complete: what follows belongs to the next protocol (and the 300 s
+      // request timeout must not cut a declined upgrade's long response).
+      this.requestComplete = true;
       this.upgradeRequest = ex;
       return;
     }
