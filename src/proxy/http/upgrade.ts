@@ -190,7 +190,16 @@ class UpgradeAttempt {
     this.req.idle?.stop();
     this.req.cluster.record(this.host, { kind: 'response', status: 101 });
     info.status = 101;
-    const { socket, head } = this.takeOver();
+    let taken: { socket: net.Socket; head: Buffer };
+    try {
+      taken = this.takeOver();
+    } catch {
+      // The client's connection ended in the same turn: nothing to switch.
+      upstream.destroy();
+      this.settle(undefined);
+      return;
+    }
+    const { socket, head } = taken;
     socket.on('error', () => undefined);
     socket.write(answer);
     info.bytesSent += answer.length;
