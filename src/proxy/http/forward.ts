@@ -9,7 +9,7 @@ import type { Clock, TimerHandle } from '../../core/clock.js';
 import type { Random } from '../../core/random.js';
 import type { Endpoint, ForwardAction, RetryPolicy } from '../config.js';
 import type { UpstreamOutcome } from '../policy/outlier-detector.js';
-import type { ClusterRuntime, UpstreamHost } from '../upstream/cluster-manager.js';
+import type { ClusterRuntime, UpstreamClaim, UpstreamHost } from '../upstream/cluster-manager.js';
 import type { UpstreamPools } from '../upstream/pools.js';
 import {
   DISCARD_BODY,
@@ -115,23 +115,18 @@ export async function forward(
     for (let attempt = 0; ; attempt++) {
       if (ds.aborted) return undefined;
       if (idle?.expired) return { kind: 'stream-idle-timeout', requestComplete: req.body.complete };
-      const releaseRequest = cluster.breakers.forPriority().tryAcquire('requests');
-      if (!releaseRequest) {
-        cluster.counters.upstream_rq_pending_overflow++;
+      const claim = cluster.claim(req.originalDestination, hashed?.hash, tried);
+      if (claim === 'overflow') {
         releaseRetry?.();
         return { kind: 'overflow', cluster: cluster.config.name };
       }
-      const host = req.originalDestination ? undefined : cluster.pick(hashed?.hash, tried);
-      const endpoint = req.originalDestination ?? host?.endpoint;
-      if (!endpoint) {
-        releaseRequest();
-        return { kind: 'no-healthy-upstream', cluster: cluster.config.name };
-      }
+      if (claim === 'no-host') return { kind: 'no-healthy-upstream', cluster: cluster.config.name };
+      const { endpoint, host } = claim;
       if (host) tried?.add(host);
       info.upstreamHost = endpoint.key;
       info.destinationIdentity = endpoint.identity;
       info.attempts = attempt + 1;
-      const result = await runAttempt(req, endpoint, host, releaseRequest, deps, (fn) => {
+      const result = await runAttempt(req, claim, deps, (fn) => {
         onRouteTimeout = fn;
         if (timedOut || idle?.expired) fn();
       });
@@ -235,15 +230,13 @@ function outcomeOf(result: AttemptResult): UpstreamOutcome {
 
 async function runAttempt(
   req: ForwardRequest,
-  endpoint: Endpoint,
-  host: UpstreamHost | undefined,
-  releaseRequest: () => void,
+  claim: UpstreamClaim,
   deps: ForwardDeps,
   setRouteTimeout: (fn: () => void) => void,
 ): Promise<AttemptResult> {
   const { cluster } = req;
+  const { endpoint, host, release } = claim;
   const started = deps.clock.now();
-  if (host) host.activeRequests++;
   const attempt = sendUpstream(
     {
       endpoint,
@@ -258,11 +251,6 @@ async function runAttempt(
     },
     deps.pools,
   );
-  let release = () => {
-    releaseRequest();
-    if (host) host.activeRequests--;
-    release = () => undefined;
-  };
   const result = await new Promise<AttemptResult>((resolve) => {
     let perTry: TimerHandle | undefined;
     const perTryMs = req.action.retry?.perTryTimeoutMs;

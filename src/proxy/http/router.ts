@@ -273,6 +273,9 @@ async function send(
   if (spec.requestMutations) applyMutations(headers, spec.requestMutations);
   headers['x-forwarded-proto'] ??= ds.scheme;
   info.requestId = propagateRequestContext(headers, spec.hcm?.generateRequestId ?? true) || randomUUID();
+  const finishHeaders = (h: OutgoingHeaders): void => {
+    if (spec.responseMutations) applyMutations(h, spec.responseMutations);
+  };
   if (ds.upgrade) {
     const upgrade: UpgradeRequest = {
       cluster,
@@ -282,9 +285,7 @@ async function send(
       headers,
       protocol: ds.upgrade.protocol,
       idle: spec.idle,
-      finishHeaders: (h) => {
-        if (spec.responseMutations) applyMutations(h, spec.responseMutations);
-      },
+      finishHeaders,
     };
     if (spec.originalDestination) upgrade.originalDestination = spec.originalDestination;
     return tunnel(upgrade, ds, info);
@@ -324,9 +325,7 @@ async function send(
     sourceIp: ds.remoteAddress,
     body,
     idle: spec.idle,
-    finishHeaders: (h) => {
-      if (spec.responseMutations) applyMutations(h, spec.responseMutations);
-    },
+    finishHeaders,
   };
   if (spec.originalDestination) request.originalDestination = spec.originalDestination;
   for (const m of action.mirrors) {

@@ -18,7 +18,7 @@ import { errorMessage } from '../../core/errors.js';
 import type { Endpoint } from '../config.js';
 import { Http1Parser, type MessageHead } from '../http1/parser.js';
 import { fieldLines } from '../http1/serializer.js';
-import type { ClusterRuntime, UpstreamHost } from '../upstream/cluster-manager.js';
+import type { ClusterRuntime, UpstreamClaim, UpstreamHost } from '../upstream/cluster-manager.js';
 import type { OutgoingHeaders } from '../upstream/upstream-request.js';
 import type { Downstream } from './downstream.js';
 import { forwardableResponseHeaders } from './headers.js';
@@ -61,26 +61,16 @@ export async function tunnel(
     // A header value that cannot be written (fieldLines refuses CR/LF): as forward.ts, 503 UR.
     return { kind: 'upstream-reset', cluster: cluster.config.name, detail: errorMessage(err) };
   }
-  const release = cluster.breakers.forPriority().tryAcquire('requests');
-  if (!release) {
-    cluster.counters.upstream_rq_pending_overflow++;
-    return { kind: 'overflow', cluster: cluster.config.name };
-  }
-  const host = req.originalDestination ? undefined : cluster.pick();
-  const endpoint = req.originalDestination ?? host?.endpoint;
-  if (!endpoint) {
-    release();
-    return { kind: 'no-healthy-upstream', cluster: cluster.config.name };
-  }
-  info.upstreamHost = endpoint.key;
-  info.destinationIdentity = endpoint.identity;
+  const claim = cluster.claim(req.originalDestination);
+  if (claim === 'overflow') return { kind: 'overflow', cluster: cluster.config.name };
+  if (claim === 'no-host') return { kind: 'no-healthy-upstream', cluster: cluster.config.name };
+  info.upstreamHost = claim.endpoint.key;
+  info.destinationIdentity = claim.endpoint.identity;
   info.attempts = 1;
-  if (host) host.activeRequests++;
   try {
-    return await new UpgradeAttempt(req, ds, info, endpoint, host, head, () => upgrade.takeOver()).run();
+    return await new UpgradeAttempt(req, ds, info, claim, head, upgrade).run();
   } finally {
-    release();
-    if (host) host.activeRequests--;
+    claim.release();
   }
 }
 
@@ -93,22 +83,23 @@ function requestHead(req: UpgradeRequest): string {
 
 class UpgradeAttempt {
   private readonly upstream: net.Socket;
+  private readonly host: UpstreamHost | undefined;
   private connected = false;
   private settled = false;
-  private headBytes: Buffer[] = [];
-  private headLength = 0;
+  /** The upstream's answer until its head is complete. */
+  private answer: Buffer = Buffer.alloc(0);
   private resolve!: (r: LocalReplyReason | undefined) => void;
 
   constructor(
     private readonly req: UpgradeRequest,
     private readonly ds: Downstream,
     private readonly info: StreamInfo,
-    endpoint: Endpoint,
-    private readonly host: UpstreamHost | undefined,
+    claim: UpstreamClaim,
     private readonly head: string,
-    private readonly takeOver: () => { socket: net.Socket; head: Buffer },
+    private readonly upgrade: NonNullable<Downstream['upgrade']>,
   ) {
-    this.upstream = net.connect({ host: endpoint.host, port: endpoint.port });
+    this.host = claim.host;
+    this.upstream = net.connect({ host: claim.endpoint.host, port: claim.endpoint.port });
   }
 
   run(): Promise<LocalReplyReason | undefined> {
@@ -156,19 +147,17 @@ class UpgradeAttempt {
 
   /** Collects the upstream's answer until its head is complete, then decides. */
   private readonly onHeadData = (chunk: Buffer): void => {
-    this.headBytes.push(chunk);
-    this.headLength += chunk.length;
-    let all = this.headBytes.length === 1 ? chunk : Buffer.concat(this.headBytes);
+    let all = this.answer.length === 0 ? chunk : Buffer.concat([this.answer, chunk]);
     let end = all.indexOf('\r\n\r\n');
     // Interim answers (100 Continue, 102, 103) before the decisive one are dropped, as the
     // HTTP/1.1 client drops them for plain requests.
     while (end !== -1 && /^HTTP\/1\.[01] 1(?!01)\d\d[ \r]/.test(all.subarray(0, 13).toString('latin1'))) {
       all = all.subarray(end + 4);
-      this.headBytes = [all];
       end = all.indexOf('\r\n\r\n');
     }
     if (end === -1) {
-      if (this.headLength > MAX_RESPONSE_HEAD) {
+      this.answer = all;
+      if (all.length > MAX_RESPONSE_HEAD) {
         this.upstream.destroy();
         this.settle({
           kind: 'upstream-reset',
@@ -192,7 +181,7 @@ class UpgradeAttempt {
     info.status = 101;
     let taken: { socket: net.Socket; head: Buffer };
     try {
-      taken = this.takeOver();
+      taken = this.upgrade.takeOver();
     } catch {
       // The client's connection ended in the same turn: nothing to switch.
       upstream.destroy();

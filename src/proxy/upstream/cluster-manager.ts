@@ -47,6 +47,13 @@ export interface ClusterCounters {
   upstream_rq_pending_overflow: number;
 }
 
+export interface UpstreamClaim {
+  endpoint: Endpoint;
+  /** Undefined for an ORIGINAL_DST request (its own destination, not a host of the cluster). */
+  host: UpstreamHost | undefined;
+  release: () => void;
+}
+
 export class ClusterRuntime {
   readonly counters: ClusterCounters = {
     upstream_rq_total: 0,
@@ -139,6 +146,38 @@ export class ClusterRuntime {
     if (hash !== undefined) ctx.hash = hash;
     if (exclude !== undefined) ctx.exclude = exclude;
     return this.balancer.pick(ctx);
+  }
+
+  /**
+   * One attempt's hold on the cluster: a slot of its `requests` circuit breaker and a host (or,
+   * for ORIGINAL_DST, the request's own destination), counted in the host's rq_active until
+   * `release` (idempotent). 'overflow' (counted) or 'no-host' when either is not to be had.
+   */
+  claim(
+    originalDestination: Endpoint | undefined,
+    hash?: bigint,
+    exclude?: ReadonlySet<UpstreamHost>,
+  ): UpstreamClaim | 'overflow' | 'no-host' {
+    const releaseSlot = this.breakers.forPriority().tryAcquire('requests');
+    if (!releaseSlot) {
+      this.counters.upstream_rq_pending_overflow++;
+      return 'overflow';
+    }
+    const host = originalDestination ? undefined : this.pick(hash, exclude);
+    const endpoint = originalDestination ?? host?.endpoint;
+    if (!endpoint) {
+      releaseSlot();
+      return 'no-host';
+    }
+    if (host) host.activeRequests++;
+    let held = true;
+    const release = () => {
+      if (!held) return;
+      held = false;
+      releaseSlot();
+      if (host) host.activeRequests--;
+    };
+    return { endpoint, host, release };
   }
 
   /** Feeds outlier detection; an ejection takes effect for the next pick. */
