@@ -316,7 +316,10 @@ ads.set('EDS', [
   endpoints(local, [{ port: backendPort }]),
   endpoints(remote, [{ port: serverPorts.inbound }]),
 ]);
-ads.set('LDS', [httpListener(backendPort)]);
+// As the control plane configures it: Istio's default path normalization (BASE) on.
+ads.set('LDS', [
+  httpListener(backendPort, String(backendPort), { hcm: { normalize_path: { value: true } } }),
+]);
 ads.set('RDS', [
   routeConfig(String(backendPort), [
     virtualHost('bench', [`bench:${backendPort}`], [routeTo(local)]),
