@@ -5,7 +5,7 @@ import {
   type ClusterConfig,
   type Endpoint,
   type ProxyConfigSnapshot,
-} from '../../proxy/config.js';
+} from '../../proxy/model/config.js';
 import { proxiesHaveEndpoints } from './convergence.js';
 
 const CLUSTER = 'outbound|9080||reviews.default.svc.cluster.local';

@@ -1,4 +1,4 @@
-import type { ProxyConfigSnapshot } from '../../proxy/config.js';
+import type { ProxyConfigSnapshot } from '../../proxy/model/config.js';
 
 /**
  * Whether every proxy that knows a cluster has at least the expected number of endpoints in

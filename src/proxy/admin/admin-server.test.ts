@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { memoryLogger } from '../../core/logger.js';
 import { rawGet, rawRequest } from '../../core/testing/raw-http.js';
-import type { ProxyConfigSnapshot } from '../config.js';
+import type { ProxyConfigSnapshot } from '../model/config.js';
 import type { NodeMsg } from '../xds-client/bootstrap.js';
 import { AdminServer } from './admin-server.js';
 import { FakeAds } from '../testing/fake-ads.js';

@@ -7,7 +7,7 @@
  * --concurrency N`, the workers' views merged by the primary (workers/primary.ts).
  */
 import http from 'node:http';
-import type { ProxyConfigSnapshot } from '../config.js';
+import type { ProxyConfigSnapshot } from '../model/config.js';
 import type { ClusterManager } from '../upstream/cluster-manager.js';
 import type { NodeMsg } from '../xds-client/bootstrap.js';
 import { configDump } from './config-dump.js';

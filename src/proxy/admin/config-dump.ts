@@ -8,9 +8,9 @@
  */
 import { anyToJson } from '../../protocol/protos.js';
 import { redactSecretJson } from '../../protocol/redact.js';
-import type { ProxyConfigSnapshot, RawResource } from '../config.js';
+import type { ProxyConfigSnapshot, RawResource } from '../model/config.js';
 import type { NodeMsg } from '../xds-client/bootstrap.js';
-import { referencedSecretNames } from '../xds-client/convert-tls.js';
+import { referencedSecretNames } from '../model/convert-tls.js';
 
 const ADMIN = 'type.googleapis.com/envoy.admin.v3.';
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { FilterChainConfig, HttpConnectionManagerConfig } from '../config.js';
+import type { FilterChainConfig, HttpConnectionManagerConfig } from '../model/config.js';
 import { selectFilterChain, type ConnectionFacts } from './filter-chain-match.js';
 
 const hcm = { kind: 'http' } as HttpConnectionManagerConfig;

@@ -12,7 +12,7 @@
  *
  * No chain left means Envoy closes the connection. Pure; table-tested.
  */
-import type { FilterChainConfig } from '../config.js';
+import type { FilterChainConfig } from '../model/config.js';
 
 export interface ConnectionFacts {
   destinationPort?: number;

@@ -1,7 +1,7 @@
 /**
  * A downstream HTTP listener: one TCP socket serving HTTP/1.1 and h2c with prior knowledge on
  * the same port (the first bytes decide: the HTTP/2 preface goes to node's HTTP/2 server,
- * anything else to the hand-written HTTP/1.1 codec in src/proxy/http1). Each connection is
+ * anything else to the hand-written HTTP/1.1 codec in src/proxy/codec/http1). Each connection is
  * independent: a malformed or slow client gets its own 400 or timeout and nothing else notices.
  * `drain()` stops accepting and lets open requests finish, closing idle keep-alive connections
  * and sending HTTP/2 GOAWAY.
@@ -9,11 +9,11 @@
 import http2 from 'node:http2';
 import net from 'node:net';
 import type { Logger } from '../../core/logger.js';
-import { fromHttp2, type Downstream } from '../http/downstream.js';
-import type { Http1ParseError } from '../http1/parser.js';
-import { Http1ServerConnection, type Http1ServerHooks } from '../http1/server-connection.js';
-import { handleRequest, type RequestTarget, type RouterDeps } from '../http/router.js';
-import type { Reporter } from '../http/stream-info.js';
+import { fromHttp2, type Downstream } from '../connection-manager/downstream.js';
+import type { Http1ParseError } from '../codec/http1/parser.js';
+import { Http1ServerConnection, type Http1ServerHooks } from '../codec/http1/server-connection.js';
+import { handleRequest, type RequestTarget, type RouterDeps } from '../connection-manager/request-handler.js';
+import type { Reporter } from '../connection-manager/stream-info.js';
 import { PrefixedSocket } from './prefixed-socket.js';
 import { PrematureResetTracker } from './premature-reset.js';
 import { listenOn } from '../../core/net.js';

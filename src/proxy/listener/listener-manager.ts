@@ -6,10 +6,10 @@
  * is drained and then rebound on the same port.
  */
 import type { Logger } from '../../core/logger.js';
-import type { ListenerConfig, ProxyConfigSnapshot, TcpProxyConfig } from '../config.js';
-import { emptySnapshot } from '../config.js';
-import type { AccessLogWriter } from '../http/access-log.js';
-import type { RouterDeps } from '../http/router.js';
+import type { ListenerConfig, ProxyConfigSnapshot, TcpProxyConfig } from '../model/config.js';
+import { emptySnapshot } from '../model/config.js';
+import type { AccessLogWriter } from '../connection-manager/access-log.js';
+import type { RouterDeps } from '../connection-manager/request-handler.js';
 import { HttpListener } from './http-listener.js';
 import { OutboundCapture, type OriginalDestinationReader } from './outbound-capture.js';
 import { TcpListener, type TcpProxyDeps } from './tcp-proxy.js';

@@ -17,8 +17,8 @@
 import net from 'node:net';
 import type { Logger } from '../../core/logger.js';
 import { listenOn } from '../../core/net.js';
-import type { ListenerConfig, ProxyConfigSnapshot, TcpProxyConfig } from '../config.js';
-import type { RouterDeps } from '../http/router.js';
+import type { ListenerConfig, ProxyConfigSnapshot, TcpProxyConfig } from '../model/config.js';
+import type { RouterDeps } from '../connection-manager/request-handler.js';
 import { HttpListener } from './http-listener.js';
 import { boundTarget, outboundTarget } from './targets.js';
 import { inspectClientHello, MAX_CLIENT_HELLO } from './client-hello.js';

@@ -12,10 +12,10 @@ import type {
   HttpConnectionManagerConfig,
   ListenerConfig,
   ProxyConfigSnapshot,
-} from '../config.js';
-import type { Downstream } from '../http/downstream.js';
-import type { RequestTarget } from '../http/router.js';
-import { stripPort } from '../http/route-table.js';
+} from '../model/config.js';
+import type { Downstream } from '../connection-manager/downstream.js';
+import type { RequestTarget } from '../connection-manager/request-handler.js';
+import { stripPort } from '../connection-manager/route-table.js';
 
 export function portOf(authority: string, fallback: number): number {
   const m = /:(\d+)$/.exec(authority);

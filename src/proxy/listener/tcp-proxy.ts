@@ -7,12 +7,12 @@
  */
 import net from 'node:net';
 import type { Logger } from '../../core/logger.js';
-import type { TcpProxyConfig } from '../config.js';
-import type { AccessLogWriter } from '../http/access-log.js';
-import type { ResponseFlag } from '../http/local-reply.js';
-import type { Reporter, StreamInfo } from '../http/stream-info.js';
+import type { TcpProxyConfig } from '../model/config.js';
+import type { AccessLogWriter } from '../connection-manager/access-log.js';
+import type { ResponseFlag } from '../connection-manager/local-reply.js';
+import type { Reporter, StreamInfo } from '../connection-manager/stream-info.js';
 import type { IstioStats, TcpSeries } from '../admin/stats.js';
-import type { EndpointIdentity } from '../config.js';
+import type { EndpointIdentity } from '../model/config.js';
 import type { ClusterManager } from '../upstream/cluster-manager.js';
 import type { Clock } from '../../core/clock.js';
 import type { Random } from '../../core/random.js';

@@ -29,10 +29,10 @@ import type {
   ListenerConfig,
   ProxyConfigSnapshot,
   SecretConfig,
-} from '../config.js';
-import type { Downstream } from '../http/downstream.js';
-import type { RequestTarget, RouterDeps } from '../http/router.js';
-import type { Reporter } from '../http/stream-info.js';
+} from '../model/config.js';
+import type { Downstream } from '../connection-manager/downstream.js';
+import type { RequestTarget, RouterDeps } from '../connection-manager/request-handler.js';
+import type { Reporter } from '../connection-manager/stream-info.js';
 import { inspectClientHello, MAX_CLIENT_HELLO } from './client-hello.js';
 import { selectFilterChain } from './filter-chain-match.js';
 import { HttpListener } from './http-listener.js';

@@ -6,7 +6,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { adsService } from '../../protocol/grpc-services.js';
 import { packAny, type AnyMessage } from '../../protocol/protos.js';
-import type { XdsShortType } from '../config.js';
+import type { XdsShortType } from '../model/config.js';
 import { TYPE_BY_SHORT, shortTypeOf } from '../xds-client/resource-cache.js';
 
 export interface RecordedRequest {

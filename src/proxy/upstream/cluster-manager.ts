@@ -13,7 +13,7 @@ import {
   type Endpoint,
   type EndpointSet,
   type ProxyConfigSnapshot,
-} from '../config.js';
+} from '../model/config.js';
 import { CircuitBreakers } from '../policy/circuit-breaker.js';
 import { ClusterLoadBalancer } from '../policy/cluster-load-balancer.js';
 import type { HostHealth, LocalityHosts, PriorityHost } from '../policy/locality.js';

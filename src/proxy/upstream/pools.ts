@@ -1,10 +1,10 @@
 /**
- * Connection pools per upstream endpoint: the hand-written HTTP/1.1 pool (src/proxy/http1, keep-
+ * Connection pools per upstream endpoint: the hand-written HTTP/1.1 pool (src/proxy/codec/http1, keep-
  * alive, limited to the cluster's max_connections) and one multiplexed session for HTTP/2 (h2c).
  * Pools of endpoints that left the config are closed once they are idle.
  */
 import http2 from 'node:http2';
-import { Http1Pool } from '../http1/client-pool.js';
+import { Http1Pool } from '../codec/http1/client-pool.js';
 
 interface H2Entry {
   session: http2.ClientHttp2Session;

@@ -1,17 +1,22 @@
 /**
- * One attempt to one endpoint, over HTTP/1.1 (the hand-written client in src/proxy/http1) or
+ * One attempt to one endpoint, over HTTP/1.1 (the hand-written client in src/proxy/codec/http1) or
  * h2c (node:http2). Resolves when response headers arrive; rejects with an UpstreamError saying
  * whether the connection could not be made (UF) or was reset after it was (UR). The caller owns
  * timeouts and retries. Response bodies are read through a small callback interface rather than
  * a stream, so the HTTP/1.1 path allocates no stream per request.
  */
 import http2 from 'node:http2';
-import type { Endpoint } from '../config.js';
-import type { ReplayableBody } from '../http/request-body.js';
-import { Http1ClientRequest } from '../http1/client-connection.js';
+import type { Endpoint } from '../model/config.js';
+import type { ReplayableBody } from '../connection-manager/request-body.js';
+import { Http1ClientRequest } from '../codec/http1/client-connection.js';
+import {
+  UpstreamError,
+  type OutgoingHeaders,
+  type ResponseBodyReader,
+  type UpstreamAttempt,
+  type UpstreamResponse,
+} from './attempt.js';
 import type { UpstreamPools } from './pools.js';
-
-export type OutgoingHeaders = Record<string, string | string[]>;
 
 export interface UpstreamRequestSpec {
   endpoint: Endpoint;
@@ -25,56 +30,6 @@ export interface UpstreamRequestSpec {
   maxConnections: number;
   /** A mirror: the body is copied without backpressure. */
   shadow?: boolean;
-}
-
-/** Receives a response body. */
-export interface ResponseBodyReader {
-  data(chunk: Buffer): void;
-  /** The body is complete; its trailers when there were any. */
-  end(trailers: OutgoingHeaders | undefined): void;
-  /** The body was cut short (reset, protocol error, abort). */
-  error(): void;
-}
-
-export interface UpstreamResponse {
-  status: number;
-  headers: OutgoingHeaders;
-  /** The headers ended the stream: no body, no trailers (gRPC trailers-only). */
-  endStream: boolean;
-  /** Starts delivering the body to `reader` (what already arrived, at once); call once. */
-  read(reader: ResponseBodyReader): void;
-  /** Body backpressure. */
-  pause(): void;
-  resume(): void;
-  /** Drops the response (a retry or a timeout won). */
-  abort(): void;
-  /** Runs `fn` once the response is over: body complete, cut short or aborted. */
-  onDone(fn: () => void): void;
-}
-
-/** A reader that drops the body (mirrors, retried responses). */
-export const DISCARD_BODY: ResponseBodyReader = {
-  data: () => undefined,
-  end: () => undefined,
-  error: () => undefined,
-};
-
-export class UpstreamError extends Error {
-  constructor(
-    readonly kind: 'connect' | 'reset',
-    message: string,
-  ) {
-    super(message);
-    this.name = 'UpstreamError';
-  }
-}
-
-export interface UpstreamAttempt {
-  response: Promise<UpstreamResponse>;
-  /** Stops feeding this attempt the request body. */
-  detachBody(): void;
-  /** Cancels the attempt before or after headers. */
-  cancel(): void;
 }
 
 export function sendUpstream(spec: UpstreamRequestSpec, pools: UpstreamPools): UpstreamAttempt {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TYPE, packAny } from '../../protocol/protos.js';
 import { mergeClusterStatsText, mergeClustersText } from '../admin/merge-text.js';
-import type { ProxyConfigSnapshot } from '../config.js';
+import type { ProxyConfigSnapshot } from '../model/config.js';
 import {
   edsCluster,
   endpoints,

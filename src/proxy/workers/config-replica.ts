@@ -8,7 +8,7 @@
  * primary built (and a single-process proxy would). The primary already judged the resources;
  * a problem here would mean the two processes run different code, and is reported, not hidden.
  */
-import type { ProxyConfigSnapshot, XdsShortType } from '../config.js';
+import type { ProxyConfigSnapshot, XdsShortType } from '../model/config.js';
 import { TYPE_BY_SHORT, XdsResourceCache } from '../xds-client/resource-cache.js';
 import type { WireType } from './ipc.js';
 

@@ -18,7 +18,7 @@
  * (config-replica.ts). A type is sent whole, and only when it changed.
  */
 import type { IstioStatsData } from '../admin/stats.js';
-import type { XdsShortType } from '../config.js';
+import type { XdsShortType } from '../model/config.js';
 
 /** One accepted resource; `value` is the Any's bytes in base64. */
 export interface WireResource {

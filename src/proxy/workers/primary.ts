@@ -35,7 +35,7 @@ import type { Logger } from '../../core/logger.js';
 import { AdminServer, type DataPlaneView } from '../admin/admin-server.js';
 import { mergeClusterStatsText, mergeClustersText } from '../admin/merge-text.js';
 import { IstioStats, type IstioStatsData } from '../admin/stats.js';
-import type { ProxyConfigSnapshot, XdsShortType } from '../config.js';
+import type { ProxyConfigSnapshot, XdsShortType } from '../model/config.js';
 import type { ProxyOptions } from '../proxy.js';
 import { AdsClient } from '../xds-client/ads-client.js';
 import { nodeMessage } from '../xds-client/bootstrap.js';

@@ -21,9 +21,9 @@ import type { Clock, TimerHandle } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
 import type { Random } from '../../core/random.js';
 import { adsService } from '../../protocol/grpc-services.js';
-import type { ProxyConfigSnapshot, XdsShortType } from '../config.js';
+import type { ProxyConfigSnapshot, XdsShortType } from '../model/config.js';
 import type { NodeMsg } from './bootstrap.js';
-import type { DiscoveryResponseMsg } from './envoy-types.js';
+import type { DiscoveryResponseMsg } from '../model/envoy-types.js';
 import {
   TYPE_BY_SHORT,
   WARMING_TIMEOUT_MS,

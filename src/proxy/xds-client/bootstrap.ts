@@ -3,7 +3,7 @@
  * keys (NAMESPACE, LABELS, WORKLOAD_NAME, INSTANCE_IPS) so the control plane can tell sidecars
  * and gateways apart and scope their configuration.
  */
-import type { StructMsg, StructValue } from './envoy-types.js';
+import type { StructMsg, StructValue } from '../model/envoy-types.js';
 
 export interface ProxyBootstrap {
   /** Istio form: `sidecar~10.0.0.1~reviews-v1-abc.default~default.svc.cluster.local`. */

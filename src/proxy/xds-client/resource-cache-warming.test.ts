@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TYPE, packAny } from '../../protocol/protos.js';
-import type { ForwardAction, ProxyConfigSnapshot } from '../config.js';
+import type { ForwardAction, ProxyConfigSnapshot } from '../model/config.js';
 import { edsCluster, endpoints, routeConfig, tcpListener, virtualHost } from '../testing/resources.js';
 import { WARMING_TIMEOUT_MS, XdsResourceCache } from './resource-cache.js';
 

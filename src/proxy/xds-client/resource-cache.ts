@@ -28,12 +28,17 @@ import type {
   RouteTable,
   SecretConfig,
   XdsShortType,
-} from '../config.js';
-import { convertCluster, convertLoadAssignment } from './convert-cluster.js';
-import { convertListener, referencedRouteNames } from './convert-listener.js';
-import { convertRouteConfiguration } from './convert-route.js';
-import { convertSecret, referencedSecretNames, type SecretMsg } from './convert-tls.js';
-import type { ClusterMsg, DiscoveryResponseMsg, ListenerMsg, RouteConfigurationMsg } from './envoy-types.js';
+} from '../model/config.js';
+import { convertCluster, convertLoadAssignment } from '../model/convert-cluster.js';
+import { convertListener, referencedRouteNames } from '../model/convert-listener.js';
+import { convertRouteConfiguration } from '../model/convert-route.js';
+import { convertSecret, referencedSecretNames, type SecretMsg } from '../model/convert-tls.js';
+import type {
+  ClusterMsg,
+  DiscoveryResponseMsg,
+  ListenerMsg,
+  RouteConfigurationMsg,
+} from '../model/envoy-types.js';
 
 export const TYPE_BY_SHORT: Record<XdsShortType, string> = {
   CDS: TYPE.cluster,

@@ -1,0 +1,109 @@
+/**
+ * Envoy-style access log lines, written when a listener's HCM (or TCP proxy) configures a file
+ * or stdout access logger. Supports the command operators Envoy's default format uses, plus a
+ * few more; unknown operators print `-` (Envoy rejects them, but the format was validated
+ * loosely at conversion and a log line must never fail a request).
+ */
+import fs from 'node:fs';
+import type { AccessLogConfig } from '../model/config.js';
+import { flagsText, type StreamInfo } from './stream-info.js';
+
+export const DEFAULT_FORMAT =
+  '[%START_TIME%] "%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%" %RESPONSE_CODE% %RESPONSE_FLAGS% ' +
+  '%BYTES_RECEIVED% %BYTES_SENT% %DURATION% %RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)% "%REQ(X-FORWARDED-FOR)%" ' +
+  '"%REQ(USER-AGENT)%" "%REQ(X-REQUEST-ID)%" "%REQ(:AUTHORITY)%" "%UPSTREAM_HOST%"\n';
+
+const OPERATOR = /%([A-Z_]+)(?:\(([^)]*)\))?%/g;
+
+export function formatAccessLog(format: string, info: StreamInfo): string {
+  return format.replace(OPERATOR, (_m, op: string, arg: string | undefined) => operator(op, arg ?? '', info));
+}
+
+function header(info: StreamInfo, spec: string): string {
+  for (const alt of spec.split('?')) {
+    const name = alt.toLowerCase();
+    let v: string | string[] | undefined;
+    if (name === ':method') v = info.method;
+    else if (name === ':path') v = info.path;
+    else if (name === ':authority') v = info.authority;
+    // The generated id is part of the request as forwarded, as in Envoy.
+    else if (name === 'x-request-id') v = info.requestId;
+    else v = info.requestHeaders[name];
+    if (v !== undefined && v !== '') return Array.isArray(v) ? v.join(',') : v;
+  }
+  return '-';
+}
+
+function operator(op: string, arg: string, info: StreamInfo): string {
+  switch (op) {
+    case 'START_TIME':
+      return new Date(info.startWallMs).toISOString();
+    case 'REQ':
+      return header(info, arg.split(':').length > 2 ? arg : arg.replace(/:(\d+)$/, ''));
+    case 'RESP':
+      return arg.toUpperCase() === 'X-ENVOY-UPSTREAM-SERVICE-TIME' && info.upstreamServiceTimeMs !== undefined
+        ? String(info.upstreamServiceTimeMs)
+        : '-';
+    case 'PROTOCOL':
+      return info.protocol;
+    case 'RESPONSE_CODE':
+      return String(info.status);
+    case 'RESPONSE_FLAGS':
+      return flagsText(info.flags);
+    case 'BYTES_RECEIVED':
+      return String(info.bytesReceived);
+    case 'BYTES_SENT':
+      return String(info.bytesSent);
+    case 'DURATION':
+      return String(Math.round(info.durationMs));
+    case 'UPSTREAM_HOST':
+      return info.upstreamHost ?? '-';
+    case 'UPSTREAM_CLUSTER':
+      return info.upstreamCluster ?? '-';
+    case 'ROUTE_NAME':
+      return info.routeName || '-';
+    case 'DOWNSTREAM_REMOTE_ADDRESS':
+      return info.downstreamRemote || '-';
+    case 'UPSTREAM_REQUEST_ATTEMPT_COUNT':
+      return String(info.attempts);
+    case 'GRPC_STATUS_NUMBER':
+      return info.grpcStatus ?? '-';
+    default:
+      return '-';
+  }
+}
+
+export interface AccessLogSink {
+  write(line: string): void;
+}
+
+/** One open stream per file path, shared by every listener that logs there. */
+export class AccessLogWriter {
+  private readonly files = new Map<string, fs.WriteStream>();
+
+  constructor(private readonly stdout: AccessLogSink = { write: (l) => void process.stdout.write(l) }) {}
+
+  log(configs: readonly AccessLogConfig[], info: StreamInfo): void {
+    for (const c of configs) {
+      let line = formatAccessLog(c.format ?? DEFAULT_FORMAT, info);
+      if (!line.endsWith('\n')) line += '\n';
+      if (c.path === undefined) {
+        this.stdout.write(line);
+        continue;
+      }
+      let f = this.files.get(c.path);
+      if (!f) {
+        f = fs.createWriteStream(c.path, { flags: 'a' });
+        // A broken log file must not take the proxy down; the error is visible once.
+        f.on('error', (err) => process.stderr.write(`access log ${c.path ?? ''}: ${err.message}\n`));
+        this.files.set(c.path, f);
+      }
+      f.write(line);
+    }
+  }
+
+  close(): void {
+    for (const f of this.files.values()) f.end();
+    this.files.clear();
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * One downstream request and its response, the same shape for HTTP/1.1 (the hand-written codec
+ * in src/proxy/codec/http1) and HTTP/2 (node's compatibility API), so the router is written once.
+ * Absolute-form request targets (`GET http://reviews:9080/path`, what HTTP_PROXY clients send)
+ * arrive as authority + path.
+ */
+import http2 from 'node:http2';
+import type net from 'node:net';
+import type { BodySource } from './request-body.js';
+
+export type HeaderMap = Record<string, string | string[] | undefined>;
+export type OutHeaders = Record<string, string | string[]>;
+
+export interface Downstream {
+  method: string;
+  /** The request path; path normalization (request-handler.ts) replaces it before routing. */
+  path: string;
+  authority: string;
+  scheme: string;
+  protocol: 'HTTP/1.0' | 'HTTP/1.1' | 'HTTP/2';
+  /** Lower-case names, pseudo-headers removed. */
+  headers: HeaderMap;
+  /** The request body: a node Readable for HTTP/2, a lighter source for HTTP/1.1. */
+  body: BodySource;
+  remoteAddress: string;
+  /** Local port the request arrived on. */
+  localPort: number;
+  readonly headersSent: boolean;
+  /** True once the client went away before the response finished. */
+  readonly aborted: boolean;
+  respond(status: number, headers: OutHeaders): void;
+  /** A response with no body whose headers end the stream (gRPC trailers-only). */
+  respondHeadersOnly(status: number, headers: OutHeaders): void;
+  write(chunk: Buffer): boolean;
+  onceDrain(fn: () => void): void;
+  end(trailers?: OutHeaders): void;
+  /** Resets the stream (HTTP/2) or closes the connection (HTTP/1.1): the response is broken. */
+  reset(): void;
+  onAbort(fn: () => void): void;
+  /**
+   * HTTP/1.1 upgrade requests only: the protocol asked for, and the switch to a byte stream once
+   * the upstream answered 101 (the socket, and the bytes the client sent after its head).
+   */
+  upgrade?: { protocol: string; takeOver(): { socket: net.Socket; head: Buffer } } | undefined;
+}
+
+/** Connection-specific headers: never forwarded, and illegal in HTTP/2. */
+export const HOP_BY_HOP: ReadonlySet<string> = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+  'te',
+  'trailer',
+  'http2-settings',
+  'host',
+]);
+
+export function fromHttp2(req: http2.Http2ServerRequest, res: http2.Http2ServerResponse): Downstream {
+  const headers: HeaderMap = {};
+  for (const [k, v] of Object.entries(req.headers)) if (!k.startsWith(':')) headers[k] = v;
+  const authority = req.headers[':authority'] ?? req.headers.host ?? '';
+  let aborted = false;
+  // Set once the proxy has ended its response (end() or a headers-only response); a stream that
+  // closes before that was abandoned by the client: reset, disconnect, GOAWAY or a timeout.
+  let responseEnded = false;
+  const abortFns: (() => void)[] = [];
+  res.stream.once('close', () => {
+    if (responseEnded) return;
+    aborted = true;
+    for (const f of abortFns) f();
+  });
+  return {
+    method: req.method,
+    path: req.url,
+    authority,
+    scheme: req.scheme || 'http',
+    protocol: 'HTTP/2',
+    headers,
+    body: req,
+    remoteAddress: req.socket?.remoteAddress ?? '',
+    localPort: req.socket?.localPort ?? 0,
+    get headersSent() {
+      return res.headersSent;
+    },
+    get aborted() {
+      return aborted;
+    },
+    respond: (status, h) => void res.writeHead(status, h),
+    respondHeadersOnly: (status, h) => {
+      if (res.stream.destroyed) return;
+      responseEnded = true;
+      res.stream.respond({ ...h, ':status': status }, { endStream: true });
+    },
+    write: (chunk) => res.write(chunk),
+    onceDrain: (fn) => void res.once('drain', fn),
+    end: (trailers) => {
+      responseEnded = true;
+      if (trailers && Object.keys(trailers).length > 0) res.addTrailers(trailers);
+      res.end();
+    },
+    reset: () => void res.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR),
+    onAbort: (fn) => {
+      // Registered after the stream closed: the caller still has to let go of what it holds.
+      if (aborted) queueMicrotask(fn);
+      else abortFns.push(fn);
+    },
+  };
+}

@@ -1,0 +1,210 @@
+/**
+ * Runs an HTTP connection manager's decoder filters in chain order, before the router: CORS
+ * (preflights answered locally), fault injection (delay, abort), local rate limit. Each reads
+ * the most specific typed_per_filter_config (route, then virtual host) over the listener's.
+ * Pure decisions live in policy/; this module applies them to a request.
+ */
+import type { Clock } from '../../core/clock.js';
+import type { Random } from '../../core/random.js';
+import type { FilterOverride, HttpConnectionManagerConfig, Route, VirtualHost } from '../model/config.js';
+import { LocalRateLimiter, type LocalRateLimitConfig } from '../policy/local-rate-limit.js';
+import type { OutHeaders } from './downstream.js';
+import type { RateLimitClient } from './rate-limit-client.js';
+import type { LocalReplyReason } from './local-reply.js';
+
+export interface FilterInput {
+  hcm: HttpConnectionManagerConfig | undefined;
+  route: Route;
+  vh: VirtualHost;
+  method: string;
+  path: string;
+  authority: string;
+  /** Downstream headers with the pseudo-headers (`:path`, `:method`, `:authority`). */
+  headers: Readonly<Record<string, string | string[] | undefined>>;
+  cluster: string;
+  remoteAddress: string;
+}
+
+export type FilterOutcome =
+  | { kind: 'continue'; requestHeaders: [string, string][]; responseHeaders: OutHeaders }
+  | { kind: 'reply'; reason: LocalReplyReason; responseHeaders: OutHeaders }
+  | { kind: 'respond'; status: number; headers: OutHeaders };
+
+/**
+ * Local rate limit buckets, one per filter config and place (listener, virtual host or route),
+ * as Envoy keeps one per filter config instance. Keyed by content, not by object: every push
+ * converts resources into new objects, and a push that leaves a config unchanged must not
+ * refill its bucket (Envoy keeps a listener whose resource did not change). Per proxy, since
+ * `trellis up` runs many proxies in one process.
+ */
+class LocalRateLimiters {
+  private readonly byKey = new Map<string, LocalRateLimiter>();
+  private readonly contentKeys = new WeakMap<LocalRateLimitConfig, string>();
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly random: Random,
+  ) {}
+
+  get(place: string, config: LocalRateLimitConfig): LocalRateLimiter {
+    let content = this.contentKeys.get(config);
+    if (content === undefined) {
+      content = JSON.stringify(config);
+      this.contentKeys.set(config, content);
+    }
+    const key = `${place}\u0000${content}`;
+    let limiter = this.byKey.get(key);
+    if (!limiter) {
+      // Bounded: configs that went away are forgotten wholesale once there are many.
+      if (this.byKey.size >= 10_000) this.byKey.clear();
+      limiter = new LocalRateLimiter(config, { clock: this.clock, random: this.random });
+      this.byKey.set(key, limiter);
+    }
+    return limiter;
+  }
+}
+
+/**
+ * Whether a connection manager has filters before the router (the last one). When it has not,
+ * the common case, the router skips run() altogether: no header view, no await.
+ */
+export function hasFiltersBeforeRouter(hcm: HttpConnectionManagerConfig | undefined): boolean {
+  return (hcm?.httpFilters.length ?? 0) > 1;
+}
+
+export class HttpFilterRunner {
+  private activeFaults = 0;
+  private readonly limiters: LocalRateLimiters;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly random: Random,
+    private readonly rateLimits?: RateLimitClient,
+    /** This proxy's service cluster (node.cluster), for the source_cluster rate limit action. */
+    private readonly localCluster = '',
+  ) {
+    this.limiters = new LocalRateLimiters(clock, random);
+  }
+
+  async run(input: FilterInput): Promise<FilterOutcome> {
+    const requestHeaders: [string, string][] = [];
+    const responseHeaders: OutHeaders = {};
+    const filters = input.hcm?.httpFilters ?? [];
+    const pseudo = input.headers;
+    for (const f of filters) {
+      const override = input.route.perFilter.get(f.name) ?? input.vh.perFilter.get(f.name);
+      switch (f.kind) {
+        case 'cors': {
+          const decision = override?.cors?.(pseudo, this.random);
+          if (decision?.kind === 'preflight')
+            return { kind: 'respond', status: decision.status, headers: decision.headers };
+          if (decision?.kind === 'actual') Object.assign(responseHeaders, decision.responseHeaders);
+          break;
+        }
+        case 'fault': {
+          const fault = override?.fault ?? f.fault;
+          const decision = fault.decide({
+            headers: pseudo,
+            random: this.random,
+            upstreamCluster: input.cluster,
+            activeFaults: this.activeFaults,
+          });
+          if (decision.delayMs === undefined && decision.abort === undefined) break;
+          this.activeFaults++;
+          try {
+            if (decision.delayMs !== undefined) await this.sleep(decision.delayMs);
+          } finally {
+            this.activeFaults--;
+          }
+          if (decision.abort) {
+            return {
+              kind: 'reply',
+              reason: {
+                kind: 'fault-abort',
+                status: decision.abort.httpStatus ?? 200,
+                grpcStatus: decision.abort.grpcStatus,
+              },
+              responseHeaders,
+            };
+          }
+          break;
+        }
+        case 'local_ratelimit': {
+          const config = rateLimitConfig(override, f.config);
+          if (!config) break;
+          // Where the config sits: listener, or route config + virtual host (+ route). Routes
+          // are told apart by name (Istio names them; unnamed twins share a bucket).
+          const routes = `${input.hcm?.statPrefix ?? ''}|${input.hcm?.routeConfigName ?? ''}|${input.vh.name}`;
+          const place = input.route.perFilter.get(f.name)?.localRateLimit
+            ? `${f.name}|route|${routes}|${input.route.name}`
+            : override?.localRateLimit
+              ? `${f.name}|vhost|${routes}`
+              : `${f.name}|listener|${input.hcm?.statPrefix ?? ''}`;
+          const d = this.limiters.get(place, config).check();
+          for (const [k, v] of d.responseHeaders) responseHeaders[k] = v;
+          if (!d.allow) {
+            return {
+              kind: 'reply',
+              reason: {
+                kind: 'rate-limited',
+                status: d.status ?? 429,
+                grpcStatus: d.grpcResourceExhausted ? 8 : undefined,
+              },
+              responseHeaders,
+            };
+          }
+          requestHeaders.push(...d.requestHeaders);
+          break;
+        }
+        case 'ratelimit': {
+          const builders = input.route.action.kind === 'forward' ? input.route.action.rateLimits : undefined;
+          if (!builders || !this.rateLimits) break;
+          const descriptors = builders
+            .map((b) =>
+              b({
+                headers: pseudo,
+                remoteAddress: input.remoteAddress,
+                cluster: input.cluster,
+                sourceCluster: this.localCluster,
+              }),
+            )
+            .filter((d): d is NonNullable<typeof d> => d !== undefined);
+          if (descriptors.length === 0) break;
+          const answer = await this.rateLimits.check(f.config, descriptors);
+          if (answer.kind === 'error') {
+            // failure_mode_deny: false (the default) lets requests through when the service fails.
+            if (f.config.failureModeDeny) {
+              return {
+                kind: 'reply',
+                reason: { kind: 'rate-limit-service-error', detail: answer.message },
+                responseHeaders,
+              };
+            }
+            break;
+          }
+          for (const [k, v] of answer.responseHeaders) responseHeaders[k] = v;
+          if (answer.kind === 'over-limit') {
+            responseHeaders['x-envoy-ratelimited'] = 'true';
+            return { kind: 'reply', reason: { kind: 'rate-limited', status: 429 }, responseHeaders };
+          }
+          requestHeaders.push(...answer.requestHeaders);
+          break;
+        }
+        case 'router':
+          break;
+      }
+    }
+    return { kind: 'continue', requestHeaders, responseHeaders };
+  }
+
+  private async sleep(ms: number): Promise<void> {
+    await new Promise<void>((resolve) => this.clock.setTimeout(resolve, ms));
+  }
+}
+
+function rateLimitConfig(
+  override: FilterOverride | undefined,
+  base: LocalRateLimitConfig | undefined,
+): LocalRateLimitConfig | undefined {
+  return override?.localRateLimit ?? base;
+}

@@ -1,0 +1,422 @@
+/**
+ * The HTTP request path: route selection on the snapshot the request started with, direct
+ * responses and redirects, header mutations, rewrites, request id and trace propagation, then
+ * forward.ts for the upstream part. Ends every request with one access log line per configured
+ * logger and one metrics sample.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Clock } from '../../core/clock.js';
+import type { Random } from '../../core/random.js';
+import type {
+  Endpoint,
+  ForwardAction,
+  HttpConnectionManagerConfig,
+  Route,
+  HeaderMutation,
+  RouteTable,
+} from '../model/config.js';
+import type { IstioStats } from '../admin/stats.js';
+import type { ClusterManager } from '../upstream/cluster-manager.js';
+import type { OutgoingHeaders } from '../upstream/attempt.js';
+import type { AccessLogWriter } from './access-log.js';
+import type { Downstream } from './downstream.js';
+import { hasFiltersBeforeRouter, HttpFilterRunner, type FilterOutcome } from './filters.js';
+import { forward } from '../router/forward.js';
+import { mirrorRequest } from '../router/mirror.js';
+import { runtimeFractionHits } from '../policy/proto-values.js';
+import {
+  applyMutations,
+  first,
+  forwardableHeaders,
+  propagateRequestContext,
+  withPseudoHeaders,
+} from './headers.js';
+import { grpcStatusForHttp, localReply, type LocalReplyReason } from './local-reply.js';
+import { ReplayableBody } from './request-body.js';
+import { matchRoute, pickTarget, rewritePath, selectVirtualHost } from './route-table.js';
+import { startStreamInfo, type Reporter, type StreamInfo } from './stream-info.js';
+import { StreamIdleTimer } from './stream-idle-timeout.js';
+import { NO_NORMALIZATION, normalizeRequestPath } from './path-normalization.js';
+import { tunnel, type UpgradeRequest } from './upgrade.js';
+
+const NO_MUTATION: HeaderMutation = Object.freeze({ add: [], remove: [] });
+const NO_FILTERS: FilterOutcome = Object.freeze({
+  kind: 'continue',
+  requestHeaders: [],
+  responseHeaders: {},
+});
+
+/** Bodies above this size are streamed without a replay copy, so they are not retried. */
+export const RETRY_BUFFER_LIMIT = 1 << 20;
+
+export interface RouterDeps {
+  clusters: ClusterManager;
+  clock: Clock;
+  random: Random;
+  stats: IstioStats;
+  accessLogs: AccessLogWriter;
+  filters: HttpFilterRunner;
+}
+
+/** How a listener wants a request handled. */
+export type RequestTarget =
+  | { kind: 'routes'; table: RouteTable | undefined; hcm: HttpConnectionManagerConfig | undefined }
+  /** Inbound capture: straight to one cluster (`inbound|PORT||`). */
+  | { kind: 'cluster'; cluster: string; originalDestination?: Endpoint; hcm?: HttpConnectionManagerConfig }
+  | { kind: 'reply'; reason: LocalReplyReason };
+
+export async function handleRequest(
+  ds: Downstream,
+  target: RequestTarget,
+  reporter: Reporter,
+  deps: RouterDeps,
+): Promise<void> {
+  const info = startStreamInfo(ds, reporter, deps.clock);
+  const hcm = target.kind === 'reply' ? undefined : target.hcm;
+  // A request straight to an inbound cluster (no connection manager in the config) has no idle
+  // limit: nothing in xDS could turn one off.
+  const idle = new StreamIdleTimer(deps.clock, hcm ? hcm.streamIdleTimeoutMs : 0);
+  let body: ReplayableBody | undefined;
+  try {
+    const failure =
+      normalizePath(ds, target, info) ?? (await route(ds, target, info, deps, idle, (b) => (body = b)));
+    if (failure) sendLocalReply(ds, failure, info);
+  } catch (err) {
+    sendLocalReply(
+      ds,
+      { kind: 'upstream-reset', cluster: info.upstreamCluster ?? '', detail: (err as Error).message },
+      info,
+    );
+  } finally {
+    idle.stop();
+    if (ds.aborted) {
+      info.flags.add('DC');
+      if (!ds.headersSent) info.status = 0;
+    }
+    // Drain an unread request body so a keep-alive connection stays usable.
+    if (!body) ds.body.resume();
+    // An upgrade's tunnel counted its own bytes (it has no request body).
+    if (body) info.bytesReceived = body.bytesReceived;
+    info.durationMs = deps.clock.now() - info.startMs;
+    deps.stats.record(info);
+    if (hcm && hcm.accessLogs.length > 0) deps.accessLogs.log(hcm.accessLogs, info);
+  }
+}
+
+/** Paths as the connection manager is configured to see them: routing sees the result. */
+function normalizePath(
+  ds: Downstream,
+  target: RequestTarget,
+  info: StreamInfo,
+): LocalReplyReason | undefined {
+  if (target.kind === 'reply') return undefined;
+  const result = normalizeRequestPath(ds.path, target.hcm?.pathNormalization ?? NO_NORMALIZATION);
+  if (result.kind === 'reject') return { kind: 'bad-request', detail: result.detail };
+  if (result.kind === 'redirect') return { kind: 'path-redirect', location: result.path };
+  ds.path = result.path;
+  info.path = result.path;
+  return undefined;
+}
+
+/** Without a connection manager (straight to an inbound cluster), WebSocket passes as Istio's does. */
+const DEFAULT_UPGRADES: ReadonlySet<string> = new Set(['websocket']);
+
+async function route(
+  ds: Downstream,
+  target: RequestTarget,
+  info: StreamInfo,
+  deps: RouterDeps,
+  idle: StreamIdleTimer,
+  setBody: (b: ReplayableBody) => void,
+): Promise<LocalReplyReason | undefined> {
+  if (target.kind === 'reply') return target.reason;
+  if (ds.upgrade && !(target.hcm?.upgradeTypes ?? DEFAULT_UPGRADES).has(ds.upgrade.protocol.toLowerCase()))
+    return { kind: 'upgrade-refused', protocol: ds.upgrade.protocol };
+  if (target.kind === 'cluster') {
+    const action: ForwardAction = { kind: 'forward', targets: [], totalWeight: 0, timeoutMs: 0, mirrors: [] };
+    const spec: SendSpec = {
+      hcm: target.hcm,
+      idle,
+      cluster: target.cluster,
+      action,
+      path: ds.path,
+      authority: ds.authority,
+    };
+    if (target.originalDestination) spec.originalDestination = target.originalDestination;
+    return send(ds, info, deps, setBody, spec);
+  }
+  const table = target.table;
+  const vh = table ? selectVirtualHost(table, ds.authority) : undefined;
+  // Header matchers see the pseudo-headers too (`:path` with its query, `:method`), as in Envoy.
+  const matchHeaders = withPseudoHeaders(ds.headers, ds.path, ds.method, ds.authority, ds.scheme);
+  const r = vh
+    ? matchRoute(vh, { authority: ds.authority, path: ds.path, method: ds.method, headers: matchHeaders })
+    : undefined;
+  if (!table || !vh || !r) return { kind: 'no-route', authority: ds.authority, path: ds.path };
+  info.routeName = r.name;
+  const action = r.action;
+  if (action.kind === 'direct') {
+    const headers: OutgoingHeaders = action.body ? { 'content-type': 'text/plain' } : {};
+    applyMutations(headers, [r.responseHeaders, vh.responseHeaders, table.responseHeaders]);
+    respondFully(ds, info, action.status, headers, action.body);
+    return undefined;
+  }
+  if (action.kind === 'redirect') {
+    const location = redirectLocation(r, action, ds);
+    respondFully(ds, info, action.status, { location }, '');
+    return undefined;
+  }
+  if (action.idleTimeoutMs !== undefined) idle.restart(action.idleTimeoutMs);
+  const picked = pickTarget(action, deps.random);
+  if (!picked) return { kind: 'no-cluster', cluster: '' };
+  info.upstreamCluster = picked.cluster;
+  // The router alone (the common case): no filter to run, and no await.
+  const filtered = !hasFiltersBeforeRouter(target.hcm)
+    ? NO_FILTERS
+    : await deps.filters.run({
+        hcm: target.hcm,
+        route: r,
+        vh,
+        method: ds.method,
+        path: ds.path,
+        authority: ds.authority,
+        headers: matchHeaders,
+        cluster: picked.cluster,
+        remoteAddress: ds.remoteAddress,
+      });
+  if (filtered.kind === 'respond') {
+    respondFully(ds, info, filtered.status, filtered.headers, '');
+    return undefined;
+  }
+  if (filtered.kind === 'reply') {
+    sendLocalReply(ds, filtered.reason, info, filtered.responseHeaders);
+    return undefined;
+  }
+  // Filters rarely add headers: share one empty mutation instead of building it per request.
+  const extraRequest: HeaderMutation =
+    filtered.requestHeaders.length === 0
+      ? NO_MUTATION
+      : {
+          add: filtered.requestHeaders.map(([key, value]) => ({
+            key,
+            value,
+            append: false,
+            onlyIfAbsent: false,
+          })),
+          remove: [],
+        };
+  const responseEntries = Object.entries(filtered.responseHeaders);
+  const extraResponse: HeaderMutation =
+    responseEntries.length === 0
+      ? NO_MUTATION
+      : {
+          add: responseEntries.map(([key, v]) => ({
+            key,
+            value: Array.isArray(v) ? v.join(',') : v,
+            append: false,
+            onlyIfAbsent: false,
+          })),
+          remove: [],
+        };
+  return send(ds, info, deps, setBody, {
+    hcm: target.hcm,
+    idle,
+    cluster: picked.cluster,
+    action,
+    path: rewritePath(r, action, ds.path),
+    authority: action.hostRewrite ?? ds.authority,
+    requestMutations: [
+      picked.requestHeaders,
+      r.requestHeaders,
+      vh.requestHeaders,
+      table.requestHeaders,
+      extraRequest,
+    ],
+    responseMutations: [
+      picked.responseHeaders,
+      r.responseHeaders,
+      vh.responseHeaders,
+      table.responseHeaders,
+      extraResponse,
+    ],
+    matchHeaders,
+  });
+}
+
+interface SendSpec {
+  hcm: HttpConnectionManagerConfig | undefined;
+  idle: StreamIdleTimer;
+  cluster: string;
+  action: ForwardAction;
+  path: string;
+  authority: string;
+  requestMutations?: HeaderMutation[];
+  responseMutations?: HeaderMutation[];
+  originalDestination?: Endpoint;
+  /** Request headers with the pseudo-headers, when route matching already built them. */
+  matchHeaders?: Readonly<Record<string, string | string[] | undefined>>;
+}
+
+async function send(
+  ds: Downstream,
+  info: StreamInfo,
+  deps: RouterDeps,
+  setBody: (b: ReplayableBody) => void,
+  spec: SendSpec,
+): Promise<LocalReplyReason | undefined> {
+  const { action, path } = spec;
+  info.upstreamCluster = spec.cluster;
+  const cluster = deps.clusters.get(spec.cluster);
+  if (!cluster) return { kind: 'no-cluster', cluster: spec.cluster, status: action.clusterNotFoundStatus };
+  const headers = forwardableHeaders(ds.headers);
+  if (path !== ds.path) headers['x-envoy-original-path'] = ds.path;
+  if (spec.requestMutations) applyMutations(headers, spec.requestMutations);
+  headers['x-forwarded-proto'] ??= ds.scheme;
+  info.requestId = propagateRequestContext(headers, spec.hcm?.generateRequestId ?? true) || randomUUID();
+  const finishHeaders = (h: OutgoingHeaders): void => {
+    if (spec.responseMutations) applyMutations(h, spec.responseMutations);
+  };
+  if (ds.upgrade) {
+    const upgrade: UpgradeRequest = {
+      cluster,
+      method: ds.method,
+      path,
+      authority: spec.authority,
+      headers,
+      protocol: ds.upgrade.protocol,
+      idle: spec.idle,
+      finishHeaders,
+    };
+    if (spec.originalDestination) upgrade.originalDestination = spec.originalDestination;
+    return tunnel(upgrade, ds, info);
+  }
+  const grpcTimeout =
+    action.grpcTimeoutHeaderMaxMs === undefined
+      ? undefined
+      : parseGrpcTimeout(first(ds.headers['grpc-timeout']));
+  const effective =
+    grpcTimeout === undefined
+      ? action
+      : {
+          ...action,
+          timeoutMs: action.grpcTimeoutHeaderMaxMs
+            ? Math.min(grpcTimeout, action.grpcTimeoutHeaderMaxMs)
+            : grpcTimeout,
+        };
+  const retries = action.retry?.numRetries ?? 0;
+  const body = new ReplayableBody(ds.body, retries > 0 ? RETRY_BUFFER_LIMIT : 0);
+  body.activity = spec.idle;
+  setBody(body);
+  const request: Parameters<typeof forward>[0] = {
+    cluster,
+    action: effective,
+    method: ds.method,
+    path,
+    authority: spec.authority,
+    headers,
+    requestHeaders: action.hash
+      ? (spec.matchHeaders ?? {
+          ...ds.headers,
+          ':path': ds.path,
+          ':authority': ds.authority,
+          ':method': ds.method,
+        })
+      : ds.headers,
+    sourceIp: ds.remoteAddress,
+    body,
+    idle: spec.idle,
+    finishHeaders,
+  };
+  if (spec.originalDestination) request.originalDestination = spec.originalDestination;
+  for (const m of action.mirrors) {
+    if (!runtimeFractionHits(m.fraction, deps.random, true)) continue;
+    const shadow = deps.clusters.get(m.cluster);
+    if (shadow)
+      mirrorRequest(
+        shadow,
+        { method: ds.method, path, authority: spec.authority, headers, body },
+        deps.clusters.pools,
+      );
+  }
+  return forward(request, ds, info, { pools: deps.clusters.pools, clock: deps.clock, random: deps.random });
+}
+
+const GRPC_UNITS: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 0.001, n: 0.000001 };
+
+/** `grpc-timeout: 250m` -> 250 (ms); undefined when absent or malformed. */
+export function parseGrpcTimeout(value: string | undefined): number | undefined {
+  const m = /^(\d{1,8})([HMSmun])$/.exec(value ?? '');
+  if (!m) return undefined;
+  // At least 1 ms: 0 would mean "no timeout" to the router.
+  return Math.max(1, Number(m[1]) * (GRPC_UNITS[m[2]!] ?? 1));
+}
+
+function respondFully(
+  ds: Downstream,
+  info: StreamInfo,
+  status: number,
+  headers: OutgoingHeaders,
+  body: string,
+): void {
+  info.status = status;
+  const buf = Buffer.from(body);
+  info.bytesSent = buf.length;
+  headers['content-length'] = String(buf.length);
+  ds.respond(status, headers);
+  if (buf.length > 0) ds.write(buf);
+  ds.end();
+}
+
+/** Writes the local reply for a failure, as gRPC (trailers-only) when the request was gRPC. */
+export function sendLocalReply(
+  ds: Downstream,
+  reason: LocalReplyReason,
+  info: StreamInfo,
+  extraHeaders: OutgoingHeaders = {},
+): void {
+  const reply = localReply(reason);
+  if (reply.flag) info.flags.add(reply.flag);
+  if (ds.aborted) return;
+  if (ds.headersSent) {
+    // Too late for a response: the client sees the stream reset instead.
+    ds.reset();
+    return;
+  }
+  if ((first(ds.headers['content-type']) ?? '').startsWith('application/grpc')) {
+    const grpc = String(reply.grpcStatus ?? grpcStatusForHttp(reply.status));
+    info.status = 200;
+    info.grpcStatus = grpc;
+    ds.respondHeadersOnly(200, {
+      ...extraHeaders,
+      'content-type': 'application/grpc',
+      'grpc-status': grpc,
+      'grpc-message': encodeURIComponent(reply.body.trim()),
+    });
+    return;
+  }
+  if (reason.kind === 'path-redirect') {
+    respondFully(ds, info, reply.status, { ...extraHeaders, location: reason.location }, '');
+    return;
+  }
+  respondFully(ds, info, reply.status, { ...extraHeaders, 'content-type': 'text/plain' }, reply.body);
+}
+
+function redirectLocation(
+  r: Route,
+  a: Extract<Route['action'], { kind: 'redirect' }>,
+  ds: Downstream,
+): string {
+  const scheme = a.scheme ?? ds.scheme;
+  let host = a.host ?? ds.authority.replace(/:\d+$/, '');
+  const port = a.port ?? (a.host === undefined ? /:(\d+)$/.exec(ds.authority)?.[1] : undefined);
+  const defaultPort =
+    (scheme === 'https' && String(port) === '443') || (scheme === 'http' && String(port) === '80');
+  if (port !== undefined && !defaultPort) host = `${host}:${port}`;
+  const q = ds.path.indexOf('?');
+  let path = q === -1 ? ds.path : ds.path.slice(0, q);
+  const query = q === -1 || a.stripQuery ? '' : ds.path.slice(q);
+  if (a.path !== undefined) path = a.path;
+  else if (a.prefixRewrite !== undefined && r.match.path.kind === 'prefix')
+    path = a.prefixRewrite + path.slice(r.match.path.value.length);
+  return `${scheme}://${host}${path}${a.path?.includes('?') ? '' : query}`;
+}

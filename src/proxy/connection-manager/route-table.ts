@@ -1,0 +1,147 @@
+/**
+ * Pure route selection, Envoy's rules: pick the virtual host by the request authority (exact,
+ * then longest `*.suffix`, then longest `prefix*`, then `*`; a domain with a port matches only
+ * that authority, a domain without one also matches the host part), then the first route whose
+ * match accepts the request. No I/O: tested as a table.
+ */
+import type { Random } from '../../core/random.js';
+import type {
+  ForwardAction,
+  Route,
+  RouteMatch,
+  RouteTable,
+  VirtualHost,
+  WeightedTarget,
+} from '../model/config.js';
+
+export interface RoutableRequest {
+  /** :authority / Host, as sent. */
+  authority: string;
+  /** Path with query. */
+  path: string;
+  method: string;
+  /** Lower-case names. */
+  headers: Readonly<Record<string, string | string[] | undefined>>;
+}
+
+export function selectVirtualHost(table: RouteTable, authority: string): VirtualHost | undefined {
+  const full = authority.toLowerCase();
+  const host = stripPort(full);
+  let best: VirtualHost | undefined;
+  let bestRank = -1;
+  let bestLen = -1;
+  for (const vh of table.virtualHosts) {
+    for (const d of vh.domains) {
+      const rank = domainRank(d, full, host);
+      if (rank < 0) continue;
+      const len = d.length;
+      if (rank > bestRank || (rank === bestRank && len > bestLen)) {
+        best = vh;
+        bestRank = rank;
+        bestLen = len;
+      }
+    }
+  }
+  return best;
+}
+
+/** 3 exact, 2 suffix wildcard, 1 prefix wildcard, 0 catch-all, -1 no match. */
+function domainRank(domain: string, full: string, host: string): number {
+  if (domain === '*') return 0;
+  if (domain === full || domain === host) return 3;
+  if (domain.startsWith('*')) {
+    const suffix = domain.slice(1);
+    // Envoy requires at least one character before the suffix.
+    if (
+      (full.length > suffix.length && full.endsWith(suffix)) ||
+      (host.length > suffix.length && host.endsWith(suffix))
+    )
+      return 2;
+    return -1;
+  }
+  if (domain.endsWith('*')) {
+    const prefix = domain.slice(0, -1);
+    if (
+      (full.length > prefix.length && full.startsWith(prefix)) ||
+      (host.length > prefix.length && host.startsWith(prefix))
+    )
+      return 1;
+  }
+  return -1;
+}
+
+export function stripPort(authority: string): string {
+  if (authority.startsWith('[')) {
+    const end = authority.indexOf(']');
+    return end === -1 ? authority : authority.slice(0, end + 1);
+  }
+  const colon = authority.lastIndexOf(':');
+  return colon === -1 ? authority : authority.slice(0, colon);
+}
+
+export function matchRoute(vh: VirtualHost, req: RoutableRequest): Route | undefined {
+  for (const r of vh.routes) if (routeMatches(r.match, req)) return r;
+  return undefined;
+}
+
+export function routeMatches(m: RouteMatch, req: RoutableRequest): boolean {
+  const q = req.path.indexOf('?');
+  const rawPath = q === -1 ? req.path : req.path.slice(0, q);
+  const path = m.caseSensitive ? rawPath : rawPath.toLowerCase();
+  const pm = m.path;
+  switch (pm.kind) {
+    case 'prefix':
+      if (!path.startsWith(pm.value)) return false;
+      break;
+    case 'path':
+      if (path !== pm.value) return false;
+      break;
+    case 'separated':
+      if (!(path === pm.value || path.startsWith(pm.value.endsWith('/') ? pm.value : `${pm.value}/`)))
+        return false;
+      break;
+    case 'regex':
+      if (!pm.regex?.test(rawPath)) return false;
+      break;
+  }
+  if (m.grpcOnly && !String(req.headers['content-type'] ?? '').startsWith('application/grpc')) return false;
+  if (!m.headers(req.headers)) return false;
+  if (m.query && !m.query(new URLSearchParams(q === -1 ? '' : req.path.slice(q + 1)))) return false;
+  return true;
+}
+
+/** Weighted cluster pick, as Envoy: a number in [0, total) walks the cumulative weights. */
+export function pickTarget(action: ForwardAction, random: Random): WeightedTarget | undefined {
+  if (action.targets.length === 1) return action.targets[0];
+  let n = Math.floor(random() * action.totalWeight);
+  for (const t of action.targets) {
+    if (n < t.weight) return t;
+    n -= t.weight;
+  }
+  return action.targets[action.targets.length - 1];
+}
+
+/** The path after prefix_rewrite / regex_rewrite, keeping the query string. */
+export function rewritePath(route: Route, action: ForwardAction, path: string): string {
+  const q = path.indexOf('?');
+  const bare = q === -1 ? path : path.slice(0, q);
+  const query = q === -1 ? '' : path.slice(q);
+  if (
+    action.prefixRewrite !== undefined &&
+    (route.match.path.kind === 'prefix' || route.match.path.kind === 'separated')
+  ) {
+    const matched = route.match.path.value.length;
+    let rest = bare.slice(matched);
+    let prefix = action.prefixRewrite;
+    // Avoid `//` when both the rewrite ends and the rest starts with a slash.
+    if (prefix.endsWith('/') && rest.startsWith('/')) rest = rest.slice(1);
+    if (prefix === '' && !rest.startsWith('/')) prefix = '/';
+    return `${prefix}${rest}${query}`;
+  }
+  if (action.regexRewrite) {
+    const { regex, substitution } = action.regexRewrite;
+    regex.lastIndex = 0;
+    return bare.replace(regex, substitution.replace(/\\(\d)/g, '$$$1')) + query;
+  }
+  return path;
+}

@@ -1,0 +1,67 @@
+/**
+ * What happened to one request, filled in as it goes and read by the access log and the
+ * metrics at the end: Envoy's StreamInfo, reduced to what those two print.
+ */
+import type { EndpointIdentity } from '../model/config.js';
+import type { Clock } from '../../core/clock.js';
+import type { Downstream } from './downstream.js';
+import { first } from './headers.js';
+import type { ResponseFlag } from './local-reply.js';
+
+export type Reporter = 'source' | 'destination';
+
+export interface StreamInfo {
+  startWallMs: number;
+  startMs: number;
+  reporter: Reporter;
+  method: string;
+  path: string;
+  authority: string;
+  protocol: string;
+  requestId: string;
+  /** Downstream request headers as received (lower-case names), for %REQ(...)%. */
+  requestHeaders: Readonly<Record<string, string | string[] | undefined>>;
+  userAgent: string;
+  forwardedFor: string;
+  downstreamRemote: string;
+  status: number;
+  flags: Set<ResponseFlag>;
+  bytesReceived: number;
+  bytesSent: number;
+  durationMs: number;
+  upstreamServiceTimeMs?: number;
+  upstreamHost?: string;
+  upstreamCluster?: string;
+  destinationIdentity?: EndpointIdentity;
+  routeName?: string;
+  grpcStatus?: string;
+  attempts: number;
+}
+
+export function flagsText(flags: ReadonlySet<ResponseFlag>): string {
+  return flags.size === 0 ? '-' : [...flags].join(',');
+}
+
+/** A fresh StreamInfo for a request that starts now. */
+export function startStreamInfo(ds: Downstream, reporter: Reporter, clock: Clock, attempts = 0): StreamInfo {
+  return {
+    startWallMs: clock.wallNow(),
+    startMs: clock.now(),
+    reporter,
+    method: ds.method,
+    path: ds.path,
+    authority: ds.authority,
+    protocol: ds.protocol,
+    requestId: first(ds.headers['x-request-id']) ?? '',
+    requestHeaders: ds.headers,
+    userAgent: first(ds.headers['user-agent']) ?? '',
+    forwardedFor: first(ds.headers['x-forwarded-for']) ?? '',
+    downstreamRemote: ds.remoteAddress,
+    status: 0,
+    flags: new Set(),
+    bytesReceived: 0,
+    bytesSent: 0,
+    durationMs: 0,
+    attempts,
+  };
+}

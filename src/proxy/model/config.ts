@@ -1,0 +1,394 @@
+/**
+ * The proxy's internal configuration: what the xDS converters produce from Envoy resources and
+ * what the data path reads. Every object here is frozen once built; a config change produces a
+ * new `ProxyConfigSnapshot`, and a request keeps the snapshot it started with, so an update can
+ * never change the rules under a request that is already running.
+ */
+import type { AnyMessage } from '../../protocol/protos.js';
+import type { CircuitBreakerSettings } from '../policy/circuit-breaker.js';
+import type { compileCorsPolicy } from '../policy/cors.js';
+import type { HashInput, HashResult } from '../policy/lb-hash-policy.js';
+import type { RuntimeFractionalPercentConfig } from '../policy/proto-values.js';
+import type { CompiledFault } from '../policy/fault.js';
+import type { LocalRateLimitConfig } from '../policy/local-rate-limit.js';
+import type { LbSettings } from '../policy/load-balancer.js';
+import type { PriorityOptions } from '../policy/locality.js';
+import type { OutlierSettings } from '../policy/outlier-detector.js';
+import type { StringMatcherConfig } from '../policy/string-matcher.js';
+
+export type XdsShortType = 'CDS' | 'EDS' | 'LDS' | 'RDS' | 'SDS';
+
+// ---- matching ----
+
+export interface PathMatch {
+  kind: 'prefix' | 'path' | 'regex' | 'separated';
+  value: string;
+  regex?: RegExp;
+}
+
+export interface RouteMatch {
+  path: PathMatch;
+  caseSensitive: boolean;
+  /** All header matchers (compiled by policy/string-matcher); true when there are none. */
+  headers: (headers: Readonly<Record<string, string | string[] | undefined>>) => boolean;
+  /** All query parameter matchers; undefined when there are none (skips parsing the query). */
+  query?: (query: { get(name: string): string | null }) => boolean;
+  /** `grpc: {}`: only requests with content-type application/grpc*. */
+  grpcOnly: boolean;
+}
+
+// ---- route actions ----
+
+export interface HeaderToAdd {
+  key: string;
+  value: string;
+  /** true: append to an existing value; false: overwrite (Envoy's append=false / OVERWRITE). */
+  append: boolean;
+  /** ADD_IF_ABSENT */
+  onlyIfAbsent: boolean;
+}
+
+export interface HeaderMutation {
+  add: readonly HeaderToAdd[];
+  remove: readonly string[];
+}
+
+export interface RetryPolicy {
+  /** retry_on conditions, e.g. 5xx, gateway-error, connect-failure, reset, retriable-status-codes. */
+  retryOn: ReadonlySet<string>;
+  numRetries: number;
+  perTryTimeoutMs?: number;
+  baseIntervalMs: number;
+  maxIntervalMs: number;
+  retriableStatusCodes: ReadonlySet<number>;
+  /** retry_host_predicate previous_hosts: a retry avoids the hosts already tried. */
+  excludePreviousHosts: boolean;
+}
+
+export interface WeightedTarget {
+  cluster: string;
+  weight: number;
+  requestHeaders: HeaderMutation;
+  responseHeaders: HeaderMutation;
+}
+
+export interface ForwardAction {
+  kind: 'forward';
+  targets: readonly WeightedTarget[];
+  totalWeight: number;
+  prefixRewrite?: string;
+  regexRewrite?: { regex: RegExp; substitution: string };
+  hostRewrite?: string;
+  /** 0 disables the timeout, as in Envoy. Default 15 s. */
+  timeoutMs: number;
+  /**
+   * max_stream_duration.grpc_timeout_header_max (or legacy max_grpc_timeout): when set, a gRPC
+   * request's grpc-timeout header becomes the route timeout, capped by this (0: no cap).
+   */
+  grpcTimeoutHeaderMaxMs?: number;
+  /** Route idle_timeout: replaces the connection manager's stream_idle_timeout (0: none). */
+  idleTimeoutMs?: number;
+  /** cluster_not_found_response_code when not the default 503. */
+  clusterNotFoundStatus?: number;
+  retry?: RetryPolicy;
+  /** request_mirror_policies: shadow copies, responses discarded. */
+  mirrors: readonly { cluster: string; fraction?: RuntimeFractionalPercentConfig }[];
+  /** Route `rate_limits` for the global rate limit filter. */
+  rateLimits?: readonly DescriptorBuilder[];
+  /** hash_policy for RING_HASH / MAGLEV clusters (policy/lb-hash-policy). */
+  hash?: (input: HashInput) => HashResult;
+}
+
+export interface RedirectAction {
+  kind: 'redirect';
+  scheme?: string;
+  host?: string;
+  port?: number;
+  path?: string;
+  prefixRewrite?: string;
+  status: number;
+  stripQuery: boolean;
+}
+
+export interface DirectResponseAction {
+  kind: 'direct';
+  status: number;
+  body: string;
+}
+
+export type RouteAction = ForwardAction | RedirectAction | DirectResponseAction;
+
+export interface Route {
+  name: string;
+  match: RouteMatch;
+  action: RouteAction;
+  perFilter: ReadonlyMap<string, FilterOverride>;
+  requestHeaders: HeaderMutation;
+  responseHeaders: HeaderMutation;
+}
+
+export interface VirtualHost {
+  name: string;
+  domains: readonly string[];
+  routes: readonly Route[];
+  perFilter: ReadonlyMap<string, FilterOverride>;
+  requestHeaders: HeaderMutation;
+  responseHeaders: HeaderMutation;
+  retry?: RetryPolicy;
+}
+
+export interface RouteTable {
+  name: string;
+  virtualHosts: readonly VirtualHost[];
+  requestHeaders: HeaderMutation;
+  responseHeaders: HeaderMutation;
+}
+
+// ---- clusters and endpoints ----
+
+export interface EndpointIdentity {
+  workload?: string;
+  namespace?: string;
+  canonicalService?: string;
+  version?: string;
+}
+
+export interface Endpoint {
+  /** `host:port`, the key of pools and outlier state. */
+  key: string;
+  host: string;
+  port: number;
+  healthy: boolean;
+  healthStatus: string;
+  weight: number;
+  identity: EndpointIdentity;
+}
+
+export interface LocalityEndpoints {
+  locality: string;
+  weight: number;
+  priority: number;
+  endpoints: readonly Endpoint[];
+}
+
+export interface EndpointSet {
+  clusterName: string;
+  /** ClusterLoadAssignment.policy.overprovisioning_factor, percent (Envoy default 140). */
+  overprovisioningFactor: number;
+  localities: readonly LocalityEndpoints[];
+}
+
+export type ClusterType = 'EDS' | 'STATIC' | 'STRICT_DNS' | 'LOGICAL_DNS' | 'ORIGINAL_DST';
+
+export interface ClusterConfig {
+  name: string;
+  type: ClusterType;
+  /** The ClusterLoadAssignment name to subscribe to (EDS only). */
+  edsServiceName?: string;
+  connectTimeoutMs: number;
+  /** Validated lb_policy and its settings (policy/load-balancer). */
+  lb: LbSettings;
+  /** Speak HTTP/2 (h2c) to the upstream. */
+  http2: boolean;
+  /** Compiled by policy/circuit-breaker (DEFAULT and HIGH thresholds). */
+  circuitBreakers: CircuitBreakerSettings;
+  /** Compiled by policy/outlier-detector; undefined: no outlier detection. */
+  outlier?: OutlierSettings;
+  /** Panic threshold and locality weighting (policy/cluster-load-balancer). */
+  priorityOptions: PriorityOptions;
+  /** Endpoints of STATIC / DNS clusters (inline load_assignment). */
+  staticEndpoints?: EndpointSet;
+}
+
+// ---- listeners ----
+
+export interface AccessLogConfig {
+  /** undefined: stdout. */
+  path?: string;
+  /** Envoy format string; undefined: Envoy's default text format. */
+  format?: string;
+}
+
+/** An HTTP filter of an HTTP connection manager, in chain order (the router is last). */
+export type HttpFilterConfig =
+  | { kind: 'router'; name: string }
+  | { kind: 'fault'; name: string; fault: CompiledFault }
+  /** config undefined: the filter only acts where a route or virtual host configures it. */
+  | { kind: 'local_ratelimit'; name: string; config?: LocalRateLimitConfig }
+  | { kind: 'cors'; name: string }
+  | { kind: 'ratelimit'; name: string; config: GlobalRateLimitConfig };
+
+/** envoy.filters.http.ratelimit: where to ask and what to do when the service fails. */
+export interface GlobalRateLimitConfig {
+  domain: string;
+  /** Cluster of the rate limit service (gRPC, envoy.service.ratelimit.v3). */
+  cluster: string;
+  timeoutMs: number;
+  failureModeDeny: boolean;
+  xRateLimitHeaders: boolean;
+}
+
+export interface DescriptorEntry {
+  key: string;
+  value: string;
+}
+
+/** One route `rate_limits` entry: the descriptor for a request, or undefined when it does not apply. */
+export type DescriptorBuilder = (input: {
+  headers: Readonly<Record<string, string | string[] | undefined>>;
+  remoteAddress: string;
+  cluster: string;
+  /** This proxy's service cluster (node.cluster): what the source_cluster action reports. */
+  sourceCluster: string;
+}) => DescriptorEntry[] | undefined;
+
+/** typed_per_filter_config for one filter on a virtual host, route or weighted cluster. */
+export interface FilterOverride {
+  fault?: CompiledFault;
+  localRateLimit?: LocalRateLimitConfig;
+  cors?: CorsPolicyFn;
+}
+
+export type CorsPolicyFn = ReturnType<typeof compileCorsPolicy>;
+
+export interface HttpConnectionManagerConfig {
+  kind: 'http';
+  statPrefix: string;
+  routeConfigName?: string;
+  inlineRoutes?: RouteTable;
+  httpFilters: readonly HttpFilterConfig[];
+  accessLogs: readonly AccessLogConfig[];
+  generateRequestId: boolean;
+  /** stream_idle_timeout: a request with no activity for this long ends (0: never). */
+  streamIdleTimeoutMs: number;
+  /** upgrade_configs that are enabled, lower case (Istio: websocket); others get 403. */
+  upgradeTypes: ReadonlySet<string>;
+  /** How request paths are normalized before routing (normalize_path, merge_slashes, ...). */
+  pathNormalization: PathNormalization;
+}
+
+/**
+ * Envoy's HCM path handling: `normalize` is normalize_path (RFC 3986 dot segments and
+ * percent-decoding of unreserved characters), `mergeSlashes` is merge_slashes, `escapedSlashes` is
+ * path_with_escaped_slashes_action (IMPLEMENTATION_SPECIFIC_DEFAULT is KEEP_UNCHANGED).
+ */
+export interface PathNormalization {
+  normalize: boolean;
+  mergeSlashes: boolean;
+  escapedSlashes: 'KEEP_UNCHANGED' | 'REJECT_REQUEST' | 'UNESCAPE_AND_REDIRECT' | 'UNESCAPE_AND_FORWARD';
+}
+
+export interface TcpProxyConfig {
+  kind: 'tcp';
+  statPrefix: string;
+  targets: readonly { cluster: string; weight: number }[];
+  idleTimeoutMs: number;
+  accessLogs: readonly AccessLogConfig[];
+}
+
+export type NetworkFilterConfig = HttpConnectionManagerConfig | TcpProxyConfig;
+
+export interface FilterChainConfig {
+  name: string;
+  destinationPort?: number;
+  /** filter_chain_match.server_names (SNI, lower case); absent or empty: any. */
+  serverNames?: readonly string[];
+  /** filter_chain_match.transport_protocol: `tls` or `raw_buffer`; absent: any. */
+  transportProtocol?: string;
+  /** The chain terminates TLS (a DownstreamTlsContext transport socket). */
+  tls?: DownstreamTlsConfig;
+  filter: NetworkFilterConfig;
+}
+
+/** DownstreamTlsContext: certificates and the client CA by SDS name, resolved per connection. */
+export interface DownstreamTlsConfig {
+  /** tls_certificate_sds_secret_configs: one or more (e.g. RSA and ECDSA) certificates. */
+  certificateSecrets: readonly string[];
+  /** validation_context_sds_secret_config: the CA client certificates must chain to. */
+  validationSecret?: string;
+  requireClientCertificate: boolean;
+  /** alpn_protocols, in preference order; empty: no ALPN (HTTP/1.1). */
+  alpn: readonly string[];
+  minVersion?: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
+  maxVersion?: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
+  /** OpenSSL cipher list (tls_params.cipher_suites joined by ':'). */
+  ciphers?: string;
+  /**
+   * What a client certificate must also match, beyond chaining to the CA (Envoy's
+   * CertificateValidationContext): one SAN matching one of these (`type` undefined: any type)...
+   */
+  subjectAltNames?: readonly SubjectAltNameMatch[];
+  /** ...and, when either list is set, its SPKI (base64 sha256) or its DER sha256 (lowercase hex). */
+  spkiSha256?: readonly string[];
+  certificateSha256?: readonly string[];
+}
+
+/** match_typed_subject_alt_names / match_subject_alt_names: a StringMatcher per SAN type. */
+export interface SubjectAltNameMatch {
+  type?: 'DNS' | 'URI' | 'IP Address' | 'email';
+  matcher: StringMatcherConfig;
+}
+
+// ---- secrets ----
+
+/** An SDS Secret, validated (PEM parsed, key matching its certificate). */
+export type SecretConfig =
+  | { kind: 'tls_certificate'; name: string; certificateChain: string; privateKey: string }
+  | { kind: 'validation_context'; name: string; trustedCa: string };
+
+export interface ListenerConfig {
+  name: string;
+  address: string;
+  port: number;
+  /** traffic_direction: inbound listeners report metrics as the destination. */
+  direction?: 'INBOUND' | 'OUTBOUND';
+  filterChains: readonly FilterChainConfig[];
+}
+
+// ---- the snapshot ----
+
+/** One accepted resource as received, for the config dump. */
+export interface RawResource {
+  name: string;
+  resource: AnyMessage;
+  version: string;
+  lastUpdatedMs: number;
+}
+
+export interface ProxyConfigSnapshot {
+  readonly clusters: ReadonlyMap<string, ClusterConfig>;
+  /** ClusterLoadAssignments by name (cluster name or eds service_name). */
+  readonly endpoints: ReadonlyMap<string, EndpointSet>;
+  readonly listeners: ReadonlyMap<string, ListenerConfig>;
+  readonly routes: ReadonlyMap<string, RouteTable>;
+  /** SDS Secrets by name. */
+  readonly secrets: ReadonlyMap<string, SecretConfig>;
+  readonly raw: Readonly<Record<XdsShortType, ReadonlyMap<string, RawResource>>>;
+  readonly versions: Readonly<Record<XdsShortType, string>>;
+  /** Which types have been accepted at least once. */
+  readonly received: ReadonlySet<XdsShortType>;
+}
+
+export const EMPTY_MUTATION: HeaderMutation = Object.freeze({ add: [], remove: [] });
+
+export function emptySnapshot(): ProxyConfigSnapshot {
+  return {
+    clusters: new Map(),
+    endpoints: new Map(),
+    listeners: new Map(),
+    routes: new Map(),
+    secrets: new Map(),
+    raw: { CDS: new Map(), EDS: new Map(), LDS: new Map(), RDS: new Map(), SDS: new Map() },
+    versions: { CDS: '', EDS: '', LDS: '', RDS: '', SDS: '' },
+    received: new Set(),
+  };
+}
+
+/** The endpoints a cluster routes to right now, wherever they come from. */
+export function clusterEndpoints(
+  snapshot: ProxyConfigSnapshot,
+  cluster: ClusterConfig,
+): EndpointSet | undefined {
+  if (cluster.type === 'EDS') return snapshot.endpoints.get(cluster.edsServiceName ?? cluster.name);
+  return cluster.staticEndpoints;
+}

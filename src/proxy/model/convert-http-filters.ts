@@ -1,0 +1,115 @@
+/**
+ * HTTP filters the data path implements, and their per-route overrides
+ * (typed_per_filter_config on virtual hosts, routes and weighted clusters). The config of each
+ * is compiled (and so validated) by its policy module; an unknown filter type is rejected.
+ */
+import { systemClock } from '../../core/clock.js';
+import { isTrellisError, type Problems } from '../../core/errors.js';
+import { TYPE, unpackAny, type AnyMessage } from '../../protocol/protos.js';
+import type { FilterOverride, HttpFilterConfig } from './config.js';
+import { compileCorsPolicy, type CorsPolicyConfig } from '../policy/cors.js';
+import { compileFault, type HttpFaultConfig } from '../policy/fault.js';
+import { convertRateLimitFilter, type RateLimitFilterMsg } from './convert-rate-limits.js';
+import { LocalRateLimiter, type LocalRateLimitConfig } from '../policy/local-rate-limit.js';
+
+function compiled<T>(compile: () => T, path: string, problems: Problems): T | undefined {
+  try {
+    return compile();
+  } catch (err) {
+    problems.error(isTrellisError(err) ? (err.path ?? path) : path, (err as Error).message);
+    return undefined;
+  }
+}
+
+/** Validates a local rate limit config by building a limiter; the data path builds its own. */
+function checkedRateLimit(
+  config: LocalRateLimitConfig,
+  path: string,
+  problems: Problems,
+): LocalRateLimitConfig | undefined {
+  const ok = compiled(
+    () => new LocalRateLimiter(config, { clock: systemClock, random: Math.random }, path),
+    path,
+    problems,
+  );
+  return ok ? Object.freeze(config) : undefined;
+}
+
+/** One entry of HttpConnectionManager.http_filters; undefined when unsupported (reported). */
+export function convertHttpFilter(
+  f: { name?: string; typed_config?: AnyMessage; is_optional?: boolean },
+  path: string,
+  problems: Problems,
+): HttpFilterConfig | undefined {
+  const name = f.name ?? '';
+  const any = f.typed_config;
+  switch (any?.type_url) {
+    case TYPE.router:
+      return { kind: 'router', name };
+    case TYPE.fault: {
+      const fault = compiled(
+        () => compileFault(unpackAny<HttpFaultConfig>(any), `${path}.typed_config`),
+        path,
+        problems,
+      );
+      return fault ? { kind: 'fault', name, fault } : undefined;
+    }
+    case TYPE.localRateLimit: {
+      const raw = unpackAny<LocalRateLimitConfig>(any);
+      // Envoy's filter with no token_bucket only applies where a route configures one.
+      if (raw.token_bucket === undefined) return { kind: 'local_ratelimit', name };
+      const config = checkedRateLimit(raw, `${path}.typed_config`, problems);
+      return config ? { kind: 'local_ratelimit', name, config } : undefined;
+    }
+    case TYPE.cors:
+      return { kind: 'cors', name };
+    case TYPE.rateLimit: {
+      const config = convertRateLimitFilter(
+        unpackAny<RateLimitFilterMsg>(any),
+        `${path}.typed_config`,
+        problems,
+      );
+      return config ? { kind: 'ratelimit', name, config } : undefined;
+    }
+    default:
+      if (f.is_optional !== true) {
+        problems.error(
+          path,
+          `HTTP filter ${JSON.stringify(name || any?.type_url)} (${any?.type_url ?? 'no typed_config'}) is not supported`,
+        );
+      }
+      return undefined;
+  }
+}
+
+/** typed_per_filter_config -> overrides by filter name. */
+export function convertPerFilterConfig(
+  map: Record<string, AnyMessage> | undefined,
+  path: string,
+  problems: Problems,
+): ReadonlyMap<string, FilterOverride> {
+  const out = new Map<string, FilterOverride>();
+  for (const [name, any] of Object.entries(map ?? {})) {
+    const p = `${path}["${name}"]`;
+    switch (any.type_url) {
+      case TYPE.fault: {
+        const fault = compiled(() => compileFault(unpackAny<HttpFaultConfig>(any), p), p, problems);
+        if (fault) out.set(name, { fault });
+        break;
+      }
+      case TYPE.localRateLimit: {
+        const config = checkedRateLimit(unpackAny<LocalRateLimitConfig>(any), p, problems);
+        if (config) out.set(name, { localRateLimit: config });
+        break;
+      }
+      case TYPE.corsPolicy: {
+        const cors = compiled(() => compileCorsPolicy(unpackAny<CorsPolicyConfig>(any), p), p, problems);
+        if (cors) out.set(name, { cors });
+        break;
+      }
+      default:
+        problems.error(p, `per-filter config of type ${any.type_url} is not supported`);
+    }
+  }
+  return out;
+}

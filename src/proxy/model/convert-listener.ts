@@ -1,0 +1,304 @@
+/**
+ * Listener -> ListenerConfig. Accepts filter chains holding exactly one network filter: the
+ * HTTP connection manager (RDS or inline routes, router filter last, file/stdout access logs) or
+ * the TCP proxy. Any other network or HTTP filter is rejected unless marked optional.
+ */
+import type { Problems } from '../../core/errors.js';
+import { TYPE, unpackAny, type AnyMessage } from '../../protocol/protos.js';
+import type {
+  AccessLogConfig,
+  FilterChainConfig,
+  HttpConnectionManagerConfig,
+  HttpFilterConfig,
+  ListenerConfig,
+  NetworkFilterConfig,
+  PathNormalization,
+  TcpProxyConfig,
+} from './config.js';
+import { checkFields, durationMs, fieldSet } from './convert-common.js';
+import { bool } from './convert-common.js';
+import { convertHttpFilter } from './convert-http-filters.js';
+import { convertRouteConfiguration } from './convert-route.js';
+import { convertDownstreamTls } from './convert-tls.js';
+import { DEFAULT_STREAM_IDLE_TIMEOUT_MS } from '../connection-manager/stream-idle-timeout.js';
+import type {
+  AccessLogMsg,
+  FileAccessLogMsg,
+  FilterChainMsg,
+  HcmMsg,
+  ListenerMsg,
+  TcpProxyMsg,
+} from './envoy-types.js';
+
+const LISTENER_FIELDS = fieldSet(
+  'name',
+  'address',
+  'filter_chains',
+  'default_filter_chain',
+  'traffic_direction',
+  'listener_filters',
+  // Socket tuning that does not change behaviour visible to requests.
+  'metadata',
+  'per_connection_buffer_limit_bytes',
+  'continue_on_listener_filters_timeout',
+  'bind_to_port',
+  'use_original_dst',
+  'stat_prefix',
+);
+const HCM_FIELDS = fieldSet(
+  'stat_prefix',
+  'codec_type',
+  'rds',
+  'route_config',
+  'http_filters',
+  'access_log',
+  'generate_request_id',
+  'normalize_path',
+  'merge_slashes',
+  'path_with_escaped_slashes_action',
+  'upgrade_configs',
+  // Accepted: Istio sets these; the proxy's behaviour already matches or they only tune limits.
+  'use_remote_address',
+  'stream_idle_timeout',
+  'request_timeout',
+  'common_http_protocol_options',
+  'http_protocol_options',
+  'http2_protocol_options',
+  'forward_client_cert_details',
+  'set_current_client_cert_details',
+  'server_name',
+  'preserve_external_request_id',
+  'tracing',
+  'xff_num_trusted_hops',
+  'internal_address_config',
+);
+
+export function convertListener(
+  msg: ListenerMsg,
+  path: string,
+  problems: Problems,
+): ListenerConfig | undefined {
+  const name = msg.name ?? '';
+  if (name === '') problems.error(`${path}.name`, 'must be non-empty');
+  checkFields(msg, path, LISTENER_FIELDS, problems);
+  (msg.listener_filters ?? []).forEach((f, i) => {
+    // The TLS inspector reads SNI for filter chain matching, which TLS listeners always do.
+    if (f.name !== TLS_INSPECTOR)
+      problems.error(
+        `${path}.listener_filters[${i}]`,
+        `listener filter ${JSON.stringify(f.name ?? '')} is not supported (${TLS_INSPECTOR} is)`,
+      );
+  });
+  const sa = msg.address?.socket_address;
+  if (sa === undefined) problems.error(`${path}.address.socket_address`, 'a socket address is required');
+  const port = sa?.port_value ?? 0;
+  if (sa !== undefined && (port < 0 || port > 65535))
+    problems.error(`${path}.address.socket_address.port_value`, 'out of range');
+  const chains: FilterChainConfig[] = [];
+  (msg.filter_chains ?? []).forEach((fc, i) => {
+    const c = filterChain(fc, `${path}.filter_chains[${i}]`, problems);
+    if (c) chains.push(c);
+  });
+  if (msg.default_filter_chain !== undefined) {
+    const c = filterChain(msg.default_filter_chain, `${path}.default_filter_chain`, problems);
+    if (c) chains.push(c);
+  }
+  if (chains.length === 0 && problems.ok)
+    problems.error(`${path}.filter_chains`, 'at least one filter chain is required');
+  if (!problems.ok) return undefined;
+  return Object.freeze({
+    name,
+    address: sa?.address ?? '0.0.0.0',
+    port,
+    ...(msg.traffic_direction === 'INBOUND' || msg.traffic_direction === 'OUTBOUND'
+      ? { direction: msg.traffic_direction }
+      : {}),
+    filterChains: Object.freeze(chains),
+  });
+}
+
+const MATCH_FIELDS = fieldSet(
+  'destination_port',
+  'application_protocols',
+  'transport_protocol',
+  'server_names',
+);
+const TLS_INSPECTOR = 'envoy.filters.listener.tls_inspector';
+
+function filterChain(fc: FilterChainMsg, path: string, problems: Problems): FilterChainConfig | undefined {
+  if (fc.filter_chain_match !== undefined)
+    checkFields(fc.filter_chain_match, `${path}.filter_chain_match`, MATCH_FIELDS, problems);
+  const tls =
+    fc.transport_socket === undefined
+      ? undefined
+      : convertDownstreamTls(fc.transport_socket, `${path}.transport_socket`, problems);
+  const filters = fc.filters ?? [];
+  if (filters.length !== 1) {
+    problems.error(
+      `${path}.filters`,
+      `expected exactly one network filter (http_connection_manager or tcp_proxy), got ${filters.length}`,
+    );
+    return undefined;
+  }
+  const f = filters[0]!;
+  const fpath = `${path}.filters[0]`;
+  const any = f.typed_config;
+  let filter: NetworkFilterConfig | undefined;
+  if (any?.type_url === TYPE.hcm) filter = hcm(unpackAny<HcmMsg>(any), `${fpath}.typed_config`, problems);
+  else if (any?.type_url === TYPE.tcpProxy)
+    filter = tcpProxy(unpackAny<TcpProxyMsg>(any), `${fpath}.typed_config`, problems);
+  else
+    problems.error(
+      `${fpath}.typed_config`,
+      `network filter ${JSON.stringify(any?.type_url ?? f.name)} is not supported`,
+    );
+  if (!filter) return undefined;
+  if (tls !== undefined && filter.kind !== 'http')
+    problems.error(`${path}.transport_socket`, 'TLS termination is supported for HTTP filter chains only');
+  const out: FilterChainConfig = { name: fc.name ?? '', filter };
+  const dp = fc.filter_chain_match?.destination_port?.value;
+  if (dp !== undefined) out.destinationPort = dp;
+  const sni = fc.filter_chain_match?.server_names ?? [];
+  if (sni.length > 0) out.serverNames = Object.freeze(sni.map((n) => n.toLowerCase()));
+  const transport = fc.filter_chain_match?.transport_protocol;
+  if (transport) out.transportProtocol = transport;
+  if (tls !== undefined) out.tls = tls;
+  return Object.freeze(out);
+}
+
+function hcm(msg: HcmMsg, path: string, problems: Problems): HttpConnectionManagerConfig | undefined {
+  checkFields(msg, path, HCM_FIELDS, problems);
+  if (msg.codec_type !== undefined && !['AUTO', 'HTTP1', 'HTTP2'].includes(msg.codec_type)) {
+    problems.error(`${path}.codec_type`, `codec ${msg.codec_type} is not supported`);
+  }
+  const filters: HttpFilterConfig[] = [];
+  const httpFilters = msg.http_filters ?? [];
+  httpFilters.forEach((f, i) => {
+    const converted = convertHttpFilter(f, `${path}.http_filters[${i}]`, problems);
+    if (converted) filters.push(converted);
+  });
+  const last = httpFilters[httpFilters.length - 1];
+  if (last === undefined || last.typed_config?.type_url !== TYPE.router) {
+    problems.error(`${path}.http_filters`, 'the last HTTP filter must be envoy.filters.http.router');
+  }
+  const out: HttpConnectionManagerConfig = {
+    kind: 'http',
+    statPrefix: msg.stat_prefix ?? '',
+    httpFilters: Object.freeze(filters),
+    accessLogs: accessLogs(msg.access_log, `${path}.access_log`, problems),
+    generateRequestId: bool(msg.generate_request_id, true),
+    streamIdleTimeoutMs: durationMs(msg.stream_idle_timeout, DEFAULT_STREAM_IDLE_TIMEOUT_MS),
+    upgradeTypes: upgradeTypes(msg, path, problems),
+    pathNormalization: pathNormalization(msg, path, problems),
+  };
+  if (msg.rds !== undefined) {
+    if (!msg.rds.route_config_name) problems.error(`${path}.rds.route_config_name`, 'must be non-empty');
+    out.routeConfigName = msg.rds.route_config_name ?? '';
+  } else if (msg.route_config !== undefined) {
+    out.inlineRoutes = convertRouteConfiguration(
+      { name: 'inline', ...msg.route_config },
+      `${path}.route_config`,
+      problems,
+    );
+  } else {
+    problems.error(path, 'expected rds or route_config (scoped routes are not supported)');
+  }
+  return out;
+}
+
+const UPGRADE_FIELDS = fieldSet('upgrade_type', 'filters', 'enabled');
+
+function upgradeTypes(msg: HcmMsg, path: string, problems: Problems): ReadonlySet<string> {
+  const out = new Set<string>();
+  (msg.upgrade_configs ?? []).forEach((u, i) => {
+    const p = `${path}.upgrade_configs[${i}]`;
+    checkFields(u, p, UPGRADE_FIELDS, problems);
+    if (!u.upgrade_type) problems.error(`${p}.upgrade_type`, 'must be non-empty');
+    if ((u.filters ?? []).length > 0)
+      problems.error(`${p}.filters`, 'upgrade filter chains are not supported');
+    if (u.upgrade_type && bool(u.enabled, true)) out.add(u.upgrade_type.toLowerCase());
+  });
+  return out;
+}
+
+const ESCAPED_SLASH_ACTIONS = [
+  'IMPLEMENTATION_SPECIFIC_DEFAULT',
+  'KEEP_UNCHANGED',
+  'REJECT_REQUEST',
+  'UNESCAPE_AND_REDIRECT',
+  'UNESCAPE_AND_FORWARD',
+] as const;
+
+function pathNormalization(msg: HcmMsg, path: string, problems: Problems): PathNormalization {
+  const raw = msg.path_with_escaped_slashes_action ?? 'IMPLEMENTATION_SPECIFIC_DEFAULT';
+  const action = typeof raw === 'number' ? ESCAPED_SLASH_ACTIONS[raw] : raw;
+  let escapedSlashes: PathNormalization['escapedSlashes'] = 'KEEP_UNCHANGED';
+  if (action === undefined || !(ESCAPED_SLASH_ACTIONS as readonly string[]).includes(action))
+    problems.error(`${path}.path_with_escaped_slashes_action`, `unknown action ${JSON.stringify(raw)}`);
+  else if (action !== 'IMPLEMENTATION_SPECIFIC_DEFAULT')
+    escapedSlashes = action as PathNormalization['escapedSlashes'];
+  return Object.freeze({
+    normalize: bool(msg.normalize_path, false),
+    mergeSlashes: msg.merge_slashes === true,
+    escapedSlashes,
+  });
+}
+
+function tcpProxy(msg: TcpProxyMsg, path: string, problems: Problems): TcpProxyConfig {
+  let targets: { cluster: string; weight: number }[] = [];
+  if (msg.cluster) targets = [{ cluster: msg.cluster, weight: 1 }];
+  else if (msg.weighted_clusters) {
+    targets = (msg.weighted_clusters.clusters ?? []).map((c) => ({
+      cluster: c.name ?? '',
+      weight: c.weight ?? 0,
+    }));
+  }
+  if (targets.length === 0) problems.error(path, 'expected cluster or weighted_clusters');
+  return {
+    kind: 'tcp',
+    statPrefix: msg.stat_prefix ?? '',
+    targets: Object.freeze(targets),
+    idleTimeoutMs: durationMs(msg.idle_timeout, 3_600_000),
+    accessLogs: accessLogs(msg.access_log, `${path}.access_log`, problems),
+  };
+}
+
+function accessLogs(
+  logs: AccessLogMsg[] | undefined,
+  path: string,
+  problems: Problems,
+): readonly AccessLogConfig[] {
+  const out: AccessLogConfig[] = [];
+  (logs ?? []).forEach((l, i) => {
+    const any: AnyMessage | undefined = l.typed_config;
+    if (l.filter !== undefined)
+      problems.error(`${path}[${i}].filter`, 'access log filters are not supported');
+    if (any?.type_url === TYPE.stdoutAccessLog) {
+      const m = unpackAny<FileAccessLogMsg>(any);
+      out.push(withFormat({}, m));
+    } else if (any?.type_url === TYPE.fileAccessLog) {
+      const m = unpackAny<FileAccessLogMsg>(any);
+      if (!m.path) problems.error(`${path}[${i}].typed_config.path`, 'must be non-empty');
+      out.push(withFormat(m.path === '/dev/stdout' ? {} : { path: m.path ?? '' }, m));
+    } else {
+      problems.error(
+        `${path}[${i}].typed_config`,
+        `access logger ${JSON.stringify(any?.type_url ?? l.name)} is not supported (file and stdout are)`,
+      );
+    }
+  });
+  return Object.freeze(out);
+}
+
+function withFormat(base: AccessLogConfig, m: FileAccessLogMsg): AccessLogConfig {
+  const format = m.log_format?.text_format_source?.inline_string ?? m.log_format?.text_format ?? m.format;
+  return format ? { ...base, format } : base;
+}
+
+/** Route config names the listener's HTTP connection managers ask RDS for. */
+export function referencedRouteNames(l: ListenerConfig): string[] {
+  const out: string[] = [];
+  for (const c of l.filterChains)
+    if (c.filter.kind === 'http' && c.filter.routeConfigName) out.push(c.filter.routeConfigName);
+  return out;
+}
