@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ResponseFlag } from '../connection-manager/local-reply.js';
+import type { ResponseFlag } from '../connection-manager/response-flags.js';
 import type { StreamInfo } from '../connection-manager/stream-info.js';
 import type { ProxyBootstrap } from '../xds-client/bootstrap.js';
 import { IstioStats, type IstioStatsData } from './stats.js';

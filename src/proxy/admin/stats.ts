@@ -9,7 +9,8 @@
  * with the same labels except the HTTP ones, request_protocol="tcp".
  */
 import type { ProxyBootstrap } from '../xds-client/bootstrap.js';
-import { flagsText, type StreamInfo } from '../connection-manager/stream-info.js';
+import { flagsText } from '../connection-manager/response-flags.js';
+import type { StreamInfo } from '../connection-manager/stream-info.js';
 
 const DURATION_BUCKETS = [
   0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000,

@@ -6,7 +6,8 @@
  */
 import fs from 'node:fs';
 import type { AccessLogConfig } from '../model/config.js';
-import { flagsText, type StreamInfo } from './stream-info.js';
+import { flagsText } from './response-flags.js';
+import type { StreamInfo } from './stream-info.js';
 
 export const DEFAULT_FORMAT =
   '[%START_TIME%] "%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%" %RESPONSE_CODE% %RESPONSE_FLAGS% ' +

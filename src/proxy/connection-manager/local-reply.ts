@@ -1,11 +1,8 @@
 /**
- * The one place where a failure becomes a response. Every locally generated response carries
- * Envoy's response flag (in access logs and metrics) and a short plain-text body saying what
- * happened; the bodies follow Envoy's wording so people can search for them.
+ * The one place where a failure becomes a response: its status and a short plain-text body
+ * saying what happened; the bodies follow Envoy's wording so people can search for them. The
+ * response flag each reason earns is response-flags.ts's to set.
  */
-
-export type ResponseFlag =
-  'NR' | 'NC' | 'UH' | 'UF' | 'UO' | 'UT' | 'URX' | 'UC' | 'UR' | 'FI' | 'RL' | 'DC' | 'DPE' | 'SI' | 'RLSE';
 
 export type LocalReplyReason =
   | { kind: 'no-route'; authority: string; path: string }
@@ -29,8 +26,6 @@ export type LocalReplyReason =
 
 export interface LocalReply {
   status: number;
-  /** Envoy sets none for some local replies (a refused upgrade, a redirect). */
-  flag: ResponseFlag | undefined;
   body: string;
   /** For gRPC requests, when the cause names a gRPC status (fault grpc_status, rate limit). */
   grpcStatus?: number | undefined;
@@ -39,54 +34,49 @@ export interface LocalReply {
 export function localReply(reason: LocalReplyReason): LocalReply {
   switch (reason.kind) {
     case 'no-route':
-      return { status: 404, flag: 'NR', body: `no route for ${reason.authority}${reason.path}\n` };
+      return { status: 404, body: `no route for ${reason.authority}${reason.path}\n` };
     case 'no-cluster':
-      return { status: reason.status ?? 503, flag: 'NC', body: `cluster not found: ${reason.cluster}\n` };
+      return { status: reason.status ?? 503, body: `cluster not found: ${reason.cluster}\n` };
     case 'no-healthy-upstream':
-      return { status: 503, flag: 'UH', body: 'no healthy upstream\n' };
+      return { status: 503, body: 'no healthy upstream\n' };
     case 'connect-failure':
       return {
         status: 503,
-        flag: 'UF',
         body: `upstream connect error or disconnect/reset before headers. reset reason: connection failure, ${reason.detail}\n`,
       };
     case 'upstream-reset':
       return {
         status: 503,
-        flag: 'UR',
         body: `upstream connect error or disconnect/reset before headers. reset reason: remote reset, ${reason.detail}\n`,
       };
     case 'overflow':
       return {
         status: 503,
-        flag: 'UO',
         body: 'upstream connect error or disconnect/reset before headers. reset reason: overflow\n',
       };
     case 'timeout':
-      return { status: 504, flag: 'UT', body: 'upstream request timeout\n' };
+      return { status: 504, body: 'upstream request timeout\n' };
     case 'stream-idle-timeout':
-      return { status: reason.requestComplete ? 504 : 408, flag: 'SI', body: 'stream timeout\n' };
+      return { status: reason.requestComplete ? 504 : 408, body: 'stream timeout\n' };
     case 'retry-limit':
-      return { status: 503, flag: 'URX', body: `upstream retry limit exceeded: ${reason.detail}\n` };
+      return { status: 503, body: `upstream retry limit exceeded: ${reason.detail}\n` };
     case 'bad-request':
-      return { status: 400, flag: 'DPE', body: `bad request: ${reason.detail}\n` };
+      return { status: 400, body: `bad request: ${reason.detail}\n` };
     case 'upgrade-refused':
-      return { status: 403, flag: undefined, body: `upgrade to ${reason.protocol} is not enabled\n` };
+      return { status: 403, body: `upgrade to ${reason.protocol} is not enabled\n` };
     case 'path-redirect':
-      return { status: 307, flag: undefined, body: '' };
+      return { status: 307, body: '' };
     case 'fault-abort':
       return {
         status: reason.status,
-        flag: 'FI',
         body: 'fault filter abort\n',
         grpcStatus: reason.grpcStatus,
       };
     case 'rate-limit-service-error':
-      return { status: 500, flag: 'RLSE', body: `rate limit service error: ${reason.detail}\n` };
+      return { status: 500, body: `rate limit service error: ${reason.detail}\n` };
     case 'rate-limited':
       return {
         status: reason.status,
-        flag: 'RL',
         body: 'local_rate_limited\n',
         grpcStatus: reason.grpcStatus,
       };

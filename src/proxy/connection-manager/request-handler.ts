@@ -32,8 +32,10 @@ import {
   withPseudoHeaders,
 } from './headers.js';
 import { grpcStatusForHttp, localReply, type LocalReplyReason } from './local-reply.js';
+import { flagDownstreamDisconnect, flagLocalReply } from './response-flags.js';
 import { ReplayableBody } from './request-body.js';
-import { matchRoute, pickTarget, rewritePath, selectVirtualHost } from './route-table.js';
+import { matchRoute, rewritePath, selectVirtualHost } from './route-table.js';
+import { pickWeighted } from '../policy/weighted.js';
 import { startStreamInfo, type Reporter, type StreamInfo } from './stream-info.js';
 import { StreamIdleTimer } from './stream-idle-timeout.js';
 import { NO_NORMALIZATION, normalizeRequestPath } from './path-normalization.js';
@@ -90,7 +92,7 @@ export async function handleRequest(
   } finally {
     idle.stop();
     if (ds.aborted) {
-      info.flags.add('DC');
+      flagDownstreamDisconnect(info);
       if (!ds.headersSent) info.status = 0;
     }
     // Drain an unread request body so a keep-alive connection stays usable.
@@ -167,7 +169,7 @@ async function route(
     return undefined;
   }
   if (action.idleTimeoutMs !== undefined) idle.restart(action.idleTimeoutMs);
-  const picked = pickTarget(action, deps.random);
+  const picked = pickWeighted(action.targets, action.totalWeight, deps.random);
   if (!picked) return { kind: 'no-cluster', cluster: '' };
   info.upstreamCluster = picked.cluster;
   // The router alone (the common case): no filter to run, and no await.
@@ -375,7 +377,7 @@ export function sendLocalReply(
   extraHeaders: OutgoingHeaders = {},
 ): void {
   const reply = localReply(reason);
-  if (reply.flag) info.flags.add(reply.flag);
+  flagLocalReply(info, reason);
   if (ds.aborted) return;
   if (ds.headersSent) {
     // Too late for a response: the client sees the stream reset instead.

@@ -6,7 +6,8 @@ import type { ForwardAction, RouteTable } from '../model/config.js';
 import { convertRouteConfiguration } from '../model/convert-route.js';
 import type { RouteConfigurationMsg } from '../model/envoy-types.js';
 import { parseGrpcTimeout } from './request-handler.js';
-import { matchRoute, pickTarget, rewritePath, selectVirtualHost } from './route-table.js';
+import { matchRoute, rewritePath, selectVirtualHost } from './route-table.js';
+import { pickWeighted } from '../policy/weighted.js';
 
 function table(msg: RouteConfigurationMsg): RouteTable {
   const problems = new Problems();
@@ -126,7 +127,8 @@ test('weighted picks follow the weights and rewrites keep the query', () => {
   const action = route.action as ForwardAction;
   const random = seededRandom(1);
   let a = 0;
-  for (let i = 0; i < 10_000; i++) if (pickTarget(action, random)?.cluster === 'a') a++;
+  for (let i = 0; i < 10_000; i++)
+    if (pickWeighted(action.targets, action.totalWeight, random)?.cluster === 'a') a++;
   assert.ok(a > 8800 && a < 9200, `a got ${a}`);
   assert.equal(rewritePath(route, action, '/v1/users?id=1'), '/users?id=1');
 });

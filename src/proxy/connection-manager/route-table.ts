@@ -4,15 +4,7 @@
  * that authority, a domain without one also matches the host part), then the first route whose
  * match accepts the request. No I/O: tested as a table.
  */
-import type { Random } from '../../core/random.js';
-import type {
-  ForwardAction,
-  Route,
-  RouteMatch,
-  RouteTable,
-  VirtualHost,
-  WeightedTarget,
-} from '../model/config.js';
+import type { ForwardAction, Route, RouteMatch, RouteTable, VirtualHost } from '../model/config.js';
 
 export interface RoutableRequest {
   /** :authority / Host, as sent. */
@@ -111,16 +103,6 @@ export function routeMatches(m: RouteMatch, req: RoutableRequest): boolean {
 }
 
 /** Weighted cluster pick, as Envoy: a number in [0, total) walks the cumulative weights. */
-export function pickTarget(action: ForwardAction, random: Random): WeightedTarget | undefined {
-  if (action.targets.length === 1) return action.targets[0];
-  let n = Math.floor(random() * action.totalWeight);
-  for (const t of action.targets) {
-    if (n < t.weight) return t;
-    n -= t.weight;
-  }
-  return action.targets[action.targets.length - 1];
-}
-
 /** The path after prefix_rewrite / regex_rewrite, keeping the query string. */
 export function rewritePath(route: Route, action: ForwardAction, path: string): string {
   const q = path.indexOf('?');

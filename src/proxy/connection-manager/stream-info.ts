@@ -6,7 +6,7 @@ import type { EndpointIdentity } from '../model/config.js';
 import type { Clock } from '../../core/clock.js';
 import type { Downstream } from './downstream.js';
 import { first } from './headers.js';
-import type { ResponseFlag } from './local-reply.js';
+import type { ResponseFlag } from './response-flags.js';
 
 export type Reporter = 'source' | 'destination';
 
@@ -36,10 +36,6 @@ export interface StreamInfo {
   routeName?: string;
   grpcStatus?: string;
   attempts: number;
-}
-
-export function flagsText(flags: ReadonlySet<ResponseFlag>): string {
-  return flags.size === 0 ? '-' : [...flags].join(',');
 }
 
 /** A fresh StreamInfo for a request that starts now. */

@@ -9,7 +9,8 @@ import net from 'node:net';
 import type { Logger } from '../../core/logger.js';
 import type { TcpProxyConfig } from '../model/config.js';
 import type { AccessLogWriter } from '../connection-manager/access-log.js';
-import type { ResponseFlag } from '../connection-manager/local-reply.js';
+import { flagTcpFailure, type TcpFailure } from '../connection-manager/response-flags.js';
+import { pickWeighted } from '../policy/weighted.js';
 import type { Reporter, StreamInfo } from '../connection-manager/stream-info.js';
 import type { IstioStats, TcpSeries } from '../admin/stats.js';
 import type { EndpointIdentity } from '../model/config.js';
@@ -70,8 +71,8 @@ export function proxyTcpConnection(
     else early += d.length;
   });
   let logged = false;
-  const finish = (flag?: ResponseFlag) => {
-    if (flag) info.flags.add(flag);
+  const finish = (failure?: TcpFailure) => {
+    if (failure) flagTcpFailure(info, failure);
     if (logged) return;
     logged = true;
     info.bytesReceived = socket.bytesRead;
@@ -87,13 +88,11 @@ export function proxyTcpConnection(
     if (series) series.closed++;
   };
   socket.on('error', () => undefined);
-  const total = config.targets.reduce((s, t) => s + t.weight, 0);
-  let n = Math.floor(deps.random() * total);
-  const target = config.targets.find((t) => (n -= t.weight) < 0) ?? config.targets[0];
+  const target = pickWeighted(config.targets, config.totalWeight, deps.random);
   info.upstreamCluster = target?.cluster;
   const cluster = target ? deps.clusters.get(target.cluster) : undefined;
   if (!cluster) {
-    finish('NC');
+    finish('no-cluster');
     socket.destroy();
     return;
   }
@@ -104,7 +103,7 @@ export function proxyTcpConnection(
     endpoint = cluster.pick()?.endpoint;
   }
   if (!endpoint) {
-    finish('UH');
+    finish('no-healthy-upstream');
     socket.destroy();
     return;
   }
@@ -137,7 +136,7 @@ export function proxyTcpConnection(
   });
   upstream.on('error', () => {
     clearTimeout(connectTimer);
-    finish(connected ? undefined : 'UF');
+    finish(connected ? undefined : 'connect-failure');
     socket.destroy();
   });
   upstream.on('close', () => {

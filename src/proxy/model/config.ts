@@ -14,6 +14,7 @@ import type { LocalRateLimitConfig } from '../policy/local-rate-limit.js';
 import type { LbSettings } from '../policy/load-balancer.js';
 import type { PriorityOptions } from '../policy/locality.js';
 import type { OutlierSettings } from '../policy/outlier-detector.js';
+import type { RetryPolicy } from '../policy/retry-policy.js';
 import type { StringMatcherConfig } from '../policy/string-matcher.js';
 
 export type XdsShortType = 'CDS' | 'EDS' | 'LDS' | 'RDS' | 'SDS';
@@ -53,17 +54,8 @@ export interface HeaderMutation {
   remove: readonly string[];
 }
 
-export interface RetryPolicy {
-  /** retry_on conditions, e.g. 5xx, gateway-error, connect-failure, reset, retriable-status-codes. */
-  retryOn: ReadonlySet<string>;
-  numRetries: number;
-  perTryTimeoutMs?: number;
-  baseIntervalMs: number;
-  maxIntervalMs: number;
-  retriableStatusCodes: ReadonlySet<number>;
-  /** retry_host_predicate previous_hosts: a retry avoids the hosts already tried. */
-  excludePreviousHosts: boolean;
-}
+/** A route's compiled retry policy: its one owner is policy/retry-policy.ts. */
+export type { RetryPolicy } from '../policy/retry-policy.js';
 
 export interface WeightedTarget {
   cluster: string;
@@ -282,6 +274,7 @@ export interface TcpProxyConfig {
   kind: 'tcp';
   statPrefix: string;
   targets: readonly { cluster: string; weight: number }[];
+  totalWeight: number;
   idleTimeoutMs: number;
   accessLogs: readonly AccessLogConfig[];
 }

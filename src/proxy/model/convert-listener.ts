@@ -21,6 +21,7 @@ import { convertHttpFilter } from './convert-http-filters.js';
 import { convertRouteConfiguration } from './convert-route.js';
 import { convertDownstreamTls } from './convert-tls.js';
 import { DEFAULT_STREAM_IDLE_TIMEOUT_MS } from '../connection-manager/stream-idle-timeout.js';
+import { totalWeight } from '../policy/weighted.js';
 import type {
   AccessLogMsg,
   FileAccessLogMsg,
@@ -254,10 +255,13 @@ function tcpProxy(msg: TcpProxyMsg, path: string, problems: Problems): TcpProxyC
     }));
   }
   if (targets.length === 0) problems.error(path, 'expected cluster or weighted_clusters');
+  const total = totalWeight(targets);
+  if (targets.length > 1 && total === 0) problems.error(`${path}.weighted_clusters`, 'the weights sum to 0');
   return {
     kind: 'tcp',
     statPrefix: msg.stat_prefix ?? '',
     targets: Object.freeze(targets),
+    totalWeight: total,
     idleTimeoutMs: durationMs(msg.idle_timeout, 3_600_000),
     accessLogs: accessLogs(msg.access_log, `${path}.access_log`, problems),
   };

@@ -6,6 +6,8 @@
 import { isTrellisError, type Problems } from '../../core/errors.js';
 import { compileHashPolicies, type HashPolicyConfig } from '../policy/lb-hash-policy.js';
 import type { RuntimeFractionalPercentConfig } from '../policy/proto-values.js';
+import { compileRetryPolicy, type RetryPolicyConfig } from '../policy/retry-policy.js';
+import { totalWeight } from '../policy/weighted.js';
 import { compileHeaderMatchers, compileQueryParameterMatchers } from '../policy/string-matcher.js';
 import type {
   ForwardAction,
@@ -73,16 +75,6 @@ const ROUTE_FIELDS = fieldSet(
   'typed_per_filter_config',
   ...HEADER_LISTS,
 );
-const RETRY_FIELDS = fieldSet(
-  'retry_on',
-  'num_retries',
-  'per_try_timeout',
-  'retry_back_off',
-  'retriable_status_codes',
-  'retry_host_predicate',
-  // A bound on re-picks for the host predicate; picks here never loop, so it needs no setting.
-  'host_selection_retry_max_attempts',
-);
 const MIRROR_FIELDS = fieldSet('cluster', 'runtime_fraction', 'trace_sampled');
 const MATCH_FIELDS = fieldSet(
   'prefix',
@@ -111,21 +103,6 @@ const ACTION_FIELDS = fieldSet(
   'max_grpc_timeout',
   'cluster_not_found_response_code',
 );
-const RETRY_ON: ReadonlySet<string> = new Set([
-  '5xx',
-  'gateway-error',
-  'reset',
-  'connect-failure',
-  'retriable-status-codes',
-  'refused-stream',
-  'unavailable',
-  'cancelled',
-  'deadline-exceeded',
-  'resource-exhausted',
-  'retriable-4xx',
-  'envoy-ratelimited',
-]);
-
 /** Envoy's default route timeout. */
 export const DEFAULT_ROUTE_TIMEOUT_MS = 15_000;
 
@@ -343,15 +320,14 @@ function forwardAction(
   } else {
     problems.error(path, 'expected cluster or weighted_clusters (cluster_header is not supported)');
   }
-  const totalWeight = targets.reduce((s, t) => s + t.weight, 0);
-  if (targets.length > 0 && totalWeight === 0)
-    problems.error(`${path}.weighted_clusters`, 'the weights sum to 0');
+  const total = totalWeight(targets);
+  if (targets.length > 0 && total === 0) problems.error(`${path}.weighted_clusters`, 'the weights sum to 0');
   const mirrors: ForwardAction['mirrors'][number][] = [];
   const out: ForwardAction = {
     kind: 'forward',
     mirrors,
     targets: Object.freeze(targets),
-    totalWeight,
+    totalWeight: total,
     timeoutMs: durationMs(a.timeout, DEFAULT_ROUTE_TIMEOUT_MS),
   };
   (a.request_mirror_policies ?? []).forEach((m, i) => {
@@ -407,38 +383,9 @@ function forwardAction(
 
 const NO_MUTATION = Object.freeze({ add: [], remove: [] });
 
-function retryPolicy(p: RetryPolicyMsg, path: string, problems: Problems): RetryPolicy {
-  const retryOn = new Set(
-    (p.retry_on ?? '')
-      .split(',')
-      .map((s) => s.trim())
-      .filter((s) => s !== ''),
-  );
-  for (const c of retryOn) {
-    if (!RETRY_ON.has(c))
-      problems.error(`${path}.retry_on`, `retry condition ${JSON.stringify(c)} is not supported`);
-  }
-  checkFields(p, path, RETRY_FIELDS, problems);
-  let excludePreviousHosts = false;
-  (p.retry_host_predicate ?? []).forEach((pred, i) => {
-    const name = (pred as { name?: string }).name ?? '';
-    if (name === 'envoy.retry_host_predicates.previous_hosts') excludePreviousHosts = true;
-    else
-      problems.error(
-        `${path}.retry_host_predicate[${i}]`,
-        `retry host predicate ${JSON.stringify(name)} is not supported`,
-      );
-  });
-  const base = durationMs(p.retry_back_off?.base_interval, 25);
-  return Object.freeze({
-    retryOn,
-    numRetries: u32(p.num_retries, 1),
-    perTryTimeoutMs: p.per_try_timeout ? durationMs(p.per_try_timeout, 0) || undefined : undefined,
-    baseIntervalMs: base,
-    maxIntervalMs: durationMs(p.retry_back_off?.max_interval, base * 10),
-    retriableStatusCodes: new Set(p.retriable_status_codes ?? []),
-    excludePreviousHosts,
-  });
+/** The retry policy's one owner compiles it; what it cannot honour NACKs the route config. */
+function retryPolicy(p: RetryPolicyMsg, path: string, problems: Problems): RetryPolicy | undefined {
+  return compiled(() => compileRetryPolicy(p as RetryPolicyConfig, path), problems, undefined);
 }
 
 const REDIRECT_CODES: Record<string, number> = {

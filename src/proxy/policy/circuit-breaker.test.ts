@@ -2,7 +2,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isTrellisError } from '../../core/errors.js';
 import { TYPE, decodeMessage, encodeMessage } from '../../protocol/protos.js';
-import { CircuitBreakers, compileCircuitBreakers, type CircuitBreakersConfig } from './circuit-breaker.js';
+import {
+  CircuitBreakers,
+  compileCircuitBreakers,
+  retryBudgetLimit,
+  type CircuitBreakersConfig,
+} from './circuit-breaker.js';
 
 test('defaults are Envoy defaults for both priorities', () => {
   const s = compileCircuitBreakers(undefined);
@@ -114,4 +119,9 @@ test("Istio's maximum thresholds (4294967295, as decoded from the wire) never tr
   );
   for (const release of held) release();
   assert.equal(b.remaining('retries'), MAX);
+});
+
+test('retry budget limit', () => {
+  assert.equal(retryBudgetLimit({ budgetPercent: 20, minRetryConcurrency: 3 }, 0), 3);
+  assert.equal(retryBudgetLimit({ budgetPercent: 20, minRetryConcurrency: 3 }, 100), 20);
 });

@@ -1,5 +1,4 @@
 import { invalid, unwrap, type Wrapped } from './proto-values.js';
-import { retryBudgetLimit, type RetryBudget } from './retry-policy.js';
 
 /**
  * Envoy cluster circuit breakers: per priority (DEFAULT, HIGH) limits on connections, pending
@@ -170,4 +169,16 @@ export class CircuitBreakers {
   forPriority(priority: RoutingPriority = 'DEFAULT'): CircuitBreaker {
     return this.byPriority[priority];
   }
+}
+
+export interface RetryBudget {
+  /** Percent of active requests that may be retries (Envoy default 20). */
+  budgetPercent: number;
+  /** Retries always allowed regardless of the active count (Envoy default 3). */
+  minRetryConcurrency: number;
+}
+
+/** How many retries may be in flight at once under a budget. */
+export function retryBudgetLimit(budget: RetryBudget, activeRequests: number): number {
+  return Math.max(budget.minRetryConcurrency, Math.floor((budget.budgetPercent / 100) * activeRequests));
 }

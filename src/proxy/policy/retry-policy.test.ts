@@ -2,38 +2,85 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isTrellisError } from '../../core/errors.js';
 import { seededRandom } from '../../core/random.js';
-import { compileRetryPolicy, retryBudgetLimit, type AttemptOutcome } from './retry-policy.js';
+import { compileRetryPolicy, type AttemptOutcome, type ResetReason } from './retry-policy.js';
 
+// Shorthands for the outcomes of one attempt.
+const res = (status: number, headers: Record<string, string> = {}, grpcStatus?: number): AttemptOutcome => ({
+  kind: 'response',
+  status,
+  headers,
+  grpcStatus,
+});
+const reset = (reason: ResetReason, requestStarted = reason !== 'connect-failure'): AttemptOutcome => ({
+  kind: 'reset',
+  reason,
+  requestStarted,
+});
+
+// Envoy's router filter, x-envoy-retry-on and x-envoy-retry-grpc-on:
+// https://www.envoyproxy.io/docs/envoy/latest/configuration/http/http_filters/router_filter
 test('retry_on conditions table', () => {
   const cases: [string, AttemptOutcome, boolean][] = [
-    ['5xx', { status: 500 }, true],
-    ['5xx', { status: 404 }, false],
-    ['5xx', { reset: true }, true],
-    ['5xx', { connectFailure: true }, true],
-    ['5xx', { perTryTimeout: true }, true],
-    ['gateway-error', { status: 502 }, true],
-    ['gateway-error', { status: 500 }, false],
-    ['gateway-error', { perTryTimeout: true }, true],
-    ['connect-failure', { connectFailure: true }, true],
-    ['connect-failure', { reset: true }, false],
-    ['connect-failure', { status: 503 }, false],
-    ['reset', { reset: true }, true],
-    ['refused-stream', { refusedStream: true }, true],
-    ['refused-stream', { reset: true }, false],
-    ['retriable-4xx', { status: 409 }, true],
-    ['retriable-4xx', { status: 429 }, false],
-    ['retriable-status-codes', { status: 429 }, true],
-    ['retriable-status-codes', { status: 500 }, false],
-    ['envoy-ratelimited', { status: 429, headers: { 'x-envoy-ratelimited': 'true' } }, true],
-    ['envoy-ratelimited', { status: 429 }, false],
-    ['retriable-headers', { status: 200, headers: { 'x-retry': 'yes' } }, true],
-    ['retriable-headers', { status: 200, headers: {} }, false],
-    ['unavailable,cancelled', { status: 200, grpcStatus: 14 }, true],
-    ['unavailable,cancelled', { status: 200, grpcStatus: 1 }, true],
-    ['unavailable', { status: 200, grpcStatus: 13 }, false],
-    ['internal,resource-exhausted,deadline-exceeded', { grpcStatus: 4 }, true],
-    ['5xx', { status: 503, headers: { 'x-envoy-overloaded': 'true' } }, false],
-    ['', { status: 503 }, false],
+    ['5xx', res(500), true],
+    ['5xx', res(599), true],
+    ['5xx', res(499), false],
+    ['5xx', res(404), false],
+    ['5xx', reset('remote-reset'), true],
+    ['5xx', reset('connect-failure'), true],
+    ['5xx', reset('refused-stream'), true],
+    ['5xx', reset('per-try-timeout'), true],
+    ['gateway-error', res(502), true],
+    ['gateway-error', res(503), true],
+    ['gateway-error', res(504), true],
+    ['gateway-error', res(500), false],
+    ['gateway-error', res(501), false],
+    ['gateway-error', reset('per-try-timeout'), true],
+    ['gateway-error', reset('remote-reset'), true],
+    ['reset', reset('remote-reset'), true],
+    ['reset', reset('connect-failure'), true],
+    ['reset', reset('per-try-timeout'), true],
+    ['reset', res(503), false],
+    ['connect-failure', reset('connect-failure'), true],
+    ['connect-failure', reset('remote-reset'), false],
+    ['connect-failure', reset('per-try-timeout'), false],
+    ['connect-failure', res(503), false],
+    ['refused-stream', reset('refused-stream'), true],
+    ['refused-stream', reset('remote-reset'), false],
+    ['refused-stream', reset('connect-failure'), false],
+    ['reset-before-request', reset('connect-failure'), true],
+    ['reset-before-request', reset('remote-reset', false), true],
+    ['reset-before-request', reset('remote-reset', true), false],
+    ['reset-before-request', reset('per-try-timeout', true), false],
+    ['reset-before-request', res(503), false],
+    ['retriable-4xx', res(409), true],
+    ['retriable-4xx', res(429), false],
+    ['retriable-4xx', res(408), false],
+    ['retriable-status-codes', res(429), true],
+    ['retriable-status-codes', res(500), false],
+    ['retriable-status-codes', reset('remote-reset'), false],
+    ['envoy-ratelimited', res(429, { 'x-envoy-ratelimited': 'true' }), true],
+    ['envoy-ratelimited', res(200, { 'x-envoy-ratelimited': 'true' }), true],
+    ['envoy-ratelimited', res(429), false],
+    // x-envoy-ratelimited decides alone: a 503 carrying it is not a 5xx retry.
+    ['5xx', res(503, { 'x-envoy-ratelimited': 'true' }), false],
+    ['5xx,envoy-ratelimited', res(503, { 'x-envoy-ratelimited': 'true' }), true],
+    // An upstream that says it is overloaded is never retried.
+    ['5xx', res(503, { 'x-envoy-overloaded': 'true' }), false],
+    ['envoy-ratelimited', res(429, { 'x-envoy-overloaded': 'true', 'x-envoy-ratelimited': 'true' }), false],
+    ['retriable-headers', res(200, { 'x-retry': 'yes' }), true],
+    ['retriable-headers', res(200, { 'x-retry': 'no' }), false],
+    ['retriable-headers', res(200), false],
+    ['unavailable', res(200, {}, 14), true],
+    ['unavailable', res(200, {}, 13), false],
+    ['cancelled', res(200, {}, 1), true],
+    ['deadline-exceeded', res(200, {}, 4), true],
+    ['resource-exhausted', res(200, {}, 8), true],
+    ['internal', res(200, {}, 13), true],
+    ['internal', res(200, {}, 14), false],
+    ['unavailable', reset('remote-reset'), false],
+    ['unavailable', res(503), false],
+    ['', res(503), false],
+    ['', reset('remote-reset'), false],
   ];
   for (const [retryOn, outcome, want] of cases) {
     const p = compileRetryPolicy({
@@ -48,11 +95,11 @@ test('retry_on conditions table', () => {
 test('num_retries bounds the attempts (default 1)', () => {
   const one = compileRetryPolicy({ retry_on: '5xx' });
   assert.equal(one.numRetries, 1);
-  assert.equal(one.shouldRetry({ status: 503 }, 0), true);
-  assert.equal(one.shouldRetry({ status: 503 }, 1), false);
+  assert.equal(one.shouldRetry(res(503), 0), true);
+  assert.equal(one.shouldRetry(res(503), 1), false);
   const three = compileRetryPolicy({ retry_on: '5xx', num_retries: { value: 3 } });
   assert.deepEqual(
-    [0, 1, 2, 3].map((n) => three.shouldRetry({ status: 503 }, n)),
+    [0, 1, 2, 3].map((n) => three.shouldRetry(res(503), n)),
     [true, true, true, false],
   );
 });
@@ -112,6 +159,22 @@ test('unsupported retry features are refused with a path', () => {
       'TRELLIS_UNSUPPORTED',
       'route.retry_policy.retry_priority',
     ],
+    [{ retry_on: 'http3-post-connect-failure' }, 'TRELLIS_UNSUPPORTED', 'route.retry_policy.retry_on'],
+    [
+      { per_try_idle_timeout: { seconds: 1 } },
+      'TRELLIS_UNSUPPORTED',
+      'route.retry_policy.per_try_idle_timeout',
+    ],
+    [
+      { rate_limited_retry_back_off: { reset_headers: [] } },
+      'TRELLIS_UNSUPPORTED',
+      'route.retry_policy.rate_limited_retry_back_off',
+    ],
+    [
+      { retry_options_predicates: [{ name: 'x' }] },
+      'TRELLIS_UNSUPPORTED',
+      'route.retry_policy.retry_options_predicates',
+    ],
     [
       { retry_back_off: { base_interval: { seconds: 1 }, max_interval: { nanos: 1000 } } },
       'TRELLIS_INVALID_CONFIG',
@@ -125,9 +188,4 @@ test('unsupported retry features are refused with a path', () => {
       JSON.stringify(config),
     );
   }
-});
-
-test('retry budget limit', () => {
-  assert.equal(retryBudgetLimit({ budgetPercent: 20, minRetryConcurrency: 3 }, 0), 3);
-  assert.equal(retryBudgetLimit({ budgetPercent: 20, minRetryConcurrency: 3 }, 100), 20);
 });

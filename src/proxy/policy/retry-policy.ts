@@ -1,3 +1,4 @@
+import { backoffDelay } from '../../core/backoff.js';
 import type { Random } from '../../core/random.js';
 import {
   durationMs,
@@ -15,23 +16,22 @@ import {
 } from './string-matcher.js';
 
 /**
- * Envoy's route RetryPolicy: which attempt outcomes are retried, how many times, the jittered
- * exponential back-off between attempts, and the retry host predicate. Plus the retry budget
- * arithmetic the circuit breaker uses.
+ * Envoy's route RetryPolicy, the one owner of every retry decision: which attempt outcomes are
+ * retried, how many times, the jittered exponential back-off between attempts, whether the
+ * request may be retried at all (retriable_request_headers) and the previous-hosts predicate.
+ * The proxy's route converter compiles it (a field or condition it cannot honour is refused, so
+ * the route config is NACKed rather than accepted and ignored) and the router's retry layer
+ * (src/proxy/router/retry.ts) asks it.
  *
- * Exports:
- *   compileRetryPolicy(config: RetryPolicyConfig, path): RetryPolicy     throws on bad input
- *   interface AttemptOutcome { status?; grpcStatus?; headers?; reset?; connectFailure?;
- *                              refusedStream?; perTryTimeout?; resetBeforeRequest? }
- *   RetryPolicy.shouldRetry(outcome, retriesDone): boolean
- *   RetryPolicy.backoffMs(retryNumber (1-based), random): number
- *   RetryPolicy.requestAllowsRetry(requestHeaders): boolean   (retriable_request_headers)
- *   RetryPolicy fields: numRetries, perTryTimeoutMs?, perTryIdleTimeoutMs?, baseIntervalMs,
- *                       maxIntervalMs, excludePreviousHosts, hostSelectionMaxAttempts, retryOn
- *   retryBudgetLimit({ budgetPercent, minRetryConcurrency }, activeRequests): number
- *
- * `headers` in AttemptOutcome are the upstream response headers. The data path must only retry
- * before any of the response went downstream; that is its call, not this module's.
+ * The decision follows Envoy's RetryStateImpl
+ * (https://www.envoyproxy.io/docs/envoy/latest/configuration/http/http_filters/router_filter#x-envoy-retry-on):
+ * - a response carrying x-envoy-overloaded is never retried;
+ * - a response carrying x-envoy-ratelimited is retried only under `envoy-ratelimited`, whatever
+ *   its status;
+ * - a reset (including a per-try timeout, which Envoy turns into a local reset) is retried under
+ *   `reset`, `5xx` and `gateway-error`; a refused stream also under `refused-stream`; a connect
+ *   failure also under `connect-failure`; any reset before the request started upstream also
+ *   under `reset-before-request`.
  */
 export interface RetryPolicyConfig {
   retry_on?: string | null;
@@ -49,16 +49,25 @@ export interface RetryPolicyConfig {
   retry_options_predicates?: unknown[] | null;
 }
 
-export interface AttemptOutcome {
-  status?: number;
-  grpcStatus?: number;
-  headers?: RequestHeaders;
-  reset?: boolean;
-  connectFailure?: boolean;
-  refusedStream?: boolean;
-  perTryTimeout?: boolean;
-  resetBeforeRequest?: boolean;
-}
+/** How an attempt ended, as far as the retry decision cares. */
+export type AttemptOutcome =
+  | {
+      kind: 'response';
+      status: number;
+      /** Response headers (lower-case names). */
+      headers: RequestHeaders;
+      /** grpc-status in the headers (a trailers-only response), when present. */
+      grpcStatus?: number | undefined;
+    }
+  | {
+      kind: 'reset';
+      reason: ResetReason;
+      /** The request head had been handed to the upstream connection. */
+      requestStarted: boolean;
+    };
+
+/** Why an attempt ended without a response; `per-try-timeout` is Envoy's local reset. */
+export type ResetReason = 'connect-failure' | 'remote-reset' | 'refused-stream' | 'per-try-timeout';
 
 const GRPC_CODES: Record<string, number> = {
   cancelled: 1,
@@ -68,6 +77,8 @@ const GRPC_CODES: Record<string, number> = {
   unavailable: 14,
 };
 
+// `http3-post-connect-failure` is left out: this proxy never speaks HTTP/3 upstream, so the
+// condition could not be honoured as configured.
 const HTTP_ON = new Set([
   '5xx',
   'gateway-error',
@@ -79,7 +90,19 @@ const HTTP_ON = new Set([
   'retriable-status-codes',
   'retriable-headers',
   'envoy-ratelimited',
-  'http3-post-connect-failure',
+]);
+
+/** Every RetryPolicy field this proxy honours; any other set field is refused. */
+const FIELDS = new Set([
+  'retry_on',
+  'num_retries',
+  'per_try_timeout',
+  'retry_back_off',
+  'retriable_status_codes',
+  'retriable_headers',
+  'retriable_request_headers',
+  'retry_host_predicate',
+  'host_selection_retry_max_attempts',
 ]);
 
 const PREVIOUS_HOSTS = 'envoy.retry_host_predicates.previous_hosts';
@@ -90,31 +113,36 @@ export interface RetryPolicy {
   readonly retryOn: ReadonlySet<string>;
   readonly numRetries: number;
   readonly perTryTimeoutMs: number | undefined;
-  readonly perTryIdleTimeoutMs: number | undefined;
   readonly baseIntervalMs: number;
   readonly maxIntervalMs: number;
+  /** retry_host_predicate previous_hosts: a retry avoids the hosts already tried. */
   readonly excludePreviousHosts: boolean;
   readonly hostSelectionMaxAttempts: number;
+  /** Would this outcome be retried, with `retriesDone` retries already made? */
   shouldRetry(outcome: AttemptOutcome, retriesDone: number): boolean;
+  /** The wait before retry number `retryNumber` (1-based). */
   backoffMs(retryNumber: number, random: Random): number;
+  /** retriable_request_headers: a request that matches none of them is never retried. */
   requestAllowsRetry(requestHeaders: RequestHeaders): boolean;
 }
 
+function isSet(v: unknown): boolean {
+  return v !== undefined && v !== null && !(Array.isArray(v) && v.length === 0);
+}
+
 export function compileRetryPolicy(config: RetryPolicyConfig, path = 'retry_policy'): RetryPolicy {
+  for (const [field, value] of Object.entries(config)) {
+    if (FIELDS.has(field) || !isSet(value)) continue;
+    throw unsupported(`${path}.${field}`, 'is not supported by this proxy');
+  }
   const retryOn = new Set<string>();
   for (const raw of (config.retry_on ?? '').split(',')) {
     const token = raw.trim();
     if (token === '') continue;
     if (!HTTP_ON.has(token) && GRPC_CODES[token] === undefined) {
-      throw unsupported(`${path}.retry_on`, `unknown retry_on condition ${JSON.stringify(token)}`);
+      throw unsupported(`${path}.retry_on`, `retry condition ${JSON.stringify(token)} is not supported`);
     }
     retryOn.add(token);
-  }
-  if (config.retry_priority !== undefined && config.retry_priority !== null) {
-    throw unsupported(`${path}.retry_priority`, 'retry priority plugins are not supported');
-  }
-  if (config.rate_limited_retry_back_off !== undefined && config.rate_limited_retry_back_off !== null) {
-    throw unsupported(`${path}.rate_limited_retry_back_off`, 'rate limited retry back-off is not supported');
   }
   let excludePreviousHosts = false;
   (config.retry_host_predicate ?? []).forEach((p, i) => {
@@ -123,7 +151,7 @@ export function compileRetryPolicy(config: RetryPolicyConfig, path = 'retry_poli
     else
       throw unsupported(
         `${path}.retry_host_predicate[${i}]`,
-        `retry host predicate ${p.name ?? typeUrl ?? '?'} is not supported`,
+        `retry host predicate ${JSON.stringify(p.name ?? typeUrl ?? '')} is not supported`,
       );
   });
   const baseIntervalMs = durationMs(config.retry_back_off?.base_interval, 25);
@@ -138,7 +166,7 @@ export function compileRetryPolicy(config: RetryPolicyConfig, path = 'retry_poli
     compileHeaderMatchers([h], `${path}.retriable_headers[${i}]`),
   );
   const requestHeaders = config.retriable_request_headers?.length
-    ? (config.retriable_request_headers ?? []).map((h, i) =>
+    ? config.retriable_request_headers.map((h, i) =>
         compileHeaderMatchers([h], `${path}.retriable_request_headers[${i}]`),
       )
     : undefined;
@@ -146,28 +174,30 @@ export function compileRetryPolicy(config: RetryPolicyConfig, path = 'retry_poli
     [...retryOn].map((t) => GRPC_CODES[t]).filter((c): c is number => c !== undefined),
   );
   const perTry = durationMs(config.per_try_timeout, 0);
-  const perTryIdle = durationMs(config.per_try_idle_timeout, 0);
   const has = (t: string) => retryOn.has(t);
+  const onAnyReset = has('reset') || has('5xx') || has('gateway-error');
+
+  const matchesResponse = (
+    status: number,
+    headers: RequestHeaders,
+    grpcStatus: number | undefined,
+  ): boolean => {
+    if (headers['x-envoy-overloaded'] !== undefined) return false;
+    if (headers['x-envoy-ratelimited'] !== undefined) return has('envoy-ratelimited');
+    if (has('5xx') && status >= 500 && status <= 599) return true;
+    if (has('gateway-error') && (status === 502 || status === 503 || status === 504)) return true;
+    if (has('retriable-4xx') && status === 409) return true;
+    if (has('retriable-status-codes') && statusCodes.has(status)) return true;
+    if (has('retriable-headers') && retriableHeaders.some((m) => m(headers))) return true;
+    return grpcStatus !== undefined && grpcCodes.has(grpcStatus);
+  };
 
   const matches = (o: AttemptOutcome): boolean => {
-    const headers = o.headers ?? {};
-    // An upstream that says it is overloaded must not be hit again (Envoy honours this header).
-    if (headers['x-envoy-overloaded'] !== undefined) return false;
-    if (o.connectFailure && (has('connect-failure') || has('5xx') || has('gateway-error') || has('reset')))
-      return true;
-    if (o.refusedStream && (has('refused-stream') || has('5xx') || has('gateway-error') || has('reset')))
-      return true;
-    if (o.resetBeforeRequest && has('reset-before-request')) return true;
-    if ((o.reset || o.perTryTimeout) && (has('5xx') || has('gateway-error') || has('reset'))) return true;
-    if (o.grpcStatus !== undefined && grpcCodes.has(o.grpcStatus)) return true;
-    const s = o.status;
-    if (s === undefined) return false;
-    if (has('5xx') && s >= 500) return true;
-    if (has('gateway-error') && (s === 502 || s === 503 || s === 504)) return true;
-    if (has('retriable-4xx') && s === 409) return true;
-    if (has('retriable-status-codes') && statusCodes.has(s)) return true;
-    if (has('envoy-ratelimited') && headers['x-envoy-ratelimited'] !== undefined) return true;
-    if (has('retriable-headers') && retriableHeaders.some((m) => m(headers))) return true;
+    if (o.kind === 'response') return matchesResponse(o.status, o.headers, o.grpcStatus);
+    if (onAnyReset) return true;
+    if (has('reset-before-request') && !o.requestStarted) return true;
+    if (o.reason === 'refused-stream') return has('refused-stream');
+    if (o.reason === 'connect-failure') return has('connect-failure');
     return false;
   };
 
@@ -175,29 +205,14 @@ export function compileRetryPolicy(config: RetryPolicyConfig, path = 'retry_poli
     retryOn,
     numRetries,
     perTryTimeoutMs: perTry > 0 ? perTry : undefined,
-    perTryIdleTimeoutMs: perTryIdle > 0 ? perTryIdle : undefined,
     baseIntervalMs,
     maxIntervalMs,
     excludePreviousHosts,
     hostSelectionMaxAttempts: Math.max(1, Number(config.host_selection_retry_max_attempts ?? 1)),
     shouldRetry: (outcome, retriesDone) => retriesDone < numRetries && matches(outcome),
     // Envoy's jittered exponential back-off: uniform in [0, base * 2^(n-1)), capped at max.
-    backoffMs: (retryNumber, random) => {
-      const ceiling = Math.min(baseIntervalMs * 2 ** Math.max(0, retryNumber - 1), maxIntervalMs);
-      return Math.floor(random() * ceiling);
-    },
+    backoffMs: (retryNumber, random) =>
+      backoffDelay({ baseMs: baseIntervalMs, maxMs: maxIntervalMs }, Math.max(0, retryNumber - 1), random),
     requestAllowsRetry: (h) => requestHeaders === undefined || requestHeaders.some((m) => m(h)),
   };
-}
-
-export interface RetryBudget {
-  /** Percent of active requests that may be retries (Envoy default 20). */
-  budgetPercent: number;
-  /** Retries always allowed regardless of the active count (Envoy default 3). */
-  minRetryConcurrency: number;
-}
-
-/** How many retries may be in flight at once under a budget. */
-export function retryBudgetLimit(budget: RetryBudget, activeRequests: number): number {
-  return Math.max(budget.minRetryConcurrency, Math.floor((budget.budgetPercent / 100) * activeRequests));
 }

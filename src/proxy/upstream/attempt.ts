@@ -38,10 +38,17 @@ export const DISCARD_BODY: ResponseBodyReader = {
   error: () => undefined,
 };
 
+/**
+ * How an attempt failed: the connection could not be made (`connect`, Envoy's UF), the stream
+ * was reset after it was (`reset`, UR), or an HTTP/2 upstream refused the stream
+ * (REFUSED_STREAM: it did no work on it). `requestStarted`: the request head had been handed to
+ * the connection, which decides `reset-before-request` retries.
+ */
 export class UpstreamError extends Error {
   constructor(
-    readonly kind: 'connect' | 'reset',
+    readonly kind: 'connect' | 'reset' | 'refused-stream',
     message: string,
+    readonly requestStarted: boolean = kind !== 'connect',
   ) {
     super(message);
     this.name = 'UpstreamError';

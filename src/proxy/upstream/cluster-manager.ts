@@ -180,6 +180,15 @@ export class ClusterRuntime {
     return { endpoint, host, release };
   }
 
+  /** The cluster's `retries` circuit breaker, as the router's retry layer takes it. */
+  readonly retryBreaker = {
+    tryAcquire: (): (() => void) | undefined => {
+      const release = this.breakers.forPriority().tryAcquire('retries');
+      if (release) this.counters.upstream_rq_retry++;
+      return release;
+    },
+  };
+
   /** Feeds outlier detection; an ejection takes effect for the next pick. */
   record(host: UpstreamHost | undefined, outcome: UpstreamOutcome): void {
     const c = this.counters;

@@ -92,15 +92,19 @@ function sendH2(spec: UpstreamRequestSpec, pools: UpstreamPools): UpstreamAttemp
     s.on('trailers', (t: http2.IncomingHttpHeaders) => {
       trailers = withoutPseudo(t);
     });
-    s.on('error', (err: NodeJS.ErrnoException) => {
-      reject(new UpstreamError(entry.connected ? 'reset' : 'connect', err.code ?? err.message));
-    });
-    s.on('close', () => {
-      // Closed before headers: refused or reset stream.
-      reject(
-        new UpstreamError(entry.connected ? 'reset' : 'connect', `stream closed (code ${s.rstCode ?? 0})`),
+    // Closed before headers: a connect failure, a stream the upstream refused (it did no work on
+    // it, so `refused-stream` may retry it), or a reset.
+    const failure = (message: string) =>
+      new UpstreamError(
+        !entry.connected
+          ? 'connect'
+          : s.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM
+            ? 'refused-stream'
+            : 'reset',
+        message,
       );
-    });
+    s.on('error', (err: NodeJS.ErrnoException) => reject(failure(err.code ?? err.message)));
+    s.on('close', () => reject(failure(`stream closed (code ${s.rstCode ?? 0})`)));
     s.on('response', (headers: http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader, flags: number) => {
       resolve(
         new H2Response(

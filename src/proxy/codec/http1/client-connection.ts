@@ -216,7 +216,9 @@ export class Http1ClientConnection implements ParserHandler {
     this.current = undefined;
     if (req) {
       req.conn = undefined;
-      req.fail(new UpstreamError(this.connected ? 'reset' : 'connect', this.lastError ?? 'ECONNRESET'));
+      req.fail(
+        new UpstreamError(this.connected ? 'reset' : 'connect', this.lastError ?? 'ECONNRESET', req.live),
+      );
     }
     this.owner.removed(this);
   };
@@ -254,8 +256,8 @@ export class Http1ClientRequest implements UpstreamAttempt, UpstreamResponse, Bo
   private bodyRemaining = 0;
   /** Written with the first body bytes, or alone once the body is known to be empty/late. */
   private pendingHead: string;
-  /** On a connection, writing (else holding what the body source writes). */
-  private live = false;
+  /** On a connection, writing (else holding what the body source writes): the request started. */
+  live = false;
   private queue: Buffer[] | undefined;
   private queued = 0;
   private bodyEnded = false;
