@@ -117,6 +117,11 @@ export interface RetryPolicy {
   readonly maxIntervalMs: number;
   /** retry_host_predicate previous_hosts: a retry avoids the hosts already tried. */
   readonly excludePreviousHosts: boolean;
+  /**
+   * host_selection_retry_max_attempts, kept for the config dump: the balancers skip excluded
+   * hosts themselves, re-drawing up to twice the host count (policy/lb-host.ts firstAllowed), so
+   * a retry lands on an untried host whenever one is healthy, as the bounded re-pick intends.
+   */
   readonly hostSelectionMaxAttempts: number;
   /** Would this outcome be retried, with `retriesDone` retries already made? */
   shouldRetry(outcome: AttemptOutcome, retriesDone: number): boolean;
