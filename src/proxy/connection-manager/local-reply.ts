@@ -14,7 +14,8 @@ export type LocalReplyReason =
   | { kind: 'timeout' }
   /** `requestComplete`: the client had sent its whole request (Envoy: 504, else 408). */
   | { kind: 'stream-idle-timeout'; requestComplete: boolean }
-  | { kind: 'retry-limit'; cluster: string; detail: string }
+  /** The request body outgrew the retry buffer while a retry waited (Envoy: 507). */
+  | { kind: 'retry-buffer-overflow' }
   | { kind: 'bad-request'; detail: string }
   /** An Upgrade the connection manager does not enable (Envoy: 403, details upgrade_failed). */
   | { kind: 'upgrade-refused'; protocol: string }
@@ -58,8 +59,8 @@ export function localReply(reason: LocalReplyReason): LocalReply {
       return { status: 504, body: 'upstream request timeout\n' };
     case 'stream-idle-timeout':
       return { status: reason.requestComplete ? 504 : 408, body: 'stream timeout\n' };
-    case 'retry-limit':
-      return { status: 503, body: `upstream retry limit exceeded: ${reason.detail}\n` };
+    case 'retry-buffer-overflow':
+      return { status: 507, body: 'exceeded request buffer limit while retrying upstream\n' };
     case 'bad-request':
       return { status: 400, body: `bad request: ${reason.detail}\n` };
     case 'upgrade-refused':

@@ -47,6 +47,7 @@ export class ReplayableBody {
   private readonly sinks = new Set<Sink>();
   private replayableFlag: boolean;
   private waitingDrains = 0;
+  private completeFns: (() => void)[] | undefined;
   bytesReceived = 0;
   /** Told of every chunk received (the stream idle timer). */
   activity: { touch(): void } | undefined;
@@ -65,6 +66,15 @@ export class ReplayableBody {
   /** The whole request body has been received from the client. */
   get complete(): boolean {
     return this.ended || this.empty || this.source.readableEnded;
+  }
+
+  /**
+   * Runs `fn` once the whole body has been received (at once if it has): Envoy starts the route
+   * and per-try timeouts only then, so a slow upload is not an upstream timeout.
+   */
+  whenComplete(fn: () => void): void {
+    if (this.complete) fn();
+    else (this.completeFns ??= []).push(fn);
   }
 
   /** True while every chunk received so far is still held. */
@@ -96,6 +106,9 @@ export class ReplayableBody {
         this.ended = true;
         for (const s of this.sinks) s.stream.end();
         this.sinks.clear();
+        const fns = this.completeFns;
+        this.completeFns = undefined;
+        if (fns) for (const f of fns) f();
       });
     }
     if (this.waitingDrains === 0) this.source.resume();

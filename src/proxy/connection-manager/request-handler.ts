@@ -316,14 +316,9 @@ async function send(
     path,
     authority: spec.authority,
     headers,
-    requestHeaders: action.hash
-      ? (spec.matchHeaders ?? {
-          ...ds.headers,
-          ':path': ds.path,
-          ':authority': ds.authority,
-          ':method': ds.method,
-        })
-      : ds.headers,
+    // With the pseudo-headers: hash policies and retriable_request_headers may name them.
+    requestHeaders:
+      spec.matchHeaders ?? withPseudoHeaders(ds.headers, ds.path, ds.method, ds.authority, ds.scheme),
     sourceIp: ds.remoteAddress,
     body,
     idle: spec.idle,
@@ -378,6 +373,8 @@ export function sendLocalReply(
 ): void {
   const reply = localReply(reason);
   flagLocalReply(info, reason);
+  // A circuit breaker's 503 tells a retrying client proxy not to retry it here (Envoy).
+  if (reason.kind === 'overflow') extraHeaders = { ...extraHeaders, 'x-envoy-overloaded': 'true' };
   if (ds.aborted) return;
   if (ds.headersSent) {
     // Too late for a response: the client sees the stream reset instead.

@@ -33,8 +33,6 @@ export function localReplyFlag(reason: LocalReplyReason): ResponseFlag | undefin
       return 'UT';
     case 'stream-idle-timeout':
       return 'SI';
-    case 'retry-limit':
-      return 'URX';
     case 'bad-request':
       return 'DPE';
     case 'fault-abort':
@@ -45,6 +43,7 @@ export function localReplyFlag(reason: LocalReplyReason): ResponseFlag | undefin
       return 'RL';
     case 'upgrade-refused':
     case 'path-redirect':
+    case 'retry-buffer-overflow':
       return undefined;
   }
 }
@@ -66,6 +65,11 @@ export function flagDownstreamDisconnect(info: Flagged): void {
  */
 export function flagRetriesExhausted(info: Flagged): void {
   info.flags.add('URX');
+}
+
+/** A retry the policy wanted found the cluster's retries circuit breaker full (Envoy: UO). */
+export function flagRetryOverflow(info: Flagged): void {
+  info.flags.add('UO');
 }
 
 /** Why a response that had started streaming was cut short. */

@@ -123,6 +123,8 @@ export interface RetryPolicy {
    * a retry lands on an untried host whenever one is healthy, as the bounded re-pick intends.
    */
   readonly hostSelectionMaxAttempts: number;
+  /** Is this outcome one the policy retries (retry_on and the headers), retries left or not? */
+  retriable(outcome: AttemptOutcome): boolean;
   /** Would this outcome be retried, with `retriesDone` retries already made? */
   shouldRetry(outcome: AttemptOutcome, retriesDone: number): boolean;
   /** The wait before retry number `retryNumber` (1-based). */
@@ -214,6 +216,7 @@ export function compileRetryPolicy(config: RetryPolicyConfig, path = 'retry_poli
     maxIntervalMs,
     excludePreviousHosts,
     hostSelectionMaxAttempts: Math.max(1, Number(config.host_selection_retry_max_attempts ?? 1)),
+    retriable: matches,
     shouldRetry: (outcome, retriesDone) => retriesDone < numRetries && matches(outcome),
     // Envoy's jittered exponential back-off: uniform in [0, base * 2^(n-1)), capped at max.
     backoffMs: (retryNumber, random) =>

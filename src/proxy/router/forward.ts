@@ -20,12 +20,12 @@ import type { Random } from '../../core/random.js';
 import type { Endpoint, ForwardAction } from '../model/config.js';
 import type { ClusterRuntime, UpstreamClaim, UpstreamHost } from '../upstream/cluster-manager.js';
 import type { UpstreamPools } from '../upstream/pools.js';
-import type { OutgoingHeaders } from '../upstream/attempt.js';
+import type { OutgoingHeaders, UpstreamAttempt } from '../upstream/attempt.js';
 import { sendUpstream } from '../upstream/upstream-request.js';
 import type { Downstream } from '../connection-manager/downstream.js';
 import type { LocalReplyReason } from '../connection-manager/local-reply.js';
 import type { ReplayableBody } from '../connection-manager/request-body.js';
-import { flagRetriesExhausted } from '../connection-manager/response-flags.js';
+import { flagRetriesExhausted, flagRetryOverflow } from '../connection-manager/response-flags.js';
 import type { StreamIdleTimer } from '../connection-manager/stream-idle-timeout.js';
 import type { StreamInfo } from '../connection-manager/stream-info.js';
 import { failureReply, outlierOutcome, retryOutcome, type AttemptResult } from './attempt-result.js';
@@ -67,36 +67,41 @@ export async function forward(
   info: StreamInfo,
   deps: ForwardDeps,
 ): Promise<LocalReplyReason | undefined> {
-  const { cluster, idle } = req;
+  const { cluster, idle, body } = req;
   const policy = req.action.retry;
   const hashed = hashRequest(req.action.hash, req.requestHeaders, req.path, req.sourceIp);
-  let finishHeaders = req.finishHeaders;
-  if (hashed.setCookie !== undefined) {
-    const cookie = hashed.setCookie;
-    finishHeaders = (h) => {
-      req.finishHeaders(h);
-      h['set-cookie'] = cookie;
-    };
-  }
-  const stop = new RequestStop(deps.clock, req.action.timeoutMs, { downstream: ds, idle });
-  const retry = new RetryState(policy, {
-    requestHeaders: req.requestHeaders,
-    replayable: () => req.body.replayable,
-    breaker: cluster.retryBreaker,
-    clock: deps.clock,
-    random: deps.random,
-  });
+  const finishHeaders =
+    hashed.setCookie === undefined ? req.finishHeaders : withCookie(req, hashed.setCookie);
   // Hosts already tried, kept only when the retry policy wants them skipped.
   const tried = policy?.excludePreviousHosts ? new Set<UpstreamHost>() : undefined;
-  const idleReply = (): LocalReplyReason => ({
-    kind: 'stream-idle-timeout',
-    requestComplete: req.body.complete,
-  });
+  const perTry = {
+    timeoutMs: policy?.perTryTimeoutMs,
+    whenRequestComplete: (fn: () => void) => body.whenComplete(fn),
+  };
+  const idleReply = (): LocalReplyReason => ({ kind: 'stream-idle-timeout', requestComplete: body.complete });
+  let stop: RequestStop | undefined;
+  let retry: RetryState | undefined;
   try {
+    stop = new RequestStop(deps.clock, req.action.timeoutMs, { downstream: ds, idle, body });
+    retry = new RetryState(policy, {
+      requestHeaders: req.requestHeaders,
+      replayable: () => body.replayable,
+      breaker: cluster.retryBreaker,
+      clock: deps.clock,
+      random: deps.random,
+    });
     for (let attempt = 0; ; attempt++) {
       const before = stop.cause();
       if (before === 'downstream-disconnect') return undefined;
       if (before === 'stream-idle-timeout') return idleReply();
+      if (before === 'route-timeout') {
+        // The route timeout passed during the back-off: no attempt, nothing for outlier detection.
+        cluster.counters.upstream_rq_timeout++;
+        return { kind: 'timeout' };
+      }
+      // The body overflowed the retry buffer during the back-off: what is left cannot be resent
+      // (Envoy: 507, "exceeded request buffer limit while retrying upstream").
+      if (attempt > 0 && !body.replayable) return { kind: 'retry-buffer-overflow' };
       const claim = cluster.claim(req.originalDestination, hashed.hash, tried);
       if (claim === 'overflow') return { kind: 'overflow', cluster: cluster.config.name };
       if (claim === 'no-host') return { kind: 'no-healthy-upstream', cluster: cluster.config.name };
@@ -104,12 +109,13 @@ export async function forward(
       info.upstreamHost = claim.endpoint.key;
       info.destinationIdentity = claim.endpoint.identity;
       info.attempts = attempt + 1;
-      const result = await runAttempt(send(req, claim, deps), policy?.perTryTimeoutMs, deps.clock, stop);
+      const upstream = send(req, claim, deps);
+      const result = await runAttempt(upstream, perTry, deps.clock, stop);
       holdClaim(result, claim);
       retry.answered();
       const cause = stop.cause();
       if (cause !== undefined || result.kind === 'stopped') {
-        if (result.kind === 'response') result.response.abort();
+        abandon(upstream, result);
         if (cause === 'downstream-disconnect') return undefined;
         if (cause === 'stream-idle-timeout') return idleReply();
       }
@@ -119,26 +125,42 @@ export async function forward(
         cluster.counters.upstream_rq_timeout++;
         return { kind: 'timeout' };
       }
-      if (retry.shouldRetry(retryOutcome(result))) {
-        if (result.kind === 'response') result.response.abort();
+      const decision = retry.decide(retryOutcome(result));
+      if (decision === 'retry') {
+        abandon(upstream, result);
         await retry.backOff(stop);
         continue;
       }
-      if (result.kind !== 'response') {
-        if (attempt > 0) flagRetriesExhausted(info);
-        return failureReply(result, cluster.config.name);
-      }
-      if (attempt > 0 && result.response.status >= 500) flagRetriesExhausted(info);
+      if (decision === 'limit-exceeded') flagRetriesExhausted(info);
+      else if (decision === 'overflow') flagRetryOverflow(info);
+      if (result.kind !== 'response') return failureReply(result, cluster.config.name);
       await streamResponse(result.response, result.serviceTimeMs, finishHeaders, ds, info, idle, () => {
-        const c = stop.cause();
+        const c = stop?.cause();
         return c === 'route-timeout' || c === 'stream-idle-timeout' ? c : 'upstream-reset';
       });
       return undefined;
     }
   } finally {
-    retry.answered();
-    stop.dispose();
+    retry?.answered();
+    stop?.dispose();
   }
+}
+
+/** Response headers get the hash policy's generated cookie beside any the upstream set (Envoy appends). */
+function withCookie(req: ForwardRequest, cookie: string): (h: OutgoingHeaders) => void {
+  return (h) => {
+    req.finishHeaders(h);
+    const existing = h['set-cookie'];
+    h['set-cookie'] =
+      existing === undefined ? cookie : [...(Array.isArray(existing) ? existing : [existing]), cookie];
+  };
+}
+
+/** An attempt given up (retried, stopped): its response is dropped and it stops reading the body. */
+function abandon(upstream: UpstreamAttempt, result: AttemptResult): void {
+  if (result.kind !== 'response') return;
+  upstream.detachBody();
+  result.response.abort();
 }
 
 function send(req: ForwardRequest, claim: UpstreamClaim, deps: ForwardDeps) {

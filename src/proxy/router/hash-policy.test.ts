@@ -3,11 +3,16 @@ import assert from 'node:assert/strict';
 import type { HashInput, HashResult } from '../policy/lb-hash-policy.js';
 import { hashRequest, setCookieValue } from './hash-policy.js';
 
+// Envoy's source/common/http/utility.cc makeSetCookieValue and its TestMakeSetCookieValue cases.
 test('the Set-Cookie value of a generated cookie', () => {
   const cases: [NonNullable<HashResult['setCookie']>, string][] = [
-    [{ name: 'sticky', value: 'abc', ttlMs: 0, attributes: [] }, 'sticky=abc'],
-    [{ name: 'sticky', value: 'abc', ttlMs: 60_500, attributes: [] }, 'sticky=abc; Max-Age=60'],
-    [{ name: 's', value: 'v', ttlMs: 1000, path: '/app', attributes: [] }, 's=v; Max-Age=1; Path=/app'],
+    [{ name: 'sticky', value: 'abc', ttlMs: 0, attributes: [] }, 'sticky="abc"; HttpOnly'],
+    [{ name: 'sticky', value: 'abc', ttlMs: 60_500, attributes: [] }, 'sticky="abc"; Max-Age=60; HttpOnly'],
+    [{ name: 's', value: 'v', ttlMs: 999, attributes: [] }, 's="v"; HttpOnly'],
+    [
+      { name: 's', value: 'v', ttlMs: 1000, path: '/app', attributes: [] },
+      's="v"; Max-Age=1; Path=/app; HttpOnly',
+    ],
     [
       {
         name: 's',
@@ -18,7 +23,7 @@ test('the Set-Cookie value of a generated cookie', () => {
           { name: 'Secure', value: '' },
         ],
       },
-      's=v; SameSite=Lax; Secure',
+      's="v"; SameSite=Lax; Secure; HttpOnly',
     ],
   ];
   for (const [cookie, want] of cases) assert.equal(setCookieValue(cookie), want);

@@ -27,11 +27,16 @@ export function hashRequest(
   return { hash: result.hash, setCookie: result.setCookie ? setCookieValue(result.setCookie) : undefined };
 }
 
-/** Envoy's generated cookie: name=value, Max-Age from the ttl, Path, then the configured attributes. */
+/**
+ * Envoy's generated cookie (Http::Utility::makeSetCookieValue with httponly): name="value",
+ * Max-Age in whole seconds when there are any, Path, the configured attributes, HttpOnly.
+ */
 export function setCookieValue(c: NonNullable<HashResult['setCookie']>): string {
-  const parts = [`${c.name}=${c.value}`];
-  if (c.ttlMs > 0) parts.push(`Max-Age=${Math.floor(c.ttlMs / 1000)}`);
+  const parts = [`${c.name}="${c.value}"`];
+  const seconds = Math.floor(c.ttlMs / 1000);
+  if (seconds > 0) parts.push(`Max-Age=${seconds}`);
   if (c.path) parts.push(`Path=${c.path}`);
   for (const a of c.attributes) parts.push(a.value ? `${a.name}=${a.value}` : a.name);
+  parts.push('HttpOnly');
   return parts.join('; ');
 }

@@ -20,6 +20,11 @@ function fakeAttempt() {
   return { attempt, resolve, reject, calls };
 }
 
+const perTry = (timeoutMs: number | undefined) => ({
+  timeoutMs,
+  whenRequestComplete: (fn: () => void) => fn(),
+});
+
 function setup(routeTimeoutMs = 0) {
   const clock = new FakeClock();
   const downstream = { aborted: false, onAbort: (fn: () => void) => (abort = fn) };
@@ -38,7 +43,7 @@ function setup(routeTimeoutMs = 0) {
 test('a response before the per-try timeout is the result, with its service time', async () => {
   const { clock, stop } = setup();
   const a = fakeAttempt();
-  const running = runAttempt(a.attempt, 100, clock, stop);
+  const running = runAttempt(a.attempt, perTry(100), clock, stop);
   clock.advance(40);
   a.resolve({ status: 200 } as UpstreamResponse);
   const r = await running;
@@ -51,7 +56,7 @@ test('a response before the per-try timeout is the result, with its service time
 test('the per-try timeout cancels the attempt and detaches the body', async () => {
   const { clock, stop } = setup();
   const a = fakeAttempt();
-  const running = runAttempt(a.attempt, 100, clock, stop);
+  const running = runAttempt(a.attempt, perTry(100), clock, stop);
   clock.advance(100);
   assert.deepEqual(await running, { kind: 'per-try-timeout' });
   assert.deepEqual(a.calls, ['cancel', 'detach']);
@@ -60,7 +65,7 @@ test('the per-try timeout cancels the attempt and detaches the body', async () =
 test('no per-try timeout: the attempt waits for its answer', async () => {
   const { clock, stop } = setup();
   const a = fakeAttempt();
-  const running = runAttempt(a.attempt, undefined, clock, stop);
+  const running = runAttempt(a.attempt, perTry(undefined), clock, stop);
   clock.advance(1e6);
   a.reject(new UpstreamError('connect', 'ECONNREFUSED'));
   const r = await running;
@@ -71,7 +76,7 @@ test('no per-try timeout: the attempt waits for its answer', async () => {
 test('an error that is not an UpstreamError is a reset', async () => {
   const { clock, stop } = setup();
   const a = fakeAttempt();
-  const running = runAttempt(a.attempt, undefined, clock, stop);
+  const running = runAttempt(a.attempt, perTry(undefined), clock, stop);
   a.reject(new Error('odd'));
   const r = await running;
   assert.equal(r.kind === 'error' && r.error.kind, 'reset');
@@ -81,10 +86,29 @@ test('the route timeout and a client abort stop the attempt', async () => {
   for (const how of ['route-timeout', 'abort'] as const) {
     const { clock, stop, abort } = setup(50);
     const a = fakeAttempt();
-    const running = runAttempt(a.attempt, 100, clock, stop);
+    const running = runAttempt(a.attempt, perTry(100), clock, stop);
     if (how === 'abort') abort();
     else clock.advance(50);
     assert.deepEqual(await running, { kind: 'stopped' }, how);
     assert.deepEqual(a.calls, ['cancel', 'detach'], how);
   }
+});
+
+test('the per-try timer starts once the client has sent the whole request', async () => {
+  const { clock, stop } = setup();
+  const a = fakeAttempt();
+  let complete: () => void = () => undefined;
+  const running = runAttempt(
+    a.attempt,
+    { timeoutMs: 100, whenRequestComplete: (fn) => (complete = fn) },
+    clock,
+    stop,
+  );
+  clock.advance(500);
+  assert.deepEqual(a.calls, [], 'a slow upload is not a per-try timeout');
+  complete();
+  clock.advance(99);
+  assert.deepEqual(a.calls, []);
+  clock.advance(1);
+  assert.deepEqual(await running, { kind: 'per-try-timeout' });
 });

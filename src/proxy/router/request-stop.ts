@@ -1,8 +1,9 @@
 /**
  * The route timeout layer, and the other two things that stop a request's upstream work: the
  * client going away (Envoy resets the upstream stream) and the stream idle timeout. The route
- * timeout covers every attempt, the back-off between them and the response body (Envoy's
- * `timeout` on the route; 0 disables it).
+ * timeout (Envoy's `timeout` on the route; 0 disables it) starts once the client has sent the
+ * whole request, as Envoy's router starts it, and covers every attempt, the back-off between
+ * them and the response body.
  *
  * One handler at a time is armed (the attempt or back-off in progress); it runs once when the
  * request is stopped, at once if it already was.
@@ -16,10 +17,13 @@ export interface StopSources {
   downstream: { readonly aborted: boolean; onAbort(fn: () => void): void };
   /** The stream idle timer, when the route or connection manager has one. */
   idle?: { readonly expired: boolean; whenExpired(fn: () => void): void } | undefined;
+  /** The request body: the route timeout starts when it is complete (at once when absent). */
+  body?: { whenComplete(fn: () => void): void } | undefined;
 }
 
 export class RequestStop {
   private timedOut = false;
+  private disposed = false;
   private timer: TimerHandle | undefined;
   private handler: (() => void) | undefined;
 
@@ -29,10 +33,15 @@ export class RequestStop {
     private readonly sources: StopSources,
   ) {
     if (timeoutMs > 0) {
-      this.timer = clock.setTimeout(() => {
-        this.timedOut = true;
-        this.fire();
-      }, timeoutMs);
+      const arm = () => {
+        if (this.disposed) return;
+        this.timer = clock.setTimeout(() => {
+          this.timedOut = true;
+          this.fire();
+        }, timeoutMs);
+      };
+      if (sources.body) sources.body.whenComplete(arm);
+      else arm();
     }
     sources.downstream.onAbort(this.fire);
     sources.idle?.whenExpired(this.fire);
@@ -69,6 +78,7 @@ export class RequestStop {
   }
 
   dispose(): void {
+    this.disposed = true;
     this.timer?.cancel();
     this.handler = undefined;
   }

@@ -50,6 +50,14 @@ interface Case {
 }
 
 const CASES: Case[] = [
+  {
+    name: 'a GET that matches retriable_request_headers (a pseudo-header) is retried',
+    retryOn: '5xx',
+    first: status(500),
+    extra: { retriable_request_headers: [{ name: ':method', string_match: { exact: 'GET' } }] },
+    hits: 2,
+    status: 200,
+  },
   { name: '5xx retries a 500', retryOn: '5xx', first: status(500), hits: 2, status: 200 },
   {
     name: 'gateway-error does not retry a 500',

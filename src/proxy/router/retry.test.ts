@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { FakeClock } from '../../core/clock.js';
 import { compileRetryPolicy, type AttemptOutcome, type RetryPolicyConfig } from '../policy/retry-policy.js';
 import { RequestStop } from './request-stop.js';
-import { RetryState } from './retry.js';
+import { RetryState, type RetryDecision } from './retry.js';
 
 const S503: AttemptOutcome = { kind: 'response', status: 503, headers: {} };
 
@@ -36,13 +36,14 @@ function state(
 }
 
 test('what this layer adds to the policy: replay, request headers, the retries breaker', () => {
-  const cases: [string, ReturnType<typeof state>, AttemptOutcome | undefined, boolean][] = [
-    ['no policy', state(undefined), S503, false],
-    ['policy says yes', state({ retry_on: '5xx' }), S503, true],
-    ['policy says no', state({ retry_on: 'connect-failure' }), S503, false],
-    ['a stopped attempt', state({ retry_on: '5xx' }), undefined, false],
-    ['body no longer replayable', state({ retry_on: '5xx' }, { replayable: false }), S503, false],
-    ['retries breaker full', state({ retry_on: '5xx' }, { slots: 0 }), S503, false],
+  const cases: [string, ReturnType<typeof state>, AttemptOutcome | undefined, RetryDecision][] = [
+    ['no policy', state(undefined), S503, 'no'],
+    ['policy says yes', state({ retry_on: '5xx' }), S503, 'retry'],
+    ['policy says no', state({ retry_on: 'connect-failure' }), S503, 'no'],
+    ['no retries allowed', state({ retry_on: '5xx', num_retries: { value: 0 } }), S503, 'limit-exceeded'],
+    ['a stopped attempt', state({ retry_on: '5xx' }), undefined, 'no'],
+    ['body no longer replayable', state({ retry_on: '5xx' }, { replayable: false }), S503, 'no'],
+    ['retries breaker full', state({ retry_on: '5xx' }, { slots: 0 }), S503, 'overflow'],
     [
       'request matches retriable_request_headers',
       state({
@@ -50,7 +51,7 @@ test('what this layer adds to the policy: replay, request headers, the retries b
         retriable_request_headers: [{ name: ':method', string_match: { exact: 'GET' } }],
       }),
       S503,
-      true,
+      'retry',
     ],
     [
       'request matches no retriable_request_headers',
@@ -59,26 +60,26 @@ test('what this layer adds to the policy: replay, request headers, the retries b
         { headers: { ':method': 'POST' } },
       ),
       S503,
-      false,
+      'no',
     ],
   ];
   for (const [name, { retry }, outcome, want] of cases) {
-    assert.equal(retry.shouldRetry(outcome), want, name);
+    assert.equal(retry.decide(outcome), want, name);
   }
 });
 
 test('a retry holds a breaker slot until its attempt is answered; num_retries bounds the count', () => {
   const { retry, breaker } = state({ retry_on: '5xx', num_retries: { value: 2 } });
-  assert.equal(retry.shouldRetry(S503), true);
+  assert.equal(retry.decide(S503), 'retry');
   assert.equal(breaker.held, 1);
   retry.answered();
   assert.equal(breaker.held, 0);
   retry.answered();
   assert.equal(breaker.held, 0, 'answered twice releases once');
-  assert.equal(retry.shouldRetry(S503), true);
+  assert.equal(retry.decide(S503), 'retry');
   retry.answered();
   assert.equal(retry.retries, 2);
-  assert.equal(retry.shouldRetry(S503), false);
+  assert.equal(retry.decide(S503), 'limit-exceeded');
   assert.equal(breaker.held, 0);
 });
 
@@ -91,7 +92,7 @@ test('back-off waits the policy delay for this retry number', async () => {
   const stop = new RequestStop(clock, 0, { downstream: { aborted: false, onAbort: () => undefined } });
   // First retry: uniform in [0, 100) with random 0.5 -> 50 ms; second: [0, 200) -> 100 ms.
   for (const expected of [50, 100]) {
-    assert.equal(retry.shouldRetry(S503), true);
+    assert.equal(retry.decide(S503), 'retry');
     let done = false;
     const w = retry.backOff(stop).then(() => (done = true));
     clock.advance(expected - 1);

@@ -25,6 +25,13 @@ export interface RetryContext {
   random: Random;
 }
 
+/**
+ * The decision on one attempt's outcome, as Envoy's RetryStatus: `limit-exceeded` when the
+ * policy would retry but the retries are spent (URX), `overflow` when the retries breaker is full
+ * (UO, upstream_rq_retry_overflow).
+ */
+export type RetryDecision = 'retry' | 'no' | 'limit-exceeded' | 'overflow';
+
 export class RetryState {
   private retriesDone = 0;
   private release: (() => void) | undefined;
@@ -43,17 +50,19 @@ export class RetryState {
   }
 
   /**
-   * Whether to retry after `outcome` (undefined: the attempt was stopped, never retried). A yes
-   * holds a retries-breaker slot until `answered()`; a full breaker is a no.
+   * Whether to retry after `outcome` (undefined: the attempt was stopped, never retried). A
+   * `retry` holds a retries-breaker slot until `answered()`.
    */
-  shouldRetry(outcome: AttemptOutcome | undefined): boolean {
+  decide(outcome: AttemptOutcome | undefined): RetryDecision {
     const { policy } = this;
-    if (!this.allowed || policy === undefined || outcome === undefined) return false;
-    if (!policy.shouldRetry(outcome, this.retriesDone) || !this.ctx.replayable()) return false;
+    if (!this.allowed || policy === undefined || outcome === undefined) return 'no';
+    if (!policy.retriable(outcome)) return 'no';
+    if (this.retriesDone >= policy.numRetries) return 'limit-exceeded';
+    if (!this.ctx.replayable()) return 'no';
     this.release = this.ctx.breaker.tryAcquire();
-    if (this.release === undefined) return false;
+    if (this.release === undefined) return 'overflow';
     this.retriesDone++;
-    return true;
+    return 'retry';
   }
 
   /** Waits the policy's back-off before the next attempt, cut short if the request stops. */
