@@ -11,7 +11,13 @@ import { RegistrationSource, ServiceIndex } from '../registry/service-index.js';
 import { Debouncer, DEFAULT_DEBOUNCE, type DebounceOptions } from '../xds/server/debounce.js';
 import { AdsServer } from '../xds/server/ads-server.js';
 import { affectedTypes, buildPushContext, generate, type PushContext } from '../xds/translate/index.js';
+import type { Resource } from '../api/resource.js';
+import { RATE_LIMIT_KIND, type RateLimitSpec } from '../api/trellis/types.js';
+import { configWriterFor } from '../config/config-writer.js';
+import { compileRateLimits } from '../controllers/ratelimit/compile.js';
+import { buildRateLimitServiceConfig } from '../controllers/ratelimit/domain-config.js';
 import { buildApi } from './api-routes.js';
+import type { ApiViews } from './api-views.js';
 import { ConfigWarnings } from './config-warnings.js';
 import { listenHttp } from './http-server.js';
 import type { PathNormalizationMode } from '../api/mesh-config.js';
@@ -106,7 +112,7 @@ export class ControlPlane {
     httpAddr: { host: string; port: number },
   ): Promise<ControlPlaneAddresses> {
     const xdsPort = await this.ads.listen(xds.host, xds.port);
-    const router = buildApi(this);
+    const router = buildApi(this.apiViews(), this.logger);
     this.httpServer = router.createServer();
     const httpPort = await listenHttp(this.httpServer, httpAddr.host, httpAddr.port);
     this.ready = true;
@@ -115,6 +121,36 @@ export class ControlPlane {
 
   isReady(): boolean {
     return this.ready;
+  }
+
+  /** The narrow views the HTTP API is built on (api-views.ts). */
+  apiViews(): ApiViews {
+    const config = this.options.config;
+    return {
+      debug: {
+        isReady: () => this.ready,
+        renderMetrics: () => this.metrics.render(),
+        proxyStatus: () => this.ads.status(),
+        configDump: (proxyId) => this.ads.configDump(proxyId),
+        configProblems: () => [...config.errors(), ...this.warnings.list()],
+        registry: () => this.index.snapshot(),
+      },
+      registrations: this.registrations,
+      config: {
+        store: config,
+        get writer() {
+          return configWriterFor(config);
+        },
+      },
+      rateLimits: {
+        rateLimitConfig: () => {
+          const snap = config.snapshot();
+          const resources = snap.list(RATE_LIMIT_KIND) as Resource<RateLimitSpec>[];
+          const limits = compileRateLimits(resources, this.options.domainSuffix);
+          return { revision: snap.revision, ...buildRateLimitServiceConfig(limits) };
+        },
+      },
+    };
   }
 
   get config(): ConfigStore {
