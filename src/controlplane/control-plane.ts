@@ -9,7 +9,7 @@ import type { ConfigStore } from '../config/store.js';
 import { contributionFromConfig } from '../registry/service-entries.js';
 import { RegistrationSource, ServiceIndex } from '../registry/service-index.js';
 import { Debouncer, DEFAULT_DEBOUNCE, type DebounceOptions } from '../xds/server/debounce.js';
-import { AdsServer } from '../xds/server/ads-server.js';
+import { AdsServer, type Translator } from '../xds/server/ads-server.js';
 import { affectedTypes, buildPushContext, generate, type PushContext } from '../xds/translate/index.js';
 import type { Resource } from '../api/resource.js';
 import { RATE_LIMIT_KIND, type RateLimitSpec } from '../api/trellis/types.js';
@@ -33,6 +33,8 @@ export interface ControlPlaneOptions {
   rateLimitService?: { host: string; port: number };
   /** Mesh config `pathNormalization` for every proxy's connection managers; default BASE. */
   pathNormalization?: PathNormalizationMode;
+  /** The translation the ADS server serves; default xds/translate's. Tests wrap it to inject bugs. */
+  translator?: Translator<PushContext>;
 }
 
 export interface ControlPlaneAddresses {
@@ -80,7 +82,7 @@ export class ControlPlane {
     const initial = this.build();
     this.warnings.update(initial);
     this.ads = new AdsServer<PushContext>({
-      translator: { generate, affectedTypes },
+      translator: options.translator ?? { generate, affectedTypes },
       initial,
       clock: this.clock,
       logger: this.logger.child('xds'),

@@ -8,6 +8,7 @@ import { MetricsRegistry } from '../../core/metrics.js';
 import { adsService } from '../../protocol/grpc-services.js';
 import { RESOURCE_TYPES } from '../../protocol/protos.js';
 import { parseNode, type NodeMessage } from '../node.js';
+import { checkConsistency } from './consistency.js';
 import { streamConnection, type Connection } from './connection.js';
 import { onDeltaRequest, pushDelta, type DeltaRequest } from './delta.js';
 import { PushQueue, pushSteps } from './push-queue.js';
@@ -60,6 +61,15 @@ export class AdsServer<P extends PushContextLike> {
   private streamSeq = 0;
   private closed = false;
   private readonly workers: Promise<void>[] = [];
+  /** Per connection: the last push found consistent for it, which it is served while later ones are not. */
+  private readonly consistent = new WeakMap<Connection, P>();
+  /**
+   * Connections whose last push was held back: what they hold is older than the push the
+   * translator compares the next one with, so the next push reconsiders every type.
+   */
+  private readonly behind = new WeakSet<Connection>();
+  /** Per connection: the version of the last inconsistent push reported (one error per push). */
+  private readonly reported = new WeakMap<Connection, string>();
   readonly metrics: MetricsRegistry;
   private readonly m: AdsMetrics;
 
@@ -143,7 +153,9 @@ export class AdsServer<P extends PushContextLike> {
     for (const c of this.connections.values()) {
       let affected: ReadonlySet<string>;
       try {
-        affected = this.translator.affectedTypes(prev, next, c.proxy);
+        affected = this.behind.has(c)
+          ? new Set(RESOURCE_TYPES)
+          : this.translator.affectedTypes(prev, next, c.proxy);
       } catch (err) {
         this.logger.error('affectedTypes failed; pushing everything', {
           proxy: c.proxy.id,
@@ -228,8 +240,9 @@ export class AdsServer<P extends PushContextLike> {
       }
       const conn = this.connections.get(job.proxyId);
       try {
-        if (conn) {
-          const pub = publication(this.ctx, this.translator, this.push, conn);
+        const push = conn && this.publishable(conn);
+        if (conn && push) {
+          const pub = publication(this.ctx, this.translator, push, conn);
           for (const step of pushSteps(job.types, job.force)) {
             if (conn.mode === 'sotw')
               await pushSotw(this.ctx, pub, conn, step.typeUrl, step.force, job.since, step.holdRemovals);
@@ -242,5 +255,34 @@ export class AdsServer<P extends PushContextLike> {
         this.queue.done(job.proxyId);
       }
     }
+  }
+
+  /**
+   * The push to serve `conn` from: the current one if it is consistent for the proxy
+   * (consistency.ts), else the last one that was, else none (nothing is sent until a consistent
+   * push arrives). An inconsistent push is logged and counted once per connection.
+   */
+  private publishable(conn: Connection): P | undefined {
+    const push = this.push;
+    const unresolved = checkConsistency(this.translator, push, conn);
+    if (unresolved === undefined) {
+      this.consistent.set(conn, push);
+      this.behind.delete(conn);
+      return push;
+    }
+    this.behind.add(conn);
+    const fallback = this.consistent.get(conn);
+    if (this.reported.get(conn) !== push.version) {
+      this.reported.set(conn, push.version);
+      this.m.inconsistent.inc();
+      this.logger.error('push is inconsistent for this proxy; not sent (translation bug)', {
+        proxy: conn.proxy.id,
+        version: push.version,
+        unresolvedRoutes: unresolved.routes.join(','),
+        unresolvedEndpoints: unresolved.endpoints.join(','),
+        serving: fallback === undefined ? 'nothing yet' : `last consistent push ${fallback.version}`,
+      });
+    }
+    return fallback;
   }
 }

@@ -43,6 +43,7 @@ export interface AdsMetrics {
   convergence: Histogram;
   errors: Counter;
   sentBytes: Counter;
+  inconsistent: Counter;
 }
 
 export function adsMetrics(registry: MetricsRegistry): AdsMetrics {
@@ -64,7 +65,12 @@ export function adsMetrics(registry: MetricsRegistry): AdsMetrics {
       ['type'],
     ),
     sentBytes: registry.counter('pilot_xds_send_bytes_total', 'Bytes of resources sent', ['type']),
+    inconsistent: registry.counter(
+      'trellis_xds_inconsistent_pushes_total',
+      'Pushes held back from a proxy because a listener or cluster named a route or endpoint assignment the push does not have (a translation bug); the proxy keeps its last consistent push',
+    ),
   };
+  m.inconsistent.inc({}, 0);
   m.connected.set({ version: 'trellis' }, 0);
   return m;
 }
