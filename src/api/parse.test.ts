@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { formatProblem, isTrellisError } from '../core/errors.js';
 import { registerKind, registeredKinds } from './kinds.js';
-import { listConfigFiles, loadDirectory, loadFile, parseAndValidate } from './parse.js';
+import { loadFile, parseAndValidate } from './parse.js';
 
 const REVIEWS = `apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -143,33 +143,14 @@ test('JSON documents are read too', () => {
   assert.equal(parseAndValidate(json, 'r.json')[0]?.resource?.kind, 'DestinationRule');
 });
 
-test('loadDirectory reads *.yaml, *.yml and *.json recursively in sorted order', async () => {
+test('loadFile parses a file; a missing one is TRELLIS_NOT_FOUND', async () => {
+  // Which files of a directory are config is config/config-files.ts's rule (its own tests).
   const dir = await mkdtemp(path.join(os.tmpdir(), 'trellis-api-'));
   try {
-    await mkdir(path.join(dir, 'b'));
-    await mkdir(path.join(dir, '.hidden'));
-    await writeFile(path.join(dir, 'b', 'z.yml'), REVIEWS.replace('name: reviews', 'name: z'));
     await writeFile(path.join(dir, 'a.yaml'), REVIEWS.replace('name: reviews', 'name: a'));
-    await writeFile(
-      path.join(dir, 'c.json'),
-      JSON.stringify({
-        apiVersion: 'networking.istio.io/v1',
-        kind: 'DestinationRule',
-        metadata: { name: 'c' },
-        spec: { host: 'c' },
-      }),
-    );
-    await writeFile(path.join(dir, 'notes.txt'), 'not config');
-    await writeFile(path.join(dir, '.hidden', 'x.yaml'), 'broken: [');
-    const files = await listConfigFiles(dir);
     assert.deepEqual(
-      files.map((f) => path.relative(dir, f)),
-      ['a.yaml', path.join('b', 'z.yml'), 'c.json'],
-    );
-    const docs = await loadDirectory(dir);
-    assert.deepEqual(
-      docs.map((d) => d.resource?.metadata.name),
-      ['a', 'z', 'c'],
+      (await loadFile(path.join(dir, 'a.yaml'))).map((d) => d.resource?.metadata.name),
+      ['a'],
     );
     await assert.rejects(loadFile(path.join(dir, 'missing.yaml')), (err) =>
       isTrellisError(err, 'TRELLIS_NOT_FOUND'),

@@ -2,8 +2,7 @@
  * Files to resources: multi-document YAML (and JSON, which is YAML) parsed, each document read
  * and validated on its own so one bad document never hides the others.
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
-import path from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { parseAllDocuments } from 'yaml';
 import { Problems, TrellisError, type Problem } from '../core/errors.js';
 import type { Resource, SourceRef } from './resource.js';
@@ -22,8 +21,6 @@ export interface ParsedDocument {
   skipped?: boolean;
   problems: Problem[];
 }
-
-export const CONFIG_EXTENSIONS = ['.yaml', '.yml', '.json'] as const;
 
 /** YAML errors come as "MESSAGE at line L, column C:\n\nsnippet"; keep one line. */
 function yamlErrorMessage(err: {
@@ -87,48 +84,4 @@ export async function loadFile(file: string): Promise<ParsedDocument[]> {
     );
   }
   return parseAndValidate(text, file);
-}
-
-/** Config files under `dir`, recursively, sorted by path; hidden entries are left out. */
-export async function listConfigFiles(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  async function walk(d: string): Promise<void> {
-    const entries = await readdir(d, { withFileTypes: true });
-    for (const e of entries) {
-      if (e.name.startsWith('.')) continue;
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) await walk(p);
-      else if (e.isFile() && CONFIG_EXTENSIONS.some((ext) => e.name.endsWith(ext))) out.push(p);
-    }
-  }
-  try {
-    await walk(dir);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new TrellisError(
-      code === 'ENOENT' ? 'TRELLIS_NOT_FOUND' : 'TRELLIS_IO',
-      code === 'ENOENT' ? 'no such file or directory' : `cannot read: ${(err as Error).message}`,
-      { file: dir, cause: err },
-    );
-  }
-  return out.sort();
-}
-
-/** Every document of every config file under `dir`, files in sorted order. */
-export async function loadDirectory(dir: string): Promise<ParsedDocument[]> {
-  const out: ParsedDocument[] = [];
-  for (const file of await listConfigFiles(dir)) out.push(...(await loadFile(file)));
-  return out;
-}
-
-/** A file or a directory: the list of config files it stands for. */
-export async function expandPath(p: string): Promise<string[]> {
-  const st = await stat(p).catch((err: NodeJS.ErrnoException) => {
-    throw new TrellisError(
-      err.code === 'ENOENT' ? 'TRELLIS_NOT_FOUND' : 'TRELLIS_IO',
-      err.code === 'ENOENT' ? 'no such file or directory' : `cannot read: ${err.message}`,
-      { file: p, cause: err },
-    );
-  });
-  return st.isDirectory() ? listConfigFiles(p) : [p];
 }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile, unlink } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
@@ -125,3 +125,54 @@ test('a file with broken YAML keeps its last good version', async () => {
     }
   });
 });
+
+test('a file that becomes unreadable is an error naming it, and its last good version keeps serving', async () => {
+  await withDir(async (dir) => {
+    const file = path.join(dir, 'a.yaml');
+    await writeFile(file, doc('reviews', 1));
+    const store = new DirectoryConfigStore(dir, { parse, rescanMs: 0 });
+    await store.start();
+    try {
+      // A dangling link: unreadable even for root (a chmod 000 file is not).
+      await unlink(file);
+      await symlink(path.join(dir, 'moved-away.yaml'), file);
+      await store.reload();
+      assert.equal(weightOf(store, 'reviews'), 1);
+      assert.deepEqual(
+        store.errors().map((e) => [e.source, e.problems.map((p) => p.message), e.servingLastGood]),
+        [[{ file: path.relative(process.cwd(), file), doc: 0 }, ['no such file or directory'], true]],
+      );
+    } finally {
+      store.close();
+    }
+  });
+});
+
+test(
+  'a subdirectory that cannot be listed is an error; the files known below it keep serving',
+  { skip: process.getuid?.() === 0 ? 'root can list any directory' : false },
+  async () => {
+    await withDir(async (dir) => {
+      await mkdir(path.join(dir, 'team'));
+      await writeFile(path.join(dir, 'team', 'a.yaml'), doc('reviews', 1));
+      const store = new DirectoryConfigStore(dir, { parse, rescanMs: 0 });
+      await store.start();
+      try {
+        await chmod(path.join(dir, 'team'), 0);
+        await store.reload();
+        assert.equal(weightOf(store, 'reviews'), 1);
+        assert.deepEqual(
+          store.errors().map((e) => e.source),
+          [{ file: path.relative(process.cwd(), path.join(dir, 'team')), doc: 0 }],
+        );
+        await chmod(path.join(dir, 'team'), 0o755);
+        await store.reload();
+        assert.deepEqual(store.errors(), []);
+        assert.equal(weightOf(store, 'reviews'), 1);
+      } finally {
+        store.close();
+        await chmod(path.join(dir, 'team'), 0o755);
+      }
+    });
+  },
+);

@@ -1,5 +1,5 @@
 import { watch, type FSWatcher } from 'node:fs';
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
@@ -7,6 +7,7 @@ import { errorMessage, formatProblem, type Problem } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { silentLogger } from '../core/logger.js';
 import { resourceKey, type Resource, type SourceRef } from '../api/resource.js';
+import { isUnreadable, listConfigFiles, readConfigFiles, type UnreadableEntry } from './config-files.js';
 import { LastGoodState } from './last-good-state.js';
 import { MemoryConfigStore } from './memory-store.js';
 import type { ConfigError, ConfigListener, ConfigStore } from './store.js';
@@ -38,8 +39,6 @@ export interface DirectoryStoreOptions {
   stateDir?: string;
 }
 
-const CONFIG_FILE = /\.(ya?ml|json)$/i;
-
 /**
  * A directory of Istio/Trellis YAML, watched. Each file is accepted or rejected as a whole: a
  * file with any error keeps its previous good resources serving, and its problems are exposed
@@ -51,6 +50,8 @@ export class DirectoryConfigStore implements ConfigStore {
   private readonly good = new Map<string, Resource[]>();
   private readonly fileErrors = new Map<string, ConfigError[]>();
   private readonly mtimes = new Map<string, number>();
+  /** Directories the last read could not list, joined: a rescan reloads when they change. */
+  private unlistedKey = '';
   /** Files served from persisted state because they were invalid when the store started. */
   private readonly lastGoodFrom = new Map<string, string>();
   private readonly state: LastGoodState | undefined;
@@ -81,7 +82,7 @@ export class DirectoryConfigStore implements ConfigStore {
     await this.reload();
     try {
       this.watcher = watch(this.dir, { recursive: true }, (_event, name) => {
-        // Dot-entries are never config (listFiles skips them); the state directory is one.
+        // Dot-entries are never config (config-files.ts skips them); the state directory is one.
         if (
           name &&
           String(name)
@@ -173,18 +174,27 @@ export class DirectoryConfigStore implements ConfigStore {
   }
 
   private async rescanIfChanged(): Promise<void> {
-    const files = await listFiles(this.dir);
-    let changed = files.length !== this.mtimes.size;
-    for (const f of files) {
+    const { files, unreadable } = await listConfigFiles(this.dir);
+    const all = [...files, ...unreadable.filter((e) => !e.directory).map((e) => e.file)];
+    let changed = all.length !== this.mtimes.size || unlistedKeyOf(unreadable) !== this.unlistedKey;
+    for (const f of all) {
       const st = await stat(f).catch(() => undefined);
-      if (!st || this.mtimes.get(f) !== st.mtimeMs) changed = true;
+      if (this.mtimes.get(f) !== (st?.mtimeMs ?? -1)) changed = true;
     }
     if (changed) await this.reload();
   }
 
   private async readAll(): Promise<void> {
-    const files = await listFiles(this.dir);
-    const seen = new Set(files);
+    const entries = await readConfigFiles(this.dir);
+    const unreadable = entries.filter(isUnreadable);
+    this.unlistedKey = unlistedKeyOf(unreadable);
+    const listed = new Set(entries.map((e) => e.file));
+    const seen = new Set(listed);
+    // Files below a directory that cannot be listed are unknown, not deleted: they keep serving.
+    const unlisted = unreadable.filter((e) => e.directory).map((e) => e.file);
+    for (const file of this.good.keys()) {
+      if (unlisted.some((d) => file.startsWith(d + path.sep) || file === d)) seen.add(file);
+    }
     for (const file of [...this.good.keys()]) {
       if (!seen.has(file)) {
         this.good.delete(file);
@@ -200,25 +210,36 @@ export class DirectoryConfigStore implements ConfigStore {
       this.fileErrors.delete(file);
       await this.forget(file);
     }
-    if (!this.pruned) await this.pruneState(seen);
+    // State is pruned against a complete listing only.
+    if (!this.pruned && unlisted.length === 0) await this.pruneState(seen);
 
     const owner = new Map<string, string>();
-    for (const file of files) {
-      const st = await stat(file).catch(() => undefined);
-      if (st) this.mtimes.set(file, st.mtimeMs);
-      let text: string;
-      try {
-        text = await readFile(file, 'utf8');
-      } catch (err) {
-        await this.keepLastGood(file);
+    for (const file of seen) {
+      if (listed.has(file)) continue;
+      // Kept from an unlistable directory: its resources still own their names.
+      for (const r of this.good.get(file) ?? [])
+        owner.set(resourceKey(r.kind, r.metadata.namespace, r.metadata.name), file);
+    }
+    this.mtimes.clear();
+    for (const entry of entries) {
+      const file = entry.file;
+      if (!isUnreadable(entry) || !entry.directory) {
+        const st = await stat(file).catch(() => undefined);
+        this.mtimes.set(file, st?.mtimeMs ?? -1);
+      }
+      if (isUnreadable(entry)) {
+        if (!entry.directory) await this.keepLastGood(file);
         this.reject(file, [
           {
             source: { file: this.rel(file), doc: 0 },
-            problems: [{ severity: 'error', path: '', message: errorMessage(err) }],
+            problems: [{ severity: 'error', path: '', message: entry.message }],
           },
         ]);
+        for (const r of this.good.get(file) ?? [])
+          owner.set(resourceKey(r.kind, r.metadata.namespace, r.metadata.name), file);
         continue;
       }
+      const text = entry.text;
       const docs = this.options.parse(text, this.rel(file));
       const problems = docs.filter((d) => d.problems.some((p) => p.severity === 'error'));
       for (const d of docs) {
@@ -381,22 +402,9 @@ export class DirectoryConfigStore implements ConfigStore {
   }
 }
 
-async function listFiles(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  async function walk(d: string): Promise<void> {
-    let entries;
-    try {
-      entries = await readdir(d, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of entries) {
-      if (e.name.startsWith('.')) continue;
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) await walk(p);
-      else if (CONFIG_FILE.test(e.name)) out.push(p);
-    }
-  }
-  await walk(dir);
-  return out.sort();
+function unlistedKeyOf(entries: readonly UnreadableEntry[]): string {
+  return entries
+    .filter((e) => e.directory)
+    .map((e) => e.file)
+    .join('\n');
 }

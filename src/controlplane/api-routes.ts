@@ -1,11 +1,7 @@
-import { silentLogger } from '../core/logger.js';
+import type { Logger } from '../core/logger.js';
 import { TrellisError } from '../core/errors.js';
-import type { Resource } from '../api/resource.js';
-import { RATE_LIMIT_KIND, type RateLimitSpec } from '../api/trellis/types.js';
-import { compileRateLimits } from '../controllers/ratelimit/compile.js';
-import { buildRateLimitServiceConfig } from '../controllers/ratelimit/domain-config.js';
 import type { Registration } from '../registry/service-index.js';
-import type { ControlPlane } from './control-plane.js';
+import type { ApiViews } from './api-views.js';
 import { registerConfigRoutes } from './config-routes.js';
 import { HttpRouter } from './http-server.js';
 
@@ -26,12 +22,13 @@ import { HttpRouter } from './http-server.js';
  *   GET  /v1/ratelimit/config                the rate limit service's config compiled from RateLimit
  *                                            resources: { revision, domains: [envoyproxy/ratelimit] }
  */
-export function buildApi(cp: ControlPlane): HttpRouter {
-  const router = new HttpRouter(cp.options.logger ?? silentLogger);
+export function buildApi(views: ApiViews, logger: Logger): HttpRouter {
+  const { debug, registrations, rateLimits } = views;
+  const router = new HttpRouter(logger);
   router
-    .on('GET', '/ready', () => (cp.isReady() ? { text: 'ready\n' } : { status: 503, text: 'starting\n' }))
-    .on('GET', '/metrics', () => ({ text: cp.metrics.render(), contentType: 'text/plain; version=0.0.4' }))
-    .on('GET', '/debug/syncz', () => ({ json: cp.ads.status() }))
+    .on('GET', '/ready', () => (debug.isReady() ? { text: 'ready\n' } : { status: 503, text: 'starting\n' }))
+    .on('GET', '/metrics', () => ({ text: debug.renderMetrics(), contentType: 'text/plain; version=0.0.4' }))
+    .on('GET', '/debug/syncz', () => ({ json: debug.proxyStatus() }))
     .on('GET', '/debug/config_dump', (req) => {
       const proxy = req.query.get('proxy');
       if (!proxy)
@@ -39,7 +36,7 @@ export function buildApi(cp: ControlPlane): HttpRouter {
           'TRELLIS_INVALID_ARGUMENT',
           'query parameter proxy=ID is required (see /debug/syncz for ids)',
         );
-      const dump = cp.ads.configDump(proxy);
+      const dump = debug.configDump(proxy);
       if (!dump)
         throw new TrellisError(
           'TRELLIS_NOT_FOUND',
@@ -47,31 +44,26 @@ export function buildApi(cp: ControlPlane): HttpRouter {
         );
       return { json: dump };
     })
-    .on('GET', '/debug/config_errors', () => ({ json: [...cp.config.errors(), ...cp.warnings.list()] }))
+    .on('GET', '/debug/config_errors', () => ({ json: debug.configProblems() }))
     .on('GET', '/debug/registry', () => {
-      const snap = cp.index.snapshot();
+      const snap = debug.registry();
       return {
         json: snap.services.map((s) => ({ ...s, endpoints: snap.endpoints(s.hostname) })),
       };
     })
-    .on('GET', '/v1/registrations', () => ({ json: cp.registrations.list() }))
-    .on('GET', '/v1/ratelimit/config', () => {
-      const snap = cp.config.snapshot();
-      const resources = snap.list(RATE_LIMIT_KIND) as Resource<RateLimitSpec>[];
-      const limits = compileRateLimits(resources, cp.options.domainSuffix);
-      return { json: { revision: snap.revision, ...buildRateLimitServiceConfig(limits) } };
-    })
+    .on('GET', '/v1/registrations', () => ({ json: registrations.list() }))
+    .on('GET', '/v1/ratelimit/config', () => ({ json: rateLimits.rateLimitConfig() }))
     .on('POST', '/v1/registrations', async (req) => {
       const body = (await req.body()) as Registration;
-      const id = cp.registrations.register(body);
+      const id = registrations.register(body);
       return { status: 201, json: { id } };
     })
     .on('POST', '/v1/registrations/:id/heartbeat', (req) => {
-      cp.registrations.heartbeat(req.params.id ?? '');
+      registrations.heartbeat(req.params.id ?? '');
       return { json: { ok: true } };
     })
     .on('DELETE', '/v1/registrations/:id', (req) => {
-      if (!cp.registrations.deregister(req.params.id ?? '')) {
+      if (!registrations.deregister(req.params.id ?? '')) {
         throw new TrellisError(
           'TRELLIS_NOT_FOUND',
           `no registered instance ${JSON.stringify(req.params.id)}`,
@@ -79,6 +71,6 @@ export function buildApi(cp: ControlPlane): HttpRouter {
       }
       return { json: { ok: true } };
     });
-  registerConfigRoutes(router, cp); // /v1/config: apply, get, delete (see config-routes.ts)
+  registerConfigRoutes(router, views.config); // /v1/config: apply, get, delete (see config-routes.ts)
   return router;
 }

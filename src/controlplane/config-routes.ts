@@ -26,8 +26,8 @@ import { parseAndValidate, type ParsedDocument } from '../api/parse.js';
 import { registeredKinds, type KindDefinition } from '../api/kinds.js';
 import { resourceKey, type Resource } from '../api/resource.js';
 import { readResource, shownResource } from '../api/validate.js';
-import { configWriterFor, type ConfigWriter } from '../config/config-writer.js';
-import type { ControlPlane } from './control-plane.js';
+import type { ConfigWriter } from '../config/config-writer.js';
+import type { ConfigApi } from './api-views.js';
 import type { HttpRouter } from './http-server.js';
 
 /** The file name problems of an API request carry. */
@@ -140,8 +140,8 @@ function readApplyRequest(docs: ParsedDocument[]): {
   return { resources, errors, warnings };
 }
 
-function writerOf(cp: ControlPlane): ConfigWriter {
-  const writer = configWriterFor(cp.config);
+function writerOf(api: ConfigApi): ConfigWriter {
+  const writer = api.writer;
   if (!writer) {
     throw new TrellisError(
       'TRELLIS_UNSUPPORTED',
@@ -151,7 +151,7 @@ function writerOf(cp: ControlPlane): ConfigWriter {
   return writer;
 }
 
-export function registerConfigRoutes(router: HttpRouter, cp: ControlPlane): void {
+export function registerConfigRoutes(router: HttpRouter, api: ConfigApi): void {
   router
     .on('GET', '/v1/config', () => ({
       json: registeredKinds().map((d) => ({
@@ -164,21 +164,21 @@ export function registerConfigRoutes(router: HttpRouter, cp: ControlPlane): void
     .on('GET', '/v1/config/:kind', (req) => {
       const def = resolveKind(req.params.kind ?? '');
       const namespace = req.query.get('namespace') || undefined;
-      const items = cp.config.list(def.kind, namespace);
-      const writer = configWriterFor(cp.config);
+      const items = api.store.list(def.kind, namespace);
+      const writer = api.writer;
       const sources: Record<string, string> = {};
       for (const r of items) {
         const file = writer?.origin(r.kind, r.metadata.namespace, r.metadata.name);
         if (file !== undefined) sources[`${r.metadata.namespace}/${r.metadata.name}`] = file;
       }
       return {
-        json: { kind: def.kind, revision: cp.config.revision, items: items.map(shownResource), sources },
+        json: { kind: def.kind, revision: api.store.revision, items: items.map(shownResource), sources },
       };
     })
     .on('GET', '/v1/config/:kind/:namespace/:name', (req) => {
       const def = resolveKind(req.params.kind ?? '');
       const { namespace = '', name = '' } = req.params;
-      const r = cp.config.get(def.kind, namespace, name);
+      const r = api.store.get(def.kind, namespace, name);
       if (!r) {
         throw new TrellisError(
           'TRELLIS_NOT_FOUND',
@@ -215,7 +215,7 @@ export function registerConfigRoutes(router: HttpRouter, cp: ControlPlane): void
           },
         };
       }
-      const result = await writerOf(cp).apply(resources);
+      const result = await writerOf(api).apply(resources);
       return {
         json: {
           revision: result.revision,
@@ -233,7 +233,7 @@ export function registerConfigRoutes(router: HttpRouter, cp: ControlPlane): void
     .on('DELETE', '/v1/config/:kind/:namespace/:name', async (req) => {
       const def = resolveKind(req.params.kind ?? '');
       const { namespace = '', name = '' } = req.params;
-      const result = await writerOf(cp).delete(def.kind, namespace, name);
+      const result = await writerOf(api).delete(def.kind, namespace, name);
       return { json: { revision: result.revision, deleted: shownResource(result.deleted) } };
     });
 }

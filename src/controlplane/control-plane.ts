@@ -9,9 +9,15 @@ import type { ConfigStore } from '../config/store.js';
 import { contributionFromConfig } from '../registry/service-entries.js';
 import { RegistrationSource, ServiceIndex } from '../registry/service-index.js';
 import { Debouncer, DEFAULT_DEBOUNCE, type DebounceOptions } from '../xds/server/debounce.js';
-import { AdsServer } from '../xds/server/ads-server.js';
+import { AdsServer, type Translator } from '../xds/server/ads-server.js';
 import { affectedTypes, buildPushContext, generate, type PushContext } from '../xds/translate/index.js';
+import type { Resource } from '../api/resource.js';
+import { RATE_LIMIT_KIND, type RateLimitSpec } from '../api/trellis/types.js';
+import { configWriterFor } from '../config/config-writer.js';
+import { compileRateLimits } from '../controllers/ratelimit/compile.js';
+import { buildRateLimitServiceConfig } from '../controllers/ratelimit/domain-config.js';
 import { buildApi } from './api-routes.js';
+import type { ApiViews } from './api-views.js';
 import { ConfigWarnings } from './config-warnings.js';
 import { listenHttp } from './http-server.js';
 import type { PathNormalizationMode } from '../api/mesh-config.js';
@@ -27,6 +33,8 @@ export interface ControlPlaneOptions {
   rateLimitService?: { host: string; port: number };
   /** Mesh config `pathNormalization` for every proxy's connection managers; default BASE. */
   pathNormalization?: PathNormalizationMode;
+  /** The translation the ADS server serves; default xds/translate's. Tests wrap it to inject bugs. */
+  translator?: Translator<PushContext>;
 }
 
 export interface ControlPlaneAddresses {
@@ -74,7 +82,7 @@ export class ControlPlane {
     const initial = this.build();
     this.warnings.update(initial);
     this.ads = new AdsServer<PushContext>({
-      translator: { generate, affectedTypes },
+      translator: options.translator ?? { generate, affectedTypes },
       initial,
       clock: this.clock,
       logger: this.logger.child('xds'),
@@ -106,7 +114,7 @@ export class ControlPlane {
     httpAddr: { host: string; port: number },
   ): Promise<ControlPlaneAddresses> {
     const xdsPort = await this.ads.listen(xds.host, xds.port);
-    const router = buildApi(this);
+    const router = buildApi(this.apiViews(), this.logger);
     this.httpServer = router.createServer();
     const httpPort = await listenHttp(this.httpServer, httpAddr.host, httpAddr.port);
     this.ready = true;
@@ -115,6 +123,36 @@ export class ControlPlane {
 
   isReady(): boolean {
     return this.ready;
+  }
+
+  /** The narrow views the HTTP API is built on (api-views.ts). */
+  apiViews(): ApiViews {
+    const config = this.options.config;
+    return {
+      debug: {
+        isReady: () => this.ready,
+        renderMetrics: () => this.metrics.render(),
+        proxyStatus: () => this.ads.status(),
+        configDump: (proxyId) => this.ads.configDump(proxyId),
+        configProblems: () => [...config.errors(), ...this.warnings.list()],
+        registry: () => this.index.snapshot(),
+      },
+      registrations: this.registrations,
+      config: {
+        store: config,
+        get writer() {
+          return configWriterFor(config);
+        },
+      },
+      rateLimits: {
+        rateLimitConfig: () => {
+          const snap = config.snapshot();
+          const resources = snap.list(RATE_LIMIT_KIND) as Resource<RateLimitSpec>[];
+          const limits = compileRateLimits(resources, this.options.domainSuffix);
+          return { revision: snap.revision, ...buildRateLimitServiceConfig(limits) };
+        },
+      },
+    };
   }
 
   get config(): ConfigStore {

@@ -17,16 +17,14 @@ export interface SourceContribution {
   endpoints: readonly Endpoint[];
 }
 
-/** What changed between two snapshots, so the xDS server can push only EDS when it can. */
-export interface IndexChange {
-  version: number;
-  /** Hostnames whose Service (ports, resolution, ...) was added, removed or changed. */
-  services: ReadonlySet<string>;
-  /** Hostnames whose endpoint list changed. */
-  endpoints: ReadonlySet<string>;
-}
-
-export type IndexListener = (change: IndexChange) => void;
+/**
+ * Called after the merged view changed. It carries no description of the change on purpose:
+ * which proxies and types a change affects is decided by the translation, which compares its
+ * generators' input keys between two push contexts (xds/translate affectedTypes): an
+ * endpoint-only change moves only EDS there, except for DNS clusters, whose endpoints are inline
+ * in CDS, which a per-host "endpoints changed" set could not tell.
+ */
+export type IndexListener = () => void;
 
 class IndexSnapshot implements ServiceIndexSnapshot {
   readonly services: readonly Service[];
@@ -57,8 +55,7 @@ export class ServiceIndex {
   private readonly sources = new Map<string, SourceContribution>();
   private readonly listeners = new Set<IndexListener>();
   private current: IndexSnapshot = new IndexSnapshot(0, new Map(), new Map());
-  private serviceHashes = new Map<string, string>();
-  private endpointHashes = new Map<string, string>();
+  private fingerprint = JSON.stringify([[], []]);
 
   /** Source names in precedence order; unknown names sort after these. */
   constructor(private readonly precedence: readonly string[] = ['config', 'registration']) {}
@@ -95,20 +92,14 @@ export class ServiceIndex {
     }
     for (const list of endpoints.values()) list.sort(compareEndpoints);
 
-    const serviceHashes = new Map<string, string>();
-    for (const [h, s] of services) serviceHashes.set(h, JSON.stringify(s));
-    const endpointHashes = new Map<string, string>();
-    for (const [h, list] of endpoints) endpointHashes.set(h, JSON.stringify(list));
-    const changedServices = diffKeys(this.serviceHashes, serviceHashes);
-    const changedEndpoints = diffKeys(this.endpointHashes, endpointHashes);
-    if (changedServices.size === 0 && changedEndpoints.size === 0) return;
-
-    this.serviceHashes = serviceHashes;
-    this.endpointHashes = endpointHashes;
-    const version = this.current.version + 1;
-    this.current = new IndexSnapshot(version, services, endpoints);
-    const change: IndexChange = { version, services: changedServices, endpoints: changedEndpoints };
-    for (const l of this.listeners) l(change);
+    // One fingerprint of the merged view: an identical contribution is not a change.
+    // Sorted by host, so a source listing the same things in another order changes nothing.
+    const byHost = <T>(m: Map<string, T>) => [...m].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const fingerprint = JSON.stringify([byHost(services), byHost(endpoints)]);
+    if (fingerprint === this.fingerprint) return;
+    this.fingerprint = fingerprint;
+    this.current = new IndexSnapshot(this.current.version + 1, services, endpoints);
+    for (const l of this.listeners) l();
   }
 }
 
@@ -119,13 +110,6 @@ function rank(order: readonly string[], name: string): number {
 
 function compareEndpoints(a: Endpoint, b: Endpoint): number {
   return a.address.localeCompare(b.address) || JSON.stringify(a.ports).localeCompare(JSON.stringify(b.ports));
-}
-
-function diffKeys(before: ReadonlyMap<string, string>, after: ReadonlyMap<string, string>): Set<string> {
-  const out = new Set<string>();
-  for (const [k, v] of after) if (before.get(k) !== v) out.add(k);
-  for (const k of before.keys()) if (!after.has(k)) out.add(k);
-  return out;
 }
 
 // --- the registration source: register, heartbeat with TTL, deregister ------------------------

@@ -124,9 +124,10 @@ test('analyze: one line per problem, FILE:DOC: PATH: MESSAGE, then the summary; 
 test('analyze: YAML syntax errors carry the line; missing files are errors', async () => {
   const c = capture();
   assert.equal(await command.run(['invalid/broken.yaml', 'missing.yaml'], c.io), 1);
+  // Findings come in the order of the arguments.
   assert.deepEqual(c.out(), [
-    'missing.yaml: no such file or directory',
     'invalid/broken.yaml:1: line 8, column 5: invalid YAML: Flow map in block collection must be sufficiently indented and end with a }',
+    'missing.yaml: no such file or directory',
     'Error: 2 errors, 0 warnings',
   ]);
 });

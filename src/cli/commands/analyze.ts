@@ -1,7 +1,8 @@
 import path from 'node:path';
-import { errorMessage, formatProblem, TrellisError } from '../../core/errors.js';
-import { expandPath, loadFile, type ParsedDocument } from '../../api/parse.js';
+import { errorMessage, formatProblem } from '../../core/errors.js';
+import { parseAndValidate } from '../../api/parse.js';
 import { keyOf, resourceKey, type Resource } from '../../api/resource.js';
+import { isUnreadable, readConfigFiles, type ConfigFileEntry } from '../../config/config-files.js';
 import { FrozenSnapshot } from '../../config/snapshot.js';
 import { contributionFromConfig } from '../../registry/service-entries.js';
 import { ServiceIndex } from '../../registry/service-index.js';
@@ -27,17 +28,21 @@ function plural(n: number, word: string): string {
 }
 
 interface Target {
-  file: string;
+  /** The file's text, or why it could not be read. */
+  entry: ConfigFileEntry;
   /** The name to print: relative as the user typed it. */
   shown: string;
 }
 
-/** Files named by one argument (a file, or a directory read recursively). */
+/**
+ * Files named by one argument (a file, or a directory read recursively), by the rule the control
+ * plane's directory store uses (config/config-files.ts), so analyze checks what it would load.
+ */
 async function filesOf(arg: string, cwd: string): Promise<Target[]> {
   const abs = path.resolve(cwd, arg);
-  return (await expandPath(abs)).map((file) => ({
-    file,
-    shown: file === abs ? arg : path.join(arg, path.relative(abs, file)),
+  return (await readConfigFiles(abs)).map((entry) => ({
+    entry,
+    shown: entry.file === abs ? arg : path.join(arg, path.relative(abs, entry.file)),
   }));
 }
 
@@ -45,27 +50,18 @@ export async function analyze(args: string[], io: CommandIo): Promise<number> {
   let errors = 0;
   let warnings = 0;
   const files: Target[] = [];
-  for (const arg of args) {
-    try {
-      files.push(...(await filesOf(arg, io.cwd)));
-    } catch (err) {
-      io.stdout(`${arg}: ${err instanceof TrellisError ? err.message : errorMessage(err)}\n`);
-      errors++;
-    }
-  }
+  for (const arg of args) files.push(...(await filesOf(arg, io.cwd)));
   // The same resource defined twice: the later definition would silently replace the first.
   const seen = new Map<string, string>();
   // Valid resources (first definitions) for the checks across resources, and where each is.
   const valid = new Map<string, { resource: Resource; where: string }>();
-  for (const { file, shown } of files) {
-    let docs: ParsedDocument[];
-    try {
-      docs = await loadFile(file);
-    } catch (err) {
-      io.stdout(`${shown}: ${err instanceof TrellisError ? err.message : errorMessage(err)}\n`);
+  for (const { entry, shown } of files) {
+    if (isUnreadable(entry)) {
+      io.stdout(`${shown}: ${entry.message}\n`);
       errors++;
       continue;
     }
+    const docs = parseAndValidate(entry.text, entry.file);
     for (const d of docs) {
       const where = `${shown}:${d.source.doc}`;
       for (const p of d.problems) {

@@ -1,9 +1,9 @@
 import path from 'node:path';
-import { TrellisError, errorMessage, formatProblem, type Problem } from '../../core/errors.js';
-import { expandPath, parseAndValidate, type ParsedDocument } from '../../api/parse.js';
+import { TrellisError, formatProblem, type Problem } from '../../core/errors.js';
+import { parseAndValidate, type ParsedDocument } from '../../api/parse.js';
 import { resourceKey, type Resource } from '../../api/resource.js';
 import { manifestOf } from '../../api/validate.js';
-import { readFile } from 'node:fs/promises';
+import { isUnreadable, readConfigFiles } from '../../config/config-files.js';
 import type { Command, CommandIo } from '../command.js';
 import { parseFlags } from '../args.js';
 import {
@@ -54,18 +54,17 @@ async function load(args: string[], io: CommandIo): Promise<{ shown: string; doc
       continue;
     }
     const abs = path.resolve(io.cwd, arg);
-    let files: string[];
-    try {
-      files = await expandPath(abs);
-    } catch (err) {
-      throw new TrellisError(
-        'TRELLIS_NOT_FOUND',
-        `${arg}: ${err instanceof TrellisError ? err.message : errorMessage(err)}`,
-      );
-    }
-    for (const file of files) {
-      const shown = file === abs ? arg : path.join(arg, path.relative(abs, file));
-      out.push({ shown, docs: parseAndValidate(await readFile(file, 'utf8'), shown) });
+    // The files the control plane's directory store would load from it (config/config-files.ts).
+    for (const entry of await readConfigFiles(abs)) {
+      const shown = entry.file === abs ? arg : path.join(arg, path.relative(abs, entry.file));
+      if (isUnreadable(entry)) {
+        // All or nothing: a file that cannot be read stops the whole apply.
+        throw new TrellisError(
+          entry.message === 'no such file or directory' ? 'TRELLIS_NOT_FOUND' : 'TRELLIS_IO',
+          `${shown}: ${entry.message}`,
+        );
+      }
+      out.push({ shown, docs: parseAndValidate(entry.text, shown) });
     }
   }
   return out;

@@ -20,7 +20,10 @@ const translator: Translator<FakePush> = {
         out.set(c, { name: c, type: 'EDS', eds_cluster_config: { eds_config: { ads: {} } } });
     }
     if (typeUrl === TYPE.endpoint) {
-      for (const [c, addrs] of Object.entries(push.endpoints)) {
+      // Every cluster has its assignment, empty when it has no endpoints (as Istio sends them):
+      // a cluster naming one that is not generated is held back (consistency.ts).
+      for (const c of push.clusters) {
+        const addrs = push.endpoints[c] ?? [];
         out.set(c, {
           cluster_name: c,
           endpoints: [

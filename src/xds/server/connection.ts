@@ -74,3 +74,65 @@ export function typeState(c: Connection, typeUrl: string): TypeState {
   if (!s) c.types.set(typeUrl, (s = newTypeState()));
   return s;
 }
+
+/** The part of a gRPC duplex stream a Connection uses. */
+export interface ResponseStream {
+  write(message: object, cb: () => void): unknown;
+  end(): void;
+  getPeer(): string;
+  on(event: 'close' | 'error' | 'cancelled', listener: () => void): unknown;
+}
+
+/**
+ * A Connection over `stream`. Sends resolve once the message is handed to the transport, so the
+ * push workers bound the bytes in flight (one response per worker) instead of queueing a push
+ * for every proxy; a send still waiting when the stream ends, however it ends, settles then, so
+ * a worker never waits on a stream that is gone. `onEnd` runs once the stream is gone.
+ */
+export function streamConnection(
+  stream: ResponseStream,
+  init: { key: string; proxy: ProxyNode; mode: 'sotw' | 'delta'; connectedAt: number },
+  onEnd: () => void,
+): Connection {
+  let ended = false;
+  const waiting = new Set<() => void>();
+  const settleSends = () => {
+    for (const resolve of [...waiting]) resolve();
+  };
+  const conn: Connection = {
+    ...init,
+    peer: stream.getPeer(),
+    types: new Map(),
+    send: async (message) => {
+      if (ended) return;
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          waiting.delete(done);
+          resolve();
+        };
+        waiting.add(done);
+        stream.write(message, done);
+      });
+    },
+    close: () => {
+      if (!ended) {
+        ended = true;
+        stream.end();
+      }
+      settleSends();
+    },
+  };
+  let gone = false;
+  const drop = () => {
+    ended = true;
+    settleSends();
+    if (!gone) {
+      gone = true;
+      onEnd();
+    }
+  };
+  stream.on('close', drop);
+  stream.on('error', drop);
+  stream.on('cancelled', drop);
+  return conn;
+}

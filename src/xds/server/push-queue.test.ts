@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PushQueue } from './push-queue.js';
+import { SHORT_TYPE, TYPE } from '../../protocol/protos.js';
+import { PushQueue, pushSteps } from './push-queue.js';
 
 test('one merged pending push per proxy, in arrival order', () => {
   const q = new PushQueue();
@@ -36,4 +37,24 @@ test('removed proxies are dropped; wait resolves on enqueue', async () => {
   await waiting;
   q.remove('a');
   assert.equal(q.take(), undefined);
+});
+
+test('push steps: clusters and endpoints first; removals of both wait for listeners and routes', () => {
+  const C = TYPE.cluster;
+  const E = TYPE.endpoint;
+  const L = TYPE.listener;
+  const R = TYPE.route;
+  const S = TYPE.secret;
+  const shown = (types: string[], force = false) =>
+    pushSteps(new Set(types), force).map(
+      (s) => `${SHORT_TYPE[s.typeUrl]}${s.holdRemovals ? '+held' : ''}${s.force ? '!' : ''}`,
+    );
+  const table: [string[], boolean, string[]][] = [
+    [[R, L, E, C, S], false, ['CDS+held', 'EDS+held', 'LDS', 'RDS', 'SDS', 'CDS', 'EDS']],
+    [[C, E], false, ['CDS', 'EDS']],
+    [[E], true, ['EDS!']],
+    [[L, C], true, ['CDS+held!', 'LDS!', 'CDS']],
+    [[R, E], false, ['EDS', 'RDS']],
+  ];
+  for (const [types, force, want] of table) assert.deepEqual(shown(types, force), want, want.join(' '));
 });

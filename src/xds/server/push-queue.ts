@@ -1,3 +1,5 @@
+import { TYPE, type ResourceTypeUrl } from '../../protocol/protos.js';
+
 /**
  * The push queue: at most one pending push per proxy. Enqueueing for a proxy that already waits
  * merges the resource types (and keeps its place in line); a proxy being pushed right now that
@@ -83,4 +85,38 @@ export class PushQueue {
     this.waiters = [];
     for (const fn of w) fn();
   }
+}
+
+/** One response of a push: the type, and whether removals wait for a later step. */
+export interface PushStep {
+  typeUrl: ResourceTypeUrl;
+  /** Keep what this type drops (make-before-break); a later step of the same push removes it. */
+  holdRemovals: boolean;
+  /** Send even if equal to the last response (a new subscription). */
+  force: boolean;
+}
+
+/**
+ * Envoy's make-before-break order (xDS protocol, "eventual consistency considerations"): clusters
+ * and their endpoints before the listeners and routes that may name them. Removals go the other
+ * way: a push that changes clusters and also listeners or routes first sends the clusters (and,
+ * for delta, their endpoints) with the removed ones still in, then the listeners and routes that
+ * stop naming them, and only then the clusters and endpoints without them.
+ */
+const PUSH_ORDER: readonly ResourceTypeUrl[] = [
+  TYPE.cluster,
+  TYPE.endpoint,
+  TYPE.listener,
+  TYPE.route,
+  TYPE.secret,
+];
+
+export function pushSteps(types: ReadonlySet<string>, force: boolean): PushStep[] {
+  const ordered = PUSH_ORDER.filter((t) => types.has(t));
+  const breakLast = types.has(TYPE.cluster) && (types.has(TYPE.route) || types.has(TYPE.listener));
+  const held = (t: string) => breakLast && (t === TYPE.cluster || t === TYPE.endpoint);
+  return [
+    ...ordered.map((typeUrl) => ({ typeUrl, holdRemovals: held(typeUrl), force })),
+    ...ordered.filter(held).map((typeUrl) => ({ typeUrl, holdRemovals: false, force: false })),
+  ];
 }

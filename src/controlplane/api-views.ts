@@ -1,0 +1,53 @@
+/**
+ * What the HTTP routes may see of the control plane: small views, each with one concern, so a
+ * route reads only what it serves and a test of it can pass a fake of a few lines. ControlPlane
+ * builds the real ones (control-plane.ts, apiViews()).
+ */
+import type { ConfigError, ConfigStore } from '../config/store.js';
+import type { ConfigWriter } from '../config/config-writer.js';
+import type { ServiceIndexSnapshot } from '../registry/types.js';
+import type { RegisteredInstance, Registration } from '../registry/service-index.js';
+import type { ProxyStatus } from '../xds/server/status.js';
+import type { ConfigWarning } from './config-warnings.js';
+
+/** /ready, /metrics and /debug/*: read-only state of the serving side. */
+export interface DebugView {
+  isReady(): boolean;
+  /** Prometheus text exposition. */
+  renderMetrics(): string;
+  /** Per connected proxy and type: sent and ACKed versions, the last NACK. */
+  proxyStatus(): readonly ProxyStatus[];
+  /** What a proxy was last sent, Envoy config_dump shaped; undefined when not connected. */
+  configDump(proxyId: string): object | undefined;
+  /** Rejected config inputs, then warnings about accepted config. */
+  configProblems(): readonly (ConfigError | ConfigWarning)[];
+  /** Services and endpoints in the service index. */
+  registry(): ServiceIndexSnapshot;
+}
+
+/** /v1/registrations: instances that register and heartbeat (registry/RegistrationSource). */
+export interface RegistrationApi {
+  register(input: Registration): string;
+  heartbeat(id: string): void;
+  deregister(id: string): boolean;
+  list(): RegisteredInstance[];
+}
+
+/** /v1/config: read the store, write through its writer (undefined when read-only). */
+export interface ConfigApi {
+  readonly store: Pick<ConfigStore, 'revision' | 'get' | 'list'>;
+  readonly writer: ConfigWriter | undefined;
+}
+
+/** /v1/ratelimit/config: the global rate limit service's config, compiled from RateLimits. */
+export interface RateLimitConfigView {
+  rateLimitConfig(): { revision: number } & object;
+}
+
+/** Everything buildApi routes to. */
+export interface ApiViews {
+  readonly debug: DebugView;
+  readonly registrations: RegistrationApi;
+  readonly config: ConfigApi;
+  readonly rateLimits: RateLimitConfigView;
+}
