@@ -9,6 +9,7 @@ import { FrozenSnapshot } from '../../config/snapshot.js';
 import type { ConfigSnapshot } from '../../config/types.js';
 import { encodeMessage, packAny, type ResourceTypeUrl } from '../../protocol/protos.js';
 import type { Endpoint, Service, ServiceIndexSnapshot, ServicePort } from '../../registry/types.js';
+import { validateRules } from '../../protocol/validate-rules.js';
 import type { ProxyNode } from '../proxy-node.js';
 import { setStrictPacking } from './envoy.js';
 import { unknownFields } from './strict-fields.js';
@@ -130,12 +131,18 @@ export function proxy(extra: Partial<ProxyNode> = {}): ProxyNode {
   };
 }
 
-/** Every resource encodes, and no field or enum name is one protobuf would drop. */
+/**
+ * Every resource encodes, no field or enum name is one protobuf would drop, and Envoy's
+ * validate rules (protoc-gen-validate annotations in its protos) hold.
+ */
 export function checkEncodes(typeUrl: ResourceTypeUrl, resources: ReadonlyMap<string, object>): void {
   for (const [name, r] of resources) {
     const problems = unknownFields(typeUrl, r);
     if (problems.length > 0) throw new Error(`${name}: ${problems.join('; ')}`);
     encodeMessage(typeUrl, r);
+    const findings = validateRules(typeUrl, r);
+    if (findings.length > 0)
+      throw new Error(`${name}: ${findings.map((f) => `${f.path}: ${f.rule}: ${f.message}`).join('; ')}`);
   }
 }
 
