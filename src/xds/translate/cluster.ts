@@ -281,7 +281,8 @@ function applyConnectionPool(
   if (Object.keys(common).length > 0) options.common_http_protocol_options = common;
   if (http2) {
     const h2: Json = {};
-    if (http?.maxConcurrentStreams !== undefined)
+    // 0 means Envoy's default, as in Istio; Envoy NACKs an explicit 0 (validate: gte 1).
+    if (http?.maxConcurrentStreams !== undefined && http.maxConcurrentStreams > 0)
       h2.max_concurrent_streams = wrapU32(http.maxConcurrentStreams);
     options.explicit_http_config = { http2_protocol_options: h2 };
   } else {
