@@ -187,6 +187,13 @@ export type { Duration, Duration__Output } from './generated/google/protobuf/Dur
 export type { Struct, Struct__Output } from './generated/google/protobuf/Struct.js';
 export type { Value, Value__Output } from './generated/google/protobuf/Value.js';
 
+export type { AccessLog, AccessLog__Output } from './generated/envoy/config/accesslog/v3/AccessLog.js';
+export type { UInt32Value, UInt32Value__Output } from './generated/google/protobuf/UInt32Value.js';
+export type { BoolValue, BoolValue__Output } from './generated/google/protobuf/BoolValue.js';
+import type { CircuitBreakers__Output } from './generated/envoy/config/cluster/v3/CircuitBreakers.js';
+/** One CircuitBreakers.Thresholds entry, as decoded. */
+export type CircuitThresholds__Output = NonNullable<CircuitBreakers__Output['thresholds']>[number];
+
 import type { HttpConnectionManager } from './generated/envoy/extensions/filters/network/http_connection_manager/v3/HttpConnectionManager.js';
 import type { TcpProxy } from './generated/envoy/extensions/filters/network/tcp_proxy/v3/TcpProxy.js';
 import type { Router } from './generated/envoy/extensions/filters/http/router/v3/Router.js';
