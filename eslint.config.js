@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint';
 import { layersRule } from './tools/eslint-layers.js';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', 'build/**', 'console/dist/**', 'bench/out/**', 'tools/**', 'bin/**', 'scripts/**', 'eslint.config.js'] },
+  { ignores: ['node_modules/**', 'dist/**', 'build/**', 'console/dist/**', 'bench/out/**', 'tools/**', 'bin/**', 'scripts/**', 'eslint.config.js', 'src/protocol/generated/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -85,6 +85,21 @@ export function cidrError(text: string): string | undefined {
   return ok ? undefined : `${JSON.stringify(text)} is not an IP address or CIDR block`;
 }
 
+/** Envoy's limit on one header value (HeaderValue.value max_bytes). */
+export const MAX_HEADER_VALUE_BYTES = 16_384;
+
+/**
+ * A header value (or a redirect path/authority, which Envoy checks the same way): no NUL, CR or
+ * LF, at most 16 KiB; Envoy rejects the whole route configuration otherwise.
+ */
+export function headerValueError(value: string): string | undefined {
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000\r\n]/.test(value)) return `${JSON.stringify(value)}: must not contain NUL, CR or LF`;
+  if (Buffer.byteLength(value) > MAX_HEADER_VALUE_BYTES)
+    return `must be at most ${MAX_HEADER_VALUE_BYTES} bytes`;
+  return undefined;
+}
+
 export function headerNameError(name: string): string | undefined {
   if (name === '') return 'header name must not be empty';
   if (name.startsWith(':')) return `header ${JSON.stringify(name)}: pseudo-headers cannot be used here`;

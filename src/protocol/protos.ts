@@ -164,13 +164,18 @@ export interface AnyMessage {
   value: Uint8Array;
 }
 
-export function packAny(typeUrl: string, object: object): AnyMessage {
-  return { type_url: typeUrl, value: encodeMessage(typeUrl, object) };
+/** The bytes are a Buffer, as decoding gives them, so a packed Any is also a decoded one. */
+export function packAny(typeUrl: string, object: object): AnyMessage & { value: Buffer } {
+  const bytes = encodeMessage(typeUrl, object);
+  return { type_url: typeUrl, value: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) };
 }
 
-export function unpackAny<T = Record<string, unknown>>(any: AnyMessage): T {
+/** An Any as built (AnyMessage) or as decoded (fields optional: proto3 omits empty ones). */
+export type AnyLike = { type_url?: string; value?: Uint8Array };
+
+export function unpackAny<T = Record<string, unknown>>(any: AnyLike): T {
   // An Any holding an empty message decodes with no `value` at all (proto3 default omitted).
-  return decodeMessage<T>(any.type_url, any.value ?? new Uint8Array(0));
+  return decodeMessage<T>(any.type_url ?? '', any.value ?? new Uint8Array(0));
 }
 
 /** Proto3 JSON (camelCase names, as Envoy's admin endpoints print) of an Any resource. */

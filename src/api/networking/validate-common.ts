@@ -8,6 +8,7 @@ import {
   dns1123LabelError,
   dns1123SubdomainError,
   headerNameError,
+  headerValueError,
   labelKeyError,
   labelValueError,
   wildcardDomainError,
@@ -40,7 +41,9 @@ export function checkStringMatch(
   const prefix = c.string(o, 'prefix', path);
   if (prefix === '') c.error(fieldPath(path, 'prefix'), 'must not be empty');
   const regex = c.string(o, 'regex', path);
-  if (regex !== undefined) c.regex(regex, fieldPath(path, 'regex'));
+  // Envoy's RegexMatcher requires a non-empty regex (and "" would only match "" anyway).
+  if (regex === '') c.error(fieldPath(path, 'regex'), 'must not be empty');
+  else if (regex !== undefined) c.regex(regex, fieldPath(path, 'regex'));
 }
 
 /** A map whose values are StringMatches (headers, queryParams). */
@@ -171,8 +174,8 @@ export function checkHeaders(c: SpecCheck, o: Obj, key: string, path: string): v
     if (ops === undefined) continue;
     const sp = fieldPath(hp, side);
     for (const op of ['set', 'add']) {
-      for (const name of c.stringMap(ops, op, sp)?.keys() ?? []) {
-        const err = headerNameError(name);
+      for (const [name, value] of c.stringMap(ops, op, sp) ?? []) {
+        const err = headerNameError(name) ?? headerValueError(value);
         if (err !== undefined) c.error(fieldPath(fieldPath(sp, op), name), err);
       }
     }

@@ -3,7 +3,7 @@
  * pkg/config/validation (validateHTTPRoute and friends).
  */
 import { fieldPath, isAbsent, type Obj, type SpecCheck } from '../fields.js';
-import { dns1123LabelError, dns1123SubdomainError, headerNameError } from '../names.js';
+import { dns1123LabelError, dns1123SubdomainError, headerNameError, headerValueError } from '../names.js';
 import {
   checkDeprecatedPercent,
   checkDestination,
@@ -243,8 +243,11 @@ function checkRedirect(c: SpecCheck, r: Obj, path: string): void {
     c.error(p, 'requires one of uri, authority, scheme, port or derivePort');
   }
   oneOf(c, rd, ['port', 'derivePort'], p);
-  c.string(rd, 'uri', p);
-  c.string(rd, 'authority', p);
+  for (const key of ['uri', 'authority']) {
+    const text = c.string(rd, key, p);
+    const err = text === undefined ? undefined : headerValueError(text);
+    if (err !== undefined) c.error(fieldPath(p, key), err);
+  }
   c.port(rd, 'port', p);
   c.enumValue(rd, 'derivePort', p, ['FROM_PROTOCOL_DEFAULT', 'FROM_REQUEST_PORT']);
   c.string(rd, 'scheme', p);

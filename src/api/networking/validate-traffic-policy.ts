@@ -7,6 +7,10 @@ import { fieldPath, isAbsent, type Obj, type SpecCheck } from '../fields.js';
 import { labelKeyError } from '../names.js';
 import { checkPortSelector, oneOf } from './validate-common.js';
 
+/** Envoy's limits (RingHashLbConfig.minimum_ring_size, MaglevLbConfig.table_size): larger is NACKed. */
+const MAX_RING_SIZE = 8_388_608;
+const MAX_MAGLEV_TABLE_SIZE = 5_000_011;
+
 const POLICY_FIELDS = ['loadBalancer', 'connectionPool', 'outlierDetection', 'tls', 'portLevelSettings'];
 const PORT_POLICY_FIELDS = ['port', 'loadBalancer', 'connectionPool', 'outlierDetection', 'tls'];
 
@@ -88,10 +92,11 @@ function checkConsistentHash(c: SpecCheck, lb: Obj, path: string): void {
   const q = c.string(ch, 'httpQueryParameterName', p);
   if (q === '') c.error(fieldPath(p, 'httpQueryParameterName'), 'must not be empty');
   const ring = c.child(ch, 'ringHash', p, ['minimumRingSize']);
-  if (ring !== undefined) c.int(ring, 'minimumRingSize', fieldPath(p, 'ringHash'), { min: 0 });
+  if (ring !== undefined)
+    c.int(ring, 'minimumRingSize', fieldPath(p, 'ringHash'), { min: 0, max: MAX_RING_SIZE });
   const maglev = c.child(ch, 'maglev', p, ['tableSize']);
   if (maglev !== undefined) {
-    const size = c.int(maglev, 'tableSize', fieldPath(p, 'maglev'), { min: 1 });
+    const size = c.int(maglev, 'tableSize', fieldPath(p, 'maglev'), { min: 1, max: MAX_MAGLEV_TABLE_SIZE });
     if (size !== undefined && !isPrime(size)) {
       c.error(
         fieldPath(fieldPath(p, 'maglev'), 'tableSize'),
@@ -100,7 +105,7 @@ function checkConsistentHash(c: SpecCheck, lb: Obj, path: string): void {
     }
   }
   c.deprecated(ch, 'minimumRingSize', p, 'ringHash.minimumRingSize');
-  c.int(ch, 'minimumRingSize', p, { min: 0 });
+  c.int(ch, 'minimumRingSize', p, { min: 0, max: MAX_RING_SIZE });
 }
 
 function isPrime(n: number): boolean {

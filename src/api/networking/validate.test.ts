@@ -526,6 +526,58 @@ const INVALID: [string, string, unknown, string[]][] = [
       'spec.outboundTrafficPolicy.egressProxy: only allowed with mode ALLOW_ANY',
     ],
   ],
+  // Values Envoy's validate rules reject (so the translation would be NACKed).
+  [
+    'empty regex (Envoy requires a non-empty RegexMatcher)',
+    'VirtualService',
+    vs([route({ match: [{ uri: { regex: '' }, headers: { x: { regex: '' } } }] })]),
+    [
+      'spec.http[0].match[0].uri.regex: must not be empty',
+      'spec.http[0].match[0].headers.x.regex: must not be empty',
+    ],
+  ],
+  [
+    'header values and redirect targets with CR/LF, or longer than Envoy takes',
+    'VirtualService',
+    vs([
+      route({
+        headers: {
+          request: { set: { 'x-a': 'one\ntwo' } },
+          response: { add: { 'x-b': 'v'.repeat(16_385) } },
+        },
+      }),
+      { redirect: { uri: '/x\r\nSet-Cookie: a=b', authority: 'a\u0000b' } },
+    ]),
+    [
+      'spec.http[0].headers.request.set.x-a: "one\\ntwo": must not contain NUL, CR or LF',
+      'spec.http[0].headers.response.add.x-b: must be at most 16384 bytes',
+      'spec.http[1].redirect.uri: "/x\\r\\nSet-Cookie: a=b": must not contain NUL, CR or LF',
+      'spec.http[1].redirect.authority: "a\\u0000b": must not contain NUL, CR or LF',
+    ],
+  ],
+  [
+    'ring and maglev sizes above what Envoy accepts',
+    'DestinationRule',
+    {
+      host: 'reviews',
+      trafficPolicy: {
+        loadBalancer: { consistentHash: { useSourceIp: true, ringHash: { minimumRingSize: 8_388_609 } } },
+      },
+      subsets: [
+        {
+          name: 'v1',
+          labels: { version: 'v1' },
+          trafficPolicy: {
+            loadBalancer: { consistentHash: { useSourceIp: true, maglev: { tableSize: 5_000_111 } } },
+          },
+        },
+      ],
+    },
+    [
+      'spec.trafficPolicy.loadBalancer.consistentHash.ringHash.minimumRingSize: 8388609 is out of range; expected 0..8388608',
+      'spec.subsets[0].trafficPolicy.loadBalancer.consistentHash.maglev.tableSize: 5000111 is out of range; expected 1..5000011',
+    ],
+  ],
 ];
 
 for (const [name, kind, spec, want] of INVALID) {

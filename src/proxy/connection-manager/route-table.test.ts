@@ -4,12 +4,12 @@ import { Problems } from '../../core/errors.js';
 import { seededRandom } from '../../core/random.js';
 import type { ForwardAction, RouteTable } from '../model/config.js';
 import { convertRouteConfiguration } from '../model/convert-route.js';
-import type { RouteConfigurationMsg } from '../model/envoy-types.js';
+import type { RouteConfiguration__Output } from '../../protocol/envoy-types.js';
 import { parseGrpcTimeout } from './request-handler.js';
 import { matchRoute, rewritePath, selectVirtualHost } from './route-table.js';
 import { pickWeighted } from '../policy/weighted.js';
 
-function table(msg: RouteConfigurationMsg): RouteTable {
+function table(msg: RouteConfiguration__Output): RouteTable {
   const problems = new Problems();
   const t = convertRouteConfiguration(msg, 'rc', problems);
   assert.deepEqual(problems.errors, []);

@@ -8,23 +8,16 @@ import { priorityOptionsFrom, type CommonLbConfig } from '../policy/cluster-load
 import { compileLbSettings } from '../policy/load-balancer.js';
 import { compileOutlierDetection, type OutlierDetectionConfig } from '../policy/outlier-detector.js';
 import { TYPE, unpackAny } from '../../protocol/protos.js';
-import type {
-  ClusterConfig,
-  ClusterType,
-  Endpoint,
-  EndpointIdentity,
-  EndpointSet,
-  LocalityEndpoints,
-} from './config.js';
+import type { ClusterConfig, Endpoint, EndpointIdentity, EndpointSet, LocalityEndpoints } from './config.js';
 import { checkFields, durationMs, fieldSet, structToJson } from './convert-common.js';
 import { u32 } from './convert-common.js';
 import type {
-  ClusterLoadAssignmentMsg,
-  ClusterMsg,
-  HttpProtocolOptionsMsg,
-  LbEndpointMsg,
-  MetadataMsg,
-} from './envoy-types.js';
+  Cluster__Output,
+  ClusterLoadAssignment__Output,
+  HttpProtocolOptions__Output,
+  LbEndpoint__Output,
+  Metadata__Output,
+} from '../../protocol/envoy-types.js';
 
 const CLUSTER_FIELDS = fieldSet(
   'name',
@@ -56,7 +49,11 @@ const CLUSTER_FIELDS = fieldSet(
 
 const TYPES: ReadonlySet<string> = new Set(['EDS', 'STATIC', 'STRICT_DNS', 'LOGICAL_DNS', 'ORIGINAL_DST']);
 
-export function convertCluster(msg: ClusterMsg, path: string, problems: Problems): ClusterConfig | undefined {
+export function convertCluster(
+  msg: Cluster__Output,
+  path: string,
+  problems: Problems,
+): ClusterConfig | undefined {
   const name = msg.name ?? '';
   if (name === '') problems.error(`${path}.name`, 'must be non-empty');
   checkFields(msg, path, CLUSTER_FIELDS, problems);
@@ -119,7 +116,7 @@ export function convertCluster(msg: ClusterMsg, path: string, problems: Problems
   if (!problems.ok || !TYPES.has(type) || !lb || !breakers || !priorityOptions) return undefined;
   return Object.freeze({
     name,
-    type: type as ClusterType,
+    type: type,
     edsServiceName: type === 'EDS' ? msg.eds_cluster_config?.service_name || name : undefined,
     connectTimeoutMs: durationMs(msg.connect_timeout, 5000),
     lb,
@@ -141,7 +138,7 @@ function compiled<T>(compile: () => T, path: string, problems: Problems): T | un
   }
 }
 
-function upstreamHttp2(msg: ClusterMsg, path: string, problems: Problems): boolean {
+function upstreamHttp2(msg: Cluster__Output, path: string, problems: Problems): boolean {
   if (msg.http2_protocol_options !== undefined) return true;
   const opts = msg.typed_extension_protocol_options ?? {};
   for (const [key, any] of Object.entries(opts)) {
@@ -152,7 +149,7 @@ function upstreamHttp2(msg: ClusterMsg, path: string, problems: Problems): boole
       );
       continue;
     }
-    const o = unpackAny<HttpProtocolOptionsMsg>(any);
+    const o = unpackAny<HttpProtocolOptions__Output>(any);
     if (o.explicit_http_config?.http2_protocol_options !== undefined) return true;
     if (o.use_downstream_protocol_config !== undefined || o.auto_config !== undefined) {
       problems.error(
@@ -165,7 +162,7 @@ function upstreamHttp2(msg: ClusterMsg, path: string, problems: Problems): boole
 }
 
 export function convertLoadAssignment(
-  msg: ClusterLoadAssignmentMsg,
+  msg: ClusterLoadAssignment__Output,
   path: string,
   problems: Problems,
   nameOverride?: string,
@@ -201,7 +198,7 @@ export function convertLoadAssignment(
 
 const HEALTHY: ReadonlySet<string> = new Set(['UNKNOWN', 'HEALTHY', 'DEGRADED']);
 
-function convertEndpoint(ep: LbEndpointMsg, path: string, problems: Problems): Endpoint | undefined {
+function convertEndpoint(ep: LbEndpoint__Output, path: string, problems: Problems): Endpoint | undefined {
   const sa = ep.endpoint?.address?.socket_address;
   if (sa === undefined) {
     problems.error(
@@ -235,7 +232,7 @@ function convertEndpoint(ep: LbEndpointMsg, path: string, problems: Problems): E
  * Istio writes `filter_metadata.istio.workload = "NAME;NAMESPACE;CANONICAL_SERVICE;REVISION;CLUSTER"`
  * on endpoints; Trellis also accepts separate `workload`/`namespace`/`version` string fields.
  */
-export function endpointIdentity(md: MetadataMsg | undefined): EndpointIdentity {
+export function endpointIdentity(md: Metadata__Output | undefined): EndpointIdentity {
   const istio = structToJson(md?.filter_metadata?.istio);
   const id: EndpointIdentity = {};
   if (typeof istio.workload === 'string') {

@@ -7,7 +7,12 @@ import RE2 from 're2';
 import type { Problems } from '../../core/errors.js';
 import { protoDurationToMs } from '../../core/duration.js';
 import type { HeaderMutation, HeaderToAdd } from './config.js';
-import type { HeaderValueOptionMsg, ProtoDurationMsg, StructMsg, StructValue } from './envoy-types.js';
+import type {
+  Duration__Output,
+  HeaderValueOption__Output,
+  Struct__Output,
+  Value__Output,
+} from '../../protocol/envoy-types.js';
 
 /**
  * Reports every field of `msg` that is not in `known`. protobufjs adds a virtual field per
@@ -26,12 +31,12 @@ export function fieldSet(...names: string[]): ReadonlySet<string> {
   return new Set(names);
 }
 
-export function durationMs(d: ProtoDurationMsg | undefined, fallback: number): number {
+export function durationMs(d: Duration__Output | undefined, fallback: number): number {
   return protoDurationToMs(d) ?? fallback;
 }
 
 export function headerMutation(
-  add: HeaderValueOptionMsg[] | undefined,
+  add: HeaderValueOption__Output[] | undefined,
   remove: string[] | undefined,
   path: string,
   problems: Problems,
@@ -97,13 +102,13 @@ export function compileRewriteRegex(
 }
 
 /** google.protobuf.Struct -> plain JSON. */
-export function structToJson(s: StructMsg | undefined): Record<string, unknown> {
+export function structToJson(s: Struct__Output | undefined): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(s?.fields ?? {})) out[k] = valueToJson(v);
   return out;
 }
 
-function valueToJson(v: StructValue): unknown {
+function valueToJson(v: Value__Output): unknown {
   if (v.stringValue !== undefined) return v.stringValue;
   if (v.numberValue !== undefined) return v.numberValue;
   if (v.boolValue !== undefined) return v.boolValue;

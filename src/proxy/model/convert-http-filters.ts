@@ -5,7 +5,7 @@
  */
 import { systemClock } from '../../core/clock.js';
 import { isTrellisError, type Problems } from '../../core/errors.js';
-import { TYPE, unpackAny, type AnyMessage } from '../../protocol/protos.js';
+import { TYPE, unpackAny, type AnyLike } from '../../protocol/protos.js';
 import type { FilterOverride, HttpFilterConfig } from './config.js';
 import { compileCorsPolicy, type CorsPolicyConfig } from '../policy/cors.js';
 import { compileFault, type HttpFaultConfig } from '../policy/fault.js';
@@ -37,7 +37,7 @@ function checkedRateLimit(
 
 /** One entry of HttpConnectionManager.http_filters; undefined when unsupported (reported). */
 export function convertHttpFilter(
-  f: { name?: string; typed_config?: AnyMessage; is_optional?: boolean },
+  f: { name?: string; typed_config?: AnyLike; is_optional?: boolean },
   path: string,
   problems: Problems,
 ): HttpFilterConfig | undefined {
@@ -84,7 +84,7 @@ export function convertHttpFilter(
 
 /** typed_per_filter_config -> overrides by filter name. */
 export function convertPerFilterConfig(
-  map: Record<string, AnyMessage> | undefined,
+  map: Record<string, AnyLike> | undefined,
   path: string,
   problems: Problems,
 ): ReadonlyMap<string, FilterOverride> {

@@ -4,7 +4,7 @@
  * the TCP proxy. Any other network or HTTP filter is rejected unless marked optional.
  */
 import type { Problems } from '../../core/errors.js';
-import { TYPE, unpackAny, type AnyMessage } from '../../protocol/protos.js';
+import { TYPE, unpackAny, type AnyLike } from '../../protocol/protos.js';
 import type {
   AccessLogConfig,
   FilterChainConfig,
@@ -23,13 +23,13 @@ import { convertDownstreamTls } from './convert-tls.js';
 import { DEFAULT_STREAM_IDLE_TIMEOUT_MS } from '../connection-manager/stream-idle-timeout.js';
 import { totalWeight } from '../policy/weighted.js';
 import type {
-  AccessLogMsg,
-  FileAccessLogMsg,
-  FilterChainMsg,
-  HcmMsg,
-  ListenerMsg,
-  TcpProxyMsg,
-} from './envoy-types.js';
+  AccessLog__Output,
+  FileAccessLog__Output,
+  FilterChain__Output,
+  HttpConnectionManager__Output,
+  Listener__Output,
+  TcpProxy__Output,
+} from '../../protocol/envoy-types.js';
 
 const LISTENER_FIELDS = fieldSet(
   'name',
@@ -75,7 +75,7 @@ const HCM_FIELDS = fieldSet(
 );
 
 export function convertListener(
-  msg: ListenerMsg,
+  msg: Listener__Output,
   path: string,
   problems: Problems,
 ): ListenerConfig | undefined {
@@ -126,7 +126,11 @@ const MATCH_FIELDS = fieldSet(
 );
 const TLS_INSPECTOR = 'envoy.filters.listener.tls_inspector';
 
-function filterChain(fc: FilterChainMsg, path: string, problems: Problems): FilterChainConfig | undefined {
+function filterChain(
+  fc: FilterChain__Output,
+  path: string,
+  problems: Problems,
+): FilterChainConfig | undefined {
   if (fc.filter_chain_match !== undefined)
     checkFields(fc.filter_chain_match, `${path}.filter_chain_match`, MATCH_FIELDS, problems);
   const tls =
@@ -145,9 +149,10 @@ function filterChain(fc: FilterChainMsg, path: string, problems: Problems): Filt
   const fpath = `${path}.filters[0]`;
   const any = f.typed_config;
   let filter: NetworkFilterConfig | undefined;
-  if (any?.type_url === TYPE.hcm) filter = hcm(unpackAny<HcmMsg>(any), `${fpath}.typed_config`, problems);
+  if (any?.type_url === TYPE.hcm)
+    filter = hcm(unpackAny<HttpConnectionManager__Output>(any), `${fpath}.typed_config`, problems);
   else if (any?.type_url === TYPE.tcpProxy)
-    filter = tcpProxy(unpackAny<TcpProxyMsg>(any), `${fpath}.typed_config`, problems);
+    filter = tcpProxy(unpackAny<TcpProxy__Output>(any), `${fpath}.typed_config`, problems);
   else
     problems.error(
       `${fpath}.typed_config`,
@@ -167,7 +172,11 @@ function filterChain(fc: FilterChainMsg, path: string, problems: Problems): Filt
   return Object.freeze(out);
 }
 
-function hcm(msg: HcmMsg, path: string, problems: Problems): HttpConnectionManagerConfig | undefined {
+function hcm(
+  msg: HttpConnectionManager__Output,
+  path: string,
+  problems: Problems,
+): HttpConnectionManagerConfig | undefined {
   checkFields(msg, path, HCM_FIELDS, problems);
   if (msg.codec_type !== undefined && !['AUTO', 'HTTP1', 'HTTP2'].includes(msg.codec_type)) {
     problems.error(`${path}.codec_type`, `codec ${msg.codec_type} is not supported`);
@@ -209,7 +218,11 @@ function hcm(msg: HcmMsg, path: string, problems: Problems): HttpConnectionManag
 
 const UPGRADE_FIELDS = fieldSet('upgrade_type', 'filters', 'enabled');
 
-function upgradeTypes(msg: HcmMsg, path: string, problems: Problems): ReadonlySet<string> {
+function upgradeTypes(
+  msg: HttpConnectionManager__Output,
+  path: string,
+  problems: Problems,
+): ReadonlySet<string> {
   const out = new Set<string>();
   (msg.upgrade_configs ?? []).forEach((u, i) => {
     const p = `${path}.upgrade_configs[${i}]`;
@@ -230,14 +243,17 @@ const ESCAPED_SLASH_ACTIONS = [
   'UNESCAPE_AND_FORWARD',
 ] as const;
 
-function pathNormalization(msg: HcmMsg, path: string, problems: Problems): PathNormalization {
+function pathNormalization(
+  msg: HttpConnectionManager__Output,
+  path: string,
+  problems: Problems,
+): PathNormalization {
   const raw = msg.path_with_escaped_slashes_action ?? 'IMPLEMENTATION_SPECIFIC_DEFAULT';
   const action = typeof raw === 'number' ? ESCAPED_SLASH_ACTIONS[raw] : raw;
   let escapedSlashes: PathNormalization['escapedSlashes'] = 'KEEP_UNCHANGED';
   if (action === undefined || !(ESCAPED_SLASH_ACTIONS as readonly string[]).includes(action))
     problems.error(`${path}.path_with_escaped_slashes_action`, `unknown action ${JSON.stringify(raw)}`);
-  else if (action !== 'IMPLEMENTATION_SPECIFIC_DEFAULT')
-    escapedSlashes = action as PathNormalization['escapedSlashes'];
+  else if (action !== 'IMPLEMENTATION_SPECIFIC_DEFAULT') escapedSlashes = action;
   return Object.freeze({
     normalize: bool(msg.normalize_path, false),
     mergeSlashes: msg.merge_slashes === true,
@@ -245,7 +261,7 @@ function pathNormalization(msg: HcmMsg, path: string, problems: Problems): PathN
   });
 }
 
-function tcpProxy(msg: TcpProxyMsg, path: string, problems: Problems): TcpProxyConfig {
+function tcpProxy(msg: TcpProxy__Output, path: string, problems: Problems): TcpProxyConfig {
   let targets: { cluster: string; weight: number }[] = [];
   if (msg.cluster) targets = [{ cluster: msg.cluster, weight: 1 }];
   else if (msg.weighted_clusters) {
@@ -268,20 +284,20 @@ function tcpProxy(msg: TcpProxyMsg, path: string, problems: Problems): TcpProxyC
 }
 
 function accessLogs(
-  logs: AccessLogMsg[] | undefined,
+  logs: AccessLog__Output[] | undefined,
   path: string,
   problems: Problems,
 ): readonly AccessLogConfig[] {
   const out: AccessLogConfig[] = [];
   (logs ?? []).forEach((l, i) => {
-    const any: AnyMessage | undefined = l.typed_config;
+    const any: AnyLike | undefined = l.typed_config;
     if (l.filter !== undefined)
       problems.error(`${path}[${i}].filter`, 'access log filters are not supported');
     if (any?.type_url === TYPE.stdoutAccessLog) {
-      const m = unpackAny<FileAccessLogMsg>(any);
+      const m = unpackAny<FileAccessLog__Output>(any);
       out.push(withFormat({}, m));
     } else if (any?.type_url === TYPE.fileAccessLog) {
-      const m = unpackAny<FileAccessLogMsg>(any);
+      const m = unpackAny<FileAccessLog__Output>(any);
       if (!m.path) problems.error(`${path}[${i}].typed_config.path`, 'must be non-empty');
       out.push(withFormat(m.path === '/dev/stdout' ? {} : { path: m.path ?? '' }, m));
     } else {
@@ -294,7 +310,7 @@ function accessLogs(
   return Object.freeze(out);
 }
 
-function withFormat(base: AccessLogConfig, m: FileAccessLogMsg): AccessLogConfig {
+function withFormat(base: AccessLogConfig, m: FileAccessLog__Output): AccessLogConfig {
   const format = m.log_format?.text_format_source?.inline_string ?? m.log_format?.text_format ?? m.format;
   return format ? { ...base, format } : base;
 }

@@ -8,19 +8,19 @@ import { isTrellisError, type Problems } from '../../core/errors.js';
 import type { DescriptorBuilder, DescriptorEntry, GlobalRateLimitConfig } from './config.js';
 import { compileHeaderMatchers, headerValue, type HeaderMatcherConfig } from '../policy/string-matcher.js';
 import { checkFields, durationMs, fieldSet, bool } from './convert-common.js';
-import type { ProtoDurationMsg } from './envoy-types.js';
+import type { Duration__Output } from '../../protocol/envoy-types.js';
 
 export interface RateLimitFilterMsg {
   domain?: string;
   stage?: number;
   request_type?: string;
-  timeout?: ProtoDurationMsg;
+  timeout?: Duration__Output;
   failure_mode_deny?: boolean;
   rate_limit_service?: {
     grpc_service?: {
       envoy_grpc?: { cluster_name?: string };
       google_grpc?: unknown;
-      timeout?: ProtoDurationMsg;
+      timeout?: Duration__Output;
     };
     transport_api_version?: string;
   };

@@ -5,7 +5,6 @@
  */
 import { isTrellisError, type Problems } from '../../core/errors.js';
 import { compileHashPolicies, type HashPolicyConfig } from '../policy/lb-hash-policy.js';
-import type { RuntimeFractionalPercentConfig } from '../policy/proto-values.js';
 import { compileRetryPolicy, type RetryPolicyConfig } from '../policy/retry-policy.js';
 import { totalWeight } from '../policy/weighted.js';
 import { compileHeaderMatchers, compileQueryParameterMatchers } from '../policy/string-matcher.js';
@@ -33,14 +32,14 @@ import { convertPerFilterConfig } from './convert-http-filters.js';
 import { convertRouteRateLimits, type RateLimitMsg } from './convert-rate-limits.js';
 import { bool, u32 } from './convert-common.js';
 import type {
-  RedirectActionMsg,
-  RetryPolicyMsg,
-  RouteActionMsg,
-  RouteConfigurationMsg,
-  RouteMatchMsg,
-  RouteMsg,
-  VirtualHostMsg,
-} from './envoy-types.js';
+  RedirectAction__Output,
+  RetryPolicy__Output,
+  Route__Output,
+  RouteAction__Output,
+  RouteConfiguration__Output,
+  RouteMatch__Output,
+  VirtualHost__Output,
+} from '../../protocol/envoy-types.js';
 
 const HEADER_LISTS = [
   'request_headers_to_add',
@@ -107,7 +106,7 @@ const ACTION_FIELDS = fieldSet(
 export const DEFAULT_ROUTE_TIMEOUT_MS = 15_000;
 
 export function convertRouteConfiguration(
-  msg: RouteConfigurationMsg,
+  msg: RouteConfiguration__Output,
   path: string,
   problems: Problems,
 ): RouteTable | undefined {
@@ -149,7 +148,7 @@ export function convertRouteConfiguration(
   });
 }
 
-function convertVirtualHost(vh: VirtualHostMsg, path: string, problems: Problems): VirtualHost {
+function convertVirtualHost(vh: VirtualHost__Output, path: string, problems: Problems): VirtualHost {
   checkFields(vh, path, VH_FIELDS, problems);
   const domains = (vh.domains ?? []).map((d) => d.toLowerCase());
   if (domains.length === 0) problems.error(`${path}.domains`, 'at least one domain is required');
@@ -189,7 +188,7 @@ function convertVirtualHost(vh: VirtualHostMsg, path: string, problems: Problems
 }
 
 function convertRoute(
-  r: RouteMsg,
+  r: Route__Output,
   path: string,
   problems: Problems,
   vhRetry: RetryPolicy | undefined,
@@ -235,7 +234,7 @@ function convertRoute(
   });
 }
 
-function convertMatch(m: RouteMatchMsg, path: string, problems: Problems): RouteMatch {
+function convertMatch(m: RouteMatch__Output, path: string, problems: Problems): RouteMatch {
   checkFields(m, path, MATCH_FIELDS, problems);
   const caseSensitive = bool(m.case_sensitive, true);
   let pm: PathMatch;
@@ -285,7 +284,7 @@ function compiled<T>(compile: () => T, problems: Problems, fallback: T): T {
 }
 
 function forwardAction(
-  a: RouteActionMsg,
+  a: RouteAction__Output,
   path: string,
   problems: Problems,
   vhRetry: RetryPolicy | undefined,
@@ -335,8 +334,7 @@ function forwardAction(
     checkFields(m, mpath, MIRROR_FIELDS, problems);
     if (!m.cluster) problems.error(`${mpath}.cluster`, 'must be non-empty (cluster_header is not supported)');
     const mirror: ForwardAction['mirrors'][number] = { cluster: m.cluster ?? '' };
-    if (m.runtime_fraction !== undefined)
-      mirror.fraction = m.runtime_fraction as RuntimeFractionalPercentConfig;
+    if (m.runtime_fraction !== undefined) mirror.fraction = m.runtime_fraction;
     mirrors.push(mirror);
   });
   const notFound = { SERVICE_UNAVAILABLE: 503, NOT_FOUND: 404, INTERNAL_SERVER_ERROR: 500 }[
@@ -384,7 +382,7 @@ function forwardAction(
 const NO_MUTATION = Object.freeze({ add: [], remove: [] });
 
 /** The retry policy's one owner compiles it; what it cannot honour NACKs the route config. */
-function retryPolicy(p: RetryPolicyMsg, path: string, problems: Problems): RetryPolicy | undefined {
+function retryPolicy(p: RetryPolicy__Output, path: string, problems: Problems): RetryPolicy | undefined {
   return compiled(() => compileRetryPolicy(p as RetryPolicyConfig, path), problems, undefined);
 }
 
@@ -396,7 +394,7 @@ const REDIRECT_CODES: Record<string, number> = {
   PERMANENT_REDIRECT: 308,
 };
 
-function redirectAction(r: RedirectActionMsg, _path: string, _problems: Problems): RedirectAction {
+function redirectAction(r: RedirectAction__Output, _path: string, _problems: Problems): RedirectAction {
   const out: RedirectAction = {
     kind: 'redirect',
     status: REDIRECT_CODES[r.response_code ?? 'MOVED_PERMANENTLY'] ?? 301,

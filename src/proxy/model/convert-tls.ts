@@ -14,7 +14,7 @@
 import tls from 'node:tls';
 import { isTrellisError, type Problems } from '../../core/errors.js';
 import { checkKeyPair, parseCertificates } from '../../core/pem.js';
-import { TYPE, unpackAny, type AnyMessage } from '../../protocol/protos.js';
+import { TYPE, unpackAny, type AnyLike } from '../../protocol/protos.js';
 import type { DownstreamTlsConfig, ListenerConfig, SecretConfig, SubjectAltNameMatch } from './config.js';
 import { compileStringMatcher, type StringMatcherConfig } from '../policy/string-matcher.js';
 import { checkFields, fieldSet } from './convert-common.js';
@@ -195,7 +195,7 @@ function version(v: string | undefined, path: string, problems: Problems): Downs
 
 /** A filter chain's transport_socket: envoy.transport_sockets.tls with a DownstreamTlsContext. */
 export function convertDownstreamTls(
-  socket: { name?: string; typed_config?: AnyMessage },
+  socket: { name?: string; typed_config?: AnyLike },
   path: string,
   problems: Problems,
 ): DownstreamTlsConfig | undefined {

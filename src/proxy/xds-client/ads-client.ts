@@ -23,7 +23,7 @@ import type { Random } from '../../core/random.js';
 import { adsService } from '../../protocol/grpc-services.js';
 import type { ProxyConfigSnapshot, XdsShortType } from '../model/config.js';
 import type { NodeMsg } from './bootstrap.js';
-import type { DiscoveryResponseMsg } from '../model/envoy-types.js';
+import type { DiscoveryResponse__Output } from '../../protocol/envoy-types.js';
 import {
   TYPE_BY_SHORT,
   WARMING_TIMEOUT_MS,
@@ -70,7 +70,7 @@ interface DeltaDiscoveryRequestMsg {
 
 type AdsCall = grpc.ClientDuplexStream<
   DiscoveryRequestMsg | DeltaDiscoveryRequestMsg,
-  DiscoveryResponseMsg | DeltaDiscoveryResponseMsg
+  DiscoveryResponse__Output | DeltaDiscoveryResponseMsg
 >;
 
 /** Types whose names follow from accepted resources (EDS, RDS, ...): the cache's explicit subscriptions. */
@@ -155,7 +155,7 @@ export class AdsClient {
     const call: AdsCall = this.client.makeBidiStreamRequest(
       method.path,
       method.requestSerialize as (v: DiscoveryRequestMsg | DeltaDiscoveryRequestMsg) => Buffer,
-      method.responseDeserialize as (b: Buffer) => DiscoveryResponseMsg | DeltaDiscoveryResponseMsg,
+      method.responseDeserialize as (b: Buffer) => DiscoveryResponse__Output | DeltaDiscoveryResponseMsg,
     );
     this.call = call;
     this.requested = new Set();
@@ -168,7 +168,7 @@ export class AdsClient {
     const settled = this.options.clock.setTimeout(() => {
       if (this.call === call) this.backoff.reset();
     }, 5000);
-    call.on('data', (res: DiscoveryResponseMsg | DeltaDiscoveryResponseMsg) => {
+    call.on('data', (res: DiscoveryResponse__Output | DeltaDiscoveryResponseMsg) => {
       if (this.call !== call) return;
       if (!gotResponse) {
         gotResponse = true;
@@ -184,7 +184,7 @@ export class AdsClient {
         }
       }
       if (wire === 'delta') this.onDeltaResponse(res as DeltaDiscoveryResponseMsg);
-      else this.onResponse(res as DiscoveryResponseMsg);
+      else this.onResponse(res as DiscoveryResponse__Output);
     });
     const onGone = (reason: string, code?: number) => {
       settled.cancel();
@@ -287,7 +287,7 @@ export class AdsClient {
     this.send(req);
   }
 
-  private onResponse(res: DiscoveryResponseMsg): void {
+  private onResponse(res: DiscoveryResponse__Output): void {
     const outcome = this.cache.handleResponse(res);
     if (outcome.kind === 'ignored') {
       this.options.logger.warn('ignoring discovery response', { reason: outcome.reason });

@@ -3,7 +3,7 @@
  * keys (NAMESPACE, LABELS, WORKLOAD_NAME, INSTANCE_IPS) so the control plane can tell sidecars
  * and gateways apart and scope their configuration.
  */
-import type { StructMsg, StructValue } from '../model/envoy-types.js';
+import type { Struct__Output, Value__Output } from '../../protocol/envoy-types.js';
 
 export interface ProxyBootstrap {
   /** Istio form: `sidecar~10.0.0.1~reviews-v1-abc.default~default.svc.cluster.local`. */
@@ -22,16 +22,16 @@ export interface ProxyBootstrap {
 export interface NodeMsg {
   id: string;
   cluster: string;
-  metadata: StructMsg;
+  metadata: Struct__Output;
   locality: { region?: string; zone?: string; sub_zone?: string };
   user_agent_name: string;
   user_agent_version: string;
 }
 
-const str = (s: string): StructValue => ({ stringValue: s });
+const str = (s: string): Value__Output => ({ stringValue: s });
 
 export function nodeMessage(b: ProxyBootstrap, version: string): NodeMsg {
-  const labels: Record<string, StructValue> = {};
+  const labels: Record<string, Value__Output> = {};
   for (const [k, v] of Object.entries(b.labels)) labels[k] = str(v);
   const [region, zone, subZone] = b.locality.split('/');
   const locality: NodeMsg['locality'] = {};

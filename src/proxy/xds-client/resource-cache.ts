@@ -18,7 +18,7 @@
  * answering `503 UH`/`NC` in the gap between RDS and EDS.
  */
 import { Problems, formatProblem } from '../../core/errors.js';
-import { TYPE, unpackAny, type AnyMessage } from '../../protocol/protos.js';
+import { TYPE, unpackAny, type AnyLike, type AnyMessage } from '../../protocol/protos.js';
 import type {
   ClusterConfig,
   EndpointSet,
@@ -33,12 +33,7 @@ import { convertCluster, convertLoadAssignment } from '../model/convert-cluster.
 import { convertListener, referencedRouteNames } from '../model/convert-listener.js';
 import { convertRouteConfiguration } from '../model/convert-route.js';
 import { convertSecret, referencedSecretNames, type SecretMsg } from '../model/convert-tls.js';
-import type {
-  ClusterMsg,
-  DiscoveryResponseMsg,
-  ListenerMsg,
-  RouteConfigurationMsg,
-} from '../model/envoy-types.js';
+import type { DiscoveryResponse__Output } from '../../protocol/envoy-types.js';
 
 export const TYPE_BY_SHORT: Record<XdsShortType, string> = {
   CDS: TYPE.cluster,
@@ -69,7 +64,7 @@ export type ResponseOutcome =
   | { kind: 'nack'; type: XdsShortType; version: string; nonce: string; message: string; problems: string[] }
   | { kind: 'ignored'; reason: string };
 
-/** A DeltaDiscoveryResponse as protobufjs decodes it (see envoy-types.ts for the conventions). */
+/** A DeltaDiscoveryResponse as protobufjs decodes it (see src/protocol/envoy-types.ts for the conventions). */
 export interface DeltaDiscoveryResponseMsg {
   system_version_info?: string;
   resources?: { name?: string; version?: string; resource?: AnyMessage; aliases?: string[] }[];
@@ -183,7 +178,7 @@ export class XdsResourceCache {
     return true;
   }
 
-  handleResponse(res: DiscoveryResponseMsg): ResponseOutcome {
+  handleResponse(res: DiscoveryResponse__Output): ResponseOutcome {
     const type = shortTypeOf(res.type_url ?? '');
     if (type === undefined) return { kind: 'ignored', reason: `unknown type_url ${res.type_url ?? ''}` };
     const version = res.version_info ?? '';
@@ -208,7 +203,8 @@ export class XdsResourceCache {
       const name = nameOf(config);
       if (accepted.has(name))
         problems.error(`${RESOURCE_KIND[type]} ${JSON.stringify(name)}`, 'duplicate resource name');
-      accepted.set(name, { config, raw: { name, resource: any, version, lastUpdatedMs: at } });
+      const resource = { type_url: any.type_url ?? '', value: any.value ?? new Uint8Array(0) };
+      accepted.set(name, { config, raw: { name, resource, version, lastUpdatedMs: at } });
     });
     if (!problems.ok) {
       const lines = problems.errors.map((p) => formatProblem(p));
@@ -479,12 +475,7 @@ export function routedClusters(table: RouteTable): string[] {
   return [...out];
 }
 
-function convert(
-  type: XdsShortType,
-  any: AnyMessage,
-  path: string,
-  problems: Problems,
-): Converted | undefined {
+function convert(type: XdsShortType, any: AnyLike, path: string, problems: Problems): Converted | undefined {
   let msg: object;
   try {
     msg = unpackAny(any);
@@ -503,13 +494,13 @@ function convert(
   if (name !== '') path = `${RESOURCE_KIND[type]} ${JSON.stringify(name)}`;
   switch (type) {
     case 'CDS':
-      return convertCluster(msg as ClusterMsg, path, problems);
+      return convertCluster(msg, path, problems);
     case 'EDS':
       return convertLoadAssignment(msg, path, problems);
     case 'LDS':
-      return convertListener(msg as ListenerMsg, path, problems);
+      return convertListener(msg, path, problems);
     case 'RDS':
-      return convertRouteConfiguration(msg as RouteConfigurationMsg, path, problems);
+      return convertRouteConfiguration(msg, path, problems);
     case 'SDS':
       return convertSecret(msg as SecretMsg, path, problems);
   }

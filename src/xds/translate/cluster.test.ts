@@ -395,3 +395,19 @@ test('DestinationRule tls becomes the upstream TLS transport socket', () => {
     undefined,
   );
 });
+
+test('maxConcurrentStreams 0 leaves Envoy its default (an explicit 0 is NACKed); a positive value is sent', () => {
+  const h2Options = (streams: number): unknown => {
+    const rule = {
+      host: HOST,
+      trafficPolicy: { connectionPool: { http: { maxConcurrentStreams: streams } } },
+    };
+    // checkEncodes (inside clustersFor) holds the cluster to Envoy's validate rules.
+    const c = clustersFor(rule, 'sidecar', [grpc(50051)]).get(`outbound|50051||${HOST}`) as Loose;
+    return unpackAny<Loose>(
+      c.typed_extension_protocol_options['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'],
+    ).explicit_http_config.http2_protocol_options;
+  };
+  assert.deepEqual(h2Options(0), {});
+  assert.deepEqual(h2Options(100), { max_concurrent_streams: { value: 100 } });
+});

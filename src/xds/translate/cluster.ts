@@ -8,17 +8,17 @@ import type {
   OutlierDetection,
 } from '../../api/networking/types.js';
 import type { Service, ServicePort } from '../../registry/types.js';
+import type {
+  CircuitBreakers,
+  Cluster,
+  ClusterLoadAssignment,
+  Http2ProtocolOptions,
+  HttpProtocolOptions,
+  OutlierDetection as EnvoyOutlierDetection,
+  TcpKeepalive,
+} from '../../protocol/envoy-types.js';
 import { TYPE } from '../../protocol/protos.js';
-import {
-  adsConfigSource,
-  durationMs,
-  durationOf,
-  FILTER,
-  pack,
-  socketAddress,
-  wrapU32,
-  type Json,
-} from './envoy.js';
+import { adsConfigSource, durationMs, durationOf, FILTER, pack, socketAddress, wrapU32 } from './envoy.js';
 import { inboundCluster, outboundCluster } from './names.js';
 import type { EffectivePolicy } from './traffic-policy.js';
 import { upstreamTlsSocket } from './upstream-tls.js';
@@ -44,7 +44,7 @@ export interface ClusterInput {
   policy: EffectivePolicy;
   flavor: Flavor;
   /** For DNS-resolved services (Envoy flavor): the inline assignment of host names. */
-  dnsAssignment?: Json;
+  dnsAssignment?: ClusterLoadAssignment;
 }
 
 /** Envoy resolves these itself; EDS can carry only IP addresses. */
@@ -52,10 +52,10 @@ export function usesDns(service: Service, flavor: Flavor): boolean {
   return flavor === 'envoy' && (service.resolution === 'DNS' || service.resolution === 'DNS_ROUND_ROBIN');
 }
 
-export function buildOutboundCluster(input: ClusterInput): Json {
+export function buildOutboundCluster(input: ClusterInput): Cluster {
   const { service, port, subset, policy, flavor } = input;
   const name = outboundCluster(service.hostname, port.number, subset);
-  const cluster: Json = { name };
+  const cluster: Cluster = { name };
   const path = `DestinationRule(${service.hostname}).trafficPolicy`;
   const passthrough =
     flavor === 'envoy' && (service.resolution === 'NONE' || policy.loadBalancer?.simple === 'PASSTHROUGH');
@@ -85,7 +85,7 @@ export function buildOutboundCluster(input: ClusterInput): Json {
     const minHealth = policy.outlierDetection.minHealthPercent;
     if (minHealth !== undefined && minHealth >= 0 && flavor === 'envoy') {
       cluster.common_lb_config = {
-        ...(cluster.common_lb_config as Json | undefined),
+        ...cluster.common_lb_config,
         healthy_panic_threshold: { value: minHealth },
       };
     }
@@ -103,7 +103,7 @@ export function buildOutboundCluster(input: ClusterInput): Json {
   const locality = policy.loadBalancer?.localityLbSetting;
   if (flavor === 'envoy' && locality?.enabled !== false && (locality?.distribute ?? []).length > 0) {
     cluster.common_lb_config = {
-      ...(cluster.common_lb_config as Json | undefined),
+      ...cluster.common_lb_config,
       locality_weighted_lb_config: {},
     };
   }
@@ -111,9 +111,9 @@ export function buildOutboundCluster(input: ClusterInput): Json {
 }
 
 /** The cluster for a sidecar's own workload port: straight to the app on localhost. */
-export function buildInboundCluster(servicePort: number, targetPort: number, http2: boolean): Json {
+export function buildInboundCluster(servicePort: number, targetPort: number, http2: boolean): Cluster {
   const name = inboundCluster(servicePort);
-  const cluster: Json = {
+  const cluster: Cluster = {
     name,
     type: 'STATIC',
     connect_timeout: durationMs(DEFAULT_CONNECT_TIMEOUT_MS),
@@ -139,7 +139,7 @@ export const PASSTHROUGH_CLUSTER = 'PassthroughCluster';
 /** Istio's cluster that drops traffic (outboundTrafficPolicy REGISTRY_ONLY). */
 export const BLACKHOLE_CLUSTER = 'BlackHoleCluster';
 
-export function buildPassthroughCluster(): Json {
+export function buildPassthroughCluster(): Cluster {
   return {
     name: PASSTHROUGH_CLUSTER,
     type: 'ORIGINAL_DST',
@@ -149,7 +149,7 @@ export function buildPassthroughCluster(): Json {
   };
 }
 
-export function buildBlackHoleCluster(): Json {
+export function buildBlackHoleCluster(): Cluster {
   return {
     name: BLACKHOLE_CLUSTER,
     type: 'STATIC',
@@ -158,7 +158,7 @@ export function buildBlackHoleCluster(): Json {
   };
 }
 
-function applyLoadBalancer(cluster: Json, lb: LoadBalancerSettings | undefined, flavor: Flavor): void {
+function applyLoadBalancer(cluster: Cluster, lb: LoadBalancerSettings | undefined, flavor: Flavor): void {
   const hash = lb?.consistentHash;
   if (hash !== undefined) {
     if (hash.maglev !== undefined && flavor === 'envoy') {
@@ -197,7 +197,9 @@ export const UNLIMITED_THRESHOLD = 4_294_967_295;
  * BlackHoleCluster (pilot/pkg/networking/core/cluster_traffic_policy.go,
  * getDefaultCircuitBreakerThresholds).
  */
-export function defaultCircuitBreakers(): Json {
+type Threshold = NonNullable<CircuitBreakers['thresholds']>[number];
+
+export function defaultCircuitBreakers(): CircuitBreakers & { thresholds: Threshold[] } {
   return {
     thresholds: [
       {
@@ -218,7 +220,10 @@ export function defaultCircuitBreakers(): Json {
  * others stay at the maximum. Proxyless gRPC implements only max_requests (gRFC A32) and, as in
  * Istio's gRPC generator, gets thresholds only when the rule sets http2MaxRequests.
  */
-function circuitBreakers(pool: ConnectionPoolSettings | undefined, flavor: Flavor): Json | undefined {
+function circuitBreakers(
+  pool: ConnectionPoolSettings | undefined,
+  flavor: Flavor,
+): CircuitBreakers | undefined {
   const tcp = pool?.tcp;
   const http = pool?.http;
   const set = (n: number | undefined): n is number => n !== undefined && n > 0;
@@ -227,7 +232,7 @@ function circuitBreakers(pool: ConnectionPoolSettings | undefined, flavor: Flavo
     return { thresholds: [{ priority: 'DEFAULT', max_requests: wrapU32(http.http2MaxRequests) }] };
   }
   const out = defaultCircuitBreakers();
-  const threshold = (out.thresholds as Json[])[0]!;
+  const threshold = out.thresholds[0]!;
   if (set(tcp?.maxConnections)) threshold.max_connections = wrapU32(tcp.maxConnections);
   if (set(http?.http1MaxPendingRequests))
     threshold.max_pending_requests = wrapU32(http.http1MaxPendingRequests);
@@ -237,7 +242,7 @@ function circuitBreakers(pool: ConnectionPoolSettings | undefined, flavor: Flavo
 }
 
 function applyConnectionPool(
-  cluster: Json,
+  cluster: Cluster,
   pool: ConnectionPoolSettings | undefined,
   port: ServicePort,
   path: string,
@@ -249,7 +254,7 @@ function applyConnectionPool(
   if (breakers !== undefined) cluster.circuit_breakers = breakers;
   if (tcp?.tcpKeepalive !== undefined) {
     const ka = tcp.tcpKeepalive;
-    const keepalive: Json = {};
+    const keepalive: TcpKeepalive = {};
     if (ka.probes !== undefined) keepalive.keepalive_probes = wrapU32(ka.probes);
     if (ka.time !== undefined)
       keepalive.keepalive_time = wrapU32(
@@ -262,7 +267,7 @@ function applyConnectionPool(
     }
     cluster.upstream_connection_options = { tcp_keepalive: keepalive };
   }
-  const common: Json = {};
+  const common: NonNullable<HttpProtocolOptions['common_http_protocol_options']> = {};
   if (http?.idleTimeout !== undefined)
     common.idle_timeout = durationOf(http.idleTimeout, `${path}.connectionPool.http.idleTimeout`);
   if (http?.maxRequestsPerConnection !== undefined && http.maxRequestsPerConnection > 0) {
@@ -277,11 +282,12 @@ function applyConnectionPool(
   const http2 = isHttp2Port(port) || http?.h2UpgradePolicy === 'UPGRADE';
   if (!http2 && Object.keys(common).length === 0) return;
   if (!isHttpPort(port)) return;
-  const options: Json = {};
+  const options: HttpProtocolOptions = {};
   if (Object.keys(common).length > 0) options.common_http_protocol_options = common;
   if (http2) {
-    const h2: Json = {};
-    if (http?.maxConcurrentStreams !== undefined)
+    const h2: Http2ProtocolOptions = {};
+    // 0 means Envoy's default, as in Istio; Envoy NACKs an explicit 0 (validate: gte 1).
+    if (http?.maxConcurrentStreams !== undefined && http.maxConcurrentStreams > 0)
       h2.max_concurrent_streams = wrapU32(http.maxConcurrentStreams);
     options.explicit_http_config = { http2_protocol_options: h2 };
   } else {
@@ -306,8 +312,8 @@ function durationSeconds(text: string, path: string): number {
  * failure-percentage ejection: a host is ejected when more than half of at least N calls in one
  * interval failed (minimum hosts 1, always enforced).
  */
-function outlierDetection(od: OutlierDetection, path: string, flavor: Flavor): Json {
-  const out: Json = {};
+function outlierDetection(od: OutlierDetection, path: string, flavor: Flavor): EnvoyOutlierDetection {
+  const out: EnvoyOutlierDetection = {};
   if (od.consecutiveErrors !== undefined && od.consecutiveErrors > 0) {
     out.consecutive_gateway_failure = wrapU32(od.consecutiveErrors);
     out.enforcing_consecutive_gateway_failure = wrapU32(100);

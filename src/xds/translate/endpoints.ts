@@ -4,9 +4,15 @@
  * With outlier detection set, localities get failover priorities by proximity to the proxy,
  * as Istio does; `distribute` rewrites locality weights for proxies in a `from` locality.
  */
+import type {
+  ClusterLoadAssignment,
+  LbEndpoint,
+  Locality as EnvoyLocality,
+  LocalityLbEndpoints,
+} from '../../protocol/envoy-types.js';
 import type { LocalityLoadBalancerSetting, Subset } from '../../api/networking/types.js';
 import type { Endpoint, Service, ServicePort } from '../../registry/types.js';
-import { socketAddress, type Json } from './envoy.js';
+import { socketAddress } from './envoy.js';
 
 export interface LoadAssignmentInput {
   clusterName: string;
@@ -36,8 +42,8 @@ export function parseLocality(text: string): Locality {
   return { region, zone, subZone };
 }
 
-function localityProto(l: Locality): Json {
-  const out: Json = {};
+function localityProto(l: Locality): EnvoyLocality {
+  const out: EnvoyLocality = {};
   if (l.region !== '') out.region = l.region;
   if (l.zone !== '') out.zone = l.zone;
   if (l.subZone !== '') out.sub_zone = l.subZone;
@@ -53,9 +59,9 @@ export function localityMatters(
   return hasOutlierDetection || (setting?.distribute ?? []).length > 0;
 }
 
-export function buildLoadAssignment(input: LoadAssignmentInput): Json {
+export function buildLoadAssignment(input: LoadAssignmentInput): ClusterLoadAssignment {
   const { clusterName, port, subset } = input;
-  const groups = new Map<string, Json[]>();
+  const groups = new Map<string, LbEndpoint[]>();
   const groupWeights = new Map<string, number>();
   const seen = new Set<string>();
   for (const ep of input.endpoints) {
@@ -82,7 +88,7 @@ export function buildLoadAssignment(input: LoadAssignmentInput): Json {
     input.locality?.failover === true ? failoverPriorities(input.locality, [...weights.keys()]) : undefined;
   const localities = [...weights.keys()].sort();
   const endpoints = localities.map((name) => {
-    const out: Json = {
+    const out: LocalityLbEndpoints = {
       locality: localityProto(parseLocality(name)),
       lb_endpoints: groups.get(name) ?? [],
       load_balancing_weight: { value: weights.get(name) ?? 1 },

@@ -1,14 +1,21 @@
 /**
- * Small builders for Envoy message fragments, as plain objects with proto field names
- * (snake_case) that protobufjs `fromObject` accepts. Wrapper types (UInt32Value, BoolValue)
- * are `{ value }`; Durations are `{ seconds, nanos }`; Any is `{ type_url, value }` from packAny.
+ * Small builders for Envoy message fragments, typed with the messages generated from Envoy's
+ * protos (src/protocol/envoy-types.ts): plain objects with proto field names (snake_case) that
+ * protobufjs `fromObject` accepts, so a misspelt field or enum name is a compile error. Wrapper
+ * types (UInt32Value, BoolValue) are `{ value }`; Durations are `{ seconds, nanos }`; Any is
+ * `{ type_url, value }` from pack, which types the packed message by its type URL.
  */
 import { msToProtoDuration, parseDuration, type ProtoDuration } from '../../core/duration.js';
-import { TrellisError } from '../../core/errors.js';
+import type {
+  Address,
+  ConfigSource,
+  FractionalPercent,
+  HttpFilter,
+  PackedMessages,
+  PackedTypeUrl,
+  RuntimeFractionalPercent,
+} from '../../protocol/envoy-types.js';
 import { packAny, TYPE, type AnyMessage } from '../../protocol/protos.js';
-import { unknownFields } from './strict-fields.js';
-
-export type Json = Record<string, unknown>;
 
 export function wrapU32(value: number): { value: number } {
   return { value };
@@ -23,11 +30,11 @@ export function durationMs(ms: number): ProtoDuration {
 }
 
 /** `{ ads: {} }`: the aggregated stream every Trellis data plane uses. */
-export function adsConfigSource(): Json {
+export function adsConfigSource(): ConfigSource {
   return { ads: {}, resource_api_version: 'V3' };
 }
 
-export function socketAddress(address: string, port: number): Json {
+export function socketAddress(address: string, port: number): Address {
   return { socket_address: { address, port_value: port } };
 }
 
@@ -44,44 +51,37 @@ export const FILTER = {
   http2Options: 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
 } as const;
 
-export function typedFilter(name: string, typeUrl: string, config: object): Json {
+export function typedFilter<U extends PackedTypeUrl>(
+  name: string,
+  typeUrl: U,
+  config: PackedMessages[U],
+): HttpFilter {
   return { name, typed_config: pack(typeUrl, config) };
 }
 
-export function routerFilter(): Json {
+export function routerFilter(): HttpFilter {
   return typedFilter(FILTER.router, TYPE.router, {});
 }
 
-export function faultFilter(): Json {
+export function faultFilter(): HttpFilter {
   return typedFilter(FILTER.fault, TYPE.fault, {});
 }
 
-export function corsFilter(): Json {
+export function corsFilter(): HttpFilter {
   return typedFilter(FILTER.cors, TYPE.cors, {});
 }
 
 /** A percentage as Envoy's FractionalPercent over a million, as Istio writes fault percentages. */
-export function fractionalPercent(percent: number): Json {
+export function fractionalPercent(percent: number): FractionalPercent {
   return { numerator: Math.round(percent * 10_000), denominator: 'MILLION' };
 }
 
 /** RuntimeFractionalPercent for mirroring and the like. */
-export function runtimeFraction(percent: number): Json {
+export function runtimeFraction(percent: number): RuntimeFractionalPercent {
   return { default_value: fractionalPercent(percent) };
 }
 
-let strict = false;
-
-/** Tests turn this on: every packed message is then checked field by field (see strict-fields). */
-export function setStrictPacking(on: boolean): void {
-  strict = on;
-}
-
-export function pack(typeUrl: string, message: object): AnyMessage {
-  if (strict) {
-    const problems = unknownFields(typeUrl, message);
-    if (problems.length > 0)
-      throw new TrellisError('TRELLIS_INTERNAL', `generated ${typeUrl}: ${problems.join('; ')}`);
-  }
+/** An Any of the message `typeUrl` names; the message's type follows from the URL. */
+export function pack<U extends PackedTypeUrl>(typeUrl: U, message: PackedMessages[U]): AnyMessage {
   return packAny(typeUrl, message);
 }

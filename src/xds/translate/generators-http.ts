@@ -1,6 +1,7 @@
 /**
  * RDS and LDS generators (see generators.ts for the key/build contract).
  */
+import type { Listener, RouteConfiguration, VirtualHost } from '../../protocol/envoy-types.js';
 import { fqdn, hostsOverlap, portProtocol } from '../../api/hosts.js';
 import type { CompiledRateLimit } from '../../controllers/ratelimit/compile.js';
 import type { Server } from '../../api/networking/types.js';
@@ -31,7 +32,6 @@ import { inboundKey, inboundPorts, policyFor, proxyView, type ProxyView } from '
 import { clientRateLimits, outboundPortLimits, proxyRateLimits, type ProxyRateLimits } from './ratelimit.js';
 import { applyRateLimits, rateLimitFilters } from './ratelimit-envoy.js';
 import { buildGatewayRouteConfig, buildSidecarRouteConfig } from './route-config.js';
-import type { Json } from './envoy.js';
 import type { RouteSite } from './route-action.js';
 import {
   excludedMatches,
@@ -121,7 +121,7 @@ function gatewayRdsKey(push: PushContext, proxy: ProxyNode, view: ProxyView) {
   return { key, excluded, views, facts };
 }
 
-export const rds: TypeGenerator = {
+export const rds: TypeGenerator<RouteConfiguration> = {
   key(push, proxy, view = proxyView(push, proxy)) {
     return proxy.type === 'router' ? gatewayRdsKey(push, proxy, view).key : meshRdsKey(push, proxy, view).key;
   },
@@ -130,7 +130,7 @@ export const rds: TypeGenerator = {
     if (proxy.type === 'router') {
       const { key, excluded, views, facts } = gatewayRdsKey(push, proxy, view);
       return memoized(push, key, names, () => {
-        const out = new Map<string, object>();
+        const out = new Map<string, RouteConfiguration>();
         for (const { port, routes } of views) {
           const onPort = facts.servers.filter((s) => s.server.port.number === port);
           const redirect = onPort.filter((s) => s.server.tls?.httpsRedirect === true && !isTls(s.server));
@@ -159,7 +159,7 @@ export const rds: TypeGenerator = {
     const { key, excluded } = meshRdsKey(push, proxy, view);
     const routes = meshRouteView(push, view.scope);
     const limits = clientRateLimits(push, proxy, view).limits;
-    const build = (port: number, name: string): object =>
+    const build = (port: number, name: string): RouteConfiguration =>
       withClientRateLimits(
         buildSidecarRouteConfig({
           port,
@@ -179,7 +179,7 @@ export const rds: TypeGenerator = {
         `${key}|grpc:${requested === undefined ? '*' : namesDigest(requested)}`,
         undefined,
         () => {
-          const out = new Map<string, object>();
+          const out = new Map<string, RouteConfiguration>();
           const wanted =
             requested ??
             view.scope.services.flatMap((s) => s.ports.map((p) => outboundCluster(s.hostname, p.number)));
@@ -203,14 +203,14 @@ export const rds: TypeGenerator = {
 
 /** Applies the client-side rate limits of `port` to the virtual hosts of their hosts. */
 function withClientRateLimits(
-  rc: Json,
+  rc: RouteConfiguration,
   port: number,
   byHost: ReadonlyMap<string, readonly CompiledRateLimit[]> | undefined,
-): Json {
+): RouteConfiguration {
   if (byHost === undefined) return rc;
   const byName = new Map([...byHost].map(([host, limits]) => [virtualHostName(host, port), limits]));
-  const vhs = (rc.virtual_hosts as Json[]).map((vh) => {
-    const limits = byName.get(vh.name as string);
+  const vhs = (rc.virtual_hosts ?? []).map((vh) => {
+    const limits = byName.get(vh.name ?? '');
     return limits === undefined ? vh : applyRateLimits(vh, limits);
   });
   return { ...rc, virtual_hosts: vhs };
@@ -227,8 +227,8 @@ function sidecarListeners(
   inbound: ReturnType<typeof inboundPorts>,
   limits: ProxyRateLimits,
   paths: PathNormalizationMode,
-): Map<string, object> {
-  const out = new Map<string, object>();
+): Map<string, Listener> {
+  const out = new Map<string, Listener>();
   const http = new Set(httpPorts(view));
   const rls = limits.serviceCluster ?? '';
   for (const port of http) {
@@ -271,7 +271,7 @@ function sidecarListeners(
     const extras =
       ls === undefined
         ? undefined
-        : { filters: rateLimitFilters(ls, rls), virtualHost: (vh: Json) => applyRateLimits(vh, ls) };
+        : { filters: rateLimitFilters(ls, rls), virtualHost: (vh: VirtualHost) => applyRateLimits(vh, ls) };
     const l = inboundListener(p.listenAddress, p.listenPort, p.servicePort, p.http, extras, paths);
     out.set(l.name as string, l);
   }
@@ -308,8 +308,8 @@ function grpcListeners(
   push: PushContext,
   view: ProxyView,
   names: readonly string[] | undefined,
-): Map<string, object> {
-  const out = new Map<string, object>();
+): Map<string, Listener> {
+  const out = new Map<string, Listener>();
   const requests =
     names !== undefined && names.length > 0
       ? names
@@ -332,7 +332,7 @@ function ldsKey(push: PushContext, proxy: ProxyNode, view: ProxyView): string {
   return `lds|${proxy.type}|${view.scope.key}|${inboundKey(inbound)}|rl:${limits.key}`;
 }
 
-export const lds: TypeGenerator = {
+export const lds: TypeGenerator<Listener> = {
   key(push, proxy, view = proxyView(push, proxy)) {
     return ldsKey(push, proxy, view);
   },
@@ -351,7 +351,7 @@ export const lds: TypeGenerator = {
     if (proxy.type === 'router') {
       const facts = gatewayFacts(push, proxy);
       return memoized(push, key, names, () => {
-        const out = new Map<string, object>();
+        const out = new Map<string, Listener>();
         for (const port of facts.ports) {
           const l = gatewayListener(
             port,

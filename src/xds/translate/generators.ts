@@ -4,6 +4,7 @@
  * a `build` that reads only what that key describes. generate() memoizes on the key, and
  * affectedTypes() compares keys across push contexts.
  */
+import type { Cluster, ClusterLoadAssignment } from '../../protocol/envoy-types.js';
 import type { ProxyNode } from '../proxy-node.js';
 import {
   BLACKHOLE_CLUSTER,
@@ -16,7 +17,6 @@ import {
   usesDns,
 } from './cluster.js';
 import { buildLoadAssignment, localityMatters } from './endpoints.js';
-import type { Json } from './envoy.js';
 import { digest, fingerprint, freezeDeep } from './memo.js';
 import { outboundCluster, parseClusterName } from './names.js';
 import { resourceFp, type PushContext } from './push-context.js';
@@ -34,13 +34,13 @@ import {
   type ProxyView,
 } from './proxy-view.js';
 
-export type Resources = ReadonlyMap<string, object>;
+export type Resources<T = object> = ReadonlyMap<string, T>;
 
-export interface TypeGenerator {
+export interface TypeGenerator<T extends object = object> {
   /** `view`: the proxy's view in `push`, when the caller already has it. */
   key(push: PushContext, proxy: ProxyNode, view?: ProxyView): string;
   /** names: undefined = everything this proxy should have. */
-  generate(push: PushContext, proxy: ProxyNode, names: readonly string[] | undefined): Resources;
+  generate(push: PushContext, proxy: ProxyNode, names: readonly string[] | undefined): Resources<T>;
 }
 
 /**
@@ -48,13 +48,13 @@ export interface TypeGenerator {
  * set itself (the same object each time, which the server's encoding cache keys on); a true
  * subset is memoized under a digest of its names.
  */
-export function memoized(
+export function memoized<T extends object>(
   push: PushContext,
   key: string,
   names: readonly string[] | undefined,
-  build: () => Map<string, object>,
-): Resources {
-  const all = push.index.cached(key, () => freezeDeep(build()) as Resources);
+  build: () => Map<string, T>,
+): Resources<T> {
+  const all = push.index.cached(key, () => freezeDeep(build()) as Resources<T>);
   if (names === undefined || names.length === 0) return all;
   return subsetOf(push, key, all, names);
 }
@@ -93,16 +93,16 @@ export function coverage(all: Resources, names: readonly string[]): { every: boo
 }
 
 /** The resources of `all` named in `names`: `all` itself when that is every one of them. */
-export function subsetOf(
+export function subsetOf<T extends object>(
   push: PushContext,
   key: string,
-  all: Resources,
+  all: Resources<T>,
   names: readonly string[],
-): Resources {
+): Resources<T> {
   if (coverage(all, names).every) return all;
   const sorted = [...new Set(names)].sort();
   return push.index.cached(`${key}|names:${namesDigest(sorted)}`, () => {
-    const out = new Map<string, object>();
+    const out = new Map<string, T>();
     for (const n of sorted) {
       const r = all.get(n);
       if (r !== undefined) out.set(n, r);
@@ -115,8 +115,8 @@ export function subsetOf(
 // CDS
 // ------------------------------------------------------------------------------------------
 
-function outboundClusters(push: PushContext, view: ProxyView): Map<string, object> {
-  const out = new Map<string, object>();
+function outboundClusters(push: PushContext, view: ProxyView): Map<string, Cluster> {
+  const out = new Map<string, Cluster>();
   for (const service of view.scope.services) {
     const rule = ruleSpec(view, service.hostname);
     const dns = usesDns(service, view.flavor);
@@ -180,7 +180,7 @@ function inboundClustersKey(inbound: readonly InboundPort[]): string {
   return inbound.map((p) => `${p.servicePort}>${p.targetPort}${p.http2 ? 'h2' : ''}`).join(',');
 }
 
-export const cds: TypeGenerator = {
+export const cds: TypeGenerator<Cluster> = {
   key(push, proxy, view = proxyView(push, proxy)) {
     return cdsKey(push, proxy, view, inboundPorts(push, proxy, view.scope));
   },
@@ -268,7 +268,7 @@ function loadAssignment(
   );
 }
 
-export const eds: TypeGenerator = {
+export const eds: TypeGenerator<ClusterLoadAssignment> = {
   key(push, proxy, view = proxyView(push, proxy)) {
     return edsKey(push, proxy, view);
   },
@@ -276,7 +276,7 @@ export const eds: TypeGenerator = {
     const view = proxyView(push, proxy);
     const key = edsKey(push, proxy, view);
     const all = push.index.cached(`${key}|names:*`, () => {
-      const out = new Map<string, object>();
+      const out = new Map<string, ClusterLoadAssignment>();
       for (const s of view.scope.services) {
         const rule = ruleSpec(view, s.hostname);
         for (const p of s.ports) {
@@ -298,7 +298,7 @@ export const eds: TypeGenerator = {
     if (every && !resolvable) return all;
     const sorted = [...new Set(names)].sort();
     return push.index.cached(`${key}|names:${namesDigest(sorted)}`, () => {
-      const out = new Map<string, object>();
+      const out = new Map<string, ClusterLoadAssignment>();
       for (const name of sorted) {
         const cla = all.get(name) ?? loadAssignment(push, proxy, view, name);
         if (cla !== undefined) out.set(name, cla);
@@ -312,5 +312,3 @@ export const eds: TypeGenerator = {
 export function httpOnPort(view: ProxyView, port: number): boolean {
   return view.scope.services.some((s) => s.ports.some((p) => p.number === port && isHttpPort(p)));
 }
-
-export type { Json };

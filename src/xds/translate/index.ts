@@ -6,6 +6,7 @@
  * so proxies that see the same things share one generated (frozen) result; affectedTypes()
  * compares those keys between two push contexts to tell which types a change can affect.
  */
+import type { PackedMessages } from '../../protocol/envoy-types.js';
 import { TYPE, type ResourceTypeUrl } from '../../protocol/protos.js';
 import type { ProxyNode } from '../proxy-node.js';
 import { cds, eds, type Resources, type TypeGenerator } from './generators.js';
@@ -17,7 +18,7 @@ import type { PushContext } from './push-context.js';
 export { buildPushContext, type PushContext, type PushContextOptions } from './push-context.js';
 export { visibleServices } from './scope.js';
 
-const GENERATORS: Record<ResourceTypeUrl, TypeGenerator> = {
+const GENERATORS: { [U in ResourceTypeUrl]: TypeGenerator<PackedMessages[U]> } = {
   [TYPE.cluster]: cds,
   [TYPE.endpoint]: eds,
   [TYPE.listener]: lds,
@@ -30,12 +31,12 @@ const GENERATORS: Record<ResourceTypeUrl, TypeGenerator> = {
  * deep-frozen). `requestedNames` absent or empty means every resource the proxy should have;
  * otherwise only those names (proxyless gRPC listeners are generated for the names asked).
  */
-export function generate(
+export function generate<U extends ResourceTypeUrl>(
   push: PushContext,
   proxy: ProxyNode,
-  typeUrl: ResourceTypeUrl,
+  typeUrl: U,
   requestedNames?: readonly string[],
-): Resources {
+): Resources<PackedMessages[U]> {
   return GENERATORS[typeUrl].generate(push, proxy, requestedNames);
 }
 

@@ -4,6 +4,20 @@
  * workload's own ports. Gateways: one listener per server port. Proxyless gRPC: API listeners
  * named `HOST:PORT` as the client asks for them.
  */
+import type {
+  CertificateValidationContext,
+  CommonTlsContext,
+  DownstreamTlsContext,
+  FilterChain,
+  FilterChainMatch,
+  HttpConnectionManager,
+  HttpFilter,
+  Listener,
+  NetworkFilter,
+  TlsParameters,
+  TransportSocket,
+  VirtualHost,
+} from '../../protocol/envoy-types.js';
 import type { Server } from '../../api/networking/types.js';
 import { TYPE } from '../../protocol/protos.js';
 import type { Flavor } from './cluster.js';
@@ -16,7 +30,6 @@ import {
   pack,
   routerFilter,
   socketAddress,
-  type Json,
 } from './envoy.js';
 import { gatewayRouteName, inboundCluster, listenerName } from './names.js';
 import type { PathNormalizationMode } from '../../api/mesh-config.js';
@@ -25,7 +38,7 @@ import type { PathNormalizationMode } from '../../api/mesh-config.js';
  * HTTP filters in the order Istio installs them; `extra` (rate limit filters) go just before
  * the router, which must be last.
  */
-export function httpFilters(flavor: Flavor, extra: readonly Json[] = []): Json[] {
+export function httpFilters(flavor: Flavor, extra: readonly HttpFilter[] = []): HttpFilter[] {
   return flavor === 'grpc'
     ? [faultFilter(), ...extra, routerFilter()]
     : [faultFilter(), corsFilter(), ...extra, routerFilter()];
@@ -35,9 +48,9 @@ export function rdsConnectionManager(
   statPrefix: string,
   routeName: string,
   flavor: Flavor,
-  extra: Json = {},
-  extraFilters: readonly Json[] = [],
-): Json {
+  extra: HttpConnectionManager = {},
+  extraFilters: readonly HttpFilter[] = [],
+): HttpConnectionManager {
   return {
     stat_prefix: statPrefix,
     rds: { config_source: adsConfigSource(), route_config_name: routeName },
@@ -51,7 +64,7 @@ export function rdsConnectionManager(
  * What Istio sets on every sidecar and gateway HCM: WebSocket upgrades allowed, and no stream
  * idle timeout (Envoy's default of 5 minutes would cut silent long-lived streams).
  */
-const ISTIO_HCM_DEFAULTS: Json = Object.freeze({
+const ISTIO_HCM_DEFAULTS: HttpConnectionManager = Object.freeze({
   upgrade_configs: [{ upgrade_type: 'websocket' }],
   stream_idle_timeout: durationMs(0),
 });
@@ -62,7 +75,7 @@ const ISTIO_HCM_DEFAULTS: Json = Object.freeze({
  * `/admin`; MERGE_SLASHES also merges `//`; DECODE_AND_MERGE_SLASHES also decodes `%2F` and
  * `%5C` first. NONE forwards paths as sent.
  */
-export function pathNormalizationFields(mode: PathNormalizationMode): Json {
+export function pathNormalizationFields(mode: PathNormalizationMode): HttpConnectionManager {
   switch (mode) {
     case 'NONE':
       return { normalize_path: { value: false } };
@@ -79,20 +92,20 @@ export function pathNormalizationFields(mode: PathNormalizationMode): Json {
   }
 }
 
-function hcmFilter(hcm: Json): Json {
+function hcmFilter(hcm: HttpConnectionManager): NetworkFilter {
   return { name: FILTER.hcm, typed_config: pack(TYPE.hcm, hcm) };
 }
 
-function tcpProxyFilter(cluster: string): Json {
+function tcpProxyFilter(cluster: string): NetworkFilter {
   return { name: FILTER.tcpProxy, typed_config: pack(TYPE.tcpProxy, { stat_prefix: cluster, cluster }) };
 }
 
 export function outboundHttpListener(
   port: number,
   routeName: string,
-  extraFilters: readonly Json[] = [],
+  extraFilters: readonly HttpFilter[] = [],
   paths: PathNormalizationMode = 'BASE',
-): Json {
+): Listener {
   const name = listenerName('0.0.0.0', port);
   const hcm = rdsConnectionManager(
     `outbound_${name}`,
@@ -111,12 +124,12 @@ export function outboundHttpListener(
 
 /** What an inbound HTTP listener adds for rate limits: filters, and its virtual host rewritten. */
 export interface InboundHttpExtras {
-  filters: readonly Json[];
-  virtualHost(vh: Json): Json;
+  filters: readonly HttpFilter[];
+  virtualHost(vh: VirtualHost): VirtualHost;
 }
 
 /** TCP services listen on their virtual IP when they have one, else on 0.0.0.0 (Istio). */
-export function outboundTcpListener(address: string, port: number, cluster: string): Json {
+export function outboundTcpListener(address: string, port: number, cluster: string): Listener {
   return {
     name: listenerName(address, port),
     address: socketAddress(address, port),
@@ -135,7 +148,7 @@ export function outboundSniListener(
   port: number,
   services: readonly { host: string; cluster: string }[],
   fallback: string,
-): Json {
+): Listener {
   return {
     name: listenerName('0.0.0.0', port),
     address: socketAddress('0.0.0.0', port),
@@ -161,7 +174,7 @@ export const VIRTUAL_OUTBOUND_PORT = 15001;
  * a tcp_proxy to PassthroughCluster (outboundTrafficPolicy ALLOW_ANY) or BlackHoleCluster
  * (REGISTRY_ONLY).
  */
-export function virtualOutboundListener(cluster: string): Json {
+export function virtualOutboundListener(cluster: string): Listener {
   return {
     name: VIRTUAL_OUTBOUND,
     address: socketAddress('0.0.0.0', VIRTUAL_OUTBOUND_PORT),
@@ -183,9 +196,9 @@ export function inboundListener(
   http: boolean,
   extras?: InboundHttpExtras,
   paths: PathNormalizationMode = 'BASE',
-): Json {
+): Listener {
   const cluster = inboundCluster(servicePort);
-  const vh: Json = {
+  const vh: VirtualHost = {
     name: `inbound|http|${servicePort}`,
     domains: ['*'],
     routes: [{ name: 'default', match: { prefix: '/' }, route: { cluster, timeout: durationMs(0) } }],
@@ -236,7 +249,7 @@ function certificateNames(server: Server): string[] {
   return [tls.credentialName ?? `${server.port.name ?? server.port.number}-cert`];
 }
 
-const TLS_VERSION: Record<string, string> = {
+const TLS_VERSION: Record<string, TlsParameters['tls_minimum_protocol_version']> = {
   TLSV1_0: 'TLSv1_0',
   TLSV1_1: 'TLSv1_1',
   TLSV1_2: 'TLSv1_2',
@@ -244,15 +257,15 @@ const TLS_VERSION: Record<string, string> = {
 };
 
 /** Gateway server TLS: certificates come over SDS, named by credentialName (Istio's names). */
-function downstreamTls(server: Server): Json | undefined {
+function downstreamTls(server: Server): TransportSocket | undefined {
   const tls = server.tls;
   if (tls === undefined || !terminatesTls(server)) return undefined;
   const names = certificateNames(server);
-  const common: Json = {
+  const common: CommonTlsContext = {
     tls_certificate_sds_secret_configs: names.map((name) => ({ name, sds_config: adsConfigSource() })),
     alpn_protocols: ['h2', 'http/1.1'],
   };
-  const params: Json = {};
+  const params: TlsParameters = {};
   const min = TLS_VERSION[tls.minProtocolVersion ?? ''];
   const max = TLS_VERSION[tls.maxProtocolVersion ?? ''];
   if (min !== undefined) params.tls_minimum_protocol_version = min;
@@ -262,7 +275,7 @@ function downstreamTls(server: Server): Json | undefined {
   if (validatesClients(server)) {
     const ca = { name: `${names[0]}${CA_SECRET_SUFFIX}`, sds_config: adsConfigSource() };
     // As Istio: the CA over SDS, and what the client certificate must also match inline.
-    const validation: Json = {};
+    const validation: CertificateValidationContext = {};
     const sans = tls.subjectAltNames ?? [];
     if (sans.length > 0) validation.match_subject_alt_names = sans.map((exact) => ({ exact }));
     if ((tls.verifyCertificateSpki ?? []).length > 0)
@@ -278,7 +291,7 @@ function downstreamTls(server: Server): Json | undefined {
       common.validation_context_sds_secret_config = ca;
     }
   }
-  const ctx: Json = { common_tls_context: common };
+  const ctx: DownstreamTlsContext = { common_tls_context: common };
   // OPTIONAL_MUTUAL: a client certificate is asked for and verified, but not required.
   if (tls.mode === 'MUTUAL') ctx.require_client_certificate = { value: true };
   return { name: FILTER.tls, typed_config: pack(TYPE.downstreamTls, ctx) };
@@ -312,13 +325,13 @@ export function gatewayListener(
   port: number,
   servers: readonly Server[],
   paths: PathNormalizationMode = 'BASE',
-): Json {
+): Listener {
   const name = listenerName('0.0.0.0', port);
   const hcm = rdsConnectionManager(`outbound_${name}`, gatewayRouteName(port), 'envoy', {
     use_remote_address: { value: true },
     ...pathNormalizationFields(paths),
   });
-  const chains: Json[] = [];
+  const chains: FilterChain[] = [];
   const claimed = new Set<string>();
   let catchAll = false;
   let plain = false;
@@ -333,12 +346,12 @@ export function gatewayListener(
     if (wanted.length === 0 ? catchAll : sni.length === 0) continue;
     if (wanted.length === 0) catchAll = true;
     for (const h of sni) claimed.add(h);
-    const match: Json = { transport_protocol: 'tls' };
+    const match: FilterChainMatch = { transport_protocol: 'tls' };
     if (sni.length > 0) match.server_names = sni;
     chains.push({ filter_chain_match: match, filters: [hcmFilter(hcm)], transport_socket: transport });
   }
   if (plain) chains.push({ filters: [hcmFilter(hcm)] });
-  const listener: Json = {
+  const listener: Listener = {
     name,
     address: socketAddress('0.0.0.0', port),
     traffic_direction: 'OUTBOUND',
@@ -358,7 +371,7 @@ const TLS_INSPECTOR_ANY = {
 };
 
 /** Proxyless gRPC: an API listener, named as requested, pointing at the route configuration. */
-export function grpcApiListener(name: string, address: string, port: number, routeName: string): Json {
+export function grpcApiListener(name: string, address: string, port: number, routeName: string): Listener {
   return {
     name,
     address: socketAddress(address, port),

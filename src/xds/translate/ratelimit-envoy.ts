@@ -23,6 +23,17 @@
  * hold), then request_headers / remote_address for perKey. Routes that redirect or answer
  * directly have no route action and are not counted.
  */
+import type {
+  Cluster,
+  HeaderMatcher,
+  HttpFilter,
+  LocalRateLimit,
+  Route,
+  RouteMatch,
+  RouteRateLimit,
+  RuntimeFractionalPercent,
+  VirtualHost,
+} from '../../protocol/envoy-types.js';
 import { isIPAddress } from '../../api/hosts.js';
 import type { StringMatch } from '../../api/networking/types.js';
 import {
@@ -33,7 +44,7 @@ import {
 } from '../../controllers/ratelimit/compile.js';
 import { TYPE } from '../../protocol/protos.js';
 import { DEFAULT_CONNECT_TIMEOUT_MS } from './cluster.js';
-import { durationMs, FILTER, pack, socketAddress, typedFilter, type Json } from './envoy.js';
+import { durationMs, FILTER, pack, socketAddress, typedFilter } from './envoy.js';
 import { outboundCluster } from './names.js';
 import { stringMatcher } from './route-match.js';
 
@@ -41,8 +52,8 @@ import { stringMatcher } from './route-match.js';
 export const RATE_LIMIT_TIMEOUT_MS = 100;
 
 /** Listener-level HTTP filters for the limits of one connection manager, local before global. */
-export function rateLimitFilters(limits: readonly CompiledRateLimit[], serviceCluster: string): Json[] {
-  const out: Json[] = [];
+export function rateLimitFilters(limits: readonly CompiledRateLimit[], serviceCluster: string): HttpFilter[] {
+  const out: HttpFilter[] = [];
   if (limits.some((l) => l.mode === 'local')) {
     // No token bucket and filter_enabled at its 0% default: inert until a route configures it.
     out.push(
@@ -70,13 +81,13 @@ export function rateLimitFilters(limits: readonly CompiledRateLimit[], serviceCl
   return out;
 }
 
-const percent = (n: number, runtimeKey: string): Json => ({
+const percent = (n: number, runtimeKey: string): RuntimeFractionalPercent => ({
   runtime_key: runtimeKey,
   default_value: { numerator: n, denominator: 'HUNDRED' },
 });
 
 /** The per-route (or per-virtual-host) local_ratelimit config carrying one limit's bucket. */
-export function localRateLimitConfig(limit: CompiledRateLimit): Json {
+export function localRateLimitConfig(limit: CompiledRateLimit): LocalRateLimit {
   const { requests, burst, unitSeconds } = limit.quota;
   return {
     stat_prefix: limit.id,
@@ -102,15 +113,15 @@ function escapeRegex(text: string): string {
 const QUERY = '(\\?.*)?';
 
 /** The path condition as a `:path` header matcher (which sees the query string too). */
-function pathHeader(path: StringMatch): Json {
+function pathHeader(path: StringMatch): HeaderMatcher {
   if ('prefix' in path) return { name: ':path', string_match: { prefix: path.prefix } };
   const regex = 'exact' in path ? escapeRegex(path.exact) + QUERY : `(?:${path.regex})${QUERY}`;
   return { name: ':path', string_match: { safe_regex: { regex } } };
 }
 
 /** Header matchers for a limit's request conditions; `withPath` adds the path as `:path`. */
-export function conditionHeaders(match: RequestMatch, withPath: boolean): Json[] {
-  const out: Json[] = [];
+export function conditionHeaders(match: RequestMatch, withPath: boolean): HeaderMatcher[] {
+  const out: HeaderMatcher[] = [];
   if (withPath && match.path !== undefined) out.push(pathHeader(match.path));
   if (match.method !== undefined) out.push({ name: ':method', string_match: { exact: match.method } });
   for (const h of match.headers) {
@@ -120,15 +131,21 @@ export function conditionHeaders(match: RequestMatch, withPath: boolean): Json[]
   return out;
 }
 
-const PATH_SPECIFIERS = ['prefix', 'path', 'safe_regex', 'path_separated_prefix', 'path_match_policy'];
+const PATH_SPECIFIERS = [
+  'prefix',
+  'path',
+  'safe_regex',
+  'path_separated_prefix',
+  'path_match_policy',
+] as const satisfies readonly (keyof RouteMatch)[];
 
 /**
  * Where the limit's path goes in a route match narrowed from `route`: a path specifier when the
  * two combine into one, `disjoint` when no request can match both, else `header` (a `:path`
  * header matcher beside the route's own path specifier).
  */
-function placePath(base: Json, path: StringMatch): Json | 'disjoint' | 'header' {
-  if ((base.case_sensitive as { value?: boolean } | undefined)?.value === false) return 'header';
+function placePath(base: RouteMatch, path: StringMatch): RouteMatch | 'disjoint' | 'header' {
+  if (base.case_sensitive?.value === false) return 'header';
   const rPrefix = typeof base.prefix === 'string' ? base.prefix : undefined;
   const rPath = typeof base.path === 'string' ? base.path : undefined;
   if (rPrefix === undefined && rPath === undefined) return 'header';
@@ -146,8 +163,8 @@ function placePath(base: Json, path: StringMatch): Json | 'disjoint' | 'header' 
 }
 
 /** `route`'s match narrowed to the requests the limit counts; undefined when none can match. */
-export function narrowMatch(base: Json, match: RequestMatch): Json | undefined {
-  const out: Json = { ...base };
+export function narrowMatch(base: RouteMatch, match: RequestMatch): RouteMatch | undefined {
+  const out: RouteMatch = { ...base };
   const headers = conditionHeaders(match, false);
   if (match.path !== undefined) {
     const placed = placePath(base, match.path);
@@ -158,13 +175,13 @@ export function narrowMatch(base: Json, match: RequestMatch): Json | undefined {
       Object.assign(out, placed);
     }
   }
-  if (headers.length > 0) out.headers = [...((base.headers as Json[] | undefined) ?? []), ...headers];
+  if (headers.length > 0) out.headers = [...(base.headers ?? []), ...headers];
   return out;
 }
 
 /** The `rate_limits` entry of a global limit: actions producing its descriptor, in order. */
-export function globalRateLimitEntry(limit: CompiledRateLimit): Json {
-  const actions: Json[] = [];
+export function globalRateLimitEntry(limit: CompiledRateLimit): RouteRateLimit {
+  const actions: NonNullable<RouteRateLimit['actions']> = [];
   for (const step of limit.descriptor) {
     switch (step.action) {
       case 'generic_key':
@@ -194,29 +211,29 @@ export function globalRateLimitEntry(limit: CompiledRateLimit): Json {
  * A virtual host with `limits` applied (see the file comment). `limits` are in precedence order
  * and all apply to this host; the input is not modified.
  */
-export function applyRateLimits(vh: Json, limits: readonly CompiledRateLimit[]): Json {
-  const routes = (vh.routes as Json[] | undefined) ?? [];
-  const out: Json = { ...vh };
+export function applyRateLimits(vh: VirtualHost, limits: readonly CompiledRateLimit[]): VirtualHost {
+  const routes = vh.routes ?? [];
+  const out: VirtualHost = { ...vh };
   const local = limits.filter((l) => l.mode === 'local');
   const hostWide = local.find((l) => !l.conditional);
   if (hostWide !== undefined) {
     out.typed_per_filter_config = {
-      ...(vh.typed_per_filter_config as Json | undefined),
+      ...vh.typed_per_filter_config,
       [FILTER.localRateLimit]: pack(TYPE.localRateLimit, localRateLimitConfig(hostWide)),
     };
   }
-  const dedicated: Json[] = [];
+  const dedicated: Route[] = [];
   for (const limit of local.filter((l) => l.conditional)) {
     const config = pack(TYPE.localRateLimit, localRateLimitConfig(limit));
     for (const route of routes) {
-      const match = narrowMatch(route.match as Json, limit.match);
+      const match = narrowMatch(route.match ?? {}, limit.match);
       if (match === undefined) continue;
       dedicated.push({
         ...route,
         name: typeof route.name === 'string' ? `${limit.id}|${route.name}` : limit.id,
         match,
         typed_per_filter_config: {
-          ...(route.typed_per_filter_config as Json | undefined),
+          ...route.typed_per_filter_config,
           [FILTER.localRateLimit]: config,
         },
       });
@@ -224,15 +241,13 @@ export function applyRateLimits(vh: Json, limits: readonly CompiledRateLimit[]):
   }
   const global = limits.filter((l) => l.mode === 'global').map(globalRateLimitEntry);
   out.routes = [...dedicated, ...routes].map((r) =>
-    global.length > 0 && r.route !== undefined
-      ? { ...r, route: { ...(r.route as Json), rate_limits: global } }
-      : r,
+    global.length > 0 && r.route !== undefined ? { ...r, route: { ...r.route, rate_limits: global } } : r,
   );
   return out;
 }
 
 /** A cluster for the rate limit service when no visible service provides one (gRPC: HTTP/2). */
-export function rateLimitServiceCluster(host: string, port: number): Json {
+export function rateLimitServiceCluster(host: string, port: number): Cluster {
   const name = outboundCluster(host, port);
   return {
     name,

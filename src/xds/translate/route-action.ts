@@ -3,6 +3,17 @@
  * action (route / redirect / direct_response) and its decorations (timeouts, retries, faults,
  * CORS, mirrors, header operations, rewrites, hash policy).
  */
+import type {
+  CorsPolicy as EnvoyCorsPolicy,
+  DirectResponseAction,
+  HeaderValueOption,
+  HTTPFault,
+  RedirectAction,
+  RetryPolicy,
+  Route,
+  RouteAction,
+  StringMatcher,
+} from '../../protocol/envoy-types.js';
 import { fqdn } from '../../api/hosts.js';
 import { GRPC_STATUS_NAMES } from '../../api/networking/validate-http-route.js';
 import type {
@@ -26,7 +37,6 @@ import {
   pack,
   runtimeFraction,
   wrapU32,
-  type Json,
 } from './envoy.js';
 import type { MergedRoute } from './http-routes.js';
 import { outboundCluster } from './names.js';
@@ -41,6 +51,17 @@ export interface RouteSite extends MatchSite {
   consistentHash(host: string, port: number): ConsistentHashLB | undefined;
 }
 
+type MirrorPolicy = NonNullable<RouteAction['request_mirror_policies']>[number];
+type HashPolicy = NonNullable<RouteAction['hash_policy']>[number];
+/** The header operations a Route and a WeightedCluster.ClusterWeight share. */
+type HeaderOperations = Pick<
+  Route,
+  | 'request_headers_to_add'
+  | 'request_headers_to_remove'
+  | 'response_headers_to_add'
+  | 'response_headers_to_remove'
+>;
+
 /** Istio's retry policy when a route sets none. */
 export const DEFAULT_RETRY_ON = 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes';
 export const DEFAULT_RETRY_ATTEMPTS = 2;
@@ -52,7 +73,7 @@ const PREVIOUS_HOSTS_ANY = {
   value: new Uint8Array(0),
 };
 
-const REDIRECT_CODES: Record<number, string> = {
+const REDIRECT_CODES: Record<number, RedirectAction['response_code']> = {
   301: 'MOVED_PERMANENTLY',
   302: 'FOUND',
   303: 'SEE_OTHER',
@@ -61,7 +82,7 @@ const REDIRECT_CODES: Record<number, string> = {
 };
 
 /** Envoy routes for one merged Istio route; empty when no match applies here. */
-export function buildRoutes(merged: MergedRoute, site: RouteSite): Json[] {
+export function buildRoutes(merged: MergedRoute, site: RouteSite): Route[] {
   const { route, namespace } = merged;
   // gRPC clients NACK redirects and direct responses; those routes are left out for them.
   if (site.flavor === 'grpc' && (route.redirect !== undefined || route.directResponse !== undefined))
@@ -79,8 +100,8 @@ export function buildRoutes(merged: MergedRoute, site: RouteSite): Json[] {
 }
 
 /** Istio's route to a service's port when no VirtualService says otherwise. */
-export function defaultRoute(host: string, port: number, site: RouteSite): Json {
-  const action: Json = {
+export function defaultRoute(host: string, port: number, site: RouteSite): Route {
+  const action: RouteAction = {
     cluster: outboundCluster(host, port),
     timeout: durationMs(0),
     retry_policy: retryPolicy(undefined, site.flavor),
@@ -90,12 +111,12 @@ export function defaultRoute(host: string, port: number, site: RouteSite): Json 
   return { name: 'default', match: { prefix: '/' }, route: action };
 }
 
-function routeBody(route: HTTPRoute, namespace: string, site: RouteSite): Json {
-  const out: Json = {};
+function routeBody(route: HTTPRoute, namespace: string, site: RouteSite): Route {
+  const out: Route = {};
   let destHeaders: Headers | undefined;
   if (route.redirect !== undefined) {
     const r = route.redirect;
-    const redirect: Json = {};
+    const redirect: RedirectAction = {};
     if (r.uri !== undefined) redirect.path_redirect = r.uri;
     if (r.authority !== undefined) redirect.host_redirect = r.authority;
     if (r.scheme !== undefined) redirect.scheme_redirect = r.scheme;
@@ -105,7 +126,7 @@ function routeBody(route: HTTPRoute, namespace: string, site: RouteSite): Json {
     out.redirect = redirect;
   } else if (route.directResponse !== undefined) {
     const d = route.directResponse;
-    const direct: Json = { status: d.status };
+    const direct: DirectResponseAction = { status: d.status };
     if (d.body !== undefined)
       direct.body =
         'string' in d.body
@@ -118,7 +139,7 @@ function routeBody(route: HTTPRoute, namespace: string, site: RouteSite): Json {
     destHeaders = headers;
   }
   Object.assign(out, headerOperations(mergeHeaders(route.headers, destHeaders)));
-  const perFilter: Json = {};
+  const perFilter: NonNullable<Route['typed_per_filter_config']> = {};
   if (route.fault !== undefined) {
     const fault = faultConfig(route.fault);
     if (fault !== undefined) perFilter[FILTER.fault] = pack(TYPE.fault, fault);
@@ -148,8 +169,8 @@ function routeAction(
   route: HTTPRoute,
   namespace: string,
   site: RouteSite,
-): { action: Json; headers: Headers | undefined } {
-  const action: Json = {};
+): { action: RouteAction; headers: Headers | undefined } {
+  const action: RouteAction = {};
   const all = route.route ?? [];
   // Istio leaves zero-weight destinations out of the split.
   const dests = all.length === 1 ? all : all.filter((d) => (d.weight ?? 0) > 0);
@@ -196,10 +217,10 @@ function routeAction(
 }
 
 /** `retries` absent: Istio's default policy; `attempts: 0`: no retries at all. */
-export function retryPolicy(retries: HTTPRetry | undefined, flavor: Flavor): Json | undefined {
+export function retryPolicy(retries: HTTPRetry | undefined, flavor: Flavor): RetryPolicy | undefined {
   if (retries?.attempts === 0) return undefined;
   const attempts = retries?.attempts ?? DEFAULT_RETRY_ATTEMPTS;
-  const out: Json = { num_retries: wrapU32(attempts) };
+  const out: RetryPolicy = { num_retries: wrapU32(attempts) };
   const conditions: string[] = [];
   const codes: number[] = [];
   for (const c of (retries?.retryOn ?? DEFAULT_RETRY_ON)
@@ -232,8 +253,8 @@ function percentOf(p: Percent | undefined, legacy: number | undefined): number {
   return 100;
 }
 
-export function faultConfig(fault: HTTPFaultInjection): Json | undefined {
-  const out: Json = {};
+export function faultConfig(fault: HTTPFaultInjection): HTTPFault | undefined {
+  const out: HTTPFault = {};
   if (fault.delay?.fixedDelay !== undefined) {
     out.delay = {
       fixed_delay: durationOf(fault.delay.fixedDelay, 'fault.delay.fixedDelay'),
@@ -241,7 +262,9 @@ export function faultConfig(fault: HTTPFaultInjection): Json | undefined {
     };
   }
   if (fault.abort !== undefined) {
-    const abort: Json = { percentage: fractionalPercent(percentOf(fault.abort.percentage, undefined)) };
+    const abort: NonNullable<HTTPFault['abort']> = {
+      percentage: fractionalPercent(percentOf(fault.abort.percentage, undefined)),
+    };
     if (fault.abort.httpStatus !== undefined) abort.http_status = fault.abort.httpStatus;
     else if (fault.abort.grpcStatus !== undefined) {
       const code = (GRPC_STATUS_NAMES as readonly string[]).indexOf(fault.abort.grpcStatus.toUpperCase());
@@ -252,10 +275,12 @@ export function faultConfig(fault: HTTPFaultInjection): Json | undefined {
   return Object.keys(out).length > 0 ? out : undefined;
 }
 
-export function corsPolicy(cors: CorsPolicy): Json {
-  const out: Json = { filter_enabled: runtimeFraction(100) };
+export function corsPolicy(cors: CorsPolicy): EnvoyCorsPolicy {
+  const out: EnvoyCorsPolicy = { filter_enabled: runtimeFraction(100) };
   const origins = [
-    ...(cors.allowOrigins ?? []).map((m) => stringMatcher(m)).filter((m): m is Json => m !== undefined),
+    ...(cors.allowOrigins ?? [])
+      .map((m) => stringMatcher(m))
+      .filter((m): m is StringMatcher => m !== undefined),
     ...(cors.allowOrigin ?? []).map((o) => (o === '*' ? { prefix: '' } : { exact: o })),
   ];
   if (origins.length > 0) out.allow_origin_string_match = origins;
@@ -269,8 +294,8 @@ export function corsPolicy(cors: CorsPolicy): Json {
   return out;
 }
 
-function mirrorPolicies(route: HTTPRoute, namespace: string, site: RouteSite): Json[] {
-  const out: Json[] = [];
+function mirrorPolicies(route: HTTPRoute, namespace: string, site: RouteSite): MirrorPolicy[] {
+  const out: MirrorPolicy[] = [];
   if (route.mirror !== undefined) {
     out.push({
       cluster: destinationCluster(route.mirror, namespace, site).cluster,
@@ -297,13 +322,16 @@ function mergeHeaders(a: Headers | undefined, b: Headers | undefined): Headers |
   return { request: ops(a.request, b.request), response: ops(a.response, b.response) };
 }
 
-function headerOptions(ops: Record<string, string> | undefined, action: string): Json[] {
+function headerOptions(
+  ops: Record<string, string> | undefined,
+  action: HeaderValueOption['append_action'],
+): HeaderValueOption[] {
   return Object.entries(ops ?? {}).map(([key, value]) => ({ header: { key, value }, append_action: action }));
 }
 
 /** Istio `set` overwrites, `add` appends, `remove` removes. */
-export function headerOperations(headers: Headers | undefined): Json {
-  const out: Json = {};
+export function headerOperations(headers: Headers | undefined): HeaderOperations {
+  const out: HeaderOperations = {};
   const reqAdd = [
     ...headerOptions(headers?.request?.set, 'OVERWRITE_IF_EXISTS_OR_ADD'),
     ...headerOptions(headers?.request?.add, 'APPEND_IF_EXISTS_OR_ADD'),
@@ -320,11 +348,11 @@ export function headerOperations(headers: Headers | undefined): Json {
   return out;
 }
 
-export function hashPolicy(hash: ConsistentHashLB | undefined): Json[] {
+export function hashPolicy(hash: ConsistentHashLB | undefined): HashPolicy[] {
   if (hash === undefined) return [];
   if (hash.httpHeaderName !== undefined) return [{ header: { header_name: hash.httpHeaderName } }];
   if (hash.httpCookie !== undefined) {
-    const cookie: Json = { name: hash.httpCookie.name };
+    const cookie: NonNullable<HashPolicy['cookie']> = { name: hash.httpCookie.name };
     if (hash.httpCookie.path !== undefined) cookie.path = hash.httpCookie.path;
     if (hash.httpCookie.ttl !== undefined)
       cookie.ttl = durationOf(hash.httpCookie.ttl, 'consistentHash.httpCookie.ttl');

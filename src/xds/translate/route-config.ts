@@ -3,8 +3,8 @@
  * port (`9080`), with a virtual host `HOST:PORT` per visible service on that port; gateways get
  * `http.PORT` with a virtual host per VirtualService host bound to the port's servers.
  */
+import type { RouteConfiguration, VirtualHost } from '../../protocol/envoy-types.js';
 import type { Service } from '../../registry/types.js';
-import type { Json } from './envoy.js';
 import type { MergedRoute } from './http-routes.js';
 import { gatewayRouteName, sidecarRouteName, virtualHostName } from './names.js';
 import { buildRoutes, defaultRoute, type RouteSite } from './route-action.js';
@@ -43,10 +43,10 @@ export interface SidecarRouteInput {
   name?: string;
 }
 
-export function buildSidecarRouteConfig(input: SidecarRouteInput): Json {
+export function buildSidecarRouteConfig(input: SidecarRouteInput): RouteConfiguration {
   const { port, site } = input;
   const seen = new Set<string>();
-  const virtualHosts: Json[] = [];
+  const virtualHosts: VirtualHost[] = [];
   for (const svc of input.services) {
     // Each domain may appear once per route configuration; the first service claiming it keeps it.
     const domains = serviceDomains(svc, port, site.proxyNamespace, site.domainSuffix).filter(
@@ -76,15 +76,15 @@ export interface GatewayRouteInput {
   site: RouteSite;
 }
 
-export function buildGatewayRouteConfig(input: GatewayRouteInput): Json {
+export function buildGatewayRouteConfig(input: GatewayRouteInput): RouteConfiguration {
   const { port, site } = input;
-  const virtualHosts: Json[] = [];
+  const virtualHosts: VirtualHost[] = [];
   const seen = new Set<string>();
   for (const [host, merged] of input.routesByHost) {
     const domains = (host === '*' ? ['*'] : [host, `${host}:${port}`]).filter((d) => !seen.has(d));
     if (domains.length === 0) continue;
     domains.forEach((d) => seen.add(d));
-    const vh: Json = {
+    const vh: VirtualHost = {
       name: virtualHostName(host, port),
       domains,
       routes: merged.flatMap((r) => buildRoutes(r, site)),

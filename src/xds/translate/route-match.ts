@@ -2,12 +2,17 @@
  * Istio HTTPMatchRequest -> Envoy RouteMatch. Pure; which matches apply to a given proxy
  * (port, sourceLabels, sourceNamespace, gateways) is decided before this by the caller.
  */
+import type {
+  HeaderMatcher,
+  QueryParameterMatcher,
+  RouteMatch,
+  StringMatcher,
+} from '../../protocol/envoy-types.js';
 import type { HTTPMatchRequest, StringMatch } from '../../api/networking/types.js';
-import type { Json } from './envoy.js';
 
 /** StringMatch -> Envoy StringMatcher; `{}` (Istio's "present") -> undefined. */
-export function stringMatcher(m: StringMatch, ignoreCase = false): Json | undefined {
-  const out: Json = {};
+export function stringMatcher(m: StringMatch, ignoreCase = false): StringMatcher | undefined {
+  const out: StringMatcher = {};
   if ('exact' in m) out.exact = m.exact;
   else if ('prefix' in m) out.prefix = m.prefix;
   else if ('regex' in m) out.safe_regex = { regex: m.regex };
@@ -16,15 +21,15 @@ export function stringMatcher(m: StringMatch, ignoreCase = false): Json | undefi
   return out;
 }
 
-function headerMatcher(name: string, m: StringMatch, invert: boolean): Json {
+function headerMatcher(name: string, m: StringMatch, invert: boolean): HeaderMatcher {
   const sm = stringMatcher(m);
-  const out: Json = sm === undefined ? { name, present_match: true } : { name, string_match: sm };
+  const out: HeaderMatcher = sm === undefined ? { name, present_match: true } : { name, string_match: sm };
   if (invert) out.invert_match = true;
   return out;
 }
 
-export function routeMatch(match: HTTPMatchRequest | undefined): Json {
-  const out: Json = {};
+export function routeMatch(match: HTTPMatchRequest | undefined): RouteMatch {
+  const out: RouteMatch = {};
   const uri = match?.uri;
   if (uri !== undefined && 'exact' in uri) out.path = uri.exact;
   else if (uri !== undefined && 'regex' in uri) out.safe_regex = { regex: uri.regex };
@@ -32,7 +37,7 @@ export function routeMatch(match: HTTPMatchRequest | undefined): Json {
   else out.prefix = '/';
   if (match === undefined) return out;
   if (match.ignoreUriCase === true) out.case_sensitive = { value: false };
-  const headers: Json[] = [];
+  const headers: HeaderMatcher[] = [];
   for (const [name, m] of Object.entries(match.headers ?? {})) headers.push(headerMatcher(name, m, false));
   for (const [name, m] of Object.entries(match.withoutHeaders ?? {}))
     headers.push(headerMatcher(name, m, true));
@@ -40,7 +45,7 @@ export function routeMatch(match: HTTPMatchRequest | undefined): Json {
   if (match.authority !== undefined) headers.push(headerMatcher(':authority', match.authority, false));
   if (match.scheme !== undefined) headers.push(headerMatcher(':scheme', match.scheme, false));
   if (headers.length > 0) out.headers = headers;
-  const params = Object.entries(match.queryParams ?? {}).map(([name, m]) => {
+  const params = Object.entries(match.queryParams ?? {}).map(([name, m]): QueryParameterMatcher => {
     const sm = stringMatcher(m);
     return sm === undefined ? { name, present_match: true } : { name, string_match: sm };
   });

@@ -11,10 +11,10 @@
  * nothing else is handed out). A name whose Secret is missing or holds no usable credential is
  * left out of the response, so the proxy keeps that listener warming, as Envoy does.
  */
+import type { Secret } from '../../protocol/envoy-types.js';
 import { SECRET_KIND, tlsCredential, type SecretSpec } from '../../api/kubernetes/secret.js';
 import type { Resource } from '../../api/resource.js';
 import type { ProxyNode } from '../proxy-node.js';
-import type { Json } from './envoy.js';
 import { memoized, type TypeGenerator } from './generators.js';
 import { CA_SECRET_SUFFIX, serverSecrets } from './listener.js';
 import { fingerprint } from './memo.js';
@@ -50,7 +50,7 @@ function sources(push: PushContext, namespace: string, name: string): Resource<S
  * The Envoy Secret for one name, or undefined when no Secret provides it. A `-cacert` name is
  * always a CA, as in Istio (a credentialName ending in `-cacert` cannot hold a server key).
  */
-export function buildSecret(name: string, from: readonly Resource<SecretSpec>[]): Json | undefined {
+export function buildSecret(name: string, from: readonly Resource<SecretSpec>[]): Secret | undefined {
   const credential = from.length > 0 ? tlsCredential(from[0]!.spec) : undefined;
   if (name.endsWith(CA_SECRET_SUFFIX)) {
     const ca = credential?.caCertificates;
@@ -73,14 +73,14 @@ function sdsKey(push: PushContext, proxy: ProxyNode): { key: string; names: stri
   return { key: `sds|${proxy.namespace}|${inputs.join(',')}`, names };
 }
 
-export const sds: TypeGenerator = {
+export const sds: TypeGenerator<Secret> = {
   key(push, proxy) {
     return sdsKey(push, proxy).key;
   },
   generate(push, proxy, requested) {
     const { key, names } = sdsKey(push, proxy);
     return memoized(push, key, requested, () => {
-      const out = new Map<string, object>();
+      const out = new Map<string, Secret>();
       for (const name of names) {
         const secret = buildSecret(name, sources(push, proxy.namespace, name));
         if (secret !== undefined) out.set(name, secret);

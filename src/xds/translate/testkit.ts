@@ -1,7 +1,7 @@
 /**
  * Test support for the translator (imported by *.test.ts only): tiny in-memory config and
- * service snapshots, proxies, and checks that generated resources encode, carry no unknown
- * fields, and pass the proxyless gRPC client's own validators.
+ * service snapshots, proxies, and checks that generated resources encode, hold to Envoy's
+ * validate rules, and pass the proxyless gRPC client's own validators.
  */
 import { createRequire } from 'node:module';
 import type { Resource } from '../../api/resource.js';
@@ -9,11 +9,8 @@ import { FrozenSnapshot } from '../../config/snapshot.js';
 import type { ConfigSnapshot } from '../../config/types.js';
 import { encodeMessage, packAny, type ResourceTypeUrl } from '../../protocol/protos.js';
 import type { Endpoint, Service, ServiceIndexSnapshot, ServicePort } from '../../registry/types.js';
+import { validateRules } from '../../protocol/validate-rules.js';
 import type { ProxyNode } from '../proxy-node.js';
-import { setStrictPacking } from './envoy.js';
-import { unknownFields } from './strict-fields.js';
-
-setStrictPacking(true);
 
 /**
  * Generated JSON as tests read it: untyped, like a parsed config dump (JSON.parse's own result
@@ -130,12 +127,17 @@ export function proxy(extra: Partial<ProxyNode> = {}): ProxyNode {
   };
 }
 
-/** Every resource encodes, and no field or enum name is one protobuf would drop. */
+/**
+ * Every resource encodes and Envoy's validate rules (protoc-gen-validate annotations in its
+ * protos) hold. Field and enum names need no check here: the generated types make a misspelt
+ * one a compile error.
+ */
 export function checkEncodes(typeUrl: ResourceTypeUrl, resources: ReadonlyMap<string, object>): void {
   for (const [name, r] of resources) {
-    const problems = unknownFields(typeUrl, r);
-    if (problems.length > 0) throw new Error(`${name}: ${problems.join('; ')}`);
     encodeMessage(typeUrl, r);
+    const findings = validateRules(typeUrl, r);
+    if (findings.length > 0)
+      throw new Error(`${name}: ${findings.map((f) => `${f.path}: ${f.rule}: ${f.message}`).join('; ')}`);
   }
 }
 

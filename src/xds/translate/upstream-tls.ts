@@ -3,14 +3,21 @@
  * ISTIO_MUTUAL uses the mesh's own certificates over SDS (`default` and `ROOTCA`, Istio's
  * names); SIMPLE and MUTUAL use files or, with credentialName, SDS secrets of that name.
  */
+import type {
+  CertificateValidationContext,
+  CommonTlsContext,
+  SdsSecretConfig,
+  TransportSocket,
+  UpstreamTlsContext,
+} from '../../protocol/envoy-types.js';
 import type { ClientTLSSettings } from '../../api/networking/types.js';
 import { TYPE } from '../../protocol/protos.js';
-import { adsConfigSource, FILTER, pack, type Json } from './envoy.js';
+import { adsConfigSource, FILTER, pack } from './envoy.js';
 
 export const SDS_WORKLOAD_CERT = 'default';
 export const SDS_ROOT_CA = 'ROOTCA';
 
-function sdsSecret(name: string): Json {
+function sdsSecret(name: string): SdsSecretConfig {
   return { name, sds_config: adsConfigSource() };
 }
 
@@ -22,11 +29,11 @@ export function meshSni(host: string, port: number, subset: string): string {
 export function upstreamTlsSocket(
   tls: ClientTLSSettings | undefined,
   target: { host: string; port: number; subset: string; http2: boolean },
-): Json | undefined {
+): TransportSocket | undefined {
   if (tls === undefined || tls.mode === undefined || tls.mode === 'DISABLE') return undefined;
-  const common: Json = {};
+  const common: CommonTlsContext = {};
   const sans = (tls.subjectAltNames ?? []).map((exact) => ({ exact }));
-  const ctx: Json = { common_tls_context: common };
+  const ctx: UpstreamTlsContext = { common_tls_context: common };
   if (tls.mode === 'ISTIO_MUTUAL') {
     common.tls_certificate_sds_secret_configs = [sdsSecret(SDS_WORKLOAD_CERT)];
     common.combined_validation_context = {
@@ -49,7 +56,7 @@ export function upstreamTlsSocket(
       }
     }
     if (tls.insecureSkipVerify !== true) {
-      const validation: Json = {};
+      const validation: CertificateValidationContext = {};
       if (sans.length > 0) validation.match_subject_alt_names = sans;
       if (tls.credentialName !== undefined) {
         common.combined_validation_context = {
