@@ -47,6 +47,7 @@ const EXTRA_TESTS = {
   'src/xds/translate/route-match.ts': ['src/xds/translate/routes.test.ts'],
   'src/xds/translate/cluster.ts': ['src/xds/translate/cluster.test.ts'],
   'src/proxy/policy/load-balancer.ts': ['src/proxy/policy/cluster-load-balancer.test.ts'],
+  'src/proxy/policy/cluster-load-balancer.ts': ['src/proxy/policy/load-balancer-settings.test.ts'],
   'src/proxy/policy/string-matcher.ts': ['src/proxy/connection-manager/route-table.test.ts'],
   'src/proxy/connection-manager/path-normalization.ts': ['src/proxy/connection-manager/path-routing.test.ts'],
   'src/proxy/policy/retry-policy.ts': ['src/proxy/router/retry-timeout.test.ts'],
@@ -57,7 +58,9 @@ const EXTRA_TESTS = {
 };
 
 function usage(code) {
-  console.error('usage: npm run mutate -- <src/module.ts ...> [--tests a.test.ts,...] [--isolate] [--all] [--concurrency N]');
+  console.error(
+    'usage: npm run mutate -- <src/module.ts ...> [--tests a.test.ts,...] [--isolate] [--all] [--concurrency N]',
+  );
   process.exit(code);
 }
 
@@ -90,18 +93,25 @@ function testsFor(module) {
 }
 
 function strykerBin() {
-  const from = process.env.STRYKER_HOME ? path.join(process.env.STRYKER_HOME, 'node_modules', 'x.js') : path.join(ROOT, 'x.js');
+  const from = process.env.STRYKER_HOME
+    ? path.join(process.env.STRYKER_HOME, 'node_modules', 'x.js')
+    : path.join(ROOT, 'x.js');
   try {
     const pkg = createRequire(from).resolve('@stryker-mutator/core/package.json');
     return path.join(path.dirname(pkg), 'bin', 'stryker.js');
   } catch {
-    console.error('mutate: @stryker-mutator/core not found; install it or set STRYKER_HOME to its npm prefix');
+    console.error(
+      'mutate: @stryker-mutator/core not found; install it or set STRYKER_HOME to its npm prefix',
+    );
     process.exit(2);
   }
 }
 
 function slug(module) {
-  return module.replace(/^src\//, '').replace(/\.ts$/, '').replace(/[/\\]/g, '_');
+  return module
+    .replace(/^src\//, '')
+    .replace(/\.ts$/, '')
+    .replace(/[/\\]/g, '_');
 }
 
 function run(module) {
@@ -113,9 +123,16 @@ function run(module) {
     concurrency,
     checkers: [],
     tempDirName: 'tmp/stryker',
+    // The sandbox needs the sources and tests only (tmp/ holds earlier reports).
+    ignorePatterns: ['tmp', 'dist', 'build', 'bench/out', 'native/build'],
     cleanTempDir: true,
     reporters: ['clear-text', 'json', 'html'],
-    clearTextReporter: { allowColor: false, reportTests: false, reportScoreTable: true, reportMutants: false },
+    clearTextReporter: {
+      allowColor: false,
+      reportTests: false,
+      reportScoreTable: true,
+      reportMutants: false,
+    },
     jsonReporter: { fileName: path.join('tmp', 'mutation', `${name}.json`) },
     htmlReporter: { fileName: path.join('tmp', 'mutation', `${name}.html`) },
     timeoutMS: 5000,
@@ -149,7 +166,10 @@ function run(module) {
   const lines = file.source.split('\n');
   const survivors = file.mutants
     .filter((m) => m.status === 'Survived' || m.status === 'NoCoverage')
-    .sort((a, b) => a.location.start.line - b.location.start.line || a.location.start.column - b.location.start.column)
+    .sort(
+      (a, b) =>
+        a.location.start.line - b.location.start.line || a.location.start.column - b.location.start.column,
+    )
     .map((m) => ({ m, original: original(lines, m.location) }));
   return {
     module,
@@ -167,7 +187,11 @@ function run(module) {
 function original(lines, loc) {
   const { start, end } = loc;
   if (start.line === end.line) return lines[start.line - 1].slice(start.column - 1, end.column - 1);
-  return [lines[start.line - 1].slice(start.column - 1), '…', lines[end.line - 1].slice(0, end.column - 1)].join(' ');
+  return [
+    lines[start.line - 1].slice(start.column - 1),
+    '…',
+    lines[end.line - 1].slice(0, end.column - 1),
+  ].join(' ');
 }
 
 function score(r) {
@@ -187,17 +211,32 @@ for (const r of results) {
   if (r.failed) continue;
   for (const { m, original: o } of r.survivors) {
     const tag = m.status === 'NoCoverage' ? ' [no coverage]' : '';
-    console.log(`${r.module}:${m.location.start.line}:${m.location.start.column} ${m.mutatorName}${tag}: ${short(o)} -> ${short(m.replacement ?? '')}`);
+    console.log(
+      `${r.module}:${m.location.start.line}:${m.location.start.column} ${m.mutatorName}${tag}: ${short(o)} -> ${short(m.replacement ?? '')}`,
+    );
   }
 }
 const header = ['module', 'mutants', 'killed', 'survived', 'timeout', 'no cov', 'errors', 'score', 'time'];
 const rows = results.map((r) =>
   r.failed
     ? [r.module, 'FAILED', '', '', '', '', '', '', '']
-    : [r.module, r.mutants, r.killed, r.survived, r.timeout, r.noCoverage, r.errors, score(r), `${r.seconds}s`].map(String),
+    : [
+        r.module,
+        r.mutants,
+        r.killed,
+        r.survived,
+        r.timeout,
+        r.noCoverage,
+        r.errors,
+        score(r),
+        `${r.seconds}s`,
+      ].map(String),
 );
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
-const line = (cells) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')} |`;
-console.log(`\n${line(header)}\n| ${widths.map((w, i) => (i === 0 ? '-'.repeat(w) : `${'-'.repeat(w - 1)}:`)).join(' | ')} |`);
+const line = (cells) =>
+  `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')} |`;
+console.log(
+  `\n${line(header)}\n| ${widths.map((w, i) => (i === 0 ? '-'.repeat(w) : `${'-'.repeat(w - 1)}:`)).join(' | ')} |`,
+);
 for (const row of rows) console.log(line(row));
 process.exit(results.some((r) => r.failed) ? 1 : 0);

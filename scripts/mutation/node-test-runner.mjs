@@ -133,11 +133,16 @@ class NodeTestRunner {
         g.hitLimit = undefined;
         g.hitCount = undefined;
       }
-      const tests = await this.runTests({ filter: options.testFilter, bail: !options.disableBail, perTest: false });
+      const tests = await this.runTests({
+        filter: options.testFilter,
+        bail: !options.disableBail,
+        perTest: false,
+      });
       const hitLimitReached = g.hitLimit !== undefined && g.hitCount > g.hitLimit;
       g.activeMutant = undefined;
       g.hitCount = undefined;
-      if (hitLimitReached) return { status: MutantRunStatus.Timeout, reason: `hit limit ${options.hitLimit} reached` };
+      if (hitLimitReached)
+        return { status: MutantRunStatus.Timeout, reason: `hit limit ${options.hitLimit} reached` };
       const failed = tests.filter((t) => t.status === TestStatus.Failed);
       if (failed.length > 0) {
         return {
@@ -155,4 +160,6 @@ class NodeTestRunner {
   }
 }
 
-export const strykerPlugins = [{ kind: PluginKind.TestRunner, name: 'node-test', injectableClass: NodeTestRunner }];
+export const strykerPlugins = [
+  { kind: PluginKind.TestRunner, name: 'node-test', injectableClass: NodeTestRunner },
+];

@@ -63,7 +63,8 @@ export function test(name, options, fn) {
   state.tests.push({ file: state.file, name: full, fn: p.fn, skip });
   return Promise.resolve();
 }
-test.skip = (name, options, fn) => test(name, { ...(typeof options === 'object' ? options : {}), skip: true }, fn);
+test.skip = (name, options, fn) =>
+  test(name, { ...(typeof options === 'object' ? options : {}), skip: true }, fn);
 test.todo = test.skip;
 test.only = test;
 
@@ -73,7 +74,8 @@ export function describe(name, options, fn) {
   state.prefix.push(p.name);
   try {
     const r = p.fn({ name: p.name });
-    if (r && typeof r.then === 'function') throw new Error('mutation worker: async describe is not supported');
+    if (r && typeof r.then === 'function')
+      throw new Error('mutation worker: async describe is not supported');
   } finally {
     state.prefix.pop();
   }
