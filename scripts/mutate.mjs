@@ -124,7 +124,7 @@ function run(module) {
     checkers: [],
     tempDirName: 'tmp/stryker',
     // The sandbox needs the sources and tests only (tmp/ holds earlier reports).
-    ignorePatterns: ['tmp', 'dist', 'build', 'bench/out', 'native/build'],
+    ignorePatterns: ['/tmp', '/dist', '/build', '/bench/out', '/native/build'],
     cleanTempDir: true,
     reporters: ['clear-text', 'json', 'html'],
     clearTextReporter: {
