@@ -20,6 +20,7 @@ test('cookie parsing: one-letter names, flag cookies, and quotes only when they 
   assert.equal(cookieValue({ cookie: 's="v' }, 's'), '"v');
   assert.equal(cookieValue({ cookie: 's=v"' }, 's'), 'v"');
   assert.equal(cookieValue({ cookie: 's="' }, 's'), '"');
+  assert.equal(cookieValue({ cookie: 's=""' }, 's'), '');
   assert.equal(cookieValue({ cookie: ['x=1', 'y=2'] }, 'y'), '2');
   assert.equal(cookieValue({}, 'y'), undefined);
 });
@@ -49,6 +50,7 @@ test('empty names and an empty or invalid rewrite regex are rejected', () => {
   bad({ header: { header_name: '' } });
   bad({ header: { header_name: 'x', regex_rewrite: { pattern: { regex: '' }, substitution: 'y' } } });
   bad({ header: { header_name: 'x', regex_rewrite: { pattern: {}, substitution: 'y' } } });
+  bad({ header: { header_name: 'x', regex_rewrite: { pattern: null, substitution: 'y' } } });
   bad({ header: { header_name: 'x', regex_rewrite: { pattern: { regex: '(' }, substitution: 'y' } } });
   bad({ cookie: { name: '' } });
   bad({ cookie: {} });
@@ -91,6 +93,21 @@ test('a cookie with a ttl is generated from the client address, 16 hex digits, w
       { name: 'Secure', value: '' },
     ],
   });
+});
+
+test('a generated cookie without attributes has none', () => {
+  const out = hashOf([{ cookie: { name: 'sticky', ttl: { seconds: 0 } } }], {
+    headers: {},
+    sourceIp: '10.0.0.1',
+  });
+  assert.deepEqual(out.setCookie?.attributes, []);
+  assert.equal(out.setCookie?.ttlMs, 0);
+  assert.equal('path' in out.setCookie!, false);
+});
+
+test('no hash policies: no hash', () => {
+  assert.deepEqual(compileHashPolicies(undefined, 'p')({ headers: { cookie: 'a=1' } }), {});
+  assert.deepEqual(compileHashPolicies(null, 'p')({ headers: {} }), {});
 });
 
 test('no cookie is generated without a ttl or without a client address', () => {

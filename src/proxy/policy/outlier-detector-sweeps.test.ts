@@ -18,8 +18,8 @@ import {
 const r500: UpstreamOutcome = { kind: 'response', status: 500 };
 const ok: UpstreamOutcome = { kind: 'response', status: 200 };
 
-function detector(config: OutlierDetectionConfig, hosts: string[], random: Random = () => 0) {
-  const clock = new FakeClock(1000);
+function detector(config: OutlierDetectionConfig, hosts: string[], random: Random = () => 0, start = 1000) {
+  const clock = new FakeClock(start);
   const d = new OutlierDetector(compileOutlierDetection(config), { clock, random });
   d.setHosts(hosts);
   return { d, clock };
@@ -137,7 +137,13 @@ test('the ejection multiplier drops only after a whole interval back in', () => 
     base_ejection_time: { seconds: 30 },
   };
   const run = (backInMs: number) => {
-    const { d, clock } = detector(config, ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j']);
+    // A clock far from zero, so time arithmetic that drops the ejection time shows.
+    const { d, clock } = detector(
+      config,
+      ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j'],
+      () => 0,
+      5_000_000,
+    );
     d.record('a', r500);
     clock.advance(30_000);
     assert.deepEqual(d.evaluate(), ['a']);
@@ -296,4 +302,95 @@ test('the snapshot shows a success rate only for hosts with traffic, per interva
   assert.equal(snap(d, 'a').successRate, 100);
   d.evaluate();
   assert.equal('successRate' in snap(d, 'a'), false);
+});
+
+test('record() reports true only for the result that ejected the host (the caller rebuilds its balancer then)', () => {
+  const { d } = detector({ consecutive_5xx: { value: 2 }, interval: { seconds: 3 } }, ['a']);
+  assert.equal(d.intervalMs, 3000);
+  assert.equal(d.record('a', ok), false);
+  assert.equal(d.record('a', r500), false);
+  assert.equal(d.record('a', r500), true);
+  assert.equal(d.record('a', ok), false);
+  const split = detector({ split_external_local_origin_errors: true }, ['a']).d;
+  assert.equal(split.record('a', { kind: 'connect-success' }), false);
+  assert.equal(split.record('a', ok), false);
+});
+
+test('a host ejected for gateway errors is not ejected again when the 5xx count catches up', () => {
+  const { d } = detector(
+    {
+      consecutive_gateway_failure: { value: 2 },
+      enforcing_consecutive_gateway_failure: { value: 100 },
+      consecutive_5xx: { value: 3 },
+    },
+    ['a'],
+  );
+  const r503: UpstreamOutcome = { kind: 'response', status: 503 };
+  assert.deepEqual([d.record('a', r503), d.record('a', r503), d.record('a', r503)], [false, true, false]);
+  assert.equal(snap(d, 'a').ejections, 1);
+  assert.equal(d.stats.ejections_enforced_consecutive_5xx, undefined);
+});
+
+test('removing a host that is not ejected leaves the active ejection count alone', () => {
+  const { d } = detector({ consecutive_5xx: { value: 1 }, max_ejection_percent: { value: 100 } }, [
+    'a',
+    'b',
+    'c',
+  ]);
+  d.record('a', r500);
+  d.setHosts(['a', 'c']);
+  assert.equal(d.stats.ejections_active, 1);
+  assert.equal(d.isEjected('a'), true);
+});
+
+test('ejected and idle hosts do not count toward a sweep minimum_hosts', () => {
+  const fp = (hosts: string[]) =>
+    detector(
+      {
+        consecutive_5xx: { value: 5 },
+        max_ejection_percent: { value: 100 },
+        enforcing_failure_percentage: { value: 100 },
+        failure_percentage_minimum_hosts: { value: 2 },
+        failure_percentage_request_volume: { value: 0 },
+      },
+      hosts,
+    ).d;
+  // a is ejected for 5xx during the interval; b fails everything but is alone in the sweep.
+  const ejected = fp(['a', 'b']);
+  traffic(ejected, 'a', 5, 5);
+  assert.equal(ejected.isEjected('a'), true);
+  for (let i = 0; i < 4; i++) ejected.record('b', r500);
+  assert.deepEqual(ejected.evaluate(), []);
+  // c had no traffic at all: it is not rated even with request_volume 0.
+  const idle = fp(['b', 'c']);
+  for (let i = 0; i < 4; i++) idle.record('b', r500);
+  assert.deepEqual(idle.evaluate(), []);
+});
+
+test('local-origin success-rate ejection, counted under its own stat, in any interval', () => {
+  const hosts = ['a', 'b', 'c'];
+  const { d } = detector(
+    {
+      split_external_local_origin_errors: true,
+      enforcing_consecutive_local_origin_failure: { value: 0 },
+      success_rate_minimum_hosts: { value: 3 },
+      success_rate_request_volume: { value: 10 },
+      success_rate_stdev_factor: { value: 1000 },
+      max_ejection_percent: { value: 100 },
+    },
+    hosts,
+  );
+  const local = (host: string, failures: number, total: number) => {
+    for (let i = 0; i < failures; i++) d.record(host, { kind: 'connect-failure' });
+    for (let i = failures; i < total; i++) d.record(host, { kind: 'connect-success' });
+  };
+  for (const h of hosts) local(h, 0, 10);
+  assert.deepEqual(d.evaluate(), []);
+  local('a', 0, 10);
+  local('b', 0, 10);
+  local('c', 9, 10);
+  // Rates 100, 100, 10: mean 70, stdev 42.4; factor 1.0 -> threshold 27.6.
+  assert.deepEqual(d.evaluate(), ['c']);
+  assert.equal(d.stats.ejections_enforced_local_origin_success_rate, 1);
+  assert.equal(d.stats.ejections_enforced_success_rate, undefined);
 });

@@ -80,6 +80,10 @@ test('TCP keepalive: probes, and time and interval in whole seconds', () => {
   assert.deepEqual(probesOnly.upstream_connection_options, {
     tcp_keepalive: { keepalive_probes: { value: 9 } },
   });
+  const timeOnly = build({ connectionPool: { tcp: { tcpKeepalive: { time: '60s' } } } });
+  assert.deepEqual(timeOnly.upstream_connection_options, {
+    tcp_keepalive: { keepalive_time: { value: 60 } },
+  });
   assert.equal(build().upstream_connection_options, undefined);
 });
 

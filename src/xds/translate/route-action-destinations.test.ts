@@ -179,6 +179,54 @@ test("a lone destination's header operations merge with the route's, both applie
   assert.deepEqual(r.response_headers_to_remove, ['server']);
 });
 
+test("a lone destination's header operations apply when the route has none, one direction at a time", () => {
+  const ops = (list: Json[]): unknown[] => list.map((h): unknown[] => [h.header.key, h.header.value]);
+  const onlyDest = one({
+    route: [{ destination: { host: 'reviews' }, headers: { request: { set: { 'x-d': '1' } } } }],
+  });
+  assert.deepEqual(ops(onlyDest.request_headers_to_add), [['x-d', '1']]);
+  assert.equal(onlyDest.response_headers_to_add, undefined);
+  // Route and destination each touch one direction only.
+  const split = one({
+    headers: { response: { remove: ['server'] } },
+    route: [
+      { destination: { host: 'reviews' }, headers: { request: { add: { 'x-d': '2' }, remove: ['x-r'] } } },
+    ],
+  });
+  assert.deepEqual(ops(split.request_headers_to_add), [['x-d', '2']]);
+  assert.deepEqual(split.request_headers_to_remove, ['x-r']);
+  assert.deepEqual(split.response_headers_to_remove, ['server']);
+  assert.equal(split.response_headers_to_add, undefined);
+  const reverse = one({
+    headers: { request: { set: { 'x-r': '3' } } },
+    route: [{ destination: { host: 'reviews' }, headers: { response: { set: { 'x-s': '4' } } } }],
+  });
+  assert.deepEqual(ops(reverse.request_headers_to_add), [['x-r', '3']]);
+  assert.deepEqual(ops(reverse.response_headers_to_add), [['x-s', '4']]);
+});
+
+test('weighted destinations carry their own header operations, whichever direction they set', () => {
+  const r = one({
+    route: [
+      {
+        destination: { host: 'reviews', subset: 'v1' },
+        weight: 50,
+        headers: { response: { set: { 'x-v': '1' } } },
+      },
+      {
+        destination: { host: 'reviews', subset: 'v2' },
+        weight: 50,
+        headers: { request: { remove: ['x-v'] } },
+      },
+    ],
+  });
+  const [a, b] = r.route.weighted_clusters.clusters as Json[];
+  assert.equal(a.response_headers_to_add[0].header.key, 'x-v');
+  assert.equal(a.request_headers_to_add, undefined);
+  assert.deepEqual(b.request_headers_to_remove, ['x-v']);
+  assert.equal(b.response_headers_to_add, undefined);
+});
+
 test('a route without header operations or filter configs carries none of those fields', () => {
   const r = one({ route: [{ destination: { host: 'reviews' } }] });
   for (const field of [

@@ -30,6 +30,8 @@ test('numeric retryOn entries become retriable_status_codes with the retriable-s
   // Written once even when the user also names it.
   const both = retryPolicy({ retryOn: 'retriable-status-codes,503' }, 'envoy') as Json;
   assert.equal(both.retry_on, 'retriable-status-codes');
+  // Empty entries (a doubled or trailing comma) are no conditions.
+  assert.equal((retryPolicy({ retryOn: '5xx,,reset,' }, 'envoy') as Json).retry_on, '5xx,reset');
   // Only three-digit entries are codes; anything else is passed on as a condition name.
   const odd = retryPolicy({ retryOn: '5xx,5030' }, 'envoy') as Json;
   assert.equal(odd.retry_on, '5xx,5030');
