@@ -124,7 +124,19 @@ class NodeTestRunner {
     try {
       // A static mutant must be on while the modules load; Stryker gives it a fresh worker.
       if (options.mutantActivation === 'static') g.activeMutant = options.activeMutant.id;
-      await this.load();
+      try {
+        await this.load();
+      } catch (err) {
+        // A test file that fails while it loads (setup at its top level) fails its tests, as
+        // `node --test` would report it.
+        if (options.mutantActivation !== 'static') throw err;
+        return {
+          status: MutantRunStatus.Killed,
+          killedBy: [],
+          failureMessage: `loading the tests: ${message(err)}`,
+          nrOfTests: 0,
+        };
+      }
       g.activeMutant = options.activeMutant.id;
       if (options.hitLimit !== undefined) {
         g.hitLimit = options.hitLimit;

@@ -32,6 +32,11 @@ test('a header regex_rewrite replaces every match, and a literal $ in the substi
     }).hash;
   assert.equal(rewrite('-', '', 'a-b-c'), xxHash64('abc'));
   assert.equal(rewrite('^(\\w+)-\\d+$', '\\1$', 'abc-123'), xxHash64('abc$'));
+  // No substitution: the matches are removed.
+  const removed = hashOf([{ header: { header_name: 'x-id', regex_rewrite: { pattern: { regex: '-' } } } }], {
+    headers: { 'x-id': 'a-b' },
+  }).hash;
+  assert.equal(removed, xxHash64('ab'));
 });
 
 test('a single header value hashes as itself', () => {
@@ -48,6 +53,7 @@ test('a single header value hashes as itself', () => {
 test('empty names and an empty or invalid rewrite regex are rejected', () => {
   const bad = (c: HashPolicyConfig) => assert.throws(() => compileHashPolicies([c], 'p'), isTrellisError);
   bad({ header: { header_name: '' } });
+  bad({ header: {} });
   bad({ header: { header_name: 'x', regex_rewrite: { pattern: { regex: '' }, substitution: 'y' } } });
   bad({ header: { header_name: 'x', regex_rewrite: { pattern: {}, substitution: 'y' } } });
   bad({ header: { header_name: 'x', regex_rewrite: { pattern: null, substitution: 'y' } } });

@@ -322,6 +322,7 @@ test('a host ejected for gateway errors is not ejected again when the 5xx count 
       consecutive_gateway_failure: { value: 2 },
       enforcing_consecutive_gateway_failure: { value: 100 },
       consecutive_5xx: { value: 3 },
+      max_ejection_percent: { value: 100 },
     },
     ['a'],
   );

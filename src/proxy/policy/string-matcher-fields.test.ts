@@ -76,12 +76,16 @@ test('range_match: start inclusive, end exclusive, signed integers only; bounds 
   const inRange = (v: string, start: number | string = -10, end: number | string = 10) =>
     header({ range_match: { start, end } }, { x: v });
   assert.equal(inRange('-10'), true);
+  assert.equal(inRange('-11'), false);
   assert.equal(inRange('9'), true);
   assert.equal(inRange('10'), false);
   assert.equal(inRange('+5'), true);
   assert.equal(inRange(' 5 '), true);
   for (const v of ['5x', 'x5', '5 x', '5.0', '', '0x5', 'a 5']) assert.equal(inRange(v), false, v);
   assert.equal(inRange('5', '0', '6'), true);
+  // An unset start is 0.
+  assert.equal(header({ range_match: { end: 5 } }, { x: '0' }), true);
+  assert.equal(header({ range_match: { end: 5 } }, { x: '-1' }), false);
   assert.equal(inRange('6', '0', '6'), false);
   assert.throws(
     () => compileHeaderMatcher({ name: 'x', range_match: { start: 'abc', end: 5 } }, 'm'),
