@@ -324,7 +324,7 @@ test('a host ejected for gateway errors is not ejected again when the 5xx count 
       consecutive_5xx: { value: 3 },
       max_ejection_percent: { value: 100 },
     },
-    ['a'],
+    ['a', 'b'],
   );
   const r503: UpstreamOutcome = { kind: 'response', status: 503 };
   assert.deepEqual([d.record('a', r503), d.record('a', r503), d.record('a', r503)], [false, true, false]);
