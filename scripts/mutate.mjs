@@ -50,7 +50,14 @@ const EXTRA_TESTS = {
   'src/proxy/policy/cluster-load-balancer.ts': ['src/proxy/policy/load-balancer-settings.test.ts'],
   'src/proxy/policy/string-matcher.ts': ['src/proxy/connection-manager/route-table.test.ts'],
   'src/proxy/connection-manager/path-normalization.ts': ['src/proxy/connection-manager/path-routing.test.ts'],
-  'src/proxy/policy/retry-policy.ts': ['src/proxy/router/retry-timeout.test.ts'],
+  'src/proxy/policy/retry-policy.ts': ['src/proxy/router/retry.test.ts', 'src/proxy/router/retry-conditions.test.ts'],
+  'src/proxy/router/retry.ts': ['src/proxy/router/upstream-path.test.ts'],
+  'src/proxy/router/forward.ts': [
+    'src/proxy/router/upstream-path.test.ts',
+    'src/proxy/router/retry-conditions.test.ts',
+    'src/proxy/router/retry-timeout.test.ts',
+  ],
+  'src/proxy/router/hash-policy.ts': ['src/proxy/router/upstream-path.test.ts'],
   'src/proxy/connection-manager/route-table.ts': [
     'src/proxy/connection-manager/routing.test.ts',
     'src/proxy/connection-manager/path-routing.test.ts',

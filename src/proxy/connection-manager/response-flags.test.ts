@@ -65,4 +65,22 @@ test('flags print in Envoy order whatever order they were set in', () => {
   assert.equal(flagsText(new Set<ResponseFlag>(['UF', 'URX'])), 'UF,URX');
   assert.equal(flagsText(new Set<ResponseFlag>(['DC', 'UT', 'UH'])), 'UH,UT,DC');
   assert.equal(flagsText(new Set<ResponseFlag>()), '-');
+  const all: ResponseFlag[] = [
+    'NC',
+    'DPE',
+    'SI',
+    'URX',
+    'DC',
+    'RLSE',
+    'RL',
+    'FI',
+    'NR',
+    'UO',
+    'UC',
+    'UF',
+    'UR',
+    'UT',
+    'UH',
+  ];
+  assert.equal(flagsText(new Set(all)), 'UH,UT,UR,UF,UC,UO,NR,FI,RL,RLSE,DC,URX,SI,DPE,NC');
 });

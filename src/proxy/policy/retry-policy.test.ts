@@ -189,3 +189,79 @@ test('unsupported retry features are refused with a path', () => {
     );
   }
 });
+
+test('retry_on and the matchers read as Envoy reads them', () => {
+  const spaced = compileRetryPolicy({ retry_on: ' 5xx , reset ' });
+  assert.deepEqual([...spaced.retryOn], ['5xx', 'reset']);
+  // A status outside 5xx is not a 5xx, whatever its first digit.
+  assert.equal(compileRetryPolicy({ retry_on: '5xx' }).shouldRetry(res(600), 0), false);
+  // Any one of several retriable_headers is enough.
+  const headers = compileRetryPolicy({
+    retry_on: 'retriable-headers',
+    retriable_headers: [
+      { name: 'x-a', string_match: { exact: '1' } },
+      { name: 'x-b', string_match: { exact: '1' } },
+    ],
+  });
+  assert.equal(headers.shouldRetry(res(200, { 'x-b': '1' }), 0), true);
+  // retriable-headers with no headers configured retries nothing.
+  assert.equal(
+    compileRetryPolicy({ retry_on: 'retriable-headers' }).shouldRetry(res(200, { 'x-b': '1' }), 0),
+    false,
+  );
+  // Any one of several retriable_request_headers lets the request be retried.
+  const request = compileRetryPolicy({
+    retry_on: '5xx',
+    retriable_request_headers: [
+      { name: ':method', string_match: { exact: 'GET' } },
+      { name: ':method', string_match: { exact: 'HEAD' } },
+    ],
+  });
+  assert.equal(request.requestAllowsRetry({ ':method': 'HEAD' }), true);
+  // The previous-hosts predicate named by its typed_config alone.
+  const typed = compileRetryPolicy({
+    retry_host_predicate: [
+      {
+        typed_config: {
+          type_url:
+            'type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate',
+        },
+      },
+    ],
+  });
+  assert.equal(typed.excludePreviousHosts, true);
+  // Fields that are present but empty are not settings (proto3 decodes them so).
+  assert.doesNotThrow(() =>
+    compileRetryPolicy({
+      retry_on: '5xx',
+      retry_priority: null,
+      retry_options_predicates: [],
+      per_try_idle_timeout: undefined,
+    }),
+  );
+  // max_interval may equal base_interval.
+  assert.equal(
+    compileRetryPolicy({
+      retry_back_off: { base_interval: { nanos: 100_000_000 }, max_interval: { nanos: 100_000_000 } },
+    }).maxIntervalMs,
+    100,
+  );
+});
+
+test('bad matchers and intervals name their field', () => {
+  const bad: [Parameters<typeof compileRetryPolicy>[0], string][] = [
+    [{ retry_back_off: { base_interval: {} } }, 'r.retry_back_off.base_interval'],
+    [{ retriable_headers: [{ name: 'x', safe_regex_match: { regex: '(' } }] }, 'r.retriable_headers[0]'],
+    [
+      { retriable_request_headers: [{ name: 'x', safe_regex_match: { regex: '(' } }] },
+      'r.retriable_request_headers[0]',
+    ],
+  ];
+  for (const [config, path] of bad) {
+    assert.throws(
+      () => compileRetryPolicy(config, 'r'),
+      (e: unknown) => isTrellisError(e) && (e.path ?? '').startsWith(path),
+      JSON.stringify(config),
+    );
+  }
+});

@@ -35,6 +35,20 @@ test('what the retry policy, the outlier detector and the local reply learn from
       undefined,
     ],
     [
+      'grpc-status with trailing junk',
+      response(200, { 'grpc-status': '14x' }),
+      { kind: 'response', status: 200, grpcStatus: undefined },
+      { kind: 'response', status: 200 },
+      undefined,
+    ],
+    [
+      'grpc-status with leading junk',
+      response(200, { 'grpc-status': 'x14' }),
+      { kind: 'response', status: 200, grpcStatus: undefined },
+      { kind: 'response', status: 200 },
+      undefined,
+    ],
+    [
       'connect failure',
       error('connect'),
       { kind: 'reset', reason: 'connect-failure', requestStarted: false },

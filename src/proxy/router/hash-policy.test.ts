@@ -42,5 +42,6 @@ test('the policy sees headers, the query string and the source address', () => {
   assert.equal(seen?.sourceIp, '10.0.0.1');
   assert.equal(hashRequest(policy, {}, '/no-query', '').hash, 7n);
   assert.equal(seen?.query?.get('user'), null);
+  assert.equal(seen?.query?.get('/no-query'), null, 'a path without ? has no query parameters');
   assert.deepEqual(hashRequest(undefined, {}, '/', ''), { hash: undefined, setCookie: undefined });
 });

@@ -26,7 +26,7 @@ const perTry = (timeoutMs: number | undefined) => ({
 });
 
 function setup(routeTimeoutMs = 0) {
-  const clock = new FakeClock();
+  const clock = new FakeClock(1000);
   const downstream = { aborted: false, onAbort: (fn: () => void) => (abort = fn) };
   let abort = () => undefined as void;
   const stop = new RequestStop(clock, routeTimeoutMs, { downstream });
@@ -111,4 +111,20 @@ test('the per-try timer starts once the client has sent the whole request', asyn
   assert.deepEqual(a.calls, []);
   clock.advance(1);
   assert.deepEqual(await running, { kind: 'per-try-timeout' });
+});
+
+test('a request that completes after its response arms no per-try timer', async () => {
+  const { clock, stop } = setup();
+  const a = fakeAttempt();
+  let complete: () => void = () => undefined;
+  const running = runAttempt(
+    a.attempt,
+    { timeoutMs: 100, whenRequestComplete: (fn) => (complete = fn) },
+    clock,
+    stop,
+  );
+  a.resolve({ status: 200 } as UpstreamResponse);
+  assert.equal((await running).kind, 'response');
+  complete();
+  assert.equal(clock.pendingTimers(), 0);
 });

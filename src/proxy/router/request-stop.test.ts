@@ -92,3 +92,40 @@ test('a back-off wait ends early when the request stops, and dispose cancels the
   clock.advance(100);
   assert.equal(plain.cause(), undefined);
 });
+
+test('the route timer waits for the request body, and never starts after dispose', () => {
+  const clock = new FakeClock();
+  let complete: (() => void) | undefined;
+  const body = { whenComplete: (fn: () => void) => (complete = fn) };
+  const stop = new RequestStop(clock, 100, {
+    downstream: { aborted: false, onAbort: () => undefined },
+    body,
+  });
+  clock.advance(1000);
+  assert.equal(stop.cause(), undefined, 'still uploading: no route timeout yet');
+  complete!();
+  clock.advance(100);
+  assert.equal(stop.cause(), 'route-timeout');
+  const late = new RequestStop(clock, 100, {
+    downstream: { aborted: false, onAbort: () => undefined },
+    body,
+  });
+  late.dispose();
+  complete!();
+  assert.equal(clock.pendingTimers(), 0);
+});
+
+test('without an idle timer or a route timeout, only the client stops the request; dispose is safe', () => {
+  const clock = new FakeClock();
+  let abort = () => undefined as void;
+  const downstream = { aborted: false, onAbort: (fn: () => void) => (abort = fn) };
+  const stop = new RequestStop(clock, 0, { downstream });
+  let ran = 0;
+  stop.onStop(() => ran++);
+  assert.equal(stop.cause(), undefined);
+  downstream.aborted = true;
+  abort();
+  assert.equal(ran, 1);
+  assert.equal(stop.cause(), 'downstream-disconnect');
+  assert.doesNotThrow(() => stop.dispose());
+});
