@@ -56,6 +56,9 @@ const EXTRA_TESTS = {
     'src/proxy/router/upstream-path.test.ts',
     'src/proxy/router/retry-conditions.test.ts',
     'src/proxy/router/retry-timeout.test.ts',
+    'src/proxy/connection-manager/stream-idle-timeout.test.ts',
+    'src/proxy/connection-manager/stream-release.test.ts',
+    'src/proxy/connection-manager/routing.test.ts',
   ],
   'src/proxy/router/hash-policy.ts': ['src/proxy/router/upstream-path.test.ts'],
   'src/proxy/connection-manager/route-table.ts': [

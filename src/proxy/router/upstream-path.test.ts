@@ -281,3 +281,117 @@ test('a circuit breaker 503 carries x-envoy-overloaded, so a client proxy does n
   assert.equal(res.headers['x-envoy-overloaded'], 'true');
   assert.equal(b.hits, 0);
 });
+
+test('previous_hosts: a retry goes to a host not tried yet, even when the hash would pick the same one', async (t) => {
+  const bad = await backend(t, (_req, res) => {
+    res.writeHead(503);
+    res.end();
+  });
+  const good = await backend(t, (_req, res) => res.end('good'));
+  const m = await startMesh(
+    {
+      // RING_HASH on a header: a key always lands on the same host first.
+      CDS: [edsCluster(C, { lb_policy: 'RING_HASH' })],
+      EDS: [endpoints(C, [{ port: bad.port }, { port: good.port }])],
+      LDS: [httpListener(9080)],
+      RDS: [
+        routeConfig('9080', [
+          virtualHost(
+            'svc',
+            ['svc:9080'],
+            [
+              {
+                match: { prefix: '/' },
+                route: {
+                  cluster: C,
+                  hash_policy: [{ header: { header_name: 'x-user' } }],
+                  retry_policy: {
+                    retry_on: '5xx',
+                    num_retries: { value: 1 },
+                    retry_back_off: { base_interval: { nanos: 1_000_000 } },
+                    retry_host_predicate: [{ name: 'envoy.retry_host_predicates.previous_hosts' }],
+                  },
+                },
+              },
+            ],
+          ),
+        ]),
+      ],
+    },
+    {},
+    FakeAds,
+  );
+  t.after(() => m.close());
+  for (let i = 0; i < 12; i++) {
+    const res = await request(m.port, { host: 'svc:9080', headers: { 'x-user': `user-${i}` } });
+    assert.equal(res.status, 200, `user-${i}`);
+  }
+  assert.ok(bad.hits > 0, 'some users hash to the bad host first');
+});
+
+test('timeouts during an attempt are counted: upstream_rq_per_try_timeout, then upstream_rq_timeout', async (t) => {
+  const b = await backend(t, (_req, res) => {
+    const timer = setTimeout(() => res.end('late'), 5000);
+    res.on('close', () => clearTimeout(timer));
+  });
+  const m = await mesh(t, b.port, {
+    timeout: { nanos: 300_000_000 },
+    retry_policy: {
+      retry_on: 'connect-failure',
+      num_retries: { value: 1 },
+      per_try_timeout: { nanos: 100_000_000 },
+    },
+  });
+  const res = await request(m.port, { host: 'svc:9080' });
+  // connect-failure does not retry a per-try timeout: the first attempt's timeout is the answer.
+  assert.equal(res.status, 504);
+  const counters = m.proxy.clusters.get(C)!.counters;
+  assert.equal(counters.upstream_rq_per_try_timeout, 1);
+  assert.equal(counters.upstream_rq_timeout, 0);
+  const m2 = await mesh(t, b.port, { timeout: { nanos: 100_000_000 } });
+  const res2 = await request(m2.port, { host: 'svc:9080' });
+  assert.equal(res2.status, 504);
+  const c2 = m2.proxy.clusters.get(C)!.counters;
+  assert.equal(c2.upstream_rq_timeout, 1);
+  assert.equal(c2.upstream_rq_per_try_timeout, 0);
+});
+
+test('a response cut short is flagged with why: UT for the route timeout, UR for an upstream reset', async (t) => {
+  const b = await backend(t, (req, res) => {
+    res.writeHead(200, { 'content-length': '100' });
+    res.write('part');
+    if (req.url === '/reset') setTimeout(() => res.socket?.destroy(), 20);
+  });
+  const m = await mesh(t, b.port, { timeout: { nanos: 200_000_000 } });
+  for (const path of ['/reset', '/slow']) {
+    await new Promise<void>((resolve) => {
+      const req = http.get(
+        { host: '127.0.0.1', port: m.port, path, headers: { host: 'svc:9080' } },
+        (res) => {
+          res.on('data', () => undefined);
+          res.on('error', () => resolve());
+          res.on('close', () => resolve());
+        },
+      );
+      req.on('error', () => resolve());
+    });
+  }
+  const text = m.proxy.stats.prometheus();
+  assert.match(text, /response_code="200",response_flags="UR"/);
+  assert.match(text, /response_code="200",response_flags="UT"/);
+});
+
+test('the hash policy cookie alone when the upstream sets none', async (t) => {
+  const b = await backend(t, (_req, res) => res.end('ok'));
+  const m = await mesh(
+    t,
+    b.port,
+    { hash_policy: [{ cookie: { name: 'sticky', ttl: { seconds: 5 } } }] },
+    { cluster: { lb_policy: 'RING_HASH' } },
+  );
+  const res = await request(m.port, { host: 'svc:9080' });
+  assert.deepEqual(
+    (res.headers['set-cookie'] ?? []).map((c) => c.replace(/"[^"]*"/, '"V"')),
+    ['sticky="V"; Max-Age=5; HttpOnly'],
+  );
+});
