@@ -6,7 +6,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connectEnvoyLike, type EnvoyLikeClient } from './helpers/envoy-like-client.js';
-import { startMesh, waitFor, type TestMesh } from './helpers/mesh.js';
+import { eventually } from '../../src/core/testing/eventually.js';
+import { startMesh, type TestMesh } from './helpers/mesh.js';
 
 let mesh: TestMesh;
 const clients: EnvoyLikeClient[] = [];
@@ -46,17 +47,17 @@ function settled(c: EnvoyLikeClient): Promise<number> {
   // Settled = no new response for 300 ms after having CDS, EDS, LDS and RDS.
   let lastCount = -1;
   let stableSince = Date.now();
-  return waitFor('client to settle', () => {
+  return eventually(() => {
     const types = new Set(c.received.map((r) => r.type));
     if (c.received.length !== lastCount) {
       lastCount = c.received.length;
       stableSince = Date.now();
-      return undefined;
+      return false;
     }
     return ['CDS', 'EDS', 'LDS', 'RDS'].every((t) => types.has(t)) && Date.now() - stableSince > 300
       ? c.received.length
-      : undefined;
-  });
+      : false;
+  }, 'client to settle');
 }
 
 test('endpoint-only change: only EDS, only to proxies that use the service; unseen changes send nothing', async () => {
@@ -90,7 +91,7 @@ test('endpoint-only change: only EDS, only to proxies that use the service; unse
 
   // reviews moves to a new address: EDS for the unscoped proxy, nothing for the scoped one.
   mesh.apply(service('reviews', '10.0.0.9'));
-  await waitFor('EDS push', () => (all.received.length > allBefore ? true : undefined));
+  await eventually(() => all.received.length > allBefore, 'EDS push');
   await new Promise((r) => setTimeout(r, 300));
   const pushed = all.received.slice(allBefore);
   assert.deepEqual([...new Set(pushed.map((r) => r.type))], ['EDS'], JSON.stringify(pushed));
@@ -109,9 +110,7 @@ spec:
   hosts: [reviews]
   http: [{ timeout: 3s, route: [{ destination: { host: reviews } }] }]
 `);
-  await waitFor('RDS push', () =>
-    all.received.slice(allMid).some((r) => r.type === 'RDS') ? true : undefined,
-  );
+  await eventually(() => all.received.slice(allMid).some((r) => r.type === 'RDS'), 'RDS push');
   await new Promise((r) => setTimeout(r, 300));
   assert.equal(
     scoped.received.length,

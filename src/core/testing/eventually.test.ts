@@ -53,6 +53,10 @@ test('eventually says when a condition stayed false, and accepts a description a
     /eventually: never did not hold after \d+ ms .*the check still returned false/,
   );
   assert.equal(await eventually(() => 'ok', 'a string'), 'ok');
+  await assert.rejects(
+    eventually(() => false, { what: 'x', timeoutMs: 0, context: () => '; log tail: boom' }),
+    /still returned false; log tail: boom$/,
+  );
 });
 
 test('eventually refuses, at compile time, a check that may return undefined', async () => {

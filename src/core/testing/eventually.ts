@@ -16,6 +16,8 @@ export interface EventuallyOptions {
   timeoutMs?: number;
   /** Pause between attempts. Default 10 ms. */
   intervalMs?: number;
+  /** Appended to the failure message, e.g. the tail of a child process's output. */
+  context?: () => string;
 }
 
 /** Thrown when the deadline passes; `cause` is the check's last error, if it threw. */
@@ -54,7 +56,7 @@ export async function eventually<F extends () => unknown>(
   check: Check<F>,
   options: EventuallyOptions | string = {},
 ): Promise<Exclude<Result<F>, false>> {
-  const { what = 'condition', timeoutMs = 5000, intervalMs = 10 } =
+  const { what = 'condition', timeoutMs = 5000, intervalMs = 10, context } =
     typeof options === 'string' ? { what: options } : options;
   const started = performance.now();
   let attempts = 0;
@@ -75,7 +77,7 @@ export async function eventually<F extends () => unknown>(
           ? 'the check still returned false'
           : `last error: ${errorMessage(lastError)}`;
       throw new EventuallyTimeoutError(
-        `eventually: ${what} did not hold after ${Math.round(waited)} ms (${attempts} attempts); ${why}`,
+        `eventually: ${what} did not hold after ${Math.round(waited)} ms (${attempts} attempts); ${why}${context?.() ?? ''}`,
         waited,
         attempts,
         lastError,

@@ -8,7 +8,8 @@ import net from 'node:net';
 import { TYPE, packAny } from '../../protocol/protos.js';
 import { FakeClock } from '../../core/clock.js';
 import { FakeAds } from '../testing/fake-ads.js';
-import { eventually, request, startMesh } from '../testing/harness.js';
+import { eventually } from '../../core/testing/eventually.js';
+import { request, startMesh } from '../testing/harness.js';
 import { edsCluster, endpoints, routeConfig, virtualHost } from '../testing/resources.js';
 import { StreamIdleTimer } from './stream-idle-timeout.js';
 

@@ -7,6 +7,7 @@ import type net from 'node:net';
 import { FakeClock } from '../../core/clock.js';
 import { memoryLogger, silentLogger, type Logger } from '../../core/logger.js';
 import { seededRandom } from '../../core/random.js';
+import { eventually } from '../../core/testing/eventually.js';
 import { TrellisProxy, type ProxyOptions } from '../proxy.js';
 import type { FakeAds } from './fake-ads.js';
 
@@ -140,19 +141,6 @@ export async function request(
   });
 }
 
-/** Polls until `fn` holds; for conditions that depend on the proxy applying config. */
-export async function eventually(
-  fn: () => boolean | Promise<boolean>,
-  what: string,
-  timeoutMs = 5000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await fn())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 export interface Mesh {
   ads: FakeAds;
   proxy: TrellisProxy;
@@ -183,7 +171,10 @@ export async function startMesh(
       // The invariant every scenario ends with: once its clients are done or gone, nothing is
       // held upstream (issue #10: leaked streams took a service down).
       try {
-        await eventually(() => heldRequests(proxy).length === 0, 'active upstream requests to drain', 3000);
+        await eventually(() => heldRequests(proxy).length === 0, {
+          what: 'active upstream requests to drain',
+          timeoutMs: 3000,
+        });
       } catch {
         throw new Error(`requests still held after the test: ${heldRequests(proxy).join(', ')}`);
       } finally {

@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { adsService } from '../../protocol/grpc-services.js';
 import { FakeAds } from '../testing/fake-ads.js';
-import { eventually, request, startBackend, startMesh, startProxy } from '../testing/harness.js';
+import { eventually } from '../../core/testing/eventually.js';
+import { request, startBackend, startMesh, startProxy } from '../testing/harness.js';
 import {
   edsCluster,
   endpoints,
