@@ -179,10 +179,16 @@ test('a config change arrives as an increment: only the new and changed resource
   const mark2 = tap.responses.length;
   mesh.apply(serviceEntry('reviews', reviews.port, 3));
   await eventually(() => pushedSince(mark2, 'EDS').length > 0, 'the EDS update');
-  await new Promise((r) => setTimeout(r, 200));
+  // Anything else that change sent would arrive before the push of a later change: make one
+  // (ratings' weight) and expect exactly the two endpoint updates.
+  mesh.apply(serviceEntry('ratings', ratings.port, 2));
+  await eventually(
+    () => pushedSince(mark2, 'EDS').includes(cluster('ratings', ratings.port)),
+    'the second EDS update',
+  );
   assert.deepEqual(
     tap.responses.slice(mark2).flatMap((r) => r.names.map((n) => `${r.type} ${n}`)),
-    [`EDS ${cluster('reviews', reviews.port)}`],
+    [`EDS ${cluster('reviews', reviews.port)}`, `EDS ${cluster('ratings', ratings.port)}`],
   );
   assert.equal(
     proxy.snapshot().endpoints.get(cluster('reviews', reviews.port))?.localities[0]?.endpoints[0]?.weight,
