@@ -148,7 +148,16 @@ export interface Mesh {
   port: number;
 }
 
-/** Starts a FakeAds serving `resources` and a proxy against it; waits until all are ACKed. */
+/**
+ * Starts a FakeAds serving `resources` and a proxy against it; waits until all are ACKed.
+ *
+ * Pass `{ clock: new FakeClock(start) }` in `overrides` for tests of time (idle timeouts, outlier
+ * sweeps, fault delays, xDS backoff): the proxy's timers then fire only when the test calls
+ * `clock.advance`. Sockets still run in real time, so a test waits for the bytes it needs to have
+ * arrived (with `eventually`) before it moves the clock. While starting, the harness fires timers
+ * that are due now (e.g. the zero-delay switch from delta to state-of-the-world xDS) without
+ * moving time.
+ */
 export async function startMesh(
   resources: Partial<Record<'CDS' | 'EDS' | 'LDS' | 'RDS', object[]>>,
   overrides: Partial<ProxyOptions> = {},
@@ -160,7 +169,11 @@ export async function startMesh(
     if (list) ads.set(type, list);
   }
   const proxy = await startProxy(ads, overrides);
-  await eventually(() => proxy.ready, 'proxy ready');
+  const fake = overrides.clock instanceof FakeClock ? overrides.clock : undefined;
+  await eventually(() => {
+    fake?.advance(0);
+    return proxy.ready;
+  }, 'proxy ready');
   for (const type of ['CDS', 'EDS', 'LDS', 'RDS'] as const) if (resources[type]) await ads.waitForAck(type);
   await eventually(() => proxy.snapshot().received.size >= Object.keys(resources).length, 'config applied');
   return {
