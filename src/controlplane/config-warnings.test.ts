@@ -12,6 +12,7 @@ import path from 'node:path';
 import { parseAndValidate } from '../api/parse.js';
 import { DirectoryConfigStore } from '../config/directory-store.js';
 import { memoryLogger } from '../core/logger.js';
+import { eventually } from '../core/testing/eventually.js';
 import { ControlPlane } from './control-plane.js';
 
 const CANARY_VS = `apiVersion: networking.istio.io/v1
@@ -37,16 +38,6 @@ ${subsets.map((s) => `  - { name: ${s}, labels: { version: ${s} } }`).join('\n')
 interface Entry {
   source: { kind?: string; namespace?: string; name?: string; file?: string };
   problems: { severity: string; path: string; message: string }[];
-}
-
-async function poll<T>(what: string, fn: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 test('a VirtualService subset no DestinationRule defines is warned about until the rule defines it', async () => {
@@ -84,7 +75,10 @@ test('a VirtualService subset no DestinationRule defines is warned about until t
 
     await writeFile(path.join(dir, 'reviews-dr.yaml'), rule(['v1', 'v2']));
     await store.reload();
-    await poll('the warning to clear', async () => ((await entries()).length === 0 ? true : undefined));
+    await eventually(async () => (await entries()).length === 0, {
+      what: 'the warning to clear',
+      timeoutMs: 10_000,
+    });
     assert.ok(
       lines.some((l) => l.includes('resolved')),
       lines.join('\n'),

@@ -5,6 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { eventually } from '../core/testing/eventually.js';
 import * as grpc from '@grpc/grpc-js';
 import { parseAndValidate } from '../api/parse.js';
 import type { Resource } from '../api/resource.js';
@@ -42,14 +43,6 @@ spec:
 
 const Client = grpc.makeGenericClientConstructor(adsService(), 'AggregatedDiscoveryService');
 const node = { id: 'sidecar~10.0.0.7~app-1.default~default.svc.cluster.local' };
-
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 test('an inconsistent push is held back, logged with the proxy and the names, and counted on /metrics', async () => {
   const store = new MemoryConfigStore();
@@ -90,7 +83,7 @@ test('an inconsistent push is held back, logged with the proxy and the names, an
 
     dropRoutes = true;
     for (const r of resources(ROUTE('7s'))) store.apply(r);
-    await until('the held-back push on /metrics', async () => (await metric()) === '1');
+    await eventually(async () => (await metric()) === '1', 'the held-back push on /metrics');
     const error = lines.find((l) => l.includes('inconsistent'));
     assert.ok(error?.includes(node.id), lines.join(''));
     assert.ok(error?.includes('unresolvedRoutes=9080'), error);

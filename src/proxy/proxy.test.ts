@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FakeAds } from './testing/fake-ads.js';
-import { eventually, request, startBackend, startProxy } from './testing/harness.js';
+import { eventually } from '../core/testing/eventually.js';
+import { request, startBackend, startProxy } from './testing/harness.js';
 import {
   edsCluster,
   endpoints,

@@ -4,6 +4,7 @@
  * scenario files copied into the config directory while it runs, then Ctrl-C.
  */
 import { test } from 'node:test';
+import { eventually } from '../../src/core/testing/eventually.js';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { copyFile, cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -31,17 +32,8 @@ function reviewsVersion(html: string): string | undefined {
 
 /** The tail of the `up` output, to explain a failure. */
 let context = () => '';
-
-/** Retries `fn` until it returns a value (config pushes take a moment after a file write). */
-async function eventually<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${context()}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+/** How long a config push may take after a file write, and what to show if it never lands. */
+const afterPush = { timeoutMs: 30_000, intervalMs: 100, context: () => context() };
 
 function isAlive(pid: number): boolean {
   try {
@@ -85,7 +77,7 @@ test(
       '--stop-grace',
       '3',
     ]);
-    context = () => `; trellis up output (tail):\n${(up.stdout() + up.stderr()).slice(-4000)}`;
+    context = () => `\ntrellis up output (tail):\n${(up.stdout() + up.stderr()).slice(-4000)}`;
     t.after(async () => {
       await up.stop('SIGKILL');
       await rm(dir, { recursive: true, force: true });
@@ -109,9 +101,10 @@ test(
 
     await t.test('an edit to the config directory shifts traffic live: jason gets v2', async () => {
       await copyFile(scenario('jason-v2.yaml'), path.join(dir, 'reviews.yaml'));
-      await eventually('jason routed to v2', async () =>
-        reviewsVersion((await get(page, jason)).text) === 'reviews-v2' ? true : undefined,
-      );
+      await eventually(async () => reviewsVersion((await get(page, jason)).text) === 'reviews-v2', {
+        what: 'jason routed to v2',
+        ...afterPush,
+      });
       const signedIn = await get(page, { cookie: 'user=jason' });
       assert.equal(reviewsVersion(signedIn.text), 'reviews-v2', 'the login cookie becomes end-user: jason');
       assert.match(signedIn.text, /<font color="black" class="stars">/);
@@ -135,9 +128,10 @@ test(
       assert.equal(reviewsVersion(failed.text), 'reviews-v2');
       assert.match(failed.text, /Ratings service returned 500/, 'without retries the failure shows');
       await copyFile(scenario('ratings-retry.yaml'), path.join(dir, 'ratings.yaml'));
-      await eventually('retries applied', async () =>
-        /class="stars"/.test((await get(page, failOnce())).text) ? true : undefined,
-      );
+      await eventually(async () => /class="stars"/.test((await get(page, failOnce())).text), {
+        what: 'retries applied',
+        ...afterPush,
+      });
       const hidden = await get(page, failOnce());
       assert.match(hidden.text, /<font color="black" class="stars">★★★★★<\/font>/);
       assert.doesNotMatch(hidden.text, /Ratings service/);
@@ -153,20 +147,20 @@ test(
       );
       pids.push(Number(restarted));
       // jason's page comes from v2, which calls ratings: stars once ratings answers again.
-      await eventually('ratings answering again', async () =>
-        /class="stars"/.test((await get(page, jason)).text) ? true : undefined,
-      );
+      await eventually(async () => /class="stars"/.test((await get(page, jason)).text), {
+        what: 'ratings answering again',
+        ...afterPush,
+      });
     });
 
     await t.test('a fault delay on ratings shows in latency', async () => {
       await copyFile(scenario('ratings-delay.yaml'), path.join(dir, 'ratings.yaml'));
       const slow = await eventually(
-        'the delay applied',
         async () => {
           const r = await get(page, jason);
-          return r.ms >= 2000 ? r : undefined;
+          return r.ms >= 2000 ? r : false;
         },
-        20_000,
+        { what: 'the delay applied', ...afterPush, timeoutMs: 20_000 },
       );
       assert.equal(reviewsVersion(slow.text), 'reviews-v2');
       assert.match(slow.text, /class="stars"/, 'delayed, not failed');
@@ -175,9 +169,10 @@ test(
     await t.test('a 90/10 canary splits 1000 requests within tolerance', async () => {
       await copyFile(scenario('canary-90-10.yaml'), path.join(dir, 'reviews.yaml'));
       // Once v3 answers, productpage's sidecar (the only caller of reviews) has the new routes.
-      await eventually('the canary applied', async () =>
-        (await get(reviewsApi)).text.includes('"reviews-v3"') ? true : undefined,
-      );
+      await eventually(async () => (await get(reviewsApi)).text.includes('"reviews-v3"'), {
+        what: 'the canary applied',
+        ...afterPush,
+      });
       const counts = new Map<string, number>();
       let next = 0;
       const total = 1000;

@@ -13,6 +13,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { eventually } from '../../src/core/testing/eventually.js';
 import { startTrellis } from '../integration/helpers/process.js';
 import { NetnsCapture } from '../../src/cli/up/netns.js';
 
@@ -154,10 +155,13 @@ test(
       assert.fail(err.message + context());
     });
     const seen = calls().length;
-    const deadline = Date.now() + 20_000;
-    while (calls().length < seen + 5 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    await eventually(() => calls().length >= seen + 5, {
+      what: 'five more calls',
+      timeoutMs: 20_000,
+      intervalMs: 100,
+      context,
+    });
     const later = calls().slice(seen);
-    assert.ok(later.length >= 5);
     for (const c of later) assert.equal(c, 'status=200 body=served by reviews-v2 proxy=none');
 
     // Both sidecars saw the calls: the client's (outbound capture) and reviews-v2's (inbound).

@@ -13,7 +13,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import { startBackend } from '../../src/proxy/testing/harness.js';
-import { startMesh, waitFor, type TestMesh } from './helpers/mesh.js';
+import { eventually } from '../../src/core/testing/eventually.js';
+import { startMesh, type TestMesh } from './helpers/mesh.js';
 import { startLatencyRelay } from './helpers/latency-relay.js';
 import { startSidecar } from './helpers/sidecar.js';
 import type { TrellisProxy } from '../../src/proxy/proxy.js';
@@ -168,9 +169,9 @@ async function startCanaryMesh(t: { after(fn: () => Promise<void>): void }, xdsP
   });
   mesh.apply(serviceEntry(v1.port, v2.port) + '---\n' + STABLE);
   const agent = new http.Agent({ keepAlive: false });
-  await waitFor(
-    'the route to subset v1',
+  await eventually(
     async () => (await get(agent, proxy.listeners.ports.outbound)).backend === 'v1',
+    'the route to subset v1',
   );
   return { mesh, proxy };
 }

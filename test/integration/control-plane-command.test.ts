@@ -12,7 +12,7 @@ import * as grpc from '@grpc/grpc-js';
 import { adsService } from '../../src/protocol/grpc-services.js';
 import { TYPE } from '../../src/protocol/protos.js';
 import { runTrellis, startTrellis } from './helpers/process.js';
-import { waitFor } from './helpers/mesh.js';
+import { eventually } from '../../src/core/testing/eventually.js';
 
 const SERVICE = `apiVersion: networking.istio.io/v1
 kind: ServiceEntry
@@ -72,22 +72,22 @@ test('control-plane serves a watched directory, rejects a bad edit, and reports 
     });
     stream.on('error', () => undefined);
     stream.write({ node, type_url: TYPE.cluster });
-    const status = await waitFor('proxy-status SYNCED', async () => {
+    const status = await eventually(async () => {
       const r = await runTrellis(['proxy-status', '--control-plane', http]);
-      return /productpage-v1\.default.*SYNCED/.test(r.stdout) ? r : undefined;
-    });
+      return /productpage-v1\.default.*SYNCED/.test(r.stdout) ? r : false;
+    }, 'proxy-status SYNCED');
     assert.equal(status.code, 0);
     assert.match(status.stdout, /^NAME\s+TYPE\s+CDS\s+LDS\s+EDS\s+RDS\s+SDS\s+VERSION/m);
 
     // An invalid edit: rejected with file:doc: path, last good config kept.
     await writeFile(path.join(dir, 'reviews.yaml'), vs(100).replace('weight: 100', 'weight: -5'));
-    const errors = await waitFor('config error exposed', async () => {
+    const errors = await eventually(async () => {
       const e = (await (await fetch(`${http}/debug/config_errors`)).json()) as {
         source: { file: string; doc: number };
         problems: { path: string; message: string }[];
       }[];
-      return e.length ? e : undefined;
-    });
+      return e.length ? e : false;
+    }, 'config error exposed');
     assert.match(errors[0]!.source.file, /reviews\.yaml$/);
     assert.equal(errors[0]!.source.doc, 1);
     assert.match(errors[0]!.problems[0]!.path, /^spec\.http\[0\]\.route\[0\]\.weight$/);
@@ -105,10 +105,9 @@ test('control-plane serves a watched directory, rejects a bad edit, and reports 
 
     // Fixing the file clears the error.
     await writeFile(path.join(dir, 'reviews.yaml'), vs(100));
-    await waitFor(
+    await eventually(
+      async () => ((await (await fetch(`${http}/debug/config_errors`)).json()) as unknown[]).length === 0,
       'error cleared',
-      async () =>
-        ((await (await fetch(`${http}/debug/config_errors`)).json()) as unknown[]).length === 0 || undefined,
     );
     stream.end();
   } finally {

@@ -22,7 +22,7 @@ import { issueCertificate, type TestCertificate } from '../../src/core/testing/c
 import { TrellisProxy } from '../../src/proxy/proxy.js';
 import { startBackend, type Backend } from '../../src/proxy/testing/harness.js';
 import { h2Get, httpsGet } from '../../src/proxy/testing/https-client.js';
-import { waitFor } from './helpers/mesh.js';
+import { eventually } from '../../src/core/testing/eventually.js';
 
 const GATEWAY_ID = 'router~127.0.0.1~ingressgateway.istio-system~istio-system.svc.cluster.local';
 const ca = issueCertificate({ commonName: 'Test CA', ca: true });
@@ -148,7 +148,7 @@ before(async () => {
     xdsBackoff: { baseMs: 20, maxMs: 200 },
   });
   await proxy.start();
-  await waitFor('HTTPS through the gateway', async () => (await shopGet()).status === 200);
+  await eventually(async () => (await shopGet()).status === 200, 'HTTPS through the gateway');
 });
 
 after(async () => {
@@ -233,8 +233,9 @@ test('secrets never leave the control plane in clear: API, trellis get and confi
 test('rotating the Secret serves the new certificate; a bad Secret is rejected with file and field, the last good one keeps serving', async () => {
   const rotated = issueCertificate({ commonName: 'shop v2', dnsNames: ['shop.example.com'], issuer: ca });
   await writeSecrets(secretsYaml(rotated));
-  await waitFor('rotated certificate', async () => (await shopGet()).serverCommonName === 'shop v2');
+  await eventually(async () => (await shopGet()).serverCommonName === 'shop v2', 'rotated certificate');
 
+  const revision = store.revision;
   await writeSecrets(secretsYaml(rotated, shop.keyPem));
   const errors = store.errors();
   assert.equal(errors.length, 1);
@@ -244,8 +245,9 @@ test('rotating the Secret serves the new certificate; a bad Secret is rejected w
   assert.deepEqual(errors[0]!.problems.map(formatProblem), [
     'data.tls.key: the private key does not match the certificate (CN=shop v2)',
   ]);
-  // The rejected file changes nothing: the rotated certificate is still what is served.
-  await new Promise((r) => setTimeout(r, 200));
+  // The rejected file changes nothing: the store publishes no new revision (so nothing can be
+  // pushed later), and the rotated certificate is still what is served.
+  assert.equal(store.revision, revision, 'no new config revision from a rejected file');
   const still = await shopGet();
   assert.equal(still.status, 200);
   assert.equal(still.serverCommonName, 'shop v2');

@@ -13,7 +13,8 @@ import {
   type EchoBackend,
   type EchoClientInstance,
 } from './helpers/echo-grpc.js';
-import { grpcBootstrap, startMesh, waitFor, type TestMesh } from './helpers/mesh.js';
+import { eventually } from '../../src/core/testing/eventually.js';
+import { grpcBootstrap, startMesh, type TestMesh } from './helpers/mesh.js';
 
 grpcXds.register();
 
@@ -109,14 +110,14 @@ test('90/10 weighted split holds within 3 points over 2000 calls, and a weight c
   mesh.apply(serviceYaml('split', { v1: backends.v1!, v2: backends.v2! }));
   mesh.apply(splitYaml(90, 10));
   const c = client('split');
-  await waitFor('first successful call', async () => (await callEcho(c)).backend);
+  await eventually(async () => (await callEcho(c)).backend ?? false, 'first successful call');
   const counts = await tally(c, 2000);
   const v2share = ((counts.v2 ?? 0) / 2000) * 100;
   assert.equal((counts.v1 ?? 0) + (counts.v2 ?? 0), 2000, JSON.stringify(counts));
   assert.ok(Math.abs(v2share - 10) <= 3, `v2 got ${v2share}% (want 10 ± 3): ${JSON.stringify(counts)}`);
 
   mesh.apply(splitYaml(0, 100));
-  await waitFor('all traffic on v2', async () => ((await tally(c, 20)).v2 === 20 ? true : undefined));
+  await eventually(async () => (await tally(c, 20)).v2 === 20, 'all traffic on v2');
 });
 
 test('header match and path prefix match', async () => {
@@ -135,8 +136,9 @@ spec:
     route: [{ destination: { host: match.default.svc.cluster.local, subset: v1 } }]
 `);
   const c = client('match');
-  await waitFor('routes applied', async () =>
-    (await callEcho(c, {}, { 'end-user': 'jason' })).backend === 'v2' ? true : undefined,
+  await eventually(
+    async () => (await callEcho(c, {}, { 'end-user': 'jason' })).backend === 'v2',
+    'routes applied',
   );
   assert.deepEqual(await tally(c, 40, { 'end-user': 'jason' }), { v2: 40 });
   assert.deepEqual(await tally(c, 40, { 'end-user': 'someone' }), { v1: 40 });
@@ -160,8 +162,9 @@ spec:
   - route: [{ destination: { host: faulty.default.svc.cluster.local } }]
 `);
   const c = client('faulty');
-  await waitFor('fault config applied', async () =>
-    (await callEcho(c, {}, { 'x-fault': 'abort' })).code === grpc.status.UNAVAILABLE ? true : undefined,
+  await eventually(
+    async () => (await callEcho(c, {}, { 'x-fault': 'abort' })).code === grpc.status.UNAVAILABLE,
+    'fault config applied',
   );
   const aborted = await tally(c, 20, { 'x-fault': 'abort' });
   assert.deepEqual(aborted, { [`status:${grpc.status.UNAVAILABLE}`]: 20 }, 'HTTP 503 maps to UNAVAILABLE');
@@ -187,7 +190,7 @@ spec:
     route: [{ destination: { host: retry.default.svc.cluster.local } }]
 `);
   const c = client('retry');
-  await waitFor('service reachable', async () => (await callEcho(c)).backend);
+  await eventually(async () => (await callEcho(c)).backend ?? false, 'service reachable');
   const retried = await callEcho(c, { failTimes: 1, failKey: 'retried' });
   assert.equal(retried.backend, 'v1', `with retries: ${JSON.stringify(retried)}`);
   const noRetry = await callEcho(c, { failTimes: 1, failKey: 'no-retry' }, { 'x-retry': 'off' });
@@ -206,8 +209,9 @@ spec:
     route: [{ destination: { host: slow.default.svc.cluster.local } }]
 `);
   const c = client('slow');
-  await waitFor('timeout applied', async () =>
-    (await callEcho(c, { delayMs: 2000 })).code === grpc.status.DEADLINE_EXCEEDED ? true : undefined,
+  await eventually(
+    async () => (await callEcho(c, { delayMs: 2000 })).code === grpc.status.DEADLINE_EXCEEDED,
+    'timeout applied',
   );
   const r = await callEcho(c, { delayMs: 2000 });
   assert.equal(r.code, grpc.status.DEADLINE_EXCEEDED);
@@ -225,7 +229,10 @@ test('ring hash keeps a key on one backend', async () => {
     ),
   );
   const c = client('sticky');
-  await waitFor('service reachable', async () => (await callEcho(c, {}, { 'x-user': 'probe' })).backend);
+  await eventually(
+    async () => (await callEcho(c, {}, { 'x-user': 'probe' })).backend ?? false,
+    'service reachable',
+  );
   const seen = new Set<string>();
   for (let user = 0; user < 12; user++) {
     const counts = await tally(c, 15, { 'x-user': `user-${user}` });
@@ -255,14 +262,13 @@ spec:
     route: [{ destination: { host: outlier.default.svc.cluster.local } }]
 `);
     const c = client('outlier');
-    await waitFor('service reachable', async () => (await callEcho(c)).backend);
-    await waitFor(
-      'the failing endpoint to be ejected',
+    await eventually(async () => (await callEcho(c)).backend ?? false, 'service reachable');
+    await eventually(
       async () => {
         const counts = await tally(c, 40);
-        return counts.v1 === 40 ? true : undefined;
+        return counts.v1 === 40;
       },
-      15_000,
+      { what: 'the failing endpoint to be ejected', timeoutMs: 15_000 },
     );
     assert.ok(bad.calls > 0, 'the bad endpoint was tried before being ejected');
   } finally {
@@ -273,7 +279,7 @@ spec:
 test('a resource the client rejects shows as NACK in /debug/syncz while traffic keeps flowing', async () => {
   mesh.apply(serviceYaml('nack', { v1: backends.v1! }));
   const c = client('nack');
-  await waitFor('service reachable', async () => (await callEcho(c)).backend);
+  await eventually(async () => (await callEcho(c)).backend ?? false, 'service reachable');
   // Valid for Istio, but beyond what grpc-js accepts (ring size limit 8M): the client NACKs CDS.
   mesh.apply(`apiVersion: networking.istio.io/v1
 kind: DestinationRule
@@ -284,12 +290,12 @@ spec:
     loadBalancer:
       consistentHash: { httpHeaderName: x-user, ringHash: { minimumRingSize: 100000000 } }
 `);
-  const nack = await waitFor('a NACK in syncz', async () => {
+  const nack = await eventually(async () => {
     const rows = (await (await fetch(`${mesh.httpUrl}/debug/syncz`)).json()) as {
       types: Record<string, { status: string; lastNack?: { message: string } }>;
     }[];
-    return rows.flatMap((r) => Object.values(r.types)).find((t) => t.status === 'NACK');
-  });
+    return rows.flatMap((r) => Object.values(r.types)).find((t) => t.status === 'NACK') ?? false;
+  }, 'a NACK in syncz');
   assert.match(nack.lastNack?.message ?? '', /ring/i);
   assert.deepEqual(await tally(c, 20), { v1: 20 }, 'traffic flows on the previous config');
   mesh.remove('DestinationRule', 'nack');
@@ -306,7 +312,7 @@ spec:
   - route: [{ destination: { host: restart.default.svc.cluster.local, subset: v1 } }]
 `);
   const c = client('restart');
-  await waitFor('routed to v1', async () => ((await callEcho(c)).backend === 'v1' ? true : undefined));
+  await eventually(async () => (await callEcho(c)).backend === 'v1', 'routed to v1');
   const port = mesh.xdsPort;
   const resources = [...mesh.store.snapshot().all()];
   await mesh.stop();
@@ -333,9 +339,8 @@ spec:
       http: [{ route: [{ destination: { host: 'restart.default.svc.cluster.local', subset: 'v2' } }] }],
     },
   });
-  await waitFor(
-    'reconnected and routed to v2',
-    async () => ((await callEcho(c)).backend === 'v2' ? true : undefined),
-    20_000,
-  );
+  await eventually(async () => (await callEcho(c)).backend === 'v2', {
+    what: 'reconnected and routed to v2',
+    timeoutMs: 20_000,
+  });
 });

@@ -12,7 +12,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FakeAds } from '../../src/proxy/testing/fake-ads.js';
-import { eventually, request, startBackend, type Backend } from '../../src/proxy/testing/harness.js';
+import { eventually } from '../../src/core/testing/eventually.js';
+import { request, startBackend, type Backend } from '../../src/proxy/testing/harness.js';
 import {
   edsCluster,
   endpoints,
@@ -182,8 +183,7 @@ test('a killed worker is restarted and serving never stops', async () => {
       const ws = await workers();
       return ws.every((w) => w.state === 'LIVE') && ws[0]!.pid !== victim!.pid;
     },
-    'replacement worker LIVE',
-    15_000,
+    { what: 'replacement worker LIVE', timeoutMs: 15_000 },
   );
   const ws = await workers();
   assert.equal(ws[0]!.restarts, 1);

@@ -16,7 +16,8 @@ import { ControlPlane } from '../../src/controlplane/control-plane.js';
 import { TrellisProxy } from '../../src/proxy/proxy.js';
 import { request, startBackend, type Backend } from '../../src/proxy/testing/harness.js';
 import { DeltaTap, type TappedResponse } from './helpers/delta-tap.js';
-import { startMesh, waitFor, type TestMesh } from './helpers/mesh.js';
+import { eventually } from '../../src/core/testing/eventually.js';
+import { startMesh, type TestMesh } from './helpers/mesh.js';
 
 const NODE = 'sidecar~10.9.0.1~client-1.default~default.svc.cluster.local';
 const host = (svc: string) => `${svc}.default.svc.cluster.local`;
@@ -115,7 +116,7 @@ after(async () => {
 });
 
 test('the proxy uses delta xDS against the control plane: wildcard CDS/LDS, named EDS/RDS', async () => {
-  await waitFor('traffic to reviews', async () => (await status('reviews', reviews.port)) === 200);
+  await eventually(async () => (await status('reviews', reviews.port)) === 200, 'traffic to reviews');
   assert.equal(proxy.ads.stats.protocol, 'delta');
   assert.equal(proxy.ads.stats.fallbacks, 0);
   const row = cp.ads.status().find((s) => s.proxy === NODE);
@@ -130,8 +131,10 @@ test('the proxy uses delta xDS against the control plane: wildcard CDS/LDS, name
   const rds = tap.requestsOn(1, 'RDS')[0];
   assert.ok(rds?.resource_names_subscribe.includes(String(reviews.port)));
   // Every response was ACKed with its nonce and nothing was rejected.
-  await waitFor('ACKs', () =>
-    tap.responsesOn(1).every((res) => tap.requestsOn(1).some((req) => req.response_nonce === res.nonce)),
+  await eventually(
+    () =>
+      tap.responsesOn(1).every((res) => tap.requestsOn(1).some((req) => req.response_nonce === res.nonce)),
+    'ACKs',
   );
   assert.equal(tap.requests.filter((r) => r.error_detail).length, 0);
   assert.equal(proxy.ads.stats.nacks, 0);
@@ -142,7 +145,10 @@ test('the proxy uses delta xDS against the control plane: wildcard CDS/LDS, name
 
   // `--xds-protocol sotw` still works against the same control plane.
   sotwProxy = await startTrellisProxy(`127.0.0.1:${mesh.xdsPort}`, 'sotw');
-  await waitFor('sotw proxy traffic', async () => (await status('reviews', reviews.port, sotwProxy)) === 200);
+  await eventually(
+    async () => (await status('reviews', reviews.port, sotwProxy)) === 200,
+    'sotw proxy traffic',
+  );
   assert.equal(sotwProxy.ads.stats.protocol, 'sotw');
   assert.equal(cp.ads.status().find((s) => s.proxy !== NODE)?.mode, 'sotw');
   await sotwProxy.stop(100);
@@ -153,7 +159,7 @@ test('a config change arrives as an increment: only the new and changed resource
   const mark = tap.responses.length;
   const updatedBefore = proxy.ads.stats.resourcesUpdated;
   mesh.apply(serviceEntry('ratings', ratings.port));
-  await waitFor('traffic to ratings', async () => (await status('ratings', ratings.port)) === 200);
+  await eventually(async () => (await status('ratings', ratings.port)) === 200, 'traffic to ratings');
   assert.deepEqual(pushedSince(mark, 'CDS'), [cluster('ratings', ratings.port)]);
   assert.deepEqual(pushedSince(mark, 'EDS'), [cluster('ratings', ratings.port)]);
   assert.deepEqual(pushedSince(mark, 'LDS'), [`0.0.0.0_${ratings.port}`]);
@@ -172,11 +178,17 @@ test('a config change arrives as an increment: only the new and changed resource
   // An endpoint-only change: one ClusterLoadAssignment, nothing else.
   const mark2 = tap.responses.length;
   mesh.apply(serviceEntry('reviews', reviews.port, 3));
-  await waitFor('the EDS update', () => (pushedSince(mark2, 'EDS').length > 0 ? true : undefined));
-  await new Promise((r) => setTimeout(r, 200));
+  await eventually(() => pushedSince(mark2, 'EDS').length > 0, 'the EDS update');
+  // Anything else that change sent would arrive before the push of a later change: make one
+  // (ratings' weight) and expect exactly the two endpoint updates.
+  mesh.apply(serviceEntry('ratings', ratings.port, 2));
+  await eventually(
+    () => pushedSince(mark2, 'EDS').includes(cluster('ratings', ratings.port)),
+    'the second EDS update',
+  );
   assert.deepEqual(
     tap.responses.slice(mark2).flatMap((r) => r.names.map((n) => `${r.type} ${n}`)),
-    [`EDS ${cluster('reviews', reviews.port)}`],
+    [`EDS ${cluster('reviews', reviews.port)}`, `EDS ${cluster('ratings', ratings.port)}`],
   );
   assert.equal(
     proxy.snapshot().endpoints.get(cluster('reviews', reviews.port))?.localities[0]?.endpoints[0]?.weight,
@@ -189,25 +201,19 @@ test('a removed service is removed from the proxy, which unsubscribes its endpoi
   const mark = tap.responses.length;
   const reqMark = tap.requests.length;
   mesh.remove('ServiceEntry', 'ratings');
-  await waitFor('ratings gone', () =>
-    proxy.snapshot().clusters.has(cluster('ratings', ratings.port)) ? undefined : true,
-  );
+  await eventually(() => !proxy.snapshot().clusters.has(cluster('ratings', ratings.port)), 'ratings gone');
   const removed = tap.responses.slice(mark).flatMap((r) => r.removed.map((n) => `${r.type} ${n}`));
   assert.ok(removed.includes(`CDS ${cluster('ratings', ratings.port)}`), removed.join(', '));
-  await waitFor('listener gone', () =>
-    proxy.snapshot().listeners.has(`0.0.0.0_${ratings.port}`) ? undefined : true,
-  );
+  await eventually(() => !proxy.snapshot().listeners.has(`0.0.0.0_${ratings.port}`), 'listener gone');
   assert.ok(
     tap.responses.slice(mark).some((r) => r.type === 'LDS' && r.removed.includes(`0.0.0.0_${ratings.port}`)),
   );
-  await waitFor('unsubscribes', () => {
+  await eventually(() => {
     const unsub = tap.requests
       .slice(reqMark)
       .flatMap((r) => r.resource_names_unsubscribe.map((n) => `${r.type} ${n}`));
-    return unsub.includes(`EDS ${cluster('ratings', ratings.port)}`) && unsub.includes(`RDS ${ratings.port}`)
-      ? true
-      : undefined;
-  });
+    return unsub.includes(`EDS ${cluster('ratings', ratings.port)}`) && unsub.includes(`RDS ${ratings.port}`);
+  }, 'unsubscribes');
   assert.deepEqual(proxy.ads.cache.resourceNames('EDS'), [cluster('reviews', reviews.port)]);
   assert.equal(proxy.snapshot().endpoints.has(cluster('ratings', ratings.port)), false);
   assert.notEqual(await status('ratings', ratings.port), 200);
@@ -231,8 +237,9 @@ test('after a control plane restart the proxy resumes with initial_resource_vers
   const bound = await cp.start({ host: '127.0.0.1', port: 0 }, { host: '127.0.0.1', port: 0 });
   tap.target = `127.0.0.1:${bound.xds.port}`;
 
-  await waitFor('details from the new control plane', () =>
-    proxy.snapshot().clusters.has(cluster('details', 9080)) ? true : undefined,
+  await eventually(
+    () => proxy.snapshot().clusters.has(cluster('details', 9080)),
+    'details from the new control plane',
   );
   // The stream that reached the new control plane: the first after the restart with responses.
   const stream = tap.responses.find((r) => r.stream > lastStream)!.stream;
@@ -246,10 +253,9 @@ test('after a control plane restart the proxy resumes with initial_resource_vers
     );
   }
   // Nothing the proxy already had was sent again: only details' resources crossed the wire.
-  await waitFor('details endpoints and routes', () =>
-    proxy.snapshot().endpoints.has(cluster('details', 9080)) && proxy.snapshot().routes.has('9080')
-      ? true
-      : undefined,
+  await eventually(
+    () => proxy.snapshot().endpoints.has(cluster('details', 9080)) && proxy.snapshot().routes.has('9080'),
+    'details endpoints and routes',
   );
   const sent = tap.responsesOn(stream).flatMap((r) => r.names.map((n) => `${r.type} ${n}`));
   assert.deepEqual(sent.sort(), [

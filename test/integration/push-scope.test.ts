@@ -6,9 +6,11 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connectEnvoyLike, type EnvoyLikeClient } from './helpers/envoy-like-client.js';
-import { startMesh, waitFor, type TestMesh } from './helpers/mesh.js';
+import { eventually } from '../../src/core/testing/eventually.js';
+import { startMesh, type TestMesh } from './helpers/mesh.js';
 
 let mesh: TestMesh;
+const RATINGS = 'outbound|9080||ratings.default.svc.cluster.local';
 const clients: EnvoyLikeClient[] = [];
 
 const service = (name: string, ip: string) => `apiVersion: networking.istio.io/v1
@@ -46,17 +48,17 @@ function settled(c: EnvoyLikeClient): Promise<number> {
   // Settled = no new response for 300 ms after having CDS, EDS, LDS and RDS.
   let lastCount = -1;
   let stableSince = Date.now();
-  return waitFor('client to settle', () => {
+  return eventually(() => {
     const types = new Set(c.received.map((r) => r.type));
     if (c.received.length !== lastCount) {
       lastCount = c.received.length;
       stableSince = Date.now();
-      return undefined;
+      return false;
     }
     return ['CDS', 'EDS', 'LDS', 'RDS'].every((t) => types.has(t)) && Date.now() - stableSince > 300
       ? c.received.length
-      : undefined;
-  });
+      : false;
+  }, 'client to settle');
 }
 
 test('endpoint-only change: only EDS, only to proxies that use the service; unseen changes send nothing', async () => {
@@ -89,19 +91,26 @@ test('endpoint-only change: only EDS, only to proxies that use the service; unse
   );
 
   // reviews moves to a new address: EDS for the unscoped proxy, nothing for the scoped one.
+  // Rather than wait and see that nothing came, follow with a change both proxies see (ratings
+  // moves): each proxy's next messages must be exactly the ones that change calls for.
   mesh.apply(service('reviews', '10.0.0.9'));
-  await waitFor('EDS push', () => (all.received.length > allBefore ? true : undefined));
-  await new Promise((r) => setTimeout(r, 300));
+  await eventually(() => all.received.length > allBefore, 'EDS push');
+  await ratingsMovesTo('10.0.0.8', [all, scoped]);
   const pushed = all.received.slice(allBefore);
-  assert.deepEqual([...new Set(pushed.map((r) => r.type))], ['EDS'], JSON.stringify(pushed));
-  assert.equal(
-    scoped.received.length,
-    scopedBefore,
-    `scoped proxy got ${JSON.stringify(scoped.received.slice(scopedBefore))}`,
+  assert.deepEqual(
+    pushed.map((r) => r.type),
+    ['EDS', 'EDS'],
+    `reviews then ratings endpoints, nothing else: ${JSON.stringify(pushed)}`,
+  );
+  assert.deepEqual(
+    scoped.received.slice(scopedBefore).map((r) => r.type),
+    ['EDS'],
+    `the scoped proxy got only the ratings change: ${JSON.stringify(scoped.received.slice(scopedBefore))}`,
   );
 
   // A VirtualService for reviews (invisible to `scoped`) changes routes of the other proxy only.
   const allMid = all.received.length;
+  const scopedMid = scoped.received.length;
   mesh.apply(`apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: { name: reviews }
@@ -109,13 +118,24 @@ spec:
   hosts: [reviews]
   http: [{ timeout: 3s, route: [{ destination: { host: reviews } }] }]
 `);
-  await waitFor('RDS push', () =>
-    all.received.slice(allMid).some((r) => r.type === 'RDS') ? true : undefined,
-  );
-  await new Promise((r) => setTimeout(r, 300));
-  assert.equal(
-    scoped.received.length,
-    scopedBefore,
-    `scoped proxy got ${JSON.stringify(scoped.received.slice(scopedBefore))}`,
+  await eventually(() => all.received.slice(allMid).some((r) => r.type === 'RDS'), 'RDS push');
+  await ratingsMovesTo('10.0.0.7', [scoped]);
+  assert.deepEqual(
+    scoped.received.slice(scopedMid).map((r) => r.type),
+    ['EDS'],
+    `the scoped proxy got only the ratings change: ${JSON.stringify(scoped.received.slice(scopedMid))}`,
   );
 });
+
+/** Moves ratings and waits until each client got the EDS push that carries the new address. */
+async function ratingsMovesTo(ip: string, to: EnvoyLikeClient[]): Promise<void> {
+  const marks = to.map((c) => c.received.length);
+  mesh.apply(service('ratings', ip));
+  await eventually(
+    () =>
+      to.every((c, i) =>
+        c.received.slice(marks[i]).some((r) => r.type === 'EDS' && r.names.includes(RATINGS)),
+      ),
+    `the ratings move to ${ip}`,
+  );
+}

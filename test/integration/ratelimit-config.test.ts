@@ -7,7 +7,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TYPE, unpackAny, type AnyMessage } from '../../src/protocol/protos.js';
 import { connectEnvoyLike, type EnvoyLikeClient } from './helpers/envoy-like-client.js';
-import { startMesh, waitFor, type TestMesh } from './helpers/mesh.js';
+import { eventually } from '../../src/core/testing/eventually.js';
+import { startMesh, type TestMesh } from './helpers/mesh.js';
 
 let mesh: TestMesh;
 let client: EnvoyLikeClient | undefined;
@@ -88,22 +89,24 @@ test('the serving workload is pushed the ratelimit filter and the rate limit ser
     metadata: { NAMESPACE: 'shop', LABELS: { app: 'page' } },
   });
   client = proxy;
-  const filters = await waitFor('inbound listener with the ratelimit filter', () => {
+  const filters = await eventually(() => {
     const l = proxy.resources.get(TYPE.listener)?.get('inbound|80||') as
       { filter_chains: { filters: { typed_config: AnyMessage }[] }[] } | undefined;
-    if (l === undefined) return undefined;
+    if (l === undefined) return false;
     const hcm = unpackAny<{ http_filters: { name: string }[] }>(l.filter_chains[0]!.filters[0]!.typed_config);
     const names = hcm.http_filters.map((f) => f.name);
-    return names.includes('envoy.filters.http.ratelimit') ? names : undefined;
-  });
+    return names.includes('envoy.filters.http.ratelimit') ? names : false;
+  }, 'inbound listener with the ratelimit filter');
   assert.deepEqual(filters.slice(-2), ['envoy.filters.http.ratelimit', 'envoy.filters.http.router']);
-  await waitFor('rate limit service cluster', () =>
-    proxy.resources.get(TYPE.cluster)?.has('outbound|8081||127.0.0.1') ? true : undefined,
+  await eventually(
+    () => proxy.resources.get(TYPE.cluster)?.has('outbound|8081||127.0.0.1') === true,
+    'rate limit service cluster',
   );
 
   mesh.remove('RateLimit', 'page-show', 'shop');
   assert.deepEqual((await served()).domains, [{ domain: 'trellis', descriptors: [] }]);
-  await waitFor('cluster removed with the last global limit', () =>
-    proxy.resources.get(TYPE.cluster)?.has('outbound|8081||127.0.0.1') === false ? true : undefined,
+  await eventually(
+    () => proxy.resources.get(TYPE.cluster)?.has('outbound|8081||127.0.0.1') === false,
+    'cluster removed with the last global limit',
   );
 });

@@ -27,7 +27,8 @@ import { TrellisProxy } from '../../src/proxy/proxy.js';
 import { request, startBackend, type Backend, type SimpleResponse } from '../../src/proxy/testing/harness.js';
 import type { ProxyBootstrap } from '../../src/proxy/xds-client/bootstrap.js';
 import { ControlPlaneConfigPoller, RateLimitServer, RateLimitService } from '../../src/ratelimit/index.js';
-import { startMesh, waitFor, type TestMesh } from './helpers/mesh.js';
+import { eventually } from '../../src/core/testing/eventually.js';
+import { startMesh, type TestMesh } from './helpers/mesh.js';
 
 const HOST = 'backend.default.svc.cluster.local';
 
@@ -124,7 +125,7 @@ spec:
   - port: { number: ${port}, name: http, protocol: HTTP }
     defaultEndpoint: 127.0.0.1:${app.port}
 `);
-  await waitFor('traffic through both proxies', async () => (await get('/ready')).status === 200);
+  await eventually(async () => (await get('/ready')).status === 200, 'traffic through both proxies');
 });
 
 after(async () => {
@@ -192,23 +193,24 @@ async function configHas(
   present: boolean,
   filter?: 'local_ratelimit' | 'ratelimit',
 ): Promise<void> {
-  await waitFor(`${id} ${present ? 'in' : 'gone from'} the proxy's config`, async () => {
-    const res = await fetch(`http://127.0.0.1:${proxy.adminPort}/config_dump`);
-    const text = await res.text();
-    if (text.includes(id) !== present) return undefined;
-    const kinds = new Set<string>();
-    for (const l of proxy.snapshot().listeners.values())
-      for (const c of l.filterChains)
-        if (c.filter.kind === 'http') for (const f of c.filter.httpFilters) kinds.add(f.kind);
-    return filter === undefined || kinds.has(filter) ? true : undefined;
-  });
+  await eventually(
+    async () => {
+      const res = await fetch(`http://127.0.0.1:${proxy.adminPort}/config_dump`);
+      const text = await res.text();
+      if (text.includes(id) !== present) return false;
+      const kinds = new Set<string>();
+      for (const l of proxy.snapshot().listeners.values())
+        for (const c of l.filterChains)
+          if (c.filter.kind === 'http') for (const f of c.filter.httpFilters) kinds.add(f.kind);
+      return filter === undefined || kinds.has(filter);
+    },
+    `${id} ${present ? 'in' : 'gone from'} the proxy's config`,
+  );
 }
 
 /** Waits until the rate limit service has loaded the control plane's current revision. */
 async function serviceCaughtUp(): Promise<void> {
-  await waitFor('rate limit service config', () =>
-    poller.revision() === String(mesh.store.revision) ? true : undefined,
-  );
+  await eventually(() => poller.revision() === String(mesh.store.revision), 'rate limit service config');
 }
 
 async function rlsMetric(name: string, descriptor: string): Promise<number> {
@@ -337,7 +339,7 @@ spec:
 
   await startRls(rlsPort);
   // The counters live in the service, which kept them: the quota is still spent.
-  await waitFor('limited again', async () => ((await get('/outage')).status === 429 ? true : undefined));
+  await eventually(async () => (await get('/outage')).status === 429, 'limited again');
   mesh.remove('RateLimit', 'outage');
   await gone(clientProxy, 'default.outage.all');
 });

@@ -4,6 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { eventually } from '../../src/core/testing/eventually.js';
 import { RedisBackend } from '../../src/ratelimit/backend/redis.js';
 import { RateLimitServer } from '../../src/ratelimit/server.js';
 import { RateLimitService, type RateLimitResponse } from '../../src/ratelimit/service.js';
@@ -84,15 +85,6 @@ async function allowedAcross(replicas: Replica[], key: string, n: number, concur
   return ok;
 }
 
-/** Waits for a condition that depends on reconnects; fails only after a generous deadline. */
-async function eventually(what: string, check: () => boolean, deadlineMs = 15_000): Promise<void> {
-  const until = Date.now() + deadlineMs;
-  while (!check()) {
-    if (Date.now() > until) assert.fail(`gave up waiting: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 test('redis: two replicas sharing one redis-server hold one quota together', { skip }, async () => {
   const redis = await RedisServer.start();
   const a = await replica(redis);
@@ -147,7 +139,10 @@ test(
       assert.equal((await ask(closed, 'load')).overall_code, 'OK');
 
       await redis.kill();
-      await eventually('both replicas see redis down', () => !open.backend.isUp() && !closed.backend.isUp());
+      await eventually(() => !open.backend.isUp() && !closed.backend.isUp(), {
+        what: 'both replicas see redis down',
+        timeoutMs: 15_000,
+      });
       assert.equal((await ask(open, 'load')).overall_code, 'OK', 'fail open');
       assert.equal((await ask(closed, 'load')).overall_code, 'OVER_LIMIT', 'fail closed');
       assert.equal(closed.service.metrics.backendUp, 0);
@@ -155,7 +150,10 @@ test(
       assert.match(closed.service.metrics.render(), /trellis_ratelimit_redis_up\{backend="redis"\} 0/);
 
       await redis.restart();
-      await eventually('both replicas reconnect', () => open.backend.isUp() && closed.backend.isUp());
+      await eventually(() => open.backend.isUp() && closed.backend.isUp(), {
+        what: 'both replicas reconnect',
+        timeoutMs: 15_000,
+      });
       assert.equal((await ask(closed, 'load')).overall_code, 'OK', 'closed replica decides from redis again');
       assert.equal(closed.service.metrics.backendUp, 1);
       assert.equal(
@@ -177,7 +175,10 @@ test(
 test('redis cluster: counters live in a Redis Cluster (one node owning every slot)', { skip }, async () => {
   const redis = await RedisServer.start({ cluster: true });
   redis.cli('cluster', 'addslotsrange', '0', '16383');
-  await eventually('cluster state ok', () => redis.cli('cluster', 'info').includes('cluster_state:ok'));
+  await eventually(() => redis.cli('cluster', 'info').includes('cluster_state:ok'), {
+    what: 'cluster state ok',
+    timeoutMs: 15_000,
+  });
   const nodes = { clusterNodes: [`127.0.0.1:${redis.port}`] };
   const a = await replica(nodes);
   const b = await replica(nodes);

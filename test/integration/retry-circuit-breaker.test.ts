@@ -8,7 +8,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startBackend } from '../../src/proxy/testing/harness.js';
-import { startMesh, waitFor } from './helpers/mesh.js';
+import { eventually } from '../../src/core/testing/eventually.js';
+import { startMesh } from './helpers/mesh.js';
 import { startSidecar, viaSidecar } from './helpers/sidecar.js';
 
 const HOST = 'reviews.default.svc.cluster.local';
@@ -67,9 +68,9 @@ spec:
   - route: [{ destination: { host: ${HOST} } }]
     retries: { attempts: 2, retryOn: 5xx }
 `);
-  await waitFor(
-    'the route to reviews',
+  await eventually(
     async () => (await viaSidecar(proxy, `${HOST}:9080`, '/', { 'x-id': 'ready' })).status === 200,
+    'the route to reviews',
   );
 
   const statuses = await Promise.all(

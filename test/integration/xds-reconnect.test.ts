@@ -6,13 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FakeAds } from '../../src/proxy/testing/fake-ads.js';
-import {
-  eventually,
-  memoryLogger,
-  request,
-  startBackend,
-  startMesh,
-} from '../../src/proxy/testing/harness.js';
+import { eventually } from '../../src/core/testing/eventually.js';
+import { memoryLogger, request, startBackend, startMesh } from '../../src/proxy/testing/harness.js';
 import {
   edsCluster,
   endpoints,
@@ -47,7 +42,7 @@ test('a proxy resyncs within a few seconds of the control plane returning after 
 
   await mesh.ads.close();
   // Several failed attempts in a row: an uncapped exponential backoff is past 8 s by now.
-  await eventually(() => closes() >= 5, 'five failed reconnects', 30_000);
+  await eventually(() => closes() >= 5, { what: 'five failed reconnects', timeoutMs: 30_000 });
   assert.equal((await request(mesh.port, { host: 'reviews:9080', path: '/old' })).status, 200);
 
   const second = await FakeAds.start(adsPort);

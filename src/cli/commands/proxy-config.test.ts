@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { connectEnvoyLike } from '../../../test/integration/helpers/envoy-like-client.js';
-import { startMesh, waitFor } from '../../../test/integration/helpers/mesh.js';
+import { eventually } from '../../core/testing/eventually.js';
+import { startMesh } from '../../../test/integration/helpers/mesh.js';
 import { runTrellis } from '../../../test/integration/helpers/process.js';
 import type { CommandIo } from '../command.js';
 import { command } from './proxy-config.js';
@@ -23,9 +24,9 @@ test('proxy-config clusters and routes PROXY read what the control plane sent, n
     metadata: { NAMESPACE: 'default', LABELS: { app: 'productpage', version: 'v1' } },
   });
   try {
-    await waitFor(
+    await eventually(
+      () => client.received.some((r) => r.type === 'RDS' && r.names.includes('9080')),
       'routes pushed',
-      () => client.received.some((r) => r.type === 'RDS' && r.names.includes('9080')) || undefined,
     );
     const clusters = await runTrellis(['proxy-config', 'clusters', NODE, '--control-plane', mesh.httpUrl]);
     assert.equal(clusters.code, 0, clusters.stderr);

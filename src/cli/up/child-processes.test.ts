@@ -10,18 +10,14 @@ import { once } from 'node:events';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { eventually } from '../../core/testing/eventually.js';
 import { ChildPidFile, deathSignalPrefix, readProcStat } from './child-processes.js';
 
 const HARNESS = path.join(import.meta.dirname, 'testdata', 'die-with-parent-harness.ts');
 
-/** Polls until `pid` is gone (a zombie counts as gone); false at the deadline. */
-async function goneWithin(pid: number, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (readProcStat(pid) === undefined) return true;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return false;
+/** Waits until `pid` is gone (a zombie counts as gone); fails with `what` at the deadline. */
+async function gone(pid: number, what: string): Promise<void> {
+  await eventually(() => readProcStat(pid) === undefined, { what, timeoutMs: 10_000, intervalMs: 50 });
 }
 
 function killQuietly(target: number): void {
@@ -56,7 +52,7 @@ test(
       assert.ok(readProcStat(appPid), 'the app runs');
       harness.kill('SIGKILL');
       await once(harness, 'exit');
-      assert.ok(await goneWithin(appPid, 10_000), `app ${appPid} still runs after its parent was killed`);
+      await gone(appPid, `app ${appPid} to die after its parent was killed`);
     } finally {
       harness.kill('SIGKILL');
       if (appPid !== undefined) killQuietly(-appPid);
@@ -109,8 +105,8 @@ test('the next start kills what a killed run left: same processes only, orphans 
     killed.map((k) => `${k.name} ${k.pid}`).sort(),
     [`ratings ${other.pid}`, `reviews ${worker}`].sort(),
   );
-  assert.ok(await goneWithin(worker, 10_000), 'the orphaned worker is killed');
-  assert.ok(await goneWithin(other.pid!, 10_000), 'the app left running is killed');
+  await gone(worker, 'the orphaned worker to be killed');
+  await gone(other.pid!, 'the app left running to be killed');
   await assert.rejects(readFile(file), { code: 'ENOENT' }, 'the pid file is consumed');
 });
 
@@ -155,17 +151,12 @@ test('the pid file follows the apps and is removed after a clean stop', async (t
   const file = path.join(dir, 'state', 'up-apps.json');
   const pids = new ChildPidFile(file);
   pids.add('reviews', app.pid!);
-  const deadline = Date.now() + 5000;
-  let content: { children: { name: string; pid: number }[] } | undefined;
-  while (Date.now() < deadline && content === undefined) {
-    content = await readFile(file, 'utf8').then(
-      (t) => JSON.parse(t) as { children: { name: string; pid: number }[] },
-      () => undefined,
-    );
-    if (content === undefined) await new Promise((r) => setTimeout(r, 20));
-  }
+  const content = await eventually(
+    async () => JSON.parse(await readFile(file, 'utf8')) as { children: { name: string; pid: number }[] },
+    'the pid file to be written',
+  );
   assert.deepEqual(
-    content?.children.map((c) => [c.name, c.pid]),
+    content.children.map((c) => [c.name, c.pid]),
     [['reviews', app.pid]],
   );
   await pids.remove();

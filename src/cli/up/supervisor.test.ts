@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import { EventEmitter } from 'node:events';
 import { systemClock } from '../../core/clock.js';
 import { seededRandom } from '../../core/random.js';
+import { eventually } from '../../core/testing/eventually.js';
 import { ProcessSupervisor, type ExitInfo } from './supervisor.js';
 
 // The supervisor's restart timers do not hold the process open (in `up` its servers do).
@@ -50,24 +51,27 @@ test('a process that exits is reported and restarted with backoff; its output is
 test('stop ends the whole process group and does not restart it', async () => {
   const pids: number[] = [];
   const exits: ExitInfo[] = [];
+  let out = '';
   const sup = new ProcessSupervisor({
     name: 'sleeper',
-    // A shell whose child would outlive a plain kill of the shell.
-    command: ['sh', '-c', `"${process.execPath}" -e "setInterval(() => {}, 1000)"`],
+    // A shell whose child would outlive a plain kill of the shell; the child says its pid.
+    command: ['sh', '-c', `"${process.execPath}" -e "console.log(process.pid); setInterval(() => {}, 1000)"`],
     cwd: process.cwd(),
     env: process.env,
     prefix: '',
-    write: () => undefined,
+    write: (text) => (out += text),
     clock: systemClock,
     random: seededRandom(1),
     onSpawn: (pid) => pids.push(pid),
     onExit: (info) => exits.push(info),
   });
   sup.start();
-  await new Promise((r) => setTimeout(r, 200));
+  const child = Number(await eventually(() => /^(\d+)\n/.exec(out)?.[1] ?? false, 'the child to start'));
   await sup.stop(2000);
   assert.equal(pids.length, 1);
   assert.equal(isAlive(pids[0]!), false);
+  // Killed with its group; reaped by init a moment later (until then it is a zombie).
+  await eventually(() => !isAlive(child), `the shell's child ${child} to be gone`);
   assert.equal(exits.length, 1);
   assert.equal(exits[0]?.restartInMs, undefined);
   assert.equal(sup.runs, 1);

@@ -9,7 +9,8 @@ import type { ProxyConfigSnapshot } from '../model/config.js';
 import type { NodeMsg } from '../xds-client/bootstrap.js';
 import { AdminServer } from './admin-server.js';
 import { FakeAds } from '../testing/fake-ads.js';
-import { eventually, request, startBackend, startProxy } from '../testing/harness.js';
+import { eventually } from '../../core/testing/eventually.js';
+import { request, startBackend, startProxy } from '../testing/harness.js';
 import {
   edsCluster,
   endpoints,

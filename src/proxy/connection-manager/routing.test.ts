@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { FakeAds } from '../testing/fake-ads.js';
 import { request, startBackend, startMesh } from '../testing/harness.js';
+import { eventually } from '../../core/testing/eventually.js';
 import {
   edsCluster,
   endpoints,
@@ -211,6 +212,8 @@ test('request mirroring copies the request to the shadow cluster with a -shadow 
   const res = await request(port, { host: 'reviews:9080', method: 'POST', body: 'hello' });
   assert.equal(res.json().backend, 'v1');
   assert.equal(res.json().body, 'hello');
-  while (seen.length === 0) await new Promise((r) => setTimeout(r, 10));
-  assert.deepEqual(seen, [{ host: 'reviews-shadow:9080', body: 'hello' }]);
+  await eventually(
+    () => assert.deepEqual(seen, [{ host: 'reviews-shadow:9080', body: 'hello' }]),
+    'the mirrored request',
+  );
 });

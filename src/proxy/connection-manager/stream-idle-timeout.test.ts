@@ -1,6 +1,8 @@
 /**
- * Envoy's stream idle timeout (HCM stream_idle_timeout) through a real proxy, with a small value
- * and the route timeout disabled, so only the idle timeout can end the request.
+ * Envoy's stream idle timeout (HCM stream_idle_timeout) through a real proxy, with the route
+ * timeout disabled, so only the idle timeout can end the request. The proxy runs on a FakeClock:
+ * a test lets the sockets settle (waiting for the bytes to arrive), then moves time by hand, so
+ * "not yet at 299 ms, fired at 300 ms" is checked exactly rather than by sleeping.
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,7 +10,8 @@ import net from 'node:net';
 import { TYPE, packAny } from '../../protocol/protos.js';
 import { FakeClock } from '../../core/clock.js';
 import { FakeAds } from '../testing/fake-ads.js';
-import { eventually, request, startMesh } from '../testing/harness.js';
+import { eventually } from '../../core/testing/eventually.js';
+import { heldRequests, request, startMesh } from '../testing/harness.js';
 import { edsCluster, endpoints, routeConfig, virtualHost } from '../testing/resources.js';
 import { StreamIdleTimer } from './stream-idle-timeout.js';
 
@@ -38,12 +41,12 @@ function listenerWithIdleTimeout(
 }
 
 /** A backend that answers on raw TCP as `onRequest` says, and may then go silent. */
-async function rawBackend(t: TestContext, onRequest: (socket: net.Socket) => void) {
+async function rawBackend(t: TestContext, onRequest: (socket: net.Socket, first: Buffer) => void) {
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
     sockets.add(socket);
     socket.on('error', () => undefined);
-    socket.once('data', () => onRequest(socket));
+    socket.once('data', (first: Buffer) => onRequest(socket, first));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   t.after(() => {
@@ -58,6 +61,7 @@ async function mesh(
   backendPort: number,
   idle = { nanos: 300_000_000 },
   routeExtra: Record<string, unknown> = {},
+  clock?: FakeClock,
 ) {
   const m = await startMesh(
     {
@@ -74,41 +78,58 @@ async function mesh(
         ]),
       ],
     },
-    {},
+    clock ? { clock } : {},
     FakeAds,
   );
   t.after(() => m.close());
   return m;
 }
 
-/** Sends `data`; resolves with what was read when the proxy closes, or 'HUNG' after 3 s. */
-function untilClosed(port: number, data: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const c = net.connect(port, '127.0.0.1', () => c.write(data));
-    let out = '';
-    const deadline = setTimeout(() => {
-      c.destroy();
-      resolve(`HUNG:${out}`);
-    }, 3000);
-    c.on('data', (d: Buffer) => (out += d.toString('latin1')));
-    c.on('close', () => {
-      clearTimeout(deadline);
-      resolve(out);
-    });
-    c.on('error', reject);
-  });
+/** A raw client connection: what it has read so far, and whether the proxy closed it. */
+function rawClient(t: TestContext, port: number, data: string) {
+  const c = net.connect(port, '127.0.0.1', () => c.write(data));
+  const client = { out: '', closed: false };
+  c.on('data', (d: Buffer) => (client.out += d.toString('latin1')));
+  c.on('close', () => (client.closed = true));
+  c.on('error', () => undefined);
+  t.after(() => c.destroy());
+  return client;
+}
+
+/** Resolves when a backend built with `arrivals.onRequest` has received its next request. */
+function arrivals() {
+  const waiting: (() => void)[] = [];
+  let count = 0;
+  return {
+    onRequest: () => {
+      count++;
+      for (const w of waiting.splice(0)) w();
+    },
+    next: async (n: number) => {
+      while (count < n) await new Promise<void>((r) => waiting.push(r));
+    },
+  };
 }
 
 test('an upstream that never answers (route timeout 0) gets 504 after stream_idle_timeout, flagged SI', async (t) => {
-  const port = await rawBackend(t, () => undefined);
-  const m = await mesh(t, port);
-  const started = performance.now();
-  const res = await request(m.port, { host: 'slow:9080' });
-  const took = performance.now() - started;
+  const clock = new FakeClock();
+  const upstream = arrivals();
+  const port = await rawBackend(t, upstream.onRequest);
+  const m = await mesh(t, port, undefined, {}, clock);
+  const pending = request(m.port, { host: 'slow:9080' });
+  await upstream.next(1);
+  clock.advance(299);
+  assert.deepEqual(
+    await Promise.race([pending, Promise.resolve('pending')]),
+    'pending',
+    'no answer at 299 ms',
+  );
+  assert.ok(heldRequests(m.proxy).length > 0, 'still waiting upstream at 299 ms');
+  clock.advance(1);
+  const res = await pending;
   // The whole request had arrived: Envoy answers 504 then (408 while the request is incomplete).
   assert.equal(res.status, 504);
   assert.equal(res.body, 'stream timeout\n');
-  assert.ok(took >= 250 && took < 2500, `took ${took} ms`);
   await eventually(
     () => /response_code="504",response_flags="SI"/.test(m.proxy.stats.prometheus()),
     'SI in metrics',
@@ -116,17 +137,21 @@ test('an upstream that never answers (route timeout 0) gets 504 after stream_idl
 });
 
 test('a client that stops sending its request body gets 408 after stream_idle_timeout (SI)', async (t) => {
-  const port = await rawBackend(t, () => undefined);
-  const m = await mesh(t, port);
+  const clock = new FakeClock();
+  let upstreamGot = '';
+  const port = await rawBackend(t, (socket, first) => {
+    upstreamGot += first.toString('latin1');
+    socket.on('data', (d: Buffer) => (upstreamGot += d.toString('latin1')));
+  });
+  const m = await mesh(t, port, undefined, {}, clock);
   // Content-Length 10, 3 bytes sent, then nothing.
-  const c = net.connect(m.port, '127.0.0.1', () =>
-    c.write('POST /upload HTTP/1.1\r\nHost: slow:9080\r\nContent-Length: 10\r\n\r\nabc'),
-  );
-  t.after(() => c.destroy());
-  let out = '';
-  c.on('data', (d: Buffer) => (out += d.toString('latin1')));
-  await eventually(() => out.endsWith('stream timeout\n'), 'the 408 response');
-  assert.match(out, /^HTTP\/1.1 408 /);
+  const c = rawClient(t, m.port, 'POST /upload HTTP/1.1\r\nHost: slow:9080\r\nContent-Length: 10\r\n\r\nabc');
+  await eventually(() => upstreamGot.endsWith('abc'), 'the 3 bytes upstream');
+  clock.advance(299);
+  assert.ok(heldRequests(m.proxy).length > 0, 'still streaming upstream at 299 ms');
+  clock.advance(1);
+  await eventually(() => c.out.endsWith('stream timeout\n'), 'the 408 response');
+  assert.match(c.out, /^HTTP\/1.1 408 /);
   await eventually(
     () => /response_code="408",response_flags="SI"/.test(m.proxy.stats.prometheus()),
     'SI in metrics',
@@ -137,10 +162,15 @@ test('an upstream that stalls mid-body has the client stream reset after stream_
   const port = await rawBackend(t, (socket) =>
     socket.write('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial'),
   );
-  const m = await mesh(t, port);
-  const out = await untilClosed(m.port, 'GET / HTTP/1.1\r\nHost: slow:9080\r\n\r\n');
-  assert.doesNotMatch(out, /^HUNG/);
-  assert.match(out, /^HTTP\/1.1 200 OK\r\n[^]*\r\n\r\npartial$/);
+  const clock = new FakeClock();
+  const m = await mesh(t, port, undefined, {}, clock);
+  const c = rawClient(t, m.port, 'GET / HTTP/1.1\r\nHost: slow:9080\r\n\r\n');
+  await eventually(() => c.out.endsWith('partial'), 'the first bytes of the body');
+  clock.advance(299);
+  assert.ok(heldRequests(m.proxy).length > 0, 'still streaming at 299 ms');
+  clock.advance(1);
+  await eventually(() => c.closed, 'the client stream to be reset');
+  assert.match(c.out, /^HTTP\/1.1 200 OK\r\n[^]*\r\n\r\npartial$/);
   await eventually(
     () => /response_code="200",response_flags="SI"/.test(m.proxy.stats.prometheus()),
     'SI in metrics',
@@ -174,39 +204,66 @@ test('a client that stops reading the response is cut off after stream_idle_time
 });
 
 test('stream_idle_timeout 0 disables it; activity keeps a stream alive past the timeout', async (t) => {
-  // Trickles a byte every 100 ms for 600 ms: twice the 300 ms idle timeout in all, never idle.
+  // A byte every 200 ms of clock time, six times: four times the 300 ms timeout in all, never idle.
+  const clock = new FakeClock();
+  let upstream: net.Socket | undefined;
   const port = await rawBackend(t, (socket) => {
+    upstream = socket;
     socket.write('HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\n');
-    let n = 0;
-    const timer = setInterval(() => {
-      socket.write('x');
-      if (++n === 6) clearInterval(timer);
-    }, 100);
-    socket.on('close', () => clearInterval(timer));
   });
-  const m = await mesh(t, port);
-  const res = await request(m.port, { host: 'slow:9080' });
-  assert.equal(res.status, 200);
-  assert.equal(res.body, 'xxxxxx');
-  const silent = await rawBackend(t, (socket) =>
-    setTimeout(() => socket.write('HTTP/1.1 204 No Content\r\n\r\n'), 600),
-  );
-  const m2 = await mesh(t, silent, { nanos: 0 });
-  assert.equal((await request(m2.port, { host: 'slow:9080' })).status, 204);
+  const m = await mesh(t, port, undefined, {}, clock);
+  const c = rawClient(t, m.port, 'GET / HTTP/1.1\r\nHost: slow:9080\r\n\r\n');
+  await eventually(() => c.out.includes('\r\n\r\n'), 'the response head');
+  for (let n = 1; n <= 6; n++) {
+    clock.advance(200);
+    upstream!.write('x');
+    await eventually(() => c.out.endsWith('x'.repeat(n)), `byte ${n}`);
+  }
+  assert.match(c.out, /^HTTP\/1.1 200 OK\r\n[^]*\r\n\r\nxxxxxx$/);
+
+  // Disabled: an hour of silence, then the answer still reaches the client.
+  const clock2 = new FakeClock();
+  const silentUpstream = arrivals();
+  let silentSocket: net.Socket | undefined;
+  const silent = await rawBackend(t, (socket) => {
+    silentSocket = socket;
+    silentUpstream.onRequest();
+  });
+  const m2 = await mesh(t, silent, { nanos: 0 }, {}, clock2);
+  const pending = request(m2.port, { host: 'slow:9080' });
+  await silentUpstream.next(1);
+  clock2.advance(3_600_000);
+  silentSocket!.write('HTTP/1.1 204 No Content\r\n\r\n');
+  assert.equal((await pending).status, 204);
 });
 
 test("a route's idle_timeout replaces the listener's stream_idle_timeout", async (t) => {
-  const silent = await rawBackend(t, (socket) =>
-    setTimeout(() => socket.write('HTTP/1.1 204 No Content\r\n\r\n'), 600),
-  );
-  // The listener says 300 ms; the route turns it off.
-  const off = await mesh(t, silent, { nanos: 300_000_000 }, { idle_timeout: { seconds: 0 } });
-  assert.equal((await request(off.port, { host: 'slow:9080' })).status, 204);
+  // The listener says 300 ms; the route turns it off: an hour of silence, then the answer.
+  const clock = new FakeClock();
+  const arrived = arrivals();
+  let silentSocket: net.Socket | undefined;
+  const silent = await rawBackend(t, (socket) => {
+    silentSocket = socket;
+    arrived.onRequest();
+  });
+  const off = await mesh(t, silent, { nanos: 300_000_000 }, { idle_timeout: { seconds: 0 } }, clock);
+  const pending = request(off.port, { host: 'slow:9080' });
+  await arrived.next(1);
+  clock.advance(3_600_000);
+  silentSocket!.write('HTTP/1.1 204 No Content\r\n\r\n');
+  assert.equal((await pending).status, 204);
+
   // The listener has none (0); the route says 200 ms.
-  const never = await rawBackend(t, () => undefined);
-  const on = await mesh(t, never, { nanos: 0 }, { idle_timeout: { nanos: 200_000_000 } });
-  const res = await request(on.port, { host: 'slow:9080' });
-  assert.equal(res.status, 504);
+  const clock2 = new FakeClock();
+  const upstream = arrivals();
+  const never = await rawBackend(t, upstream.onRequest);
+  const on = await mesh(t, never, { nanos: 0 }, { idle_timeout: { nanos: 200_000_000 } }, clock2);
+  const res = request(on.port, { host: 'slow:9080' });
+  await upstream.next(1);
+  clock2.advance(199);
+  assert.ok(heldRequests(on.proxy).length > 0, 'still waiting upstream at 199 ms');
+  clock2.advance(1);
+  assert.equal((await res).status, 504);
 });
 
 test('StreamIdleTimer: fires after the timeout without activity, re-arms after activity, restart replaces it', () => {

@@ -9,7 +9,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type http from 'node:http';
 import net from 'node:net';
-import { eventually, heldRequests, startBackend, type Backend } from '../testing/harness.js';
+import { eventually } from '../../core/testing/eventually.js';
+import { heldRequests, startBackend, type Backend } from '../testing/harness.js';
 import { startServiceMesh } from '../testing/service-mesh.js';
 
 /** A backend that records every request path it parses (node parses pipelined requests too). */

@@ -7,7 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
-import { eventually, heldRequests, request } from '../testing/harness.js';
+import { eventually } from '../../core/testing/eventually.js';
+import { heldRequests, request } from '../testing/harness.js';
 import { startServiceMesh } from '../testing/service-mesh.js';
 
 function mesh(t: { after(fn: () => Promise<void>): void }) {

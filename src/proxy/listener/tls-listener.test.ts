@@ -12,7 +12,8 @@ import { memoryLogger } from '../../core/logger.js';
 import { issueCertificate, type TestCertificate } from '../../core/testing/certificates.js';
 import { TYPE, packAny } from '../../protocol/protos.js';
 import { FakeAds } from '../testing/fake-ads.js';
-import { eventually, request, startBackend, startProxy } from '../testing/harness.js';
+import { eventually } from '../../core/testing/eventually.js';
+import { request, startBackend, startProxy } from '../testing/harness.js';
 import { h2Get, httpsGet } from '../testing/https-client.js';
 import { edsCluster, endpoints, routeConfig, routeTo, virtualHost } from '../testing/resources.js';
 

@@ -7,6 +7,7 @@ import type net from 'node:net';
 import { FakeClock } from '../../core/clock.js';
 import { memoryLogger, silentLogger, type Logger } from '../../core/logger.js';
 import { seededRandom } from '../../core/random.js';
+import { eventually } from '../../core/testing/eventually.js';
 import { TrellisProxy, type ProxyOptions } from '../proxy.js';
 import type { FakeAds } from './fake-ads.js';
 
@@ -140,19 +141,6 @@ export async function request(
   });
 }
 
-/** Polls until `fn` holds; for conditions that depend on the proxy applying config. */
-export async function eventually(
-  fn: () => boolean | Promise<boolean>,
-  what: string,
-  timeoutMs = 5000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await fn())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 export interface Mesh {
   ads: FakeAds;
   proxy: TrellisProxy;
@@ -160,7 +148,16 @@ export interface Mesh {
   port: number;
 }
 
-/** Starts a FakeAds serving `resources` and a proxy against it; waits until all are ACKed. */
+/**
+ * Starts a FakeAds serving `resources` and a proxy against it; waits until all are ACKed.
+ *
+ * Pass `{ clock: new FakeClock(start) }` in `overrides` for tests of time (idle timeouts, outlier
+ * sweeps, fault delays, xDS backoff): the proxy's timers then fire only when the test calls
+ * `clock.advance`. Sockets still run in real time, so a test waits for the bytes it needs to have
+ * arrived (with `eventually`) before it moves the clock. While starting, the harness fires timers
+ * that are due now (e.g. the zero-delay switch from delta to state-of-the-world xDS) without
+ * moving time.
+ */
 export async function startMesh(
   resources: Partial<Record<'CDS' | 'EDS' | 'LDS' | 'RDS', object[]>>,
   overrides: Partial<ProxyOptions> = {},
@@ -172,7 +169,11 @@ export async function startMesh(
     if (list) ads.set(type, list);
   }
   const proxy = await startProxy(ads, overrides);
-  await eventually(() => proxy.ready, 'proxy ready');
+  const fake = overrides.clock instanceof FakeClock ? overrides.clock : undefined;
+  await eventually(() => {
+    fake?.advance(0);
+    return proxy.ready;
+  }, 'proxy ready');
   for (const type of ['CDS', 'EDS', 'LDS', 'RDS'] as const) if (resources[type]) await ads.waitForAck(type);
   await eventually(() => proxy.snapshot().received.size >= Object.keys(resources).length, 'config applied');
   return {
@@ -183,7 +184,10 @@ export async function startMesh(
       // The invariant every scenario ends with: once its clients are done or gone, nothing is
       // held upstream (issue #10: leaked streams took a service down).
       try {
-        await eventually(() => heldRequests(proxy).length === 0, 'active upstream requests to drain', 3000);
+        await eventually(() => heldRequests(proxy).length === 0, {
+          what: 'active upstream requests to drain',
+          timeoutMs: 3000,
+        });
       } catch {
         throw new Error(`requests still held after the test: ${heldRequests(proxy).join(', ')}`);
       } finally {

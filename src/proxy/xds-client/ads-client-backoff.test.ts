@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { FakeClock } from '../../core/clock.js';
 import { memoryLogger } from '../../core/logger.js';
-import { eventually } from '../testing/harness.js';
+import { eventually } from '../../core/testing/eventually.js';
 import { AdsClient, XDS_RECONNECT_BACKOFF } from './ads-client.js';
 import { nodeMessage } from './bootstrap.js';
 

@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { adsService } from '../../protocol/grpc-services.js';
 import { FakeAds } from '../testing/fake-ads.js';
-import { eventually, request, startBackend, startMesh, startProxy } from '../testing/harness.js';
+import { eventually } from '../../core/testing/eventually.js';
+import { memoryLogger, request, startBackend, startMesh, startProxy } from '../testing/harness.js';
 import {
   edsCluster,
   endpoints,
@@ -85,9 +86,15 @@ test('a server that does not register the delta method gets state of the world; 
   await auto.stop(0);
 
   const seen = server.requests.length;
-  const forced = await startProxy(target, { xdsProtocol: 'delta' });
+  const { logger, lines } = memoryLogger('proxy');
+  const forced = await startProxy(target, { xdsProtocol: 'delta', logger });
   t.after(async () => await forced.stop(0));
-  await new Promise((r) => setTimeout(r, 300));
+  // Two delta attempts refused in a row: had the first fallen back, the state-of-the-world
+  // stream would have stayed open and there would be no second.
+  await eventually(
+    () => lines.filter((l) => l.includes('control plane stream closed') && l.includes('delta')).length >= 2,
+    'two refused delta attempts',
+  );
   assert.equal(forced.ads.stats.protocol, 'delta');
   assert.equal(forced.ads.stats.fallbacks, 0);
   assert.equal(forced.ads.stats.connects, 0);

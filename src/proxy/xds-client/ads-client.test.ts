@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TYPE, packAny } from '../../protocol/protos.js';
 import { FakeAds } from '../testing/fake-ads.js';
-import { eventually, request, startBackend, startMesh } from '../testing/harness.js';
+import { eventually } from '../../core/testing/eventually.js';
+import { memoryLogger, request, startBackend, startMesh } from '../testing/harness.js';
 import {
   edsCluster,
   endpoints,
@@ -85,7 +86,8 @@ test('keeps serving while the control plane is away and resyncs when it returns'
     LDS: [httpListener(9080)],
     RDS: [routeConfig('9080', [virtualHost('reviews', ['reviews:9080'], [routeTo(C, { prefix: '/old' })])])],
   };
-  const mesh = await startMesh(resources, {}, FakeAds);
+  const { logger, lines } = memoryLogger('proxy');
+  const mesh = await startMesh(resources, { logger }, FakeAds);
   const adsPort = Number(mesh.ads.address.split(':')[1]);
   const restarted: { ads?: FakeAds } = {};
   t.after(async () => {
@@ -94,7 +96,10 @@ test('keeps serving while the control plane is away and resyncs when it returns'
     await backend.close();
   });
   await mesh.ads.close();
-  await new Promise((r) => setTimeout(r, 50));
+  await eventually(
+    () => lines.some((l) => l.includes('control plane stream closed')),
+    'the proxy to see it go',
+  );
   assert.equal((await request(mesh.port, { host: 'reviews:9080', path: '/old' })).status, 200);
 
   const second = await FakeAds.start(adsPort);

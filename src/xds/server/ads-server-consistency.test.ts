@@ -6,6 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { eventually } from '../../core/testing/eventually.js';
 import * as grpc from '@grpc/grpc-js';
 import { memoryLogger } from '../../core/logger.js';
 import { adsService } from '../../protocol/grpc-services.js';
@@ -104,15 +105,6 @@ function inbox(stream: grpc.ClientDuplexStream<object, Response>) {
   };
 }
 
-/** Resolves once `check` holds, polling; fails after `timeoutMs`. */
-async function until(what: string, check: () => boolean, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 const inconsistentCount = (server: AdsServer<FakePush>) =>
   /^trellis_xds_inconsistent_pushes_total (\d+)$/m.exec(server.metrics.render())?.[1];
 
@@ -140,7 +132,7 @@ test('SotW: a listener naming a missing route config is not sent; the proxy keep
     assert.equal(inconsistentCount(server), '0');
 
     server.update({ version: 'v2', listeners: { l80: '80', l81: '81' }, routes: ['80'] });
-    await until('the inconsistent push to be counted', () => inconsistentCount(server) === '1');
+    await eventually(() => inconsistentCount(server) === '1', 'the inconsistent push to be counted');
     assert.ok(
       lines.some(
         (l) => l.includes('inconsistent') && l.includes(node.id) && l.includes('unresolvedRoutes=81'),
@@ -197,7 +189,7 @@ test('delta: a listener-only push is checked against every route config of the p
 
     // A listener-only push naming a route the push lacks: held back and counted.
     server.update({ version: 'v3', listeners: { l80: '99' }, routes: ['80', '81'] });
-    await until('the inconsistent push to be counted', () => inconsistentCount(server) === '1');
+    await eventually(() => inconsistentCount(server) === '1', 'the inconsistent push to be counted');
     server.update({ version: 'v4', listeners: { l80: '99' }, routes: ['80', '81', '99'] });
     const fixed = await box.next();
     assert.equal(fixed.type_url, TYPE.listener);

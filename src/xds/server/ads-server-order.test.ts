@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { adsService } from '../../protocol/grpc-services.js';
 import { SHORT_TYPE, TYPE, unpackAny, type ResourceTypeUrl } from '../../protocol/protos.js';
+import { eventually } from '../../core/testing/eventually.js';
 import { AdsServer, type Translator } from './ads-server.js';
 
 /** Clusters with their endpoint address, and the cluster the one route sends to. */
@@ -138,15 +139,16 @@ async function connect(mode: 'sotw' | 'delta', initial: FakePush) {
   return {
     server,
     log,
-    async settle(): Promise<void> {
-      // Settled: nothing new for 150 ms (bounded by a 5 s deadline).
-      const deadline = Date.now() + 5000;
-      let seen = -1;
-      while (seen !== log.length) {
-        if (Date.now() > deadline) throw new Error('pushes did not settle');
-        seen = log.length;
-        await new Promise((r) => setTimeout(r, 150));
-      }
+    /** Waits for the initial config: every type, and endpoints for every initial cluster. */
+    async synced(): Promise<void> {
+      await eventually(
+        () =>
+          ['CDS', 'LDS', 'RDS'].every((t) => log.some((e) => e.type === t)) &&
+          Object.keys(initial.clusters).every((c) =>
+            log.some((e) => e.type === 'EDS' && e.names.includes(c)),
+          ),
+        { what: 'the initial config', context: () => `; received ${JSON.stringify(log)}` },
+      );
     },
     async close(): Promise<void> {
       stream.end();
@@ -160,14 +162,16 @@ for (const mode of ['sotw', 'delta'] as const) {
   test(`${mode}: a push that adds a cluster and routes to it sends CDS, EDS, LDS, RDS in that order`, async () => {
     const c = await connect(mode, { version: 'v1', clusters: { v1: '10.0.0.1' }, route: 'v1' });
     try {
-      await c.settle();
-      assert.ok(
-        ['CDS', 'EDS', 'LDS', 'RDS'].every((t) => c.log.some((e) => e.type === t)),
-        JSON.stringify(c.log),
-      );
+      await c.synced();
       const from = c.log.length;
       c.server.update({ version: 'v2', clusters: { v1: '10.0.0.9', v2: '10.0.0.2' }, route: 'v2' });
-      await c.settle();
+      // The log only grows: once it holds four pushes and v2's endpoints, the first four are final.
+      await eventually(
+        () =>
+          c.log.length - from >= 4 &&
+          c.log.slice(from).some((e) => e.type === 'EDS' && e.names.includes('v2')),
+        'the push and v2 endpoints',
+      );
       const order = c.log.slice(from).map((e) => e.type);
       // The client's EDS subscription for v2 follows the CDS response; it may add one more EDS.
       assert.deepEqual(order.slice(0, 4), ['CDS', 'EDS', 'LDS', 'RDS'], order.join(' '));
@@ -187,16 +191,20 @@ for (const mode of ['sotw', 'delta'] as const) {
       route: 'v2',
     });
     try {
-      await c.settle();
+      await c.synced();
       const from = c.log.length;
       c.server.update({ version: 'v2', clusters: { v1: '10.0.0.1' }, route: 'v1' });
-      await c.settle();
+      const removes = (e: { type: string; names: string[]; removed: string[] }) =>
+        e.type === 'CDS' && (mode === 'sotw' ? !e.names.includes('v2') : e.removed.includes('v2'));
+      // Anything sent out of order is in the log before both of these arrive.
+      await eventually(
+        () => c.log.slice(from).some((e) => e.type === 'RDS') && c.log.slice(from).some(removes),
+        'the RDS push and the CDS removal of v2',
+      );
       const pushed = c.log.slice(from);
       const order = pushed.map((e) => e.type).join(' ');
       const rds = pushed.findIndex((e) => e.type === 'RDS');
-      const removal = pushed.findIndex(
-        (e) => e.type === 'CDS' && (mode === 'sotw' ? !e.names.includes('v2') : e.removed.includes('v2')),
-      );
+      const removal = pushed.findIndex(removes);
       assert.ok(rds >= 0 && removal >= 0, JSON.stringify(pushed));
       assert.ok(rds < removal, `RDS before the CDS that removes v2: ${order}`);
       // Delta can remove endpoints too: that must not empty v2 while the route still uses it.

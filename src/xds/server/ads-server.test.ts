@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { adsService } from '../../protocol/grpc-services.js';
 import { TYPE, unpackAny, type ResourceTypeUrl } from '../../protocol/protos.js';
+import { eventually } from '../../core/testing/eventually.js';
 import { AdsServer, type Translator } from './ads-server.js';
 
 /** A push context for these tests: clusters and endpoints as plain data. */
@@ -12,8 +13,12 @@ interface FakePush {
   endpoints: Record<string, string[]>;
 }
 
+/** `version type` for every generate call, so a test can tell a push was considered. */
+const generated: string[] = [];
+
 const translator: Translator<FakePush> = {
   generate(push, _proxy, typeUrl) {
+    generated.push(`${push.version} ${typeUrl}`);
     const out = new Map<string, object>();
     if (typeUrl === TYPE.cluster) {
       for (const c of push.clusters)
@@ -102,7 +107,6 @@ function inbox(stream: grpc.ClientDuplexStream<object, Response>) {
 }
 
 const node = { id: 'sidecar~127.0.0.1~app-1.default~default.svc.cluster.local' };
-const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test('SotW: serves subscriptions, records ACK and NACK per type, pushes only what changed', async () => {
   const { server, client } = await start({
@@ -132,11 +136,12 @@ test('SotW: serves subscriptions, records ACK and NACK per type, pushes only wha
       response_nonce: eds.nonce,
       error_detail: { code: 3, message: 'bad endpoint' },
     });
-    await delay(50);
-    let st = server.status()[0]!;
-    assert.equal(st.types.CDS?.status, 'SYNCED');
-    assert.equal(st.types.EDS?.status, 'NACK');
-    assert.equal(st.types.EDS?.lastNack?.message, 'bad endpoint');
+    await eventually(() => {
+      const st = server.status()[0]!;
+      assert.equal(st.types.CDS?.status, 'SYNCED');
+      assert.equal(st.types.EDS?.status, 'NACK');
+      assert.equal(st.types.EDS?.lastNack?.message, 'bad endpoint');
+    }, 'the NACK recorded');
 
     // Endpoint-only change for a cluster this proxy watches: EDS only.
     server.update({ version: 'v2', clusters: ['a', 'b'], endpoints: { a: ['10.0.0.9'], b: ['10.0.0.2'] } });
@@ -150,13 +155,16 @@ test('SotW: serves subscriptions, records ACK and NACK per type, pushes only wha
       resource_names: ['a'],
       response_nonce: eds2.nonce,
     });
-    // Change to an endpoint this proxy did not ask for: nothing is sent.
+    await eventually(() => server.status()[0]?.types.EDS?.lastAckedVersion === 'v2', 'the v2 ACK');
+    // Change to an endpoint this proxy did not ask for: nothing is sent. Once the server has
+    // considered v3 for this proxy, a later change to `a` must be the next message it sends.
     server.update({ version: 'v3', clusters: ['a', 'b'], endpoints: { a: ['10.0.0.9'], b: ['10.0.0.3'] } });
-    await delay(100);
-    assert.equal(box.pending(), 0);
-    st = server.status()[0]!;
-    assert.equal(st.types.EDS?.status, 'SYNCED');
-    assert.equal(st.types.EDS?.lastAckedVersion, 'v2');
+    await eventually(() => generated.includes(`v3 ${TYPE.endpoint}`), 'the v3 push to be considered');
+    assert.equal(server.status()[0]?.types.EDS?.status, 'SYNCED', 'still in sync at v2: nothing new to send');
+    server.update({ version: 'v4', clusters: ['a', 'b'], endpoints: { a: ['10.0.0.10'], b: ['10.0.0.3'] } });
+    const eds4 = await box.next();
+    assert.equal(eds4.version_info, 'v4', 'the change to b was not sent');
+    assert.equal(eds4.type_url, TYPE.endpoint);
     assert.ok(server.metrics.render().includes('pilot_total_xds_rejects{type="EDS"} 1'));
   } finally {
     stream.end();
@@ -186,9 +194,14 @@ test('SotW: a stale nonce is ignored unless the subscription changed', async () 
       response_nonce: first.nonce,
       version_info: 'v1',
     });
-    await delay(50);
-    assert.equal(box.pending(), 0);
-    assert.equal(server.status()[0]?.types.EDS?.status, 'STALE');
+    // The server reads a stream's requests in order and pushes CDS and EDS before RDS, so if
+    // the stale ACK had been answered, that EDS response would come before this RDS one.
+    stream.write({ node, type_url: TYPE.route, resource_names: ['80'] });
+    const rds = await box.next();
+    assert.equal(rds.type_url, TYPE.route, 'the stale ACK got no answer');
+    const eds = server.status()[0]?.types.EDS;
+    assert.equal(eds?.status, 'STALE');
+    assert.equal(eds?.lastAckedVersion, '', 'the stale ACK was not taken as an ACK of v1');
     // A stale nonce that widens the subscription is answered.
     stream.write({
       node,
@@ -225,8 +238,7 @@ test('delta: wildcard CDS, incremental updates and removals', async () => {
     );
     assert.deepEqual(second.removed_resources, ['b']);
     stream.write({ node, type_url: TYPE.cluster, response_nonce: second.nonce });
-    await delay(50);
-    assert.equal(server.status()[0]?.types.CDS?.status, 'SYNCED');
+    await eventually(() => server.status()[0]?.types.CDS?.status === 'SYNCED', 'the ACK recorded');
     assert.equal(server.status()[0]?.mode, 'delta');
   } finally {
     stream.end();

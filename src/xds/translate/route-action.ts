@@ -65,6 +65,12 @@ type HeaderOperations = Pick<
 /** Istio's retry policy when a route sets none. */
 export const DEFAULT_RETRY_ON = 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes';
 export const DEFAULT_RETRY_ATTEMPTS = 2;
+/**
+ * Istio's default policy also retries a 503 (retry.go DefaultPolicy: RetriableStatusCodes [503]);
+ * without a code, `retriable-status-codes` in DEFAULT_RETRY_ON would name none. A user's retryOn
+ * replaces both.
+ */
+export const DEFAULT_RETRIABLE_STATUS_CODES: readonly number[] = [503];
 
 const PREVIOUS_HOSTS = 'envoy.retry_host_predicates.previous_hosts';
 // PreviousHostsPredicate is an empty message: its Any carries no bytes.
@@ -222,8 +228,10 @@ export function retryPolicy(retries: HTTPRetry | undefined, flavor: Flavor): Ret
   const attempts = retries?.attempts ?? DEFAULT_RETRY_ATTEMPTS;
   const out: RetryPolicy = { num_retries: wrapU32(attempts) };
   const conditions: string[] = [];
-  const codes: number[] = [];
-  for (const c of (retries?.retryOn ?? DEFAULT_RETRY_ON)
+  // As Istio: an empty retryOn is the same as none.
+  const retryOn = retries?.retryOn ? retries.retryOn : undefined;
+  const codes: number[] = retryOn === undefined ? [...DEFAULT_RETRIABLE_STATUS_CODES] : [];
+  for (const c of (retryOn ?? DEFAULT_RETRY_ON)
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean)) {

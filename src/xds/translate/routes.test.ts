@@ -75,6 +75,7 @@ test('services without a VirtualService get a default route with Istio defaults'
         retry_policy: {
           num_retries: { value: 2 },
           retry_on: 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes',
+          retriable_status_codes: [503],
           retry_host_predicate: [
             {
               name: 'envoy.retry_host_predicates.previous_hosts',

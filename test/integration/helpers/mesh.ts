@@ -5,7 +5,7 @@
  */
 import { parseAndValidate } from '../../../src/api/parse.js';
 import { validateResource } from '../../../src/api/validate.js';
-import { errorMessage, formatProblem } from '../../../src/core/errors.js';
+import { formatProblem } from '../../../src/core/errors.js';
 import { MemoryConfigStore } from '../../../src/config/memory-store.js';
 import { ControlPlane } from '../../../src/controlplane/control-plane.js';
 
@@ -67,24 +67,4 @@ export function grpcBootstrap(
     ],
     node: { id: nodeId, locality: {}, metadata: { GENERATOR: 'grpc', NAMESPACE: 'default', LABELS: labels } },
   });
-}
-
-export async function waitFor<T>(
-  what: string,
-  fn: () => Promise<T | undefined> | T | undefined,
-  timeoutMs = 10_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}${last ? `: ${errorMessage(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }

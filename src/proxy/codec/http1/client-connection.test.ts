@@ -13,6 +13,7 @@ import { UpstreamError } from '../../upstream/attempt.js';
 import { sendUpstream } from '../../upstream/upstream-request.js';
 import { Http1ClientRequest } from './client-connection.js';
 import { Http1Pool } from './client-pool.js';
+import { eventually } from '../../../core/testing/eventually.js';
 import { request, startBackend, startMesh } from '../../testing/harness.js';
 import { edsCluster, endpoints, httpListener, routeConfig, virtualHost } from '../../testing/resources.js';
 
@@ -76,9 +77,11 @@ function ok(body: string): string {
 }
 
 test('bytes after a complete response are not taken as the response to the next request', async (t) => {
+  let aArrived = false;
   const raw = await rawBackend(t, (socket, head) => {
     const path = pathOf(head);
     if (path === '/a') {
+      aArrived = true;
       // A broken upstream: a second, unsolicited response right behind the first.
       setTimeout(() => socket.write(`${ok('a')}${ok('unsolicited')}`), 50);
     } else {
@@ -90,21 +93,24 @@ test('bytes after a complete response are not taken as the response to the next 
     circuit_breakers: { thresholds: [{ max_connections: { value: 1 } }] },
   });
   const a = request(m.port, { host: 'svc:9080', path: '/a' });
-  await new Promise((r) => setTimeout(r, 10));
+  await eventually(() => aArrived, '/a upstream');
   const b = request(m.port, { host: 'svc:9080', path: '/b' });
   assert.equal((await a).body, 'a');
   assert.equal((await b).body, '/b');
 });
 
 test('an idle upstream connection that receives bytes is closed, not reused', async (t) => {
+  let firstClosed = false;
   const raw = await rawBackend(t, (socket, head, conn) => {
     socket.write(ok(pathOf(head)));
+    if (conn !== 1) return;
+    socket.on('close', () => (firstClosed = true));
     // Garbage on the idle connection (a partial head): whatever follows on it is unparseable.
-    if (conn === 1) setTimeout(() => socket.write('HTTP/1.1 200 OK\r\nContent-Le'), 20);
+    setTimeout(() => socket.write('HTTP/1.1 200 OK\r\nContent-Le'), 20);
   });
   const m = await mesh(t, raw.port);
   assert.equal((await request(m.port, { host: 'svc:9080', path: '/1' })).body, '/1');
-  await new Promise((r) => setTimeout(r, 80));
+  await eventually(() => firstClosed, 'the proxy to close the connection that got garbage');
   const second = await request(m.port, { host: 'svc:9080', path: '/2' });
   assert.equal(second.status, 200);
   assert.equal(second.body, '/2');

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import type http from 'node:http';
 import net from 'node:net';
 import { FakeAds } from '../../testing/fake-ads.js';
+import { eventually } from '../../../core/testing/eventually.js';
 import { request, startBackend, startMesh } from '../../testing/harness.js';
 import { edsCluster, endpoints, httpListener, routeConfig, virtualHost } from '../../testing/resources.js';
 
@@ -263,8 +264,10 @@ test('a response cut short after its head resets the client connection (UR)', as
   const m = await mesh(t, raw.port);
   const out = await exchange(m.port, 'GET / HTTP/1.1\r\nHost: svc:9080\r\n\r\n');
   assert.match(out, /^HTTP\/1.1 200 OK\r\n[^]*content-length: 100\r\n[^]*\r\n\r\npartial$/);
-  await new Promise((r) => setTimeout(r, 20));
-  assert.match(m.proxy.stats.prometheus(), /response_code="200",response_flags="UR"/);
+  await eventually(
+    () => /response_code="200",response_flags="UR"/.test(m.proxy.stats.prometheus()),
+    'the UR flag in metrics',
+  );
 });
 
 test('max_connections: requests beyond the limit wait for a free connection', async (t) => {
@@ -303,7 +306,10 @@ test('an upstream that closes idle keep-alive connections does not fail the next
   t.after(() => backend.close());
   const m = await mesh(t, backend.port);
   assert.equal((await request(m.port, { host: 'svc:9080' })).status, 200);
-  await new Promise((r) => setTimeout(r, 150));
+  await eventually(
+    async () => (await new Promise<number>((r) => backend.server.getConnections((_e, n) => r(n)))) === 0,
+    'the upstream to close the idle connection',
+  );
   assert.equal((await request(m.port, { host: 'svc:9080' })).status, 200);
 });
 

@@ -1,6 +1,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import { eventually } from '../../../core/testing/eventually.js';
 import type { Downstream } from '../../connection-manager/downstream.js';
 import {
   DEFAULT_SERVER_OPTIONS,
@@ -63,14 +64,6 @@ async function serve(
   };
 }
 
-async function until(fn: () => boolean, what: string, ms = 3000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!fn()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
 function readBody(ds: Downstream): Promise<string> {
   return new Promise((resolve) => {
     let body = '';
@@ -100,7 +93,7 @@ test('pipelined requests are handled one at a time and answered in order', async
   c.socket.write(
     'GET /slow HTTP/1.1\r\nHost: a\r\n\r\nGET /b HTTP/1.1\r\nHost: a\r\n\r\nGET /c HTTP/1.1\r\nHost: a\r\n\r\n',
   );
-  await until(() => count(c.received, 'HTTP/1.1 200 OK') === 3, 'three responses');
+  await eventually(() => count(c.received, 'HTTP/1.1 200 OK') === 3, 'three responses');
   assert.deepEqual(order, ['start /slow', 'done /slow', 'start /b', 'done /b', 'start /c', 'done /c']);
   assert.match(c.received, /\r\n\r\n\/slowHTTP\/1.1 200 OK[^]*\r\n\r\n\/bHTTP\/1.1 200 OK[^]*\r\n\r\n\/c$/);
   assert.match(c.received, /date: /);
@@ -120,7 +113,7 @@ test('request bodies: Content-Length and chunked, streamed to the handler', asyn
   c.socket.write('POST /b HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n');
   await new Promise((r) => setTimeout(r, 20));
   c.socket.write('4;ext=1\r\ndefg\r\n0\r\nx-t: 1\r\n\r\n');
-  await until(() => count(c.received, '0\r\n\r\n') === 2, 'two chunked responses');
+  await eventually(() => count(c.received, '0\r\n\r\n') === 2, 'two chunked responses');
   // No Content-Length given: HTTP/1.1 responses are chunked.
   assert.match(c.received, /transfer-encoding: chunked\r\n\r\na\r\nPOST hello\r\n0\r\n\r\n/);
   assert.match(c.received, /c\r\nPOST abcdefg\r\n0\r\n\r\n/);
@@ -150,7 +143,7 @@ test('a paused body stops reading the socket; resume delivers the rest', async (
   assert.ok(c.socket.writableLength > 0, 'the client is held back: nothing reads');
   paused = false;
   ds.body.resume();
-  await until(() => c.received.includes('200 OK'), 'the response', 10_000);
+  await eventually(() => c.received.includes('200 OK'), { what: 'the response', timeoutMs: 10_000 });
   assert.equal(received, total);
 });
 
@@ -163,7 +156,7 @@ test('framing of responses: HTTP/1.0, HEAD, 204, trailers, Connection: close', a
   });
   const v10 = await srv.connect();
   v10.socket.write('GET / HTTP/1.0\r\n\r\n');
-  await until(() => v10.closed, 'HTTP/1.0 response delimited by close');
+  await eventually(() => v10.closed, 'HTTP/1.0 response delimited by close');
   assert.match(v10.received, /^HTTP\/1.1 200 OK\r\n/);
   assert.match(v10.received, /connection: close\r\n\r\nbody$/);
   assert.doesNotMatch(v10.received, /transfer-encoding/);
@@ -172,7 +165,7 @@ test('framing of responses: HTTP/1.0, HEAD, 204, trailers, Connection: close', a
   c.socket.write(
     'HEAD / HTTP/1.1\r\nHost: a\r\n\r\nGET /204 HTTP/1.1\r\nHost: a\r\n\r\nGET /trailers HTTP/1.1\r\nHost: a\r\n\r\n',
   );
-  await until(() => c.received.includes('grpc-status: 0\r\n\r\n'), 'three responses');
+  await eventually(() => c.received.includes('grpc-status: 0\r\n\r\n'), 'three responses');
   const [head, noContent, trailers] = c.received.split(/(?=HTTP\/1\.1 )/);
   assert.doesNotMatch(head!, /body/, 'HEAD: no body');
   assert.match(noContent!, /^HTTP\/1.1 204 No Content\r\n/);
@@ -183,13 +176,13 @@ test('framing of responses: HTTP/1.0, HEAD, 204, trailers, Connection: close', a
   close.socket.write(
     'GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\nGET /never HTTP/1.1\r\nHost: a\r\n\r\n',
   );
-  await until(() => close.closed, 'closed after the response');
+  await eventually(() => close.closed, 'closed after the response');
   assert.equal(count(close.received, 'HTTP/1.1 200'), 1);
   assert.match(close.received, /connection: close/);
 
   const ka10 = await srv.connect();
   ka10.socket.write('GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n');
-  await until(() => ka10.received.includes('body'), 'the response');
+  await eventually(() => ka10.received.includes('body'), 'the response');
   // No length known and HTTP/1.0: the body can only end with the connection.
   assert.match(ka10.received, /connection: close/);
 });
@@ -209,14 +202,14 @@ test('Expect: 100-continue is answered when the body is read, and an early answe
   });
   const c = await srv.connect();
   c.socket.write('PUT / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n');
-  await until(() => c.received.includes('100 Continue'), '100 Continue');
+  await eventually(() => c.received.includes('100 Continue'), '100 Continue');
   c.socket.write('data');
-  await until(() => c.received.includes('200 OK'), 'the final response');
+  await eventually(() => c.received.includes('200 OK'), 'the final response');
   assert.match(c.received, /^HTTP\/1.1 100 Continue\r\n\r\nHTTP\/1.1 200 OK\r\n[^]*\r\n\r\ndata$/);
 
   const r = await srv.connect();
   r.socket.write('PUT /reject HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n');
-  await until(() => r.closed, 'closed: the client may or may not send the body now');
+  await eventually(() => r.closed, 'closed: the client may or may not send the body now');
   assert.match(r.received, /^HTTP\/1.1 413 /);
   assert.doesNotMatch(r.received, /100 Continue/);
 });
@@ -229,9 +222,9 @@ test('an early response drops the rest of the body and serves the next request',
   });
   const c = await srv.connect();
   c.socket.write('POST /a HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n01234');
-  await until(() => c.received.includes('a!'), 'first response');
+  await eventually(() => c.received.includes('a!'), 'first response');
   c.socket.write('56789GET /b HTTP/1.1\r\nHost: a\r\n\r\n');
-  await until(() => c.received.includes('b!'), 'second response');
+  await eventually(() => c.received.includes('b!'), 'second response');
   assert.equal(c.closed, false);
 });
 
@@ -247,18 +240,18 @@ test('malformed requests get 400 and close, after the responses before them', as
   c.socket.write(
     'GET / HTTP/1.1\r\nHost: a\r\n\r\nPOST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n',
   );
-  await until(() => c.closed, 'closed');
+  await eventually(() => c.closed, 'closed');
   assert.match(c.received, /^HTTP\/1.1 200 OK[^]*\r\n\r\nokHTTP\/1.1 400 Bad Request\r\n/);
   assert.match(c.received, /bad request: HPE_UNEXPECTED_CONTENT_LENGTH/);
 
   const big = await srv.connect();
   big.socket.write(`GET / HTTP/1.1\r\nHost: a\r\nX: ${'x'.repeat(70 * 1024)}\r\n\r\n`);
-  await until(() => big.closed, 'closed');
+  await eventually(() => big.closed, 'closed');
   assert.match(big.received, /^HTTP\/1.1 431 Request Header Fields Too Large\r\n/);
 
   const connect = await srv.connect();
   connect.socket.write('CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n');
-  await until(() => connect.closed, 'closed');
+  await eventually(() => connect.closed, 'closed');
   assert.match(connect.received, /^HTTP\/1.1 400 /);
 });
 
@@ -276,7 +269,7 @@ test('absolute-form and asterisk targets', async (t) => {
       'GET http://reviews:9080?x=1 HTTP/1.1\r\nHost: reviews:9080\r\n\r\n' +
       'OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n',
   );
-  await until(() => seen.length === 4, 'four requests');
+  await eventually(() => seen.length === 4, 'four requests');
   assert.deepEqual(seen, [
     'GET reviews:9080 /p?q',
     'GET reviews:9080 /',
@@ -285,7 +278,7 @@ test('absolute-form and asterisk targets', async (t) => {
   ]);
   const bad = await srv.connect();
   bad.socket.write('GET * HTTP/1.1\r\nHost: a\r\n\r\n');
-  await until(() => bad.closed, 'closed');
+  await eventually(() => bad.closed, 'closed');
   assert.match(bad.received, /^HTTP\/1.1 400 /);
 });
 
@@ -305,7 +298,10 @@ test('timeouts: an idle keep-alive connection closes, a slow head or body gets 4
   slowHead.socket.write('GET / HTTP/1.1\r\nHost: a\r\nX-Partial: ');
   const slowBody = await srv.connect();
   slowBody.socket.write('POST /body HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n12345');
-  await until(() => idle.closed && slowHead.closed && slowBody.closed, 'all three closed', 5000);
+  await eventually(() => idle.closed && slowHead.closed && slowBody.closed, {
+    what: 'all three closed',
+    timeoutMs: 5000,
+  });
   assert.match(idle.received, /^HTTP\/1.1 200 OK/);
   assert.match(slowHead.received, /^HTTP\/1.1 408 Request Timeout/);
   assert.match(slowBody.received, /^HTTP\/1.1 408 Request Timeout/);
@@ -325,14 +321,14 @@ test('drain closes idle connections at once and busy ones after their response',
   idle.socket.write('GET / HTTP/1.1\r\nHost: a\r\n\r\n');
   const busy = await srv.connect();
   busy.socket.write('GET /hold HTTP/1.1\r\nHost: a\r\n\r\n');
-  await until(() => idle.received.includes('200') && pending !== undefined, 'requests in');
+  await eventually(() => idle.received.includes('200') && pending !== undefined, 'requests in');
   srv.drain();
-  await until(() => idle.closed, 'idle closed');
+  await eventually(() => idle.closed, 'idle closed');
   assert.equal(busy.closed, false);
   pending!.respond(200, { 'content-length': '4' });
   pending!.write(Buffer.from('done'));
   pending!.end();
-  await until(() => busy.closed, 'busy closed after its response');
+  await eventually(() => busy.closed, 'busy closed after its response');
   assert.match(busy.received, /connection: close\r\n\r\ndone$/);
 });
 
@@ -345,9 +341,9 @@ test('a client that goes away aborts its request', async (t) => {
   });
   const c = await srv.connect();
   c.socket.write('GET / HTTP/1.1\r\nHost: a\r\n\r\n');
-  await until(() => ds !== undefined, 'request');
+  await eventually(() => ds !== undefined, 'request');
   c.socket.end();
-  await until(() => aborted, 'aborted');
+  await eventually(() => aborted, 'aborted');
   assert.equal(ds.aborted, true);
 });
 
@@ -365,9 +361,9 @@ test('an upgrade request hands over the socket and the bytes after its head', as
   );
   const c = await srv.connect();
   c.socket.write('GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\nearly');
-  await until(() => got !== undefined, 'upgrade');
+  await eventually(() => got !== undefined, 'upgrade');
   c.socket.write('later');
-  await until(() => c.received.includes('echo:later'), 'echo');
+  await eventually(() => c.received.includes('echo:later'), 'echo');
   assert.deepEqual(got, { path: '/ws', head: 'early' });
 });
 
@@ -385,7 +381,7 @@ test('an upgrade answered with a normal response closes the connection; held byt
     'GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n' +
       'GET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n',
   );
-  await until(() => c.closed, 'the connection to close');
+  await eventually(() => c.closed, 'the connection to close');
   assert.match(c.received, /^HTTP\/1\.1 200 OK\r\n/);
   assert.match(c.received, /connection: close/);
   assert.deepEqual(paths, ['/ws']);
@@ -405,7 +401,7 @@ test('an upgrade request pipelined behind another is routed after it; its bytes 
     'GET /a HTTP/1.1\r\nHost: a\r\n\r\n' +
       'GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\nX',
   );
-  await until(() => c.closed, 'the connection to close after the upgrade got no 101');
+  await eventually(() => c.closed, 'the connection to close after the upgrade got no 101');
   assert.deepEqual(seen, [
     { path: '/a', upgrade: undefined },
     { path: '/ws', upgrade: 'websocket' },
@@ -418,12 +414,12 @@ test('after an upgrade head the connection stops reading until the upgrade is de
   const srv = await serve(t, (ds) => (pending = ds));
   const c = await srv.connect();
   c.socket.write('GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\nearly');
-  await until(() => pending !== undefined, 'the upgrade request');
+  await eventually(() => pending !== undefined, 'the upgrade request');
   // Held in the kernel, not read into memory: whatever the client sends next is bounded by TCP.
   assert.equal(srv.conns[0]!.socket.isPaused(), true);
   pending!.respond(404, { 'content-length': '0' });
   pending!.end();
-  await until(() => c.closed, 'close');
+  await eventually(() => c.closed, 'close');
 });
 
 test('drain leaves an upgraded connection to its new owner', async (t) => {
@@ -440,12 +436,14 @@ test('drain leaves an upgraded connection to its new owner', async (t) => {
   );
   const c = await srv.connect();
   c.socket.write('GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
-  await until(() => upgraded !== undefined, 'upgrade');
+  await eventually(() => upgraded !== undefined, 'upgrade');
+  const idle = await srv.connect();
   // A listener drain (config change) must not cut a WebSocket: it is not an idle HTTP connection.
+  // Once the drain has closed the idle connection beside it, it has acted on the WebSocket too.
   srv.drain();
-  await new Promise((r) => setTimeout(r, 20));
+  await eventually(() => idle.closed, 'the drain to close the idle connection');
   c.socket.write('still there');
-  await until(() => c.received.includes('echo:still there') || c.closed, 'echo or close');
+  await eventually(() => c.received.includes('echo:still there') || c.closed, 'echo or close');
   assert.equal(c.closed, false);
   assert.equal(upgraded!.destroyed, false);
 });
@@ -474,9 +472,12 @@ test('a connection the codec closes is destroyed even if the client never closes
   );
   const sockets = await Promise.all(clients);
   try {
-    await until(() => srv.conns.length === 4, 'connections');
+    await eventually(() => srv.conns.length === 4, 'connections');
     const conns = srv.conns.slice(1);
-    await until(() => conns.every((c) => c.socket.destroyed), 'server sockets destroyed', 4000);
+    await eventually(() => conns.every((c) => c.socket.destroyed), {
+      what: 'server sockets destroyed',
+      timeoutMs: 4000,
+    });
   } finally {
     for (const s of sockets) s.destroy();
   }
