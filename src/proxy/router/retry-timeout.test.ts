@@ -1,5 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { FakeClock } from '../../core/clock.js';
+import { eventually } from '../../core/testing/eventually.js';
 import { FakeAds } from '../testing/fake-ads.js';
 import { request, startBackend, startMesh } from '../testing/harness.js';
 import { edsCluster, endpoints, httpListener, routeConfig, virtualHost } from '../testing/resources.js';
@@ -10,6 +12,7 @@ async function setup(
   t: import('node:test').TestContext,
   handler: Parameters<typeof startBackend>[1],
   route: object,
+  clock?: FakeClock,
 ) {
   const backend = await startBackend('flaky', handler);
   const mesh = await startMesh(
@@ -23,7 +26,7 @@ async function setup(
         ]),
       ],
     },
-    {},
+    clock ? { clock } : {},
     FakeAds,
   );
   t.after(async () => {
@@ -87,30 +90,35 @@ test('retries stop at num_retries and the last upstream answer is returned with 
   assert.match(proxy.stats.prometheus(), /response_code="502",response_flags="URX"/);
 });
 
-test('route timeout answers 504 with UT', async (t) => {
-  const { port, proxy } = await setup(
+test('route timeout answers 504 with UT, not a moment before it passes', async (t) => {
+  const clock = new FakeClock();
+  const { port, proxy, backend } = await setup(
     t,
-    (_req, res) => {
-      const timer = setTimeout(() => res.end('late'), 2000);
-      res.on('close', () => clearTimeout(timer));
-    },
+    (_req, res) => res.on('close', () => undefined),
     { timeout: { nanos: 100_000_000 } },
+    clock,
   );
-  const res = await request(port, { host: 'flaky:9080' });
+  let answered = false;
+  const pending = request(port, { host: 'flaky:9080' }).then((r) => ((answered = true), r));
+  await eventually(() => backend.hits === 1, 'the request reached the backend');
+  clock.advance(99);
+  // A later request the proxy answers itself (no route for this host) comes back first: the
+  // timed request is still in flight at 99 ms.
+  assert.equal((await request(port, { host: 'nowhere:9080' })).status, 404);
+  assert.equal(answered, false);
+  clock.advance(1);
+  const res = await pending;
   assert.equal(res.status, 504);
   assert.equal(res.body, 'upstream request timeout\n');
   assert.match(proxy.stats.prometheus(), /response_code="504",response_flags="UT"/);
 });
 
 test('per-try timeout retries to a second attempt that answers', async (t) => {
+  const clock = new FakeClock();
   const { port, backend } = await setup(
     t,
     (_req, res, b) => {
-      if (b.hits === 1) {
-        const timer = setTimeout(() => res.end('late'), 2000);
-        res.on('close', () => clearTimeout(timer));
-        return;
-      }
+      if (b.hits === 1) return; // never answers
       res.end('fast');
     },
     {
@@ -121,8 +129,17 @@ test('per-try timeout retries to a second attempt that answers', async (t) => {
         retry_back_off: { base_interval: { nanos: 1_000_000 } },
       },
     },
+    clock,
   );
-  const res = await request(port, { host: 'flaky:9080' });
+  const pending = request(port, { host: 'flaky:9080' });
+  await eventually(() => backend.hits === 1, 'the first attempt reached the backend');
+  clock.advance(100); // the per-try timeout
+  // The back-off (at most the 1 ms base interval) is armed once the retry is decided.
+  await eventually(() => {
+    clock.advance(1);
+    return backend.hits === 2;
+  }, 'the retry reached the backend');
+  const res = await pending;
   assert.equal(res.status, 200);
   assert.equal(res.body, 'fast');
   assert.equal(backend.hits, 2);
@@ -147,9 +164,11 @@ test('a client that disconnects cancels the upstream request and is counted as D
     socket.write('GET / HTTP/1.1\r\nHost: flaky:9080\r\n\r\n'),
   );
   socket.on('error', () => undefined);
-  while (backend.hits === 0) await new Promise((r) => setTimeout(r, 10));
+  await eventually(() => backend.hits === 1, 'the request reached the backend');
   socket.destroy();
   await closed;
-  while (!/response_flags="DC"/.test(proxy.stats.prometheus())) await new Promise((r) => setTimeout(r, 10));
-  assert.match(proxy.stats.prometheus(), /response_code="0",response_flags="DC"/);
+  await eventually(
+    () => assert.match(proxy.stats.prometheus(), /response_code="0",response_flags="DC"/),
+    'the request is counted as DC',
+  );
 });
