@@ -15,10 +15,11 @@ const HOST = 'reviews.default.svc.cluster.local';
 const MAX_U32 = 4_294_967_295;
 
 /** The outbound cluster and the route to it, for a service with no DestinationRule. */
-function generated(http_: HTTPRoute[] | undefined) {
-  const resources = http_
-    ? [res('VirtualService', 'default', 'vs', { hosts: ['reviews'], http: http_ })]
-    : [];
+function generated(http_: HTTPRoute[] | undefined, extra: ReturnType<typeof res>[] = []) {
+  const resources = [
+    ...(http_ ? [res('VirtualService', 'default', 'vs', { hosts: ['reviews'], http: http_ })] : []),
+    ...extra,
+  ];
   const push = buildPushContext(config(resources), registry([service(HOST, [http(9080)])]));
   const p = proxy({ type: 'sidecar', ipAddresses: ['10.9.9.9'] });
   const cluster = generate(push, p, TYPE.cluster).get(`outbound|9080||${HOST}`) as Json;
@@ -30,6 +31,12 @@ function generated(http_: HTTPRoute[] | undefined) {
 
 const noRule = generated(undefined);
 const withVs = generated([{ route: [{ destination: { host: 'reviews' } }] }]);
+const consistentHash = res('DestinationRule', 'default', 'sticky', {
+  host: 'reviews',
+  trafficPolicy: { loadBalancer: { consistentHash: { httpHeaderName: 'x-user' } } },
+});
+const hashedNoRule = generated(undefined, [consistentHash]);
+const hashedWithVs = generated([{ route: [{ destination: { host: 'reviews' } }] }], [consistentHash]);
 const withRetriesNoRetryOn = generated([
   { route: [{ destination: { host: 'reviews' } }], retries: { attempts: 4, perTryTimeout: '1s' } },
 ]);
@@ -142,6 +149,22 @@ const rows: Row[] = [
       expected: 5,
     },
   ]),
+  ...(
+    [
+      ['the default route', hashedNoRule],
+      ['a VirtualService route', hashedWithVs],
+    ] as const
+  ).map(([where, g]) => ({
+    what: `consistent hashing, ${where}: hash policy and no previous_hosts predicate`,
+    // DefaultConsistentHashPolicy: "When Consistent Hashing is enabled, we don't want to use
+    // other hosts during retries."
+    source: 'https://github.com/istio/istio/blob/master/pilot/pkg/networking/core/route/retry/retry.go',
+    actual: {
+      hashed: Array.isArray(g.route.route.hash_policy) && (g.route.route.hash_policy as Json[]).length > 0,
+      predicate: g.route.route.retry_policy?.retry_host_predicate,
+    },
+    expected: { hashed: true, predicate: undefined },
+  })),
   {
     what: 'retries with attempts but no retryOn keep the default conditions and 503',
     // ConvertPolicy starts from DefaultPolicy and replaces retry_on/codes only when retryOn is set.

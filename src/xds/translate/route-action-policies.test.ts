@@ -165,3 +165,13 @@ test('a weighted route hashes only when every destination agrees on the hash key
   assert.equal(split('a', 'd').hash_policy, undefined);
   assert.equal(split('d', 'a').hash_policy, undefined);
 });
+
+// Istio's retry.go: DefaultConsistentHashPolicy carries no previous-hosts predicate, so retries
+// stay on the hashed host; retryIgnorePreviousHosts: true adds it back.
+test('under consistent hashing a retry keeps to the hashed host unless told otherwise', () => {
+  const predicate = (r: unknown) => ((r as Json).retry_host_predicate as Json[] | undefined)?.length ?? 0;
+  assert.equal(predicate(retryPolicy(undefined, 'envoy', true)), 0);
+  assert.equal(predicate(retryPolicy({ attempts: 2 }, 'envoy', true)), 0);
+  assert.equal(predicate(retryPolicy({ attempts: 2, retryIgnorePreviousHosts: true }, 'envoy', true)), 1);
+  assert.equal(predicate(retryPolicy(undefined, 'envoy', false)), 1);
+});

@@ -107,12 +107,12 @@ export function buildRoutes(merged: MergedRoute, site: RouteSite): Route[] {
 
 /** Istio's route to a service's port when no VirtualService says otherwise. */
 export function defaultRoute(host: string, port: number, site: RouteSite): Route {
+  const hash = hashPolicy(site.consistentHash(host, port));
   const action: RouteAction = {
     cluster: outboundCluster(host, port),
     timeout: durationMs(0),
-    retry_policy: retryPolicy(undefined, site.flavor),
+    retry_policy: retryPolicy(undefined, site.flavor, hash.length > 0),
   };
-  const hash = hashPolicy(site.consistentHash(host, port));
   if (hash.length > 0) action.hash_policy = hash;
   return { name: 'default', match: { prefix: '/' }, route: action };
 }
@@ -196,8 +196,6 @@ function routeAction(
   action.timeout = route.timeout !== undefined ? durationOf(route.timeout, 'timeout') : durationMs(0);
   // gRPC clients read the deadline from max_stream_duration, not timeout (as Istio sets it).
   if (site.flavor === 'grpc') action.max_stream_duration = { max_stream_duration: action.timeout };
-  const retry = retryPolicy(route.retries, site.flavor);
-  if (retry !== undefined) action.retry_policy = retry;
   if (route.rewrite?.uri !== undefined) action.prefix_rewrite = route.rewrite.uri;
   if (route.rewrite?.uriRegexRewrite !== undefined) {
     action.regex_rewrite = {
@@ -218,12 +216,22 @@ function routeAction(
   ) {
     action.hash_policy = first;
   }
+  const retry = retryPolicy(route.retries, site.flavor, action.hash_policy !== undefined);
+  if (retry !== undefined) action.retry_policy = retry;
   // A lone destination's header operations apply to the route as a whole.
   return { action, headers: lone?.d.headers };
 }
 
-/** `retries` absent: Istio's default policy; `attempts: 0`: no retries at all. */
-export function retryPolicy(retries: HTTPRetry | undefined, flavor: Flavor): RetryPolicy | undefined {
+/**
+ * `retries` absent: Istio's default policy; `attempts: 0`: no retries at all. Under consistent
+ * hashing a retry stays on the hashed host unless `retryIgnorePreviousHosts: true` says otherwise
+ * (Istio's DefaultConsistentHashPolicy has no previous-hosts predicate).
+ */
+export function retryPolicy(
+  retries: HTTPRetry | undefined,
+  flavor: Flavor,
+  consistentHash = false,
+): RetryPolicy | undefined {
   if (retries?.attempts === 0) return undefined;
   const attempts = retries?.attempts ?? DEFAULT_RETRY_ATTEMPTS;
   const out: RetryPolicy = { num_retries: wrapU32(attempts) };
@@ -247,7 +255,10 @@ export function retryPolicy(retries: HTTPRetry | undefined, flavor: Flavor): Ret
   if (retries?.backoff !== undefined)
     out.retry_back_off = { base_interval: durationOf(retries.backoff, 'retries.backoff') };
   if (flavor === 'envoy') {
-    if (retries?.retryIgnorePreviousHosts !== false) {
+    const skipPrevious = consistentHash
+      ? retries?.retryIgnorePreviousHosts === true
+      : retries?.retryIgnorePreviousHosts !== false;
+    if (skipPrevious) {
       out.retry_host_predicate = [{ name: PREVIOUS_HOSTS, typed_config: PREVIOUS_HOSTS_ANY }];
     }
     out.host_selection_retry_max_attempts = 5;
