@@ -12,7 +12,7 @@
  * `__Output` types describe what `decodeMessage` returns and the input types what `encodeMessage`
  * accepts.
  *
- * Usage: node scripts/gen-envoy-types.mjs [--out DIR]   (npm run gen:types)
+ * Usage: node --import tsx scripts/gen-envoy-types.mjs [--out DIR]   (npm run gen:types)
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -46,26 +46,9 @@ export const ROOTS = [
   'envoy.service.discovery.v3.DiscoveryResponse',
 ];
 
-/** The proto files that define ROOTS (the generator loads these and their imports). */
-const PROTO_FILES = [
-  'envoy/config/listener/v3/listener.proto',
-  'envoy/config/route/v3/route.proto',
-  'envoy/config/cluster/v3/cluster.proto',
-  'envoy/config/endpoint/v3/endpoint.proto',
-  'envoy/extensions/transport_sockets/tls/v3/secret.proto',
-  'envoy/extensions/transport_sockets/tls/v3/tls.proto',
-  'envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto',
-  'envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.proto',
-  'envoy/extensions/filters/http/router/v3/router.proto',
-  'envoy/extensions/filters/http/fault/v3/fault.proto',
-  'envoy/extensions/filters/http/cors/v3/cors.proto',
-  'envoy/extensions/filters/http/local_ratelimit/v3/local_rate_limit.proto',
-  'envoy/extensions/filters/http/ratelimit/v3/rate_limit.proto',
-  'envoy/extensions/access_loggers/file/v3/file.proto',
-  'envoy/extensions/access_loggers/stream/v3/stream.proto',
-  'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
-  'envoy/service/discovery/v3/discovery.proto',
-];
+// The protos the runtime loads (src/protocol/proto-files.ts): they define every root. This
+// script runs under tsx (npm run gen:types) so it can read that TypeScript module.
+const { PROTO_FILES } = await import('../src/protocol/proto-files.ts');
 
 const xdsPackage = path.dirname(require.resolve('@grpc/grpc-js-xds/package.json'));
 const xdsVersion = JSON.parse(readFileSync(path.join(xdsPackage, 'package.json'), 'utf8')).version;

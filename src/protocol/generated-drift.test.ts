@@ -24,11 +24,15 @@ function listFiles(dir: string): string[] {
 test('src/protocol/generated matches a fresh run of scripts/gen-envoy-types.mjs', () => {
   const fresh = mkdtempSync(path.join(os.tmpdir(), 'trellis-drift-'));
   try {
-    execFileSync(process.execPath, [path.join(repo, 'scripts/gen-envoy-types.mjs'), '--out', fresh], {
-      cwd: repo,
-      stdio: ['ignore', 'ignore', 'inherit'],
-      timeout: 60_000,
-    });
+    execFileSync(
+      process.execPath,
+      ['--import', 'tsx', path.join(repo, 'scripts/gen-envoy-types.mjs'), '--out', fresh],
+      {
+        cwd: repo,
+        stdio: ['ignore', 'ignore', 'inherit'],
+        timeout: 60_000,
+      },
+    );
     const want = listFiles(fresh);
     const have = listFiles(committed);
     const missing = want.filter((f) => !have.includes(f));

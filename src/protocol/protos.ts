@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import protobuf from 'protobufjs';
 import { TrellisError } from '../core/errors.js';
+import { PROTO_FILES } from './proto-files.js';
 
 const require = createRequire(import.meta.url);
 
@@ -57,32 +58,6 @@ export const SHORT_TYPE: Record<ResourceTypeUrl, 'CDS' | 'EDS' | 'LDS' | 'RDS' |
   [TYPE.secret]: 'SDS',
 };
 
-const PROTO_FILES = [
-  'envoy/service/discovery/v3/ads.proto',
-  'envoy/config/listener/v3/listener.proto',
-  'envoy/config/route/v3/route.proto',
-  'envoy/config/cluster/v3/cluster.proto',
-  'envoy/config/endpoint/v3/endpoint.proto',
-  'envoy/extensions/transport_sockets/tls/v3/secret.proto',
-  'envoy/extensions/transport_sockets/tls/v3/tls.proto',
-  'envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto',
-  'envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.proto',
-  'envoy/extensions/filters/http/router/v3/router.proto',
-  'envoy/extensions/filters/http/fault/v3/fault.proto',
-  'envoy/extensions/filters/http/cors/v3/cors.proto',
-  'envoy/extensions/filters/http/local_ratelimit/v3/local_rate_limit.proto',
-  'envoy/extensions/filters/http/ratelimit/v3/rate_limit.proto',
-  'envoy/extensions/filters/http/rbac/v3/rbac.proto',
-  'envoy/extensions/access_loggers/file/v3/file.proto',
-  'envoy/extensions/access_loggers/stream/v3/stream.proto',
-  'envoy/extensions/load_balancing_policies/ring_hash/v3/ring_hash.proto',
-  'envoy/extensions/load_balancing_policies/round_robin/v3/round_robin.proto',
-  'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
-  'envoy/service/ratelimit/v3/rls.proto',
-  'envoy/admin/v3/config_dump.proto',
-  'xds/type/v3/typed_struct.proto',
-];
-
 function depsDir(): string {
   const pkg = require.resolve('@grpc/grpc-js-xds/package.json');
   return path.join(path.dirname(pkg), 'deps');
@@ -114,7 +89,7 @@ export function protoRoot(): protobuf.Root {
     // Well-known types (any.proto, duration.proto, ...) are built into protobufjs.
     return target;
   };
-  root.loadSync(PROTO_FILES, { keepCase: true });
+  root.loadSync([...PROTO_FILES], { keepCase: true });
   root.resolveAll();
   cachedRoot = root;
   return root;
