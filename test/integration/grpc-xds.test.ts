@@ -14,6 +14,8 @@ import {
   type EchoClientInstance,
 } from './helpers/echo-grpc.js';
 import { eventually } from '../../src/core/testing/eventually.js';
+import { TYPE } from '../../src/protocol/protos.js';
+import { affectedTypes, generate } from '../../src/xds/translate/index.js';
 import { grpcBootstrap, startMesh, type TestMesh } from './helpers/mesh.js';
 
 grpcXds.register();
@@ -83,8 +85,27 @@ async function tally(
   return counts;
 }
 
+/**
+ * Clusters the translation sends with an lb_policy grpc-js does not implement (MAGLEV, which the
+ * real translation never sends a gRPC client): the way to make a client NACK now that every
+ * value the API accepts is one grpc-js takes.
+ */
+const rejectedClusters = new Set<string>();
+
 before(async () => {
-  mesh = await startMesh();
+  mesh = await startMesh({
+    translator: {
+      affectedTypes,
+      generate: (push, proxy, typeUrl, names) => {
+        const out = generate(push, proxy, typeUrl, names);
+        if (typeUrl !== TYPE.cluster || rejectedClusters.size === 0) return out;
+        const changed = new Map(out);
+        for (const [name, cluster] of out)
+          if (rejectedClusters.has(name)) changed.set(name, { ...cluster, lb_policy: 'MAGLEV' });
+        return changed;
+      },
+    },
+  });
   for (const name of ['v1', 'v2', 'v3']) backends[name] = await startEchoBackend(name);
 });
 
@@ -280,15 +301,16 @@ test('a resource the client rejects shows as NACK in /debug/syncz while traffic 
   mesh.apply(serviceYaml('nack', { v1: backends.v1! }));
   const c = client('nack');
   await eventually(async () => (await callEcho(c)).backend ?? false, 'service reachable');
-  // Valid for Istio, but beyond what grpc-js accepts (ring size limit 8M): the client NACKs CDS.
+  // A cluster grpc-js cannot use: the client NACKs CDS. The change that carries it is an
+  // ordinary DestinationRule edit.
+  rejectedClusters.add('outbound|50051||nack.default.svc.cluster.local');
   mesh.apply(`apiVersion: networking.istio.io/v1
 kind: DestinationRule
 metadata: { name: nack }
 spec:
   host: nack.default.svc.cluster.local
   trafficPolicy:
-    loadBalancer:
-      consistentHash: { httpHeaderName: x-user, ringHash: { minimumRingSize: 100000000 } }
+    loadBalancer: { simple: ROUND_ROBIN }
 `);
   const nack = await eventually(async () => {
     const rows = (await (await fetch(`${mesh.httpUrl}/debug/syncz`)).json()) as {
@@ -296,8 +318,9 @@ spec:
     }[];
     return rows.flatMap((r) => Object.values(r.types)).find((t) => t.status === 'NACK') ?? false;
   }, 'a NACK in syncz');
-  assert.match(nack.lastNack?.message ?? '', /ring/i);
+  assert.match(nack.lastNack?.message ?? '', /lb_policy/i);
   assert.deepEqual(await tally(c, 20), { v1: 20 }, 'traffic flows on the previous config');
+  rejectedClusters.clear();
   mesh.remove('DestinationRule', 'nack');
 });
 

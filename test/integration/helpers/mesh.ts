@@ -7,7 +7,7 @@ import { parseAndValidate } from '../../../src/api/parse.js';
 import { validateResource } from '../../../src/api/validate.js';
 import { formatProblem } from '../../../src/core/errors.js';
 import { MemoryConfigStore } from '../../../src/config/memory-store.js';
-import { ControlPlane } from '../../../src/controlplane/control-plane.js';
+import { ControlPlane, type ControlPlaneOptions } from '../../../src/controlplane/control-plane.js';
 
 export interface TestMesh {
   cp: ControlPlane;
@@ -21,13 +21,19 @@ export interface TestMesh {
 }
 
 export async function startMesh(
-  options: { debounceMs?: number; rateLimitService?: { host: string; port: number } } = {},
+  options: {
+    debounceMs?: number;
+    rateLimitService?: { host: string; port: number };
+    /** Replaces the translation (to inject what a data plane must reject). */
+    translator?: ControlPlaneOptions['translator'];
+  } = {},
 ): Promise<TestMesh> {
   const store = new MemoryConfigStore((r) => validateResource(r));
   const cp = new ControlPlane({
     config: store,
     debounce: { quietMs: options.debounceMs ?? 10, maxMs: 1000 },
     ...(options.rateLimitService ? { rateLimitService: options.rateLimitService } : {}),
+    ...(options.translator ? { translator: options.translator } : {}),
   });
   const bound = await cp.start({ host: '127.0.0.1', port: 0 }, { host: '127.0.0.1', port: 0 });
   return {
