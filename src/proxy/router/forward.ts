@@ -113,18 +113,19 @@ export async function forward(
       const result = await runAttempt(upstream, perTry, deps.clock, stop);
       holdClaim(result, claim);
       retry.answered();
-      const cause = stop.cause();
-      if (cause !== undefined || result.kind === 'stopped') {
-        abandon(upstream, result);
+      // An attempt settles with its own result unless the request stopped first: then, and only
+      // then, is it `stopped` (the stop handler runs from a timer or a socket event, never
+      // between the settled attempt and this line).
+      if (result.kind === 'stopped') {
+        const cause = stop.cause();
         if (cause === 'downstream-disconnect') return undefined;
         if (cause === 'stream-idle-timeout') return idleReply();
-      }
-      cluster.record(claim.host, outlierOutcome(result));
-      if (result.kind === 'per-try-timeout') cluster.counters.upstream_rq_per_try_timeout++;
-      if (cause === 'route-timeout' || result.kind === 'stopped') {
+        cluster.record(claim.host, outlierOutcome(result));
         cluster.counters.upstream_rq_timeout++;
         return { kind: 'timeout' };
       }
+      cluster.record(claim.host, outlierOutcome(result));
+      if (result.kind === 'per-try-timeout') cluster.counters.upstream_rq_per_try_timeout++;
       const decision = retry.decide(retryOutcome(result));
       if (decision === 'retry') {
         abandon(upstream, result);

@@ -8,6 +8,11 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import http2 from 'node:http2';
 import type net from 'node:net';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { eventually } from '../../core/testing/eventually.js';
+import { TYPE, packAny } from '../../protocol/protos.js';
 import { FakeAds } from '../testing/fake-ads.js';
 import { request, startBackend, startMesh, type Backend } from '../testing/harness.js';
 import {
@@ -381,8 +386,11 @@ test('a response cut short is flagged with why: UT for the route timeout, UR for
   assert.match(text, /response_code="200",response_flags="UT"/);
 });
 
-test('the hash policy cookie alone when the upstream sets none', async (t) => {
-  const b = await backend(t, (_req, res) => res.end('ok'));
+test('the hash policy cookie alone when the upstream sets none, and beside a single one', async (t) => {
+  const b = await backend(t, (req, res) => {
+    if (req.url === '/one') res.setHeader('set-cookie', 'session=1');
+    res.end('ok');
+  });
   const m = await mesh(
     t,
     b.port,
@@ -394,4 +402,71 @@ test('the hash policy cookie alone when the upstream sets none', async (t) => {
     (res.headers['set-cookie'] ?? []).map((c) => c.replace(/"[^"]*"/, '"V"')),
     ['sticky="V"; Max-Age=5; HttpOnly'],
   );
+  const one = await request(m.port, { host: 'svc:9080', path: '/one' });
+  assert.deepEqual(
+    (one.headers['set-cookie'] ?? []).map((c) => c.replace(/"[^"]*"/, '"V"')),
+    ['session=1', 'sticky="V"; Max-Age=5; HttpOnly'],
+  );
+});
+
+test('the access log counts attempts (%UPSTREAM_REQUEST_ATTEMPT_COUNT%)', async (t) => {
+  const b = await backend(t, (_req, res, self) => {
+    res.writeHead(self.hits === 1 ? 503 : 200);
+    res.end();
+  });
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'trellis-attempts-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const log = path.join(dir, 'access.log');
+  const m = await startMesh(
+    {
+      CDS: [edsCluster(C)],
+      EDS: [endpoints(C, [{ port: b.port }])],
+      LDS: [
+        httpListener(9080, '9080', {
+          hcm: {
+            access_log: [
+              {
+                name: 'envoy.access_loggers.file',
+                typed_config: packAny(TYPE.fileAccessLog, {
+                  path: log,
+                  log_format: { text_format_source: { inline_string: '%UPSTREAM_REQUEST_ATTEMPT_COUNT%\n' } },
+                }),
+              },
+            ],
+          },
+        }),
+      ],
+      RDS: [
+        routeConfig('9080', [
+          virtualHost(
+            'svc',
+            ['svc:9080'],
+            [
+              {
+                match: { prefix: '/' },
+                route: {
+                  cluster: C,
+                  retry_policy: {
+                    retry_on: '5xx',
+                    num_retries: { value: 2 },
+                    retry_back_off: { base_interval: { nanos: 1_000_000 } },
+                  },
+                },
+              },
+            ],
+          ),
+        ]),
+      ],
+    },
+    {},
+    FakeAds,
+  );
+  t.after(() => m.close());
+  assert.equal((await request(m.port, { host: 'svc:9080' })).status, 200);
+  assert.equal((await request(m.port, { host: 'svc:9080' })).status, 200);
+  const lines = await eventually(() => {
+    const text = existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n') : [];
+    return text.length === 2 ? text : false;
+  }, 'two access log lines');
+  assert.deepEqual(lines, ['2', '1']);
 });
