@@ -52,12 +52,9 @@ function domainRank(domain: string, full: string, host: string): number {
     return -1;
   }
   if (domain.endsWith('*')) {
+    // The host part is a prefix of the full authority: checking the full one covers both.
     const prefix = domain.slice(0, -1);
-    if (
-      (full.length > prefix.length && full.startsWith(prefix)) ||
-      (host.length > prefix.length && host.startsWith(prefix))
-    )
-      return 1;
+    if (full.length > prefix.length && full.startsWith(prefix)) return 1;
   }
   return -1;
 }
@@ -102,7 +99,6 @@ export function routeMatches(m: RouteMatch, req: RoutableRequest): boolean {
   return true;
 }
 
-/** Weighted cluster pick, as Envoy: a number in [0, total) walks the cumulative weights. */
 /** The path after prefix_rewrite / regex_rewrite, keeping the query string. */
 export function rewritePath(route: Route, action: ForwardAction, path: string): string {
   const q = path.indexOf('?');
