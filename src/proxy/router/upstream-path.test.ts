@@ -28,15 +28,20 @@ const C = 'outbound|9080||svc.default.svc.cluster.local';
 
 async function mesh(
   t: import('node:test').TestContext,
-  port: number,
+  ports: number | number[],
   route: object,
-  opts: { cluster?: object; random?: () => number } = {},
+  opts: { cluster?: object; random?: () => number; listener?: Parameters<typeof httpListener>[2] } = {},
 ) {
   const m = await startMesh(
     {
       CDS: [edsCluster(C, opts.cluster)],
-      EDS: [endpoints(C, [{ port }])],
-      LDS: [httpListener(9080)],
+      EDS: [
+        endpoints(
+          C,
+          (Array.isArray(ports) ? ports : [ports]).map((port) => ({ port })),
+        ),
+      ],
+      LDS: [httpListener(9080, '9080', opts.listener)],
       RDS: [
         routeConfig('9080', [
           virtualHost('svc', ['svc:9080'], [{ match: { prefix: '/' }, route: { cluster: C, ...route } }]),
@@ -293,40 +298,21 @@ test('previous_hosts: a retry goes to a host not tried yet, even when the hash w
     res.end();
   });
   const good = await backend(t, (_req, res) => res.end('good'));
-  const m = await startMesh(
+  // RING_HASH on a header: a key always lands on the same host first.
+  const m = await mesh(
+    t,
+    [bad.port, good.port],
     {
-      // RING_HASH on a header: a key always lands on the same host first.
-      CDS: [edsCluster(C, { lb_policy: 'RING_HASH' })],
-      EDS: [endpoints(C, [{ port: bad.port }, { port: good.port }])],
-      LDS: [httpListener(9080)],
-      RDS: [
-        routeConfig('9080', [
-          virtualHost(
-            'svc',
-            ['svc:9080'],
-            [
-              {
-                match: { prefix: '/' },
-                route: {
-                  cluster: C,
-                  hash_policy: [{ header: { header_name: 'x-user' } }],
-                  retry_policy: {
-                    retry_on: '5xx',
-                    num_retries: { value: 1 },
-                    retry_back_off: { base_interval: { nanos: 1_000_000 } },
-                    retry_host_predicate: [{ name: 'envoy.retry_host_predicates.previous_hosts' }],
-                  },
-                },
-              },
-            ],
-          ),
-        ]),
-      ],
+      hash_policy: [{ header: { header_name: 'x-user' } }],
+      retry_policy: {
+        retry_on: '5xx',
+        num_retries: { value: 1 },
+        retry_back_off: { base_interval: { nanos: 1_000_000 } },
+        retry_host_predicate: [{ name: 'envoy.retry_host_predicates.previous_hosts' }],
+      },
     },
-    {},
-    FakeAds,
+    { cluster: { lb_policy: 'RING_HASH' } },
   );
-  t.after(() => m.close());
   for (let i = 0; i < 12; i++) {
     const res = await request(m.port, { host: 'svc:9080', headers: { 'x-user': `user-${i}` } });
     assert.equal(res.status, 200, `user-${i}`);
@@ -417,51 +403,32 @@ test('the access log counts attempts (%UPSTREAM_REQUEST_ATTEMPT_COUNT%)', async 
   const dir = mkdtempSync(path.join(os.tmpdir(), 'trellis-attempts-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const log = path.join(dir, 'access.log');
-  const m = await startMesh(
+  const m = await mesh(
+    t,
+    b.port,
     {
-      CDS: [edsCluster(C)],
-      EDS: [endpoints(C, [{ port: b.port }])],
-      LDS: [
-        httpListener(9080, '9080', {
-          hcm: {
-            access_log: [
-              {
-                name: 'envoy.access_loggers.file',
-                typed_config: packAny(TYPE.fileAccessLog, {
-                  path: log,
-                  log_format: { text_format_source: { inline_string: '%UPSTREAM_REQUEST_ATTEMPT_COUNT%\n' } },
-                }),
-              },
-            ],
-          },
-        }),
-      ],
-      RDS: [
-        routeConfig('9080', [
-          virtualHost(
-            'svc',
-            ['svc:9080'],
-            [
-              {
-                match: { prefix: '/' },
-                route: {
-                  cluster: C,
-                  retry_policy: {
-                    retry_on: '5xx',
-                    num_retries: { value: 2 },
-                    retry_back_off: { base_interval: { nanos: 1_000_000 } },
-                  },
-                },
-              },
-            ],
-          ),
-        ]),
-      ],
+      retry_policy: {
+        retry_on: '5xx',
+        num_retries: { value: 2 },
+        retry_back_off: { base_interval: { nanos: 1_000_000 } },
+      },
     },
-    {},
-    FakeAds,
+    {
+      listener: {
+        hcm: {
+          access_log: [
+            {
+              name: 'envoy.access_loggers.file',
+              typed_config: packAny(TYPE.fileAccessLog, {
+                path: log,
+                log_format: { text_format_source: { inline_string: '%UPSTREAM_REQUEST_ATTEMPT_COUNT%\n' } },
+              }),
+            },
+          ],
+        },
+      },
+    },
   );
-  t.after(() => m.close());
   assert.equal((await request(m.port, { host: 'svc:9080' })).status, 200);
   assert.equal((await request(m.port, { host: 'svc:9080' })).status, 200);
   const lines = await eventually(() => {

@@ -32,8 +32,7 @@ interface HcmLike {
 function hcmOf(typedConfig: unknown): HcmLike | undefined {
   if (typeof typedConfig !== 'object' || typedConfig === null) return undefined;
   const any = typedConfig as Partial<AnyMessage> & HcmLike;
-  if (any.type_url !== undefined)
-    return any.type_url === TYPE.hcm ? unpackAny<HcmLike>(any) : undefined;
+  if (any.type_url !== undefined) return any.type_url === TYPE.hcm ? unpackAny<HcmLike>(any) : undefined;
   return any; // an unpacked config, as a hand-written resource may carry
 }
 

@@ -6,9 +6,9 @@
 import { RESOURCE_TYPES, type ResourceTypeUrl } from '../../protocol/protos.js';
 import type { NodeMessage } from '../node.js';
 import { typeState, type Connection } from './connection.js';
-import { encodeSet, resourceVersion } from './resource-encoding.js';
+import { resourceVersion } from './resource-encoding.js';
 import {
-  encodingError,
+  encodedFor,
   recordAck,
   recordSent,
   type ErrorDetail,
@@ -75,16 +75,10 @@ export async function pushDelta(
   since: number,
   holdRemovals = false,
 ): Promise<void> {
-  const s = typeState(conn, typeUrl);
-  if (!s.subscribed) return;
-  const generated = pub.generate(typeUrl, s);
-  const resources = encodeSet(
-    typeUrl,
-    generated,
-    s.wildcard ? undefined : s.names,
-    [...s.names].join('\n'),
-    encodingError(ctx, conn, typeUrl),
-  ).entries;
+  const encoded = encodedFor(ctx, pub, conn, typeUrl, (t) => [...t.names].join('\n'));
+  if (encoded === undefined) return;
+  const { s } = encoded;
+  const resources = encoded.set.entries;
   const changed: { name: string; version: string; resource: { type_url: string; value: Uint8Array } }[] = [];
   let bytes = 0;
   for (const [name, value] of resources) {

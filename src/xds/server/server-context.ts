@@ -15,7 +15,8 @@ import {
 } from '../../core/metrics.js';
 import { SHORT_TYPE, type ResourceTypeUrl } from '../../protocol/protos.js';
 import type { ProxyNode } from '../proxy-node.js';
-import type { Connection, TypeState } from './connection.js';
+import { typeState, type Connection, type TypeState } from './connection.js';
+import { encodeSet, type EncodedSet } from './resource-encoding.js';
 
 export interface PushContextLike {
   readonly version: string;
@@ -121,6 +122,30 @@ export function publication<P extends PushContextLike>(
 }
 
 /** Reports a resource that does not encode (it is left out of the response). */
+/**
+ * The type's resources for one connection's subscription, generated and encoded (what both
+ * protocols send from); undefined while the connection has not subscribed to the type.
+ * `namesKey` memoizes the encoding per subscription (SotW and delta key it differently).
+ */
+export function encodedFor(
+  ctx: StreamContext,
+  pub: Publication,
+  conn: Connection,
+  typeUrl: ResourceTypeUrl,
+  namesKey: (s: TypeState) => string,
+): { s: TypeState; set: EncodedSet } | undefined {
+  const s = typeState(conn, typeUrl);
+  if (!s.subscribed) return undefined;
+  const set = encodeSet(
+    typeUrl,
+    pub.generate(typeUrl, s),
+    s.wildcard ? undefined : s.names,
+    namesKey(s),
+    encodingError(ctx, conn, typeUrl),
+  );
+  return { s, set };
+}
+
 export function encodingError(ctx: StreamContext, conn: Connection, typeUrl: ResourceTypeUrl) {
   return (name: string, err: unknown): void => {
     ctx.metrics.errors.inc({ type: SHORT_TYPE[typeUrl] });

@@ -6,9 +6,9 @@
 import { RESOURCE_TYPES, TYPE, type ResourceTypeUrl } from '../../protocol/protos.js';
 import type { NodeMessage } from '../node.js';
 import { typeState, type Connection } from './connection.js';
-import { encodeSet, sameSet, type EncodedSet } from './resource-encoding.js';
+import { sameSet, type EncodedSet } from './resource-encoding.js';
 import {
-  encodingError,
+  encodedFor,
   recordAck,
   recordSent,
   type ErrorDetail,
@@ -70,16 +70,10 @@ export async function pushSotw(
   since: number,
   holdRemovals = false,
 ): Promise<void> {
-  const s = typeState(conn, typeUrl);
-  if (!s.subscribed) return;
-  const generated = pub.generate(typeUrl, s);
-  let set = encodeSet(
-    typeUrl,
-    generated,
-    s.wildcard ? undefined : s.names,
-    s.namesKey,
-    encodingError(ctx, conn, typeUrl),
-  );
+  const encoded = encodedFor(ctx, pub, conn, typeUrl, (t) => t.namesKey);
+  if (encoded === undefined) return;
+  const { s } = encoded;
+  let set = encoded.set;
   if (holdRemovals && typeUrl === TYPE.cluster) set = withRemoved(typeUrl, set, s.sotwSent);
   if (!force && sameSet(s.sotwSent, set)) return;
   s.sotwSent = set;
