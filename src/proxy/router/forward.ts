@@ -157,7 +157,7 @@ function withCookie(req: ForwardRequest, cookie: string): (h: OutgoingHeaders) =
   };
 }
 
-/** An attempt given up (retried, stopped): its response is dropped and it stops reading the body. */
+/** An attempt given up for a retry: its response is dropped and it stops reading the body. */
 function abandon(upstream: UpstreamAttempt, result: AttemptResult): void {
   if (result.kind !== 'response') return;
   upstream.detachBody();
