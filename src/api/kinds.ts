@@ -147,6 +147,12 @@ const trellis = { group: TRELLIS_GROUP, versions: TRELLIS_VERSIONS, namespaced: 
 registerKind({ ...trellis, kind: 'RateLimit', validate: validateRateLimit });
 registerKind({ ...trellis, kind: 'Mesh', validate: validateMesh });
 
+// security.istio.io (PeerAuthentication, AuthorizationPolicy, RequestAuthentication): defined
+// and validated, deliberately not registered until Trellis enforces them (accepting a policy
+// nothing enforces would be false security). Switch on with:
+//   for (const def of SECURITY_KINDS) registerKind(def);
+export { SECURITY_KINDS } from './security/kinds.js';
+
 // Kubernetes' own Secret, read as Istio's gateways read it (TLS credentials for credentialName).
 registerKind({
   group: CORE_GROUP,
