@@ -61,6 +61,19 @@ test("the CA decides the identity: the SANs in the CSR are ignored; the trust do
     ca.signCsr(csrPem, { identity: { namespace: 'a/b', serviceAccount: 'cart' } }),
     (err) => isTrellisError(err, 'TRELLIS_INVALID_ARGUMENT') && err.path === 'identity.namespace',
   );
+  // Another mesh's trust domain is refused, not signed.
+  await assert.rejects(
+    ca.signCsr(csrPem, {
+      identity: { trustDomain: 'other.example', namespace: 'shop', serviceAccount: 'cart' },
+    }),
+    (err) => isTrellisError(err, 'TRELLIS_INVALID_ARGUMENT') && err.path === 'identity.trustDomain',
+  );
+  const same = certs(
+    await ca.signCsr(csrPem, {
+      identity: { trustDomain: 'mesh.example', namespace: 'shop', serviceAccount: 'cart' },
+    }),
+  );
+  assert.equal(same.leaf.subjectAltName, 'URI:spiffe://mesh.example/ns/shop/sa/cart');
 });
 
 test('lifetimes: 24 h by default, backdated for skew, configurable to seconds, capped by the intermediate', async () => {

@@ -295,7 +295,16 @@ export class CertificateAuthority {
    * signature must verify (proof the caller holds the key); its subject and SANs are ignored.
    */
   async signCsr(csrPem: string, options: SignOptions): Promise<SignedChain> {
-    const uri = spiffeId({ trustDomain: this.trustDomain, ...options.identity });
+    // The CA names identities in its own trust domain only: a certificate for another domain
+    // would let a workload pass for one that other meshes' policies trust.
+    const asked = options.identity.trustDomain;
+    if (asked !== undefined && asked !== this.trustDomain)
+      throw new TrellisError(
+        'TRELLIS_INVALID_ARGUMENT',
+        `identity.trustDomain ${JSON.stringify(asked)} is not this CA's trust domain ${JSON.stringify(this.trustDomain)}`,
+        { path: 'identity.trustDomain' },
+      );
+    const uri = spiffeId({ ...options.identity, trustDomain: this.trustDomain });
     const ttl = options.ttlSeconds ?? this.workloadTtl;
     if (!Number.isFinite(ttl) || ttl <= 0)
       throw new TrellisError('TRELLIS_INVALID_ARGUMENT', `ttlSeconds must be a positive number, got ${ttl}`, {
