@@ -118,37 +118,14 @@ function checkRule(c: SpecCheck, value: unknown, path: string, action: Action): 
   const rule = c.object(value, path, ['from', 'to', 'when']);
   if (rule === undefined) return;
 
-  let fromExists = false;
-  let tcpInFrom = false;
-  const froms = c.list(rule, 'from', path, { nonEmpty: true }) ?? [];
-  for (const item of froms) {
-    if (isAbsent(item.value)) {
-      c.error(item.path, 'must not be null');
-      continue;
-    }
-    const from = c.object(item.value, item.path, ['source']);
-    if (from === undefined) continue;
-    const src = c.child(from, 'source', item.path, SOURCE_FIELDS, { required: true });
-    if (src === undefined) continue;
-    fromExists = true;
-    if (checkSource(c, src, fieldPath(item.path, 'source'), action)) tcpInFrom = true;
-  }
-
-  let toExists = false;
-  let tcpInTo = false;
-  const tos = c.list(rule, 'to', path, { nonEmpty: true }) ?? [];
-  for (const item of tos) {
-    if (isAbsent(item.value)) {
-      c.error(item.path, 'must not be null');
-      continue;
-    }
-    const to = c.object(item.value, item.path, ['operation']);
-    if (to === undefined) continue;
-    const op = c.child(to, 'operation', item.path, OPERATION_FIELDS, { required: true });
-    if (op === undefined) continue;
-    toExists = true;
-    if (checkOperation(c, op, fieldPath(item.path, 'operation'))) tcpInTo = true;
-  }
+  const from = checkClauses(c, rule, path, 'from', 'source', SOURCE_FIELDS, (src, p) =>
+    checkSource(c, src, p, action),
+  );
+  const to = checkClauses(c, rule, path, 'to', 'operation', OPERATION_FIELDS, (op, p) =>
+    checkOperation(c, op, p),
+  );
+  const [fromExists, tcpInFrom] = from;
+  const [toExists, tcpInTo] = to;
 
   const whens = c.list(rule, 'when', path, { nonEmpty: true }) ?? [];
   for (const item of whens) checkCondition(c, item.value, item.path, action);
@@ -159,6 +136,36 @@ function checkRule(c: SpecCheck, value: unknown, path: string, action: Action): 
       'this DENY rule uses only HTTP attributes, so it denies all traffic to TCP ports the policy covers; name the ports explicitly',
     );
   }
+}
+
+/**
+ * A rule's `from` (each a `source`) or `to` (each an `operation`) list: entries must not be null
+ * or empty. Returns whether any entry was valid and whether one sets a field that applies to TCP.
+ */
+function checkClauses(
+  c: SpecCheck,
+  rule: Obj,
+  path: string,
+  list: 'from' | 'to',
+  key: 'source' | 'operation',
+  fields: readonly string[],
+  check: (value: Obj, path: string) => boolean,
+): [exists: boolean, tcp: boolean] {
+  let exists = false;
+  let tcp = false;
+  for (const item of c.list(rule, list, path, { nonEmpty: true }) ?? []) {
+    if (isAbsent(item.value)) {
+      c.error(item.path, 'must not be null');
+      continue;
+    }
+    const entry = c.object(item.value, item.path, [key]);
+    if (entry === undefined) continue;
+    const value = c.child(entry, key, item.path, fields, { required: true });
+    if (value === undefined) continue;
+    exists = true;
+    if (check(value, fieldPath(item.path, key))) tcp = true;
+  }
+  return [exists, tcp];
 }
 
 /** Returns whether the source sets a field that also applies to TCP traffic. */
