@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { X509Certificate, createPrivateKey, webcrypto } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -351,3 +351,39 @@ test(
     await fs.rm(dir, { recursive: true });
   },
 );
+
+test('weak or unsupported keys in a CSR are refused: RSA under 2048 bits, curves other than P-256/P-384', async () => {
+  const ca = await CertificateAuthority.create();
+  const identity = { namespace: 'default', serviceAccount: 'app' };
+  const csrFor = async (
+    algorithm: webcrypto.RsaHashedKeyGenParams | webcrypto.EcKeyGenParams,
+    signing: webcrypto.Algorithm | webcrypto.EcdsaParams,
+  ) => {
+    const keys = await webcrypto.subtle.generateKey(algorithm, true, ['sign', 'verify']);
+    const csr = await x509.Pkcs10CertificateRequestGenerator.create({ keys, signingAlgorithm: signing });
+    return csr.toString('pem');
+  };
+  const rsa = (bits: number) =>
+    csrFor(
+      {
+        name: 'RSASSA-PKCS1-v1_5',
+        modulusLength: bits,
+        publicExponent: new Uint8Array([1, 0, 1]),
+        hash: 'SHA-256',
+      },
+      { name: 'RSASSA-PKCS1-v1_5' },
+    );
+  await assert.rejects(
+    ca.signCsr(await rsa(1024), { identity }),
+    (err) => isTrellisError(err, 'TRELLIS_INVALID_ARGUMENT') && /2048/.test(err.message),
+  );
+  await assert.rejects(
+    ca.signCsr(await csrFor({ name: 'ECDSA', namedCurve: 'P-521' }, { name: 'ECDSA', hash: 'SHA-512' }), {
+      identity,
+    }),
+    (err) => isTrellisError(err) && /not supported/.test(err.message),
+  );
+  // A 2048-bit RSA key is certified.
+  const ok = await ca.signCsr(await rsa(2048), { identity });
+  assert.equal(ok.certChainPem.length >= 2, true);
+});

@@ -2,7 +2,7 @@
  * Reading a workload's PKCS#10 CSR: parsed with @peculiar/asn1-csr, its signature checked with
  * node:crypto over the request's original bytes. Only the public key is used afterwards.
  */
-import { createPublicKey, verify } from 'node:crypto';
+import { createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { CertificationRequest } from '@peculiar/asn1-csr';
 import type { SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
@@ -44,12 +44,14 @@ export function verifiedCsrKey(csrPem: string): SubjectPublicKeyInfo {
   const info = req.certificationRequestInfo;
   const spki = info.subjectPKInfo;
   let ok = false;
+  let weak: string | undefined;
   try {
     const key = createPublicKey({
       key: Buffer.from(AsnConvert.serialize(spki)),
       format: 'der',
       type: 'spki',
     });
+    weak = weakness(key);
     const tbs = req.certificationRequestInfoRaw ?? AsnConvert.serialize(info);
     ok = verify(hash, Buffer.from(tbs), key, Buffer.from(req.signature));
   } catch (err) {
@@ -59,5 +61,18 @@ export function verifiedCsrKey(csrPem: string): SubjectPublicKeyInfo {
     );
   }
   if (!ok) throw bad("the CSR's signature does not verify with its public key");
+  if (weak !== undefined) throw bad(weak);
   return spki;
+}
+
+/** Keys the CA will not certify: RSA under 2048 bits, elliptic curves other than P-256/P-384. */
+function weakness(key: KeyObject): string | undefined {
+  const details = key.asymmetricKeyDetails ?? {};
+  if (key.asymmetricKeyType === 'rsa' && (details.modulusLength ?? 0) < 2048)
+    return `the CSR's RSA key has ${details.modulusLength ?? 0} bits; at least 2048 are required`;
+  if (key.asymmetricKeyType === 'ec' && !['prime256v1', 'secp384r1'].includes(details.namedCurve ?? ''))
+    return `the CSR's curve ${details.namedCurve ?? '?'} is not supported (P-256 or P-384)`;
+  if (key.asymmetricKeyType !== 'rsa' && key.asymmetricKeyType !== 'ec')
+    return `the CSR's ${key.asymmetricKeyType ?? '?'} key is not supported (ECDSA or RSA)`;
+  return undefined;
 }
