@@ -32,33 +32,11 @@ const SOURCE_FIELDS = [
   'notRemoteIpBlocks',
 ] as const;
 
-/** Source fields the CUSTOM action cannot match on (Istio: "not supported with CUSTOM action"). */
-const CUSTOM_UNSUPPORTED_SOURCE = [
-  'principals',
-  'notPrincipals',
-  'requestPrincipals',
-  'notRequestPrincipals',
-  'namespaces',
-  'notNamespaces',
-  'serviceAccounts',
-  'notServiceAccounts',
-  'trustDomains',
-  'notTrustDomains',
-] as const;
+/** Source fields the CUSTOM action cannot match on (Istio: "not supported with CUSTOM action"): every identity field, none of the address ones. */
+const CUSTOM_UNSUPPORTED_SOURCE = SOURCE_FIELDS.filter((f) => !/IpBlocks$/i.test(f));
 
-/** Source fields that also apply to plain TCP traffic (the rest need HTTP). */
-const TCP_SOURCE_FIELDS = [
-  'principals',
-  'notPrincipals',
-  'namespaces',
-  'notNamespaces',
-  'serviceAccounts',
-  'notServiceAccounts',
-  'ipBlocks',
-  'notIpBlocks',
-  'remoteIpBlocks',
-  'notRemoteIpBlocks',
-] as const;
+/** Source fields that also apply to plain TCP traffic: all but the JWT and trust domain ones, which need HTTP or are Istio-only. */
+const TCP_SOURCE_FIELDS = SOURCE_FIELDS.filter((f) => !/RequestPrincipals$|TrustDomains$/i.test(f));
 
 const OPERATION_FIELDS = [
   'hosts',
@@ -214,7 +192,7 @@ function checkSource(c: SpecCheck, src: Obj, path: string, action: Action): bool
       if (err !== undefined) c.error(v.path, err);
     }
   }
-  return set.some((k) => (TCP_SOURCE_FIELDS as readonly string[]).includes(k));
+  return set.some((k) => TCP_SOURCE_FIELDS.includes(k));
 }
 
 /** Istio's CheckServiceAccount: at most 16, `NAME` or `NAMESPACE/NAME`, no wildcards, <= 320 chars. */

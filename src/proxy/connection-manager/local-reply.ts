@@ -30,7 +30,12 @@ export interface LocalReply {
   body: string;
   /** For gRPC requests, when the cause names a gRPC status (fault grpc_status, rate limit). */
   grpcStatus?: number | undefined;
+  /** Headers the reply carries whatever the protocol. */
+  headers?: Readonly<Record<string, string>>;
 }
+
+/** A circuit breaker's 503 tells a retrying client proxy not to retry it here (Envoy). */
+const OVERLOADED = Object.freeze({ 'x-envoy-overloaded': 'true' });
 
 export function localReply(reason: LocalReplyReason): LocalReply {
   switch (reason.kind) {
@@ -54,6 +59,7 @@ export function localReply(reason: LocalReplyReason): LocalReply {
       return {
         status: 503,
         body: 'upstream connect error or disconnect/reset before headers. reset reason: overflow\n',
+        headers: OVERLOADED,
       };
     case 'timeout':
       return { status: 504, body: 'upstream request timeout\n' };

@@ -316,9 +316,13 @@ async function send(
     path,
     authority: spec.authority,
     headers,
-    // With the pseudo-headers: hash policies and retriable_request_headers may name them.
+    // With the pseudo-headers: hash policies and retriable_request_headers may name them. Only
+    // they read these, so a request without either (inbound straight to its cluster) copies nothing.
     requestHeaders:
-      spec.matchHeaders ?? withPseudoHeaders(ds.headers, ds.path, ds.method, ds.authority, ds.scheme),
+      spec.matchHeaders ??
+      (action.hash || action.retry
+        ? withPseudoHeaders(ds.headers, ds.path, ds.method, ds.authority, ds.scheme)
+        : ds.headers),
     sourceIp: ds.remoteAddress,
     body,
     idle: spec.idle,
@@ -373,8 +377,7 @@ export function sendLocalReply(
 ): void {
   const reply = localReply(reason);
   flagLocalReply(info, reason);
-  // A circuit breaker's 503 tells a retrying client proxy not to retry it here (Envoy).
-  if (reason.kind === 'overflow') extraHeaders = { ...extraHeaders, 'x-envoy-overloaded': 'true' };
+  if (reply.headers) extraHeaders = { ...extraHeaders, ...reply.headers };
   if (ds.aborted) return;
   if (ds.headersSent) {
     // Too late for a response: the client sees the stream reset instead.

@@ -118,7 +118,7 @@ export interface RetryPolicy {
   /** retry_host_predicate previous_hosts: a retry avoids the hosts already tried. */
   readonly excludePreviousHosts: boolean;
   /**
-   * host_selection_retry_max_attempts, kept for the config dump: the balancers skip excluded
+   * host_selection_retry_max_attempts as the route asked; nothing reads it: the balancers skip excluded
    * hosts themselves, re-drawing up to twice the host count (policy/lb-host.ts firstAllowed), so
    * a retry lands on an untried host whenever one is healthy, as the bounded re-pick intends.
    */
