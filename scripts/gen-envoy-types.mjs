@@ -44,6 +44,14 @@ export const ROOTS = [
   'envoy.extensions.access_loggers.stream.v3.StdoutAccessLog',
   'envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
   'envoy.service.discovery.v3.DiscoveryResponse',
+  'envoy.extensions.filters.http.rbac.v3.RBAC',
+  'envoy.extensions.filters.network.rbac.v3.RBAC',
+  'envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication',
+  'envoy.extensions.filters.http.ext_authz.v3.ExtAuthz',
+  'envoy.extensions.filters.network.ext_authz.v3.ExtAuthz',
+  'envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector',
+  'envoy.service.auth.v3.CheckRequest',
+  'envoy.service.auth.v3.CheckResponse',
 ];
 
 // The protos the runtime loads (src/protocol/proto-files.ts): they define every root. This

@@ -205,6 +205,57 @@ import type { RateLimit as RateLimitFilter } from './generated/envoy/extensions/
 import type { DownstreamTlsContext } from './generated/envoy/extensions/transport_sockets/tls/v3/DownstreamTlsContext.js';
 import type { UpstreamTlsContext } from './generated/envoy/extensions/transport_sockets/tls/v3/UpstreamTlsContext.js';
 import type { FileAccessLog } from './generated/envoy/extensions/access_loggers/file/v3/FileAccessLog.js';
+// Security: RBAC (HTTP and network), JWT authentication, external authorization, TLS inspection.
+export type {
+  RBAC as RbacConfig,
+  RBAC__Output as RbacConfig__Output,
+} from './generated/envoy/config/rbac/v3/RBAC.js';
+export type {
+  Policy as RbacPolicy,
+  Policy__Output as RbacPolicy__Output,
+} from './generated/envoy/config/rbac/v3/Policy.js';
+export type {
+  Permission as RbacPermission,
+  Permission__Output as RbacPermission__Output,
+} from './generated/envoy/config/rbac/v3/Permission.js';
+export type {
+  Principal as RbacPrincipal,
+  Principal__Output as RbacPrincipal__Output,
+} from './generated/envoy/config/rbac/v3/Principal.js';
+export type {
+  RBAC as HttpRbac,
+  RBAC__Output as HttpRbac__Output,
+} from './generated/envoy/extensions/filters/http/rbac/v3/RBAC.js';
+export type {
+  RBAC as NetworkRbac,
+  RBAC__Output as NetworkRbac__Output,
+} from './generated/envoy/extensions/filters/network/rbac/v3/RBAC.js';
+export type {
+  JwtAuthentication,
+  JwtAuthentication__Output,
+} from './generated/envoy/extensions/filters/http/jwt_authn/v3/JwtAuthentication.js';
+export type {
+  JwtProvider,
+  JwtProvider__Output,
+} from './generated/envoy/extensions/filters/http/jwt_authn/v3/JwtProvider.js';
+export type {
+  ExtAuthz as HttpExtAuthz,
+  ExtAuthz__Output as HttpExtAuthz__Output,
+} from './generated/envoy/extensions/filters/http/ext_authz/v3/ExtAuthz.js';
+export type {
+  ExtAuthz as NetworkExtAuthz,
+  ExtAuthz__Output as NetworkExtAuthz__Output,
+} from './generated/envoy/extensions/filters/network/ext_authz/v3/ExtAuthz.js';
+export type {
+  TlsInspector,
+  TlsInspector__Output,
+} from './generated/envoy/extensions/filters/listener/tls_inspector/v3/TlsInspector.js';
+export type { CheckRequest, CheckRequest__Output } from './generated/envoy/service/auth/v3/CheckRequest.js';
+export type {
+  CheckResponse,
+  CheckResponse__Output,
+} from './generated/envoy/service/auth/v3/CheckResponse.js';
+
 import type { StdoutAccessLog } from './generated/envoy/extensions/access_loggers/stream/v3/StdoutAccessLog.js';
 import type { HttpProtocolOptions } from './generated/envoy/extensions/upstreams/http/v3/HttpProtocolOptions.js';
 import type { Listener } from './generated/envoy/config/listener/v3/Listener.js';
@@ -212,6 +263,12 @@ import type { RouteConfiguration } from './generated/envoy/config/route/v3/Route
 import type { Cluster } from './generated/envoy/config/cluster/v3/Cluster.js';
 import type { ClusterLoadAssignment } from './generated/envoy/config/endpoint/v3/ClusterLoadAssignment.js';
 import type { Secret } from './generated/envoy/extensions/transport_sockets/tls/v3/Secret.js';
+import type { RBAC as HttpRbacMsg } from './generated/envoy/extensions/filters/http/rbac/v3/RBAC.js';
+import type { RBAC as NetworkRbacMsg } from './generated/envoy/extensions/filters/network/rbac/v3/RBAC.js';
+import type { JwtAuthentication as JwtAuthenticationMsg } from './generated/envoy/extensions/filters/http/jwt_authn/v3/JwtAuthentication.js';
+import type { ExtAuthz as HttpExtAuthzMsg } from './generated/envoy/extensions/filters/http/ext_authz/v3/ExtAuthz.js';
+import type { ExtAuthz as NetworkExtAuthzMsg } from './generated/envoy/extensions/filters/network/ext_authz/v3/ExtAuthz.js';
+import type { TlsInspector as TlsInspectorMsg } from './generated/envoy/extensions/filters/listener/tls_inspector/v3/TlsInspector.js';
 
 /** The message each type URL Trellis packs into an Any carries (input side). */
 export interface PackedMessages {
@@ -233,5 +290,11 @@ export interface PackedMessages {
   [TYPE.fileAccessLog]: FileAccessLog;
   [TYPE.stdoutAccessLog]: StdoutAccessLog;
   [TYPE.http2Options]: HttpProtocolOptions;
+  [TYPE.rbac]: HttpRbacMsg;
+  [TYPE.networkRbac]: NetworkRbacMsg;
+  [TYPE.jwtAuthn]: JwtAuthenticationMsg;
+  [TYPE.extAuthz]: HttpExtAuthzMsg;
+  [TYPE.networkExtAuthz]: NetworkExtAuthzMsg;
+  [TYPE.tlsInspector]: TlsInspectorMsg;
 }
 export type PackedTypeUrl = keyof PackedMessages;
