@@ -16,8 +16,10 @@ export const LAYERS = {
   ca: ['core'],
   // The control plane process: wires stores, registry, translation and the ADS server, and
   // serves the HTTP API. Only cli assembles processes above it.
-  controlplane: ['core', 'api', 'config', 'registry', 'controllers', 'xds', 'protocol'],
-  proxy: ['core', 'protocol'],
+  controlplane: ['core', 'api', 'config', 'registry', 'controllers', 'xds', 'protocol', 'ca'],
+  // The proxy is its own workload agent: it makes its key and CSR with ca/workload.ts (the CA's
+  // client half, which needs only core) and never sees the CA's keys.
+  proxy: ['core', 'protocol', 'ca'],
   ratelimit: ['core', 'protocol'],
   cli: '*',
 };

@@ -11,6 +11,24 @@ import type { BodySource } from './request-body.js';
 export type HeaderMap = Record<string, string | string[] | undefined>;
 export type OutHeaders = Record<string, string | string[]>;
 
+/**
+ * What the connection a request arrived on proves about its peer: filled by the listener for TLS
+ * connections; absent on plaintext ones. RBAC (`authenticated.principal_name`), the access log and
+ * Istio's metric labels (`connection_security_policy`, `source_principal`) read it.
+ */
+export interface ConnectionSecurity {
+  /** `mutual_tls` when the client presented a certificate the listener verified; else `none`. */
+  policy: 'mutual_tls' | 'none';
+  /** The verified peer certificate's URI SAN (else its subject), Envoy's principal. */
+  peerPrincipal?: string | undefined;
+  /** This side's certificate URI SAN, when the listener served one. */
+  localPrincipal?: string | undefined;
+  /** The SNI the client asked for. */
+  sni?: string | undefined;
+  /** The negotiated ALPN protocol. */
+  alpn?: string | undefined;
+}
+
 export interface Downstream {
   method: string;
   /** The request path; path normalization (request-handler.ts) replaces it before routing. */
@@ -25,6 +43,8 @@ export interface Downstream {
   remoteAddress: string;
   /** Local port the request arrived on. */
   localPort: number;
+  /** The connection's TLS facts; undefined for plaintext connections. */
+  security?: ConnectionSecurity | undefined;
   readonly headersSent: boolean;
   /** True once the client went away before the response finished. */
   readonly aborted: boolean;
