@@ -52,6 +52,7 @@ export const ROOTS = [
   'envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector',
   'envoy.service.auth.v3.CheckRequest',
   'envoy.service.auth.v3.CheckResponse',
+  'envoy.extensions.path.match.uri_template.v3.UriTemplateMatchConfig',
 ];
 
 // The protos the runtime loads (src/protocol/proto-files.ts): they define every root. This

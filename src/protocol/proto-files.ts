@@ -26,6 +26,7 @@ export const PROTO_FILES: readonly string[] = [
   'envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.proto',
   'envoy/service/auth/v3/external_auth.proto',
   'envoy/service/secret/v3/sds.proto',
+  'envoy/extensions/path/match/uri_template/v3/uri_template_match.proto',
   'envoy/extensions/access_loggers/file/v3/file.proto',
   'envoy/extensions/access_loggers/stream/v3/stream.proto',
   'envoy/extensions/load_balancing_policies/ring_hash/v3/ring_hash.proto',
