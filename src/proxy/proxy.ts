@@ -29,6 +29,7 @@
  * `trellis proxy --concurrency N` runs this class in N worker processes with `configSource:
  * 'external'` (listeners only); the primary keeps the xDS client and the admin (workers/).
  */
+import type { WorkloadCertificateSource } from './identity/workload-certificate.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { Random } from '../core/random.js';
@@ -76,6 +77,12 @@ export interface ProxyOptions {
    * workers/worker.ts) and `start` binds only the listeners.
    */
   configSource?: 'ads' | 'external';
+  /**
+   * The workload's own certificate (SDS `default`) and trust bundle (`ROOTCA`): what TLS transport
+   * sockets referring to those names through the `sds-grpc` config source use. Absent: such
+   * references cannot be served (the listener or cluster asking for them is NACKed).
+   */
+  workloadCertificates?: WorkloadCertificateSource;
 }
 
 export class TrellisProxy {
