@@ -8,6 +8,12 @@
  *   nginx proxy    wrk -> nginx proxy_pass (1 worker, upstream keepalive) -> nginx
  *   trellis 1 hop  wrk -> `trellis proxy` outbound -> nginx
  *   trellis 2 hops wrk -> client sidecar outbound -> server sidecar inbound (ORIGINAL_DST) -> nginx
+ *   haproxy 2 hops mTLS   wrk -> HAProxy (TLS client with a workload certificate, http-reuse
+ *                  always) -> HAProxy (TLS server, client certificate required) -> nginx: the peer
+ *                  for two mTLS sidecar hops
+ *
+ * After the table, new-connection handshakes per second against each mTLS server side
+ * (`openssl s_time -new` with a client certificate, ECDSA P-256 certificates from src/ca).
  *
  * The Trellis proxies are configured by a FakeAds in this process (routing via RDS, Istio
  * metrics on, request id / trace headers propagated, no access log). Columns: rps at saturation
@@ -33,6 +39,8 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { CertificateAuthority } from '../src/ca/authority.js';
+import { generateKeyAndCsr } from '../src/ca/workload.js';
 import { FakeAds } from '../src/proxy/testing/fake-ads.js';
 import {
   children,
@@ -206,6 +214,40 @@ function runFixedRate(port: number, host: string, rate: number, secs: number): L
   return JSON.parse(out) as Latency;
 }
 
+/**
+ * New TLS connections per second with a client certificate (`openssl s_time -new`, pinned to
+ * core 1), and the server's CPU per handshake.
+ */
+function runHandshakes(port: number, secs: number, pid: number | undefined): { rate: number; cpuUs: number } {
+  const cpuBefore = cpuSeconds(pid);
+  const out = execFileSync(
+    'taskset',
+    [
+      '-c',
+      '1',
+      'openssl',
+      's_time',
+      '-connect',
+      `127.0.0.1:${port}`,
+      '-new',
+      '-cert',
+      `${dir}/client-chain.pem`,
+      '-key',
+      `${dir}/client-key.pem`,
+      '-CAfile',
+      `${dir}/root.pem`,
+      '-time',
+      String(secs),
+    ],
+    { encoding: 'utf8', timeout: (secs + 30) * 1000 },
+  );
+  const m = /(\d+) connections in (\d+) real seconds/.exec(out);
+  const count = Number(m?.[1] ?? 0);
+  const rate = count / Number(m?.[2] ?? secs);
+  const cpuUs = count > 0 ? ((cpuSeconds(pid) - cpuBefore) * 1e6) / count : NaN;
+  return { rate, cpuUs };
+}
+
 const dir = mkdtempSync(path.join(os.tmpdir(), 'trellis-bench-proxy-'));
 const backendPort = await freePort();
 const nginxConf = (port: number, body: string) => `
@@ -233,6 +275,8 @@ interface Row {
   pids: () => (number | undefined)[];
   setup?: () => Promise<void>;
   teardown?: () => Promise<void>;
+  /** An mTLS server side whose new-connection handshakes per second are measured. */
+  handshake?: { name: string; port: number; pid: () => number | undefined };
 }
 
 const rows: Row[] = [{ name: 'direct (nginx)', port: backendPort, host: 'bench', pids: () => [] }];
@@ -269,6 +313,81 @@ rows.push({
     await waitForPort(haPort);
   },
   teardown: async () => ha && stop(ha),
+});
+
+// Workload certificates for the mTLS rows: one CA, a client and a server identity.
+const ca = await CertificateAuthority.create();
+async function workloadPem(sa: string): Promise<{ chain: string; key: string }> {
+  const { privateKeyPem, csrPem } = await generateKeyAndCsr();
+  const signed = await ca.signCsr(csrPem, {
+    identity: { trustDomain: 'cluster.local', namespace: 'default', serviceAccount: sa },
+  });
+  return { chain: signed.certChainPem.join(''), key: privateKeyPem };
+}
+const clientCert = await workloadPem('client');
+const serverCert = await workloadPem('server');
+writeFileSync(`${dir}/root.pem`, ca.trustBundle().join(''));
+writeFileSync(`${dir}/client.pem`, clientCert.chain + clientCert.key);
+writeFileSync(`${dir}/server.pem`, serverCert.chain + serverCert.key);
+writeFileSync(`${dir}/client-chain.pem`, clientCert.chain);
+writeFileSync(`${dir}/client-key.pem`, clientCert.key);
+
+const haOutPort = await freePort();
+const haInPort = await freePort();
+let haOut: ChildProcess | undefined;
+let haIn: ChildProcess | undefined;
+const haproxyConfig = (lines: string[]) =>
+  [
+    'global',
+    '  nbthread 1',
+    '  maxconn 4096',
+    '  ssl-server-verify required',
+    'defaults',
+    '  mode http',
+    '  timeout connect 5s',
+    '  timeout client 60s',
+    '  timeout server 60s',
+    '  http-reuse always',
+    ...lines,
+    '',
+  ].join('\n');
+const startHaproxyMtls = async () => {
+  writeFileSync(
+    `${dir}/haproxy-in.cfg`,
+    haproxyConfig([
+      'frontend fe',
+      `  bind 127.0.0.1:${haInPort} ssl crt ${dir}/server.pem ca-file ${dir}/root.pem verify required alpn http/1.1`,
+      '  default_backend be',
+      'backend be',
+      `  server nginx 127.0.0.1:${backendPort}`,
+    ]),
+  );
+  writeFileSync(
+    `${dir}/haproxy-out.cfg`,
+    haproxyConfig([
+      'frontend fe',
+      `  bind 127.0.0.1:${haOutPort}`,
+      '  default_backend be',
+      'backend be',
+      `  server in 127.0.0.1:${haInPort} ssl crt ${dir}/client.pem ca-file ${dir}/root.pem verify required alpn http/1.1`,
+    ]),
+  );
+  haIn = start(0, 'haproxy', ['-f', `${dir}/haproxy-in.cfg`, '-db']);
+  haOut = start(0, 'haproxy', ['-f', `${dir}/haproxy-out.cfg`, '-db']);
+  await waitForPort(haInPort);
+  await waitForPort(haOutPort);
+};
+rows.push({
+  name: 'haproxy, 2 hops mTLS',
+  port: haOutPort,
+  host: 'bench',
+  pids: () => [haOut?.pid, haIn?.pid],
+  setup: startHaproxyMtls,
+  teardown: async () => {
+    if (haOut) await stop(haOut);
+    if (haIn) await stop(haIn);
+  },
+  handshake: { name: 'haproxy TLS server', port: haInPort, pid: () => haIn?.pid },
 });
 
 const ngPort = await freePort();
@@ -378,6 +497,7 @@ rows.push({
 const fmt = (us: number) =>
   Number.isNaN(us) ? '-' : us >= 1000 ? `${(us / 1000).toFixed(2)} ms` : `${Math.round(us)} us`;
 const results: string[] = [];
+const handshakes: string[] = [];
 try {
   if (flags.profile) {
     const profDir = path.resolve(flags.profile);
@@ -418,7 +538,17 @@ try {
       const line = `| ${row.name} | ${Math.round(sat.rps)} | ${cpuPerReq} | ${fmt(c1.p50)} | ${fmt(c1.p99)} | ${fmt(fixed.p50)} | ${fmt(fixed.p99)} | ${row.pids().length ? `${rss.toFixed(0)} MB` : '-'} |`;
       console.log(line);
       results.push(line);
+      if (row.handshake) {
+        const h = runHandshakes(row.handshake.port, seconds, row.handshake.pid());
+        handshakes.push(`| ${row.handshake.name} | ${Math.round(h.rate)} | ${fmt(h.cpuUs)} |`);
+      }
       await row.teardown?.();
+    }
+    if (handshakes.length > 0) {
+      console.log('\nNew mTLS connections (openssl s_time -new, client certificate, ECDSA P-256):');
+      console.log('| server side | handshakes/s | server CPU/handshake |');
+      console.log('|---|---:|---:|');
+      for (const h of handshakes) console.log(h);
     }
   }
 } finally {
