@@ -80,11 +80,23 @@ export class IstioStats {
   private readonly byFields = new Map<string, Series>();
   /** Connection manager counters (Envoy's http.*.downstream_*), e.g. premature-reset closes. */
   private readonly downstream = new Map<string, number>();
+  /** Filter counters by Envoy's flat stat name (`http.<stat_prefix>.rbac.denied`, `tcp.rbac.allowed`). */
+  private readonly envoy = new Map<string, number>();
 
   constructor(private readonly node: ProxyBootstrap) {}
 
   countDownstream(name: string): void {
     this.downstream.set(name, (this.downstream.get(name) ?? 0) + 1);
+  }
+
+  /** Adds one to an Envoy filter counter, named as Envoy names it (`http.<stat_prefix>.rbac.allowed`). */
+  countEnvoy(name: string): void {
+    this.envoy.set(name, (this.envoy.get(name) ?? 0) + 1);
+  }
+
+  /** An Envoy filter counter's value (0 when never counted). */
+  envoyCounter(name: string): number {
+    return this.envoy.get(name) ?? 0;
   }
 
   record(info: StreamInfo): void {
@@ -187,6 +199,12 @@ export class IstioStats {
       out.push(`# TYPE envoy_http_${name} counter`);
       out.push(`envoy_http_${name} ${n}`);
     }
+    // Filter counters: Envoy's flat name with every non-alphanumeric character as `_`.
+    for (const [name, n] of [...this.envoy].sort()) {
+      const prom = `envoy_${name.replace(/[^a-zA-Z0-9_]/g, '_')}`;
+      out.push(`# TYPE ${prom} counter`);
+      out.push(`${prom} ${n}`);
+    }
     return out.join('\n') + '\n';
   }
 
@@ -204,6 +222,7 @@ export class IstioStats {
       })),
       tcp: [...this.tcp.values()].map((s) => ({ ...s })),
       downstream: Object.fromEntries(this.downstream),
+      envoy: Object.fromEntries(this.envoy),
     };
   }
 
@@ -231,6 +250,8 @@ export class IstioStats {
     }
     for (const [name, n] of Object.entries(data.downstream ?? {}))
       this.downstream.set(name, (this.downstream.get(name) ?? 0) + n);
+    for (const [name, n] of Object.entries(data.envoy ?? {}))
+      this.envoy.set(name, (this.envoy.get(name) ?? 0) + n);
     for (const d of data.tcp) {
       const s = this.tcp.get(d.labels);
       if (!s) {
@@ -263,6 +284,7 @@ export interface IstioStatsData {
   }[];
   tcp: TcpSeries[];
   downstream?: Record<string, number>;
+  envoy?: Record<string, number>;
 }
 
 function histogramData(h: Histogram): HistogramData {

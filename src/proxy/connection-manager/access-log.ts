@@ -69,6 +69,8 @@ function operator(op: string, arg: string, info: StreamInfo): string {
       return String(info.attempts);
     case 'GRPC_STATUS_NUMBER':
       return info.grpcStatus ?? '-';
+    case 'RESPONSE_CODE_DETAILS':
+      return info.responseCodeDetails ?? (info.upstreamServiceTimeMs !== undefined ? 'via_upstream' : '-');
     default:
       return '-';
   }

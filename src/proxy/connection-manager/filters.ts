@@ -11,6 +11,11 @@ import { LocalRateLimiter, type LocalRateLimitConfig } from '../policy/local-rat
 import type { OutHeaders } from './downstream.js';
 import type { RateLimitClient } from './rate-limit-client.js';
 import type { LocalReplyReason } from './local-reply.js';
+import type { ConnectionSecurity } from './downstream.js';
+import type { IstioStats } from '../admin/stats.js';
+import { httpRbacRequest } from './authz-request.js';
+import { evaluateRbacFilter } from './authz-filter.js';
+import { JWT_AUTHN_FILTER, runJwtAuthn } from './jwt-filter.js';
 
 export interface FilterInput {
   hcm: HttpConnectionManagerConfig | undefined;
@@ -23,10 +28,22 @@ export interface FilterInput {
   headers: Readonly<Record<string, string | string[] | undefined>>;
   cluster: string;
   remoteAddress: string;
+  /** The connection facts RBAC and jwt_authn read (the port the request arrived on, TLS). */
+  localPort?: number;
+  security?: ConnectionSecurity | undefined;
+  scheme?: string;
+  /** Where filter counters go (RBAC's http.<stat_prefix>.rbac.*). */
+  stats?: IstioStats;
 }
 
 export type FilterOutcome =
-  | { kind: 'continue'; requestHeaders: [string, string][]; responseHeaders: OutHeaders }
+  | {
+      kind: 'continue';
+      requestHeaders: [string, string][];
+      responseHeaders: OutHeaders;
+      /** Request headers filters took away (jwt_authn: a token not forwarded, forged claim headers). */
+      removeRequestHeaders?: string[];
+    }
   | { kind: 'reply'; reason: LocalReplyReason; responseHeaders: OutHeaders }
   | { kind: 'respond'; status: number; headers: OutHeaders };
 
@@ -88,9 +105,13 @@ export class HttpFilterRunner {
 
   async run(input: FilterInput): Promise<FilterOutcome> {
     const requestHeaders: [string, string][] = [];
+    const removeRequestHeaders: string[] = [];
     const responseHeaders: OutHeaders = {};
     const filters = input.hcm?.httpFilters ?? [];
-    const pseudo = input.headers;
+    // The request as later filters see it: jwt_authn's header changes are visible to RBAC.
+    let pseudo = input.headers;
+    // Dynamic metadata of this request, by filter namespace (jwt_authn payloads for RBAC).
+    const metadata: Record<string, unknown> = {};
     for (const f of filters) {
       const override = input.route.perFilter.get(f.name) ?? input.vh.perFilter.get(f.name);
       switch (f.kind) {
@@ -190,11 +211,65 @@ export class HttpFilterRunner {
           requestHeaders.push(...answer.requestHeaders);
           break;
         }
+        case 'jwt_authn': {
+          const result = await runJwtAuthn(
+            f.jwt,
+            {
+              method: input.method,
+              path: input.path,
+              authority: input.authority,
+              scheme: input.scheme ?? 'http',
+              headers: pseudo,
+            },
+            this.clock.wallNow() / 1000,
+          );
+          if (result.kind === 'deny') return { kind: 'reply', reason: result.reason, responseHeaders };
+          if (result.removeHeaders.length > 0 || result.setHeaders.length > 0) {
+            const next = { ...pseudo };
+            for (const h of result.removeHeaders) delete next[h];
+            for (const [k, v] of result.setHeaders) next[k] = v;
+            pseudo = next;
+            removeRequestHeaders.push(...result.removeHeaders);
+            requestHeaders.push(...result.setHeaders);
+          }
+          if (Object.keys(result.metadata).length > 0) {
+            const prev = metadata[JWT_AUTHN_FILTER] as Record<string, unknown> | undefined;
+            metadata[JWT_AUTHN_FILTER] = { ...prev, ...result.metadata };
+          }
+          break;
+        }
+        case 'rbac': {
+          const request = httpRbacRequest({
+            headers: pseudo,
+            path: input.path,
+            peer: input.remoteAddress,
+            localPort: input.localPort ?? 0,
+            security: input.security,
+            clientAddress: input.hcm?.clientAddress,
+            metadata,
+          });
+          const stats = input.stats;
+          const decision = evaluateRbacFilter(f.rbac, request, {
+            statPrefix: `http.${input.hcm?.statPrefix ?? ''}`,
+            metadataNamespace: 'envoy.filters.http.rbac',
+            metadata,
+            ...(stats ? { count: (s: string) => stats.countEnvoy(s) } : {}),
+          });
+          if (!decision.allowed)
+            return {
+              kind: 'reply',
+              reason: { kind: 'rbac-denied', policy: decision.policy },
+              responseHeaders,
+            };
+          break;
+        }
         case 'router':
           break;
       }
     }
-    return { kind: 'continue', requestHeaders, responseHeaders };
+    return removeRequestHeaders.length > 0
+      ? { kind: 'continue', requestHeaders, responseHeaders, removeRequestHeaders }
+      : { kind: 'continue', requestHeaders, responseHeaders };
   }
 
   private async sleep(ms: number): Promise<void> {

@@ -23,7 +23,18 @@ export type LocalReplyReason =
   | { kind: 'path-redirect'; location: string }
   | { kind: 'fault-abort'; status: number; grpcStatus?: number | undefined }
   | { kind: 'rate-limited'; status: number; grpcStatus?: number | undefined }
-  | { kind: 'rate-limit-service-error'; detail: string };
+  | { kind: 'rate-limit-service-error'; detail: string }
+  /** envoy.filters.http.rbac denied the request; `policy` is the matched one (DENY) or none. */
+  | { kind: 'rbac-denied'; policy?: string | undefined }
+  /** envoy.filters.http.jwt_authn: 401 (403 for audiences), jwt_verify_lib's text as the body. */
+  | {
+      kind: 'jwt-denied';
+      status: number;
+      message: string;
+      wwwAuthenticate?: string | undefined;
+      /** strip_failure_response: no body and no challenge. */
+      strip?: boolean;
+    };
 
 export interface LocalReply {
   status: number;
@@ -36,6 +47,21 @@ export interface LocalReply {
 
 /** A circuit breaker's 503 tells a retrying client proxy not to retry it here (Envoy). */
 const OVERLOADED = Object.freeze({ 'x-envoy-overloaded': 'true' });
+
+/**
+ * Envoy's %RESPONSE_CODE_DETAILS% for the replies whose details the access log prints
+ * (`rbac_access_denied_matched_policy[<policy>]`, `jwt_authn_access_denied{<status>}`).
+ */
+export function responseCodeDetails(reason: LocalReplyReason): string | undefined {
+  switch (reason.kind) {
+    case 'rbac-denied':
+      return `rbac_access_denied_matched_policy[${(reason.policy ?? 'none').replace(/\s/g, '_')}]`;
+    case 'jwt-denied':
+      return `jwt_authn_access_denied{${reason.message.replace(/\s/g, '_')}}`;
+    default:
+      return undefined;
+  }
+}
 
 export function localReply(reason: LocalReplyReason): LocalReply {
   switch (reason.kind) {
@@ -86,6 +112,16 @@ export function localReply(reason: LocalReplyReason): LocalReply {
         status: reason.status,
         body: 'local_rate_limited\n',
         grpcStatus: reason.grpcStatus,
+      };
+    case 'rbac-denied':
+      // Envoy's exact body (no newline): clients and tests compare it.
+      return { status: 403, body: 'RBAC: access denied' };
+    case 'jwt-denied':
+      if (reason.strip === true) return { status: reason.status, body: '' };
+      return {
+        status: reason.status,
+        body: reason.message,
+        ...(reason.wwwAuthenticate ? { headers: { 'www-authenticate': reason.wwwAuthenticate } } : {}),
       };
   }
 }

@@ -14,6 +14,7 @@ import type {
   Route,
   HeaderMutation,
   RouteTable,
+  VirtualHost,
 } from '../model/config.js';
 import type { IstioStats } from '../admin/stats.js';
 import type { ClusterManager } from '../upstream/cluster-manager.js';
@@ -31,7 +32,7 @@ import {
   propagateRequestContext,
   withPseudoHeaders,
 } from './headers.js';
-import { grpcStatusForHttp, localReply, type LocalReplyReason } from './local-reply.js';
+import { grpcStatusForHttp, localReply, responseCodeDetails, type LocalReplyReason } from './local-reply.js';
 import { flagDownstreamDisconnect, flagLocalReply } from './response-flags.js';
 import { ReplayableBody } from './request-body.js';
 import { matchRoute, rewritePath, selectVirtualHost } from './route-table.js';
@@ -157,13 +158,17 @@ async function route(
   if (!table || !vh || !r) return { kind: 'no-route', authority: ds.authority, path: ds.path };
   info.routeName = r.name;
   const action = r.action;
-  if (action.kind === 'direct') {
-    const headers: OutgoingHeaders = action.body ? { 'content-type': 'text/plain' } : {};
-    applyMutations(headers, [r.responseHeaders, vh.responseHeaders, table.responseHeaders]);
-    respondFully(ds, info, action.status, headers, action.body);
-    return undefined;
-  }
-  if (action.kind === 'redirect') {
+  if (action.kind !== 'forward') {
+    // HTTP filters (RBAC, jwt_authn, ...) run before the router answers, as in Envoy: a direct
+    // response or a redirect is not a way around an authorization policy.
+    const early = await runFilters(ds, target.hcm, r, vh, '', matchHeaders, deps);
+    if (early.kind !== 'continue') return finishFiltered(ds, info, early);
+    if (action.kind === 'direct') {
+      const headers: OutgoingHeaders = action.body ? { 'content-type': 'text/plain' } : {};
+      applyMutations(headers, [r.responseHeaders, vh.responseHeaders, table.responseHeaders]);
+      respondFully(ds, info, action.status, headers, action.body);
+      return undefined;
+    }
     const location = redirectLocation(r, action, ds);
     respondFully(ds, info, action.status, { location }, '');
     return undefined;
@@ -172,31 +177,11 @@ async function route(
   const picked = pickWeighted(action.targets, action.totalWeight, deps.random);
   if (!picked) return { kind: 'no-cluster', cluster: '' };
   info.upstreamCluster = picked.cluster;
-  // The router alone (the common case): no filter to run, and no await.
-  const filtered = !hasFiltersBeforeRouter(target.hcm)
-    ? NO_FILTERS
-    : await deps.filters.run({
-        hcm: target.hcm,
-        route: r,
-        vh,
-        method: ds.method,
-        path: ds.path,
-        authority: ds.authority,
-        headers: matchHeaders,
-        cluster: picked.cluster,
-        remoteAddress: ds.remoteAddress,
-      });
-  if (filtered.kind === 'respond') {
-    respondFully(ds, info, filtered.status, filtered.headers, '');
-    return undefined;
-  }
-  if (filtered.kind === 'reply') {
-    sendLocalReply(ds, filtered.reason, info, filtered.responseHeaders);
-    return undefined;
-  }
+  const filtered = await runFilters(ds, target.hcm, r, vh, picked.cluster, matchHeaders, deps);
+  if (filtered.kind !== 'continue') return finishFiltered(ds, info, filtered);
   // Filters rarely add headers: share one empty mutation instead of building it per request.
   const extraRequest: HeaderMutation =
-    filtered.requestHeaders.length === 0
+    filtered.requestHeaders.length === 0 && filtered.removeRequestHeaders === undefined
       ? NO_MUTATION
       : {
           add: filtered.requestHeaders.map(([key, value]) => ({
@@ -205,7 +190,7 @@ async function route(
             append: false,
             onlyIfAbsent: false,
           })),
-          remove: [],
+          remove: filtered.removeRequestHeaders ?? [],
         };
   const responseEntries = Object.entries(filtered.responseHeaders);
   const extraResponse: HeaderMutation =
@@ -243,6 +228,45 @@ async function route(
     ],
     matchHeaders,
   });
+}
+
+/** The connection manager's HTTP filters for a routed request; none (no await) in the common case. */
+async function runFilters(
+  ds: Downstream,
+  hcm: HttpConnectionManagerConfig | undefined,
+  r: Route,
+  vh: VirtualHost,
+  cluster: string,
+  matchHeaders: Readonly<Record<string, string | string[] | undefined>>,
+  deps: RouterDeps,
+): Promise<FilterOutcome> {
+  if (!hasFiltersBeforeRouter(hcm)) return NO_FILTERS;
+  return deps.filters.run({
+    hcm,
+    route: r,
+    vh,
+    method: ds.method,
+    path: ds.path,
+    authority: ds.authority,
+    headers: matchHeaders,
+    cluster,
+    remoteAddress: ds.remoteAddress,
+    localPort: ds.localPort,
+    security: ds.security,
+    scheme: ds.scheme,
+    stats: deps.stats,
+  });
+}
+
+/** A filter answered the request itself (a CORS preflight, a denial, an abort). */
+function finishFiltered(
+  ds: Downstream,
+  info: StreamInfo,
+  filtered: Exclude<FilterOutcome, { kind: 'continue' }>,
+): undefined {
+  if (filtered.kind === 'respond') respondFully(ds, info, filtered.status, filtered.headers, '');
+  else sendLocalReply(ds, filtered.reason, info, filtered.responseHeaders);
+  return undefined;
 }
 
 interface SendSpec {
@@ -377,6 +401,8 @@ export function sendLocalReply(
 ): void {
   const reply = localReply(reason);
   flagLocalReply(info, reason);
+  const details = responseCodeDetails(reason);
+  if (details !== undefined) info.responseCodeDetails = details;
   if (reply.headers) extraHeaders = { ...extraHeaders, ...reply.headers };
   if (ds.aborted) return;
   if (ds.headersSent) {

@@ -41,6 +41,9 @@ export function localReplyFlag(reason: LocalReplyReason): ResponseFlag | undefin
       return 'RLSE';
     case 'rate-limited':
       return 'RL';
+    // Envoy sets no flag for an RBAC or JWT denial: the details say why (access log).
+    case 'rbac-denied':
+    case 'jwt-denied':
     case 'upgrade-refused':
     case 'path-redirect':
     case 'retry-buffer-overflow':

@@ -36,6 +36,8 @@ export interface StreamInfo {
   routeName?: string;
   grpcStatus?: string;
   attempts: number;
+  /** Envoy's %RESPONSE_CODE_DETAILS% when a filter answered (rbac_access_denied_matched_policy[...]). */
+  responseCodeDetails?: string;
 }
 
 /** A fresh StreamInfo for a request that starts now. */

@@ -15,6 +15,8 @@ import type { LbSettings } from '../policy/load-balancer.js';
 import type { PriorityOptions } from '../policy/locality.js';
 import type { OutlierSettings } from '../policy/outlier-detector.js';
 import type { RetryPolicy } from '../policy/retry-policy.js';
+import type { RbacEngine } from '../policy/rbac.js';
+import type { JwtAuthnFilter } from '../policy/jwt-authn.js';
 import type { StringMatcherConfig } from '../policy/string-matcher.js';
 
 export type XdsShortType = 'CDS' | 'EDS' | 'LDS' | 'RDS' | 'SDS';
@@ -208,7 +210,36 @@ export type HttpFilterConfig =
   /** config undefined: the filter only acts where a route or virtual host configures it. */
   | { kind: 'local_ratelimit'; name: string; config?: LocalRateLimitConfig }
   | { kind: 'cors'; name: string }
-  | { kind: 'ratelimit'; name: string; config: GlobalRateLimitConfig };
+  | { kind: 'ratelimit'; name: string; config: GlobalRateLimitConfig }
+  | { kind: 'rbac'; name: string; rbac: RbacFilter }
+  | { kind: 'jwt_authn'; name: string; jwt: JwtAuthnFilter };
+
+/**
+ * envoy.filters.http.rbac and envoy.filters.network.rbac: the enforced engine (absent: the filter
+ * enforces nothing) and the shadow one, evaluated for stats and dynamic metadata only.
+ */
+export interface RbacFilter {
+  rules?: RbacEngine;
+  shadowRules?: RbacEngine;
+  /** rules_stat_prefix: between `rbac.` and `allowed` / `denied`. */
+  rulesStatPrefix: string;
+  /** shadow_rules_stat_prefix: before `shadow_allowed` and the shadow metadata keys. */
+  shadowRulesStatPrefix: string;
+}
+
+/** The network RBAC filter ahead of a TCP proxy: counted under `<stat_prefix>.rbac.`. */
+export interface NetworkRbacFilter extends RbacFilter {
+  statPrefix: string;
+}
+
+/**
+ * How the connection manager finds the client's address (Envoy's use_remote_address and
+ * xff_num_trusted_hops): RBAC remote_ip reads the result, direct_remote_ip the peer.
+ */
+export interface ClientAddressPolicy {
+  useRemoteAddress: boolean;
+  xffNumTrustedHops: number;
+}
 
 /** envoy.filters.http.ratelimit: where to ask and what to do when the service fails. */
 export interface GlobalRateLimitConfig {
@@ -257,6 +288,8 @@ export interface HttpConnectionManagerConfig {
   upgradeTypes: ReadonlySet<string>;
   /** How request paths are normalized before routing (normalize_path, merge_slashes, ...). */
   pathNormalization: PathNormalization;
+  /** use_remote_address / xff_num_trusted_hops; absent: Envoy's defaults (false, 0). */
+  clientAddress?: ClientAddressPolicy;
 }
 
 /**
@@ -277,6 +310,8 @@ export interface TcpProxyConfig {
   totalWeight: number;
   idleTimeoutMs: number;
   accessLogs: readonly AccessLogConfig[];
+  /** Network RBAC filters ahead of the TCP proxy, in chain order. */
+  rbac?: readonly NetworkRbacFilter[];
 }
 
 export type NetworkFilterConfig = HttpConnectionManagerConfig | TcpProxyConfig;

@@ -11,6 +11,7 @@ import { compileCorsPolicy, type CorsPolicyConfig } from '../policy/cors.js';
 import { compileFault, type HttpFaultConfig } from '../policy/fault.js';
 import { convertRateLimitFilter, type RateLimitFilterMsg } from './convert-rate-limits.js';
 import { LocalRateLimiter, type LocalRateLimitConfig } from '../policy/local-rate-limit.js';
+import { convertHttpRbac, convertJwtAuthn } from './convert-security-filters.js';
 
 function compiled<T>(compile: () => T, path: string, problems: Problems): T | undefined {
   try {
@@ -71,6 +72,10 @@ export function convertHttpFilter(
       );
       return config ? { kind: 'ratelimit', name, config } : undefined;
     }
+    case TYPE.rbac:
+      return convertHttpRbac(name, any, `${path}.typed_config`, problems);
+    case TYPE.jwtAuthn:
+      return convertJwtAuthn(name, any, `${path}.typed_config`, problems);
     default:
       if (f.is_optional !== true) {
         problems.error(

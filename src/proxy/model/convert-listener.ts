@@ -12,6 +12,7 @@ import type {
   HttpFilterConfig,
   ListenerConfig,
   NetworkFilterConfig,
+  NetworkRbacFilter,
   PathNormalization,
   TcpProxyConfig,
 } from './config.js';
@@ -20,6 +21,7 @@ import { bool } from './convert-common.js';
 import { convertHttpFilter } from './convert-http-filters.js';
 import { convertRouteConfiguration } from './convert-route.js';
 import { convertDownstreamTls } from './convert-tls.js';
+import { clientAddressPolicy, convertNetworkRbac } from './convert-security-filters.js';
 import { DEFAULT_STREAM_IDLE_TIMEOUT_MS } from '../connection-manager/stream-idle-timeout.js';
 import { totalWeight } from '../policy/weighted.js';
 import type {
@@ -138,15 +140,16 @@ function filterChain(
       ? undefined
       : convertDownstreamTls(fc.transport_socket, `${path}.transport_socket`, problems);
   const filters = fc.filters ?? [];
-  if (filters.length !== 1) {
-    problems.error(
-      `${path}.filters`,
-      `expected exactly one network filter (http_connection_manager or tcp_proxy), got ${filters.length}`,
-    );
+  // Network RBAC filters may precede the one terminal filter (convert-security-filters.ts).
+  const rbac = filters
+    .slice(0, -1)
+    .map((r, i) => convertNetworkRbacEntry(r, `${path}.filters[${i}]`, problems));
+  if (filters.length === 0) {
+    problems.error(`${path}.filters`, 'expected a network filter (http_connection_manager or tcp_proxy)');
     return undefined;
   }
-  const f = filters[0]!;
-  const fpath = `${path}.filters[0]`;
+  const f = filters[filters.length - 1]!;
+  const fpath = `${path}.filters[${filters.length - 1}]`;
   const any = f.typed_config;
   let filter: NetworkFilterConfig | undefined;
   if (any?.type_url === TYPE.hcm)
@@ -159,6 +162,11 @@ function filterChain(
       `network filter ${JSON.stringify(any?.type_url ?? f.name)} is not supported`,
     );
   if (!filter) return undefined;
+  if (rbac.length > 0) {
+    if (filter.kind !== 'tcp')
+      problems.error(`${path}.filters`, 'network RBAC is supported ahead of tcp_proxy only');
+    else filter = { ...filter, rbac: Object.freeze(rbac.filter((r) => r !== undefined)) };
+  }
   if (tls !== undefined && filter.kind !== 'http')
     problems.error(`${path}.transport_socket`, 'TLS termination is supported for HTTP filter chains only');
   const out: FilterChainConfig = { name: fc.name ?? '', filter };
@@ -170,6 +178,20 @@ function filterChain(
   if (transport) out.transportProtocol = transport;
   if (tls !== undefined) out.tls = tls;
   return Object.freeze(out);
+}
+
+function convertNetworkRbacEntry(
+  f: { name?: string; typed_config?: AnyLike },
+  path: string,
+  problems: Problems,
+): NetworkRbacFilter | undefined {
+  if (f.typed_config?.type_url === TYPE.networkRbac)
+    return convertNetworkRbac(f.typed_config, `${path}.typed_config`, problems);
+  problems.error(
+    `${path}.typed_config`,
+    `network filter ${JSON.stringify(f.typed_config?.type_url ?? f.name)} is not supported before the terminal filter`,
+  );
+  return undefined;
 }
 
 function hcm(
@@ -200,6 +222,7 @@ function hcm(
     streamIdleTimeoutMs: durationMs(msg.stream_idle_timeout, DEFAULT_STREAM_IDLE_TIMEOUT_MS),
     upgradeTypes: upgradeTypes(msg, path, problems),
     pathNormalization: pathNormalization(msg, path, problems),
+    clientAddress: clientAddressPolicy(msg),
   };
   if (msg.rds !== undefined) {
     if (!msg.rds.route_config_name) problems.error(`${path}.rds.route_config_name`, 'must be non-empty');

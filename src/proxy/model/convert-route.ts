@@ -234,7 +234,7 @@ function convertRoute(
   });
 }
 
-function convertMatch(m: RouteMatch__Output, path: string, problems: Problems): RouteMatch {
+export function convertMatch(m: RouteMatch__Output, path: string, problems: Problems): RouteMatch {
   checkFields(m, path, MATCH_FIELDS, problems);
   const caseSensitive = bool(m.case_sensitive, true);
   let pm: PathMatch;

@@ -257,7 +257,7 @@ test('bad configs are refused with their field path', () => {
         action: 'ALLOW',
         policies: { p: { permissions: [{ uri_template: {} }], principals: [{ any: true }] } },
       },
-      'rules.policies["p"].permissions[0].uri_template',
+      'rules.policies["p"].permissions[0].uri_template.typed_config',
     ],
     [
       {

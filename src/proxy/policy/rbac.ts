@@ -1,5 +1,7 @@
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
+import { TYPE, unpackAny, type AnyLike } from '../../protocol/protos.js';
 import { invalid, unsupported, unwrap, type Wrapped } from './proto-values.js';
+import { compileUriTemplate } from './uri-template.js';
 import {
   compileHeaderMatcher,
   compileStringMatcher,
@@ -30,8 +32,8 @@ import {
 export interface RbacRequest {
   /** Lower-case names, pseudo-headers included. */
   headers: RequestHeaders;
-  /** The normalized path, without the query string. */
-  path: string;
+  /** The normalized path, without the query string; undefined outside HTTP (network RBAC). */
+  path: string | undefined;
   /** The peer of the connection (Envoy's direct_remote_ip). */
   directRemoteIp: string;
   /** The client as x-forwarded-for says, when trusted (Envoy's remote_ip); else the peer. */
@@ -95,6 +97,8 @@ export interface PermissionConfig {
   metadata?: MetadataMatcherConfig | null;
   not_rule?: PermissionConfig | null;
   requested_server_name?: StringMatcherConfig | null;
+  /** TypedExtensionConfig holding an UriTemplateMatchConfig (Istio's `{*}` / `{**}` paths). */
+  uri_template?: { name?: string | null; typed_config?: AnyLike | null } | null;
   [other: string]: unknown;
 }
 
@@ -117,23 +121,50 @@ export interface RbacConfig {
   action?: 'ALLOW' | 'DENY' | 'LOG' | null;
   policies?: Record<
     string,
-    { permissions?: PermissionConfig[] | null; principals?: PrincipalConfig[] | null }
+    {
+      permissions?: PermissionConfig[] | null;
+      principals?: PrincipalConfig[] | null;
+      condition?: unknown;
+      checked_condition?: unknown;
+    }
   > | null;
+  audit_logging_options?: unknown;
+}
+
+export interface RbacCompileOptions {
+  /**
+   * Whether requests carry their destination IP. The HTTP connection manager does not know the
+   * connection's local address yet, so there a destination_ip rule is refused rather than
+   * evaluated against nothing (which would let a DENY on it never match).
+   */
+  destinationIp?: boolean;
 }
 
 type Rule = (r: RbacRequest) => boolean;
 
-export function compileRbac(config: RbacConfig, path = 'rules'): RbacEngine {
+export function compileRbac(
+  config: RbacConfig,
+  path = 'rules',
+  options: RbacCompileOptions = {},
+): RbacEngine {
   const action = config.action ?? 'ALLOW';
   if (action !== 'ALLOW' && action !== 'DENY' && action !== 'LOG') {
     throw unsupported(`${path}.action`, `RBAC action ${JSON.stringify(action)} is not supported`);
   }
+  if (config.audit_logging_options !== undefined && config.audit_logging_options !== null)
+    throw unsupported(`${path}.audit_logging_options`, 'RBAC audit logging is not supported by this proxy');
+  const ctx: Ctx = { destinationIp: options.destinationIp !== false };
   const policies = Object.entries(config.policies ?? {})
     // Envoy evaluates policies in name order; the first match names the decision.
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([name, p]) => {
       const ppath = `${path}.policies[${JSON.stringify(name)}]`;
-      const permissions = (p.permissions ?? []).map((c, i) => permission(c, `${ppath}.permissions[${i}]`));
+      for (const f of ['condition', 'checked_condition'] as const)
+        if (p[f] !== undefined && p[f] !== null)
+          throw unsupported(`${ppath}.${f}`, 'CEL conditions are not supported by this proxy');
+      const permissions = (p.permissions ?? []).map((c, i) =>
+        permission(c, `${ppath}.permissions[${i}]`, ctx),
+      );
       const principals = (p.principals ?? []).map((c, i) => principal(c, `${ppath}.principals[${i}]`));
       if (permissions.length === 0)
         throw invalid(`${ppath}.permissions`, 'must have at least one permission');
@@ -176,17 +207,26 @@ const PERMISSION_KINDS = [
   'metadata',
   'not_rule',
   'requested_server_name',
+  'uri_template',
 ] as const;
 
-function permission(c: PermissionConfig, path: string): Rule {
+interface Ctx {
+  destinationIp: boolean;
+}
+
+function permission(c: PermissionConfig, path: string, ctx: Ctx): Rule {
   const kind = oneOf(c, path, PERMISSION_KINDS);
   switch (kind) {
     case 'and_rules': {
-      const rules = (c.and_rules?.rules ?? []).map((r, i) => permission(r, `${path}.and_rules.rules[${i}]`));
+      const rules = (c.and_rules?.rules ?? []).map((r, i) =>
+        permission(r, `${path}.and_rules.rules[${i}]`, ctx),
+      );
       return (r) => rules.every((m) => m(r));
     }
     case 'or_rules': {
-      const rules = (c.or_rules?.rules ?? []).map((r, i) => permission(r, `${path}.or_rules.rules[${i}]`));
+      const rules = (c.or_rules?.rules ?? []).map((r, i) =>
+        permission(r, `${path}.or_rules.rules[${i}]`, ctx),
+      );
       return (r) => rules.some((m) => m(r));
     }
     case 'any':
@@ -197,6 +237,11 @@ function permission(c: PermissionConfig, path: string): Rule {
     case 'url_path':
       return pathRule(c.url_path!, `${path}.url_path`);
     case 'destination_ip': {
+      if (!ctx.destinationIp)
+        throw unsupported(
+          `${path}.destination_ip`,
+          'destination_ip is not supported in HTTP RBAC by this proxy',
+        );
       const inRange = cidr(c.destination_ip!, `${path}.destination_ip`);
       return (r) => inRange(r.destinationIp);
     }
@@ -214,9 +259,11 @@ function permission(c: PermissionConfig, path: string): Rule {
     case 'metadata':
       return metadataRule(c.metadata!, `${path}.metadata`);
     case 'not_rule': {
-      const inner = permission(c.not_rule!, `${path}.not_rule`);
+      const inner = permission(c.not_rule!, `${path}.not_rule`, ctx);
       return (r) => !inner(r);
     }
+    case 'uri_template':
+      return uriTemplateRule(c.uri_template!, `${path}.uri_template`);
     default: {
       const sni = compileStringMatcher(c.requested_server_name!, `${path}.requested_server_name`);
       return (r) => sni(r.sni ?? '');
@@ -286,10 +333,23 @@ function headerRule(config: HeaderMatcherConfig, path: string): Rule {
   return (r) => m(r.headers);
 }
 
+/** Outside HTTP there is no path: a path rule never matches (Envoy's network RBAC). */
 function pathRule(config: PathMatcherConfig, path: string): Rule {
   if (!config.path) throw invalid(`${path}.path`, 'is required');
   const m: StringPredicate = compileStringMatcher(config.path, `${path}.path`);
-  return (r) => m(r.path);
+  return (r) => r.path !== undefined && m(r.path);
+}
+
+function uriTemplateRule(config: NonNullable<PermissionConfig['uri_template']>, path: string): Rule {
+  const any = config.typed_config;
+  if (!any || any.type_url !== TYPE.uriTemplateMatch)
+    throw unsupported(
+      `${path}.typed_config`,
+      `path matcher ${JSON.stringify(any?.type_url ?? config.name ?? '')} is not supported (${TYPE.uriTemplateMatch} is)`,
+    );
+  const template = unpackAny<{ path_template?: string }>(any).path_template ?? '';
+  const m = compileUriTemplate(template, `${path}.typed_config.path_template`);
+  return (r) => r.path !== undefined && m(r.path);
 }
 
 /** A CIDR range, IPv4 or IPv6; an IPv4-mapped IPv6 client address is read as IPv4. */

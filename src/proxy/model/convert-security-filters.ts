@@ -1,0 +1,172 @@
+/**
+ * The security filters' typed_config -> model: envoy.filters.http.rbac, envoy.filters.http.jwt_authn
+ * and envoy.filters.network.rbac, plus the HCM fields that decide the client address RBAC sees.
+ * Every field the proxy does not honour is reported (the whole xDS response is NACKed); the
+ * engines themselves are compiled by policy/rbac.ts and policy/jwt-authn.ts.
+ */
+import { isTrellisError, type Problems } from '../../core/errors.js';
+import { unpackAny, type AnyLike } from '../../protocol/protos.js';
+import type {
+  HttpConnectionManager__Output,
+  HttpRbac__Output,
+  JwtAuthentication__Output,
+  NetworkRbac__Output,
+} from '../../protocol/envoy-types.js';
+import type { ClientAddressPolicy, HttpFilterConfig, NetworkRbacFilter, RbacFilter } from './config.js';
+import { compileRbac, type RbacCompileOptions, type RbacConfig } from '../policy/rbac.js';
+import {
+  compileJwtProvider,
+  compileRequirement,
+  type JwtAuthnFilter,
+  type JwtProvider,
+  type JwtProviderConfig,
+  type JwtRequirementConfig,
+  type JwtRule,
+} from '../policy/jwt-authn.js';
+import { checkFields, fieldSet } from './convert-common.js';
+import { convertMatch } from './convert-route.js';
+
+function compiled<T>(compile: () => T, path: string, problems: Problems): T | undefined {
+  try {
+    return compile();
+  } catch (err) {
+    problems.error(isTrellisError(err) ? (err.path ?? path) : path, (err as Error).message);
+    return undefined;
+  }
+}
+
+const HTTP_RBAC_FIELDS = fieldSet('rules', 'shadow_rules', 'rules_stat_prefix', 'shadow_rules_stat_prefix');
+
+function engines(
+  msg: { rules?: unknown; shadow_rules?: unknown; shadow_rules_stat_prefix?: string },
+  path: string,
+  problems: Problems,
+  options: RbacCompileOptions,
+): Omit<RbacFilter, 'rulesStatPrefix'> {
+  const out: Omit<RbacFilter, 'rulesStatPrefix'> = {
+    shadowRulesStatPrefix: msg.shadow_rules_stat_prefix ?? '',
+  };
+  if (msg.rules !== undefined) {
+    const rules = compiled(
+      () => compileRbac(msg.rules as RbacConfig, `${path}.rules`, options),
+      path,
+      problems,
+    );
+    if (rules) out.rules = rules;
+  }
+  if (msg.shadow_rules !== undefined) {
+    const shadow = compiled(
+      () => compileRbac(msg.shadow_rules as RbacConfig, `${path}.shadow_rules`, options),
+      path,
+      problems,
+    );
+    if (shadow) out.shadowRules = shadow;
+  }
+  return out;
+}
+
+/** envoy.filters.http.rbac; `matcher` / `shadow_matcher` (the unified matcher API) are refused. */
+export function convertHttpRbac(
+  name: string,
+  any: AnyLike,
+  path: string,
+  problems: Problems,
+): HttpFilterConfig | undefined {
+  const msg = unpackAny<HttpRbac__Output>(any);
+  const before = problems.items.length;
+  checkFields(msg, path, HTTP_RBAC_FIELDS, problems);
+  // The connection's local address is not known to HTTP filters: destination_ip is refused.
+  const e = engines(msg, path, problems, { destinationIp: false });
+  if (problems.items.length !== before) return undefined;
+  return { kind: 'rbac', name, rbac: Object.freeze({ ...e, rulesStatPrefix: msg.rules_stat_prefix ?? '' }) };
+}
+
+const NETWORK_RBAC_FIELDS = fieldSet(
+  'rules',
+  'shadow_rules',
+  'stat_prefix',
+  'shadow_rules_stat_prefix',
+  'enforcement_type',
+);
+
+/** envoy.filters.network.rbac ahead of a TCP proxy. */
+export function convertNetworkRbac(
+  any: AnyLike,
+  path: string,
+  problems: Problems,
+): NetworkRbacFilter | undefined {
+  const msg = unpackAny<NetworkRbac__Output>(any);
+  const before = problems.items.length;
+  checkFields(msg, path, NETWORK_RBAC_FIELDS, problems);
+  if (!msg.stat_prefix) problems.error(`${path}.stat_prefix`, 'must be non-empty');
+  // CONTINUOUS re-checks on every read; the decision here reads only connection facts, which do
+  // not change, so both enforcement types decide once, at the first byte.
+  const e = engines(msg, path, problems, {});
+  if (problems.items.length !== before) return undefined;
+  return Object.freeze({ ...e, rulesStatPrefix: '', statPrefix: msg.stat_prefix ?? '' });
+}
+
+const JWT_FIELDS = fieldSet('providers', 'rules', 'bypass_cors_preflight', 'strip_failure_response');
+
+/** envoy.filters.http.jwt_authn; requirement_map and filter_state_rules are refused. */
+export function convertJwtAuthn(
+  name: string,
+  any: AnyLike,
+  path: string,
+  problems: Problems,
+): HttpFilterConfig | undefined {
+  const msg = unpackAny<JwtAuthentication__Output>(any);
+  const before = problems.items.length;
+  checkFields(msg, path, JWT_FIELDS, problems);
+  const providers = new Map<string, JwtProvider>();
+  for (const [pname, p] of Object.entries(msg.providers ?? {})) {
+    const ppath = `${path}.providers[${JSON.stringify(pname)}]`;
+    const provider = compiled(
+      () => compileJwtProvider(pname, p as JwtProviderConfig, ppath),
+      ppath,
+      problems,
+    );
+    if (provider) providers.set(pname, provider);
+  }
+  const rules: JwtRule[] = [];
+  (msg.rules ?? []).forEach((r, i) => {
+    const rpath = `${path}.rules[${i}]`;
+    if (r.requirement_name) problems.error(`${rpath}.requirement_name`, 'requirement_map is not supported');
+    if (!r.match) {
+      problems.error(`${rpath}.match`, 'is required');
+      return;
+    }
+    const rule: JwtRule = { match: convertMatch(r.match, `${rpath}.match`, problems) };
+    if (r.requires) {
+      const req = compiled(
+        () => compileRequirement(r.requires as JwtRequirementConfig, providers, `${rpath}.requires`),
+        `${rpath}.requires`,
+        problems,
+      );
+      if (req) rule.requires = req;
+    }
+    rules.push(Object.freeze(rule));
+  });
+  if (problems.items.length !== before) return undefined;
+  const outputHeaders = new Set<string>();
+  for (const p of providers.values()) {
+    if (p.forwardPayloadHeader) outputHeaders.add(p.forwardPayloadHeader);
+    for (const c of p.claimToHeaders) outputHeaders.add(c.header);
+  }
+  const jwt: JwtAuthnFilter = {
+    providers,
+    rules: Object.freeze(rules),
+    bypassCorsPreflight: msg.bypass_cors_preflight === true,
+    stripFailureResponse: msg.strip_failure_response === true,
+    outputHeaders: Object.freeze([...outputHeaders]),
+  };
+  return { kind: 'jwt_authn', name, jwt: Object.freeze(jwt) };
+}
+
+/** use_remote_address and xff_num_trusted_hops of an HTTP connection manager. */
+export function clientAddressPolicy(msg: HttpConnectionManager__Output): ClientAddressPolicy {
+  return Object.freeze({
+    useRemoteAddress: msg.use_remote_address?.value === true,
+    xffNumTrustedHops: msg.xff_num_trusted_hops ?? 0,
+  });
+}
