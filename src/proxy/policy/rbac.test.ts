@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isTrellisError } from '../../core/errors.js';
+import { TYPE, packAny } from '../../protocol/protos.js';
 import { compileRbac, type PermissionConfig, type PrincipalConfig, type RbacRequest } from './rbac.js';
 
 const BASE: RbacRequest = {
@@ -497,4 +498,120 @@ test('principal combinators and a metadata permission', () => {
   });
   assert.equal(byClaim.decide(req()).allowed, true);
   assert.equal(byClaim.decide(req({ metadata: {} })).allowed, false);
+});
+
+test('the forms Istio emits: path templates, header presence and inversion, nested claims, not forms', () => {
+  const template = (t: string): PermissionConfig => ({
+    uri_template: {
+      name: 'uri-template',
+      typed_config: packAny(TYPE.uriTemplateMatch, { path_template: t }),
+    },
+  });
+  const JWT = 'envoy.filters.http.jwt_authn';
+  const meta = {
+    [JWT]: { 'https://idp': { iss: 'https://idp', sub: 'alice', realm: { roles: ['admin', 'dev'] } } },
+  };
+  const cases: [string, PermissionConfig, Partial<RbacRequest>, boolean][] = [
+    ['{*} template', template('/api/*'), { path: '/api/items' }, true],
+    ['{*} template, one segment only', template('/api/*'), { path: '/api/items/1' }, false],
+    ['{**} template', template('/api/**'), { path: '/api/items/1' }, true],
+    ['not a template', { not_rule: template('/api/**') }, { path: '/api/x' }, false],
+    ['header present', { header: { name: 'x-team', present_match: true } }, {}, true],
+    ['header absent', { header: { name: 'x-none', present_match: true } }, {}, false],
+    [
+      'header present, inverted',
+      { header: { name: 'x-none', present_match: true, invert_match: true } },
+      {},
+      true,
+    ],
+    [
+      'header value, inverted, header absent',
+      { header: { name: 'x-none', string_match: { exact: 'a' }, invert_match: true } },
+      {},
+      false,
+    ],
+    [
+      ':authority ignore_case (Istio hosts)',
+      { header: { name: ':authority', string_match: { prefix: 'SHOP', ignore_case: true } } },
+      {},
+      true,
+    ],
+    [
+      'nested claim in a list (request.auth.claims[realm][roles])',
+      {
+        metadata: {
+          filter: JWT,
+          path: [{ key: 'https://idp' }, { key: 'realm' }, { key: 'roles' }],
+          value: { list_match: { one_of: { string_match: { exact: 'admin' } } } },
+        },
+      },
+      { metadata: meta },
+      true,
+    ],
+    ['port range', { destination_port_range: { start: 9000, end: 9100 } }, {}, true],
+    [
+      'SNI',
+      { requested_server_name: { exact: 'outbound_.9080_._.shop.default.svc.cluster.local' } },
+      {},
+      true,
+    ],
+  ];
+  for (const [name, permission, over, want] of cases) {
+    assert.equal(allows(permission).decide(req(over)).allowed, want, name);
+  }
+});
+
+test('outside HTTP (network RBAC) path rules never match and headers are empty', () => {
+  const tcp = req({ path: undefined, headers: {} });
+  assert.equal(allows({ url_path: { path: { prefix: '/' } } }).decide(tcp).allowed, false);
+  assert.equal(allows({ header: { name: ':method', present_match: true } }).decide(tcp).allowed, false);
+  // A DENY on a path cannot deny a TCP connection, as in Envoy (Istio skips such rules for TCP).
+  const deny = compileRbac({
+    action: 'DENY',
+    policies: { p: { permissions: [{ url_path: { path: { prefix: '/' } } }], principals: [{ any: true }] } },
+  });
+  assert.equal(deny.decide(tcp).allowed, true);
+});
+
+test('what the HTTP filter cannot honour is refused: destination_ip, CEL conditions, audit logging', () => {
+  const refused: [Parameters<typeof compileRbac>[0], string][] = [
+    [
+      {
+        policies: {
+          p: {
+            permissions: [{ destination_ip: { address_prefix: '10.0.0.1' } }],
+            principals: [{ any: true }],
+          },
+        },
+      },
+      'rules.policies["p"].permissions[0].destination_ip',
+    ],
+    [
+      {
+        policies: {
+          p: { permissions: [{ any: true }], principals: [{ any: true }], condition: { id: '1' } },
+        },
+      },
+      'rules.policies["p"].condition',
+    ],
+    [{ policies: {}, audit_logging_options: { audit_condition: 'ON_DENY' } }, 'rules.audit_logging_options'],
+    [
+      { policies: { p: { permissions: [{ any: true }], principals: [{ filter_state: { key: 'k' } }] } } },
+      'rules.policies["p"].principals[0].filter_state',
+    ],
+  ];
+  for (const [config, path] of refused) {
+    assert.throws(
+      () => compileRbac(config, 'rules', { destinationIp: false }),
+      (e: unknown) => isTrellisError(e) && e.path === path,
+      path,
+    );
+  }
+  // The network filter knows the destination address.
+  const dst = compileRbac({
+    policies: {
+      p: { permissions: [{ destination_ip: { address_prefix: '10.9.0.5' } }], principals: [{ any: true }] },
+    },
+  });
+  assert.equal(dst.decide(req()).allowed, true);
 });

@@ -30,19 +30,29 @@ export function compileUriTemplate(template: string, path: string): (requestPath
   if (!/^\/[\x21-\x7e]*$/.test(template))
     throw invalid(path, `path template ${JSON.stringify(template)} must start with / and be printable`);
   const fail = (why: string) => invalid(path, `path template ${JSON.stringify(template)}: ${why}`);
-  let regex = '';
   let sawRest = false;
   const names = new Set<string>();
-  const segments = template.slice(1).split('/');
-  segments.forEach((segment, i) => {
-    const last = i === segments.length - 1;
-    if (segment === '') {
-      // A single trailing `/` is a literal empty segment; any other empty segment is an error.
-      if (!last) throw fail('empty path segment');
-      regex += '/';
-      return;
+  const pieces: string[] = [];
+  let suffix = '';
+  let rest = template.slice(1);
+  while (rest !== '') {
+    let parts: Part[];
+    if (rest.startsWith('*')) {
+      const n = rest.startsWith('**') ? 2 : 1;
+      parts = [{ kind: 'glob', rest: n === 2 }];
+      rest = rest.slice(n);
+    } else if (rest.startsWith('{')) {
+      const close = rest.indexOf('}');
+      if (close === -1) throw fail('unmatched {');
+      parts = variable(rest.slice(1, close), names, fail);
+      rest = rest.slice(close + 1);
+    } else {
+      const slash = rest.indexOf('/');
+      const text = slash === -1 ? rest : rest.slice(0, slash);
+      if (!LITERAL.test(text)) throw fail(`invalid literal ${JSON.stringify(text)}`);
+      parts = [{ kind: 'literal', text }];
+      rest = rest.slice(text.length);
     }
-    const { parts, suffix } = parseSegment(segment, last, names, fail);
     let piece = '';
     for (const p of parts) {
       if (p.kind === 'literal') {
@@ -53,44 +63,34 @@ export function compileUriTemplate(template: string, path: string): (requestPath
       sawRest = p.rest;
       piece += (piece === '' ? '' : '/') + (p.rest ? REST : SEGMENT);
     }
-    regex += `/${piece}${suffix === undefined ? '' : escape(suffix)}`;
-  });
+    pieces.push(piece);
+    if (rest === '') break;
+    if (rest === '/') {
+      // One trailing `/`: an empty last segment.
+      pieces.push('');
+      break;
+    }
+    if (rest.startsWith('/')) {
+      rest = rest.slice(1);
+      if (rest === '' || rest.startsWith('/')) throw fail('empty path segment');
+      continue;
+    }
+    // Text right after a glob or variable, up to the end: a suffix (`*.js`), last segment only.
+    if (rest.includes('/')) throw fail('a suffix is only allowed in the last segment');
+    if (!LITERAL.test(rest)) throw fail(`invalid literal ${JSON.stringify(rest)}`);
+    suffix = escape(rest);
+    break;
+  }
   if (names.size > MAX_VARIABLES) throw fail(`more than ${MAX_VARIABLES} variables`);
-  const re = new RE2(`^${regex}$`);
+  const re = new RE2(`^/${pieces.join('/')}${suffix}$`);
   return (requestPath) => {
     const q = requestPath.search(/[?#]/);
     return re.test(q === -1 ? requestPath : requestPath.slice(0, q));
   };
 }
 
-function parseSegment(
-  segment: string,
-  last: boolean,
-  names: Set<string>,
-  fail: (why: string) => Error,
-): { parts: Part[]; suffix?: string } {
-  let head = segment;
-  let suffix: string | undefined;
-  if (segment.startsWith('*')) {
-    const n = segment.startsWith('**') ? 2 : 1;
-    head = segment.slice(0, n);
-    if (segment.length > n) suffix = segment.slice(n);
-  } else if (segment.startsWith('{')) {
-    const close = segment.indexOf('}');
-    if (close === -1) throw fail('unmatched {');
-    head = segment.slice(0, close + 1);
-    if (segment.length > close + 1) suffix = segment.slice(close + 1);
-  }
-  if (suffix !== undefined) {
-    if (!last) throw fail('a suffix is only allowed in the last segment');
-    if (!LITERAL.test(suffix)) throw fail(`invalid literal ${JSON.stringify(suffix)}`);
-  }
-  if (head === '*' || head === '**') return { parts: [{ kind: 'glob', rest: head === '**' }], suffix };
-  if (!head.startsWith('{')) {
-    if (!LITERAL.test(head)) throw fail(`invalid literal ${JSON.stringify(head)}`);
-    return { parts: [{ kind: 'literal', text: head }] };
-  }
-  const inner = head.slice(1, -1);
+/** The inside of `{...}`: a name, and optionally `=` a `/`-separated match of globs and literals. */
+function variable(inner: string, names: Set<string>, fail: (why: string) => Error): Part[] {
   const eq = inner.indexOf('=');
   const name = eq === -1 ? inner : inner.slice(0, eq);
   if (name === '*' || name === '**')
@@ -98,15 +98,14 @@ function parseSegment(
   if (!NAME.test(name)) throw fail(`invalid variable name ${JSON.stringify(name)}`);
   if (names.has(name)) throw fail(`repeated variable name ${JSON.stringify(name)}`);
   names.add(name);
-  if (eq === -1) return { parts: [{ kind: 'glob', rest: false }], suffix };
+  if (eq === -1) return [{ kind: 'glob', rest: false }];
   const match = inner.slice(eq + 1);
   if (match === '') throw fail('empty variable match');
-  const parts: Part[] = match.split('/').map((m) => {
+  return match.split('/').map((m): Part => {
     if (m === '*' || m === '**') return { kind: 'glob', rest: m === '**' };
     if (!LITERAL.test(m)) throw fail(`invalid variable match ${JSON.stringify(match)}`);
     return { kind: 'literal', text: m };
   });
-  return { parts, suffix };
 }
 
 function escape(text: string): string {
