@@ -178,13 +178,25 @@ export async function verifyJwt(token: string, check: JwtCheck, nowSeconds: numb
       (k.family !== 'EC' || k.crv === undefined || k.crv === EC_CURVE[alg]),
   );
   if (candidates.length === 0) return { ok: false, status: 'kidAlgMismatch' };
+  const ok: JwtResult = { ok: true, payload, payloadBase64Url: parsed.payloadBase64Url };
+  // Signatures verified before with these very keys need not be verified again; the claims
+  // (time, audience) above were checked anew. A new JWKS is a new key set, with an empty cache.
+  let verified = signatureCache.get(check.keys);
+  if (verified?.has(token)) return ok;
   for (const k of candidates) {
     try {
       await compactVerify(token, k.key, { algorithms: [alg] });
-      return { ok: true, payload, payloadBase64Url: parsed.payloadBase64Url };
+      if (!verified) signatureCache.set(check.keys, (verified = new Set()));
+      // Bounded: forgotten wholesale when full.
+      if (verified.size >= SIGNATURE_CACHE_SIZE) verified.clear();
+      verified.add(token);
+      return ok;
     } catch {
       // Try the next key that fits; none verifying is a verification failure.
     }
   }
   return { ok: false, status: 'verificationFail' };
 }
+
+const SIGNATURE_CACHE_SIZE = 1000;
+const signatureCache = new WeakMap<JwksKeys, Set<string>>();
