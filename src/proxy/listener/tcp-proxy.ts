@@ -18,6 +18,8 @@ import type { ClusterManager } from '../upstream/cluster-manager.js';
 import type { Clock } from '../../core/clock.js';
 import type { Random } from '../../core/random.js';
 import { listenOn } from '../../core/net.js';
+import { checkNetworkRbac } from './network-rbac.js';
+import type { ConnectionSecurity } from '../connection-manager/downstream.js';
 
 export interface TcpProxyDeps {
   clusters: ClusterManager;
@@ -34,6 +36,8 @@ export interface TcpConnectionOptions {
   reporter?: Reporter;
   /** The address a captured connection was sent to: the endpoint of ORIGINAL_DST clusters. */
   originalDestination?: { address: string; port: number };
+  /** The TLS facts when the chain terminated TLS (network RBAC principals). */
+  security?: ConnectionSecurity;
 }
 
 export function proxyTcpConnection(
@@ -88,6 +92,21 @@ export function proxyTcpConnection(
     if (series) series.closed++;
   };
   socket.on('error', () => undefined);
+  if (config.rbac) {
+    const facts = {
+      remoteAddress: info.downstreamRemote,
+      localAddress: dst?.address ?? socket.localAddress ?? '',
+      localPort: dst?.port ?? socket.localPort ?? 0,
+      security: options.security,
+    };
+    const rbac = checkNetworkRbac(config.rbac, facts, deps.stats && ((s) => deps.stats?.countEnvoy(s)));
+    if (!rbac.allowed) {
+      info.responseCodeDetails = rbac.details;
+      finish();
+      socket.destroy();
+      return;
+    }
+  }
   const target = pickWeighted(config.targets, config.totalWeight, deps.random);
   info.upstreamCluster = target?.cluster;
   const cluster = target ? deps.clusters.get(target.cluster) : undefined;
