@@ -615,3 +615,47 @@ test('what the HTTP filter cannot honour is refused: destination_ip, CEL conditi
   });
   assert.equal(dst.decide(req()).allowed, true);
 });
+
+test("or_match: Istio's claim matcher (a list holding the value, or the value itself)", () => {
+  const F = 'envoy.filters.http.jwt_authn';
+  const claim = (key: string): PrincipalConfig => ({
+    metadata: {
+      filter: F,
+      path: [{ key: 'payload' }, { key }],
+      value: {
+        or_match: {
+          value_matchers: [
+            { list_match: { one_of: { string_match: { exact: 'admin' } } } },
+            { string_match: { exact: 'admin' } },
+          ],
+        },
+      },
+    },
+  });
+  const meta = { [F]: { payload: { groups: ['dev', 'admin'], role: 'admin', other: 'dev', none: [] } } };
+  const cases: [string, boolean][] = [
+    ['groups', true],
+    ['role', true],
+    ['other', false],
+    ['none', false],
+    ['missing', false],
+  ];
+  for (const [key, want] of cases)
+    assert.equal(allows({ any: true }, claim(key)).decide(req({ metadata: meta })).allowed, want, key);
+  assert.throws(
+    () =>
+      allows(
+        { any: true },
+        {
+          metadata: {
+            filter: F,
+            path: [{ key: 'a' }],
+            value: { or_match: { value_matchers: [{ present_match: true }] } },
+          },
+        },
+      ),
+    (e: unknown) =>
+      isTrellisError(e) &&
+      e.path === 'rules.policies["p"].principals[0].metadata.value.or_match.value_matchers',
+  );
+});

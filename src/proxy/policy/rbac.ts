@@ -82,7 +82,7 @@ interface ValueMatcherConfig {
   list_match?: { one_of?: ValueMatcherConfig | null } | null;
   null_match?: object | null;
   double_match?: unknown;
-  or_match?: unknown;
+  or_match?: { value_matchers?: ValueMatcherConfig[] | null } | null;
 }
 
 export interface PermissionConfig {
@@ -399,6 +399,7 @@ function valueMatcher(config: ValueMatcherConfig, path: string): (v: unknown) =>
     'present_match',
     'list_match',
     'null_match',
+    'or_match',
   ]);
   switch (kind) {
     case 'string_match': {
@@ -411,6 +412,14 @@ function valueMatcher(config: ValueMatcherConfig, path: string): (v: unknown) =>
       return (v) => (v !== undefined) === (config.present_match === true);
     case 'null_match':
       return (v) => v === null;
+    case 'or_match': {
+      // Istio's claim matcher: the claim is a list holding the value, or the value itself.
+      const ms = (config.or_match?.value_matchers ?? []).map((m, i) =>
+        valueMatcher(m, `${path}.or_match.value_matchers[${i}]`),
+      );
+      if (ms.length < 2) throw invalid(`${path}.or_match.value_matchers`, 'must have at least 2 matchers');
+      return (v) => ms.some((m) => m(v));
+    }
     default: {
       const one = config.list_match?.one_of;
       if (!one) throw invalid(`${path}.list_match.one_of`, 'is required');
