@@ -16,6 +16,9 @@ import type { IstioStats } from '../admin/stats.js';
 import { httpRbacRequest } from './authz-request.js';
 import { evaluateRbacFilter } from './authz-filter.js';
 import { JWT_AUTHN_FILTER, runJwtAuthn } from './jwt-filter.js';
+import { runExtAuthz } from './ext-authz-filter.js';
+import { extAuthzClientFor } from './ext-authz-client.js';
+import type { ClusterManager } from '../upstream/cluster-manager.js';
 
 export interface FilterInput {
   hcm: HttpConnectionManagerConfig | undefined;
@@ -34,6 +37,9 @@ export interface FilterInput {
   scheme?: string;
   /** Where filter counters go (RBAC's http.<stat_prefix>.rbac.*). */
   stats?: IstioStats;
+  /** The proxy's clusters: where ext_authz finds its service. */
+  clusters?: ClusterManager;
+  protocol?: string;
 }
 
 export type FilterOutcome =
@@ -112,6 +118,16 @@ export class HttpFilterRunner {
     let pseudo = input.headers;
     // Dynamic metadata of this request, by filter namespace (jwt_authn payloads for RBAC).
     const metadata: Record<string, unknown> = {};
+    /** A filter's changes to the request: later filters see them, the upstream gets them. */
+    const changeRequest = (set: [string, string][], remove: string[]) => {
+      if (set.length === 0 && remove.length === 0) return;
+      const next = { ...pseudo };
+      for (const h of remove) delete next[h];
+      for (const [k, v] of set) next[k] = v;
+      pseudo = next;
+      removeRequestHeaders.push(...remove);
+      requestHeaders.push(...set);
+    };
     for (const f of filters) {
       const override = input.route.perFilter.get(f.name) ?? input.vh.perFilter.get(f.name);
       switch (f.kind) {
@@ -224,14 +240,7 @@ export class HttpFilterRunner {
             this.clock.wallNow() / 1000,
           );
           if (result.kind === 'deny') return { kind: 'reply', reason: result.reason, responseHeaders };
-          if (result.removeHeaders.length > 0 || result.setHeaders.length > 0) {
-            const next = { ...pseudo };
-            for (const h of result.removeHeaders) delete next[h];
-            for (const [k, v] of result.setHeaders) next[k] = v;
-            pseudo = next;
-            removeRequestHeaders.push(...result.removeHeaders);
-            requestHeaders.push(...result.setHeaders);
-          }
+          changeRequest(result.setHeaders, result.removeHeaders);
           if (Object.keys(result.metadata).length > 0) {
             const prev = metadata[JWT_AUTHN_FILTER] as Record<string, unknown> | undefined;
             metadata[JWT_AUTHN_FILTER] = { ...prev, ...result.metadata };
@@ -261,6 +270,38 @@ export class HttpFilterRunner {
               reason: { kind: 'rbac-denied', policy: decision.policy },
               responseHeaders,
             };
+          break;
+        }
+        case 'ext_authz': {
+          const stats = input.stats;
+          const cluster = input.cluster;
+          const principal =
+            input.security?.policy === 'mutual_tls' ? input.security.peerPrincipal : undefined;
+          const result = await runExtAuthz(
+            f.extAuthz,
+            {
+              method: input.method,
+              path: input.path,
+              authority: input.authority,
+              scheme: input.scheme ?? 'http',
+              protocol: input.protocol ?? 'HTTP/1.1',
+              headers: pseudo,
+              sourceIp: input.remoteAddress,
+              sourcePrincipal: principal,
+              destinationPort: input.localPort ?? 0,
+            },
+            metadata,
+            input.clusters ? extAuthzClientFor(input.clusters) : undefined,
+            this.clock.wallNow(),
+            stats && cluster !== ''
+              ? (s: string) => stats.countEnvoy(`cluster.${cluster}.ext_authz.${s}`)
+              : undefined,
+          );
+          if (result.kind === 'deny') return { kind: 'reply', reason: result.reason, responseHeaders };
+          if (result.kind === 'continue') {
+            changeRequest(result.setHeaders, result.removeHeaders);
+            for (const [k, v] of result.responseHeaders) responseHeaders[k] = v;
+          }
           break;
         }
         case 'router':

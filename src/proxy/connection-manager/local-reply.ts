@@ -34,7 +34,11 @@ export type LocalReplyReason =
       wwwAuthenticate?: string | undefined;
       /** strip_failure_response: no body and no challenge. */
       strip?: boolean;
-    };
+    }
+  /** The ext_authz service denied the request: its status, headers and body. */
+  | { kind: 'ext-authz-denied'; status: number; body: string; headers: Readonly<Record<string, string>> }
+  /** The ext_authz service could not be asked (status_on_error, default 403). */
+  | { kind: 'ext-authz-error'; status: number };
 
 export interface LocalReply {
   status: number;
@@ -58,6 +62,10 @@ export function responseCodeDetails(reason: LocalReplyReason): string | undefine
       return `rbac_access_denied_matched_policy[${(reason.policy ?? 'none').replace(/\s/g, '_')}]`;
     case 'jwt-denied':
       return `jwt_authn_access_denied{${reason.message.replace(/\s/g, '_')}}`;
+    case 'ext-authz-denied':
+      return 'ext_authz_denied';
+    case 'ext-authz-error':
+      return 'ext_authz_error';
     default:
       return undefined;
   }
@@ -116,6 +124,10 @@ export function localReply(reason: LocalReplyReason): LocalReply {
     case 'rbac-denied':
       // Envoy's exact body (no newline): clients and tests compare it.
       return { status: 403, body: 'RBAC: access denied' };
+    case 'ext-authz-denied':
+      return { status: reason.status, body: reason.body, headers: reason.headers };
+    case 'ext-authz-error':
+      return { status: reason.status, body: '' };
     case 'jwt-denied':
       if (reason.strip === true) return { status: reason.status, body: '' };
       return {

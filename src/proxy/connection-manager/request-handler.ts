@@ -255,6 +255,8 @@ async function runFilters(
     security: ds.security,
     scheme: ds.scheme,
     stats: deps.stats,
+    clusters: deps.clusters,
+    protocol: ds.protocol,
   });
 }
 

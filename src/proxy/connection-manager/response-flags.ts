@@ -7,7 +7,22 @@
 import type { LocalReplyReason } from './local-reply.js';
 
 export type ResponseFlag =
-  'NR' | 'NC' | 'UH' | 'UF' | 'UO' | 'UT' | 'URX' | 'UC' | 'UR' | 'FI' | 'RL' | 'DC' | 'DPE' | 'SI' | 'RLSE';
+  | 'NR'
+  | 'NC'
+  | 'UH'
+  | 'UF'
+  | 'UO'
+  | 'UT'
+  | 'URX'
+  | 'UC'
+  | 'UR'
+  | 'FI'
+  | 'RL'
+  | 'DC'
+  | 'DPE'
+  | 'SI'
+  | 'RLSE'
+  | 'UAEX';
 
 /** What carries the flags of one request or TCP connection. */
 export interface Flagged {
@@ -41,6 +56,10 @@ export function localReplyFlag(reason: LocalReplyReason): ResponseFlag | undefin
       return 'RLSE';
     case 'rate-limited':
       return 'RL';
+    // The external authorization service denied the request, or could not be asked.
+    case 'ext-authz-denied':
+    case 'ext-authz-error':
+      return 'UAEX';
     // Envoy sets no flag for an RBAC or JWT denial: the details say why (access log).
     case 'rbac-denied':
     case 'jwt-denied':
@@ -117,6 +136,7 @@ const ORDER: readonly ResponseFlag[] = [
   'NR',
   'FI',
   'RL',
+  'UAEX',
   'RLSE',
   'DC',
   'URX',

@@ -212,7 +212,27 @@ export type HttpFilterConfig =
   | { kind: 'cors'; name: string }
   | { kind: 'ratelimit'; name: string; config: GlobalRateLimitConfig }
   | { kind: 'rbac'; name: string; rbac: RbacFilter }
-  | { kind: 'jwt_authn'; name: string; jwt: JwtAuthnFilter };
+  | { kind: 'jwt_authn'; name: string; jwt: JwtAuthnFilter }
+  | { kind: 'ext_authz'; name: string; extAuthz: ExtAuthzConfig };
+
+/** envoy.filters.http.ext_authz over gRPC (envoy.service.auth.v3.Authorization/Check). */
+export interface ExtAuthzConfig {
+  /** grpc_service.envoy_grpc.cluster_name: where the authorization service runs. */
+  cluster: string;
+  /** grpc_service.envoy_grpc.authority; default the cluster name, as Envoy sends it. */
+  authority: string;
+  /** grpc_service.timeout; Envoy's default is 200 ms. */
+  timeoutMs: number;
+  failureModeAllow: boolean;
+  /** failure_mode_allow_header_add: mark requests let through on an error. */
+  failureModeAllowHeaderAdd: boolean;
+  /** status_on_error; Envoy's default is 403. */
+  statusOnError: number;
+  /** Stats under `http.<hcm stat_prefix>.ext_authz.` (or `<stat_prefix>.ext_authz.`). */
+  statPrefix: string;
+  /** filter_enabled_metadata: the check runs only when the request's dynamic metadata matches. */
+  enabledBy?: (metadata: Readonly<Record<string, unknown>>) => boolean;
+}
 
 /**
  * envoy.filters.http.rbac and envoy.filters.network.rbac: the enforced engine (absent: the filter

@@ -11,7 +11,7 @@ import { compileCorsPolicy, type CorsPolicyConfig } from '../policy/cors.js';
 import { compileFault, type HttpFaultConfig } from '../policy/fault.js';
 import { convertRateLimitFilter, type RateLimitFilterMsg } from './convert-rate-limits.js';
 import { LocalRateLimiter, type LocalRateLimitConfig } from '../policy/local-rate-limit.js';
-import { convertHttpRbac, convertJwtAuthn } from './convert-security-filters.js';
+import { convertExtAuthz, convertHttpRbac, convertJwtAuthn } from './convert-security-filters.js';
 
 function compiled<T>(compile: () => T, path: string, problems: Problems): T | undefined {
   try {
@@ -76,6 +76,8 @@ export function convertHttpFilter(
       return convertHttpRbac(name, any, `${path}.typed_config`, problems);
     case TYPE.jwtAuthn:
       return convertJwtAuthn(name, any, `${path}.typed_config`, problems);
+    case TYPE.extAuthz:
+      return convertExtAuthz(name, any, `${path}.typed_config`, problems);
     default:
       if (f.is_optional !== true) {
         problems.error(

@@ -5,15 +5,28 @@
  * engines themselves are compiled by policy/rbac.ts and policy/jwt-authn.ts.
  */
 import { isTrellisError, type Problems } from '../../core/errors.js';
-import { unpackAny, type AnyLike } from '../../protocol/protos.js';
+import { protoRoot, unpackAny, type AnyLike } from '../../protocol/protos.js';
 import type {
   HttpConnectionManager__Output,
+  HttpExtAuthz__Output,
   HttpRbac__Output,
   JwtAuthentication__Output,
   NetworkRbac__Output,
 } from '../../protocol/envoy-types.js';
-import type { ClientAddressPolicy, HttpFilterConfig, NetworkRbacFilter, RbacFilter } from './config.js';
-import { compileRbac, type RbacCompileOptions, type RbacConfig } from '../policy/rbac.js';
+import type {
+  ClientAddressPolicy,
+  ExtAuthzConfig,
+  HttpFilterConfig,
+  NetworkRbacFilter,
+  RbacFilter,
+} from './config.js';
+import {
+  compileMetadataMatcher,
+  compileRbac,
+  type MetadataMatcherConfig,
+  type RbacCompileOptions,
+  type RbacConfig,
+} from '../policy/rbac.js';
 import {
   compileJwtProvider,
   compileRequirement,
@@ -23,7 +36,7 @@ import {
   type JwtRequirementConfig,
   type JwtRule,
 } from '../policy/jwt-authn.js';
-import { checkFields, fieldSet } from './convert-common.js';
+import { checkFields, durationMs, fieldSet } from './convert-common.js';
 import { convertMatch } from './convert-route.js';
 
 function compiled<T>(compile: () => T, path: string, problems: Problems): T | undefined {
@@ -161,6 +174,83 @@ export function convertJwtAuthn(
     outputHeaders: Object.freeze([...outputHeaders]),
   };
   return { kind: 'jwt_authn', name, jwt: Object.freeze(jwt) };
+}
+
+const EXT_AUTHZ_FIELDS = fieldSet(
+  'grpc_service',
+  'failure_mode_allow',
+  'failure_mode_allow_header_add',
+  'status_on_error',
+  'transport_api_version',
+  'stat_prefix',
+  'filter_enabled_metadata',
+  // The service is told the peer's certificate only when it asks; its decision is what counts.
+  'include_peer_certificate',
+  'services',
+);
+const GRPC_SERVICE_FIELDS = fieldSet('envoy_grpc', 'timeout', 'target_specifier');
+
+/** An envoy.type.v3.StatusCode (decoded as its name) as a number; undefined when absent. */
+export function httpStatusCode(code: string | number | undefined): number | undefined {
+  if (code === undefined) return undefined;
+  if (typeof code === 'number') return code;
+  const n = protoRoot().lookupEnum('envoy.type.v3.StatusCode').values[code];
+  return n;
+}
+
+/**
+ * envoy.filters.http.ext_authz with a gRPC service (Istio's CUSTOM action with an envoyExtAuthzGrpc
+ * provider). http_service, request bodies, runtime switches and header mutation rules are NACKed.
+ */
+export function convertExtAuthz(
+  name: string,
+  any: AnyLike,
+  path: string,
+  problems: Problems,
+): HttpFilterConfig | undefined {
+  const msg = unpackAny<HttpExtAuthz__Output>(any);
+  const before = problems.items.length;
+  checkFields(msg, path, EXT_AUTHZ_FIELDS, problems);
+  const version = msg.transport_api_version;
+  if (version !== undefined && version !== 'V3')
+    problems.error(`${path}.transport_api_version`, 'only V3 is supported');
+  const grpc = msg.grpc_service;
+  if (!grpc) {
+    problems.error(path, 'grpc_service is required (http_service is not supported)');
+    return undefined;
+  }
+  checkFields(grpc, `${path}.grpc_service`, GRPC_SERVICE_FIELDS, problems);
+  const cluster = grpc.envoy_grpc?.cluster_name ?? '';
+  if (cluster === '') problems.error(`${path}.grpc_service.envoy_grpc.cluster_name`, 'must be non-empty');
+  const config: ExtAuthzConfig = {
+    cluster,
+    authority: grpc.envoy_grpc?.authority || authorityOf(cluster),
+    timeoutMs: durationMs(grpc.timeout, 200),
+    failureModeAllow: msg.failure_mode_allow === true,
+    failureModeAllowHeaderAdd: msg.failure_mode_allow_header_add === true,
+    statusOnError: httpStatusCode(msg.status_on_error?.code) ?? 403,
+    statPrefix: msg.stat_prefix ?? '',
+  };
+  if (msg.filter_enabled_metadata) {
+    const p = `${path}.filter_enabled_metadata`;
+    const m = compiled(
+      () => compileMetadataMatcher(msg.filter_enabled_metadata as MetadataMatcherConfig, p),
+      p,
+      problems,
+    );
+    if (m) config.enabledBy = m;
+  }
+  if (problems.items.length !== before) return undefined;
+  return { kind: 'ext_authz', name, extAuthz: Object.freeze(config) };
+}
+
+/**
+ * Envoy sends the cluster name as :authority by default; Istio's names (`outbound|9000||host`)
+ * hold `|`, which HTTP/2 servers refuse in an authority, so the service's `host:port` is sent.
+ */
+function authorityOf(cluster: string): string {
+  const [direction, port, , host] = cluster.split('|');
+  return direction === 'outbound' && host && port ? `${host}:${port}` : cluster;
 }
 
 /** use_remote_address and xff_num_trusted_hops of an HTTP connection manager. */

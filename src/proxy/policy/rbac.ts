@@ -371,6 +371,20 @@ function cidr(config: CidrConfig, path: string): (ip: string) => boolean {
   };
 }
 
+/**
+ * Envoy's MetadataMatcher over dynamic metadata by filter namespace (ext_authz's
+ * filter_enabled_metadata reads RBAC's shadow result with it).
+ */
+export function compileMetadataMatcher(
+  config: MetadataMatcherConfig,
+  path: string,
+): (metadata: Readonly<Record<string, unknown>> | undefined) => boolean {
+  const rule = metadataRule(config, path);
+  return (metadata) => rule({ metadata } as RbacRequest);
+}
+
+export type { MetadataMatcherConfig };
+
 function metadataRule(config: MetadataMatcherConfig, path: string): Rule {
   const filter = config.filter ?? '';
   if (filter === '') throw invalid(`${path}.filter`, 'is required');
