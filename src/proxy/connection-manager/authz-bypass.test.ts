@@ -270,3 +270,29 @@ async function rawHead(port: number, target: string): Promise<string> {
     s.write(`GET ${target} HTTP/1.1\r\nhost: app:9080\r\nconnection: close\r\n\r\n`);
   });
 }
+
+test('HTTP/2: the same normalization before RBAC, and gRPC gets PERMISSION_DENIED in a trailers-only answer', async (t) => {
+  const mesh = await meshFor(t, 'MERGE_SLASHES');
+  const http2 = await import('node:http2');
+  const session = http2.connect(`http://127.0.0.1:${mesh.port}`);
+  t.after(() => void session.close());
+  const send = (headers: Record<string, string>) =>
+    new Promise<Record<string, string | string[] | undefined>>((resolve, reject) => {
+      const s = session.request({ ':authority': 'app:9080', ...headers });
+      s.on('response', (h) => resolve(h));
+      s.on('error', reject);
+      s.resume();
+      s.end();
+    });
+  for (const path of ['/admin', '/a/../admin', '/%61dmin', '//admin', '/admin?x', '/x/%2E%2E/admin/'])
+    assert.equal((await send({ ':path': path }))[':status'], 403, path);
+  assert.equal((await send({ ':path': '/ok' }))[':status'], 200);
+  const grpc = await send({
+    ':path': '/admin/Drop',
+    ':method': 'POST',
+    'content-type': 'application/grpc',
+    te: 'trailers',
+  });
+  assert.equal(grpc[':status'], 200);
+  assert.equal(grpc['grpc-status'], '7');
+});
