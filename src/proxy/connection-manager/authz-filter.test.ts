@@ -190,3 +190,41 @@ test('an RBAC filter the proxy cannot honour is NACKed and the last good config 
   assert.equal((await request(m.port, { host: APP_HOST, path: '/admin' })).status, 403);
   assert.equal((await request(m.port, { host: APP_HOST, path: '/ok' })).status, 200);
 });
+
+test('a WebSocket upgrade is authorized like any request; a per-route RBAC override is refused', async (t) => {
+  const m = await startServiceMesh(t, {
+    listener: { httpFilters: [DENY_ADMIN], upgradeTypes: ['websocket'] },
+  });
+  const upgrade = await rawRequest(
+    m.port,
+    `GET /admin/ws HTTP/1.1\r\nhost: ${APP_HOST}\r\nconnection: upgrade\r\nupgrade: websocket\r\n` +
+      'sec-websocket-version: 13\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+  );
+  assert.equal(upgrade.status, 403);
+  assert.equal(m.backend.hits, 0);
+  // RBACPerRoute is not honoured here: a route carrying one is NACKed, not silently ignored.
+  const nacks = m.ads.nacks('RDS').length;
+  m.ads.set('RDS', [
+    routeConfig('9080', [
+      virtualHost(
+        'app',
+        [APP_HOST],
+        [
+          {
+            match: { prefix: '/' },
+            route: { cluster: APP_CLUSTER },
+            typed_per_filter_config: {
+              'envoy.filters.http.rbac': {
+                type_url: 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBACPerRoute',
+                value: Buffer.alloc(0),
+              },
+            },
+          },
+        ],
+      ),
+    ]),
+  ]);
+  await m.ads.waitFor(() => m.ads.nacks('RDS').length > nacks, 'NACK of RBACPerRoute');
+  assert.match(m.ads.nacks('RDS').at(-1)?.error_detail?.message ?? '', /RBACPerRoute is not supported/);
+  assert.equal((await request(m.port, { host: APP_HOST, path: '/admin' })).status, 403);
+});
