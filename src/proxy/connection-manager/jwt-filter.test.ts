@@ -4,9 +4,18 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { eventually } from '../../core/testing/eventually.js';
-import { request } from '../testing/harness.js';
-import { httpListener } from '../testing/resources.js';
-import { APP_HOST, startServiceMesh } from '../testing/service-mesh.js';
+import { FakeClock } from '../../core/clock.js';
+import { FakeAds } from '../testing/fake-ads.js';
+import { request, startBackend, startMesh } from '../testing/harness.js';
+import {
+  edsCluster,
+  endpoints,
+  httpListener,
+  routeConfig,
+  routeTo,
+  virtualHost,
+} from '../testing/resources.js';
+import { APP_CLUSTER, APP_HOST, startServiceMesh } from '../testing/service-mesh.js';
 import { accessLogTo, httpRbac, jwtAuthn, policy } from '../testing/security-resources.js';
 import { nowSeconds, testIssuer, unsignedToken, type TestIssuer } from '../policy/jwt-testing.js';
 
@@ -248,4 +257,33 @@ test('JWKS rotation: a new config replaces the keys; a bad JWKS is NACKed and th
   assert.equal(stale.status, 401);
   assert.equal(stale.body, "Jwks doesn't have key to match kid or alg from Jwt");
   assert.equal((await request(m.port, { host: APP_HOST, path: '/', headers: bearer(newToken) })).status, 200);
+});
+
+test("expiry follows the proxy's clock, with clock_skew_seconds (default 60)", async (t) => {
+  const idp = await testIssuer();
+  const T0 = 1_900_000_000_000;
+  const clock = new FakeClock(T0);
+  const backend = await startBackend('app');
+  const mesh = await startMesh(
+    {
+      CDS: [edsCluster(APP_CLUSTER)],
+      EDS: [endpoints(APP_CLUSTER, [{ port: backend.port }])],
+      LDS: [httpListener(9080, '9080', { httpFilters: [istioJwt(idp)] })],
+      RDS: [routeConfig('9080', [virtualHost('app', [APP_HOST], [routeTo(APP_CLUSTER)])])],
+    },
+    { clock },
+    FakeAds,
+  );
+  t.after(async () => {
+    await mesh.close();
+    await backend.close();
+  });
+  const token = await idp.sign({ aud: 'shop', exp: T0 / 1000 + 30, nbf: T0 / 1000 - 10 });
+  const send = async () =>
+    (await request(mesh.port, { host: APP_HOST, path: '/', headers: bearer(token) })).status;
+  assert.equal(await send(), 200);
+  clock.advance(89_000); // 59 s past exp: inside the skew
+  assert.equal(await send(), 200);
+  clock.advance(2_000); // 61 s past exp
+  assert.equal(await send(), 401);
 });
