@@ -16,7 +16,7 @@ import type { PriorityOptions } from '../policy/locality.js';
 import type { OutlierSettings } from '../policy/outlier-detector.js';
 import type { RetryPolicy } from '../policy/retry-policy.js';
 import type { RbacEngine } from '../policy/rbac.js';
-import type { JwtAuthnFilter } from '../policy/jwt-authn.js';
+import type { JwtAuthnFilter } from '../policy/jwt-config.js';
 import type { StringMatcherConfig } from '../policy/string-matcher.js';
 
 export type XdsShortType = 'CDS' | 'EDS' | 'LDS' | 'RDS' | 'SDS';

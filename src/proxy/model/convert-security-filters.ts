@@ -35,7 +35,7 @@ import {
   type JwtProviderConfig,
   type JwtRequirementConfig,
   type JwtRule,
-} from '../policy/jwt-authn.js';
+} from '../policy/jwt-config.js';
 import { checkFields, durationMs, fieldSet } from './convert-common.js';
 import { convertMatch } from './convert-route.js';
 
