@@ -5,9 +5,10 @@
  * denial with the denied_response's status (default 403), headers and body; no answer in time,
  * or a broken one, an error the filter turns into status_on_error or failure_mode_allow.
  */
+import http from 'node:http';
 import * as grpc from '@grpc/grpc-js';
 import { decodeMessage, encodeMessage } from '../../protocol/protos.js';
-import type { ExtAuthzConfig } from '../model/config.js';
+import type { ExtAuthzConfig, ExtAuthzHttpService } from '../model/config.js';
 import type { ClusterManager } from '../upstream/cluster-manager.js';
 import { httpStatusCode } from '../model/convert-security-filters.js';
 
@@ -135,14 +136,115 @@ function checkRequest(input: CheckInput, now: number): object {
   };
 }
 
+/** Never taken from the service's answer: they describe its own message, not the request's. */
+const SERVICE_ONLY = new Set([
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'content-length',
+  'host',
+  'date',
+  'upgrade',
+  'proxy-connection',
+]);
+/** Envoy always lets these through to a denied client when allowed_client_headers is set. */
+const ALWAYS_TO_CLIENT = new Set(['www-authenticate', 'location']);
+
+function responseHeaders(res: http.IncomingMessage, pick: (name: string) => boolean): [string, string][] {
+  const out: [string, string][] = [];
+  for (const [k, v] of Object.entries(res.headers)) {
+    if (v === undefined || SERVICE_ONLY.has(k) || !pick(k)) continue;
+    out.push([k, Array.isArray(v) ? v.join(',') : v]);
+  }
+  return out;
+}
+
+/**
+ * http_service: the check is the client's request without its body (method, path behind
+ * path_prefix, :authority, Authorization and the allowed headers); a 200 allows, any other
+ * status denies with the service's status, body and (allowed) headers.
+ */
+async function checkHttp(
+  agent: http.Agent,
+  endpoint: { host: string; port: number },
+  config: ExtAuthzConfig,
+  svc: ExtAuthzHttpService,
+  input: CheckInput,
+): Promise<ExtAuthzAnswer> {
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(input.headers)) {
+    if (v === undefined || k.startsWith(':') || SERVICE_ONLY.has(k)) continue;
+    if (k === 'authorization' || svc.requestHeader(k)) headers[k] = Array.isArray(v) ? v.join(',') : v;
+  }
+  for (const [k, v] of svc.headersToAdd) headers[k] = v;
+  headers.host = input.authority;
+  headers['content-length'] = '0';
+  return await new Promise<ExtAuthzAnswer>((resolve) => {
+    const req = http.request(
+      {
+        agent,
+        host: endpoint.host,
+        port: endpoint.port,
+        method: input.method,
+        path: svc.pathPrefix + input.path,
+        headers,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', (err) => resolve({ kind: 'error', message: err.message }));
+        res.on('end', () => {
+          clearTimeout(timer);
+          if (res.statusCode === 200) {
+            const upstream = svc.upstreamHeader;
+            const append = svc.upstreamAppendHeader;
+            const onSuccess = svc.clientHeaderOnSuccess;
+            resolve({
+              kind: 'ok',
+              requestHeaders: [
+                ...(upstream
+                  ? responseHeaders(res, upstream).map(([name, value]) => ({ name, value, append: false }))
+                  : []),
+                ...(append
+                  ? responseHeaders(res, append).map(([name, value]) => ({ name, value, append: true }))
+                  : []),
+              ],
+              removeHeaders: [],
+              responseHeaders: onSuccess
+                ? responseHeaders(res, onSuccess).map(([name, value]) => ({ name, value, append: false }))
+                : [],
+            });
+            return;
+          }
+          const client = svc.clientHeader;
+          resolve({
+            kind: 'denied',
+            status: res.statusCode ?? 403,
+            headers: responseHeaders(res, client ? (n) => client(n) || ALWAYS_TO_CLIENT.has(n) : () => true),
+            body: Buffer.concat(chunks).toString('utf8'),
+          });
+        });
+      },
+    );
+    const timer = setTimeout(() => req.destroy(new Error('ext_authz request timed out')), config.timeoutMs);
+    req.on('error', (err) => {
+      clearTimeout(timer);
+      resolve({ kind: 'error', message: err.message });
+    });
+    req.end();
+  });
+}
+
 export class ExtAuthzClient {
   private readonly channels = new Map<string, grpc.Client>();
+  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 
   constructor(private readonly clusters: ClusterManager) {}
 
   async check(config: ExtAuthzConfig, input: CheckInput, now: number): Promise<ExtAuthzAnswer> {
     const host = this.clusters.get(config.cluster)?.pick();
     if (!host) return { kind: 'error', message: `no endpoint in ext_authz cluster ${config.cluster}` };
+    if (config.http) return await checkHttp(this.agent, host.endpoint, config, config.http, input);
     const key = `${host.endpoint.key}|${config.authority}`;
     let client = this.channels.get(key);
     if (!client) {
@@ -170,6 +272,7 @@ export class ExtAuthzClient {
   close(): void {
     for (const c of this.channels.values()) c.close();
     this.channels.clear();
+    this.agent.destroy();
   }
 }
 

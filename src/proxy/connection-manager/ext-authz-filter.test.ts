@@ -230,12 +230,20 @@ test('ext_authz configs the proxy cannot honour are NACKed', async (t) => {
   const { mesh } = await meshWith(t, authz.port);
   const bad: [string, object, RegExp][] = [
     [
-      'http_service',
+      'http_service without a cluster',
+      { grpc_service: undefined, http_service: { server_uri: { uri: 'http://x', timeout: { seconds: 1 } } } },
+      /http_service\.server_uri\.cluster/,
+    ],
+    [
+      'http_service with dynamic metadata from headers',
       {
         grpc_service: undefined,
-        http_service: { server_uri: { uri: 'http://x', cluster: AUTHZ, timeout: { seconds: 1 } } },
+        http_service: {
+          server_uri: { uri: 'http://x', cluster: AUTHZ, timeout: { seconds: 1 } },
+          authorization_response: { dynamic_metadata_from_headers: { patterns: [{ exact: 'x' }] } },
+        },
       },
-      /http_service/,
+      /dynamic_metadata_from_headers/,
     ],
     ['with_request_body', { with_request_body: { max_request_bytes: 10 } }, /with_request_body/],
     [
@@ -252,4 +260,93 @@ test('ext_authz configs the proxy cannot honour are NACKed', async (t) => {
     await mesh.ads.waitFor(() => mesh.ads.nacks('LDS').length > nacks, `NACK: ${what}`);
     assert.match(mesh.ads.nacks('LDS').at(-1)?.error_detail?.message ?? '', message, what);
   }
+});
+
+test('http_service: the request without body goes to the service; 200 allows, anything else denies', async (t) => {
+  const seen: { url: string; method: string; headers: Record<string, unknown> }[] = [];
+  const service = await startBackend('authz', (req, res) => {
+    seen.push({ url: req.url ?? '', method: req.method ?? '', headers: req.headers });
+    if (req.headers['x-badge'] === 'ok') {
+      res.writeHead(200, { 'x-ext-user': 'alice', 'x-other': 'no' });
+      res.end();
+      return;
+    }
+    res.writeHead(401, {
+      'www-authenticate': 'Basic realm="x"',
+      'x-reason': 'no badge',
+      'x-debug': 'internal',
+    });
+    res.end('who?');
+  });
+  t.after(() => service.close());
+  const backend = await startBackend('app');
+  const SVC = 'outbound|8000||authz.default.svc.cluster.local';
+  const mesh = await startMesh(
+    {
+      CDS: [edsCluster(APP), edsCluster(SVC)],
+      EDS: [endpoints(APP, [{ port: backend.port }]), endpoints(SVC, [{ port: service.port }])],
+      LDS: [
+        httpListener(9080, '9080', {
+          httpFilters: [
+            {
+              name: 'envoy.filters.http.ext_authz',
+              typed_config: packAny(TYPE.extAuthz, {
+                http_service: {
+                  server_uri: { uri: 'http://authz:8000', cluster: SVC, timeout: { seconds: 1 } },
+                  path_prefix: '/check',
+                  authorization_request: {
+                    allowed_headers: { patterns: [{ exact: 'x-badge' }] },
+                    headers_to_add: [{ key: 'x-from', value: 'proxy' }],
+                  },
+                  authorization_response: {
+                    allowed_upstream_headers: { patterns: [{ exact: 'x-ext-user' }] },
+                    allowed_client_headers: { patterns: [{ exact: 'x-reason' }] },
+                  },
+                },
+              }),
+            },
+          ],
+        }),
+      ],
+      RDS: [routeConfig('9080', [virtualHost('app', ['app:9080'], [routeTo(APP)])])],
+    },
+    {},
+    FakeAds,
+  );
+  t.after(async () => {
+    await mesh.close();
+    await backend.close();
+  });
+  const ok = await request(mesh.port, {
+    host: 'app:9080',
+    path: '/orders?id=1',
+    method: 'DELETE',
+    headers: { 'x-badge': 'ok', cookie: 'session=s', authorization: 'Bearer t' },
+  });
+  assert.equal(ok.status, 200);
+  const upstream = ok.json<{ headers: Record<string, string> }>().headers;
+  assert.equal(upstream['x-ext-user'], 'alice');
+  assert.equal(upstream['x-other'], undefined);
+  const asked = seen[0]!;
+  assert.equal(asked.url, '/check/orders?id=1');
+  assert.equal(asked.method, 'DELETE');
+  assert.equal(asked.headers['x-badge'], 'ok');
+  assert.equal(asked.headers.authorization, 'Bearer t', 'Authorization always goes to the service');
+  assert.equal(asked.headers.cookie, undefined, 'headers not allowed stay with the request');
+  assert.equal(asked.headers['x-from'], 'proxy');
+  assert.equal(asked.headers.host, 'app:9080');
+  const denied = await request(mesh.port, {
+    host: 'app:9080',
+    path: '/orders',
+    body: 'secret body',
+    method: 'POST',
+  });
+  assert.equal(denied.status, 401);
+  assert.equal(denied.body, 'who?');
+  assert.equal(denied.headers['x-reason'], 'no badge');
+  assert.equal(denied.headers['www-authenticate'], 'Basic realm="x"');
+  assert.equal(denied.headers['x-debug'], undefined);
+  assert.equal(seen[1]!.headers['content-length'], '0', 'the body is not sent');
+  assert.equal(backend.hits, 1);
+  service.server.closeAllConnections();
 });

@@ -232,6 +232,23 @@ export interface ExtAuthzConfig {
   statPrefix: string;
   /** filter_enabled_metadata: the check runs only when the request's dynamic metadata matches. */
   enabledBy?: (metadata: Readonly<Record<string, unknown>>) => boolean;
+  /** http_service: the check is a plain HTTP request (else gRPC Check). */
+  http?: ExtAuthzHttpService;
+}
+
+/** ext_authz's http_service: which headers go to the service, and which come back. */
+export interface ExtAuthzHttpService {
+  pathPrefix: string;
+  /** Request headers sent besides Envoy's always-sent ones (:authority, :method, :path, authorization). */
+  requestHeader: (name: string) => boolean;
+  headersToAdd: readonly [string, string][];
+  /** Service response headers set on the upstream request when allowed (none when unset). */
+  upstreamHeader?: (name: string) => boolean;
+  upstreamAppendHeader?: (name: string) => boolean;
+  /** Service response headers the client gets when denied (all when unset). */
+  clientHeader?: (name: string) => boolean;
+  /** Service response headers the client gets when allowed (none when unset). */
+  clientHeaderOnSuccess?: (name: string) => boolean;
 }
 
 /**

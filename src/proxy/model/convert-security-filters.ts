@@ -16,6 +16,7 @@ import type {
 import type {
   ClientAddressPolicy,
   ExtAuthzConfig,
+  ExtAuthzHttpService,
   HttpFilterConfig,
   NetworkRbacFilter,
   RbacFilter,
@@ -38,6 +39,7 @@ import {
 } from '../policy/jwt-config.js';
 import { checkFields, durationMs, fieldSet } from './convert-common.js';
 import { convertMatch } from './convert-route.js';
+import { compileStringMatcher, type StringMatcherConfig } from '../policy/string-matcher.js';
 
 function compiled<T>(compile: () => T, path: string, problems: Problems): T | undefined {
   try {
@@ -187,7 +189,68 @@ const EXT_AUTHZ_FIELDS = fieldSet(
   // The service is told the peer's certificate only when it asks; its decision is what counts.
   'include_peer_certificate',
   'services',
+  'http_service',
 );
+const HTTP_SERVICE_FIELDS = fieldSet(
+  'server_uri',
+  'path_prefix',
+  'authorization_request',
+  'authorization_response',
+);
+const HTTP_RESPONSE_FIELDS = fieldSet(
+  'allowed_upstream_headers',
+  'allowed_upstream_headers_to_append',
+  'allowed_client_headers',
+  'allowed_client_headers_on_success',
+);
+
+/** A ListStringMatcher over lower-case header names; undefined when absent. */
+function headerList(
+  list: { patterns?: StringMatcherConfig[] } | undefined,
+  path: string,
+  problems: Problems,
+): ((name: string) => boolean) | undefined {
+  if (!list) return undefined;
+  const ms = (list.patterns ?? []).map((m, i) =>
+    compiled(() => compileStringMatcher(m, `${path}.patterns[${i}]`), path, problems),
+  );
+  return (name) => ms.some((m) => m?.(name) === true);
+}
+
+function httpService(
+  msg: NonNullable<HttpExtAuthz__Output['http_service']>,
+  path: string,
+  problems: Problems,
+): { cluster: string; timeoutMs: number; http: ExtAuthzHttpService } {
+  checkFields(msg, path, HTTP_SERVICE_FIELDS, problems);
+  const uri = msg.server_uri;
+  if (!uri?.cluster) problems.error(`${path}.server_uri.cluster`, 'must be non-empty');
+  const res = msg.authorization_response;
+  if (res) checkFields(res, `${path}.authorization_response`, HTTP_RESPONSE_FIELDS, problems);
+  const rp = `${path}.authorization_response`;
+  const http: ExtAuthzHttpService = {
+    pathPrefix: msg.path_prefix ?? '',
+    requestHeader:
+      headerList(
+        msg.authorization_request?.allowed_headers,
+        `${path}.authorization_request.allowed_headers`,
+        problems,
+      ) ?? (() => false),
+    headersToAdd: (msg.authorization_request?.headers_to_add ?? []).map((h) => [
+      (h.key ?? '').toLowerCase(),
+      h.value ?? '',
+    ]),
+  };
+  const set = (k: keyof ExtAuthzHttpService, field: keyof NonNullable<typeof res>) => {
+    const m = headerList(res?.[field], `${rp}.${field}`, problems);
+    if (m) (http as unknown as Record<string, unknown>)[k] = m;
+  };
+  set('upstreamHeader', 'allowed_upstream_headers');
+  set('upstreamAppendHeader', 'allowed_upstream_headers_to_append');
+  set('clientHeader', 'allowed_client_headers');
+  set('clientHeaderOnSuccess', 'allowed_client_headers_on_success');
+  return { cluster: uri?.cluster ?? '', timeoutMs: durationMs(uri?.timeout, 200), http };
+}
 const GRPC_SERVICE_FIELDS = fieldSet('envoy_grpc', 'timeout', 'target_specifier');
 
 /** An envoy.type.v3.StatusCode (decoded as its name) as a number; undefined when absent. */
@@ -215,22 +278,54 @@ export function convertExtAuthz(
   if (version !== undefined && version !== 'V3')
     problems.error(`${path}.transport_api_version`, 'only V3 is supported');
   const grpc = msg.grpc_service;
+  if (!grpc && msg.http_service) {
+    const h = httpService(msg.http_service, `${path}.http_service`, problems);
+    if (problems.items.length !== before) return undefined;
+    return {
+      kind: 'ext_authz',
+      name,
+      extAuthz: Object.freeze(extAuthzCommon(msg, path, problems, h.cluster, h.cluster, h.timeoutMs, h.http)),
+    };
+  }
   if (!grpc) {
-    problems.error(path, 'grpc_service is required (http_service is not supported)');
+    problems.error(path, 'expected grpc_service or http_service');
     return undefined;
   }
   checkFields(grpc, `${path}.grpc_service`, GRPC_SERVICE_FIELDS, problems);
   const cluster = grpc.envoy_grpc?.cluster_name ?? '';
   if (cluster === '') problems.error(`${path}.grpc_service.envoy_grpc.cluster_name`, 'must be non-empty');
-  const config: ExtAuthzConfig = {
+  const config = extAuthzCommon(
+    msg,
+    path,
+    problems,
     cluster,
-    authority: grpc.envoy_grpc?.authority || authorityOf(cluster),
-    timeoutMs: durationMs(grpc.timeout, 200),
+    grpc.envoy_grpc?.authority || authorityOf(cluster),
+    durationMs(grpc.timeout, 200),
+  );
+  if (problems.items.length !== before) return undefined;
+  return { kind: 'ext_authz', name, extAuthz: Object.freeze(config) };
+}
+
+/** What gRPC and HTTP services share: failure handling, stats, the metadata gate. */
+function extAuthzCommon(
+  msg: HttpExtAuthz__Output,
+  path: string,
+  problems: Problems,
+  cluster: string,
+  authority: string,
+  timeoutMs: number,
+  http?: ExtAuthzHttpService,
+): ExtAuthzConfig {
+  const out: ExtAuthzConfig = {
+    cluster,
+    authority,
+    timeoutMs,
     failureModeAllow: msg.failure_mode_allow === true,
     failureModeAllowHeaderAdd: msg.failure_mode_allow_header_add === true,
     statusOnError: httpStatusCode(msg.status_on_error?.code) ?? 403,
     statPrefix: msg.stat_prefix ?? '',
   };
+  if (http) out.http = http;
   if (msg.filter_enabled_metadata) {
     const p = `${path}.filter_enabled_metadata`;
     const m = compiled(
@@ -238,10 +333,9 @@ export function convertExtAuthz(
       p,
       problems,
     );
-    if (m) config.enabledBy = m;
+    if (m) out.enabledBy = m;
   }
-  if (problems.items.length !== before) return undefined;
-  return { kind: 'ext_authz', name, extAuthz: Object.freeze(config) };
+  return out;
 }
 
 /**
