@@ -7,37 +7,27 @@ import { isTrellisError, type Problems } from '../../core/errors.js';
 import { compileHashPolicies, type HashPolicyConfig } from '../policy/lb-hash-policy.js';
 import { compileRetryPolicy, type RetryPolicyConfig } from '../policy/retry-policy.js';
 import { totalWeight } from '../policy/weighted.js';
-import { compileHeaderMatchers, compileQueryParameterMatchers } from '../policy/string-matcher.js';
 import type {
   ForwardAction,
-  PathMatch,
   RedirectAction,
   RetryPolicy,
   Route,
   RouteAction,
-  RouteMatch,
   RouteTable,
   VirtualHost,
   WeightedTarget,
 } from './config.js';
-import {
-  checkFields,
-  compileRegex,
-  compileRewriteRegex,
-  durationMs,
-  fieldSet,
-  headerMutation,
-} from './convert-common.js';
+import { checkFields, compileRewriteRegex, durationMs, fieldSet, headerMutation } from './convert-common.js';
 import { convertPerFilterConfig } from './convert-http-filters.js';
+import { convertMatch } from './convert-route-match.js';
 import { convertRouteRateLimits, type RateLimitMsg } from './convert-rate-limits.js';
-import { bool, u32 } from './convert-common.js';
+import { u32 } from './convert-common.js';
 import type {
   RedirectAction__Output,
   RetryPolicy__Output,
   Route__Output,
   RouteAction__Output,
   RouteConfiguration__Output,
-  RouteMatch__Output,
   VirtualHost__Output,
 } from '../../protocol/envoy-types.js';
 
@@ -75,16 +65,6 @@ const ROUTE_FIELDS = fieldSet(
   ...HEADER_LISTS,
 );
 const MIRROR_FIELDS = fieldSet('cluster', 'runtime_fraction', 'trace_sampled');
-const MATCH_FIELDS = fieldSet(
-  'prefix',
-  'path',
-  'safe_regex',
-  'path_separated_prefix',
-  'case_sensitive',
-  'headers',
-  'query_parameters',
-  'grpc',
-);
 const ACTION_FIELDS = fieldSet(
   'cluster',
   'weighted_clusters',
@@ -231,44 +211,6 @@ function convertRoute(
       `${path}.response_headers_to_add`,
       problems,
     ),
-  });
-}
-
-export function convertMatch(m: RouteMatch__Output, path: string, problems: Problems): RouteMatch {
-  checkFields(m, path, MATCH_FIELDS, problems);
-  const caseSensitive = bool(m.case_sensitive, true);
-  let pm: PathMatch;
-  if (m.prefix !== undefined) pm = { kind: 'prefix', value: m.prefix };
-  else if (m.path !== undefined) pm = { kind: 'path', value: m.path };
-  else if (m.path_separated_prefix !== undefined) pm = { kind: 'separated', value: m.path_separated_prefix };
-  else if (m.safe_regex !== undefined) {
-    pm = {
-      kind: 'regex',
-      value: m.safe_regex.regex ?? '',
-      regex: compileRegex(m.safe_regex.regex, `${path}.safe_regex.regex`, problems, caseSensitive ? '' : 'i'),
-    };
-  } else {
-    problems.error(path, 'expected one of prefix, path, safe_regex, path_separated_prefix');
-    pm = { kind: 'prefix', value: '/' };
-  }
-  if (!caseSensitive && pm.kind !== 'regex') pm.value = pm.value.toLowerCase();
-  return Object.freeze({
-    path: Object.freeze(pm),
-    caseSensitive,
-    headers: compiled(
-      () => compileHeaderMatchers(m.headers ?? [], `${path}.headers`),
-      problems,
-      () => true,
-    ),
-    query:
-      (m.query_parameters ?? []).length === 0
-        ? undefined
-        : compiled(
-            () => compileQueryParameterMatchers(m.query_parameters ?? [], `${path}.query_parameters`),
-            problems,
-            () => false,
-          ),
-    grpcOnly: m.grpc !== undefined,
   });
 }
 

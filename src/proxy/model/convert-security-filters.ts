@@ -38,7 +38,7 @@ import {
   type JwtRule,
 } from '../policy/jwt-config.js';
 import { checkFields, durationMs, fieldSet } from './convert-common.js';
-import { convertMatch } from './convert-route.js';
+import { convertMatch } from './convert-route-match.js';
 import { compileStringMatcher, type StringMatcherConfig } from '../policy/string-matcher.js';
 
 function compiled<T>(compile: () => T, path: string, problems: Problems): T | undefined {

@@ -1,0 +1,71 @@
+/**
+ * RouteMatch -> the compiled match (path kind, case, header and query parameter matchers, gRPC
+ * only): shared by route tables (convert-route.ts) and jwt_authn's rules, which use Envoy's
+ * RouteMatch too. Its own module so that filter converters can use it without a cycle through
+ * the route converter.
+ */
+import { isTrellisError, type Problems } from '../../core/errors.js';
+import { compileHeaderMatchers, compileQueryParameterMatchers } from '../policy/string-matcher.js';
+import type { PathMatch, RouteMatch } from './config.js';
+import { bool, checkFields, compileRegex, fieldSet } from './convert-common.js';
+import type { RouteMatch__Output } from '../../protocol/envoy-types.js';
+
+const MATCH_FIELDS = fieldSet(
+  'prefix',
+  'path',
+  'safe_regex',
+  'path_separated_prefix',
+  'case_sensitive',
+  'headers',
+  'query_parameters',
+  'grpc',
+);
+
+export function convertMatch(m: RouteMatch__Output, path: string, problems: Problems): RouteMatch {
+  checkFields(m, path, MATCH_FIELDS, problems);
+  const caseSensitive = bool(m.case_sensitive, true);
+  let pm: PathMatch;
+  if (m.prefix !== undefined) pm = { kind: 'prefix', value: m.prefix };
+  else if (m.path !== undefined) pm = { kind: 'path', value: m.path };
+  else if (m.path_separated_prefix !== undefined) pm = { kind: 'separated', value: m.path_separated_prefix };
+  else if (m.safe_regex !== undefined) {
+    pm = {
+      kind: 'regex',
+      value: m.safe_regex.regex ?? '',
+      regex: compileRegex(m.safe_regex.regex, `${path}.safe_regex.regex`, problems, caseSensitive ? '' : 'i'),
+    };
+  } else {
+    problems.error(path, 'expected one of prefix, path, safe_regex, path_separated_prefix');
+    pm = { kind: 'prefix', value: '/' };
+  }
+  if (!caseSensitive && pm.kind !== 'regex') pm.value = pm.value.toLowerCase();
+  return Object.freeze({
+    path: Object.freeze(pm),
+    caseSensitive,
+    headers: compiled(
+      () => compileHeaderMatchers(m.headers ?? [], `${path}.headers`),
+      problems,
+      () => true,
+    ),
+    query:
+      (m.query_parameters ?? []).length === 0
+        ? undefined
+        : compiled(
+            () => compileQueryParameterMatchers(m.query_parameters ?? [], `${path}.query_parameters`),
+            problems,
+            () => false,
+          ),
+    grpcOnly: m.grpc !== undefined,
+  });
+}
+
+/** Runs a policy compiler, turning its TrellisError into a problem with the field path. */
+function compiled<T>(compile: () => T, problems: Problems, fallback: T): T {
+  try {
+    return compile();
+  } catch (err) {
+    if (isTrellisError(err)) problems.error(err.path ?? '', err.message);
+    else problems.error('', (err as Error).message);
+    return fallback;
+  }
+}
