@@ -662,7 +662,7 @@ test('jwks content never appears in messages', () => {
   for (const m of all) assert.ok(!m.includes(secret), m);
 });
 
-test('the security kinds are defined but not accepted yet', () => {
+test('the security kinds are accepted in both versions Istio serves', () => {
   assert.deepEqual(
     SECURITY_KINDS.map((d) => `${d.group}/${d.versions.join(',')}/${d.kind}`),
     [
@@ -674,8 +674,9 @@ test('the security kinds are defined but not accepted yet', () => {
   for (const def of SECURITY_KINDS) {
     for (const version of def.versions) {
       const found = lookupKind(`security.istio.io/${version}`, def.kind);
-      assert.equal(found.ok, false, `${def.kind} must stay refused until it is enforced`);
-      assert.ok(!found.ok && !found.skip, `${def.kind} is refused, not skipped`);
+      assert.ok(found.ok, `${def.kind} ${version} is accepted`);
     }
+    const old = lookupKind('security.istio.io/v1alpha1', def.kind);
+    assert.ok(!old.ok && !old.skip && old.path === 'apiVersion', `${def.kind} v1alpha1 is refused`);
   }
 });

@@ -24,6 +24,8 @@ import {
 import { BoundedMemo, fingerprint } from './memo.js';
 import { byCreation } from './selectors.js';
 import type { PathNormalizationMode } from '../../api/mesh-config.js';
+import { SecurityPolicyIndex } from './security/policy-select.js';
+import { EMPTY_JWKS, type JwksSnapshot } from './security/jwks-source.js';
 
 export type { DestinationRuleResource, GatewayResource, SidecarResource, VirtualServiceResource };
 export { exportedTo, labelsMatch } from './selectors.js';
@@ -43,6 +45,8 @@ export interface PushContextOptions {
   rateLimitService?: { host: string; port: number };
   /** Mesh config `pathNormalization.normalization` for every HTTP connection manager; BASE. */
   pathNormalization?: PathNormalizationMode;
+  /** JWKS the control plane fetched for RequestAuthentication (security/jwks-source.ts). */
+  jwks?: JwksSnapshot;
 }
 
 export interface PushContext {
@@ -52,6 +56,8 @@ export interface PushContext {
   readonly rootNamespace: string;
   readonly rateLimitService: { readonly host: string; readonly port: number };
   readonly pathNormalization: PathNormalizationMode;
+  /** Fetched JWKS; generator keys name the fingerprints of those they inline. */
+  readonly jwks: JwksSnapshot;
   /** Indexes and caches the generators use; not part of the server-facing contract. */
   readonly index: PushIndex;
 }
@@ -68,6 +74,8 @@ export class PushIndex {
   readonly gateways: readonly GatewayResource[];
   /** Every RateLimit's limits, compiled (oldest resource first). */
   readonly rateLimits: readonly CompiledRateLimit[];
+  /** AuthorizationPolicies and RequestAuthentications, for selection (security/policy-select.ts). */
+  readonly security: SecurityPolicyIndex;
   /** Generated results keyed by their full input key; shared along a chain of pushes. */
   readonly memo: BoundedMemo<unknown>;
   private readonly rateLimitSource: readonly Resource[];
@@ -113,6 +121,11 @@ export class PushIndex {
       previous !== undefined && sameResources(previous.rateLimitSource, this.rateLimitSource)
         ? previous.rateLimits
         : compileRateLimits(this.rateLimitSource as Resource<RateLimitSpec>[], domainSuffix);
+    this.security = new SecurityPolicyIndex(
+      config.list('AuthorizationPolicy'),
+      config.list('RequestAuthentication'),
+      previous?.security,
+    );
   }
 
   get services(): readonly Service[] {
@@ -191,6 +204,7 @@ export function buildPushContext(
     rateLimitService,
     pathNormalization,
     rootNamespace,
+    jwks: options.jwks ?? EMPTY_JWKS,
     index,
   });
   lineage.set(push, fixed);

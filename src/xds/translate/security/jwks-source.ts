@@ -1,0 +1,57 @@
+/**
+ * The JWKS documents the control plane fetched for RequestAuthentication `jwksUri`s (and
+ * issuers' OpenID discovery), as the translation reads them: one immutable snapshot per push
+ * (an input of the push context; controlplane/jwks-resolver.ts fills it). Istio inlines fetched
+ * keys the same way (`local_jwks`), so proxies never fetch anything themselves.
+ *
+ * A source never fetched successfully is absent; the translation then inlines REJECT_ALL_JWKS,
+ * as istiod inlines its fake JWKS: a token is still checked, and no token can verify.
+ */
+import { digest } from '../memo.js';
+
+/** Where keys come from: the jwksUri, or `oidc:ISSUER` for discovery from the issuer. */
+export function jwksSourceId(rule: { jwksUri?: string; jwks_uri?: string; issuer?: string }): string {
+  const uri = rule.jwksUri ?? rule.jwks_uri ?? '';
+  return uri !== '' ? uri : `oidc:${rule.issuer ?? ''}`;
+}
+
+export class JwksSnapshot {
+  private readonly docs: ReadonlyMap<string, { jwks: string; fp: string }>;
+
+  constructor(docs: ReadonlyMap<string, string> = new Map()) {
+    this.docs = new Map([...docs].map(([k, jwks]) => [k, { jwks, fp: digest(jwks) }]));
+  }
+
+  /** The last good JWKS of a source, or undefined when none was ever fetched. */
+  get(source: string): string | undefined {
+    return this.docs.get(source)?.jwks;
+  }
+
+  /** A short fingerprint of what `get` returns (`-` for nothing), for generator keys. */
+  fingerprint(source: string): string {
+    return this.docs.get(source)?.fp ?? '-';
+  }
+}
+
+export const EMPTY_JWKS = new JwksSnapshot();
+
+/**
+ * A JWKS no token verifies against: an RSA public key whose private half was thrown away when
+ * it was generated (for this file, not taken from anywhere).
+ */
+export const REJECT_ALL_JWKS = JSON.stringify({
+  keys: [
+    {
+      kty: 'RSA',
+      kid: 'trellis-reject-all',
+      alg: 'RS256',
+      use: 'sig',
+      n:
+        'rGN7owr3CSIs5_jtefLvTRXkCsVS4rM19mLtvUKiywm1CjWhcpQC881aoXQ8u4wSvQvkf44UT_9Nj6Uz_XIsR8ZkUs8RSPmYjkQv6Em4' +
+        'xqzJkLJTclR4FO1zznnBQsNnkJu7uGmoyYqjLh12leBxzjlwusH0mAguTFBlbLHdUR66XjS7wDu9DA4UHfOox2WWIrtxFGFaaGz07B' +
+        'mrH3I4iNlwircuci_MbLOe8PqrKxiXBiopYAvGJhfDfjN1aCAbelJY-Yx8NBjpYyj6HKlI2cGo0zCQX9DLlUvluzL0tATI2bbC-khlT' +
+        'J58_fi4TDXVfEBP1MDoCZhfoT_ac3aacw',
+      e: 'AQAB',
+    },
+  ],
+});
