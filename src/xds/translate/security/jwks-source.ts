@@ -7,6 +7,7 @@
  * A source never fetched successfully is absent; the translation then inlines REJECT_ALL_JWKS,
  * as istiod inlines its fake JWKS: a token is still checked, and no token can verify.
  */
+import { tryParseDuration } from '../../../core/duration.js';
 import { digest } from '../memo.js';
 
 /** Where keys come from: the jwksUri, or `oidc:ISSUER` for discovery from the issuer. */
@@ -55,3 +56,55 @@ export const REJECT_ALL_JWKS = JSON.stringify({
     },
   ],
 });
+
+/** What the control plane must fetch for one source. */
+export interface JwksRequest {
+  /** jwksSourceId: the URI, or `oidc:ISSUER`. */
+  id: string;
+  /** The JWKS URI, when given; else keys are discovered from `issuer`. */
+  uri?: string;
+  issuer?: string;
+  /** The rule's `timeout` (default 5 s, Istio's). */
+  timeoutMs: number;
+}
+
+const DEFAULT_JWKS_TIMEOUT_MS = 5000;
+
+/**
+ * Every JWKS source the RequestAuthentications of a config read (all of them, selected by a
+ * workload or not: fetching ahead means a new workload gets real keys at once). Rules with an
+ * inline `jwks` need nothing. The longest timeout wins when rules share a source.
+ */
+export function jwksRequests(resources: readonly { spec: unknown }[]): JwksRequest[] {
+  const out = new Map<string, JwksRequest>();
+  for (const r of resources) {
+    const rules = (
+      r.spec as {
+        jwtRules?: {
+          jwks?: string;
+          jwksUri?: string;
+          jwks_uri?: string;
+          issuer?: string;
+          timeout?: string;
+        }[];
+      }
+    ).jwtRules;
+    for (const rule of rules ?? []) {
+      if (rule.jwks !== undefined && rule.jwks !== '') continue;
+      const id = jwksSourceId(rule);
+      const uri = rule.jwksUri ?? rule.jwks_uri;
+      const timeoutMs =
+        (rule.timeout === undefined ? undefined : tryParseDuration(rule.timeout)) ?? DEFAULT_JWKS_TIMEOUT_MS;
+      const known = out.get(id);
+      if (known !== undefined) {
+        known.timeoutMs = Math.max(known.timeoutMs, timeoutMs);
+        continue;
+      }
+      const req: JwksRequest = { id, timeoutMs };
+      if (uri !== undefined && uri !== '') req.uri = uri;
+      else req.issuer = rule.issuer ?? '';
+      out.set(id, req);
+    }
+  }
+  return [...out.values()].sort((a, b) => (a.id < b.id ? -1 : 1));
+}
