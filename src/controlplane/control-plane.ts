@@ -21,6 +21,7 @@ import type { ApiViews } from './api-views.js';
 import { ConfigWarnings } from './config-warnings.js';
 import { listenHttp } from './http-server.js';
 import type { PathNormalizationMode } from '../api/mesh-config.js';
+import type { AuthzExtensionProvider } from '../api/security/extension-providers.js';
 import { jwksRequests } from '../xds/translate/security/jwks-source.js';
 import { JwksResolver, type JwksResolverOptions } from './jwks-resolver.js';
 
@@ -35,6 +36,8 @@ export interface ControlPlaneOptions {
   rateLimitService?: { host: string; port: number };
   /** Mesh config `pathNormalization` for every proxy's connection managers; default BASE. */
   pathNormalization?: PathNormalizationMode;
+  /** Mesh config `extensionProviders` (ext_authz) that CUSTOM AuthorizationPolicies name. */
+  extensionProviders?: readonly AuthzExtensionProvider[];
   /** JWKS fetching for RequestAuthentication `jwksUri` (refresh interval, fetch; tests). */
   jwks?: Pick<JwksResolverOptions, 'refreshMs' | 'retryMs' | 'fetch' | 'maxBytes'>;
   /** The translation the ADS server serves; default xds/translate's. Tests wrap it to inject bugs. */
@@ -218,7 +221,10 @@ export class ControlPlane {
         ...(this.options.domainSuffix ? { domainSuffix: this.options.domainSuffix } : {}),
         ...(this.options.rateLimitService ? { rateLimitService: this.options.rateLimitService } : {}),
         ...(this.options.pathNormalization ? { pathNormalization: this.options.pathNormalization } : {}),
-        jwks: this.jwks.snapshot(),
+        security: {
+          jwks: this.jwks.snapshot(),
+          ...(this.options.extensionProviders ? { extensionProviders: this.options.extensionProviders } : {}),
+        },
       },
       // The push being served, whose caches the next one reuses (unset while constructing).
       (this.ads as AdsServer<PushContext> | undefined)?.current,

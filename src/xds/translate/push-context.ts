@@ -26,6 +26,7 @@ import { byCreation } from './selectors.js';
 import type { PathNormalizationMode } from '../../api/mesh-config.js';
 import { SecurityPolicyIndex } from './security/policy-select.js';
 import { EMPTY_JWKS, type JwksSnapshot } from './security/jwks-source.js';
+import type { AuthzExtensionProvider } from '../../api/security/extension-providers.js';
 
 export type { DestinationRuleResource, GatewayResource, SidecarResource, VirtualServiceResource };
 export { exportedTo, labelsMatch } from './selectors.js';
@@ -45,8 +46,11 @@ export interface PushContextOptions {
   rateLimitService?: { host: string; port: number };
   /** Mesh config `pathNormalization.normalization` for every HTTP connection manager; BASE. */
   pathNormalization?: PathNormalizationMode;
-  /** JWKS the control plane fetched for RequestAuthentication (security/jwks-source.ts). */
-  jwks?: JwksSnapshot;
+  /**
+   * Security inputs: the JWKS the control plane fetched for RequestAuthentications
+   * (security/jwks-source.ts) and mesh config `extensionProviders` for CUSTOM authorization.
+   */
+  security?: { jwks?: JwksSnapshot; extensionProviders?: readonly AuthzExtensionProvider[] };
 }
 
 export interface PushContext {
@@ -56,8 +60,11 @@ export interface PushContext {
   readonly rootNamespace: string;
   readonly rateLimitService: { readonly host: string; readonly port: number };
   readonly pathNormalization: PathNormalizationMode;
-  /** Fetched JWKS; generator keys name the fingerprints of those they inline. */
-  readonly jwks: JwksSnapshot;
+  /** Security inputs; generator keys name the fingerprints of the JWKS they inline. */
+  readonly security: {
+    readonly jwks: JwksSnapshot;
+    readonly extensionProviders: readonly AuthzExtensionProvider[];
+  };
   /** Indexes and caches the generators use; not part of the server-facing contract. */
   readonly index: PushIndex;
 }
@@ -193,7 +200,15 @@ export function buildPushContext(
   const capacity = options.memoCapacity ?? DEFAULT_MEMO_CAPACITY;
   const pathNormalization = options.pathNormalization ?? 'BASE';
   // Options every generated result depends on: a change starts the caches afresh.
-  const fixed = JSON.stringify([domainSuffix, rootNamespace, rateLimitService, capacity, pathNormalization]);
+  const extensionProviders = options.security?.extensionProviders ?? [];
+  const fixed = JSON.stringify([
+    domainSuffix,
+    rootNamespace,
+    rateLimitService,
+    capacity,
+    pathNormalization,
+    extensionProviders,
+  ]);
   const carried = previous !== undefined && lineage.get(previous) === fixed ? previous.index : undefined;
   const memo = carried?.memo ?? new BoundedMemo<unknown>(capacity);
   memo.advance();
@@ -204,7 +219,7 @@ export function buildPushContext(
     rateLimitService,
     pathNormalization,
     rootNamespace,
-    jwks: options.jwks ?? EMPTY_JWKS,
+    security: Object.freeze({ jwks: options.security?.jwks ?? EMPTY_JWKS, extensionProviders }),
     index,
   });
   lineage.set(push, fixed);

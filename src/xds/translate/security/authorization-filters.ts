@@ -14,21 +14,28 @@
  * - HTTP filter chains get `envoy.filters.http.rbac`; TCP ones `envoy.filters.network.rbac`
  *   (stat prefix `tcp.`), built with the TCP rules of authorization-rules.ts.
  *
- * CUSTOM (ext_authz through meshConfig.extensionProviders) is not wired yet. Istio's behaviour
- * for a CUSTOM policy whose provider it cannot use is kept: the requests the policy selects are
- * denied (a DENY filter, policies suffixed `-deny-due-to-bad-CUSTOM-action`), never allowed.
+ * CUSTOM policies go first: a shadow RBAC filter and the provider's ext_authz (see customFilters
+ * and authorization-ext-authz.ts). When the provider cannot be used, Istio's fallback is kept:
+ * the requests the policy selects are denied (a DENY filter, policies suffixed
+ * `-deny-due-to-bad-CUSTOM-action`), never allowed.
  */
 import type { Resource } from '../../../api/resource.js';
 import type { AuthorizationPolicySpec } from '../../../api/security/types.js';
 import type { HttpFilter, NetworkFilter, RbacConfig, RbacPolicy } from '../../../protocol/envoy-types.js';
 import { packAny, TYPE } from '../../../protocol/protos.js';
+import {
+  EXT_AUTHZ_PREFIX,
+  EXT_AUTHZ_SHADOW_PREFIX,
+  type ResolvedProvider,
+} from './authorization-ext-authz.js';
 import { MATCH_NEVER, translateRule, type RbacAction } from './authorization-rules.js';
 
 export const HTTP_RBAC_FILTER = 'envoy.filters.http.rbac';
 export const NETWORK_RBAC_FILTER = 'envoy.filters.network.rbac';
 export const DRY_RUN_ANNOTATION = 'istio.io/dry-run';
+const HTTP_EXT_AUTHZ_FILTER = 'envoy.filters.http.ext_authz';
+const NETWORK_EXT_AUTHZ_FILTER = 'envoy.filters.network.ext_authz';
 const TCP_STAT_PREFIX = 'tcp.';
-const EXT_AUTHZ_PREFIX = 'istio-ext-authz';
 const BAD_CUSTOM_SUFFIX = '-deny-due-to-bad-CUSTOM-action';
 
 type Policy = Resource<AuthorizationPolicySpec>;
@@ -89,13 +96,42 @@ function actionConfig(
 }
 
 /** CUSTOM policies whose provider cannot be used: deny what they select (Istio's fallback). */
-function customDenyConfig(custom: readonly Policy[], forTcp: boolean): RbacFilterConfig | undefined {
-  const enforced = custom.filter((p) => !isDryRun(p));
-  if (enforced.length === 0) return undefined;
-  const policies = rbacPolicies(enforced, 'DENY', forTcp, (p) => p.spec.provider?.name ?? '');
+function customDenyConfig(custom: readonly Policy[], forTcp: boolean): RbacFilterConfig {
+  const policies = rbacPolicies(custom, 'DENY', forTcp, (p) => p.spec.provider?.name ?? '');
   const renamed: Record<string, RbacPolicy> = {};
   for (const [k, v] of Object.entries(policies)) renamed[`${k}${BAD_CUSTOM_SUFFIX}`] = v;
   return { rules: { action: 'DENY', policies: renamed } };
+}
+
+/**
+ * The CUSTOM part: for the one provider the enforced CUSTOM policies name, a shadow RBAC filter
+ * marking their requests and the provider's ext_authz (authorization-ext-authz.ts). Several
+ * providers on one workload (Istio: only behind PILOT_ENABLE_MULTIPLE_CUSTOM_AUTHZ_PROVIDERS,
+ * off by default) or an unusable provider: a DENY filter for what the policies select. Dry-run
+ * CUSTOM policies are left out (nothing calls the provider for them).
+ */
+function customFilters<F>(
+  custom: readonly Policy[],
+  forTcp: boolean,
+  resolve: ProviderResolver,
+  make: { rbac: (c: RbacFilterConfig) => F; extAuthz: (r: ResolvedProvider & { ok: true }) => F | undefined },
+): F[] {
+  const enforced = custom.filter((p) => !isDryRun(p));
+  if (enforced.length === 0) return [];
+  const providers = [...new Set(enforced.map((p) => p.spec.provider?.name ?? ''))].sort();
+  const resolved = providers.length === 1 ? resolve(providers[0] as string) : undefined;
+  if (resolved === undefined || !resolved.ok) return [make.rbac(customDenyConfig(enforced, forTcp))];
+  const ext = make.extAuthz(resolved);
+  // An HTTP provider has no TCP filter: Istio leaves CUSTOM unenforced on TCP chains then.
+  if (ext === undefined) return [];
+  const shadow: RbacFilterConfig = {
+    shadow_rules: {
+      action: 'DENY',
+      policies: rbacPolicies(enforced, 'DENY', forTcp, (p) => p.spec.provider?.name ?? ''),
+    },
+    shadow_rules_stat_prefix: EXT_AUTHZ_SHADOW_PREFIX,
+  };
+  return [make.rbac(shadow), ext];
 }
 
 /** The selected policies split by action, each list in selection order. */
@@ -107,22 +143,19 @@ export function byAction(
   return out;
 }
 
-/** CUSTOM filters first, then the local ones (AUDIT, DENY, ALLOW), as Istio orders them. */
-function configs(
-  policies: readonly Policy[],
-  forTcp: boolean,
-): { custom: RbacFilterConfig[]; local: RbacFilterConfig[] } {
+/** The local RBAC filters, in Istio's order: AUDIT, DENY, ALLOW. */
+function localConfigs(policies: readonly Policy[], forTcp: boolean): RbacFilterConfig[] {
   const a = byAction(policies);
-  const present = (cs: (RbacFilterConfig | undefined)[]) => cs.filter((c) => c !== undefined);
-  return {
-    custom: present([customDenyConfig(a.CUSTOM, forTcp)]),
-    local: present([
-      actionConfig(a.AUDIT, 'LOG', forTcp),
-      actionConfig(a.DENY, 'DENY', forTcp),
-      actionConfig(a.ALLOW, 'ALLOW', forTcp),
-    ]),
-  };
+  return [
+    actionConfig(a.AUDIT, 'LOG', forTcp),
+    actionConfig(a.DENY, 'DENY', forTcp),
+    actionConfig(a.ALLOW, 'ALLOW', forTcp),
+  ].filter((c) => c !== undefined);
 }
+
+/** How CUSTOM policies reach their provider (authorization-ext-authz.ts resolveProvider). */
+export type ProviderResolver = (name: string) => ResolvedProvider;
+const NO_PROVIDERS: ProviderResolver = (name) => ({ ok: false, error: `no extension provider ${name}` });
 
 export interface AuthorizationFilters<F> {
   /** Before authentication (jwt_authn). */
@@ -131,21 +164,41 @@ export interface AuthorizationFilters<F> {
   local: F[];
 }
 
-/** HTTP RBAC filters for an HTTP connection manager (inbound sidecar or gateway). */
-export function httpAuthorizationFilters(policies: readonly Policy[]): AuthorizationFilters<HttpFilter> {
-  const c = configs(policies, false);
-  const filter = (config: RbacFilterConfig): HttpFilter => ({
+/** HTTP RBAC (and ext_authz) filters for an HTTP connection manager (inbound sidecar or gateway). */
+export function httpAuthorizationFilters(
+  policies: readonly Policy[],
+  resolve: ProviderResolver = NO_PROVIDERS,
+): AuthorizationFilters<HttpFilter> {
+  const rbac = (config: RbacFilterConfig): HttpFilter => ({
     name: HTTP_RBAC_FILTER,
     typed_config: packAny(TYPE.rbac, config),
   });
-  return { custom: c.custom.map(filter), local: c.local.map(filter) };
+  return {
+    custom: customFilters(byAction(policies).CUSTOM, false, resolve, {
+      rbac,
+      extAuthz: (r) => ({ name: HTTP_EXT_AUTHZ_FILTER, typed_config: packAny(TYPE.extAuthz, r.http) }),
+    }),
+    local: localConfigs(policies, false).map(rbac),
+  };
 }
 
-/** Network RBAC filters for a TCP filter chain, before its tcp_proxy. */
-export function networkAuthorizationFilters(policies: readonly Policy[]): NetworkFilter[] {
-  const c = configs(policies, true);
-  return [...c.custom, ...c.local].map((config) => ({
+/** Network RBAC (and ext_authz) filters for a TCP filter chain, before its tcp_proxy. */
+export function networkAuthorizationFilters(
+  policies: readonly Policy[],
+  resolve: ProviderResolver = NO_PROVIDERS,
+): NetworkFilter[] {
+  const rbac = (config: RbacFilterConfig): NetworkFilter => ({
     name: NETWORK_RBAC_FILTER,
     typed_config: packAny(TYPE.networkRbac, { ...config, stat_prefix: TCP_STAT_PREFIX }),
-  }));
+  });
+  return [
+    ...customFilters(byAction(policies).CUSTOM, true, resolve, {
+      rbac,
+      extAuthz: (r) =>
+        r.tcp === undefined
+          ? undefined
+          : { name: NETWORK_EXT_AUTHZ_FILTER, typed_config: packAny(TYPE.networkExtAuthz, r.tcp) },
+    }),
+    ...localConfigs(policies, true).map(rbac),
+  ];
 }

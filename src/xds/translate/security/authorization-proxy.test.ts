@@ -51,7 +51,7 @@ function push(resources: Resource[], jwks?: JwksSnapshot): PushContext {
   return buildPushContext(
     config([GATEWAY, ...resources]),
     registry(SERVICES, ENDPOINTS),
-    jwks ? { jwks } : {},
+    jwks ? { security: { jwks } } : {},
   );
 }
 

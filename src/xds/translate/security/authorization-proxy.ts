@@ -1,7 +1,8 @@
 /**
  * The security filters of one proxy: what LDS puts first in its inbound (sidecar) or gateway
  * HTTP connection managers, and before the tcp_proxy of its inbound TCP chains. HTTP order, as
- * Istio's listener builder: CUSTOM, jwt_authn, then the RBAC filters (AUDIT, DENY, ALLOW).
+ * Istio's listener builder: CUSTOM (shadow RBAC + ext_authz), jwt_authn, then the RBAC filters (AUDIT, DENY,
+ * ALLOW).
  * Proxyless gRPC gets none (its server-side RBAC is not wired).
  *
  * `key` names every input the filters are built from (the selected policies' fingerprints and
@@ -13,6 +14,7 @@ import type { ProxyNode } from '../../proxy-node.js';
 import { digest } from '../memo.js';
 import type { PushContext } from '../push-context.js';
 import { httpAuthorizationFilters, networkAuthorizationFilters } from './authorization-filters.js';
+import { providersKey, resolveProvider } from './authorization-ext-authz.js';
 import {
   selectAuthorizationPolicies,
   selectRequestAuthentications,
@@ -48,16 +50,23 @@ export function proxySecurity(push: PushContext, proxy: ProxyNode): ProxySecurit
     if (authz.policies.length === 0 && authn.policies.length === 0) return NO_SECURITY;
     const rules = jwtRulesOf(authn.policies);
     const jwksKey = jwksSourcesOf(rules)
-      .map((s) => `${s}=${push.jwks.fingerprint(s)}`)
+      .map((s) => `${s}=${push.security.jwks.fingerprint(s)}`)
       .join(',');
-    const key = digest(`${target.kind}|authz:${authz.key}|authn:${authn.key}|jwks:${jwksKey}`);
+    const customProviders = authz.policies.flatMap((p) =>
+      p.spec.action === 'CUSTOM' ? [p.spec.provider?.name ?? ''] : [],
+    );
+    const providers = providersKey(push, customProviders);
+    const key = digest(
+      `${target.kind}|authz:${authz.key}|authn:${authn.key}|jwks:${jwksKey}|providers:${providers}`,
+    );
     return push.index.cached(`security|${key}`, (): ProxySecurity => {
-      const jwt = jwtAuthentication(rules, push.jwks);
-      const rbac = httpAuthorizationFilters(authz.policies);
+      const jwt = jwtAuthentication(rules, push.security.jwks);
+      const resolve = (name: string) => resolveProvider(push, name);
+      const rbac = httpAuthorizationFilters(authz.policies, resolve);
       return {
         key,
         http: [...rbac.custom, ...(jwt === undefined ? [] : [jwtAuthnFilter(jwt)]), ...rbac.local],
-        network: target.kind === 'sidecar' ? networkAuthorizationFilters(authz.policies) : [],
+        network: target.kind === 'sidecar' ? networkAuthorizationFilters(authz.policies, resolve) : [],
       };
     });
   });

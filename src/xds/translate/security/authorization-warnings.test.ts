@@ -87,7 +87,7 @@ test('targetRefs Trellis reads differently, and CUSTOM policies, are named', () 
   ]);
   assert.deepEqual(
     w.map((x) => x.slice(0, x.indexOf(':'))),
-    ['ext spec.provider', 'svc spec.targetRefs[0]', 'cls spec.targetRef'],
+    ['ext spec.provider.name', 'svc spec.targetRefs[0]', 'cls spec.targetRef'],
   );
   assert.match(w[1] as string, /enforces it at the sidecars/);
   assert.match(w[2] as string, /selects nothing/);

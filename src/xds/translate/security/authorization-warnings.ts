@@ -8,12 +8,13 @@
  *   (it matches more connections), as Istio does;
  * - a targetRef Trellis reads differently from Istio (Service / ServiceEntry: enforced at the
  *   service's sidecars rather than at a waypoint) or cannot honour (GatewayClass: nothing);
- * - a CUSTOM policy: its extension provider is not wired, so what it selects is denied.
+ * - a CUSTOM policy whose extension provider cannot be used: what it selects is denied.
  */
 import type { Resource } from '../../../api/resource.js';
 import type { AuthorizationPolicySpec, RequestAuthenticationSpec } from '../../../api/security/types.js';
 import { isHttpPort } from '../cluster.js';
 import type { PushContext } from '../push-context.js';
+import { resolveProvider } from './authorization-ext-authz.js';
 import { translateRule } from './authorization-rules.js';
 import {
   gatewayTarget,
@@ -115,14 +116,19 @@ export function securityWarnings(push: PushContext): SecurityWarning[] {
   const index = push.index.security;
   if (index.empty) return [];
   const policies = index.authorization.source as Resource<AuthorizationPolicySpec>[];
-  const custom = policies
-    .filter((p) => p.spec.action === 'CUSTOM')
-    .map((p): SecurityWarning => ({
-      resource: p,
-      path: 'spec.provider',
-      message: `CUSTOM authorization (extension provider ${JSON.stringify(p.spec.provider?.name ?? '')}) is not supported yet: the requests this policy selects are denied`,
-      reference: 'custom',
-    }));
+  const custom = policies.flatMap((p): SecurityWarning[] => {
+    if (p.spec.action !== 'CUSTOM') return [];
+    const resolved = resolveProvider(push, p.spec.provider?.name ?? '');
+    if (resolved.ok) return [];
+    return [
+      {
+        resource: p,
+        path: 'spec.provider.name',
+        message: `${resolved.error}: the requests this policy selects are denied`,
+        reference: 'custom',
+      },
+    ];
+  });
   return [
     ...custom,
     ...tcpRuleWarnings(push, policies),
