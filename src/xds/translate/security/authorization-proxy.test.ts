@@ -240,3 +240,29 @@ test('proxyless gRPC clients get no security filters (their server-side RBAC is 
   const out = listeners(push(ALL), proxy({ type: 'grpc', labels: { app: 'app' } }));
   for (const l of out.values()) assert.ok(!JSON.stringify(l).includes('rbac'));
 });
+
+test('carried memo: a JWKS rotation or a policy edit in the next push is never served stale', () => {
+  const ra = res('RequestAuthentication', 'default', 'jwt', {
+    jwtRules: [{ issuer: 'iss', jwksUri: 'https://keys/jwks' }],
+  });
+  const cfg = config([GATEWAY, ra]);
+  const reg = registry(SERVICES, ENDPOINTS);
+  const jwks = (n: number) => new JwksSnapshot(new Map([['https://keys/jwks', `{"keys":[${n}]}`]]));
+  const first = buildPushContext(cfg, reg, { security: { jwks: jwks(1) } });
+  const inline = (p: PushContext) =>
+    httpFilters(listeners(p, APP_PROXY).get('inbound|8080||'))[0]?.config.providers['origins-0'].local_jwks
+      .inline_string as string;
+  assert.equal(inline(first), '{"keys":[1]}');
+  const second = buildPushContext(cfg, reg, { security: { jwks: jwks(2) } }, first);
+  assert.equal(inline(second), '{"keys":[2]}');
+  assert.deepEqual([...affectedTypes(first, second, APP_PROXY)], [TYPE.listener]);
+  const edited = config(
+    [GATEWAY, { ...ra, spec: { jwtRules: [{ issuer: 'other', jwksUri: 'https://keys/jwks' }] } }],
+    2,
+  );
+  const third = buildPushContext(edited, reg, { security: { jwks: jwks(2) } }, second);
+  assert.equal(
+    httpFilters(listeners(third, APP_PROXY).get('inbound|8080||'))[0]?.config.providers['origins-0'].issuer,
+    'other',
+  );
+});
