@@ -312,13 +312,14 @@ const INVALID: [string, Kind, unknown, string[]][] = [
   [
     'bad path templates',
     'AuthorizationPolicy',
-    allow(to({ paths: ['/{**}/foo/{*}', '/foo/{*}bar', '/foo/{*}/b*r', '/{x}', '/a//{*}'] })),
+    allow(to({ paths: ['/{**}/foo/{*}', '/foo/{*}bar', '/foo/{*}/b*r', '/{x}', '/a//{*}', 'api/{*}'] })),
     [
       'spec.rules[0].to[0].operation.paths[0]: "/{**}/foo/{*}": {**} must be the last template operator',
       "spec.rules[0].to[0].operation.paths[1]: \"/foo/{*}bar\": '{' and '}' are only allowed as whole {*} or {**} segments",
       'spec.rules[0].to[0].operation.paths[2]: "/foo/{*}/b*r": segment "b*r" is not a valid path literal in a template',
       "spec.rules[0].to[0].operation.paths[3]: \"/{x}\": '{' and '}' are only allowed in {*} and {**} templates",
       'spec.rules[0].to[0].operation.paths[4]: "/a//{*}": segment "" is not a valid path literal in a template',
+      'spec.rules[0].to[0].operation.paths[5]: "api/{*}": a path template must start with \'/\'',
     ],
   ],
   [

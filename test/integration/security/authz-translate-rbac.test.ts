@@ -216,14 +216,14 @@ test('notPaths and notMethods: everything but what is listed', () => {
   );
 });
 
-test('request headers and ports in when conditions', () => {
+test('request headers (named in any case) and ports in when conditions', () => {
   const chain = rbacChain(
     policy(
       'hdr',
       `
 rules:
 - to: [{ operation: { ports: ["8080"] } }]
-  when: [{ key: "request.headers[x-canary]", values: ["yes"] }]`,
+  when: [{ key: "request.headers[X-Canary]", values: ["yes"] }]`,
     ),
     HTTP,
   );
