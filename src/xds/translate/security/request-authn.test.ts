@@ -128,3 +128,46 @@ test('JWKS fingerprints change with the content only', () => {
   assert.notEqual(a.fingerprint('u'), c.fingerprint('u'));
   assert.equal(a.fingerprint('missing'), '-');
 });
+
+type TokenState = 'valid' | 'invalid' | 'missing';
+
+/**
+ * Envoy's jwt_authn requirement semantics (verifier.cc), for providers reading distinct token
+ * locations: provider_name passes when its token verifies; allow_missing when no token is
+ * presented or every presented one verifies; requires_any / requires_all as their names say.
+ */
+function satisfied(req: Loose, tokens: Record<string, TokenState>): boolean {
+  if (req.provider_name !== undefined) return tokens[req.provider_name as string] === 'valid';
+  if (req.allow_missing !== undefined) return Object.values(tokens).every((t) => t !== 'invalid');
+  if (req.requires_any !== undefined)
+    return (req.requires_any.requirements as Loose[]).some((r) => satisfied(r, tokens));
+  if (req.requires_all !== undefined)
+    return (req.requires_all.requirements as Loose[]).every((r) => satisfied(r, tokens));
+  throw new Error(`unknown requirement ${JSON.stringify(req)}`);
+}
+
+const REQUIREMENT_CASES: [string, number, Record<string, TokenState>, 'pass' | '401'][] = [
+  ['no token', 1, { 'origins-0': 'missing' }, 'pass'],
+  ['a valid token', 1, { 'origins-0': 'valid' }, 'pass'],
+  [
+    'an invalid token (expired, wrong issuer or audience, bad signature)',
+    1,
+    { 'origins-0': 'invalid' },
+    '401',
+  ],
+  ['no token for any of two providers', 2, { 'origins-0': 'missing', 'origins-1': 'missing' }, 'pass'],
+  ['a valid token for the second provider', 2, { 'origins-0': 'missing', 'origins-1': 'valid' }, 'pass'],
+  ['an invalid token for the second provider', 2, { 'origins-0': 'missing', 'origins-1': 'invalid' }, '401'],
+  ['invalid tokens for both', 2, { 'origins-0': 'invalid', 'origins-1': 'invalid' }, '401'],
+  // Istio's arrangement lets a valid token carry a request that also presents an invalid one
+  // elsewhere (the leading provider requirements exist for providers sharing a location).
+  ['one valid, one invalid', 2, { 'origins-0': 'valid', 'origins-1': 'invalid' }, 'pass'],
+];
+
+for (const [name, providers, tokens, want] of REQUIREMENT_CASES) {
+  test(`jwt_authn requirement (${providers} provider${providers > 1 ? 's' : ''}): ${name} -> ${want}`, () => {
+    const rules = Array.from({ length: providers }, (_, i) => ({ issuer: `iss-${i}`, jwks: JWKS }));
+    const c = jwtAuthentication(rules, new JwksSnapshot()) as Loose;
+    assert.equal(satisfied(c.rules[0].requires, tokens) ? 'pass' : '401', want);
+  });
+}
