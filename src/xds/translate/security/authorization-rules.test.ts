@@ -507,3 +507,11 @@ test("every translated rule holds to Envoy's validate rules", () => {
     }
   }
 });
+
+test('an attribute the validator would refuse fails closed: ALLOW rule dropped, DENY rule widened', () => {
+  const rule = when('destination.labels[app]', ['x']);
+  assert.equal(translateRule(rule, 'ns', false, 'ALLOW').policy, undefined);
+  assert.deepEqual(translateRule(rule, 'ns', false, 'DENY').policy?.permissions, [
+    { and_rules: { rules: [{ any: true }] } },
+  ]);
+});

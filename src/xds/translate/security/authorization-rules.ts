@@ -221,8 +221,9 @@ function whenCondition(
   if (k.startsWith('request.headers')) return prin({ one: requestHeaderGen(k) });
   if (k.startsWith('request.auth.claims'))
     return prin({ all: claimGen(nestedNames(k.slice('request.auth.claims'.length)), k) });
-  // The validator refuses every other key; a key that slips through matches nothing.
-  return perm({ one: () => ({ not_rule: permissionAny() }) });
+  // The validator refuses every other key. One that slips through is treated like an HTTP
+  // attribute on TCP: fail closed (an ALLOW rule is dropped, a DENY rule matches more).
+  return perm({ one: () => new NotApplicable(k) });
 }
 
 function operationConditions(o: Operation): Condition_<RbacPermission>[] {
