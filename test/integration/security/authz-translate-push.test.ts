@@ -173,3 +173,26 @@ spec:
   const rbac = inboundFilters(app).get('envoy.filters.http.rbac');
   assert.ok(JSON.stringify(rbac).includes('deny-admin'));
 });
+
+test('the control plane lists what a policy does differently from what it says', async () => {
+  apply(`apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: ext }
+spec:
+  selector: { matchLabels: { app: app } }
+  action: CUSTOM
+  provider: { name: opa }
+  rules: [{ to: [{ operation: { paths: [/x] } }] }]
+`);
+  await eventually(
+    () => {
+      const w = cp.warnings
+        .list()
+        .find((x) => x.source.kind === 'AuthorizationPolicy' && x.source.name === 'ext');
+      assert.ok(w, 'a warning for the CUSTOM policy');
+      assert.equal(w.problems[0]?.path, 'spec.provider.name');
+      assert.match(w.problems[0]?.message ?? '', /no extension provider "opa".*denied/);
+    },
+    { what: 'the CUSTOM warning' },
+  );
+});
