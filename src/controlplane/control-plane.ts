@@ -132,6 +132,10 @@ export class ControlPlane {
     xds: { host: string; port: number },
     httpAddr: { host: string; port: number },
   ): Promise<ControlPlaneAddresses> {
+    // Proxies' first config carries the JWKS fetched at startup rather than reject-all keys
+    // (each fetch is bounded by its rule's timeout).
+    await this.jwks.settled();
+    if (this.jwks.snapshot() !== this.ads.current.security.jwks) this.flushNow();
     const xdsPort = await this.ads.listen(xds.host, xds.port);
     const router = buildApi(this.apiViews(), this.logger);
     this.httpServer = router.createServer();

@@ -218,3 +218,18 @@ test('checkJwks', () => {
   assert.throws(() => checkJwks('[]'), /not a JSON object/);
   assert.throws(() => checkJwks('{"keys":{}}'), /no "keys" list/);
 });
+
+test('close() aborts a fetch in flight', async (t) => {
+  const srv = await keyServer();
+  t.after(() => srv.close());
+  const clock = new FakeClock();
+  const { r, changes } = resolver(clock);
+  srv.routes.set('/hang', 'hang');
+  const uri = `${srv.url}/hang`;
+  r.want([{ id: uri, uri, timeoutMs: 60_000 }]);
+  for (let i = 0; i < 100 && srv.hits.length === 0; i++) await new Promise((res) => setImmediate(res));
+  r.close();
+  await r.settled();
+  assert.equal(changes(), 0);
+  assert.equal(clock.pendingTimers(), 0, 'no refresh scheduled after close');
+});

@@ -20,7 +20,7 @@ import { JwksSnapshot, type JwksRequest } from '../xds/translate/security/jwks-s
 /** GETs a URL: resolves with the body text; rejects on a non-2xx status, a timeout or too large a body. */
 export type JwksFetch = (
   url: string,
-  options: { timeoutMs: number; maxBytes: number; clock: Clock },
+  options: { timeoutMs: number; maxBytes: number; clock: Clock; signal: AbortSignal },
 ) => Promise<string>;
 
 export interface JwksResolverOptions {
@@ -59,6 +59,8 @@ export class JwksResolver {
   private readonly maxBytes: number;
   private readonly fetch: JwksFetch;
   private readonly inFlight = new Set<Promise<void>>();
+  /** Aborts every fetch in flight when the resolver closes. */
+  private readonly closing = new AbortController();
 
   constructor(private readonly options: JwksResolverOptions) {
     this.refreshMs = options.refreshMs ?? DEFAULT_REFRESH_MS;
@@ -104,6 +106,7 @@ export class JwksResolver {
 
   close(): void {
     this.closed = true;
+    this.closing.abort(new Error('the JWKS resolver is closed'));
     for (const s of this.sources.values()) {
       s.timer?.cancel();
       s.generation++;
@@ -155,7 +158,12 @@ export class JwksResolver {
   }
 
   private async load(request: JwksRequest): Promise<string> {
-    const opts = { timeoutMs: request.timeoutMs, maxBytes: this.maxBytes, clock: this.options.clock };
+    const opts = {
+      timeoutMs: request.timeoutMs,
+      maxBytes: this.maxBytes,
+      clock: this.options.clock,
+      signal: this.closing.signal,
+    };
     let uri = request.uri;
     if (uri === undefined) {
       const issuer = (request.issuer ?? '').replace(/\/+$/, '');
@@ -200,9 +208,11 @@ function keyCount(jwks: string): number {
 }
 
 /** The default fetch: Node's fetch, aborted after the timeout (on `clock`) or past maxBytes. */
-export const httpFetch: JwksFetch = async (url, { timeoutMs, maxBytes, clock }) => {
+export const httpFetch: JwksFetch = async (url, { timeoutMs, maxBytes, clock, signal }) => {
   const abort = new AbortController();
   const timer = clock.setTimeout(() => abort.abort(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs);
+  const onClose = () => abort.abort(signal.reason);
+  signal.addEventListener('abort', onClose, { once: true });
   try {
     const res = await fetch(url, {
       signal: abort.signal,
@@ -237,5 +247,6 @@ export const httpFetch: JwksFetch = async (url, { timeoutMs, maxBytes, clock }) 
     throw err;
   } finally {
     timer.cancel();
+    signal.removeEventListener('abort', onClose);
   }
 };

@@ -196,3 +196,24 @@ spec:
     { what: 'the CUSTOM warning' },
   );
 });
+
+test('a control plane starting with a RequestAuthentication serves the fetched keys from its first push', async () => {
+  const s = new MemoryConfigStore((r) => validateResource(r));
+  for (const doc of parseAndValidate(
+    `apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: { name: jwt }
+spec:
+  jwtRules: [{ issuer: https://id.example, jwksUri: "${jwksUrl}" }]
+`,
+    'ra.yaml',
+  ))
+    if (doc.resource) s.apply(doc.resource);
+  const fresh = new ControlPlane({ config: s, debounce: { quietMs: 10, maxMs: 200 } });
+  try {
+    await fresh.start({ host: '127.0.0.1', port: 0 }, { host: '127.0.0.1', port: 0 });
+    assert.equal(fresh.ads.current.security.jwks.get(jwksUrl), jwks);
+  } finally {
+    await fresh.stop();
+  }
+});
