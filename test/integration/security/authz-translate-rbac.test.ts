@@ -371,3 +371,41 @@ spec: ${JSON.stringify({ ...(spec as object), selector })}
   }
   assert.ok(compiled > 10, `compiled ${compiled}; gaps: ${[...gaps].join(', ')}`);
 });
+
+test('identity rules fail closed for plaintext clients: no certificate is no principal', () => {
+  const notPrincipal = rbacChain(
+    policy(
+      'only-b',
+      `action: DENY\nrules: [{ from: [{ source: { notPrincipals: [cluster.local/ns/a/sa/b] } }] }]`,
+    ),
+    HTTP,
+  );
+  assert.ok(verdict(notPrincipal, {}).startsWith('denied'), 'plaintext is not the allowed principal');
+  assert.ok(verdict(notPrincipal, { principal: 'spiffe://cluster.local/ns/a/sa/c' }).startsWith('denied'));
+  assert.equal(verdict(notPrincipal, { principal: 'spiffe://cluster.local/ns/a/sa/b' }), 'allowed');
+
+  const anyMtls = rbacChain(
+    policy('mtls-only', `rules: [{ from: [{ source: { principals: ["*"] } }] }]`),
+    HTTP,
+  );
+  assert.ok(verdict(anyMtls, {}).startsWith('denied'));
+  assert.equal(verdict(anyMtls, { principal: 'spiffe://x/ns/y/sa/z' }), 'allowed');
+
+  const notNs = rbacChain(
+    policy('ns-only', `action: DENY\nrules: [{ from: [{ source: { notNamespaces: [shop] } }] }]`),
+    HTTP,
+  );
+  assert.ok(verdict(notNs, {}).startsWith('denied'));
+  assert.equal(verdict(notNs, { principal: 'spiffe://cluster.local/ns/shop/sa/a' }), 'allowed');
+});
+
+test('a DENY on a path prefix covers what lies under it, not look-alikes', () => {
+  const chain = rbacChain(
+    policy('deny', `action: DENY\nrules: [{ to: [{ operation: { paths: ["/api/admin/*", "*.env"] } }] }]`),
+    HTTP,
+  );
+  for (const path of ['/api/admin/', '/api/admin/users', '/api/admin/a/b', '/.env', '/x/prod.env'])
+    assert.ok(verdict(chain, { path }).startsWith('denied'), path);
+  for (const path of ['/api/admin', '/api/administrator', '/api/admins/x', '/x.envy'])
+    assert.equal(verdict(chain, { path }), 'allowed', path);
+});
