@@ -23,6 +23,7 @@ import { listenHttp } from './http-server.js';
 import type { PathNormalizationMode } from '../api/mesh-config.js';
 import type { AuthzExtensionProvider } from '../api/security/extension-providers.js';
 import { jwksRequests } from '../xds/translate/security/jwks-source.js';
+import { REQUEST_AUTHENTICATION_KIND } from '../xds/translate/security/policy-select.js';
 import { JwksResolver, type JwksResolverOptions } from './jwks-resolver.js';
 
 export interface ControlPlaneOptions {
@@ -214,7 +215,7 @@ export class ControlPlane {
   }
 
   private syncJwks(): void {
-    this.jwks.want(jwksRequests(this.options.config.snapshot().list('RequestAuthentication')));
+    this.jwks.want(jwksRequests(this.options.config.snapshot().list(REQUEST_AUTHENTICATION_KIND)));
   }
 
   private build(): PushContext {

@@ -24,7 +24,11 @@ import {
 import { BoundedMemo, fingerprint } from './memo.js';
 import { byCreation } from './selectors.js';
 import type { PathNormalizationMode } from '../../api/mesh-config.js';
-import { SecurityPolicyIndex } from './security/policy-select.js';
+import {
+  AUTHORIZATION_POLICY_KIND,
+  REQUEST_AUTHENTICATION_KIND,
+  SecurityPolicyIndex,
+} from './security/policy-select.js';
 import { EMPTY_JWKS, type JwksSnapshot } from './security/jwks-source.js';
 import type { AuthzExtensionProvider } from '../../api/security/extension-providers.js';
 
@@ -129,8 +133,8 @@ export class PushIndex {
         ? previous.rateLimits
         : compileRateLimits(this.rateLimitSource as Resource<RateLimitSpec>[], domainSuffix);
     this.security = new SecurityPolicyIndex(
-      config.list('AuthorizationPolicy'),
-      config.list('RequestAuthentication'),
+      config.list(AUTHORIZATION_POLICY_KIND),
+      config.list(REQUEST_AUTHENTICATION_KIND),
       previous?.security,
     );
   }
