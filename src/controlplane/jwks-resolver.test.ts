@@ -233,3 +233,50 @@ test('close() aborts a fetch in flight', async (t) => {
   assert.equal(changes(), 0);
   assert.equal(clock.pendingTimers(), 0, 'no refresh scheduled after close');
 });
+
+test('a streamed JWKS (no content-length) past the size limit is cut off and refused', async (t) => {
+  const server = http.createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.write('{"keys":[');
+    for (let i = 0; i < 50; i++) res.write(`{"kty":"oct","k":"${'a'.repeat(100)}"},`);
+    res.end('{"kty":"oct","k":"b"}]}');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(async () => {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  const uri = `http://127.0.0.1:${(server.address() as AddressInfo).port}/stream`;
+  const clock = new FakeClock();
+  const small = resolver(clock, { maxBytes: 1000 });
+  t.after(() => small.r.close());
+  small.r.want([{ id: uri, uri, timeoutMs: 5000 }]);
+  await small.r.settled();
+  assert.equal(small.r.snapshot().get(uri), undefined);
+  assert.ok(
+    small.lines.some((l) => l.includes('byte limit')),
+    small.lines.join('\n'),
+  );
+  const large = resolver(clock, { maxBytes: 100_000 });
+  t.after(() => large.r.close());
+  large.r.want([{ id: uri, uri, timeoutMs: 5000 }]);
+  await large.r.settled();
+  assert.ok(large.r.snapshot().get(uri)?.startsWith('{"keys":['));
+});
+
+test('issuer discovery without a jwks_uri is a failed fetch', async (t) => {
+  const srv = await keyServer();
+  t.after(() => srv.close());
+  const clock = new FakeClock();
+  const { r, lines } = resolver(clock);
+  t.after(() => r.close());
+  srv.routes.set('/.well-known/openid-configuration', { body: '{"issuer":"x"}' });
+  const id = `oidc:${srv.url}`;
+  r.want([{ id, issuer: srv.url, timeoutMs: 5000 }]);
+  await r.settled();
+  assert.equal(r.snapshot().get(id), undefined);
+  assert.ok(
+    lines.some((l) => l.includes('has no jwks_uri')),
+    lines.join('\n'),
+  );
+});

@@ -235,8 +235,9 @@ export const httpFetch: JwksFetch = async (url, { timeoutMs, maxBytes, clock, si
         const chunk = part as Uint8Array;
         size += chunk.byteLength;
         if (size > maxBytes) {
-          abort.abort();
-          throw new Error(`${url}: more than the ${maxBytes} byte limit`);
+          const tooLarge = new Error(`${url}: more than the ${maxBytes} byte limit`);
+          abort.abort(tooLarge);
+          throw tooLarge;
         }
         chunks.push(chunk);
       }
