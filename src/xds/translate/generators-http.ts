@@ -270,17 +270,18 @@ function sidecarListeners(
   }
   for (const p of inbound) {
     const ls = limits.inbound.get(p.servicePort);
+    // Rate limits and security filters, when any apply (undefined leaves the listener as before).
     const sec = security.key === '' ? {} : { security };
     const extras =
-      ls === undefined
-        ? security.key === ''
-          ? undefined
-          : { filters: [], virtualHost: (vh: VirtualHost) => vh, ...sec }
-        : {
+      ls !== undefined
+        ? {
             filters: rateLimitFilters(ls, rls),
             virtualHost: (vh: VirtualHost) => applyRateLimits(vh, ls),
             ...sec,
-          };
+          }
+        : security.key !== ''
+          ? { filters: [], virtualHost: (vh: VirtualHost) => vh, security }
+          : undefined;
     const l = inboundListener(p.listenAddress, p.listenPort, p.servicePort, p.http, extras, paths);
     out.set(l.name as string, l);
   }
