@@ -266,3 +266,26 @@ test('carried memo: a JWKS rotation or a policy edit in the next push is never s
     'other',
   );
 });
+
+test('with a server-side rate limit too: security filters first, rate limit before the router, route kept', () => {
+  const limit = {
+    ...res('RateLimit', 'default', 'app-limit', {
+      hosts: ['app'],
+      limits: [{ name: 'all', match: { path: { prefix: '/' } }, quota: { requests: 10, per: 'second' } }],
+    }),
+    apiVersion: 'trellis.io/v1alpha1',
+  };
+  const l = listeners(push([limit, ...ALL]), APP_PROXY).get('inbound|8080||');
+  assert.deepEqual(summary(httpFilters(l)), [
+    'http.jwt_authn',
+    'rbac:LOG',
+    'rbac:DENY',
+    'rbac:ALLOW',
+    'http.fault',
+    'http.cors',
+    'http.local_ratelimit',
+    'http.router',
+  ]);
+  const hcm = unpack(l.filter_chains[0].filters[0]);
+  assert.ok(JSON.stringify(hcm.route_config).includes('local_ratelimit'), 'the rate-limited route stays');
+});
