@@ -289,3 +289,20 @@ test('with a server-side rate limit too: security filters first, rate limit befo
   const hcm = unpack(l.filter_chains[0].filters[0]);
   assert.ok(JSON.stringify(hcm.route_config).includes('local_ratelimit'), 'the rate-limited route stays');
 });
+
+test('a Gateway-targeted policy pushes to that gateway only', () => {
+  const gw = ap('default', 'gw', {
+    targetRef: { group: 'gateway.networking.k8s.io', kind: 'Gateway', name: 'ingress' },
+    action: 'DENY',
+    rules: [{}],
+  });
+  const base = push([]);
+  const next = push([gw]);
+  assert.deepEqual([...affectedTypes(base, next, GATEWAY_PROXY)], [TYPE.listener]);
+  for (const p of [APP_PROXY, OTHER_PROXY]) assert.equal(affectedTypes(base, next, p).size, 0);
+  const otherGateway = proxy({
+    ...GATEWAY_PROXY,
+    labels: { istio: 'ingressgateway', [GATEWAY_NAME_LABEL]: 'other' },
+  });
+  assert.equal(affectedTypes(base, next, otherGateway).size, 0);
+});
