@@ -217,3 +217,68 @@ spec:
     await fresh.stop();
   }
 });
+
+test('extensionProviders given to the control plane reach CUSTOM policies as ext_authz', async () => {
+  const s = new MemoryConfigStore((r) => validateResource(r));
+  const docs = parseAndValidate(
+    `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: app }
+spec:
+  hosts: [app.default.svc.cluster.local]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  ports: [{ number: 8080, name: http, protocol: HTTP }]
+  endpoints: [{ address: 10.0.0.1, labels: { app: app } }]
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: opa }
+spec:
+  hosts: [opa.default.svc.cluster.local]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  ports: [{ number: 9191, name: grpc, protocol: GRPC }]
+  endpoints: [{ address: 10.0.0.9 }]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: ext }
+spec:
+  action: CUSTOM
+  provider: { name: opa }
+  rules: [{ to: [{ operation: { paths: [/admin*] } }] }]
+`,
+    'custom.yaml',
+  );
+  for (const doc of docs) if (doc.resource) s.apply(doc.resource);
+  const fresh = new ControlPlane({
+    config: s,
+    debounce: { quietMs: 10, maxMs: 200 },
+    extensionProviders: [
+      { name: 'opa', kind: 'grpc', grpc: { service: 'opa.default.svc.cluster.local', port: 9191 } },
+    ],
+  });
+  const bound = await fresh.start({ host: '127.0.0.1', port: 0 }, { host: '127.0.0.1', port: 0 });
+  const c = connectEnvoyLike(bound.xds.port, {
+    id: 'sidecar~10.0.0.1~app.default~default.svc.cluster.local',
+    metadata: { LABELS: { app: 'app' }, NAMESPACE: 'default' },
+  });
+  try {
+    await eventually(
+      () => {
+        const ext = inboundFilters(c).get('envoy.filters.http.ext_authz')?.[0] as
+          { grpc_service?: { envoy_grpc?: { cluster_name?: string } } } | undefined;
+        assert.equal(
+          ext?.grpc_service?.envoy_grpc?.cluster_name,
+          'outbound|9191||opa.default.svc.cluster.local',
+        );
+      },
+      { what: 'ext_authz at the sidecar' },
+    );
+    assert.deepEqual(fresh.warnings.list(), []);
+  } finally {
+    c.close();
+    await fresh.stop();
+  }
+});
