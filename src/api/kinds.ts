@@ -20,6 +20,7 @@ import { validateVirtualService } from './networking/validate-virtual-service.js
 import { TRELLIS_GROUP, TRELLIS_VERSIONS } from './trellis/types.js';
 import { validateRateLimit } from './trellis/validate-rate-limit.js';
 import { validateMesh } from './trellis/mesh.js';
+import { SECURITY_KINDS } from './security/kinds.js';
 
 /** Reports every problem of `spec` into `problems`, with paths starting at `path` (`spec`). */
 export type SpecValidator = (spec: unknown, problems: Problems, path: string) => void;
@@ -147,11 +148,10 @@ const trellis = { group: TRELLIS_GROUP, versions: TRELLIS_VERSIONS, namespaced: 
 registerKind({ ...trellis, kind: 'RateLimit', validate: validateRateLimit });
 registerKind({ ...trellis, kind: 'Mesh', validate: validateMesh });
 
-// security.istio.io (PeerAuthentication, AuthorizationPolicy, RequestAuthentication): defined
-// and validated, deliberately not registered until Trellis enforces them (accepting a policy
-// nothing enforces would be false security). Switch on with:
-//   for (const def of SECURITY_KINDS) registerKind(def);
-export { SECURITY_KINDS } from './security/kinds.js';
+// security.istio.io: PeerAuthentication, AuthorizationPolicy, RequestAuthentication, enforced
+// through the translation in xds/translate/security (RBAC, jwt_authn) and mTLS.
+for (const def of SECURITY_KINDS) registerKind(def);
+export { SECURITY_KINDS };
 
 // Kubernetes' own Secret, read as Istio's gateways read it (TLS credentials for credentialName).
 registerKind({

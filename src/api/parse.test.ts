@@ -73,11 +73,12 @@ test('envelope problems have paths', () => {
       ],
     ],
     [
-      'apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: a}\nspec: {}\n',
+      'apiVersion: security.istio.io/v1\nkind: AuthorizationPolicies\nmetadata: {name: a}\nspec: {}\n',
       [
-        'error: kind: unknown kind "AuthorizationPolicy" in security.istio.io; no kinds of this group are supported yet',
+        'error: kind: unknown kind "AuthorizationPolicies" in security.istio.io; supported kinds: AuthorizationPolicy, PeerAuthentication, RequestAuthentication',
       ],
     ],
+    ['apiVersion: security.istio.io/v1beta1\nkind: AuthorizationPolicy\nmetadata: {name: a}\nspec: {}\n', []],
     [
       'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: a}\nspec: {}\n',
       ['warning: kind: skipped: Deployment (apps/v1) is not a resource Trellis reads'],

@@ -1,23 +1,47 @@
 /** Reads `--mesh-config FILE` for `trellis control-plane` and `trellis up`. */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { parse } from 'yaml';
 import { DEFAULT_MESH_CONFIG, parseMeshConfig, type MeshConfig } from '../api/mesh-config.js';
-import { TrellisError } from '../core/errors.js';
+import { parseExtensionProviders, type AuthzExtensionProvider } from '../api/security/extension-providers.js';
+import { Problems, TrellisError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+
+/** The mesh config plus its `extensionProviders` for CUSTOM authorization (ext_authz). */
+export type LoadedMeshConfig = MeshConfig & { extensionProviders: readonly AuthzExtensionProvider[] };
 
 export async function loadMeshConfig(
   file: string | undefined,
   cwd: string,
   logger: Logger,
-): Promise<MeshConfig> {
-  if (file === undefined) return DEFAULT_MESH_CONFIG;
+): Promise<LoadedMeshConfig> {
+  if (file === undefined) return { ...DEFAULT_MESH_CONFIG, extensionProviders: [] };
   const full = path.resolve(cwd, file);
   const text = await readFile(full, 'utf8').catch((err: NodeJS.ErrnoException) => {
     throw new TrellisError('TRELLIS_INVALID_ARGUMENT', `--mesh-config ${file}: ${err.code ?? err.message}`);
   });
   const mesh = parseMeshConfig(text, file);
-  logger.info('mesh config', { file, pathNormalization: mesh.pathNormalization });
-  if (mesh.ignoredFields.length > 0)
-    logger.warn('mesh config fields not applied by Trellis', { file, fields: mesh.ignoredFields.join(', ') });
-  return mesh;
+  const extensionProviders = readExtensionProviders(text, file);
+  const ignored = mesh.ignoredFields.filter((f) => f !== 'extensionProviders');
+  logger.info('mesh config', {
+    file,
+    pathNormalization: mesh.pathNormalization,
+    ...(extensionProviders.length > 0
+      ? { extAuthzProviders: extensionProviders.map((p) => p.name).join(', ') }
+      : {}),
+  });
+  if (ignored.length > 0)
+    logger.warn('mesh config fields not applied by Trellis', { file, fields: ignored.join(', ') });
+  return { ...mesh, ignoredFields: ignored, extensionProviders };
+}
+
+/** `extensionProviders` of a mesh config file (parseMeshConfig has checked it is YAML). */
+function readExtensionProviders(text: string, file: string): AuthzExtensionProvider[] {
+  const root = (parse(text) ?? {}) as Record<string, unknown>;
+  const problems = new Problems();
+  const providers = parseExtensionProviders(root.extensionProviders, problems);
+  const first = problems.errors[0];
+  if (first !== undefined)
+    throw new TrellisError('TRELLIS_INVALID_CONFIG', first.message, { file, path: first.path });
+  return providers;
 }

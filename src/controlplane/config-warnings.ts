@@ -1,6 +1,7 @@
 /**
  * Config that is accepted and served but probably not what its author meant, found by analyzing
- * each push context (today: VirtualService subsets no DestinationRule defines, Istio's IST0101).
+ * each push context (VirtualService subsets no DestinationRule defines, Istio's IST0101; security
+ * policies enforced differently from what they say, see security/authorization-warnings.ts).
  * Each warning is logged once when it appears and once when it is resolved, and listed at
  * /debug/config_errors beside the rejected inputs, with `severity: warning` on its problem.
  */
@@ -8,6 +9,7 @@ import type { Clock } from '../core/clock.js';
 import type { Problem } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { missingSubsets } from '../xds/analysis/destination-subsets.js';
+import { securityWarnings } from '../xds/translate/security/authorization-warnings.js';
 import type { PushContext } from '../xds/translate/index.js';
 
 export interface ConfigWarning {
@@ -35,7 +37,7 @@ export class ConfigWarnings {
   /** Analyzes the push context about to be served; logs what appeared and what was resolved. */
   update(push: PushContext): void {
     const next = new Map<string, ConfigWarning>();
-    for (const m of missingSubsets(push)) {
+    for (const m of [...missingSubsets(push), ...securityWarnings(push)]) {
       const { kind, metadata } = m.resource;
       const key = `${kind}/${metadata.namespace}/${metadata.name}|${m.path}|${m.reference}`;
       const file = this.fileOf(kind, metadata.namespace, metadata.name);

@@ -21,6 +21,10 @@ import type { ApiViews } from './api-views.js';
 import { ConfigWarnings } from './config-warnings.js';
 import { listenHttp } from './http-server.js';
 import type { PathNormalizationMode } from '../api/mesh-config.js';
+import type { AuthzExtensionProvider } from '../api/security/extension-providers.js';
+import { jwksRequests } from '../xds/translate/security/jwks-source.js';
+import { REQUEST_AUTHENTICATION_KIND } from '../xds/translate/security/policy-select.js';
+import { JwksResolver, type JwksResolverOptions } from './jwks-resolver.js';
 
 export interface ControlPlaneOptions {
   config: ConfigStore;
@@ -33,6 +37,10 @@ export interface ControlPlaneOptions {
   rateLimitService?: { host: string; port: number };
   /** Mesh config `pathNormalization` for every proxy's connection managers; default BASE. */
   pathNormalization?: PathNormalizationMode;
+  /** Mesh config `extensionProviders` (ext_authz) that CUSTOM AuthorizationPolicies name. */
+  extensionProviders?: readonly AuthzExtensionProvider[];
+  /** JWKS fetching for RequestAuthentication `jwksUri` (refresh interval, fetch; tests). */
+  jwks?: Pick<JwksResolverOptions, 'refreshMs' | 'retryMs' | 'fetch' | 'maxBytes'>;
   /** The translation the ADS server serves; default xds/translate's. Tests wrap it to inject bugs. */
   translator?: Translator<PushContext>;
 }
@@ -42,7 +50,7 @@ export interface ControlPlaneAddresses {
   http: { host: string; port: number };
 }
 
-type ChangeReason = 'config' | 'registry';
+type ChangeReason = 'config' | 'registry' | 'jwks';
 
 /**
  * One control plane: config store + service index -> push context -> ADS server, with the HTTP
@@ -56,6 +64,8 @@ export class ControlPlane {
   readonly ads: AdsServer<PushContext>;
   /** Accepted config that is probably a mistake (see config-warnings.ts), per push. */
   readonly warnings: ConfigWarnings;
+  /** The JWKS RequestAuthentications name, fetched and refreshed; a change pushes. */
+  readonly jwks: JwksResolver;
   private readonly debouncer: Debouncer<{ reason: ChangeReason; at: number }>;
   private readonly logger: Logger;
   private readonly clock: Clock;
@@ -72,6 +82,15 @@ export class ControlPlane {
       ...(options.domainSuffix ? { domainSuffix: options.domainSuffix } : {}),
     });
     this.syncConfigServices();
+    this.jwks = new JwksResolver({
+      ...options.jwks,
+      clock: this.clock,
+      logger: this.logger.child('jwks'),
+      // Unset only while constructing; the first push reads the snapshot anyway.
+      onChange: () =>
+        (this.debouncer as typeof this.debouncer | undefined)?.push({ reason: 'jwks', at: this.clock.now() }),
+    });
+    this.syncJwks();
     // Stores that read files say which file defines a resource (DirectoryConfigStore).
     const store = options.config as ConfigStore & {
       sourceFile?: (k: string, ns: string, n: string) => string | undefined;
@@ -103,6 +122,7 @@ export class ControlPlane {
     });
     this.unwatch = options.config.watch(() => {
       this.syncConfigServices();
+      this.syncJwks();
       this.debouncer.push({ reason: 'config', at: this.clock.now() });
     });
     this.index.onChange(() => this.debouncer.push({ reason: 'registry', at: this.clock.now() }));
@@ -113,6 +133,10 @@ export class ControlPlane {
     xds: { host: string; port: number },
     httpAddr: { host: string; port: number },
   ): Promise<ControlPlaneAddresses> {
+    // Proxies' first config carries the JWKS fetched at startup rather than reject-all keys
+    // (each fetch is bounded by its rule's timeout).
+    await this.jwks.settled();
+    if (this.jwks.snapshot() !== this.ads.current.security.jwks) this.flushNow();
     const xdsPort = await this.ads.listen(xds.host, xds.port);
     const router = buildApi(this.apiViews(), this.logger);
     this.httpServer = router.createServer();
@@ -163,6 +187,7 @@ export class ControlPlane {
     this.ready = false;
     this.unwatch?.();
     this.debouncer.close();
+    this.jwks.close();
     this.registrations.close();
     const server = this.httpServer;
     if (server) {
@@ -189,6 +214,10 @@ export class ControlPlane {
     );
   }
 
+  private syncJwks(): void {
+    this.jwks.want(jwksRequests(this.options.config.snapshot().list(REQUEST_AUTHENTICATION_KIND)));
+  }
+
   private build(): PushContext {
     return buildPushContext(
       this.options.config.snapshot(),
@@ -197,6 +226,10 @@ export class ControlPlane {
         ...(this.options.domainSuffix ? { domainSuffix: this.options.domainSuffix } : {}),
         ...(this.options.rateLimitService ? { rateLimitService: this.options.rateLimitService } : {}),
         ...(this.options.pathNormalization ? { pathNormalization: this.options.pathNormalization } : {}),
+        security: {
+          jwks: this.jwks.snapshot(),
+          ...(this.options.extensionProviders ? { extensionProviders: this.options.extensionProviders } : {}),
+        },
       },
       // The push being served, whose caches the next one reuses (unset while constructing).
       (this.ads as AdsServer<PushContext> | undefined)?.current,

@@ -1,13 +1,7 @@
 /**
- * The security.istio.io kinds, defined but NOT registered: nothing in Trellis enforces them
- * yet, and accepting a PeerAuthentication or an AuthorizationPolicy that nothing enforces would
- * tell users their traffic is protected when it is not. Until then a document of these kinds
- * is refused as an unknown kind of a recognised group (see lookupKind in ../kinds.ts).
- *
- * To switch them on, once enforcement lands, register them beside the networking kinds in
- * ../kinds.ts:
- *
- *     for (const def of SECURITY_KINDS) registerKind(def);
+ * The security.istio.io kinds, registered in ../kinds.ts. AuthorizationPolicy and
+ * RequestAuthentication are enforced through RBAC and jwt_authn filters
+ * (xds/translate/security), PeerAuthentication through the inbound listeners' TLS.
  */
 import type { KindDefinition } from '../kinds.js';
 import { SECURITY_GROUP, SECURITY_VERSIONS } from './types.js';

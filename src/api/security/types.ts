@@ -3,9 +3,6 @@
  * RequestAuthentication), with the field names exactly as Istio's YAML writes them (see
  * https://istio.io/latest/docs/reference/config/security/). As in networking/types.ts, every
  * field is optional unless Istio requires it; the validators (validate-*.ts) guarantee the rest.
- *
- * These kinds are validated but not yet accepted by the control plane: see SECURITY_KINDS in
- * ./kinds.ts for why and how to switch them on.
  */
 
 export const SECURITY_GROUP = 'security.istio.io';

@@ -282,6 +282,8 @@ export function pathError(path: string): string | undefined {
     const err = wildcardError(path);
     return err === undefined ? undefined : `${err}; for segments use {*} or {**}`;
   }
+  // Envoy's uri_template refuses a template that does not start with `/` (the whole listener).
+  if (!path.startsWith('/')) return `${JSON.stringify(path)}: a path template must start with '/'`;
   let seenAny = false;
   for (const segment of path.replace(/^\/+|\/+$/g, '').split('/')) {
     if (segment === MATCH_ONE || segment === MATCH_ANY) {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { formatProblem, Problems } from '../../core/errors.js';
 import { lookupKind } from '../kinds.js';
 import { SECURITY_KINDS } from './kinds.js';
+import { SECURITY_EXAMPLES } from './istio-examples.js';
 import { validateAuthorizationPolicy } from './validate-authorization-policy.js';
 import { validatePeerAuthentication } from './validate-peer-authentication.js';
 import { validateRequestAuthentication } from './validate-request-authentication.js';
@@ -31,164 +32,7 @@ const to = (operation: object) => [{ to: [{ operation }] }];
 const when = (...conditions: object[]) => [{ when: conditions }];
 const jwt = (rule: object) => ({ jwtRules: [{ issuer: 'issuer-foo', ...rule }] });
 
-// Examples from istio.io/latest/docs/reference/config/security/ and the security tasks.
-const VALID: [string, Kind, unknown][] = [
-  ['mesh-wide STRICT', 'PeerAuthentication', { mtls: { mode: 'STRICT' } }],
-  ['empty namespace policy', 'PeerAuthentication', {}],
-  [
-    'workload policy with port-level mTLS',
-    'PeerAuthentication',
-    {
-      selector: { matchLabels: { app: 'finance' } },
-      mtls: { mode: 'STRICT' },
-      portLevelMtls: { '8080': { mode: 'DISABLE' }, '9090': { mode: 'UNSET' } },
-    },
-  ],
-  ['allow nothing', 'AuthorizationPolicy', {}],
-  ['allow all', 'AuthorizationPolicy', { rules: [{}] }],
-  ['deny all', 'AuthorizationPolicy', { action: 'DENY', rules: [{}] }],
-  [
-    'the reference ALLOW example',
-    'AuthorizationPolicy',
-    allow([
-      {
-        from: [
-          { source: { principals: ['cluster.local/ns/default/sa/curl'] } },
-          { source: { namespaces: ['test'] } },
-        ],
-        to: [
-          { operation: { methods: ['GET'], paths: ['/info*'] } },
-          { operation: { methods: ['POST'], paths: ['/data'] } },
-        ],
-        when: [{ key: 'request.auth.claims[iss]', values: ['https://accounts.google.com'] }],
-      },
-    ]),
-  ],
-  [
-    'the reference DENY example',
-    'AuthorizationPolicy',
-    {
-      selector: sel,
-      action: 'DENY',
-      rules: [
-        {
-          from: [{ source: { notNamespaces: ['foo'] } }],
-          to: [{ operation: { paths: ['/admin'], ports: ['8080'] } }],
-        },
-      ],
-    },
-  ],
-  [
-    'ipBlocks, remoteIpBlocks, serviceAccounts and ports',
-    'AuthorizationPolicy',
-    allow([
-      {
-        from: [
-          {
-            source: {
-              serviceAccounts: ['default/curl', 'sleep'],
-              ipBlocks: ['1.2.3.4', '5.6.7.0/24', '2001:db8::/32'],
-              notRemoteIpBlocks: ['10.0.0.0/8'],
-              requestPrincipals: ['*'],
-            },
-          },
-        ],
-        to: [{ operation: { ports: ['0', '65535'], hosts: ['*.example.com'], notPaths: ['*/healthz'] } }],
-      },
-    ]),
-  ],
-  [
-    'path templates',
-    'AuthorizationPolicy',
-    allow(to({ paths: ['/foo/{*}', '/foo/{**}', '/{*}/bar/{**}', '/foo/{*}/x'] })),
-  ],
-  [
-    'every documented condition key',
-    'AuthorizationPolicy',
-    allow(
-      when(
-        { key: 'request.headers[User-Agent]', values: ['Mozilla/*'] },
-        { key: 'source.ip', values: ['10.1.2.3', '10.2.0.0/16'] },
-        { key: 'remote.ip', notValues: ['10.1.2.3'] },
-        { key: 'source.namespace', values: ['default'] },
-        { key: 'source.principal', values: ['cluster.local/ns/default/sa/productpage'] },
-        { key: 'request.auth.principal', values: ['accounts.my-svc.com/104958560606'] },
-        { key: 'request.auth.audiences', values: ['my-svc.com'] },
-        { key: 'request.auth.presenter', values: ['123456789012.my-svc.com'] },
-        { key: 'request.auth.claims[groups]', values: ['group1'] },
-        { key: 'destination.ip', values: ['10.1.2.3'] },
-        { key: 'destination.port', values: ['80', '443'] },
-        { key: 'connection.sni', values: ['www.example.com'] },
-        { key: 'experimental.envoy.filters.network.mysql_proxy[db.table]', values: ['[update]'] },
-      ),
-    ),
-  ],
-  [
-    'CUSTOM with a provider',
-    'AuthorizationPolicy',
-    {
-      selector: sel,
-      action: 'CUSTOM',
-      provider: { name: 'my-ext-authz' },
-      rules: to({ paths: ['/admin/*'] }),
-    },
-  ],
-  [
-    'AUDIT',
-    'AuthorizationPolicy',
-    { selector: sel, action: 'AUDIT', rules: to({ paths: ['/user/profile/*'] }) },
-  ],
-  [
-    'targetRef to a Gateway',
-    'AuthorizationPolicy',
-    {
-      targetRef: { kind: 'Gateway', group: 'gateway.networking.k8s.io', name: 'waypoint' },
-      rules: from({ principals: ['cluster.local/ns/default/sa/curl'] }),
-    },
-  ],
-  [
-    'targetRefs to a Service and a ServiceEntry',
-    'RequestAuthentication',
-    {
-      targetRefs: [
-        { kind: 'Service', group: '', name: 'productpage' },
-        { kind: 'ServiceEntry', group: 'networking.istio.io', name: 'ext' },
-      ],
-      jwtRules: [{ issuer: 'issuer-foo', jwksUri: 'https://example.com/.well-known/jwks.json' }],
-    },
-  ],
-  [
-    'the reference RequestAuthentication',
-    'RequestAuthentication',
-    {
-      selector: sel,
-      jwtRules: [
-        {
-          issuer: 'issuer-foo',
-          audiences: ['bookstore_android.apps.example.com'],
-          jwksUri: 'https://example.com/.well-known/jwks.json',
-          fromHeaders: [{ name: 'x-jwt-assertion', prefix: 'Bearer ' }],
-          fromParams: ['my_token'],
-          fromCookies: ['session'],
-          outputPayloadToHeader: 'x-jwt-payload',
-          forwardOriginalToken: true,
-          outputClaimToHeaders: [{ header: 'x-my-company-jwt-group', claim: 'my-group' }],
-          timeout: '5s',
-        },
-      ],
-    },
-  ],
-  [
-    'jwksUri without issuer (Istio allows it)',
-    'RequestAuthentication',
-    { jwtRules: [{ jwksUri: 'http://jwks.local:8080/keys' }] },
-  ],
-  [
-    'inline public jwks',
-    'RequestAuthentication',
-    jwt({ jwks: JSON.stringify({ keys: [{ kty: 'RSA', e: 'AQAB', n: 'abc', kid: '1' }] }) }),
-  ],
-];
+const VALID = SECURITY_EXAMPLES;
 
 test('security examples from Istio docs validate cleanly', () => {
   for (const [name, kind, spec] of VALID) {
@@ -468,13 +312,14 @@ const INVALID: [string, Kind, unknown, string[]][] = [
   [
     'bad path templates',
     'AuthorizationPolicy',
-    allow(to({ paths: ['/{**}/foo/{*}', '/foo/{*}bar', '/foo/{*}/b*r', '/{x}', '/a//{*}'] })),
+    allow(to({ paths: ['/{**}/foo/{*}', '/foo/{*}bar', '/foo/{*}/b*r', '/{x}', '/a//{*}', 'api/{*}'] })),
     [
       'spec.rules[0].to[0].operation.paths[0]: "/{**}/foo/{*}": {**} must be the last template operator',
       "spec.rules[0].to[0].operation.paths[1]: \"/foo/{*}bar\": '{' and '}' are only allowed as whole {*} or {**} segments",
       'spec.rules[0].to[0].operation.paths[2]: "/foo/{*}/b*r": segment "b*r" is not a valid path literal in a template',
       "spec.rules[0].to[0].operation.paths[3]: \"/{x}\": '{' and '}' are only allowed in {*} and {**} templates",
       'spec.rules[0].to[0].operation.paths[4]: "/a//{*}": segment "" is not a valid path literal in a template',
+      'spec.rules[0].to[0].operation.paths[5]: "api/{*}": a path template must start with \'/\'',
     ],
   ],
   [
@@ -662,7 +507,7 @@ test('jwks content never appears in messages', () => {
   for (const m of all) assert.ok(!m.includes(secret), m);
 });
 
-test('the security kinds are defined but not accepted yet', () => {
+test('the security kinds are accepted in both versions Istio serves', () => {
   assert.deepEqual(
     SECURITY_KINDS.map((d) => `${d.group}/${d.versions.join(',')}/${d.kind}`),
     [
@@ -674,8 +519,9 @@ test('the security kinds are defined but not accepted yet', () => {
   for (const def of SECURITY_KINDS) {
     for (const version of def.versions) {
       const found = lookupKind(`security.istio.io/${version}`, def.kind);
-      assert.equal(found.ok, false, `${def.kind} must stay refused until it is enforced`);
-      assert.ok(!found.ok && !found.skip, `${def.kind} is refused, not skipped`);
+      assert.ok(found.ok, `${def.kind} ${version} is accepted`);
     }
+    const old = lookupKind('security.istio.io/v1alpha1', def.kind);
+    assert.ok(!old.ok && !old.skip && old.path === 'apiVersion', `${def.kind} v1alpha1 is refused`);
   }
 });

@@ -84,6 +84,7 @@ export const command: Command = {
     await store.start();
     const cp = new ControlPlane({
       pathNormalization: mesh.pathNormalization,
+      extensionProviders: mesh.extensionProviders,
       config: store,
       logger,
       debounce: { quietMs, maxMs },

@@ -108,6 +108,7 @@ export const command: Command = {
       ...(capture === 'netns' ? { netns: new NetnsCapture({ mesh: plan.name }) } : {}),
       ...(values['state-dir'] !== undefined ? { stateDir: path.resolve(io.cwd, values['state-dir']) } : {}),
       pathNormalization: mesh.pathNormalization,
+      extensionProviders: mesh.extensionProviders,
       stopGraceMs: parseIntFlag('stop-grace', values['stop-grace']?.replace(/s$/, ''), 5) * 1000,
     });
     io.stdout(

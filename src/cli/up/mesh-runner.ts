@@ -48,7 +48,7 @@ import { DirectoryConfigStore } from '../../config/directory-store.js';
 import { DEFAULT_STATE_DIR_NAME } from '../../config/last-good-state.js';
 import { LayeredConfigStore } from '../../config/layered-store.js';
 import { MemoryConfigStore } from '../../config/memory-store.js';
-import { ControlPlane } from '../../controlplane/control-plane.js';
+import { ControlPlane, type ControlPlaneOptions } from '../../controlplane/control-plane.js';
 import { TrellisProxy } from '../../proxy/proxy.js';
 import { proxiesHaveEndpoints } from './convergence.js';
 import { derivedResources, serviceHost, type WorkloadPorts } from './derived.js';
@@ -102,6 +102,8 @@ export interface MeshRunnerOptions {
   stateDir?: string;
   /** Mesh config `pathNormalization` (trellis up --mesh-config); default BASE. */
   pathNormalization?: PathNormalizationMode;
+  /** Mesh config `extensionProviders` for CUSTOM authorization (trellis up --mesh-config). */
+  extensionProviders?: ControlPlaneOptions['extensionProviders'];
 }
 
 interface RunningWorkload {
@@ -183,6 +185,7 @@ export class MeshRunner {
       logger: this.opts.logger.child('control-plane'),
       clock: this.opts.clock,
       ...(this.opts.pathNormalization ? { pathNormalization: this.opts.pathNormalization } : {}),
+      ...(this.opts.extensionProviders ? { extensionProviders: this.opts.extensionProviders } : {}),
     });
     this.cp = cp;
     const bound = await cp.start(this.opts.xds, this.opts.http);

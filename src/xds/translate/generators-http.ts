@@ -33,6 +33,7 @@ import { clientRateLimits, outboundPortLimits, proxyRateLimits, type ProxyRateLi
 import { applyRateLimits, rateLimitFilters } from './ratelimit-envoy.js';
 import { buildGatewayRouteConfig, buildSidecarRouteConfig } from './route-config.js';
 import type { RouteSite } from './route-action.js';
+import { proxySecurity, type ProxySecurity } from './security/authorization-proxy.js';
 import {
   excludedMatches,
   gatewayRouteView,
@@ -227,6 +228,7 @@ function sidecarListeners(
   inbound: ReturnType<typeof inboundPorts>,
   limits: ProxyRateLimits,
   paths: PathNormalizationMode,
+  security: ProxySecurity,
 ): Map<string, Listener> {
   const out = new Map<string, Listener>();
   const http = new Set(httpPorts(view));
@@ -268,10 +270,18 @@ function sidecarListeners(
   }
   for (const p of inbound) {
     const ls = limits.inbound.get(p.servicePort);
+    // Rate limits and security filters, when any apply (undefined leaves the listener as before).
+    const sec = security.key === '' ? {} : { security };
     const extras =
-      ls === undefined
-        ? undefined
-        : { filters: rateLimitFilters(ls, rls), virtualHost: (vh: VirtualHost) => applyRateLimits(vh, ls) };
+      ls !== undefined
+        ? {
+            filters: rateLimitFilters(ls, rls),
+            virtualHost: (vh: VirtualHost) => applyRateLimits(vh, ls),
+            ...sec,
+          }
+        : security.key !== ''
+          ? { filters: [], virtualHost: (vh: VirtualHost) => vh, security }
+          : undefined;
     const l = inboundListener(p.listenAddress, p.listenPort, p.servicePort, p.http, extras, paths);
     out.set(l.name as string, l);
   }
@@ -326,10 +336,11 @@ function grpcListeners(
 }
 
 function ldsKey(push: PushContext, proxy: ProxyNode, view: ProxyView): string {
-  if (proxy.type === 'router') return `lds|router|${gatewayFacts(push, proxy).key}`;
+  const sec = proxySecurity(push, proxy).key;
+  if (proxy.type === 'router') return `lds|router|${gatewayFacts(push, proxy).key}|sec:${sec}`;
   const inbound = inboundPorts(push, proxy, view.scope);
   const limits = proxyRateLimits(push, proxy, view, inbound);
-  return `lds|${proxy.type}|${view.scope.key}|${inboundKey(inbound)}|rl:${limits.key}`;
+  return `lds|${proxy.type}|${view.scope.key}|${inboundKey(inbound)}|rl:${limits.key}|sec:${sec}`;
 }
 
 export const lds: TypeGenerator<Listener> = {
@@ -357,6 +368,7 @@ export const lds: TypeGenerator<Listener> = {
             port,
             facts.servers.filter((s) => s.server.port.number === port).map((s) => s.server),
             push.pathNormalization,
+            proxySecurity(push, proxy).http,
           );
           out.set(l.name as string, l);
         }
@@ -365,6 +377,8 @@ export const lds: TypeGenerator<Listener> = {
     }
     const inbound = inboundPorts(push, proxy, view.scope);
     const limits = proxyRateLimits(push, proxy, view, inbound);
-    return memoized(push, key, names, () => sidecarListeners(view, inbound, limits, push.pathNormalization));
+    return memoized(push, key, names, () =>
+      sidecarListeners(view, inbound, limits, push.pathNormalization, proxySecurity(push, proxy)),
+    );
   },
 };

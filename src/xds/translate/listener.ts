@@ -35,13 +35,17 @@ import { gatewayRouteName, inboundCluster, listenerName } from './names.js';
 import type { PathNormalizationMode } from '../../api/mesh-config.js';
 
 /**
- * HTTP filters in the order Istio installs them; `extra` (rate limit filters) go just before
- * the router, which must be last.
+ * HTTP filters in the order Istio installs them; `first` (authentication and authorization)
+ * go before all others, `extra` (rate limit filters) just before the router, which must be last.
  */
-export function httpFilters(flavor: Flavor, extra: readonly HttpFilter[] = []): HttpFilter[] {
+export function httpFilters(
+  flavor: Flavor,
+  extra: readonly HttpFilter[] = [],
+  first: readonly HttpFilter[] = [],
+): HttpFilter[] {
   return flavor === 'grpc'
-    ? [faultFilter(), ...extra, routerFilter()]
-    : [faultFilter(), corsFilter(), ...extra, routerFilter()];
+    ? [...first, faultFilter(), ...extra, routerFilter()]
+    : [...first, faultFilter(), corsFilter(), ...extra, routerFilter()];
 }
 
 export function rdsConnectionManager(
@@ -126,6 +130,8 @@ export function outboundHttpListener(
 export interface InboundHttpExtras {
   filters: readonly HttpFilter[];
   virtualHost(vh: VirtualHost): VirtualHost;
+  /** Authentication/authorization filters (security/authorization-proxy.ts), first in each chain. */
+  security?: { http: readonly HttpFilter[]; network: readonly NetworkFilter[] };
 }
 
 /** TCP services listen on their virtual IP when they have one, else on 0.0.0.0 (Istio). */
@@ -207,7 +213,7 @@ export function inboundListener(
     ? hcmFilter({
         stat_prefix: `inbound_${port}`,
         route_config: { name: cluster, virtual_hosts: [extras ? extras.virtualHost(vh) : vh] },
-        http_filters: httpFilters('envoy', extras?.filters),
+        http_filters: httpFilters('envoy', extras?.filters, extras?.security?.http),
         ...ISTIO_HCM_DEFAULTS,
         ...pathNormalizationFields(paths),
       })
@@ -216,7 +222,7 @@ export function inboundListener(
     name: cluster,
     address: socketAddress(address, port),
     traffic_direction: 'INBOUND',
-    filter_chains: [{ filters: [filter] }],
+    filter_chains: [{ filters: http ? [filter] : [...(extras?.security?.network ?? []), filter] }],
   };
 }
 
@@ -325,12 +331,15 @@ export function gatewayListener(
   port: number,
   servers: readonly Server[],
   paths: PathNormalizationMode = 'BASE',
+  security: readonly HttpFilter[] = [],
 ): Listener {
   const name = listenerName('0.0.0.0', port);
   const hcm = rdsConnectionManager(`outbound_${name}`, gatewayRouteName(port), 'envoy', {
     use_remote_address: { value: true },
     ...pathNormalizationFields(paths),
   });
+  // Authentication and authorization first (security/authorization-proxy.ts).
+  if (security.length > 0) hcm.http_filters = [...security, ...(hcm.http_filters ?? [])];
   const chains: FilterChain[] = [];
   const claimed = new Set<string>();
   let catchAll = false;

@@ -24,6 +24,13 @@ import {
 import { BoundedMemo, fingerprint } from './memo.js';
 import { byCreation } from './selectors.js';
 import type { PathNormalizationMode } from '../../api/mesh-config.js';
+import {
+  AUTHORIZATION_POLICY_KIND,
+  REQUEST_AUTHENTICATION_KIND,
+  SecurityPolicyIndex,
+} from './security/policy-select.js';
+import { EMPTY_JWKS, type JwksSnapshot } from './security/jwks-source.js';
+import type { AuthzExtensionProvider } from '../../api/security/extension-providers.js';
 
 export type { DestinationRuleResource, GatewayResource, SidecarResource, VirtualServiceResource };
 export { exportedTo, labelsMatch } from './selectors.js';
@@ -43,6 +50,11 @@ export interface PushContextOptions {
   rateLimitService?: { host: string; port: number };
   /** Mesh config `pathNormalization.normalization` for every HTTP connection manager; BASE. */
   pathNormalization?: PathNormalizationMode;
+  /**
+   * Security inputs: the JWKS the control plane fetched for RequestAuthentications
+   * (security/jwks-source.ts) and mesh config `extensionProviders` for CUSTOM authorization.
+   */
+  security?: { jwks?: JwksSnapshot; extensionProviders?: readonly AuthzExtensionProvider[] };
 }
 
 export interface PushContext {
@@ -52,6 +64,11 @@ export interface PushContext {
   readonly rootNamespace: string;
   readonly rateLimitService: { readonly host: string; readonly port: number };
   readonly pathNormalization: PathNormalizationMode;
+  /** Security inputs; generator keys name the fingerprints of the JWKS they inline. */
+  readonly security: {
+    readonly jwks: JwksSnapshot;
+    readonly extensionProviders: readonly AuthzExtensionProvider[];
+  };
   /** Indexes and caches the generators use; not part of the server-facing contract. */
   readonly index: PushIndex;
 }
@@ -68,6 +85,8 @@ export class PushIndex {
   readonly gateways: readonly GatewayResource[];
   /** Every RateLimit's limits, compiled (oldest resource first). */
   readonly rateLimits: readonly CompiledRateLimit[];
+  /** AuthorizationPolicies and RequestAuthentications, for selection (security/policy-select.ts). */
+  readonly security: SecurityPolicyIndex;
   /** Generated results keyed by their full input key; shared along a chain of pushes. */
   readonly memo: BoundedMemo<unknown>;
   private readonly rateLimitSource: readonly Resource[];
@@ -113,6 +132,11 @@ export class PushIndex {
       previous !== undefined && sameResources(previous.rateLimitSource, this.rateLimitSource)
         ? previous.rateLimits
         : compileRateLimits(this.rateLimitSource as Resource<RateLimitSpec>[], domainSuffix);
+    this.security = new SecurityPolicyIndex(
+      config.list(AUTHORIZATION_POLICY_KIND),
+      config.list(REQUEST_AUTHENTICATION_KIND),
+      previous?.security,
+    );
   }
 
   get services(): readonly Service[] {
@@ -180,7 +204,15 @@ export function buildPushContext(
   const capacity = options.memoCapacity ?? DEFAULT_MEMO_CAPACITY;
   const pathNormalization = options.pathNormalization ?? 'BASE';
   // Options every generated result depends on: a change starts the caches afresh.
-  const fixed = JSON.stringify([domainSuffix, rootNamespace, rateLimitService, capacity, pathNormalization]);
+  const extensionProviders = options.security?.extensionProviders ?? [];
+  const fixed = JSON.stringify([
+    domainSuffix,
+    rootNamespace,
+    rateLimitService,
+    capacity,
+    pathNormalization,
+    extensionProviders,
+  ]);
   const carried = previous !== undefined && lineage.get(previous) === fixed ? previous.index : undefined;
   const memo = carried?.memo ?? new BoundedMemo<unknown>(capacity);
   memo.advance();
@@ -191,6 +223,7 @@ export function buildPushContext(
     rateLimitService,
     pathNormalization,
     rootNamespace,
+    security: Object.freeze({ jwks: options.security?.jwks ?? EMPTY_JWKS, extensionProviders }),
     index,
   });
   lineage.set(push, fixed);
