@@ -31,6 +31,7 @@ import type { PathNormalizationMode } from '../../api/mesh-config.js';
 import { inboundKey, inboundPorts, policyFor, proxyView, type ProxyView } from './proxy-view.js';
 import { clientRateLimits, outboundPortLimits, proxyRateLimits, type ProxyRateLimits } from './ratelimit.js';
 import { applyRateLimits, rateLimitFilters } from './ratelimit-envoy.js';
+import { proxyPeerAuthentication } from './security/peer-authn.js';
 import { buildGatewayRouteConfig, buildSidecarRouteConfig } from './route-config.js';
 import type { RouteSite } from './route-action.js';
 import {
@@ -329,7 +330,9 @@ function ldsKey(push: PushContext, proxy: ProxyNode, view: ProxyView): string {
   if (proxy.type === 'router') return `lds|router|${gatewayFacts(push, proxy).key}`;
   const inbound = inboundPorts(push, proxy, view.scope);
   const limits = proxyRateLimits(push, proxy, view, inbound);
-  return `lds|${proxy.type}|${view.scope.key}|${inboundKey(inbound)}|rl:${limits.key}`;
+  // Inbound mTLS: the PeerAuthentications that apply (by name) and the modes they compose to.
+  const mtls = proxy.type === 'sidecar' ? proxyPeerAuthentication(push, proxy).key : '-';
+  return `lds|${proxy.type}|${view.scope.key}|${inboundKey(inbound)}|rl:${limits.key}|pa:${mtls}`;
 }
 
 export const lds: TypeGenerator<Listener> = {

@@ -23,6 +23,7 @@ import {
 } from './config-index.js';
 import { BoundedMemo, fingerprint } from './memo.js';
 import { byCreation } from './selectors.js';
+import { PEER_AUTHENTICATION_KIND, PeerAuthenticationIndex } from './security/peer-authn.js';
 import type { PathNormalizationMode } from '../../api/mesh-config.js';
 
 export type { DestinationRuleResource, GatewayResource, SidecarResource, VirtualServiceResource };
@@ -66,6 +67,8 @@ export class PushIndex {
   readonly destinationRules: DestinationRuleIndex;
   readonly sidecars: SidecarIndex;
   readonly gateways: readonly GatewayResource[];
+  /** PeerAuthentication policies by namespace (mTLS of sidecar inbound, auto mTLS hints). */
+  readonly peerAuthentications: PeerAuthenticationIndex;
   /** Every RateLimit's limits, compiled (oldest resource first). */
   readonly rateLimits: readonly CompiledRateLimit[];
   /** Generated results keyed by their full input key; shared along a chain of pushes. */
@@ -108,6 +111,11 @@ export class PushIndex {
       previous !== undefined && sameResources(previous.gatewaySource, this.gatewaySource)
         ? previous.gateways
         : sortedList(this.gatewaySource);
+    const pa = config.list(PEER_AUTHENTICATION_KIND);
+    this.peerAuthentications =
+      previous !== undefined && sameResources(previous.peerAuthentications.source, pa)
+        ? previous.peerAuthentications
+        : new PeerAuthenticationIndex(pa);
     this.rateLimitSource = config.list(RATE_LIMIT_KIND);
     this.rateLimits =
       previous !== undefined && sameResources(previous.rateLimitSource, this.rateLimitSource)
