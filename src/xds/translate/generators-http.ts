@@ -31,7 +31,12 @@ import type { PathNormalizationMode } from '../../api/mesh-config.js';
 import { inboundKey, inboundPorts, policyFor, proxyView, type ProxyView } from './proxy-view.js';
 import { clientRateLimits, outboundPortLimits, proxyRateLimits, type ProxyRateLimits } from './ratelimit.js';
 import { applyRateLimits, rateLimitFilters } from './ratelimit-envoy.js';
-import { proxyPeerAuthentication } from './security/peer-authn.js';
+import { securedInboundListener } from './security/mtls-inbound.js';
+import {
+  modeForPort,
+  proxyPeerAuthentication,
+  type MergedPeerAuthentication,
+} from './security/peer-authn.js';
 import { buildGatewayRouteConfig, buildSidecarRouteConfig } from './route-config.js';
 import type { RouteSite } from './route-action.js';
 import {
@@ -228,6 +233,7 @@ function sidecarListeners(
   inbound: ReturnType<typeof inboundPorts>,
   limits: ProxyRateLimits,
   paths: PathNormalizationMode,
+  peerAuthn: MergedPeerAuthentication,
 ): Map<string, Listener> {
   const out = new Map<string, Listener>();
   const http = new Set(httpPorts(view));
@@ -273,7 +279,9 @@ function sidecarListeners(
       ls === undefined
         ? undefined
         : { filters: rateLimitFilters(ls, rls), virtualHost: (vh: VirtualHost) => applyRateLimits(vh, ls) };
-    const l = inboundListener(p.listenAddress, p.listenPort, p.servicePort, p.http, extras, paths);
+    const plain = inboundListener(p.listenAddress, p.listenPort, p.servicePort, p.http, extras, paths);
+    // PeerAuthentication ports are the workload's own (target) ports: what the listener binds.
+    const l = securedInboundListener(plain, modeForPort(peerAuthn, p.listenPort), p.http);
     out.set(l.name as string, l);
   }
   const l = virtualOutboundListener(registryOnly(view) ? BLACKHOLE_CLUSTER : PASSTHROUGH_CLUSTER);
@@ -368,6 +376,9 @@ export const lds: TypeGenerator<Listener> = {
     }
     const inbound = inboundPorts(push, proxy, view.scope);
     const limits = proxyRateLimits(push, proxy, view, inbound);
-    return memoized(push, key, names, () => sidecarListeners(view, inbound, limits, push.pathNormalization));
+    const peerAuthn = proxyPeerAuthentication(push, proxy).merged;
+    return memoized(push, key, names, () =>
+      sidecarListeners(view, inbound, limits, push.pathNormalization, peerAuthn),
+    );
   },
 };
