@@ -21,7 +21,8 @@ import { TYPE } from '../../protocol/protos.js';
 import { adsConfigSource, durationMs, durationOf, FILTER, pack, socketAddress, wrapU32 } from './envoy.js';
 import { inboundCluster, outboundCluster } from './names.js';
 import type { EffectivePolicy } from './traffic-policy.js';
-import { upstreamTlsSocket } from './upstream-tls.js';
+import { upstreamTlsDecision, type UpstreamMtlsFacts } from './security/mtls-auto.js';
+import { autoMtlsSocketMatches, upstreamTlsSocket } from './upstream-tls.js';
 
 /** `envoy` for the Trellis proxy and Envoy; `grpc` for proxyless gRPC (a narrower subset). */
 export type Flavor = 'envoy' | 'grpc';
@@ -45,6 +46,8 @@ export interface ClusterInput {
   flavor: Flavor;
   /** For DNS-resolved services (Envoy flavor): the inline assignment of host names. */
   dnsAssignment?: ClusterLoadAssignment;
+  /** What auto mTLS decides from: mesh config, the destination's PeerAuthentication, identities. */
+  mtls: UpstreamMtlsFacts;
 }
 
 /** Envoy resolves these itself; EDS can carry only IP addresses. */
@@ -91,14 +94,18 @@ export function buildOutboundCluster(input: ClusterInput): Cluster {
     }
   }
   // Proxyless gRPC needs certificate providers from its bootstrap for TLS; not generated here.
+  // Passthrough (ORIGINAL_DST) clusters have no endpoints whose metadata could choose mTLS.
   if (flavor === 'envoy' && !passthrough) {
-    const socket = upstreamTlsSocket(policy.tls, {
+    const decision = upstreamTlsDecision(policy.tls, input.mtls);
+    const socket = upstreamTlsSocket(decision.tls, {
       host: service.hostname,
       port: port.number,
       subset,
       http2: isHttp2Port(port),
     });
-    if (socket !== undefined) cluster.transport_socket = socket;
+    if (socket !== undefined && decision.auto)
+      cluster.transport_socket_matches = autoMtlsSocketMatches(socket);
+    else if (socket !== undefined) cluster.transport_socket = socket;
   }
   const locality = policy.loadBalancer?.localityLbSetting;
   if (flavor === 'envoy' && locality?.enabled !== false && (locality?.distribute ?? []).length > 0) {

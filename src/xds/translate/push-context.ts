@@ -44,6 +44,13 @@ export interface PushContextOptions {
   rateLimitService?: { host: string; port: number };
   /** Mesh config `pathNormalization.normalization` for every HTTP connection manager; BASE. */
   pathNormalization?: PathNormalizationMode;
+  /**
+   * Mesh config `enableAutoMtls` (default true): clients send mTLS to endpoints labelled
+   * `security.istio.io/tlsMode: istio` and plaintext to the rest, unless a DestinationRule says.
+   */
+  autoMtls?: boolean;
+  /** The SPIFFE trust domain of workload identities (`cluster.local`), for SAN checks. */
+  trustDomain?: string;
 }
 
 export interface PushContext {
@@ -53,6 +60,8 @@ export interface PushContext {
   readonly rootNamespace: string;
   readonly rateLimitService: { readonly host: string; readonly port: number };
   readonly pathNormalization: PathNormalizationMode;
+  readonly autoMtls: boolean;
+  readonly trustDomain: string;
   /** Indexes and caches the generators use; not part of the server-facing contract. */
   readonly index: PushIndex;
 }
@@ -187,8 +196,18 @@ export function buildPushContext(
   const rateLimitService = Object.freeze({ ...(options.rateLimitService ?? DEFAULT_RATE_LIMIT_SERVICE) });
   const capacity = options.memoCapacity ?? DEFAULT_MEMO_CAPACITY;
   const pathNormalization = options.pathNormalization ?? 'BASE';
+  const autoMtls = options.autoMtls ?? true;
+  const trustDomain = options.trustDomain ?? 'cluster.local';
   // Options every generated result depends on: a change starts the caches afresh.
-  const fixed = JSON.stringify([domainSuffix, rootNamespace, rateLimitService, capacity, pathNormalization]);
+  const fixed = JSON.stringify([
+    domainSuffix,
+    rootNamespace,
+    rateLimitService,
+    capacity,
+    pathNormalization,
+    autoMtls,
+    trustDomain,
+  ]);
   const carried = previous !== undefined && lineage.get(previous) === fixed ? previous.index : undefined;
   const memo = carried?.memo ?? new BoundedMemo<unknown>(capacity);
   memo.advance();
@@ -198,6 +217,8 @@ export function buildPushContext(
     domainSuffix,
     rateLimitService,
     pathNormalization,
+    autoMtls,
+    trustDomain,
     rootNamespace,
     index,
   });
