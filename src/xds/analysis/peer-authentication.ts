@@ -19,7 +19,7 @@ import type { Endpoint, Service } from '../../registry/types.js';
 import type { DestinationRuleResource, PushContext } from '../translate/push-context.js';
 import { ruleForHost } from '../translate/scope.js';
 import { labelsMatch } from '../translate/selectors.js';
-import { modeForPort } from '../translate/security/peer-authn.js';
+import { meshMtlsDefaults, modeForPort } from '../translate/security/peer-authn.js';
 
 export const MTLS_CONFLICT_CODE = 'IST0113';
 export const NO_MATCHING_WORKLOADS_CODE = 'IST0127';
@@ -87,11 +87,8 @@ function strictWorkloads(
   const sp = service.ports.find((p) => p.number === port);
   return endpoints.filter((ep) => {
     const target = (sp !== undefined ? ep.ports[sp.name] : undefined) ?? sp?.targetPort ?? port;
-    const merged = push.index.peerAuthentications.forWorkload(
-      push.rootNamespace,
-      ep.namespace,
-      ep.labels,
-    ).merged;
+    const mesh = meshMtlsDefaults(push);
+    const merged = push.index.peerAuthentications.forWorkload(mesh, ep.namespace, ep.labels).merged;
     return modeForPort(merged, target) === 'STRICT';
   });
 }

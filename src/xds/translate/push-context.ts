@@ -51,6 +51,12 @@ export interface PushContextOptions {
   autoMtls?: boolean;
   /** The SPIFFE trust domain of workload identities (`cluster.local`), for SAN checks. */
   trustDomain?: string;
+  /**
+   * The inbound mTLS mode where no PeerAuthentication sets one: PERMISSIVE (Istio). A mesh
+   * whose workloads have no certificates (no CA) passes DISABLE, with autoMtls false, so that
+   * only an explicit policy asks for mTLS (and fails closed without certificates).
+   */
+  defaultMtlsMode?: 'PERMISSIVE' | 'DISABLE';
 }
 
 export interface PushContext {
@@ -62,6 +68,7 @@ export interface PushContext {
   readonly pathNormalization: PathNormalizationMode;
   readonly autoMtls: boolean;
   readonly trustDomain: string;
+  readonly defaultMtlsMode: 'PERMISSIVE' | 'DISABLE';
   /** Indexes and caches the generators use; not part of the server-facing contract. */
   readonly index: PushIndex;
 }
@@ -198,6 +205,7 @@ export function buildPushContext(
   const pathNormalization = options.pathNormalization ?? 'BASE';
   const autoMtls = options.autoMtls ?? true;
   const trustDomain = options.trustDomain ?? 'cluster.local';
+  const defaultMtlsMode = options.defaultMtlsMode ?? 'PERMISSIVE';
   // Options every generated result depends on: a change starts the caches afresh.
   const fixed = JSON.stringify([
     domainSuffix,
@@ -207,6 +215,7 @@ export function buildPushContext(
     pathNormalization,
     autoMtls,
     trustDomain,
+    defaultMtlsMode,
   ]);
   const carried = previous !== undefined && lineage.get(previous) === fixed ? previous.index : undefined;
   const memo = carried?.memo ?? new BoundedMemo<unknown>(capacity);
@@ -219,6 +228,7 @@ export function buildPushContext(
     pathNormalization,
     autoMtls,
     trustDomain,
+    defaultMtlsMode,
     rootNamespace,
     index,
   });

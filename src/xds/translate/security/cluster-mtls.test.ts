@@ -298,3 +298,9 @@ test('CDS keys: destination namespace policies and identities push CDS; workload
     ['spiffe://cluster.local/ns/shop/sa/ratings-v2'],
   );
 });
+
+test('defaultMtlsMode DISABLE: no auto mTLS to namespaces without a policy, auto mTLS where one asks', () => {
+  const out = clusters([pa('shop', 'default', 'PERMISSIVE')], { defaultMtlsMode: 'DISABLE' });
+  assert.equal(transport(out.get(cluster(REVIEWS))), 'plain');
+  assert.equal(transport(out.get(cluster(RATINGS))), 'auto');
+});

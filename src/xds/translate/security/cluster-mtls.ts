@@ -7,6 +7,7 @@ import { digest } from '../memo.js';
 import type { PushContext } from '../push-context.js';
 import type { ProxyScope } from '../scope.js';
 import { spiffeIdentity, type UpstreamMtlsFacts } from './mtls-auto.js';
+import { meshMtlsDefaults } from './peer-authn.js';
 
 /**
  * The SPIFFE identities of a service's workloads (its endpoints' service accounts), sorted:
@@ -31,15 +32,18 @@ export function upstreamMtlsFacts(push: PushContext, service: Service): Upstream
   return {
     autoMtls: push.autoMtls,
     meshExternal: service.location === 'MESH_EXTERNAL',
-    serviceMode: push.index.peerAuthentications.namespaceMode(push.rootNamespace, service.namespace),
+    // No policy for the namespace: the mesh default (what its workloads' listeners then take).
+    serviceMode:
+      push.index.peerAuthentications.namespaceMode(meshMtlsDefaults(push), service.namespace) ??
+      push.defaultMtlsMode,
     identities: serviceIdentities(push, service.hostname),
   };
 }
 
 /**
  * Everything auto mTLS reads for the services of a scope (per push): each service's namespace
- * mode and identities. autoMtls and the trust domain are push options (fixed along a memo's
- * lineage), so they need no place here.
+ * mode and identities. autoMtls, the trust domain and the default mode are push options (fixed
+ * along a memo's lineage), so they need no place here.
  */
 export function upstreamMtlsKey(push: PushContext, scope: ProxyScope): string {
   return push.index.perPush(`mtlskey|${scope.key}`, () =>

@@ -232,3 +232,17 @@ test('a mesh-wide change reaches every sidecar', () => {
   const after = build([pa('istio-system', 'default', 'STRICT')], 2);
   for (const p of [SIDECAR, OTHER]) assert.ok(affectedTypes(before, after, proxy(p)).has(TYPE.listener));
 });
+
+test('defaultMtlsMode DISABLE (no CA): plaintext unless a policy asks; STRICT still fails closed', () => {
+  const gen = (resources: Resource[]) => {
+    const push = buildPushContext(config(resources), registry(SERVICES, ENDPOINTS), {
+      defaultMtlsMode: 'DISABLE',
+      autoMtls: false,
+    });
+    const out = generate(push, proxy(SIDECAR), TYPE.listener);
+    checkEncodes(TYPE.listener, out);
+    return out as Map<string, Loose>;
+  };
+  assert.deepEqual(shape(gen([]).get(HTTP_IN)), ['*:plain']);
+  assert.deepEqual(shape(gen([pa('istio-system', 'default', 'STRICT')]).get(HTTP_IN)), ['tls:mtls']);
+});

@@ -5,6 +5,7 @@ import { res } from '../testkit.js';
 import { modeForPort, PeerAuthenticationIndex, type PeerAuthenticationResource } from './peer-authn.js';
 
 const ROOT = 'istio-system';
+const MESH = { rootNamespace: ROOT, defaultMode: 'PERMISSIVE' } as const;
 const APP = { app: 'reviews', version: 'v1' };
 
 let minute = 0;
@@ -209,7 +210,7 @@ const cases: Case[] = [
 for (const c of cases) {
   test(`PeerAuthentication selection: ${c.name}`, () => {
     const index = new PeerAuthenticationIndex(c.policies);
-    const got = index.forWorkload(ROOT, c.namespace ?? 'default', c.labels ?? APP);
+    const got = index.forWorkload(MESH, c.namespace ?? 'default', c.labels ?? APP);
     assert.equal(got.merged.mode, c.mode);
     for (const [port, mode] of Object.entries(c.ports ?? {})) {
       assert.equal(modeForPort(got.merged, Number(port)), mode, `port ${port}`);
@@ -222,7 +223,7 @@ test('the key names the applied policies and changes with the merged modes only'
   const a = new PeerAuthenticationIndex([pa('default', 'ns', 'STRICT')]);
   const b = new PeerAuthenticationIndex([pa('default', 'ns', 'PERMISSIVE')]);
   const other = new PeerAuthenticationIndex([pa('default', 'ns', 'STRICT'), pa('shop', 'ns', 'DISABLE')]);
-  const key = (i: PeerAuthenticationIndex) => i.forWorkload(ROOT, 'default', APP).key;
+  const key = (i: PeerAuthenticationIndex) => i.forWorkload(MESH, 'default', APP).key;
   assert.notEqual(key(a), key(b));
   assert.equal(key(a), key(other), 'a policy in another namespace leaves the key alone');
   assert.match(key(a), /default\/ns/);
@@ -276,6 +277,20 @@ const nsCases: {
 
 for (const c of nsCases) {
   test(`namespace mTLS mode (auto mTLS hint): ${c.name}`, () => {
-    assert.equal(new PeerAuthenticationIndex(c.policies).namespaceMode(ROOT, c.namespace), c.mode);
+    assert.equal(new PeerAuthenticationIndex(c.policies).namespaceMode(MESH, c.namespace), c.mode);
   });
 }
+
+test('a mesh without certificates defaults to DISABLE; explicit policies still apply', () => {
+  const mesh = { rootNamespace: ROOT, defaultMode: 'DISABLE' } as const;
+  const mode = (policies: PeerAuthenticationResource[]) =>
+    new PeerAuthenticationIndex(policies).forWorkload(mesh, 'default', APP).merged.mode;
+  assert.equal(mode([]), 'DISABLE');
+  assert.equal(mode([pa(ROOT, 'm', 'UNSET')]), 'DISABLE');
+  assert.equal(mode([pa(ROOT, 'm', 'STRICT')]), 'STRICT');
+  assert.equal(mode([pa('default', 'n', 'PERMISSIVE')]), 'PERMISSIVE');
+  const ns = (policies: PeerAuthenticationResource[]) =>
+    new PeerAuthenticationIndex(policies).namespaceMode(mesh, 'default');
+  assert.equal(ns([pa('default', 'n', 'UNSET')]), 'DISABLE');
+  assert.equal(ns([pa('default', 'n', 'STRICT')]), 'STRICT');
+});

@@ -28,7 +28,18 @@ export type PeerAuthenticationResource = Resource<PeerAuthenticationSpec>;
 /** A resolved mode: UNSET never survives composition. */
 export type EffectiveMtlsMode = Exclude<MutualTLSMode, 'UNSET'>;
 
+/** Istio's mode when no policy sets one. */
 export const DEFAULT_MTLS_MODE: EffectiveMtlsMode = 'PERMISSIVE';
+
+/**
+ * What composition takes from the mesh: its root namespace, and the mode when no policy sets
+ * one (PERMISSIVE as in Istio; a mesh whose workloads have no certificates, e.g. a control
+ * plane without a CA, uses DISABLE so that only an explicit policy asks for mTLS).
+ */
+export interface MeshMtlsDefaults {
+  rootNamespace: string;
+  defaultMode: EffectiveMtlsMode;
+}
 
 export interface MergedPeerAuthentication {
   /** The workload's mode, for every port `perPort` does not name. */
@@ -70,12 +81,13 @@ function oldest<T>(list: readonly T[]): T | undefined {
 export function composePeerAuthentication(
   rootNamespace: string,
   configs: readonly PeerAuthenticationResource[],
+  defaultMode: EffectiveMtlsMode = DEFAULT_MTLS_MODE,
 ): Omit<WorkloadPeerAuthentication, 'key'> {
   const sorted = [...configs].sort(byCreation);
   const mesh = oldest(sorted.filter((c) => !hasSelector(c) && c.metadata.namespace === rootNamespace));
   const namespace = oldest(sorted.filter((c) => !hasSelector(c) && c.metadata.namespace !== rootNamespace));
   const workload = oldest(sorted.filter((c) => hasSelector(c) && c.metadata.namespace !== rootNamespace));
-  let mode: EffectiveMtlsMode = DEFAULT_MTLS_MODE;
+  let mode: EffectiveMtlsMode = defaultMode;
   for (const level of [mesh, namespace, workload]) mode = explicitMode(level?.spec.mtls?.mode) ?? mode;
   const perPort = new Map<number, EffectiveMtlsMode>();
   for (const [port, mtls] of Object.entries(workload?.spec.portLevelMtls ?? {})) {
@@ -131,9 +143,9 @@ export class PeerAuthenticationIndex {
   }
 
   /** The composed policy of a workload (a sidecar's namespace and labels). */
-  forWorkload(rootNamespace: string, namespace: string, labels: Labels): WorkloadPeerAuthentication {
-    const candidates = this.candidates(rootNamespace, namespace, labels);
-    const composed = composePeerAuthentication(rootNamespace, candidates);
+  forWorkload(mesh: MeshMtlsDefaults, namespace: string, labels: Labels): WorkloadPeerAuthentication {
+    const candidates = this.candidates(mesh.rootNamespace, namespace, labels);
+    const composed = composePeerAuthentication(mesh.rootNamespace, candidates, mesh.defaultMode);
     const key = `${ref(composed.mesh)}|${ref(composed.namespace)}|${ref(composed.workload)}|${mergedKey(composed.merged)}`;
     return { ...composed, key };
   }
@@ -144,15 +156,15 @@ export class PeerAuthenticationIndex {
    * exists. Workload and port policies are not consulted: a client cannot know which workload
    * of a service it will reach. Auto mTLS uses this as its hint.
    */
-  namespaceMode(rootNamespace: string, namespace: string): EffectiveMtlsMode | undefined {
+  namespaceMode(mesh: MeshMtlsDefaults, namespace: string): EffectiveMtlsMode | undefined {
     const levelPolicy = (ns: string) => (this.byNamespace.get(ns) ?? []).find((p) => !hasSelector(p));
-    const mesh = levelPolicy(rootNamespace);
+    const meshPolicy = levelPolicy(mesh.rootNamespace);
     const meshMode =
-      mesh === undefined ? undefined : (explicitMode(mesh.spec.mtls?.mode) ?? DEFAULT_MTLS_MODE);
-    if (namespace === rootNamespace) return meshMode;
+      meshPolicy === undefined ? undefined : (explicitMode(meshPolicy.spec.mtls?.mode) ?? mesh.defaultMode);
+    if (namespace === mesh.rootNamespace) return meshMode;
     const own = levelPolicy(namespace);
     if (own === undefined) return meshMode;
-    return explicitMode(own.spec.mtls?.mode) ?? meshMode ?? DEFAULT_MTLS_MODE;
+    return explicitMode(own.spec.mtls?.mode) ?? meshMode ?? mesh.defaultMode;
   }
 }
 
@@ -162,6 +174,10 @@ export function proxyPeerAuthentication(
   proxy: Pick<ProxyNode, 'namespace' | 'labels'>,
 ): WorkloadPeerAuthentication {
   return push.index.perPush(`pa|${proxy.namespace}|${JSON.stringify(proxy.labels)}`, () =>
-    push.index.peerAuthentications.forWorkload(push.rootNamespace, proxy.namespace, proxy.labels),
+    push.index.peerAuthentications.forWorkload(meshMtlsDefaults(push), proxy.namespace, proxy.labels),
   );
+}
+
+export function meshMtlsDefaults(push: PushContext): MeshMtlsDefaults {
+  return { rootNamespace: push.rootNamespace, defaultMode: push.defaultMtlsMode };
 }
