@@ -22,6 +22,7 @@ import { adsConfigSource, durationMs, durationOf, FILTER, pack, socketAddress, w
 import { inboundCluster, outboundCluster } from './names.js';
 import type { EffectivePolicy } from './traffic-policy.js';
 import { upstreamTlsDecision, type UpstreamMtlsFacts } from './security/mtls-auto.js';
+import { grpcUpstreamTlsSocket } from './security/mtls-grpc.js';
 import { autoMtlsSocketMatches, upstreamTlsSocket } from './upstream-tls.js';
 
 /** `envoy` for the Trellis proxy and Envoy; `grpc` for proxyless gRPC (a narrower subset). */
@@ -93,7 +94,6 @@ export function buildOutboundCluster(input: ClusterInput): Cluster {
       };
     }
   }
-  // Proxyless gRPC needs certificate providers from its bootstrap for TLS; not generated here.
   // Passthrough (ORIGINAL_DST) clusters have no endpoints whose metadata could choose mTLS.
   if (flavor === 'envoy' && !passthrough) {
     const decision = upstreamTlsDecision(policy.tls, input.mtls);
@@ -106,6 +106,11 @@ export function buildOutboundCluster(input: ClusterInput): Cluster {
     if (socket !== undefined && decision.auto)
       cluster.transport_socket_matches = autoMtlsSocketMatches(socket);
     else if (socket !== undefined) cluster.transport_socket = socket;
+  }
+  // Proxyless gRPC: certificate providers from its bootstrap, and only when a rule asks.
+  if (flavor === 'grpc') {
+    const socket = grpcUpstreamTlsSocket(policy.tls, input.mtls.identities);
+    if (socket !== undefined) cluster.transport_socket = socket;
   }
   const locality = policy.loadBalancer?.localityLbSetting;
   if (flavor === 'envoy' && locality?.enabled !== false && (locality?.distribute ?? []).length > 0) {
