@@ -294,3 +294,18 @@ test('a mesh without certificates defaults to DISABLE; explicit policies still a
   assert.equal(ns([pa('default', 'n', 'UNSET')]), 'DISABLE');
   assert.equal(ns([pa('default', 'n', 'STRICT')]), 'STRICT');
 });
+
+test('a mode that escaped validation fails closed (STRICT), never open', () => {
+  const bogus = [
+    res('PeerAuthentication', 'default', 'bogus', {
+      mtls: { mode: 'OFF' },
+    } as unknown as PeerAuthenticationSpec),
+    res('PeerAuthentication', 'default', 'lower', {
+      selector: { matchLabels: { app: 'reviews' } },
+      mtls: { mode: 'disable' },
+    } as unknown as PeerAuthenticationSpec),
+  ] as PeerAuthenticationResource[];
+  const got = new PeerAuthenticationIndex(bogus).forWorkload(MESH, 'default', APP);
+  assert.equal(got.merged.mode, 'STRICT');
+  assert.equal(new PeerAuthenticationIndex(bogus).namespaceMode(MESH, 'default'), 'STRICT');
+});

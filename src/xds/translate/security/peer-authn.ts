@@ -61,8 +61,14 @@ export interface WorkloadPeerAuthentication {
   readonly key: string;
 }
 
+/**
+ * A policy's own mode; undefined when it inherits. Validation admits only Istio's four values;
+ * anything else that reaches here anyway (a store that skipped validation) fails closed as
+ * STRICT rather than opening a port.
+ */
 function explicitMode(mode: MutualTLSMode | undefined): EffectiveMtlsMode | undefined {
-  return mode === undefined || mode === 'UNSET' ? undefined : mode;
+  if (mode === undefined || mode === 'UNSET') return undefined;
+  return mode === 'DISABLE' || mode === 'PERMISSIVE' ? mode : 'STRICT';
 }
 
 function hasSelector(p: PeerAuthenticationResource): boolean {
