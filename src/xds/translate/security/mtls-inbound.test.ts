@@ -246,3 +246,111 @@ test('defaultMtlsMode DISABLE (no CA): plaintext unless a policy asks; STRICT st
   assert.deepEqual(shape(gen([]).get(HTTP_IN)), ['*:plain']);
   assert.deepEqual(shape(gen([pa('istio-system', 'default', 'STRICT')]).get(HTTP_IN)), ['tls:mtls']);
 });
+
+/**
+ * Envoy's filter chain selection for the two criteria these chains use: the chains naming the
+ * connection's transport protocol if any, else those naming none; then among them those sharing
+ * an ALPN value with the ClientHello if any, else those naming none. No chain left: closed.
+ */
+function envoyPick(l: Loose, conn: { transport: 'tls' | 'raw_buffer'; alpn: readonly string[] }): string {
+  let chains = l.filter_chains as Loose[];
+  const inspects = ((l.listener_filters ?? []) as Loose[]).some(
+    (f: Loose) => f.name === 'envoy.filters.listener.tls_inspector',
+  );
+  // Without the TLS inspector Envoy knows nothing of TLS: every connection is raw_buffer.
+  const transport = inspects ? conn.transport : 'raw_buffer';
+  const alpn = inspects && conn.transport === 'tls' ? conn.alpn : [];
+  const byTransport = chains.filter((c: Loose) => c.filter_chain_match?.transport_protocol === transport);
+  chains =
+    byTransport.length > 0
+      ? byTransport
+      : chains.filter((c: Loose) => !c.filter_chain_match?.transport_protocol);
+  const protocols = (c: Loose): string[] => (c.filter_chain_match?.application_protocols ?? []) as string[];
+  const byAlpn = chains.filter((c: Loose) => protocols(c).some((p) => alpn.includes(p)));
+  chains = byAlpn.length > 0 ? byAlpn : chains.filter((c: Loose) => protocols(c).length === 0);
+  const chosen: Loose = chains[0];
+  if (chosen === undefined) return 'closed';
+  if (chosen.transport_socket !== undefined) return 'mtls';
+  return conn.transport === 'tls' ? 'tls-passthrough' : 'plain';
+}
+
+const CLIENTS = {
+  plaintext: { transport: 'raw_buffer', alpn: [] },
+  meshHttp1: { transport: 'tls', alpn: ['istio-peer-exchange', 'istio'] },
+  meshH2: { transport: 'tls', alpn: ['istio-peer-exchange', 'istio', 'h2'] },
+  istioHttp11: { transport: 'tls', alpn: ['istio-http/1.1'] },
+  proxylessGrpc: { transport: 'tls', alpn: ['h2'] },
+  appTls: { transport: 'tls', alpn: [] },
+} as const;
+
+const picks: { mode: MutualTLSMode; port: string; want: Record<keyof typeof CLIENTS, string> }[] = [
+  {
+    mode: 'STRICT',
+    port: HTTP_IN,
+    want: {
+      plaintext: 'closed',
+      meshHttp1: 'mtls',
+      meshH2: 'mtls',
+      istioHttp11: 'mtls',
+      proxylessGrpc: 'mtls',
+      appTls: 'mtls',
+    },
+  },
+  {
+    mode: 'STRICT',
+    port: TCP_IN,
+    want: {
+      plaintext: 'closed',
+      meshHttp1: 'mtls',
+      meshH2: 'mtls',
+      istioHttp11: 'mtls',
+      proxylessGrpc: 'mtls',
+      appTls: 'mtls',
+    },
+  },
+  {
+    mode: 'PERMISSIVE',
+    port: HTTP_IN,
+    // gRPC cannot send Istio's ALPN: like Istio, PERMISSIVE does not recognise its mTLS.
+    want: {
+      plaintext: 'plain',
+      meshHttp1: 'mtls',
+      meshH2: 'mtls',
+      istioHttp11: 'mtls',
+      proxylessGrpc: 'closed',
+      appTls: 'closed',
+    },
+  },
+  {
+    mode: 'PERMISSIVE',
+    port: TCP_IN,
+    want: {
+      plaintext: 'plain',
+      meshHttp1: 'mtls',
+      meshH2: 'mtls',
+      istioHttp11: 'mtls',
+      proxylessGrpc: 'tls-passthrough',
+      appTls: 'tls-passthrough',
+    },
+  },
+  {
+    mode: 'DISABLE',
+    port: HTTP_IN,
+    want: {
+      plaintext: 'plain',
+      meshHttp1: 'tls-passthrough',
+      meshH2: 'tls-passthrough',
+      istioHttp11: 'tls-passthrough',
+      proxylessGrpc: 'tls-passthrough',
+      appTls: 'tls-passthrough',
+    },
+  },
+];
+
+for (const p of picks) {
+  test(`which chain Envoy's matching gives each client: ${p.mode} ${p.port}`, () => {
+    const l = listeners([pa('istio-system', 'default', p.mode)]).get(p.port);
+    const got = Object.fromEntries(Object.entries(CLIENTS).map(([name, conn]) => [name, envoyPick(l, conn)]));
+    assert.deepEqual(got, p.want);
+  });
+}
