@@ -304,3 +304,36 @@ test('defaultMtlsMode DISABLE: no auto mTLS to namespaces without a policy, auto
   assert.equal(transport(out.get(cluster(REVIEWS))), 'plain');
   assert.equal(transport(out.get(cluster(RATINGS))), 'auto');
 });
+
+test('DNS-resolved mesh services: the inline assignment carries the tlsMode metadata the matches read', () => {
+  const DNS = 'db.default.svc.cluster.local';
+  const push = buildPushContext(
+    config([]),
+    registry(
+      [service(DNS, [http(5432, 'http-db')], { resolution: 'DNS' })],
+      [
+        endpoint(DNS, 'db-0.example.internal', { labels: MESHED }),
+        endpoint(DNS, 'db-1.example.internal', { labels: {} }),
+      ],
+    ),
+  );
+  const out = gen(push, TYPE.cluster);
+  const c = out.get(cluster(DNS, 5432));
+  assert.equal(c.type, 'STRICT_DNS');
+  assert.equal(transport(c), 'auto');
+  const marks = (c.load_assignment.endpoints as Loose[]).flatMap((l: Loose) =>
+    (l.lb_endpoints as Loose[]).map(
+      (e: Loose) =>
+        `${String(e.endpoint.address.socket_address.address)}=${String(e.metadata?.filter_metadata?.['envoy.transport_socket_match']?.fields?.tlsMode?.stringValue ?? '-')}`,
+    ),
+  );
+  assert.deepEqual(marks.sort(), ['db-0.example.internal=istio', 'db-1.example.internal=-']);
+});
+
+test('the control plane never serves the mesh secrets: SDS over ADS has no default or ROOTCA', () => {
+  const push = build([pa('istio-system', 'default', 'STRICT'), dr({ mode: 'ISTIO_MUTUAL' })]);
+  for (const p of [proxy(), proxy({ type: 'router', labels: { istio: 'ingressgateway' } })]) {
+    assert.equal(generate(push, p, TYPE.secret, ['default', 'ROOTCA']).size, 0, p.type);
+    assert.equal(generate(push, p, TYPE.secret).size, 0, p.type);
+  }
+});
