@@ -25,7 +25,13 @@ function build(
     policy,
     flavor: opts.flavor ?? 'envoy',
     // Auto mTLS off: these cases are about the traffic policy alone.
-    mtls: { autoMtls: false, meshExternal: false, serviceMode: undefined, identities: [] },
+    mtls: {
+      autoMtls: false,
+      meshExternal: false,
+      serviceMode: undefined,
+      identities: [],
+      allEndpointsMeshed: false,
+    },
   });
 }
 

@@ -94,16 +94,19 @@ export function buildOutboundCluster(input: ClusterInput): Cluster {
       };
     }
   }
-  // Passthrough (ORIGINAL_DST) clusters have no endpoints whose metadata could choose mTLS.
-  if (flavor === 'envoy' && !passthrough) {
-    const decision = upstreamTlsDecision(policy.tls, input.mtls);
-    const socket = upstreamTlsSocket(decision.tls, {
+  if (flavor === 'envoy') {
+    // Passthrough (ORIGINAL_DST) clusters have no endpoint metadata to match: mesh mTLS goes to
+    // every connection or none. SIMPLE/MUTUAL origination is not offered there: the address
+    // dialled has no name to send as SNI or to check the certificate against.
+    const decision = upstreamTlsDecision(policy.tls, input.mtls, passthrough);
+    const tls = passthrough && decision.tls?.mode !== 'ISTIO_MUTUAL' ? undefined : decision.tls;
+    const socket = upstreamTlsSocket(tls, {
       host: service.hostname,
       port: port.number,
       subset,
       http2: isHttp2Port(port),
     });
-    if (socket !== undefined && decision.auto)
+    if (socket !== undefined && decision.auto && !passthrough)
       cluster.transport_socket_matches = autoMtlsSocketMatches(socket);
     else if (socket !== undefined) cluster.transport_socket = socket;
   }

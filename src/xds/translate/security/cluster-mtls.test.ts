@@ -337,3 +337,31 @@ test('the control plane never serves the mesh secrets: SDS over ADS has no defau
     assert.equal(generate(push, p, TYPE.secret).size, 0, p.type);
   }
 });
+
+test('passthrough services: mTLS on the cluster itself when every endpoint has a sidecar, else none', () => {
+  const HEADLESS = 'headless.default.svc.cluster.local';
+  const run = (labels: Record<string, string>[], resources: Resource[] = []): Loose => {
+    const push = buildPushContext(
+      config(resources),
+      registry(
+        [service(HEADLESS, [http(8080)], { resolution: 'NONE' })],
+        labels.map((l, i) =>
+          endpoint(HEADLESS, `10.0.3.${i + 1}`, { labels: l, serviceAccount: 'headless' }),
+        ),
+      ),
+    );
+    return gen(push, TYPE.cluster).get(cluster(HEADLESS, 8080));
+  };
+  const all = run([MESHED, MESHED]);
+  assert.equal(all.type, 'ORIGINAL_DST');
+  assert.equal(transport(all), 'tls envoy.transport_sockets.tls');
+  assert.equal(tlsContext(all.transport_socket).sni, `outbound_.8080_._.${HEADLESS}`);
+  assert.equal(transport(run([MESHED, {}])), 'plain');
+  assert.equal(transport(run([])), 'plain');
+  assert.equal(transport(run([MESHED], [pa('default', 'default', 'DISABLE')])), 'plain');
+  const simple = res('DestinationRule', 'default', 'h', {
+    host: HEADLESS,
+    trafficPolicy: { tls: { mode: 'SIMPLE' } },
+  });
+  assert.equal(transport(run([MESHED], [simple])), 'plain', 'no SIMPLE origination to a dialled address');
+});

@@ -6,7 +6,7 @@ import type { Service } from '../../../registry/types.js';
 import { digest } from '../memo.js';
 import type { PushContext } from '../push-context.js';
 import type { ProxyScope } from '../scope.js';
-import { spiffeIdentity, type UpstreamMtlsFacts } from './mtls-auto.js';
+import { spiffeIdentity, TLS_MODE_ISTIO, TLS_MODE_LABEL, type UpstreamMtlsFacts } from './mtls-auto.js';
 import { meshMtlsDefaults } from './peer-authn.js';
 
 /**
@@ -28,9 +28,19 @@ export function serviceIdentities(push: PushContext, hostname: string): readonly
   });
 }
 
+/** Whether a service has endpoints and all of them carry `security.istio.io/tlsMode: istio`. */
+export function allEndpointsMeshed(push: PushContext, hostname: string): boolean {
+  const fp = push.index.endpointsFingerprint(hostname);
+  return push.index.cached(`meshed|${hostname}|${fp}`, () => {
+    const eps = push.index.endpoints(hostname);
+    return eps.length > 0 && eps.every((ep) => ep.labels[TLS_MODE_LABEL] === TLS_MODE_ISTIO);
+  });
+}
+
 export function upstreamMtlsFacts(push: PushContext, service: Service): UpstreamMtlsFacts {
   return {
     autoMtls: push.autoMtls,
+    allEndpointsMeshed: allEndpointsMeshed(push, service.hostname),
     meshExternal: service.location === 'MESH_EXTERNAL',
     // No policy for the namespace: the mesh default (what its workloads' listeners then take).
     serviceMode:
@@ -42,7 +52,7 @@ export function upstreamMtlsFacts(push: PushContext, service: Service): Upstream
 
 /**
  * Everything auto mTLS reads for the services of a scope (per push): each service's namespace
- * mode and identities. autoMtls, the trust domain and the default mode are push options (fixed
+ * mode, identities and whether all its endpoints have sidecars. autoMtls, the trust domain and the default mode are push options (fixed
  * along a memo's lineage), so they need no place here.
  */
 export function upstreamMtlsKey(push: PushContext, scope: ProxyScope): string {
@@ -51,7 +61,8 @@ export function upstreamMtlsKey(push: PushContext, scope: ProxyScope): string {
       scope.services
         .map((s) => {
           const f = upstreamMtlsFacts(push, s);
-          return `${s.hostname}=${f.meshExternal ? 'ext' : (f.serviceMode ?? '-')}:${f.identities.join(' ')}`;
+          const mode = f.meshExternal ? 'ext' : (f.serviceMode ?? '-');
+          return `${s.hostname}=${mode}:${f.allEndpointsMeshed ? 'm' : ''}:${f.identities.join(' ')}`;
         })
         .join(','),
     ),

@@ -9,10 +9,12 @@ const FACTS: UpstreamMtlsFacts = {
   meshExternal: false,
   serviceMode: undefined,
   identities: IDS,
+  allEndpointsMeshed: false,
 };
 
 const cases: {
   name: string;
+  passthrough?: boolean;
   tls?: ClientTLSSettings;
   facts?: Partial<UpstreamMtlsFacts>;
   want: string;
@@ -73,6 +75,25 @@ const cases: {
     facts: { meshExternal: true },
     want: 'user ISTIO_MUTUAL san=reviews',
   },
+  {
+    name: 'passthrough, every endpoint has a sidecar: mTLS to all',
+    passthrough: true,
+    facts: { allEndpointsMeshed: true },
+    want: 'auto ISTIO_MUTUAL san=reviews',
+  },
+  { name: 'passthrough, some endpoint without a sidecar: plaintext', passthrough: true, want: 'plaintext' },
+  {
+    name: 'passthrough to a DISABLE namespace: plaintext',
+    passthrough: true,
+    facts: { allEndpointsMeshed: true, serviceMode: 'DISABLE' },
+    want: 'plaintext',
+  },
+  {
+    name: 'passthrough with a rule: the rule decides',
+    passthrough: true,
+    tls: { mode: 'ISTIO_MUTUAL' },
+    want: 'user ISTIO_MUTUAL san=reviews',
+  },
 ];
 
 function describe(d: ReturnType<typeof upstreamTlsDecision>): string {
@@ -88,6 +109,6 @@ function describe(d: ReturnType<typeof upstreamTlsDecision>): string {
 
 for (const c of cases) {
   test(`auto mTLS decision: ${c.name}`, () => {
-    assert.equal(describe(upstreamTlsDecision(c.tls, { ...FACTS, ...c.facts })), c.want);
+    assert.equal(describe(upstreamTlsDecision(c.tls, { ...FACTS, ...c.facts }, c.passthrough)), c.want);
   });
 }

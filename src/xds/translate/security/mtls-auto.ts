@@ -11,6 +11,9 @@
  *   DISABLE: ISTIO_MUTUAL to endpoints labelled `security.istio.io/tlsMode: istio` and plaintext
  *   to the rest, chosen per endpoint by transport_socket_matches on the endpoint metadata EDS
  *   carries (endpoints.ts);
+ * - passthrough (ORIGINAL_DST) clusters have no endpoint metadata to choose by: they get
+ *   ISTIO_MUTUAL for every connection when every endpoint of the service has a sidecar, else
+ *   plaintext (Istio's BestEffortInferServiceMTLSMode for passthrough services);
  * - otherwise plaintext.
  *
  * Pure: the inputs come from the push (see clusterMtlsInputs in cluster-mtls.ts).
@@ -35,6 +38,8 @@ export interface UpstreamMtlsFacts {
   serviceMode: EffectiveMtlsMode | undefined;
   /** The destination's SPIFFE identities (from its endpoints' service accounts), sorted. */
   identities: readonly string[];
+  /** Whether the service has endpoints and every one is labelled tlsMode istio. */
+  allEndpointsMeshed: boolean;
 }
 
 export interface UpstreamTlsDecision {
@@ -44,15 +49,21 @@ export interface UpstreamTlsDecision {
   auto: boolean;
 }
 
-/** Istio's BestEffortInferServiceMTLSMode for non-passthrough services. */
-function inferredMode(facts: UpstreamMtlsFacts): EffectiveMtlsMode | undefined {
+/** Istio's BestEffortInferServiceMTLSMode. */
+function inferredMode(facts: UpstreamMtlsFacts, passthrough: boolean): EffectiveMtlsMode | undefined {
   if (facts.meshExternal) return undefined;
+  if (passthrough && !facts.allEndpointsMeshed) return 'DISABLE';
   return facts.serviceMode ?? 'PERMISSIVE';
 }
 
+/**
+ * `passthrough`: the cluster forwards to the address dialled (ORIGINAL_DST); an auto decision
+ * then applies to every connection, since there are no endpoints to match on.
+ */
 export function upstreamTlsDecision(
   userTls: ClientTLSSettings | undefined,
   facts: UpstreamMtlsFacts,
+  passthrough = false,
 ): UpstreamTlsDecision {
   if (userTls !== undefined) {
     if (userTls.mode !== 'ISTIO_MUTUAL') return { tls: userTls, auto: false };
@@ -62,7 +73,7 @@ export function upstreamTlsDecision(
       auto: false,
     };
   }
-  const mode = inferredMode(facts);
+  const mode = inferredMode(facts, passthrough);
   if (!facts.autoMtls || mode === undefined || mode === 'DISABLE') return { tls: undefined, auto: false };
   return { tls: { mode: 'ISTIO_MUTUAL', subjectAltNames: [...facts.identities] }, auto: true };
 }
