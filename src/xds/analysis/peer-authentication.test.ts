@@ -44,6 +44,19 @@ const conflictCases: { name: string; resources: Resource[]; want: string[] }[] =
     want: ['default/r spec.trafficPolicy.tls'],
   },
   {
+    name: 'SIMPLE sends no client certificate: refused too',
+    resources: [STRICT_MESH, dr('default', 'r', { trafficPolicy: { tls: { mode: 'SIMPLE' } } })],
+    want: ['default/r spec.trafficPolicy.tls.mode'],
+  },
+  {
+    name: 'MUTUAL may carry a mesh certificate: not reported',
+    resources: [
+      STRICT_MESH,
+      dr('default', 'r', { trafficPolicy: { tls: { mode: 'MUTUAL', credentialName: 'c' } } }),
+    ],
+    want: [],
+  },
+  {
     name: 'ISTIO_MUTUAL to a STRICT workload is right',
     resources: [STRICT_MESH, dr('default', 'r', { trafficPolicy: { tls: { mode: 'ISTIO_MUTUAL' } } })],
     want: [],

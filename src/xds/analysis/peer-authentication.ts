@@ -3,7 +3,9 @@
  *
  * - IST0113 (Istio's MTLSPolicyConflict, since retired there with its alpha policies; the code
  *   still names the mistake): a DestinationRule sends plaintext (`tls.mode: DISABLE`, or `tls`
- *   with no mode) to workloads a PeerAuthentication makes STRICT, so those calls are refused.
+ *   with no mode) or one-way TLS (SIMPLE: no client certificate) to workloads a
+ *   PeerAuthentication makes STRICT, so those calls are refused. MUTUAL is left alone: its
+ *   client certificate may well come from the mesh CA.
  *   Reported on the DestinationRule, at the `tls` that decides, for rules that some client
  *   namespace actually uses (ruleForHost, as the translation resolves them);
  * - IST0127 (NoMatchingWorkloadsFound): a policy whose selector matches no registered workload
@@ -33,9 +35,12 @@ export interface PeerAuthenticationWarning {
   readonly reference: string;
 }
 
-/** Whether a tls block sends plaintext: DISABLE, or no mode (the enum's zero is DISABLE). */
+/**
+ * Whether a tls block sends no client certificate a STRICT workload accepts: DISABLE, no mode
+ * (the enum's zero is DISABLE) or SIMPLE.
+ */
 function plaintext(tls: ClientTLSSettings | undefined): boolean {
-  return tls !== undefined && (tls.mode === undefined || tls.mode === 'DISABLE');
+  return tls !== undefined && (tls.mode === undefined || tls.mode === 'DISABLE' || tls.mode === 'SIMPLE');
 }
 
 /** The tls that decides for a port (and subset), with its path; Istio's overlay order. */
@@ -140,7 +145,8 @@ export function mtlsConflicts(push: PushContext): PeerAuthenticationWarning[] {
             path: decided.tls.mode === undefined ? decided.path : `${decided.path}.mode`,
             reference,
             message:
-              `[${MTLS_CONFLICT_CODE}] DestinationRule sends plaintext (tls mode ${decided.tls.mode ?? 'unset, meaning DISABLE'})` +
+              `[${MTLS_CONFLICT_CODE}] DestinationRule sends ${decided.tls.mode === 'SIMPLE' ? 'TLS without a client certificate' : 'plaintext'}` +
+              ` (tls mode ${decided.tls.mode ?? 'unset, meaning DISABLE'})` +
               ` to ${service.hostname} port ${port.number}${subset ? ` subset ${subset.s.name}` : ''},` +
               ` but PeerAuthentication makes ${who} STRICT: those calls are refused` +
               ' (use ISTIO_MUTUAL, or remove tls to let auto mTLS choose)',
