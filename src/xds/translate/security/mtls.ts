@@ -39,12 +39,6 @@ export function workloadSdsSecret(name: string): SdsSecretConfig {
   };
 }
 
-/** Whether a secret config is served by the workload's agent (not by the control plane). */
-export function isWorkloadSdsSecret(config: SdsSecretConfig | undefined): boolean {
-  const services = config?.sds_config?.api_config_source?.grpc_services ?? [];
-  return services.some((s) => s.envoy_grpc?.cluster_name === SDS_GRPC_CLUSTER);
-}
-
 /** Istio's ALPN values a mesh client's TLS ClientHello carries (util.ALPN*). */
 export const ALPN = Object.freeze({
   /** Outbound mesh clusters: HTTP/1.1 and TCP. */
