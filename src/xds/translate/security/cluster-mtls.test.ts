@@ -365,3 +365,9 @@ test('passthrough services: mTLS on the cluster itself when every endpoint has a
   });
   assert.equal(transport(run([MESHED], [simple])), 'plain', 'no SIMPLE origination to a dialled address');
 });
+
+test('proxyless gRPC accepts EDS with the tlsMode metadata (it ignores it)', () => {
+  const eds = gen(build(), TYPE.endpoint, { type: 'grpc' });
+  assert.ok([...eds.values()].some((c) => JSON.stringify(c).includes('envoy.transport_socket_match')));
+  assert.deepEqual(grpcClientErrors(TYPE.endpoint, eds), []);
+});
