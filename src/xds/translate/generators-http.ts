@@ -33,6 +33,12 @@ import { clientRateLimits, outboundPortLimits, proxyRateLimits, type ProxyRateLi
 import { applyRateLimits, rateLimitFilters } from './ratelimit-envoy.js';
 import { securedInboundListener } from './security/mtls-inbound.js';
 import {
+  GRPC_SERVER_LISTENER_PREFIX,
+  grpcServerInboundListener,
+  grpcServerPorts,
+  grpcServerPortsKey,
+} from './security/mtls-grpc-server.js';
+import {
   modeForPort,
   proxyPeerAuthentication,
   type MergedPeerAuthentication,
@@ -315,15 +321,23 @@ export function resolveGrpcHost(push: PushContext, view: ProxyView, host: string
 
 function grpcListeners(
   push: PushContext,
+  proxy: ProxyNode,
   view: ProxyView,
   names: readonly string[] | undefined,
 ): Map<string, Listener> {
   const out = new Map<string, Listener>();
+  const serverPorts = grpcServerPorts(push, proxy);
   const requests =
     names !== undefined && names.length > 0
       ? names
       : view.scope.services.flatMap((s) => s.ports.map((p) => `${s.hostname}:${p.number}`));
   for (const name of requests) {
+    // xDS-enabled gRPC servers ask for their inbound listeners by Istio's name template.
+    if (name.startsWith(GRPC_SERVER_LISTENER_PREFIX)) {
+      const l = grpcServerInboundListener(name, serverPorts);
+      if (l !== undefined) out.set(name, l);
+      continue;
+    }
     const hp = splitHostPort(name);
     if (hp === undefined) continue;
     const svc = resolveGrpcHost(push, view, hp.host);
@@ -338,8 +352,12 @@ function ldsKey(push: PushContext, proxy: ProxyNode, view: ProxyView): string {
   if (proxy.type === 'router') return `lds|router|${gatewayFacts(push, proxy).key}`;
   const inbound = inboundPorts(push, proxy, view.scope);
   const limits = proxyRateLimits(push, proxy, view, inbound);
-  // Inbound mTLS: the PeerAuthentications that apply (by name) and the modes they compose to.
-  const mtls = proxy.type === 'sidecar' ? proxyPeerAuthentication(push, proxy).key : '-';
+  // Inbound mTLS: the PeerAuthentications that apply (by name) and the modes they compose to;
+  // for proxyless servers, the ports they serve and each port's mode.
+  const mtls =
+    proxy.type === 'sidecar'
+      ? proxyPeerAuthentication(push, proxy).key
+      : `${proxyPeerAuthentication(push, proxy).key}|srv:${grpcServerPortsKey(grpcServerPorts(push, proxy))}`;
   return `lds|${proxy.type}|${view.scope.key}|${inboundKey(inbound)}|rl:${limits.key}|pa:${mtls}`;
 }
 
@@ -356,7 +374,7 @@ export const lds: TypeGenerator<Listener> = {
         push,
         `${key}|grpc:${wanted === undefined ? '*' : namesDigest(wanted)}`,
         undefined,
-        () => grpcListeners(push, view, wanted),
+        () => grpcListeners(push, proxy, view, wanted),
       );
     }
     if (proxy.type === 'router') {

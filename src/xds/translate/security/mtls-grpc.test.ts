@@ -45,15 +45,27 @@ interface ClusterType {
   decode(context: unknown, resource: AnyMessage): { name: string; error?: string };
 }
 
-/** grpc-js-xds's own CDS validation, with a bootstrap that defines these certificate providers. */
-function grpcErrors(c: Loose, providers: Record<string, unknown>): string | undefined {
+/**
+ * grpc-js-xds's own validation of a Cluster (or a Listener), with a bootstrap that defines these
+ * certificate providers.
+ */
+function grpcErrors(
+  c: Loose,
+  providers: Record<string, unknown>,
+  type: typeof TYPE.cluster | typeof TYPE.listener = TYPE.cluster,
+): string | undefined {
   const require = createRequire(import.meta.url);
   (require('@grpc/grpc-js-xds') as { register(): void }).register();
-  const mod = require('@grpc/grpc-js-xds/build/src/xds-resource-type/cluster-resource-type.js') as {
-    ClusterResourceType: { get(): ClusterType };
-  };
+  const [file, cls] =
+    type === TYPE.cluster
+      ? ['cluster-resource-type.js', 'ClusterResourceType']
+      : ['listener-resource-type.js', 'ListenerResourceType'];
+  const mod = require(`@grpc/grpc-js-xds/build/src/xds-resource-type/${file}`) as Record<
+    string,
+    { get(): ClusterType }
+  >;
   const context = { server: {}, bootstrap: { certificateProviders: providers } };
-  return mod.ClusterResourceType.get().decode(context, packAny(TYPE.cluster, c)).error;
+  return mod[cls]!.get().decode(context, packAny(type, c)).error;
 }
 
 test('proxyless gRPC: no TLS without a rule (no auto mTLS, as in Istio)', () => {
@@ -99,4 +111,53 @@ test('proxyless gRPC: rule SANs win; DISABLE, SIMPLE and MUTUAL send no TLS', ()
     assert.equal(out.get(CLUSTER).transport_socket, undefined, mode);
     assert.deepEqual(grpcClientErrors(TYPE.cluster, out), [], mode);
   }
+});
+
+const SERVER = 'xds.istio.io/grpc/lds/inbound/0.0.0.0:8080';
+
+function serverListener(resources: Resource[], labels: Record<string, string> = {}): Loose {
+  const push = buildPushContext(
+    config(resources),
+    registry(
+      [service(ECHO, [grpc(7070)])],
+      [endpoint(ECHO, '10.0.0.9', { ports: { 'grpc-7070': 8080 }, labels: { app: 'echo' } })],
+    ),
+  );
+  const server = proxy({ type: 'grpc', ipAddresses: ['10.0.0.9'], labels: { app: 'echo', ...labels } });
+  const out = generate(push, server, TYPE.listener, [SERVER, 'xds.istio.io/grpc/lds/inbound/0.0.0.0:9999']);
+  checkEncodes(TYPE.listener, out);
+  for (const l of out.values()) assert.equal(grpcErrors(l, { default: {} }, TYPE.listener), undefined);
+  assert.equal(out.has('xds.istio.io/grpc/lds/inbound/0.0.0.0:9999'), false, 'a port it does not serve');
+  return out.get(SERVER);
+}
+
+const pa = (mode: string) => res('PeerAuthentication', 'istio-system', 'default', { mtls: { mode } });
+
+test('proxyless gRPC servers: STRICT requires a mesh client certificate from the bootstrap provider', () => {
+  const l = serverListener([pa('STRICT')]);
+  assert.deepEqual(l.address.socket_address, { address: '0.0.0.0', port_value: 8080 });
+  assert.equal(l.listener_filters, undefined);
+  assert.equal(l.filter_chains.length, 1);
+  const ctx: Loose = unpackAny(l.filter_chains[0].transport_socket.typed_config as AnyMessage);
+  assert.equal(ctx.require_client_certificate.value, true);
+  assert.equal(ctx.common_tls_context.tls_certificate_provider_instance.instance_name, 'default');
+  assert.equal(
+    ctx.common_tls_context.validation_context.ca_certificate_provider_instance.certificate_name,
+    'ROOTCA',
+  );
+  // Without the provider in its bootstrap, the server NACKs it.
+  assert.match(grpcErrors(l, {}, TYPE.listener) ?? '', /Unmatched .*instance_name: default/);
+  const hcm: Loose = unpackAny(l.filter_chains[0].filters[0].typed_config as AnyMessage);
+  assert.deepEqual(Object.keys(hcm.route_config.virtual_hosts[0].routes[0].non_forwarding_action), []);
+});
+
+test('proxyless gRPC servers: PERMISSIVE is STRICT with the tlsMode label, plaintext without; DISABLE plaintext', () => {
+  assert.equal(serverListener([]).filter_chains[0].transport_socket, undefined);
+  const labelled = serverListener([], { 'security.istio.io/tlsMode': 'istio' });
+  assert.ok(labelled.filter_chains[0].transport_socket);
+  assert.equal(
+    serverListener([pa('DISABLE')], { 'security.istio.io/tlsMode': 'istio' }).filter_chains[0]
+      .transport_socket,
+    undefined,
+  );
 });
