@@ -58,7 +58,11 @@ export function grpcServerListener(
   mode: 'STRICT' | 'DISABLE',
 ): Listener {
   const hcm = {
-    stat_prefix: name,
+    // The mode in the stat prefix is load-bearing: grpc-js-xds (1.14) decides whether a new
+    // listener differs from the one it serves by its filters' bytes and matches; its transport
+    // socket comparison cannot see a socket added or removed, so a STRICT <-> DISABLE change
+    // that left the HCM byte-identical would never be applied.
+    stat_prefix: `inbound_${mode === 'STRICT' ? 'mtls' : 'plaintext'}_${port}`,
     route_config: {
       name: `inbound|${port}`,
       virtual_hosts: [

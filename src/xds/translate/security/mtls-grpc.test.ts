@@ -151,13 +151,37 @@ test('proxyless gRPC servers: STRICT requires a mesh client certificate from the
   assert.deepEqual(Object.keys(hcm.route_config.virtual_hosts[0].routes[0].non_forwarding_action), []);
 });
 
+/** `mtls` or `plain`: its one filter chain, with or without an mTLS transport socket. */
+function serverShape(l: Loose): string {
+  const chains = (l.filter_chains ?? []) as Loose[];
+  if (chains.length !== 1 || l.default_filter_chain !== undefined) return `unexpected ${JSON.stringify(l)}`;
+  return chains[0].transport_socket !== undefined ? 'mtls' : 'plain';
+}
+
 test('proxyless gRPC servers: PERMISSIVE is STRICT with the tlsMode label, plaintext without; DISABLE plaintext', () => {
-  assert.equal(serverListener([]).filter_chains[0].transport_socket, undefined);
-  const labelled = serverListener([], { 'security.istio.io/tlsMode': 'istio' });
-  assert.ok(labelled.filter_chains[0].transport_socket);
+  assert.equal(serverShape(serverListener([pa('STRICT')])), 'mtls');
+  assert.equal(serverShape(serverListener([])), 'plain');
+  assert.equal(serverShape(serverListener([], { 'security.istio.io/tlsMode': 'istio' })), 'mtls');
   assert.equal(
-    serverListener([pa('DISABLE')], { 'security.istio.io/tlsMode': 'istio' }).filter_chains[0]
-      .transport_socket,
-    undefined,
+    serverShape(serverListener([pa('DISABLE')], { 'security.istio.io/tlsMode': 'istio' })),
+    'plain',
   );
+});
+
+test('grpc-js-xds sees a STRICT <-> DISABLE change as a different listener (it compares the HCM bytes)', () => {
+  const require = createRequire(import.meta.url);
+  const server = require('@grpc/grpc-js-xds/build/src/server-listener.js') as {
+    listenersEquivalent: (this: void, a: object, b: object) => boolean;
+  };
+  const resources = require('@grpc/grpc-js-xds/build/src/resources.js') as {
+    decodeSingleResource: (this: void, typeUrl: string, bytes: Uint8Array) => object;
+  };
+  const { listenersEquivalent } = server;
+  // Decoded the way the client decodes it (defaults filled in).
+  const decoded = (l: Loose): object =>
+    resources.decodeSingleResource(TYPE.listener, packAny(TYPE.listener, l).value);
+  const strict = decoded(serverListener([pa('STRICT')]));
+  const plain = decoded(serverListener([pa('DISABLE')]));
+  assert.equal(listenersEquivalent(strict, plain), false);
+  assert.equal(listenersEquivalent(plain, strict), false);
 });
