@@ -269,6 +269,7 @@ import type { JwtAuthentication as JwtAuthenticationMsg } from './generated/envo
 import type { ExtAuthz as HttpExtAuthzMsg } from './generated/envoy/extensions/filters/http/ext_authz/v3/ExtAuthz.js';
 import type { ExtAuthz as NetworkExtAuthzMsg } from './generated/envoy/extensions/filters/network/ext_authz/v3/ExtAuthz.js';
 import type { TlsInspector as TlsInspectorMsg } from './generated/envoy/extensions/filters/listener/tls_inspector/v3/TlsInspector.js';
+import type { RawBuffer as RawBufferMsg } from './generated/envoy/extensions/transport_sockets/raw_buffer/v3/RawBuffer.js';
 
 /** The message each type URL Trellis packs into an Any carries (input side). */
 export interface PackedMessages {
@@ -296,5 +297,6 @@ export interface PackedMessages {
   [TYPE.extAuthz]: HttpExtAuthzMsg;
   [TYPE.networkExtAuthz]: NetworkExtAuthzMsg;
   [TYPE.tlsInspector]: TlsInspectorMsg;
+  [TYPE.rawBuffer]: RawBufferMsg;
 }
 export type PackedTypeUrl = keyof PackedMessages;

@@ -24,6 +24,14 @@ function build(
     subset: '',
     policy,
     flavor: opts.flavor ?? 'envoy',
+    // Auto mTLS off: these cases are about the traffic policy alone.
+    mtls: {
+      autoMtls: false,
+      meshExternal: false,
+      serviceMode: undefined,
+      identities: [],
+      allEndpointsMeshed: false,
+    },
   });
 }
 

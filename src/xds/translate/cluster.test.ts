@@ -52,7 +52,13 @@ function cluster(
 }
 
 test('a service port without a DestinationRule is an EDS cluster with Istio defaults', () => {
-  assert.deepEqual(cluster(undefined), {
+  const { transport_socket_matches: matches, ...rest } = cluster(undefined) as Loose;
+  // Auto mTLS (mesh default): mTLS to sidecar endpoints, plaintext to the rest (security/ tests).
+  assert.deepEqual(
+    (matches as Loose[]).map((m: Loose) => String(m.name)),
+    ['tlsMode-istio', 'tlsMode-disabled'],
+  );
+  assert.deepEqual(rest, {
     name: `outbound|9080||${HOST}`,
     type: 'EDS',
     eds_cluster_config: {

@@ -21,7 +21,9 @@ import { TYPE } from '../../protocol/protos.js';
 import { adsConfigSource, durationMs, durationOf, FILTER, pack, socketAddress, wrapU32 } from './envoy.js';
 import { inboundCluster, outboundCluster } from './names.js';
 import type { EffectivePolicy } from './traffic-policy.js';
-import { upstreamTlsSocket } from './upstream-tls.js';
+import { upstreamTlsDecision, type UpstreamMtlsFacts } from './security/mtls-auto.js';
+import { grpcUpstreamTlsSocket } from './security/mtls-grpc.js';
+import { autoMtlsSocketMatches, upstreamTlsSocket } from './upstream-tls.js';
 
 /** `envoy` for the Trellis proxy and Envoy; `grpc` for proxyless gRPC (a narrower subset). */
 export type Flavor = 'envoy' | 'grpc';
@@ -45,6 +47,8 @@ export interface ClusterInput {
   flavor: Flavor;
   /** For DNS-resolved services (Envoy flavor): the inline assignment of host names. */
   dnsAssignment?: ClusterLoadAssignment;
+  /** What auto mTLS decides from: mesh config, the destination's PeerAuthentication, identities. */
+  mtls: UpstreamMtlsFacts;
 }
 
 /** Envoy resolves these itself; EDS can carry only IP addresses. */
@@ -90,14 +94,25 @@ export function buildOutboundCluster(input: ClusterInput): Cluster {
       };
     }
   }
-  // Proxyless gRPC needs certificate providers from its bootstrap for TLS; not generated here.
-  if (flavor === 'envoy' && !passthrough) {
-    const socket = upstreamTlsSocket(policy.tls, {
+  if (flavor === 'envoy') {
+    // Passthrough (ORIGINAL_DST) clusters have no endpoint metadata to match: mesh mTLS goes to
+    // every connection or none. SIMPLE/MUTUAL origination is not offered there: the address
+    // dialled has no name to send as SNI or to check the certificate against.
+    const decision = upstreamTlsDecision(policy.tls, input.mtls, passthrough);
+    const tls = passthrough && decision.tls?.mode !== 'ISTIO_MUTUAL' ? undefined : decision.tls;
+    const socket = upstreamTlsSocket(tls, {
       host: service.hostname,
       port: port.number,
       subset,
       http2: isHttp2Port(port),
     });
+    if (socket !== undefined && decision.auto && !passthrough)
+      cluster.transport_socket_matches = autoMtlsSocketMatches(socket);
+    else if (socket !== undefined) cluster.transport_socket = socket;
+  }
+  // Proxyless gRPC: certificate providers from its bootstrap, and only when a rule asks.
+  if (flavor === 'grpc') {
+    const socket = grpcUpstreamTlsSocket(policy.tls, input.mtls.identities);
     if (socket !== undefined) cluster.transport_socket = socket;
   }
   const locality = policy.loadBalancer?.localityLbSetting;

@@ -3,6 +3,8 @@
  * carries load_balancing_weight (proxyless gRPC fails calls to a cluster without it).
  * With outlier detection set, localities get failover priorities by proximity to the proxy,
  * as Istio does; `distribute` rewrites locality weights for proxies in a `from` locality.
+ * Endpoints labelled `security.istio.io/tlsMode: istio` (workloads with a sidecar) carry Istio's
+ * `envoy.transport_socket_match` metadata, which auto mTLS clusters choose mTLS by.
  */
 import type {
   ClusterLoadAssignment,
@@ -13,6 +15,22 @@ import type {
 import type { LocalityLoadBalancerSetting, Subset } from '../../api/networking/types.js';
 import type { Endpoint, Service, ServicePort } from '../../registry/types.js';
 import { socketAddress } from './envoy.js';
+import {
+  TLS_MODE_ISTIO,
+  TLS_MODE_LABEL,
+  TLS_MODE_SHORT,
+  TRANSPORT_SOCKET_MATCH_KEY,
+} from './security/mtls-auto.js';
+
+/** Istio's metadata on endpoints that take mesh mTLS (util.AppendLbEndpointMetadata). */
+function endpointMetadata(ep: Endpoint): LbEndpoint['metadata'] | undefined {
+  if (ep.labels[TLS_MODE_LABEL] !== TLS_MODE_ISTIO) return undefined;
+  return {
+    filter_metadata: {
+      [TRANSPORT_SOCKET_MATCH_KEY]: { fields: { [TLS_MODE_SHORT]: { stringValue: TLS_MODE_ISTIO } } },
+    },
+  };
+}
 
 export interface LoadAssignmentInput {
   clusterName: string;
@@ -75,11 +93,14 @@ export function buildLoadAssignment(input: LoadAssignmentInput): ClusterLoadAssi
     const weight = Math.max(1, Math.round(ep.weight));
     let list = groups.get(ep.locality);
     if (!list) groups.set(ep.locality, (list = []));
-    list.push({
+    const lb: LbEndpoint = {
       endpoint: { address: socketAddress(ep.address, targetPort) },
       health_status: ep.healthy ? 'HEALTHY' : 'UNHEALTHY',
       load_balancing_weight: { value: weight },
-    });
+    };
+    const metadata = endpointMetadata(ep);
+    if (metadata !== undefined) lb.metadata = metadata;
+    list.push(lb);
     groupWeights.set(ep.locality, (groupWeights.get(ep.locality) ?? 0) + weight);
   }
   let weights = groupWeights;

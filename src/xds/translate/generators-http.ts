@@ -31,6 +31,18 @@ import type { PathNormalizationMode } from '../../api/mesh-config.js';
 import { inboundKey, inboundPorts, policyFor, proxyView, type ProxyView } from './proxy-view.js';
 import { clientRateLimits, outboundPortLimits, proxyRateLimits, type ProxyRateLimits } from './ratelimit.js';
 import { applyRateLimits, rateLimitFilters } from './ratelimit-envoy.js';
+import { securedInboundListener } from './security/mtls-inbound.js';
+import {
+  GRPC_SERVER_LISTENER_PREFIX,
+  grpcServerInboundListener,
+  grpcServerPorts,
+  grpcServerPortsKey,
+} from './security/mtls-grpc-server.js';
+import {
+  modeForPort,
+  proxyPeerAuthentication,
+  type MergedPeerAuthentication,
+} from './security/peer-authn.js';
 import { buildGatewayRouteConfig, buildSidecarRouteConfig } from './route-config.js';
 import type { RouteSite } from './route-action.js';
 import { proxySecurity, type ProxySecurity } from './security/authorization-proxy.js';
@@ -229,6 +241,7 @@ function sidecarListeners(
   limits: ProxyRateLimits,
   paths: PathNormalizationMode,
   security: ProxySecurity,
+  peerAuthn: MergedPeerAuthentication,
 ): Map<string, Listener> {
   const out = new Map<string, Listener>();
   const http = new Set(httpPorts(view));
@@ -282,7 +295,9 @@ function sidecarListeners(
         : security.key !== ''
           ? { filters: [], virtualHost: (vh: VirtualHost) => vh, security }
           : undefined;
-    const l = inboundListener(p.listenAddress, p.listenPort, p.servicePort, p.http, extras, paths);
+    const plain = inboundListener(p.listenAddress, p.listenPort, p.servicePort, p.http, extras, paths);
+    // PeerAuthentication ports are the workload's own (target) ports: what the listener binds.
+    const l = securedInboundListener(plain, modeForPort(peerAuthn, p.listenPort), p.http);
     out.set(l.name as string, l);
   }
   const l = virtualOutboundListener(registryOnly(view) ? BLACKHOLE_CLUSTER : PASSTHROUGH_CLUSTER);
@@ -316,15 +331,23 @@ export function resolveGrpcHost(push: PushContext, view: ProxyView, host: string
 
 function grpcListeners(
   push: PushContext,
+  proxy: ProxyNode,
   view: ProxyView,
   names: readonly string[] | undefined,
 ): Map<string, Listener> {
   const out = new Map<string, Listener>();
+  const serverPorts = grpcServerPorts(push, proxy);
   const requests =
     names !== undefined && names.length > 0
       ? names
       : view.scope.services.flatMap((s) => s.ports.map((p) => `${s.hostname}:${p.number}`));
   for (const name of requests) {
+    // xDS-enabled gRPC servers ask for their inbound listeners by Istio's name template.
+    if (name.startsWith(GRPC_SERVER_LISTENER_PREFIX)) {
+      const l = grpcServerInboundListener(name, serverPorts);
+      if (l !== undefined) out.set(name, l);
+      continue;
+    }
     const hp = splitHostPort(name);
     if (hp === undefined) continue;
     const svc = resolveGrpcHost(push, view, hp.host);
@@ -340,7 +363,13 @@ function ldsKey(push: PushContext, proxy: ProxyNode, view: ProxyView): string {
   if (proxy.type === 'router') return `lds|router|${gatewayFacts(push, proxy).key}|sec:${sec}`;
   const inbound = inboundPorts(push, proxy, view.scope);
   const limits = proxyRateLimits(push, proxy, view, inbound);
-  return `lds|${proxy.type}|${view.scope.key}|${inboundKey(inbound)}|rl:${limits.key}|sec:${sec}`;
+  // Inbound mTLS: the PeerAuthentications that apply (by name) and the modes they compose to;
+  // for proxyless servers, the ports they serve and each port's mode.
+  const mtls =
+    proxy.type === 'sidecar'
+      ? proxyPeerAuthentication(push, proxy).key
+      : `${proxyPeerAuthentication(push, proxy).key}|srv:${grpcServerPortsKey(grpcServerPorts(push, proxy))}`;
+  return `lds|${proxy.type}|${view.scope.key}|${inboundKey(inbound)}|rl:${limits.key}|sec:${sec}|pa:${mtls}`;
 }
 
 export const lds: TypeGenerator<Listener> = {
@@ -356,7 +385,7 @@ export const lds: TypeGenerator<Listener> = {
         push,
         `${key}|grpc:${wanted === undefined ? '*' : namesDigest(wanted)}`,
         undefined,
-        () => grpcListeners(push, view, wanted),
+        () => grpcListeners(push, proxy, view, wanted),
       );
     }
     if (proxy.type === 'router') {
@@ -377,8 +406,9 @@ export const lds: TypeGenerator<Listener> = {
     }
     const inbound = inboundPorts(push, proxy, view.scope);
     const limits = proxyRateLimits(push, proxy, view, inbound);
+    const peerAuthn = proxyPeerAuthentication(push, proxy).merged;
     return memoized(push, key, names, () =>
-      sidecarListeners(view, inbound, limits, push.pathNormalization, proxySecurity(push, proxy)),
+      sidecarListeners(view, inbound, limits, push.pathNormalization, proxySecurity(push, proxy), peerAuthn),
     );
   },
 };

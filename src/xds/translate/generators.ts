@@ -22,6 +22,7 @@ import { outboundCluster, parseClusterName } from './names.js';
 import { resourceFp, type PushContext } from './push-context.js';
 import { proxyRateLimits } from './ratelimit.js';
 import { rateLimitServiceCluster } from './ratelimit-envoy.js';
+import { upstreamMtlsFacts, upstreamMtlsKey } from './security/cluster-mtls.js';
 import {
   endpointsKey,
   findSubset,
@@ -142,6 +143,7 @@ function outboundClusters(push: PushContext, view: ProxyView): Map<string, Clust
           policy,
           flavor: view.flavor,
           dnsAssignment,
+          mtls: upstreamMtlsFacts(push, service),
         });
         out.set(name, c);
       }
@@ -169,7 +171,7 @@ function cdsKey(
   inbound: ReturnType<typeof inboundPorts>,
 ): string {
   const rls = proxyRateLimits(push, proxy, view, inbound).serviceCluster ?? '';
-  return `cds|${proxy.type}|${view.flavor}|${view.scope.key}|${view.rules.key}|${dnsEndpointsKey(push, view)}|${inboundClustersKey(inbound)}|rls:${rls}`;
+  return `cds|${proxy.type}|${view.flavor}|${view.scope.key}|${view.rules.key}|${dnsEndpointsKey(push, view)}|${inboundClustersKey(inbound)}|rls:${rls}|mtls:${upstreamMtlsKey(push, view.scope)}`;
 }
 
 /**
@@ -190,8 +192,9 @@ export const cds: TypeGenerator<Cluster> = {
     const key = cdsKey(push, proxy, view, inbound);
     return memoized(push, key, names, () => {
       // DNS clusters embed their endpoints, so their fingerprints are part of the key.
+      // Auto mTLS reads the destinations' PeerAuthentication modes and identities.
       const outbound = push.index.cached(
-        `cds-out|${view.flavor}|${view.scope.key}|${view.rules.key}|${dnsEndpointsKey(push, view)}`,
+        `cds-out|${view.flavor}|${view.scope.key}|${view.rules.key}|${dnsEndpointsKey(push, view)}|${upstreamMtlsKey(push, view.scope)}`,
         () => outboundClusters(push, view),
       );
       const all = new Map(outbound);

@@ -23,6 +23,7 @@ import {
 } from './config-index.js';
 import { BoundedMemo, fingerprint } from './memo.js';
 import { byCreation } from './selectors.js';
+import { PEER_AUTHENTICATION_KIND, PeerAuthenticationIndex } from './security/peer-authn.js';
 import type { PathNormalizationMode } from '../../api/mesh-config.js';
 import {
   AUTHORIZATION_POLICY_KIND,
@@ -55,6 +56,19 @@ export interface PushContextOptions {
    * (security/jwks-source.ts) and mesh config `extensionProviders` for CUSTOM authorization.
    */
   security?: { jwks?: JwksSnapshot; extensionProviders?: readonly AuthzExtensionProvider[] };
+  /**
+   * Mesh config `enableAutoMtls` (default true): clients send mTLS to endpoints labelled
+   * `security.istio.io/tlsMode: istio` and plaintext to the rest, unless a DestinationRule says.
+   */
+  autoMtls?: boolean;
+  /** The SPIFFE trust domain of workload identities (`cluster.local`), for SAN checks. */
+  trustDomain?: string;
+  /**
+   * The inbound mTLS mode where no PeerAuthentication sets one: PERMISSIVE (Istio). A mesh
+   * whose workloads have no certificates (no CA) passes DISABLE, with autoMtls false, so that
+   * only an explicit policy asks for mTLS (and fails closed without certificates).
+   */
+  defaultMtlsMode?: 'PERMISSIVE' | 'DISABLE';
 }
 
 export interface PushContext {
@@ -69,6 +83,9 @@ export interface PushContext {
     readonly jwks: JwksSnapshot;
     readonly extensionProviders: readonly AuthzExtensionProvider[];
   };
+  readonly autoMtls: boolean;
+  readonly trustDomain: string;
+  readonly defaultMtlsMode: 'PERMISSIVE' | 'DISABLE';
   /** Indexes and caches the generators use; not part of the server-facing contract. */
   readonly index: PushIndex;
 }
@@ -83,6 +100,8 @@ export class PushIndex {
   readonly destinationRules: DestinationRuleIndex;
   readonly sidecars: SidecarIndex;
   readonly gateways: readonly GatewayResource[];
+  /** PeerAuthentication policies by namespace (mTLS of sidecar inbound, auto mTLS hints). */
+  readonly peerAuthentications: PeerAuthenticationIndex;
   /** Every RateLimit's limits, compiled (oldest resource first). */
   readonly rateLimits: readonly CompiledRateLimit[];
   /** AuthorizationPolicies and RequestAuthentications, for selection (security/policy-select.ts). */
@@ -127,6 +146,11 @@ export class PushIndex {
       previous !== undefined && sameResources(previous.gatewaySource, this.gatewaySource)
         ? previous.gateways
         : sortedList(this.gatewaySource);
+    const pa = config.list(PEER_AUTHENTICATION_KIND);
+    this.peerAuthentications =
+      previous !== undefined && sameResources(previous.peerAuthentications.source, pa)
+        ? previous.peerAuthentications
+        : new PeerAuthenticationIndex(pa);
     this.rateLimitSource = config.list(RATE_LIMIT_KIND);
     this.rateLimits =
       previous !== undefined && sameResources(previous.rateLimitSource, this.rateLimitSource)
@@ -203,6 +227,9 @@ export function buildPushContext(
   const rateLimitService = Object.freeze({ ...(options.rateLimitService ?? DEFAULT_RATE_LIMIT_SERVICE) });
   const capacity = options.memoCapacity ?? DEFAULT_MEMO_CAPACITY;
   const pathNormalization = options.pathNormalization ?? 'BASE';
+  const autoMtls = options.autoMtls ?? true;
+  const trustDomain = options.trustDomain ?? 'cluster.local';
+  const defaultMtlsMode = options.defaultMtlsMode ?? 'PERMISSIVE';
   // Options every generated result depends on: a change starts the caches afresh.
   const extensionProviders = options.security?.extensionProviders ?? [];
   const fixed = JSON.stringify([
@@ -212,6 +239,9 @@ export function buildPushContext(
     capacity,
     pathNormalization,
     extensionProviders,
+    autoMtls,
+    trustDomain,
+    defaultMtlsMode,
   ]);
   const carried = previous !== undefined && lineage.get(previous) === fixed ? previous.index : undefined;
   const memo = carried?.memo ?? new BoundedMemo<unknown>(capacity);
@@ -222,6 +252,9 @@ export function buildPushContext(
     domainSuffix,
     rateLimitService,
     pathNormalization,
+    autoMtls,
+    trustDomain,
+    defaultMtlsMode,
     rootNamespace,
     security: Object.freeze({ jwks: options.security?.jwks ?? EMPTY_JWKS, extensionProviders }),
     index,
