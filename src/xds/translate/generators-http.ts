@@ -33,6 +33,8 @@ import { clientRateLimits, outboundPortLimits, proxyRateLimits, type ProxyRateLi
 import { applyRateLimits, rateLimitFilters } from './ratelimit-envoy.js';
 import { buildGatewayRouteConfig, buildSidecarRouteConfig } from './route-config.js';
 import type { RouteSite } from './route-action.js';
+import { isServerListenerName } from './proxyless/server-names.js';
+import { serverListeners, serverListenersKey } from './proxyless/server-listeners.js';
 import {
   excludedMatches,
   gatewayRouteView,
@@ -306,15 +308,18 @@ export function resolveGrpcHost(push: PushContext, view: ProxyView, host: string
 
 function grpcListeners(
   push: PushContext,
+  proxy: ProxyNode,
   view: ProxyView,
   names: readonly string[] | undefined,
 ): Map<string, Listener> {
-  const out = new Map<string, Listener>();
+  // xDS-enabled servers (gRFC A36) ask for `xds.istio.io/grpc/lds/inbound/IP:PORT`.
+  const out = serverListeners(push, proxy, names);
   const requests =
     names !== undefined && names.length > 0
       ? names
       : view.scope.services.flatMap((s) => s.ports.map((p) => `${s.hostname}:${p.number}`));
   for (const name of requests) {
+    if (isServerListenerName(name)) continue;
     const hp = splitHostPort(name);
     if (hp === undefined) continue;
     const svc = resolveGrpcHost(push, view, hp.host);
@@ -329,7 +334,8 @@ function ldsKey(push: PushContext, proxy: ProxyNode, view: ProxyView): string {
   if (proxy.type === 'router') return `lds|router|${gatewayFacts(push, proxy).key}`;
   const inbound = inboundPorts(push, proxy, view.scope);
   const limits = proxyRateLimits(push, proxy, view, inbound);
-  return `lds|${proxy.type}|${view.scope.key}|${inboundKey(inbound)}|rl:${limits.key}`;
+  const servers = proxy.type === 'grpc' ? `|srv:${serverListenersKey(push, proxy)}` : '';
+  return `lds|${proxy.type}|${view.scope.key}|${inboundKey(inbound)}|rl:${limits.key}${servers}`;
 }
 
 export const lds: TypeGenerator<Listener> = {
@@ -345,7 +351,7 @@ export const lds: TypeGenerator<Listener> = {
         push,
         `${key}|grpc:${wanted === undefined ? '*' : namesDigest(wanted)}`,
         undefined,
-        () => grpcListeners(push, view, wanted),
+        () => grpcListeners(push, proxy, view, wanted),
       );
     }
     if (proxy.type === 'router') {
