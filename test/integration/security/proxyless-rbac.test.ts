@@ -15,7 +15,7 @@ import * as grpcXds from '@grpc/grpc-js-xds';
 import { CertificateAuthority } from '../../../src/ca/authority.js';
 import { eventually } from '../../../src/core/testing/eventually.js';
 import type { HttpFilter, RbacConfig } from '../../../src/protocol/envoy-types.js';
-import { TYPE } from '../../../src/protocol/protos.js';
+import { packAny, TYPE } from '../../../src/protocol/protos.js';
 import { pack } from '../../../src/xds/translate/envoy.js';
 import { affectedTypes, generate } from '../../../src/xds/translate/index.js';
 import { serverListeners } from '../../../src/xds/translate/proxyless/server-listeners.js';
@@ -268,4 +268,28 @@ test('a DENY on a request header value', async () => {
   assert.equal((await callPath(c, ECHO_CALL, { 'x-user': 'mallory' })).code, grpc.status.PERMISSION_DENIED);
   assert.equal((await callPath(c, ECHO_CALL, { 'x-user': 'alice' })).backend, 'deny-header');
   assert.equal((await callPath(c, ECHO_CALL)).backend, 'deny-header');
+});
+
+test('a DENY gRPC cannot fully read (a path template) still denies: more, never less', async () => {
+  const template = rbac('envoy.filters.http.rbac', {
+    action: 'DENY',
+    policies: {
+      'ns[default]-policy[deny-template]-rule[0]': {
+        permissions: [
+          {
+            uri_template: {
+              name: 'uri-template',
+              typed_config: packAny(TYPE.uriTemplateMatch, { path_template: '/trellis.test.Echo/{*}' }),
+            },
+          },
+        ],
+        principals: [{ header: { name: 'x-user', string_match: { exact: 'mallory' } } }],
+      },
+    },
+  });
+  const s = await serve('deny-template', [template]);
+  const c = direct(s);
+  for (const p of [ECHO_CALL, ECHO_OTHER])
+    assert.equal((await callPath(c, p, { 'x-user': 'mallory' })).code, grpc.status.PERMISSION_DENIED, p);
+  assert.equal((await callPath(c, ECHO_CALL, { 'x-user': 'alice' })).backend, 'deny-template');
 });

@@ -11,6 +11,7 @@ import type { HttpFilter, Listener } from '../../../protocol/envoy-types.js';
 import type { ProxyNode } from '../../proxy-node.js';
 import { digest } from '../memo.js';
 import type { PushContext } from '../push-context.js';
+import { grpcAuthzFilters } from './rbac-for-grpc.js';
 import { servedPorts } from './served-ports.js';
 import { buildServerListener } from './server-listener.js';
 import { parseServerListenerName } from './server-names.js';
@@ -20,7 +21,10 @@ import { serverTransport, type MtlsMode } from './tls-mode.js';
 export interface ServerListenerInputs {
   /** The PeerAuthentication mode of the port (the workload's listening port, as in Istio). */
   mtlsModeFor(port: number): MtlsMode;
-  /** envoy.filters.http.rbac filters (DENY, then ALLOW) for the port; the router is added after. */
+  /**
+   * envoy.filters.http.rbac filters (DENY, then ALLOW) for the port, as for a sidecar; they are
+   * made safe for gRPC (rbac-for-grpc.ts) and the router is added after them.
+   */
   authzFilters(port: number): readonly HttpFilter[];
 }
 
@@ -42,7 +46,7 @@ function plan(push: PushContext, proxy: ProxyNode, inputs: ServerListenerInputs)
   return servedPorts(push, proxy).map((p) => ({
     port: p.port,
     transport: serverTransport(inputs.mtlsModeFor(p.port), proxy.labels),
-    filters: inputs.authzFilters(p.port),
+    filters: grpcAuthzFilters(inputs.authzFilters(p.port)),
   }));
 }
 

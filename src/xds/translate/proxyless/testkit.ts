@@ -48,3 +48,51 @@ export function grpcErrors(
   }
   return errors;
 }
+
+/** A call as grpc-js-xds's RBAC filter sees it. */
+export interface RbacRequest {
+  path: string;
+  headers?: Record<string, string>;
+  /** The caller's URI SAN (mTLS); absent for plaintext. */
+  principal?: string;
+  sourceIp?: string;
+}
+
+interface RbacEngine {
+  apply(info: object): boolean;
+}
+
+/**
+ * Whether grpc-js-xds's own RBAC engine lets `request` through `filters` (each in order, as the
+ * server's filter chain runs them). Throws when gRPC cannot parse a filter (it would NACK).
+ */
+export function grpcRbacAllows(filters: readonly { typed_config?: unknown }[], request: RbacRequest): boolean {
+  resourceType('listener-resource-type.js', 'ListenerResourceType'); // loads and registers
+  const httpFilter = requireCjs('@grpc/grpc-js-xds/build/src/http-filter.js') as {
+    parseTopLevelFilterConfig(any: unknown, client: boolean): { config: RbacEngine } | null;
+  };
+  const grpcJs = requireCjs('@grpc/grpc-js') as { Metadata: new () => { set(k: string, v: string): void } };
+  const headers = new grpcJs.Metadata();
+  for (const [k, v] of Object.entries({
+    ...request.headers,
+    ':method': 'POST',
+    ':authority': 'server',
+    ':path': request.path,
+  }))
+    headers.set(k, v);
+  const tls = request.principal !== undefined;
+  const info = {
+    destinationIp: '10.0.0.7',
+    destinationPort: 7070,
+    sourceIp: request.sourceIp ?? '10.0.0.9',
+    headers,
+    tls,
+    peerCertificate: tls ? { subjectaltname: `URI:${request.principal}`, subject: {} } : null,
+    urlPath: request.path,
+  };
+  return filters.every((f) => {
+    const parsed = httpFilter.parseTopLevelFilterConfig(f.typed_config, false);
+    if (parsed === null) throw new Error('gRPC cannot parse this filter');
+    return parsed.config.apply(info);
+  });
+}
