@@ -20,10 +20,11 @@ export async function writeWorkloadCerts(
   identity: { namespace: string; serviceAccount: string },
   /** Whose roots go into root-cert.pem; default `ca`'s (a workload of another mesh trusting ours: another CA). */
   trust: CertificateAuthority = ca,
+  ttlSeconds?: number,
 ): Promise<WorkloadCerts> {
   await mkdir(dir, { recursive: true });
   const { privateKeyPem, csrPem } = await generateKeyAndCsr({ identity });
-  const signed = await ca.signCsr(csrPem, { identity });
+  const signed = await ca.signCsr(csrPem, { identity, ...(ttlSeconds === undefined ? {} : { ttlSeconds }) });
   await writeFile(`${dir}/cert-chain.pem`, signed.certChainPem.join(''));
   await writeFile(`${dir}/key.pem`, privateKeyPem, { mode: 0o600 });
   await writeFile(`${dir}/root-cert.pem`, trust.trustBundle().join(''));

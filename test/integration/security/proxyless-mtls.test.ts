@@ -8,9 +8,10 @@
  * The server is STRICT through Istio's rule for proxyless servers: PERMISSIVE (no
  * PeerAuthentication yet) plus the `security.istio.io/tlsMode: istio` label.
  */
+import { X509Certificate } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -27,14 +28,25 @@ let mesh: TestMesh;
 let dir: string;
 let ca: CertificateAuthority;
 let server: XdsEchoServer;
-const certs: Record<'server' | 'client' | 'rogue', WorkloadCerts> = {} as never;
+const certs: Record<'server' | 'client' | 'rogue' | 'expired', WorkloadCerts> = {} as never;
 const clients: EchoClientInstance[] = [];
 const HOST = 'secure.default.svc.cluster.local';
 
 before(async () => {
   mesh = await startMesh();
   dir = await mkdtemp(path.join(tmpdir(), 'trellis-proxyless-'));
-  ca = await CertificateAuthority.create();
+  // The CA's clock starts three days back, to issue one certificate that has since expired.
+  const DAY = 24 * 3600 * 1000;
+  const clock = { at: Date.now() - 3 * DAY, wallNow: () => clock.at };
+  ca = await CertificateAuthority.create({ clock });
+  certs.expired = await writeWorkloadCerts(
+    ca,
+    path.join(dir, 'expired'),
+    { namespace: 'default', serviceAccount: 'client' },
+    ca,
+    3600,
+  );
+  clock.at = Date.now();
   const otherCa = await CertificateAuthority.create({ clusterId: 'elsewhere' });
   certs.server = await writeWorkloadCerts(ca, path.join(dir, 'server'), {
     namespace: 'default',
@@ -132,7 +144,9 @@ test('a proxyless client reaches a STRICT proxyless server over mTLS; the server
   assert.deepEqual(await nacksOf(mesh, nodeId('client-1')), [], 'the client ACKed its Cluster');
 });
 
-test('the server refuses plaintext, TLS without a client certificate, and a certificate from another root', async () => {
+test('the server refuses plaintext, no client certificate, another root, an expired certificate', async () => {
+  const expired = new X509Certificate(await readFile(path.join(certs.expired.dir, 'cert-chain.pem')));
+  assert.ok(new Date(expired.validTo).getTime() < Date.now(), `expired at ${expired.validTo}`);
   // The same path with the mesh certificate works, so each refusal is about what differs.
   const good = directClient(await tls(certs.client));
   await eventually(async () => (await callEcho(good)).backend === 'secure', 'a direct mTLS call');
@@ -141,6 +155,7 @@ test('the server refuses plaintext, TLS without a client certificate, and a cert
     ['plaintext', grpc.credentials.createInsecure()],
     ['TLS, no client certificate', await tls(undefined)],
     ['client certificate from another root', await tls(certs.rogue)],
+    ['expired client certificate from the mesh CA', await tls(certs.expired)],
   ];
   for (const [what, creds] of attempts) {
     const before = server.peers.length;
@@ -191,4 +206,54 @@ spec:
   const r = await callEcho(wrong, {}, {}, 3000);
   assert.equal(r.code, grpc.status.UNAVAILABLE, JSON.stringify(r));
   assert.equal(server.peers.length, before, 'no call reached the server');
+});
+
+test('root rotation on disk: a server trusting old and new roots takes both, then drops the old one', async () => {
+  // A second server with its own files, so the rotation touches nothing else.
+  const newCa = await CertificateAuthority.create({ clusterId: 'next' });
+  const rotating = await writeWorkloadCerts(ca, path.join(dir, 'rotating'), {
+    namespace: 'default',
+    serviceAccount: 'secure',
+  });
+  const onNewRoot = await writeWorkloadCerts(newCa, path.join(dir, 'new-root'), {
+    namespace: 'default',
+    serviceAccount: 'client',
+  });
+  const port = await freePort();
+  mesh.apply(serviceAt('rotating', port));
+  const s = await startXdsEchoServer({
+    name: 'rotating',
+    port,
+    bootstrap: grpcBootstrap(
+      mesh.xdsPort,
+      nodeId('rotating-1'),
+      { app: 'rotating', 'security.istio.io/tlsMode': 'istio' },
+      { instanceIps: '127.0.0.1', certDir: rotating.dir },
+    ),
+  });
+  try {
+    // A new channel per call: a connection keeps the trust it was made with.
+    const call = async (from: WorkloadCerts) => {
+      const c = new EchoClient(`127.0.0.1:${port}`, await tls(from));
+      try {
+        return await callEcho(c, {}, {}, 2000);
+      } finally {
+        c.close();
+      }
+    };
+    assert.equal((await call(certs.client)).backend, 'rotating');
+    assert.equal((await call(onNewRoot)).code, grpc.status.UNAVAILABLE, 'the new root is not trusted yet');
+    const roots = path.join(rotating.dir, 'root-cert.pem');
+    await writeFile(roots, [...ca.trustBundle(), ...newCa.trustBundle()].join(''));
+    await eventually(async () => (await call(onNewRoot)).backend === 'rotating', 'the new root trusted');
+    assert.equal((await call(certs.client)).backend, 'rotating', 'the old root still trusted');
+    await writeFile(roots, newCa.trustBundle().join(''));
+    await eventually(
+      async () => (await call(certs.client)).code === grpc.status.UNAVAILABLE,
+      'the old root dropped',
+    );
+    assert.equal((await call(onNewRoot)).backend, 'rotating');
+  } finally {
+    s.close();
+  }
 });

@@ -44,10 +44,11 @@ function directClient(port: number): EchoClientInstance {
   return c;
 }
 
-async function server(name: string, port: number): Promise<XdsEchoServer> {
+async function server(name: string, port: number, address?: string): Promise<XdsEchoServer> {
   const s = await startXdsEchoServer({
     name,
     port,
+    ...(address === undefined ? {} : { address }),
     bootstrap: grpcBootstrap(mesh.xdsPort, nodeId(`${name}-1`), { app: name }, { instanceIps: '127.0.0.1' }),
   });
   servers.push(s);
@@ -86,4 +87,12 @@ test('when the registry stops naming the port, the server stops serving it', asy
   // ignores the same Listener sent again (resourcesEqual), so the server stays down until the
   // Listener differs or the server restarts; Trellis does send it again (syncz shows it ACKed).
   assert.deepEqual(await nacksOf(mesh, nodeId('moving-1')), []);
+});
+
+test('a server bound to 0.0.0.0 asks for that name and gets a Listener for it', async () => {
+  const port = await freePort();
+  mesh.apply(serviceAt('wildcard', port));
+  await server('wildcard', port, '0.0.0.0');
+  assert.equal((await callEcho(directClient(port))).backend, 'wildcard');
+  assert.deepEqual(await nacksOf(mesh, nodeId('wildcard-1')), []);
 });
