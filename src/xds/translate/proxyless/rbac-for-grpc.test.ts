@@ -112,6 +112,62 @@ const CASES: [string, HttpFilter, RbacRequest, boolean, boolean][] = [
     false,
   ],
   ['ALLOW template', rbac({ action: 'ALLOW', policies: policy([TEMPLATE]) }), alice, false, false],
+  // Header match forms gRPC lacks or reads differently.
+  [
+    'DENY contains_match',
+    rbac({
+      action: 'DENY',
+      policies: policy([{ any: true }], [{ header: { name: 'x-user', contains_match: 'mall' } }]),
+    }),
+    mallory,
+    true,
+    false,
+  ],
+  [
+    'DENY when x-token is absent (present_match: false): no token',
+    rbac({
+      action: 'DENY',
+      policies: policy([{ any: true }], [{ header: { name: 'x-token', present_match: false } }]),
+    }),
+    alice,
+    true,
+    false,
+  ],
+  [
+    'DENY when x-token is absent (present_match: false): with a token',
+    rbac({
+      action: 'DENY',
+      policies: policy([{ any: true }], [{ header: { name: 'x-token', present_match: false } }]),
+    }),
+    { path: CALL, headers: { 'x-token': 't' } },
+    false,
+    true,
+  ],
+  [
+    'ALLOW with a custom string matcher',
+    rbac({
+      action: 'ALLOW',
+      policies: policy([
+        { url_path: { path: { custom: { name: 'x', typed_config: pack(TYPE.router, {}) } } } },
+      ]),
+    }),
+    alice,
+    false,
+    false,
+  ],
+  [
+    'ALLOW unless x-user contains "mall" (invert): as sent lets mallory in',
+    rbac({
+      action: 'ALLOW',
+      policies: policy(
+        [{ any: true }],
+        [{ header: { name: 'x-user', contains_match: 'mall', invert_match: true } }],
+      ),
+    }),
+    mallory,
+    true,
+    false,
+  ],
   // What gRPC evaluates is untouched.
   [
     'DENY header: mallory',
