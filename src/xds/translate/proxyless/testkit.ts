@@ -66,7 +66,10 @@ interface RbacEngine {
  * Whether grpc-js-xds's own RBAC engine lets `request` through `filters` (each in order, as the
  * server's filter chain runs them). Throws when gRPC cannot parse a filter (it would NACK).
  */
-export function grpcRbacAllows(filters: readonly { typed_config?: unknown }[], request: RbacRequest): boolean {
+export function grpcRbacAllows(
+  filters: readonly { typed_config?: unknown }[],
+  request: RbacRequest,
+): boolean {
   resourceType('listener-resource-type.js', 'ListenerResourceType'); // loads and registers
   const httpFilter = requireCjs('@grpc/grpc-js-xds/build/src/http-filter.js') as {
     parseTopLevelFilterConfig(any: unknown, client: boolean): { config: RbacEngine } | null;
