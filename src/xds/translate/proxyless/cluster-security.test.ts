@@ -238,3 +238,51 @@ test('CDS for a proxyless client: a DestinationRule with ISTIO_MUTUAL gives ever
   assert.equal(sidecar.tls_certificate_sds_secret_configs[0].name, 'default');
   assert.equal(sidecar.tls_certificate_provider_instance, undefined);
 });
+
+test('whatever the DestinationRule TLS (mode, port level, subset), proxyless CDS is one gRPC accepts', () => {
+  const tlsModes = [
+    { mode: 'DISABLE' },
+    { mode: 'ISTIO_MUTUAL' },
+    {
+      mode: 'ISTIO_MUTUAL',
+      sni: 'custom.sni',
+      subjectAltNames: ['spiffe://cluster.local/ns/default/sa/echo'],
+    },
+    { mode: 'SIMPLE', credentialName: 'echo-cacert' },
+    { mode: 'SIMPLE', insecureSkipVerify: true },
+    { mode: 'MUTUAL', clientCertificate: '/c.pem', privateKey: '/k.pem', caCertificates: '/ca.pem' },
+  ];
+  for (const tls of tlsModes) {
+    const push = buildPushContext(
+      config([
+        res('DestinationRule', 'default', 'echo', {
+          host: ECHO,
+          trafficPolicy: {
+            tls,
+            portLevelSettings: [{ port: { number: 50052 }, tls: { mode: 'ISTIO_MUTUAL' } }],
+          },
+          subsets: [
+            { name: 'v1', labels: { version: 'v1' } },
+            { name: 'plain', labels: { version: 'v2' }, trafficPolicy: { tls: { mode: 'DISABLE' } } },
+          ],
+        }),
+      ]),
+      registry([service(ECHO, [grpc(50051), grpc(50052)])], [endpoint(ECHO, '10.0.0.9')]),
+    );
+    const out = generate(push, proxy({ type: 'grpc' }), TYPE.cluster);
+    checkEncodes(TYPE.cluster, out);
+    assert.deepEqual(grpcErrors(TYPE.cluster, out), [], JSON.stringify(tls));
+    const secured = [...out].filter(([, c]) => (c as Loose).transport_socket !== undefined).map(([n]) => n);
+    // Port-level ISTIO_MUTUAL wins on 50052; the subset's DISABLE wins for `plain`.
+    assert.ok(secured.includes(`outbound|50052||${ECHO}`), `${JSON.stringify(tls)}: ${secured.join(',')}`);
+    assert.ok(
+      !secured.includes(`outbound|50051|plain|${ECHO}`),
+      `${JSON.stringify(tls)}: ${secured.join(',')}`,
+    );
+    assert.equal(
+      secured.includes(NAME),
+      tls.mode === 'ISTIO_MUTUAL',
+      `${JSON.stringify(tls)}: only ISTIO_MUTUAL gives gRPC TLS (${secured.join(',')})`,
+    );
+  }
+});
