@@ -46,7 +46,9 @@ function plan(push: PushContext, proxy: ProxyNode, inputs: ServerListenerInputs)
   return servedPorts(push, proxy).map((p) => ({
     port: p.port,
     transport: serverTransport(inputs.mtlsModeFor(p.port), proxy.labels),
-    filters: grpcAuthzFilters(inputs.authzFilters(p.port)),
+    // As the seam gives them: the key digests these, the Listener gets them made safe for gRPC
+    // (a pure function of them), so the key needs no decoding.
+    filters: inputs.authzFilters(p.port),
   }));
 }
 
@@ -87,7 +89,7 @@ export function serverListeners(
         address: r.address,
         port: r.port,
         transport: p.transport,
-        filters: p.filters,
+        filters: grpcAuthzFilters(p.filters),
       }),
     );
   }
