@@ -46,7 +46,12 @@ const clients: grpc.Client[] = [];
 before(async () => {
   mesh = await startMesh({
     translator: {
-      affectedTypes,
+      // The seam's maps are not in the keys: every push re-sends gRPC proxies their Listeners
+      // (unchanged sets are not sent again), so a change to the maps lands with the next push.
+      affectedTypes: (prev, next, proxy) =>
+        proxy.type === 'grpc'
+          ? new Set([...affectedTypes(prev, next, proxy), TYPE.listener])
+          : affectedTypes(prev, next, proxy),
       // The real translation, with the server Listeners built through the seam from the maps.
       generate: (push, proxy, typeUrl, names) => {
         const out = generate(push, proxy, typeUrl, names);
@@ -292,4 +297,42 @@ test('a DENY gRPC cannot fully read (a path template) still denies: more, never 
   for (const p of [ECHO_CALL, ECHO_OTHER])
     assert.equal((await callPath(c, p, { 'x-user': 'mallory' })).code, grpc.status.PERMISSION_DENIED, p);
   assert.equal((await callPath(c, ECHO_CALL, { 'x-user': 'alice' })).backend, 'deny-template');
+});
+
+/** Any config change, so the control plane pushes (with the seam maps as they are now). */
+let pokes = 0;
+function push(): void {
+  pokes++;
+  mesh.apply(serviceAt(`poke-${pokes}`, 1));
+}
+
+test('a running server takes a new policy and new modes from its next Listener, without a restart', async () => {
+  const s = await serve('live', []);
+  const plain = direct(s);
+  assert.equal((await callPath(plain, ECHO_CALL)).backend, 'live');
+  filtersByPort.set(s.port, [denyPath(ECHO_CALL)]);
+  push();
+  await eventually(
+    async () => (await callPath(plain, ECHO_CALL)).code === grpc.status.PERMISSION_DENIED,
+    'the DENY applied',
+  );
+  assert.equal((await callPath(plain, ECHO_OTHER)).backend, 'live');
+  // PERMISSIVE -> STRICT: plaintext is refused from then on, mTLS is served, the DENY stays.
+  modeByPort.set(s.port, 'STRICT');
+  push();
+  await eventually(
+    async () => (await callPath(direct(s), ECHO_OTHER, {}, 1000)).code === grpc.status.UNAVAILABLE,
+    'plaintext refused',
+  );
+  const secure = direct(s, await mtls(certs.client));
+  await eventually(async () => (await callPath(secure, ECHO_OTHER)).backend === 'live', 'mTLS served');
+  assert.equal((await callPath(secure, ECHO_CALL)).code, grpc.status.PERMISSION_DENIED);
+  // And back: DISABLE serves plaintext again.
+  modeByPort.set(s.port, 'DISABLE');
+  push();
+  await eventually(
+    async () => (await callPath(direct(s), ECHO_OTHER, {}, 1000)).backend === 'live',
+    'plaintext served again',
+  );
+  assert.deepEqual(await nacksOf(mesh, nodeId('live-1')), []);
 });

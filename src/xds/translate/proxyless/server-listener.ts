@@ -63,19 +63,25 @@ export function uniqueFilterNames(filters: readonly HttpFilter[]): HttpFilter[] 
 }
 
 export function buildServerListener(input: ServerListenerInput): Listener {
+  const mtls = input.transport === 'mtls';
+  const chainName = mtls ? 'inbound-mtls' : 'inbound-plaintext';
   const hcm: HttpConnectionManager = {
-    stat_prefix: `inbound_${input.address}_${input.port}`,
+    // The chain name in the stat prefix also keeps the connection manager of an mTLS chain
+    // different from a plaintext one's. grpc-js-xds 1.14.1 compares a new Listener with the one
+    // it serves by the filters first, then by the transport socket with an inverted null check
+    // (server-listener.js filterChainsEquivalent): with equal filters, plaintext -> mTLS throws
+    // (the update is lost) and mTLS -> plaintext is taken as no change.
+    stat_prefix: `${chainName}_${input.address}_${input.port}`,
     route_config: inboundRouteConfig(input.port),
     http_filters: [...uniqueFilterNames(input.filters), routerFilter()],
   };
-  const mtls = input.transport === 'mtls';
   return {
     name: input.name,
     address: socketAddress(input.address, input.port),
     traffic_direction: 'INBOUND',
     filter_chains: [
       {
-        name: mtls ? 'inbound-mtls' : 'inbound-plaintext',
+        name: chainName,
         filters: [{ name: FILTER.hcm, typed_config: pack(TYPE.hcm, hcm) }],
         ...(mtls ? { transport_socket: serverMtlsTransportSocket() } : {}),
       },

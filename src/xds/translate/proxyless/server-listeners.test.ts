@@ -225,3 +225,18 @@ test('a change of the instances at the server address pushes LDS to it, and noth
   );
   assert.ok(!affectedTypes(PUSH, otherMoved, server()).has(TYPE.listener));
 });
+
+test('mTLS and plaintext chains of a port differ in their connection manager too (a grpc-js-xds 1.14.1 quirk)', () => {
+  // The server compares Listeners by their filters first; equal filters would send it into a
+  // transport socket comparison that throws or ignores the change (server-listener.ts comment).
+  const names = [inbound(7070)];
+  const chain = (mode: 'STRICT' | 'DISABLE'): Loose => {
+    const l: Loose = serverListeners(PUSH, server(), names, inputs(mode)).get(inbound(7070));
+    return l.filter_chains[0];
+  };
+  const strict = chain('STRICT');
+  const plain = chain('DISABLE');
+  assert.ok(strict.transport_socket);
+  assert.equal(plain.transport_socket, undefined);
+  assert.notDeepEqual(strict.filters[0].typed_config.value, plain.filters[0].typed_config.value);
+});
