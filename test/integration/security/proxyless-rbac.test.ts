@@ -336,3 +336,36 @@ test('a running server takes a new policy and new modes from its next Listener, 
   );
   assert.deepEqual(await nacksOf(mesh, nodeId('live-1')), []);
 });
+
+test('turning mTLS on for a running pair: STRICT server and ISTIO_MUTUAL client, no restart', async () => {
+  const s = await serve('migrate', []);
+  const c = new grpc.Client(
+    'xds:///migrate.default.svc.cluster.local:50051',
+    new grpcXds.XdsChannelCredentials(grpc.credentials.createInsecure()),
+    {
+      'grpc.TEST_ONLY_DO_NOT_USE_IN_PROD.xds_bootstrap_config': grpcBootstrap(
+        mesh.xdsPort,
+        nodeId('migrating-client'),
+        {},
+        { certDir: certs.client.dir },
+      ),
+    },
+  );
+  clients.push(c);
+  await eventually(async () => (await callPath(c, ECHO_CALL)).backend === 'migrate', 'plaintext first');
+  assert.equal(s.peers.at(-1), '');
+  modeByPort.set(s.port, 'STRICT');
+  mesh.apply(`apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: migrate }
+spec:
+  host: migrate.default.svc.cluster.local
+  trafficPolicy: { tls: { mode: ISTIO_MUTUAL } }
+`);
+  await eventually(
+    async () => (await callPath(c, ECHO_CALL, {}, 1000)).backend === 'migrate' && s.peers.at(-1) === CLIENT,
+    { what: 'calls over mTLS with the client identity', timeoutMs: 15_000 },
+  );
+  assert.deepEqual(await nacksOf(mesh, nodeId('migrating-client')), []);
+  assert.deepEqual(await nacksOf(mesh, nodeId('migrate-1')), []);
+});
