@@ -1,8 +1,10 @@
 /**
- * RBAC on xDS-enabled gRPC servers (gRFC A41): the envoy.filters.http.rbac filters Istio emits
- * for AuthorizationPolicy, handed to the server Listener through the authorization seam
- * (ServerListenerInputs.authzFilters), enforced by grpc-js-xds with its experimental switch.
- * The filters here are written by hand in the shapes Istio's translation produces.
+ * The security seams of xDS-enabled gRPC servers, live: RBAC (gRFC A41) from the
+ * envoy.filters.http.rbac filters Istio emits for AuthorizationPolicy, handed to the server
+ * Listener through ServerListenerInputs.authzFilters and enforced by grpc-js-xds with its
+ * experimental switch, and the port's mTLS mode through ServerListenerInputs.mtlsModeFor,
+ * changed under running servers. The filters are written by hand in the shapes Istio's
+ * translation produces; the seams are fed from maps by a wrapping translator.
  */
 import '../helpers/grpc-rbac-switch.js';
 import { after, before, test } from 'node:test';
