@@ -211,6 +211,47 @@ const CASES: [string, HttpFilter, RbacRequest, boolean, boolean][] = [
     true,
     true,
   ],
+  // Istio's to.ports and ipBlocks (the test engine's server port is 7070, caller 10.0.0.9).
+  [
+    'DENY to.ports 7070',
+    rbac({ action: 'DENY', policies: policy([{ destination_port: 7070 }]) }),
+    alice,
+    false,
+    false,
+  ],
+  [
+    'DENY to.ports 8080',
+    rbac({ action: 'DENY', policies: policy([{ destination_port: 8080 }]) }),
+    alice,
+    true,
+    true,
+  ],
+  [
+    'DENY ipBlocks 10.0.0.0/24',
+    rbac({
+      action: 'DENY',
+      policies: policy(
+        [{ any: true }],
+        [{ direct_remote_ip: { address_prefix: '10.0.0.0', prefix_len: { value: 24 } } }],
+      ),
+    }),
+    alice,
+    false,
+    false,
+  ],
+  [
+    'ALLOW ipBlocks 192.168.0.0/16',
+    rbac({
+      action: 'ALLOW',
+      policies: policy(
+        [{ any: true }],
+        [{ direct_remote_ip: { address_prefix: '192.168.0.0', prefix_len: { value: 16 } } }],
+      ),
+    }),
+    alice,
+    false,
+    false,
+  ],
 ];
 
 test("gRPC's own RBAC engine, before and after: DENY never loses a match, ALLOW never gains one", () => {
@@ -224,7 +265,7 @@ test("gRPC's own RBAC engine, before and after: DENY never loses a match, ALLOW 
 });
 
 test('filters gRPC evaluates fully come out with the same policies', () => {
-  for (const [what, filter] of CASES.slice(-6)) {
+  for (const [what, filter] of CASES.slice(-10)) {
     const [out] = grpcAuthzFilters([filter]);
     assert.deepEqual(unpackAny(out!.typed_config as never), unpackAny(filter.typed_config as never), what);
     assert.equal(out!.name, filter.name);
