@@ -33,12 +33,6 @@ import { clientRateLimits, outboundPortLimits, proxyRateLimits, type ProxyRateLi
 import { applyRateLimits, rateLimitFilters } from './ratelimit-envoy.js';
 import { securedInboundListener } from './security/mtls-inbound.js';
 import {
-  GRPC_SERVER_LISTENER_PREFIX,
-  grpcServerInboundListener,
-  grpcServerPorts,
-  grpcServerPortsKey,
-} from './security/mtls-grpc-server.js';
-import {
   modeForPort,
   proxyPeerAuthentication,
   type MergedPeerAuthentication,
@@ -46,6 +40,8 @@ import {
 import { buildGatewayRouteConfig, buildSidecarRouteConfig } from './route-config.js';
 import type { RouteSite } from './route-action.js';
 import { proxySecurity, type ProxySecurity } from './security/authorization-proxy.js';
+import { isServerListenerName } from './proxyless/server-names.js';
+import { serverListeners, serverListenersKey } from './proxyless/server-listeners.js';
 import {
   excludedMatches,
   gatewayRouteView,
@@ -335,19 +331,14 @@ function grpcListeners(
   view: ProxyView,
   names: readonly string[] | undefined,
 ): Map<string, Listener> {
-  const out = new Map<string, Listener>();
-  const serverPorts = grpcServerPorts(push, proxy);
+  // xDS-enabled servers (gRFC A36) ask for `xds.istio.io/grpc/lds/inbound/IP:PORT`.
+  const out = serverListeners(push, proxy, names);
   const requests =
     names !== undefined && names.length > 0
       ? names
       : view.scope.services.flatMap((s) => s.ports.map((p) => `${s.hostname}:${p.number}`));
   for (const name of requests) {
-    // xDS-enabled gRPC servers ask for their inbound listeners by Istio's name template.
-    if (name.startsWith(GRPC_SERVER_LISTENER_PREFIX)) {
-      const l = grpcServerInboundListener(name, serverPorts);
-      if (l !== undefined) out.set(name, l);
-      continue;
-    }
+    if (isServerListenerName(name)) continue;
     const hp = splitHostPort(name);
     if (hp === undefined) continue;
     const svc = resolveGrpcHost(push, view, hp.host);
@@ -364,11 +355,11 @@ function ldsKey(push: PushContext, proxy: ProxyNode, view: ProxyView): string {
   const inbound = inboundPorts(push, proxy, view.scope);
   const limits = proxyRateLimits(push, proxy, view, inbound);
   // Inbound mTLS: the PeerAuthentications that apply (by name) and the modes they compose to;
-  // for proxyless servers, the ports they serve and each port's mode.
+  // proxyless servers: each served port's mode and authorization filters.
   const mtls =
-    proxy.type === 'sidecar'
-      ? proxyPeerAuthentication(push, proxy).key
-      : `${proxyPeerAuthentication(push, proxy).key}|srv:${grpcServerPortsKey(grpcServerPorts(push, proxy))}`;
+    proxy.type === 'grpc'
+      ? `srv:${serverListenersKey(push, proxy)}`
+      : proxyPeerAuthentication(push, proxy).key;
   return `lds|${proxy.type}|${view.scope.key}|${inboundKey(inbound)}|rl:${limits.key}|sec:${sec}|pa:${mtls}`;
 }
 

@@ -3,6 +3,7 @@
  * YAML (parsed and validated by src/api, exactly as files are), the ADS server on a free port,
  * and the HTTP API.
  */
+import path from 'node:path';
 import { parseAndValidate } from '../../../src/api/parse.js';
 import { validateResource } from '../../../src/api/validate.js';
 import { formatProblem } from '../../../src/core/errors.js';
@@ -57,12 +58,46 @@ export async function startMesh(
   };
 }
 
-/** Bootstrap JSON for a grpc-js-xds client talking to this control plane. */
+/** What a proxyless workload's bootstrap adds beyond the xDS server and node. */
+export interface GrpcBootstrapOptions {
+  /**
+   * A directory with Istio's proxyless agent files (cert-chain.pem, key.pem, root-cert.pem):
+   * the bootstrap gets a `default` file_watcher certificate provider over them (gRFC A29).
+   */
+  certDir?: string;
+  /** How often the file watcher re-reads them (a protobuf JSON duration). Default 1s. */
+  refreshInterval?: string;
+  /** INSTANCE_IPS node metadata: the addresses whose service instances the workload serves. */
+  instanceIps?: string;
+}
+
+/**
+ * Bootstrap JSON for a grpc-js-xds client or xDS-enabled server talking to this control plane,
+ * as Istio's agent writes it for proxyless workloads (server_listener_resource_name_template
+ * included: servers need it, clients ignore it).
+ */
 export function grpcBootstrap(
   xdsPort: number,
   nodeId = 'grpc~127.0.0.1~client.default~default.svc.cluster.local',
   labels: Record<string, string> = {},
+  options: GrpcBootstrapOptions = {},
 ): string {
+  const certificateProviders =
+    options.certDir === undefined
+      ? {}
+      : {
+          certificate_providers: {
+            default: {
+              plugin_name: 'file_watcher',
+              config: {
+                certificate_file: path.join(options.certDir, 'cert-chain.pem'),
+                private_key_file: path.join(options.certDir, 'key.pem'),
+                ca_certificate_file: path.join(options.certDir, 'root-cert.pem'),
+                refresh_interval: options.refreshInterval ?? '1s',
+              },
+            },
+          },
+        };
   return JSON.stringify({
     xds_servers: [
       {
@@ -71,6 +106,17 @@ export function grpcBootstrap(
         server_features: ['xds_v3'],
       },
     ],
-    node: { id: nodeId, locality: {}, metadata: { GENERATOR: 'grpc', NAMESPACE: 'default', LABELS: labels } },
+    node: {
+      id: nodeId,
+      locality: {},
+      metadata: {
+        GENERATOR: 'grpc',
+        NAMESPACE: 'default',
+        LABELS: labels,
+        ...(options.instanceIps === undefined ? {} : { INSTANCE_IPS: options.instanceIps }),
+      },
+    },
+    server_listener_resource_name_template: 'xds.istio.io/grpc/lds/inbound/%s',
+    ...certificateProviders,
   });
 }

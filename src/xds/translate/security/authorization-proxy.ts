@@ -3,7 +3,7 @@
  * HTTP connection managers, and before the tcp_proxy of its inbound TCP chains. HTTP order, as
  * Istio's listener builder: CUSTOM (shadow RBAC + ext_authz), jwt_authn, then the RBAC filters (AUDIT, DENY,
  * ALLOW).
- * Proxyless gRPC gets none (its server-side RBAC is not wired).
+ * Proxyless gRPC servers take the RBAC filters on their server listeners (proxyless/server-listeners.ts).
  *
  * `key` names every input the filters are built from (the selected policies' fingerprints and
  * the fingerprints of the JWKS they inline), so a policy change moves the LDS key of exactly
@@ -35,7 +35,7 @@ export const NO_SECURITY: ProxySecurity = Object.freeze({ key: '', http: [], net
 
 export function proxySecurity(push: PushContext, proxy: ProxyNode): ProxySecurity {
   const index = push.index.security;
-  if (index.empty || proxy.type === 'grpc') return NO_SECURITY;
+  if (index.empty) return NO_SECURITY;
   const target = workloadTarget(index, proxy, () =>
     push.index.instancesAt(proxy.ipAddresses).flatMap((ep) => {
       const svc = push.index.service(ep.hostname);

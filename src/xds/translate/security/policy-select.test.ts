@@ -212,8 +212,9 @@ test("workloadTarget reads a sidecar's services only when some policy targets a 
   const t = workloadTarget(new SecurityPolicyIndex([POLICIES[6] as Resource], [], undefined), p, instances);
   assert.equal(calls, 1);
   assert.deepEqual(t?.services, ['a.default.svc.cluster.local']);
+  // A proxyless gRPC server is a workload too: its policies ride its server listeners.
   assert.equal(
-    workloadTarget(new SecurityPolicyIndex([], [], undefined), { ...p, type: 'grpc' }, instances),
-    undefined,
+    workloadTarget(new SecurityPolicyIndex([], [], undefined), { ...p, type: 'grpc' }, instances)?.kind,
+    'sidecar',
   );
 });

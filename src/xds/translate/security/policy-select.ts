@@ -210,12 +210,13 @@ export function workloadTarget(
   proxy: ProxyNode,
   instances: () => readonly { hostname: string; source: string }[],
 ): WorkloadTarget | undefined {
-  if (proxy.type === 'grpc') return undefined;
+  // A proxyless gRPC server is a workload like a sidecar's (its RBAC rides its server listeners).
+  const kind = proxy.type === 'router' ? 'router' : 'sidecar';
   const needServices =
-    proxy.type === 'sidecar' && (index.authorization.targetsServices || index.authentication.targetsServices);
+    kind === 'sidecar' && (index.authorization.targetsServices || index.authentication.targetsServices);
   const services = needServices ? instances() : [];
   return {
-    kind: proxy.type,
+    kind,
     namespace: proxy.namespace,
     labels: proxy.labels,
     services: [...new Set(services.map((s) => s.hostname))].sort(),
