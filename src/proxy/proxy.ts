@@ -43,6 +43,7 @@ import type { RouterDeps } from './connection-manager/request-handler.js';
 import { ListenerManager } from './listener/listener-manager.js';
 import type { OriginalDestinationReader } from './listener/outbound-capture.js';
 import { ClusterManager } from './upstream/cluster-manager.js';
+import { SecretResolver } from './identity/secret-resolver.js';
 import { AdsClient } from './xds-client/ads-client.js';
 import { nodeMessage, type ProxyBootstrap } from './xds-client/bootstrap.js';
 
@@ -90,6 +91,7 @@ export class TrellisProxy {
   readonly stats: IstioStats;
   readonly ads: AdsClient;
   readonly listeners: ListenerManager;
+  readonly secrets: SecretResolver;
   private readonly admin: AdminServer;
   private readonly accessLogs: AccessLogWriter;
   private readonly rateLimits: RateLimitClient;
@@ -98,7 +100,10 @@ export class TrellisProxy {
   adminPort = 0;
 
   constructor(private readonly opts: ProxyOptions) {
-    this.clusters = new ClusterManager(opts.clock, opts.random);
+    // Secrets by reference: over ADS from the snapshot in service, `default` / `ROOTCA` from the
+    // workload certificate source (read at each new TLS connection, so a rotation reaches it).
+    this.secrets = new SecretResolver(() => this.snapshotValue, opts.workloadCertificates);
+    this.clusters = new ClusterManager(opts.clock, opts.random, this.secrets);
     this.stats = new IstioStats(opts.bootstrap);
     this.accessLogs = new AccessLogWriter(opts.accessLogStdout);
     this.rateLimits = new RateLimitClient(this.clusters);
@@ -113,6 +118,7 @@ export class TrellisProxy {
       onConnected: opts.onConnected,
       backoff: opts.xdsBackoff,
       protocol: opts.xdsProtocol,
+      workloadCertificates: opts.workloadCertificates !== undefined,
     });
     this.snapshotValue = this.ads.cache.snapshot();
     const deps: RouterDeps = {
@@ -132,6 +138,7 @@ export class TrellisProxy {
       accessLogs: this.accessLogs,
       logger: opts.logger.child('listener'),
       reporterForBound: 'source',
+      secrets: this.secrets,
       ...(opts.originalDestination ? { originalDestination: opts.originalDestination } : {}),
     });
     this.admin = new AdminServer({
@@ -141,6 +148,7 @@ export class TrellisProxy {
       dataPlane: localDataPlane(this.clusters, this.stats),
       xds: () => this.ads.stats,
       logger: opts.logger.child('admin'),
+      workloadCertificate: () => opts.workloadCertificates?.current(),
     });
   }
 

@@ -11,6 +11,7 @@ import type { ProxyConfigSnapshot } from '../model/config.js';
 import type { ClusterManager } from '../upstream/cluster-manager.js';
 import type { NodeMsg } from '../xds-client/bootstrap.js';
 import { configDump } from './config-dump.js';
+import type { WorkloadCertificate } from '../identity/workload-certificate.js';
 import type { IstioStats } from './stats.js';
 import { listenOn } from '../../core/net.js';
 import { errorMessage } from '../../core/errors.js';
@@ -37,6 +38,8 @@ export interface AdminState {
   xds(): { acks: number; nacks: number; connects: number; lastNack: string };
   /** Where handler failures are logged; default a `proxy.admin` logger on stderr. */
   logger?: Logger;
+  /** The workload's own certificate (SDS `default` / `ROOTCA` in the secrets dump), when it has one. */
+  workloadCertificate?: () => WorkloadCertificate | undefined;
 }
 
 /** The data path of this process. */
@@ -156,7 +159,11 @@ export class AdminServer {
       case '/config_dump':
         return text(
           200,
-          JSON.stringify(configDump(this.state.snapshot(), this.state.node), null, 2) + '\n',
+          JSON.stringify(
+            configDump(this.state.snapshot(), this.state.node, this.state.workloadCertificate?.()),
+            null,
+            2,
+          ) + '\n',
           'application/json',
         );
       case '/clusters':

@@ -7,7 +7,8 @@
  * (camelCase names, as protojson and `istioctl proxy-config` read them).
  */
 import { anyToJson } from '../../protocol/protos.js';
-import { redactSecretJson } from '../../protocol/redact.js';
+import { REDACTED, redactSecretJson } from '../../protocol/redact.js';
+import type { WorkloadCertificate } from '../identity/workload-certificate.js';
 import type { ProxyConfigSnapshot, RawResource } from '../model/config.js';
 import type { NodeMsg } from '../xds-client/bootstrap.js';
 import { referencedSecretNames } from '../model/convert-tls.js';
@@ -22,7 +23,11 @@ function sorted(map: ReadonlyMap<string, RawResource>): RawResource[] {
   return [...map.values()].sort((a, b) => a.name.localeCompare(b.name));
 }
 
-export function configDump(snapshot: ProxyConfigSnapshot, node: NodeMsg): Record<string, unknown> {
+export function configDump(
+  snapshot: ProxyConfigSnapshot,
+  node: NodeMsg,
+  workload?: WorkloadCertificate,
+): Record<string, unknown> {
   return {
     configs: [
       {
@@ -78,6 +83,32 @@ export function configDump(snapshot: ProxyConfigSnapshot, node: NodeMsg): Record
       },
     ],
   };
+}
+
+/**
+ * The workload's own secrets as Envoy shows those it got from Istio's agent over `sds-grpc`:
+ * `default` (the chain, and the key as "[redacted]") and `ROOTCA` (the trust bundle), versioned
+ * by the certificate's notBefore so a rotation shows.
+ */
+function workloadSecrets(cert: WorkloadCertificate | undefined): Record<string, unknown>[] {
+  if (cert === undefined) return [];
+  const version = cert.notBefore.toISOString();
+  const bytes = (text: string) => Buffer.from(text).toString('base64');
+  const entry = (name: string, secret: Record<string, unknown>) => ({
+    name,
+    versionInfo: version,
+    lastUpdated: version,
+    secret: { '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret', name, ...secret },
+  });
+  return [
+    entry('default', {
+      tlsCertificate: {
+        certificateChain: { inlineBytes: bytes(cert.certChainPem) },
+        privateKey: { inlineBytes: bytes(REDACTED) },
+      },
+    }),
+    entry('ROOTCA', { validationContext: { trustedCa: { inlineBytes: bytes(cert.rootCertsPem) } } }),
+  ];
 }
 
 /** Secrets the listeners name that have not been received (their listeners are warming). */

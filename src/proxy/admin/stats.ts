@@ -55,6 +55,9 @@ const LABEL_NAMES = [
   'response_code',
   'response_flags',
   'grpc_response_status',
+  'source_principal',
+  'destination_principal',
+  'connection_security_policy',
 ] as const;
 
 export interface TcpSeries {
@@ -106,7 +109,8 @@ export class IstioStats {
       `${info.reporter}\u0000${info.upstreamCluster ?? '\u0001'}\u0000` +
       `${info.upstreamCluster ? '' : info.authority}\u0000${id?.namespace ?? '\u0001'}\u0000` +
       `${id?.workload ?? '\u0001'}\u0000${id?.version ?? '\u0001'}\u0000` +
-      `${info.grpcStatus ?? '\u0001'}\u0000${info.status}\u0000${flagsText(info.flags)}`;
+      `${info.grpcStatus ?? '\u0001'}\u0000${info.status}\u0000${flagsText(info.flags)}\u0000` +
+      securityKey(info);
     let s = this.byFields.get(fieldsKey);
     if (!s) {
       s = this.seriesFor(info);
@@ -174,6 +178,7 @@ export class IstioStats {
       String(info.status),
       flagsText(info.flags),
       info.grpcStatus ?? '',
+      ...securityLabels(info),
     ];
   }
 
@@ -308,6 +313,27 @@ function histogram(out: string[], name: string, all: Series[], get: (s: Series) 
     out.push(`${name}_sum{${s.labels}} ${h.sum}`);
     out.push(`${name}_count{${s.labels}} ${h.count}`);
   }
+}
+
+/**
+ * Istio's security labels. The destination side knows what the inbound connection's handshake
+ * proved: `connection_security_policy` mutual_tls or none, the caller's principal, its own. The
+ * source side reports `unknown` for all three, as Istio's stats filter does without peer metadata.
+ */
+function securityLabels(info: StreamInfo): [string, string, string] {
+  if (info.reporter !== 'destination') return ['unknown', 'unknown', 'unknown'];
+  const sec = info.downstreamSecurity;
+  return [
+    sec?.peerPrincipal ?? 'unknown',
+    sec?.localPrincipal ?? 'unknown',
+    sec?.policy === 'mutual_tls' ? 'mutual_tls' : 'none',
+  ];
+}
+
+function securityKey(info: StreamInfo): string {
+  const sec = info.downstreamSecurity;
+  if (sec === undefined || info.reporter !== 'destination') return '';
+  return `${sec.policy}\u0000${sec.peerPrincipal ?? '\u0001'}\u0000${sec.localPrincipal ?? '\u0001'}`;
 }
 
 /** `outbound|9080|v1|reviews.default.svc.cluster.local` -> the host; else the authority's host. */

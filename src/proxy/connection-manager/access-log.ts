@@ -71,6 +71,16 @@ function operator(op: string, arg: string, info: StreamInfo): string {
       return info.grpcStatus ?? '-';
     case 'RESPONSE_CODE_DETAILS':
       return info.responseCodeDetails ?? (info.upstreamServiceTimeMs !== undefined ? 'via_upstream' : '-');
+    case 'DOWNSTREAM_PEER_URI_SAN':
+      return info.downstreamSecurity?.peerUriSan ?? '-';
+    case 'DOWNSTREAM_LOCAL_URI_SAN':
+      return info.downstreamSecurity?.localUriSan ?? '-';
+    case 'DOWNSTREAM_TLS_VERSION':
+      return info.downstreamSecurity?.tlsVersion ?? '-';
+    case 'REQUESTED_SERVER_NAME':
+      return info.downstreamSecurity?.sni ?? '-';
+    case 'UPSTREAM_TRANSPORT_FAILURE_REASON':
+      return info.upstreamTransportFailureReason ?? '-';
     default:
       return '-';
   }

@@ -27,6 +27,28 @@ export interface ConnectionSecurity {
   sni?: string | undefined;
   /** The negotiated ALPN protocol. */
   alpn?: string | undefined;
+  /** Every URI SAN of the verified peer certificate, comma-joined (%DOWNSTREAM_PEER_URI_SAN%). */
+  peerUriSan?: string | undefined;
+  /** Every URI SAN of the certificate this side served (%DOWNSTREAM_LOCAL_URI_SAN%). */
+  localUriSan?: string | undefined;
+  /** `TLSv1.3`, `TLSv1.2`... (%DOWNSTREAM_TLS_VERSION%). */
+  tlsVersion?: string | undefined;
+}
+
+/** Where a TLS listener leaves a connection's ConnectionSecurity for the codecs to read. */
+const SECURITY = Symbol('trellis.connectionSecurity');
+
+/** Marks a socket with what its handshake proved, before it is handed to a codec. */
+export function setConnectionSecurity(socket: object, security: ConnectionSecurity): void {
+  (socket as { [SECURITY]?: ConnectionSecurity })[SECURITY] = security;
+}
+
+/**
+ * What a socket's handshake proved; undefined for plain text. Reads through node's HTTP/2
+ * session socket proxy, which passes property reads to the socket underneath.
+ */
+export function connectionSecurity(socket: object | null | undefined): ConnectionSecurity | undefined {
+  return socket == null ? undefined : (socket as { [SECURITY]?: ConnectionSecurity })[SECURITY];
 }
 
 export interface Downstream {
@@ -101,6 +123,7 @@ export function fromHttp2(req: http2.Http2ServerRequest, res: http2.Http2ServerR
     body: req,
     remoteAddress: req.socket?.remoteAddress ?? '',
     localPort: req.socket?.localPort ?? 0,
+    security: connectionSecurity(req.socket),
     get headersSent() {
       return res.headersSent;
     },

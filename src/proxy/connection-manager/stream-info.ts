@@ -4,7 +4,7 @@
  */
 import type { EndpointIdentity } from '../model/config.js';
 import type { Clock } from '../../core/clock.js';
-import type { Downstream } from './downstream.js';
+import type { ConnectionSecurity, Downstream } from './downstream.js';
 import { first } from './headers.js';
 import type { ResponseFlag } from './response-flags.js';
 
@@ -38,6 +38,10 @@ export interface StreamInfo {
   attempts: number;
   /** Envoy's %RESPONSE_CODE_DETAILS% when a filter answered (rbac_access_denied_matched_policy[...]). */
   responseCodeDetails?: string;
+  /** What the downstream connection's TLS handshake proved; undefined for plain text. */
+  downstreamSecurity?: ConnectionSecurity;
+  /** Why the last upstream connection failed at the transport (TLS) layer, Envoy's wording. */
+  upstreamTransportFailureReason?: string;
 }
 
 /** A fresh StreamInfo for a request that starts now. */
@@ -61,5 +65,6 @@ export function startStreamInfo(ds: Downstream, reporter: Reporter, clock: Clock
     bytesSent: 0,
     durationMs: 0,
     attempts,
+    downstreamSecurity: ds.security,
   };
 }

@@ -8,7 +8,9 @@
  *   1. server_names: the exact SNI, else the longest `*.suffix` wildcard matching it
  *      (`a.b.example.com` tries `*.b.example.com`, then `*.example.com`, then `*.com`), else
  *      chains without server_names;
- *   2. transport_protocol: `tls` or `raw_buffer` as inspected, else chains without one.
+ *   2. transport_protocol: `tls` or `raw_buffer` as inspected, else chains without one;
+ *   3. application_protocols: the first ALPN value the ClientHello offers that some chain lists
+ *      (Istio's `istio-peer-exchange`, `istio`, `istio-http/1.1`...), else chains without any.
  *
  * No chain left means Envoy closes the connection. Pure; table-tested.
  */
@@ -19,6 +21,8 @@ export interface ConnectionFacts {
   /** SNI from the ClientHello (lower case); undefined when none was sent or not TLS. */
   serverName?: string;
   transportProtocol: 'tls' | 'raw_buffer';
+  /** ALPN protocols the ClientHello offers, in its order; empty when none or not TLS. */
+  applicationProtocols?: readonly string[];
 }
 
 /** `a.b.example.com` -> [`a.b.example.com`, `*.b.example.com`, `*.example.com`, `*.com`]. */
@@ -52,11 +56,23 @@ function byTransport<C extends FilterChainConfig>(chains: readonly C[], transpor
   return exact.length > 0 ? exact : chains.filter((c) => c.transportProtocol === undefined);
 }
 
+function byApplicationProtocols<C extends FilterChainConfig>(
+  chains: readonly C[],
+  offered: readonly string[],
+): C[] {
+  for (const protocol of offered) {
+    const hits = chains.filter((c) => c.applicationProtocols?.includes(protocol) === true);
+    if (hits.length > 0) return hits;
+  }
+  return chains.filter((c) => (c.applicationProtocols ?? []).length === 0);
+}
+
 /** The chain a connection is handed to, or undefined (Envoy: no matching filter chain). */
 export function selectFilterChain<C extends FilterChainConfig>(
   chains: readonly C[],
   facts: ConnectionFacts,
 ): C | undefined {
   const onPort = byPort(chains, facts.destinationPort);
-  return byTransport(byServerName(onPort, facts.serverName), facts.transportProtocol)[0];
+  const byTls = byTransport(byServerName(onPort, facts.serverName), facts.transportProtocol);
+  return byApplicationProtocols(byTls, facts.applicationProtocols ?? [])[0];
 }

@@ -9,7 +9,12 @@
 import http2 from 'node:http2';
 import net from 'node:net';
 import type { Logger } from '../../core/logger.js';
-import { fromHttp2, type Downstream } from '../connection-manager/downstream.js';
+import {
+  connectionSecurity,
+  fromHttp2,
+  setConnectionSecurity,
+  type Downstream,
+} from '../connection-manager/downstream.js';
 import type { Http1ParseError } from '../codec/http1/parser.js';
 import { Http1ServerConnection, type Http1ServerHooks } from '../codec/http1/server-connection.js';
 import { handleRequest, type RequestTarget, type RouterDeps } from '../connection-manager/request-handler.js';
@@ -122,7 +127,10 @@ export class HttpListener {
       socket.pause();
       const n = Math.min(chunk.length, H2_PREFACE.length);
       if (chunk.subarray(0, n).equals(H2_PREFACE.subarray(0, n))) {
-        this.h2.emit('connection', new PrefixedSocket(socket, chunk));
+        const prefixed = new PrefixedSocket(socket, chunk);
+        const security = connectionSecurity(socket);
+        if (security !== undefined) setConnectionSecurity(prefixed, security);
+        this.h2.emit('connection', prefixed);
         return;
       }
       const conn = new Http1ServerConnection(socket, this.h1);

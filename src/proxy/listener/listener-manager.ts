@@ -15,6 +15,7 @@ import { OutboundCapture, type OriginalDestinationReader } from './outbound-capt
 import { TcpListener, type TcpProxyDeps } from './tcp-proxy.js';
 import { TlsListener, terminatesTls } from './tls-listener.js';
 import { boundTarget, inboundTarget } from './targets.js';
+import { SecretResolver } from '../identity/secret-resolver.js';
 
 export interface ListenerManagerOptions {
   bindAddress: string;
@@ -28,6 +29,8 @@ export interface ListenerManagerOptions {
   reporterForBound: 'source' | 'destination';
   /** SO_ORIGINAL_DST, for connections iptables redirected to the outbound capture port. */
   originalDestination?: OriginalDestinationReader;
+  /** Secrets TLS filter chains name: over ADS, or the workload's own (`default`, `ROOTCA`). */
+  secrets?: SecretResolver;
 }
 
 type Bound =
@@ -125,6 +128,8 @@ export class ListenerManager {
     if (kindOf(l) === 'tls') {
       const listener = new TlsListener(l, {
         snapshot: () => this.snapshot,
+        secrets: this.opts.secrets ?? new SecretResolver(() => this.snapshot, undefined),
+        tcp: this.tcpDeps(logger.child(l.name)),
         router: deps,
         reporter,
         logger: logger.child(l.name),

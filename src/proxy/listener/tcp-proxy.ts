@@ -6,6 +6,9 @@
  * address a captured connection was sent to.
  */
 import net from 'node:net';
+import type { ConnectionSecurity } from '../connection-manager/downstream.js';
+import { upstreamTlsFor } from '../upstream/transport-socket-match.js';
+import { tlsFailureReason } from '../upstream/transport.js';
 import type { Logger } from '../../core/logger.js';
 import type { TcpProxyConfig } from '../model/config.js';
 import type { AccessLogWriter } from '../connection-manager/access-log.js';
@@ -13,13 +16,12 @@ import { flagTcpFailure, type TcpFailure } from '../connection-manager/response-
 import { pickWeighted } from '../policy/weighted.js';
 import type { Reporter, StreamInfo } from '../connection-manager/stream-info.js';
 import type { IstioStats, TcpSeries } from '../admin/stats.js';
-import type { EndpointIdentity } from '../model/config.js';
+import type { Endpoint, EndpointIdentity } from '../model/config.js';
 import type { ClusterManager } from '../upstream/cluster-manager.js';
 import type { Clock } from '../../core/clock.js';
 import type { Random } from '../../core/random.js';
 import { listenOn } from '../../core/net.js';
 import { checkNetworkRbac } from './network-rbac.js';
-import type { ConnectionSecurity } from '../connection-manager/downstream.js';
 
 export interface TcpProxyDeps {
   clusters: ClusterManager;
@@ -36,8 +38,8 @@ export interface TcpConnectionOptions {
   reporter?: Reporter;
   /** The address a captured connection was sent to: the endpoint of ORIGINAL_DST clusters. */
   originalDestination?: { address: string; port: number };
-  /** The TLS facts when the chain terminated TLS (network RBAC principals). */
-  security?: ConnectionSecurity;
+  /** What the downstream TLS handshake proved (inbound mTLS chains); undefined for plain text. */
+  security?: ConnectionSecurity | undefined;
 }
 
 export function proxyTcpConnection(
@@ -66,6 +68,7 @@ export function proxyTcpConnection(
     bytesSent: 0,
     durationMs: 0,
     attempts: 1,
+    downstreamSecurity: options.security,
   };
   let series: TcpSeries | undefined;
   // Bytes from the client before the upstream connected (or when it never does).
@@ -115,7 +118,7 @@ export function proxyTcpConnection(
     socket.destroy();
     return;
   }
-  let endpoint: { key: string; host: string; port: number; identity?: EndpointIdentity } | undefined;
+  let endpoint: Pick<Endpoint, 'key' | 'host' | 'port' | 'transportSocketMatch'> & { identity?: EndpointIdentity } | undefined;
   if (cluster.config.type === 'ORIGINAL_DST') {
     if (dst) endpoint = { key: `${dst.address}:${dst.port}`, host: dst.address, port: dst.port };
   } else {
@@ -128,7 +131,9 @@ export function proxyTcpConnection(
   }
   info.upstreamHost = endpoint.key;
   if (endpoint.identity) info.destinationIdentity = endpoint.identity;
-  const upstream = net.connect({ host: endpoint.host, port: endpoint.port });
+  const tls = upstreamTlsFor(cluster.config, endpoint);
+  const opened = deps.clusters.pools.transports.open(endpoint.host, endpoint.port, tls);
+  const upstream = opened.socket;
   let connected = false;
   const connectTimer = setTimeout(
     () => upstream.destroy(new Error('connect timeout')),
@@ -142,7 +147,7 @@ export function proxyTcpConnection(
   };
   upstream.on('timeout', idle);
   socket.on('timeout', idle);
-  upstream.on('connect', () => {
+  upstream.on(opened.readyEvent, () => {
     connected = true;
     clearTimeout(connectTimer);
     if (deps.stats) {
@@ -153,15 +158,17 @@ export function proxyTcpConnection(
       upstream.on('data', (d: Buffer) => (s.sent += d.length));
     }
   });
-  upstream.on('error', () => {
+  upstream.on('error', (err: NodeJS.ErrnoException) => {
     clearTimeout(connectTimer);
+    if (!connected && tls !== undefined) info.upstreamTransportFailureReason ??= tlsFailureReason(err);
     finish(connected ? undefined : 'connect-failure');
     socket.destroy();
   });
   upstream.on('close', () => {
     clearTimeout(connectTimer);
     socket.end();
-    finish();
+    // Closed before it was ready (a TLS peer refusing the handshake): a connect failure.
+    finish(connected ? undefined : 'connect-failure');
   });
   socket.on('close', () => {
     upstream.end();

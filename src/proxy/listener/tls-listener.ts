@@ -1,14 +1,19 @@
 /**
- * A bound listener whose filter chains terminate TLS (gateway servers with `tls.mode: SIMPLE`
- * or `MUTUAL`), with certificates delivered over SDS. Per connection, as Envoy does it:
+ * A bound listener whose filter chains terminate TLS: gateway servers (`tls.mode: SIMPLE` or
+ * `MUTUAL`, certificates over ADS) and sidecar inbound listeners (mesh mTLS with the workload's
+ * own `default` certificate and `ROOTCA` bundle; STRICT has TLS chains only, PERMISSIVE also
+ * plain-text ones). Per connection, as Envoy does it:
  *
- *   1. TLS inspector: read the ClientHello (client-hello.ts) for SNI, or see plain text;
- *   2. filter chain match: SNI against `server_names`, TLS vs plain (filter-chain-match.ts);
- *   3. the chain's transport socket: a TLS handshake with a SecureContext built from the SDS
+ *   1. TLS inspector: read the ClientHello (client-hello.ts) for SNI and ALPN, or see plain text;
+ *   2. filter chain match: port, SNI, TLS vs plain, ALPN (filter-chain-match.ts);
+ *   3. the chain's transport socket: a TLS handshake with a SecureContext built from the
  *      secrets the chain names (certificate chains + keys; for MUTUAL the client CA, clients
- *      without a valid certificate refused), ALPN `h2`/`http/1.1`;
- *   4. the decrypted socket goes to the chain's HttpListener (`accept`), which tells HTTP/2
- *      from HTTP/1.1 by the first bytes, as ALPN agreed.
+ *      without a valid certificate refused). ALPN: the chain's first protocol the client also
+ *      offers; none in common is not an error (as BoringSSL in Envoy: no ALPN is negotiated);
+ *   4. the socket (decrypted, or plain text) goes to the chain's network filter: the HTTP
+ *      connection manager (HttpListener.accept tells HTTP/2 from HTTP/1.1 by the first bytes)
+ *      or the TCP proxy, with what the handshake proved (ConnectionSecurity: the peer's
+ *      principal, ours, SNI, ALPN, version) for RBAC, the access log and the metrics.
  *
  * A chain whose secrets have not arrived yet is warming: Envoy would not serve the listener,
  * here its handshakes are refused (connection closed before any byte is written) with one log
@@ -18,7 +23,7 @@
  * of TLS. A rotated secret applies to new connections; open ones keep theirs. Client
  * certificates are also checked against the SANs, SPKI and hashes the validation context pins.
  */
-import { createHash, type X509Certificate } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Logger } from '../../core/logger.js';
@@ -29,29 +34,41 @@ import type {
   ListenerConfig,
   ProxyConfigSnapshot,
   SecretConfig,
+  SecretRef,
 } from '../model/config.js';
-import type { Downstream } from '../connection-manager/downstream.js';
+import { setConnectionSecurity, type ConnectionSecurity, type Downstream } from '../connection-manager/downstream.js';
 import type { RequestTarget, RouterDeps } from '../connection-manager/request-handler.js';
 import type { Reporter } from '../connection-manager/stream-info.js';
 import { inspectClientHello, MAX_CLIENT_HELLO } from './client-hello.js';
 import { selectFilterChain } from './filter-chain-match.js';
 import { HttpListener } from './http-listener.js';
-import { compileStringMatcher, type StringPredicate } from '../policy/string-matcher.js';
 import { routesTarget } from './targets.js';
+import { compilePeerChecks } from '../identity/peer-checks.js';
+import { leafOf, principalOf, uriSans, type SecretResolver } from '../identity/secret-resolver.js';
+import { proxyTcpConnection, type TcpProxyDeps } from './tcp-proxy.js';
 
 export interface TlsListenerDeps {
-  /** The snapshot being served: its secrets and route tables. */
+  /** The snapshot being served: its route tables. */
   snapshot: () => ProxyConfigSnapshot;
+  /** Secrets by reference: over ADS from the snapshot, the workload's own from its source. */
+  secrets: SecretResolver;
   router: RouterDeps;
+  /** For filter chains whose network filter is a TCP proxy. */
+  tcp: TcpProxyDeps;
   reporter: Reporter;
   logger: Logger;
   /** Time allowed for the ClientHello and the handshake. */
   handshakeTimeoutMs?: number;
 }
 
-/** Whether a listener needs this class: one of its chains terminates TLS. */
+/**
+ * Whether a listener needs this class: one of its chains terminates TLS, or its chains are told
+ * apart by what the TLS inspector reads (a TCP proxy for TLS beside an HTTP chain for plain text).
+ */
 export function terminatesTls(l: ListenerConfig): boolean {
-  return l.filterChains.some((c) => c.tls !== undefined);
+  return l.filterChains.some(
+    (c) => c.tls !== undefined || c.transportProtocol !== undefined || c.applicationProtocols !== undefined,
+  );
 }
 
 /**
@@ -88,11 +105,16 @@ class ChainSlot {
 interface ChainTls {
   config: DownstreamTlsConfig;
   server: tls.Server;
+  /** The same context without ALPN, for clients offering none of the chain's protocols. */
+  noAlpn?: tls.Server;
+  context: tls.SecureContextOptions;
   /** The secret objects its context was built from (snapshots are immutable: identity is enough). */
   secrets: readonly SecretConfig[];
+  /** URI SANs of the certificate this side serves, for ConnectionSecurity.localPrincipal. */
+  localUriSan: string | undefined;
 }
 
-type ServerResult = { ok: true; server: tls.Server } | { ok: false; missing: string[] };
+type ServerResult = { ok: true; tls: ChainTls } | { ok: false; missing: string[] };
 
 const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 
@@ -102,6 +124,8 @@ export class TlsListener {
   private slots: ChainSlot[] = [];
   /** Connections whose ClientHello is still being read. */
   private readonly pending = new Set<net.Socket>();
+  /** Connections handed to a TCP proxy chain. */
+  private readonly tcpSockets = new Set<net.Socket>();
   /** Missing secret names last reported, so warming is logged once and its end once. */
   private warming = '';
   private draining = false;
@@ -138,7 +162,12 @@ export class TlsListener {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const s of this.pending) s.destroy();
     this.pending.clear();
-    await Promise.all(this.slots.map((s) => s.http.drain(graceMs)));
+    const deadline = Date.now() + graceMs;
+    const tcp = (async () => {
+      while (this.tcpSockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      for (const s of this.tcpSockets) s.destroy();
+    })();
+    await Promise.all([...this.slots.map((s) => s.http.drain(graceMs)), tcp]);
     await closed;
   }
 
@@ -174,6 +203,7 @@ export class TlsListener {
           ? {
               transportProtocol: 'tls' as const,
               serverName: hello.serverName,
+              applicationProtocols: hello.alpn,
               destinationPort: socket.localPort,
             }
           : { transportProtocol: 'raw_buffer' as const, destinationPort: socket.localPort };
@@ -190,13 +220,13 @@ export class TlsListener {
         return;
       }
       clearTimeout(timer);
-      if (slot.chain.tls === undefined) this.handOver(slot, socket);
-      else this.handshake(slot, slot.chain.tls, socket);
+      if (slot.chain.tls === undefined) this.handOver(slot, socket, undefined);
+      else this.handshake(slot, slot.chain.tls, socket, hello.kind === 'tls' ? hello.alpn : []);
     };
     socket.on('data', onData);
   }
 
-  private handshake(slot: ChainSlot, config: DownstreamTlsConfig, socket: net.Socket): void {
+  private handshake(slot: ChainSlot, config: DownstreamTlsConfig, socket: net.Socket, offered: string[]): void {
     let found: ServerResult;
     try {
       found = this.tlsServer(slot, config);
@@ -216,7 +246,7 @@ export class TlsListener {
         listener: this.config.name,
         missing: found.missing.join(','),
       });
-      found = { ok: true, server: slot.tls.server };
+      found = { ok: true, tls: slot.tls };
     }
     if (!found.ok) {
       this.reportWarming();
@@ -232,18 +262,22 @@ export class TlsListener {
     // with the chain's context (its handshakeTimeout bounds it) and emits `secureConnection`
     // or `tlsClientError`; a drain from here on lets the handshake finish, then closes.
     this.pending.delete(socket);
-    found.server.emit('connection', socket);
+    const chainTls = found.tls;
+    const agreed = config.alpn.length === 0 || config.alpn.some((p) => offered.includes(p));
+    const server = agreed
+      ? chainTls.server
+      : (chainTls.noAlpn ??= this.createServer(slot, config, chainTls.context, false, () => chainTls.localUriSan));
+    server.emit('connection', socket);
   }
 
   /**
-   * The chain's TLS server with a context from the secrets in the current snapshot: created for
-   * a new config, its context replaced when a secret changed (new connections get it; open ones
+   * The chain's TLS server with a context from the secrets in force: created for a new config,
+   * its context replaced when a secret changed (a rotation: new connections get it; open ones
    * keep theirs), reused otherwise.
    */
   private tlsServer(slot: ChainSlot, config: DownstreamTlsConfig): ServerResult {
-    const snapshot = this.deps.snapshot().secrets;
-    const certs = config.certificateSecrets.map((n) => snapshot.get(n));
-    const ca = config.validationSecret === undefined ? undefined : snapshot.get(config.validationSecret);
+    const certs = config.certificateSecrets.map((r) => this.deps.secrets.get(r));
+    const ca = config.validationSecret === undefined ? undefined : this.deps.secrets.get(config.validationSecret);
     const missing = this.missingFor(config);
     if (missing.length > 0) return { ok: false, missing };
     const secrets = [...certs, ...(ca ? [ca] : [])] as SecretConfig[];
@@ -255,14 +289,33 @@ export class TlsListener {
       ...(config.maxVersion ? { maxVersion: config.maxVersion } : {}),
       ...(config.ciphers ? { ciphers: config.ciphers } : {}),
     };
+    const first = certs[0];
+    const leaf = first?.kind === 'tls_certificate' ? leafOf(first.certificateChain) : undefined;
+    const localUriSan = leaf === undefined ? undefined : uriSans(leaf);
     const current = slot.tls;
     if (current !== undefined && current.config === config) {
-      if (!current.secrets.every((s, i) => s === secrets[i])) {
+      if (!current.secrets.every((s, i) => s === secrets[i]) || current.secrets.length !== secrets.length) {
         current.server.setSecureContext(context);
+        current.noAlpn?.setSecureContext(context);
+        current.context = context;
         current.secrets = secrets;
+        current.localUriSan = localUriSan;
       }
-      return { ok: true, server: current.server };
+      return { ok: true, tls: current };
     }
+    const server = this.createServer(slot, config, context, true, () => chainTls.localUriSan);
+    const chainTls: ChainTls = { config, server, context, secrets, localUriSan };
+    slot.tls = chainTls;
+    return { ok: true, tls: chainTls };
+  }
+
+  private createServer(
+    slot: ChainSlot,
+    config: DownstreamTlsConfig,
+    context: tls.SecureContextOptions,
+    alpn: boolean,
+    localUriSan: () => string | undefined,
+  ): tls.Server {
     const server = tls.createServer({
       ...context,
       // A validation context asks for a client certificate; require_client_certificate refuses
@@ -270,7 +323,7 @@ export class TlsListener {
       requestCert: config.validationSecret !== undefined,
       rejectUnauthorized: config.requireClientCertificate,
       handshakeTimeout: this.deps.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
-      ...(config.alpn.length > 0 ? { ALPNProtocols: [...config.alpn] } : {}),
+      ...(alpn && config.alpn.length > 0 ? { ALPNProtocols: [...config.alpn] } : {}),
     });
     server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: tls.TLSSocket) => {
       this.deps.logger.debug('TLS handshake failed', {
@@ -279,29 +332,37 @@ export class TlsListener {
         error: err.code ?? err.message,
       });
     });
-    const check = clientCertificateCheck(config);
+    const check = compilePeerChecks(config);
     server.on('secureConnection', (socket: tls.TLSSocket) => {
       // Optional client certificates (a CA without require_client_certificate) must still verify,
       // and any client certificate must pass the SAN / SPKI / hash checks.
       const peer = requested(config) ? socket.getPeerX509Certificate() : undefined;
       const error =
-        peer === undefined ? undefined : !socket.authorized ? String(socket.authorizationError) : check(peer);
+        peer === undefined ? undefined : !socket.authorized ? String(socket.authorizationError) : check?.(peer);
       if (error !== undefined) {
         this.deps.logger.debug('client certificate rejected', { listener: this.config.name, error });
         socket.destroy();
         return;
       }
-      this.handOver(slot, socket);
+      this.handOver(slot, socket, securityOf(socket, peer, localUriSan()));
     });
-    slot.tls = { config, server, secrets };
-    return { ok: true, server };
+    return server;
   }
 
-  /** The connection leaves the inspection phase: its chain's HTTP server serves it. */
-  private handOver(slot: ChainSlot, socket: net.Socket): void {
+  /** The connection leaves the inspection phase: its chain's network filter serves it. */
+  private handOver(slot: ChainSlot, socket: net.Socket, security: ConnectionSecurity | undefined): void {
     this.pending.delete(socket);
     if (this.draining) {
       socket.destroy();
+      return;
+    }
+    if (security !== undefined) setConnectionSecurity(socket, security);
+    const filter = slot.chain.filter;
+    if (filter.kind === 'tcp') {
+      this.tcpSockets.add(socket);
+      socket.once('close', () => this.tcpSockets.delete(socket));
+      proxyTcpConnection(socket, filter, this.deps.tcp, { reporter: this.deps.reporter, security });
+      socket.resume();
       return;
     }
     slot.http.accept(socket);
@@ -332,60 +393,29 @@ export class TlsListener {
   }
 
   private missingFor(config: DownstreamTlsConfig): string[] {
-    const secrets = this.deps.snapshot().secrets;
-    const out = config.certificateSecrets.filter((n) => !usable(secrets.get(n), false));
-    if (config.validationSecret !== undefined && !usable(secrets.get(config.validationSecret), true))
-      out.push(config.validationSecret);
+    const get = (r: SecretRef) => this.deps.secrets.get(r);
+    const out = config.certificateSecrets.filter((r) => !usable(get(r), false)).map((r) => r.name);
+    if (config.validationSecret !== undefined && !usable(get(config.validationSecret), true))
+      out.push(config.validationSecret.name);
     return out;
   }
 }
 
-/** Node's `subjectaltname`: `DNS:a, URI:spiffe://x, IP Address:1.2.3.4`, values with `,` quoted. */
-function subjectAltNames(text: string | undefined): { type: string; value: string }[] {
-  const out: { type: string; value: string }[] = [];
-  for (const m of (text ?? '').matchAll(/([A-Za-z][A-Za-z ]*):("(?:[^"\\]|\\.)*"|[^,]*)(?:, |$)/g)) {
-    const raw = m[2]!;
-    let value = raw;
-    if (raw.startsWith('"')) {
-      try {
-        value = JSON.parse(raw) as string;
-      } catch {
-        value = raw.slice(1, -1);
-      }
-    }
-    out.push({ type: m[1]!, value });
-  }
-  return out;
-}
-
-/**
- * The CertificateValidationContext checks beyond the CA, as Envoy applies them to a presented
- * certificate: a SAN matching one matcher (when any), and its SPKI or DER SHA-256 among the
- * pinned ones (when any). Returns why the certificate is refused, or undefined.
- */
-function clientCertificateCheck(config: DownstreamTlsConfig): (cert: X509Certificate) => string | undefined {
-  const sans = (config.subjectAltNames ?? []).map((m): { type?: string; match: StringPredicate } => ({
-    ...(m.type !== undefined ? { type: m.type } : {}),
-    match: compileStringMatcher(m.matcher, 'match_subject_alt_names'),
-  }));
-  const spki = new Set(config.spkiSha256 ?? []);
-  const hashes = new Set(config.certificateSha256 ?? []);
-  return (cert) => {
-    if (sans.length > 0) {
-      const names = subjectAltNames(cert.subjectAltName);
-      if (
-        !names.some((n) => sans.some((m) => (m.type === undefined || m.type === n.type) && m.match(n.value)))
-      )
-        return `no subject alternative name matches (${cert.subjectAltName ?? 'none'})`;
-    }
-    if (spki.size + hashes.size > 0) {
-      const der = cert.publicKey.export({ type: 'spki', format: 'der' });
-      const pinned =
-        spki.has(createHash('sha256').update(der).digest('base64')) ||
-        hashes.has(createHash('sha256').update(cert.raw).digest('hex'));
-      if (!pinned) return 'the certificate matches no verify_certificate_spki or verify_certificate_hash';
-    }
-    return undefined;
+/** What a verified handshake proved, in the terms RBAC, the access log and the metrics use. */
+function securityOf(
+  socket: tls.TLSSocket,
+  peer: X509Certificate | undefined,
+  localUriSan: string | undefined,
+): ConnectionSecurity {
+  const mutual = peer !== undefined && socket.authorized;
+  const servername = (socket as tls.TLSSocket & { servername?: string | false }).servername;
+  return {
+    policy: mutual ? 'mutual_tls' : 'none',
+    ...(mutual ? { peerPrincipal: principalOf(peer), peerUriSan: uriSans(peer) } : {}),
+    ...(localUriSan !== undefined ? { localPrincipal: localUriSan.split(',')[0], localUriSan } : {}),
+    ...(typeof servername === 'string' && servername !== '' ? { sni: servername } : {}),
+    ...(socket.alpnProtocol ? { alpn: socket.alpnProtocol } : {}),
+    tlsVersion: socket.getProtocol() ?? undefined,
   };
 }
 

@@ -156,6 +156,11 @@ export interface Endpoint {
   healthStatus: string;
   weight: number;
   identity: EndpointIdentity;
+  /**
+   * filter_metadata `envoy.transport_socket_match` (Istio: `{tlsMode: istio}`), what the
+   * cluster's transport_socket_matches are matched against; absent when the endpoint has none.
+   */
+  transportSocketMatch?: Readonly<Record<string, unknown>>;
 }
 
 export interface LocalityEndpoints {
@@ -192,6 +197,58 @@ export interface ClusterConfig {
   priorityOptions: PriorityOptions;
   /** Endpoints of STATIC / DNS clusters (inline load_assignment). */
   staticEndpoints?: EndpointSet;
+  /** transport_socket: TLS to every endpoint (undefined: plain text), unless a match says otherwise. */
+  tls?: UpstreamTlsConfig;
+  /**
+   * transport_socket_matches, in order: the first whose `match` is a subset of an endpoint's
+   * `envoy.transport_socket_match` metadata decides (tls undefined: raw_buffer); none: `tls`.
+   */
+  transportSocketMatches?: readonly TransportSocketMatch[];
+}
+
+export interface TransportSocketMatch {
+  name: string;
+  /** Keys and values (strings, numbers, booleans) the endpoint's metadata must all have. */
+  match: Readonly<Record<string, unknown>>;
+  tls?: UpstreamTlsConfig;
+}
+
+/**
+ * An SDS secret reference: `ads` secrets arrive over the ADS stream (gateway credentials,
+ * DestinationRule credentialName); `workload` ones (`default`, `ROOTCA` through Istio's `sds-grpc`
+ * config source) are the proxy's own certificate and trust bundle (ProxyOptions.workloadCertificates).
+ */
+export interface SecretRef {
+  name: string;
+  source: 'ads' | 'workload';
+}
+
+/** What a peer certificate must match beyond chaining to the CA (CertificateValidationContext). */
+export interface PeerCertificateChecks {
+  /** One SAN matching one of these (`type` undefined: any type)... */
+  subjectAltNames?: readonly SubjectAltNameMatch[];
+  /** ...and, when either list is set, its SPKI (base64 sha256) or its DER sha256 (lowercase hex). */
+  spkiSha256?: readonly string[];
+  certificateSha256?: readonly string[];
+}
+
+/** UpstreamTlsContext: the client side of TLS to an endpoint. */
+export interface UpstreamTlsConfig extends PeerCertificateChecks {
+  /**
+   * Identifies the context for connection pools: equal keys mean interchangeable connections
+   * (same certificate names, CA, SNI, ALPN, checks), whatever push the config came from.
+   */
+  key: string;
+  sni?: string;
+  /** alpn_protocols offered, in order; empty: no ALPN. */
+  alpn: readonly string[];
+  /** The client certificate (tls_certificate_sds_secret_configs[0]); absent: none sent. */
+  certificate?: SecretRef;
+  /** The CA the server chain must lead to; absent: the server is not verified (Envoy's default). */
+  validation?: SecretRef;
+  minVersion?: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
+  maxVersion?: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
+  ciphers?: string;
 }
 
 // ---- listeners ----
@@ -360,17 +417,19 @@ export interface FilterChainConfig {
   serverNames?: readonly string[];
   /** filter_chain_match.transport_protocol: `tls` or `raw_buffer`; absent: any. */
   transportProtocol?: string;
+  /** filter_chain_match.application_protocols: ALPN values the ClientHello offers; absent: any. */
+  applicationProtocols?: readonly string[];
   /** The chain terminates TLS (a DownstreamTlsContext transport socket). */
   tls?: DownstreamTlsConfig;
   filter: NetworkFilterConfig;
 }
 
 /** DownstreamTlsContext: certificates and the client CA by SDS name, resolved per connection. */
-export interface DownstreamTlsConfig {
+export interface DownstreamTlsConfig extends PeerCertificateChecks {
   /** tls_certificate_sds_secret_configs: one or more (e.g. RSA and ECDSA) certificates. */
-  certificateSecrets: readonly string[];
+  certificateSecrets: readonly SecretRef[];
   /** validation_context_sds_secret_config: the CA client certificates must chain to. */
-  validationSecret?: string;
+  validationSecret?: SecretRef;
   requireClientCertificate: boolean;
   /** alpn_protocols, in preference order; empty: no ALPN (HTTP/1.1). */
   alpn: readonly string[];
@@ -378,14 +437,6 @@ export interface DownstreamTlsConfig {
   maxVersion?: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
   /** OpenSSL cipher list (tls_params.cipher_suites joined by ':'). */
   ciphers?: string;
-  /**
-   * What a client certificate must also match, beyond chaining to the CA (Envoy's
-   * CertificateValidationContext): one SAN matching one of these (`type` undefined: any type)...
-   */
-  subjectAltNames?: readonly SubjectAltNameMatch[];
-  /** ...and, when either list is set, its SPKI (base64 sha256) or its DER sha256 (lowercase hex). */
-  spkiSha256?: readonly string[];
-  certificateSha256?: readonly string[];
 }
 
 /** match_typed_subject_alt_names / match_subject_alt_names: a StringMatcher per SAN type. */

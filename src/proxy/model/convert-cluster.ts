@@ -8,7 +8,15 @@ import { priorityOptionsFrom, type CommonLbConfig } from '../policy/cluster-load
 import { compileLbSettings } from '../policy/load-balancer.js';
 import { compileOutlierDetection, type OutlierDetectionConfig } from '../policy/outlier-detector.js';
 import { TYPE, unpackAny } from '../../protocol/protos.js';
-import type { ClusterConfig, Endpoint, EndpointIdentity, EndpointSet, LocalityEndpoints } from './config.js';
+import type {
+  ClusterConfig,
+  Endpoint,
+  EndpointIdentity,
+  EndpointSet,
+  LocalityEndpoints,
+  TransportSocketMatch,
+} from './config.js';
+import { convertUpstreamTransport, NO_WORKLOAD_CERTIFICATES, type TlsConvertOptions } from './convert-tls.js';
 import { checkFields, durationMs, fieldSet, structToJson } from './convert-common.js';
 import { u32 } from './convert-common.js';
 import type {
@@ -34,6 +42,7 @@ const CLUSTER_FIELDS = fieldSet(
   'http2_protocol_options',
   'typed_extension_protocol_options',
   'transport_socket',
+  'transport_socket_matches',
   // Harmless for this proxy: naming, stats and DNS tuning.
   'metadata',
   'alt_stat_name',
@@ -53,6 +62,7 @@ export function convertCluster(
   msg: Cluster__Output,
   path: string,
   problems: Problems,
+  options: TlsConvertOptions = NO_WORKLOAD_CERTIFICATES,
 ): ClusterConfig | undefined {
   const name = msg.name ?? '';
   if (name === '') problems.error(`${path}.name`, 'must be non-empty');
@@ -69,15 +79,11 @@ export function convertCluster(
     type === 'ORIGINAL_DST' && msg.lb_policy === 'CLUSTER_PROVIDED'
       ? ({ policy: 'ROUND_ROBIN' } as const)
       : compiled(() => compileLbSettings(msg, path), path, problems);
-  if (msg.transport_socket !== undefined) {
-    const tsName = msg.transport_socket.name ?? '';
-    if (tsName !== 'envoy.transport_sockets.raw_buffer') {
-      problems.error(
-        `${path}.transport_socket`,
-        `transport socket ${JSON.stringify(tsName)} is not supported (TLS upstreams are not implemented)`,
-      );
-    }
-  }
+  const tls =
+    msg.transport_socket === undefined
+      ? undefined
+      : convertUpstreamTransport(msg.transport_socket, `${path}.transport_socket`, problems, options);
+  const transportSocketMatches = socketMatches(msg, path, problems, options);
   const http2 = upstreamHttp2(msg, path, problems);
   const breakers = compiled(
     () =>
@@ -125,7 +131,40 @@ export function convertCluster(
     outlier,
     priorityOptions,
     staticEndpoints,
+    ...(tls ? { tls } : {}),
+    ...(transportSocketMatches ? { transportSocketMatches } : {}),
   });
+}
+
+const MATCH_FIELDS = fieldSet('name', 'match', 'transport_socket');
+
+/** transport_socket_matches: each a name, a flat match struct and a transport socket. */
+function socketMatches(
+  msg: Cluster__Output,
+  path: string,
+  problems: Problems,
+  options: TlsConvertOptions,
+): readonly TransportSocketMatch[] | undefined {
+  const list = msg.transport_socket_matches ?? [];
+  if (list.length === 0) return undefined;
+  return Object.freeze(
+    list.map((m, i) => {
+      const p = `${path}.transport_socket_matches[${i}]`;
+      checkFields(m, p, MATCH_FIELDS, problems);
+      const match = structToJson(m.match);
+      for (const [k, v] of Object.entries(match))
+        if (v !== null && typeof v === 'object')
+          problems.error(`${p}.match.${k}`, 'only string, number and boolean values can be matched');
+      const out: TransportSocketMatch = { name: m.name ?? '', match: Object.freeze(match) };
+      if (m.transport_socket === undefined) {
+        problems.error(`${p}.transport_socket`, 'required');
+      } else {
+        const tls = convertUpstreamTransport(m.transport_socket, `${p}.transport_socket`, problems, options);
+        if (tls) out.tls = tls;
+      }
+      return Object.freeze(out);
+    }),
+  );
 }
 
 /** Runs a policy compiler, turning its TrellisError into a problem with the field path. */
@@ -225,7 +264,15 @@ function convertEndpoint(ep: LbEndpoint__Output, path: string, problems: Problem
     healthStatus,
     weight: u32(ep.load_balancing_weight, 1),
     identity: endpointIdentity(ep.metadata),
+    ...socketMatchMetadata(ep.metadata),
   });
+}
+
+/** filter_metadata `envoy.transport_socket_match` (Istio: `{tlsMode: istio}`), when present. */
+function socketMatchMetadata(md: Metadata__Output | undefined): Pick<Endpoint, 'transportSocketMatch'> {
+  const struct = md?.filter_metadata?.['envoy.transport_socket_match'];
+  if (struct === undefined) return {};
+  return { transportSocketMatch: Object.freeze(structToJson(struct)) };
 }
 
 /**

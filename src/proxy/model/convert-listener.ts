@@ -20,8 +20,8 @@ import { checkFields, durationMs, fieldSet } from './convert-common.js';
 import { bool } from './convert-common.js';
 import { convertHttpFilter } from './convert-http-filters.js';
 import { convertRouteConfiguration } from './convert-route.js';
-import { convertDownstreamTls } from './convert-tls.js';
 import { clientAddressPolicy, convertNetworkRbac } from './convert-security-filters.js';
+import { convertDownstreamTls, NO_WORKLOAD_CERTIFICATES, type TlsConvertOptions } from './convert-tls.js';
 import { DEFAULT_STREAM_IDLE_TIMEOUT_MS } from '../connection-manager/stream-idle-timeout.js';
 import { totalWeight } from '../policy/weighted.js';
 import type {
@@ -80,6 +80,7 @@ export function convertListener(
   msg: Listener__Output,
   path: string,
   problems: Problems,
+  options: TlsConvertOptions = NO_WORKLOAD_CERTIFICATES,
 ): ListenerConfig | undefined {
   const name = msg.name ?? '';
   if (name === '') problems.error(`${path}.name`, 'must be non-empty');
@@ -99,11 +100,11 @@ export function convertListener(
     problems.error(`${path}.address.socket_address.port_value`, 'out of range');
   const chains: FilterChainConfig[] = [];
   (msg.filter_chains ?? []).forEach((fc, i) => {
-    const c = filterChain(fc, `${path}.filter_chains[${i}]`, problems);
+    const c = filterChain(fc, `${path}.filter_chains[${i}]`, problems, options);
     if (c) chains.push(c);
   });
   if (msg.default_filter_chain !== undefined) {
-    const c = filterChain(msg.default_filter_chain, `${path}.default_filter_chain`, problems);
+    const c = filterChain(msg.default_filter_chain, `${path}.default_filter_chain`, problems, options);
     if (c) chains.push(c);
   }
   if (chains.length === 0 && problems.ok)
@@ -132,13 +133,14 @@ function filterChain(
   fc: FilterChain__Output,
   path: string,
   problems: Problems,
+  options: TlsConvertOptions,
 ): FilterChainConfig | undefined {
   if (fc.filter_chain_match !== undefined)
     checkFields(fc.filter_chain_match, `${path}.filter_chain_match`, MATCH_FIELDS, problems);
   const tls =
     fc.transport_socket === undefined
       ? undefined
-      : convertDownstreamTls(fc.transport_socket, `${path}.transport_socket`, problems);
+      : convertDownstreamTls(fc.transport_socket, `${path}.transport_socket`, problems, options);
   const filters = fc.filters ?? [];
   // Network RBAC filters may precede the one terminal filter (convert-security-filters.ts).
   const rbac = filters
@@ -167,15 +169,19 @@ function filterChain(
       problems.error(`${path}.filters`, 'network RBAC is supported ahead of tcp_proxy only');
     else filter = { ...filter, rbac: Object.freeze(rbac.filter((r) => r !== undefined)) };
   }
-  if (tls !== undefined && filter.kind !== 'http')
-    problems.error(`${path}.transport_socket`, 'TLS termination is supported for HTTP filter chains only');
   const out: FilterChainConfig = { name: fc.name ?? '', filter };
   const dp = fc.filter_chain_match?.destination_port?.value;
   if (dp !== undefined) out.destinationPort = dp;
   const sni = fc.filter_chain_match?.server_names ?? [];
   if (sni.length > 0) out.serverNames = Object.freeze(sni.map((n) => n.toLowerCase()));
   const transport = fc.filter_chain_match?.transport_protocol;
-  if (transport) out.transportProtocol = transport;
+  if (transport) {
+    if (transport !== 'tls' && transport !== 'raw_buffer')
+      problems.error(`${path}.filter_chain_match.transport_protocol`, `expected tls or raw_buffer, got ${JSON.stringify(transport)}`);
+    out.transportProtocol = transport;
+  }
+  const alpn = fc.filter_chain_match?.application_protocols ?? [];
+  if (alpn.length > 0) out.applicationProtocols = Object.freeze([...alpn]);
   if (tls !== undefined) out.tls = tls;
   return Object.freeze(out);
 }

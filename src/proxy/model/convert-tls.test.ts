@@ -102,8 +102,8 @@ test('listener TLS: SDS names become the SDS subscription; unsupported TLS setti
   const c = cache.snapshot().listeners.get('0.0.0.0_443')?.filterChains[0];
   assert.deepEqual(c?.serverNames, ['shop.example.com']);
   assert.deepEqual(c?.tls, {
-    certificateSecrets: ['shop-cert'],
-    validationSecret: 'shop-cert-cacert',
+    certificateSecrets: [{ name: 'shop-cert', source: 'ads' }],
+    validationSecret: { name: 'shop-cert-cacert', source: 'ads' },
     requireClientCertificate: true,
     alpn: ['h2', 'http/1.1'],
     minVersion: 'TLSv1.2',
@@ -227,7 +227,7 @@ test('listener TLS: combined validation context SANs, SPKI and hashes reach the 
   assert.equal(ok.kind, 'ack', ok.kind === 'nack' ? ok.problems.join('\n') : '');
   assert.deepEqual(cache.wantedSecretNames(), ['admin-cert', 'admin-cert-cacert']);
   const t = cache.snapshot().listeners.get('0.0.0.0_443')?.filterChains[0]?.tls;
-  assert.equal(t?.validationSecret, 'admin-cert-cacert');
+  assert.deepEqual(t?.validationSecret, { name: 'admin-cert-cacert', source: 'ads' });
   assert.deepEqual(
     t?.subjectAltNames?.map((m) => [m.type, m.matcher.exact ?? m.matcher.prefix]),
     [

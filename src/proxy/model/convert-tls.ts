@@ -15,7 +15,16 @@ import tls from 'node:tls';
 import { isTrellisError, type Problems } from '../../core/errors.js';
 import { checkKeyPair, parseCertificates } from '../../core/pem.js';
 import { TYPE, unpackAny, type AnyLike } from '../../protocol/protos.js';
-import type { DownstreamTlsConfig, ListenerConfig, SecretConfig, SubjectAltNameMatch } from './config.js';
+import type {
+  ClusterConfig,
+  DownstreamTlsConfig,
+  ListenerConfig,
+  PeerCertificateChecks,
+  SecretConfig,
+  SecretRef,
+  SubjectAltNameMatch,
+  UpstreamTlsConfig,
+} from './config.js';
 import { compileStringMatcher, type StringMatcherConfig } from '../policy/string-matcher.js';
 import { checkFields, fieldSet } from './convert-common.js';
 
@@ -41,9 +50,33 @@ export interface SecretMsg {
 
 interface SdsSecretConfigMsg {
   name?: string;
-  sds_config?: { ads?: object; [field: string]: unknown };
+  sds_config?: {
+    ads?: object;
+    api_config_source?: {
+      api_type?: string;
+      transport_api_version?: string;
+      grpc_services?: { envoy_grpc?: { cluster_name?: string; [f: string]: unknown }; [f: string]: unknown }[];
+      [field: string]: unknown;
+    };
+    [field: string]: unknown;
+  };
   [field: string]: unknown;
 }
+
+/**
+ * What conversion needs to know about the proxy: whether it holds a workload certificate source,
+ * without which `sds-grpc` references (`default`, `ROOTCA`) cannot be served and are NACKed.
+ */
+export interface TlsConvertOptions {
+  workloadCertificates: boolean;
+}
+
+export const NO_WORKLOAD_CERTIFICATES: TlsConvertOptions = Object.freeze({ workloadCertificates: false });
+
+/** Istio's SDS cluster: the agent beside Envoy serving the workload's own certificate. */
+export const SDS_GRPC_CLUSTER = 'sds-grpc';
+/** The names the workload certificate source serves (Istio's agent: `default` and `ROOTCA`). */
+export const WORKLOAD_SECRET_NAMES: ReadonlySet<string> = new Set(['default', 'ROOTCA']);
 
 /** CertificateValidationContext: what the proxy enforces beyond the CA (which comes over SDS). */
 interface ValidationContextMsg {
@@ -58,8 +91,7 @@ interface ValidationContextMsg {
   [field: string]: unknown;
 }
 
-interface DownstreamTlsContextMsg {
-  common_tls_context?: {
+interface CommonTlsContextMsg {
     tls_certificate_sds_secret_configs?: SdsSecretConfigMsg[];
     validation_context_sds_secret_config?: SdsSecretConfigMsg;
     combined_validation_context?: {
@@ -75,8 +107,17 @@ interface DownstreamTlsContextMsg {
       [field: string]: unknown;
     };
     [field: string]: unknown;
-  };
+}
+
+interface DownstreamTlsContextMsg {
+  common_tls_context?: CommonTlsContextMsg;
   require_client_certificate?: { value?: boolean };
+  [field: string]: unknown;
+}
+
+interface UpstreamTlsContextMsg {
+  common_tls_context?: CommonTlsContextMsg;
+  sni?: string;
   [field: string]: unknown;
 }
 
@@ -175,15 +216,74 @@ const VERSIONS: Record<string, DownstreamTlsConfig['minVersion']> = {
   TLSv1_3: 'TLSv1.3',
 };
 
-function sdsName(msg: SdsSecretConfigMsg, path: string, problems: Problems): string | undefined {
+const CONFIG_SOURCE_FIELDS = fieldSet(
+  'ads',
+  'api_config_source',
+  'initial_fetch_timeout',
+  'resource_api_version',
+);
+const API_SOURCE_FIELDS = fieldSet(
+  'api_type',
+  'transport_api_version',
+  'grpc_services',
+  'set_node_on_first_message_only',
+);
+
+/**
+ * An SdsSecretConfig: over ADS (`sds_config: { ads: {} }`), or Istio's workload secrets through
+ * `api_config_source` GRPC with envoy_grpc `sds-grpc` (served from the workload certificate
+ * source, which must exist and serves only `default` and `ROOTCA`).
+ */
+function sdsRef(
+  msg: SdsSecretConfigMsg,
+  path: string,
+  problems: Problems,
+  options: TlsConvertOptions,
+): SecretRef | undefined {
   checkFields(msg, path, SDS_FIELDS, problems);
   if (!msg.name) {
     problems.error(`${path}.name`, 'must be non-empty');
     return undefined;
   }
-  if (msg.sds_config?.ads === undefined)
-    problems.error(`${path}.sds_config`, 'secrets come over ADS only (sds_config: { ads: {} })');
-  return msg.name;
+  const source = msg.sds_config;
+  if (source === undefined) {
+    problems.error(`${path}.sds_config`, 'required (inline secrets are not supported)');
+    return undefined;
+  }
+  checkFields(source, `${path}.sds_config`, CONFIG_SOURCE_FIELDS, problems);
+  if (source.ads !== undefined) return { name: msg.name, source: 'ads' };
+  const api = source.api_config_source;
+  const ap = `${path}.sds_config.api_config_source`;
+  if (api === undefined) {
+    problems.error(`${path}.sds_config`, `expected ads or api_config_source (GRPC, envoy_grpc ${SDS_GRPC_CLUSTER})`);
+    return undefined;
+  }
+  checkFields(api, ap, API_SOURCE_FIELDS, problems);
+  if (api.api_type !== 'GRPC') problems.error(`${ap}.api_type`, `only GRPC is supported, got ${api.api_type ?? 'none'}`);
+  const services = api.grpc_services ?? [];
+  const cluster = services[0]?.envoy_grpc?.cluster_name;
+  if (services.length !== 1 || cluster !== SDS_GRPC_CLUSTER) {
+    problems.error(
+      `${ap}.grpc_services`,
+      `only envoy_grpc cluster_name ${JSON.stringify(SDS_GRPC_CLUSTER)} (the workload's own certificates) is supported`,
+    );
+    return undefined;
+  }
+  if (!options.workloadCertificates) {
+    problems.error(
+      `${path}.sds_config`,
+      `secret ${JSON.stringify(msg.name)} comes from ${SDS_GRPC_CLUSTER}, but this proxy has no workload certificate source`,
+    );
+    return undefined;
+  }
+  if (!WORKLOAD_SECRET_NAMES.has(msg.name)) {
+    problems.error(
+      `${path}.name`,
+      `${SDS_GRPC_CLUSTER} serves "default" and "ROOTCA" only, not ${JSON.stringify(msg.name)}`,
+    );
+    return undefined;
+  }
+  return { name: msg.name, source: 'workload' };
 }
 
 function version(v: string | undefined, path: string, problems: Problems): DownstreamTlsConfig['minVersion'] {
@@ -193,45 +293,41 @@ function version(v: string | undefined, path: string, problems: Problems): Downs
   return out;
 }
 
-/** A filter chain's transport_socket: envoy.transport_sockets.tls with a DownstreamTlsContext. */
-export function convertDownstreamTls(
-  socket: { name?: string; typed_config?: AnyLike },
-  path: string,
+/** The parts of a CommonTlsContext both sides share. */
+interface CommonConfig {
+  certificates: SecretRef[];
+  validation?: SecretRef;
+  checks: PeerCertificateChecks;
+  alpn: readonly string[];
+  minVersion?: DownstreamTlsConfig['minVersion'];
+  maxVersion?: DownstreamTlsConfig['maxVersion'];
+  ciphers?: string;
+}
+
+function commonContext(
+  common: CommonTlsContextMsg,
+  cp: string,
   problems: Problems,
-): DownstreamTlsConfig | undefined {
-  const any = socket.typed_config;
-  if (any?.type_url !== TYPE.downstreamTls) {
-    problems.error(
-      `${path}.typed_config`,
-      `transport socket ${JSON.stringify(any?.type_url ?? socket.name ?? '')} is not supported (DownstreamTlsContext is)`,
-    );
-    return undefined;
-  }
-  const msg = unpackAny<DownstreamTlsContextMsg>(any);
-  const p = `${path}.typed_config`;
-  checkFields(msg, p, CONTEXT_FIELDS, problems);
-  const common = msg.common_tls_context ?? {};
-  const cp = `${p}.common_tls_context`;
+  options: TlsConvertOptions,
+): CommonConfig {
   checkFields(common, cp, COMMON_FIELDS, problems);
-  const certificateSecrets: string[] = [];
-  (common.tls_certificate_sds_secret_configs ?? []).forEach((s, i) => {
-    const name = sdsName(s, `${cp}.tls_certificate_sds_secret_configs[${i}]`, problems);
-    if (name !== undefined) certificateSecrets.push(name);
-  });
-  if ((common.tls_certificate_sds_secret_configs ?? []).length === 0)
-    problems.error(`${cp}.tls_certificate_sds_secret_configs`, 'a server certificate (over SDS) is required');
-  const out: DownstreamTlsConfig = {
-    certificateSecrets: Object.freeze(certificateSecrets),
-    requireClientCertificate: msg.require_client_certificate?.value === true,
+  const out: CommonConfig = {
+    certificates: [],
+    checks: {},
     alpn: Object.freeze([...(common.alpn_protocols ?? [])]),
   };
+  (common.tls_certificate_sds_secret_configs ?? []).forEach((s, i) => {
+    const ref = sdsRef(s, `${cp}.tls_certificate_sds_secret_configs[${i}]`, problems, options);
+    if (ref !== undefined) out.certificates.push(ref);
+  });
   if (common.validation_context_sds_secret_config !== undefined) {
-    const name = sdsName(
+    const ref = sdsRef(
       common.validation_context_sds_secret_config,
       `${cp}.validation_context_sds_secret_config`,
       problems,
+      options,
     );
-    if (name !== undefined) out.validationSecret = name;
+    if (ref !== undefined) out.validation = ref;
   }
   const combined = common.combined_validation_context;
   if (combined !== undefined) {
@@ -242,21 +338,17 @@ export function convertDownstreamTls(
     if (combined.validation_context_sds_secret_config === undefined) {
       problems.error(`${vp}.validation_context_sds_secret_config`, 'required (the CA, over SDS)');
     } else {
-      const name = sdsName(
+      const ref = sdsRef(
         combined.validation_context_sds_secret_config,
         `${vp}.validation_context_sds_secret_config`,
         problems,
+        options,
       );
-      if (name !== undefined) out.validationSecret = name;
+      if (ref !== undefined) out.validation = ref;
     }
     if (combined.default_validation_context !== undefined)
-      clientChecks(combined.default_validation_context, `${vp}.default_validation_context`, out, problems);
+      peerChecks(combined.default_validation_context, `${vp}.default_validation_context`, out.checks, problems);
   }
-  if (out.requireClientCertificate && out.validationSecret === undefined)
-    problems.error(
-      `${p}.require_client_certificate`,
-      'requires validation_context_sds_secret_config (the CA client certificates are checked against)',
-    );
   const params = common.tls_params;
   if (params !== undefined) {
     checkFields(params, `${cp}.tls_params`, PARAMS_FIELDS, problems);
@@ -275,6 +367,111 @@ export function convertDownstreamTls(
     if ((params.cipher_suites ?? []).length > 0) out.ciphers = (params.cipher_suites ?? []).join(':');
     checkParams(params.cipher_suites ?? [], out, `${cp}.tls_params`, problems);
   }
+  return out;
+}
+
+function versionFields(c: CommonConfig): Pick<DownstreamTlsConfig, 'minVersion' | 'maxVersion' | 'ciphers'> {
+  return {
+    ...(c.minVersion !== undefined ? { minVersion: c.minVersion } : {}),
+    ...(c.maxVersion !== undefined ? { maxVersion: c.maxVersion } : {}),
+    ...(c.ciphers !== undefined ? { ciphers: c.ciphers } : {}),
+  };
+}
+
+/** A filter chain's transport_socket: envoy.transport_sockets.tls with a DownstreamTlsContext. */
+export function convertDownstreamTls(
+  socket: { name?: string; typed_config?: AnyLike },
+  path: string,
+  problems: Problems,
+  options: TlsConvertOptions = NO_WORKLOAD_CERTIFICATES,
+): DownstreamTlsConfig | undefined {
+  const any = socket.typed_config;
+  if (any?.type_url !== TYPE.downstreamTls) {
+    problems.error(
+      `${path}.typed_config`,
+      `transport socket ${JSON.stringify(any?.type_url ?? socket.name ?? '')} is not supported (DownstreamTlsContext is)`,
+    );
+    return undefined;
+  }
+  const msg = unpackAny<DownstreamTlsContextMsg>(any);
+  const p = `${path}.typed_config`;
+  checkFields(msg, p, CONTEXT_FIELDS, problems);
+  const cp = `${p}.common_tls_context`;
+  const common = commonContext(msg.common_tls_context ?? {}, cp, problems, options);
+  if ((msg.common_tls_context?.tls_certificate_sds_secret_configs ?? []).length === 0)
+    problems.error(`${cp}.tls_certificate_sds_secret_configs`, 'a server certificate (over SDS) is required');
+  const out: DownstreamTlsConfig = {
+    certificateSecrets: Object.freeze(common.certificates),
+    requireClientCertificate: msg.require_client_certificate?.value === true,
+    alpn: common.alpn,
+    ...versionFields(common),
+    ...common.checks,
+  };
+  if (common.validation !== undefined) out.validationSecret = common.validation;
+  if (out.requireClientCertificate && out.validationSecret === undefined)
+    problems.error(
+      `${p}.require_client_certificate`,
+      'requires validation_context_sds_secret_config (the CA client certificates are checked against)',
+    );
+  return Object.freeze(out);
+}
+
+const UPSTREAM_CONTEXT_FIELDS = fieldSet('common_tls_context', 'sni');
+const TRANSPORT_SOCKET_FIELDS = fieldSet('name', 'typed_config');
+export const RAW_BUFFER = 'envoy.transport_sockets.raw_buffer';
+const RAW_BUFFER_TYPE = 'type.googleapis.com/envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer';
+
+/**
+ * A cluster's transport socket: raw_buffer (undefined: plain text) or envoy.transport_sockets.tls
+ * with an UpstreamTlsContext; `null` when it was refused (the problems say why).
+ */
+export function convertUpstreamTransport(
+  socket: { name?: string; typed_config?: AnyLike },
+  path: string,
+  problems: Problems,
+  options: TlsConvertOptions = NO_WORKLOAD_CERTIFICATES,
+): UpstreamTlsConfig | undefined | null {
+  checkFields(socket, path, TRANSPORT_SOCKET_FIELDS, problems);
+  const any = socket.typed_config;
+  if (any === undefined ? socket.name === RAW_BUFFER : any.type_url === RAW_BUFFER_TYPE) return undefined;
+  if (any === undefined) {
+    problems.error(
+      `${path}.typed_config`,
+      `transport socket ${JSON.stringify(socket.name ?? '')} needs typed_config (an UpstreamTlsContext, or raw_buffer)`,
+    );
+    return null;
+  }
+  if (any.type_url !== TYPE.upstreamTls) {
+    problems.error(
+      `${path}.typed_config`,
+      `transport socket ${JSON.stringify(any.type_url ?? '')} is not supported (raw_buffer and UpstreamTlsContext are)`,
+    );
+    return null;
+  }
+  const msg = unpackAny<UpstreamTlsContextMsg>(any);
+  const p = `${path}.typed_config`;
+  checkFields(msg, p, UPSTREAM_CONTEXT_FIELDS, problems);
+  const cp = `${p}.common_tls_context`;
+  const common = commonContext(msg.common_tls_context ?? {}, cp, problems, options);
+  if (common.certificates.length > 1)
+    problems.error(`${cp}.tls_certificate_sds_secret_configs`, 'a client sends at most one certificate');
+  const checked = Object.keys(common.checks).length > 0;
+  if (checked && common.validation === undefined)
+    problems.error(
+      `${cp}.combined_validation_context.default_validation_context`,
+      'SAN and pin checks need a trusted CA (validation_context_sds_secret_config)',
+    );
+  if (!problems.ok) return null;
+  const out: UpstreamTlsConfig = {
+    key: '',
+    alpn: common.alpn,
+    ...versionFields(common),
+    ...common.checks,
+  };
+  if (msg.sni) out.sni = msg.sni;
+  if (common.certificates[0] !== undefined) out.certificate = common.certificates[0];
+  if (common.validation !== undefined) out.validation = common.validation;
+  out.key = JSON.stringify(out);
   return Object.freeze(out);
 }
 
@@ -285,7 +482,7 @@ export function convertDownstreamTls(
  */
 function checkParams(
   ciphers: readonly string[],
-  out: DownstreamTlsConfig,
+  out: Pick<DownstreamTlsConfig, 'minVersion' | 'maxVersion' | 'ciphers'>,
   path: string,
   problems: Problems,
 ): void {
@@ -326,11 +523,11 @@ function checkParams(
   if (error !== undefined) problems.error(path, `OpenSSL refuses these parameters: ${error}`);
 }
 
-/** default_validation_context: the SAN, SPKI and certificate hash checks on client certificates. */
-function clientChecks(
+/** default_validation_context: the SAN, SPKI and certificate hash checks on peer certificates. */
+function peerChecks(
   v: ValidationContextMsg,
   path: string,
-  out: DownstreamTlsConfig,
+  out: PeerCertificateChecks,
   problems: Problems,
 ): void {
   checkFields(v, path, DEFAULT_VALIDATION_FIELDS, problems);
@@ -388,13 +585,23 @@ function clientChecks(
   if (hashes.length > 0) out.certificateSha256 = Object.freeze(hashes);
 }
 
-/** SDS names the listener's TLS filter chains reference (certificates and CAs). */
+/** SDS names (over ADS) the listener's TLS filter chains reference (certificates and CAs). */
 export function referencedSecretNames(l: ListenerConfig): string[] {
   const out: string[] = [];
   for (const c of l.filterChains) {
     if (c.tls === undefined) continue;
-    out.push(...c.tls.certificateSecrets);
-    if (c.tls.validationSecret !== undefined) out.push(c.tls.validationSecret);
+    for (const ref of c.tls.certificateSecrets) if (ref.source === 'ads') out.push(ref.name);
+    if (c.tls.validationSecret?.source === 'ads') out.push(c.tls.validationSecret.name);
+  }
+  return out;
+}
+
+/** SDS names (over ADS) a cluster's TLS contexts reference (DestinationRule credentialName). */
+export function clusterSecretNames(c: ClusterConfig): string[] {
+  const out: string[] = [];
+  for (const t of [c.tls, ...(c.transportSocketMatches ?? []).map((m) => m.tls)]) {
+    if (t?.certificate?.source === 'ads') out.push(t.certificate.name);
+    if (t?.validation?.source === 'ads') out.push(t.validation.name);
   }
   return out;
 }

@@ -22,6 +22,7 @@ import type { ClusterRuntime, UpstreamClaim, UpstreamHost } from '../upstream/cl
 import type { UpstreamPools } from '../upstream/pools.js';
 import type { OutgoingHeaders, UpstreamAttempt } from '../upstream/attempt.js';
 import { sendUpstream } from '../upstream/upstream-request.js';
+import { upstreamTlsFor } from '../upstream/transport-socket-match.js';
 import type { Downstream } from '../connection-manager/downstream.js';
 import type { LocalReplyReason } from '../connection-manager/local-reply.js';
 import type { ReplayableBody } from '../connection-manager/request-body.js';
@@ -125,6 +126,8 @@ export async function forward(
         return { kind: 'timeout' };
       }
       cluster.record(claim.host, outlierOutcome(result));
+      if (result.kind === 'error' && result.error.transportFailureReason !== undefined)
+        info.upstreamTransportFailureReason = result.error.transportFailureReason;
       if (result.kind === 'per-try-timeout') cluster.counters.upstream_rq_per_try_timeout++;
       const decision = retry.decide(retryOutcome(result));
       if (decision === 'retry') {
@@ -177,6 +180,7 @@ function send(req: ForwardRequest, claim: UpstreamClaim, deps: ForwardDeps) {
       body: req.body,
       connectTimeoutMs: config.connectTimeoutMs,
       maxConnections: config.circuitBreakers.DEFAULT.connections,
+      tls: upstreamTlsFor(config, claim.endpoint),
     },
     deps.pools,
   );

@@ -7,6 +7,7 @@ import type { ClusterRuntime } from '../upstream/cluster-manager.js';
 import type { UpstreamPools } from '../upstream/pools.js';
 import { DISCARD_BODY, type OutgoingHeaders } from '../upstream/attempt.js';
 import { sendUpstream } from '../upstream/upstream-request.js';
+import { upstreamTlsFor } from '../upstream/transport-socket-match.js';
 import type { ReplayableBody } from '../connection-manager/request-body.js';
 
 export function shadowAuthority(authority: string): string {
@@ -33,6 +34,7 @@ export function mirrorRequest(
       connectTimeoutMs: cluster.config.connectTimeoutMs,
       maxConnections: cluster.config.circuitBreakers.DEFAULT.connections,
       shadow: true,
+      tls: upstreamTlsFor(cluster.config, host.endpoint),
     },
     pools,
   );

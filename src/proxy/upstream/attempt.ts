@@ -45,6 +45,9 @@ export const DISCARD_BODY: ResponseBodyReader = {
  * the connection, which decides `reset-before-request` retries.
  */
 export class UpstreamError extends Error {
+  /** A TLS handshake failure's reason in Envoy's wording (%UPSTREAM_TRANSPORT_FAILURE_REASON%). */
+  transportFailureReason?: string;
+
   constructor(
     readonly kind: 'connect' | 'reset' | 'refused-stream',
     message: string,

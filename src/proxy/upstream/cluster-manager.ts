@@ -19,6 +19,7 @@ import { ClusterLoadBalancer } from '../policy/cluster-load-balancer.js';
 import type { HostHealth, LocalityHosts, PriorityHost } from '../policy/locality.js';
 import { OutlierDetector, type UpstreamOutcome } from '../policy/outlier-detector.js';
 import { UpstreamPools } from './pools.js';
+import type { SecretResolver } from '../identity/secret-resolver.js';
 
 export class UpstreamHost implements PriorityHost {
   activeRequests = 0;
@@ -222,14 +223,18 @@ export class ClusterRuntime {
 }
 
 export class ClusterManager {
-  readonly pools = new UpstreamPools();
+  readonly pools: UpstreamPools;
   private readonly clusters = new Map<string, ClusterRuntime>();
   private snapshot: ProxyConfigSnapshot | undefined;
 
   constructor(
     private readonly clock: Clock,
     private readonly random: Random,
-  ) {}
+    /** Secrets for TLS transport sockets; absent: TLS clusters fail to connect. */
+    secrets?: SecretResolver,
+  ) {
+    this.pools = new UpstreamPools(secrets);
+  }
 
   get(name: string): ClusterRuntime | undefined {
     return this.clusters.get(name);

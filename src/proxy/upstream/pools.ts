@@ -5,10 +5,22 @@
  */
 import http2 from 'node:http2';
 import { Http1Pool } from '../codec/http1/client-pool.js';
+import type { UpstreamTlsConfig } from '../model/config.js';
+import type { SecretResolver } from '../identity/secret-resolver.js';
+import { tlsFailureReason, UpstreamTransports } from './transport.js';
 
 interface H2Entry {
   session: http2.ClientHttp2Session;
   connected: boolean;
+  /** The endpoint (`host:port`) it connects to: pools are keyed by endpoint and TLS context. */
+  endpoint: string;
+  /** Why the TLS handshake failed, when it did. */
+  transportFailure?: string;
+}
+
+/** Connections are interchangeable only with the same endpoint and the same TLS context. */
+function poolKey(endpoint: string, tls: UpstreamTlsConfig | undefined): string {
+  return tls === undefined ? endpoint : `${endpoint}|${tls.key}`;
 }
 
 /** How often idle HTTP/1.1 connections are checked against their idle timeout. */
@@ -18,12 +30,24 @@ export class UpstreamPools {
   private readonly h1 = new Map<string, Http1Pool>();
   private readonly sessions = new Map<string, H2Entry>();
   private sweeper: NodeJS.Timeout | undefined;
+  readonly transports: UpstreamTransports;
 
-  /** The HTTP/1.1 pool for endpoint `key` (`host:port`). */
-  http1(key: string, host: string, port: number, maxConnections: number): Http1Pool {
+  constructor(secrets?: SecretResolver) {
+    this.transports = new UpstreamTransports(secrets);
+  }
+
+  /** The HTTP/1.1 pool for endpoint `endpoint` (`host:port`) over `tls` (undefined: plain text). */
+  http1(
+    endpoint: string,
+    host: string,
+    port: number,
+    maxConnections: number,
+    tls?: UpstreamTlsConfig,
+  ): Http1Pool {
+    const key = poolKey(endpoint, tls);
     let pool = this.h1.get(key);
     if (!pool) {
-      pool = new Http1Pool(host, port, maxConnections);
+      pool = new Http1Pool(host, port, maxConnections, endpoint, () => this.transports.open(host, port, tls));
       this.h1.set(key, pool);
       if (!this.sweeper) {
         this.sweeper = setInterval(() => {
@@ -39,20 +63,28 @@ export class UpstreamPools {
     return pool;
   }
 
-  /** The h2c session to `host:port`, connecting when there is none or it closed. */
-  session(key: string, host: string, port: number): H2Entry {
+  /** The HTTP/2 session to `host:port` (h2c, or h2 over `tls`), connecting when there is none or it closed. */
+  session(endpoint: string, host: string, port: number, tls?: UpstreamTlsConfig): H2Entry {
+    const key = poolKey(endpoint, tls);
     const existing = this.sessions.get(key);
     if (existing && !existing.session.closed && !existing.session.destroyed) return existing;
-    const authority = host.includes(':') ? `http://[${host}]:${port}` : `http://${host}:${port}`;
-    const session = http2.connect(authority);
-    const entry: H2Entry = { session, connected: false };
+    const scheme = tls === undefined ? 'http' : 'https';
+    const authority = host.includes(':') ? `${scheme}://[${host}]:${port}` : `${scheme}://${host}:${port}`;
+    const session =
+      tls === undefined
+        ? http2.connect(authority)
+        : http2.connect(authority, { createConnection: () => this.transports.open(host, port, tls).socket });
+    const entry: H2Entry = { session, connected: false, endpoint };
     session.once('connect', () => {
       entry.connected = true;
     });
     const forget = () => {
       if (this.sessions.get(key) === entry) this.sessions.delete(key);
     };
-    session.on('error', forget);
+    session.on('error', (err: NodeJS.ErrnoException) => {
+      if (tls !== undefined && !entry.connected) entry.transportFailure ??= tlsFailureReason(err);
+      forget();
+    });
     session.on('close', forget);
     session.on('goaway', forget);
     // An idle session must not keep the process alive.
@@ -64,13 +96,13 @@ export class UpstreamPools {
   /** Closes pools whose endpoint is not in `live`. In-flight requests finish first. */
   retain(live: ReadonlySet<string>): void {
     for (const [key, pool] of this.h1) {
-      if (live.has(key)) continue;
+      if (live.has(pool.endpoint)) continue;
       this.h1.delete(key);
       // Idle connections close now, busy ones when their request is done.
       pool.retire();
     }
     for (const [key, entry] of this.sessions) {
-      if (live.has(key)) continue;
+      if (live.has(entry.endpoint)) continue;
       this.sessions.delete(key);
       entry.session.close();
     }

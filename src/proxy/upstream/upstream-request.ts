@@ -6,7 +6,7 @@
  * a stream, so the HTTP/1.1 path allocates no stream per request.
  */
 import http2 from 'node:http2';
-import type { Endpoint } from '../model/config.js';
+import type { Endpoint, UpstreamTlsConfig } from '../model/config.js';
 import type { ReplayableBody } from '../connection-manager/request-body.js';
 import { Http1ClientRequest } from '../codec/http1/client-connection.js';
 import {
@@ -30,6 +30,8 @@ export interface UpstreamRequestSpec {
   maxConnections: number;
   /** A mirror: the body is copied without backpressure. */
   shadow?: boolean;
+  /** TLS to the endpoint (transport-socket-match.ts picks it); undefined: plain text. */
+  tls?: UpstreamTlsConfig | undefined;
 }
 
 export function sendUpstream(spec: UpstreamRequestSpec, pools: UpstreamPools): UpstreamAttempt {
@@ -57,13 +59,13 @@ function sendH1(spec: UpstreamRequestSpec, pools: UpstreamPools): UpstreamAttemp
     return { response: Promise.reject(e), cancel: () => undefined, detachBody: () => undefined };
   }
   req.start();
-  pools.http1(endpoint.key, endpoint.host, endpoint.port, spec.maxConnections).send(req);
+  pools.http1(endpoint.key, endpoint.host, endpoint.port, spec.maxConnections, spec.tls).send(req);
   return req;
 }
 
 function sendH2(spec: UpstreamRequestSpec, pools: UpstreamPools): UpstreamAttempt {
   const { endpoint } = spec;
-  const entry = pools.session(endpoint.key, endpoint.host, endpoint.port);
+  const entry = pools.session(endpoint.key, endpoint.host, endpoint.port, spec.tls);
   let stream: http2.ClientHttp2Stream | undefined;
   let detachBody = () => undefined as void;
   const response = new Promise<UpstreamResponse>((resolve, reject) => {
@@ -81,7 +83,7 @@ function sendH2(spec: UpstreamRequestSpec, pools: UpstreamPools): UpstreamAttemp
         ':method': spec.method,
         ':path': spec.path,
         ':authority': spec.authority,
-        ':scheme': 'http',
+        ':scheme': spec.tls === undefined ? 'http' : 'https',
       });
     } catch (err) {
       reject(new UpstreamError(entry.connected ? 'reset' : 'connect', (err as Error).message));
@@ -94,15 +96,19 @@ function sendH2(spec: UpstreamRequestSpec, pools: UpstreamPools): UpstreamAttemp
     });
     // Closed before headers: a connect failure, a stream the upstream refused (it did no work on
     // it, so `refused-stream` may retry it), or a reset.
-    const failure = (message: string) =>
-      new UpstreamError(
+    const failure = (message: string) => {
+      const tlsFailure = entry.connected ? undefined : entry.transportFailure;
+      const error = new UpstreamError(
         !entry.connected
           ? 'connect'
           : s.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM
             ? 'refused-stream'
             : 'reset',
-        message,
+        tlsFailure !== undefined ? `transport failure reason: ${tlsFailure}` : message,
       );
+      if (tlsFailure !== undefined) error.transportFailureReason = tlsFailure;
+      return error;
+    };
     s.on('error', (err: NodeJS.ErrnoException) => reject(failure(err.code ?? err.message)));
     s.on('close', () => reject(failure(`stream closed (code ${s.rstCode ?? 0})`)));
     s.on('response', (headers: http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader, flags: number) => {

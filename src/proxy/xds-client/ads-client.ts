@@ -47,6 +47,8 @@ export interface AdsClientOptions {
   backoff?: BackoffPolicy;
   /** Default `auto`. */
   protocol?: XdsProtocol;
+  /** Whether the proxy has a workload certificate source (else `sds-grpc` secrets are NACKed). */
+  workloadCertificates?: boolean;
 }
 
 interface DiscoveryRequestMsg {
@@ -121,7 +123,9 @@ export class AdsClient {
   };
 
   constructor(private readonly options: AdsClientOptions) {
-    this.cache = new XdsResourceCache(() => options.clock.wallNow());
+    this.cache = new XdsResourceCache(() => options.clock.wallNow(), {
+      workloadCertificates: options.workloadCertificates === true,
+    });
     const backoff = options.backoff ?? XDS_RECONNECT_BACKOFF;
     // grpc-js has its own connection backoff under ours (1 s growing to 120 s): a new stream on a
     // channel still backing off fails without dialing, so cap it the same way or it would
@@ -357,6 +361,8 @@ export class AdsClient {
     if (type === 'CDS') {
       this.syncEndpoints();
       if (!this.requested.has('LDS')) this.request('LDS');
+      // Clusters name secrets too (DestinationRule credentialName), once listeners were asked for.
+      else this.syncSecrets();
     } else if (type === 'LDS') {
       this.syncRoutes();
       this.syncSecrets();
@@ -399,7 +405,7 @@ export class AdsClient {
     this.follow('RDS', this.cache.wantedRouteNames());
   }
 
-  /** SDS for the certificates and CAs the TLS filter chains of accepted listeners name. */
+  /** SDS for the certificates and CAs the TLS contexts of accepted listeners and clusters name. */
   private syncSecrets(): void {
     this.follow('SDS', this.cache.wantedSecretNames());
   }

@@ -64,7 +64,7 @@ test('a response with any invalid resource is rejected whole and names every pro
   assert.equal(outcome.version, '1', 'NACK carries the version still in use');
   assert.deepEqual(outcome.problems, [
     'Cluster "dns".load_assignment: a STRICT_DNS cluster needs load_assignment',
-    'Cluster "tls".transport_socket: transport socket "envoy.transport_sockets.tls" is not supported (TLS upstreams are not implemented)',
+    'Cluster "tls".transport_socket.typed_config: transport socket "envoy.transport_sockets.tls" needs typed_config (an UpstreamTlsContext, or raw_buffer)',
     'Cluster "good": duplicate resource name',
   ]);
   assert.deepEqual([...cache.snapshot().clusters.keys()], ['good']);

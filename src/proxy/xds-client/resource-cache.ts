@@ -32,7 +32,14 @@ import type {
 import { convertCluster, convertLoadAssignment } from '../model/convert-cluster.js';
 import { convertListener, referencedRouteNames } from '../model/convert-listener.js';
 import { convertRouteConfiguration } from '../model/convert-route.js';
-import { convertSecret, referencedSecretNames, type SecretMsg } from '../model/convert-tls.js';
+import {
+  clusterSecretNames,
+  convertSecret,
+  NO_WORKLOAD_CERTIFICATES,
+  referencedSecretNames,
+  type SecretMsg,
+  type TlsConvertOptions,
+} from '../model/convert-tls.js';
 import type { DiscoveryResponse__Output } from '../../protocol/envoy-types.js';
 
 export const TYPE_BY_SHORT: Record<XdsShortType, string> = {
@@ -122,7 +129,11 @@ export class XdsResourceCache {
   /** The listeners and route configurations in service (what the last snapshot published). */
   private readonly inService: Record<HeldType, Map<string, Entry>> = { LDS: new Map(), RDS: new Map() };
 
-  constructor(private readonly now: () => number) {
+  constructor(
+    private readonly now: () => number,
+    /** What conversion needs to know of the proxy (whether it has a workload certificate source). */
+    private readonly convertOptions: TlsConvertOptions = NO_WORKLOAD_CERTIFICATES,
+  ) {
     this.current = this.build();
   }
 
@@ -158,11 +169,13 @@ export class XdsResourceCache {
     return [...names].sort();
   }
 
-  /** SDS names (certificates, CAs) the accepted listeners' TLS filter chains reference. */
+  /** SDS names (certificates, CAs) the accepted listeners' and clusters' TLS contexts reference over ADS. */
   wantedSecretNames(): string[] {
     const names = new Set<string>();
     for (const e of this.entries.LDS.values())
       for (const n of referencedSecretNames(e.config as ListenerConfig)) names.add(n);
+    for (const e of this.entries.CDS.values())
+      for (const n of clusterSecretNames(e.config as ClusterConfig)) names.add(n);
     return [...names].sort();
   }
 
@@ -197,7 +210,7 @@ export class XdsResourceCache {
       }
       // Each resource is judged on its own, so one bad resource does not hide another's problems.
       const own = new Problems();
-      const config = convert(type, any, path, own);
+      const config = convert(type, any, path, own, this.convertOptions);
       problems.items.push(...own.items);
       if (config === undefined || !own.ok) return;
       const name = nameOf(config);
@@ -287,7 +300,7 @@ export class XdsResourceCache {
         return;
       }
       const own = new Problems();
-      const config = convert(type, r.resource, path, own);
+      const config = convert(type, r.resource, path, own, this.convertOptions);
       problems.items.push(...own.items);
       if (config === undefined || !own.ok) return;
       if (nameOf(config) !== name) {
@@ -475,7 +488,13 @@ export function routedClusters(table: RouteTable): string[] {
   return [...out];
 }
 
-function convert(type: XdsShortType, any: AnyLike, path: string, problems: Problems): Converted | undefined {
+function convert(
+  type: XdsShortType,
+  any: AnyLike,
+  path: string,
+  problems: Problems,
+  options: TlsConvertOptions,
+): Converted | undefined {
   let msg: object;
   try {
     msg = unpackAny(any);
@@ -494,11 +513,11 @@ function convert(type: XdsShortType, any: AnyLike, path: string, problems: Probl
   if (name !== '') path = `${RESOURCE_KIND[type]} ${JSON.stringify(name)}`;
   switch (type) {
     case 'CDS':
-      return convertCluster(msg, path, problems);
+      return convertCluster(msg, path, problems, options);
     case 'EDS':
       return convertLoadAssignment(msg, path, problems);
     case 'LDS':
-      return convertListener(msg, path, problems);
+      return convertListener(msg, path, problems, options);
     case 'RDS':
       return convertRouteConfiguration(msg, path, problems);
     case 'SDS':

@@ -19,6 +19,7 @@ import type {
   UpstreamResponse,
 } from '../../upstream/attempt.js';
 import { UpstreamError } from '../../upstream/attempt.js';
+import { tlsFailureReason, type UpstreamSocket } from '../../upstream/transport.js';
 import { Http1ParseError, Http1Parser, type MessageHead, type ParserHandler } from './parser.js';
 import { chunkSizeLine, fieldLines, writeFramed } from './serializer.js';
 
@@ -26,6 +27,8 @@ import { chunkSizeLine, fieldLines, writeFramed } from './serializer.js';
 export interface ConnectionOwner {
   readonly host: string;
   readonly port: number;
+  /** Opens the connection (TLS for clusters with a TLS transport socket); plain TCP when absent. */
+  readonly open?: (() => UpstreamSocket) | undefined;
   /** The connection finished a request and may carry another. */
   release(conn: Http1ClientConnection): void;
   /** The connection is gone. */
@@ -65,6 +68,9 @@ export class Http1ClientConnection implements ParserHandler {
   private readonly parser: Http1Parser;
   private current: Http1ClientRequest | undefined;
   private connected = false;
+  /** TLS: ready at `secureConnect`, and failures before it are transport failures. */
+  private readonly secure: boolean;
+  private transportFailure: string | undefined;
   private closed = false;
   private connectTimer: NodeJS.Timeout | undefined;
   private lastError: string | undefined;
@@ -81,14 +87,16 @@ export class Http1ClientConnection implements ParserHandler {
     connectTimeoutMs: number,
   ) {
     this.parser = new Http1Parser(this, { mode: 'response', maxHeaderBytes: MAX_RESPONSE_HEADER_BYTES });
-    const socket = net.connect({ host: owner.host, port: owner.port });
+    const opened = owner.open?.() ?? { socket: net.connect({ host: owner.host, port: owner.port }), readyEvent: 'connect' };
+    const socket = opened.socket;
     this.socket = socket;
+    this.secure = opened.readyEvent === 'secureConnect';
     socket.setNoDelay(true);
     this.connectTimer = setTimeout(() => {
       this.lastError = `connect timeout after ${connectTimeoutMs}ms`;
       socket.destroy();
     }, connectTimeoutMs);
-    socket.once('connect', this.onConnect);
+    socket.once(opened.readyEvent, this.onConnect);
     socket.on('data', this.onData);
     socket.on('end', this.onEnd);
     socket.on('close', this.onClose);
@@ -205,6 +213,12 @@ export class Http1ClientConnection implements ParserHandler {
   };
 
   private readonly onError = (err: NodeJS.ErrnoException): void => {
+    // Before a TLS connection is secure, an error is the handshake failing (Envoy's UF with a
+    // transport failure reason).
+    if (this.secure && !this.connected && this.lastError === undefined) {
+      this.transportFailure = tlsFailureReason(err);
+      this.lastError = `transport failure reason: ${this.transportFailure}`;
+    }
     this.lastError ??= err.code ?? err.message;
   };
 
@@ -216,9 +230,9 @@ export class Http1ClientConnection implements ParserHandler {
     this.current = undefined;
     if (req) {
       req.conn = undefined;
-      req.fail(
-        new UpstreamError(this.connected ? 'reset' : 'connect', this.lastError ?? 'ECONNRESET', req.live),
-      );
+      const error = new UpstreamError(this.connected ? 'reset' : 'connect', this.lastError ?? 'ECONNRESET', req.live);
+      if (this.transportFailure !== undefined) error.transportFailureReason = this.transportFailure;
+      req.fail(error);
     }
     this.owner.removed(this);
   };

@@ -5,6 +5,7 @@
  * connections are reused most recently used first (fewer warm connections, better cache
  * locality) and closed after 60 s idle or when the upstream closes them.
  */
+import type { UpstreamSocket } from '../../upstream/transport.js';
 import { Http1ClientConnection, type ConnectionOwner, type Http1ClientRequest } from './client-connection.js';
 
 export const IDLE_TIMEOUT_MS = 60_000;
@@ -19,6 +20,10 @@ export class Http1Pool implements ConnectionOwner {
     readonly host: string,
     readonly port: number,
     public maxConnections: number,
+    /** `host:port`, what config pushes keep pools by. */
+    readonly endpoint = `${host}:${port}`,
+    /** Opens a connection: plain TCP by default, TLS for clusters with a TLS transport socket. */
+    readonly open?: () => UpstreamSocket,
   ) {}
 
   /** Connections open or connecting. */

@@ -15,6 +15,7 @@
  * those bytes leave this codec (`takeOver`, src/proxy/connection-manager/upgrade.ts); on any other response
  * the connection closes after it and the held bytes are dropped.
  */
+import { connectionSecurity, type ConnectionSecurity } from '../../connection-manager/downstream.js';
 import type net from 'node:net';
 import type { Downstream } from '../../connection-manager/downstream.js';
 import {
@@ -56,6 +57,8 @@ export class Http1ServerConnection implements ParserHandler, ExchangeOwner {
   private readonly parser: Http1Parser;
   private readonly remoteAddress: string;
   private readonly localPort: number;
+  /** What the TLS handshake proved (set by a TLS listener before the socket was handed over). */
+  private readonly security: ConnectionSecurity | undefined;
   private readonly scheme: string;
   private current: Http1Exchange | undefined;
   /** The current request has been received completely. */
@@ -85,6 +88,7 @@ export class Http1ServerConnection implements ParserHandler, ExchangeOwner {
     this.remoteAddress = socket.remoteAddress ?? '';
     this.localPort = socket.localPort ?? 0;
     this.scheme = (socket as Partial<{ encrypted: boolean }>).encrypted === true ? 'https' : 'http';
+    this.security = connectionSecurity(socket);
     this.idleSince = Date.now();
     socket.on('data', this.onData);
     socket.on('end', this.onEnd);
@@ -153,6 +157,7 @@ export class Http1ServerConnection implements ParserHandler, ExchangeOwner {
       this.scheme,
       this.remoteAddress,
       this.localPort,
+      this.security,
     );
     this.current = ex;
     this.requestComplete = false;

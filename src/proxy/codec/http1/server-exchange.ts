@@ -7,6 +7,7 @@
  * HTTP/1.0; HEAD, 1xx, 204 and 304 responses carry no body.
  */
 import type net from 'node:net';
+import type { ConnectionSecurity } from '../../connection-manager/downstream.js';
 import type { Downstream, HeaderMap, OutHeaders } from '../../connection-manager/downstream.js';
 import type { BodySource } from '../../connection-manager/request-body.js';
 import type { MessageHead } from './parser.js';
@@ -78,6 +79,7 @@ export class Http1Exchange implements Downstream {
     scheme: string,
     readonly remoteAddress: string,
     readonly localPort: number,
+    readonly security?: ConnectionSecurity,
   ) {
     this.method = head.method;
     this.path = path;
