@@ -73,12 +73,15 @@ export function configDump(
       },
       {
         '@type': `${ADMIN}SecretsConfigDump`,
-        dynamicActiveSecrets: sorted(snapshot.raw.SDS).map((r) => ({
-          name: r.name,
-          versionInfo: r.version,
-          lastUpdated: time(r.lastUpdatedMs),
-          secret: redactSecretJson(anyToJson(r.resource)),
-        })),
+        dynamicActiveSecrets: [
+          ...workloadSecrets(workload),
+          ...sorted(snapshot.raw.SDS).map((r) => ({
+            name: r.name,
+            versionInfo: r.version,
+            lastUpdated: time(r.lastUpdatedMs),
+            secret: redactSecretJson(anyToJson(r.resource)),
+          })),
+        ],
         dynamicWarmingSecrets: warmingSecrets(snapshot).map((name) => ({ name })),
       },
     ],
@@ -98,7 +101,11 @@ function workloadSecrets(cert: WorkloadCertificate | undefined): Record<string, 
     name,
     versionInfo: version,
     lastUpdated: version,
-    secret: { '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret', name, ...secret },
+    secret: {
+      '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret',
+      name,
+      ...secret,
+    },
   });
   return [
     entry('default', {

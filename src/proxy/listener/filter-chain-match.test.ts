@@ -52,7 +52,11 @@ test('no chain left: the connection is closed (undefined)', () => {
 // (passed through as TCP).
 const ISTIO_HTTP_ALPN = ['istio-http/1.0', 'istio-http/1.1', 'istio-h2'];
 const INBOUND: FilterChainConfig[] = [
-  chain('mtls-http', { destinationPort: 9080, transportProtocol: 'tls', applicationProtocols: ISTIO_HTTP_ALPN }),
+  chain('mtls-http', {
+    destinationPort: 9080,
+    transportProtocol: 'tls',
+    applicationProtocols: ISTIO_HTTP_ALPN,
+  }),
   chain('mtls-tcp', {
     destinationPort: 9080,
     transportProtocol: 'tls',
@@ -64,19 +68,41 @@ const INBOUND: FilterChainConfig[] = [
 
 test('application_protocols: the first offered ALPN value some chain lists, else chains without any', () => {
   const cases: [ConnectionFacts, string | undefined][] = [
-    [{ destinationPort: 9080, transportProtocol: 'tls', applicationProtocols: ['istio-http/1.1'] }, 'mtls-http'],
-    [{ destinationPort: 9080, transportProtocol: 'tls', applicationProtocols: ['istio-h2', 'istio'] }, 'mtls-http'],
+    [
+      { destinationPort: 9080, transportProtocol: 'tls', applicationProtocols: ['istio-http/1.1'] },
+      'mtls-http',
+    ],
+    [
+      { destinationPort: 9080, transportProtocol: 'tls', applicationProtocols: ['istio-h2', 'istio'] },
+      'mtls-http',
+    ],
     // Istio's clients offer istio-peer-exchange and istio (and h2): the first listed value decides.
-    [{ destinationPort: 9080, transportProtocol: 'tls', applicationProtocols: ['istio-peer-exchange', 'istio', 'h2'] }, 'mtls-tcp'],
-    [{ destinationPort: 9080, transportProtocol: 'tls', applicationProtocols: ['h2', 'http/1.1'] }, 'app-tls'],
+    [
+      {
+        destinationPort: 9080,
+        transportProtocol: 'tls',
+        applicationProtocols: ['istio-peer-exchange', 'istio', 'h2'],
+      },
+      'mtls-tcp',
+    ],
+    [
+      { destinationPort: 9080, transportProtocol: 'tls', applicationProtocols: ['h2', 'http/1.1'] },
+      'app-tls',
+    ],
     [{ destinationPort: 9080, transportProtocol: 'tls' }, 'app-tls'],
     [{ destinationPort: 9080, transportProtocol: 'raw_buffer' }, 'plain-http'],
     // A plain-text client cannot claim an ALPN value: ALPN only exists inside a ClientHello.
-    [{ destinationPort: 9080, transportProtocol: 'raw_buffer', applicationProtocols: ['istio'] }, 'plain-http'],
+    [
+      { destinationPort: 9080, transportProtocol: 'raw_buffer', applicationProtocols: ['istio'] },
+      'plain-http',
+    ],
   ];
   for (const [facts, want] of cases)
     assert.equal(selectFilterChain(INBOUND, facts)?.name, want, JSON.stringify(facts));
   // STRICT: no plain-text chain, so plain text finds nothing and is closed.
   const strict = INBOUND.filter((c) => c.transportProtocol === 'tls');
-  assert.equal(selectFilterChain(strict, { destinationPort: 9080, transportProtocol: 'raw_buffer' }), undefined);
+  assert.equal(
+    selectFilterChain(strict, { destinationPort: 9080, transportProtocol: 'raw_buffer' }),
+    undefined,
+  );
 });

@@ -118,7 +118,9 @@ export function proxyTcpConnection(
     socket.destroy();
     return;
   }
-  let endpoint: Pick<Endpoint, 'key' | 'host' | 'port' | 'transportSocketMatch'> & { identity?: EndpointIdentity } | undefined;
+  let endpoint:
+    | (Pick<Endpoint, 'key' | 'host' | 'port' | 'transportSocketMatch'> & { identity?: EndpointIdentity })
+    | undefined;
   if (cluster.config.type === 'ORIGINAL_DST') {
     if (dst) endpoint = { key: `${dst.address}:${dst.port}`, host: dst.address, port: dst.port };
   } else {

@@ -36,7 +36,11 @@ import type {
   SecretConfig,
   SecretRef,
 } from '../model/config.js';
-import { setConnectionSecurity, type ConnectionSecurity, type Downstream } from '../connection-manager/downstream.js';
+import {
+  setConnectionSecurity,
+  type ConnectionSecurity,
+  type Downstream,
+} from '../connection-manager/downstream.js';
 import type { RequestTarget, RouterDeps } from '../connection-manager/request-handler.js';
 import type { Reporter } from '../connection-manager/stream-info.js';
 import { inspectClientHello, MAX_CLIENT_HELLO } from './client-hello.js';
@@ -226,7 +230,12 @@ export class TlsListener {
     socket.on('data', onData);
   }
 
-  private handshake(slot: ChainSlot, config: DownstreamTlsConfig, socket: net.Socket, offered: string[]): void {
+  private handshake(
+    slot: ChainSlot,
+    config: DownstreamTlsConfig,
+    socket: net.Socket,
+    offered: string[],
+  ): void {
     let found: ServerResult;
     try {
       found = this.tlsServer(slot, config);
@@ -266,7 +275,13 @@ export class TlsListener {
     const agreed = config.alpn.length === 0 || config.alpn.some((p) => offered.includes(p));
     const server = agreed
       ? chainTls.server
-      : (chainTls.noAlpn ??= this.createServer(slot, config, chainTls.context, false, () => chainTls.localUriSan));
+      : (chainTls.noAlpn ??= this.createServer(
+          slot,
+          config,
+          chainTls.context,
+          false,
+          () => chainTls.localUriSan,
+        ));
     server.emit('connection', socket);
   }
 
@@ -277,7 +292,8 @@ export class TlsListener {
    */
   private tlsServer(slot: ChainSlot, config: DownstreamTlsConfig): ServerResult {
     const certs = config.certificateSecrets.map((r) => this.deps.secrets.get(r));
-    const ca = config.validationSecret === undefined ? undefined : this.deps.secrets.get(config.validationSecret);
+    const ca =
+      config.validationSecret === undefined ? undefined : this.deps.secrets.get(config.validationSecret);
     const missing = this.missingFor(config);
     if (missing.length > 0) return { ok: false, missing };
     const secrets = [...certs, ...(ca ? [ca] : [])] as SecretConfig[];
@@ -338,7 +354,11 @@ export class TlsListener {
       // and any client certificate must pass the SAN / SPKI / hash checks.
       const peer = requested(config) ? socket.getPeerX509Certificate() : undefined;
       const error =
-        peer === undefined ? undefined : !socket.authorized ? String(socket.authorizationError) : check?.(peer);
+        peer === undefined
+          ? undefined
+          : !socket.authorized
+            ? String(socket.authorizationError)
+            : check?.(peer);
       if (error !== undefined) {
         this.deps.logger.debug('client certificate rejected', { listener: this.config.name, error });
         socket.destroy();

@@ -177,7 +177,10 @@ function filterChain(
   const transport = fc.filter_chain_match?.transport_protocol;
   if (transport) {
     if (transport !== 'tls' && transport !== 'raw_buffer')
-      problems.error(`${path}.filter_chain_match.transport_protocol`, `expected tls or raw_buffer, got ${JSON.stringify(transport)}`);
+      problems.error(
+        `${path}.filter_chain_match.transport_protocol`,
+        `expected tls or raw_buffer, got ${JSON.stringify(transport)}`,
+      );
     out.transportProtocol = transport;
   }
   const alpn = fc.filter_chain_match?.application_protocols ?? [];

@@ -55,7 +55,10 @@ interface SdsSecretConfigMsg {
     api_config_source?: {
       api_type?: string;
       transport_api_version?: string;
-      grpc_services?: { envoy_grpc?: { cluster_name?: string; [f: string]: unknown }; [f: string]: unknown }[];
+      grpc_services?: {
+        envoy_grpc?: { cluster_name?: string; [f: string]: unknown };
+        [f: string]: unknown;
+      }[];
       [field: string]: unknown;
     };
     [field: string]: unknown;
@@ -92,21 +95,21 @@ interface ValidationContextMsg {
 }
 
 interface CommonTlsContextMsg {
-    tls_certificate_sds_secret_configs?: SdsSecretConfigMsg[];
+  tls_certificate_sds_secret_configs?: SdsSecretConfigMsg[];
+  validation_context_sds_secret_config?: SdsSecretConfigMsg;
+  combined_validation_context?: {
+    default_validation_context?: ValidationContextMsg;
     validation_context_sds_secret_config?: SdsSecretConfigMsg;
-    combined_validation_context?: {
-      default_validation_context?: ValidationContextMsg;
-      validation_context_sds_secret_config?: SdsSecretConfigMsg;
-      [field: string]: unknown;
-    };
-    alpn_protocols?: string[];
-    tls_params?: {
-      tls_minimum_protocol_version?: string;
-      tls_maximum_protocol_version?: string;
-      cipher_suites?: string[];
-      [field: string]: unknown;
-    };
     [field: string]: unknown;
+  };
+  alpn_protocols?: string[];
+  tls_params?: {
+    tls_minimum_protocol_version?: string;
+    tls_maximum_protocol_version?: string;
+    cipher_suites?: string[];
+    [field: string]: unknown;
+  };
+  [field: string]: unknown;
 }
 
 interface DownstreamTlsContextMsg {
@@ -255,11 +258,15 @@ function sdsRef(
   const api = source.api_config_source;
   const ap = `${path}.sds_config.api_config_source`;
   if (api === undefined) {
-    problems.error(`${path}.sds_config`, `expected ads or api_config_source (GRPC, envoy_grpc ${SDS_GRPC_CLUSTER})`);
+    problems.error(
+      `${path}.sds_config`,
+      `expected ads or api_config_source (GRPC, envoy_grpc ${SDS_GRPC_CLUSTER})`,
+    );
     return undefined;
   }
   checkFields(api, ap, API_SOURCE_FIELDS, problems);
-  if (api.api_type !== 'GRPC') problems.error(`${ap}.api_type`, `only GRPC is supported, got ${api.api_type ?? 'none'}`);
+  if (api.api_type !== 'GRPC')
+    problems.error(`${ap}.api_type`, `only GRPC is supported, got ${api.api_type ?? 'none'}`);
   const services = api.grpc_services ?? [];
   const cluster = services[0]?.envoy_grpc?.cluster_name;
   if (services.length !== 1 || cluster !== SDS_GRPC_CLUSTER) {
@@ -347,7 +354,12 @@ function commonContext(
       if (ref !== undefined) out.validation = ref;
     }
     if (combined.default_validation_context !== undefined)
-      peerChecks(combined.default_validation_context, `${vp}.default_validation_context`, out.checks, problems);
+      peerChecks(
+        combined.default_validation_context,
+        `${vp}.default_validation_context`,
+        out.checks,
+        problems,
+      );
   }
   const params = common.tls_params;
   if (params !== undefined) {

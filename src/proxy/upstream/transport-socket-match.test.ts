@@ -14,16 +14,41 @@ const AUTO: TransportSocketMatch[] = [
 ];
 
 test('transport socket matches: first match wins, empty match takes all, else the cluster socket', () => {
-  const cases: [string, { transportSocketMatches?: TransportSocketMatch[]; tls?: UpstreamTlsConfig }, Record<string, unknown> | undefined, string | undefined][] = [
+  const cases: [
+    string,
+    { transportSocketMatches?: TransportSocketMatch[]; tls?: UpstreamTlsConfig },
+    Record<string, unknown> | undefined,
+    string | undefined,
+  ][] = [
     ['istio endpoint gets mTLS', { transportSocketMatches: AUTO }, { tlsMode: 'istio' }, 'istio-mtls'],
     ['endpoint without metadata gets plain text', { transportSocketMatches: AUTO }, undefined, undefined],
     ['other tlsMode gets plain text', { transportSocketMatches: AUTO }, { tlsMode: 'disabled' }, undefined],
     // Values compare exactly: no case folding, no type coercion.
     ['case matters', { transportSocketMatches: AUTO }, { tlsMode: 'ISTIO' }, undefined],
-    ['no match falls back to the cluster socket', { transportSocketMatches: [AUTO[0]!], tls: DEFAULT }, {}, 'cluster-default'],
-    ['all match fields are needed', { transportSocketMatches: [{ name: 'x', match: { a: '1', b: true }, tls: ISTIO }], tls: DEFAULT }, { a: '1' }, 'cluster-default'],
-    ['extra metadata is fine', { transportSocketMatches: [{ name: 'x', match: { a: '1' }, tls: ISTIO }] }, { a: '1', b: 2 }, 'istio-mtls'],
-    ['number vs string do not match', { transportSocketMatches: [{ name: 'x', match: { n: 1 }, tls: ISTIO }] }, { n: '1' }, undefined],
+    [
+      'no match falls back to the cluster socket',
+      { transportSocketMatches: [AUTO[0]!], tls: DEFAULT },
+      {},
+      'cluster-default',
+    ],
+    [
+      'all match fields are needed',
+      { transportSocketMatches: [{ name: 'x', match: { a: '1', b: true }, tls: ISTIO }], tls: DEFAULT },
+      { a: '1' },
+      'cluster-default',
+    ],
+    [
+      'extra metadata is fine',
+      { transportSocketMatches: [{ name: 'x', match: { a: '1' }, tls: ISTIO }] },
+      { a: '1', b: 2 },
+      'istio-mtls',
+    ],
+    [
+      'number vs string do not match',
+      { transportSocketMatches: [{ name: 'x', match: { n: 1 }, tls: ISTIO }] },
+      { n: '1' },
+      undefined,
+    ],
     ['no matches: the cluster socket', { tls: DEFAULT }, { tlsMode: 'istio' }, 'cluster-default'],
     ['nothing at all: plain text', {}, undefined, undefined],
   ];

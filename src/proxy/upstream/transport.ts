@@ -78,7 +78,12 @@ export class UpstreamTransports {
       ...(config.maxVersion ? { maxVersion: config.maxVersion } : {}),
       ...(config.ciphers ? { ciphers: config.ciphers } : {}),
     });
-    const built: BuiltContext = { certificate, validation, context, check: held?.check ?? compilePeerChecks(config) };
+    const built: BuiltContext = {
+      certificate,
+      validation,
+      context,
+      check: held?.check ?? compilePeerChecks(config),
+    };
     this.contexts.set(config.key, built);
     return built;
   }

@@ -87,7 +87,10 @@ export class Http1ClientConnection implements ParserHandler {
     connectTimeoutMs: number,
   ) {
     this.parser = new Http1Parser(this, { mode: 'response', maxHeaderBytes: MAX_RESPONSE_HEADER_BYTES });
-    const opened = owner.open?.() ?? { socket: net.connect({ host: owner.host, port: owner.port }), readyEvent: 'connect' };
+    const opened = owner.open?.() ?? {
+      socket: net.connect({ host: owner.host, port: owner.port }),
+      readyEvent: 'connect',
+    };
     const socket = opened.socket;
     this.socket = socket;
     this.secure = opened.readyEvent === 'secureConnect';
@@ -230,7 +233,11 @@ export class Http1ClientConnection implements ParserHandler {
     this.current = undefined;
     if (req) {
       req.conn = undefined;
-      const error = new UpstreamError(this.connected ? 'reset' : 'connect', this.lastError ?? 'ECONNRESET', req.live);
+      const error = new UpstreamError(
+        this.connected ? 'reset' : 'connect',
+        this.lastError ?? 'ECONNRESET',
+        req.live,
+      );
       if (this.transportFailure !== undefined) error.transportFailureReason = this.transportFailure;
       req.fail(error);
     }
