@@ -43,10 +43,7 @@ export function setConnectionSecurity(socket: object, security: ConnectionSecuri
   (socket as { [SECURITY]?: ConnectionSecurity })[SECURITY] = security;
 }
 
-/**
- * What a socket's handshake proved; undefined for plain text. Reads through node's HTTP/2
- * session socket proxy, which passes property reads to the socket underneath.
- */
+/** What a socket's handshake proved; undefined for plain text (HTTP/2: see HttpListener). */
 export function connectionSecurity(socket: object | null | undefined): ConnectionSecurity | undefined {
   return socket == null ? undefined : (socket as { [SECURITY]?: ConnectionSecurity })[SECURITY];
 }
@@ -123,7 +120,6 @@ export function fromHttp2(req: http2.Http2ServerRequest, res: http2.Http2ServerR
     body: req,
     remoteAddress: req.socket?.remoteAddress ?? '',
     localPort: req.socket?.localPort ?? 0,
-    security: connectionSecurity(req.socket),
     get headersSent() {
       return res.headersSent;
     },

@@ -12,7 +12,7 @@ import type { Logger } from '../../core/logger.js';
 import {
   connectionSecurity,
   fromHttp2,
-  setConnectionSecurity,
+  type ConnectionSecurity,
   type Downstream,
 } from '../connection-manager/downstream.js';
 import type { Http1ParseError } from '../codec/http1/parser.js';
@@ -40,6 +40,10 @@ export class HttpListener {
   private readonly sockets = new Set<net.Socket>();
   private readonly sessions = new Set<http2.ServerHttp2Session>();
   private draining = false;
+  /** What each HTTP/2 connection's TLS handshake proved (absent: plain text). */
+  private readonly sessionSecurity = new WeakMap<http2.Http2Session, ConnectionSecurity>();
+  /** The security of the connection being handed to the HTTP/2 server right now. */
+  private handing: ConnectionSecurity | undefined;
 
   constructor(
     private resolver: TargetResolver,
@@ -65,11 +69,15 @@ export class HttpListener {
       // a stream that is already gone instead of routing it and opening an upstream request.
       setImmediate(() => {
         if (res.stream.destroyed || res.stream.closed) return;
-        this.dispatch(fromHttp2(req, res));
+        const ds = fromHttp2(req, res);
+        const session = res.stream.session;
+        if (session !== undefined) ds.security = this.sessionSecurity.get(session);
+        this.dispatch(ds);
       });
     });
     this.h2.on('session', (session: http2.ServerHttp2Session) => {
       this.sessions.add(session);
+      if (this.handing !== undefined) this.sessionSecurity.set(session, this.handing);
       this.trackPrematureResets(session);
       session.on('close', () => this.sessions.delete(session));
       session.on('error', () => undefined);
@@ -127,10 +135,14 @@ export class HttpListener {
       socket.pause();
       const n = Math.min(chunk.length, H2_PREFACE.length);
       if (chunk.subarray(0, n).equals(H2_PREFACE.subarray(0, n))) {
-        const prefixed = new PrefixedSocket(socket, chunk);
-        const security = connectionSecurity(socket);
-        if (security !== undefined) setConnectionSecurity(prefixed, security);
-        this.h2.emit('connection', prefixed);
+        // node creates the session (and emits 'session') inside this emit: it takes the
+        // connection's security from here (node wraps the socket, so a mark on it is not seen).
+        this.handing = connectionSecurity(socket);
+        try {
+          this.h2.emit('connection', new PrefixedSocket(socket, chunk));
+        } finally {
+          this.handing = undefined;
+        }
         return;
       }
       const conn = new Http1ServerConnection(socket, this.h1);
