@@ -10,9 +10,20 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import tls from 'node:tls';
 import { eventually } from '../../core/testing/eventually.js';
+import { TYPE, packAny } from '../../protocol/protos.js';
 import { request } from '../testing/harness.js';
-import { CertificateAuthority, spiffe, workloadCertificate } from '../testing/mesh-tls.js';
-import { startSidecars } from '../testing/sidecars.js';
+import { APP_HOST, startServiceMesh } from '../testing/service-mesh.js';
+import {
+  autoMtls,
+  CertificateAuthority,
+  inboundListener,
+  istioMutual,
+  sdsGrpc,
+  spiffe,
+  workloadCertificate,
+} from '../testing/mesh-tls.js';
+import { edsCluster, httpListener } from '../testing/resources.js';
+import { INBOUND, REVIEWS, startSidecars } from '../testing/sidecars.js';
 import type { WorkloadCertificate } from '../identity/workload-certificate.js';
 
 /** Sends one HTTP/1.1 request over TLS straight to the server's inbound port; the status, or the error. */
@@ -120,4 +131,61 @@ test('PERMISSIVE takes mTLS and plain text; metrics tell them apart', async (t) 
     /source_principal="unknown",destination_principal="unknown",connection_security_policy="none"\} 1/,
   );
   assert.match(stats, /connection_security_policy="mutual_tls"\} 1/);
+});
+
+test('malformed TLS config is NACKed with field paths while the last good config keeps serving mTLS', async (t) => {
+  const m = await startSidecars(t, { mode: 'STRICT' });
+  assert.equal((await request(m.outboundPort, { host: 'reviews:9080' })).status, 200);
+  // The client: a cluster whose SAN matcher is a broken regex.
+  m.clientAds.set('CDS', [
+    edsCluster(REVIEWS, autoMtls(istioMutual({ sans: [{ safe_regex: { regex: '([' } }] }))),
+  ]);
+  await m.clientAds.waitFor(() => m.clientAds.nacks('CDS').length > 0, 'CDS NACK');
+  assert.match(
+    m.clientAds.nacks('CDS')[0]!.error_detail?.message ?? '',
+    /transport_socket_matches\[0\]\.transport_socket\.typed_config\.common_tls_context\.combined_validation_context\.default_validation_context\.match_subject_alt_names\[0\]\.safe_regex\.regex/,
+  );
+  // The server: an inbound chain naming a secret sds-grpc does not serve, and an unknown SDS cluster.
+  const bad = inboundListener(0, INBOUND, { mode: 'STRICT' }) as {
+    filter_chains: { transport_socket: object }[];
+  };
+  bad.filter_chains[0]!.transport_socket = {
+    name: 'envoy.transport_sockets.tls',
+    typed_config: packAny(TYPE.downstreamTls, {
+      common_tls_context: {
+        tls_certificate_sds_secret_configs: [sdsGrpc('file-cert:/etc/cert.pem')],
+        combined_validation_context: { validation_context_sds_secret_config: sdsGrpc('ROOTCA', 'other-sds') },
+      },
+      require_client_certificate: { value: true },
+    }),
+  };
+  m.serverAds.set('LDS', [bad]);
+  await m.serverAds.waitFor(() => m.serverAds.nacks('LDS').length > 0, 'LDS NACK');
+  const message = m.serverAds.nacks('LDS')[0]!.error_detail?.message ?? '';
+  assert.match(
+    message,
+    /tls_certificate_sds_secret_configs\[0\]\.name: sds-grpc serves "default" and "ROOTCA" only, not "file-cert:\/etc\/cert\.pem"/,
+  );
+  assert.match(
+    message,
+    /validation_context_sds_secret_config\.sds_config\.api_config_source\.grpc_services: only envoy_grpc cluster_name "sds-grpc"/,
+  );
+  // Both keep serving with what they had: mTLS still, the SAN still the caller's.
+  assert.equal((await request(m.outboundPort, { host: 'reviews:9080' })).status, 200);
+  m.client.clusters.pools.retain(new Set());
+  assert.equal((await request(m.outboundPort, { host: 'reviews:9080' })).status, 200);
+  await eventually(() => m.serverLog().length === 3);
+  for (const line of m.serverLog()) assert.match(line, new RegExp(`peer=${spiffe('productpage')} `));
+});
+
+test('a proxy without a workload certificate source NACKs sds-grpc secrets and keeps its last good listeners', async (t) => {
+  const mesh = await startServiceMesh(t);
+  mesh.ads.set('LDS', [httpListener(9080, '9080'), inboundListener(15006, INBOUND, { mode: 'STRICT' })]);
+  await mesh.ads.waitFor(() => mesh.ads.nacks('LDS').length > 0, 'LDS NACK');
+  assert.match(
+    mesh.ads.nacks('LDS')[0]!.error_detail?.message ?? '',
+    /Listener "virtualInbound_15006"\.filter_chains\[0\]\.transport_socket\.typed_config\.common_tls_context\.tls_certificate_sds_secret_configs\[0\]\.sds_config: secret "default" comes from sds-grpc, but this proxy has no workload certificate source/,
+  );
+  assert.equal((await request(mesh.port, { host: APP_HOST })).status, 200);
+  assert.deepEqual([...mesh.proxy.snapshot().listeners.keys()], ['0.0.0.0_9080']);
 });

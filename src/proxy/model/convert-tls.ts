@@ -467,12 +467,6 @@ export function convertUpstreamTransport(
   const common = commonContext(msg.common_tls_context ?? {}, cp, problems, options);
   if (common.certificates.length > 1)
     problems.error(`${cp}.tls_certificate_sds_secret_configs`, 'a client sends at most one certificate');
-  const checked = Object.keys(common.checks).length > 0;
-  if (checked && common.validation === undefined)
-    problems.error(
-      `${cp}.combined_validation_context.default_validation_context`,
-      'SAN and pin checks need a trusted CA (validation_context_sds_secret_config)',
-    );
   if (!problems.ok) return null;
   const out: UpstreamTlsConfig = {
     key: '',
