@@ -10,6 +10,7 @@
  */
 import type { ProxyConfigSnapshot, XdsShortType } from '../model/config.js';
 import { TYPE_BY_SHORT, XdsResourceCache } from '../xds-client/resource-cache.js';
+import type { TlsConvertOptions } from '../model/convert-tls.js';
 import type { WireType } from './ipc.js';
 
 const TYPES: readonly XdsShortType[] = ['CDS', 'EDS', 'LDS', 'RDS', 'SDS'];
@@ -55,8 +56,8 @@ export function changedTypes(
 export class ConfigReplica {
   private readonly cache: XdsResourceCache;
 
-  constructor(now: () => number = Date.now) {
-    this.cache = new XdsResourceCache(now);
+  constructor(now: () => number = Date.now, options?: TlsConvertOptions) {
+    this.cache = new XdsResourceCache(now, options);
   }
 
   snapshot(): ProxyConfigSnapshot {

@@ -4,6 +4,8 @@
  *
  *   worker                                  primary
  *   hello                          ->                       after installing its handler
+ *                                  <-  certificate          the workload certificate, when the
+ *                                                           primary has one, and each rotation
  *                                  <-  config (full)        every type accepted so far
  *   started {ports}                ->                       listeners bound
  *   applied {seq, ready, versions} ->                       after every config it applied
@@ -36,10 +38,25 @@ export interface WireType {
 
 export type CollectWhat = 'istio' | 'clusters' | 'clusterStats';
 
+/**
+ * The workload certificate (SDS `default` and `ROOTCA`) as the primary's source holds it, dates
+ * as ISO strings. The private key crosses the IPC channel to the workers, processes of the same
+ * proxy on the same host, as Envoy's worker threads share it; it never leaves the host.
+ */
+export interface WireCertificate {
+  certChainPem: string;
+  privateKeyPem: string;
+  rootCertsPem: string;
+  identity: string;
+  notBefore: string;
+  notAfter: string;
+}
+
 export type PrimaryMessage =
   /** `seq` grows with every update the primary accepts; a worker echoes it in `applied`. */
   | { kind: 'trellis.config'; seq: number; types: WireType[] }
   | { kind: 'trellis.collect'; id: number; what: CollectWhat }
+  | { kind: 'trellis.certificate'; certificate: WireCertificate }
   | { kind: 'trellis.drain'; graceMs: number };
 
 export type WorkerMessage =
@@ -49,7 +66,7 @@ export type WorkerMessage =
   | { kind: 'trellis.applied'; seq: number; ready: boolean; versions: Record<XdsShortType, string> }
   | { kind: 'trellis.collected'; id: number; istio?: IstioStatsData; text?: string };
 
-const PRIMARY_KINDS = new Set(['trellis.config', 'trellis.collect', 'trellis.drain']);
+const PRIMARY_KINDS = new Set(['trellis.config', 'trellis.collect', 'trellis.certificate', 'trellis.drain']);
 const WORKER_KINDS = new Set([
   'trellis.hello',
   'trellis.started',

@@ -39,7 +39,9 @@ import type { ProxyConfigSnapshot, XdsShortType } from '../model/config.js';
 import type { ProxyOptions } from '../proxy.js';
 import { AdsClient } from '../xds-client/ads-client.js';
 import { nodeMessage } from '../xds-client/bootstrap.js';
-import { changedTypes, toWire } from './config-replica.js';
+import { changedTypes, toWire as configToWire } from './config-replica.js';
+import { toWire } from './certificate-relay.js';
+import type { WorkloadCertificate } from '../identity/workload-certificate.js';
 import { isWorkerMessage, type CollectWhat, type PrimaryMessage, type WorkerMessage } from './ipc.js';
 
 export interface ProxyPrimaryOptions {
@@ -94,6 +96,7 @@ export class ProxyPrimary {
   /** Istio series of workers that exited (their last scrape). */
   private readonly retired: IstioStats;
   adminPort = 0;
+  private readonly unsubscribeCertificates: (() => void) | undefined;
   /** The capture ports the workers bound (the same in every worker). */
   readonly ports = { outbound: 0, inbound: 0 };
 
@@ -112,6 +115,12 @@ export class ProxyPrimary {
       onConnected: p.onConnected,
       backoff: p.xdsBackoff,
       protocol: p.xdsProtocol,
+      workloadCertificates: p.workloadCertificates !== undefined,
+    });
+    // Every rotation goes to the workers that asked for config (those still starting get the
+    // certificate with their hello).
+    this.unsubscribeCertificates = p.workloadCertificates?.onChange((cert) => {
+      for (const slot of this.slots) if (slot.worker && slot.helloed) this.sendCertificate(slot.worker, cert);
     });
     const restart = opts.restartBackoff ?? { baseMs: 200, maxMs: 10_000 };
     this.slots = Array.from({ length: opts.concurrency }, (_, i) => ({
@@ -143,7 +152,12 @@ export class ProxyPrimary {
       dataPlane,
       xds: () => this.ads.stats,
       logger: p.logger.child('admin'),
+      workloadCertificate: () => p.workloadCertificates?.current(),
     });
+  }
+
+  private sendCertificate(worker: Worker, cert: WorkloadCertificate): void {
+    this.send(worker, { kind: 'trellis.certificate', certificate: toWire(cert) });
   }
 
   get ready(): boolean {
@@ -180,6 +194,7 @@ export class ProxyPrimary {
   private async shutdown(graceMs: number): Promise<void> {
     this.phase = 'stopping';
     this.ads.stop();
+    this.unsubscribeCertificates?.();
     await Promise.all(
       this.slots.map(async (slot) => {
         slot.restartTimer?.cancel();
@@ -229,11 +244,16 @@ export class ProxyPrimary {
           this.send(worker, { kind: 'trellis.drain', graceMs: 0 });
           return;
         }
+        // The certificate first, so TLS chains can handshake as soon as listeners are bound.
+        {
+          const cert = this.opts.proxy.workloadCertificates?.current();
+          if (cert !== undefined) this.sendCertificate(worker, cert);
+        }
         // The whole state last sent to the others; later updates follow in order.
         this.send(worker, {
           kind: 'trellis.config',
           seq: this.seq,
-          types: this.sent ? toWire(this.sent, this.sent.received) : [],
+          types: this.sent ? configToWire(this.sent, this.sent.received) : [],
         });
         return;
       case 'trellis.started':
@@ -305,7 +325,7 @@ export class ProxyPrimary {
     if (types.length === 0) return;
     this.sent = s;
     this.seq++;
-    const message: PrimaryMessage = { kind: 'trellis.config', seq: this.seq, types: toWire(s, types) };
+    const message: PrimaryMessage = { kind: 'trellis.config', seq: this.seq, types: configToWire(s, types) };
     for (const slot of this.slots) if (slot.worker && slot.helloed) this.send(slot.worker, message);
   }
 

@@ -17,7 +17,9 @@ import type { Logger } from '../../core/logger.js';
 import { clusterStatsText, clustersText } from '../admin/admin-server.js';
 import { TrellisProxy, type ProxyOptions } from '../proxy.js';
 import { ConfigReplica } from './config-replica.js';
+import { fromWire } from './certificate-relay.js';
 import { isPrimaryMessage, type PrimaryMessage, type WireType, type WorkerMessage } from './ipc.js';
+import { staticCertificateSource } from '../identity/workload-certificate.js';
 
 /** The IPC channel to the primary (process.send and 'message' in a real worker). */
 export interface PrimaryChannel {
@@ -54,6 +56,8 @@ export class ProxyWorker {
   private readonly logger: Logger;
   private applying: Promise<void> = Promise.resolve();
   private started = false;
+  /** The primary's workload certificate and its rotations. */
+  private readonly certificates = staticCertificateSource();
   private stopping: Promise<void> | undefined;
   private resolveStopped!: (failed: boolean) => void;
   /** Resolves when the worker has stopped: true when it failed to start. */
@@ -61,9 +65,16 @@ export class ProxyWorker {
 
   constructor(private readonly opts: ProxyWorkerOptions) {
     this.logger = opts.proxy.logger;
-    const { onReady: _r, onConnected: _c, ...proxyOptions } = opts.proxy;
-    this.proxy = new TrellisProxy({ ...proxyOptions, configSource: 'external' });
-    this.replica = new ConfigReplica(() => opts.proxy.clock.wallNow());
+    // The workload certificate comes from the primary (its source talks to the CA, once for the
+    // whole proxy); a source in the options is the primary's business and is not used here.
+    const { onReady: _r, onConnected: _c, workloadCertificates: _w, ...proxyOptions } = opts.proxy;
+    this.proxy = new TrellisProxy({
+      ...proxyOptions,
+      configSource: 'external',
+      workloadCertificates: this.certificates,
+    });
+    // The primary accepted this config, NACKing sds-grpc secrets when it has no source.
+    this.replica = new ConfigReplica(() => opts.proxy.clock.wallNow(), { workloadCertificates: true });
   }
 
   /** Asks the primary for the current config; listeners are bound once it has arrived. */
@@ -93,6 +104,13 @@ export class ProxyWorker {
         this.opts.channel.send(reply);
         return;
       }
+      case 'trellis.certificate':
+        try {
+          this.certificates.rotate(fromWire(m.certificate));
+        } catch (err) {
+          this.logger.error('certificate from the primary rejected', { error: (err as Error).message });
+        }
+        return;
       case 'trellis.drain':
         void this.stop(m.graceMs);
         return;
