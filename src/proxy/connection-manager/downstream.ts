@@ -33,6 +33,10 @@ export interface ConnectionSecurity {
   localUriSan?: string | undefined;
   /** `TLSv1.3`, `TLSv1.2`... (%DOWNSTREAM_TLS_VERSION%). */
   tlsVersion?: string | undefined;
+  /** The verified peer certificate's DER SHA-256 (hex), subject (RFC 2253) and DNS SANs, for XFCC. */
+  peerCertificateHash?: string | undefined;
+  peerSubject?: string | undefined;
+  peerDnsSans?: readonly string[] | undefined;
 }
 
 /** Where a TLS listener leaves a connection's ConnectionSecurity for the codecs to read. */

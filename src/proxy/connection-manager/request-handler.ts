@@ -22,6 +22,7 @@ import type { OutgoingHeaders } from '../upstream/attempt.js';
 import type { AccessLogWriter } from './access-log.js';
 import type { Downstream } from './downstream.js';
 import { hasFiltersBeforeRouter, HttpFilterRunner, type FilterOutcome } from './filters.js';
+import { applyForwardClientCert } from './forward-client-cert.js';
 import { forward } from '../router/forward.js';
 import { mirrorRequest } from '../router/mirror.js';
 import { runtimeFractionHits } from '../policy/proto-values.js';
@@ -297,6 +298,7 @@ async function send(
   const cluster = deps.clusters.get(spec.cluster);
   if (!cluster) return { kind: 'no-cluster', cluster: spec.cluster, status: action.clusterNotFoundStatus };
   const headers = forwardableHeaders(ds.headers);
+  applyForwardClientCert(headers, ds.security, spec.hcm?.forwardClientCert);
   if (path !== ds.path) headers['x-envoy-original-path'] = ds.path;
   if (spec.requestMutations) applyMutations(headers, spec.requestMutations);
   headers['x-forwarded-proto'] ??= ds.scheme;

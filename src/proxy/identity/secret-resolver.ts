@@ -85,7 +85,13 @@ export function principalOf(cert: X509Certificate): string {
   if (uri !== undefined) return uri.value;
   const dns = names.find((n) => n.type === 'DNS');
   if (dns !== undefined) return dns.value;
-  return cert.subject.split('\n').filter(Boolean).reverse().join(',');
+  return subjectOf(cert);
+}
+
+/** The subject in RFC 2253 order, as Envoy prints it: `CN=client,O=example`. */
+export function subjectOf(cert: X509Certificate): string {
+  // An empty subject (SPIFFE certificates may have none) reads as undefined despite its type.
+  return ((cert.subject as string | undefined) ?? '').split('\n').filter(Boolean).reverse().join(',');
 }
 
 /** The leaf (first certificate) of a PEM chain, parsed; undefined when it does not parse. */

@@ -189,3 +189,75 @@ test('a proxy without a workload certificate source NACKs sds-grpc secrets and k
   assert.equal((await request(mesh.port, { host: APP_HOST })).status, 200);
   assert.deepEqual([...mesh.proxy.snapshot().listeners.keys()], ['0.0.0.0_9080']);
 });
+
+test('config_dump shows the workload secrets default (key redacted) and ROOTCA, and their rotation', async (t) => {
+  const m = await startSidecars(t, { mode: 'STRICT' });
+  interface Secret {
+    name: string;
+    versionInfo: string;
+    secret: {
+      tlsCertificate?: { certificateChain: { inlineBytes: string }; privateKey: { inlineBytes: string } };
+      validationContext?: { trustedCa: { inlineBytes: string } };
+    };
+  }
+  const secrets = async (): Promise<Secret[]> => {
+    const dump = (await (await fetch(`http://127.0.0.1:${m.server.adminPort}/config_dump`)).json()) as {
+      configs: { '@type': string; dynamicActiveSecrets?: Secret[] }[];
+    };
+    return dump.configs.find((c) => c['@type'].endsWith('SecretsConfigDump'))!.dynamicActiveSecrets!;
+  };
+  const text = (b64: string | undefined) => Buffer.from(b64 ?? '', 'base64').toString();
+  const before = await secrets();
+  assert.deepEqual(
+    before.map((s) => s.name),
+    ['default', 'ROOTCA'],
+  );
+  const cert = m.serverCerts.current()!;
+  assert.equal(text(before[0]!.secret.tlsCertificate?.certificateChain.inlineBytes), cert.certChainPem);
+  assert.equal(text(before[0]!.secret.tlsCertificate?.privateKey.inlineBytes), '[redacted]');
+  assert.equal(text(before[1]!.secret.validationContext?.trustedCa.inlineBytes), cert.rootCertsPem);
+  const body = JSON.stringify(before);
+  assert.ok(!body.includes(Buffer.from(cert.privateKeyPem).toString('base64')), 'the key is never shown');
+  assert.ok(!body.includes('PRIVATE KEY'));
+
+  const next = await workloadCertificate(m.ca, 'reviews');
+  m.serverCerts.rotate(next);
+  const after = await secrets();
+  assert.equal(text(after[0]!.secret.tlsCertificate?.certificateChain.inlineBytes), next.certChainPem);
+  assert.equal(after[0]!.versionInfo, next.notBefore.toISOString());
+});
+
+test('x-forwarded-client-cert: set from the verified certificate; a forged one never reaches the app', async (t) => {
+  const m = await startSidecars(t, {
+    mode: 'PERMISSIVE',
+    inboundHcm: {
+      forward_client_cert_details: 'APPEND_FORWARD',
+      set_current_client_cert_details: { subject: { value: true }, dns: true, uri: true },
+    },
+  });
+  const forged = `By=${spiffe('reviews')};Hash=00;URI=${spiffe('admin', 'istio-system')}`;
+  // Through the client sidecar: its outbound HCM sanitizes what the app wrote; the server sets its own.
+  const res = await request(m.outboundPort, {
+    host: 'reviews:9080',
+    headers: { 'x-forwarded-client-cert': forged },
+  });
+  const xfcc = res.json<{ headers: Record<string, string> }>().headers['x-forwarded-client-cert'];
+  assert.match(
+    xfcc ?? '',
+    new RegExp(`^By=${spiffe('reviews')};Hash=[0-9a-f]{64};Subject="[^"]*";URI=${spiffe('productpage')}$`),
+  );
+  // Plain text straight to the PERMISSIVE port: the forged header is dropped, nothing is set.
+  const plain = await new Promise<string>((resolve, reject) => {
+    const s = net.connect({ port: m.inboundPort, host: '127.0.0.1' }, () =>
+      s.write(
+        `GET / HTTP/1.1\r\nhost: reviews:9080\r\nx-forwarded-client-cert: ${forged}\r\nconnection: close\r\n\r\n`,
+      ),
+    );
+    let data = '';
+    s.on('data', (d: Buffer) => (data += d.toString()));
+    s.on('error', reject);
+    s.on('close', () => resolve(data));
+  });
+  assert.match(plain, /^HTTP\/1\.1 200/);
+  assert.ok(!plain.includes('x-forwarded-client-cert'), plain);
+});

@@ -23,7 +23,7 @@
  * of TLS. A rotated secret applies to new connections; open ones keep theirs. Client
  * certificates are also checked against the SANs, SPKI and hashes the validation context pins.
  */
-import type { X509Certificate } from 'node:crypto';
+import { createHash, type X509Certificate } from 'node:crypto';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Logger } from '../../core/logger.js';
@@ -48,7 +48,14 @@ import { selectFilterChain } from './filter-chain-match.js';
 import { HttpListener } from './http-listener.js';
 import { routesTarget } from './targets.js';
 import { compilePeerChecks } from '../identity/peer-checks.js';
-import { leafOf, principalOf, uriSans, type SecretResolver } from '../identity/secret-resolver.js';
+import {
+  leafOf,
+  principalOf,
+  subjectAltNames,
+  subjectOf,
+  uriSans,
+  type SecretResolver,
+} from '../identity/secret-resolver.js';
 import { proxyTcpConnection, type TcpProxyDeps } from './tcp-proxy.js';
 
 export interface TlsListenerDeps {
@@ -350,21 +357,30 @@ export class TlsListener {
     });
     const check = compilePeerChecks(config);
     server.on('secureConnection', (socket: tls.TLSSocket) => {
-      // Optional client certificates (a CA without require_client_certificate) must still verify,
-      // and any client certificate must pass the SAN / SPKI / hash checks.
-      const peer = requested(config) ? socket.getPeerX509Certificate() : undefined;
-      const error =
-        peer === undefined
-          ? undefined
-          : !socket.authorized
-            ? String(socket.authorizationError)
-            : check?.(peer);
-      if (error !== undefined) {
-        this.deps.logger.debug('client certificate rejected', { listener: this.config.name, error });
+      // Whatever a peer's certificate holds, reading it must not take the process down.
+      try {
+        // Optional client certificates (a CA without require_client_certificate) must still
+        // verify, and any client certificate must pass the SAN / SPKI / hash checks.
+        const peer = requested(config) ? socket.getPeerX509Certificate() : undefined;
+        const error =
+          peer === undefined
+            ? undefined
+            : !socket.authorized
+              ? String(socket.authorizationError)
+              : check?.(peer);
+        if (error !== undefined) {
+          this.deps.logger.debug('client certificate rejected', { listener: this.config.name, error });
+          socket.destroy();
+          return;
+        }
+        this.handOver(slot, socket, securityOf(socket, peer, localUriSan()));
+      } catch (err) {
+        this.deps.logger.warn('closing a TLS connection that could not be read', {
+          listener: this.config.name,
+          error: (err as Error).message,
+        });
         socket.destroy();
-        return;
       }
-      this.handOver(slot, socket, securityOf(socket, peer, localUriSan()));
     });
     return server;
   }
@@ -431,7 +447,17 @@ function securityOf(
   const servername = (socket as tls.TLSSocket & { servername?: string | false }).servername;
   return {
     policy: mutual ? 'mutual_tls' : 'none',
-    ...(mutual ? { peerPrincipal: principalOf(peer), peerUriSan: uriSans(peer) } : {}),
+    ...(mutual
+      ? {
+          peerPrincipal: principalOf(peer),
+          peerUriSan: uriSans(peer),
+          peerCertificateHash: createHash('sha256').update(peer.raw).digest('hex'),
+          peerSubject: subjectOf(peer),
+          peerDnsSans: subjectAltNames(peer.subjectAltName)
+            .filter((n) => n.type === 'DNS')
+            .map((n) => n.value),
+        }
+      : {}),
     ...(localUriSan !== undefined ? { localPrincipal: localUriSan.split(',')[0], localUriSan } : {}),
     ...(typeof servername === 'string' && servername !== '' ? { sni: servername } : {}),
     ...(socket.alpnProtocol ? { alpn: socket.alpnProtocol } : {}),

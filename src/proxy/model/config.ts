@@ -384,6 +384,17 @@ export interface HttpConnectionManagerConfig {
   pathNormalization: PathNormalization;
   /** use_remote_address / xff_num_trusted_hops; absent: Envoy's defaults (false, 0). */
   clientAddress?: ClientAddressPolicy;
+  /** forward_client_cert_details and set_current_client_cert_details (x-forwarded-client-cert). */
+  forwardClientCert?: ForwardClientCert;
+}
+
+/** Envoy's XFCC handling; absent means SANITIZE (the header is removed), Envoy's default. */
+export interface ForwardClientCert {
+  mode: 'SANITIZE' | 'FORWARD_ONLY' | 'APPEND_FORWARD' | 'SANITIZE_SET' | 'ALWAYS_FORWARD_ONLY';
+  /** set_current_client_cert_details: which details of the peer certificate are added. */
+  subject: boolean;
+  uri: boolean;
+  dns: boolean;
 }
 
 /**

@@ -8,6 +8,7 @@ import { TYPE, unpackAny, type AnyLike } from '../../protocol/protos.js';
 import type {
   AccessLogConfig,
   FilterChainConfig,
+  ForwardClientCert,
   HttpConnectionManagerConfig,
   HttpFilterConfig,
   ListenerConfig,
@@ -233,6 +234,8 @@ function hcm(
     pathNormalization: pathNormalization(msg, path, problems),
     clientAddress: clientAddressPolicy(msg),
   };
+  const xfcc = forwardClientCert(msg, path, problems);
+  if (xfcc !== undefined) out.forwardClientCert = xfcc;
   if (msg.rds !== undefined) {
     if (!msg.rds.route_config_name) problems.error(`${path}.rds.route_config_name`, 'must be non-empty');
     out.routeConfigName = msg.rds.route_config_name ?? '';
@@ -246,6 +249,47 @@ function hcm(
     problems.error(path, 'expected rds or route_config (scoped routes are not supported)');
   }
   return out;
+}
+
+const XFCC_MODES = [
+  'SANITIZE',
+  'FORWARD_ONLY',
+  'APPEND_FORWARD',
+  'SANITIZE_SET',
+  'ALWAYS_FORWARD_ONLY',
+] as const;
+const XFCC_DETAIL_FIELDS = fieldSet('subject', 'uri', 'dns', 'cert', 'chain');
+
+/** forward_client_cert_details / set_current_client_cert_details (connection-manager/forward-client-cert.ts). */
+function forwardClientCert(
+  msg: HttpConnectionManager__Output,
+  path: string,
+  problems: Problems,
+): ForwardClientCert | undefined {
+  const raw = msg.forward_client_cert_details;
+  const details = msg.set_current_client_cert_details;
+  if (raw === undefined && details === undefined) return undefined;
+  const mode = typeof raw === 'number' ? XFCC_MODES[raw] : (raw ?? 'SANITIZE');
+  if (mode === undefined || !(XFCC_MODES as readonly string[]).includes(mode)) {
+    problems.error(`${path}.forward_client_cert_details`, `unknown mode ${JSON.stringify(raw)}`);
+    return undefined;
+  }
+  const d = (details ?? {}) as Record<string, unknown>;
+  checkFields(d, `${path}.set_current_client_cert_details`, XFCC_DETAIL_FIELDS, problems);
+  for (const f of ['cert', 'chain'])
+    if (d[f] === true)
+      problems.error(
+        `${path}.set_current_client_cert_details.${f}`,
+        'the PEM of the client certificate is not forwarded (subject, uri and dns are)',
+      );
+  const flag = (v: unknown) =>
+    v === true || (typeof v === 'object' && v !== null && (v as { value?: boolean }).value === true);
+  return Object.freeze({
+    mode: mode as ForwardClientCert['mode'],
+    subject: flag(d.subject),
+    uri: d.uri === true,
+    dns: d.dns === true,
+  });
 }
 
 const UPGRADE_FIELDS = fieldSet('upgrade_type', 'filters', 'enabled');

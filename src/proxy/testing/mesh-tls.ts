@@ -83,6 +83,7 @@ function inboundFilter(
   cluster: string,
   kind: 'http' | 'tcp',
   accessLog?: { path: string; format: string },
+  hcm: Record<string, unknown> = {},
 ): object {
   const access_log = accessLog
     ? [
@@ -112,6 +113,7 @@ function inboundFilter(
       },
       http_filters: [{ name: 'envoy.filters.http.router', typed_config: packAny(TYPE.router, {}) }],
       access_log,
+      ...hcm,
     }),
   };
 }
@@ -127,6 +129,8 @@ export function inboundListener(
     mode: 'STRICT' | 'PERMISSIVE';
     kind?: 'http' | 'tcp';
     accessLog?: { path: string; format: string };
+    /** More HttpConnectionManager fields (forward_client_cert_details...). */
+    hcm?: Record<string, unknown>;
   },
 ): object {
   const kind = opts.kind ?? 'http';
@@ -134,7 +138,7 @@ export function inboundListener(
     {
       name: `${port}-mtls`,
       filter_chain_match: { transport_protocol: 'tls', application_protocols: ISTIO_MTLS_ALPN },
-      filters: [inboundFilter(cluster, kind, opts.accessLog)],
+      filters: [inboundFilter(cluster, kind, opts.accessLog, opts.hcm)],
       transport_socket: downstreamMtls(kind === 'tcp' ? { alpn: ['istio-peer-exchange', 'istio'] } : {}),
     },
   ];
@@ -142,7 +146,7 @@ export function inboundListener(
     chains.push({
       name: `${port}-plaintext`,
       filter_chain_match: { transport_protocol: 'raw_buffer' },
-      filters: [inboundFilter(cluster, kind, opts.accessLog)],
+      filters: [inboundFilter(cluster, kind, opts.accessLog, opts.hcm)],
     });
   return {
     name: `virtualInbound_${port}`,

@@ -61,6 +61,8 @@ export interface SidecarOptions {
   ca?: CertificateAuthority;
   clientCert?: WorkloadCertificate;
   serverCert?: WorkloadCertificate;
+  /** More fields of the server's inbound HttpConnectionManager. */
+  inboundHcm?: Record<string, unknown>;
 }
 
 export async function startSidecars(
@@ -85,6 +87,7 @@ export async function startSidecars(
           mode: opts.mode ?? 'STRICT',
           kind,
           accessLog: { path: serverLogPath, format: ACCESS_FORMAT },
+          ...(opts.inboundHcm ? { hcm: opts.inboundHcm } : {}),
         }),
       ],
     },
