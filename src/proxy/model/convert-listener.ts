@@ -285,7 +285,7 @@ function forwardClientCert(
   const flag = (v: unknown) =>
     v === true || (typeof v === 'object' && v !== null && (v as { value?: boolean }).value === true);
   return Object.freeze({
-    mode: mode as ForwardClientCert['mode'],
+    mode: mode,
     subject: flag(d.subject),
     uri: d.uri === true,
     dns: d.dns === true,
