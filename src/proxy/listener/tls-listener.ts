@@ -190,6 +190,8 @@ export class TlsListener {
       return;
     }
     this.pending.add(socket);
+    // Before TLS wraps it: setNoDelay on the TLS socket does not reach the TCP socket.
+    socket.setNoDelay(true);
     socket.on('error', () => undefined);
     socket.on('close', () => this.pending.delete(socket));
     const timer = setTimeout(() => {

@@ -43,9 +43,12 @@ export class UpstreamTransports {
       return { socket: failed(transportFailure((err as Error).message)), readyEvent: 'secureConnect' };
     }
     const check = built.check;
+    // Nagle's algorithm stays off on the TCP socket under TLS too (setNoDelay on a TLS socket
+    // does not reach it), or small responses wait for delayed ACKs.
+    const tcp = net.connect({ host, port, noDelay: true });
     const socket = tls.connect({
+      socket: tcp,
       host,
-      port,
       secureContext: built.context,
       ...(config.sni !== undefined ? { servername: config.sni } : {}),
       ...(config.alpn.length > 0 ? { ALPNProtocols: [...config.alpn] } : {}),
