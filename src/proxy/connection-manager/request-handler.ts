@@ -23,6 +23,7 @@ import type { AccessLogWriter } from './access-log.js';
 import type { Downstream } from './downstream.js';
 import { hasFiltersBeforeRouter, HttpFilterRunner, type FilterOutcome } from './filters.js';
 import { applyForwardClientCert } from './forward-client-cert.js';
+import { upstreamTlsFor } from '../upstream/transport-socket-match.js';
 import { forward } from '../router/forward.js';
 import { mirrorRequest } from '../router/mirror.js';
 import { runtimeFractionHits } from '../policy/proto-values.js';
@@ -316,6 +317,8 @@ async function send(
       protocol: ds.upgrade.protocol,
       idle: spec.idle,
       finishHeaders,
+      connect: (ep) =>
+        deps.clusters.pools.transports.open(ep.host, ep.port, upstreamTlsFor(cluster.config, ep)),
     };
     if (spec.originalDestination) upgrade.originalDestination = spec.originalDestination;
     return tunnel(upgrade, ds, info);

@@ -13,6 +13,7 @@
  * The request counts against the cluster's circuit breaker and the host's active requests for as
  * long as the tunnel is open.
  */
+import { tlsFailureReason, type UpstreamSocket } from '../upstream/transport.js';
 import net from 'node:net';
 import { errorMessage } from '../../core/errors.js';
 import type { Endpoint } from '../model/config.js';
@@ -43,6 +44,8 @@ export interface UpgradeRequest {
   protocol: string;
   idle?: StreamIdleTimer;
   finishHeaders: (headers: OutgoingHeaders) => void;
+  /** Opens the connection to the endpoint (TLS for a TLS transport socket); plain TCP when absent. */
+  connect?: (endpoint: Endpoint) => UpstreamSocket;
 }
 
 /** Resolves once the exchange (and, after a 101, the tunnel) is over. */
@@ -83,6 +86,8 @@ function requestHead(req: UpgradeRequest): string {
 
 class UpgradeAttempt {
   private readonly upstream: net.Socket;
+  /** `secureConnect` over TLS: the head is written once the handshake is done. */
+  private readonly readyEvent: 'connect' | 'secureConnect';
   private readonly host: UpstreamHost | undefined;
   private connected = false;
   private settled = false;
@@ -99,7 +104,12 @@ class UpgradeAttempt {
     private readonly upgrade: NonNullable<Downstream['upgrade']>,
   ) {
     this.host = claim.host;
-    this.upstream = net.connect({ host: claim.endpoint.host, port: claim.endpoint.port });
+    const opened = req.connect?.(claim.endpoint) ?? {
+      socket: net.connect({ host: claim.endpoint.host, port: claim.endpoint.port }),
+      readyEvent: 'connect' as const,
+    };
+    this.upstream = opened.socket;
+    this.readyEvent = opened.readyEvent;
   }
 
   run(): Promise<LocalReplyReason | undefined> {
@@ -110,7 +120,7 @@ class UpgradeAttempt {
       req.cluster.config.connectTimeoutMs,
     );
     upstream.setNoDelay(true);
-    upstream.on('connect', () => {
+    upstream.on(this.readyEvent, () => {
       this.connected = true;
       clearTimeout(timer);
       upstream.write(this.head, 'latin1');
@@ -118,7 +128,10 @@ class UpgradeAttempt {
     upstream.on('data', this.onHeadData);
     upstream.on('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      const detail = err.code ?? err.message;
+      const detail =
+        !this.connected && this.readyEvent === 'secureConnect'
+          ? `transport failure reason: ${tlsFailureReason(err)}`
+          : (err.code ?? err.message);
       if (!this.connected) {
         this.req.cluster.record(this.host, { kind: 'connect-failure' });
         this.settle({ kind: 'connect-failure', cluster: req.cluster.config.name, detail });

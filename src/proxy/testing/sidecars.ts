@@ -63,6 +63,8 @@ export interface SidecarOptions {
   serverCert?: WorkloadCertificate;
   /** More fields of the server's inbound HttpConnectionManager. */
   inboundHcm?: Record<string, unknown>;
+  /** More fields of the client's outbound HttpConnectionManager. */
+  outboundHcm?: Record<string, unknown>;
 }
 
 export async function startSidecars(
@@ -117,6 +119,7 @@ export async function startSidecars(
                     typed_config: fileLog(clientLogPath),
                   },
                 ],
+                ...opts.outboundHcm,
               },
             }),
       ],

@@ -128,3 +128,35 @@ test('TCP proxy over mTLS on both hops: bytes flow, the server TCP metrics say m
     ),
   );
 });
+
+test('an upgrade (websocket) tunnels over mTLS between the sidecars', async (t) => {
+  const websocket = { upgrade_configs: [{ upgrade_type: 'websocket' }] };
+  const m = await startSidecars(t, { mode: 'STRICT', inboundHcm: websocket, outboundHcm: websocket });
+  m.backend.server.on('upgrade', (_req, socket: net.Socket) => {
+    socket.write('HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n\r\n');
+    socket.on('data', (d: Buffer) => socket.write(`echo:${d.toString()}`));
+    // node's HTTP server keeps upgraded sockets half-open: end ours when the proxy ends its side.
+    socket.on('end', () => socket.end());
+  });
+  const echoed = await new Promise<string>((resolve, reject) => {
+    const s = net.connect({ port: m.outboundPort, host: '127.0.0.1' }, () =>
+      s.write('GET /ws HTTP/1.1\r\nhost: reviews:9080\r\nupgrade: websocket\r\nconnection: Upgrade\r\n\r\n'),
+    );
+    let data = '';
+    s.on('data', (d: Buffer) => {
+      data += d.toString();
+      if (data.includes('\r\n\r\n') && !data.includes('echo:')) s.write('ping');
+      if (data.includes('echo:ping')) {
+        resolve(data);
+        s.destroy();
+      }
+    });
+    s.on('error', reject);
+    s.on('close', () => resolve(data));
+  });
+  assert.match(echoed, /^HTTP\/1\.1 101/);
+  assert.match(echoed, /echo:ping$/);
+  // The server sidecar is STRICT: only an mTLS connection from the client sidecar reaches the app.
+  await eventually(() => m.serverLog().length >= 1, 'the server logs the tunnel when it ends');
+  assert.match(m.serverLog()[0]!, new RegExp(`^101 - peer=${spiffe('productpage')} `));
+});
