@@ -106,10 +106,10 @@ test('PERMISSIVE by default: the proxies ACK the mTLS config and compile it', as
         .snapshot()
         .endpoints.get(REVIEWS_CLUSTER)
         ?.localities.flatMap((l) => l.endpoints) ?? [];
-    assert.deepEqual(eps.map((e) => `${e.host}=${String(e.transportSocketMatch?.tlsMode ?? '-')}`).sort(), [
-      '10.0.0.1=istio',
-      '10.0.0.2=-',
-    ]);
+    assert.deepEqual(
+      eps.map((e) => `${e.host}=${JSON.stringify(e.transportSocketMatch?.tlsMode ?? '-')}`).sort(),
+      ['10.0.0.1=istio', '10.0.0.2=-'],
+    );
   }, 'EDS tlsMode metadata');
   assert.equal(reviews.ads.stats.nacks, 0, reviews.ads.stats.lastNack);
   assert.equal(productpage.ads.stats.nacks, 0, productpage.ads.stats.lastNack);
