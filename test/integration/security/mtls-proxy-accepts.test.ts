@@ -108,7 +108,7 @@ test('PERMISSIVE by default: the proxies ACK the mTLS config and compile it', as
         ?.localities.flatMap((l) => l.endpoints) ?? [];
     assert.deepEqual(
       eps.map((e) => `${e.host}=${JSON.stringify(e.transportSocketMatch?.tlsMode ?? '-')}`).sort(),
-      ['10.0.0.1=istio', '10.0.0.2=-'],
+      ['10.0.0.1="istio"', '10.0.0.2="-"'],
     );
   }, 'EDS tlsMode metadata');
   assert.equal(reviews.ads.stats.nacks, 0, reviews.ads.stats.lastNack);
