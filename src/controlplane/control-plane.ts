@@ -25,6 +25,9 @@ import type { AuthzExtensionProvider } from '../api/security/extension-providers
 import { jwksRequests } from '../xds/translate/security/jwks-source.js';
 import { REQUEST_AUTHENTICATION_KIND } from '../xds/translate/security/policy-select.js';
 import { JwksResolver, type JwksResolverOptions } from './jwks-resolver.js';
+import type { CertificateAuthority } from '../ca/authority.js';
+import type { CredentialAuthority } from '../ca/credentials.js';
+import { CaService } from './ca-service.js';
 
 export interface ControlPlaneOptions {
   config: ConfigStore;
@@ -43,6 +46,11 @@ export interface ControlPlaneOptions {
   jwks?: Pick<JwksResolverOptions, 'refreshMs' | 'retryMs' | 'fetch' | 'maxBytes'>;
   /** The translation the ADS server serves; default xds/translate's. Tests wrap it to inject bugs. */
   translator?: Translator<PushContext>;
+  /**
+   * The CA served to workloads on the xDS port (ca-service.ts); ca-service-state.ts loads or makes
+   * one in the state directory. Absent: no CertificateService.
+   */
+  ca?: { authority: CertificateAuthority; credentials: CredentialAuthority; maxTtlSeconds?: number };
 }
 
 export interface ControlPlaneAddresses {
@@ -62,6 +70,8 @@ export class ControlPlane {
   readonly registrations: RegistrationSource;
   readonly metrics = new MetricsRegistry();
   readonly ads: AdsServer<PushContext>;
+  /** The CertificateService, when options.ca is set. */
+  readonly caService: CaService | undefined;
   /** Accepted config that is probably a mistake (see config-warnings.ts), per push. */
   readonly warnings: ConfigWarnings;
   /** The JWKS RequestAuthentications name, fetched and refreshed; a change pushes. */
@@ -100,7 +110,11 @@ export class ControlPlane {
     );
     const initial = this.build();
     this.warnings.update(initial);
+    this.caService = options.ca
+      ? new CaService({ ...options.ca, metrics: this.metrics, logger: this.logger.child('ca') })
+      : undefined;
     this.ads = new AdsServer<PushContext>({
+      ...(this.caService ? { services: [this.caService.grpcService()] } : {}),
       translator: options.translator ?? { generate, affectedTypes },
       initial,
       clock: this.clock,

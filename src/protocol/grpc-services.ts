@@ -58,3 +58,11 @@ export function rateLimitService(): ServiceDefinition {
   rls ??= service('envoy.service.ratelimit.v3.RateLimitService');
   return rls;
 }
+
+let ca: ServiceDefinition | undefined;
+
+/** trellis.ca.v1.CertificateService (CreateCertificate): the control plane's CA (trellis/ca.proto). */
+export function certificateService(): ServiceDefinition {
+  ca ??= service('trellis.ca.v1.CertificateService');
+  return ca;
+}

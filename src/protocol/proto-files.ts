@@ -1,3 +1,5 @@
+import path from 'node:path';
+
 /**
  * The Envoy/xDS proto files Trellis loads, by their path inside the pinned `@grpc/grpc-js-xds`
  * package's deps. One list for the runtime (protos.ts) and the type generator
@@ -37,3 +39,13 @@ export const PROTO_FILES: readonly string[] = [
   'envoy/admin/v3/config_dump.proto',
   'xds/type/v3/typed_struct.proto',
 ];
+
+/**
+ * Trellis's own services (written here, not taken from another project), as absolute paths. They
+ * live in src/protocol/trellis/; build/ mirrors src/ one level below the repository root, so the
+ * same relative path finds them from either.
+ */
+export function trellisProtoFiles(): string[] {
+  const dir = path.resolve(import.meta.dirname, '../../src/protocol/trellis');
+  return ['ca.proto'].map((f) => path.join(dir, f));
+}

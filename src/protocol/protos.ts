@@ -1,6 +1,7 @@
 /**
  * Protocol definitions: Envoy's xDS v3 API and the rate limit service API, loaded from the
- * protos that ship inside the pinned `@grpc/grpc-js-xds` package (never copied into this repo).
+ * protos that ship inside the pinned `@grpc/grpc-js-xds` package (never copied into this repo),
+ * and Trellis's own services (src/protocol/trellis/: the CA's CertificateService).
  *
  * Messages are plain objects with the protos' own snake_case field names (`keepCase`), the same
  * shape grpc-js-xds uses. Resources travel as google.protobuf.Any; `packAny`/`unpackAny`
@@ -10,7 +11,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import protobuf from 'protobufjs';
 import { TrellisError } from '../core/errors.js';
-import { PROTO_FILES } from './proto-files.js';
+import { PROTO_FILES, trellisProtoFiles } from './proto-files.js';
 
 const require = createRequire(import.meta.url);
 
@@ -96,7 +97,7 @@ export function protoRoot(): protobuf.Root {
     // Well-known types (any.proto, duration.proto, ...) are built into protobufjs.
     return target;
   };
-  root.loadSync([...PROTO_FILES], { keepCase: true });
+  root.loadSync([...PROTO_FILES, ...trellisProtoFiles()], { keepCase: true });
   root.resolveAll();
   cachedRoot = root;
   return root;

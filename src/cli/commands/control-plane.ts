@@ -11,6 +11,8 @@ import type { Command } from '../command.js';
 import { parseAddress, parseFlags, parseIntFlag } from '../args.js';
 import { untilSignal } from '../signals.js';
 import { loadMeshConfig } from '../mesh-config.js';
+import { loadCaState } from '../../controlplane/ca-service-state.js';
+import { DEFAULT_MAX_WORKLOAD_TTL_SECONDS } from '../../controlplane/ca-service.js';
 
 export const command: Command = {
   name: 'control-plane',
@@ -19,6 +21,8 @@ export const command: Command = {
     'Usage: trellis control-plane --config DIR [--xds-address 127.0.0.1:15010] [--http-address 127.0.0.1:15014]',
     '                             [--debounce 100ms] [--debounce-max 10s] [--push-concurrency 32]',
     '                             [--ratelimit-address 127.0.0.1:8081] [--state-dir DIR/.trellis-state]',
+    '                             [--trust-domain cluster.local] [--ca-dir DIR] [--workload-cert-ttl 24h]',
+    '                             [--max-workload-cert-ttl 2160h]',
     '',
     'Serves Envoy xDS v3 (ADS, state of the world and delta) to the Trellis proxy, proxyless gRPC',
     'and Envoy. Edits to DIR take effect without restart; an invalid edit is logged with its',
@@ -37,6 +41,15 @@ export const command: Command = {
     'that is invalid serves that version instead of losing its resources; the log and',
     '/debug/config_errors say so (servingLastGood, lastGoodFrom). A file deleted while the control',
     'plane is down is dropped from the state too.',
+    '',
+    'Certificate authority, on the xDS port (trellis.ca.v1.CertificateService/CreateCertificate):',
+    'proxies send a CSR with a credential the control plane issued (`trellis up` provisions one per',
+    'workload; `trellis token create` makes join tokens) and get a SPIFFE certificate',
+    'spiffe://TRUST-DOMAIN/ns/NS/sa/SA. The CA is self-provisioned (a root and an intermediate) and',
+    "kept in STATE-DIR/ca in Istio's plug-in layout, with the credential signing key beside it, so a",
+    "restart keeps both; --ca-dir DIR uses Istio's plug-in files instead (ca-cert.pem, ca-key.pem,",
+    'cert-chain.pem, root-cert.pem). --workload-cert-ttl is the default certificate lifetime (Istio:',
+    '24h; seconds for tests), --max-workload-cert-ttl the longest a proxy may ask for.',
   ].join('\n'),
   async run(argv, io) {
     const { values } = parseFlags('control-plane', argv, {
@@ -49,6 +62,10 @@ export const command: Command = {
       'ratelimit-address': { type: 'string', default: '127.0.0.1:8081' },
       'mesh-config': { type: 'string' },
       'state-dir': { type: 'string' },
+      'trust-domain': { type: 'string', default: 'cluster.local' },
+      'ca-dir': { type: 'string' },
+      'workload-cert-ttl': { type: 'string', default: '24h' },
+      'max-workload-cert-ttl': { type: 'string', default: `${DEFAULT_MAX_WORKLOAD_TTL_SECONDS / 3600}h` },
     });
     if (!values.config) {
       throw new TrellisError(
@@ -81,6 +98,21 @@ export const command: Command = {
       stateDir,
     });
     const mesh = await loadMeshConfig(values['mesh-config'], io.cwd, logger);
+    const certTtlMs = tryParseDuration(values['workload-cert-ttl']);
+    const maxCertTtlMs = tryParseDuration(values['max-workload-cert-ttl']);
+    if (certTtlMs === undefined || certTtlMs < 1000 || maxCertTtlMs === undefined || maxCertTtlMs < certTtlMs)
+      throw new TrellisError(
+        'TRELLIS_INVALID_ARGUMENT',
+        `--workload-cert-ttl ${values['workload-cert-ttl']} / --max-workload-cert-ttl ${values['max-workload-cert-ttl']}: expected durations of at least 1s such as 24h or 30s, the maximum no shorter than the default`,
+      );
+    const ca = await loadCaState({
+      stateDir,
+      ...(values['ca-dir'] !== undefined ? { caDir: path.resolve(io.cwd, values['ca-dir']) } : {}),
+      trustDomain: values['trust-domain'],
+      workloadTtlSeconds: certTtlMs / 1000,
+      maxWorkloadTtlSeconds: maxCertTtlMs / 1000,
+      logger: logger.child('ca'),
+    });
     await store.start();
     const cp = new ControlPlane({
       pathNormalization: mesh.pathNormalization,
@@ -90,12 +122,14 @@ export const command: Command = {
       debounce: { quietMs, maxMs },
       pushConcurrency: parseIntFlag('push-concurrency', values['push-concurrency'], 32),
       rateLimitService: parseAddress('ratelimit-address', values['ratelimit-address']),
+      ca: { authority: ca.authority, credentials: ca.credentials, maxTtlSeconds: maxCertTtlMs / 1000 },
     });
     const bound = await cp.start(xds, httpAddr);
     const errors = store.errors().length;
     io.stdout(
       `trellis control-plane: serving xDS on ${bound.xds.host}:${bound.xds.port}, HTTP on http://${bound.http.host}:${bound.http.port}` +
-        ` (config ${values.config}: revision ${store.revision}${errors ? `, ${errors} rejected document(s): see the log or /debug/config_errors` : ''})\n`,
+        ` (config ${values.config}: revision ${store.revision}${errors ? `, ${errors} rejected document(s): see the log or /debug/config_errors` : ''})\n` +
+        `trellis control-plane: CA for trust domain ${ca.authority.trustDomain} (${ca.source === 'plugin' ? 'plug-in' : ca.source === 'created' ? 'self-provisioned, new' : 'self-provisioned'}: ${ca.caDir}) on the xDS port\n`,
     );
     const signal = await untilSignal();
     io.stdout(`trellis control-plane: ${signal}, shutting down\n`);

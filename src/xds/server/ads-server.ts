@@ -41,6 +41,14 @@ export interface AdsServerOptions<P extends PushContextLike> {
   metrics?: MetricsRegistry;
   /** Pushes in flight at once (flow control across proxies). */
   concurrency?: number;
+  /**
+   * Other gRPC services served on the same port as ADS (the control plane's CA), as Istio serves
+   * its CA beside xDS on 15012. The server only registers them.
+   */
+  services?: readonly {
+    definition: grpc.ServiceDefinition;
+    implementation: grpc.UntypedServiceImplementation;
+  }[];
 }
 
 /** How long close() lets streams end on their own before it cuts them. */
@@ -72,8 +80,10 @@ export class AdsServer<P extends PushContextLike> {
   private readonly reported = new WeakMap<Connection, string>();
   readonly metrics: MetricsRegistry;
   private readonly m: AdsMetrics;
+  private readonly services: NonNullable<AdsServerOptions<P>['services']>;
 
   constructor(options: AdsServerOptions<P>) {
+    this.services = options.services ?? [];
     this.translator = options.translator;
     this.push = options.initial;
     this.clock = options.clock ?? systemClock;
@@ -108,6 +118,7 @@ export class AdsServer<P extends PushContextLike> {
       DeltaAggregatedResources: (stream: AnyStream) =>
         this.serve(stream, 'delta', (conn, req: DeltaRequest) => onDeltaRequest(this.ctx, conn, req)),
     });
+    for (const s of this.services) server.addService(s.definition, s.implementation);
     const bound = await new Promise<number>((resolve, reject) => {
       server.bindAsync(
         `${host.includes(':') ? `[${host}]` : host}:${port}`,

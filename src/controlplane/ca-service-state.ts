@@ -1,0 +1,92 @@
+/**
+ * Where the control plane's CA and credential key come from, and where they are kept:
+ *
+ *   <stateDir>/ca/                           ca-cert.pem, ca-key.pem, cert-chain.pem, root-cert.pem
+ *                                            (Istio's plug-in layout) for a self-provisioned CA,
+ *                                            made on first start and loaded on the next ones;
+ *   <stateDir>/ca/credential-signing-key.pem the key workload credentials are signed with.
+ *
+ * With `caDir` (trellis control-plane --ca-dir, Istio's `cacerts`), the CA is that directory's
+ * and nothing of it is written; the credential key still lives in the state directory. A restart
+ * keeps both, so credentials and certificates issued before it stay valid.
+ *
+ * The self-provisioned root's key is not kept (only the intermediate's, which signs): rotating
+ * the intermediate after its year means a new root, see the rotation notes in the docs.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { CertificateAuthority, PLUGIN_FILES, type CertificateAuthorityOptions } from '../ca/authority.js';
+import { CredentialAuthority } from '../ca/credentials.js';
+import { loadOrCreateCredentialKey } from '../ca/credentials-key.js';
+import type { Clock } from '../core/clock.js';
+import { silentLogger, type Logger } from '../core/logger.js';
+
+export const CA_STATE_DIR = 'ca';
+
+export interface CaStateOptions {
+  stateDir: string;
+  /** Istio plug-in CA directory; default: self-provisioned in <stateDir>/ca. */
+  caDir?: string;
+  trustDomain?: string;
+  /** Workload certificate lifetime when a request names none. Default 24 h. */
+  workloadTtlSeconds?: number;
+  /** Longest lifetime a request gets. Default 90 days. */
+  maxWorkloadTtlSeconds?: number;
+  clock?: Pick<Clock, 'wallNow'>;
+  logger?: Logger;
+}
+
+export interface CaState {
+  authority: CertificateAuthority;
+  credentials: CredentialAuthority;
+  /** Where the CA came from: the plug-in directory, the state directory, or made now. */
+  source: 'plugin' | 'state' | 'created';
+  caDir: string;
+}
+
+async function exists(file: string): Promise<boolean> {
+  return fs.stat(file).then(
+    () => true,
+    () => false,
+  );
+}
+
+export async function loadCaState(options: CaStateOptions): Promise<CaState> {
+  const logger = options.logger ?? silentLogger;
+  const own = path.join(options.stateDir, CA_STATE_DIR);
+  const caOptions: CertificateAuthorityOptions = {
+    ...(options.trustDomain !== undefined ? { trustDomain: options.trustDomain } : {}),
+    ...(options.workloadTtlSeconds !== undefined ? { workloadTtlSeconds: options.workloadTtlSeconds } : {}),
+    ...(options.maxWorkloadTtlSeconds !== undefined
+      ? { maxWorkloadTtlSeconds: options.maxWorkloadTtlSeconds }
+      : {}),
+    ...(options.clock ? { clock: options.clock } : {}),
+  };
+  let authority: CertificateAuthority;
+  let source: CaState['source'];
+  let caDir = own;
+  if (options.caDir !== undefined) {
+    authority = await CertificateAuthority.fromPluginDirectory(options.caDir, caOptions);
+    source = 'plugin';
+    caDir = options.caDir;
+  } else if (await exists(path.join(own, PLUGIN_FILES.caCert))) {
+    authority = await CertificateAuthority.fromPluginDirectory(own, caOptions);
+    source = 'state';
+  } else {
+    authority = await CertificateAuthority.create(caOptions);
+    await authority.writePluginDirectory(own);
+    source = 'created';
+  }
+  const { key, created } = await loadOrCreateCredentialKey(own);
+  const credentials = await CredentialAuthority.fromKey(key, {
+    ...(options.trustDomain !== undefined ? { trustDomain: options.trustDomain } : {}),
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
+  logger.info('certificate authority', {
+    source,
+    dir: caDir,
+    trustDomain: authority.trustDomain,
+    credentialKey: created ? 'created' : 'loaded',
+  });
+  return { authority, credentials, source, caDir };
+}

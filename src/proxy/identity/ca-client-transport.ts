@@ -1,0 +1,63 @@
+/**
+ * One CreateCertificate call to the control plane's CA (trellis.ca.v1.CertificateService) over
+ * gRPC, with the credential as `authorization: Bearer` metadata and a deadline. The CA client
+ * (ca-client.ts) decides when to call; this only makes the call.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { certificateService } from '../../protocol/grpc-services.js';
+import {
+  CA_AUTHORIZATION_HEADER,
+  type CreateCertificateRequest,
+  type CreateCertificateResponse,
+} from '../../protocol/trellis/ca-types.js';
+
+export interface CertificateRequester {
+  request(req: CreateCertificateRequest, credential: string): Promise<CreateCertificateResponse>;
+  close(): void;
+}
+
+/** A gRPC failure as the CA answered it: `code` is the gRPC status (UNAUTHENTICATED = 16...). */
+export class CaCallError extends Error {
+  constructor(
+    readonly code: grpc.status,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'CaCallError';
+  }
+}
+
+/** Calls the CA at `address` (host:port, plaintext gRPC as ADS). Default deadline 10 s. */
+export function grpcCertificateRequester(
+  address: string,
+  options: { deadlineMs?: number } = {},
+): CertificateRequester {
+  const Client = grpc.makeGenericClientConstructor(certificateService(), 'CertificateService');
+  const client = new Client(address, grpc.credentials.createInsecure());
+  const method = certificateService().CreateCertificate as grpc.MethodDefinition<
+    CreateCertificateRequest,
+    CreateCertificateResponse
+  >;
+  return {
+    request(req, credential) {
+      const metadata = new grpc.Metadata();
+      metadata.set(CA_AUTHORIZATION_HEADER, `Bearer ${credential}`);
+      return new Promise((resolve, reject) => {
+        client.makeUnaryRequest(
+          method.path,
+          method.requestSerialize,
+          method.responseDeserialize,
+          req,
+          metadata,
+          { deadline: Date.now() + (options.deadlineMs ?? 10_000) },
+          (err: grpc.ServiceError | null, res?: CreateCertificateResponse) => {
+            if (err)
+              reject(new CaCallError(err.code, `${grpc.status[err.code] ?? err.code}: ${err.details}`));
+            else resolve(res ?? {});
+          },
+        );
+      });
+    },
+    close: () => client.close(),
+  };
+}
