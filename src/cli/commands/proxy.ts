@@ -1,10 +1,15 @@
 import cluster from 'node:cluster';
+import fs from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import path from 'node:path';
 import { systemClock } from '../../core/clock.js';
 import { TrellisError } from '../../core/errors.js';
-import { createLogger } from '../../core/logger.js';
+import { createLogger, type Logger } from '../../core/logger.js';
 import { systemRandom } from '../../core/random.js';
 import { TrellisProxy, type ProxyOptions } from '../../proxy/proxy.js';
+import { CaClient } from '../../proxy/identity/ca-client.js';
+import { grpcCertificateRequester } from '../../proxy/identity/ca-client-transport.js';
+import { fileCredential } from '../../proxy/identity/credential-source.js';
 import type { ProxyBootstrap } from '../../proxy/xds-client/bootstrap.js';
 import type { Command } from '../command.js';
 import { parseAddress, parseFlags, parseIntFlag } from '../args.js';
@@ -44,7 +49,7 @@ export const command: Command = {
     '                     [--instance-ips IP,...] [--admin-port 15000] [--outbound-port 15001]',
     '                     [--inbound-port 15006] [--bind-listeners PORT,...] [--bind-address ADDR]',
     '                     [--drain-seconds 5] [--concurrency 1] [--xds-protocol auto|delta|sotw]',
-    '                     [--original-dst]',
+    '                     [--original-dst] [--credential-file F] [--ca-address HOST:PORT]',
     '',
     'Outbound: point clients at --outbound-port (as HTTP_PROXY or with the real Host header); the',
     'port in Host selects the Listener 0.0.0.0_PORT and its route config. Inbound: --inbound-port',
@@ -59,6 +64,15 @@ export const command: Command = {
     '/stats merged over the workers; /server_info lists them). A worker that dies is restarted.',
     'Circuit breakers, outlier detection and local rate limits count per worker.',
     'SIGTERM/SIGINT drain open requests and exit 0.',
+    '',
+    'Workload identity: --credential-file F holds the credential the control plane issued to this',
+    'workload (`trellis up` provisions one; `trellis token create` makes a join token). The proxy',
+    'generates its key locally, sends a CSR with the credential to the CA at --ca-address (default:',
+    'the --xds address) and renews its certificate at half its life (with jitter), retrying with',
+    'backoff and keeping the current one when the CA is unreachable. F is read before every',
+    'request; a join token is replaced in F by the workload credential the CA exchanges it for.',
+    'Listeners whose TLS needs the certificate (SDS `default`/`ROOTCA`) wait for it, as Envoy',
+    "waits for Istio's agent.",
   ].join('\n'),
   async run(argv, io) {
     const { values } = parseFlags('proxy', argv, {
@@ -80,6 +94,8 @@ export const command: Command = {
       concurrency: { type: 'string' },
       'xds-protocol': { type: 'string', default: 'auto' },
       'original-dst': { type: 'boolean', default: false },
+      'credential-file': { type: 'string' },
+      'ca-address': { type: 'string' },
     });
     if (!values.xds)
       throw new TrellisError(
@@ -129,6 +145,7 @@ export const command: Command = {
       locality: values.locality,
     };
     const logger = createLogger('proxy', {}, io.env);
+    const certificates = await workloadCertificates(values, xds, io.cwd, logger);
     const pkg = require('../../../package.json') as { version: string };
     const host = xds.host.includes(':') ? `[${xds.host}]` : xds.host;
     const readyLine = (
@@ -151,6 +168,7 @@ export const command: Command = {
       bindListeners: parsePorts(values['bind-listeners']),
       xdsProtocol,
       ...(values['original-dst'] ? { originalDestination: loadOriginalDestination() } : {}),
+      ...(certificates ? { workloadCertificates: certificates } : {}),
       clock: systemClock,
       random: systemRandom,
       logger,
@@ -164,22 +182,77 @@ export const command: Command = {
         );
       },
     };
+    if (certificates) {
+      const unsubscribe = certificates.onChange((c) => {
+        unsubscribe();
+        io.stdout(
+          `proxy ${bootstrap.nodeId}: workload certificate ${c.identity}, valid until ${c.notAfter.toISOString()}\n`,
+        );
+      });
+      certificates.start();
+    }
     // --concurrency N: this process is the primary, or (re-run by node:cluster) one of its workers.
-    if (cluster.isWorker) return runProxyWorker(options, drainMs);
-    if (concurrency > 1) return runProxyPrimary(options, { concurrency, drainMs, argv, io, readyLine });
+    // Each process has its own key and certificate for the same identity.
+    if (cluster.isWorker || concurrency > 1) {
+      try {
+        return cluster.isWorker
+          ? await runProxyWorker(options, drainMs)
+          : await runProxyPrimary(options, { concurrency, drainMs, argv, io, readyLine });
+      } finally {
+        certificates?.close();
+      }
+    }
     const proxy = new TrellisProxy(options);
     const stopping = untilSignal();
     try {
       await proxy.start();
     } catch (err) {
       await proxy.stop(0);
+      certificates?.close();
       throw err;
     }
     io.stdout(`proxy ${bootstrap.nodeId}: connecting to ${values.xds}\n`);
     const sig = await stopping;
     io.stdout(`proxy: ${sig}, draining\n`);
     await proxy.stop(drainMs);
+    certificates?.close();
     io.stdout('proxy: stopped\n');
     return 0;
   },
 };
+
+/** --credential-file: a CA client for the workload certificate; undefined without one. */
+async function workloadCertificates(
+  values: { 'credential-file'?: string | undefined; 'ca-address'?: string | undefined },
+  xds: { host: string; port: number },
+  cwd: string,
+  logger: Logger,
+): Promise<CaClient | undefined> {
+  const file = values['credential-file'];
+  if (file === undefined) {
+    if (values['ca-address'] !== undefined)
+      throw new TrellisError(
+        'TRELLIS_INVALID_ARGUMENT',
+        '--ca-address needs --credential-file (the credential the CA authenticates this workload by)',
+      );
+    return undefined;
+  }
+  const abs = path.resolve(cwd, file);
+  try {
+    await fs.access(abs, fs.constants.R_OK);
+  } catch (err) {
+    throw new TrellisError(
+      'TRELLIS_INVALID_ARGUMENT',
+      `--credential-file ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+    );
+  }
+  const ca = values['ca-address'] !== undefined ? parseAddress('ca-address', values['ca-address']) : xds;
+  const host = ca.host.includes(':') ? `[${ca.host}]` : ca.host;
+  return new CaClient({
+    requester: grpcCertificateRequester(`${host}:${ca.port}`),
+    credential: fileCredential(abs),
+    clock: systemClock,
+    random: systemRandom,
+    logger: logger.child('ca'),
+  });
+}

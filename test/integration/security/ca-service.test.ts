@@ -226,10 +226,7 @@ test('bad CSRs are INVALID_ARGUMENT: weak RSA key, other curve, tampered signatu
       kind: 'workload',
     });
     const csrWith = async (alg: webcrypto.RsaHashedKeyGenParams | webcrypto.EcKeyGenParams, sign: object) => {
-      const keys = (await webcrypto.subtle.generateKey(alg, true, [
-        'sign',
-        'verify',
-      ]));
+      const keys = await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify']);
       return (await x509.Pkcs10CertificateRequestGenerator.create({ keys, signingAlgorithm: sign })).toString(
         'pem',
       );
