@@ -18,6 +18,7 @@ const COMMANDS: Record<string, Loader> = {
   'proxy-config': async () => (await import('./commands/proxy-config.js')).command,
   'proxy-status': async () => (await import('./commands/proxy-status.js')).command,
   ratelimit: async () => (await import('./commands/ratelimit.js')).command,
+  token: async () => (await import('./commands/token.js')).command,
   up: async () => (await import('./commands/up.js')).command,
   version: async () => (await import('./commands/version.js')).command,
 };
