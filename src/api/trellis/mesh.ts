@@ -18,6 +18,8 @@
  *   - name: reviews-v2              # DNS label, unique in the mesh
  *     service: reviews              # instances of a service share its ports
  *     namespace: default            # the default
+ *     serviceAccount: reviews       # its identity spiffe://cluster.local/ns/default/sa/reviews;
+ *                                   # default: the service name
  *     labels: { app: reviews, version: v2 }
  *     ports: [{ port: 9080, protocol: http }]   # http | http2 | grpc | tcp; name defaults to protocol
  *     command: [node, --import, tsx, services/reviews.ts]
@@ -30,7 +32,7 @@
  */
 import type { Problems } from '../../core/errors.js';
 import { fieldPath, isAbsent, SpecCheck, type Obj } from '../fields.js';
-import { dns1123LabelError } from '../names.js';
+import { dns1123LabelError, dns1123SubdomainError } from '../names.js';
 import { checkHost, checkLabels, checkName } from '../networking/validate-common.js';
 
 export const MESH_PROTOCOLS = ['http', 'http2', 'grpc', 'tcp'] as const;
@@ -47,6 +49,8 @@ export interface MeshWorkload {
   name: string;
   service: string;
   namespace?: string;
+  /** The workload's identity (SPIFFE `sa` segment, a Kubernetes service account name); default `service`. */
+  serviceAccount?: string;
   labels?: Record<string, string>;
   ports: MeshPort[];
   command: string[];
@@ -73,6 +77,7 @@ const WORKLOAD_FIELDS = [
   'name',
   'service',
   'namespace',
+  'serviceAccount',
   'labels',
   'ports',
   'command',
@@ -115,6 +120,10 @@ export function validateMesh(spec: unknown, problems: Problems, path = 'spec'): 
     if (service !== undefined) checkName(c, service, fieldPath(item.path, 'service'), dns1123LabelError);
     const namespace = c.string(w, 'namespace', item.path) ?? 'default';
     checkName(c, namespace, fieldPath(item.path, 'namespace'), dns1123LabelError);
+    // A Kubernetes service account name (DNS-1123 subdomain), which is also a SPIFFE path segment.
+    const serviceAccount = c.string(w, 'serviceAccount', item.path);
+    if (serviceAccount !== undefined)
+      checkName(c, serviceAccount, fieldPath(item.path, 'serviceAccount'), dns1123SubdomainError);
     checkLabels(c, w, 'labels', item.path);
     const ports = checkPorts(c, w, item.path);
     if (service !== undefined && ports !== undefined) {

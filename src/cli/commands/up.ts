@@ -11,6 +11,7 @@ import { loadMesh } from '../up/manifest.js';
 import { MeshRunner, type MeshSummary } from '../up/mesh-runner.js';
 import { NetnsCapture } from '../up/netns.js';
 import { TrellisError } from '../../core/errors.js';
+import { tryParseDuration } from '../../core/duration.js';
 
 const require = createRequire(import.meta.url);
 
@@ -23,8 +24,11 @@ function summaryText(s: MeshSummary, configDir: string): string {
   );
   lines.push(`  config:         ${configDir}  (watched: edits change traffic live)`);
   const width = Math.max(...s.workloads.map((w) => w.name.length));
-  lines.push('  sidecar admin (/config_dump, /clusters, /stats/prometheus):');
-  for (const w of s.workloads) lines.push(`    ${w.name.padEnd(width)}  ${w.adminUrl}`);
+  const urlWidth = Math.max(...s.workloads.map((w) => w.adminUrl.length));
+  lines.push('  sidecar admin (/config_dump, /clusters, /stats/prometheus) and identity:');
+  for (const w of s.workloads)
+    lines.push(`    ${w.name.padEnd(width)}  ${w.adminUrl.padEnd(urlWidth)}  ${w.identity}`);
+  if (s.gatewayIdentity) lines.push(`  gateway identity: ${s.gatewayIdentity}`);
   lines.push(`  pids:           ${s.workloads.map((w) => `${w.name}=${w.pid ?? '-'}`).join(' ')}`);
   lines.push('Press Ctrl-C to stop.', '');
   return lines.join('\n');
@@ -38,6 +42,7 @@ export const command: Command = {
     'Usage: trellis up [DIR|mesh.yaml] [--gateway-port N] [--base-port 21000] [--config DIR]',
     '                  [--xds-port 15010] [--http-port 15014] [--stop-grace 5s]',
     '                  [--capture proxy|netns] [--state-dir CONFIG/.trellis-state] [--mesh-config FILE]',
+    '                  [--workload-cert-ttl 24h]',
     '',
     'Reads DIR/mesh.yaml (kind Mesh, trellis.io/v1alpha1), starts the control plane on its config',
     'directory, a sidecar and the process of every workload (restarted with backoff if it crashes),',
@@ -54,6 +59,14 @@ export const command: Command = {
     '                while a file is invalid still serves it (default: .trellis-state in the',
     '                config directory)',
     "--mesh-config   Istio's MeshConfig YAML; pathNormalization is applied (default BASE)",
+    '--workload-cert-ttl  lifetime of the workload certificates (renewed at half life; default 24h)',
+    '',
+    'Identity: every workload is spiffe://cluster.local/ns/NAMESPACE/sa/SERVICE-ACCOUNT (the',
+    "manifest's serviceAccount, default its service; the gateway is istio-ingressgateway-service-",
+    "account). The control plane's CA and credential key are kept in the state directory (ca/);",
+    'each sidecar gets a credential (credentials/NAME.jwt, re-issued at every start) and asks the',
+    'CA for its certificate with a key it made itself. Sidecar instances carry the label',
+    "security.istio.io/tlsMode=istio and their service account, as Istio's injected pods do.",
     '--capture       proxy (default): HTTP_PROXY points apps at their sidecars;',
     '                netns (root; needs ip and iptables): each app runs in its own network',
     '                namespace, its names resolve through /etc/netns/<ns>/hosts and iptables',
@@ -76,6 +89,7 @@ export const command: Command = {
       capture: { type: 'string' },
       'state-dir': { type: 'string' },
       'mesh-config': { type: 'string' },
+      'workload-cert-ttl': { type: 'string' },
     });
     const capture = values.capture ?? 'proxy';
     if (capture !== 'proxy' && capture !== 'netns') {
@@ -83,6 +97,16 @@ export const command: Command = {
         'TRELLIS_INVALID_ARGUMENT',
         `--capture: expected proxy or netns, got ${JSON.stringify(capture)}`,
       );
+    }
+    let certTtlSeconds: number | undefined;
+    if (values['workload-cert-ttl'] !== undefined) {
+      const ms = tryParseDuration(values['workload-cert-ttl']);
+      if (ms === undefined || ms < 1000)
+        throw new TrellisError(
+          'TRELLIS_INVALID_ARGUMENT',
+          `--workload-cert-ttl ${JSON.stringify(values['workload-cert-ttl'])}: expected a duration of at least 1s, e.g. 24h or 30s`,
+        );
+      certTtlSeconds = ms / 1000;
     }
     const plan = await loadMesh(positionals[0] ?? '.', io.cwd);
     if (values.config !== undefined) plan.configDir = path.resolve(io.cwd, values.config);
@@ -109,6 +133,7 @@ export const command: Command = {
       ...(values['state-dir'] !== undefined ? { stateDir: path.resolve(io.cwd, values['state-dir']) } : {}),
       pathNormalization: mesh.pathNormalization,
       extensionProviders: mesh.extensionProviders,
+      ...(certTtlSeconds !== undefined ? { workloadCertTtlSeconds: certTtlSeconds } : {}),
       stopGraceMs: parseIntFlag('stop-grace', values['stop-grace']?.replace(/s$/, ''), 5) * 1000,
     });
     io.stdout(

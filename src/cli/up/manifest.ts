@@ -13,7 +13,12 @@ export interface WorkloadPlan {
   name: string;
   service: string;
   namespace: string;
-  /** The manifest's labels plus `trellis.io/workload: NAME`, which its Sidecar selects. */
+  /** Its identity: spiffe://<trust-domain>/ns/<namespace>/sa/<serviceAccount>. Default: the service. */
+  serviceAccount: string;
+  /**
+   * The manifest's labels plus `trellis.io/workload: NAME`, which its Sidecar selects, and
+   * `security.istio.io/tlsMode: istio` (it has a sidecar that takes mTLS: what auto mTLS keys on).
+   */
   labels: Record<string, string>;
   ports: { name: string; port: number; protocol: MeshProtocol }[];
   command: string[];
@@ -34,11 +39,16 @@ export interface MeshPlan {
     port: number;
     hosts: string[];
     labels: Record<string, string>;
+    /** The gateway's identity, as Istio's ingress gateway: istio-ingressgateway-service-account. */
+    serviceAccount: string;
   };
   workloads: WorkloadPlan[];
 }
 
 export const WORKLOAD_LABEL = 'trellis.io/workload';
+/** Istio's label on workloads whose sidecar accepts Istio mTLS; auto mTLS sends mTLS to them. */
+export const TLS_MODE_LABEL = 'security.istio.io/tlsMode';
+export const GATEWAY_SERVICE_ACCOUNT = 'istio-ingressgateway-service-account';
 
 /** `target` is a directory holding mesh.yaml or the manifest file itself. */
 export async function loadMesh(target: string, cwd: string): Promise<MeshPlan> {
@@ -83,7 +93,8 @@ export function planFromSpec(file: string, name: string, namespace: string, spec
       name: w.name,
       service: w.service,
       namespace: w.namespace ?? 'default',
-      labels: { ...w.labels, [WORKLOAD_LABEL]: w.name },
+      serviceAccount: w.serviceAccount ?? w.service,
+      labels: { ...w.labels, [WORKLOAD_LABEL]: w.name, [TLS_MODE_LABEL]: 'istio' },
       ports: portsOf(w.ports),
       command: [...w.command],
       workingDir: path.resolve(base, w.workingDir ?? '.'),
@@ -97,6 +108,7 @@ export function planFromSpec(file: string, name: string, namespace: string, spec
       port: spec.gateway.port ?? 8080,
       hosts: spec.gateway.hosts ?? ['*'],
       labels: spec.gateway.labels ?? { istio: 'ingressgateway' },
+      serviceAccount: GATEWAY_SERVICE_ACCOUNT,
     };
   }
   return plan;

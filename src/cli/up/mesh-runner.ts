@@ -50,6 +50,11 @@ import { LayeredConfigStore } from '../../config/layered-store.js';
 import { MemoryConfigStore } from '../../config/memory-store.js';
 import { ControlPlane, type ControlPlaneOptions } from '../../controlplane/control-plane.js';
 import { TrellisProxy } from '../../proxy/proxy.js';
+import { loadCaState } from '../../controlplane/ca-service-state.js';
+import { CaClient } from '../../proxy/identity/ca-client.js';
+import { grpcCertificateRequester } from '../../proxy/identity/ca-client-transport.js';
+import { fileCredential } from '../../proxy/identity/credential-source.js';
+import { provisionCredentials } from './identities.js';
 import { proxiesHaveEndpoints } from './convergence.js';
 import { derivedResources, serviceHost, type WorkloadPorts } from './derived.js';
 import type { MeshPlan, WorkloadPlan } from './manifest.js';
@@ -104,12 +109,19 @@ export interface MeshRunnerOptions {
   pathNormalization?: PathNormalizationMode;
   /** Mesh config `extensionProviders` for CUSTOM authorization (trellis up --mesh-config). */
   extensionProviders?: ControlPlaneOptions['extensionProviders'];
+  /** Trust domain of the workloads' identities; default cluster.local. */
+  trustDomain?: string;
+  /** Workload certificate lifetime (trellis up --workload-cert-ttl); default 24 h. */
+  workloadCertTtlSeconds?: number;
+  /** How long a sidecar may wait for its first certificate before `up` gives up. Default 15 s. */
+  certificateTimeoutMs?: number;
 }
 
 interface RunningWorkload {
   plan: WorkloadPlan;
   ports: WorkloadPorts;
   proxy: TrellisProxy;
+  certificates: CaClient;
   supervisor?: ProcessSupervisor;
   registrationId?: string;
   heartbeat?: TimerHandle;
@@ -124,11 +136,15 @@ export interface MeshSummary {
     name: string;
     pid?: number;
     adminUrl: string;
+    /** Its SPIFFE identity. */
+    identity: string;
     app: number[];
     inbound: number[];
     outbound: number;
   }[];
   gatewayAdminUrl?: string;
+  gatewayIdentity?: string;
+  trustDomain: string;
 }
 
 const HEARTBEAT_MS = 10_000;
@@ -141,6 +157,8 @@ export class MeshRunner {
   private userStore: DirectoryConfigStore | undefined;
   private layered: LayeredConfigStore | undefined;
   private gateway: TrellisProxy | undefined;
+  private gatewayCertificates: CaClient | undefined;
+  private credentialFiles = new Map<string, string>();
   private readonly workloads: RunningWorkload[] = [];
   private stopping = false;
   private readonly width: number;
@@ -180,7 +198,33 @@ export class MeshRunner {
     const derived = new MemoryConfigStore((r) => validateResource(r));
     for (const r of derivedResources(plan, ports, gatewayPort, this.vips)) derived.apply(r);
     this.layered = new LayeredConfigStore([derived, userStore]);
+    // The CA and credential key live in the state directory: a restart keeps both.
+    const ca = await loadCaState({
+      stateDir: this.stateDir,
+      ...(this.opts.trustDomain !== undefined ? { trustDomain: this.opts.trustDomain } : {}),
+      ...(this.opts.workloadCertTtlSeconds !== undefined
+        ? { workloadTtlSeconds: this.opts.workloadCertTtlSeconds }
+        : {}),
+      logger: this.opts.logger.child('ca'),
+    });
+    this.credentialFiles = await provisionCredentials(this.stateDir, ca.credentials, [
+      ...plan.workloads.map((w) => ({
+        name: w.name,
+        namespace: w.namespace,
+        serviceAccount: w.serviceAccount,
+      })),
+      ...(plan.gateway
+        ? [
+            {
+              name: plan.gateway.name,
+              namespace: plan.gateway.namespace,
+              serviceAccount: plan.gateway.serviceAccount,
+            },
+          ]
+        : []),
+    ]);
     const cp = new ControlPlane({
+      ca: { authority: ca.authority, credentials: ca.credentials },
       config: this.layered,
       logger: this.opts.logger.child('control-plane'),
       clock: this.opts.clock,
@@ -194,7 +238,7 @@ export class MeshRunner {
     const rejected = userStore.errors().length;
     this.progress(
       'control-plane',
-      `ready (xDS ${xds}, HTTP ${controlPlaneUrl}; config ${plan.configDir}${rejected ? `: ${rejected} rejected document(s), see above` : ''})`,
+      `ready (xDS ${xds}, HTTP ${controlPlaneUrl}; config ${plan.configDir}${rejected ? `: ${rejected} rejected document(s), see above` : ''}; CA ${ca.source === 'created' ? 'created' : 'loaded'} in ${ca.caDir}, trust domain ${ca.authority.trustDomain})`,
     );
 
     await Promise.all(
@@ -203,6 +247,7 @@ export class MeshRunner {
 
     let gatewayUrl: string | undefined;
     let gatewayAdminUrl: string | undefined;
+    let gatewayIdentity: string | undefined;
     if (plan.gateway && gatewayPort !== undefined) {
       const g = plan.gateway;
       const gw = this.newProxy({
@@ -213,10 +258,13 @@ export class MeshRunner {
         labels: g.labels,
         bindListeners: [gatewayPort],
         xds,
+        credentialFile: this.credentialFiles.get(g.name) as string,
       });
       this.gateway = gw.proxy;
+      this.gatewayCertificates = gw.certificates;
       await gw.proxy.start();
       await gw.ready;
+      gatewayIdentity = (await this.firstCertificate(g.name, gw.certificates)).identity;
       gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
       gatewayAdminUrl = `http://127.0.0.1:${gw.proxy.adminPort}`;
       this.progress(g.name, `ready (gateway ${gatewayUrl}, admin ${gatewayAdminUrl})`);
@@ -225,12 +273,15 @@ export class MeshRunner {
     return {
       ...(gatewayUrl ? { gatewayUrl } : {}),
       ...(gatewayAdminUrl ? { gatewayAdminUrl } : {}),
+      ...(gatewayIdentity ? { gatewayIdentity } : {}),
+      trustDomain: ca.authority.trustDomain,
       controlPlaneUrl,
       xds,
       workloads: this.workloads.map((w) => ({
         name: w.plan.name,
         ...(w.supervisor?.pid !== undefined ? { pid: w.supervisor.pid } : {}),
         adminUrl: `http://127.0.0.1:${w.proxy.adminPort}`,
+        identity: w.certificates.current()?.identity ?? '-',
         app: Object.values(w.ports.app),
         inbound: Object.values(w.ports.inbound),
         outbound: w.proxy.listeners.ports.outbound,
@@ -347,10 +398,22 @@ export class MeshRunner {
     labels: Record<string, string>;
     bindListeners: number[];
     xds: string;
-  }): { proxy: TrellisProxy; ready: Promise<void> } {
+    /** The workload credential it presents to the CA (identities.ts). */
+    credentialFile: string;
+  }): { proxy: TrellisProxy; ready: Promise<void>; certificates: CaClient } {
     let markReady: () => void = () => undefined;
     const ready = new Promise<void>((resolve) => (markReady = resolve));
+    // As `trellis proxy --credential-file F` does: a key made here, a certificate from the CA.
+    const certificates = new CaClient({
+      requester: grpcCertificateRequester(p.xds),
+      credential: fileCredential(p.credentialFile),
+      clock: this.opts.clock,
+      random: this.opts.random,
+      logger: this.opts.logger.child(p.name).child('ca'),
+    });
+    certificates.start();
     const proxy = new TrellisProxy({
+      workloadCertificates: certificates,
       xds: p.xds,
       bootstrap: {
         nodeId: p.id,
@@ -377,7 +440,33 @@ export class MeshRunner {
         ? { originalDestination: this.originalDestination }
         : {}),
     });
-    return { proxy, ready };
+    return { proxy, ready, certificates };
+  }
+
+  /**
+   * The first certificate of a sidecar or the gateway. Istio's pod is not ready until Envoy has
+   * its SDS secrets; here the instance is not registered (sent traffic) until then.
+   */
+  private async firstCertificate(name: string, certificates: CaClient): Promise<{ identity: string }> {
+    const timeoutMs = this.opts.certificateTimeoutMs ?? 15_000;
+    let timer: TimerHandle | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = this.opts.clock.setTimeout(
+        () =>
+          reject(
+            new TrellisError(
+              'TRELLIS_IO',
+              `${name}: no workload certificate after ${timeoutMs / 1000}s (${certificates.status.lastError ?? 'no answer from the CA'})`,
+            ),
+          ),
+        timeoutMs,
+      );
+    });
+    try {
+      return await Promise.race([certificates.ready(), timeout]);
+    } finally {
+      timer?.cancel();
+    }
   }
 
   private async startWorkload(w: WorkloadPlan, ports: WorkloadPorts, xds: string): Promise<void> {
@@ -389,12 +478,20 @@ export class MeshRunner {
       labels: w.labels,
       bindListeners: Object.values(ports.inbound),
       xds,
+      credentialFile: this.credentialFiles.get(w.name) as string,
     });
     const ns = this.netnsLayout.get(w.name);
-    const running: RunningWorkload = { plan: w, ports, proxy: sidecar.proxy, ...(ns ? { netns: ns } : {}) };
+    const running: RunningWorkload = {
+      plan: w,
+      ports,
+      proxy: sidecar.proxy,
+      certificates: sidecar.certificates,
+      ...(ns ? { netns: ns } : {}),
+    };
     this.workloads.push(running);
     await sidecar.proxy.start();
     await sidecar.ready;
+    await this.firstCertificate(w.name, sidecar.certificates);
     const outbound = sidecar.proxy.listeners.ports.outbound;
     const proxyUrl = `http://127.0.0.1:${outbound}`;
     if (ns) {
@@ -488,6 +585,7 @@ export class MeshRunner {
       ports: w.ports.inbound,
       labels: w.plan.labels,
       workloadName: w.plan.name,
+      serviceAccount: w.plan.serviceAccount,
       ttlSeconds: TTL_SECONDS,
     });
     w.registrationId = id;
@@ -523,6 +621,8 @@ export class MeshRunner {
     await this.pidFile?.remove();
     for (const w of this.workloads) this.deregister(w);
     await Promise.all(this.workloads.map((w) => w.proxy.stop(1000)));
+    for (const w of this.workloads) w.certificates.close();
+    this.gatewayCertificates?.close();
     this.layered?.close();
     this.userStore?.close();
     await this.cp?.stop();
