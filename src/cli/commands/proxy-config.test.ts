@@ -61,8 +61,8 @@ test('proxy-config clusters and routes PROXY read what the control plane sent, n
 test('proxy-config: usage errors and an unreachable admin endpoint say what to do', async () => {
   const io: CommandIo = { stdout: () => undefined, stderr: () => undefined, env: {}, cwd: process.cwd() };
   await assert.rejects(
-    command.run(['secrets', 'x'], io),
-    /expected one of clusters, listeners, routes, endpoints/,
+    command.run(['certificates', 'x'], io),
+    /expected one of clusters, listeners, routes, endpoints, secrets/,
   );
   await assert.rejects(command.run(['clusters'], io), /expected clusters PROXY .* or clusters --admin URL/);
   await assert.rejects(

@@ -14,9 +14,10 @@ import {
   renderRoutes,
   type MeshConfig,
 } from '../proxy-config-tables.js';
+import { renderSecrets, secretEntries } from '../proxy-config-secrets.js';
 
-const USAGE = `Usage: trellis proxy-config clusters|listeners|routes|endpoints PROXY [--control-plane URL] [-o table|json]
-       trellis proxy-config clusters|listeners|routes|endpoints --admin URL [-o table|json]
+const USAGE = `Usage: trellis proxy-config clusters|listeners|routes|endpoints|secret PROXY [--control-plane URL] [-o table|json]
+       trellis proxy-config clusters|listeners|routes|endpoints|secret --admin URL [-o table|json]
 
 Shows one proxy's xDS configuration in the tables 'istioctl proxy-config' prints:
 
@@ -24,6 +25,8 @@ Shows one proxy's xDS configuration in the tables 'istioctl proxy-config' prints
   listeners   ADDRESSES, PORT, MATCH (filter chain match), DESTINATION (route config or cluster)
   routes      NAME (route config), VHOST NAME, DOMAINS, MATCH, VIRTUAL SERVICE
   endpoints   ENDPOINT, STATUS, OUTLIER CHECK, CLUSTER
+  secret      RESOURCE NAME, TYPE, STATUS, VALID CERT, SERIAL NUMBER, NOT AFTER, NOT BEFORE,
+              IDENTITY (the SPIFFE URI SAN of a chain's leaf, the subject of each trusted root)
 
 By default it asks the control plane what it last sent to PROXY (/debug/config_dump?proxy=PROXY;
 'trellis proxy-status' lists the ids), and names the DestinationRule / VirtualService behind
@@ -35,10 +38,14 @@ each cluster and route. With --admin it reads the proxy's own admin endpoint ins
   --admin URL           a proxy's admin endpoint, e.g. http://127.0.0.1:15000 (Trellis or Envoy)
   -o, --output FORMAT   table (default) or json (the resources, as proto3 JSON)
 
+A proxy's own certificate (secret 'default') and trust bundle ('ROOTCA') are made in the proxy,
+so only --admin shows them; from the control plane 'secret' lists what it sent (credentialName).
+
 Example:
+  trellis proxy-config secret --admin http://127.0.0.1:15000
   trellis proxy-config routes sidecar~127.0.0.1~productpage-v1.default~default.svc.cluster.local`;
 
-const TYPES = ['clusters', 'listeners', 'routes', 'endpoints'] as const;
+const TYPES = ['clusters', 'listeners', 'routes', 'endpoints', 'secrets'] as const;
 type ConfigType = (typeof TYPES)[number];
 
 async function fetchText(url: string, what: string): Promise<string> {
@@ -72,7 +79,7 @@ async function meshConfig(base: string, nodeId: string | undefined): Promise<Mes
 }
 
 export function render(
-  type: ConfigType,
+  type: Exclude<ConfigType, 'secrets'>,
   dump: DumpResources,
   mesh?: MeshConfig,
   adminClusters?: string,
@@ -91,13 +98,27 @@ export function render(
   }
 }
 
-function rawSection(type: ConfigType, dump: DumpResources): Json[] {
+function rawSection(type: Exclude<ConfigType, 'secrets'>, dump: DumpResources): Json[] {
   return type === 'routes' ? allRouteConfigs(dump.routes, dump.listeners) : dump[type];
+}
+
+function printSecrets(raw: unknown, output: string, io: { stdout: (t: string) => void }): number {
+  const entries = secretEntries(raw);
+  if (output === 'json')
+    io.stdout(
+      JSON.stringify(
+        entries.map((e) => ({ name: e.name, status: e.status, ...(e.secret ? { secret: e.secret } : {}) })),
+        null,
+        2,
+      ) + '\n',
+    );
+  else io.stdout(renderSecrets(entries, Date.now()));
+  return 0;
 }
 
 export const command: Command = {
   name: 'proxy-config',
-  summary: "Show a proxy's clusters, listeners, routes or endpoints, as istioctl proxy-config does.",
+  summary: "Show a proxy's clusters, listeners, routes, endpoints or secrets, as istioctl proxy-config does.",
   usage: USAGE,
   async run(argv, io) {
     const { values, positionals } = parseFlags('proxy-config', argv, {
@@ -126,6 +147,7 @@ export const command: Command = {
       );
     }
 
+    let raw: unknown;
     let dump: DumpResources;
     let adminClusters: string | undefined;
     let mesh: MeshConfig | undefined;
@@ -134,7 +156,17 @@ export const command: Command = {
         /\/+$/,
         '',
       );
-      dump = readConfigDump(JSON.parse(await fetchText(`${admin}/config_dump`, 'config dump')) as unknown);
+      const text = await fetchText(`${admin}/config_dump`, 'config dump');
+      try {
+        raw = JSON.parse(text) as unknown;
+      } catch {
+        throw new TrellisError(
+          'TRELLIS_IO',
+          `${admin}/config_dump did not answer JSON; is --admin a proxy's admin endpoint?`,
+        );
+      }
+      if (type === 'secrets') return printSecrets(raw, values.output, io);
+      dump = readConfigDump(raw);
       if (type === 'endpoints') adminClusters = await fetchText(`${admin}/clusters`, 'clusters');
       // Naming DestinationRules needs the control plane: only when it was named explicitly.
       if (values['control-plane'] !== undefined)
@@ -146,7 +178,14 @@ export const command: Command = {
         'GET',
         `/debug/config_dump?proxy=${encodeURIComponent(proxy ?? '')}`,
       );
-      dump = readConfigDump(expectOk<unknown>(r, 'config dump'));
+      raw = expectOk<unknown>(r, 'config dump');
+      if (type === 'secrets') {
+        io.stderr(
+          "trellis proxy-config: a proxy's own certificate ('default') and trust bundle ('ROOTCA') are made in the proxy; use --admin URL to see them\n",
+        );
+        return printSecrets(raw, values.output, io);
+      }
+      dump = readConfigDump(raw);
       dump.nodeId ??= proxy;
       mesh = await meshConfig(base, dump.nodeId);
     }
