@@ -20,6 +20,7 @@ import { CredentialAuthority } from '../ca/credentials.js';
 import { loadOrCreateCredentialKey } from '../ca/credentials-key.js';
 import type { Clock } from '../core/clock.js';
 import { silentLogger, type Logger } from '../core/logger.js';
+import { TrellisError, errorMessage } from '../core/errors.js';
 
 export const CA_STATE_DIR = 'ca';
 
@@ -34,6 +35,12 @@ export interface CaStateOptions {
   maxWorkloadTtlSeconds?: number;
   clock?: Pick<Clock, 'wallNow'>;
   logger?: Logger;
+  /**
+   * PEM roots trusted besides the CA's own (--trusted-roots): during a root rotation, the next
+   * root before the switch, or the previous one after it. Proxies get the bundle with their next
+   * certificate.
+   */
+  trustedRootsFile?: string;
 }
 
 export interface CaState {
@@ -77,6 +84,27 @@ export async function loadCaState(options: CaStateOptions): Promise<CaState> {
     await authority.writePluginDirectory(own);
     source = 'created';
   }
+  if (options.trustedRootsFile !== undefined) {
+    const file = options.trustedRootsFile;
+    let text: string;
+    try {
+      text = await fs.readFile(file, 'utf8');
+    } catch (err) {
+      throw new TrellisError(
+        'TRELLIS_IO',
+        `cannot read the trusted roots: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+        {
+          file,
+          cause: err,
+        },
+      );
+    }
+    try {
+      authority.addTrustedRoot(text);
+    } catch (err) {
+      throw new TrellisError('TRELLIS_INVALID_CONFIG', errorMessage(err), { file, cause: err });
+    }
+  }
   const { key, created } = await loadOrCreateCredentialKey(own);
   const credentials = await CredentialAuthority.fromKey(key, {
     ...(options.trustDomain !== undefined ? { trustDomain: options.trustDomain } : {}),
@@ -87,6 +115,7 @@ export async function loadCaState(options: CaStateOptions): Promise<CaState> {
     dir: caDir,
     trustDomain: authority.trustDomain,
     credentialKey: created ? 'created' : 'loaded',
+    trustedRoots: authority.trustBundle().length,
   });
   return { authority, credentials, source, caDir };
 }

@@ -22,7 +22,7 @@ export const command: Command = {
     '                             [--debounce 100ms] [--debounce-max 10s] [--push-concurrency 32]',
     '                             [--ratelimit-address 127.0.0.1:8081] [--state-dir DIR/.trellis-state]',
     '                             [--trust-domain cluster.local] [--ca-dir DIR] [--workload-cert-ttl 24h]',
-    '                             [--max-workload-cert-ttl 2160h]',
+    '                             [--max-workload-cert-ttl 2160h] [--trusted-roots FILE]',
     '',
     'Serves Envoy xDS v3 (ADS, state of the world and delta) to the Trellis proxy, proxyless gRPC',
     'and Envoy. Edits to DIR take effect without restart; an invalid edit is logged with its',
@@ -50,6 +50,8 @@ export const command: Command = {
     "restart keeps both; --ca-dir DIR uses Istio's plug-in files instead (ca-cert.pem, ca-key.pem,",
     'cert-chain.pem, root-cert.pem). --workload-cert-ttl is the default certificate lifetime (Istio:',
     '24h; seconds for tests), --max-workload-cert-ttl the longest a proxy may ask for.',
+    '--trusted-roots FILE adds PEM roots to the trust bundle proxies get with their certificates',
+    '(a root rotation: the next root before switching to it, the old one after).',
   ].join('\n'),
   async run(argv, io) {
     const { values } = parseFlags('control-plane', argv, {
@@ -66,6 +68,7 @@ export const command: Command = {
       'ca-dir': { type: 'string' },
       'workload-cert-ttl': { type: 'string', default: '24h' },
       'max-workload-cert-ttl': { type: 'string', default: `${DEFAULT_MAX_WORKLOAD_TTL_SECONDS / 3600}h` },
+      'trusted-roots': { type: 'string' },
     });
     if (!values.config) {
       throw new TrellisError(
@@ -108,6 +111,9 @@ export const command: Command = {
     const ca = await loadCaState({
       stateDir,
       ...(values['ca-dir'] !== undefined ? { caDir: path.resolve(io.cwd, values['ca-dir']) } : {}),
+      ...(values['trusted-roots'] !== undefined
+        ? { trustedRootsFile: path.resolve(io.cwd, values['trusted-roots']) }
+        : {}),
       trustDomain: values['trust-domain'],
       workloadTtlSeconds: certTtlMs / 1000,
       maxWorkloadTtlSeconds: maxCertTtlMs / 1000,
