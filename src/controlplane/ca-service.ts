@@ -28,6 +28,11 @@ import {
   type CreateCertificateResponse,
 } from '../protocol/trellis/ca-types.js';
 
+/** A P-256 CSR is under 1 KiB and an RSA-4096 one about 2; anything near this is not a CSR. */
+export const MAX_CSR_BYTES = 16 * 1024;
+/** Our credentials are about 600 bytes. */
+export const MAX_CREDENTIAL_BYTES = 8 * 1024;
+
 /** Istio's default maximum workload certificate lifetime (MAX_WORKLOAD_CERT_TTL): 90 days. */
 export const DEFAULT_MAX_WORKLOAD_TTL_SECONDS = 90 * 86_400;
 
@@ -95,7 +100,14 @@ export function bearerToken(values: readonly (string | Buffer)[]): string {
       'unauthenticated',
       'more than one authorization header',
     );
-  const m = /^Bearer[ \t]+([^\s]+)[ \t]*$/i.exec(String(values[0]));
+  const header = String(values[0]);
+  if (header.length > MAX_CREDENTIAL_BYTES)
+    throw new CaRequestError(
+      grpc.status.UNAUTHENTICATED,
+      'unauthenticated',
+      `the credential is longer than ${MAX_CREDENTIAL_BYTES} bytes`,
+    );
+  const m = /^Bearer[ \t]+([^\s]+)[ \t]*$/i.exec(header);
   if (m === null)
     throw new CaRequestError(
       grpc.status.UNAUTHENTICATED,
@@ -118,19 +130,19 @@ export function csrUriSans(csrPem: string): string[] {
     );
   }
   const names: string[] = [];
-  for (const ext of req.extensions) {
-    if (ext.type !== '2.5.29.17') continue; // subjectAltName
-    let san: x509.SubjectAlternativeNameExtension;
-    try {
-      san = new x509.SubjectAlternativeNameExtension(ext.rawData);
-    } catch {
-      throw new CaRequestError(
-        grpc.status.INVALID_ARGUMENT,
-        'invalid_csr',
-        'csr: the subjectAltName extension cannot be read',
-      );
+  // Extensions are parsed lazily by @peculiar/x509: any of them may throw here.
+  try {
+    for (const ext of req.extensions) {
+      if (ext.type !== '2.5.29.17') continue; // subjectAltName
+      const san = new x509.SubjectAlternativeNameExtension(ext.rawData);
+      for (const n of san.names.items) if (n.type === 'url') names.push(n.value);
     }
-    for (const n of san.names.items) if (n.type === 'url') names.push(n.value);
+  } catch {
+    throw new CaRequestError(
+      grpc.status.INVALID_ARGUMENT,
+      'invalid_csr',
+      'csr: the subjectAltName extension cannot be read',
+    );
   }
   return names;
 }
@@ -235,6 +247,12 @@ export class CaService {
         grpc.status.INVALID_ARGUMENT,
         'invalid_csr',
         'csr: required (a PEM PKCS#10 request)',
+      );
+    if (csr.length > MAX_CSR_BYTES)
+      throw new CaRequestError(
+        grpc.status.INVALID_ARGUMENT,
+        'invalid_csr',
+        `csr: ${csr.length} bytes; a certificate request is at most ${MAX_CSR_BYTES}`,
       );
     const asked = Number(request.validity_duration ?? 0);
     if (!Number.isFinite(asked) || asked < 0)

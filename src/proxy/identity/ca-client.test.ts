@@ -13,6 +13,7 @@ import { CaClient, certificateFromResponse } from './ca-client.js';
 import type { CertificateRequester } from './ca-client-transport.js';
 import { fileCredential, fixedCredential } from './credential-source.js';
 import { generateKeyAndCsr } from '../../ca/workload.js';
+import { EC_P256, generateP256, x509 } from '../../ca/x509.js';
 
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
 const identity = { namespace: 'shop', serviceAccount: 'cart' };
@@ -193,14 +194,39 @@ test('an unusable answer is never installed: another key, a chain to another roo
   client.close();
 });
 
-test('certificateFromResponse: a leaf without a SPIFFE URI SAN is refused', async () => {
-  // A CA certificate as leaf: our key, but no URI SAN.
-  const ca = await CertificateAuthority.create();
-  const res = certificateFromResponse(
-    { cert_chain: [ca.issuerPem], trust_bundle: ca.trustBundle() },
-    (await generateKeyAndCsr()).privateKeyPem,
-  );
-  assert.equal(res.ok, false);
+test('certificateFromResponse: a certificate for our key but without a SPIFFE URI SAN is refused', async () => {
+  const { keys, privateKeyPem } = await generateP256();
+  const make = (extensions: x509.Extension[]) =>
+    x509.X509CertificateGenerator.createSelfSigned({
+      serialNumber: '01',
+      name: 'CN=workload',
+      notBefore: new Date(T0 - 1000),
+      notAfter: new Date(T0 + 3600_000),
+      keys,
+      signingAlgorithm: EC_P256,
+      extensions,
+    });
+  const answer = (c: x509.X509Certificate) => ({
+    cert_chain: [c.toString('pem')],
+    trust_bundle: [c.toString('pem')],
+  });
+  const noSan = certificateFromResponse(answer(await make([])), privateKeyPem, T0);
+  assert.deepEqual(noSan, { ok: false, error: 'the certificate has no SPIFFE URI SAN' });
+  const dnsOnly = await make([
+    new x509.SubjectAlternativeNameExtension([{ type: 'dns', value: 'spiffe.example' }]),
+  ]);
+  assert.equal(certificateFromResponse(answer(dnsOnly), privateKeyPem, T0).ok, false);
+  const https = await make([
+    new x509.SubjectAlternativeNameExtension([{ type: 'url', value: 'https://x/ns/a/sa/b' }]),
+  ]);
+  assert.equal(certificateFromResponse(answer(https), privateKeyPem, T0).ok, false);
+  const good = await make([
+    new x509.SubjectAlternativeNameExtension([{ type: 'url', value: 'spiffe://td/ns/a/sa/b' }]),
+  ]);
+  const ok = certificateFromResponse(answer(good), privateKeyPem, T0);
+  assert.ok(ok.ok);
+  assert.equal(ok.cert.identity, 'spiffe://td/ns/a/sa/b');
+  assert.equal(certificateFromResponse(answer(good), privateKeyPem, T0 + 3600_000).ok, false, 'expired');
 });
 
 test('a join token is exchanged for a workload credential, written back to the credential file', async () => {
@@ -266,4 +292,46 @@ test('fileCredential: when the file cannot be written the exchanged credential i
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }
+});
+
+test('a CA clock far ahead or behind: an expired certificate is not installed; a late half life is no request loop', async () => {
+  const clock = new FakeClock(T0);
+  // The CA dates certificates two minutes in the past: they are expired on arrival (10 s lifetime).
+  const behind = await CertificateAuthority.create({
+    clock: { wallNow: () => clock.wallNow() - 120_000 },
+    workloadTtlSeconds: 10,
+  });
+  const requester = fakeCa(behind);
+  const client = new CaClient({
+    requester,
+    credential: fixedCredential('c'),
+    clock,
+    random: () => 0,
+    logger: silentLogger,
+  });
+  client.start();
+  await eventually(() => assert.equal(client.status.failures, 1));
+  assert.match(client.status.lastError ?? '', /the certificate expired on .* \(check the clocks\)/);
+  assert.equal(client.current(), undefined);
+  assert.ok((client.status.nextAttemptAt as number) > clock.wallNow(), 'a backoff, not an immediate retry');
+  client.close();
+
+  // Behind by 8 s: valid for 2 more seconds, half life long past: renew after the minimum delay.
+  const late = await CertificateAuthority.create({
+    clock: { wallNow: () => clock.wallNow() - 8000 },
+    workloadTtlSeconds: 10,
+  });
+  const r2 = fakeCa(late);
+  const c2 = new CaClient({
+    requester: r2,
+    credential: fixedCredential('c'),
+    clock,
+    random: () => 0,
+    logger: silentLogger,
+  });
+  c2.start();
+  await c2.ready();
+  assert.equal(c2.status.nextAttemptAt, clock.wallNow() + 1000);
+  assert.equal(r2.calls.length, 1);
+  c2.close();
 });

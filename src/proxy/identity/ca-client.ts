@@ -28,6 +28,11 @@ import type { CredentialSource } from './credential-source.js';
 import type { WorkloadCertificate, WorkloadCertificateSource } from './workload-certificate.js';
 
 export const DEFAULT_CA_BACKOFF: BackoffPolicy = { baseMs: 1000, maxMs: 60_000 };
+/**
+ * The soonest a renewal follows an installed certificate: a certificate whose half life is
+ * already past (a CA clock ahead of ours) must not turn into a request loop.
+ */
+export const MIN_RENEW_DELAY_MS = 1000;
 
 export interface CaClientOptions {
   requester: CertificateRequester;
@@ -56,6 +61,7 @@ export interface CaClientStatus {
 export function certificateFromResponse(
   res: CreateCertificateResponse,
   privateKeyPem: string,
+  nowMs: number,
 ): { ok: true; cert: WorkloadCertificate } | { ok: false; error: string } {
   const chainPem = (res.cert_chain ?? []).join('');
   const bundlePem = (res.trust_bundle ?? []).join('');
@@ -73,6 +79,11 @@ export function certificateFromResponse(
   if (!ours) return { ok: false, error: 'the certificate is not for the key this proxy generated' };
   const uri = /(?:^|, )URI:(spiffe:\/\/[^,\s]+)/.exec(leaf.subjectAltName ?? '')?.[1];
   if (uri === undefined) return { ok: false, error: 'the certificate has no SPIFFE URI SAN' };
+  if (Date.parse(leaf.validTo) <= nowMs)
+    return {
+      ok: false,
+      error: `the certificate expired on ${new Date(leaf.validTo).toISOString()} (check the clocks)`,
+    };
   for (let i = 0; i + 1 < chain.value.length; i++) {
     const [child, parent] = [chain.value[i] as X509Certificate, chain.value[i + 1] as X509Certificate];
     if (!child.checkIssued(parent) || !child.verify(parent.publicKey))
@@ -168,7 +179,7 @@ export class CaClient implements WorkloadCertificateSource {
         { csr: csrPem, validity_duration: this.opts.ttlSeconds ?? 0 },
         credential,
       );
-      const checked = certificateFromResponse(res, privateKeyPem);
+      const checked = certificateFromResponse(res, privateKeyPem, this.opts.clock.wallNow());
       if (!checked.ok) throw new Error(`the CA's answer is unusable: ${checked.error}`);
       cert = checked.cert;
       if (res.credential) exchanged = res.credential;
@@ -209,7 +220,7 @@ export class CaClient implements WorkloadCertificateSource {
       notAfter: cert.notAfter.toISOString(),
       renewAt: new Date(at).toISOString(),
     });
-    this.schedule(at - this.opts.clock.wallNow());
+    this.schedule(Math.max(at - this.opts.clock.wallNow(), MIN_RENEW_DELAY_MS));
     for (const w of this.waiters.splice(0)) w(cert);
     for (const fn of [...this.listeners]) {
       try {

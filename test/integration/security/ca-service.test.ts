@@ -263,12 +263,37 @@ test('bad CSRs are INVALID_ARGUMENT: weak RSA key, other curve, tampered signatu
     );
     await refused(ca.request({ csr: '' }, credential), grpc.status.INVALID_ARGUMENT, /csr: required/);
     await refused(
+      ca.request({ csr: csrPem + 'A'.repeat(20_000) }, credential),
+      grpc.status.INVALID_ARGUMENT,
+      /a certificate request is at most 16384/,
+    );
+    // A CSR that parses but carries an unreadable subjectAltName extension.
+    const keys = await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, [
+      'sign',
+      'verify',
+    ]);
+    const junkSan = await x509.Pkcs10CertificateRequestGenerator.create({
+      keys,
+      signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
+      extensions: [new x509.Extension('2.5.29.17', false, new Uint8Array([0x04, 0x01, 0x00]))],
+    });
+    await refused(
+      ca.request({ csr: junkSan.toString('pem') }, credential),
+      grpc.status.INVALID_ARGUMENT,
+      /subjectAltName extension cannot be read/,
+    );
+    await refused(
+      ca.request({ csr: csrPem }, 'x'.repeat(9000)),
+      grpc.status.UNAUTHENTICATED,
+      /longer than 8192 bytes/,
+    );
+    await refused(
       ca.request({ csr: csrPem, validity_duration: -5 }, credential),
       grpc.status.INVALID_ARGUMENT,
       /validity_duration/,
     );
-    assert.equal(metric(mesh, 'citadel_server_csr_parsing_err_count'), 5);
-    assert.equal(metric(mesh, 'citadel_server_csr_count'), 6);
+    assert.equal(metric(mesh, 'citadel_server_csr_parsing_err_count'), 7);
+    assert.equal(metric(mesh, 'citadel_server_csr_count'), 9);
   });
 });
 
