@@ -43,6 +43,15 @@ test('proxy-config clusters and routes PROXY read what the control plane sent, n
       /\n9080\s+reviews\.default\.svc\.cluster\.local:9080\s+.*\/\* \[end-user=jason\]\s+reviews\.default\n/,
     );
 
+    // Secrets from the control plane: what it sent (none here), and where the proxy's own are.
+    const secrets = await runTrellis(['proxy-config', 'secret', NODE, '--control-plane', mesh.httpUrl]);
+    assert.equal(secrets.code, 0, secrets.stderr);
+    assert.equal(
+      secrets.stdout,
+      'RESOURCE NAME   TYPE   STATUS   VALID CERT   SERIAL NUMBER   NOT AFTER   NOT BEFORE   IDENTITY\n',
+    );
+    assert.match(secrets.stderr, /made in the proxy; use --admin URL to see them/);
+
     const unknown = await runTrellis([
       'proxy-config',
       'listeners',
