@@ -81,6 +81,7 @@ export async function loadCaState(options: CaStateOptions): Promise<CaState> {
     source = 'state';
   } else {
     authority = await CertificateAuthority.create(caOptions);
+    await fs.mkdir(own, { recursive: true, mode: 0o700 });
     await authority.writePluginDirectory(own);
     source = 'created';
   }

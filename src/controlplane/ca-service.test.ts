@@ -63,10 +63,7 @@ test('mutated CSRs: refused with INVALID_ARGUMENT or PERMISSION_DENIED, or signe
         err.status === grpc.status.INVALID_ARGUMENT || err.status === grpc.status.PERMISSION_DENIED,
         `mutation ${i}: ${grpc.status[err.status]} ${err.message}`,
       );
-      outcomes.set(
-        grpc.status[err.status],
-        (outcomes.get(grpc.status[err.status]) ?? 0) + 1,
-      );
+      outcomes.set(grpc.status[err.status], (outcomes.get(grpc.status[err.status]) ?? 0) + 1);
     }
   }
   assert.ok((outcomes.get('INVALID_ARGUMENT') ?? 0) > 200, JSON.stringify([...outcomes]));

@@ -156,6 +156,21 @@ export class CaService {
     this.m = caMetrics(options.metrics);
     this.logger = options.logger ?? silentLogger;
     this.maxTtl = options.maxTtlSeconds ?? DEFAULT_MAX_WORKLOAD_TTL_SECONDS;
+    // Istio's expiry gauges (seconds since the epoch): what to alert on before a rotation is due.
+    const expiry = (pem: string | undefined) =>
+      pem ? Date.parse(new X509Certificate(pem).validTo) / 1000 : 0;
+    const root = options.metrics.gauge(
+      'citadel_server_root_cert_expiry_timestamp',
+      'When the CA root expires (s)',
+    );
+    const chain = options.metrics.gauge(
+      'citadel_server_cert_chain_expiry_timestamp',
+      'When the CA issuing certificate (intermediate) expires (s)',
+    );
+    options.metrics.onCollect(() => {
+      root.set({}, expiry(options.authority.trustBundle()[0]));
+      chain.set({}, expiry(options.authority.issuerPem));
+    });
   }
 
   /** For AdsServerOptions.services. */

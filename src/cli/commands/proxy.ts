@@ -183,11 +183,13 @@ export const command: Command = {
       },
     };
     if (certificates) {
+      // Said once, by the process a person watches (not by each --concurrency worker).
       const unsubscribe = certificates.onChange((c) => {
         unsubscribe();
-        io.stdout(
-          `proxy ${bootstrap.nodeId}: workload certificate ${c.identity}, valid until ${c.notAfter.toISOString()}\n`,
-        );
+        if (!cluster.isWorker)
+          io.stdout(
+            `proxy ${bootstrap.nodeId}: workload certificate ${c.identity}, valid until ${c.notAfter.toISOString()}\n`,
+          );
       });
       certificates.start();
     }

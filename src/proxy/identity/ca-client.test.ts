@@ -335,3 +335,30 @@ test('a CA clock far ahead or behind: an expired certificate is not installed; a
   assert.equal(r2.calls.length, 1);
   c2.close();
 });
+
+test('close() while a request is in flight: nothing is installed and nothing is scheduled', async () => {
+  const { client, requester, clock } = await setup();
+  let release: () => void = () => undefined;
+  const gate = new Promise<void>((r) => (release = r));
+  let entered = false;
+  let answered: Promise<unknown> = Promise.resolve();
+  const inner = requester.request.bind(requester);
+  requester.request = (req, credential) => {
+    entered = true;
+    answered = gate.then(() => inner(req, credential));
+    return answered as Promise<CreateCertificateResponse>;
+  };
+  const changes: unknown[] = [];
+  client.onChange((c) => changes.push(c));
+  client.start();
+  await eventually(() => assert.ok(entered, 'the request is in flight'));
+  client.close();
+  release();
+  await answered; // a valid answer arrives after close
+  await new Promise((r) => setImmediate(r));
+  assert.equal(requester.calls.length, 1);
+  assert.equal(client.current(), undefined);
+  assert.deepEqual(changes, []);
+  assert.equal(clock.pendingTimers(), 0);
+  assert.equal(client.status.nextAttemptAt, undefined);
+});

@@ -79,6 +79,11 @@ test('CreateCertificate: the chain verifies to the trust bundle and names the cr
     assert.equal(new X509Certificate(res2.cert_chain?.[0] as string).subjectAltName, `URI:${SHOP_CART}`);
     assert.equal(metric(mesh, 'citadel_server_success_cert_issuance_count'), 2);
     assert.equal(metric(mesh, 'trellis_ca_certificate_requests_total{result="issued",reason=""}'), 2);
+    assert.equal(metric(mesh, 'citadel_server_root_cert_expiry_timestamp'), Date.parse(root.validTo) / 1000);
+    assert.equal(
+      metric(mesh, 'citadel_server_cert_chain_expiry_timestamp'),
+      Date.parse(inter.validTo) / 1000,
+    );
   });
 });
 
