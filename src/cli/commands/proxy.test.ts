@@ -77,4 +77,19 @@ test('trellis proxy rejects bad flags with exit code 2', async () => {
   assert.match(err.join(''), /--xds-protocol "incremental": expected auto, delta or sotw/);
   assert.equal(await main(['proxy', '--xds', '127.0.0.1:1', '--concurrency', '0'], io), 2);
   assert.match(err.join(''), /--concurrency 0: expected 1 or more/);
+  assert.equal(
+    await main(['proxy', '--xds', '127.0.0.1:1', '--credential-file', '/nonexistent/cred'], io),
+    2,
+  );
+  assert.match(err.join(''), /--credential-file \/nonexistent\/cred: cannot read it \(ENOENT\)/);
+  assert.equal(await main(['proxy', '--xds', '127.0.0.1:1', '--ca-address', '127.0.0.1:2'], io), 2);
+  assert.match(err.join(''), /--ca-address needs --credential-file/);
+  assert.equal(
+    await main(
+      ['proxy', '--xds', '127.0.0.1:1', '--credential-file', 'package.json', '--ca-address', 'x:y'],
+      io,
+    ),
+    2,
+  );
+  assert.match(err.join(''), /--ca-address "x:y": expected HOST:PORT/);
 });
