@@ -4,7 +4,7 @@
  * is exclusive (a hard link that fails when the file exists): when two processes race (a control plane starting while `trellis token
  * create` runs), one key wins and both use it.
  */
-import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { TrellisError } from '../core/errors.js';
@@ -43,7 +43,7 @@ export async function loadOrCreateCredentialKey(dir: string): Promise<{ key: Key
   const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
   // Written whole under a temporary name, then linked into place: link fails if the file
   // exists, so a racing process never sees half a key and exactly one key wins.
-  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
+  const tmp = `${file}.${randomUUID()}.tmp`;
   await fs.writeFile(tmp, pem, { mode: 0o600 });
   try {
     await fs.link(tmp, file);
