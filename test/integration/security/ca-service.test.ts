@@ -347,3 +347,25 @@ test('a join token gets a certificate and a workload credential for the renewals
     assert.equal(again.credential ?? '', '');
   });
 });
+
+test('a burst of 100 proxies asking at once: every one gets its own certificate', async () => {
+  await withMesh(async (mesh, ca) => {
+    const csrs = await Promise.all(Array.from({ length: 100 }, () => generateKeyAndCsr()));
+    const credentials = await Promise.all(
+      csrs.map((_, i) =>
+        mesh.ca.credentials.issue({ namespace: 'burst', serviceAccount: `w${i}`, kind: 'workload' }),
+      ),
+    );
+    const answers = await Promise.all(
+      csrs.map((c, i) => ca.request({ csr: c.csrPem }, credentials[i] as string)),
+    );
+    const leaves = answers.map((a) => new X509Certificate(a.cert_chain?.[0] as string));
+    assert.deepEqual(
+      leaves.map((l) => l.subjectAltName),
+      csrs.map((_, i) => `URI:spiffe://cluster.local/ns/burst/sa/w${i}`),
+    );
+    assert.equal(new Set(leaves.map((l) => l.serialNumber)).size, 100, 'distinct serials');
+    assert.ok(leaves.every((l, i) => l.checkPrivateKey(createPrivateKey(csrs[i]?.privateKeyPem as string))));
+    assert.equal(metric(mesh, 'citadel_server_success_cert_issuance_count'), 100);
+  });
+});
