@@ -42,7 +42,7 @@ export const command: Command = {
     'Usage: trellis up [DIR|mesh.yaml] [--gateway-port N] [--base-port 21000] [--config DIR]',
     '                  [--xds-port 15010] [--http-port 15014] [--stop-grace 5s]',
     '                  [--capture proxy|netns] [--state-dir CONFIG/.trellis-state] [--mesh-config FILE]',
-    '                  [--workload-cert-ttl 24h]',
+    '                  [--workload-cert-ttl 24h] [--trust-domain cluster.local]',
     '',
     'Reads DIR/mesh.yaml (kind Mesh, trellis.io/v1alpha1), starts the control plane on its config',
     'directory, a sidecar and the process of every workload (restarted with backoff if it crashes),',
@@ -60,6 +60,8 @@ export const command: Command = {
     '                config directory)',
     "--mesh-config   Istio's MeshConfig YAML; pathNormalization is applied (default BASE)",
     '--workload-cert-ttl  lifetime of the workload certificates (renewed at half life; default 24h)',
+    '--trust-domain  of the identities (default cluster.local); keep it across restarts, as the',
+    '                credentials `up` issues name it',
     '',
     'Identity: every workload is spiffe://cluster.local/ns/NAMESPACE/sa/SERVICE-ACCOUNT (the',
     "manifest's serviceAccount, default its service; the gateway is istio-ingressgateway-service-",
@@ -90,6 +92,7 @@ export const command: Command = {
       'state-dir': { type: 'string' },
       'mesh-config': { type: 'string' },
       'workload-cert-ttl': { type: 'string' },
+      'trust-domain': { type: 'string' },
     });
     const capture = values.capture ?? 'proxy';
     if (capture !== 'proxy' && capture !== 'netns') {
@@ -134,6 +137,7 @@ export const command: Command = {
       pathNormalization: mesh.pathNormalization,
       extensionProviders: mesh.extensionProviders,
       ...(certTtlSeconds !== undefined ? { workloadCertTtlSeconds: certTtlSeconds } : {}),
+      ...(values['trust-domain'] !== undefined ? { trustDomain: values['trust-domain'] } : {}),
       stopGraceMs: parseIntFlag('stop-grace', values['stop-grace']?.replace(/s$/, ''), 5) * 1000,
     });
     io.stdout(
