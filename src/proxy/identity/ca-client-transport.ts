@@ -27,13 +27,23 @@ export class CaCallError extends Error {
   }
 }
 
-/** Calls the CA at `address` (host:port, plaintext gRPC as ADS). Default deadline 10 s. */
+/**
+ * Calls the CA at `address` (host:port, plaintext gRPC as ADS). Default deadline 10 s.
+ *
+ * grpc-js backs off reconnecting by itself (1 s growing to 120 s), and a call on a channel still
+ * backing off fails without dialing: after a long outage the CA client's own retries could keep
+ * failing for up to two more minutes. The channel's backoff is capped at `reconnectMaxMs`
+ * (default 5 s), so the CA client's backoff (ca-client.ts) decides when a request is made.
+ */
 export function grpcCertificateRequester(
   address: string,
-  options: { deadlineMs?: number } = {},
+  options: { deadlineMs?: number; reconnectMaxMs?: number } = {},
 ): CertificateRequester {
   const Client = grpc.makeGenericClientConstructor(certificateService(), 'CertificateService');
-  const client = new Client(address, grpc.credentials.createInsecure());
+  const client = new Client(address, grpc.credentials.createInsecure(), {
+    'grpc.initial_reconnect_backoff_ms': 500,
+    'grpc.max_reconnect_backoff_ms': Math.max(500, options.reconnectMaxMs ?? 5000),
+  });
   const method = certificateService().CreateCertificate as grpc.MethodDefinition<
     CreateCertificateRequest,
     CreateCertificateResponse

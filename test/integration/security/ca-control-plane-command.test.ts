@@ -12,6 +12,7 @@ import { generateKeyAndCsr } from '../../../src/ca/workload.js';
 import { grpcCertificateRequester } from '../../../src/proxy/identity/ca-client-transport.js';
 import { runTrellis, startTrellis } from '../helpers/process.js';
 import { tempDir } from './ca-helpers.js';
+import { eventually } from '../../../src/core/testing/eventually.js';
 
 test('trellis control-plane: --trust-domain, --workload-cert-ttl, the CA in the state dir, a token create can use', async () => {
   const dir = await tempDir('trellis-cp-ca-');
@@ -123,3 +124,99 @@ test('trellis control-plane: bad CA flags exit 2 with the reason, before serving
     await fs.rm(dir, { recursive: true, force: true });
   }
 });
+
+test(
+  'real processes: a proxy renews a 3 s certificate at half life and keeps it while the control plane is down',
+  { timeout: 150_000 },
+  async () => {
+    const dir = await tempDir('trellis-cp-ca-');
+    const state = path.join(dir, 'state');
+    const cpArgs = [
+      'control-plane',
+      '--config',
+      dir,
+      '--state-dir',
+      state,
+      '--http-address',
+      '127.0.0.1:0',
+      '--workload-cert-ttl',
+      '3s',
+    ];
+    let cp = startTrellis([...cpArgs, '--xds-address', '127.0.0.1:0']);
+    let proxy: ReturnType<typeof startTrellis> | undefined;
+    try {
+      const [, xds] = await cp.waitForOutput(/serving xDS on (127\.0\.0\.1:\d+)/);
+      const made = await runTrellis([
+        'token',
+        'create',
+        '--namespace',
+        'default',
+        '--service-account',
+        'web',
+        '--kind',
+        'workload',
+        '--state-dir',
+        state,
+        '--output',
+        path.join(dir, 'cred'),
+      ]);
+      assert.equal(made.code, 0, made.stderr);
+      proxy = startTrellis(
+        [
+          'proxy',
+          '--xds',
+          xds as string,
+          '--workload',
+          'web',
+          '--credential-file',
+          path.join(dir, 'cred'),
+          '--admin-port',
+          '0',
+          '--outbound-port',
+          '0',
+          '--inbound-port',
+          '0',
+          '--drain-seconds',
+          '0',
+        ],
+        { env: { TRELLIS_LOG_LEVEL: 'info' } },
+      );
+      const p = proxy;
+      await p.waitForOutput(
+        /workload certificate spiffe:\/\/cluster\.local\/ns\/default\/sa\/web, valid until/,
+      );
+      // Renewed at half life (about 1.5 s): three certificates within a few seconds.
+      await eventually(
+        () => assert.ok((p.stderr().match(/workload certificate installed/g) ?? []).length >= 3, p.stderr()),
+        {
+          timeoutMs: 15_000,
+          intervalMs: 100,
+        },
+      );
+      assert.equal((p.stdout().match(/workload certificate spiffe/g) ?? []).length, 1, 'said once on stdout');
+
+      // The control plane goes away: renewals fail, the proxy keeps running on what it has.
+      assert.equal(await cp.stop('SIGTERM'), 0);
+      await p.waitForOutput(/workload certificate request failed; keeping the current certificate/, 15_000);
+      assert.equal(p.child.exitCode, null, 'still running');
+
+      // Back on the same port: renewals resume at the next retry (backoff with full jitter, at
+      // most 60 s after a long outage; the restart takes a few seconds here).
+      const installed = (p.stderr().match(/workload certificate installed/g) ?? []).length;
+      cp = startTrellis([...cpArgs, '--xds-address', xds as string]);
+      await cp.waitForOutput(/serving xDS on/);
+      await eventually(
+        () => assert.ok((p.stderr().match(/workload certificate installed/g) ?? []).length > installed),
+        {
+          timeoutMs: 75_000,
+          intervalMs: 100,
+          context: () => p.stderr().slice(-2000),
+        },
+      );
+    } finally {
+      if (proxy) assert.equal(await proxy.stop('SIGTERM'), 0, proxy.stderr());
+      await cp.stop('SIGTERM');
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  },
+);
