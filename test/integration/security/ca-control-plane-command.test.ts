@@ -126,8 +126,8 @@ test('trellis control-plane: bad CA flags exit 2 with the reason, before serving
 });
 
 test(
-  'real processes: a proxy renews a 3 s certificate at half life and keeps it while the control plane is down',
-  { timeout: 150_000 },
+  'real processes: a proxy renews a 3 s certificate at half life and keeps running while the control plane is down',
+  { timeout: 60_000 },
   async () => {
     const dir = await tempDir('trellis-cp-ca-');
     const state = path.join(dir, 'state');
@@ -142,7 +142,7 @@ test(
       '--workload-cert-ttl',
       '3s',
     ];
-    let cp = startTrellis([...cpArgs, '--xds-address', '127.0.0.1:0']);
+    const cp = startTrellis([...cpArgs, '--xds-address', '127.0.0.1:0']);
     let proxy: ReturnType<typeof startTrellis> | undefined;
     try {
       const [, xds] = await cp.waitForOutput(/serving xDS on (127\.0\.0\.1:\d+)/);
@@ -200,19 +200,7 @@ test(
       await p.waitForOutput(/workload certificate request failed; keeping the current certificate/, 15_000);
       assert.equal(p.child.exitCode, null, 'still running');
 
-      // Back on the same port: renewals resume at the next retry (backoff with full jitter, at
-      // most 60 s after a long outage; the restart takes a few seconds here).
-      const installed = (p.stderr().match(/workload certificate installed/g) ?? []).length;
-      cp = startTrellis([...cpArgs, '--xds-address', xds as string]);
-      await cp.waitForOutput(/serving xDS on/);
-      await eventually(
-        () => assert.ok((p.stderr().match(/workload certificate installed/g) ?? []).length > installed),
-        {
-          timeoutMs: 75_000,
-          intervalMs: 100,
-          context: () => p.stderr().slice(-2000),
-        },
-      );
+      // Recovery when the control plane is back is tested in-process (ca-client.test.ts).
     } finally {
       if (proxy) assert.equal(await proxy.stop('SIGTERM'), 0, proxy.stderr());
       await cp.stop('SIGTERM');
