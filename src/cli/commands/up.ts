@@ -69,6 +69,7 @@ export const command: Command = {
     'each sidecar gets a credential (credentials/NAME.jwt, re-issued at every start) and asks the',
     'CA for its certificate with a key it made itself. Sidecar instances carry the label',
     "security.istio.io/tlsMode=istio and their service account, as Istio's injected pods do.",
+    '',
     '--capture       proxy (default): HTTP_PROXY points apps at their sidecars;',
     '                netns (root; needs ip and iptables): each app runs in its own network',
     '                namespace, its names resolve through /etc/netns/<ns>/hosts and iptables',

@@ -82,12 +82,8 @@ test('the Gateway listens on the port the gateway binds and selects istio: ingre
   });
 });
 
-test('workload plans carry the workload and tlsMode labels and absolute working directories', () => {
-  assert.deepEqual(plan.workloads[0]?.labels, {
-    version: 'v1',
-    'trellis.io/workload': 'reviews-v1',
-    'security.istio.io/tlsMode': 'istio',
-  });
+test('workload plans carry the workload label and absolute working directories', () => {
+  assert.deepEqual(plan.workloads[0]?.labels, { version: 'v1', 'trellis.io/workload': 'reviews-v1' });
   assert.equal(plan.workloads[0]?.workingDir, '/mesh');
   assert.equal(plan.configDir, '/mesh/config');
   assert.equal(plan.gateway?.port, 8080);

@@ -42,7 +42,6 @@ test('serviceAccount: defaults to the service; a bad one is refused with its fie
     const plan = await loadMesh(dir, dir);
     assert.equal(plan.workloads[0]?.serviceAccount, 'svc-a');
     assert.equal(plan.workloads[1]?.serviceAccount, 'payments.runner');
-    assert.equal(plan.workloads[1]?.labels['security.istio.io/tlsMode'], 'istio');
 
     const bad: [string, RegExp][] = [
       [

@@ -15,10 +15,7 @@ export interface WorkloadPlan {
   namespace: string;
   /** Its identity: spiffe://<trust-domain>/ns/<namespace>/sa/<serviceAccount>. Default: the service. */
   serviceAccount: string;
-  /**
-   * The manifest's labels plus `trellis.io/workload: NAME`, which its Sidecar selects, and
-   * `security.istio.io/tlsMode: istio` (it has a sidecar that takes mTLS: what auto mTLS keys on).
-   */
+  /** The manifest's labels plus `trellis.io/workload: NAME`, which its Sidecar selects. */
   labels: Record<string, string>;
   ports: { name: string; port: number; protocol: MeshProtocol }[];
   command: string[];
@@ -94,7 +91,7 @@ export function planFromSpec(file: string, name: string, namespace: string, spec
       service: w.service,
       namespace: w.namespace ?? 'default',
       serviceAccount: w.serviceAccount ?? w.service,
-      labels: { ...w.labels, [WORKLOAD_LABEL]: w.name, [TLS_MODE_LABEL]: 'istio' },
+      labels: { ...w.labels, [WORKLOAD_LABEL]: w.name },
       ports: portsOf(w.ports),
       command: [...w.command],
       workingDir: path.resolve(base, w.workingDir ?? '.'),

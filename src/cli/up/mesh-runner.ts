@@ -57,7 +57,7 @@ import { fileCredential } from '../../proxy/identity/credential-source.js';
 import { provisionCredentials } from './identities.js';
 import { proxiesHaveEndpoints } from './convergence.js';
 import { derivedResources, serviceHost, type WorkloadPorts } from './derived.js';
-import type { MeshPlan, WorkloadPlan } from './manifest.js';
+import { TLS_MODE_LABEL, type MeshPlan, type WorkloadPlan } from './manifest.js';
 import { PortAllocator, portIsFree } from './ports.js';
 import { waitForPorts } from './ready.js';
 import { prefixFor } from './output.js';
@@ -115,6 +115,11 @@ export interface MeshRunnerOptions {
   workloadCertTtlSeconds?: number;
   /** How long a sidecar may wait for its first certificate before `up` gives up. Default 15 s. */
   certificateTimeoutMs?: number;
+  /**
+   * Label sidecars and their instances `security.istio.io/tlsMode: istio`, as Istio's injected
+   * pods are: auto mTLS then sends them mTLS. Default true; false leaves them plaintext peers.
+   */
+  sidecarMtls?: boolean;
 }
 
 interface RunningWorkload {
@@ -475,7 +480,7 @@ export class MeshRunner {
       mode: 'sidecar',
       name: w.name,
       namespace: w.namespace,
-      labels: w.labels,
+      labels: this.sidecarLabels(w),
       bindListeners: Object.values(ports.inbound),
       xds,
       credentialFile: this.credentialFiles.get(w.name) as string,
@@ -559,6 +564,11 @@ export class MeshRunner {
     await ready;
   }
 
+  /** A sidecar's labels (its proxy's and its instances'): the plan's, and tlsMode when on. */
+  private sidecarLabels(w: WorkloadPlan): Record<string, string> {
+    return this.opts.sidecarMtls === false ? w.labels : { ...w.labels, [TLS_MODE_LABEL]: 'istio' };
+  }
+
   /** Once the app accepts connections on its ports: register the instance and say so. */
   private async whenListening(w: RunningWorkload, pid: number, run: number): Promise<boolean> {
     const current = () => this.stopping || w.supervisor?.runs !== run || w.supervisor.pid !== pid;
@@ -583,7 +593,7 @@ export class MeshRunner {
       namespace: w.plan.namespace,
       address: '127.0.0.1',
       ports: w.ports.inbound,
-      labels: w.plan.labels,
+      labels: this.sidecarLabels(w.plan),
       workloadName: w.plan.name,
       serviceAccount: w.plan.serviceAccount,
       ttlSeconds: TTL_SECONDS,

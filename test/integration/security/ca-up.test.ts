@@ -1,8 +1,8 @@
 /**
  * `trellis up` gives every workload an identity: serviceAccount from the manifest (default the
  * service), a credential file per workload in the state directory, a certificate per sidecar
- * from the control plane's CA, and registrations carrying the service account and Istio's
- * tlsMode label. A second `up` keeps the CA and rotates the credentials.
+ * from the control plane's CA, and registrations carrying the service account and
+ * Istio's tlsMode label. A second `up` keeps the CA and rotates the credentials.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
