@@ -48,7 +48,8 @@ export interface ControlPlaneOptions {
   translator?: Translator<PushContext>;
   /**
    * The CA served to workloads on the xDS port (ca-service.ts); ca-service-state.ts loads or makes
-   * one in the state directory. Absent: no CertificateService.
+   * one in the state directory. Absent: no CertificateService, and no mesh mTLS by default
+   * (sidecars would have no certificates): inbound DISABLE and auto mTLS off unless config asks.
    */
   ca?: { authority: CertificateAuthority; credentials: CredentialAuthority; maxTtlSeconds?: number };
 }
@@ -240,6 +241,12 @@ export class ControlPlane {
         ...(this.options.domainSuffix ? { domainSuffix: this.options.domainSuffix } : {}),
         ...(this.options.rateLimitService ? { rateLimitService: this.options.rateLimitService } : {}),
         ...(this.options.pathNormalization ? { pathNormalization: this.options.pathNormalization } : {}),
+        // Mesh mTLS needs workload certificates, so it follows the CA: with one, Istio's defaults
+        // (PERMISSIVE inbound, auto mTLS); without one, plaintext unless a PeerAuthentication or
+        // DestinationRule asks for mTLS explicitly (which then fails closed).
+        ...(this.options.ca
+          ? { trustDomain: this.options.ca.authority.trustDomain }
+          : { autoMtls: false, defaultMtlsMode: 'DISABLE' as const }),
         security: {
           jwks: this.jwks.snapshot(),
           ...(this.options.extensionProviders ? { extensionProviders: this.options.extensionProviders } : {}),
