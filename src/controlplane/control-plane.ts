@@ -52,6 +52,11 @@ export interface ControlPlaneOptions {
    * (sidecars would have no certificates): inbound DISABLE and auto mTLS off unless config asks.
    */
   ca?: { authority: CertificateAuthority; credentials: CredentialAuthority; maxTtlSeconds?: number };
+  /**
+   * Istio's mesh mTLS defaults (PERMISSIVE inbound, auto mTLS). Default: on when `ca` is set, since
+   * the workloads need certificates; a mesh whose certificates come from elsewhere sets it.
+   */
+  meshMtls?: boolean;
 }
 
 export interface ControlPlaneAddresses {
@@ -244,8 +249,10 @@ export class ControlPlane {
         // Mesh mTLS needs workload certificates, so it follows the CA: with one, Istio's defaults
         // (PERMISSIVE inbound, auto mTLS); without one, plaintext unless a PeerAuthentication or
         // DestinationRule asks for mTLS explicitly (which then fails closed).
-        ...(this.options.ca
-          ? { trustDomain: this.options.ca.authority.trustDomain }
+        ...((this.options.meshMtls ?? this.options.ca !== undefined)
+          ? this.options.ca
+            ? { trustDomain: this.options.ca.authority.trustDomain }
+            : {}
           : { autoMtls: false, defaultMtlsMode: 'DISABLE' as const }),
         security: {
           jwks: this.jwks.snapshot(),

@@ -88,7 +88,7 @@ const INVALID: [string, unknown, string][] = [
   [
     'unknown field',
     { workloads: [workload({ replicas: 2 })] },
-    'spec.workloads[0].replicas: unknown field; allowed: name, service, namespace, labels, ports, command, workingDir, env',
+    'spec.workloads[0].replicas: unknown field; allowed: name, service, namespace, serviceAccount, labels, ports, command, workingDir, env',
   ],
   ['gateway without name', { gateway: {}, workloads: [workload()] }, 'spec.gateway.name: required'],
 ];

@@ -27,6 +27,8 @@ export async function startMesh(
     rateLimitService?: { host: string; port: number };
     /** Replaces the translation (to inject what a data plane must reject). */
     translator?: ControlPlaneOptions['translator'];
+    /** Istio's mesh mTLS defaults (PERMISSIVE, auto mTLS); off by default, as without a CA. */
+    meshMtls?: boolean;
   } = {},
 ): Promise<TestMesh> {
   const store = new MemoryConfigStore((r) => validateResource(r));
@@ -35,6 +37,7 @@ export async function startMesh(
     debounce: { quietMs: options.debounceMs ?? 10, maxMs: 1000 },
     ...(options.rateLimitService ? { rateLimitService: options.rateLimitService } : {}),
     ...(options.translator ? { translator: options.translator } : {}),
+    ...(options.meshMtls !== undefined ? { meshMtls: options.meshMtls } : {}),
   });
   const bound = await cp.start({ host: '127.0.0.1', port: 0 }, { host: '127.0.0.1', port: 0 });
   return {

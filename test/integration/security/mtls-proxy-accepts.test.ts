@@ -25,7 +25,7 @@ let productpage: TrellisProxy;
 const REVIEWS_CLUSTER = 'outbound|9080||reviews.default.svc.cluster.local';
 
 before(async () => {
-  mesh = await startMesh({ debounceMs: 10 });
+  mesh = await startMesh({ debounceMs: 10, meshMtls: true });
   mesh.apply(`apiVersion: networking.istio.io/v1
 kind: ServiceEntry
 metadata: { name: reviews }

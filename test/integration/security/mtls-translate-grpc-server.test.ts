@@ -102,7 +102,7 @@ before(async () => {
   clientFiles = await writeCredential(dir, 'client', clientCred);
   port = await freePort();
 
-  mesh = await startMesh({ debounceMs: 10 });
+  mesh = await startMesh({ debounceMs: 10, meshMtls: true });
   mesh.apply(`apiVersion: networking.istio.io/v1
 kind: ServiceEntry
 metadata: { name: echo }

@@ -107,7 +107,7 @@ before(async () => {
   echo = await startTlsEcho(await issue(ca, 'echo'), client.root);
   // Same service account, another root: the client must not trust it.
   rogue = await startTlsEcho(await issue(other, 'echo'), client.root);
-  mesh = await startMesh({ debounceMs: 10 });
+  mesh = await startMesh({ debounceMs: 10, meshMtls: true });
   mesh.apply(serviceEntry(echo.port, 'echo'));
   mesh.apply(`apiVersion: networking.istio.io/v1
 kind: DestinationRule

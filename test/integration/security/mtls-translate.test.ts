@@ -26,7 +26,7 @@ const REVIEWS_CLUSTER = 'outbound|9080||reviews.default.svc.cluster.local';
 const INBOUND = 'inbound|9080||';
 
 before(async () => {
-  mesh = await startMesh({ debounceMs: 10 });
+  mesh = await startMesh({ debounceMs: 10, meshMtls: true });
   mesh.apply(`apiVersion: networking.istio.io/v1
 kind: ServiceEntry
 metadata: { name: reviews }

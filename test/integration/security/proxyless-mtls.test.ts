@@ -33,7 +33,7 @@ const clients: EchoClientInstance[] = [];
 const HOST = 'secure.default.svc.cluster.local';
 
 before(async () => {
-  mesh = await startMesh();
+  mesh = await startMesh({ meshMtls: true });
   dir = await mkdtemp(path.join(tmpdir(), 'trellis-proxyless-'));
   // The CA's clock starts three days back, to issue one certificate that has since expired.
   const DAY = 24 * 3600 * 1000;
