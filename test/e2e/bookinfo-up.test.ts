@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import { eventually } from '../../src/core/testing/eventually.js';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { copyFile, cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
@@ -57,7 +58,7 @@ function portOpen(port: number): Promise<boolean> {
 
 test(
   'trellis up examples/bookinfo: routing, live edits, canary, fault, retry, clean Ctrl-C',
-  { timeout: 90_000 },
+  { timeout: 180_000 },
   async (t) => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'trellis-bookinfo-'));
     await cp(path.join(EXAMPLE, 'config'), dir, { recursive: true });
@@ -190,6 +191,93 @@ test(
       assert.deepEqual([...counts.keys()].sort(), ['reviews-v1', 'reviews-v3']);
       // Binomial(1000, 0.1): standard deviation ~0.0095; +-4 sigma.
       assert.ok(v3 > 0.06 && v3 < 0.14, `v3 share ${v3}`);
+    });
+
+    await t.test(
+      'sidecars call each other over mTLS with their identities; STRICT refuses plaintext',
+      async () => {
+        const ready =
+          /details-v1 +\.\.\. (?:restarted and )?ready \(pid \d+; app :\d+, sidecar in :(\d+) out :\d+ admin :(\d+)\)/.exec(
+            up.stdout(),
+          );
+        assert.ok(ready, 'details-v1 ready line');
+        const [, detailsInbound, detailsAdmin] = ready;
+        assert.match((await get(page)).text, /William Shakespeare/);
+        // The destination side's metrics say who called and how (Istio's labels).
+        const stats = (await get(`http://127.0.0.1:${detailsAdmin}/stats/prometheus`)).text;
+        const fromProductpage = stats
+          .split('\n')
+          .filter((l) => l.startsWith('istio_requests_total{') && l.includes('reporter="destination"'))
+          .filter((l) => l.includes('source_principal="spiffe://cluster.local/ns/default/sa/productpage"'));
+        assert.ok(
+          fromProductpage.length > 0,
+          `no request from productpage's identity in:\n${stats.slice(0, 2000)}`,
+        );
+        assert.ok(fromProductpage.every((l) => l.includes('connection_security_policy="mutual_tls"')));
+        // PERMISSIVE (the default) also takes a plaintext caller without an identity...
+        const direct = `http://127.0.0.1:${detailsInbound}/details/0`;
+        assert.equal((await get(direct, { host: 'details' })).status, 200);
+        // ...STRICT mesh-wide does not, and the page keeps working over mTLS.
+        await copyFile(scenario('mtls-strict.yaml'), path.join(dir, 'security-mtls.yaml'));
+        await eventually(
+          async () => {
+            try {
+              await get(direct, { host: 'details' });
+              return false;
+            } catch {
+              return true;
+            }
+          },
+          { what: 'a plaintext call to a STRICT sidecar refused', ...afterPush },
+        );
+        const strict = await get(page);
+        assert.equal(strict.status, 200);
+        assert.match(strict.text, /William Shakespeare/);
+      },
+    );
+
+    await t.test(
+      "a DENY policy on the caller's identity answers 403; removing it restores the call",
+      async () => {
+        await copyFile(scenario('deny-details.yaml'), path.join(dir, 'security-deny.yaml'));
+        await eventually(async () => /Error fetching product details \(403\)/.test((await get(page)).text), {
+          what: 'productpage denied by details',
+          ...afterPush,
+        });
+        assert.equal(reviewsVersion((await get(page)).text) !== undefined, true, 'reviews still answers');
+        await rm(path.join(dir, 'security-deny.yaml'));
+        await eventually(async () => /William Shakespeare/.test((await get(page)).text), {
+          what: 'the DENY removed',
+          ...afterPush,
+        });
+      },
+    );
+
+    await t.test('a JWT-protected product page: missing 403, bad or expired 401, valid 200', async () => {
+      const token = (...args: string[]) =>
+        execFileSync(process.execPath, ['--import', 'tsx', 'examples/bookinfo/lib/demo-token.ts', ...args], {
+          cwd: REPO,
+          encoding: 'utf8',
+        }).trim();
+      const good = token();
+      const expired = token('--ttl=-120');
+      const otherAudience = token('--aud', 'someone-else');
+      await copyFile(scenario('jwt-productpage.yaml'), path.join(dir, 'security-jwt.yaml'));
+      await eventually(async () => (await get(page)).status === 403, {
+        what: 'the page needs a JWT',
+        ...afterPush,
+      });
+      assert.equal((await get(page, { authorization: `Bearer ${good}` })).status, 200);
+      assert.equal((await get(page, { authorization: `Bearer ${expired}` })).status, 401);
+      assert.equal((await get(page, { authorization: `Bearer ${good.slice(0, -4)}AAAA` })).status, 401);
+      assert.equal((await get(page, { authorization: `Bearer ${otherAudience}` })).status, 403);
+      // Other paths need no token (the policy's notPaths rule).
+      assert.equal((await get(reviewsApi)).status, 200);
+      await rm(path.join(dir, 'security-jwt.yaml'));
+      await eventually(async () => (await get(page)).status === 200, {
+        what: 'the JWT rule removed',
+        ...afterPush,
+      });
     });
 
     await t.test('Ctrl-C stops every process it started and exits 0', async () => {
