@@ -33,6 +33,16 @@ export function httpChain(l: ListenerConfig, port?: number): HttpConnectionManag
   return fallback;
 }
 
+/** The HTTP connection manager of a chain that serves plaintext (no TLS required), if any. */
+function plaintextHttpChain(l: ListenerConfig): HttpConnectionManagerConfig | undefined {
+  for (const c of l.filterChains) {
+    if (c.tls !== undefined || (c.transportProtocol !== undefined && c.transportProtocol !== 'raw_buffer'))
+      continue;
+    if (c.filter.kind === 'http') return c.filter;
+  }
+  return undefined;
+}
+
 export function routesTarget(snapshot: ProxyConfigSnapshot, hcm: HttpConnectionManagerConfig): RequestTarget {
   const table =
     hcm.routeConfigName !== undefined ? snapshot.routes.get(hcm.routeConfigName) : hcm.inlineRoutes;
@@ -84,6 +94,17 @@ export function inboundTarget(
     if (hcm) return routesTarget(snapshot, hcm);
   }
   const cluster = `inbound|${port}||`;
+  // A port the control plane gave its own inbound listener (named like its cluster) is served
+  // only as that listener serves plaintext: through its plaintext HTTP chain, so its filters
+  // (RBAC, jwt_authn) run. With no such chain (STRICT mTLS, a TCP port) the capture port must
+  // not become a way around the listener's TLS and policies: no route.
+  const own = snapshot.listeners.get(cluster);
+  if (own !== undefined && own.direction === 'INBOUND') {
+    const chain = plaintextHttpChain(own);
+    return chain !== undefined
+      ? routesTarget(snapshot, chain)
+      : { kind: 'reply', reason: { kind: 'no-route', authority: ds.authority, path: ds.path } };
+  }
   const config = snapshot.clusters.get(cluster);
   if (!config) return { kind: 'reply', reason: { kind: 'no-route', authority: ds.authority, path: ds.path } };
   if (config.type !== 'ORIGINAL_DST') return { kind: 'cluster', cluster };
