@@ -8,6 +8,10 @@
  *   nginx proxy    wrk -> nginx proxy_pass (1 worker, upstream keepalive) -> nginx
  *   trellis 1 hop  wrk -> `trellis proxy` outbound -> nginx
  *   trellis 2 hops wrk -> client sidecar outbound -> server sidecar inbound (ORIGINAL_DST) -> nginx
+ *   trellis 2 hops, inbound listener / mTLS   the same two sidecars with Istio's sidecar shapes:
+ *                  the server's inbound listener is PERMISSIVE (TLS inspector, an mTLS chain and a
+ *                  plaintext chain); the client reaches it plaintext, or with ISTIO_MUTUAL (its
+ *                  workload certificate from the CA over `trellis proxy --credential-file`)
  *   haproxy 2 hops mTLS   wrk -> HAProxy (TLS client with a workload certificate, http-reuse
  *                  always) -> HAProxy (TLS server, client certificate required) -> nginx: the peer
  *                  for two mTLS sidecar hops
@@ -39,9 +43,13 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { CertificateAuthority } from '../src/ca/authority.js';
 import { generateKeyAndCsr } from '../src/ca/workload.js';
+import * as grpc from '@grpc/grpc-js';
+import { loadCaState } from '../src/controlplane/ca-service-state.js';
+import { CaService } from '../src/controlplane/ca-service.js';
+import { MetricsRegistry } from '../src/core/metrics.js';
 import { FakeAds } from '../src/proxy/testing/fake-ads.js';
+import { appCluster, inboundListener, istioMutual, spiffe } from '../src/proxy/testing/mesh-tls.js';
 import {
   children,
   cpuSeconds,
@@ -316,7 +324,9 @@ rows.push({
 });
 
 // Workload certificates for the mTLS rows: one CA, a client and a server identity.
-const ca = await CertificateAuthority.create();
+// The control plane's CA as `trellis control-plane` keeps it (also served to the sidecars below).
+const caState = await loadCaState({ stateDir: dir });
+const ca = caState.authority;
 async function workloadPem(sa: string): Promise<{ chain: string; key: string }> {
   const { privateKeyPem, csrPem } = await generateKeyAndCsr();
   const signed = await ca.signCsr(csrPem, {
@@ -450,6 +460,7 @@ async function startTrellis(
   ports: typeof clientPorts,
   workload: string,
   profileFlags: string[] = [],
+  more: { xds?: string; args?: string[] } = {},
 ): Promise<ChildProcess> {
   const bin = flags['trellis-bin'] ?? path.join(ROOT, 'bin/trellis');
   const env: NodeJS.ProcessEnv = { TRELLIS_LOG_LEVEL: 'warn' };
@@ -461,10 +472,11 @@ async function startTrellis(
   if (nodeFlags && !bin.endsWith('.mjs')) env.TRELLIS_PROXY_NODE_FLAGS = nodeFlags.join(' ');
   return startTrellisProxy({
     bin,
-    xds: ads.address,
+    xds: more.xds ?? ads.address,
     workload,
     ports,
     env,
+    ...(more.args ? { extraArgs: more.args } : {}),
     mjsNodeFlags: [...(nodeFlags ?? []), ...profileFlags],
   });
 }
@@ -491,6 +503,104 @@ rows.push({
   teardown: async () => {
     if (server) await stop(server);
     if (client) await stop(client);
+  },
+});
+
+// mTLS: the control plane's CA on its own gRPC port, a workload credential per sidecar, and one
+// FakeAds per sidecar (each gets its own listeners, as a control plane would send them).
+const caServer = new grpc.Server();
+const caGrpc = new CaService({ ...caState, metrics: new MetricsRegistry() }).grpcService();
+caServer.addService(caGrpc.definition, caGrpc.implementation);
+const caPort = await new Promise<number>((resolve, reject) =>
+  caServer.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, port) =>
+    err ? reject(err) : resolve(port),
+  ),
+);
+for (const sa of ['mtls-client', 'mtls-server'])
+  writeFileSync(
+    `${dir}/${sa}.credential`,
+    await caState.credentials.issue({ namespace: 'default', serviceAccount: sa, kind: 'workload' }),
+  );
+const mtlsClientAds = await FakeAds.start();
+const mtlsServerAds = await FakeAds.start();
+const mtlsClientPorts = { admin: await freePort(), outbound: await freePort(), inbound: await freePort() };
+const mtlsServerPorts = { admin: await freePort(), outbound: await freePort(), inbound: await freePort() };
+const serverInbound = await freePort();
+const toServerPlain = `outbound|${serverInbound}||plain.default.svc.cluster.local`;
+const toServerMtls = `outbound|${serverInbound}||mtls.default.svc.cluster.local`;
+mtlsClientAds.set('CDS', [
+  edsCluster(toServerPlain),
+  {
+    ...edsCluster(toServerMtls),
+    transport_socket: istioMutual({
+      sni: `outbound_.${serverInbound}_._.mtls.default.svc.cluster.local`,
+      sans: [{ exact: spiffe('mtls-server') }],
+    }),
+  },
+]);
+mtlsClientAds.set('EDS', [
+  endpoints(toServerPlain, [{ port: serverInbound }]),
+  endpoints(toServerMtls, [{ port: serverInbound }]),
+]);
+mtlsClientAds.set('LDS', [
+  httpListener(serverInbound, String(serverInbound), { hcm: { normalize_path: { value: true } } }),
+]);
+mtlsClientAds.set('RDS', [
+  routeConfig(String(serverInbound), [
+    virtualHost('plain', [`plain:${serverInbound}`], [routeTo(toServerPlain)]),
+    virtualHost('mtls', [`mtls:${serverInbound}`], [routeTo(toServerMtls)]),
+  ]),
+]);
+mtlsServerAds.set('CDS', [appCluster('inbound|app', backendPort)]);
+// For `openssl s_time` (which sends no ALPN): a STRICT listener whose mTLS chain matches TLS
+// without Istio's ALPN values.
+const handshakePort = await freePort();
+const strictNoAlpn = inboundListener(handshakePort, 'inbound|app', { mode: 'STRICT' }) as {
+  filter_chains: { filter_chain_match: { application_protocols?: string[] } }[];
+};
+for (const c of strictNoAlpn.filter_chains) delete c.filter_chain_match.application_protocols;
+mtlsServerAds.set('LDS', [
+  inboundListener(serverInbound, 'inbound|app', { mode: 'PERMISSIVE' }),
+  strictNoAlpn,
+]);
+const identityArgs = (sa: string) => [
+  '--credential-file',
+  `${dir}/${sa}.credential`,
+  '--ca-address',
+  `127.0.0.1:${caPort}`,
+];
+let mtlsClient: ChildProcess | undefined;
+let mtlsServer: ChildProcess | undefined;
+rows.push({
+  name: 'trellis, 2 hops, inbound listener',
+  port: mtlsClientPorts.outbound,
+  host: `plain:${serverInbound}`,
+  pids: () => [mtlsClient?.pid, mtlsServer?.pid],
+  setup: async () => {
+    mtlsServer = await startTrellis(mtlsServerPorts, 'mtls-server', [], {
+      xds: mtlsServerAds.address,
+      args: [...identityArgs('mtls-server'), '--bind-listeners', `${serverInbound},${handshakePort}`],
+    });
+    mtlsClient = await startTrellis(mtlsClientPorts, 'mtls-client', [], {
+      xds: mtlsClientAds.address,
+      args: identityArgs('mtls-client'),
+    });
+    await waitForPort(serverInbound);
+  },
+});
+rows.push({
+  name: 'trellis, 2 hops mTLS',
+  port: mtlsClientPorts.outbound,
+  host: `mtls:${serverInbound}`,
+  pids: () => [mtlsClient?.pid, mtlsServer?.pid],
+  teardown: async () => {
+    if (mtlsClient) await stop(mtlsClient);
+    if (mtlsServer) await stop(mtlsServer);
+  },
+  handshake: {
+    name: 'trellis sidecar inbound (mTLS chain)',
+    port: serverInbound,
+    pid: () => mtlsServer?.pid,
   },
 });
 
@@ -539,8 +649,16 @@ try {
       console.log(line);
       results.push(line);
       if (row.handshake) {
-        const h = runHandshakes(row.handshake.port, seconds, row.handshake.pid());
-        handshakes.push(`| ${row.handshake.name} | ${Math.round(h.rate)} | ${fmt(h.cpuUs)} |`);
+        try {
+          const h = runHandshakes(row.handshake.port, seconds, row.handshake.pid());
+          handshakes.push(`| ${row.handshake.name} | ${Math.round(h.rate)} | ${fmt(h.cpuUs)} |`);
+        } catch (err) {
+          const why =
+            String((err as { stderr?: string }).stderr ?? err)
+              .split('\n')
+              .find((l) => l.includes('error')) ?? String(err);
+          handshakes.push(`| ${row.handshake.name} | failed: ${why.slice(0, 120)} | - |`);
+        }
       }
       await row.teardown?.();
     }
@@ -554,7 +672,11 @@ try {
 } finally {
   for (const c of children) await stop(c);
   // Bounded: after a failed run a stream may still be open, and the error must get printed.
-  await Promise.race([ads.close(), new Promise((r) => setTimeout(r, 5000).unref())]);
+  await Promise.race([
+    Promise.all([ads.close(), mtlsClientAds.close(), mtlsServerAds.close()]),
+    new Promise((r) => setTimeout(r, 5000).unref()),
+  ]);
+  caServer.forceShutdown();
   rmSync(dir, { recursive: true, force: true });
 }
 void backend;

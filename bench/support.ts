@@ -101,6 +101,8 @@ export async function startTrellisProxy(opts: {
   ports: ProxyPorts;
   env?: NodeJS.ProcessEnv;
   mjsNodeFlags?: string[];
+  /** More `trellis proxy` flags (e.g. --credential-file F --ca-address A). */
+  extraArgs?: string[];
 }): Promise<ChildProcess> {
   const { bin, ports } = opts;
   const args = [
@@ -119,6 +121,7 @@ export async function startTrellisProxy(opts: {
     String(ports.inbound),
     '--drain-seconds',
     '1',
+    ...(opts.extraArgs ?? []),
   ];
   const env = opts.env ?? {};
   const child = bin.endsWith('.mjs')
