@@ -20,7 +20,6 @@ import { buildLoadAssignment, localityMatters } from './endpoints.js';
 import { digest, fingerprint, freezeDeep } from './memo.js';
 import { outboundCluster, parseClusterName } from './names.js';
 import { resourceFp, type PushContext } from './push-context.js';
-import { proxylessCluster } from './proxyless/cluster-security.js';
 import { proxyRateLimits } from './ratelimit.js';
 import { rateLimitServiceCluster } from './ratelimit-envoy.js';
 import { upstreamMtlsFacts, upstreamMtlsKey } from './security/cluster-mtls.js';
@@ -146,17 +145,7 @@ function outboundClusters(push: PushContext, view: ProxyView): Map<string, Clust
           dnsAssignment,
           mtls: upstreamMtlsFacts(push, service),
         });
-        // Proxyless gRPC takes mesh mTLS from its bootstrap's certificate providers (gRFC A29).
-        out.set(
-          name,
-          view.flavor === 'grpc'
-            ? proxylessCluster(c, policy.tls, {
-                host: service.hostname,
-                port: port.number,
-                subset: subsetName,
-              })
-            : c,
-        );
+        out.set(name, c);
       }
     }
   }
