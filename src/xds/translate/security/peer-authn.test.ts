@@ -309,3 +309,27 @@ test('a mode that escaped validation fails closed (STRICT), never open', () => {
   assert.equal(got.merged.mode, 'STRICT');
   assert.equal(new PeerAuthenticationIndex(bogus).namespaceMode(MESH, 'default'), 'STRICT');
 });
+
+test('policies without an mtls field (UNSET by omission) inherit, and never break the composition', () => {
+  // `pa(..., undefined)` writes no `mtls` at all, as a policy with only a selector or ports does.
+  const meshStrict = pa(ROOT, 'mesh', 'STRICT');
+  const nsBare = pa('default', 'ns', undefined);
+  const index = new PeerAuthenticationIndex([meshStrict, nsBare]);
+  assert.equal(index.namespaceMode(MESH, 'default'), 'STRICT', 'the namespace policy inherits the mesh');
+  assert.equal(index.forWorkload(MESH, 'default', APP).merged.mode, 'STRICT');
+  const bareMesh = new PeerAuthenticationIndex([pa(ROOT, 'mesh', undefined)]);
+  assert.equal(bareMesh.namespaceMode(MESH, 'default'), 'PERMISSIVE', 'a bare mesh policy means the default');
+  assert.equal(
+    bareMesh.namespaceMode({ ...MESH, defaultMode: 'DISABLE' }, 'default'),
+    'DISABLE',
+    'the default follows the mesh defaults',
+  );
+  const portsOnly = pa('default', 'ports', undefined, { selector: APP, ports: { '9080': 'DISABLE' } });
+  const merged = new PeerAuthenticationIndex([meshStrict, portsOnly]).forWorkload(
+    MESH,
+    'default',
+    APP,
+  ).merged;
+  assert.equal(modeForPort(merged, 9080), 'DISABLE');
+  assert.equal(modeForPort(merged, 9081), 'STRICT');
+});
