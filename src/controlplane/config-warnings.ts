@@ -10,6 +10,7 @@ import type { Problem } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { missingSubsets } from '../xds/analysis/destination-subsets.js';
 import { securityWarnings } from '../xds/translate/security/authorization-warnings.js';
+import { peerAuthenticationWarnings } from '../xds/analysis/peer-authentication.js';
 import type { PushContext } from '../xds/translate/index.js';
 
 export interface ConfigWarning {
@@ -37,7 +38,11 @@ export class ConfigWarnings {
   /** Analyzes the push context about to be served; logs what appeared and what was resolved. */
   update(push: PushContext): void {
     const next = new Map<string, ConfigWarning>();
-    for (const m of [...missingSubsets(push), ...securityWarnings(push)]) {
+    for (const m of [
+      ...missingSubsets(push),
+      ...securityWarnings(push),
+      ...peerAuthenticationWarnings(push),
+    ]) {
       const { kind, metadata } = m.resource;
       const key = `${kind}/${metadata.namespace}/${metadata.name}|${m.path}|${m.reference}`;
       const file = this.fileOf(kind, metadata.namespace, metadata.name);

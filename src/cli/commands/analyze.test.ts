@@ -151,3 +151,60 @@ test('analyze is registered in the trellis command table', async () => {
   const c = capture();
   assert.equal(await main(['analyze', 'valid'], c.io), 0);
 });
+
+test('analyze: STRICT mTLS with a DestinationRule that sends plaintext is IST0113; a selector matching nothing is IST0127', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'trellis-analyze-'));
+  try {
+    await writeFile(
+      path.join(dir, 'reviews.yaml'),
+      `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: reviews, namespace: default }
+spec:
+  hosts: [reviews.default.svc.cluster.local]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  ports: [{ number: 9080, name: http, protocol: HTTP }]
+  endpoints: [{ address: 10.0.0.1, labels: { app: reviews } }]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: reviews, namespace: default }
+spec:
+  host: reviews.default.svc.cluster.local
+  trafficPolicy: { tls: { mode: DISABLE } }
+`,
+    );
+    await writeFile(
+      path.join(dir, 'security.yaml'),
+      `apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: { name: default, namespace: istio-system }
+spec: { mtls: { mode: STRICT } }
+---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: { name: ratings, namespace: default }
+spec: { selector: { matchLabels: { app: ratings } }, mtls: { mode: DISABLE } }
+`,
+    );
+    const c = capture();
+    c.io.cwd = dir;
+    assert.equal(await command.run(['.'], c.io), 0, 'warnings alone exit 0');
+    const lines = c.out();
+    assert.ok(
+      lines.some((l) => /^reviews\.yaml:2: warning: spec\.trafficPolicy\.tls\.mode: \[IST0113\]/.test(l)),
+      lines.join('\n'),
+    );
+    assert.ok(
+      lines.some((l) =>
+        /^security\.yaml:2: warning: spec\.selector\.matchLabels: \[IST0127\] No matching workloads .*app=ratings/.test(
+          l,
+        ),
+      ),
+      lines.join('\n'),
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

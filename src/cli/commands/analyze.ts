@@ -7,6 +7,8 @@ import { FrozenSnapshot } from '../../config/snapshot.js';
 import { contributionFromConfig } from '../../registry/service-entries.js';
 import { ServiceIndex } from '../../registry/service-index.js';
 import { missingSubsets } from '../../xds/analysis/destination-subsets.js';
+import { peerAuthenticationWarnings } from '../../xds/analysis/peer-authentication.js';
+import { securityWarnings } from '../../xds/translate/security/authorization-warnings.js';
 import { buildPushContext } from '../../xds/translate/push-context.js';
 import { parseFlags } from '../args.js';
 import type { Command, CommandIo } from '../command.js';
@@ -123,7 +125,7 @@ function crossResourceWarnings(resources: readonly { resource: Resource; where: 
     ),
   );
   const push = buildPushContext(new FrozenSnapshot(1, list), services.snapshot());
-  return missingSubsets(push)
+  return [...missingSubsets(push), ...securityWarnings(push), ...peerAuthenticationWarnings(push)]
     .map((m) => ({ at: order.get(keyOf(m.resource)) ?? 0, m }))
     .sort((a, b) => a.at - b.at)
     .map(({ m }) => `${whereOf.get(keyOf(m.resource)) ?? '?'}: warning: ${m.path}: ${m.message}`);
