@@ -158,10 +158,6 @@ test('an RBAC filter the proxy cannot honour is NACKed and the last good config 
       'a CEL condition',
       { action: 'DENY', policies: { p: { ...policy([ADMIN_PREFIX]), condition: { id: 1 } } } },
     ],
-    [
-      'destination_ip',
-      { action: 'DENY', policies: { p: policy([{ destination_ip: { address_prefix: '10.0.0.1' } }]) } },
-    ],
     ['a policy without principals', { action: 'DENY', policies: { p: { permissions: [ADMIN_PREFIX] } } }],
     [
       'a bad regex',
@@ -227,4 +223,21 @@ test('a WebSocket upgrade is authorized like any request; a per-route RBAC overr
   await m.ads.waitFor(() => m.ads.nacks('RDS').length > nacks, 'NACK of RBACPerRoute');
   assert.match(m.ads.nacks('RDS').at(-1)?.error_detail?.message ?? '', /RBACPerRoute is not supported/);
   assert.equal((await request(m.port, { host: APP_HOST, path: '/admin' })).status, 403);
+});
+
+test('destination_ip is the address the connection arrived on (AuthorizationPolicy destination.ip)', async (t) => {
+  const deny = (prefix: string) =>
+    httpRbac({
+      action: 'DENY',
+      policies: { p: policy([{ destination_ip: { address_prefix: prefix, prefix_len: { value: 32 } } }]) },
+    });
+  // The proxy listens on 127.0.0.1: a DENY on that address applies, one on another does not.
+  const m = await startServiceMesh(t, { listener: { httpFilters: [deny('10.0.0.1')] } });
+  assert.equal((await request(m.port, { host: APP_HOST, path: '/x' })).status, 200);
+  const acks = m.ads.acks('LDS').length;
+  m.ads.set('LDS', [httpListener(9080, '9080', { httpFilters: [deny('127.0.0.1')] })]);
+  await m.ads.waitFor(() => m.ads.acks('LDS').length > acks, 'ACK of destination_ip');
+  await eventually(async () => (await request(m.port, { host: APP_HOST, path: '/x' })).status === 403, {
+    what: 'a DENY on the local address',
+  });
 });

@@ -45,10 +45,12 @@ test('the RBAC view of a request: path without query, principal only over mTLS, 
     path: '/a?b=1#frag',
     peer: '10.0.0.1',
     localPort: 9080,
+    localAddress: '::ffff:10.1.2.3',
     metadata: {},
     clientAddress: { useRemoteAddress: true, xffNumTrustedHops: 0 },
   };
   const plain = httpRbacRequest(base);
+  assert.equal(plain.destinationIp, '10.1.2.3', 'the IPv4-mapped local address as IPv4');
   assert.equal(plain.path, '/a');
   assert.equal(plain.remoteIp, '10.0.0.1');
   assert.equal(plain.destinationPort, 9080);

@@ -44,6 +44,8 @@ export interface HttpRbacInput {
   path: string;
   peer: string;
   localPort: number;
+  /** The connection's local address ('' when unknown: a destination_ip rule then never matches). */
+  localAddress: string;
   security?: ConnectionSecurity | undefined;
   clientAddress?: ClientAddressPolicy | undefined;
   metadata: Readonly<Record<string, unknown>>;
@@ -56,8 +58,9 @@ export function httpRbacRequest(input: HttpRbacInput): RbacRequest {
     path: q === -1 ? input.path : input.path.slice(0, q),
     directRemoteIp: input.peer,
     remoteIp: trustedClientAddress(input.peer, input.headers['x-forwarded-for'], input.clientAddress),
-    // Refused at conversion for HTTP (rbac.ts RbacCompileOptions): never read here.
-    destinationIp: '',
+    destinationIp: input.localAddress.startsWith('::ffff:')
+      ? input.localAddress.slice(7)
+      : input.localAddress,
     destinationPort: input.localPort,
     principal: input.security?.policy === 'mutual_tls' ? input.security.peerPrincipal : undefined,
     sni: input.security?.sni,

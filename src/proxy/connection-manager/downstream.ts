@@ -66,6 +66,8 @@ export interface Downstream {
   remoteAddress: string;
   /** Local port the request arrived on. */
   localPort: number;
+  /** Local address the connection arrived on (RBAC `destination_ip`); '' when unknown. */
+  localAddress?: string;
   /** The connection's TLS facts; undefined for plaintext connections. */
   security?: ConnectionSecurity | undefined;
   readonly headersSent: boolean;
@@ -124,6 +126,7 @@ export function fromHttp2(req: http2.Http2ServerRequest, res: http2.Http2ServerR
     body: req,
     remoteAddress: req.socket?.remoteAddress ?? '',
     localPort: req.socket?.localPort ?? 0,
+    localAddress: req.socket?.localAddress ?? '',
     get headersSent() {
       return res.headersSent;
     },

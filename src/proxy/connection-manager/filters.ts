@@ -33,6 +33,8 @@ export interface FilterInput {
   remoteAddress: string;
   /** The connection facts RBAC and jwt_authn read (the port the request arrived on, TLS). */
   localPort?: number;
+  /** The connection's local address (RBAC destination_ip). */
+  localAddress?: string;
   security?: ConnectionSecurity | undefined;
   scheme?: string;
   /** Where filter counters go (RBAC's http.<stat_prefix>.rbac.*). */
@@ -253,6 +255,7 @@ export class HttpFilterRunner {
             path: input.path,
             peer: input.remoteAddress,
             localPort: input.localPort ?? 0,
+            localAddress: input.localAddress ?? '',
             security: input.security,
             clientAddress: input.hcm?.clientAddress,
             metadata,

@@ -254,6 +254,7 @@ async function runFilters(
     cluster,
     remoteAddress: ds.remoteAddress,
     localPort: ds.localPort,
+    localAddress: ds.localAddress ?? '',
     security: ds.security,
     scheme: ds.scheme,
     stats: deps.stats,

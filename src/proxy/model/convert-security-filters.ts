@@ -90,8 +90,7 @@ export function convertHttpRbac(
   const msg = unpackAny<HttpRbac__Output>(any);
   const before = problems.items.length;
   checkFields(msg, path, HTTP_RBAC_FIELDS, problems);
-  // The connection's local address is not known to HTTP filters: destination_ip is refused.
-  const e = engines(msg, path, problems, { destinationIp: false });
+  const e = engines(msg, path, problems, { destinationIp: true });
   if (problems.items.length !== before) return undefined;
   return { kind: 'rbac', name, rbac: Object.freeze({ ...e, rulesStatPrefix: msg.rules_stat_prefix ?? '' }) };
 }

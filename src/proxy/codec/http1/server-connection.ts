@@ -57,6 +57,7 @@ export class Http1ServerConnection implements ParserHandler, ExchangeOwner {
   private readonly parser: Http1Parser;
   private readonly remoteAddress: string;
   private readonly localPort: number;
+  private readonly localAddress: string;
   /** What the TLS handshake proved (set by a TLS listener before the socket was handed over). */
   private readonly security: ConnectionSecurity | undefined;
   private readonly scheme: string;
@@ -87,6 +88,7 @@ export class Http1ServerConnection implements ParserHandler, ExchangeOwner {
     this.parser = new Http1Parser(this, { mode: 'request', maxHeaderBytes: options.maxHeaderBytes });
     this.remoteAddress = socket.remoteAddress ?? '';
     this.localPort = socket.localPort ?? 0;
+    this.localAddress = socket.localAddress ?? '';
     this.scheme = (socket as Partial<{ encrypted: boolean }>).encrypted === true ? 'https' : 'http';
     this.security = connectionSecurity(socket);
     this.idleSince = Date.now();
@@ -158,6 +160,7 @@ export class Http1ServerConnection implements ParserHandler, ExchangeOwner {
       this.remoteAddress,
       this.localPort,
       this.security,
+      this.localAddress,
     );
     this.current = ex;
     this.requestComplete = false;

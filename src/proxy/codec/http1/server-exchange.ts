@@ -80,6 +80,7 @@ export class Http1Exchange implements Downstream {
     readonly remoteAddress: string,
     readonly localPort: number,
     readonly security?: ConnectionSecurity,
+    readonly localAddress = '',
   ) {
     this.method = head.method;
     this.path = path;
