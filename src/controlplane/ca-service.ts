@@ -188,17 +188,8 @@ export class CaService {
             call.getPeer(),
           ).then(
             (res) => callback(null, res),
-            (err: unknown) => {
-              const e =
-                err instanceof CaRequestError
-                  ? err
-                  : new CaRequestError(
-                      grpc.status.INTERNAL,
-                      'sign_error',
-                      `internal error: ${errorMessage(err)}`,
-                    );
-              callback({ code: e.status, details: e.message });
-            },
+            // createCertificate turns every failure into a CaRequestError (and counts it).
+            (e: CaRequestError) => callback({ code: e.status, details: e.message }),
           );
         },
       },

@@ -4,7 +4,7 @@
  * header mutations and string matchers compiled with RE2.
  */
 import RE2 from 're2';
-import type { Problems } from '../../core/errors.js';
+import { isTrellisError, type Problems } from '../../core/errors.js';
 import { protoDurationToMs } from '../../core/duration.js';
 import type { HeaderMutation, HeaderToAdd } from './config.js';
 import type {
@@ -127,4 +127,15 @@ export function u32(w: { value?: number } | undefined, fallback: number): number
 
 export function bool(w: { value?: boolean } | undefined, fallback: boolean): boolean {
   return w === undefined ? fallback : (w.value ?? false);
+}
+
+/** Runs a policy compiler, turning its TrellisError into a problem with the field path. */
+export function compiled<T>(compile: () => T, problems: Problems, fallback: T): T {
+  try {
+    return compile();
+  } catch (err) {
+    if (isTrellisError(err)) problems.error(err.path ?? '', err.message);
+    else problems.error('', (err as Error).message);
+    return fallback;
+  }
 }

@@ -4,10 +4,10 @@
  * RouteMatch too. Its own module so that filter converters can use it without a cycle through
  * the route converter.
  */
-import { isTrellisError, type Problems } from '../../core/errors.js';
+import type { Problems } from '../../core/errors.js';
 import { compileHeaderMatchers, compileQueryParameterMatchers } from '../policy/string-matcher.js';
 import type { PathMatch, RouteMatch } from './config.js';
-import { bool, checkFields, compileRegex, fieldSet } from './convert-common.js';
+import { bool, checkFields, compileRegex, compiled, fieldSet } from './convert-common.js';
 import type { RouteMatch__Output } from '../../protocol/envoy-types.js';
 
 const MATCH_FIELDS = fieldSet(
@@ -57,15 +57,4 @@ export function convertMatch(m: RouteMatch__Output, path: string, problems: Prob
           ),
     grpcOnly: m.grpc !== undefined,
   });
-}
-
-/** Runs a policy compiler, turning its TrellisError into a problem with the field path. */
-function compiled<T>(compile: () => T, problems: Problems, fallback: T): T {
-  try {
-    return compile();
-  } catch (err) {
-    if (isTrellisError(err)) problems.error(err.path ?? '', err.message);
-    else problems.error('', (err as Error).message);
-    return fallback;
-  }
 }

@@ -3,7 +3,7 @@
  * safe_regex, path_separated_prefix, headers, query parameters, case sensitivity, grpc) and the
  * route, redirect and direct_response actions; anything else is rejected with its path.
  */
-import { isTrellisError, type Problems } from '../../core/errors.js';
+import type { Problems } from '../../core/errors.js';
 import { compileHashPolicies, type HashPolicyConfig } from '../policy/lb-hash-policy.js';
 import { compileRetryPolicy, type RetryPolicyConfig } from '../policy/retry-policy.js';
 import { totalWeight } from '../policy/weighted.js';
@@ -17,7 +17,14 @@ import type {
   VirtualHost,
   WeightedTarget,
 } from './config.js';
-import { checkFields, compileRewriteRegex, durationMs, fieldSet, headerMutation } from './convert-common.js';
+import {
+  checkFields,
+  compiled,
+  compileRewriteRegex,
+  durationMs,
+  fieldSet,
+  headerMutation,
+} from './convert-common.js';
 import { convertPerFilterConfig } from './convert-http-filters.js';
 import { convertMatch } from './convert-route-match.js';
 import { convertRouteRateLimits, type RateLimitMsg } from './convert-rate-limits.js';
@@ -212,17 +219,6 @@ function convertRoute(
       problems,
     ),
   });
-}
-
-/** Runs a policy compiler, turning its TrellisError into a problem with the field path. */
-function compiled<T>(compile: () => T, problems: Problems, fallback: T): T {
-  try {
-    return compile();
-  } catch (err) {
-    if (isTrellisError(err)) problems.error(err.path ?? '', err.message);
-    else problems.error('', (err as Error).message);
-    return fallback;
-  }
 }
 
 function forwardAction(
