@@ -14,7 +14,7 @@ import { keyPairError, parseCertificates, parsePrivateKey } from '../core/pem.js
 import { spiffeId, type WorkloadIdentity } from './identity.js';
 import { verifiedCsrKey } from './csr.js';
 import { LeafSigner } from './leaf.js';
-import { generateP256, hex, randomSerial, x509 } from './x509.js';
+import { generateP256, hex, randomSerial, subtle, x509 } from './x509.js';
 
 const DAY = 86_400;
 const YEAR = 365 * DAY;
@@ -82,9 +82,82 @@ async function authorityKeyId(cert: x509.X509Certificate): Promise<x509.Extensio
   return x509.AuthorityKeyIdentifierExtension.create(cert.publicKey);
 }
 
+/** The self-provisioned root's certificate and key, kept so the intermediate can be re-issued. */
+interface RootKey {
+  cert: x509.X509Certificate;
+  key: webcrypto.CryptoKey;
+  pem: string;
+}
+
+/**
+ * The self-provisioned root's key, kept beside Istio's plug-in files (which have no place for
+ * it) so the control plane can re-issue its intermediate before it expires.
+ */
+export const ROOT_KEY_FILE = 'root-key.pem';
+
+/**
+ * Istio re-issues its self-signed CA when less than this share of its life is left
+ * (CITADEL_SELF_SIGNED_ROOT_CERT_GRACE_PERIOD_PERCENTILE, 20%); the intermediate follows the
+ * same rule, so workload certificates (capped by the intermediate's notAfter) never shrink to
+ * nothing.
+ */
+export const INTERMEDIATE_GRACE = 0.2;
+
+/** A fresh intermediate signed by `root`: lifetime the option (1 y) capped by the root's. */
+async function issueIntermediate(
+  root: RootKey,
+  options: CertificateAuthorityOptions,
+  now: number,
+): Promise<{ signer: Signer; keyPem: string }> {
+  const td = options.trustDomain ?? 'cluster.local';
+  const skewMs = (options.clockSkewSeconds ?? 300) * 1000;
+  const rootEnd = root.cert.notAfter.getTime();
+  const notAfter = Math.min(now + (options.intermediateTtlSeconds ?? YEAR) * 1000, rootEnd);
+  if (notAfter <= now)
+    throw new TrellisError(
+      'TRELLIS_INTERNAL',
+      `the root CA certificate expired on ${root.cert.notAfter.toISOString()}; make a new root (see the rotation steps in docs/ARCHITECTURE.md)`,
+    );
+  const inter = await generateP256();
+  const interCert = await x509.X509CertificateGenerator.create({
+    serialNumber: hex(randomSerial()),
+    subject: [{ O: [td] }, { CN: [`Trellis Intermediate CA ${options.clusterId ?? 'Kubernetes'}`] }],
+    issuer: root.cert.subjectName,
+    notBefore: new Date(Math.max(now - skewMs, root.cert.notBefore.getTime())),
+    notAfter: new Date(notAfter),
+    publicKey: inter.keys.publicKey,
+    signingKey: root.key,
+    signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' } as webcrypto.EcdsaParams,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.KeyUsagesExtension(
+        x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature,
+        true,
+      ),
+      await x509.SubjectKeyIdentifierExtension.create(inter.keys.publicKey),
+      await authorityKeyId(root.cert),
+    ],
+  });
+  return {
+    signer: {
+      leaf: new LeafSigner(interCert, createPrivateKey(inter.privateKeyPem), await authorityKeyId(interCert)),
+      cert: interCert,
+      chainPem: [interCert.toString('pem') + '\n'],
+      rootPem: root.cert.toString('pem') + '\n',
+    },
+    keyPem: inter.privateKeyPem,
+  };
+}
+
 export class CertificateAuthority {
   readonly trustDomain: string;
-  private readonly signer: Signer;
+  private signer: Signer;
+  private readonly options: CertificateAuthorityOptions;
+  /** Only for a self-provisioned CA whose root key is at hand: re-issues the intermediate. */
+  private rootKey: RootKey | undefined;
+  /** Where a re-issued intermediate is written (writePluginDirectory's directory). */
+  private keptIn: string | undefined;
+  private renewing: Promise<void> | undefined;
   private readonly roots: string[];
   private readonly clock: Pick<Clock, 'wallNow'>;
   private readonly workloadTtl: number;
@@ -94,6 +167,7 @@ export class CertificateAuthority {
   private constructor(signer: Signer, roots: string[], options: CertificateAuthorityOptions) {
     this.signer = signer;
     this.roots = roots;
+    this.options = options;
     this.trustDomain = options.trustDomain ?? 'cluster.local';
     this.clock = options.clock ?? systemClock;
     this.workloadTtl = options.workloadTtlSeconds ?? DAY;
@@ -107,15 +181,13 @@ export class CertificateAuthority {
     spiffeId({ trustDomain: td, namespace: 'x', serviceAccount: 'x' }); // validates td
     const now = (options.clock ?? systemClock).wallNow();
     const skewMs = (options.clockSkewSeconds ?? 300) * 1000;
-    const notBefore = new Date(now - skewMs);
     const rootTtl = options.rootTtlSeconds ?? 10 * YEAR;
-    const interTtl = Math.min(options.intermediateTtlSeconds ?? YEAR, rootTtl);
 
     const root = await generateP256();
     const rootCert = await x509.X509CertificateGenerator.createSelfSigned({
       serialNumber: hex(randomSerial()),
       name: [{ O: [td] }, { CN: ['Trellis Root CA'] }],
-      notBefore,
+      notBefore: new Date(now - skewMs),
       notAfter: new Date(now + rootTtl * 1000),
       keys: root.keys,
       signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' } as webcrypto.EcdsaParams,
@@ -128,45 +200,12 @@ export class CertificateAuthority {
         await x509.SubjectKeyIdentifierExtension.create(root.keys.publicKey),
       ],
     });
-
-    const inter = await generateP256();
-    const interCert = await x509.X509CertificateGenerator.create({
-      serialNumber: hex(randomSerial()),
-      subject: [{ O: [td] }, { CN: [`Trellis Intermediate CA ${options.clusterId ?? 'Kubernetes'}`] }],
-      issuer: rootCert.subjectName,
-      notBefore,
-      notAfter: new Date(now + interTtl * 1000),
-      publicKey: inter.keys.publicKey,
-      signingKey: root.keys.privateKey,
-      signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' } as webcrypto.EcdsaParams,
-      extensions: [
-        new x509.BasicConstraintsExtension(true, 0, true),
-        new x509.KeyUsagesExtension(
-          x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature,
-          true,
-        ),
-        await x509.SubjectKeyIdentifierExtension.create(inter.keys.publicKey),
-        await authorityKeyId(rootCert),
-      ],
-    });
-
-    const interPem = interCert.toString('pem') + '\n';
+    const rootKey: RootKey = { cert: rootCert, key: root.keys.privateKey, pem: root.privateKeyPem };
+    const issued = await issueIntermediate(rootKey, options, now);
     const rootPem = rootCert.toString('pem') + '\n';
-    const ca = new CertificateAuthority(
-      {
-        leaf: new LeafSigner(
-          interCert,
-          createPrivateKey(inter.privateKeyPem),
-          await authorityKeyId(interCert),
-        ),
-        cert: interCert,
-        chainPem: [interPem],
-        rootPem,
-      },
-      [rootPem],
-      options,
-    );
-    ca.intermediateKeyPem = inter.privateKeyPem;
+    const ca = new CertificateAuthority(issued.signer, [rootPem], options);
+    ca.intermediateKeyPem = issued.keyPem;
+    ca.rootKey = rootKey;
     return ca;
   }
 
@@ -268,6 +307,77 @@ export class CertificateAuthority {
     await w(PLUGIN_FILES.caKey, this.intermediateKeyPem, 0o600);
     await w(PLUGIN_FILES.rootCert, this.roots.join(''));
     await w(PLUGIN_FILES.certChain, [...this.signer.chainPem, this.signer.rootPem].join(''));
+    if (this.rootKey !== undefined) await w(ROOT_KEY_FILE, this.rootKey.pem, 0o600);
+    this.keptIn = dir;
+  }
+
+  /**
+   * A self-provisioned CA written by `writePluginDirectory`: the plug-in files, and the root's key
+   * when `root-key.pem` is there (older state directories lack it: such a CA signs until its
+   * intermediate expires and cannot re-issue it). A key that does not match the root is an error
+   * naming the file.
+   */
+  static async fromStateDirectory(
+    dir: string,
+    options: CertificateAuthorityOptions = {},
+  ): Promise<CertificateAuthority> {
+    const ca = await CertificateAuthority.fromPluginDirectory(dir, options);
+    ca.keptIn = dir;
+    const file = path.join(dir, ROOT_KEY_FILE);
+    let text: string;
+    try {
+      text = await fs.readFile(file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return ca;
+      throw new TrellisError('TRELLIS_IO', `cannot read ${ROOT_KEY_FILE}: ${String(err)}`, {
+        file,
+        cause: err,
+      });
+    }
+    const key = parsePrivateKey(text);
+    if (!key.ok) throw invalid(file, key.error);
+    const rootCert = new X509Certificate(ca.signer.rootPem);
+    const mismatch = keyPairError(rootCert, key.value);
+    if (mismatch !== undefined) throw invalid(file, `${mismatch} in the root of ${PLUGIN_FILES.rootCert}`);
+    const der = key.value.export({ type: 'pkcs8', format: 'der' });
+    ca.rootKey = {
+      cert: new x509.X509Certificate(rootCert.raw),
+      key: await subtle.importKey('pkcs8', der, { name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign']),
+      pem: text,
+    };
+    ca.intermediateKeyPem = await fs.readFile(path.join(dir, PLUGIN_FILES.caKey), 'utf8');
+    return ca;
+  }
+
+  /** When the intermediate is re-issued: once less than INTERMEDIATE_GRACE of its life is left. */
+  get intermediateRenewAt(): Date {
+    const from = this.signer.cert.notBefore.getTime();
+    const to = this.signer.cert.notAfter.getTime();
+    return new Date(to - (to - from) * INTERMEDIATE_GRACE);
+  }
+
+  /**
+   * Re-issues the intermediate from the kept root key when it is due (or `force`), and writes
+   * the new one where the CA is kept. Returns whether it did. Without the root key (a plug-in CA,
+   * or a state directory from before the key was kept) it does nothing: a plug-in CA's operator
+   * rotates its files.
+   */
+  async renewIntermediate(force = false): Promise<boolean> {
+    if (this.rootKey === undefined) return false;
+    const now = this.clock.wallNow();
+    if (!force && now < this.intermediateRenewAt.getTime()) return false;
+    if (this.renewing === undefined) {
+      this.renewing = (async () => {
+        const issued = await issueIntermediate(this.rootKey as RootKey, this.options, now);
+        this.signer = issued.signer;
+        this.intermediateKeyPem = issued.keyPem;
+        if (this.keptIn !== undefined) await this.writePluginDirectory(this.keptIn);
+      })().finally(() => {
+        this.renewing = undefined;
+      });
+    }
+    await this.renewing;
+    return true;
   }
 
   /** The issuing CA certificate (the intermediate). */
@@ -318,6 +428,9 @@ export class CertificateAuthority {
       );
 
     const spki = verifiedCsrKey(csrPem);
+    // Lazily, on the signing path: a comparison per request, a new intermediate once a year.
+    if (this.rootKey !== undefined && this.clock.wallNow() >= this.intermediateRenewAt.getTime())
+      await this.renewIntermediate();
 
     const now = this.clock.wallNow();
     const backdate = Math.min(this.skew, ttl / 10) * 1000;

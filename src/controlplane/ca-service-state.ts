@@ -10,8 +10,10 @@
  * and nothing of it is written; the credential key still lives in the state directory. A restart
  * keeps both, so credentials and certificates issued before it stay valid.
  *
- * The self-provisioned root's key is not kept (only the intermediate's, which signs): rotating
- * the intermediate after its year means a new root, see the rotation notes in the docs.
+ * A self-provisioned CA also keeps its root's key (`root-key.pem`, mode 0600) so it re-issues its
+ * intermediate when less than a fifth of the intermediate's life is left (checked on start and
+ * on every signing); workloads keep trusting the same root. A plug-in CA is its operator's to
+ * rotate.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -77,8 +79,13 @@ export async function loadCaState(options: CaStateOptions): Promise<CaState> {
     source = 'plugin';
     caDir = options.caDir;
   } else if (await exists(path.join(own, PLUGIN_FILES.caCert))) {
-    authority = await CertificateAuthority.fromPluginDirectory(own, caOptions);
+    authority = await CertificateAuthority.fromStateDirectory(own, caOptions);
     source = 'state';
+    if (await authority.renewIntermediate())
+      logger.info('re-issued the intermediate CA certificate (less than a fifth of its life was left)', {
+        dir: own,
+        renewAt: authority.intermediateRenewAt.toISOString(),
+      });
   } else {
     authority = await CertificateAuthority.create(caOptions);
     await fs.mkdir(own, { recursive: true, mode: 0o700 });
