@@ -83,6 +83,7 @@ test('trellis control-plane: --trust-domain, --workload-cert-ttl, the CA in the 
       'cert-chain.pem',
       'credential-signing-key.pem',
       'root-cert.pem',
+      'root-key.pem',
     ]);
   } finally {
     assert.equal(await cp.stop('SIGTERM'), 0, cp.stderr());

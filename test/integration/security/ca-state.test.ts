@@ -34,9 +34,10 @@ test('a restarted control plane keeps its CA and credential key: old credentials
       'cert-chain.pem',
       'credential-signing-key.pem',
       'root-cert.pem',
+      'root-key.pem',
     ]);
     assert.equal((await fs.stat(path.join(stateDir, 'ca'))).mode & 0o777, 0o700);
-    for (const secret of ['ca-key.pem', 'credential-signing-key.pem'])
+    for (const secret of ['ca-key.pem', 'credential-signing-key.pem', 'root-key.pem'])
       assert.equal((await fs.stat(path.join(stateDir, 'ca', secret))).mode & 0o777, 0o600, secret);
 
     // Same port, same state directory: a restart.
