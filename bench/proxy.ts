@@ -599,7 +599,7 @@ rows.push({
   },
   handshake: {
     name: 'trellis sidecar inbound (mTLS chain)',
-    port: serverInbound,
+    port: handshakePort,
     pid: () => mtlsServer?.pid,
   },
 });
