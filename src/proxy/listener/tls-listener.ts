@@ -57,6 +57,7 @@ import {
   type SecretResolver,
 } from '../identity/secret-resolver.js';
 import { proxyTcpConnection, type TcpProxyDeps } from './tcp-proxy.js';
+import { contextCiphers } from '../upstream/transport-ciphers.js';
 
 export interface TlsListenerDeps {
   /** The snapshot being served: its route tables. */
@@ -312,7 +313,7 @@ export class TlsListener {
       ...(ca?.kind === 'validation_context' ? { ca: ca.trustedCa } : {}),
       ...(config.minVersion ? { minVersion: config.minVersion } : {}),
       ...(config.maxVersion ? { maxVersion: config.maxVersion } : {}),
-      ...(config.ciphers ? { ciphers: config.ciphers } : {}),
+      ciphers: contextCiphers(config.ciphers),
     };
     const first = certs[0];
     const leaf = first?.kind === 'tls_certificate' ? leafOf(first.certificateChain) : undefined;
@@ -464,6 +465,7 @@ function securityOf(
     ...(typeof servername === 'string' && servername !== '' ? { sni: servername } : {}),
     ...(socket.alpnProtocol ? { alpn: socket.alpnProtocol } : {}),
     tlsVersion: socket.getProtocol() ?? undefined,
+    tlsCipher: socket.getCipher()?.standardName,
   };
 }
 
