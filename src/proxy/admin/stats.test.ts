@@ -109,6 +109,15 @@ const SEQUENCE: [string, Fields][] = [
     'policy none',
     { reporter: 'destination', security: { policy: 'none', localPrincipal: MTLS.localPrincipal } },
   ],
+  ['same peer, only the policy differs', { reporter: 'destination', security: { ...MTLS, policy: 'none' } }],
+  ['mTLS', { reporter: 'destination', security: MTLS }],
+  [
+    'same peer, only the local principal differs',
+    {
+      reporter: 'destination',
+      security: { ...MTLS, localPrincipal: 'spiffe://cluster.local/ns/default/sa/other' },
+    },
+  ],
   ['back to plain text', { reporter: 'destination' }],
   ['source side ignores security', { security: MTLS }],
   ['source, no security', {}],
