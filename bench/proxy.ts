@@ -17,7 +17,11 @@
  *                  for two mTLS sidecar hops
  *
  * After the table, new-connection handshakes per second against each mTLS server side
- * (`openssl s_time -new` with a client certificate, ECDSA P-256 certificates from src/ca).
+ * (`openssl s_time -new` with a client certificate, ECDSA P-256 certificates from src/ca). For
+ * the Trellis sidecar that is a STRICT inbound listener of the same server proxy whose mTLS chain
+ * does not require Istio's ALPN values: s_time offers no ALPN, and a sidecar's PERMISSIVE or
+ * STRICT chain (like Istio's) matches TLS only with them, so s_time would find no filter chain
+ * and be closed (`unexpected eof`).
  *
  * The Trellis proxies are configured by a FakeAds in this process (routing via RDS, Istio
  * metrics on, request id / trace headers propagated, no access log). Columns: rps at saturation
@@ -26,7 +30,7 @@
  * time), and the proxy's RSS after the 1000 rps run (summed over both sidecars for two hops).
  *
  *   npm run bench:proxy [-- --seconds 5] [--only trellis] [--profile DIR] [--trellis-bin PATH]
- *                       [--node-flags FLAGS] [--repeat N] [--saturation-only]
+ *                       [--node-flags FLAGS] [--repeat N] [--saturation-only] [--handshakes-only]
  *
  * --repeat N runs each row's saturation (and handshake) measurement N times and shows the median
  * CPU per request (all runs on stderr); --saturation-only skips the c=1, fixed-rate and handshake
