@@ -18,10 +18,10 @@
  *
  * After the table, new-connection handshakes per second against each mTLS server side
  * (`openssl s_time -new` with a client certificate, ECDSA P-256 certificates from src/ca). For
- * the Trellis sidecar that is a STRICT inbound listener of the same server proxy whose mTLS chain
- * does not require Istio's ALPN values: s_time offers no ALPN, and a sidecar's PERMISSIVE or
- * STRICT chain (like Istio's) matches TLS only with them, so s_time would find no filter chain
- * and be closed (`unexpected eof`).
+ * the Trellis sidecar that is a STRICT inbound listener of the same server proxy, whose mTLS
+ * chain matches any TLS (as Istio's STRICT chain does): s_time offers no ALPN, and the rows'
+ * PERMISSIVE listener (as Istio's) sends TLS to its mTLS chain only with Istio's ALPN values, so
+ * s_time found no filter chain there and was closed (`unexpected eof`).
  *
  * The Trellis proxies are configured by a FakeAds in this process (routing via RDS, Istio
  * metrics on, request id / trace headers propagated, no access log). Columns: rps at saturation
