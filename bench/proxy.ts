@@ -17,7 +17,11 @@
  *                  for two mTLS sidecar hops
  *
  * After the table, new-connection handshakes per second against each mTLS server side
- * (`openssl s_time -new` with a client certificate, ECDSA P-256 certificates from src/ca).
+ * (`openssl s_time -new` with a client certificate, ECDSA P-256 certificates from src/ca). For
+ * the Trellis sidecar that is a STRICT inbound listener of the same server proxy, whose mTLS
+ * chain matches any TLS (as Istio's STRICT chain does): s_time offers no ALPN, and the rows'
+ * PERMISSIVE listener (as Istio's) sends TLS to its mTLS chain only with Istio's ALPN values, so
+ * s_time found no filter chain there and was closed (`unexpected eof`).
  *
  * The Trellis proxies are configured by a FakeAds in this process (routing via RDS, Istio
  * metrics on, request id / trace headers propagated, no access log). Columns: rps at saturation
@@ -26,7 +30,13 @@
  * time), and the proxy's RSS after the 1000 rps run (summed over both sidecars for two hops).
  *
  *   npm run bench:proxy [-- --seconds 5] [--only trellis] [--profile DIR] [--trellis-bin PATH]
- *                       [--node-flags FLAGS]
+ *                       [--node-flags FLAGS] [--repeat N] [--saturation-only] [--handshakes-only]
+ *
+ * --repeat N runs each row's saturation (and handshake) measurement N times and shows the median
+ * CPU per request (all runs on stderr); --saturation-only skips the c=1, fixed-rate and handshake
+ * measurements (quick A/B of CPU per request); --handshakes-only measures the handshake rows alone
+ * (with --profile: a profile of handshakes). For two proxies the CPU column also shows each one's
+ * share.
  *
  * --trellis-bin runs another checkout's bin/trellis.mjs (A/B comparisons of proxy changes).
  * The Trellis proxies start as users start them, through bin/trellis (which gives `proxy` its
@@ -34,8 +44,12 @@
  * that names a .mjs runs with node's defaults: to compare code alone, give both runs of an A/B
  * the same --node-flags.
  *
- * --profile DIR runs the one-hop Trellis proxy with `node --cpu-prof` and writes the profile of
- * a saturation run to DIR (read it with `node --import tsx bench/xds-profile.ts FILE`).
+ * --profile DIR runs every Trellis proxy with `node --cpu-prof` (profiles in DIR, one per
+ * proxy, named after its workload: `client`, `server` for the plaintext rows, `mtls-client`,
+ * `mtls-server` for the inbound listener and mTLS rows) and measures only the saturation run of
+ * the rows --only selects, so each profile is that load (plus start and drain). Profile both
+ * hops of the mTLS row with `--only 'trellis, 2 hops mTLS' --profile DIR`; read a profile with
+ * `node --import tsx bench/xds-profile.ts FILE`.
  */
 import { execFileSync, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -131,11 +145,17 @@ const { values: flags } = parseArgs({
     seconds: { type: 'string', default: '5' },
     only: { type: 'string' },
     profile: { type: 'string' },
+    repeat: { type: 'string', default: '1' },
+    'saturation-only': { type: 'boolean', default: false },
+    'handshakes-only': { type: 'boolean', default: false },
     'trellis-bin': { type: 'string' },
     'node-flags': { type: 'string' },
   },
 });
 const seconds = Number(flags.seconds);
+const repeat = Math.max(1, Number(flags.repeat));
+// A profile covers the saturation runs alone (no c=1, fixed-rate or handshake runs in it).
+const saturationOnly = flags['saturation-only'] || flags.profile !== undefined;
 const has = (bin: string) => spawnSync('sh', ['-c', `command -v ${bin}`]).status === 0;
 
 function ensureInstalled(bin: string, pkg: string): void {
@@ -464,6 +484,12 @@ async function startTrellis(
 ): Promise<ChildProcess> {
   const bin = flags['trellis-bin'] ?? path.join(ROOT, 'bin/trellis');
   const env: NodeJS.ProcessEnv = { TRELLIS_LOG_LEVEL: 'warn' };
+  if (flags.profile !== undefined && profileFlags.length === 0)
+    profileFlags = [
+      '--cpu-prof',
+      `--cpu-prof-dir=${path.resolve(flags.profile)}`,
+      `--cpu-prof-name=${workload}.cpuprofile`,
+    ];
   // Profiling flags are added to the command's own node flags (NODE_OPTIONS refuses --cpu-prof).
   if (profileFlags.length > 0) env.TRELLIS_NODE_FLAGS = profileFlags.join(' ');
   const nodeFlags = flags['node-flags']?.split(/\s+/).filter((f) => f !== '');
@@ -599,28 +625,61 @@ rows.push({
   },
   handshake: {
     name: 'trellis sidecar inbound (mTLS chain)',
-    port: serverInbound,
+    port: handshakePort,
     pid: () => mtlsServer?.pid,
   },
 });
+
+/**
+ * Waits until a request through the row's entry point gets a 200: a proxy is ready (/ready) once
+ * its listeners and clusters arrived, which is before its routes and before a sidecar's
+ * certificates came from the CA (its TLS listener refuses handshakes until then); measuring
+ * earlier would time 404s and 503s.
+ */
+async function answering(port: number, host: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  for (;;) {
+    const status = await new Promise<number | string>((resolve) => {
+      http
+        .get({ host: '127.0.0.1', port, path: '/bench', headers: { host }, agent: false }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        })
+        .on('error', (err) => resolve(err.message));
+    });
+    if (status === 200) return;
+    last = String(status);
+    if (Date.now() > deadline) throw new Error(`no 200 through 127.0.0.1:${port} (host ${host}): ${last}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** The handshakes row of one mTLS server side (with --repeat, the median by CPU per handshake). */
+function measureHandshakes(h: NonNullable<Row['handshake']>): void {
+  try {
+    const runs: { rate: number; cpuUs: number }[] = [];
+    for (let i = 0; i < repeat; i++) runs.push(runHandshakes(h.port, seconds, h.pid()));
+    runs.sort((a, b) => a.cpuUs - b.cpuUs);
+    if (repeat > 1)
+      process.stderr.write(`${h.name}: CPU/handshake per run ${runs.map((r) => fmt(r.cpuUs)).join(', ')}\n`);
+    const m = runs[Math.floor((runs.length - 1) / 2)]!;
+    handshakes.push(`| ${h.name} | ${Math.round(m.rate)} | ${fmt(m.cpuUs)} |`);
+  } catch (err) {
+    const why =
+      String((err as { stderr?: string }).stderr ?? err)
+        .split('\n')
+        .find((l) => l.includes('error')) ?? String(err);
+    handshakes.push(`| ${h.name} | failed: ${why.slice(0, 120)} | - |`);
+  }
+}
 
 const fmt = (us: number) =>
   Number.isNaN(us) ? '-' : us >= 1000 ? `${(us / 1000).toFixed(2)} ms` : `${Math.round(us)} us`;
 const results: string[] = [];
 const handshakes: string[] = [];
 try {
-  if (flags.profile) {
-    const profDir = path.resolve(flags.profile);
-    const p = await startTrellis(clientPorts, 'client', ['--cpu-prof', `--cpu-prof-dir=${profDir}`]);
-    runWrk(clientPorts.outbound, `bench:${backendPort}`, 64, 2);
-    const cpuBefore = cpuSeconds(p.pid);
-    const r = runWrk(clientPorts.outbound, `bench:${backendPort}`, 64, seconds);
-    const cpuPerReq = ((cpuSeconds(p.pid) - cpuBefore) * 1e6) / (r.rps * seconds);
-    await stop(p);
-    console.log(
-      `profiled ${Math.round(r.rps)} rps, ${Math.round(cpuPerReq)} us CPU per request; profile in ${profDir}`,
-    );
-  } else {
+  {
     console.log(
       `node ${process.version}, ${os.cpus().length} cores; proxies on core 0, wrk + backend on core 1; ` +
         `fixed-rate generator: ${wrk2 ? 'wrk2' : 'node open loop'}`,
@@ -636,30 +695,52 @@ try {
         continue;
       }
       await row.setup?.();
+      await answering(row.port, row.host);
+      if (flags['handshakes-only']) {
+        if (row.handshake) measureHandshakes(row.handshake);
+        await row.teardown?.();
+        continue;
+      }
       runWrk(row.port, row.host, 64, 1); // warm-up (JIT, upstream connections)
-      const cpuBefore = row.pids().reduce<number>((sum, pid) => sum + cpuSeconds(pid), 0);
-      const sat = runWrk(row.port, row.host, 64, seconds);
-      const cpuUsed = row.pids().reduce<number>((sum, pid) => sum + cpuSeconds(pid), 0) - cpuBefore;
-      // CPU per request is the steady figure on a machine with CPU steal: rps is not.
-      const cpuPerReq = row.pids().length ? `${Math.round((cpuUsed * 1e6) / (sat.rps * seconds))} us` : '-';
+      // CPU per request is the steady figure on a machine with CPU steal: rps is not. With
+      // --repeat, the median run (by CPU per request) is shown, and every run on stderr.
+      const runs: { rps: number; perPid: number[] }[] = [];
+      for (let i = 0; i < repeat; i++) {
+        const before = row.pids().map((pid) => cpuSeconds(pid));
+        const r = runWrk(row.port, row.host, 64, seconds);
+        const requests = r.rps * seconds;
+        runs.push({
+          rps: r.rps,
+          perPid: row.pids().map((pid, j) => ((cpuSeconds(pid) - before[j]!) * 1e6) / requests),
+        });
+      }
+      const total = (r: { perPid: number[] }) => r.perPid.reduce((a, b) => a + b, 0);
+      runs.sort((a, b) => total(a) - total(b));
+      if (repeat > 1)
+        process.stderr.write(
+          `${row.name}: CPU/req per run ${runs.map((r) => `${Math.round(total(r))} us`).join(', ')}\n`,
+        );
+      const sat = runs[Math.floor((runs.length - 1) / 2)]!;
+      // Two proxies: the sum, and each one's share (first the one wrk talks to).
+      const cpuPerReq =
+        sat.perPid.length === 0
+          ? '-'
+          : `${Math.round(total(sat))} us` +
+            (sat.perPid.length > 1 ? ` (${sat.perPid.map((u) => Math.round(u)).join(' + ')})` : '');
+      if (saturationOnly) {
+        const line = `| ${row.name} | ${Math.round(sat.rps)} | ${cpuPerReq} | - | - | - | - | - |`;
+        console.log(line);
+        results.push(line);
+        await row.teardown?.();
+        continue;
+      }
       const c1 = runWrk(row.port, row.host, 1, Math.max(2, Math.round(seconds / 2)));
       const fixed = runFixedRate(row.port, row.host, 1000, seconds);
       const rss = row.pids().reduce<number>((sum, pid) => sum + rssMb(pid), 0);
       const line = `| ${row.name} | ${Math.round(sat.rps)} | ${cpuPerReq} | ${fmt(c1.p50)} | ${fmt(c1.p99)} | ${fmt(fixed.p50)} | ${fmt(fixed.p99)} | ${row.pids().length ? `${rss.toFixed(0)} MB` : '-'} |`;
       console.log(line);
       results.push(line);
-      if (row.handshake) {
-        try {
-          const h = runHandshakes(row.handshake.port, seconds, row.handshake.pid());
-          handshakes.push(`| ${row.handshake.name} | ${Math.round(h.rate)} | ${fmt(h.cpuUs)} |`);
-        } catch (err) {
-          const why =
-            String((err as { stderr?: string }).stderr ?? err)
-              .split('\n')
-              .find((l) => l.includes('error')) ?? String(err);
-          handshakes.push(`| ${row.handshake.name} | failed: ${why.slice(0, 120)} | - |`);
-        }
-      }
+      if (row.handshake) measureHandshakes(row.handshake);
       await row.teardown?.();
     }
     if (handshakes.length > 0) {
@@ -668,6 +749,11 @@ try {
       console.log('|---|---:|---:|');
       for (const h of handshakes) console.log(h);
     }
+    if (flags.profile !== undefined)
+      console.log(
+        `\nprofiles (one per proxy, written when it stops) in ${path.resolve(flags.profile)}: ` +
+          'node --import tsx bench/xds-profile.ts FILE',
+      );
   }
 } finally {
   for (const c of children) await stop(c);

@@ -77,6 +77,8 @@ function operator(op: string, arg: string, info: StreamInfo): string {
       return info.downstreamSecurity?.localUriSan ?? '-';
     case 'DOWNSTREAM_TLS_VERSION':
       return info.downstreamSecurity?.tlsVersion ?? '-';
+    case 'DOWNSTREAM_TLS_CIPHER':
+      return info.downstreamSecurity?.tlsCipher ?? '-';
     case 'REQUESTED_SERVER_NAME':
       return info.downstreamSecurity?.sni ?? '-';
     case 'UPSTREAM_TRANSPORT_FAILURE_REASON':

@@ -33,6 +33,8 @@ export interface ConnectionSecurity {
   localUriSan?: string | undefined;
   /** `TLSv1.3`, `TLSv1.2`... (%DOWNSTREAM_TLS_VERSION%). */
   tlsVersion?: string | undefined;
+  /** The negotiated cipher suite's standard name, `TLS_AES_128_GCM_SHA256` (%DOWNSTREAM_TLS_CIPHER%). */
+  tlsCipher?: string | undefined;
   /** The verified peer certificate's DER SHA-256 (hex), subject (RFC 2253) and DNS SANs, for XFCC. */
   peerCertificateHash?: string | undefined;
   peerSubject?: string | undefined;

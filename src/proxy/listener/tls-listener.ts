@@ -57,6 +57,7 @@ import {
   type SecretResolver,
 } from '../identity/secret-resolver.js';
 import { proxyTcpConnection, type TcpProxyDeps } from './tcp-proxy.js';
+import { contextCiphers } from '../upstream/transport-ciphers.js';
 
 export interface TlsListenerDeps {
   /** The snapshot being served: its route tables. */
@@ -300,32 +301,38 @@ export class TlsListener {
    * keep theirs), reused otherwise.
    */
   private tlsServer(slot: ChainSlot, config: DownstreamTlsConfig): ServerResult {
+    // Per handshake: look the secrets up and compare them by identity (snapshots are
+    // immutable). The context and this side's SANs are built only when they changed: parsing
+    // our own leaf for every connection was a tenth of the CPU of a handshake.
     const certs = config.certificateSecrets.map((r) => this.deps.secrets.get(r));
     const ca =
       config.validationSecret === undefined ? undefined : this.deps.secrets.get(config.validationSecret);
-    const missing = this.missingFor(config);
+    const missing = config.certificateSecrets.filter((_r, i) => !usable(certs[i], false)).map((r) => r.name);
+    if (config.validationSecret !== undefined && !usable(ca, true))
+      missing.push(config.validationSecret.name);
     if (missing.length > 0) return { ok: false, missing };
-    const secrets = [...certs, ...(ca ? [ca] : [])] as SecretConfig[];
+    const secrets = (ca ? [...certs, ca] : certs) as SecretConfig[];
+    const current = slot.tls;
+    if (current !== undefined && current.config === config && sameSecrets(current.secrets, secrets))
+      return { ok: true, tls: current };
     const context: tls.SecureContextOptions = {
       cert: certs.map((c) => (c?.kind === 'tls_certificate' ? c.certificateChain : '')),
       key: certs.map((c) => (c?.kind === 'tls_certificate' ? c.privateKey : '')),
       ...(ca?.kind === 'validation_context' ? { ca: ca.trustedCa } : {}),
       ...(config.minVersion ? { minVersion: config.minVersion } : {}),
       ...(config.maxVersion ? { maxVersion: config.maxVersion } : {}),
-      ...(config.ciphers ? { ciphers: config.ciphers } : {}),
+      ciphers: contextCiphers(config.ciphers),
     };
     const first = certs[0];
     const leaf = first?.kind === 'tls_certificate' ? leafOf(first.certificateChain) : undefined;
     const localUriSan = leaf === undefined ? undefined : uriSans(leaf);
-    const current = slot.tls;
     if (current !== undefined && current.config === config) {
-      if (!current.secrets.every((s, i) => s === secrets[i]) || current.secrets.length !== secrets.length) {
-        current.server.setSecureContext(context);
-        current.noAlpn?.setSecureContext(context);
-        current.context = context;
-        current.secrets = secrets;
-        current.localUriSan = localUriSan;
-      }
+      // A rotation: new connections get the new context; open ones keep theirs.
+      current.server.setSecureContext(context);
+      current.noAlpn?.setSecureContext(context);
+      current.context = context;
+      current.secrets = secrets;
+      current.localUriSan = localUriSan;
       return { ok: true, tls: current };
     }
     const server = this.createServer(slot, config, context, true, () => chainTls.localUriSan);
@@ -464,7 +471,12 @@ function securityOf(
     ...(typeof servername === 'string' && servername !== '' ? { sni: servername } : {}),
     ...(socket.alpnProtocol ? { alpn: socket.alpnProtocol } : {}),
     tlsVersion: socket.getProtocol() ?? undefined,
+    tlsCipher: socket.getCipher()?.standardName,
   };
+}
+
+function sameSecrets(a: readonly SecretConfig[], b: readonly SecretConfig[]): boolean {
+  return a.length === b.length && a.every((s, i) => s === b[i]);
 }
 
 function requested(config: DownstreamTlsConfig): boolean {

@@ -44,22 +44,28 @@ export async function streamResponse(
   }
   ds.respond(res.status, headers);
   idle?.touch();
+  const pump = new ResponsePump(res, ds, info, grpcInHeaders, cutCause, idle);
+  res.read(pump);
+  // A small body is often all here already (it came in the same read as the head): the pump
+  // finished inside read(), and the promise and abort hooks below are not needed.
+  if (pump.finished) return;
   await new Promise<void>((resolve) => {
-    const pump = new ResponsePump(res, ds, info, grpcInHeaders, cutCause, idle, resolve);
+    pump.resolve = resolve;
     const cut = () => {
       res.abort();
       pump.error();
     };
     ds.onAbort(cut);
     idle?.whenExpired(cut);
-    res.read(pump);
   });
 }
 
 /** Copies an upstream response body to the downstream, with backpressure both ways. */
 class ResponsePump implements ResponseBodyReader {
-  private finished = false;
+  finished = false;
   private waitingDrain = false;
+  /** Set once streamResponse waits for the rest of the body. */
+  resolve: () => void = noop;
 
   constructor(
     private readonly res: UpstreamResponse,
@@ -68,7 +74,6 @@ class ResponsePump implements ResponseBodyReader {
     private readonly grpcInHeaders: string | undefined,
     private readonly cutCause: () => CutCause,
     private readonly idle: StreamIdleTimer | undefined,
-    private readonly resolve: () => void,
   ) {}
 
   data(chunk: Buffer): void {
@@ -107,3 +112,5 @@ class ResponsePump implements ResponseBodyReader {
     this.resolve();
   }
 }
+
+const noop = (): void => undefined;

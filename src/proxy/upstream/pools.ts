@@ -27,7 +27,12 @@ function poolKey(endpoint: string, tls: UpstreamTlsConfig | undefined): string {
 const IDLE_SWEEP_MS = 5000;
 
 export class UpstreamPools {
-  private readonly h1 = new Map<string, Http1Pool>();
+  /**
+   * HTTP/1.1 pools by TLS context key ('' for plain text), then endpoint: the lookup each
+   * request makes uses strings it already holds (their hashes are cached), where one key
+   * concatenating both would be a new string to hash every time (tls.key is the whole config).
+   */
+  private readonly h1 = new Map<string, Map<string, Http1Pool>>();
   private readonly sessions = new Map<string, H2Entry>();
   private sweeper: NodeJS.Timeout | undefined;
   readonly transports: UpstreamTransports;
@@ -44,15 +49,17 @@ export class UpstreamPools {
     maxConnections: number,
     tls?: UpstreamTlsConfig,
   ): Http1Pool {
-    const key = poolKey(endpoint, tls);
-    let pool = this.h1.get(key);
+    const context = tls?.key ?? '';
+    let byEndpoint = this.h1.get(context);
+    let pool = byEndpoint?.get(endpoint);
     if (!pool) {
       pool = new Http1Pool(host, port, maxConnections, endpoint, () => this.transports.open(host, port, tls));
-      this.h1.set(key, pool);
+      if (byEndpoint === undefined) this.h1.set(context, (byEndpoint = new Map<string, Http1Pool>()));
+      byEndpoint.set(endpoint, pool);
       if (!this.sweeper) {
         this.sweeper = setInterval(() => {
           const now = Date.now();
-          for (const p of this.h1.values()) p.closeIdle(now);
+          for (const p of this.h1Pools()) p.closeIdle(now);
         }, IDLE_SWEEP_MS);
         this.sweeper.unref();
       }
@@ -95,11 +102,13 @@ export class UpstreamPools {
 
   /** Closes pools whose endpoint is not in `live`. In-flight requests finish first. */
   retain(live: ReadonlySet<string>): void {
-    for (const [key, pool] of this.h1) {
-      if (live.has(pool.endpoint)) continue;
-      this.h1.delete(key);
-      // Idle connections close now, busy ones when their request is done.
-      pool.retire();
+    for (const byEndpoint of this.h1.values()) {
+      for (const [endpoint, pool] of byEndpoint) {
+        if (live.has(endpoint)) continue;
+        byEndpoint.delete(endpoint);
+        // Idle connections close now, busy ones when their request is done.
+        pool.retire();
+      }
     }
     for (const [key, entry] of this.sessions) {
       if (live.has(entry.endpoint)) continue;
@@ -108,8 +117,12 @@ export class UpstreamPools {
     }
   }
 
+  private *h1Pools(): Iterable<Http1Pool> {
+    for (const byEndpoint of this.h1.values()) yield* byEndpoint.values();
+  }
+
   closeAll(): void {
-    for (const p of this.h1.values()) p.destroy();
+    for (const p of this.h1Pools()) p.destroy();
     for (const e of this.sessions.values()) e.session.destroy();
     this.h1.clear();
     this.sessions.clear();

@@ -14,6 +14,7 @@ import tls from 'node:tls';
 import type { SecretConfig, UpstreamTlsConfig } from '../model/config.js';
 import { compilePeerChecks, type PeerCheck } from '../identity/peer-checks.js';
 import type { SecretResolver } from '../identity/secret-resolver.js';
+import { contextCiphers } from './transport-ciphers.js';
 
 export interface UpstreamSocket {
   socket: net.Socket;
@@ -79,7 +80,7 @@ export class UpstreamTransports {
       ...(validation?.kind === 'validation_context' ? { ca: validation.trustedCa } : {}),
       ...(config.minVersion ? { minVersion: config.minVersion } : {}),
       ...(config.maxVersion ? { maxVersion: config.maxVersion } : {}),
-      ...(config.ciphers ? { ciphers: config.ciphers } : {}),
+      ciphers: contextCiphers(config.ciphers),
     });
     const built: BuiltContext = {
       certificate,
