@@ -19,6 +19,7 @@ import { JWT_AUTHN_FILTER, runJwtAuthn } from './jwt-filter.js';
 import { runExtAuthz } from './ext-authz-filter.js';
 import { extAuthzClientFor } from './ext-authz-client.js';
 import type { ClusterManager } from '../upstream/cluster-manager.js';
+import { flagDelayInjected, type Flagged } from './response-flags.js';
 
 export interface FilterInput {
   hcm: HttpConnectionManagerConfig | undefined;
@@ -42,6 +43,8 @@ export interface FilterInput {
   /** The proxy's clusters: where ext_authz finds its service. */
   clusters?: ClusterManager;
   protocol?: string;
+  /** The request's flags: the fault filter marks a delay it injected (DI). */
+  flags?: Flagged;
 }
 
 export type FilterOutcome =
@@ -151,7 +154,10 @@ export class HttpFilterRunner {
           if (decision.delayMs === undefined && decision.abort === undefined) break;
           this.activeFaults++;
           try {
-            if (decision.delayMs !== undefined) await this.sleep(decision.delayMs);
+            if (decision.delayMs !== undefined) {
+              if (input.flags) flagDelayInjected(input.flags);
+              await this.sleep(decision.delayMs);
+            }
           } finally {
             this.activeFaults--;
           }

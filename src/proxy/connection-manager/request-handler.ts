@@ -163,7 +163,7 @@ async function route(
   if (action.kind !== 'forward') {
     // HTTP filters (RBAC, jwt_authn, ...) run before the router answers, as in Envoy: a direct
     // response or a redirect is not a way around an authorization policy.
-    const early = await runFilters(ds, target.hcm, r, vh, '', matchHeaders, deps);
+    const early = await runFilters(ds, target.hcm, r, vh, '', matchHeaders, deps, info);
     if (early.kind !== 'continue') return finishFiltered(ds, info, early);
     if (action.kind === 'direct') {
       const headers: OutgoingHeaders = action.body ? { 'content-type': 'text/plain' } : {};
@@ -179,7 +179,7 @@ async function route(
   const picked = pickWeighted(action.targets, action.totalWeight, deps.random);
   if (!picked) return { kind: 'no-cluster', cluster: '' };
   info.upstreamCluster = picked.cluster;
-  const filtered = await runFilters(ds, target.hcm, r, vh, picked.cluster, matchHeaders, deps);
+  const filtered = await runFilters(ds, target.hcm, r, vh, picked.cluster, matchHeaders, deps, info);
   if (filtered.kind !== 'continue') return finishFiltered(ds, info, filtered);
   // Filters rarely add headers: share one empty mutation instead of building it per request.
   const extraRequest: HeaderMutation =
@@ -241,6 +241,7 @@ async function runFilters(
   cluster: string,
   matchHeaders: Readonly<Record<string, string | string[] | undefined>>,
   deps: RouterDeps,
+  info: StreamInfo,
 ): Promise<FilterOutcome> {
   if (!hasFiltersBeforeRouter(hcm)) return NO_FILTERS;
   return deps.filters.run({
@@ -260,6 +261,7 @@ async function runFilters(
     stats: deps.stats,
     clusters: deps.clusters,
     protocol: ds.protocol,
+    flags: info,
   });
 }
 

@@ -16,13 +16,15 @@ export type ResponseFlag =
   | 'URX'
   | 'UC'
   | 'UR'
+  | 'DI'
   | 'FI'
   | 'RL'
   | 'DC'
   | 'DPE'
   | 'SI'
   | 'RLSE'
-  | 'UAEX';
+  | 'UAEX'
+  | 'DF';
 
 /** What carries the flags of one request or TCP connection. */
 export interface Flagged {
@@ -74,6 +76,11 @@ export function localReplyFlag(reason: LocalReplyReason): ResponseFlag | undefin
 export function flagLocalReply(info: Flagged, reason: LocalReplyReason): void {
   const flag = localReplyFlag(reason);
   if (flag) info.flags.add(flag);
+}
+
+/** The fault filter delayed the request (Envoy's DI), whether or not it then aborts it (FI). */
+export function flagDelayInjected(info: Flagged): void {
+  info.flags.add('DI');
 }
 
 /** The client went away before the response was complete. */
@@ -134,6 +141,7 @@ const ORDER: readonly ResponseFlag[] = [
   'UC',
   'UO',
   'NR',
+  'DI',
   'FI',
   'RL',
   'UAEX',
@@ -143,6 +151,7 @@ const ORDER: readonly ResponseFlag[] = [
   'SI',
   'DPE',
   'NC',
+  'DF',
 ];
 
 export function flagsText(flags: ReadonlySet<ResponseFlag>): string {
