@@ -8,6 +8,7 @@ import type { Server } from '../../api/networking/types.js';
 import type { Service } from '../../registry/types.js';
 import type { ProxyNode } from '../proxy-node.js';
 import { BLACKHOLE_CLUSTER, isHttpPort, PASSTHROUGH_CLUSTER } from './cluster.js';
+import { catchAllVirtualHost, dynamicForwardProxyFilter, outboundPolicy } from './passthrough.js';
 import { memoized, namesDigest, type TypeGenerator } from './generators.js';
 import {
   grpcApiListener,
@@ -168,6 +169,10 @@ export const rds: TypeGenerator<RouteConfiguration> = {
     const { key, excluded } = meshRdsKey(push, proxy, view);
     const routes = meshRouteView(push, view.scope);
     const limits = clientRateLimits(push, proxy, view).limits;
+    // Sidecars end each route configuration with Istio's allow_any or block_all; proxyless
+    // gRPC clients have no such fallback (they ask for one service's routes).
+    const catchAll =
+      view.flavor === 'grpc' ? undefined : catchAllVirtualHost(outboundPolicy(push, view.scope));
     const build = (port: number, name: string): RouteConfiguration =>
       withClientRateLimits(
         buildSidecarRouteConfig({
@@ -176,6 +181,7 @@ export const rds: TypeGenerator<RouteConfiguration> = {
           services: servicesOnPort(view, port),
           routesByHost: routes.byHost,
           site: site(push, view, port, ['mesh'], excluded),
+          ...(catchAll ? { catchAll } : {}),
         }),
         port,
         limits.get(port),
@@ -232,6 +238,7 @@ const isTls = terminatesTls;
 // ------------------------------------------------------------------------------------------
 
 function sidecarListeners(
+  push: PushContext,
   view: ProxyView,
   inbound: ReturnType<typeof inboundPorts>,
   limits: ProxyRateLimits,
@@ -242,11 +249,14 @@ function sidecarListeners(
   const out = new Map<string, Listener>();
   const http = new Set(httpPorts(view));
   const rls = limits.serviceCluster ?? '';
+  const blocked = registryOnly(push, view);
   for (const port of http) {
+    // ALLOW_ANY: allow_any's cluster resolves the Host through the dynamic forward proxy filter.
+    const extra = rateLimitFilters(outboundPortLimits(limits, port), rls);
     const l = outboundHttpListener(
       port,
       sidecarRouteName(port),
-      rateLimitFilters(outboundPortLimits(limits, port), rls),
+      blocked ? extra : [...extra, dynamicForwardProxyFilter()],
       paths,
     );
     out.set(l.name as string, l);
@@ -271,7 +281,7 @@ function sidecarListeners(
       if (!out.has(l.name as string)) out.set(l.name as string, l);
     }
   }
-  const fallback = registryOnly(view) ? BLACKHOLE_CLUSTER : PASSTHROUGH_CLUSTER;
+  const fallback = blocked ? BLACKHOLE_CLUSTER : PASSTHROUGH_CLUSTER;
   for (const [port, services] of sniByPort) {
     const l = outboundSniListener(port, services, fallback);
     // A plain TCP service without a VIP on the same port came first and keeps it (as before).
@@ -296,14 +306,14 @@ function sidecarListeners(
     const l = securedInboundListener(plain, modeForPort(peerAuthn, p.listenPort), p.http);
     out.set(l.name as string, l);
   }
-  const l = virtualOutboundListener(registryOnly(view) ? BLACKHOLE_CLUSTER : PASSTHROUGH_CLUSTER);
+  const l = virtualOutboundListener(blocked ? BLACKHOLE_CLUSTER : PASSTHROUGH_CLUSTER);
   out.set(l.name as string, l);
   return out;
 }
 
-/** Sidecar.outboundTrafficPolicy: REGISTRY_ONLY drops what the registry does not know. */
-export function registryOnly(view: ProxyView): boolean {
-  return view.scope.sidecar?.spec.outboundTrafficPolicy?.mode === 'REGISTRY_ONLY';
+/** outboundTrafficPolicy (the Sidecar's, else the mesh's): REGISTRY_ONLY drops unknown hosts. */
+export function registryOnly(push: PushContext, view: ProxyView): boolean {
+  return outboundPolicy(push, view.scope) === 'REGISTRY_ONLY';
 }
 
 /**
@@ -399,7 +409,15 @@ export const lds: TypeGenerator<Listener> = {
     const limits = proxyRateLimits(push, proxy, view, inbound);
     const peerAuthn = proxyPeerAuthentication(push, proxy).merged;
     return memoized(push, key, names, () =>
-      sidecarListeners(view, inbound, limits, push.pathNormalization, proxySecurity(push, proxy), peerAuthn),
+      sidecarListeners(
+        push,
+        view,
+        inbound,
+        limits,
+        push.pathNormalization,
+        proxySecurity(push, proxy),
+        peerAuthn,
+      ),
     );
   },
 };
