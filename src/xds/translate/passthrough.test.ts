@@ -35,7 +35,7 @@ const allowAnySidecar = res('Sidecar', 'default', 'default', {
 test('ALLOW_ANY (the default): each route configuration ends with allow_any to the DNS passthrough cluster', () => {
   const rc = gen(TYPE.route).get('9080');
   assert.deepEqual(
-    rc.virtual_hosts.map((v: Loose) => v.name),
+    rc.virtual_hosts.map((v: Loose) => String(v.name)),
     [`${REVIEWS}:9080`, 'allow_any'],
   );
   const vh = catchAll(rc);
@@ -86,7 +86,7 @@ test('the DNS passthrough cluster and filter share one DNS cache config, with it
   const clusterCache = unpackAny(c.cluster_type.typed_config as AnyMessage).dns_cache_config;
   const lds = gen(TYPE.listener);
   const hcm = unpackAny(lds.get('0.0.0.0_9080').filter_chains[0].filters[0].typed_config as AnyMessage);
-  const filters = hcm.http_filters.map((f: Loose) => f.name);
+  const filters = hcm.http_filters.map((f: Loose) => String(f.name));
   // Before the router (Envoy requires it), after the other filters.
   assert.equal(filters.indexOf('envoy.filters.http.dynamic_forward_proxy'), filters.length - 2);
   const filter = hcm.http_filters.find((f: Loose) => f.name === 'envoy.filters.http.dynamic_forward_proxy');
