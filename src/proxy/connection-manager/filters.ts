@@ -6,7 +6,14 @@
  */
 import type { Clock } from '../../core/clock.js';
 import type { Random } from '../../core/random.js';
-import type { FilterOverride, HttpConnectionManagerConfig, Route, VirtualHost } from '../model/config.js';
+import type {
+  Endpoint,
+  FilterOverride,
+  HttpConnectionManagerConfig,
+  Route,
+  VirtualHost,
+} from '../model/config.js';
+import { dynamicForwardProxy } from './dynamic-forward-proxy.js';
 import { LocalRateLimiter, type LocalRateLimitConfig } from '../policy/local-rate-limit.js';
 import type { OutHeaders } from './downstream.js';
 import type { RateLimitClient } from './rate-limit-client.js';
@@ -54,6 +61,8 @@ export type FilterOutcome =
       responseHeaders: OutHeaders;
       /** Request headers filters took away (jwt_authn: a token not forwarded, forged claim headers). */
       removeRequestHeaders?: string[];
+      /** Where the dynamic forward proxy resolved the request's host to (its cluster has no hosts). */
+      upstreamEndpoint?: Endpoint;
     }
   | { kind: 'reply'; reason: LocalReplyReason; responseHeaders: OutHeaders }
   | { kind: 'respond'; status: number; headers: OutHeaders };
@@ -133,6 +142,7 @@ export class HttpFilterRunner {
       removeRequestHeaders.push(...remove);
       requestHeaders.push(...set);
     };
+    let upstreamEndpoint: Endpoint | undefined;
     for (const f of filters) {
       const override = input.route.perFilter.get(f.name) ?? input.vh.perFilter.get(f.name);
       switch (f.kind) {
@@ -172,6 +182,17 @@ export class HttpFilterRunner {
               responseHeaders,
             };
           }
+          break;
+        }
+        case 'dynamic_forward_proxy': {
+          const outcome = await dynamicForwardProxy(
+            f.dnsCache,
+            input.cluster,
+            input.authority,
+            input.clusters,
+          );
+          if (outcome.kind === 'reply') return { kind: 'reply', reason: outcome.reason, responseHeaders };
+          upstreamEndpoint = outcome.endpoint ?? upstreamEndpoint;
           break;
         }
         case 'local_ratelimit': {
@@ -317,9 +338,13 @@ export class HttpFilterRunner {
           break;
       }
     }
-    return removeRequestHeaders.length > 0
-      ? { kind: 'continue', requestHeaders, responseHeaders, removeRequestHeaders }
-      : { kind: 'continue', requestHeaders, responseHeaders };
+    return {
+      kind: 'continue',
+      requestHeaders,
+      responseHeaders,
+      ...(removeRequestHeaders.length > 0 ? { removeRequestHeaders } : {}),
+      ...(upstreamEndpoint ? { upstreamEndpoint } : {}),
+    };
   }
 
   private async sleep(ms: number): Promise<void> {

@@ -229,6 +229,8 @@ async function route(
       extraResponse,
     ],
     matchHeaders,
+    // The dynamic forward proxy's answer: the address of the Host (its cluster has no hosts).
+    ...(filtered.upstreamEndpoint ? { originalDestination: filtered.upstreamEndpoint } : {}),
   });
 }
 

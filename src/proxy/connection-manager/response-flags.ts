@@ -58,6 +58,11 @@ export function localReplyFlag(reason: LocalReplyReason): ResponseFlag | undefin
       return 'RLSE';
     case 'rate-limited':
       return 'RL';
+    // The dynamic forward proxy: a host that did not resolve, or a DNS cache that overflowed.
+    case 'dns-resolution-failure':
+      return 'DF';
+    case 'dns-cache-overflow':
+      return 'UO';
     // The external authorization service denied the request, or could not be asked.
     case 'ext-authz-denied':
     case 'ext-authz-error':

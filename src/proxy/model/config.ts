@@ -177,7 +177,30 @@ export interface EndpointSet {
   localities: readonly LocalityEndpoints[];
 }
 
-export type ClusterType = 'EDS' | 'STATIC' | 'STRICT_DNS' | 'LOGICAL_DNS' | 'ORIGINAL_DST';
+export type ClusterType =
+  | 'EDS'
+  | 'STATIC'
+  | 'STRICT_DNS'
+  | 'LOGICAL_DNS'
+  | 'ORIGINAL_DST'
+  /** envoy.clusters.dynamic_forward_proxy: the request's Host, resolved through `dnsCache`. */
+  | 'DYNAMIC_FORWARD_PROXY';
+
+/**
+ * Envoy's DnsCacheConfig (dynamic forward proxy), shared by name between the cluster and the
+ * HTTP filter: lookups in flight are bounded (`maxPending`, beyond it requests get 503 UO),
+ * answers are reused for `refreshMs`, hosts unused for `hostTtlMs` are forgotten, at most
+ * `maxHosts` are kept (beyond that 503).
+ */
+export interface DnsCacheSettings {
+  name: string;
+  family: 'AUTO' | 'V4_ONLY' | 'V6_ONLY' | 'V4_PREFERRED' | 'ALL';
+  refreshMs: number;
+  hostTtlMs: number;
+  maxHosts: number;
+  maxPending: number;
+  queryTimeoutMs: number;
+}
 
 export interface ClusterConfig {
   name: string;
@@ -204,6 +227,8 @@ export interface ClusterConfig {
    * `envoy.transport_socket_match` metadata decides (tls undefined: raw_buffer); none: `tls`.
    */
   transportSocketMatches?: readonly TransportSocketMatch[];
+  /** DYNAMIC_FORWARD_PROXY clusters: the DNS cache their hosts come from. */
+  dnsCache?: DnsCacheSettings;
 }
 
 export interface TransportSocketMatch {
@@ -267,6 +292,8 @@ export type HttpFilterConfig =
   /** config undefined: the filter only acts where a route or virtual host configures it. */
   | { kind: 'local_ratelimit'; name: string; config?: LocalRateLimitConfig }
   | { kind: 'cors'; name: string }
+  /** envoy.filters.http.dynamic_forward_proxy: resolves the Host for DYNAMIC_FORWARD_PROXY clusters. */
+  | { kind: 'dynamic_forward_proxy'; name: string; dnsCache: DnsCacheSettings }
   | { kind: 'ratelimit'; name: string; config: GlobalRateLimitConfig }
   | { kind: 'rbac'; name: string; rbac: RbacFilter }
   | { kind: 'jwt_authn'; name: string; jwt: JwtAuthnFilter }

@@ -72,9 +72,9 @@ test('REGISTRY_ONLY answers 502 from block_all, from the mesh config or the Side
 
 test('REGISTRY_ONLY listeners have no DNS filter and send unmatched TCP to BlackHoleCluster', () => {
   const lds = gen(TYPE.listener, [], { outboundTrafficPolicy: 'REGISTRY_ONLY' });
-  const hcm = unpackAny(lds.get('0.0.0.0_9080').filter_chains[0].filters[0].typed_config as AnyMessage);
+  const hcm = unpackAny<Loose>(lds.get('0.0.0.0_9080').filter_chains[0].filters[0].typed_config as AnyMessage);
   assert.ok(!hcm.http_filters.some((f: Loose) => f.name === 'envoy.filters.http.dynamic_forward_proxy'));
-  const vo = unpackAny(lds.get('virtualOutbound').filter_chains[0].filters[0].typed_config as AnyMessage);
+  const vo = unpackAny<Loose>(lds.get('virtualOutbound').filter_chains[0].filters[0].typed_config as AnyMessage);
   assert.equal(vo.cluster, 'BlackHoleCluster');
 });
 
@@ -83,14 +83,14 @@ test('the DNS passthrough cluster and filter share one DNS cache config, with it
   const c = cds.get('PassthroughDnsCluster');
   assert.equal(c.cluster_type.name, 'envoy.clusters.dynamic_forward_proxy');
   assert.equal(c.lb_policy, 'CLUSTER_PROVIDED');
-  const clusterCache = unpackAny(c.cluster_type.typed_config as AnyMessage).dns_cache_config;
+  const clusterCache = unpackAny<Loose>(c.cluster_type.typed_config as AnyMessage).dns_cache_config;
   const lds = gen(TYPE.listener);
-  const hcm = unpackAny(lds.get('0.0.0.0_9080').filter_chains[0].filters[0].typed_config as AnyMessage);
+  const hcm = unpackAny<Loose>(lds.get('0.0.0.0_9080').filter_chains[0].filters[0].typed_config as AnyMessage);
   const filters = hcm.http_filters.map((f: Loose) => String(f.name));
   // Before the router (Envoy requires it), after the other filters.
   assert.equal(filters.indexOf('envoy.filters.http.dynamic_forward_proxy'), filters.length - 2);
   const filter = hcm.http_filters.find((f: Loose) => f.name === 'envoy.filters.http.dynamic_forward_proxy');
-  const filterCache = unpackAny(filter.typed_config as AnyMessage).dns_cache_config;
+  const filterCache = unpackAny<Loose>(filter.typed_config as AnyMessage).dns_cache_config;
   assert.deepEqual(filterCache, clusterCache);
   assert.equal(clusterCache.name, 'trellis_passthrough');
   assert.equal(clusterCache.dns_cache_circuit_breaker.max_pending_requests.value, 1024);
