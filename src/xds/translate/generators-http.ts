@@ -8,6 +8,7 @@ import type { Server } from '../../api/networking/types.js';
 import type { Service } from '../../registry/types.js';
 import type { ProxyNode } from '../proxy-node.js';
 import { BLACKHOLE_CLUSTER, isHttpPort, PASSTHROUGH_CLUSTER } from './cluster.js';
+import { isL4Server, l4FilterChains } from './gateway-passthrough.js';
 import { catchAllVirtualHost, dynamicForwardProxyFilter, outboundPolicy } from './passthrough.js';
 import { memoized, namesDigest, type TypeGenerator } from './generators.js';
 import {
@@ -98,11 +99,15 @@ function isHttpServer(server: Server): boolean {
 function gatewayFacts(
   push: PushContext,
   proxy: ProxyNode,
-): { servers: GatewayServer[]; ports: number[]; key: string } {
+): { servers: GatewayServer[]; ports: number[]; key: string; l4: GatewayServer[]; l4Ports: number[] } {
   const gateways = selectGateways(push, proxy);
-  const servers = gatewayServers(gateways).filter((s) => isHttpServer(s.server));
+  const all = gatewayServers(gateways);
+  const servers = all.filter((s) => isHttpServer(s.server));
   const ports = [...new Set(servers.map((s) => s.server.port.number))].sort((a, b) => a - b);
-  return { servers, ports, key: gateways.map(resourceFp).join(',') };
+  // TLS passthrough and TCP servers: forwarded by tls:/tcp: routes (gateway-passthrough.ts).
+  const l4 = all.filter((s) => isL4Server(s.server));
+  const l4Ports = [...new Set(l4.map((s) => s.server.port.number))].sort((a, b) => a - b);
+  return { servers, ports, key: gateways.map(resourceFp).join(','), l4, l4Ports };
 }
 
 // ------------------------------------------------------------------------------------------
@@ -361,7 +366,15 @@ function grpcListeners(
 
 function ldsKey(push: PushContext, proxy: ProxyNode, view: ProxyView): string {
   const sec = proxySecurity(push, proxy).key;
-  if (proxy.type === 'router') return `lds|router|${gatewayFacts(push, proxy).key}|sec:${sec}`;
+  if (proxy.type === 'router') {
+    const facts = gatewayFacts(push, proxy);
+    // L4 chains read the bound VirtualServices' tls:/tcp: routes and the services' ports.
+    const l4 =
+      facts.l4.length === 0
+        ? ''
+        : `|l4:${push.index.virtualServices.fingerprint}|${push.index.catalog.fingerprint}`;
+    return `lds|router|${facts.key}|sec:${sec}${l4}`;
+  }
   const inbound = inboundPorts(push, proxy, view.scope);
   const limits = proxyRateLimits(push, proxy, view, inbound);
   // Inbound mTLS: the PeerAuthentications that apply (by name) and the modes they compose to;
@@ -399,7 +412,16 @@ export const lds: TypeGenerator<Listener> = {
             facts.servers.filter((s) => s.server.port.number === port).map((s) => s.server),
             push.pathNormalization,
             proxySecurity(push, proxy).http,
+            l4FilterChains(push, facts.l4, port),
           );
+          out.set(l.name as string, l);
+        }
+        for (const port of facts.l4Ports) {
+          if (facts.ports.includes(port)) continue;
+          const chains = l4FilterChains(push, facts.l4, port);
+          // No route for the port's servers: no listener (Istio), so nothing is accepted there.
+          if (chains.length === 0) continue;
+          const l = gatewayListener(port, [], push.pathNormalization, [], chains);
           out.set(l.name as string, l);
         }
         return out;

@@ -332,6 +332,8 @@ export function gatewayListener(
   servers: readonly Server[],
   paths: PathNormalizationMode = 'BASE',
   security: readonly HttpFilter[] = [],
+  /** Chains of the port's TLS passthrough and TCP servers (gateway-passthrough.ts). */
+  l4: readonly FilterChain[] = [],
 ): Listener {
   const name = listenerName('0.0.0.0', port);
   const hcm = rdsConnectionManager(`outbound_${name}`, gatewayRouteName(port), 'envoy', {
@@ -359,6 +361,17 @@ export function gatewayListener(
     if (sni.length > 0) match.server_names = sni;
     chains.push({ filter_chain_match: match, filters: [hcmFilter(hcm)], transport_socket: transport });
   }
+  // Passthrough chains are matched by SNI, so they cannot take a name a terminating server has.
+  for (const c of l4) {
+    const names = (c.filter_chain_match?.server_names ?? []).filter((n) => !claimed.has(n));
+    if ((c.filter_chain_match?.server_names ?? []).length > 0 && names.length === 0) continue;
+    if (c.filter_chain_match === undefined && plain) continue; // the plain HTTP chain has the port
+    chains.push(
+      c.filter_chain_match === undefined
+        ? c
+        : { ...c, filter_chain_match: { ...c.filter_chain_match, server_names: names } },
+    );
+  }
   if (plain) chains.push({ filters: [hcmFilter(hcm)] });
   const listener: Listener = {
     name,
@@ -367,7 +380,7 @@ export function gatewayListener(
     filter_chains: chains,
   };
   // SNI and transport_protocol matching need the TLS inspector to read the ClientHello.
-  if (chains.length > (plain ? 1 : 0))
+  if (chains.some((c) => c.filter_chain_match?.transport_protocol === 'tls'))
     listener.listener_filters = [{ name: TLS_INSPECTOR, typed_config: TLS_INSPECTOR_ANY }];
   return listener;
 }
