@@ -213,7 +213,7 @@ async function route(
     cluster: picked.cluster,
     action,
     path: rewritePath(r, action, ds.path),
-    authority: action.hostRewrite ?? ds.authority,
+    authority: action.hostRewrite ?? rewrittenHost(ds, action.hostRewriteHeader) ?? ds.authority,
     requestMutations: [
       picked.requestHeaders,
       r.requestHeaders,
@@ -376,6 +376,13 @@ async function send(
       );
   }
   return forward(request, ds, info, { pools: deps.clusters.pools, clock: deps.clock, random: deps.random });
+}
+
+/** host_rewrite_header: the named downstream header, when the request carries one. */
+function rewrittenHost(ds: Downstream, header: string | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  const v = first(ds.headers[header]);
+  return v === undefined || v === '' ? undefined : v;
 }
 
 const GRPC_UNITS: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 0.001, n: 0.000001 };

@@ -73,6 +73,12 @@ export interface ForwardAction {
   prefixRewrite?: string;
   regexRewrite?: { regex: RegExp; substitution: string };
   hostRewrite?: string;
+  /**
+   * host_rewrite_header: the upstream Host is this downstream header as the client sent it (when
+   * present). `host` keeps the caller's own Host when it sent an absolute-form request target
+   * naming another authority (the request is routed by the target; see translate/keep-host.ts).
+   */
+  hostRewriteHeader?: string;
   /** 0 disables the timeout, as in Envoy. Default 15 s. */
   timeoutMs: number;
   /**

@@ -9,6 +9,7 @@ import type { Service } from '../../registry/types.js';
 import type { ProxyNode } from '../proxy-node.js';
 import { BLACKHOLE_CLUSTER, isHttpPort, PASSTHROUGH_CLUSTER } from './cluster.js';
 import { isL4Server, l4FilterChains } from './gateway-passthrough.js';
+import { keepCallerHost, routesByDestination } from './keep-host.js';
 import { catchAllVirtualHost, dynamicForwardProxyFilter, outboundPolicy } from './passthrough.js';
 import { memoized, namesDigest, type TypeGenerator } from './generators.js';
 import {
@@ -178,18 +179,22 @@ export const rds: TypeGenerator<RouteConfiguration> = {
     // gRPC clients have no such fallback (they ask for one service's routes).
     const catchAll =
       view.flavor === 'grpc' ? undefined : catchAllVirtualHost(outboundPolicy(push, view.scope));
+    // The Trellis extension: routed by the address a request was sent to, keeping its Host.
+    const keep = view.flavor !== 'grpc' && routesByDestination(view.scope);
     const build = (port: number, name: string): RouteConfiguration =>
-      withClientRateLimits(
-        buildSidecarRouteConfig({
+      (keep ? keepCallerHost : (rc: RouteConfiguration) => rc)(
+        withClientRateLimits(
+          buildSidecarRouteConfig({
+            port,
+            name,
+            services: servicesOnPort(view, port),
+            routesByHost: routes.byHost,
+            site: site(push, view, port, ['mesh'], excluded),
+            ...(catchAll ? { catchAll } : {}),
+          }),
           port,
-          name,
-          services: servicesOnPort(view, port),
-          routesByHost: routes.byHost,
-          site: site(push, view, port, ['mesh'], excluded),
-          ...(catchAll ? { catchAll } : {}),
-        }),
-        port,
-        limits.get(port),
+          limits.get(port),
+        ),
       );
     if (view.flavor === 'grpc') {
       // Proxyless gRPC names route configurations like clusters: `outbound|PORT||HOST`.
