@@ -316,7 +316,15 @@ function sidecarListeners(
     const l = securedInboundListener(plain, modeForPort(peerAuthn, p.listenPort), p.http);
     out.set(l.name as string, l);
   }
-  const l = virtualOutboundListener(blocked ? BLACKHOLE_CLUSTER : PASSTHROUGH_CLUSTER);
+  // HTTP on ports no listener serves (HTTP_PROXY clients): the catch-all alone.
+  const catchAll = catchAllVirtualHost(outboundPolicy(push, view.scope));
+  const l = virtualOutboundListener(blocked ? BLACKHOLE_CLUSTER : PASSTHROUGH_CLUSTER, {
+    catchAll: routesByDestination(view.scope)
+      ? (keepCallerHost({ virtual_hosts: [catchAll] }).virtual_hosts?.[0] ?? catchAll)
+      : catchAll,
+    filters: blocked ? [] : [dynamicForwardProxyFilter()],
+    paths,
+  });
   out.set(l.name as string, l);
   return out;
 }

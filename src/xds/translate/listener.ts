@@ -180,14 +180,46 @@ export const VIRTUAL_OUTBOUND_PORT = 15001;
  * a tcp_proxy to PassthroughCluster (outboundTrafficPolicy ALLOW_ANY) or BlackHoleCluster
  * (REGISTRY_ONLY).
  */
-export function virtualOutboundListener(cluster: string): Listener {
+export function virtualOutboundListener(cluster: string, http?: VirtualOutboundHttp): Listener {
+  const chains: FilterChain[] = [{ name: VIRTUAL_OUTBOUND, filters: [tcpProxyFilter(cluster)] }];
+  if (http !== undefined) {
+    const hcm: HttpConnectionManager = {
+      stat_prefix: `outbound_${VIRTUAL_OUTBOUND}_http`,
+      route_config: { name: VIRTUAL_OUTBOUND, virtual_hosts: [http.catchAll] },
+      http_filters: httpFilters('envoy', http.filters),
+      ...ISTIO_HCM_DEFAULTS,
+      ...pathNormalizationFields(http.paths),
+    };
+    chains.push({
+      name: `${VIRTUAL_OUTBOUND}-http`,
+      filter_chain_match: { application_protocols: [...HTTP_APPLICATION_PROTOCOLS] },
+      filters: [hcmFilter(hcm)],
+    });
+  }
   return {
     name: VIRTUAL_OUTBOUND,
     address: socketAddress('0.0.0.0', VIRTUAL_OUTBOUND_PORT),
     traffic_direction: 'OUTBOUND',
     use_original_dst: { value: true },
-    filter_chains: [{ name: VIRTUAL_OUTBOUND, filters: [tcpProxyFilter(cluster)] }],
+    filter_chains: chains,
   };
+}
+
+/** What HTTP's own application protocols are called (Envoy's http_inspector names them so). */
+const HTTP_APPLICATION_PROTOCOLS = ['http/1.0', 'http/1.1', 'h2c'] as const;
+
+/**
+ * virtualOutbound's HTTP chain: HTTP for a port no listener serves, from clients pointed at the
+ * sidecar (HTTP_PROXY), where there is no captured address to pass through to. It holds only the
+ * catch-all virtual host (allow_any or block_all, passthrough.ts). Captured connections keep the
+ * TCP chain: this one matches only by application protocol, which Envoy learns from an
+ * http_inspector this listener does not have, and which the Trellis proxy reads from a parsed
+ * request.
+ */
+export interface VirtualOutboundHttp {
+  catchAll: VirtualHost;
+  filters: readonly HttpFilter[];
+  paths: PathNormalizationMode;
 }
 
 /**

@@ -72,9 +72,13 @@ test('REGISTRY_ONLY answers 502 from block_all, from the mesh config or the Side
 
 test('REGISTRY_ONLY listeners have no DNS filter and send unmatched TCP to BlackHoleCluster', () => {
   const lds = gen(TYPE.listener, [], { outboundTrafficPolicy: 'REGISTRY_ONLY' });
-  const hcm = unpackAny<Loose>(lds.get('0.0.0.0_9080').filter_chains[0].filters[0].typed_config as AnyMessage);
+  const hcm = unpackAny<Loose>(
+    lds.get('0.0.0.0_9080').filter_chains[0].filters[0].typed_config as AnyMessage,
+  );
   assert.ok(!hcm.http_filters.some((f: Loose) => f.name === 'envoy.filters.http.dynamic_forward_proxy'));
-  const vo = unpackAny<Loose>(lds.get('virtualOutbound').filter_chains[0].filters[0].typed_config as AnyMessage);
+  const vo = unpackAny<Loose>(
+    lds.get('virtualOutbound').filter_chains[0].filters[0].typed_config as AnyMessage,
+  );
   assert.equal(vo.cluster, 'BlackHoleCluster');
 });
 
@@ -85,7 +89,9 @@ test('the DNS passthrough cluster and filter share one DNS cache config, with it
   assert.equal(c.lb_policy, 'CLUSTER_PROVIDED');
   const clusterCache = unpackAny<Loose>(c.cluster_type.typed_config as AnyMessage).dns_cache_config;
   const lds = gen(TYPE.listener);
-  const hcm = unpackAny<Loose>(lds.get('0.0.0.0_9080').filter_chains[0].filters[0].typed_config as AnyMessage);
+  const hcm = unpackAny<Loose>(
+    lds.get('0.0.0.0_9080').filter_chains[0].filters[0].typed_config as AnyMessage,
+  );
   const filters = hcm.http_filters.map((f: Loose) => String(f.name));
   // Before the router (Envoy requires it), after the other filters.
   assert.equal(filters.indexOf('envoy.filters.http.dynamic_forward_proxy'), filters.length - 2);
@@ -105,4 +111,28 @@ test('gateways and proxyless gRPC get no catch-all virtual host and no DNS passt
   assert.ok(grpcRoutes.size > 0);
   for (const rc of grpcRoutes.values())
     assert.ok(rc.virtual_hosts.every((v: Loose) => v.name !== 'allow_any' && v.name !== 'block_all'));
+});
+
+test('virtualOutbound: the TCP passthrough chain first, then an HTTP chain holding only the catch-all', () => {
+  for (const [policy, vhost, dfp] of [
+    ['ALLOW_ANY', 'allow_any', true],
+    ['REGISTRY_ONLY', 'block_all', false],
+  ] as const) {
+    const vo = gen(TYPE.listener, [], { outboundTrafficPolicy: policy }).get('virtualOutbound');
+    assert.equal(vo.filter_chains.length, 2);
+    assert.equal(vo.filter_chains[0].filter_chain_match, undefined, 'captured connections keep TCP');
+    assert.deepEqual(vo.filter_chains[1].filter_chain_match.application_protocols, [
+      'http/1.0',
+      'http/1.1',
+      'h2c',
+    ]);
+    const hcm = unpackAny<Loose>(vo.filter_chains[1].filters[0].typed_config as AnyMessage);
+    assert.deepEqual(
+      hcm.route_config.virtual_hosts.map((v: Loose) => String(v.name)),
+      [vhost],
+    );
+    const names = hcm.http_filters.map((f: Loose) => String(f.name));
+    assert.equal(names.includes('envoy.filters.http.dynamic_forward_proxy'), dfp, policy);
+    assert.equal(names.at(-1), 'envoy.filters.http.router');
+  }
 });

@@ -180,3 +180,25 @@ test('a Sidecar without egress still sees every service (Istio reads it as */*)'
   assert.equal(r.status, 200);
   assert.equal(r.json<{ backend: string }>().backend, 'reviews');
 });
+
+test('a port no mesh service uses: ALLOW_ANY passes HTTP through (virtualOutbound), REGISTRY_ONLY answers 502', async (t) => {
+  const other = await startBackend('other-port');
+  t.after(() => other.close());
+  const allow = await start(t);
+  const host = `api.partner.example:${other.port}`;
+  const r = await request(allow.port, { host, path: '/x' });
+  assert.equal(r.status, 200);
+  assert.equal(r.json<{ backend: string }>().backend, 'other-port');
+  assert.equal(
+    requests(allow.stats(), { destination_service_name: 'PassthroughCluster', response_code: '200' }),
+    1,
+  );
+  const block = await start(t, { policy: 'REGISTRY_ONLY' });
+  assert.equal((await request(block.port, { host })).status, 502);
+  assert.equal((await request(block.port, { host: `127.0.0.1:${other.port}` })).status, 502);
+  assert.equal(other.hits, 1);
+  assert.equal(
+    requests(block.stats(), { destination_service_name: 'BlackHoleCluster', response_code: '502' }),
+    2,
+  );
+});
