@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { FakeClock } from '../../core/clock.js';
 import type { DnsCacheSettings } from '../model/config.js';
-import { DnsCache, DnsCaches, orderAddresses, type HostLookup } from './dns-cache.js';
+import { DnsCache, DnsCaches, orderAddresses, systemLookup, type HostLookup } from './dns-cache.js';
 
 const SETTINGS: DnsCacheSettings = {
   name: 'c',
@@ -163,4 +163,45 @@ test('caches are shared by name; new settings apply to the same cache', () => {
   assert.equal(caches.get(changed), one);
   assert.equal(one.settings.maxPending, 9);
   assert.notEqual(caches.get({ ...SETTINGS, name: 'other' }), one);
+});
+
+test('refreshing a known host is not an overflow; a full cache does not keep a racing second host', async () => {
+  // A clock far from 0, so ages are differences, not absolute times.
+  const clock = new FakeClock(1_000_000);
+  const r = resolver();
+  const cache = new DnsCache({ ...SETTINGS, maxHosts: 1 }, clock, r.lookup);
+  const first = cache.resolve('a.example');
+  r.answer('a.example', ['10.0.0.1']);
+  await first;
+  clock.advance(60_000);
+  const refresh = cache.resolve('a.example');
+  r.answer('a.example', ['10.0.0.2']);
+  assert.deepEqual(await refresh, { kind: 'resolved', address: '10.0.0.2' });
+  assert.equal(clock.pendingTimers(), 0, 'the query timeout is cancelled once answered');
+  // Two new hosts looked up at once into an empty cache with room for one: one is kept.
+  const small = new DnsCache({ ...SETTINGS, maxHosts: 1 }, clock, r.lookup);
+  const b = small.resolve('b.example');
+  const c = small.resolve('c.example');
+  r.answer('b.example', ['10.0.0.2']);
+  r.answer('c.example', ['10.0.0.3']);
+  assert.equal((await b).kind, 'resolved');
+  assert.equal((await c).kind, 'resolved', 'answered, though not kept');
+  assert.equal(small.size, 1);
+});
+
+test('failure details: the resolver code, else its message; an empty answer says so', async () => {
+  const r = resolver();
+  const cache = new DnsCache(SETTINGS, new FakeClock(0), r.lookup);
+  const noCode = cache.resolve('a.example');
+  r.answer('a.example', new Error('resolver exploded'));
+  assert.deepEqual(await noCode, { kind: 'failed', detail: 'resolver exploded' });
+  const empty = cache.resolve('b.example');
+  r.answer('b.example', []);
+  assert.deepEqual(await empty, { kind: 'failed', detail: 'no addresses of the configured family' });
+});
+
+test('V6_ONLY keeps no IPv4 address; the system resolver answers localhost', async () => {
+  assert.deepEqual(orderAddresses(['10.0.0.1'], 'V6_ONLY'), []);
+  assert.ok((await systemLookup('localhost', 'V4_ONLY')).includes('127.0.0.1'));
+  assert.ok((await systemLookup('localhost', 'ALL')).length > 0);
 });
