@@ -26,11 +26,22 @@ export function splitAuthority(
   return { host: (m[1] ?? m[2])!, port };
 }
 
+/** Whether an address is this host (loopback or unspecified): where the proxy itself listens. */
+function isLocal(address: string): boolean {
+  return /^127\./.test(address) || address === '::1' || address === '0.0.0.0' || address === '::';
+}
+
+/**
+ * `arrivedOn`: the local address and port the request came in on. A Host naming them would send
+ * the request back into this very listener, for ever (Istio's virtualOutbound blackholes its own
+ * port for the same reason): it is refused.
+ */
 export async function dynamicForwardProxy(
   dnsCache: DnsCacheSettings,
   clusterName: string,
   authority: string,
   clusters: ClusterManager | undefined,
+  arrivedOn?: { address: string; port: number },
 ): Promise<ForwardProxyOutcome> {
   const cluster = clusters?.get(clusterName);
   if (clusters === undefined || cluster?.config.type !== 'DYNAMIC_FORWARD_PROXY') return PASS;
@@ -52,6 +63,12 @@ export async function dynamicForwardProxy(
       return { kind: 'reply', reason: { kind: 'dns-cache-overflow', what: result.kind } };
     case 'resolved': {
       const host = result.address;
+      if (
+        arrivedOn !== undefined &&
+        target.port === arrivedOn.port &&
+        (host === arrivedOn.address || isLocal(host))
+      )
+        return { kind: 'reply', reason: { kind: 'passthrough-loop', authority } };
       const key = net.isIPv6(host) ? `[${host}]:${target.port}` : `${host}:${target.port}`;
       return {
         kind: 'continue',

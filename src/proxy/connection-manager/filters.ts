@@ -185,11 +185,16 @@ export class HttpFilterRunner {
           break;
         }
         case 'dynamic_forward_proxy': {
+          const arrivedOn =
+            input.localPort === undefined
+              ? undefined
+              : { address: input.localAddress ?? '', port: input.localPort };
           const outcome = await dynamicForwardProxy(
             f.dnsCache,
             input.cluster,
             input.authority,
             input.clusters,
+            arrivedOn,
           );
           if (outcome.kind === 'reply') return { kind: 'reply', reason: outcome.reason, responseHeaders };
           upstreamEndpoint = outcome.endpoint ?? upstreamEndpoint;

@@ -42,7 +42,9 @@ export type LocalReplyReason =
   /** The dynamic forward proxy could not resolve the request's host (Envoy: 503, DF). */
   | { kind: 'dns-resolution-failure'; host: string; detail: string }
   /** Its DNS cache had too many lookups waiting, or too many hosts (Envoy: 503). */
-  | { kind: 'dns-cache-overflow'; what: 'pending-overflow' | 'host-overflow' };
+  | { kind: 'dns-cache-overflow'; what: 'pending-overflow' | 'host-overflow' }
+  /** The Host names the listener the request came in on: passing it through would loop. */
+  | { kind: 'passthrough-loop'; authority: string };
 
 export interface LocalReply {
   status: number;
@@ -143,6 +145,11 @@ export function localReply(reason: LocalReplyReason): LocalReply {
       return {
         status: 503,
         body: `DNS resolution failure for ${reason.host} (${reason.detail}): check the host name, or add a ServiceEntry so the mesh knows it\n`,
+      };
+    case 'passthrough-loop':
+      return {
+        status: 508,
+        body: `loop detected: ${reason.authority} is this proxy's own listener; call the service by its name, not the sidecar's address\n`,
       };
     case 'dns-cache-overflow':
       return {

@@ -73,6 +73,7 @@ export function localReplyFlag(reason: LocalReplyReason): ResponseFlag | undefin
     case 'upgrade-refused':
     case 'path-redirect':
     case 'retry-buffer-overflow':
+    case 'passthrough-loop':
       return undefined;
   }
 }

@@ -202,3 +202,13 @@ test('a port no mesh service uses: ALLOW_ANY passes HTTP through (virtualOutboun
     2,
   );
 });
+
+test("ALLOW_ANY never passes a request back into the sidecar's own listener (it would loop)", async (t) => {
+  const e = await start(t);
+  for (const host of [`127.0.0.1:${e.port}`, `localhost:${e.port}`, `[::1]:${e.port}`]) {
+    const r = await request(e.port, { host });
+    assert.equal(r.status, 508, host);
+    assert.match(r.body, /loop detected: .* call the service by its name/);
+  }
+  assert.equal(e.external.hits + e.mesh.hits, 0);
+});
