@@ -173,7 +173,10 @@ test('refreshing a known host is not an overflow; a full cache does not keep a r
   const first = cache.resolve('a.example');
   r.answer('a.example', ['10.0.0.1']);
   await first;
-  clock.advance(60_000);
+  clock.advance(59_999);
+  assert.deepEqual(await cache.resolve('a.example'), { kind: 'resolved', address: '10.0.0.1' });
+  assert.deepEqual(r.asked, ['a.example'], 'fresh for the refresh rate, whatever the clock reads');
+  clock.advance(1);
   const refresh = cache.resolve('a.example');
   r.answer('a.example', ['10.0.0.2']);
   assert.deepEqual(await refresh, { kind: 'resolved', address: '10.0.0.2' });
