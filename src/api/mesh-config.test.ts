@@ -43,3 +43,32 @@ test('invalid values name the file and field', () => {
     );
   }
 });
+
+test('outboundTrafficPolicy: absent is ALLOW_ANY (Istio); REGISTRY_ONLY is read', () => {
+  assert.equal(parseMeshConfig('', 'm.yaml').outboundTrafficPolicy, 'ALLOW_ANY');
+  assert.equal(parseMeshConfig('outboundTrafficPolicy: {}', 'm.yaml').outboundTrafficPolicy, 'ALLOW_ANY');
+  assert.equal(
+    parseMeshConfig('outboundTrafficPolicy:\n  mode: REGISTRY_ONLY\n', 'm.yaml').outboundTrafficPolicy,
+    'REGISTRY_ONLY',
+  );
+  assert.deepEqual(parseMeshConfig('outboundTrafficPolicy: { mode: ALLOW_ANY }', 'm.yaml').ignoredFields, []);
+  const cases: [string, string][] = [
+    [
+      'outboundTrafficPolicy: { mode: registry_only }',
+      'm.yaml: outboundTrafficPolicy.mode: expected ALLOW_ANY or REGISTRY_ONLY, got "registry_only"',
+    ],
+    ['outboundTrafficPolicy: REGISTRY_ONLY', 'm.yaml: outboundTrafficPolicy: expected a mapping with `mode`'],
+    [
+      'outboundTrafficPolicy: { mode: ALLOW_ANY, egressProxy: { host: egress } }',
+      'm.yaml: outboundTrafficPolicy.egressProxy: egressProxy is not supported',
+    ],
+    ['outboundTrafficPolicy: { mdoe: ALLOW_ANY }', 'm.yaml: outboundTrafficPolicy.mdoe: unknown field'],
+  ];
+  for (const [text, want] of cases) {
+    assert.throws(
+      () => parseMeshConfig(text, 'm.yaml'),
+      (e: unknown) => e instanceof TrellisError && e.describe().startsWith(want),
+      text,
+    );
+  }
+});

@@ -6,6 +6,10 @@
  *
  * - `pathNormalization.normalization`: DEFAULT (= BASE), BASE, NONE, MERGE_SLASHES,
  *   DECODE_AND_MERGE_SLASHES: how proxies normalize request paths before routing.
+ * - `outboundTrafficPolicy.mode`: ALLOW_ANY (Istio's default) passes traffic for hosts the mesh
+ *   does not know through to where it was going (HTTP: the host it names, resolved by DNS);
+ *   REGISTRY_ONLY blocks it (HTTP: 502 from BlackHoleCluster). A Sidecar's own
+ *   outboundTrafficPolicy overrides it for the workloads it applies to.
  */
 import { parseDocument } from 'yaml';
 import { TrellisError } from '../core/errors.js';
@@ -13,18 +17,23 @@ import { TrellisError } from '../core/errors.js';
 export const PATH_NORMALIZATIONS = ['NONE', 'BASE', 'MERGE_SLASHES', 'DECODE_AND_MERGE_SLASHES'] as const;
 export type PathNormalizationMode = (typeof PATH_NORMALIZATIONS)[number];
 
+export const OUTBOUND_TRAFFIC_POLICY_MODES = ['ALLOW_ANY', 'REGISTRY_ONLY'] as const;
+export type OutboundTrafficPolicyMode = (typeof OUTBOUND_TRAFFIC_POLICY_MODES)[number];
+
 export interface MeshConfig {
   pathNormalization: PathNormalizationMode;
+  outboundTrafficPolicy: OutboundTrafficPolicyMode;
   /** Top-level fields the file sets that Trellis does not apply (yet), for a log line. */
   ignoredFields: string[];
 }
 
 export const DEFAULT_MESH_CONFIG: MeshConfig = Object.freeze({
   pathNormalization: 'BASE',
+  outboundTrafficPolicy: 'ALLOW_ANY',
   ignoredFields: [],
 });
 
-const USED = new Set(['pathNormalization']);
+const USED = new Set(['pathNormalization', 'outboundTrafficPolicy']);
 
 function invalid(file: string, path: string, message: string): TrellisError {
   return new TrellisError('TRELLIS_INVALID_CONFIG', message, { file, path });
@@ -59,8 +68,39 @@ export function parseMeshConfig(text: string, file: string): MeshConfig {
   }
   return {
     pathNormalization,
+    outboundTrafficPolicy: parseOutboundTrafficPolicy(obj.outboundTrafficPolicy, file),
     ignoredFields: Object.keys(obj)
       .filter((k) => !USED.has(k))
       .sort(),
   };
+}
+
+/** `outboundTrafficPolicy: {mode}`; absent means ALLOW_ANY, as in Istio. */
+function parseOutboundTrafficPolicy(value: unknown, file: string): OutboundTrafficPolicyMode {
+  if (value === undefined || value === null) return 'ALLOW_ANY';
+  if (typeof value !== 'object' || Array.isArray(value))
+    throw invalid(
+      file,
+      'outboundTrafficPolicy',
+      'expected a mapping with `mode` (ALLOW_ANY or REGISTRY_ONLY)',
+    );
+  for (const k of Object.keys(value)) {
+    if (k === 'mode') continue;
+    throw invalid(
+      file,
+      `outboundTrafficPolicy.${k}`,
+      k === 'egressProxy'
+        ? 'egressProxy is not supported by Trellis; remove it (unknown hosts then pass through directly)'
+        : 'unknown field (expected mode)',
+    );
+  }
+  const mode = (value as Record<string, unknown>).mode;
+  if (mode === undefined || mode === null) return 'ALLOW_ANY';
+  if (typeof mode !== 'string' || !(OUTBOUND_TRAFFIC_POLICY_MODES as readonly string[]).includes(mode))
+    throw invalid(
+      file,
+      'outboundTrafficPolicy.mode',
+      `expected ALLOW_ANY or REGISTRY_ONLY, got ${JSON.stringify(mode)}`,
+    );
+  return mode as OutboundTrafficPolicyMode;
 }

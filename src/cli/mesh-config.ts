@@ -26,6 +26,7 @@ export async function loadMeshConfig(
   logger.info('mesh config', {
     file,
     pathNormalization: mesh.pathNormalization,
+    outboundTrafficPolicy: mesh.outboundTrafficPolicy,
     ...(extensionProviders.length > 0
       ? { extAuthzProviders: extensionProviders.map((p) => p.name).join(', ') }
       : {}),

@@ -20,7 +20,7 @@ import { buildApi } from './api-routes.js';
 import type { ApiViews } from './api-views.js';
 import { ConfigWarnings } from './config-warnings.js';
 import { listenHttp } from './http-server.js';
-import type { PathNormalizationMode } from '../api/mesh-config.js';
+import type { OutboundTrafficPolicyMode, PathNormalizationMode } from '../api/mesh-config.js';
 import type { AuthzExtensionProvider } from '../api/security/extension-providers.js';
 import { jwksRequests } from '../xds/translate/security/jwks-source.js';
 import { REQUEST_AUTHENTICATION_KIND } from '../xds/translate/security/policy-select.js';
@@ -40,6 +40,8 @@ export interface ControlPlaneOptions {
   rateLimitService?: { host: string; port: number };
   /** Mesh config `pathNormalization` for every proxy's connection managers; default BASE. */
   pathNormalization?: PathNormalizationMode;
+  /** Mesh config `outboundTrafficPolicy.mode` (a Sidecar's own overrides it); default ALLOW_ANY. */
+  outboundTrafficPolicy?: OutboundTrafficPolicyMode;
   /** Mesh config `extensionProviders` (ext_authz) that CUSTOM AuthorizationPolicies name. */
   extensionProviders?: readonly AuthzExtensionProvider[];
   /** JWKS fetching for RequestAuthentication `jwksUri` (refresh interval, fetch; tests). */
@@ -246,6 +248,9 @@ export class ControlPlane {
         ...(this.options.domainSuffix ? { domainSuffix: this.options.domainSuffix } : {}),
         ...(this.options.rateLimitService ? { rateLimitService: this.options.rateLimitService } : {}),
         ...(this.options.pathNormalization ? { pathNormalization: this.options.pathNormalization } : {}),
+        ...(this.options.outboundTrafficPolicy
+          ? { outboundTrafficPolicy: this.options.outboundTrafficPolicy }
+          : {}),
         // Mesh mTLS needs workload certificates, so it follows the CA: with one, Istio's defaults
         // (PERMISSIVE inbound, auto mTLS); without one, plaintext unless a PeerAuthentication or
         // DestinationRule asks for mTLS explicitly (which then fails closed).

@@ -145,6 +145,19 @@ export type {
   HTTPFault__Output,
 } from './generated/envoy/extensions/filters/http/fault/v3/HTTPFault.js';
 export type { Cors, Cors__Output } from './generated/envoy/extensions/filters/http/cors/v3/Cors.js';
+// Dynamic forward proxy: HTTP to hosts outside the registry, resolved by DNS (ALLOW_ANY).
+export type {
+  FilterConfig as DynamicForwardProxyFilter,
+  FilterConfig__Output as DynamicForwardProxyFilter__Output,
+} from './generated/envoy/extensions/filters/http/dynamic_forward_proxy/v3/FilterConfig.js';
+export type {
+  ClusterConfig as DynamicForwardProxyCluster,
+  ClusterConfig__Output as DynamicForwardProxyCluster__Output,
+} from './generated/envoy/extensions/clusters/dynamic_forward_proxy/v3/ClusterConfig.js';
+export type {
+  DnsCacheConfig,
+  DnsCacheConfig__Output,
+} from './generated/envoy/extensions/common/dynamic_forward_proxy/v3/DnsCacheConfig.js';
 export type {
   CorsPolicy,
   CorsPolicy__Output,
@@ -199,6 +212,8 @@ import type { TcpProxy } from './generated/envoy/extensions/filters/network/tcp_
 import type { Router } from './generated/envoy/extensions/filters/http/router/v3/Router.js';
 import type { HTTPFault } from './generated/envoy/extensions/filters/http/fault/v3/HTTPFault.js';
 import type { Cors } from './generated/envoy/extensions/filters/http/cors/v3/Cors.js';
+import type { FilterConfig as DfpFilterMsg } from './generated/envoy/extensions/filters/http/dynamic_forward_proxy/v3/FilterConfig.js';
+import type { ClusterConfig as DfpClusterMsg } from './generated/envoy/extensions/clusters/dynamic_forward_proxy/v3/ClusterConfig.js';
 import type { CorsPolicy } from './generated/envoy/extensions/filters/http/cors/v3/CorsPolicy.js';
 import type { LocalRateLimit } from './generated/envoy/extensions/filters/http/local_ratelimit/v3/LocalRateLimit.js';
 import type { RateLimit as RateLimitFilter } from './generated/envoy/extensions/filters/http/ratelimit/v3/RateLimit.js';
@@ -283,6 +298,8 @@ export interface PackedMessages {
   [TYPE.router]: Router;
   [TYPE.fault]: HTTPFault;
   [TYPE.cors]: Cors;
+  [TYPE.dynamicForwardProxy]: DfpFilterMsg;
+  [TYPE.dynamicForwardProxyCluster]: DfpClusterMsg;
   [TYPE.corsPolicy]: CorsPolicy;
   [TYPE.localRateLimit]: LocalRateLimit;
   [TYPE.rateLimit]: RateLimitFilter;

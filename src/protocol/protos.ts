@@ -26,6 +26,10 @@ export const TYPE = {
   router: 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router',
   fault: 'type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault',
   cors: 'type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors',
+  dynamicForwardProxy:
+    'type.googleapis.com/envoy.extensions.filters.http.dynamic_forward_proxy.v3.FilterConfig',
+  dynamicForwardProxyCluster:
+    'type.googleapis.com/envoy.extensions.clusters.dynamic_forward_proxy.v3.ClusterConfig',
   corsPolicy: 'type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy',
   localRateLimit: 'type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit',
   rateLimit: 'type.googleapis.com/envoy.extensions.filters.http.ratelimit.v3.RateLimit',

@@ -43,6 +43,7 @@ import type { RouterDeps } from './connection-manager/request-handler.js';
 import { ListenerManager } from './listener/listener-manager.js';
 import type { OriginalDestinationReader } from './listener/outbound-capture.js';
 import { ClusterManager } from './upstream/cluster-manager.js';
+import type { HostLookup } from './upstream/dns-cache.js';
 import { SecretResolver } from './identity/secret-resolver.js';
 import { AdsClient } from './xds-client/ads-client.js';
 import { nodeMessage, type ProxyBootstrap } from './xds-client/bootstrap.js';
@@ -84,6 +85,8 @@ export interface ProxyOptions {
    * references cannot be served (the listener or cluster asking for them is NACKed).
    */
   workloadCertificates?: WorkloadCertificateSource;
+  /** How dynamic forward proxy clusters resolve hosts (tests); getaddrinfo by default. */
+  dnsLookup?: HostLookup;
 }
 
 export class TrellisProxy {
@@ -103,7 +106,7 @@ export class TrellisProxy {
     // Secrets by reference: over ADS from the snapshot in service, `default` / `ROOTCA` from the
     // workload certificate source (read at each new TLS connection, so a rotation reaches it).
     this.secrets = new SecretResolver(() => this.snapshotValue, opts.workloadCertificates);
-    this.clusters = new ClusterManager(opts.clock, opts.random, this.secrets);
+    this.clusters = new ClusterManager(opts.clock, opts.random, this.secrets, opts.dnsLookup);
     this.stats = new IstioStats(opts.bootstrap);
     this.accessLogs = new AccessLogWriter(opts.accessLogStdout);
     this.rateLimits = new RateLimitClient(this.clusters);

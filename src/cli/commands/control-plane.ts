@@ -122,6 +122,7 @@ export const command: Command = {
     await store.start();
     const cp = new ControlPlane({
       pathNormalization: mesh.pathNormalization,
+      outboundTrafficPolicy: mesh.outboundTrafficPolicy,
       extensionProviders: mesh.extensionProviders,
       config: store,
       logger,

@@ -136,6 +136,7 @@ export const command: Command = {
       ...(capture === 'netns' ? { netns: new NetnsCapture({ mesh: plan.name }) } : {}),
       ...(values['state-dir'] !== undefined ? { stateDir: path.resolve(io.cwd, values['state-dir']) } : {}),
       pathNormalization: mesh.pathNormalization,
+      outboundTrafficPolicy: mesh.outboundTrafficPolicy,
       extensionProviders: mesh.extensionProviders,
       ...(certTtlSeconds !== undefined ? { workloadCertTtlSeconds: certTtlSeconds } : {}),
       ...(values['trust-domain'] !== undefined ? { trustDomain: values['trust-domain'] } : {}),

@@ -36,7 +36,7 @@
  * gateway. Stop (Ctrl-C / SIGTERM): gateway, apps (SIGTERM, SIGKILL after a grace period),
  * sidecars, control plane.
  */
-import type { PathNormalizationMode } from '../../api/mesh-config.js';
+import type { OutboundTrafficPolicyMode, PathNormalizationMode } from '../../api/mesh-config.js';
 import path from 'node:path';
 import { validateResource } from '../../api/validate.js';
 import { parseAndValidate } from '../../api/parse.js';
@@ -107,6 +107,8 @@ export interface MeshRunnerOptions {
   stateDir?: string;
   /** Mesh config `pathNormalization` (trellis up --mesh-config); default BASE. */
   pathNormalization?: PathNormalizationMode;
+  /** Mesh config `outboundTrafficPolicy.mode` (trellis up --mesh-config); default ALLOW_ANY. */
+  outboundTrafficPolicy?: OutboundTrafficPolicyMode;
   /** Mesh config `extensionProviders` for CUSTOM authorization (trellis up --mesh-config). */
   extensionProviders?: ControlPlaneOptions['extensionProviders'];
   /** Trust domain of the workloads' identities; default cluster.local. */
@@ -234,6 +236,7 @@ export class MeshRunner {
       logger: this.opts.logger.child('control-plane'),
       clock: this.opts.clock,
       ...(this.opts.pathNormalization ? { pathNormalization: this.opts.pathNormalization } : {}),
+      ...(this.opts.outboundTrafficPolicy ? { outboundTrafficPolicy: this.opts.outboundTrafficPolicy } : {}),
       ...(this.opts.extensionProviders ? { extensionProviders: this.opts.extensionProviders } : {}),
     });
     this.cp = cp;

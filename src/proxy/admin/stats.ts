@@ -142,9 +142,10 @@ export class IstioStats {
   private slowSeries(info: StreamInfo): Series {
     const id = info.destinationIdentity;
     // \u0001 marks "absent", distinct from an empty string; the node's own labels never change.
+    const passthrough = passthroughName(info);
     const fieldsKey =
-      `${info.reporter}\u0000${info.upstreamCluster ?? '\u0001'}\u0000` +
-      `${info.upstreamCluster ? '' : info.authority}\u0000${id?.namespace ?? '\u0001'}\u0000` +
+      `${info.reporter}\u0000${info.upstreamCluster ?? '\u0001'}\u0000${passthrough ?? ''}\u0000` +
+      `${info.upstreamCluster && !passthrough ? '' : info.authority}\u0000${id?.namespace ?? '\u0001'}\u0000` +
       `${id?.workload ?? '\u0001'}\u0000${id?.version ?? '\u0001'}\u0000` +
       `${info.grpcStatus ?? '\u0001'}\u0000${info.status}\u0000${flagsText(info.flags)}\u0000` +
       securityKey(info);
@@ -181,7 +182,7 @@ export class IstioStats {
    * its flag set), then add bytes to the returned series as they flow and count the close.
    */
   tcpSeries(info: StreamInfo): TcpSeries {
-    const values = this.labels(info);
+    const values = this.labels(info, true);
     values[LABEL_NAMES.indexOf('request_protocol')] = 'tcp';
     const key = TCP_LABELS.map(([n, i]) => `${n}="${escape(values[i] ?? '')}"`).join(',');
     let s = this.tcp.get(key);
@@ -209,10 +210,15 @@ export class IstioStats {
     return s;
   }
 
-  private labels(info: StreamInfo): string[] {
+  private labels(info: StreamInfo, tcp = false): string[] {
     const id = info.destinationIdentity ?? {};
-    const service = serviceOfCluster(info.upstreamCluster, info.authority);
-    const [svcName, svcNs] = service.split('.');
+    // Traffic outside the registry, as Istio's stats count it: PassthroughCluster or
+    // BlackHoleCluster as the service name, the Host as the service (TCP has none: unknown).
+    const passthrough = passthroughName(info);
+    const service = passthrough
+      ? (tcp ? '' : info.authority.replace(/:\d+$/, '')) || 'unknown'
+      : serviceOfCluster(info.upstreamCluster, info.authority);
+    const [svcName, svcNs] = passthrough ? [passthrough, undefined] : service.split('.');
     const version = this.node.labels.version ?? this.node.labels['app.kubernetes.io/version'] ?? 'unknown';
     const local = info.reporter === 'destination';
     return [
@@ -424,6 +430,29 @@ function securityKey(info: StreamInfo): string {
   const sec = info.downstreamSecurity;
   if (sec === undefined || info.reporter !== 'destination') return '';
   return `${sec.policy}\u0000${sec.peerPrincipal ?? '\u0001'}\u0000${sec.localPrincipal ?? '\u0001'}`;
+}
+
+const PASSTHROUGH_ROUTES: ReadonlyMap<string, string> = new Map([
+  ['allow_any', 'PassthroughCluster'],
+  ['block_all', 'BlackHoleCluster'],
+]);
+const PASSTHROUGH_CLUSTERS: ReadonlySet<string> = new Set([
+  'PassthroughCluster',
+  'BlackHoleCluster',
+  'InboundPassthroughClusterIpv4',
+  'InboundPassthroughClusterIpv6',
+]);
+
+/**
+ * Istio's stats name traffic to hosts outside the registry by the route that took it (Istio's
+ * `allow_any` and `block_all`) or the cluster it went to (PassthroughCluster, BlackHoleCluster).
+ */
+export function passthroughName(info: Pick<StreamInfo, 'routeName' | 'upstreamCluster'>): string | undefined {
+  const byRoute = info.routeName === undefined ? undefined : PASSTHROUGH_ROUTES.get(info.routeName);
+  if (byRoute !== undefined) return byRoute;
+  return info.upstreamCluster !== undefined && PASSTHROUGH_CLUSTERS.has(info.upstreamCluster)
+    ? info.upstreamCluster
+    : undefined;
 }
 
 /** `outbound|9080|v1|reviews.default.svc.cluster.local` -> the host; else the authority's host. */

@@ -53,6 +53,16 @@ test('fault abort and delay, local rate limit and CORS, configured per route', a
                 },
               },
               {
+                match: { prefix: '/slow-abort' },
+                route: { cluster: C },
+                typed_per_filter_config: {
+                  [FAULT]: packAny(TYPE.fault, {
+                    delay: { fixed_delay: { nanos: 10_000_000 }, percentage: { numerator: 100 } },
+                    abort: { http_status: 502, percentage: { numerator: 100 } },
+                  }),
+                },
+              },
+              {
                 match: { prefix: '/limited' },
                 route: { cluster: C },
                 typed_per_filter_config: {
@@ -99,6 +109,8 @@ test('fault abort and delay, local rate limit and CORS, configured per route', a
 
   const delayed = await request(port, { host: 'svc:9080', path: '/delay' });
   assert.equal(delayed.status, 200);
+  const slowAbort = await request(port, { host: 'svc:9080', path: '/slow-abort' });
+  assert.equal(slowAbort.status, 502);
 
   const limited = [];
   for (let i = 0; i < 3; i++)
@@ -120,6 +132,10 @@ test('fault abort and delay, local rate limit and CORS, configured per route', a
 
   const stats = proxy.stats.prometheus();
   assert.match(stats, /response_code="503",response_flags="FI"/);
+  // Delays are flagged DI (Envoy's DelayInjected), before FI when the delayed request is aborted.
+  assert.match(stats, /istio_requests_total\{[^}]*response_code="200",response_flags="DI"[^}]*\} 1/);
+  assert.match(stats, /istio_requests_total\{[^}]*response_code="502",response_flags="DI,FI"[^}]*\} 1/);
+  assert.doesNotMatch(stats, /response_code="429",response_flags="[^"]*DI/);
   assert.match(stats, /response_code="429",response_flags="RL"/);
 });
 

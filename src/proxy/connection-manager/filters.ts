@@ -6,7 +6,14 @@
  */
 import type { Clock } from '../../core/clock.js';
 import type { Random } from '../../core/random.js';
-import type { FilterOverride, HttpConnectionManagerConfig, Route, VirtualHost } from '../model/config.js';
+import type {
+  Endpoint,
+  FilterOverride,
+  HttpConnectionManagerConfig,
+  Route,
+  VirtualHost,
+} from '../model/config.js';
+import { dynamicForwardProxy } from './dynamic-forward-proxy.js';
 import { LocalRateLimiter, type LocalRateLimitConfig } from '../policy/local-rate-limit.js';
 import type { OutHeaders } from './downstream.js';
 import type { RateLimitClient } from './rate-limit-client.js';
@@ -19,6 +26,7 @@ import { JWT_AUTHN_FILTER, runJwtAuthn } from './jwt-filter.js';
 import { runExtAuthz } from './ext-authz-filter.js';
 import { extAuthzClientFor } from './ext-authz-client.js';
 import type { ClusterManager } from '../upstream/cluster-manager.js';
+import { flagDelayInjected, type Flagged } from './response-flags.js';
 
 export interface FilterInput {
   hcm: HttpConnectionManagerConfig | undefined;
@@ -42,6 +50,8 @@ export interface FilterInput {
   /** The proxy's clusters: where ext_authz finds its service. */
   clusters?: ClusterManager;
   protocol?: string;
+  /** The request's flags: the fault filter marks a delay it injected (DI). */
+  flags?: Flagged;
 }
 
 export type FilterOutcome =
@@ -51,6 +61,8 @@ export type FilterOutcome =
       responseHeaders: OutHeaders;
       /** Request headers filters took away (jwt_authn: a token not forwarded, forged claim headers). */
       removeRequestHeaders?: string[];
+      /** Where the dynamic forward proxy resolved the request's host to (its cluster has no hosts). */
+      upstreamEndpoint?: Endpoint;
     }
   | { kind: 'reply'; reason: LocalReplyReason; responseHeaders: OutHeaders }
   | { kind: 'respond'; status: number; headers: OutHeaders };
@@ -130,6 +142,7 @@ export class HttpFilterRunner {
       removeRequestHeaders.push(...remove);
       requestHeaders.push(...set);
     };
+    let upstreamEndpoint: Endpoint | undefined;
     for (const f of filters) {
       const override = input.route.perFilter.get(f.name) ?? input.vh.perFilter.get(f.name);
       switch (f.kind) {
@@ -151,7 +164,10 @@ export class HttpFilterRunner {
           if (decision.delayMs === undefined && decision.abort === undefined) break;
           this.activeFaults++;
           try {
-            if (decision.delayMs !== undefined) await this.sleep(decision.delayMs);
+            if (decision.delayMs !== undefined) {
+              if (input.flags) flagDelayInjected(input.flags);
+              await this.sleep(decision.delayMs);
+            }
           } finally {
             this.activeFaults--;
           }
@@ -166,6 +182,22 @@ export class HttpFilterRunner {
               responseHeaders,
             };
           }
+          break;
+        }
+        case 'dynamic_forward_proxy': {
+          const arrivedOn =
+            input.localPort === undefined
+              ? undefined
+              : { address: input.localAddress ?? '', port: input.localPort };
+          const outcome = await dynamicForwardProxy(
+            f.dnsCache,
+            input.cluster,
+            input.authority,
+            input.clusters,
+            arrivedOn,
+          );
+          if (outcome.kind === 'reply') return { kind: 'reply', reason: outcome.reason, responseHeaders };
+          upstreamEndpoint = outcome.endpoint ?? upstreamEndpoint;
           break;
         }
         case 'local_ratelimit': {
@@ -311,9 +343,13 @@ export class HttpFilterRunner {
           break;
       }
     }
-    return removeRequestHeaders.length > 0
-      ? { kind: 'continue', requestHeaders, responseHeaders, removeRequestHeaders }
-      : { kind: 'continue', requestHeaders, responseHeaders };
+    return {
+      kind: 'continue',
+      requestHeaders,
+      responseHeaders,
+      ...(removeRequestHeaders.length > 0 ? { removeRequestHeaders } : {}),
+      ...(upstreamEndpoint ? { upstreamEndpoint } : {}),
+    };
   }
 
   private async sleep(ms: number): Promise<void> {

@@ -38,7 +38,13 @@ export type LocalReplyReason =
   /** The ext_authz service denied the request: its status, headers and body. */
   | { kind: 'ext-authz-denied'; status: number; body: string; headers: Readonly<Record<string, string>> }
   /** The ext_authz service could not be asked (status_on_error, default 403). */
-  | { kind: 'ext-authz-error'; status: number };
+  | { kind: 'ext-authz-error'; status: number }
+  /** The dynamic forward proxy could not resolve the request's host (Envoy: 503, DF). */
+  | { kind: 'dns-resolution-failure'; host: string; detail: string }
+  /** Its DNS cache had too many lookups waiting, or too many hosts (Envoy: 503). */
+  | { kind: 'dns-cache-overflow'; what: 'pending-overflow' | 'host-overflow' }
+  /** The Host names the listener the request came in on: passing it through would loop. */
+  | { kind: 'passthrough-loop'; authority: string };
 
 export interface LocalReply {
   status: number;
@@ -66,6 +72,12 @@ export function responseCodeDetails(reason: LocalReplyReason): string | undefine
       return 'ext_authz_denied';
     case 'ext-authz-error':
       return 'ext_authz_error';
+    case 'dns-resolution-failure':
+      return 'dns_resolution_failure';
+    case 'dns-cache-overflow':
+      return reason.what === 'pending-overflow'
+        ? 'dynamic_forward_proxy_pending_request_overflow'
+        : 'dns_cache_overflow';
     default:
       return undefined;
   }
@@ -128,6 +140,26 @@ export function localReply(reason: LocalReplyReason): LocalReply {
       return { status: reason.status, body: reason.body, headers: reason.headers };
     case 'ext-authz-error':
       return { status: reason.status, body: '' };
+    case 'dns-resolution-failure':
+      // Envoy's words first; then what to do about it.
+      return {
+        status: 503,
+        body: `DNS resolution failure for ${reason.host} (${reason.detail}): check the host name, or add a ServiceEntry so the mesh knows it\n`,
+      };
+    case 'passthrough-loop':
+      return {
+        status: 508,
+        body: `loop detected: ${reason.authority} is this proxy's own listener; call the service by its name, not the sidecar's address\n`,
+      };
+    case 'dns-cache-overflow':
+      return {
+        status: 503,
+        body:
+          reason.what === 'pending-overflow'
+            ? 'Dynamic forward proxy pending request overflow: too many DNS lookups at once; retry later\n'
+            : 'DNS cache overflow: too many hosts passed through; add ServiceEntries for the hosts you call often\n',
+        headers: OVERLOADED,
+      };
     case 'jwt-denied':
       if (reason.strip === true) return { status: reason.status, body: '' };
       return {

@@ -163,7 +163,7 @@ async function route(
   if (action.kind !== 'forward') {
     // HTTP filters (RBAC, jwt_authn, ...) run before the router answers, as in Envoy: a direct
     // response or a redirect is not a way around an authorization policy.
-    const early = await runFilters(ds, target.hcm, r, vh, '', matchHeaders, deps);
+    const early = await runFilters(ds, target.hcm, r, vh, '', matchHeaders, deps, info);
     if (early.kind !== 'continue') return finishFiltered(ds, info, early);
     if (action.kind === 'direct') {
       const headers: OutgoingHeaders = action.body ? { 'content-type': 'text/plain' } : {};
@@ -179,7 +179,7 @@ async function route(
   const picked = pickWeighted(action.targets, action.totalWeight, deps.random);
   if (!picked) return { kind: 'no-cluster', cluster: '' };
   info.upstreamCluster = picked.cluster;
-  const filtered = await runFilters(ds, target.hcm, r, vh, picked.cluster, matchHeaders, deps);
+  const filtered = await runFilters(ds, target.hcm, r, vh, picked.cluster, matchHeaders, deps, info);
   if (filtered.kind !== 'continue') return finishFiltered(ds, info, filtered);
   // Filters rarely add headers: share one empty mutation instead of building it per request.
   const extraRequest: HeaderMutation =
@@ -213,7 +213,7 @@ async function route(
     cluster: picked.cluster,
     action,
     path: rewritePath(r, action, ds.path),
-    authority: action.hostRewrite ?? ds.authority,
+    authority: action.hostRewrite ?? rewrittenHost(ds, action.hostRewriteHeader) ?? ds.authority,
     requestMutations: [
       picked.requestHeaders,
       r.requestHeaders,
@@ -229,6 +229,8 @@ async function route(
       extraResponse,
     ],
     matchHeaders,
+    // The dynamic forward proxy's answer: the address of the Host (its cluster has no hosts).
+    ...(filtered.upstreamEndpoint ? { originalDestination: filtered.upstreamEndpoint } : {}),
   });
 }
 
@@ -241,6 +243,7 @@ async function runFilters(
   cluster: string,
   matchHeaders: Readonly<Record<string, string | string[] | undefined>>,
   deps: RouterDeps,
+  info: StreamInfo,
 ): Promise<FilterOutcome> {
   if (!hasFiltersBeforeRouter(hcm)) return NO_FILTERS;
   return deps.filters.run({
@@ -260,6 +263,7 @@ async function runFilters(
     stats: deps.stats,
     clusters: deps.clusters,
     protocol: ds.protocol,
+    flags: info,
   });
 }
 
@@ -372,6 +376,13 @@ async function send(
       );
   }
   return forward(request, ds, info, { pools: deps.clusters.pools, clock: deps.clock, random: deps.random });
+}
+
+/** host_rewrite_header: the named downstream header, when the request carries one. */
+function rewrittenHost(ds: Downstream, header: string | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  const v = first(ds.headers[header]);
+  return v === undefined || v === '' ? undefined : v;
 }
 
 const GRPC_UNITS: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 0.001, n: 0.000001 };

@@ -16,13 +16,15 @@ export type ResponseFlag =
   | 'URX'
   | 'UC'
   | 'UR'
+  | 'DI'
   | 'FI'
   | 'RL'
   | 'DC'
   | 'DPE'
   | 'SI'
   | 'RLSE'
-  | 'UAEX';
+  | 'UAEX'
+  | 'DF';
 
 /** What carries the flags of one request or TCP connection. */
 export interface Flagged {
@@ -56,6 +58,11 @@ export function localReplyFlag(reason: LocalReplyReason): ResponseFlag | undefin
       return 'RLSE';
     case 'rate-limited':
       return 'RL';
+    // The dynamic forward proxy: a host that did not resolve, or a DNS cache that overflowed.
+    case 'dns-resolution-failure':
+      return 'DF';
+    case 'dns-cache-overflow':
+      return 'UO';
     // The external authorization service denied the request, or could not be asked.
     case 'ext-authz-denied':
     case 'ext-authz-error':
@@ -66,6 +73,7 @@ export function localReplyFlag(reason: LocalReplyReason): ResponseFlag | undefin
     case 'upgrade-refused':
     case 'path-redirect':
     case 'retry-buffer-overflow':
+    case 'passthrough-loop':
       return undefined;
   }
 }
@@ -74,6 +82,11 @@ export function localReplyFlag(reason: LocalReplyReason): ResponseFlag | undefin
 export function flagLocalReply(info: Flagged, reason: LocalReplyReason): void {
   const flag = localReplyFlag(reason);
   if (flag) info.flags.add(flag);
+}
+
+/** The fault filter delayed the request (Envoy's DI), whether or not it then aborts it (FI). */
+export function flagDelayInjected(info: Flagged): void {
+  info.flags.add('DI');
 }
 
 /** The client went away before the response was complete. */
@@ -134,6 +147,7 @@ const ORDER: readonly ResponseFlag[] = [
   'UC',
   'UO',
   'NR',
+  'DI',
   'FI',
   'RL',
   'UAEX',
@@ -143,6 +157,7 @@ const ORDER: readonly ResponseFlag[] = [
   'SI',
   'DPE',
   'NC',
+  'DF',
 ];
 
 export function flagsText(flags: ReadonlySet<ResponseFlag>): string {

@@ -58,7 +58,13 @@ export function outboundTarget(snapshot: ProxyConfigSnapshot, ds: Downstream): R
     if (l.address === host) exact = l;
     else if (l.address === '0.0.0.0' || l.address === '::') wildcard ??= l;
   }
-  const hcm = (exact && httpChain(exact, port)) ?? (wildcard && httpChain(wildcard, port));
+  // No listener for the port: Istio's virtualOutbound would pass a captured connection through;
+  // an HTTP request from a client pointed at the proxy takes its HTTP chain (the catch-all).
+  const passthrough = snapshot.listeners.get('virtualOutbound');
+  const hcm =
+    (exact && httpChain(exact, port)) ??
+    (wildcard && httpChain(wildcard, port)) ??
+    (exact === undefined && wildcard === undefined && passthrough ? httpChain(passthrough) : undefined);
   if (!hcm) return { kind: 'reply', reason: { kind: 'no-route', authority: ds.authority, path: ds.path } };
   return routesTarget(snapshot, hcm);
 }

@@ -73,6 +73,12 @@ export interface ForwardAction {
   prefixRewrite?: string;
   regexRewrite?: { regex: RegExp; substitution: string };
   hostRewrite?: string;
+  /**
+   * host_rewrite_header: the upstream Host is this downstream header as the client sent it (when
+   * present). `host` keeps the caller's own Host when it sent an absolute-form request target
+   * naming another authority (the request is routed by the target; see translate/keep-host.ts).
+   */
+  hostRewriteHeader?: string;
   /** 0 disables the timeout, as in Envoy. Default 15 s. */
   timeoutMs: number;
   /**
@@ -177,7 +183,30 @@ export interface EndpointSet {
   localities: readonly LocalityEndpoints[];
 }
 
-export type ClusterType = 'EDS' | 'STATIC' | 'STRICT_DNS' | 'LOGICAL_DNS' | 'ORIGINAL_DST';
+export type ClusterType =
+  | 'EDS'
+  | 'STATIC'
+  | 'STRICT_DNS'
+  | 'LOGICAL_DNS'
+  | 'ORIGINAL_DST'
+  /** envoy.clusters.dynamic_forward_proxy: the request's Host, resolved through `dnsCache`. */
+  | 'DYNAMIC_FORWARD_PROXY';
+
+/**
+ * Envoy's DnsCacheConfig (dynamic forward proxy), shared by name between the cluster and the
+ * HTTP filter: lookups in flight are bounded (`maxPending`, beyond it requests get 503 UO),
+ * answers are reused for `refreshMs`, hosts unused for `hostTtlMs` are forgotten, at most
+ * `maxHosts` are kept (beyond that 503).
+ */
+export interface DnsCacheSettings {
+  name: string;
+  family: 'AUTO' | 'V4_ONLY' | 'V6_ONLY' | 'V4_PREFERRED' | 'ALL';
+  refreshMs: number;
+  hostTtlMs: number;
+  maxHosts: number;
+  maxPending: number;
+  queryTimeoutMs: number;
+}
 
 export interface ClusterConfig {
   name: string;
@@ -204,6 +233,8 @@ export interface ClusterConfig {
    * `envoy.transport_socket_match` metadata decides (tls undefined: raw_buffer); none: `tls`.
    */
   transportSocketMatches?: readonly TransportSocketMatch[];
+  /** DYNAMIC_FORWARD_PROXY clusters: the DNS cache their hosts come from. */
+  dnsCache?: DnsCacheSettings;
 }
 
 export interface TransportSocketMatch {
@@ -267,6 +298,8 @@ export type HttpFilterConfig =
   /** config undefined: the filter only acts where a route or virtual host configures it. */
   | { kind: 'local_ratelimit'; name: string; config?: LocalRateLimitConfig }
   | { kind: 'cors'; name: string }
+  /** envoy.filters.http.dynamic_forward_proxy: resolves the Host for DYNAMIC_FORWARD_PROXY clusters. */
+  | { kind: 'dynamic_forward_proxy'; name: string; dnsCache: DnsCacheSettings }
   | { kind: 'ratelimit'; name: string; config: GlobalRateLimitConfig }
   | { kind: 'rbac'; name: string; rbac: RbacFilter }
   | { kind: 'jwt_authn'; name: string; jwt: JwtAuthnFilter }

@@ -19,6 +19,7 @@ import type {
 import { convertUpstreamTransport, NO_WORKLOAD_CERTIFICATES, type TlsConvertOptions } from './convert-tls.js';
 import { checkFields, durationMs, fieldSet, structToJson } from './convert-common.js';
 import { u32 } from './convert-common.js';
+import { convertDynamicForwardProxyCluster } from './convert-dns-cache.js';
 import type {
   Cluster__Output,
   ClusterLoadAssignment__Output,
@@ -30,6 +31,7 @@ import type {
 const CLUSTER_FIELDS = fieldSet(
   'name',
   'type',
+  'cluster_type',
   'eds_cluster_config',
   'connect_timeout',
   'lb_policy',
@@ -67,8 +69,17 @@ export function convertCluster(
   const name = msg.name ?? '';
   if (name === '') problems.error(`${path}.name`, 'must be non-empty');
   checkFields(msg, path, CLUSTER_FIELDS, problems);
-  const type = msg.type ?? 'STATIC';
-  if (!TYPES.has(type)) {
+  // cluster_type (an extension) replaces `type`: the dynamic forward proxy is the one we run.
+  const dnsCache =
+    msg.cluster_type === undefined
+      ? undefined
+      : convertDynamicForwardProxyCluster(msg.cluster_type, `${path}.cluster_type`, problems);
+  const type = msg.cluster_type !== undefined ? 'DYNAMIC_FORWARD_PROXY' : (msg.type ?? 'STATIC');
+  if (type === 'DYNAMIC_FORWARD_PROXY' && msg.lb_policy !== 'CLUSTER_PROVIDED')
+    problems.error(`${path}.lb_policy`, 'a dynamic forward proxy cluster must say CLUSTER_PROVIDED');
+  if (type === 'DYNAMIC_FORWARD_PROXY' && msg.load_assignment !== undefined)
+    problems.error(`${path}.load_assignment`, 'a dynamic forward proxy cluster has no endpoints of its own');
+  if (type !== 'DYNAMIC_FORWARD_PROXY' && !TYPES.has(type)) {
     problems.error(
       `${path}.type`,
       `cluster type ${type} is not supported (expected EDS, STATIC, STRICT_DNS, LOGICAL_DNS or ORIGINAL_DST)`,
@@ -76,7 +87,7 @@ export function convertCluster(
   }
   // ORIGINAL_DST clusters must say CLUSTER_PROVIDED (Envoy): the destination is the host.
   const lb =
-    type === 'ORIGINAL_DST' && msg.lb_policy === 'CLUSTER_PROVIDED'
+    (type === 'ORIGINAL_DST' || type === 'DYNAMIC_FORWARD_PROXY') && msg.lb_policy === 'CLUSTER_PROVIDED'
       ? ({ policy: 'ROUND_ROBIN' } as const)
       : compiled(() => compileLbSettings(msg, path), path, problems);
   const tls =
@@ -112,14 +123,15 @@ export function convertCluster(
     problems,
   );
   let staticEndpoints: EndpointSet | undefined;
-  if (type !== 'EDS' && type !== 'ORIGINAL_DST') {
+  if (type !== 'EDS' && type !== 'ORIGINAL_DST' && type !== 'DYNAMIC_FORWARD_PROXY') {
     if (msg.load_assignment === undefined) {
       problems.error(`${path}.load_assignment`, `a ${type} cluster needs load_assignment`);
     } else {
       staticEndpoints = convertLoadAssignment(msg.load_assignment, `${path}.load_assignment`, problems, name);
     }
   }
-  if (!problems.ok || !TYPES.has(type) || !lb || !breakers || !priorityOptions) return undefined;
+  if (!problems.ok || !lb || !breakers || !priorityOptions) return undefined;
+  if (type !== 'DYNAMIC_FORWARD_PROXY' && !TYPES.has(type)) return undefined;
   return Object.freeze({
     name,
     type: type,
@@ -133,6 +145,7 @@ export function convertCluster(
     staticEndpoints,
     ...(tls ? { tls } : {}),
     ...(transportSocketMatches ? { transportSocketMatches } : {}),
+    ...(dnsCache ? { dnsCache } : {}),
   });
 }
 

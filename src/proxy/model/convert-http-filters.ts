@@ -11,6 +11,7 @@ import { compileCorsPolicy, type CorsPolicyConfig } from '../policy/cors.js';
 import { compileFault, type HttpFaultConfig } from '../policy/fault.js';
 import { convertRateLimitFilter, type RateLimitFilterMsg } from './convert-rate-limits.js';
 import { LocalRateLimiter, type LocalRateLimitConfig } from '../policy/local-rate-limit.js';
+import { convertDynamicForwardProxyFilter } from './convert-dns-cache.js';
 import { convertExtAuthz, convertHttpRbac, convertJwtAuthn } from './convert-security-filters.js';
 
 function compiled<T>(compile: () => T, path: string, problems: Problems): T | undefined {
@@ -64,6 +65,10 @@ export function convertHttpFilter(
     }
     case TYPE.cors:
       return { kind: 'cors', name };
+    case TYPE.dynamicForwardProxy: {
+      const dnsCache = convertDynamicForwardProxyFilter(any, `${path}.typed_config`, problems);
+      return dnsCache ? { kind: 'dynamic_forward_proxy', name, dnsCache } : undefined;
+    }
     case TYPE.rateLimit: {
       const config = convertRateLimitFilter(
         unpackAny<RateLimitFilterMsg>(any),

@@ -78,6 +78,7 @@ const ACTION_FIELDS = fieldSet(
   'prefix_rewrite',
   'regex_rewrite',
   'host_rewrite_literal',
+  'host_rewrite_header',
   'timeout',
   'idle_timeout',
   'retry_policy',
@@ -312,6 +313,12 @@ function forwardAction(
     if (regex) out.regexRewrite = { regex, substitution: a.regex_rewrite.substitution ?? '' };
   }
   if (a.host_rewrite_literal !== undefined) out.hostRewrite = a.host_rewrite_literal;
+  if (a.host_rewrite_header !== undefined) {
+    const header = a.host_rewrite_header.toLowerCase();
+    if (header === '' || header.startsWith(':'))
+      problems.error(`${path}.host_rewrite_header`, 'expected the name of a request header (such as host)');
+    else out.hostRewriteHeader = header;
+  }
   const retry = a.retry_policy ? retryPolicy(a.retry_policy, `${path}.retry_policy`, problems) : vhRetry;
   if (retry) out.retry = retry;
   return out;

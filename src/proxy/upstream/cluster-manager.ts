@@ -20,6 +20,7 @@ import type { HostHealth, LocalityHosts, PriorityHost } from '../policy/locality
 import { OutlierDetector, type UpstreamOutcome } from '../policy/outlier-detector.js';
 import { UpstreamPools } from './pools.js';
 import type { SecretResolver } from '../identity/secret-resolver.js';
+import { DnsCaches, type HostLookup } from './dns-cache.js';
 
 export class UpstreamHost implements PriorityHost {
   activeRequests = 0;
@@ -224,6 +225,8 @@ export class ClusterRuntime {
 
 export class ClusterManager {
   readonly pools: UpstreamPools;
+  /** Dynamic forward proxy DNS caches by name (the clusters and filters naming them share one). */
+  readonly dnsCaches: DnsCaches;
   private readonly clusters = new Map<string, ClusterRuntime>();
   private snapshot: ProxyConfigSnapshot | undefined;
 
@@ -232,8 +235,11 @@ export class ClusterManager {
     private readonly random: Random,
     /** Secrets for TLS transport sockets; absent: TLS clusters fail to connect. */
     secrets?: SecretResolver,
+    /** How dynamic forward proxy clusters resolve hosts; getaddrinfo by default. */
+    lookup?: HostLookup,
   ) {
     this.pools = new UpstreamPools(secrets);
+    this.dnsCaches = new DnsCaches(clock, lookup);
   }
 
   get(name: string): ClusterRuntime | undefined {

@@ -8,6 +8,9 @@ import type { Server } from '../../api/networking/types.js';
 import type { Service } from '../../registry/types.js';
 import type { ProxyNode } from '../proxy-node.js';
 import { BLACKHOLE_CLUSTER, isHttpPort, PASSTHROUGH_CLUSTER } from './cluster.js';
+import { isL4Server, l4FilterChains } from './gateway-passthrough.js';
+import { keepCallerHost, routesByDestination } from './keep-host.js';
+import { catchAllVirtualHost, dynamicForwardProxyFilter, outboundPolicy } from './passthrough.js';
 import { memoized, namesDigest, type TypeGenerator } from './generators.js';
 import {
   grpcApiListener,
@@ -97,11 +100,15 @@ function isHttpServer(server: Server): boolean {
 function gatewayFacts(
   push: PushContext,
   proxy: ProxyNode,
-): { servers: GatewayServer[]; ports: number[]; key: string } {
+): { servers: GatewayServer[]; ports: number[]; key: string; l4: GatewayServer[]; l4Ports: number[] } {
   const gateways = selectGateways(push, proxy);
-  const servers = gatewayServers(gateways).filter((s) => isHttpServer(s.server));
+  const all = gatewayServers(gateways);
+  const servers = all.filter((s) => isHttpServer(s.server));
   const ports = [...new Set(servers.map((s) => s.server.port.number))].sort((a, b) => a - b);
-  return { servers, ports, key: gateways.map(resourceFp).join(',') };
+  // TLS passthrough and TCP servers: forwarded by tls:/tcp: routes (gateway-passthrough.ts).
+  const l4 = all.filter((s) => isL4Server(s.server));
+  const l4Ports = [...new Set(l4.map((s) => s.server.port.number))].sort((a, b) => a - b);
+  return { servers, ports, key: gateways.map(resourceFp).join(','), l4, l4Ports };
 }
 
 // ------------------------------------------------------------------------------------------
@@ -168,17 +175,26 @@ export const rds: TypeGenerator<RouteConfiguration> = {
     const { key, excluded } = meshRdsKey(push, proxy, view);
     const routes = meshRouteView(push, view.scope);
     const limits = clientRateLimits(push, proxy, view).limits;
+    // Sidecars end each route configuration with Istio's allow_any or block_all; proxyless
+    // gRPC clients have no such fallback (they ask for one service's routes).
+    const catchAll =
+      view.flavor === 'grpc' ? undefined : catchAllVirtualHost(outboundPolicy(push, view.scope));
+    // The Trellis extension: routed by the address a request was sent to, keeping its Host.
+    const keep = view.flavor !== 'grpc' && routesByDestination(view.scope);
     const build = (port: number, name: string): RouteConfiguration =>
-      withClientRateLimits(
-        buildSidecarRouteConfig({
+      (keep ? keepCallerHost : (rc: RouteConfiguration) => rc)(
+        withClientRateLimits(
+          buildSidecarRouteConfig({
+            port,
+            name,
+            services: servicesOnPort(view, port),
+            routesByHost: routes.byHost,
+            site: site(push, view, port, ['mesh'], excluded),
+            ...(catchAll ? { catchAll } : {}),
+          }),
           port,
-          name,
-          services: servicesOnPort(view, port),
-          routesByHost: routes.byHost,
-          site: site(push, view, port, ['mesh'], excluded),
-        }),
-        port,
-        limits.get(port),
+          limits.get(port),
+        ),
       );
     if (view.flavor === 'grpc') {
       // Proxyless gRPC names route configurations like clusters: `outbound|PORT||HOST`.
@@ -232,6 +248,7 @@ const isTls = terminatesTls;
 // ------------------------------------------------------------------------------------------
 
 function sidecarListeners(
+  push: PushContext,
   view: ProxyView,
   inbound: ReturnType<typeof inboundPorts>,
   limits: ProxyRateLimits,
@@ -242,11 +259,14 @@ function sidecarListeners(
   const out = new Map<string, Listener>();
   const http = new Set(httpPorts(view));
   const rls = limits.serviceCluster ?? '';
+  const blocked = registryOnly(push, view);
   for (const port of http) {
+    // ALLOW_ANY: allow_any's cluster resolves the Host through the dynamic forward proxy filter.
+    const extra = rateLimitFilters(outboundPortLimits(limits, port), rls);
     const l = outboundHttpListener(
       port,
       sidecarRouteName(port),
-      rateLimitFilters(outboundPortLimits(limits, port), rls),
+      blocked ? extra : [...extra, dynamicForwardProxyFilter()],
       paths,
     );
     out.set(l.name as string, l);
@@ -271,7 +291,7 @@ function sidecarListeners(
       if (!out.has(l.name as string)) out.set(l.name as string, l);
     }
   }
-  const fallback = registryOnly(view) ? BLACKHOLE_CLUSTER : PASSTHROUGH_CLUSTER;
+  const fallback = blocked ? BLACKHOLE_CLUSTER : PASSTHROUGH_CLUSTER;
   for (const [port, services] of sniByPort) {
     const l = outboundSniListener(port, services, fallback);
     // A plain TCP service without a VIP on the same port came first and keeps it (as before).
@@ -296,14 +316,22 @@ function sidecarListeners(
     const l = securedInboundListener(plain, modeForPort(peerAuthn, p.listenPort), p.http);
     out.set(l.name as string, l);
   }
-  const l = virtualOutboundListener(registryOnly(view) ? BLACKHOLE_CLUSTER : PASSTHROUGH_CLUSTER);
+  // HTTP on ports no listener serves (HTTP_PROXY clients): the catch-all alone.
+  const catchAll = catchAllVirtualHost(outboundPolicy(push, view.scope));
+  const l = virtualOutboundListener(blocked ? BLACKHOLE_CLUSTER : PASSTHROUGH_CLUSTER, {
+    catchAll: routesByDestination(view.scope)
+      ? (keepCallerHost({ virtual_hosts: [catchAll] }).virtual_hosts?.[0] ?? catchAll)
+      : catchAll,
+    filters: blocked ? [] : [dynamicForwardProxyFilter()],
+    paths,
+  });
   out.set(l.name as string, l);
   return out;
 }
 
-/** Sidecar.outboundTrafficPolicy: REGISTRY_ONLY drops what the registry does not know. */
-export function registryOnly(view: ProxyView): boolean {
-  return view.scope.sidecar?.spec.outboundTrafficPolicy?.mode === 'REGISTRY_ONLY';
+/** outboundTrafficPolicy (the Sidecar's, else the mesh's): REGISTRY_ONLY drops unknown hosts. */
+export function registryOnly(push: PushContext, view: ProxyView): boolean {
+  return outboundPolicy(push, view.scope) === 'REGISTRY_ONLY';
 }
 
 /**
@@ -351,7 +379,15 @@ function grpcListeners(
 
 function ldsKey(push: PushContext, proxy: ProxyNode, view: ProxyView): string {
   const sec = proxySecurity(push, proxy).key;
-  if (proxy.type === 'router') return `lds|router|${gatewayFacts(push, proxy).key}|sec:${sec}`;
+  if (proxy.type === 'router') {
+    const facts = gatewayFacts(push, proxy);
+    // L4 chains read the bound VirtualServices' tls:/tcp: routes and the services' ports.
+    const l4 =
+      facts.l4.length === 0
+        ? ''
+        : `|l4:${push.index.virtualServices.fingerprint}|${push.index.catalog.fingerprint}`;
+    return `lds|router|${facts.key}|sec:${sec}${l4}`;
+  }
   const inbound = inboundPorts(push, proxy, view.scope);
   const limits = proxyRateLimits(push, proxy, view, inbound);
   // Inbound mTLS: the PeerAuthentications that apply (by name) and the modes they compose to;
@@ -389,7 +425,16 @@ export const lds: TypeGenerator<Listener> = {
             facts.servers.filter((s) => s.server.port.number === port).map((s) => s.server),
             push.pathNormalization,
             proxySecurity(push, proxy).http,
+            l4FilterChains(push, facts.l4, port),
           );
+          out.set(l.name as string, l);
+        }
+        for (const port of facts.l4Ports) {
+          if (facts.ports.includes(port)) continue;
+          const chains = l4FilterChains(push, facts.l4, port);
+          // No route for the port's servers: no listener (Istio), so nothing is accepted there.
+          if (chains.length === 0) continue;
+          const l = gatewayListener(port, [], push.pathNormalization, [], chains);
           out.set(l.name as string, l);
         }
         return out;
@@ -399,7 +444,15 @@ export const lds: TypeGenerator<Listener> = {
     const limits = proxyRateLimits(push, proxy, view, inbound);
     const peerAuthn = proxyPeerAuthentication(push, proxy).merged;
     return memoized(push, key, names, () =>
-      sidecarListeners(view, inbound, limits, push.pathNormalization, proxySecurity(push, proxy), peerAuthn),
+      sidecarListeners(
+        push,
+        view,
+        inbound,
+        limits,
+        push.pathNormalization,
+        proxySecurity(push, proxy),
+        peerAuthn,
+      ),
     );
   },
 };

@@ -17,6 +17,7 @@ import {
   usesDns,
 } from './cluster.js';
 import { buildLoadAssignment, localityMatters } from './endpoints.js';
+import { PASSTHROUGH_DNS_CLUSTER, passthroughDnsCluster } from './passthrough.js';
 import { digest, fingerprint, freezeDeep } from './memo.js';
 import { outboundCluster, parseClusterName } from './names.js';
 import { resourceFp, type PushContext } from './push-context.js';
@@ -207,6 +208,8 @@ export const cds: TypeGenerator<Cluster> = {
       if (proxy.type === 'sidecar') {
         all.set(PASSTHROUGH_CLUSTER, buildPassthroughCluster());
         all.set(BLACKHOLE_CLUSTER, buildBlackHoleCluster());
+        // HTTP for hosts outside the registry (allow_any): the Host, resolved by DNS.
+        all.set(PASSTHROUGH_DNS_CLUSTER, passthroughDnsCluster());
       }
       const rls = proxyRateLimits(push, proxy, view, inbound).serviceCluster;
       if (rls !== undefined && !all.has(rls)) {

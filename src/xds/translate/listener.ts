@@ -180,14 +180,46 @@ export const VIRTUAL_OUTBOUND_PORT = 15001;
  * a tcp_proxy to PassthroughCluster (outboundTrafficPolicy ALLOW_ANY) or BlackHoleCluster
  * (REGISTRY_ONLY).
  */
-export function virtualOutboundListener(cluster: string): Listener {
+export function virtualOutboundListener(cluster: string, http?: VirtualOutboundHttp): Listener {
+  const chains: FilterChain[] = [{ name: VIRTUAL_OUTBOUND, filters: [tcpProxyFilter(cluster)] }];
+  if (http !== undefined) {
+    const hcm: HttpConnectionManager = {
+      stat_prefix: `outbound_${VIRTUAL_OUTBOUND}_http`,
+      route_config: { name: VIRTUAL_OUTBOUND, virtual_hosts: [http.catchAll] },
+      http_filters: httpFilters('envoy', http.filters),
+      ...ISTIO_HCM_DEFAULTS,
+      ...pathNormalizationFields(http.paths),
+    };
+    chains.push({
+      name: `${VIRTUAL_OUTBOUND}-http`,
+      filter_chain_match: { application_protocols: [...HTTP_APPLICATION_PROTOCOLS] },
+      filters: [hcmFilter(hcm)],
+    });
+  }
   return {
     name: VIRTUAL_OUTBOUND,
     address: socketAddress('0.0.0.0', VIRTUAL_OUTBOUND_PORT),
     traffic_direction: 'OUTBOUND',
     use_original_dst: { value: true },
-    filter_chains: [{ name: VIRTUAL_OUTBOUND, filters: [tcpProxyFilter(cluster)] }],
+    filter_chains: chains,
   };
+}
+
+/** What HTTP's own application protocols are called (Envoy's http_inspector names them so). */
+const HTTP_APPLICATION_PROTOCOLS = ['http/1.0', 'http/1.1', 'h2c'] as const;
+
+/**
+ * virtualOutbound's HTTP chain: HTTP for a port no listener serves, from clients pointed at the
+ * sidecar (HTTP_PROXY), where there is no captured address to pass through to. It holds only the
+ * catch-all virtual host (allow_any or block_all, passthrough.ts). Captured connections keep the
+ * TCP chain: this one matches only by application protocol, which Envoy learns from an
+ * http_inspector this listener does not have, and which the Trellis proxy reads from a parsed
+ * request.
+ */
+export interface VirtualOutboundHttp {
+  catchAll: VirtualHost;
+  filters: readonly HttpFilter[];
+  paths: PathNormalizationMode;
 }
 
 /**
@@ -332,6 +364,8 @@ export function gatewayListener(
   servers: readonly Server[],
   paths: PathNormalizationMode = 'BASE',
   security: readonly HttpFilter[] = [],
+  /** Chains of the port's TLS passthrough and TCP servers (gateway-passthrough.ts). */
+  l4: readonly FilterChain[] = [],
 ): Listener {
   const name = listenerName('0.0.0.0', port);
   const hcm = rdsConnectionManager(`outbound_${name}`, gatewayRouteName(port), 'envoy', {
@@ -359,6 +393,17 @@ export function gatewayListener(
     if (sni.length > 0) match.server_names = sni;
     chains.push({ filter_chain_match: match, filters: [hcmFilter(hcm)], transport_socket: transport });
   }
+  // Passthrough chains are matched by SNI, so they cannot take a name a terminating server has.
+  for (const c of l4) {
+    const names = (c.filter_chain_match?.server_names ?? []).filter((n) => !claimed.has(n));
+    if ((c.filter_chain_match?.server_names ?? []).length > 0 && names.length === 0) continue;
+    if (c.filter_chain_match === undefined && plain) continue; // the plain HTTP chain has the port
+    chains.push(
+      c.filter_chain_match === undefined
+        ? c
+        : { ...c, filter_chain_match: { ...c.filter_chain_match, server_names: names } },
+    );
+  }
   if (plain) chains.push({ filters: [hcmFilter(hcm)] });
   const listener: Listener = {
     name,
@@ -367,7 +412,7 @@ export function gatewayListener(
     filter_chains: chains,
   };
   // SNI and transport_protocol matching need the TLS inspector to read the ClientHello.
-  if (chains.length > (plain ? 1 : 0))
+  if (chains.some((c) => c.filter_chain_match?.transport_protocol === 'tls'))
     listener.listener_filters = [{ name: TLS_INSPECTOR, typed_config: TLS_INSPECTOR_ANY }];
   return listener;
 }

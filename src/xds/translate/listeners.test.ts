@@ -67,7 +67,13 @@ test('sidecar outbound listeners: HTTP ports use RDS by port; TCP services liste
   assert.deepEqual(hcm.rds.config_source.ads, {});
   assert.deepEqual(
     hcm.http_filters.map((f: Loose) => String(f.name)),
-    ['envoy.filters.http.fault', 'envoy.filters.http.cors', 'envoy.filters.http.router'],
+    [
+      'envoy.filters.http.fault',
+      'envoy.filters.http.cors',
+      // ALLOW_ANY: resolves the Host of requests allow_any sends to PassthroughDnsCluster.
+      'envoy.filters.http.dynamic_forward_proxy',
+      'envoy.filters.http.router',
+    ],
   );
   // As Istio: WebSocket upgrades allowed, Envoy's 5 minute stream idle timeout turned off.
   assert.deepEqual(hcm.upgrade_configs, [{ upgrade_type: 'websocket' }]);

@@ -24,7 +24,7 @@ import {
 import { BoundedMemo, fingerprint } from './memo.js';
 import { byCreation } from './selectors.js';
 import { PEER_AUTHENTICATION_KIND, PeerAuthenticationIndex } from './security/peer-authn.js';
-import type { PathNormalizationMode } from '../../api/mesh-config.js';
+import type { OutboundTrafficPolicyMode, PathNormalizationMode } from '../../api/mesh-config.js';
 import {
   AUTHORIZATION_POLICY_KIND,
   REQUEST_AUTHENTICATION_KIND,
@@ -51,6 +51,8 @@ export interface PushContextOptions {
   rateLimitService?: { host: string; port: number };
   /** Mesh config `pathNormalization.normalization` for every HTTP connection manager; BASE. */
   pathNormalization?: PathNormalizationMode;
+  /** Mesh config `outboundTrafficPolicy.mode` where no Sidecar sets one; ALLOW_ANY (Istio). */
+  outboundTrafficPolicy?: OutboundTrafficPolicyMode;
   /**
    * Security inputs: the JWKS the control plane fetched for RequestAuthentications
    * (security/jwks-source.ts) and mesh config `extensionProviders` for CUSTOM authorization.
@@ -78,6 +80,7 @@ export interface PushContext {
   readonly rootNamespace: string;
   readonly rateLimitService: { readonly host: string; readonly port: number };
   readonly pathNormalization: PathNormalizationMode;
+  readonly outboundTrafficPolicy: OutboundTrafficPolicyMode;
   /** Security inputs; generator keys name the fingerprints of the JWKS they inline. */
   readonly security: {
     readonly jwks: JwksSnapshot;
@@ -227,6 +230,7 @@ export function buildPushContext(
   const rateLimitService = Object.freeze({ ...(options.rateLimitService ?? DEFAULT_RATE_LIMIT_SERVICE) });
   const capacity = options.memoCapacity ?? DEFAULT_MEMO_CAPACITY;
   const pathNormalization = options.pathNormalization ?? 'BASE';
+  const outboundTrafficPolicy = options.outboundTrafficPolicy ?? 'ALLOW_ANY';
   const autoMtls = options.autoMtls ?? true;
   const trustDomain = options.trustDomain ?? 'cluster.local';
   const defaultMtlsMode = options.defaultMtlsMode ?? 'PERMISSIVE';
@@ -238,6 +242,7 @@ export function buildPushContext(
     rateLimitService,
     capacity,
     pathNormalization,
+    outboundTrafficPolicy,
     extensionProviders,
     autoMtls,
     trustDomain,
@@ -252,6 +257,7 @@ export function buildPushContext(
     domainSuffix,
     rateLimitService,
     pathNormalization,
+    outboundTrafficPolicy,
     autoMtls,
     trustDomain,
     defaultMtlsMode,

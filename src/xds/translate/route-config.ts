@@ -41,6 +41,8 @@ export interface SidecarRouteInput {
   site: RouteSite;
   /** Name to give the configuration (a port, or gRPC's `outbound|PORT||HOST`). */
   name?: string;
+  /** The last virtual host, for hosts no service claims (passthrough.ts: allow_any, block_all). */
+  catchAll?: VirtualHost;
 }
 
 export function buildSidecarRouteConfig(input: SidecarRouteInput): RouteConfiguration {
@@ -61,6 +63,7 @@ export function buildSidecarRouteConfig(input: SidecarRouteInput): RouteConfigur
         : merged.flatMap((r) => buildRoutes(r, site));
     virtualHosts.push({ name: virtualHostName(svc.hostname, port), domains, routes });
   }
+  if (input.catchAll !== undefined && !seen.has('*')) virtualHosts.push(input.catchAll);
   return {
     name: input.name ?? sidecarRouteName(port),
     virtual_hosts: virtualHosts,

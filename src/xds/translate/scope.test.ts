@@ -114,3 +114,29 @@ test('gateways are not scoped by Sidecar resources', () => {
   assert.equal(visible([sidecar], { type: 'router', namespace: 'istio-system' }).length, 5);
   assert.equal(visible([sidecar], { type: 'grpc', namespace: 'istio-system' }).length, 1);
 });
+
+test('a Sidecar without egress sees every service exported to the namespace (Istio: */*)', () => {
+  const all = visible([]);
+  const rows: { spec: Record<string, unknown>; why: string }[] = [
+    { spec: {}, why: 'no fields' },
+    { spec: { egress: [] }, why: 'an empty egress list' },
+    { spec: { outboundTrafficPolicy: { mode: 'REGISTRY_ONLY' } }, why: 'only an outbound policy' },
+    {
+      spec: {
+        ingress: [
+          { port: { number: 9080, protocol: 'HTTP', name: 'http' }, defaultEndpoint: '127.0.0.1:8080' },
+        ],
+      },
+      why: 'only ingress',
+    },
+  ];
+  for (const row of rows) {
+    assert.deepEqual(visible([res('Sidecar', 'default', 'default', row.spec)]), all, row.why);
+  }
+  // Still scoped by exportTo: another namespace's private service stays hidden.
+  assert.ok(!visible([res('Sidecar', 'default', 'default', {})]).includes('private.other.svc.cluster.local'));
+  // An egress entry that names hosts is still a scope, not `*/*`.
+  assert.deepEqual(visible([res('Sidecar', 'default', 'default', { egress: [{ hosts: ['other/*'] }] })]), [
+    'c.other.svc.cluster.local',
+  ]);
+});

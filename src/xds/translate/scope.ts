@@ -73,6 +73,16 @@ function egressCandidates(push: PushContext, entry: string, sidecarNs: string): 
   return ns === '*' ? catalog.services : catalog.inNamespace(ns === '.' ? sidecarNs : ns);
 }
 
+/**
+ * The egress hosts of a Sidecar. One without `egress` (or with an empty list) sees what a proxy
+ * without a Sidecar sees (every host of every namespace), as Istio reads it: its ingress or
+ * outboundTrafficPolicy may be all the resource is for.
+ */
+export function egressHosts(sidecar: SidecarResource): readonly string[] {
+  const hosts = (sidecar.spec.egress ?? []).flatMap((l) => l.hosts);
+  return (sidecar.spec.egress ?? []).length === 0 ? ['*/*'] : hosts;
+}
+
 function buildScope(push: PushContext, namespace: string, sidecar: SidecarResource | undefined): ProxyScope {
   const sidecarNs =
     sidecar === undefined || sidecar.metadata.namespace === push.rootNamespace
@@ -83,7 +93,7 @@ function buildScope(push: PushContext, namespace: string, sidecar: SidecarResour
     services = push.index.services.filter((s) => exportedTo(s.exportTo, s.namespace, namespace));
   } else {
     const chosen = new Set<Service>();
-    for (const entry of (sidecar.spec.egress ?? []).flatMap((l) => l.hosts)) {
+    for (const entry of egressHosts(sidecar)) {
       for (const s of egressCandidates(push, entry, sidecarNs)) {
         if (
           !chosen.has(s) &&
