@@ -164,9 +164,9 @@ const rows: Row[] = [
     name: 'exportTo separates scopes; a host exported everywhere conflicts with each scope',
     resources: [
       vs('a', { hosts: [RATINGS], exportTo: ['.'], http: [route('ratings')] }),
-      vs('b', { hosts: [RATINGS], exportTo: ['other'], http: [route('ratings')] }, 'other'),
+      vs('b', { hosts: [RATINGS], exportTo: ['other'], http: [route(RATINGS)] }, 'other'),
       vs('c', { hosts: [REVIEWS], exportTo: ['.'], http: [route('reviews')] }),
-      vs('d', { hosts: [REVIEWS], http: [route('reviews')] }, 'other'),
+      vs('d', { hosts: [REVIEWS], http: [route(REVIEWS)] }, 'other'),
     ],
     expected: ['IST0109 VirtualService/c spec.hosts[0]', 'IST0109 VirtualService/d spec.hosts[0]'],
   },
@@ -179,7 +179,7 @@ const rows: Row[] = [
     name: 'rules for one host with different workload selectors, or other hosts, do not conflict',
     resources: [
       dr('first', 'reviews'),
-      dr('selected', 'reviews', [], { workloadSelector: { matchLabels: { app: 'ratings' } } }),
+      dr('selected', 'reviews', [], { workloadSelector: { labels: { app: 'ratings' } } }),
       dr('other', 'ratings'),
     ],
     expected: [],
