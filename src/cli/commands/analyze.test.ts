@@ -38,7 +38,7 @@ test('analyze: the valid fixtures pass validation; what they reference across fi
     ['valid/bookinfo-routing.yaml:2', 'spec.http[0].route[1].destination.subset', 'IST0101'],
     ['valid/destination-rules.yaml:2', 'spec.host', 'TRL0101'],
     ['valid/destination-rules.yaml:3', 'spec.host', 'TRL0101'],
-    ['valid/destination-rules.yaml:6', 'spec.host', 'TRL0101'],
+    ['valid/destination-rules.yaml:5', 'spec.host', 'TRL0101'],
     ['valid/mirror-cors.yaml:1', 'spec.http[0].route[0].destination.subset', 'IST0101'],
     ['valid/mirror-cors.yaml:1', 'spec.http[0].mirror.subset', 'IST0101'],
     ['valid/mirror-cors.yaml:2', 'spec.http[0].route[0].destination.subset', 'IST0101'],

@@ -97,6 +97,19 @@ async function manifestOf(arg: string, cwd: string): Promise<string | undefined>
   return /^kind:\s*['"]?Mesh['"]?\s*$/m.test(entry.text) ? abs : undefined;
 }
 
+/** The mesh.yaml beside a directory whose config directory it is (bookinfo/config), as typed. */
+async function manifestRunning(arg: string, cwd: string): Promise<string | undefined> {
+  const abs = path.resolve(cwd, arg);
+  const candidate = path.join(path.dirname(abs), 'mesh.yaml');
+  if (!(await stat(candidate).catch(() => undefined))?.isFile()) return undefined;
+  try {
+    const plan = await loadMesh(candidate, cwd);
+    return plan.configDir === abs ? path.relative(cwd, candidate) || candidate : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** What `trellis up` would register for the manifest's workloads, as the service registry. */
 function manifestRegistry(plan: MeshPlan): { resources: Resource[]; endpoints: Endpoint[] } {
   const ports = new Map<string, WorkloadPorts>(
@@ -255,6 +268,11 @@ export async function analyze(args: string[], io: CommandIo, options: AnalyzeOpt
   for (const arg of args) {
     const meshFile = await manifestOf(arg, io.cwd);
     if (meshFile === undefined) {
+      const runBy = await manifestRunning(arg, io.cwd);
+      if (runBy !== undefined)
+        io.stdout(
+          `note: ${runBy} runs this directory; analyze it instead (trellis analyze ${runBy}) to check references against its gateway and workloads\n`,
+        );
       targets.push(...(await filesOf(arg, io.cwd)));
       continue;
     }

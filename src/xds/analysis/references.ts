@@ -24,7 +24,7 @@ import type {
 } from '../../api/networking/types.js';
 import type { Resource } from '../../api/resource.js';
 import type { ServiceIndexSnapshot } from '../../registry/types.js';
-import { labelsMatch } from '../translate/selectors.js';
+import { byCreation, labelsMatch } from '../translate/selectors.js';
 import { MESSAGES, coded, type MessageType } from './messages.js';
 
 export interface Finding {
@@ -260,11 +260,12 @@ export function conflictingMeshHosts(input: AnalysisInput): Finding[] {
   return out;
 }
 
-/** TRL0101: DestinationRules for the same host and workloads in one namespace. */
+/** TRL0101: DestinationRules for the same host and workloads in one namespace; the later ones lose. */
 export function conflictingDestinationRules(input: AnalysisInput): Finding[] {
   const first = new Map<string, Resource<DestinationRuleSpec>>();
   const out: Finding[] = [];
-  for (const dr of ofKind<DestinationRuleSpec>(input.resources, 'DestinationRule')) {
+  // In the translation's precedence (oldest, then namespace/name): the first one is applied.
+  for (const dr of ofKind<DestinationRuleSpec>(input.resources, 'DestinationRule').sort(byCreation)) {
     const selector = JSON.stringify(Object.entries(dr.spec.workloadSelector?.labels ?? {}).sort());
     const host = fqdn(dr.spec.host, dr.metadata.namespace, input.domainSuffix);
     const key = `${dr.metadata.namespace}|${host}|${selector}`;
