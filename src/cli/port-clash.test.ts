@@ -91,7 +91,7 @@ function runCli(args: string[], cwd: string): Promise<{ code: number | null; std
   });
 }
 
-test('a port in use is reported with the flag to change, and the process exits 1 (control-plane, up, ratelimit)', async () => {
+test('a port in use is reported with the flag to change, and the process exits 1 (control-plane, up, ratelimit, proxy)', async () => {
   const dir = await mkdtemp(path.join(tmpdir(), 'trellis-clash-'));
   const held = await holdPort();
   try {
@@ -136,9 +136,24 @@ spec:
         ['ratelimit', '--config', 'config', '--grpc-port', '0', '--http-port', p],
         `trellis ratelimit: port ${p} is in use (another trellis ratelimit?); pass --http-port 0 for any free port, or another port\n`,
       ],
+      [
+        [
+          'proxy',
+          '--xds-address',
+          '127.0.0.1:1',
+          '--admin-port',
+          '0',
+          '--outbound-port',
+          p,
+          '--inbound-port',
+          '0',
+        ],
+        `trellis proxy: port ${p} is in use (another trellis proxy?); pass --outbound-port 0 for any free port, or another port\n`,
+      ],
     ];
     for (const [args, line] of cases) {
-      const state = args[0] === 'ratelimit' ? [] : ['--state-dir', path.join(dir, 'state')];
+      const state =
+        args[0] === 'ratelimit' || args[0] === 'proxy' ? [] : ['--state-dir', path.join(dir, 'state')];
       const r = await runCli([...args, ...state], dir);
       assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
       assert.ok(r.stderr.endsWith(line), `${args.join(' ')}:\n${r.stderr}`);
