@@ -95,6 +95,45 @@ const rows: Row[] = [
     ],
   },
   {
+    name: 'only a Gateway counts as a gateway: a DestinationRule of that name does not',
+    resources: [dr('gw', 'reviews'), vs('bookinfo', { hosts: ['*'], gateways: ['gw'] })],
+    expected: ['IST0101 VirtualService/bookinfo spec.gateways[0]'],
+  },
+  {
+    name: 'every kind of destination is checked: mirrors, tls routes; redirects have none',
+    resources: [
+      vs('m', {
+        hosts: ['reviews'],
+        http: [
+          {
+            ...route('reviews'),
+            mirrors: [{ destination: { host: 'mirror-a' } }, { destination: { host: 'reviews' } }],
+          },
+          { redirect: { uri: '/x' } },
+        ],
+        tls: [{ match: [{ sniHosts: ['reviews'] }], ...route('tls-backend') }],
+      }),
+    ],
+    expected: [
+      'IST0101 VirtualService/m spec.http[0].mirrors[0].destination.host',
+      'IST0101 VirtualService/m spec.tls[0].route[0].destination.host',
+    ],
+  },
+  {
+    name: 'a wildcard destination host is not judged; a rule for a wildcard host covering services is fine',
+    resources: [
+      vs('w', { hosts: ['reviews'], http: [route('*.example.com')] }),
+      dr('wild', '*.default.svc.cluster.local'),
+      dr('covered', 'billing.example.com'),
+    ],
+    expected: [],
+  },
+  {
+    name: 'a rule for a wildcard host matching no service (IST0174)',
+    resources: [dr('wild', '*.nowhere.example')],
+    expected: ['IST0174 DestinationRule/wild spec.host'],
+  },
+  {
     name: 'hosts that exist: short, FQDN, another namespace, covered by a wildcard ServiceEntry',
     resources: [
       vs('r', {
@@ -171,6 +210,42 @@ const rows: Row[] = [
     expected: ['IST0109 VirtualService/c spec.hosts[0]', 'IST0109 VirtualService/d spec.hosts[0]'],
   },
   {
+    name: 'exportTo [] and [*] mean every namespace; a VirtualService is reported once for a host in two scopes',
+    resources: [
+      vs('a', { hosts: [RATINGS], exportTo: [], http: [route(RATINGS)] }),
+      vs('b', { hosts: [RATINGS], exportTo: ['*'], http: [route(RATINGS)] }, 'other'),
+      vs('c', { hosts: [REVIEWS, 'reviews'], exportTo: ['.', 'default'], http: [route(REVIEWS)] }),
+      vs('d', { hosts: [REVIEWS], exportTo: ['default'], http: [route(REVIEWS)] }),
+    ],
+    expected: [
+      'IST0109 VirtualService/a spec.hosts[0]',
+      'IST0109 VirtualService/b spec.hosts[0]',
+      'IST0109 VirtualService/c spec.hosts[0]',
+      'IST0109 VirtualService/d spec.hosts[0]',
+    ],
+  },
+  {
+    name: 'the older of two rules is the one applied, wherever it is listed; selector label order does not matter',
+    resources: [
+      {
+        ...dr('new', 'reviews'),
+        metadata: { ...dr('new', 'reviews').metadata, creationTimestamp: '2024-02-01T00:00:00Z' },
+      },
+      {
+        ...dr('old', 'reviews'),
+        metadata: { ...dr('old', 'reviews').metadata, creationTimestamp: '2024-01-01T00:00:00Z' },
+      },
+      dr('sel-a', 'ratings', [], { workloadSelector: { labels: { app: 'ratings', version: 'v1' } } }),
+      dr('sel-b', 'ratings', [], { workloadSelector: { labels: { version: 'v1', app: 'ratings' } } }),
+    ],
+    expected: ['TRL0101 DestinationRule/new spec.host', 'TRL0101 DestinationRule/sel-b spec.host'],
+  },
+  {
+    name: 'a Sidecar with an empty selector applies to the namespace: not judged',
+    resources: [res('Sidecar', 'default', 'empty', { workloadSelector: { labels: {} } })],
+    expected: [],
+  },
+  {
     name: 'two DestinationRules for one host in one namespace (TRL0101 on the later one)',
     resources: [dr('first', 'reviews', [{ version: 'v1' }]), dr('second', REVIEWS, [{ version: 'v2' }])],
     expected: ['TRL0101 DestinationRule/second spec.host'],
@@ -205,6 +280,24 @@ test('reference analyzers: messages carry the code, the name as written and what
     ],
     registry: mesh,
   });
+  const more = referenceFindings({
+    resources: [
+      vs('m', { hosts: ['reviews'], http: [{ ...route('reviews'), mirror: { host: 'ratingz' } }] }),
+      dr('subsets', 'ratings', [{ app: 'ratings', version: 'v2' }]),
+      dr('subsets-again', 'ratings', [{ app: 'ratings' }]),
+      sidecar({ app: 'ghost', tier: 'web' }),
+      vs('m2', { hosts: ['reviews'] }, 'default'),
+    ],
+    registry: mesh,
+  }).map((f) => f.message);
+  assert.deepEqual(more, [
+    '[IST0101] Referenced mirror host not found: "ratingz" (no service ratingz.default.svc.cluster.local; requests routed to it fail with 503 NC)',
+    '[IST0173] The Subset s0 defined in the DestinationRule does not select any pods (no workload of ratings.default.svc.cluster.local has app=ratings,version=v2); traffic routed to it fails with 503 UH',
+    '[IST0101] Referenced selector not found: "app=ghost,tier=web" (no workload in namespace default has these labels, so this Sidecar applies to nothing)',
+    '[IST0109] The VirtualServices default/m,default/m2 associated with mesh gateway define the same host reviews.default.svc.cluster.local; only one of them routes it. Merge them into a single VirtualService',
+    '[IST0109] The VirtualServices default/m,default/m2 associated with mesh gateway define the same host reviews.default.svc.cluster.local; only one of them routes it. Merge them into a single VirtualService',
+    '[TRL0101] DestinationRules default/subsets and default/subsets-again are both for ratings.default.svc.cluster.local: Trellis applies only subsets. Merge them into one rule',
+  ]);
   assert.equal(
     gw?.message,
     '[IST0101] Referenced gateway not found: "bookinfo-gateway" (no Gateway default/bookinfo-gateway; the VirtualService\'s routes are served at no gateway)',

@@ -238,9 +238,8 @@ export function conflictingMeshHosts(input: AnalysisInput): Finding[] {
   const out: Finding[] = [];
   const reported = new Set<string>();
   for (const list of byHost.values()) {
-    const distinct = [
-      ...new Map(list.map((e) => [`${e.vs.metadata.namespace}/${e.vs.metadata.name}`, e])).values(),
-    ];
+    // Each VirtualService once, at the first of its hosts that conflicts.
+    const distinct = list.filter((e, i) => list.findIndex((o) => o.vs === e.vs) === i);
     if (distinct.length < 2) continue;
     const names = distinct.map((e) => `${e.vs.metadata.namespace}/${e.vs.metadata.name}`).sort();
     for (const e of distinct) {
