@@ -246,6 +246,36 @@ const rows: Row[] = [
     expected: [],
   },
   {
+    name: "exportTo '.' is the VirtualService's namespace; one exported to two conflicting scopes is reported once",
+    resources: [
+      vs('a', { hosts: [RATINGS], exportTo: ['.'], http: [route(RATINGS)] }),
+      vs('b', { hosts: [RATINGS], exportTo: ['default'], http: [route(RATINGS)] }, 'other'),
+      vs('c', { hosts: [REVIEWS], exportTo: ['.', 'other'], http: [route(REVIEWS)] }),
+      vs('d', { hosts: [REVIEWS], exportTo: ['.'], http: [route(REVIEWS)] }),
+      vs('e', { hosts: [REVIEWS], exportTo: ['.'], http: [route(REVIEWS)] }, 'other'),
+    ],
+    expected: [
+      'IST0109 VirtualService/a spec.hosts[0]',
+      'IST0109 VirtualService/b spec.hosts[0]',
+      'IST0109 VirtualService/c spec.hosts[0]',
+      'IST0109 VirtualService/d spec.hosts[0]',
+      'IST0109 VirtualService/e spec.hosts[0]',
+    ],
+  },
+  {
+    name: 'Sidecars without a selector, or with an empty one, are not judged even where no workload runs',
+    resources: [
+      sidecar(undefined, 'ghosttown'),
+      res('Sidecar', 'ghosttown', 'empty', { workloadSelector: { labels: {} } }),
+    ],
+    expected: [],
+  },
+  {
+    name: 'a wildcard destination host matching no service is not judged',
+    resources: [vs('w', { hosts: ['reviews'], http: [route('*.nowhere.example')] })],
+    expected: [],
+  },
+  {
     name: 'two DestinationRules for one host in one namespace (TRL0101 on the later one)',
     resources: [dr('first', 'reviews', [{ version: 'v1' }]), dr('second', REVIEWS, [{ version: 'v2' }])],
     expected: ['TRL0101 DestinationRule/second spec.host'],
@@ -297,6 +327,28 @@ test('reference analyzers: messages carry the code, the name as written and what
     '[IST0109] The VirtualServices default/m,default/m2 associated with mesh gateway define the same host reviews.default.svc.cluster.local; only one of them routes it. Merge them into a single VirtualService',
     '[IST0109] The VirtualServices default/m,default/m2 associated with mesh gateway define the same host reviews.default.svc.cluster.local; only one of them routes it. Merge them into a single VirtualService',
     '[TRL0101] DestinationRules default/subsets and default/subsets-again are both for ratings.default.svc.cluster.local: Trellis applies only subsets. Merge them into one rule',
+  ]);
+  const kinds = referenceFindings({
+    resources: [
+      vs('k', {
+        hosts: ['reviews', REVIEWS],
+        http: [{ ...route('reviews'), mirrors: [{ destination: { host: 'copy' } }] }],
+        tls: [{ match: [{ sniHosts: ['reviews'] }], ...route('tls-backend') }],
+      }),
+      vs('k2', { hosts: ['reviews'] }),
+      dr('nowhere', 'nowhere'),
+      dr('two-lost', 'reviews', [{ version: 'v1' }]),
+      dr('two-lost-b', 'reviews', [{ version: 'v1' }, { version: 'v2' }, { version: 'v2' }]),
+    ],
+    registry: mesh,
+  }).map((f) => f.message);
+  assert.deepEqual(kinds, [
+    '[IST0101] Referenced mirror host not found: "copy" (no service copy.default.svc.cluster.local; requests routed to it fail with 503 NC)',
+    '[IST0101] Referenced host not found: "tls-backend" (no service tls-backend.default.svc.cluster.local; requests routed to it fail with 503 NC)',
+    '[IST0174] The host nowhere defined in the DestinationRule does not match any services in the mesh (no service nowhere.default.svc.cluster.local)',
+    '[IST0109] The VirtualServices default/k,default/k2 associated with mesh gateway define the same host reviews.default.svc.cluster.local; only one of them routes it. Merge them into a single VirtualService',
+    '[IST0109] The VirtualServices default/k,default/k2 associated with mesh gateway define the same host reviews.default.svc.cluster.local; only one of them routes it. Merge them into a single VirtualService',
+    '[TRL0101] DestinationRules default/two-lost and default/two-lost-b are both for reviews.default.svc.cluster.local: Trellis applies only two-lost, so subsets s1, s2 of this one do not exist. Merge them into one rule',
   ]);
   assert.equal(
     gw?.message,

@@ -128,7 +128,7 @@ export function missingHosts(input: AnalysisInput): Finding[] {
   for (const vs of ofKind<VirtualServiceSpec>(input.resources, 'VirtualService')) {
     for (const { path, destination, mirror } of destinations(vs.spec)) {
       const host = fqdn(destination.host, vs.metadata.namespace, input.domainSuffix);
-      if (isWildcardHost(host) || registry.service(host) !== undefined) continue;
+      if (isWildcardHost(host)) continue;
       if (registry.services.some((s) => hostMatches(s.hostname, host))) continue;
       out.push(
         finding(
