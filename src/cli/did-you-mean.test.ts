@@ -39,8 +39,16 @@ test('suggestions: close candidates first, prefixes count, far ones and the inpu
     ['frobnicate', []],
     ['up', []],
     ['controlplane', ['control-plane']],
+    ['proxy-st', ['proxy-status']],
+    ['pro', ['proxy', 'proxy-config', 'proxy-status']],
+    ['pr', ['up']],
   ];
   for (const [input, expected] of cases) assert.deepEqual(suggestions(input, commands), expected, input);
+});
+
+test("suggestions: the closest first, then in the candidates' order", () => {
+  assert.deepEqual(suggestions('analyzze', ['analyse', 'analyze']), ['analyze', 'analyse']);
+  assert.deepEqual(suggestions('ab', ['ac', 'ab', 'bb', 'a']), ['ac', 'bb', 'a']);
 });
 
 test('didYouMean: one or several names, with the prefix, or nothing', () => {
