@@ -109,6 +109,18 @@ test('usage errors exit 2 and name the flag: ports, unknown flags with suggestio
       'trellis ratelimit: --grpc-port abc: expected a port 0-65535 (0: any free port)\n',
     ],
     [['version', '--short'], "trellis version: unknown flag --short; run 'trellis version --help'\n"],
+    [
+      ['up', '--xds-address', '0.0.0.0:15010'],
+      "trellis up: --xds-address 0.0.0.0:15010: trellis up listens on 127.0.0.1 only; pass --xds-port 15010; run 'trellis up --help'\n",
+    ],
+    [
+      ['up', '--http-address', 'http://x:1'],
+      'trellis up: --http-address http://x:1: expected HOST:PORT without a scheme (x:1), not a URL\n',
+    ],
+    [
+      ['ratelimit', '--config', 'x', '--http-port='],
+      'trellis ratelimit: --http-port "": expected a port 0-65535 (0: any free port)\n',
+    ],
   ];
   for (const [argv, err] of cases) {
     const c = capture();

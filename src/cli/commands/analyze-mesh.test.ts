@@ -203,6 +203,30 @@ test('analyze of a directory with no YAML: a warning and exit 1, unless --allow-
   }
 });
 
+test('analyze of an invalid mesh.yaml: its problems with file and field, exit 1', async () => {
+  const dir = await tempDir();
+  try {
+    await writeFile(
+      path.join(dir, 'mesh.yaml'),
+      `apiVersion: trellis.io/v1alpha1
+kind: Mesh
+metadata: { name: broken }
+spec:
+  workloads:
+    - name: a
+      ports: [{ port: 99999 }]
+`,
+    );
+    const r = await run(['mesh.yaml'], dir);
+    assert.equal(r.code, 1);
+    assert.match(r.out[0] ?? '', /^invalid mesh manifest:/);
+    assert.match(r.out.join('\n'), /mesh\.yaml:1: spec\.workloads\[0\]/);
+    assert.equal(r.out.at(-1), 'Error: 1 error, 0 warnings');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 test('analyze -L lists every code with its level and what to do', async () => {
   const r = await run(['-L']);
   assert.equal(r.code, 0);

@@ -280,7 +280,10 @@ export async function analyze(args: string[], io: CommandIo, options: AnalyzeOpt
     try {
       plan = await loadMesh(meshFile, io.cwd);
     } catch (err) {
-      lines.push({ level: 'Error', text: errorMessage(err), shown: arg });
+      // Its message names the manifest relative to where analyze runs, line by line.
+      const text = err instanceof Error ? err.message : errorMessage(err);
+      io.stdout(`${text}\n`);
+      lines.push({ level: 'Error', text, shown: arg });
       continue;
     }
     const rel = path.relative(io.cwd, plan.configDir) || '.';
@@ -319,8 +322,9 @@ export async function analyze(args: string[], io: CommandIo, options: AnalyzeOpt
       for (const l of found) io.stdout(`${l.text}\n`);
     }
   } else {
-    lines.push(...analyzeSet(parsed, manifest));
-    for (const l of lines) io.stdout(`${l.text}\n`);
+    const found = analyzeSet(parsed, manifest);
+    lines.push(...found);
+    for (const l of found) io.stdout(`${l.text}\n`);
   }
   const errors = lines.filter((l) => l.level === 'Error').length;
   const warnings = lines.filter((l) => l.level === 'Warning').length;
