@@ -118,7 +118,7 @@ test('parseFlags: unknown flags name the nearest ones; values that look like fla
 test('parseFlags: the ports asked for are recorded with the spelling that means "any free port"', async () => {
   const r = await parsed(['--xds-address', '127.0.0.1:15010']);
   assert.deepEqual(r.ports, [
-    { flag: 'xds-address', zero: '--xds-port 0', port: 15010 },
+    { flag: 'xds-address', zero: '--xds-port 0', port: 15010, host: '127.0.0.1' },
     { flag: 'http-port', zero: '--http-port 0', port: 15014 },
   ]);
 });

@@ -211,8 +211,12 @@ export function parseFlags<O extends Options>(command: string, argv: string[], o
   for (const [name, spec] of Object.entries(options)) {
     const raw = (parsed.values as Record<string, unknown>)[name];
     if (typeof raw !== 'string' || !(spec.port || spec.address)) continue;
-    const port = spec.port ? parsePort(name, raw) : parseAddress(name, raw).port;
-    ctx?.ports.push({ flag: name, zero: zeroSpelling(name, spec), port });
+    if (spec.port)
+      ctx?.ports.push({ flag: name, zero: zeroSpelling(name, spec), port: parsePort(name, raw) });
+    else {
+      const { host, port } = parseAddress(name, raw);
+      ctx?.ports.push({ flag: name, zero: zeroSpelling(name, spec), port, host });
+    }
   }
   return parsed;
 }

@@ -23,6 +23,24 @@ test('bindFailure: gRPC bindAsync and node listen messages, with causes and aggr
     host: '10.9.9.9',
     port: 15014,
   });
+  assert.deepEqual(bindFailure('listen EADDRNOTAVAIL: address not available 10.9.9.9'), {
+    code: 'EADDRNOTAVAIL',
+    host: '10.9.9.9',
+  });
+  assert.deepEqual(bindFailure('listen EACCES: permission denied 0.0.0.0:80'), {
+    code: 'EACCES',
+    host: '0.0.0.0',
+    port: 80,
+  });
+  assert.deepEqual(bindFailure('Name resolution failed for target dns:nohost.invalid:15010'), {
+    code: 'ENOTFOUND',
+    host: 'nohost.invalid',
+    port: 15010,
+  });
+  assert.deepEqual(bindFailure('getaddrinfo ENOTFOUND nohost.invalid'), {
+    code: 'ENOTFOUND',
+    host: 'nohost.invalid',
+  });
   assert.equal(bindFailure('connect ECONNREFUSED 127.0.0.1:15010'), undefined);
   assert.equal(bindFailure('no such file'), undefined);
 });
@@ -56,6 +74,31 @@ test('portClashMessage: the flag that asked for the port, else every port flag',
       flags,
     ),
     'cannot listen on 10.9.9.9:15014: 10.9.9.9 is not an address of this machine; check --http-port',
+  );
+  const addresses = [
+    { flag: 'xds-address', zero: '--xds-port 0', port: 0, host: 'nohost.invalid' },
+    { flag: 'http-address', zero: '--http-port 0', port: 0, host: '10.9.9.9' },
+  ];
+  assert.equal(
+    portClashMessage(
+      new Error('listen EADDRNOTAVAIL: address not available 10.9.9.9'),
+      'control-plane',
+      addresses,
+    ),
+    'cannot listen on 10.9.9.9: 10.9.9.9 is not an address of this machine; check --http-address',
+  );
+  assert.equal(
+    portClashMessage(
+      new Error('Name resolution failed for target dns:nohost.invalid:0'),
+      'control-plane',
+      addresses,
+    ),
+    'cannot listen on nohost.invalid:0: "nohost.invalid" does not resolve; check --xds-address (an IP address such as 127.0.0.1)',
+  );
+  // A client's failed lookup (apply --control-plane http://nohost) is not a bind failure.
+  assert.equal(
+    portClashMessage(new Error('cannot reach the control plane (getaddrinfo ENOTFOUND nohost)'), 'apply', []),
+    undefined,
   );
   assert.equal(portClashMessage(new Error('boom'), 'up', flags), undefined);
 });

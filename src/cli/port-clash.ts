@@ -8,20 +8,33 @@
 import type { PortFlag } from './run-context.js';
 
 const CODES = ['EADDRINUSE', 'EADDRNOTAVAIL', 'EACCES'] as const;
-type BindCode = (typeof CODES)[number];
+type BindCode = (typeof CODES)[number] | 'ENOTFOUND';
 
 export interface BindFailure {
   code: BindCode;
   host: string;
-  port: number;
+  /** Absent when the message names none (node leaves out `:0`). */
+  port?: number;
 }
 
 /** The bind failure a message (of an error or its causes) describes, if any. */
 export function bindFailure(text: string): BindFailure | undefined {
   for (const code of CODES) {
-    const m = new RegExp(`(?:listen|bind) ${code}\\b[^\\n]*?\\s(\\S+):(\\d+)\\b`).exec(text);
-    if (m) return { code, host: (m[1] ?? '').replace(/^\[(.*)\]$/, '$1'), port: Number(m[2]) };
+    // `listen EADDRINUSE: address already in use 127.0.0.1:15010`: a description, then the address.
+    const m = new RegExp(`(?:listen|bind) ${code}: [a-z ]+ (\\[[^\\]]*\\](?::\\d+)?|[^\\s\\],]+)`).exec(text);
+    if (m === null) continue;
+    const parts = /^(.*?)(?::(\d+))?$/.exec(m[1] ?? '') as RegExpExecArray;
+    const host = (parts[1] ?? '').replace(/^\[(.*)\]$/, '$1');
+    return parts[2] === undefined ? { code, host } : { code, host, port: Number(parts[2]) };
   }
+  // gRPC's bindAsync on a name that does not resolve; node's getaddrinfo.
+  const dns =
+    /Name resolution failed for target dns:(\S+?):(\d+)/.exec(text) ??
+    /getaddrinfo ENOTFOUND (\S+)/.exec(text);
+  if (dns)
+    return dns[2] === undefined
+      ? { code: 'ENOTFOUND', host: dns[1] ?? '' }
+      : { code: 'ENOTFOUND', host: dns[1] ?? '', port: Number(dns[2]) };
   return undefined;
 }
 
@@ -45,18 +58,28 @@ export function portClashMessage(
 ): string | undefined {
   const f = bindFailure(errorText(err));
   if (f === undefined) return undefined;
-  const flag = flags.find((p) => p.port === f.port && p.port !== 0);
+  const flag =
+    (f.port !== undefined && f.port !== 0 ? flags.find((p) => p.port === f.port) : undefined) ??
+    flags.find(
+      (p) => p.host !== undefined && p.host === f.host && (f.port === undefined || p.port === f.port),
+    );
   const fix = flag
     ? `pass ${flag.zero} for any free port, or another port`
     : flags.length > 0
       ? `choose other ports with ${[...new Set(flags.map((p) => `--${p.flag}`))].join(', ')} (0: any free port)`
       : 'stop the process using it, or choose another port';
+  // A name that does not resolve is about listening only when a listen flag named it.
+  if (f.code === 'ENOTFOUND' && flag === undefined) return undefined;
+  const where = f.port === undefined ? f.host : `${f.host}:${f.port}`;
+  const check = flag ? `check --${flag.flag}` : fix;
   switch (f.code) {
     case 'EADDRINUSE':
-      return `port ${f.port} is in use (another trellis ${command}?); ${fix}`;
+      return `port ${f.port ?? '?'} is in use (another trellis ${command}?); ${fix}`;
     case 'EACCES':
-      return `not allowed to listen on port ${f.port} (ports below 1024 need root); ${fix}`;
+      return `not allowed to listen on port ${f.port ?? '?'} (ports below 1024 need root); ${fix}`;
     case 'EADDRNOTAVAIL':
-      return `cannot listen on ${f.host}:${f.port}: ${f.host} is not an address of this machine; ${flag ? `check --${flag.flag}` : fix}`;
+      return `cannot listen on ${where}: ${f.host} is not an address of this machine; ${check}`;
+    case 'ENOTFOUND':
+      return `cannot listen on ${where}: ${JSON.stringify(f.host)} does not resolve; ${check} (an IP address such as 127.0.0.1)`;
   }
 }

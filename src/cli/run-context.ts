@@ -12,6 +12,8 @@ export interface PortFlag {
   /** The spelling to suggest for "any free port": `--xds-port 0`. */
   zero: string;
   port: number;
+  /** The host of an address flag (HOST:PORT). */
+  host?: string;
 }
 
 export interface RunContext {
