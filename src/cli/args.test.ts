@@ -63,6 +63,7 @@ test('checkResolvable: an unknown host name fails at once with the flag; IP addr
 
 const FLAGS = {
   'xds-address': { type: 'string', address: true, aliases: ['xds'], portAlias: 'xds-port' },
+  'ca-address': { type: 'string', address: true, connect: true },
   'http-port': { type: 'string', default: '15014', port: true, addressAlias: 'http-address' },
   output: { type: 'string', short: 'o' },
   verbose: { type: 'boolean' },
@@ -116,7 +117,12 @@ test('parseFlags: unknown flags name the nearest ones; values that look like fla
 });
 
 test('parseFlags: the ports asked for are recorded with the spelling that means "any free port"', async () => {
-  const r = await parsed(['--xds-address', '127.0.0.1:15010']);
+  // Where the process connects (--ca-address) is checked but never blamed for a clash.
+  await assert.rejects(
+    parsed(['--ca-address', 'http://ca:1']),
+    usageError(/^--ca-address http:\/\/ca:1: expected HOST:PORT without a scheme/),
+  );
+  const r = await parsed(['--xds-address', '127.0.0.1:15010', '--ca-address', '127.0.0.1:15010']);
   assert.deepEqual(r.ports, [
     { flag: 'xds-address', zero: '--xds-port 0', port: 15010, host: '127.0.0.1' },
     { flag: 'http-port', zero: '--http-port 0', port: 15014 },

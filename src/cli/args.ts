@@ -16,6 +16,8 @@ export type FlagSpec = NodeOption & {
   port?: true;
   /** HOST:PORT (PORT alone or :PORT mean 127.0.0.1): checked here, clashes name this flag. */
   address?: true;
+  /** On an address flag: where this process connects, never listens (never blamed for a clash). */
+  connect?: true;
   /** Older spellings, still accepted with a one-line note on stderr. */
   aliases?: readonly string[];
   /** On an address flag: the `--X-port N` spelling, meaning 127.0.0.1:N. */
@@ -211,6 +213,10 @@ export function parseFlags<O extends Options>(command: string, argv: string[], o
   for (const [name, spec] of Object.entries(options)) {
     const raw = (parsed.values as Record<string, unknown>)[name];
     if (typeof raw !== 'string' || !(spec.port || spec.address)) continue;
+    if (spec.connect) {
+      parseAddress(name, raw);
+      continue;
+    }
     if (spec.port)
       ctx?.ports.push({ flag: name, zero: zeroSpelling(name, spec), port: parsePort(name, raw) });
     else {

@@ -47,6 +47,15 @@ test('an unknown command suggests the nearest ones', async () => {
   }
 });
 
+test('an unknown flag before any command says where flags go', async () => {
+  const c = capture();
+  assert.equal(await main(['--verison'], c.io), 2);
+  assert.equal(
+    c.err(),
+    'trellis: unknown flag --verison (did you mean --version?); flags go after the command: trellis COMMAND [flags]\n',
+  );
+});
+
 test('trellis --version and -v print the version; help COMMAND is COMMAND --help', async () => {
   const { version } = (await import('../../package.json', { with: { type: 'json' } })).default as {
     version: string;

@@ -48,6 +48,11 @@ async function topLevelHelp(): Promise<string> {
 }
 
 function unknownCommand(name: string, io: CommandIo): number {
+  if (name.startsWith('-')) {
+    const hint = didYouMean(name, ['--help', '--version']);
+    io.stderr(`trellis: unknown flag ${name}${hint}; flags go after the command: trellis COMMAND [flags]\n`);
+    return 2;
+  }
   const hint = didYouMean(name, Object.keys(COMMANDS));
   io.stderr(`trellis: unknown command ${JSON.stringify(name)}${hint}; run 'trellis --help' for the list\n`);
   return 2;

@@ -63,7 +63,7 @@ export const command: Command = {
       debounce: { type: 'string', default: '100ms' },
       'debounce-max': { type: 'string', default: '10s' },
       'push-concurrency': { type: 'string' },
-      'ratelimit-address': { type: 'string', default: '127.0.0.1:8081', address: true },
+      'ratelimit-address': { type: 'string', default: '127.0.0.1:8081', address: true, connect: true },
       'mesh-config': { type: 'string' },
       'state-dir': { type: 'string' },
       'trust-domain': { type: 'string', default: 'cluster.local' },

@@ -79,7 +79,13 @@ export const command: Command = {
   ].join('\n'),
   async run(argv, io) {
     const { values } = parseFlags('proxy', argv, {
-      'xds-address': { type: 'string', address: true, aliases: ['xds'], portAlias: 'xds-port' },
+      'xds-address': {
+        type: 'string',
+        address: true,
+        connect: true,
+        aliases: ['xds'],
+        portAlias: 'xds-port',
+      },
       id: { type: 'string' },
       mode: { type: 'string', default: 'sidecar' },
       namespace: { type: 'string', short: 'n', default: 'default' },
@@ -98,7 +104,7 @@ export const command: Command = {
       'xds-protocol': { type: 'string', default: 'auto' },
       'original-dst': { type: 'boolean', default: false },
       'credential-file': { type: 'string' },
-      'ca-address': { type: 'string', address: true },
+      'ca-address': { type: 'string', address: true, connect: true },
     });
     const xdsAddress = values['xds-address'];
     if (!xdsAddress)

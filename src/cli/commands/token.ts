@@ -40,7 +40,7 @@ export const command: Command = {
   usage: USAGE,
   async run(argv, io) {
     const { values, positionals } = parseFlags('token', argv, {
-      namespace: { type: 'string' },
+      namespace: { type: 'string', short: 'n' },
       'service-account': { type: 'string' },
       'state-dir': { type: 'string' },
       config: { type: 'string' },
