@@ -1,7 +1,8 @@
 /**
  * `trellis help flags`: one name for one thing across commands, the old spellings still
  * accepted, and every default port in one table (no two defaults of commands that run together
- * may share a port; flag-vocabulary.test.ts checks this against the commands' flags).
+ * may share a port; main.test.ts checks the table has no port twice). Keep it in step with the
+ * `default`s in the commands' flags.
  */
 
 /** Default ports of every command, by flag. */
