@@ -53,6 +53,10 @@ test('analyze mesh.yaml (or its directory): the config directory, with the gatew
       '✔ No validation issues found when analyzing 4 files',
     ]);
   }
+  // Naming the config directory as well analyzes each file once.
+  const twice = await run(['bookinfo', 'bookinfo/config/']);
+  assert.equal(twice.code, 0, twice.out.join('\n'));
+  assert.equal(twice.out.at(-1), '✔ No validation issues found when analyzing 4 files');
   // The config directory alone lacks the manifest's Gateway, and says where to look.
   const alone = await run(['bookinfo/config']);
   assert.equal(alone.code, 1);

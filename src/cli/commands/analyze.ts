@@ -305,7 +305,9 @@ export async function analyze(args: string[], io: CommandIo, options: AnalyzeOpt
     io.stdout('Error: nothing to analyze; check the path, or pass --allow-empty if that is expected\n');
     return 1;
   }
-  const parsed: Parsed[] = targets.map(({ entry, shown }) =>
+  // A file named twice (a mesh.yaml and its config directory) is analyzed once.
+  const unique = targets.filter((t, i) => targets.findIndex((o) => o.entry.file === t.entry.file) === i);
+  const parsed: Parsed[] = unique.map(({ entry, shown }) =>
     isUnreadable(entry)
       ? { shown, unreadable: entry.message, docs: [] }
       : { shown, docs: parseAndValidate(entry.text, entry.file) },
