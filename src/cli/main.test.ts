@@ -47,6 +47,12 @@ test('an unknown command suggests the nearest ones', async () => {
   }
 });
 
+test('after --, --help and flag-like words are arguments, not flags', async () => {
+  const c = capture();
+  assert.equal(await main(['analyze', '--', '--help'], c.io), 1);
+  assert.match(c.out(), /^--help: no such file or directory$/m);
+});
+
 test('an unknown flag before any command says where flags go', async () => {
   const c = capture();
   assert.equal(await main(['--verison'], c.io), 2);
