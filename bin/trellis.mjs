@@ -41,3 +41,6 @@ if (fromBuild) {
 }
 const code = await main(process.argv.slice(2));
 if (typeof code === 'number') process.exitCode = code;
+// A command that failed while starting (a port in use) may leave a watcher or socket open:
+// its message is printed, so exit rather than hang.
+if (typeof code === 'number' && code !== 0) process.exit(code);

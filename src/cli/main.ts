@@ -1,6 +1,11 @@
 import { TrellisError, errorMessage } from '../core/errors.js';
 import type { Command, CommandIo } from './command.js';
 import { processIo } from './command.js';
+import { didYouMean } from './did-you-mean.js';
+import { FLAG_VOCABULARY } from './flag-vocabulary.js';
+import { portClashMessage } from './port-clash.js';
+import { withRunContext, type RunContext } from './run-context.js';
+import { trellisVersion } from './version-info.js';
 
 type Loader = () => Promise<Command>;
 
@@ -30,34 +35,70 @@ async function topLevelHelp(): Promise<string> {
   return [
     'trellis: a service mesh that accepts Istio YAML and speaks xDS v3.',
     '',
-    'Usage: trellis COMMAND [flags]      (trellis COMMAND --help for details)',
+    'Usage: trellis COMMAND [flags]      (trellis help COMMAND, or trellis COMMAND --help, for details)',
+    '       trellis --version            (-v)',
+    '       trellis help flags           the flags every command shares, and their old spellings',
     '',
     'Commands:',
     ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
+    'Exit status: 0 success, 1 failure, 2 bad usage (unknown command or flag, malformed value).',
+    '',
   ].join('\n');
+}
+
+function unknownCommand(name: string, io: CommandIo): number {
+  if (name.startsWith('-')) {
+    const hint = didYouMean(name, ['--help', '--version']);
+    io.stderr(`trellis: unknown flag ${name}${hint}; flags go after the command: trellis COMMAND [flags]\n`);
+    return 2;
+  }
+  const hint = didYouMean(name, Object.keys(COMMANDS));
+  io.stderr(`trellis: unknown command ${JSON.stringify(name)}${hint}; run 'trellis --help' for the list\n`);
+  return 2;
+}
+
+/** `trellis help [COMMAND|flags]`. */
+async function help(topic: string | undefined, io: CommandIo): Promise<number> {
+  if (topic === undefined) {
+    io.stdout(await topLevelHelp());
+    return 0;
+  }
+  if (topic === 'flags') {
+    io.stdout(FLAG_VOCABULARY);
+    return 0;
+  }
+  const loader = COMMANDS[topic];
+  if (!loader) return unknownCommand(topic, io);
+  const command = await loader();
+  io.stdout(`${command.summary}\n\n${command.usage}\n`);
+  return 0;
 }
 
 export async function main(argv: string[], io: CommandIo = processIo): Promise<number> {
   const [name, ...rest] = argv;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+  if (name === undefined) {
     io.stdout(await topLevelHelp());
-    return name === undefined ? 2 : 0;
-  }
-  const loader = COMMANDS[name];
-  if (!loader) {
-    io.stderr(`trellis: unknown command ${JSON.stringify(name)}; run 'trellis --help' for the list\n`);
     return 2;
   }
-  const command = await loader();
-  if (rest.includes('--help') || rest.includes('-h')) {
-    io.stdout(`${command.summary}\n\n${command.usage}\n`);
+  if (name === '--help' || name === '-h') return help(undefined, io);
+  if (name === 'help') return help(rest[0], io);
+  if (name === '--version' || name === '-v') {
+    io.stdout(`trellis ${trellisVersion()}\n`);
     return 0;
   }
+  const loader = COMMANDS[name];
+  if (!loader) return unknownCommand(name, io);
+  const command = await loader();
+  const end = rest.indexOf('--');
+  const flags = end < 0 ? rest : rest.slice(0, end);
+  if (flags.includes('--help') || flags.includes('-h')) return help(name, io);
+  const ctx: RunContext = { command: name, note: io.stderr, ports: [] };
   try {
-    return await command.run(rest, io);
+    return await withRunContext(ctx, () => command.run(rest, io));
   } catch (err) {
-    io.stderr(`trellis ${name}: ${errorMessage(err)}\n`);
+    const clash = portClashMessage(err, name, ctx.ports);
+    io.stderr(`trellis ${name}: ${clash ?? errorMessage(err)}\n`);
     return err instanceof TrellisError && err.code === 'TRELLIS_INVALID_ARGUMENT' ? 2 : 1;
   }
 }

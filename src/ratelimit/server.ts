@@ -26,7 +26,7 @@ export interface RateLimitServerOptions {
   service: RateLimitService;
   /** Default 127.0.0.1:8081, envoyproxy/ratelimit's gRPC port. Port 0 picks a free one. */
   grpcAddress?: HostPort;
-  /** Default 127.0.0.1:8080; null for no HTTP port. */
+  /** Default 127.0.0.1:6070 (envoyproxy/ratelimit's debug port; 8080 is a gateway's); null for no HTTP port. */
   httpAddress?: HostPort | null;
   /** Default `fast`. */
   grpcImpl?: GrpcImpl;
@@ -57,7 +57,7 @@ export class RateLimitServer {
     this.logger = options.logger ?? silentLogger;
     this.grpcAddress = options.grpcAddress ?? { host: '127.0.0.1', port: 8081 };
     this.httpAddress =
-      options.httpAddress === undefined ? { host: '127.0.0.1', port: 8080 } : options.httpAddress;
+      options.httpAddress === undefined ? { host: '127.0.0.1', port: 6070 } : options.httpAddress;
     this.grpcImpl = options.grpcImpl ?? 'fast';
   }
 

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CommandIo } from '../command.js';
 import { main } from '../main.js';
+import { MESSAGES } from '../../xds/analysis/messages.js';
 import { command } from './analyze.js';
 
 const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/api/', import.meta.url));
@@ -22,46 +23,44 @@ function capture(): { io: CommandIo; out: () => string[]; err: () => string } {
   return { io, out: () => out.split('\n').filter((l) => l !== ''), err: () => err };
 }
 
-test('analyze: the valid fixtures have no errors, only subsets no DestinationRule defines; exit 0', async () => {
+test('analyze: the valid fixtures pass validation; what they reference across files is reported with codes', async () => {
   const c = capture();
-  assert.equal(await command.run(['valid'], c.io), 0);
+  assert.equal(await command.run(['valid'], c.io), 1);
   const lines = c.out();
-  assert.equal(lines.at(-1), '✔ No errors found when analyzing 8 files; 8 warnings');
-  // Each one real: Istio's analyzer reports these fixtures the same way.
+  assert.equal(lines.at(-1), 'Error: 12 errors, 3 warnings');
+  const codes = lines
+    .map((l) => /^(\S+): (?:warning: )?(\S+): \[([A-Z]+\d+)\]/.exec(l)?.slice(1))
+    .filter((m) => m !== undefined);
+  // Each one real: Istio's analyzer reports these fixtures the same way (TRL0101: Trellis's own).
+  assert.deepEqual(codes, [
+    ['valid/bookinfo-routing.yaml:1', 'spec.hosts[0]', 'IST0109'],
+    ['valid/bookinfo-routing.yaml:2', 'spec.http[0].route[0].destination.subset', 'IST0101'],
+    ['valid/bookinfo-routing.yaml:2', 'spec.http[0].route[1].destination.subset', 'IST0101'],
+    ['valid/destination-rules.yaml:2', 'spec.host', 'TRL0101'],
+    ['valid/destination-rules.yaml:3', 'spec.host', 'TRL0101'],
+    ['valid/destination-rules.yaml:5', 'spec.host', 'TRL0101'],
+    ['valid/mirror-cors.yaml:1', 'spec.http[0].route[0].destination.subset', 'IST0101'],
+    ['valid/mirror-cors.yaml:1', 'spec.http[0].mirror.subset', 'IST0101'],
+    ['valid/mirror-cors.yaml:2', 'spec.http[0].route[0].destination.subset', 'IST0101'],
+    ['valid/mirror-cors.yaml:2', 'spec.hosts[0]', 'IST0109'],
+    ['valid/mirror-cors.yaml:3', 'spec.http[1].route[0].destination.subset', 'IST0101'],
+    ['valid/mirror-cors.yaml:3', 'spec.hosts[0]', 'IST0109'],
+    ['valid/resilience.yaml:1', 'spec.http[0].route[0].destination.subset', 'IST0101'],
+    ['valid/resilience.yaml:1', 'spec.http[1].route[0].destination.subset', 'IST0101'],
+    ['valid/resilience.yaml:2', 'spec.hosts[0]', 'IST0109'],
+  ]);
+  // One documentation line per code found.
   assert.deepEqual(
-    lines
-      .slice(0, -1)
-      .map((l) => /^(\S+): warning: (\S+): \[IST0101\] .* not found: (".*?")/.exec(l)?.slice(1)),
+    lines.filter((l) => l.startsWith('  ')).map((l) => l.split(':')[0]),
     [
-      [
-        'valid/bookinfo-routing.yaml:2',
-        'spec.http[0].route[0].destination.subset',
-        '"reviews.bookinfo.svc.cluster.local+v1"',
-      ],
-      [
-        'valid/bookinfo-routing.yaml:2',
-        'spec.http[0].route[1].destination.subset',
-        '"reviews.bookinfo.svc.cluster.local+v3"',
-      ],
-      ['valid/mirror-cors.yaml:1', 'spec.http[0].route[0].destination.subset', '"httpbin+v1"'],
-      ['valid/mirror-cors.yaml:1', 'spec.http[0].mirror.subset', '"httpbin+v2"'],
-      [
-        'valid/mirror-cors.yaml:2',
-        'spec.http[0].route[0].destination.subset',
-        '"ratings.prod.svc.cluster.local+v1"',
-      ],
-      [
-        'valid/mirror-cors.yaml:3',
-        'spec.http[1].route[0].destination.subset',
-        '"ratings.prod.svc.cluster.local+v1"',
-      ],
-      ['valid/resilience.yaml:1', 'spec.http[0].route[0].destination.subset', '"ratings+v1"'],
-      ['valid/resilience.yaml:1', 'spec.http[1].route[0].destination.subset', '"ratings+v1"'],
+      '  IST0101 ReferencedResourceNotFound',
+      '  IST0109 ConflictingMeshGatewayVirtualServiceHosts',
+      '  TRL0101 ConflictingDestinationRules',
     ],
   );
 });
 
-test('analyze: a canary VirtualService naming a subset its DestinationRule lacks is a warning with file and path', async () => {
+test('analyze: a canary VirtualService naming a subset its DestinationRule lacks is IST0101 with file and path; exit 1', async () => {
   const dir = await mkdtemp(path.join(tmpdir(), 'trellis-analyze-'));
   try {
     const rule = (subsets: string[]) => `apiVersion: networking.istio.io/v1
@@ -88,10 +87,11 @@ spec:
     await writeFile(path.join(dir, 'reviews-dr.yaml'), rule(['v1']));
     const c = capture();
     c.io.cwd = dir;
-    assert.equal(await command.run(['.'], c.io), 0);
+    assert.equal(await command.run(['.'], c.io), 1);
     assert.deepEqual(c.out(), [
-      'reviews-vs.yaml:1: warning: spec.http[0].route[1].destination.subset: [IST0101] Referenced host+subset in destinationrule not found: "reviews+v2" (no DestinationRule visible in namespace default defines subset "v2" for reviews.default.svc.cluster.local; requests routed to it fail with 503 NC)',
-      '✔ No errors found when analyzing 2 files; 1 warning',
+      'reviews-vs.yaml:1: spec.http[0].route[1].destination.subset: [IST0101] Referenced host+subset in destinationrule not found: "reviews+v2" (no DestinationRule visible in namespace default defines subset "v2" for reviews.default.svc.cluster.local; requests routed to it fail with 503 NC)',
+      `  IST0101 ReferencedResourceNotFound: ${MESSAGES.ReferencedResourceNotFound.doc}`,
+      'Error: 1 error, 0 warnings',
     ]);
 
     await writeFile(path.join(dir, 'reviews-dr.yaml'), rule(['v1', 'v2']));
@@ -115,9 +115,10 @@ test('analyze: one line per problem, FILE:DOC: PATH: MESSAGE, then the summary; 
     'invalid/reviews.yaml:2: spec.subsets[1].name: duplicate subset name "v1"',
     'invalid/reviews.yaml:3: metadata.name: VirtualService default/reviews is already defined at invalid/reviews.yaml:1',
     'warnings/split.yaml:1: warning: spec.http[0].route: weights sum to 75, not 100; traffic is split in proportion to the weights (each weight / 75)',
-    'warnings/split.yaml:1: warning: spec.http[0].route[0].destination.subset: [IST0101] Referenced host+subset in destinationrule not found: "reviews+v1" (no DestinationRule visible in namespace default defines subset "v1" for reviews.default.svc.cluster.local; requests routed to it fail with 503 NC)',
-    'warnings/split.yaml:1: warning: spec.http[0].route[1].destination.subset: [IST0101] Referenced host+subset in destinationrule not found: "reviews+v2" (no DestinationRule visible in namespace default defines subset "v2" for reviews.default.svc.cluster.local; requests routed to it fail with 503 NC)',
-    'Error: 5 errors, 4 warnings',
+    'warnings/split.yaml:1: spec.http[0].route[0].destination.subset: [IST0101] Referenced host+subset in destinationrule not found: "reviews+v1" (no DestinationRule visible in namespace default defines subset "v1" for reviews.default.svc.cluster.local; requests routed to it fail with 503 NC)',
+    'warnings/split.yaml:1: spec.http[0].route[1].destination.subset: [IST0101] Referenced host+subset in destinationrule not found: "reviews+v2" (no DestinationRule visible in namespace default defines subset "v2" for reviews.default.svc.cluster.local; requests routed to it fail with 503 NC)',
+    `  IST0101 ReferencedResourceNotFound: ${MESSAGES.ReferencedResourceNotFound.doc}`,
+    'Error: 7 errors, 2 warnings',
   ]);
 });
 
@@ -132,24 +133,40 @@ test('analyze: YAML syntax errors carry the line; missing files are errors', asy
   ]);
 });
 
-test('analyze: warnings alone exit 0', async () => {
+test('analyze: warnings alone exit 0, unless --failure-threshold Warning', async () => {
   const c = capture();
-  assert.equal(await command.run(['warnings/split.yaml'], c.io), 0);
+  assert.equal(await command.run(['valid/destination-rules.yaml'], c.io), 0);
   assert.equal(c.out().at(-1), '✔ No errors found when analyzing 1 file; 3 warnings');
+  const strict = capture();
+  assert.equal(
+    await command.run(['valid/destination-rules.yaml', '--failure-threshold', 'warning'], strict.io),
+    1,
+  );
+  assert.equal(strict.out().at(-1), 'Error: 0 errors, 3 warnings (--failure-threshold Warning)');
+  const lax = capture();
+  assert.equal(await command.run(['warnings/split.yaml', '--failure-threshold=Error'], lax.io), 1);
 });
 
-test('analyze: bad usage exits 2', async () => {
+test('analyze: bad usage exits 2 with the reason', async () => {
   const none = capture();
-  assert.equal(await command.run([], none.io), 2);
-  assert.match(none.err(), /expected at least one FILE or DIR/);
+  assert.equal(await main(['analyze'], none.io), 2);
+  assert.match(none.err(), /expected at least one FILE, DIR or mesh\.yaml/);
   const flag = capture();
-  assert.equal(await command.run(['--strict', 'valid'], flag.io), 2);
-  assert.match(flag.err(), /--strict/);
+  assert.equal(await main(['analyze', '--strict', 'valid'], flag.io), 2);
+  assert.match(flag.err(), /unknown flag --strict/);
+  const level = capture();
+  assert.equal(await main(['analyze', '--failure-threshold', 'fatal', 'valid'], level.io), 2);
+  assert.match(level.err(), /--failure-threshold fatal: expected one of Info, Warning, Error/);
 });
 
-test('analyze is registered in the trellis command table', async () => {
+test('analyze is registered in the trellis command table; -f and -A are accepted as istioctl users type them', async () => {
   const c = capture();
-  assert.equal(await main(['analyze', 'valid'], c.io), 0);
+  assert.equal(
+    await main(['analyze', '-A', '-f', 'warnings/split.yaml', '-f', 'valid/gateways.yaml'], c.io),
+    1,
+  );
+  assert.equal(c.out().at(-1), 'Error: 2 errors, 1 warning');
+  assert.ok(c.out()[0]?.startsWith('warnings/split.yaml:1: warning:'), c.out().join('\n'));
 });
 
 test('analyze: STRICT mTLS with a DestinationRule that sends plaintext is IST0113; a selector matching nothing is IST0127', async () => {

@@ -18,7 +18,8 @@ export const command: Command = {
   name: 'control-plane',
   summary: 'Run the control plane: watch a directory of Istio YAML and serve xDS v3 to proxies.',
   usage: [
-    'Usage: trellis control-plane --config DIR [--xds-address 127.0.0.1:15010] [--http-address 127.0.0.1:15014]',
+    'Usage: trellis control-plane --config DIR [--xds-address 127.0.0.1:15010 | --xds-port N]',
+    '                             [--http-address 127.0.0.1:15014 | --http-port N]',
     '                             [--debounce 100ms] [--debounce-max 10s] [--push-concurrency 32]',
     '                             [--ratelimit-address 127.0.0.1:8081] [--state-dir DIR/.trellis-state]',
     '                             [--trust-domain cluster.local] [--ca-dir DIR] [--workload-cert-ttl 24h]',
@@ -32,6 +33,7 @@ export const command: Command = {
     '      /debug/registry, /v1/registrations (register, heartbeat, deregister),',
     '      /v1/ratelimit/config (RateLimit resources compiled for `trellis ratelimit --control-plane`).',
     '',
+    '--xds-port N and --http-port N mean 127.0.0.1:N (0: any free port; see trellis help flags).',
     '--ratelimit-address is where proxies reach the global rate limit service.',
     "--mesh-config FILE is Istio's MeshConfig YAML (the `mesh` key of the istio ConfigMap), taken",
     '  unchanged; Trellis applies pathNormalization (default BASE) and logs the fields it does not.',
@@ -56,12 +58,12 @@ export const command: Command = {
   async run(argv, io) {
     const { values } = parseFlags('control-plane', argv, {
       config: { type: 'string' },
-      'xds-address': { type: 'string', default: '127.0.0.1:15010' },
-      'http-address': { type: 'string', default: '127.0.0.1:15014' },
+      'xds-address': { type: 'string', default: '127.0.0.1:15010', address: true, portAlias: 'xds-port' },
+      'http-address': { type: 'string', default: '127.0.0.1:15014', address: true, portAlias: 'http-port' },
       debounce: { type: 'string', default: '100ms' },
       'debounce-max': { type: 'string', default: '10s' },
       'push-concurrency': { type: 'string' },
-      'ratelimit-address': { type: 'string', default: '127.0.0.1:8081' },
+      'ratelimit-address': { type: 'string', default: '127.0.0.1:8081', address: true, connect: true },
       'mesh-config': { type: 'string' },
       'state-dir': { type: 'string' },
       'trust-domain': { type: 'string', default: 'cluster.local' },

@@ -71,7 +71,7 @@ test('trellis proxy rejects bad flags with exit code 2', async () => {
     cwd: process.cwd(),
   };
   assert.equal(await main(['proxy'], io), 2);
-  assert.match(err.join(''), /--xds HOST:PORT is required/);
+  assert.match(err.join(''), /--xds-address HOST:PORT is required/);
   assert.equal(await main(['proxy', '--xds', '127.0.0.1:1', '--labels', 'novalue'], io), 2);
   assert.equal(await main(['proxy', '--xds', '127.0.0.1:1', '--xds-protocol', 'incremental'], io), 2);
   assert.match(err.join(''), /--xds-protocol "incremental": expected auto, delta or sotw/);
@@ -91,5 +91,5 @@ test('trellis proxy rejects bad flags with exit code 2', async () => {
     ),
     2,
   );
-  assert.match(err.join(''), /--ca-address "x:y": expected HOST:PORT/);
+  assert.match(err.join(''), /--ca-address x:y: expected HOST:PORT/);
 });

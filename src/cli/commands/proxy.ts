@@ -12,7 +12,7 @@ import { grpcCertificateRequester } from '../../proxy/identity/ca-client-transpo
 import { fileCredential } from '../../proxy/identity/credential-source.js';
 import type { ProxyBootstrap } from '../../proxy/xds-client/bootstrap.js';
 import type { Command } from '../command.js';
-import { parseAddress, parseFlags, parseIntFlag } from '../args.js';
+import { checkResolvable, parseAddress, parseFlags, parseIntFlag } from '../args.js';
 import { runProxyPrimary, runProxyWorker } from '../proxy-concurrency.js';
 import { untilSignal } from '../signals.js';
 import { loadOriginalDestination } from '../up/netns-original-dst.js';
@@ -44,12 +44,15 @@ export const command: Command = {
   name: 'proxy',
   summary: 'Run the Trellis proxy (sidecar or gateway), configured over xDS by the control plane.',
   usage: [
-    'Usage: trellis proxy --xds HOST:PORT [--id ID] [--mode sidecar|gateway] [--namespace NS]',
+    'Usage: trellis proxy --xds-address HOST:PORT [--id ID] [--mode sidecar|gateway] [--namespace NS]',
     '                     [--workload NAME] [--labels k=v,...] [--cluster NAME] [--locality R/Z/S]',
     '                     [--instance-ips IP,...] [--admin-port 15000] [--outbound-port 15001]',
     '                     [--inbound-port 15006] [--bind-listeners PORT,...] [--bind-address ADDR]',
     '                     [--drain-seconds 5] [--concurrency 1] [--xds-protocol auto|delta|sotw]',
     '                     [--original-dst] [--credential-file F] [--ca-address HOST:PORT]',
+    '',
+    '--xds-address (old spelling: --xds) is where the control plane serves xDS; --xds-port N means',
+    '127.0.0.1:N. A URL (http://...) is refused: xDS is gRPC, give HOST:PORT.',
     '',
     'Outbound: point clients at --outbound-port (as HTTP_PROXY or with the real Host header); the',
     'port in Host selects the Listener 0.0.0.0_PORT and its route config. Inbound: --inbound-port',
@@ -68,7 +71,7 @@ export const command: Command = {
     'Workload identity: --credential-file F holds the credential the control plane issued to this',
     'workload (`trellis up` provisions one; `trellis token create` makes a join token). The proxy',
     'generates its key locally, sends a CSR with the credential to the CA at --ca-address (default:',
-    'the --xds address) and renews its certificate at half its life (with jitter), retrying with',
+    'the --xds-address) and renews its certificate at half its life (with jitter), retrying with',
     'backoff and keeping the current one when the CA is unreachable. F is read before every',
     'request; a join token is replaced in F by the workload credential the CA exchanges it for.',
     'Listeners whose TLS needs the certificate (SDS `default`/`ROOTCA`) wait for it, as Envoy',
@@ -76,18 +79,24 @@ export const command: Command = {
   ].join('\n'),
   async run(argv, io) {
     const { values } = parseFlags('proxy', argv, {
-      xds: { type: 'string' },
+      'xds-address': {
+        type: 'string',
+        address: true,
+        connect: true,
+        aliases: ['xds'],
+        portAlias: 'xds-port',
+      },
       id: { type: 'string' },
       mode: { type: 'string', default: 'sidecar' },
-      namespace: { type: 'string', default: 'default' },
+      namespace: { type: 'string', short: 'n', default: 'default' },
       workload: { type: 'string' },
       labels: { type: 'string' },
       cluster: { type: 'string' },
       locality: { type: 'string', default: '' },
       'instance-ips': { type: 'string', default: '127.0.0.1' },
-      'admin-port': { type: 'string' },
-      'outbound-port': { type: 'string' },
-      'inbound-port': { type: 'string' },
+      'admin-port': { type: 'string', default: '15000', port: true },
+      'outbound-port': { type: 'string', default: '15001', port: true },
+      'inbound-port': { type: 'string', default: '15006', port: true },
       'bind-listeners': { type: 'string' },
       'bind-address': { type: 'string' },
       'drain-seconds': { type: 'string' },
@@ -95,14 +104,16 @@ export const command: Command = {
       'xds-protocol': { type: 'string', default: 'auto' },
       'original-dst': { type: 'boolean', default: false },
       'credential-file': { type: 'string' },
-      'ca-address': { type: 'string' },
+      'ca-address': { type: 'string', address: true, connect: true },
     });
-    if (!values.xds)
+    const xdsAddress = values['xds-address'];
+    if (!xdsAddress)
       throw new TrellisError(
         'TRELLIS_INVALID_ARGUMENT',
-        "--xds HOST:PORT is required; run 'trellis proxy --help'",
+        "--xds-address HOST:PORT is required (the control plane's xDS port, e.g. 127.0.0.1:15010); run 'trellis proxy --help'",
       );
-    const xds = parseAddress('xds', values.xds);
+    const xds = parseAddress('xds-address', xdsAddress);
+    await checkResolvable('xds-address', xds);
     const mode = values.mode;
     if (mode !== 'sidecar' && mode !== 'gateway') {
       throw new TrellisError(
@@ -172,8 +183,7 @@ export const command: Command = {
       clock: systemClock,
       random: systemRandom,
       logger,
-      onConnected: () =>
-        io.stdout(`proxy ${bootstrap.nodeId}: connected to control plane ${values.xds ?? ''}\n`),
+      onConnected: () => io.stdout(`proxy ${bootstrap.nodeId}: connected to control plane ${xdsAddress}\n`),
       onReady: () => {
         const s = proxy.snapshot();
         const p = proxy.listeners.ports;
@@ -213,7 +223,7 @@ export const command: Command = {
       certificates?.close();
       throw err;
     }
-    io.stdout(`proxy ${bootstrap.nodeId}: connecting to ${values.xds}\n`);
+    io.stdout(`proxy ${bootstrap.nodeId}: connecting to ${xdsAddress}\n`);
     const sig = await stopping;
     io.stdout(`proxy: ${sig}, draining\n`);
     await proxy.stop(drainMs);

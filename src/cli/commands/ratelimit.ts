@@ -24,8 +24,9 @@ Flags:
   --control-plane URL        instead of --config: poll URL/v1/ratelimit/config (e.g. http://127.0.0.1:15014)
   --poll-interval DURATION   how often to poll the control plane (default 2s)
   --grpc-impl fast|grpc-js   gRPC server: the hand-written fast one (default) or @grpc/grpc-js
-  --grpc-address HOST:PORT   gRPC listen address (default 127.0.0.1:8081)
-  --http-address HOST:PORT   /metrics, /ready, /config (default 127.0.0.1:8080)
+  --grpc-address HOST:PORT   gRPC listen address (default 127.0.0.1:8081; --grpc-port N: 127.0.0.1:N)
+  --http-address HOST:PORT   /metrics, /ready, /config (default 127.0.0.1:6070, the debug port of
+                             envoyproxy/ratelimit; 8080 is bookinfo's gateway; --http-port N)
   --redis URL                keep counters in Redis, e.g. redis://127.0.0.1:6379 (default: memory)
   --redis-cluster H:P,...    keep counters in a Redis Cluster (seed nodes)
   --redis-timeout-ms N       fail a Redis call after N ms (default 1000)
@@ -43,8 +44,8 @@ export const command: Command = {
       'control-plane': { type: 'string' },
       'poll-interval': { type: 'string', default: '2s' },
       'grpc-impl': { type: 'string', default: 'fast' },
-      'grpc-address': { type: 'string', default: '127.0.0.1:8081' },
-      'http-address': { type: 'string', default: '127.0.0.1:8080' },
+      'grpc-address': { type: 'string', default: '127.0.0.1:8081', address: true, portAlias: 'grpc-port' },
+      'http-address': { type: 'string', default: '127.0.0.1:6070', address: true, portAlias: 'http-port' },
       redis: { type: 'string' },
       'redis-cluster': { type: 'string' },
       'redis-timeout-ms': { type: 'string' },

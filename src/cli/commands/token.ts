@@ -32,7 +32,7 @@ control plane's default). The control plane must have started once with it (it m
 
 Example:
   trellis token create --namespace vms --service-account billing --config ./mesh --ttl 30m > join.jwt
-  trellis proxy --xds 10.0.0.5:15010 --namespace vms --credential-file join.jwt`;
+  trellis proxy --xds-address 10.0.0.5:15010 --namespace vms --credential-file join.jwt`;
 
 export const command: Command = {
   name: 'token',
@@ -40,7 +40,7 @@ export const command: Command = {
   usage: USAGE,
   async run(argv, io) {
     const { values, positionals } = parseFlags('token', argv, {
-      namespace: { type: 'string' },
+      namespace: { type: 'string', short: 'n' },
       'service-account': { type: 'string' },
       'state-dir': { type: 'string' },
       config: { type: 'string' },

@@ -1,15 +1,14 @@
-import { createRequire } from 'node:module';
 import type { Command } from '../command.js';
-
-const require = createRequire(import.meta.url);
+import { parseFlags } from '../args.js';
+import { trellisVersion } from '../version-info.js';
 
 export const command: Command = {
   name: 'version',
-  summary: 'Print the Trellis version.',
+  summary: 'Print the Trellis version (also trellis --version, -v).',
   usage: 'Usage: trellis version',
-  async run(_argv, io) {
-    const pkg = require('../../../package.json') as { version: string };
-    io.stdout(`trellis ${pkg.version}\n`);
+  async run(argv, io) {
+    parseFlags('version', argv, {});
+    io.stdout(`trellis ${trellisVersion()}\n`);
     return 0;
   },
 };
