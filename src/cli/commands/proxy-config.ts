@@ -5,6 +5,7 @@ import { parseFlags } from '../args.js';
 import { configRequest, expectOk, type ListResponse } from '../config-client.js';
 import { nodeInfo, readConfigDump, type DumpResources, type Json } from '../config-dump.js';
 import { controlPlaneUrl } from '../http-client.js';
+import { findProxy } from '../connected-proxies.js';
 import {
   allRouteConfigs,
   renderAdminEndpoints,
@@ -28,8 +29,9 @@ Shows one proxy's xDS configuration in the tables 'istioctl proxy-config' prints
   secret      RESOURCE NAME, TYPE, STATUS, VALID CERT, SERIAL NUMBER, NOT AFTER, NOT BEFORE,
               IDENTITY (the SPIFFE URI SAN of a chain's leaf, the subject of each trusted root)
 
-By default it asks the control plane what it last sent to PROXY (/debug/config_dump?proxy=PROXY;
-'trellis proxy-status' lists the ids), and names the DestinationRule / VirtualService behind
+PROXY is a workload name (productpage-v1), NAME.NAMESPACE, a full xDS id or a unique prefix of
+one ('trellis proxy-status' lists them). By default it asks the control plane what it last sent
+to PROXY (/debug/config_dump?proxy=ID), and names the DestinationRule / VirtualService behind
 each cluster and route. With --admin it reads the proxy's own admin endpoint instead (its
 /config_dump, and /clusters for endpoint health and outlier ejections): what it accepted.
 
@@ -43,7 +45,7 @@ so only --admin shows them; from the control plane 'secret' lists what it sent (
 
 Example:
   trellis proxy-config secret --admin http://127.0.0.1:15000
-  trellis proxy-config routes sidecar~127.0.0.1~productpage-v1.default~default.svc.cluster.local`;
+  trellis proxy-config routes productpage-v1`;
 
 const TYPES = ['clusters', 'listeners', 'routes', 'endpoints', 'secrets'] as const;
 type ConfigType = (typeof TYPES)[number];
@@ -173,11 +175,8 @@ export const command: Command = {
         mesh = await meshConfig(controlPlaneUrl(values['control-plane'], io.env), dump.nodeId);
     } else {
       const base = controlPlaneUrl(values['control-plane'], io.env);
-      const r = await configRequest(
-        base,
-        'GET',
-        `/debug/config_dump?proxy=${encodeURIComponent(proxy ?? '')}`,
-      );
+      const id = (await findProxy(base, proxy ?? '')).proxy;
+      const r = await configRequest(base, 'GET', `/debug/config_dump?proxy=${encodeURIComponent(id)}`);
       raw = expectOk<unknown>(r, 'config dump');
       if (type === 'secrets') {
         io.stderr(
@@ -186,7 +185,7 @@ export const command: Command = {
         return printSecrets(raw, values.output, io);
       }
       dump = readConfigDump(raw);
-      dump.nodeId ??= proxy;
+      dump.nodeId ??= id;
       mesh = await meshConfig(base, dump.nodeId);
     }
     if (values.output === 'json') io.stdout(JSON.stringify(rawSection(type, dump), null, 2) + '\n');
