@@ -45,7 +45,7 @@ import type { OriginalDestinationReader } from './listener/outbound-capture.js';
 import { ClusterManager } from './upstream/cluster-manager.js';
 import { SecretResolver } from './identity/secret-resolver.js';
 import { AdsClient } from './xds-client/ads-client.js';
-import { nodeMessage, type ProxyBootstrap } from './xds-client/bootstrap.js';
+import { nodeMessage, setAdminAddress, type NodeMsg, type ProxyBootstrap } from './xds-client/bootstrap.js';
 
 export interface ProxyOptions {
   xds: string;
@@ -95,6 +95,7 @@ export class TrellisProxy {
   private readonly admin: AdminServer;
   private readonly accessLogs: AccessLogWriter;
   private readonly rateLimits: RateLimitClient;
+  private readonly node: NodeMsg;
   private snapshotValue: ProxyConfigSnapshot;
   private readyFlag = false;
   adminPort = 0;
@@ -108,6 +109,7 @@ export class TrellisProxy {
     this.accessLogs = new AccessLogWriter(opts.accessLogStdout);
     this.rateLimits = new RateLimitClient(this.clusters);
     const node = nodeMessage(opts.bootstrap, opts.version);
+    this.node = node;
     this.ads = new AdsClient({
       server: opts.xds,
       node,
@@ -166,6 +168,7 @@ export class TrellisProxy {
       return;
     }
     this.adminPort = await this.admin.listen(this.opts.adminAddress, this.opts.adminPort);
+    setAdminAddress(this.node, this.opts.adminAddress, this.adminPort);
     await this.listeners.start();
     this.ads.start();
   }
