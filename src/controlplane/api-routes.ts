@@ -17,6 +17,9 @@ import { trellisVersion } from './build-info.js';
  *                                            warnings about accepted config (problems with
  *                                            severity "warning", source {kind, namespace, name, file?})
  *   GET  /debug/registry                     services and endpoints in the index
+ *   GET  /v1/services                        the same, versioned: {version, services: [{hostname,
+ *                                            namespace, ports, ..., source, endpoints: [...]}]}
+ *                                            (trellis get services|workloads|endpoints)
  *   POST /v1/registrations                   register an instance (JSON Registration) -> {id}
  *   POST /v1/registrations/:id/heartbeat     keep it alive
  *   DELETE /v1/registrations/:id             deregister
@@ -52,6 +55,15 @@ export function buildApi(views: ApiViews, logger: Logger): HttpRouter {
       const snap = debug.registry();
       return {
         json: snap.services.map((s) => ({ ...s, endpoints: snap.endpoints(s.hostname) })),
+      };
+    })
+    .on('GET', '/v1/services', () => {
+      const snap = debug.registry();
+      return {
+        json: {
+          version: snap.version,
+          services: snap.services.map((s) => ({ ...s, endpoints: snap.endpoints(s.hostname) })),
+        },
       };
     })
     .on('GET', '/v1/registrations', () => ({ json: registrations.list() }))
