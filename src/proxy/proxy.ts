@@ -150,6 +150,7 @@ export class TrellisProxy {
       dataPlane: localDataPlane(this.clusters, this.stats),
       xds: () => this.ads.stats,
       logger: opts.logger.child('admin'),
+      accessLog: this.accessLogs,
       workloadCertificate: () => opts.workloadCertificates?.current(),
     });
   }
