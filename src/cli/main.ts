@@ -13,6 +13,7 @@ const COMMANDS: Record<string, Loader> = {
   apply: async () => (await import('./commands/apply.js')).command,
   'control-plane': async () => (await import('./commands/control-plane.js')).command,
   delete: async () => (await import('./commands/delete.js')).command,
+  describe: async () => (await import('./commands/describe.js')).command,
   get: async () => (await import('./commands/get.js')).command,
   proxy: async () => (await import('./commands/proxy.js')).command,
   'proxy-config': async () => (await import('./commands/proxy-config.js')).command,
