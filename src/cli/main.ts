@@ -19,7 +19,9 @@ const COMMANDS: Record<string, Loader> = {
   'proxy-config': async () => (await import('./commands/proxy-config.js')).command,
   'proxy-status': async () => (await import('./commands/proxy-status.js')).command,
   ratelimit: async () => (await import('./commands/ratelimit.js')).command,
+  stat: async () => (await import('./commands/stat.js')).command,
   token: async () => (await import('./commands/token.js')).command,
+  top: async () => (await import('./commands/top.js')).command,
   up: async () => (await import('./commands/up.js')).command,
   version: async () => (await import('./commands/version.js')).command,
 };
