@@ -20,6 +20,7 @@ const COMMANDS: Record<string, Loader> = {
   'proxy-status': async () => (await import('./commands/proxy-status.js')).command,
   ratelimit: async () => (await import('./commands/ratelimit.js')).command,
   stat: async () => (await import('./commands/stat.js')).command,
+  tap: async () => (await import('./commands/tap.js')).command,
   token: async () => (await import('./commands/token.js')).command,
   top: async () => (await import('./commands/top.js')).command,
   up: async () => (await import('./commands/up.js')).command,

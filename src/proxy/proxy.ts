@@ -151,6 +151,7 @@ export class TrellisProxy {
       xds: () => this.ads.stats,
       logger: opts.logger.child('admin'),
       accessLog: this.accessLogs,
+      streams: this.accessLogs,
       workloadCertificate: () => opts.workloadCertificates?.current(),
     });
   }

@@ -1,7 +1,7 @@
 /**
  * The admin endpoint (default :15000), Envoy's paths: /ready, /config_dump, /clusters,
- * /stats/prometheus, /server_info; and two runtime switches (logging.ts): /logging (Envoy's) and
- * /access_log (Trellis's). Bind it to loopback in production: it can change the proxy's logging.
+ * /stats/prometheus, /server_info; two runtime switches (logging.ts): /logging (Envoy's) and
+ * /access_log (Trellis's); and /tap (tap.ts), live requests as NDJSON. Bind it to loopback in production: it can change the proxy's logging.
  *
  * /clusters, /stats (the cluster lines) and /stats/prometheus come from a `DataPlaneView`: this
  * process's ClusterManager and IstioStats (`localDataPlane`), or, with `trellis proxy
@@ -19,6 +19,7 @@ import { errorMessage } from '../../core/errors.js';
 import { answerMalformedRequests } from '../../core/http-errors.js';
 import { createLogger, type Logger } from '../../core/logger.js';
 import { accessLogRoute, loggingRoute, type AccessLogHandle } from './logging.js';
+import { TapHub, serveTap, type StreamObserverSlot } from './tap.js';
 
 /** What the data path shows the admin; a promise when it must be asked for (workers). */
 export interface DataPlaneView {
@@ -45,6 +46,8 @@ export interface AdminState {
   logger?: Logger;
   /** The access log switch (POST /access_log?state=); absent: the route answers 404. */
   accessLog?: AccessLogHandle;
+  /** Where GET /tap observes finished streams (tap.ts); absent: the route answers 404. */
+  streams?: StreamObserverSlot;
   /** The workload's own certificate (SDS `default` / `ROOTCA` in the secrets dump), when it has one. */
   workloadCertificate?: () => WorkloadCertificate | undefined;
 }
@@ -115,9 +118,11 @@ export function clusterStatsText(clusters: ClusterManager): string {
 export class AdminServer {
   private readonly server: http.Server;
   private readonly logger: Logger;
+  private readonly taps: TapHub | undefined;
 
   constructor(private readonly state: AdminState) {
     this.logger = state.logger ?? createLogger('proxy.admin');
+    this.taps = state.streams ? new TapHub(state.streams) : undefined;
     this.server = http.createServer((req, res) => this.handle(req, res));
     answerMalformedRequests(this.server, 'text');
   }
@@ -183,6 +188,9 @@ export class AdminServer {
         const r = loggingRoute(req.method ?? 'GET', new URLSearchParams(search ?? ''), this.logger);
         return text(r.status, r.body);
       }
+      case '/tap':
+        if (!this.taps) return text(404, 'this proxy has no tap (a --concurrency primary: tap a worker)\n');
+        return serveTap(this.taps, new URLSearchParams(search ?? ''), res);
       case '/access_log': {
         if (!this.state.accessLog)
           return text(
@@ -211,12 +219,13 @@ export class AdminServer {
       default:
         return text(
           404,
-          'admin paths: /ready /config_dump /clusters /stats /stats/prometheus /server_info /logging /access_log\n',
+          'admin paths: /ready /config_dump /clusters /stats /stats/prometheus /server_info /logging /access_log /tap\n',
         );
     }
   }
 
   async close(): Promise<void> {
+    this.taps?.close();
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }

@@ -106,10 +106,13 @@ export class AccessLogWriter {
   private readonly files = new Map<string, fs.WriteStream>();
   /** See AccessLogSwitch. */
   state: AccessLogSwitch = 'config';
+  /** Sees every finished stream first, whatever the switch (the admin's tap, only while tapped). */
+  observer: ((info: StreamInfo) => void) | undefined = undefined;
 
   constructor(private readonly stdout: AccessLogSink = { write: (l) => void process.stdout.write(l) }) {}
 
   log(configs: readonly AccessLogConfig[], info: StreamInfo): void {
+    this.observer?.(info);
     if (this.state === 'off') return;
     if (configs.length === 0 && this.state === 'on') configs = FORCED;
     for (const c of configs) {
