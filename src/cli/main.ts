@@ -11,6 +11,7 @@ type Loader = () => Promise<Command>;
 const COMMANDS: Record<string, Loader> = {
   analyze: async () => (await import('./commands/analyze.js')).command,
   apply: async () => (await import('./commands/apply.js')).command,
+  check: async () => (await import('./commands/check.js')).command,
   'control-plane': async () => (await import('./commands/control-plane.js')).command,
   delete: async () => (await import('./commands/delete.js')).command,
   describe: async () => (await import('./commands/describe.js')).command,
