@@ -12,6 +12,7 @@ const COMMANDS: Record<string, Loader> = {
   analyze: async () => (await import('./commands/analyze.js')).command,
   apply: async () => (await import('./commands/apply.js')).command,
   check: async () => (await import('./commands/check.js')).command,
+  completion: async () => (await import('./commands/completion.js')).command,
   'control-plane': async () => (await import('./commands/control-plane.js')).command,
   delete: async () => (await import('./commands/delete.js')).command,
   describe: async () => (await import('./commands/describe.js')).command,
