@@ -59,6 +59,18 @@ const cases: {
   { name: 'the wrong namespace', query: 'productpage-v1.staging', reason: 'unknown' },
   { name: 'a name in another case', query: 'ProductPage-v1', reason: 'unknown' },
   { name: 'the empty name', query: '', reason: 'unknown' },
+  {
+    name: 'an exact id wins over a longer id it is a prefix of',
+    query: PP,
+    list: [{ proxy: `${PP}-canary` }, { proxy: PP }],
+    id: PP,
+  },
+  {
+    name: "the id's NAME.NAMESPACE also names a proxy whose metadata says another workload name",
+    query: 'productpage-v1.default',
+    list: [{ proxy: PP, namespace: 'default', workloadName: 'productpage' }],
+    id: PP,
+  },
   { name: 'nothing connected', query: 'productpage-v1', list: [], reason: 'none-connected' },
 ];
 
@@ -83,7 +95,7 @@ for (const c of cases) {
 }
 
 test('resolveProxyName: candidates are listed sorted, with short names, at most ten', () => {
-  const many = Array.from({ length: 12 }, (_, i) => ({
+  const many = Array.from({ length: 12 }, (_, i) => 11 - i).map((i) => ({
     proxy: `sidecar~10.0.0.${i}~app-${String(i).padStart(2, '0')}.default~default.svc.cluster.local`,
     namespace: 'default',
     workloadName: `app-${String(i).padStart(2, '0')}`,
@@ -99,6 +111,9 @@ test('resolveProxyName: candidates are listed sorted, with short names, at most 
   assert.match(lines[1] ?? '', /^ {2}app-00\.default\s+sidecar~10\.0\.0\.0~app-00/);
   assert.equal(lines.length, 12);
   assert.equal(lines[11], '  ... and 2 more');
+  const ten = resolveProxyName('nope', many.slice(0, 10));
+  assert.equal(ten.ok ? '' : ten.message.split('\n').length, 11, 'ten listed, no "and 0 more"');
+  assert.match(ten.ok ? '' : ten.message, /~default\.svc\.cluster\.local$/);
 });
 
 test('shortName: metadata first, then the id, then the id itself', () => {
@@ -108,6 +123,7 @@ test('shortName: metadata first, then the id, then the id itself', () => {
   );
   assert.equal(shortName({ proxy: GW }), 'istio-ingressgateway.istio-system');
   assert.equal(shortName({ proxy: 'my-envoy' }), 'my-envoy.default');
+  assert.equal(shortName({ proxy: 'a~b~c.x' }), 'a~b~c.x.default'); // three parts: not Istio's form
   assert.equal(
     shortName({ proxy: 'grpc~1.2.3.4~client~x', workloadName: '', namespace: '' }),
     'client.default',
