@@ -222,6 +222,20 @@ test("proxy-config log changes a running proxy's log level and access log, by na
     logger.child('x').info('hidden at warning');
     assert.deepEqual(logLines, []);
 
+    // A change by GET (a crawler, a browser preload, an <img> on a page) is refused; so is a
+    // malformed tap query. Nothing changes.
+    const admin = `http://127.0.0.1:${proxy.adminPort}`;
+    const byGet = await fetch(`${admin}/logging?level=debug`);
+    assert.equal(byGet.status, 405);
+    assert.match(await byGet.text(), /needs POST \/logging\?level=LEVEL/);
+    assert.equal((await fetch(`${admin}/access_log?state=on`)).status, 405);
+    assert.equal(logger.level, 'warn');
+    await request();
+    assert.equal(accessLines.length, 1, 'still off');
+    const badTap = await fetch(`${admin}/tap?max=-1`);
+    assert.equal(badTap.status, 400);
+    assert.match(await badTap.text(), /max="-1": expected a whole number/);
+
     // Bad values are usage errors; nothing is changed.
     const bad = await runTrellis(['proxy-config', 'log', 'productpage-1', '--level', 'loud', ...cp]);
     assert.equal(bad.code, 2);
