@@ -90,6 +90,20 @@ export function nodeInfo(id: string | undefined): { type: string; namespace: str
   return { type: parts[0] ?? 'sidecar', namespace };
 }
 
+/** `outbound|9080|v1|reviews.default.svc.cluster.local` -> its parts (Istio's cluster names). */
+export function parseClusterName(name: string): {
+  direction: string;
+  port: string;
+  subset: string;
+  fqdn: string;
+} {
+  const p = name.split('|');
+  if (p.length === 4 && (p[0] === 'outbound' || p[0] === 'inbound')) {
+    return { direction: p[0], port: p[1] ?? '', subset: p[2] ?? '', fqdn: p[3] ?? '' };
+  }
+  return { direction: '', port: '', subset: '', fqdn: name };
+}
+
 /** The HTTP connection manager or TCP proxy config of a network filter, whatever its shape. */
 export function typedConfig(filter: Json): Json {
   return obj(filter.typedConfig ?? filter.typed_config);

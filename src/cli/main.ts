@@ -5,7 +5,7 @@ import { didYouMean } from './did-you-mean.js';
 import { FLAG_VOCABULARY } from './flag-vocabulary.js';
 import { portClashMessage } from './port-clash.js';
 import { withRunContext, type RunContext } from './run-context.js';
-import { trellisVersion } from './version-info.js';
+import { trellisVersion } from '../controlplane/build-info.js';
 
 type Loader = () => Promise<Command>;
 
@@ -16,14 +16,20 @@ type Loader = () => Promise<Command>;
 const COMMANDS: Record<string, Loader> = {
   analyze: async () => (await import('./commands/analyze.js')).command,
   apply: async () => (await import('./commands/apply.js')).command,
+  check: async () => (await import('./commands/check.js')).command,
+  completion: async () => (await import('./commands/completion.js')).command,
   'control-plane': async () => (await import('./commands/control-plane.js')).command,
   delete: async () => (await import('./commands/delete.js')).command,
+  describe: async () => (await import('./commands/describe.js')).command,
   get: async () => (await import('./commands/get.js')).command,
   proxy: async () => (await import('./commands/proxy.js')).command,
   'proxy-config': async () => (await import('./commands/proxy-config.js')).command,
   'proxy-status': async () => (await import('./commands/proxy-status.js')).command,
   ratelimit: async () => (await import('./commands/ratelimit.js')).command,
+  stat: async () => (await import('./commands/stat.js')).command,
+  tap: async () => (await import('./commands/tap.js')).command,
   token: async () => (await import('./commands/token.js')).command,
+  top: async () => (await import('./commands/top.js')).command,
   up: async () => (await import('./commands/up.js')).command,
   version: async () => (await import('./commands/version.js')).command,
 };

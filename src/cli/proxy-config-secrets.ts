@@ -106,3 +106,35 @@ export function renderSecrets(entries: readonly SecretEntry[], nowMs: number): s
     entries.flatMap((e) => secretRows(e, nowMs)),
   );
 }
+
+/** Each certificate a proxy holds (a chain's leaf, every root of a bundle) and when it expires. */
+export function certificateExpiries(
+  entries: readonly SecretEntry[],
+): { secret: string; type: 'Cert Chain' | 'CA'; subject: string; notAfterMs: number }[] {
+  const out: { secret: string; type: 'Cert Chain' | 'CA'; subject: string; notAfterMs: number }[] = [];
+  for (const e of entries) {
+    if (e.secret === undefined || e.status !== 'ACTIVE') continue;
+    const tls = e.secret.tlsCertificate ?? e.secret.tls_certificate;
+    const validation = e.secret.validationContext ?? e.secret.validation_context;
+    const type = tls !== undefined ? 'Cert Chain' : validation !== undefined ? 'CA' : undefined;
+    if (type === undefined) continue;
+    const source =
+      type === 'Cert Chain'
+        ? obj(obj(tls).certificateChain ?? obj(tls).certificate_chain)
+        : obj(obj(validation).trustedCa ?? obj(validation).trusted_ca);
+    const text = dataSourceText(source);
+    if (text === undefined) continue;
+    const certs = parseCertificates(text);
+    if (!certs.ok) continue;
+    for (const c of type === 'Cert Chain' ? certs.value.slice(0, 1) : certs.value) {
+      const uri = /(?:^|, )URI:([^,\s]+)/.exec(c.subjectAltName ?? '')?.[1];
+      out.push({
+        secret: e.name,
+        type,
+        subject: uri ?? ((c.subject as string | undefined) ?? '').replace(/\n/g, ', '),
+        notAfterMs: Date.parse(c.validTo),
+      });
+    }
+  }
+  return out;
+}

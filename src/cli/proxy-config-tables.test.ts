@@ -89,20 +89,32 @@ test('listeners: address, port, chain match and where the traffic goes', () => {
 
 test('routes: RDS and inline route configs, per route, with the VirtualService for outbound hosts', () => {
   assert.deepEqual(lines(render('routes', cpDump, mesh)), [
-    ['NAME', 'VHOST NAME', 'DOMAINS', 'MATCH', 'VIRTUAL SERVICE'],
+    ['NAME', 'VHOST NAME', 'DOMAINS', 'MATCH', 'DESTINATION', 'POLICY', 'VIRTUAL SERVICE'],
     [
       '9080',
       'productpage.default.svc.cluster.local:9080',
       'productpage, productpage.default + 2 more...',
       '/*',
+      'productpage:9080',
+      'retries 2',
       '-',
     ],
-    ['9080', 'ratings.default.svc.cluster.local:9080', 'ratings, ratings.default + 2 more...', '/*', '-'],
+    [
+      '9080',
+      'ratings.default.svc.cluster.local:9080',
+      'ratings, ratings.default + 2 more...',
+      '/*',
+      'ratings:9080',
+      'retries 2',
+      '-',
+    ],
     [
       '9080',
       'reviews.default.svc.cluster.local:9080',
       'reviews, reviews.default + 2 more...',
       '/* [end-user=jason]',
+      'reviews:9080|v2',
+      'retries 2',
       'reviews.default',
     ],
     [
@@ -110,9 +122,11 @@ test('routes: RDS and inline route configs, per route, with the VirtualService f
       'reviews.default.svc.cluster.local:9080',
       'reviews, reviews.default + 2 more...',
       '/*',
+      'v1 90%, v3 10%',
+      'retries 2',
       'reviews.default',
     ],
-    ['inbound|9080||', 'inbound|http|9080', '*', '/*', '-'],
+    ['inbound|9080||', 'inbound|http|9080', '*', '/*', 'inbound|9080||', '-', '-'],
   ]);
 });
 

@@ -7,7 +7,10 @@
  * resources the control plane serves (passed in as `config`) by host, as the translation does.
  */
 import type { Resource } from '../api/resource.js';
-import { arr, obj, typedConfig, type Json } from './config-dump.js';
+import { arr, obj, parseClusterName, typedConfig, type Json } from './config-dump.js';
+import { routeDestination, routePolicy } from './proxy-config-route-policy.js';
+
+export { parseClusterName };
 import { formatTable } from './table.js';
 
 export interface MeshConfig {
@@ -19,20 +22,6 @@ export interface MeshConfig {
 }
 
 const str = (v: unknown): string => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : '');
-
-/** `outbound|9080|v1|reviews.default.svc.cluster.local` -> its parts (Istio's cluster names). */
-export function parseClusterName(name: string): {
-  direction: string;
-  port: string;
-  subset: string;
-  fqdn: string;
-} {
-  const p = name.split('|');
-  if (p.length === 4 && (p[0] === 'outbound' || p[0] === 'inbound')) {
-    return { direction: p[0], port: p[1] ?? '', subset: p[2] ?? '', fqdn: p[3] ?? '' };
-  }
-  return { direction: '', port: '', subset: '', fqdn: name };
-}
 
 /** A config host as the translation reads it: short names live in the resource's namespace. */
 function expandHost(host: string, namespace: string, suffix: string): string {
@@ -188,12 +177,17 @@ export function renderRoutes(routeConfigs: readonly Json[], mesh?: MeshConfig): 
           str(vh.name),
           describeDomains(domains),
           describeRouteMatch(obj(route.match)),
+          routeDestination(route),
+          routePolicy(route),
           fromIstioMetadata(route) ?? vs ?? '-',
         ]);
       }
     }
   }
-  return formatTable(['NAME', 'VHOST NAME', 'DOMAINS', 'MATCH', 'VIRTUAL SERVICE'], rows);
+  return formatTable(
+    ['NAME', 'VHOST NAME', 'DOMAINS', 'MATCH', 'DESTINATION', 'POLICY', 'VIRTUAL SERVICE'],
+    rows,
+  );
 }
 
 function endpointRow(lb: Json, cluster: string): string[] {

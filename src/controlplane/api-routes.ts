@@ -4,10 +4,12 @@ import type { Registration } from '../registry/service-index.js';
 import type { ApiViews } from './api-views.js';
 import { registerConfigRoutes } from './config-routes.js';
 import { HttpRouter } from './http-server.js';
+import { trellisVersion } from './build-info.js';
 
 /**
  * The control plane's HTTP API (default 127.0.0.1:15014):
  *   GET  /ready                              200 once serving
+ *   GET  /version                            {version, node}: this control plane's build
  *   GET  /metrics                            Prometheus text
  *   GET  /debug/syncz                        per connected proxy and type: sent/ACKed versions, NACKs
  *   GET  /debug/config_dump?proxy=ID         what that proxy was last sent
@@ -15,6 +17,9 @@ import { HttpRouter } from './http-server.js';
  *                                            warnings about accepted config (problems with
  *                                            severity "warning", source {kind, namespace, name, file?})
  *   GET  /debug/registry                     services and endpoints in the index
+ *   GET  /v1/services                        the same, versioned: {version, services: [{hostname,
+ *                                            namespace, ports, ..., source, endpoints: [...]}]}
+ *                                            (trellis get services|workloads|endpoints)
  *   POST /v1/registrations                   register an instance (JSON Registration) -> {id}
  *   POST /v1/registrations/:id/heartbeat     keep it alive
  *   DELETE /v1/registrations/:id             deregister
@@ -27,6 +32,7 @@ export function buildApi(views: ApiViews, logger: Logger): HttpRouter {
   const router = new HttpRouter(logger);
   router
     .on('GET', '/ready', () => (debug.isReady() ? { text: 'ready\n' } : { status: 503, text: 'starting\n' }))
+    .on('GET', '/version', () => ({ json: { version: trellisVersion(), node: process.version } }))
     .on('GET', '/metrics', () => ({ text: debug.renderMetrics(), contentType: 'text/plain; version=0.0.4' }))
     .on('GET', '/debug/syncz', () => ({ json: debug.proxyStatus() }))
     .on('GET', '/debug/config_dump', (req) => {
@@ -49,6 +55,15 @@ export function buildApi(views: ApiViews, logger: Logger): HttpRouter {
       const snap = debug.registry();
       return {
         json: snap.services.map((s) => ({ ...s, endpoints: snap.endpoints(s.hostname) })),
+      };
+    })
+    .on('GET', '/v1/services', () => {
+      const snap = debug.registry();
+      return {
+        json: {
+          version: snap.version,
+          services: snap.services.map((s) => ({ ...s, endpoints: snap.endpoints(s.hostname) })),
+        },
       };
     })
     .on('GET', '/v1/registrations', () => ({ json: registrations.list() }))

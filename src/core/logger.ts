@@ -20,13 +20,23 @@ export interface LoggerOptions {
 }
 
 export class Logger {
-  private readonly min: number;
-
   constructor(
     readonly component: string,
     private readonly options: Required<LoggerOptions>,
-  ) {
-    this.min = ORDER[options.level];
+  ) {}
+
+  private get min(): number {
+    return ORDER[this.options.level];
+  }
+
+  /** The level of this logger and every logger it shares a root with (children included). */
+  get level(): LogLevel {
+    return this.options.level;
+  }
+
+  /** Changes the level at runtime for the whole tree (the proxy's admin `POST /logging?level=`). */
+  setLevel(level: LogLevel): void {
+    this.options.level = level;
   }
 
   child(component: string): Logger {

@@ -46,7 +46,7 @@ import { ClusterManager } from './upstream/cluster-manager.js';
 import type { HostLookup } from './upstream/dns-cache.js';
 import { SecretResolver } from './identity/secret-resolver.js';
 import { AdsClient } from './xds-client/ads-client.js';
-import { nodeMessage, type ProxyBootstrap } from './xds-client/bootstrap.js';
+import { nodeMessage, setAdminAddress, type NodeMsg, type ProxyBootstrap } from './xds-client/bootstrap.js';
 
 export interface ProxyOptions {
   xds: string;
@@ -98,6 +98,7 @@ export class TrellisProxy {
   private readonly admin: AdminServer;
   private readonly accessLogs: AccessLogWriter;
   private readonly rateLimits: RateLimitClient;
+  private readonly node: NodeMsg;
   private snapshotValue: ProxyConfigSnapshot;
   private readyFlag = false;
   adminPort = 0;
@@ -111,6 +112,7 @@ export class TrellisProxy {
     this.accessLogs = new AccessLogWriter(opts.accessLogStdout);
     this.rateLimits = new RateLimitClient(this.clusters);
     const node = nodeMessage(opts.bootstrap, opts.version);
+    this.node = node;
     this.ads = new AdsClient({
       server: opts.xds,
       node,
@@ -151,6 +153,8 @@ export class TrellisProxy {
       dataPlane: localDataPlane(this.clusters, this.stats),
       xds: () => this.ads.stats,
       logger: opts.logger.child('admin'),
+      accessLog: this.accessLogs,
+      streams: this.accessLogs,
       workloadCertificate: () => opts.workloadCertificates?.current(),
     });
   }
@@ -169,6 +173,7 @@ export class TrellisProxy {
       return;
     }
     this.adminPort = await this.admin.listen(this.opts.adminAddress, this.opts.adminPort);
+    setAdminAddress(this.node, this.opts.adminAddress, this.adminPort);
     await this.listeners.start();
     this.ads.start();
   }

@@ -6,10 +6,22 @@ import { parseFlags } from '../args.js';
 import { configRequest, expectOk, type ListResponse } from '../config-client.js';
 import { controlPlaneUrl } from '../http-client.js';
 import { renderResources } from '../resource-table.js';
+import { printInventory } from '../get-inventory.js';
+import { inventoryKind } from '../mesh-inventory.js';
 
 const USAGE = `Usage: trellis get KIND [NAME] [-n NAMESPACE | -A] [-o table|wide|yaml|json] [--control-plane URL]
+       trellis get services|workloads|endpoints [NAME] [-n NAMESPACE | -A] [-o table|wide|yaml|json]
 
 Lists the resources the control plane serves, from files and from 'trellis apply'.
+
+services, workloads and endpoints (svc, wl, ep) list the control plane's service index instead:
+  services    NAME (host), PORTS, ENDPOINTS (healthy/all), LOCATION; wide adds RESOLUTION,
+              ADDRESSES, LABELS, SOURCE (the ServiceEntry or registration behind it)
+  workloads   NAME, SERVICES, READY (healthy/all instances), PROXY (connected sidecars);
+              wide adds ADDRESSES, LABELS, PROXY IDS
+  endpoints   ENDPOINT (address:port), SERVICE, PORT, HEALTH, WORKLOAD; wide adds WEIGHT,
+              LOCALITY, LABELS, SERVICE ACCOUNT
+NAME is a service host or its first label (reviews), or a workload name (reviews-v1).
 
 KIND is a kind (VirtualService), its plural (virtualservices), or Istio's short name:
 vs, dr, gw, se, we. Case does not matter.
@@ -23,7 +35,8 @@ vs, dr, gw, se, we. Case does not matter.
 
 Examples:
   trellis get vs -A
-  trellis get dr reviews -o yaml`;
+  trellis get dr reviews -o yaml
+  trellis get endpoints reviews -o wide`;
 
 const FORMATS = ['table', 'wide', 'yaml', 'json'] as const;
 
@@ -49,9 +62,18 @@ export const command: Command = {
         `-o ${JSON.stringify(values.output)}: expected one of ${FORMATS.join(', ')}`,
       );
     }
-    const all = values['all-namespaces'] && name === undefined;
     const namespace = values.namespace ?? 'default';
     const base = controlPlaneUrl(values['control-plane'], io.env);
+    const inventory = inventoryKind(kind);
+    if (inventory !== undefined) {
+      return printInventory(inventory, name, {
+        base,
+        namespace: values['all-namespaces'] ? undefined : namespace,
+        output,
+        io,
+      });
+    }
+    const all = values['all-namespaces'] && name === undefined;
     const k = encodeURIComponent(kind);
 
     let response: ListResponse;

@@ -40,7 +40,7 @@ test('proxy-config clusters and routes PROXY read what the control plane sent, n
     assert.equal(routes.code, 0, routes.stderr);
     assert.match(
       routes.stdout,
-      /\n9080\s+reviews\.default\.svc\.cluster\.local:9080\s+.*\/\* \[end-user=jason\]\s+reviews\.default\n/,
+      /\n9080\s+reviews\.default\.svc\.cluster\.local:9080\s+.*\/\* \[end-user=jason\]\s+reviews:9080\|v2\s+retries 2\s+reviews\.default\n/,
     );
 
     // Secrets from the control plane: what it sent (none here), and where the proxy's own are.
@@ -60,7 +60,10 @@ test('proxy-config clusters and routes PROXY read what the control plane sent, n
       mesh.httpUrl,
     ]);
     assert.equal(unknown.code, 1);
-    assert.match(unknown.stderr, /no connected proxy "nobody"; see \/debug\/syncz/);
+    assert.match(
+      unknown.stderr,
+      /no connected proxy "nobody"; name a proxy by its workload name, NAME\.NAMESPACE or a prefix of its id\. Connected:\n {2}productpage-v1\.default\s+sidecar~127\.0\.0\.1~productpage-v1/,
+    );
   } finally {
     client.close();
     await mesh.stop();

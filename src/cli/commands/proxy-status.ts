@@ -1,22 +1,10 @@
 import { TrellisError } from '../../core/errors.js';
 import type { Command } from '../command.js';
 import { parseFlags } from '../args.js';
-import { apiGet, controlPlaneUrl } from '../http-client.js';
+import { controlPlaneUrl } from '../http-client.js';
+import { connectedProxies, findProxy, type ConnectedProxy } from '../connected-proxies.js';
 
-interface TypeStatus {
-  status: string;
-  lastSentVersion: string;
-  lastAckedVersion: string;
-  lastNack?: { message: string };
-}
-
-interface ProxyStatus {
-  proxy: string;
-  type: string;
-  namespace: string;
-  mode: string;
-  types: Record<string, TypeStatus>;
-}
+type ProxyStatus = ConnectedProxy;
 
 const COLUMNS = ['CDS', 'LDS', 'EDS', 'RDS', 'SDS'] as const;
 
@@ -58,6 +46,8 @@ export const command: Command = {
   usage: [
     'Usage: trellis proxy-status [PROXY] [--control-plane URL] [-o table|json]',
     '',
+    'PROXY is a workload name (productpage-v1), NAME.NAMESPACE (productpage-v1.default), a full xDS id or',
+    'a unique prefix of one; a name that matches no proxy or several is an error listing them (exit 1).',
     'Reads /debug/syncz from the control plane (default http://127.0.0.1:15014, or $TRELLIS_CONTROL_PLANE).',
     'SYNCED: the proxy ACKed the last config sent; STALE: sent, not yet ACKed; NACK: rejected (the error is listed).',
   ].join('\n'),
@@ -67,17 +57,24 @@ export const command: Command = {
       output: { type: 'string', short: 'o', default: 'table' },
     });
     const base = controlPlaneUrl(values['control-plane'], io.env);
-    let rows = (await apiGet(base, '/debug/syncz')) as ProxyStatus[];
-    if (positionals[0]) rows = rows.filter((r) => r.proxy === positionals[0]);
-    if (values.output === 'json') {
-      io.stdout(JSON.stringify(rows, null, 2) + '\n');
-    } else if (values.output === 'table') {
-      io.stdout(rows.length ? renderProxyStatus(rows) : 'No proxies connected.\n');
-    } else {
+    if (values.output !== 'json' && values.output !== 'table') {
       throw new TrellisError(
         'TRELLIS_INVALID_ARGUMENT',
         `-o ${String(values.output)}: expected table or json`,
       );
+    }
+    if (positionals.length > 1) {
+      throw new TrellisError(
+        'TRELLIS_INVALID_ARGUMENT',
+        `expected at most one PROXY, got ${positionals.length}; run 'trellis proxy-status --help'`,
+      );
+    }
+    const rows: ProxyStatus[] =
+      positionals[0] !== undefined ? [await findProxy(base, positionals[0])] : await connectedProxies(base);
+    if (values.output === 'json') {
+      io.stdout(JSON.stringify(rows, null, 2) + '\n');
+    } else {
+      io.stdout(rows.length ? renderProxyStatus(rows) : 'No proxies connected.\n');
     }
     return 0;
   },

@@ -1,6 +1,7 @@
 /**
  * The admin endpoint (default :15000), Envoy's paths: /ready, /config_dump, /clusters,
- * /stats/prometheus, /server_info. Read-only; bind it to loopback in production.
+ * /stats/prometheus, /server_info; two runtime switches (logging.ts): /logging (Envoy's) and
+ * /access_log (Trellis's); and /tap (tap.ts), live requests as NDJSON. Bind it to loopback in production: it can change the proxy's logging.
  *
  * /clusters, /stats (the cluster lines) and /stats/prometheus come from a `DataPlaneView`: this
  * process's ClusterManager and IstioStats (`localDataPlane`), or, with `trellis proxy
@@ -17,6 +18,8 @@ import { listenOn } from '../../core/net.js';
 import { errorMessage } from '../../core/errors.js';
 import { answerMalformedRequests } from '../../core/http-errors.js';
 import { createLogger, type Logger } from '../../core/logger.js';
+import { accessLogRoute, loggingRoute, type AccessLogHandle } from './logging.js';
+import { TapHub, serveTap, type StreamObserverSlot } from './tap.js';
 
 /** What the data path shows the admin; a promise when it must be asked for (workers). */
 export interface DataPlaneView {
@@ -36,8 +39,15 @@ export interface AdminState {
   node: NodeMsg;
   dataPlane: DataPlaneView;
   xds(): { acks: number; nacks: number; connects: number; lastNack: string };
-  /** Where handler failures are logged; default a `proxy.admin` logger on stderr. */
+  /**
+   * Where handler failures are logged; default a `proxy.admin` logger on stderr. Its level is the
+   * whole proxy's (loggers share their root's): POST /logging?level= changes it.
+   */
   logger?: Logger;
+  /** The access log switch (POST /access_log?state=); absent: the route answers 404. */
+  accessLog?: AccessLogHandle;
+  /** Where GET /tap observes finished streams (tap.ts); absent: the route answers 404. */
+  streams?: StreamObserverSlot;
   /** The workload's own certificate (SDS `default` / `ROOTCA` in the secrets dump), when it has one. */
   workloadCertificate?: () => WorkloadCertificate | undefined;
 }
@@ -108,9 +118,11 @@ export function clusterStatsText(clusters: ClusterManager): string {
 export class AdminServer {
   private readonly server: http.Server;
   private readonly logger: Logger;
+  private readonly taps: TapHub | undefined;
 
   constructor(private readonly state: AdminState) {
     this.logger = state.logger ?? createLogger('proxy.admin');
+    this.taps = state.streams ? new TapHub(state.streams) : undefined;
     this.server = http.createServer((req, res) => this.handle(req, res));
     answerMalformedRequests(this.server, 'text');
   }
@@ -140,7 +152,7 @@ export class AdminServer {
   }
 
   private route(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const path = (req.url ?? '/').split('?')[0];
+    const [path, search] = (req.url ?? '/').split('?', 2) as [string, string | undefined];
     const text = (status: number, body: string, type = 'text/plain') => {
       res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
       res.end(body);
@@ -172,6 +184,26 @@ export class AdminServer {
         const head = controlPlaneStatsText(this.state);
         return later(async () => `${head}\n${await this.state.dataPlane.clusterStats()}`);
       }
+      case '/logging': {
+        const r = loggingRoute(req.method ?? 'GET', new URLSearchParams(search ?? ''), this.logger);
+        return text(r.status, r.body);
+      }
+      case '/tap':
+        if (!this.taps) return text(404, 'this proxy has no tap (a --concurrency primary: tap a worker)\n');
+        return serveTap(this.taps, new URLSearchParams(search ?? ''), res);
+      case '/access_log': {
+        if (!this.state.accessLog)
+          return text(
+            404,
+            'this proxy has no access log switch (a --concurrency primary: set it per worker)\n',
+          );
+        const r = accessLogRoute(
+          req.method ?? 'GET',
+          new URLSearchParams(search ?? ''),
+          this.state.accessLog,
+        );
+        return text(r.status, r.body);
+      }
       case '/stats/prometheus':
         return later(() => this.state.dataPlane.prometheus(), 'text/plain; version=0.0.4');
       case '/server_info':
@@ -187,12 +219,13 @@ export class AdminServer {
       default:
         return text(
           404,
-          'admin paths: /ready /config_dump /clusters /stats /stats/prometheus /server_info\n',
+          'admin paths: /ready /config_dump /clusters /stats /stats/prometheus /server_info /logging /access_log /tap\n',
         );
     }
   }
 
   async close(): Promise<void> {
+    this.taps?.close();
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }

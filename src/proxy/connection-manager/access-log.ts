@@ -93,12 +93,28 @@ export interface AccessLogSink {
 }
 
 /** One open stream per file path, shared by every listener that logs there. */
+/**
+ * The runtime access log switch (admin `POST /access_log?state=`): `config` logs what xDS
+ * configures; `on` also logs every request of a listener that configures none, to stdout in the
+ * default format; `off` writes nothing.
+ */
+export type AccessLogSwitch = 'config' | 'on' | 'off';
+
+const FORCED: readonly AccessLogConfig[] = [{}];
+
 export class AccessLogWriter {
   private readonly files = new Map<string, fs.WriteStream>();
+  /** See AccessLogSwitch. */
+  state: AccessLogSwitch = 'config';
+  /** Sees every finished stream first, whatever the switch (the admin's tap, only while tapped). */
+  observer: ((info: StreamInfo) => void) | undefined = undefined;
 
   constructor(private readonly stdout: AccessLogSink = { write: (l) => void process.stdout.write(l) }) {}
 
   log(configs: readonly AccessLogConfig[], info: StreamInfo): void {
+    this.observer?.(info);
+    if (this.state === 'off') return;
+    if (configs.length === 0 && this.state === 'on') configs = FORCED;
     for (const c of configs) {
       let line = formatAccessLog(c.format ?? DEFAULT_FORMAT, info);
       if (!line.endsWith('\n')) line += '\n';

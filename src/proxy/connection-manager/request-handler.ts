@@ -104,7 +104,7 @@ export async function handleRequest(
     if (body) info.bytesReceived = body.bytesReceived;
     info.durationMs = deps.clock.now() - info.startMs;
     deps.stats.record(info);
-    if (hcm && hcm.accessLogs.length > 0) deps.accessLogs.log(hcm.accessLogs, info);
+    if (hcm) deps.accessLogs.log(hcm.accessLogs, info); // the writer decides (its runtime switch)
   }
 }
 

@@ -85,7 +85,7 @@ export function proxyTcpConnection(
     info.bytesReceived = socket.bytesRead;
     info.bytesSent = socket.bytesWritten;
     info.durationMs = deps.clock.now() - info.startMs;
-    if (config.accessLogs.length > 0) deps.accessLogs.log(config.accessLogs, info);
+    deps.accessLogs.log(config.accessLogs, info); // the writer decides (its runtime switch)
     // A connection that never reached an upstream is counted once, with its flag.
     if (series === undefined && deps.stats) {
       series = deps.stats.tcpSeries(info);

@@ -38,7 +38,7 @@ import { IstioStats, type IstioStatsData } from '../admin/stats.js';
 import type { ProxyConfigSnapshot, XdsShortType } from '../model/config.js';
 import type { ProxyOptions } from '../proxy.js';
 import { AdsClient } from '../xds-client/ads-client.js';
-import { nodeMessage } from '../xds-client/bootstrap.js';
+import { nodeMessage, setAdminAddress, type NodeMsg } from '../xds-client/bootstrap.js';
 import { changedTypes, toWire as configToWire } from './config-replica.js';
 import { toWire } from './certificate-relay.js';
 import type { WorkloadCertificate } from '../identity/workload-certificate.js';
@@ -83,6 +83,7 @@ interface Slot {
 export class ProxyPrimary {
   readonly ads: AdsClient;
   private readonly admin: AdminServer;
+  private readonly node: NodeMsg;
   private readonly logger: Logger;
   private readonly slots: Slot[];
   /** The last config sent to the workers, and its sequence number. */
@@ -105,6 +106,7 @@ export class ProxyPrimary {
     this.logger = p.logger.child('workers');
     this.retired = new IstioStats(p.bootstrap);
     const node = nodeMessage(p.bootstrap, p.version);
+    this.node = node;
     this.ads = new AdsClient({
       server: p.xds,
       node,
@@ -173,6 +175,7 @@ export class ProxyPrimary {
     const p = this.opts.proxy;
     this.phase = 'starting';
     this.adminPort = await this.admin.listen(p.adminAddress, p.adminPort);
+    setAdminAddress(this.node, p.adminAddress, this.adminPort);
     if (this.opts.exec)
       cluster.setupPrimary({ exec: this.opts.exec.file, args: [...this.opts.exec.args], silent: false });
     try {

@@ -1,7 +1,8 @@
 /**
  * The proxy's identity as sent in every DiscoveryRequest's `node`, following Istio's metadata
- * keys (NAMESPACE, LABELS, WORKLOAD_NAME, INSTANCE_IPS) so the control plane can tell sidecars
- * and gateways apart and scope their configuration.
+ * keys (NAMESPACE, LABELS, WORKLOAD_NAME, INSTANCE_IPS, ISTIO_VERSION) so the control plane can
+ * tell sidecars and gateways apart and scope their configuration, and ADMIN_ADDRESS (a Trellis
+ * key) so the CLI can reach the proxy's admin endpoint by the proxy's name.
  */
 import type { Struct__Output, Value__Output } from '../../protocol/envoy-types.js';
 
@@ -48,10 +49,21 @@ export function nodeMessage(b: ProxyBootstrap, version: string): NodeMsg {
         LABELS: { structValue: { fields: labels } },
         INSTANCE_IPS: str(b.instanceIps.join(',')),
         PROXY_TYPE: str(b.mode === 'gateway' ? 'router' : 'sidecar'),
+        // Istio's agent reports the proxy version here (istioctl version / proxy-status read it).
+        ISTIO_VERSION: str(version),
       },
     },
     locality,
     user_agent_name: 'trellis-proxy',
     user_agent_version: version,
   };
+}
+
+/**
+ * Records where the admin endpoint listens (metadata ADMIN_ADDRESS, `HOST:PORT`) once it is bound:
+ * call it before the xDS client's first request, which carries this same node object.
+ */
+export function setAdminAddress(node: NodeMsg, host: string, port: number): void {
+  const h = host.includes(':') ? `[${host}]` : host;
+  node.metadata.fields = { ...node.metadata.fields, ADMIN_ADDRESS: str(`${h}:${port}`) };
 }

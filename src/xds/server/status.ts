@@ -12,6 +12,12 @@ export interface ProxyStatus {
   proxy: string;
   type: ProxyNode['type'];
   namespace: string;
+  /** The workload's name (metadata WORKLOAD_NAME, else the id's NAME part): its short name. */
+  workloadName: string;
+  /** The proxy's version, as Istio reads it from node metadata ISTIO_VERSION; '' when not sent. */
+  proxyVersion: string;
+  /** The proxy's admin endpoint (node metadata ADMIN_ADDRESS, a Trellis key); '' when not sent. */
+  adminAddress: string;
   mode: 'sotw' | 'delta';
   peer: string;
   connectedAt: string;
@@ -49,6 +55,9 @@ export function connectionStatus(c: Connection, pushContextVersion: string): Pro
     proxy: c.proxy.id,
     type: c.proxy.type,
     namespace: c.proxy.namespace,
+    workloadName: c.proxy.workloadName,
+    proxyVersion: metadataString(c.proxy.metadata.ISTIO_VERSION),
+    adminAddress: metadataString(c.proxy.metadata.ADMIN_ADDRESS),
     mode: c.mode,
     peer: c.peer,
     connectedAt: new Date(c.connectedAt).toISOString(),
@@ -56,6 +65,8 @@ export function connectionStatus(c: Connection, pushContextVersion: string): Pro
     types,
   };
 }
+
+const metadataString = (v: unknown): string => (typeof v === 'string' ? v : '');
 
 const DUMP_SECTIONS: readonly [string, string, string][] = [
   [TYPE.cluster, 'type.googleapis.com/envoy.admin.v3.ClustersConfigDump', 'dynamic_active_clusters'],
