@@ -46,8 +46,9 @@ test('suggestions: close candidates first, prefixes count, far ones and the inpu
   for (const [input, expected] of cases) assert.deepEqual(suggestions(input, commands), expected, input);
 });
 
-test("suggestions: the closest first, then in the candidates' order", () => {
-  assert.deepEqual(suggestions('analyzze', ['analyse', 'analyze']), ['analyze', 'analyse']);
+test("suggestions: only the closest, in the candidates' order", () => {
+  assert.deepEqual(suggestions('analyzze', ['analyse', 'analyze']), ['analyze']);
+  assert.deepEqual(suggestions('upp', ['tap', 'top', 'up']), ['up']);
   assert.deepEqual(suggestions('ab', ['ac', 'ab', 'bb', 'a']), ['ac', 'bb', 'a']);
 });
 
@@ -56,6 +57,7 @@ test('didYouMean: one or several names, with the prefix, or nothing', () => {
     didYouMean('xds-adress', ['xds-address', 'http-address'], '--'),
     ' (did you mean --xds-address?)',
   );
-  assert.equal(didYouMean('ab', ['aa', 'bb', 'cc']), ' (did you mean aa, bb or cc?)');
+  assert.equal(didYouMean('ab', ['aa', 'bb', 'cc']), ' (did you mean aa or bb?)');
+  assert.equal(didYouMean('ab', ['aa', 'ac', 'bb', 'cb']), ' (did you mean aa, ac or bb?)');
   assert.equal(didYouMean('zzzzzz', ['up']), '');
 });

@@ -29,16 +29,19 @@ export function editDistance(a: string, b: string): number {
 }
 
 /**
- * The candidates within reach of `input`, closest first (ties in the candidates' order): at
- * most a third of the input's length in edits (at least 2), or candidates that start with it
- * (`proxy-conf` -> `proxy-config`).
+ * The closest candidates to `input` (ties in the candidates' order): within a third of the
+ * input's length in edits (at least 2), or candidates that start with it (`proxy-conf` ->
+ * `proxy-config`); only those at the best distance, so `upp` suggests `up`, not also `top`.
  */
 export function suggestions(input: string, candidates: readonly string[], max = 3): string[] {
   const limit = Math.max(2, Math.floor(input.length / 3));
-  return candidates
+  const near = candidates
     .map((c, i) => ({ c, i, d: c.startsWith(input) && input.length >= 3 ? 0.5 : editDistance(input, c) }))
     .filter((x) => x.d <= limit && x.c !== input)
-    .sort((x, y) => x.d - y.d || x.i - y.i)
+    .sort((x, y) => x.d - y.d || x.i - y.i);
+  const best = near[0]?.d;
+  return near
+    .filter((x) => x.d === best)
     .slice(0, max)
     .map((x) => x.c);
 }

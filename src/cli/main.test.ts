@@ -123,7 +123,10 @@ test('usage errors exit 2 and name the flag: ports, unknown flags with suggestio
       ['ratelimit', '--config', 'x', '--grpc-port', 'abc'],
       'trellis ratelimit: --grpc-port abc: expected a port 0-65535 (0: any free port)\n',
     ],
-    [['version', '--short'], "trellis version: unknown flag --short; run 'trellis version --help'\n"],
+    [
+      ['version', '--shrot'],
+      "trellis version: unknown flag --shrot (did you mean --short?); run 'trellis version --help'\n",
+    ],
     [
       ['up', '--xds-address', '0.0.0.0:15010'],
       "trellis up: --xds-address 0.0.0.0:15010: trellis up listens on 127.0.0.1 only; pass --xds-port 15010; run 'trellis up --help'\n",
