@@ -22,6 +22,9 @@ test('claim names: dots or brackets, nested, the prefix without case; anything e
     ['@request.auth.claimsgroup', undefined],
     ['x-jwt-claim-group', undefined],
     ['request.auth.claims.group', undefined],
+    // As long as the prefix, then what a claim suffix looks like: still headers.
+    ['x-request-auth-claim.group', undefined],
+    ['@request.auth.claimsab]', undefined],
   ];
   for (const [name, want] of cases) assert.deepEqual(jwtClaimPath(name), want, name);
 });
