@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { eventually } from '../../core/testing/eventually.js';
 import { FakeAds } from '../testing/fake-ads.js';
+import { TYPE, packAny } from '../../protocol/protos.js';
 import { request, startBackend, startMesh, type Backend } from '../testing/harness.js';
 import {
   edsCluster,
@@ -109,6 +110,46 @@ test('an unknown host is denied by RBAC too, before "no virtual host"', async (t
   assert.equal((await request(m.port, { host: 'unknown.example:9080', path: '/' })).status, 403);
   assert.equal((await request(m.port, { host: HOST, path: '/' })).status, 403);
   assert.equal(hits(m.v1, m.v2), 0);
+});
+
+test('ext_authz (CUSTOM) checks a request no route matches: denied 403, allowed then 404 NR', async (t) => {
+  const asked: string[] = [];
+  const service = await startBackend('authz', (req, res) => {
+    asked.push(req.url ?? '');
+    res.writeHead(req.headers['x-badge'] === 'ok' ? 200 : 403);
+    res.end();
+  });
+  t.after(() => service.close());
+  const SVC = 'outbound|8000||authz.default.svc.cluster.local';
+  const extAuthz = {
+    name: 'envoy.filters.http.ext_authz',
+    typed_config: packAny(TYPE.extAuthz, {
+      http_service: {
+        server_uri: { uri: 'http://authz:8000', cluster: SVC, timeout: { seconds: 1 } },
+        authorization_request: { allowed_headers: { patterns: [{ exact: 'x-badge' }] } },
+      },
+    }),
+  };
+  const v1 = await startBackend('v1');
+  const mesh = await startMesh(
+    {
+      CDS: [edsCluster(V1), edsCluster(SVC)],
+      EDS: [endpoints(V1, [{ port: v1.port }]), endpoints(SVC, [{ port: service.port }])],
+      LDS: [httpListener(9080, '9080', { httpFilters: [extAuthz] })],
+      RDS: [routeConfig('9080', [virtualHost('app', [HOST], [routeTo(V1, { prefix: '/shop' })])])],
+    },
+    {},
+    FakeAds,
+  );
+  t.after(async () => {
+    await mesh.close();
+    await v1.close();
+  });
+  assert.equal((await request(mesh.port, { host: HOST, path: '/hidden' })).status, 403);
+  const allowed = await request(mesh.port, { host: HOST, path: '/hidden', headers: { 'x-badge': 'ok' } });
+  assert.equal(allowed.status, 404);
+  assert.deepEqual(asked, ['/hidden', '/hidden']);
+  assert.equal(v1.hits, 0);
 });
 
 /** jwt_authn as Istio compiles a RequestAuthentication at a gateway (clear_route_cache). */
