@@ -93,7 +93,7 @@ test('token and root from `trellis token create` are all a proxy needs to join o
     const proxy = startTrellis(
       [
         'proxy',
-        '--xds',
+        '--xds-address',
         `127.0.0.1:${securePort}`,
         '--xds-root-ca',
         'root-cert.pem',
@@ -115,7 +115,14 @@ test('token and root from `trellis token create` are all a proxy needs to join o
     const other = await CertificateAuthority.create();
     await fs.writeFile(path.join(work, 'other-root.pem'), other.trustBundle().join('\n'));
     const stranger = startTrellis(
-      ['proxy', '--xds', `127.0.0.1:${securePort}`, '--xds-root-ca', 'other-root.pem', ...PROXY_PORTS],
+      [
+        'proxy',
+        '--xds-address',
+        `127.0.0.1:${securePort}`,
+        '--xds-root-ca',
+        'other-root.pem',
+        ...PROXY_PORTS,
+      ],
       { cwd: work },
     );
     running.push(stranger);
@@ -130,13 +137,13 @@ test('token and root from `trellis token create` are all a proxy needs to join o
 test('an unreadable or non-PEM --xds-root-ca stops the proxy at once, naming the flag', async () => {
   const work = await tempDir('trellis-tls-root-');
   try {
-    const missing = await runTrellis(['proxy', '--xds', '127.0.0.1:1', '--xds-root-ca', 'nope.pem'], {
+    const missing = await runTrellis(['proxy', '--xds-address', '127.0.0.1:1', '--xds-root-ca', 'nope.pem'], {
       cwd: work,
     });
     assert.notEqual(missing.code, 0);
     assert.match(missing.stderr, /--xds-root-ca nope\.pem: cannot read it \(ENOENT\)/);
     await fs.writeFile(path.join(work, 'junk.pem'), 'not a certificate\n');
-    const junk = await runTrellis(['proxy', '--xds', '127.0.0.1:1', '--xds-root-ca', 'junk.pem'], {
+    const junk = await runTrellis(['proxy', '--xds-address', '127.0.0.1:1', '--xds-root-ca', 'junk.pem'], {
       cwd: work,
     });
     assert.notEqual(junk.code, 0);
