@@ -447,4 +447,34 @@ export class CertificateAuthority {
     const leaf = this.signer.leaf.sign(spki, uri, randomSerial(), notBefore, notAfter);
     return { certChainPem: [leaf, ...this.signer.chainPem], rootPem: this.signer.rootPem };
   }
+
+  /**
+   * The control plane's own serving certificate (istiod's DNS certificate for port 15012): the
+   * CSR's key, the given DNS and IP SANs, `ttlSeconds` (default the workload lifetime) within
+   * the issuing certificate's validity. Not for workloads: it carries no SPIFFE identity.
+   */
+  async signServing(
+    csrPem: string,
+    options: { dnsNames: readonly string[]; ipAddresses: readonly string[]; ttlSeconds?: number },
+  ): Promise<SignedChain> {
+    const spki = verifiedCsrKey(csrPem);
+    const ttl = options.ttlSeconds ?? this.workloadTtl;
+    const now = this.clock.wallNow();
+    const backdate = Math.min(this.skew, ttl / 10) * 1000;
+    const notBefore = new Date(Math.max(now - backdate, this.signer.cert.notBefore.getTime()));
+    const notAfter = new Date(Math.min(now + ttl * 1000, this.signer.cert.notAfter.getTime()));
+    if (notAfter.getTime() <= now)
+      throw new TrellisError(
+        'TRELLIS_INTERNAL',
+        'the issuing CA certificate has expired; rotate the intermediate',
+      );
+    const leaf = this.signer.leaf.signNames(
+      spki,
+      { dnsNames: options.dnsNames, ipAddresses: options.ipAddresses },
+      randomSerial(),
+      notBefore,
+      notAfter,
+    );
+    return { certChainPem: [leaf, ...this.signer.chainPem], rootPem: this.signer.rootPem };
+  }
 }

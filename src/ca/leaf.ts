@@ -87,15 +87,27 @@ export class LeafSigner {
 
   /** A PEM certificate with an empty subject and `uri` as its only (critical) SAN. */
   sign(spki: SubjectPublicKeyInfo, uri: string, serial: Uint8Array, notBefore: Date, notAfter: Date): string {
+    return this.signNames(spki, { uris: [uri] }, serial, notBefore, notAfter);
+  }
+
+  /** The same with any URI, DNS and IP SANs (the control plane's own serving certificate). */
+  signNames(
+    spki: SubjectPublicKeyInfo,
+    names: { uris?: readonly string[]; dnsNames?: readonly string[]; ipAddresses?: readonly string[] },
+    serial: Uint8Array,
+    notBefore: Date,
+    notAfter: Date,
+  ): string {
+    const general = [
+      ...(names.uris ?? []).map((uri) => new GeneralName({ uniformResourceIdentifier: uri })),
+      ...(names.dnsNames ?? []).map((dNSName) => new GeneralName({ dNSName })),
+      ...(names.ipAddresses ?? []).map((iPAddress) => new GeneralName({ iPAddress })),
+    ];
     const san = new Extension({
       extnID: id_ce_subjectAltName,
       // Critical: the subject is empty, so the SAN is the certificate's only name (RFC 5280 4.2.1.6).
       critical: true,
-      extnValue: new OctetString(
-        AsnConvert.serialize(
-          new SubjectAlternativeName([new GeneralName({ uniformResourceIdentifier: uri })]),
-        ),
-      ),
+      extnValue: new OctetString(AsnConvert.serialize(new SubjectAlternativeName(general))),
     });
     const tbs = new TBSCertificate({
       version: Version.v3,

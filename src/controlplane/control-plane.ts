@@ -28,6 +28,9 @@ import { JwksResolver, type JwksResolverOptions } from './jwks-resolver.js';
 import type { CertificateAuthority } from '../ca/authority.js';
 import type { CredentialAuthority } from '../ca/credentials.js';
 import { CaService } from './ca-service.js';
+import * as grpc from '@grpc/grpc-js';
+import { systemRandom, type Random } from '../core/random.js';
+import { ServingCertificate } from './serving-certificate.js';
 
 export interface ControlPlaneOptions {
   config: ConfigStore;
@@ -59,11 +62,20 @@ export interface ControlPlaneOptions {
    * the workloads need certificates; a mesh whose certificates come from elsewhere sets it.
    */
   meshMtls?: boolean;
+  /**
+   * xDS and the CA over TLS as well (istiod's 15012), with a serving certificate from `ca`
+   * (serving-certificate.ts). Needs `ca`; port 0 picks one.
+   */
+  secureXds?: { host: string; port: number; extraSans?: readonly string[]; ttlSeconds?: number };
+  /** Renewal jitter of the serving certificate. */
+  random?: Random;
 }
 
 export interface ControlPlaneAddresses {
   xds: { host: string; port: number };
   http: { host: string; port: number };
+  /** The TLS port, when options.secureXds and a CA are set. */
+  secureXds?: { host: string; port: number };
 }
 
 type ChangeReason = 'config' | 'registry' | 'jwks';
@@ -88,6 +100,8 @@ export class ControlPlane {
   private readonly logger: Logger;
   private readonly clock: Clock;
   private httpServer: http.Server | undefined;
+  /** The TLS port's certificate, while it serves. */
+  servingCertificate: ServingCertificate | undefined;
   private unwatch: (() => void) | undefined;
   private ready = false;
 
@@ -160,11 +174,42 @@ export class ControlPlane {
     await this.jwks.settled();
     if (this.jwks.snapshot() !== this.ads.current.security.jwks) this.flushNow();
     const xdsPort = await this.ads.listen(xds.host, xds.port);
+    const secure = await this.listenSecure();
     const router = buildApi(this.apiViews(), this.logger);
     this.httpServer = router.createServer();
     const httpPort = await listenHttp(this.httpServer, httpAddr.host, httpAddr.port);
     this.ready = true;
-    return { xds: { host: xds.host, port: xdsPort }, http: { host: httpAddr.host, port: httpPort } };
+    return {
+      xds: { host: xds.host, port: xdsPort },
+      http: { host: httpAddr.host, port: httpPort },
+      ...(secure ? { secureXds: secure } : {}),
+    };
+  }
+
+  /** The TLS port with a certificate from the CA, renewed while streams carry on. */
+  private async listenSecure(): Promise<{ host: string; port: number } | undefined> {
+    const want = this.options.secureXds;
+    const ca = this.options.ca;
+    if (!want) return undefined;
+    if (!ca) throw new Error('xDS over TLS needs a CA (its serving certificate is signed by it)');
+    const cert = new ServingCertificate({
+      authority: ca.authority,
+      ...(want.extraSans ? { extraSans: want.extraSans } : {}),
+      ...(want.ttlSeconds !== undefined ? { ttlSeconds: want.ttlSeconds } : {}),
+      clock: this.clock,
+      random: this.options.random ?? systemRandom,
+      logger: this.logger.child('xds-tls'),
+    });
+    await cert.start();
+    this.servingCertificate = cert;
+    // grpc-js names the first parameter caCertificateProvider but uses it as the identity one.
+    const credentials = grpc.experimental.createCertificateProviderServerCredentials(
+      cert.provider(),
+      null,
+      false,
+    );
+    const port = await this.ads.listenTls(want.host, want.port, credentials);
+    return { host: want.host, port };
   }
 
   isReady(): boolean {
@@ -211,6 +256,7 @@ export class ControlPlane {
     this.debouncer.close();
     this.jwks.close();
     this.registrations.close();
+    this.servingCertificate?.stop();
     const server = this.httpServer;
     if (server) {
       server.closeAllConnections();

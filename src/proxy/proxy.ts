@@ -47,9 +47,12 @@ import type { HostLookup } from './upstream/dns-cache.js';
 import { SecretResolver } from './identity/secret-resolver.js';
 import { AdsClient } from './xds-client/ads-client.js';
 import { nodeMessage, setAdminAddress, type NodeMsg, type ProxyBootstrap } from './xds-client/bootstrap.js';
+import type { ControlPlaneTls } from './xds-client/control-plane-tls.js';
 
 export interface ProxyOptions {
   xds: string;
+  /** TLS to the control plane (its port 15012) verified against these roots; plaintext without. */
+  xdsTls?: ControlPlaneTls;
   bootstrap: ProxyBootstrap;
   version: string;
   bindAddress: string;
@@ -124,6 +127,7 @@ export class TrellisProxy {
       backoff: opts.xdsBackoff,
       protocol: opts.xdsProtocol,
       workloadCertificates: opts.workloadCertificates !== undefined,
+      ...(opts.xdsTls ? { tls: opts.xdsTls } : {}),
     });
     this.snapshotValue = this.ads.cache.snapshot();
     const deps: RouterDeps = {

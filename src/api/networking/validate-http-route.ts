@@ -4,6 +4,7 @@
  */
 import { fieldPath, isAbsent, type Obj, type SpecCheck } from '../fields.js';
 import { dns1123LabelError, dns1123SubdomainError, headerNameError, headerValueError } from '../names.js';
+import { jwtClaimPath, jwtClaimPathError } from './jwt-claim-route.js';
 import {
   checkDeprecatedPercent,
   checkDestination,
@@ -98,6 +99,8 @@ const CORS_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTION
 export interface HTTPRouteContext {
   /** The VirtualService has no hosts: it is the target of another one's `delegate`. */
   delegateVirtualService: boolean;
+  /** Bound only to gateways (not `mesh`): `@request.auth.claims` header matches are allowed. */
+  gatewaysOnly?: boolean;
 }
 
 export function checkHTTPRoute(c: SpecCheck, value: unknown, path: string, ctx: HTTPRouteContext): void {
@@ -109,7 +112,7 @@ export function checkHTTPRoute(c: SpecCheck, value: unknown, path: string, ctx: 
   c.string(r, 'name', path);
   checkActions(c, r, path, ctx);
 
-  for (const m of c.list(r, 'match', path) ?? []) checkMatch(c, m.value, m.path);
+  for (const m of c.list(r, 'match', path) ?? []) checkMatch(c, m.value, m.path, ctx);
   checkRouteDestinations(c, r, 'route', path, true);
   checkRedirect(c, r, path);
   checkDirectResponse(c, r, path);
@@ -150,7 +153,7 @@ function checkActions(c: SpecCheck, r: Obj, path: string, ctx: HTTPRouteContext)
   }
 }
 
-function checkMatch(c: SpecCheck, value: unknown, path: string): void {
+function checkMatch(c: SpecCheck, value: unknown, path: string, ctx: HTTPRouteContext): void {
   const m = c.object(value, path, MATCH_FIELDS);
   if (m === undefined) return;
   c.string(m, 'name', path);
@@ -164,8 +167,20 @@ function checkMatch(c: SpecCheck, value: unknown, path: string): void {
     const headers = m[key];
     if (headers === null || typeof headers !== 'object') continue;
     for (const name of Object.keys(headers)) {
+      const at = fieldPath(fieldPath(path, key), name);
+      if (jwtClaimPath(name) !== undefined) {
+        // Istio's rule: JWT claims exist only where a gateway verified the token.
+        if (ctx.gatewaysOnly !== true)
+          c.error(
+            at,
+            `JWT claim based routing (${name}) is only supported for gateways: list the gateways in spec.gateways, without mesh`,
+          );
+        const err = jwtClaimPathError(name);
+        if (err !== undefined) c.error(at, err);
+        continue;
+      }
       const err = name === '' ? undefined : headerNameError(name);
-      if (err !== undefined) c.error(fieldPath(fieldPath(path, key), name), err);
+      if (err !== undefined) c.error(at, err);
     }
   }
   c.port(m, 'port', path);

@@ -70,7 +70,7 @@ export function validateVirtualService(spec: unknown, problems: Problems, path =
   }
 
   for (const r of c.list(vs, 'http', path) ?? []) {
-    checkHTTPRoute(c, r.value, r.path, { delegateVirtualService: delegate });
+    checkHTTPRoute(c, r.value, r.path, { delegateVirtualService: delegate, gatewaysOnly: !boundToMesh });
   }
   const hostNames = hosts.map((h) => h.value);
   for (const r of c.list(vs, 'tls', path) ?? []) checkTLSRoute(c, r.value, r.path, hostNames);

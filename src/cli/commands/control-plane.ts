@@ -1,4 +1,5 @@
 import { stat } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { TrellisError } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
@@ -14,6 +15,18 @@ import { loadMeshConfig } from '../mesh-config.js';
 import { loadCaState } from '../../controlplane/ca-service-state.js';
 import { DEFAULT_MAX_WORKLOAD_TTL_SECONDS } from '../../controlplane/ca-service.js';
 
+/** --secure-port: a port, 0 for any free one, or off. */
+function parseSecurePort(value: string): number | undefined {
+  if (value === 'off') return undefined;
+  const port = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!(port >= 0 && port <= 65535))
+    throw new TrellisError(
+      'TRELLIS_INVALID_ARGUMENT',
+      `--secure-port ${JSON.stringify(value)}: expected a port (15012), 0 for any free port, or off`,
+    );
+  return port;
+}
+
 export const command: Command = {
   name: 'control-plane',
   summary: 'Run the control plane: watch a directory of Istio YAML and serve xDS v3 to proxies.',
@@ -24,6 +37,7 @@ export const command: Command = {
     '                             [--ratelimit-address 127.0.0.1:8081] [--state-dir DIR/.trellis-state]',
     '                             [--trust-domain cluster.local] [--ca-dir DIR] [--workload-cert-ttl 24h]',
     '                             [--max-workload-cert-ttl 2160h] [--trusted-roots FILE]',
+    '                             [--secure-port 15012|0|off] [--secure-san NAME]...',
     '',
     'Serves Envoy xDS v3 (ADS, state of the world and delta) to the Trellis proxy, proxyless gRPC',
     'and Envoy. Edits to DIR take effect without restart; an invalid edit is logged with its',
@@ -54,6 +68,15 @@ export const command: Command = {
     '24h; seconds for tests), --max-workload-cert-ttl the longest a proxy may ask for.',
     '--trusted-roots FILE adds PEM roots to the trust bundle proxies get with their certificates',
     '(a root rotation: the next root before switching to it, the old one after).',
+    '',
+    "xDS and the CA over TLS, as istiod's port 15012: --secure-port PORT (default 15012 on the",
+    '--xds-address host, or a free port when that one is :0; 0 picks a free port; off: plaintext',
+    'only) serves the same gRPC services',
+    'with a certificate this CA signs for istiod.istio-system.svc, trellis-control-plane,',
+    'localhost, 127.0.0.1, ::1 and each --secure-san NAME (a DNS name or an IP address, repeatable:',
+    'the names remote hosts dial), renewed at half its life without dropping streams. Proxies',
+    'verify it with `trellis proxy --xds-root-ca FILE` (the root: `trellis token create',
+    '--root-cert-out FILE` writes it, or STATE-DIR/ca/root-cert.pem).',
   ].join('\n'),
   async run(argv, io) {
     const { values } = parseFlags('control-plane', argv, {
@@ -71,6 +94,8 @@ export const command: Command = {
       'workload-cert-ttl': { type: 'string', default: '24h' },
       'max-workload-cert-ttl': { type: 'string', default: `${DEFAULT_MAX_WORKLOAD_TTL_SECONDS / 3600}h` },
       'trusted-roots': { type: 'string' },
+      'secure-port': { type: 'string' },
+      'secure-san': { type: 'string', multiple: true, default: [] },
     });
     if (!values.config) {
       throw new TrellisError(
@@ -91,6 +116,17 @@ export const command: Command = {
       );
     }
     const xds = parseAddress('xds-address', values['xds-address']);
+    // Default 15012, or any free port when the plaintext one is (tests, several control planes).
+    const securePort = parseSecurePort(values['secure-port'] ?? (xds.port === 0 ? '0' : '15012'));
+    const secureSans = values['secure-san'].map((n) => n.trim());
+    const badSan = secureSans.find(
+      (n) => !isIP(n) && !/^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i.test(n),
+    );
+    if (badSan !== undefined)
+      throw new TrellisError(
+        'TRELLIS_INVALID_ARGUMENT',
+        `--secure-san ${JSON.stringify(badSan)}: expected a DNS name (cp.example.com) or an IP address`,
+      );
     const httpAddr = parseAddress('http-address', values['http-address']);
     const logger = createLogger('control-plane', {}, io.env);
     const stateDir =
@@ -132,13 +168,19 @@ export const command: Command = {
       pushConcurrency: parseIntFlag('push-concurrency', values['push-concurrency'], 32),
       rateLimitService: parseAddress('ratelimit-address', values['ratelimit-address']),
       ca: { authority: ca.authority, credentials: ca.credentials, maxTtlSeconds: maxCertTtlMs / 1000 },
+      ...(securePort !== undefined
+        ? { secureXds: { host: xds.host, port: securePort, extraSans: secureSans } }
+        : {}),
     });
     const bound = await cp.start(xds, httpAddr);
     const errors = store.errors().length;
     io.stdout(
       `trellis control-plane: serving xDS on ${bound.xds.host}:${bound.xds.port}, HTTP on http://${bound.http.host}:${bound.http.port}` +
         ` (config ${values.config}: revision ${store.revision}${errors ? `, ${errors} rejected document(s): see the log or /debug/config_errors` : ''})\n` +
-        `trellis control-plane: CA for trust domain ${ca.authority.trustDomain} (${ca.source === 'plugin' ? 'plug-in' : ca.source === 'created' ? 'self-provisioned, new' : 'self-provisioned'}: ${ca.caDir}) on the xDS port\n`,
+        `trellis control-plane: CA for trust domain ${ca.authority.trustDomain} (${ca.source === 'plugin' ? 'plug-in' : ca.source === 'created' ? 'self-provisioned, new' : 'self-provisioned'}: ${ca.caDir}) on the xDS port\n` +
+        (bound.secureXds
+          ? `trellis control-plane: serving xDS and the CA over TLS on ${bound.secureXds.host}:${bound.secureXds.port} (root ${path.join(ca.caDir, 'root-cert.pem')})\n`
+          : ''),
     );
     const signal = await untilSignal();
     io.stdout(`trellis control-plane: ${signal}, shutting down\n`);

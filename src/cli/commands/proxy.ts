@@ -11,6 +11,8 @@ import { CaClient } from '../../proxy/identity/ca-client.js';
 import { grpcCertificateRequester } from '../../proxy/identity/ca-client-transport.js';
 import { fileCredential } from '../../proxy/identity/credential-source.js';
 import type { ProxyBootstrap } from '../../proxy/xds-client/bootstrap.js';
+import type { ControlPlaneTls } from '../../proxy/xds-client/control-plane-tls.js';
+import { X509Certificate } from 'node:crypto';
 import type { Command } from '../command.js';
 import { checkResolvable, parseAddress, parseFlags, parseIntFlag } from '../args.js';
 import { runProxyPrimary, runProxyWorker } from '../proxy-concurrency.js';
@@ -50,6 +52,7 @@ export const command: Command = {
     '                     [--inbound-port 15006] [--bind-listeners PORT,...] [--bind-address ADDR]',
     '                     [--drain-seconds 5] [--concurrency 1] [--xds-protocol auto|delta|sotw]',
     '                     [--original-dst] [--credential-file F] [--ca-address HOST:PORT]',
+    '                     [--xds-root-ca FILE]',
     '',
     '--xds-address (old spelling: --xds) is where the control plane serves xDS; --xds-port N means',
     '127.0.0.1:N. A URL (http://...) is refused: xDS is gRPC, give HOST:PORT.',
@@ -76,6 +79,11 @@ export const command: Command = {
     'request; a join token is replaced in F by the workload credential the CA exchanges it for.',
     'Listeners whose TLS needs the certificate (SDS `default`/`ROOTCA`) wait for it, as Envoy',
     "waits for Istio's agent.",
+    '',
+    "Control plane over TLS: --xds-root-ca FILE (Istio's XDS_ROOT_CA) dials --xds-address and --ca-address",
+    "with TLS, verifying the control plane's certificate against the PEM roots in FILE; point --xds-address",
+    'at its TLS port (trellis control-plane --secure-port, default 15012). A host joining from',
+    'elsewhere needs two files: the join token and the root (trellis token create --root-cert-out).',
   ].join('\n'),
   async run(argv, io) {
     const { values } = parseFlags('proxy', argv, {
@@ -105,6 +113,7 @@ export const command: Command = {
       'original-dst': { type: 'boolean', default: false },
       'credential-file': { type: 'string' },
       'ca-address': { type: 'string', address: true, connect: true },
+      'xds-root-ca': { type: 'string' },
     });
     const xdsAddress = values['xds-address'];
     if (!xdsAddress)
@@ -156,7 +165,8 @@ export const command: Command = {
       locality: values.locality,
     };
     const logger = createLogger('proxy', {}, io.env);
-    const certificates = await workloadCertificates(values, xds, io.cwd, logger);
+    const xdsTls = await controlPlaneTls(values['xds-root-ca'], io.cwd);
+    const certificates = await workloadCertificates(values, xds, io.cwd, logger, xdsTls);
     const pkg = require('../../../package.json') as { version: string };
     const host = xds.host.includes(':') ? `[${xds.host}]` : xds.host;
     const readyLine = (
@@ -169,6 +179,7 @@ export const command: Command = {
       `proxy ready: ${listeners} listeners, ${clusters} clusters; outbound 127.0.0.1:${outbound}, inbound :${inbound}, admin 127.0.0.1:${admin}`;
     const options: ProxyOptions = {
       xds: `${host}:${xds.port}`,
+      ...(xdsTls ? { xdsTls } : {}),
       bootstrap,
       version: pkg.version,
       bindAddress: values['bind-address'] ?? (mode === 'gateway' ? '0.0.0.0' : '127.0.0.1'),
@@ -233,12 +244,38 @@ export const command: Command = {
   },
 };
 
+/** --xds-root-ca FILE: PEM certificates to verify the control plane by; undefined without the flag. */
+async function controlPlaneTls(file: string | undefined, cwd: string): Promise<ControlPlaneTls | undefined> {
+  if (file === undefined) return undefined;
+  let pem: string;
+  try {
+    pem = await fs.readFile(path.resolve(cwd, file), 'utf8');
+  } catch (err) {
+    throw new TrellisError(
+      'TRELLIS_INVALID_ARGUMENT',
+      `--xds-root-ca ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+    );
+  }
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  try {
+    if (blocks.length === 0) throw new Error('no PEM CERTIFICATE block');
+    for (const b of blocks) new X509Certificate(b);
+  } catch (err) {
+    throw new TrellisError(
+      'TRELLIS_INVALID_ARGUMENT',
+      `--xds-root-ca ${file}: expected PEM certificates (the control plane's root-cert.pem): ${(err as Error).message}`,
+    );
+  }
+  return { rootCertsPem: blocks.join('\n'), source: `--xds-root-ca ${file}` };
+}
+
 /** --credential-file: a CA client for the workload certificate; undefined without one. */
 async function workloadCertificates(
   values: { 'credential-file'?: string | undefined; 'ca-address'?: string | undefined },
   xds: { host: string; port: number },
   cwd: string,
   logger: Logger,
+  tls: ControlPlaneTls | undefined,
 ): Promise<CaClient | undefined> {
   const file = values['credential-file'];
   if (file === undefined) {
@@ -261,7 +298,7 @@ async function workloadCertificates(
   const ca = values['ca-address'] !== undefined ? parseAddress('ca-address', values['ca-address']) : xds;
   const host = ca.host.includes(':') ? `[${ca.host}]` : ca.host;
   return new CaClient({
-    requester: grpcCertificateRequester(`${host}:${ca.port}`),
+    requester: grpcCertificateRequester(`${host}:${ca.port}`, tls ? { tls } : {}),
     credential: fileCredential(abs),
     clock: systemClock,
     random: systemRandom,

@@ -17,7 +17,7 @@ import { parseFlags } from '../args.js';
 
 const USAGE = `Usage: trellis token create --namespace NS --service-account SA (--state-dir DIR | --config DIR)
                             [--ttl 1h] [--kind join|workload] [--trust-domain cluster.local]
-                            [--output FILE]
+                            [--output FILE] [--root-cert-out FILE [--ca-dir DIR]]
 
 Prints a credential for spiffe://TRUST-DOMAIN/ns/NS/sa/SA, signed with the credential key of the
 control plane whose state directory is DIR (--config DIR means DIR/${DEFAULT_STATE_DIR_NAME}, the
@@ -29,10 +29,16 @@ control plane's default). The control plane must have started once with it (it m
   --kind workload   long-lived (default 8760h), as \`trellis up\` provisions for each workload.
   --trust-domain    must be the control plane's (--trust-domain there; default cluster.local).
   --output FILE     write it to FILE (mode 0600) instead of stdout.
+  --root-cert-out FILE
+                    also write the control plane's root certificate to FILE: with the token,
+                    all a host joining from elsewhere needs (trellis proxy --xds-root-ca FILE to
+                    reach the control plane's TLS port). Read from DIR/ca/root-cert.pem, or from
+                    --ca-dir DIR when the control plane runs with Istio's plug-in files.
 
 Example:
-  trellis token create --namespace vms --service-account billing --config ./mesh --ttl 30m > join.jwt
-  trellis proxy --xds-address 10.0.0.5:15010 --namespace vms --credential-file join.jwt`;
+  trellis token create --namespace vms --service-account billing --config ./mesh --ttl 30m \\
+    --output join.jwt --root-cert-out root-cert.pem
+  trellis proxy --xds-address 10.0.0.5:15012 --xds-root-ca root-cert.pem --namespace vms --credential-file join.jwt`;
 
 export const command: Command = {
   name: 'token',
@@ -48,6 +54,8 @@ export const command: Command = {
       kind: { type: 'string', default: 'join' },
       'trust-domain': { type: 'string', default: 'cluster.local' },
       output: { type: 'string', short: 'o' },
+      'root-cert-out': { type: 'string' },
+      'ca-dir': { type: 'string' },
     });
     if (positionals[0] !== 'create' || positionals.length !== 1)
       throw new TrellisError(
@@ -90,6 +98,16 @@ export const command: Command = {
         'TRELLIS_NOT_FOUND',
         `no credential signing key in ${keyDir}: start the control plane once with this state directory (it makes the key), or check the path`,
       );
+    if (values['ca-dir'] !== undefined && values['root-cert-out'] === undefined)
+      throw new TrellisError('TRELLIS_INVALID_ARGUMENT', '--ca-dir is only read for --root-cert-out FILE');
+    // Read before anything is written: a missing root leaves no half-made pair of files.
+    const root =
+      values['root-cert-out'] === undefined
+        ? undefined
+        : await readRoot(
+            values['ca-dir'] !== undefined ? path.resolve(io.cwd, values['ca-dir']) : keyDir,
+            values['ca-dir'] !== undefined,
+          );
     const authority = await CredentialAuthority.fromKey(key, { trustDomain: values['trust-domain'] });
     const token = await authority.issue({
       namespace,
@@ -107,6 +125,29 @@ export const command: Command = {
     } else {
       io.stdout(`${token}\n`);
     }
+    if (root !== undefined && values['root-cert-out'] !== undefined) {
+      await fs.writeFile(path.resolve(io.cwd, values['root-cert-out']), root);
+      io.stderr(
+        `trellis token: root certificate written to ${values['root-cert-out']} (trellis proxy --xds-root-ca)\n`,
+      );
+    }
     return 0;
   },
 };
+
+/** root-cert.pem of the CA directory, checked to be PEM certificates. */
+async function readRoot(dir: string, flagged: boolean): Promise<string> {
+  const file = path.join(dir, 'root-cert.pem');
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (err) {
+    throw new TrellisError(
+      'TRELLIS_NOT_FOUND',
+      `--root-cert-out: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)}): ${flagged ? 'check --ca-dir' : 'start the control plane once with this state directory, or pass --ca-dir DIR when it runs with --ca-dir'}`,
+    );
+  }
+  if (!text.includes('-----BEGIN CERTIFICATE-----'))
+    throw new TrellisError('TRELLIS_INVALID_CONFIG', `--root-cert-out: ${file} holds no PEM certificate`);
+  return text;
+}

@@ -2,7 +2,10 @@
  * Runs an HTTP connection manager's decoder filters in chain order, before the router: CORS
  * (preflights answered locally), fault injection (delay, abort), local rate limit. Each reads
  * the most specific typed_per_filter_config (route, then virtual host) over the listener's.
- * Pure decisions live in policy/; this module applies them to a request.
+ * As in Envoy, filters also run for a request no route matches (the router answers 404 after
+ * them): they see no per-route config then, so RBAC denies before a route's absence shows.
+ * When jwt_authn clears the route cache the route is chosen again (`reselect`) and later
+ * filters see the new one. Pure decisions live in policy/; this module applies them to a request.
  */
 import type { Clock } from '../../core/clock.js';
 import type { Random } from '../../core/random.js';
@@ -28,10 +31,22 @@ import { extAuthzClientFor } from './ext-authz-client.js';
 import type { ClusterManager } from '../upstream/cluster-manager.js';
 import { flagDelayInjected, type Flagged } from './response-flags.js';
 
+/** The route a request is on, and the cluster it picked; route and vh absent when none matched. */
+export interface RouteChoice {
+  route?: Route | undefined;
+  vh?: VirtualHost | undefined;
+  cluster: string;
+}
+
 export interface FilterInput {
   hcm: HttpConnectionManagerConfig | undefined;
-  route: Route;
-  vh: VirtualHost;
+  route: Route | undefined;
+  vh: VirtualHost | undefined;
+  /** Chooses the route again with the request as filters changed it (jwt_authn clear_route_cache). */
+  reselect?: (
+    headers: Readonly<Record<string, string | string[] | undefined>>,
+    metadata: Readonly<Record<string, unknown>>,
+  ) => RouteChoice;
   method: string;
   path: string;
   authority: string;
@@ -63,6 +78,8 @@ export type FilterOutcome =
       removeRequestHeaders?: string[];
       /** Where the dynamic forward proxy resolved the request's host to (its cluster has no hosts). */
       upstreamEndpoint?: Endpoint;
+      /** The route chosen again after jwt_authn; absent when it was not. */
+      rerouted?: RouteChoice;
     }
   | { kind: 'reply'; reason: LocalReplyReason; responseHeaders: OutHeaders }
   | { kind: 'respond'; status: number; headers: OutHeaders };
@@ -123,7 +140,10 @@ export class HttpFilterRunner {
     this.limiters = new LocalRateLimiters(clock, random);
   }
 
-  async run(input: FilterInput): Promise<FilterOutcome> {
+  async run(request: FilterInput): Promise<FilterOutcome> {
+    // The route may change under later filters (jwt_authn clear_route_cache): `input` is current.
+    let input = request;
+    let rerouted: RouteChoice | undefined;
     const requestHeaders: [string, string][] = [];
     const removeRequestHeaders: string[] = [];
     const responseHeaders: OutHeaders = {};
@@ -144,7 +164,7 @@ export class HttpFilterRunner {
     };
     let upstreamEndpoint: Endpoint | undefined;
     for (const f of filters) {
-      const override = input.route.perFilter.get(f.name) ?? input.vh.perFilter.get(f.name);
+      const override = input.route?.perFilter.get(f.name) ?? input.vh?.perFilter.get(f.name);
       switch (f.kind) {
         case 'cors': {
           const decision = override?.cors?.(pseudo, this.random);
@@ -205,8 +225,8 @@ export class HttpFilterRunner {
           if (!config) break;
           // Where the config sits: listener, or route config + virtual host (+ route). Routes
           // are told apart by name (Istio names them; unnamed twins share a bucket).
-          const routes = `${input.hcm?.statPrefix ?? ''}|${input.hcm?.routeConfigName ?? ''}|${input.vh.name}`;
-          const place = input.route.perFilter.get(f.name)?.localRateLimit
+          const routes = `${input.hcm?.statPrefix ?? ''}|${input.hcm?.routeConfigName ?? ''}|${input.vh?.name ?? ''}`;
+          const place = input.route?.perFilter.get(f.name)?.localRateLimit
             ? `${f.name}|route|${routes}|${input.route.name}`
             : override?.localRateLimit
               ? `${f.name}|vhost|${routes}`
@@ -228,7 +248,7 @@ export class HttpFilterRunner {
           break;
         }
         case 'ratelimit': {
-          const builders = input.route.action.kind === 'forward' ? input.route.action.rateLimits : undefined;
+          const builders = input.route?.action.kind === 'forward' ? input.route.action.rateLimits : undefined;
           if (!builders || !this.rateLimits) break;
           const descriptors = builders
             .map((b) =>
@@ -278,6 +298,10 @@ export class HttpFilterRunner {
           if (Object.keys(result.metadata).length > 0) {
             const prev = metadata[JWT_AUTHN_FILTER] as Record<string, unknown> | undefined;
             metadata[JWT_AUTHN_FILTER] = { ...prev, ...result.metadata };
+          }
+          if (result.clearRouteCache && input.reselect) {
+            rerouted = input.reselect(pseudo, metadata);
+            input = { ...input, route: rerouted.route, vh: rerouted.vh, cluster: rerouted.cluster };
           }
           break;
         }
@@ -349,6 +373,7 @@ export class HttpFilterRunner {
       responseHeaders,
       ...(removeRequestHeaders.length > 0 ? { removeRequestHeaders } : {}),
       ...(upstreamEndpoint ? { upstreamEndpoint } : {}),
+      ...(rerouted ? { rerouted } : {}),
     };
   }
 

@@ -8,7 +8,10 @@
  *
  * Stricter than Envoy on purpose: a client's own copies of the headers a provider writes
  * (forward_payload_header, claim_to_headers) are always removed, so a request without a token
- * cannot arrive upstream with a forged `x-jwt-payload` or claim header.
+ * cannot arrive upstream with a forged `x-jwt-payload` or claim header. With clear_route_cache
+ * (Istio sets it at gateways) the route is chosen again after this filter: Envoy does it when a
+ * token verified; here it is done whenever the filter passes, so a route cannot stay chosen by
+ * a forged claim header the filter has just removed (with unchanged inputs the choice is the same).
  */
 import type { JwtAuthnFilter } from '../policy/jwt-authn.js';
 import { authenticate, JWT_AUTHN_FILTER } from '../policy/jwt-authn.js';
@@ -34,6 +37,8 @@ export type JwtFilterResult =
       metadata: Record<string, unknown>;
       setHeaders: [string, string][];
       removeHeaders: string[];
+      /** The route is to be chosen again (a provider has clear_route_cache). */
+      clearRouteCache: boolean;
     }
   | { kind: 'deny'; reason: LocalReplyReason };
 
@@ -53,7 +58,15 @@ export async function runJwtAuthn(
   nowSeconds: number,
 ): Promise<JwtFilterResult> {
   const removeHeaders = [...filter.outputHeaders];
-  const pass: JwtFilterResult = { kind: 'continue', metadata: {}, setHeaders: [], removeHeaders };
+  let clearRouteCache = false;
+  for (const p of filter.providers.values()) clearRouteCache ||= p.clearRouteCache;
+  const pass: JwtFilterResult = {
+    kind: 'continue',
+    metadata: {},
+    setHeaders: [],
+    removeHeaders,
+    clearRouteCache,
+  };
   if (filter.bypassCorsPreflight && isCorsPreflight(req)) return pass;
   const routable = { authority: req.authority, path: req.path, method: req.method, headers: req.headers };
   const rule = filter.rules.find((r) => routeMatches(r.match, routable));
@@ -66,7 +79,13 @@ export async function runJwtAuthn(
   );
   if (outcome.failure === undefined) {
     removeHeaders.push(...outcome.removeHeaders);
-    return { kind: 'continue', metadata: outcome.metadata, setHeaders: outcome.setHeaders, removeHeaders };
+    return {
+      kind: 'continue',
+      metadata: outcome.metadata,
+      setHeaders: outcome.setHeaders,
+      removeHeaders,
+      clearRouteCache,
+    };
   }
   const message = JWT_STATUS[outcome.failure];
   const q = req.path.search(/[?#]/);

@@ -14,14 +14,20 @@ import type {
   Route,
   HeaderMutation,
   RouteTable,
-  VirtualHost,
+  WeightedTarget,
 } from '../model/config.js';
 import type { IstioStats } from '../admin/stats.js';
 import type { ClusterManager } from '../upstream/cluster-manager.js';
 import type { OutgoingHeaders } from '../upstream/attempt.js';
 import type { AccessLogWriter } from './access-log.js';
 import type { Downstream } from './downstream.js';
-import { hasFiltersBeforeRouter, HttpFilterRunner, type FilterOutcome } from './filters.js';
+import {
+  hasFiltersBeforeRouter,
+  HttpFilterRunner,
+  type FilterInput,
+  type FilterOutcome,
+  type RouteChoice,
+} from './filters.js';
 import { applyForwardClientCert } from './forward-client-cert.js';
 import { upstreamTlsFor } from '../upstream/transport-socket-match.js';
 import { forward } from '../router/forward.js';
@@ -45,7 +51,7 @@ import { NO_NORMALIZATION, normalizeRequestPath } from './path-normalization.js'
 import { tunnel, type UpgradeRequest } from './upgrade.js';
 
 const NO_MUTATION: HeaderMutation = Object.freeze({ add: [], remove: [] });
-const NO_FILTERS: FilterOutcome = Object.freeze({
+const NO_FILTERS: Extract<FilterOutcome, { kind: 'continue' }> = Object.freeze({
   kind: 'continue',
   requestHeaders: [],
   responseHeaders: {},
@@ -151,36 +157,40 @@ async function route(
     return send(ds, info, deps, setBody, spec);
   }
   const table = target.table;
-  const vh = table ? selectVirtualHost(table, ds.authority) : undefined;
   // Header matchers see the pseudo-headers too (`:path` with its query, `:method`), as in Envoy.
   const matchHeaders = withPseudoHeaders(ds.headers, ds.path, ds.method, ds.authority, ds.scheme);
-  const r = vh
-    ? matchRoute(vh, { authority: ds.authority, path: ds.path, method: ds.method, headers: matchHeaders })
-    : undefined;
+  let choice = chooseRoute(table, ds, matchHeaders, undefined, deps);
+  noteRoute(info, choice);
+  // HTTP filters (RBAC, jwt_authn, ...) run before the router answers, as in Envoy: neither a
+  // missing route, a direct response nor a redirect is a way around an authorization policy.
+  let filtered: Extract<FilterOutcome, { kind: 'continue' }> = NO_FILTERS;
+  if (hasFiltersBeforeRouter(target.hcm)) {
+    const first = choice;
+    const outcome = await runFilters(ds, target.hcm, choice, matchHeaders, deps, info, (headers, metadata) =>
+      chooseRoute(table, ds, headers, metadata, deps, first),
+    );
+    if (outcome.kind !== 'continue') return finishFiltered(ds, info, outcome);
+    filtered = outcome;
+    // What reselect returned: a PickedRoute.
+    if (outcome.rerouted) noteRoute(info, (choice = outcome.rerouted));
+  }
+  const { route: r, vh } = choice;
   if (!table || !vh || !r) return { kind: 'no-route', authority: ds.authority, path: ds.path };
-  info.routeName = r.name;
   const action = r.action;
-  if (action.kind !== 'forward') {
-    // HTTP filters (RBAC, jwt_authn, ...) run before the router answers, as in Envoy: a direct
-    // response or a redirect is not a way around an authorization policy.
-    const early = await runFilters(ds, target.hcm, r, vh, '', matchHeaders, deps, info);
-    if (early.kind !== 'continue') return finishFiltered(ds, info, early);
-    if (action.kind === 'direct') {
-      const headers: OutgoingHeaders = action.body ? { 'content-type': 'text/plain' } : {};
-      applyMutations(headers, [r.responseHeaders, vh.responseHeaders, table.responseHeaders]);
-      respondFully(ds, info, action.status, headers, action.body);
-      return undefined;
-    }
+  if (action.kind === 'direct') {
+    const headers: OutgoingHeaders = action.body ? { 'content-type': 'text/plain' } : {};
+    applyMutations(headers, [r.responseHeaders, vh.responseHeaders, table.responseHeaders]);
+    respondFully(ds, info, action.status, headers, action.body);
+    return undefined;
+  }
+  if (action.kind === 'redirect') {
     const location = redirectLocation(r, action, ds);
     respondFully(ds, info, action.status, { location }, '');
     return undefined;
   }
   if (action.idleTimeoutMs !== undefined) idle.restart(action.idleTimeoutMs);
-  const picked = pickWeighted(action.targets, action.totalWeight, deps.random);
+  const picked = choice.picked;
   if (!picked) return { kind: 'no-cluster', cluster: '' };
-  info.upstreamCluster = picked.cluster;
-  const filtered = await runFilters(ds, target.hcm, r, vh, picked.cluster, matchHeaders, deps, info);
-  if (filtered.kind !== 'continue') return finishFiltered(ds, info, filtered);
   // Filters rarely add headers: share one empty mutation instead of building it per request.
   const extraRequest: HeaderMutation =
     filtered.requestHeaders.length === 0 && filtered.removeRequestHeaders === undefined
@@ -234,27 +244,59 @@ async function route(
   });
 }
 
-/** The connection manager's HTTP filters for a routed request; none (no await) in the common case. */
+/** A route choice with the weighted cluster it picked (Envoy picks it with the route). */
+interface PickedRoute extends RouteChoice {
+  picked?: WeightedTarget | undefined;
+}
+
+/**
+ * The virtual host, route and weighted cluster for a request, with the dynamic metadata filters
+ * wrote so far. Choosing again (`previous`) keeps the cluster already picked for the same route.
+ */
+function chooseRoute(
+  table: RouteTable | undefined,
+  ds: Downstream,
+  headers: Readonly<Record<string, string | string[] | undefined>>,
+  metadata: Readonly<Record<string, unknown>> | undefined,
+  deps: RouterDeps,
+  previous?: PickedRoute,
+): PickedRoute {
+  const vh = table ? selectVirtualHost(table, ds.authority) : undefined;
+  const route = vh
+    ? matchRoute(vh, { authority: ds.authority, path: ds.path, method: ds.method, headers, metadata })
+    : undefined;
+  if (route !== undefined && route === previous?.route) return previous;
+  const action = route?.action;
+  const picked =
+    action?.kind === 'forward' ? pickWeighted(action.targets, action.totalWeight, deps.random) : undefined;
+  return { route, vh, cluster: picked?.cluster ?? '', picked };
+}
+
+/** The route and cluster in the access log, as soon as they are known (filters may deny). */
+function noteRoute(info: StreamInfo, choice: PickedRoute): void {
+  info.routeName = choice.route?.name;
+  info.upstreamCluster = choice.picked?.cluster;
+}
+
+/** The connection manager's HTTP filters, for a request with or without a route. */
 async function runFilters(
   ds: Downstream,
   hcm: HttpConnectionManagerConfig | undefined,
-  r: Route,
-  vh: VirtualHost,
-  cluster: string,
+  choice: RouteChoice,
   matchHeaders: Readonly<Record<string, string | string[] | undefined>>,
   deps: RouterDeps,
   info: StreamInfo,
+  reselect: FilterInput['reselect'],
 ): Promise<FilterOutcome> {
-  if (!hasFiltersBeforeRouter(hcm)) return NO_FILTERS;
-  return deps.filters.run({
+  const input: FilterInput = {
     hcm,
-    route: r,
-    vh,
+    route: choice.route,
+    vh: choice.vh,
     method: ds.method,
     path: ds.path,
     authority: ds.authority,
     headers: matchHeaders,
-    cluster,
+    cluster: choice.cluster,
     remoteAddress: ds.remoteAddress,
     localPort: ds.localPort,
     localAddress: ds.localAddress ?? '',
@@ -264,7 +306,9 @@ async function runFilters(
     clusters: deps.clusters,
     protocol: ds.protocol,
     flags: info,
-  });
+  };
+  if (reselect) input.reselect = reselect;
+  return deps.filters.run(input);
 }
 
 /** A filter answered the request itself (a CORS preflight, a denial, an abort). */

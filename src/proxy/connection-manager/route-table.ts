@@ -14,6 +14,8 @@ export interface RoutableRequest {
   method: string;
   /** Lower-case names. */
   headers: Readonly<Record<string, string | string[] | undefined>>;
+  /** Dynamic metadata by filter namespace, once filters wrote some (jwt_authn's payload). */
+  metadata?: Readonly<Record<string, unknown>> | undefined;
 }
 
 export function selectVirtualHost(table: RouteTable, authority: string): VirtualHost | undefined {
@@ -96,6 +98,7 @@ export function routeMatches(m: RouteMatch, req: RoutableRequest): boolean {
   if (m.grpcOnly && !String(req.headers['content-type'] ?? '').startsWith('application/grpc')) return false;
   if (!m.headers(req.headers)) return false;
   if (m.query && !m.query(new URLSearchParams(q === -1 ? '' : req.path.slice(q + 1)))) return false;
+  if (m.metadata && !m.metadata(req.metadata)) return false;
   return true;
 }
 

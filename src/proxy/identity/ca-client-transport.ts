@@ -5,6 +5,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { certificateService } from '../../protocol/grpc-services.js';
+import { channelCredentials, tlsFailureHint, type ControlPlaneTls } from '../xds-client/control-plane-tls.js';
 import {
   CA_AUTHORIZATION_HEADER,
   type CreateCertificateRequest,
@@ -28,7 +29,7 @@ export class CaCallError extends Error {
 }
 
 /**
- * Calls the CA at `address` (host:port, plaintext gRPC as ADS). Default deadline 10 s.
+ * Calls the CA at `address` (host:port, gRPC as ADS: plaintext, or TLS with `tls`). Default deadline 10 s.
  *
  * grpc-js backs off reconnecting by itself (1 s growing to 120 s), and a call on a channel still
  * backing off fails without dialing: after a long outage the CA client's own retries could keep
@@ -37,10 +38,10 @@ export class CaCallError extends Error {
  */
 export function grpcCertificateRequester(
   address: string,
-  options: { deadlineMs?: number; reconnectMaxMs?: number } = {},
+  options: { deadlineMs?: number; reconnectMaxMs?: number; tls?: ControlPlaneTls } = {},
 ): CertificateRequester {
   const Client = grpc.makeGenericClientConstructor(certificateService(), 'CertificateService');
-  const client = new Client(address, grpc.credentials.createInsecure(), {
+  const client = new Client(address, channelCredentials(options.tls), {
     'grpc.initial_reconnect_backoff_ms': 500,
     'grpc.max_reconnect_backoff_ms': Math.max(500, options.reconnectMaxMs ?? 5000),
   });
@@ -61,9 +62,15 @@ export function grpcCertificateRequester(
           metadata,
           { deadline: Date.now() + (options.deadlineMs ?? 10_000) },
           (err: grpc.ServiceError | null, res?: CreateCertificateResponse) => {
-            if (err)
-              reject(new CaCallError(err.code, `${grpc.status[err.code] ?? err.code}: ${err.details}`));
-            else resolve(res ?? {});
+            if (err) {
+              const hint = tlsFailureHint(options.tls, err.details);
+              reject(
+                new CaCallError(
+                  err.code,
+                  `${grpc.status[err.code] ?? err.code}: ${err.details}${hint ? ` (${hint})` : ''}`,
+                ),
+              );
+            } else resolve(res ?? {});
           },
         );
       });

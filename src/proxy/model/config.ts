@@ -38,6 +38,11 @@ export interface RouteMatch {
   query?: (query: { get(name: string): string | null }) => boolean;
   /** `grpc: {}`: only requests with content-type application/grpc*. */
   grpcOnly: boolean;
+  /**
+   * dynamic_metadata matchers over the request's dynamic metadata by filter namespace (Istio's
+   * `@request.auth.claims` routes read jwt_authn's payload); undefined when there are none.
+   */
+  metadata?: (metadata: Readonly<Record<string, unknown>> | undefined) => boolean;
 }
 
 // ---- route actions ----

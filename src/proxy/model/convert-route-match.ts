@@ -1,11 +1,13 @@
 /**
  * RouteMatch -> the compiled match (path kind, case, header and query parameter matchers, gRPC
- * only): shared by route tables (convert-route.ts) and jwt_authn's rules, which use Envoy's
- * RouteMatch too. Its own module so that filter converters can use it without a cycle through
- * the route converter.
+ * only, dynamic metadata): shared by route tables (convert-route.ts) and jwt_authn's rules,
+ * which use Envoy's RouteMatch too. Its own module so that filter converters can use it without
+ * a cycle through the route converter. jwt_authn's rules run before any metadata exists, so
+ * they refuse dynamic_metadata (`{ routes: false }`).
  */
 import type { Problems } from '../../core/errors.js';
 import { compileHeaderMatchers, compileQueryParameterMatchers } from '../policy/string-matcher.js';
+import { compileMetadataMatcher, type MetadataMatcherConfig } from '../policy/rbac.js';
 import type { PathMatch, RouteMatch } from './config.js';
 import { bool, checkFields, compileRegex, compiled, fieldSet } from './convert-common.js';
 import type { RouteMatch__Output } from '../../protocol/envoy-types.js';
@@ -19,10 +21,22 @@ const MATCH_FIELDS = fieldSet(
   'headers',
   'query_parameters',
   'grpc',
+  'dynamic_metadata',
 );
 
-export function convertMatch(m: RouteMatch__Output, path: string, problems: Problems): RouteMatch {
+export function convertMatch(
+  m: RouteMatch__Output,
+  path: string,
+  problems: Problems,
+  opts: { routes: boolean } = { routes: true },
+): RouteMatch {
   checkFields(m, path, MATCH_FIELDS, problems);
+  const metadata = m.dynamic_metadata ?? [];
+  if (!opts.routes && metadata.length > 0)
+    problems.error(
+      `${path}.dynamic_metadata`,
+      'is not supported here: only route matches read dynamic metadata',
+    );
   const caseSensitive = bool(m.case_sensitive, true);
   let pm: PathMatch;
   if (m.prefix !== undefined) pm = { kind: 'prefix', value: m.prefix };
@@ -39,7 +53,7 @@ export function convertMatch(m: RouteMatch__Output, path: string, problems: Prob
     pm = { kind: 'prefix', value: '/' };
   }
   if (!caseSensitive && pm.kind !== 'regex') pm.value = pm.value.toLowerCase();
-  return Object.freeze({
+  const out: RouteMatch = {
     path: Object.freeze(pm),
     caseSensitive,
     headers: compiled(
@@ -56,5 +70,16 @@ export function convertMatch(m: RouteMatch__Output, path: string, problems: Prob
             () => false,
           ),
     grpcOnly: m.grpc !== undefined,
-  });
+  };
+  if (opts.routes && metadata.length > 0) {
+    const matchers = metadata.map((md, i) =>
+      compiled(
+        () => compileMetadataMatcher(md as MetadataMatcherConfig, `${path}.dynamic_metadata[${i}]`),
+        problems,
+        () => false,
+      ),
+    );
+    out.metadata = (md) => matchers.every((match) => match(md));
+  }
+  return Object.freeze(out);
 }

@@ -150,7 +150,7 @@ export function convertJwtAuthn(
       problems.error(`${rpath}.match`, 'is required');
       return;
     }
-    const rule: JwtRule = { match: convertMatch(r.match, `${rpath}.match`, problems) };
+    const rule: JwtRule = { match: convertMatch(r.match, `${rpath}.match`, problems, { routes: false }) };
     if (r.requires) {
       const req = compiled(
         () => compileRequirement(r.requires as JwtRequirementConfig, providers, `${rpath}.requires`),

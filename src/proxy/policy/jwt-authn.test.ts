@@ -272,15 +272,6 @@ test('provider and requirement configs the proxy cannot honour are refused with 
       { issuer: a.iss, local_jwks: jwks, claim_to_headers: [{ header_name: 'x-a' }] },
       'p.claim_to_headers[0].claim_name',
     ],
-    [
-      {
-        issuer: a.iss,
-        local_jwks: jwks,
-        claim_to_headers: [{ header_name: 'x-a', claim_name: 'a' }],
-        clear_route_cache: true,
-      },
-      'p.clear_route_cache',
-    ],
   ];
   for (const [config, path] of bad) {
     assert.throws(

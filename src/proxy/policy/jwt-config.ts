@@ -25,6 +25,8 @@ export interface JwtProvider {
   payloadInMetadata?: string;
   spaceDelimitedClaims: readonly string[];
   claimToHeaders: readonly { header: string; claim: string }[];
+  /** clear_route_cache: a token verified here makes the connection manager choose the route again. */
+  clearRouteCache: boolean;
 }
 
 export type JwtRequirement =
@@ -67,6 +69,7 @@ export interface JwtProviderConfig {
   payload_in_metadata?: string | null;
   clock_skew_seconds?: number | null;
   claim_to_headers?: { header_name?: string | null; claim_name?: string | null }[] | null;
+  clear_route_cache?: boolean | null;
   normalize_payload_in_metadata?: { space_delimited_claims?: string[] | null } | null;
   [other: string]: unknown;
 }
@@ -87,7 +90,7 @@ const PROVIDER_FIELDS = new Set([
   'normalize_payload_in_metadata',
   // Tuning of Envoy's own token cache: no behaviour a request can see.
   'jwt_cache_config',
-  // Set by Istio; routes are matched before filters here, see the check below.
+  // Set by Istio at gateways: the route is chosen again once a token is verified.
   'clear_route_cache',
   'jwks_source_specifier',
 ]);
@@ -130,11 +133,6 @@ export function compileJwtProvider(name: string, c: JwtProviderConfig, path: str
   const payloadHeader = (c.forward_payload_header ?? '').toLowerCase();
   if (payloadHeader !== '' && !HEADER_NAME.test(payloadHeader))
     throw invalid(`${path}.forward_payload_header`, 'must be a header name');
-  if (c.clear_route_cache === true && (payloadHeader !== '' || claimToHeaders.length > 0))
-    throw unsupported(
-      `${path}.clear_route_cache`,
-      'routes are matched before HTTP filters in this proxy: headers from JWT claims cannot select a route',
-    );
   const provider: JwtProvider = {
     name,
     check: {
@@ -149,6 +147,7 @@ export function compileJwtProvider(name: string, c: JwtProviderConfig, path: str
     padForwardPayloadHeader: c.pad_forward_payload_header === true,
     spaceDelimitedClaims: Object.freeze([...(c.normalize_payload_in_metadata?.space_delimited_claims ?? [])]),
     claimToHeaders: Object.freeze(claimToHeaders),
+    clearRouteCache: c.clear_route_cache === true,
   };
   if (payloadHeader !== '') provider.forwardPayloadHeader = payloadHeader;
   if (c.payload_in_metadata) provider.payloadInMetadata = c.payload_in_metadata;

@@ -21,6 +21,7 @@ import type { Clock, TimerHandle } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
 import type { Random } from '../../core/random.js';
 import { adsService } from '../../protocol/grpc-services.js';
+import { channelCredentials, tlsFailureHint, type ControlPlaneTls } from './control-plane-tls.js';
 import type { ProxyConfigSnapshot, XdsShortType } from '../model/config.js';
 import type { NodeMsg } from './bootstrap.js';
 import type { DiscoveryResponse__Output } from '../../protocol/envoy-types.js';
@@ -49,6 +50,8 @@ export interface AdsClientOptions {
   protocol?: XdsProtocol;
   /** Whether the proxy has a workload certificate source (else `sds-grpc` secrets are NACKed). */
   workloadCertificates?: boolean;
+  /** TLS to the control plane (its port 15012), verified against these roots; plaintext without. */
+  tls?: ControlPlaneTls;
 }
 
 interface DiscoveryRequestMsg {
@@ -130,7 +133,7 @@ export class AdsClient {
     // grpc-js has its own connection backoff under ours (1 s growing to 120 s): a new stream on a
     // channel still backing off fails without dialing, so cap it the same way or it would
     // outlast our cap.
-    this.client = new grpc.Client(options.server, grpc.credentials.createInsecure(), {
+    this.client = new grpc.Client(options.server, channelCredentials(options.tls), {
       'grpc.initial_reconnect_backoff_ms': Math.max(1, backoff.baseMs),
       'grpc.max_reconnect_backoff_ms': Math.max(1, backoff.maxMs),
     });
@@ -212,10 +215,12 @@ export class AdsClient {
         return;
       }
       const delay = this.backoff.next();
+      const hint = tlsFailureHint(this.options.tls, reason);
       this.options.logger.warn('control plane stream closed; serving the last config', {
         reason,
         protocol: wire,
         retryInMs: Math.round(delay),
+        ...(hint ? { hint } : {}),
       });
       this.retryTimer = this.options.clock.setTimeout(() => this.connect(), delay);
     };

@@ -130,6 +130,20 @@ export class AdsServer<P extends PushContextLike> {
     return bound;
   }
 
+  /**
+   * Serves the same services on another port with TLS (istiod's 15012 beside 15010), after
+   * listen(); resolves to the bound port.
+   */
+  async listenTls(host: string, port: number, credentials: grpc.ServerCredentials): Promise<number> {
+    const server = this.server;
+    if (!server) throw new Error('listenTls needs listen() first');
+    return await new Promise<number>((resolve, reject) => {
+      server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${port}`, credentials, (err, p) =>
+        err ? reject(err) : resolve(p),
+      );
+    });
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     this.queue.wake();

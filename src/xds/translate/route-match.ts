@@ -9,6 +9,15 @@ import type {
   StringMatcher,
 } from '../../protocol/envoy-types.js';
 import type { HTTPMatchRequest, StringMatch } from '../../api/networking/types.js';
+import { jwtClaimPath } from '../../api/networking/jwt-claim-route.js';
+import {
+  JWT_FILTER,
+  JWT_PAYLOAD_KEY,
+  jwtClaimMatcher,
+  metadataMatcher,
+} from './security/authorization-matchers.js';
+
+type MetadataMatcher = NonNullable<RouteMatch['dynamic_metadata']>[number];
 
 /** StringMatch -> Envoy StringMatcher; `{}` (Istio's "present") -> undefined. */
 export function stringMatcher(m: StringMatch, ignoreCase = false): StringMatcher | undefined {
@@ -28,6 +37,24 @@ function headerMatcher(name: string, m: StringMatch, invert: boolean): HeaderMat
   return out;
 }
 
+/**
+ * `@request.auth.claims.a.b` / `@request.auth.claims[a][b]` as Istio routes on it
+ * (pilot route.go translateMetadataMatch): a dynamic metadata matcher on the payload the
+ * jwt_authn filter verified, the claim a string or a list holding the value. The gateway's
+ * jwt_authn clears the route cache, so the route is chosen again once the token is verified;
+ * a request header cannot stand in for the claim. `{}` (Istio's "present") is the claim being
+ * present (Istio emits an empty string matcher there, which Envoy rejects).
+ */
+function claimMatcher(claims: readonly string[], m: StringMatch, invert: boolean): MetadataMatcher {
+  const sm = stringMatcher(m);
+  const out =
+    sm === undefined
+      ? metadataMatcher(JWT_FILTER, [JWT_PAYLOAD_KEY, ...claims], { present_match: true })
+      : jwtClaimMatcher(claims, { string_match: sm });
+  if (invert) out.invert = true;
+  return out;
+}
+
 export function routeMatch(match: HTTPMatchRequest | undefined): RouteMatch {
   const out: RouteMatch = {};
   const uri = match?.uri;
@@ -38,9 +65,15 @@ export function routeMatch(match: HTTPMatchRequest | undefined): RouteMatch {
   if (match === undefined) return out;
   if (match.ignoreUriCase === true) out.case_sensitive = { value: false };
   const headers: HeaderMatcher[] = [];
-  for (const [name, m] of Object.entries(match.headers ?? {})) headers.push(headerMatcher(name, m, false));
-  for (const [name, m] of Object.entries(match.withoutHeaders ?? {}))
-    headers.push(headerMatcher(name, m, true));
+  const claims: MetadataMatcher[] = [];
+  const add = (name: string, m: StringMatch, invert: boolean) => {
+    const claim = jwtClaimPath(name);
+    if (claim !== undefined) claims.push(claimMatcher(claim, m, invert));
+    else headers.push(headerMatcher(name, m, invert));
+  };
+  for (const [name, m] of Object.entries(match.headers ?? {})) add(name, m, false);
+  for (const [name, m] of Object.entries(match.withoutHeaders ?? {})) add(name, m, true);
+  if (claims.length > 0) out.dynamic_metadata = claims;
   if (match.method !== undefined) headers.push(headerMatcher(':method', match.method, false));
   if (match.authority !== undefined) headers.push(headerMatcher(':authority', match.authority, false));
   if (match.scheme !== undefined) headers.push(headerMatcher(':scheme', match.scheme, false));

@@ -60,7 +60,7 @@ export function proxySecurity(push: PushContext, proxy: ProxyNode): ProxySecurit
       `${target.kind}|authz:${authz.key}|authn:${authn.key}|jwks:${jwksKey}|providers:${providers}`,
     );
     return push.index.cached(`security|${key}`, (): ProxySecurity => {
-      const jwt = jwtAuthentication(rules, push.security.jwks);
+      const jwt = jwtAuthentication(rules, push.security.jwks, target.kind !== 'sidecar');
       const resolve = (name: string) => resolveProvider(push, name);
       const rbac = httpAuthorizationFilters(authz.policies, resolve);
       return {

@@ -49,7 +49,7 @@ export function inlineJwks(rule: JWTRule, jwks: JwksSnapshot): string {
   return jwks.get(jwksSourceId(rule)) ?? REJECT_ALL_JWKS;
 }
 
-function provider(rule: JWTRule, jwks: JwksSnapshot): JwtProvider {
+function provider(rule: JWTRule, jwks: JwksSnapshot, clearRouteCache: boolean): JwtProvider {
   const p: JwtProvider = {
     issuer: rule.issuer ?? '',
     local_jwks: { inline_string: inlineJwks(rule, jwks) },
@@ -60,6 +60,9 @@ function provider(rule: JWTRule, jwks: JwksSnapshot): JwtProvider {
       ].sort(),
     },
   };
+  // Istio sets it everywhere but at sidecars: gateways route on claims (`@request.auth.claims`),
+  // so the route is chosen again once a token is verified.
+  if (clearRouteCache) p.clear_route_cache = true;
   if ((rule.audiences ?? []).length > 0) p.audiences = rule.audiences;
   if (rule.forwardOriginalToken === true) p.forward = true;
   if (rule.outputPayloadToHeader !== undefined && rule.outputPayloadToHeader !== '')
@@ -87,12 +90,13 @@ const anyOf = (requirements: Requirement[]): Requirement => ({ requires_any: { r
 export function jwtAuthentication(
   rules: readonly JWTRule[],
   jwks: JwksSnapshot,
+  clearRouteCache = false,
 ): JwtAuthentication | undefined {
   if (rules.length === 0) return undefined;
   const providers: Record<string, JwtProvider> = {};
   const names = rules.map((rule, i) => {
     const name = `origins-${i}`;
-    providers[name] = provider(rule, jwks);
+    providers[name] = provider(rule, jwks, clearRouteCache);
     return name;
   });
   const orMissing = names.map((n) => anyOf([byName(n), { allow_missing: {} }]));
