@@ -1,16 +1,47 @@
 /**
- * `trellis up --watch`: a workload is restarted when its files change (its working directory,
- * and the script it runs if that lies elsewhere). Editors write in several steps and builds
- * touch many files, so changes are debounced; dependencies (node_modules), hidden entries
- * (.git, .trellis-state) and the mesh's config directory (applied live without restarts) are
- * not the app's code and are ignored.
+ * `trellis up --watch`: a workload is restarted when its code changes (source files in its
+ * working directory, and in the directory of the script it runs if that lies elsewhere).
+ * Editors write in several steps and builds touch many files, so changes are debounced. Only
+ * source files count: an app that writes its data, logs or state (.json, .log, .db) into its
+ * own directory would otherwise restart itself for ever. Dependencies (node_modules), hidden
+ * entries (.git, .trellis-state) and the mesh's config directory (applied live without
+ * restarts) are ignored.
  */
 import { watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 import type { Clock, TimerHandle } from '../../core/clock.js';
 
+/** Extensions of source files: what a person edits to change an app. */
+export const SOURCE_EXTENSIONS: ReadonlySet<string> = new Set(
+  [
+    'js',
+    'mjs',
+    'cjs',
+    'jsx',
+    'ts',
+    'mts',
+    'cts',
+    'tsx',
+    'py',
+    'rb',
+    'go',
+    'rs',
+    'java',
+    'kt',
+    'php',
+    'sh',
+    'pl',
+    'lua',
+    'ex',
+    'exs',
+    'cs',
+    'swift',
+  ].map((e) => `.${e}`),
+);
+
 /** Whether a change to `name` (relative to the watched `root`) is a change to the app's code. */
 export function isAppChange(root: string, name: string, ignoredDirs: readonly string[]): boolean {
+  if (!SOURCE_EXTENSIONS.has(path.extname(name))) return false;
   const parts = name.split(path.sep);
   if (parts.some((p) => p === 'node_modules' || (p.startsWith('.') && p !== '.' && p !== '..'))) return false;
   const file = path.join(root, name);
@@ -20,7 +51,7 @@ export function isAppChange(root: string, name: string, ignoredDirs: readonly st
 /** The directories to watch: the working directory, and the script's if it lies outside. */
 export function watchRoots(command: readonly string[], workingDir: string): string[] {
   const roots = [workingDir];
-  const script = command.slice(1).find((a) => !a.startsWith('-') && /\.[cm]?[jt]sx?$|\.py$|\.rb$/.test(a));
+  const script = command.slice(1).find((a) => !a.startsWith('-') && SOURCE_EXTENSIONS.has(path.extname(a)));
   if (script !== undefined) {
     const dir = path.dirname(path.resolve(workingDir, script));
     if (!roots.some((r) => dir === r || dir.startsWith(r + path.sep))) roots.push(dir);
