@@ -204,3 +204,29 @@ test('a command that does not exist is said once and up exits 1', { timeout: 60_
   assert.match(up.stderr(), /^trellis up: typo-v1 command not found: nodex/m);
   assert.doesNotMatch(all, /restarting in/);
 });
+
+test(
+  'an app that keeps crashing at start is given up with its last output, and up exits 1',
+  { timeout: 90_000 },
+  async (t) => {
+    const mesh = await tinyMesh([
+      {
+        name: 'crasher-v1',
+        service: 'crasher',
+        command: ['node', '-e', 'console.error("Error: cannot connect to the database"); process.exit(1)'],
+      },
+    ]);
+    t.after(() => mesh.remove());
+    const up = mesh.start();
+    const code = await up.exited;
+    assert.equal(code, 1, up.stdout());
+    const restarts =
+      up.stdout().match(/crasher-v1 +\.\.\. crashed \(code 1\); restarting in \d+\.\ds\n/g) ?? [];
+    assert.equal(restarts.length, 5, up.stdout());
+    assert.match(
+      up.stdout(),
+      /crasher-v1 +\.\.\. crashed \(code 1\); exited 6 times within 60s; not restarting it; it last printed:\n {4}Error: cannot connect to the database\n {2}fix it and run trellis up again/,
+    );
+    assert.match(up.stderr(), /^trellis up: crasher-v1 crashed \(code 1\); exited 6 times within 60s/m);
+  },
+);
