@@ -33,6 +33,15 @@ test('the working directory is watched, and the script directory when it lies ou
   assert.deepEqual(watchRoots(['node', '--import', 'tsx', 'services/x.ts'], '/app'), ['/app']);
   assert.deepEqual(watchRoots(['node', '../shared/x.mjs'], '/srv/app'), ['/srv/app', '/srv/shared']);
   assert.deepEqual(watchRoots(['./server'], '/app'), ['/app']);
+  // Node's own flags are not the script, even when they name a file.
+  assert.deepEqual(watchRoots(['node', '--import', 'tsx', '../shared/x.ts'], '/srv/app'), [
+    '/srv/app',
+    '/srv/shared',
+  ]);
+  assert.deepEqual(watchRoots(['node', '--require=../pre/hook.cjs', 'x.mjs'], '/srv/app'), ['/srv/app']);
+  // A script at the top of the working directory, or a program that is itself a script.
+  assert.deepEqual(watchRoots(['node', 'x.mjs'], '/app'), ['/app']);
+  assert.deepEqual(watchRoots(['/opt/tools/run.sh', 'arg'], '/app'), ['/app']);
 });
 
 test('a burst of saves is one change; ignored files are none', async (t) => {

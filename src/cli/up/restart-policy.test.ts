@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RestartPolicy, type RestartLimits } from './restart-policy.js';
+import { DEFAULT_RESTART_LIMITS, RestartPolicy, type RestartLimits } from './restart-policy.js';
 
 const limits: RestartLimits = {
   backoff: { baseMs: 1000, maxMs: 8000 },
@@ -57,4 +57,13 @@ test('reset() forgets failures: a fixed app gets its full allowance and the shor
   for (let i = 0; i < 3; i++) p.afterExit(i, i + 1);
   p.reset();
   assert.deepEqual(p.afterExit(10, 11), { restart: true, delayMs: 999 });
+});
+
+test('the defaults are the ones `trellis up --help` promises: 5 restarts within 60 s, 0.5 s doubling to 30 s', () => {
+  assert.deepEqual(DEFAULT_RESTART_LIMITS, {
+    backoff: { baseMs: 500, maxMs: 30_000 },
+    stableMs: 10_000,
+    maxRestarts: 5,
+    windowMs: 60_000,
+  });
 });

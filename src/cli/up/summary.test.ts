@@ -40,6 +40,9 @@ test("the gateway's routes as served: hosts without ports, each path match once"
     ]),
   ]);
   assert.deepEqual(routes, ['* /productpage /static* /api/* ~^/v[0-9]+/.*', 'shop.example.com /*']);
+  assert.deepEqual(gatewayRoutes([table([[['a.com', 'b.com:80'], [{ kind: 'prefix', value: '' }]]])]), [
+    'a.com,b.com /*',
+  ]);
 });
 
 const base = {
@@ -96,4 +99,53 @@ test('a gateway without routes says how to add one instead of printing a URL tha
     /routes: +none yet: a VirtualService with gateways: \[gw\] in the config directory adds them/,
   );
   assert.doesNotMatch(text, /productpage/);
+});
+
+test('columns line up whatever the lengths of names, ids and URLs; the rest of the summary is there', () => {
+  const text = summaryText({
+    ...base,
+    workloads: [
+      ...base.workloads,
+      {
+        name: 'a',
+        id: 'sidecar~127.0.0.1~a.x~x.svc.cluster.local',
+        adminUrl: 'http://127.0.0.1:12345',
+        identity: 'spiffe://a',
+      },
+    ],
+    gatewayUrl: 'http://127.0.0.1:8080',
+    gatewayRoutes: ['* /'],
+    gateway: {
+      name: 'ingress-gateway-long',
+      id: 'router~r',
+      adminUrl: 'http://127.0.0.1:2',
+      identity: 'spiffe://g',
+    },
+  });
+  const rows = text.split('\n').filter((l) => /~/.test(l));
+  assert.equal(rows.length, 3);
+  for (const column of [/(sidecar|router)~/, /http:/, /spiffe:/]) {
+    const at = rows.map((r) => r.search(column));
+    assert.ok(
+      at.every((i) => i === at[0] && i > 0),
+      `${String(column)} at ${at.join(',')}:\n${rows.join('\n')}`,
+    );
+  }
+  assert.ok(rows.every((r) => r.startsWith('    ') && !r.startsWith('     ')));
+  assert.match(text, /^\ntrellis up: the mesh is running\.\n/);
+  assert.match(
+    text,
+    /\n {2}control plane: {2}http:\/\/127\.0\.0\.1:15014 {2}\(\/debug\/syncz, \/debug\/config_dump\?proxy=ID, \/metrics\); xDS 127\.0\.0\.1:15010\n/,
+  );
+  assert.match(text, /\n {2}config: {9}\/m\/config {2}\(watched: edits change traffic live\)\n/);
+  assert.match(
+    text,
+    /\n {2}proxies: name, xDS id, admin \(\/config_dump, \/clusters, \/stats\/prometheus\), identity:\n/,
+  );
+  assert.match(text, /pids: +web-v1=42 a=-\nPress Ctrl-C to stop\.\n$/);
+});
+
+test('without a gateway, no gateway lines', () => {
+  const text = summaryText(base);
+  assert.doesNotMatch(text, /gateway|routes/);
 });

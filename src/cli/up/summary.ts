@@ -32,7 +32,7 @@ function shownPath(p: PathMatch): string {
     case 'path':
       return p.value;
     case 'prefix':
-      return p.value === '/' || p.value === '' ? '/*' : `${p.value}*`;
+      return `${p.value || '/'}*`;
     case 'separated':
       return `${p.value}/*`;
     case 'regex':
