@@ -203,6 +203,9 @@ test('a command that does not exist is said once and up exits 1', { timeout: 60_
   );
   assert.match(up.stderr(), /^trellis up: typo-v1 command not found: nodex/m);
   assert.doesNotMatch(all, /restarting in/);
+  // The other workload, still starting when typo-v1 failed, did not start its app after the stop.
+  const web = await mesh.app('web-v1');
+  if (web) assert.equal(isAlive(web.pid), false, 'web-v1 was stopped');
 });
 
 test(

@@ -177,8 +177,14 @@ export class MeshRunner {
   private pidFile: ChildPidFile | undefined;
   /** Set once start() has resolved: later failures of an app are reported, not fatal. */
   private running = false;
+  /** Settles once every workload's start has finished or given up (stop() waits for it). */
+  private starting: Promise<void> = Promise.resolve();
+  /** Resolves when stop() is called: startups waiting for an app give up waiting. */
+  private readonly stopRequested: Promise<void>;
+  private requestStop: () => void = () => undefined;
 
   constructor(private readonly opts: MeshRunnerOptions) {
+    this.stopRequested = new Promise((resolve) => (this.requestStop = resolve));
     this.width = Math.max(...opts.plan.workloads.map((w) => w.name.length), 'control-plane'.length);
   }
 
@@ -257,9 +263,12 @@ export class MeshRunner {
       `ready (xDS ${xds}, HTTP ${controlPlaneUrl}; config ${plan.configDir}${rejected ? `: ${rejected} rejected document(s), see above` : ''}; CA ${ca.source === 'created' ? 'created' : 'loaded'} in ${ca.caDir}, trust domain ${ca.authority.trustDomain})`,
     );
 
-    await Promise.all(
-      plan.workloads.map((w) => this.startWorkload(w, ports.get(w.name) as WorkloadPorts, xds)),
-    );
+    const starts = plan.workloads.map((w) => this.startWorkload(w, ports.get(w.name) as WorkloadPorts, xds));
+    // stop() waits for these: one workload failing to start must not leave another starting
+    // its app after everything was stopped.
+    this.starting = Promise.allSettled(starts).then(() => undefined);
+    await Promise.all(starts);
+    if (this.stopping) throw new TrellisError('TRELLIS_IO', 'stopped while starting');
 
     let gatewayUrl: string | undefined;
     let gateway: ProxySummary | undefined;
@@ -511,8 +520,10 @@ export class MeshRunner {
     };
     this.workloads.push(running);
     await sidecar.proxy.start();
-    await sidecar.ready;
+    await Promise.race([sidecar.ready, this.stopRequested]);
+    if (this.stopping) return;
     await this.firstCertificate(w.name, sidecar.certificates);
+    if (this.stopping) return;
     const outbound = sidecar.proxy.listeners.ports.outbound;
     const proxyUrl = `http://127.0.0.1:${outbound}`;
     if (ns) {
@@ -562,6 +573,8 @@ export class MeshRunner {
         },
       };
     });
+    // Awaited below unless stop() comes first; a failure after that is nobody's to report.
+    ready.catch(() => undefined);
     const command = withTrellisLoaders(w.command, w.workingDir);
     const supervisor = new ProcessSupervisor({
       name: w.name,
@@ -599,8 +612,9 @@ export class MeshRunner {
       },
     });
     running.supervisor = supervisor;
+    if (this.stopping) return;
     supervisor.start();
-    await ready;
+    await Promise.race([ready, this.stopRequested]);
   }
 
   /** What `up` says when an app stops on its own; undefined when it was stopped on purpose. */
@@ -729,6 +743,8 @@ export class MeshRunner {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    this.requestStop();
+    await this.starting;
     const grace = this.opts.stopGraceMs ?? 5000;
     for (const w of this.workloads) w.watcher?.close();
     await this.gateway?.stop(1000);
