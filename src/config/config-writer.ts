@@ -10,6 +10,12 @@
  *   resource defined in a file the user wrote is never overwritten: apply and delete answer
  *   TRELLIS_CONFLICT naming that file.
  *
+ * - a layered store (`trellis up`: what it derives from mesh.yaml over the config directory):
+ *   writes go to the layer the store names as writable, through that layer's own writer (so
+ *   under `up` they are files in the config directory too). A resource served from another
+ *   layer (the Gateway, ServiceEntries and Sidecars `up` makes) is not written: the layer that
+ *   owns it wins, so the write would never serve; the error says where it comes from.
+ *
  * Resources handed to a writer are already validated (src/api); the stores validate again.
  */
 import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
@@ -20,6 +26,7 @@ import { keyOf, resourceKey, type Resource } from '../api/resource.js';
 import { findKind } from '../api/kinds.js';
 import { manifestOf } from '../api/validate.js';
 import { DirectoryConfigStore } from './directory-store.js';
+import { LayeredConfigStore } from './layered-store.js';
 import type { ConfigStore, WritableConfigStore } from './store.js';
 
 export type ApplyOutcome = 'created' | 'configured' | 'unchanged';
@@ -58,7 +65,11 @@ export function configWriterFor(store: ConfigStore): ConfigWriter | undefined {
   let w = writers.get(store);
   if (w) return w;
   if (store instanceof DirectoryConfigStore) w = new DirectoryConfigWriter(store);
-  else if (isWritable(store)) w = new MemoryConfigWriter(store);
+  else if (store instanceof LayeredConfigStore) {
+    const inner = store.options.writable && configWriterFor(store.options.writable);
+    if (!inner) return undefined;
+    w = new LayeredConfigWriter(store, inner);
+  } else if (isWritable(store)) w = new MemoryConfigWriter(store);
   else return undefined;
   writers.set(store, w);
   return w;
@@ -220,6 +231,43 @@ export class DirectoryConfigWriter implements ConfigWriter {
       );
     }
     return { revision: this.store.revision, deleted: existing };
+  }
+}
+
+export class LayeredConfigWriter implements ConfigWriter {
+  constructor(
+    private readonly store: LayeredConfigStore,
+    private readonly inner: ConfigWriter,
+  ) {}
+
+  origin(kind: string, namespace: string, name: string): string | undefined {
+    const layer = this.store.layerOf(kind, namespace, name);
+    if (layer === undefined) return undefined;
+    if (layer === this.store.options.writable) return this.inner.origin(kind, namespace, name);
+    return this.store.options.sources?.get(layer);
+  }
+
+  async apply(resources: readonly Resource[]): Promise<ApplyResult> {
+    for (const r of resources) this.refuseShadowed(r.kind, r.metadata.namespace, r.metadata.name);
+    const result = await this.inner.apply(resources);
+    return { ...result, revision: this.store.revision };
+  }
+
+  async delete(kind: string, namespace: string, name: string): Promise<DeleteResult> {
+    this.refuseShadowed(kind, namespace, name);
+    const result = await this.inner.delete(kind, namespace, name);
+    return { ...result, revision: this.store.revision };
+  }
+
+  /** A resource another layer serves cannot be changed through the writable one. */
+  private refuseShadowed(kind: string, namespace: string, name: string): void {
+    const layer = this.store.layerOf(kind, namespace, name);
+    if (layer === undefined || layer === this.store.options.writable) return;
+    const source = this.store.options.sources?.get(layer) ?? 'another config source';
+    throw new TrellisError(
+      'TRELLIS_CONFLICT',
+      `${kind} ${namespace}/${name} comes from ${source} and cannot be changed with apply or delete; change it there (or use another name)`,
+    );
   }
 }
 

@@ -50,6 +50,10 @@ export class DirectoryConfigStore implements ConfigStore {
   private readonly good = new Map<string, Resource[]>();
   private readonly fileErrors = new Map<string, ConfigError[]>();
   private readonly mtimes = new Map<string, number>();
+  /** The text of each file whose warnings were last logged. */
+  private readonly warnedText = new Map<string, string>();
+  /** The problems last logged for each rejected file. */
+  private readonly reported = new Map<string, string>();
   /** Directories the last read could not list, joined: a rescan reloads when they change. */
   private unlistedKey = '';
   /** Files served from persisted state because they were invalid when the store started. */
@@ -200,6 +204,8 @@ export class DirectoryConfigStore implements ConfigStore {
         this.good.delete(file);
         this.fileErrors.delete(file);
         this.mtimes.delete(file);
+        this.warnedText.delete(file);
+        this.reported.delete(file);
         this.lastGoodFrom.delete(file);
         await this.forget(file);
         this.logger.info('file removed; its resources are deleted', { file: this.rel(file) });
@@ -208,6 +214,7 @@ export class DirectoryConfigStore implements ConfigStore {
     for (const file of [...this.fileErrors.keys()]) {
       if (seen.has(file)) continue;
       this.fileErrors.delete(file);
+      this.reported.delete(file);
       await this.forget(file);
     }
     // State is pruned against a complete listing only.
@@ -242,9 +249,14 @@ export class DirectoryConfigStore implements ConfigStore {
       const text = entry.text;
       const docs = this.options.parse(text, this.rel(file));
       const problems = docs.filter((d) => d.problems.some((p) => p.severity === 'error'));
-      for (const d of docs) {
-        for (const w of d.problems.filter((p) => p.severity === 'warning')) {
-          this.logger.warn(`${d.source.file}:${d.source.doc}: ${formatProblem(w)}`);
+      // Warnings are said once per version of a file, not again at every reload of the directory
+      // (an API write reloads it, and then its watcher sees the same files change).
+      if (this.warnedText.get(file) !== text) {
+        this.warnedText.set(file, text);
+        for (const d of docs) {
+          for (const w of d.problems.filter((p) => p.severity === 'warning')) {
+            this.logger.warn(`${d.source.file}:${d.source.doc}: ${formatProblem(w)}`);
+          }
         }
       }
       // Duplicates across files: the later file (in path order) is rejected.
@@ -276,6 +288,7 @@ export class DirectoryConfigStore implements ConfigStore {
       }
       const resources = docs.flatMap((d) => (d.resource ? [d.resource] : []));
       for (const r of resources) owner.set(resourceKey(r.kind, r.metadata.namespace, r.metadata.name), file);
+      this.reported.delete(file);
       if (this.fileErrors.delete(file)) this.logger.info('file is valid again', { file: this.rel(file) });
       this.good.set(file, resources);
       this.lastGoodFrom.delete(file);
@@ -289,15 +302,16 @@ export class DirectoryConfigStore implements ConfigStore {
   }
 
   private reject(file: string, docs: ParsedDocument[]): void {
-    const flat: Problem[] = [];
-    for (const d of docs) {
-      for (const p of d.problems) {
-        if (p.severity !== 'error') continue;
-        flat.push(p);
-        this.logger.error(`${d.source.file}:${d.source.doc}: ${formatProblem(p)}`, {
-          kept: this.keptText(file),
-        });
-      }
+    const lines = docs.flatMap((d) =>
+      d.problems
+        .filter((p) => p.severity === 'error')
+        .map((p) => `${d.source.file}:${d.source.doc}: ${formatProblem(p)}`),
+    );
+    // Said once per distinct set of problems, not again at every reload of the directory.
+    const said = lines.join('\n');
+    if (this.reported.get(file) !== said) {
+      this.reported.set(file, said);
+      for (const line of lines) this.logger.error(line, { kept: this.keptText(file) });
     }
     const at = this.clock.wallNow();
     const servingLastGood = this.good.has(file);

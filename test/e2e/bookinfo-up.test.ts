@@ -141,7 +141,7 @@ test(
     await t.test('a crashed workload is reported and restarted with backoff', async () => {
       const [, ratingsPid] = /ratings-v1 +\.\.\. ready \(pid (\d+)/.exec(up.stdout()) ?? [];
       process.kill(Number(ratingsPid), 'SIGKILL');
-      await up.waitForOutput(/ratings-v1 +\.\.\. crashed \(killed by SIGKILL\); restarting in \d+\.\ds/);
+      await up.waitForOutput(/ratings-v1 +\.\.\. crashed \(signal SIGKILL\); restarting in \d+\.\ds/);
       const [, restarted] = await up.waitForOutput(
         /ratings-v1 +\.\.\. restarted and ready \(pid (\d+)/,
         20_000,

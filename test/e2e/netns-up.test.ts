@@ -146,7 +146,9 @@ test(
       .waitForOutput(/Press Ctrl-C/, 45_000)
       .catch((err: Error) => assert.fail(err.message + context()));
     const admin = (workload: string) =>
-      new RegExp(`\\n +${workload} +(http://127\\.0\\.0\\.1:\\d+)`).exec(up.stdout())?.[1] ?? '';
+      // The summary's proxy rows: name, xDS id, admin URL, identity.
+      new RegExp(`\\n +${workload} +sidecar~\\S+ +(http://127\\.0\\.0\\.1:\\d+)`).exec(up.stdout())?.[1] ??
+      '';
     assert.equal((await trellisNamespaces()).length, 4, 'one namespace per workload');
 
     // The client's first calls may race the last config push; then every call goes to v2.

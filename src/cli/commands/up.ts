@@ -4,35 +4,17 @@ import { loadMeshConfig } from '../mesh-config.js';
 import { systemClock } from '../../core/clock.js';
 import { createLogger, type LogLevel } from '../../core/logger.js';
 import { systemRandom } from '../../core/random.js';
-import type { Command } from '../command.js';
+import { processIo, type Command } from '../command.js';
 import { parseFlags, parseIntFlag } from '../args.js';
-import { untilSignal } from '../signals.js';
 import { loadMesh } from '../up/manifest.js';
-import { MeshRunner, type MeshSummary } from '../up/mesh-runner.js';
+import { MeshRunner } from '../up/mesh-runner.js';
+import { summaryText } from '../up/summary.js';
+import { guardOutput, stopTriggers } from '../up/stop-triggers.js';
 import { NetnsCapture } from '../up/netns.js';
-import { TrellisError } from '../../core/errors.js';
+import { TrellisError, errorMessage } from '../../core/errors.js';
 import { tryParseDuration } from '../../core/duration.js';
 
 const require = createRequire(import.meta.url);
-
-function summaryText(s: MeshSummary, configDir: string): string {
-  const lines = ['', 'trellis up: the mesh is running.'];
-  if (s.gatewayUrl)
-    lines.push(`  gateway:        ${s.gatewayUrl}/productpage  (admin ${s.gatewayAdminUrl ?? ''})`);
-  lines.push(
-    `  control plane:  ${s.controlPlaneUrl}  (/debug/syncz, /debug/config_dump?proxy=ID, /metrics); xDS ${s.xds}`,
-  );
-  lines.push(`  config:         ${configDir}  (watched: edits change traffic live)`);
-  const width = Math.max(...s.workloads.map((w) => w.name.length));
-  const urlWidth = Math.max(...s.workloads.map((w) => w.adminUrl.length));
-  lines.push('  sidecar admin (/config_dump, /clusters, /stats/prometheus) and identity:');
-  for (const w of s.workloads)
-    lines.push(`    ${w.name.padEnd(width)}  ${w.adminUrl.padEnd(urlWidth)}  ${w.identity}`);
-  if (s.gatewayIdentity) lines.push(`  gateway identity: ${s.gatewayIdentity}`);
-  lines.push(`  pids:           ${s.workloads.map((w) => `${w.name}=${w.pid ?? '-'}`).join(' ')}`);
-  lines.push('Press Ctrl-C to stop.', '');
-  return lines.join('\n');
-}
 
 export const command: Command = {
   name: 'up',
@@ -43,6 +25,7 @@ export const command: Command = {
     '                  [--xds-port 15010] [--http-port 15014] [--stop-grace 5s]',
     '                  [--capture proxy|netns] [--state-dir CONFIG/.trellis-state] [--mesh-config FILE]',
     '                  [--workload-cert-ttl 24h] [--trust-domain cluster.local]',
+    '                  [--ready-timeout 30s] [--watch]',
     '',
     'Reads DIR/mesh.yaml (kind Mesh, trellis.io/v1alpha1), starts the control plane on its config',
     'directory, a sidecar and the process of every workload (restarted with backoff if it crashes),',
@@ -60,6 +43,15 @@ export const command: Command = {
     '                while a file is invalid still serves it (default: .trellis-state in the',
     '                config directory)',
     "--mesh-config   Istio's MeshConfig YAML; pathNormalization is applied (default BASE)",
+    '--ready-timeout  how long an app may take to listen on $PORT (default 30s); at start, one',
+    '                that does not stops `up` with what it printed',
+    '--watch         restart an app when a file in its working directory (or the script it runs)',
+    '                changes; node_modules, hidden files and the config directory are ignored',
+    '',
+    'An app that exits is restarted with backoff (the delay printed is the delay waited); one that',
+    'exits more than 5 times within 60 s, or whose command does not exist, is not restarted and',
+    '`up` says why. `trellis apply` and `trellis delete` work on the running mesh: applied',
+    'resources are files under CONFIG/applied/ (see `trellis apply --help`).',
     '--workload-cert-ttl  lifetime of the workload certificates (renewed at half life; default 24h)',
     '--trust-domain  of the identities (default cluster.local); keep it across restarts, as the',
     '                credentials `up` issues name it',
@@ -78,7 +70,8 @@ export const command: Command = {
     '                on 0.0.0.0. Namespaces and rules are removed on exit (and on the next start',
     '                after a crash).',
     '',
-    'Ctrl-C or SIGTERM stops everything it started and exits 0. If `up` is killed outright',
+    'Ctrl-C, SIGTERM or SIGHUP stops everything it started and exits 0 (an internal error too,',
+    'with exit 1); a closed output pipe (`trellis up | head`) does not stop it. If `up` is killed outright',
     '(kill -9), its apps die with it (Linux, util-linux setpriv), and anything of theirs still',
     'running is killed at the next start (the pid file up-apps.json in the state directory).',
   ].join('\n'),
@@ -95,6 +88,8 @@ export const command: Command = {
       'mesh-config': { type: 'string' },
       'workload-cert-ttl': { type: 'string' },
       'trust-domain': { type: 'string' },
+      'ready-timeout': { type: 'string' },
+      watch: { type: 'boolean' },
     });
     const capture = values.capture ?? 'proxy';
     if (capture !== 'proxy' && capture !== 'netns') {
@@ -113,9 +108,21 @@ export const command: Command = {
         );
       certTtlSeconds = ms / 1000;
     }
+    let readyTimeoutMs: number | undefined;
+    if (values['ready-timeout'] !== undefined) {
+      readyTimeoutMs = tryParseDuration(values['ready-timeout']);
+      if (readyTimeoutMs === undefined || readyTimeoutMs <= 0)
+        throw new TrellisError(
+          'TRELLIS_INVALID_ARGUMENT',
+          `--ready-timeout ${JSON.stringify(values['ready-timeout'])}: expected a duration, e.g. 30s or 2m`,
+        );
+    }
     const plan = await loadMesh(positionals[0] ?? '.', io.cwd);
     if (values.config !== undefined) plan.configDir = path.resolve(io.cwd, values.config);
     const gatewayPort = parseIntFlag('gateway-port', values['gateway-port'], plan.gateway?.port ?? 8080);
+    // `up | head -1` closes stdout under it: output stops, the mesh does not (stop-triggers.ts).
+    const out = io === processIo ? guardOutput(process.stdout).write : io.stdout;
+    if (io === processIo) guardOutput(process.stderr);
     const envLevel = io.env.TRELLIS_LOG_LEVEL as LogLevel | undefined;
     const logger = createLogger('up', { level: envLevel ?? 'warn' }, io.env);
     const configLogger = createLogger('config', { level: envLevel ?? 'info' }, io.env);
@@ -128,7 +135,7 @@ export const command: Command = {
       xds: { host: '127.0.0.1', port: parseIntFlag('xds-port', values['xds-port'], 15010) },
       http: { host: '127.0.0.1', port: parseIntFlag('http-port', values['http-port'], 15014) },
       env: io.env,
-      write: io.stdout,
+      write: out,
       logger,
       configLogger,
       clock: systemClock,
@@ -142,25 +149,50 @@ export const command: Command = {
       ...(certTtlSeconds !== undefined ? { workloadCertTtlSeconds: certTtlSeconds } : {}),
       ...(values['trust-domain'] !== undefined ? { trustDomain: values['trust-domain'] } : {}),
       stopGraceMs: parseIntFlag('stop-grace', values['stop-grace']?.replace(/s$/, ''), 5) * 1000,
+      ...(readyTimeoutMs !== undefined ? { readyTimeoutMs } : {}),
+      ...(values.watch ? { watch: true } : {}),
     });
-    io.stdout(
-      `trellis up: mesh ${plan.name} from ${path.relative(io.cwd, plan.file) || plan.file}, ${plan.workloads.length} workloads\n`,
+    out(
+      `trellis up: mesh ${plan.name} from ${path.relative(io.cwd, plan.file) || plan.file}, ${plan.workloads.length} workloads${values.watch ? ' (watching their files)' : ''}\n`,
     );
-    const signal = untilSignal();
-    const started = runner.start().then(
-      (s) => ({ kind: 'started' as const, s }),
-      (err: unknown) => ({ kind: 'failed' as const, err }),
+    const triggers = stopTriggers();
+    triggers.onAgain((r) =>
+      out(
+        r.kind === 'signal'
+          ? `trellis up: ${r.signal} again; already stopping (apps get SIGKILL after --stop-grace)\n`
+          : `trellis up: internal error while stopping: ${errorMessage(r.error)}\n`,
+      ),
     );
-    const first = await Promise.race([started, signal.then((sig) => ({ kind: 'signal' as const, sig }))]);
-    if (first.kind === 'failed') {
+    try {
+      const started = runner.start().then(
+        (s) => ({ kind: 'started' as const, s }),
+        (err: unknown) => ({ kind: 'failed' as const, err }),
+      );
+      const first = await Promise.race([
+        started,
+        triggers.first.then((reason) => ({ kind: 'stop' as const, reason })),
+      ]);
+      if (first.kind === 'failed') {
+        await runner.stop();
+        throw first.err;
+      }
+      if (first.kind === 'started') out(summaryText(first.s));
+      const reason = first.kind === 'stop' ? first.reason : await triggers.first;
+      if (reason.kind === 'error') {
+        const err = reason.error;
+        io.stderr(
+          `trellis up: internal error, stopping everything: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+        );
+        await runner.stop();
+        out('trellis up: stopped\n');
+        return 1;
+      }
+      out(`trellis up: ${reason.signal}, stopping everything\n`);
       await runner.stop();
-      throw first.err;
+      out('trellis up: stopped\n');
+      return 0;
+    } finally {
+      triggers.dispose();
     }
-    if (first.kind === 'started') io.stdout(summaryText(first.s, plan.configDir));
-    const sig = first.kind === 'signal' ? first.sig : await signal;
-    io.stdout(`trellis up: ${sig}, stopping everything\n`);
-    await runner.stop();
-    io.stdout('trellis up: stopped\n');
-    return 0;
   },
 };

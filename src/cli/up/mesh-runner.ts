@@ -59,9 +59,13 @@ import { proxiesHaveEndpoints } from './convergence.js';
 import { derivedResources, serviceHost, type WorkloadPorts } from './derived.js';
 import { TLS_MODE_LABEL, type MeshPlan, type WorkloadPlan } from './manifest.js';
 import { PortAllocator, portIsFree } from './ports.js';
-import { waitForPorts } from './ready.js';
+import { notListeningMessage, waitForPorts } from './ready.js';
 import { prefixFor } from './output.js';
-import { ProcessSupervisor } from './supervisor.js';
+import { ProcessSupervisor, type ExitInfo } from './supervisor.js';
+import { describeExit, seconds } from './exit-report.js';
+import { gatewayRoutes, type ProxySummary, type UpSummary } from './summary.js';
+import { withTrellisLoaders } from './node-loader.js';
+import { AppWatcher, watchRoots } from './app-watcher.js';
 import { ChildPidFile } from './child-processes.js';
 import {
   hostsFile,
@@ -93,6 +97,15 @@ export interface MeshRunnerOptions {
   version: string;
   /** Grace period for apps between SIGTERM and SIGKILL. */
   stopGraceMs?: number;
+  /**
+   * How long an app may take to listen on its ports (each run); default 30 s. At start, an app
+   * that does not makes `up` fail; after a restart it is reported and waited for.
+   */
+  readyTimeoutMs?: number;
+  /** `up --watch`: restart an app when its files change (app-watcher.ts). */
+  watch?: boolean;
+  /** Restart limits of the apps (supervisor.ts); defaults in restart-policy.ts. */
+  restarts?: { maxRestarts?: number; windowMs?: number; backoff?: { baseMs: number; maxMs: number } };
   /**
    * `--capture netns`: apps run in their own network namespaces and iptables captures their
    * traffic (netns.ts) instead of HTTP_PROXY.
@@ -130,28 +143,16 @@ interface RunningWorkload {
   proxy: TrellisProxy;
   certificates: CaClient;
   supervisor?: ProcessSupervisor;
+  watcher?: AppWatcher;
   registrationId?: string;
   heartbeat?: TimerHandle;
   netns?: NetnsWorkload;
 }
 
-export interface MeshSummary {
-  gatewayUrl?: string;
-  controlPlaneUrl: string;
-  xds: string;
-  workloads: {
-    name: string;
-    pid?: number;
-    adminUrl: string;
-    /** Its SPIFFE identity. */
-    identity: string;
-    app: number[];
-    inbound: number[];
-    outbound: number;
-  }[];
-  gatewayAdminUrl?: string;
-  gatewayIdentity?: string;
+/** What `up` prints once the mesh runs (summary.ts), plus what tests and callers need. */
+export interface MeshSummary extends UpSummary {
   trustDomain: string;
+  workloads: (ProxySummary & { app: number[]; inbound: number[]; outbound: number })[];
 }
 
 const HEARTBEAT_MS = 10_000;
@@ -174,8 +175,16 @@ export class MeshRunner {
   private vips: ReadonlyMap<string, string> | undefined;
   private originalDestination: OriginalDestinationReader | undefined;
   private pidFile: ChildPidFile | undefined;
+  /** Set once start() has resolved: later failures of an app are reported, not fatal. */
+  private running = false;
+  /** Settles once every workload's start has finished or given up (stop() waits for it). */
+  private starting: Promise<void> = Promise.resolve();
+  /** Resolves when stop() is called: startups waiting for an app give up waiting. */
+  private readonly stopRequested: Promise<void>;
+  private requestStop: () => void = () => undefined;
 
   constructor(private readonly opts: MeshRunnerOptions) {
+    this.stopRequested = new Promise((resolve) => (this.requestStop = resolve));
     this.width = Math.max(...opts.plan.workloads.map((w) => w.name.length), 'control-plane'.length);
   }
 
@@ -204,7 +213,12 @@ export class MeshRunner {
     await userStore.start();
     const derived = new MemoryConfigStore((r) => validateResource(r));
     for (const r of derivedResources(plan, ports, gatewayPort, this.vips)) derived.apply(r);
-    this.layered = new LayeredConfigStore([derived, userStore]);
+    // API writes (`trellis apply`/`delete`) become files in the config directory; what `up`
+    // derives from the manifest is not theirs to change.
+    this.layered = new LayeredConfigStore([derived, userStore], {
+      writable: userStore,
+      sources: new Map([[derived, `${plan.file} (made by trellis up)`]]),
+    });
     // The CA and credential key live in the state directory: a restart keeps both.
     const ca = await loadCaState({
       stateDir: this.stateDir,
@@ -249,17 +263,20 @@ export class MeshRunner {
       `ready (xDS ${xds}, HTTP ${controlPlaneUrl}; config ${plan.configDir}${rejected ? `: ${rejected} rejected document(s), see above` : ''}; CA ${ca.source === 'created' ? 'created' : 'loaded'} in ${ca.caDir}, trust domain ${ca.authority.trustDomain})`,
     );
 
-    await Promise.all(
-      plan.workloads.map((w) => this.startWorkload(w, ports.get(w.name) as WorkloadPorts, xds)),
-    );
+    const starts = plan.workloads.map((w) => this.startWorkload(w, ports.get(w.name) as WorkloadPorts, xds));
+    // stop() waits for these: one workload failing to start must not leave another starting
+    // its app after everything was stopped.
+    this.starting = Promise.allSettled(starts).then(() => undefined);
+    await Promise.all(starts);
+    if (this.stopping) throw new TrellisError('TRELLIS_IO', 'stopped while starting');
 
     let gatewayUrl: string | undefined;
-    let gatewayAdminUrl: string | undefined;
-    let gatewayIdentity: string | undefined;
+    let gateway: ProxySummary | undefined;
     if (plan.gateway && gatewayPort !== undefined) {
       const g = plan.gateway;
+      const id = `router~127.0.0.1~${g.name}.${g.namespace}~${g.namespace}.svc.cluster.local`;
       const gw = this.newProxy({
-        id: `router~127.0.0.1~${g.name}.${g.namespace}~${g.namespace}.svc.cluster.local`,
+        id,
         mode: 'gateway',
         name: g.name,
         namespace: g.namespace,
@@ -272,21 +289,26 @@ export class MeshRunner {
       this.gatewayCertificates = gw.certificates;
       await gw.proxy.start();
       await gw.ready;
-      gatewayIdentity = (await this.firstCertificate(g.name, gw.certificates)).identity;
+      const identity = (await this.firstCertificate(g.name, gw.certificates)).identity;
       gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
-      gatewayAdminUrl = `http://127.0.0.1:${gw.proxy.adminPort}`;
-      this.progress(g.name, `ready (gateway ${gatewayUrl}, admin ${gatewayAdminUrl})`);
+      gateway = { name: g.name, id, adminUrl: `http://127.0.0.1:${gw.proxy.adminPort}`, identity };
+      this.progress(g.name, `ready (gateway ${gatewayUrl}, admin ${gateway.adminUrl})`);
     }
     await this.converged();
+    this.running = true;
+    if (this.opts.watch) for (const w of this.workloads) this.watchApp(w);
     return {
       ...(gatewayUrl ? { gatewayUrl } : {}),
-      ...(gatewayAdminUrl ? { gatewayAdminUrl } : {}),
-      ...(gatewayIdentity ? { gatewayIdentity } : {}),
+      ...(gateway
+        ? { gateway, gatewayRoutes: gatewayRoutes(this.gateway?.snapshot().routes.values() ?? []) }
+        : {}),
       trustDomain: ca.authority.trustDomain,
       controlPlaneUrl,
       xds,
+      configDir: plan.configDir,
       workloads: this.workloads.map((w) => ({
         name: w.plan.name,
+        id: sidecarId(w.plan),
         ...(w.supervisor?.pid !== undefined ? { pid: w.supervisor.pid } : {}),
         adminUrl: `http://127.0.0.1:${w.proxy.adminPort}`,
         identity: w.certificates.current()?.identity ?? '-',
@@ -479,7 +501,7 @@ export class MeshRunner {
 
   private async startWorkload(w: WorkloadPlan, ports: WorkloadPorts, xds: string): Promise<void> {
     const sidecar = this.newProxy({
-      id: `sidecar~127.0.0.1~${w.name}.${w.namespace}~${w.namespace}.svc.cluster.local`,
+      id: sidecarId(w),
       mode: 'sidecar',
       name: w.name,
       namespace: w.namespace,
@@ -498,8 +520,10 @@ export class MeshRunner {
     };
     this.workloads.push(running);
     await sidecar.proxy.start();
-    await sidecar.ready;
+    await Promise.race([sidecar.ready, this.stopRequested]);
+    if (this.stopping) return;
     await this.firstCertificate(w.name, sidecar.certificates);
+    if (this.stopping) return;
     const outbound = sidecar.proxy.listeners.ports.outbound;
     const proxyUrl = `http://127.0.0.1:${outbound}`;
     if (ns) {
@@ -532,11 +556,29 @@ export class MeshRunner {
     for (const [name, port] of Object.entries(ports.app))
       env[`PORT_${name.toUpperCase().replace(/-/g, '_')}`] = String(port);
 
-    let firstReady: () => void = () => undefined;
-    const ready = new Promise<void>((resolve) => (firstReady = resolve));
+    // Settles once: the first run that listens, or the first reason it never will.
+    let settle: { ok: () => void; fail: (err: Error) => void } = {
+      ok: () => undefined,
+      fail: () => undefined,
+    };
+    const ready = new Promise<void>((resolve, reject) => {
+      settle = {
+        ok: () => {
+          settle = { ok: () => undefined, fail: () => undefined };
+          resolve();
+        },
+        fail: (err) => {
+          settle = { ok: () => undefined, fail: () => undefined };
+          reject(err);
+        },
+      };
+    });
+    // Awaited below unless stop() comes first; a failure after that is nobody's to report.
+    ready.catch(() => undefined);
+    const command = withTrellisLoaders(w.command, w.workingDir);
     const supervisor = new ProcessSupervisor({
       name: w.name,
-      command: ns ? wrapCommand(ns, w.command) : w.command,
+      command: ns ? wrapCommand(ns, command) : command,
       cwd: w.workingDir,
       env,
       prefix: prefixFor(w.name, this.width),
@@ -544,27 +586,73 @@ export class MeshRunner {
       clock: this.opts.clock,
       random: this.opts.random,
       dieWithParent: true,
+      ...(this.opts.restarts?.backoff ? { backoff: this.opts.restarts.backoff } : {}),
+      ...(this.opts.restarts?.maxRestarts !== undefined
+        ? { maxRestarts: this.opts.restarts.maxRestarts }
+        : {}),
+      ...(this.opts.restarts?.windowMs !== undefined ? { restartWindowMs: this.opts.restarts.windowMs } : {}),
       onSpawn: (pid, run) => {
         this.pidFile?.add(w.name, pid);
-        void this.whenListening(running, pid, run).then((ok) => {
-          if (ok) firstReady();
-        });
+        void this.whenListening(running, pid, run).then(
+          (ok) => {
+            if (ok) settle.ok();
+          },
+          (err: unknown) => settle.fail(err as Error),
+        );
       },
       onExit: (info) => {
         if (info.pid !== undefined) this.pidFile?.delete(info.pid);
         this.deregister(running);
         if (this.stopping) return;
-        const how =
-          info.error ?? (info.signal ? `killed by ${info.signal}` : `exited with code ${info.code ?? '?'}`);
-        this.progress(
-          w.name,
-          `crashed (${how}); restarting in ${((info.restartInMs ?? 0) / 1000).toFixed(1)}s`,
-        );
+        const text = this.exitText(running, info);
+        if (text === undefined) return;
+        this.progress(w.name, text);
+        if (info.gaveUp !== undefined && !this.running)
+          settle.fail(new TrellisError('TRELLIS_IO', `${w.name} ${text}`));
       },
     });
     running.supervisor = supervisor;
+    if (this.stopping) return;
     supervisor.start();
-    await ready;
+    await Promise.race([ready, this.stopRequested]);
+  }
+
+  /** What `up` says when an app stops on its own; undefined when it was stopped on purpose. */
+  private exitText(w: RunningWorkload, info: ExitInfo): string | undefined {
+    if (info.restartInMs !== undefined)
+      return `${describeExit(info)}; restarting in ${seconds(info.restartInMs)}`;
+    if (info.gaveUp === undefined) return undefined;
+    const tail = w.supervisor?.recentOutput() ?? [];
+    const printed =
+      info.error !== undefined || tail.length === 0
+        ? ''
+        : `; it last printed:\n${tail.map((l) => `    ${l}`).join('\n')}`;
+    const what = info.error !== undefined ? info.gaveUp : `${describeExit(info)}; ${info.gaveUp}`;
+    const fix =
+      info.error !== undefined
+        ? `fix its command in ${this.opts.plan.file}, then run trellis up again`
+        : this.opts.watch
+          ? 'saving a file of it restarts it'
+          : 'fix it and run trellis up again (with --watch, saving a file of it restarts it)';
+    return `${what}${printed}\n  ${fix}`;
+  }
+
+  /** --watch: a change to the app's files restarts it (and a given-up app gets another try). */
+  private watchApp(w: RunningWorkload): void {
+    const ignored = [this.opts.plan.configDir, this.stateDir];
+    const watcher = new AppWatcher({
+      roots: watchRoots(w.plan.command, w.plan.workingDir),
+      ignoredDirs: ignored,
+      clock: this.opts.clock,
+      onChange: (file) => {
+        if (this.stopping) return;
+        this.progress(w.plan.name, `${path.relative(w.plan.workingDir, file) || file} changed; restarting`);
+        void w.supervisor?.restart(this.opts.stopGraceMs ?? 5000);
+      },
+      onError: (message) => this.progress(w.plan.name, `--watch: ${message}`),
+    });
+    watcher.start();
+    w.watcher = watcher;
   }
 
   /** A sidecar's labels (its proxy's and its instances'): the plan's, and tlsMode when on. */
@@ -572,16 +660,43 @@ export class MeshRunner {
     return this.opts.sidecarMtls === false ? w.labels : { ...w.labels, [TLS_MODE_LABEL]: 'istio' };
   }
 
-  /** Once the app accepts connections on its ports: register the instance and say so. */
+  /**
+   * Once the app accepts connections on its ports: register the instance and say so. An app
+   * that does not listen within the ready timeout fails the start of `up`; later (a restart),
+   * it is reported and still waited for.
+   */
   private async whenListening(w: RunningWorkload, pid: number, run: number): Promise<boolean> {
     const current = () => this.stopping || w.supervisor?.runs !== run || w.supervisor.pid !== pid;
-    const ok = await waitForPorts('127.0.0.1', Object.values(w.ports.app), current);
-    if (!ok || this.cp === undefined) return false;
+    const timeoutMs = this.opts.readyTimeoutMs ?? 30_000;
+    const started = this.opts.clock.now();
+    const ports = Object.values(w.ports.app);
+    let waited = await waitForPorts(
+      '127.0.0.1',
+      ports,
+      current,
+      () => this.opts.clock.now() - started >= timeoutMs,
+    );
+    if (waited.result === 'timeout') {
+      const port = waited.port;
+      const name = Object.keys(w.ports.app).find((n) => w.ports.app[n] === port) ?? '';
+      const message = notListeningMessage({
+        name: w.plan.name,
+        port,
+        servicePort: w.plan.ports.find((p) => p.name === name)?.port,
+        envName: port === ports[0] ? 'PORT' : `PORT_${name.toUpperCase().replace(/-/g, '_')}`,
+        timeoutMs,
+        output: w.supervisor?.recentOutput() ?? [],
+      });
+      if (!this.running) throw new TrellisError('TRELLIS_IO', message);
+      this.opts.write(`${message}\n`);
+      waited = await waitForPorts('127.0.0.1', ports, current);
+    }
+    if (waited.result !== 'ready' || this.cp === undefined) return false;
     this.register(w);
     const inbound = Object.values(w.ports.inbound).join(',');
     this.progress(
       w.plan.name,
-      `${run > 1 ? 'restarted and ' : ''}ready (pid ${pid}; app :${Object.values(w.ports.app).join(',')}, sidecar in :${inbound} out :${w.proxy.listeners.ports.outbound} admin :${w.proxy.adminPort})`,
+      `${run > 1 ? 'restarted and ' : ''}ready (pid ${pid}; app :${ports.join(',')}, sidecar in :${inbound} out :${w.proxy.listeners.ports.outbound} admin :${w.proxy.adminPort})`,
     );
     return true;
   }
@@ -628,7 +743,10 @@ export class MeshRunner {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    this.requestStop();
+    await this.starting;
     const grace = this.opts.stopGraceMs ?? 5000;
+    for (const w of this.workloads) w.watcher?.close();
     await this.gateway?.stop(1000);
     await Promise.all(this.workloads.map((w) => w.supervisor?.stop(grace) ?? Promise.resolve()));
     await this.pidFile?.remove();
@@ -641,4 +759,9 @@ export class MeshRunner {
     await this.cp?.stop();
     await this.opts.netns?.teardown();
   }
+}
+
+/** A sidecar's xDS node id, as Istio names a pod's: `sidecar~IP~POD.NAMESPACE~NAMESPACE.svc.cluster.local`. */
+export function sidecarId(w: Pick<WorkloadPlan, 'name' | 'namespace'>): string {
+  return `sidecar~127.0.0.1~${w.name}.${w.namespace}~${w.namespace}.svc.cluster.local`;
 }
