@@ -35,8 +35,9 @@ function row(stdout: string, metric: string): string {
 test('quick mode syncs every proxy and pushes every weight change to all of them', async () => {
   const { code, stdout, stderr } = await runBench([]);
   assert.equal(code, 0, `bench exited ${code}\n${stderr.slice(-2000)}`);
+  // 400 service clusters + the built-in ones, PassthroughDnsCluster (allow_any egress) among them.
   assert.match(row(stdout, 'services / proxies'), /^100 \/ 50 \(no Sidecar\)/);
-  assert.match(row(stdout, 'resources per proxy'), /CDS 403, EDS 400, LDS 3, RDS 1/);
+  assert.match(row(stdout, 'resources per proxy'), /CDS 404, EDS 400, LDS 3, RDS 1/);
   assert.match(row(stdout, 'initial sync (first stream'), /\d+ (ms|s)$/);
   assert.match(row(stdout, '  p99 over proxies'), /\d+ (ms|s) \/ \d+/);
   assert.equal(row(stdout, '  proxies that got a push'), '50, 50, 50 (50)');
@@ -46,7 +47,7 @@ test('quick mode syncs every proxy and pushes every weight change to all of them
 test('quick mode with Sidecar scoping pushes a change only to the proxies that depend on it', async () => {
   const { code, stdout, stderr } = await runBench(['--scoped']);
   assert.equal(code, 0, `bench exited ${code}\n${stderr.slice(-2000)}`);
-  assert.match(row(stdout, 'resources per proxy'), /CDS 43, EDS 40, LDS 3, RDS 1/);
+  assert.match(row(stdout, 'resources per proxy'), /CDS 44, EDS 40, LDS 3, RDS 1/);
   assert.equal(row(stdout, '  proxies that got a push'), '10, 10, 10 (10)');
   assert.equal(row(stdout, '  non-RDS pushes per change'), '0, 0, 0');
 });

@@ -96,6 +96,10 @@ export function inboundTarget(
   const port = portOf(ds.authority, 80);
   for (const l of snapshot.listeners.values()) {
     if (l.port !== inboundPort && l.name !== 'virtualInbound') continue;
+    // An outbound listener that happens to share the capture port's number (a service port
+    // equal to it) serves callers, never what arrives for the workload: taking its routes would
+    // send the request back out, to this very port, for ever.
+    if (l.direction === 'OUTBOUND') continue;
     const hcm = httpChain(l, port);
     if (hcm) return routesTarget(snapshot, hcm);
   }

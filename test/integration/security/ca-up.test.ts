@@ -84,11 +84,11 @@ test(
         );
         assert.match(
           out,
-          /\n +alpha-v1 +http:\/\/127\.0\.0\.1:\d+ +spiffe:\/\/cluster\.local\/ns\/shop\/sa\/alpha-runner\n/,
+          /\n +alpha-v1 +sidecar~127\.0\.0\.1~alpha-v1\.shop~shop\.svc\.cluster\.local +http:\/\/127\.0\.0\.1:\d+ +spiffe:\/\/cluster\.local\/ns\/shop\/sa\/alpha-runner\n/,
         );
         assert.match(
           out,
-          /\n +beta-v1 +http:\/\/127\.0\.0\.1:\d+ +spiffe:\/\/cluster\.local\/ns\/default\/sa\/beta\n/,
+          /\n +beta-v1 +sidecar~127\.0\.0\.1~beta-v1\.default~default\.svc\.cluster\.local +http:\/\/127\.0\.0\.1:\d+ +spiffe:\/\/cluster\.local\/ns\/default\/sa\/beta\n/,
         );
 
         const credential = await fs.readFile(path.join(state, 'credentials', 'alpha-v1.jwt'), 'utf8');
