@@ -58,6 +58,11 @@ export class WorkloadAgent {
   }
 
   static async start(o: WorkloadAgentOptions): Promise<WorkloadAgent> {
+    if (o.envoyBootstrap !== undefined && o.sdsSocket === undefined)
+      throw new TrellisError(
+        'TRELLIS_INVALID_ARGUMENT',
+        '--envoy-bootstrap needs --sds-socket: the bootstrap points Envoy at the SDS socket',
+      );
     const agent = new WorkloadAgent(o);
     if (o.sdsSocket !== undefined)
       agent.sds = await SdsServer.start({
