@@ -252,6 +252,40 @@ test('file-cert: and file-root: names are read from disk and pushed again when t
   }
 });
 
+test('file-cert:/file-root: serve only PEM certificates and keys, not whatever file a name points at', async () => {
+  const h = await harness('not-pem');
+  const secret = path.join(dir, 'not-pem-secret.txt');
+  const cert = path.join(dir, 'not-pem-cert.pem');
+  await fs.writeFile(secret, 'password=hunter2\n');
+  await fs.writeFile(cert, first.certChainPem);
+  try {
+    const names = [
+      `file-root:${secret}`,
+      `file-cert:${cert}~${secret}`,
+      `file-cert:${secret}~${cert}`,
+      `file-root:${dir}/../../etc/passwd`,
+      'default',
+    ];
+    const s = h.open();
+    s.subscribe(names);
+    const r = await s.next();
+    assert.deepEqual([...r.secrets.keys()], ['default'], 'only the workload secret');
+    assert.ok(!JSON.stringify(r.raw).includes(Buffer.from('hunter2').toString('base64')));
+    await eventually(() =>
+      assert.ok(
+        h.lines.some((l) => /not-pem-secret\.txt is not certificates in PEM form/.test(l)) &&
+          h.lines.some((l) => /not-pem-secret\.txt is not a private key in PEM form/.test(l)) &&
+          h.lines.some((l) => /not-pem-secret\.txt is not a certificate chain in PEM form/.test(l)),
+        h.lines.join(''),
+      ),
+    );
+    const fetched = await h.client.fetch(names);
+    assert.deepEqual([...fetched.secrets.keys()], ['default']);
+  } finally {
+    await h.close();
+  }
+});
+
 test('DeltaSecrets: per-resource versions, unknown names removed, only changes pushed', async () => {
   const h = await harness('delta');
   try {

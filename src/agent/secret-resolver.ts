@@ -16,6 +16,18 @@ import {
   workloadSecret,
 } from './sds-secrets.js';
 
+/**
+ * file-cert:/file-root: take any path an SDS client names, so they only serve what is plainly a
+ * certificate or key: a name cannot turn the agent into a reader of arbitrary files.
+ */
+const CERTIFICATE_PEM = /-----BEGIN CERTIFICATE-----[\s\S]+-----END CERTIFICATE-----/;
+const PRIVATE_KEY_PEM = /-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----[\s\S]+-----END (?:[A-Z]+ )?PRIVATE KEY-----/;
+
+function requirePem(text: string, pattern: RegExp, file: string, what: string): string {
+  if (!pattern.test(text)) throw new Error(`${file} is not ${what} in PEM form`);
+  return text;
+}
+
 export interface ResolvedSecret {
   secret: Secret;
   /** Changes exactly when the secret's contents change. */
@@ -57,15 +69,24 @@ export async function resolveSecrets(
         try {
           if (req.kind === 'file-cert') {
             const [chain, key] = await Promise.all([
-              fs.readFile(req.certFile, 'utf8'),
-              fs.readFile(req.keyFile, 'utf8'),
+              fs
+                .readFile(req.certFile, 'utf8')
+                .then((t) => requirePem(t, CERTIFICATE_PEM, req.certFile, 'a certificate chain')),
+              fs
+                .readFile(req.keyFile, 'utf8')
+                .then((t) => requirePem(t, PRIVATE_KEY_PEM, req.keyFile, 'a private key')),
             ]);
             out.secrets.set(name, {
               secret: tlsCertificateSecret(name, chain, key),
               version: contentVersion([chain, key]),
             });
           } else {
-            const roots = await fs.readFile(req.rootFile, 'utf8');
+            const roots = requirePem(
+              await fs.readFile(req.rootFile, 'utf8'),
+              CERTIFICATE_PEM,
+              req.rootFile,
+              'certificates',
+            );
             out.secrets.set(name, { secret: trustedCaSecret(name, roots), version: contentVersion([roots]) });
           }
         } catch (err) {
