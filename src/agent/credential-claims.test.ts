@@ -33,6 +33,8 @@ test('a credential names its namespace and service account; expired or foreign o
     [jwt({ sa: 'cart' }), /names no namespace and service account/],
     [jwt({ ns: 'shop', sa: '' }), /names no namespace/],
     [jwt({ ns: 1, sa: 'x' }), /names no namespace/],
+    [jwt({ ns: 'x', sa: 2 }), /names no namespace/],
+    [jwt({ ns: '', sa: 'b' }), /names no namespace/],
     ['not a token', /not a Trellis credential/],
     ['', /not a Trellis credential/],
   ];

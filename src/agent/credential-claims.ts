@@ -19,7 +19,7 @@ export function readCredentialClaims(
 ): { ok: true; claims: CredentialClaims } | { ok: false; reason: string } {
   let payload: Record<string, unknown>;
   try {
-    payload = decodeJwt(token.trim());
+    payload = decodeJwt(token);
   } catch {
     return {
       ok: false,

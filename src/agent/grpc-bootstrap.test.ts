@@ -52,6 +52,10 @@ test("Istio's proxyless bootstrap: xDS server, GENERATOR=grpc node, server templ
     certificateProviders: Record<string, { config: { refreshIntervalMs: number } }>;
   };
   assert.equal(parsed.certificateProviders.default?.config.refreshIntervalMs, 900_000);
+  const defaults = grpcBootstrap({ workload, xdsAddress: 'cp:15010', certFiles: certFilePaths('/d') }) as {
+    certificate_providers: { default: { config: { refresh_interval: string } } };
+  };
+  assert.equal(defaults.certificate_providers.default.config.refresh_interval, '900s', "Istio's default");
   const plain = grpcBootstrap({ workload, xdsAddress: 'cp:15010', nodeId: 'grpc~x' });
   assert.equal('certificate_providers' in plain, false);
   validateBootstrapConfig(plain);

@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { contentVersion, parseSecretName } from './sds-secrets.js';
+import { contentVersion, parseSecretName, workloadSecret } from './sds-secrets.js';
+
+const cert = {
+  certChainPem: 'CHAIN',
+  privateKeyPem: 'KEY',
+  rootCertsPem: 'ROOTS',
+  identity: 'spiffe://cluster.local/ns/default/sa/web',
+  notBefore: new Date(0),
+  notAfter: new Date(1),
+};
 
 test("resource names: Istio's default/ROOTCA and file-cert:/file-root:, everything else refused with why", () => {
   const cases: [string, ReturnType<typeof parseSecretName>['kind'], RegExp | object | undefined][] = [
@@ -36,4 +45,20 @@ test('versions follow contents only', () => {
   assert.notEqual(contentVersion(['a', 'b']), contentVersion(['ab']));
   assert.notEqual(contentVersion(['a']), contentVersion(['b']));
   assert.match(contentVersion([]), /^[0-9a-f]{16}$/);
+});
+
+test("`default` is Envoy's tls_certificate (chain and key), `ROOTCA` its validation_context; nothing else", () => {
+  assert.deepEqual(workloadSecret('default', cert), {
+    name: 'default',
+    tls_certificate: {
+      certificate_chain: { inline_bytes: Buffer.from('CHAIN') },
+      private_key: { inline_bytes: Buffer.from('KEY') },
+    },
+  });
+  assert.deepEqual(workloadSecret('ROOTCA', cert), {
+    name: 'ROOTCA',
+    validation_context: { trusted_ca: { inline_bytes: Buffer.from('ROOTS') } },
+  });
+  assert.equal(workloadSecret('file-root:/x', cert), undefined);
+  assert.equal(workloadSecret('rootca', cert), undefined);
 });
