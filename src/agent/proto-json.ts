@@ -178,7 +178,9 @@ function readMessage(type: protobuf.Type, json: unknown, path: string, out: Prot
       });
       return {};
     }
-    return { seconds: Number(m[1]), nanos: Number((m[2] ?? '').padEnd(9, '0')) };
+    // The sign is the whole duration's: -1.5s is -1 s and -500000000 ns.
+    const nanos = Number((m[2] ?? '').padEnd(9, '0'));
+    return { seconds: Number(m[1]), nanos: (m[1] as string).startsWith('-') ? -nanos : nanos };
   }
   if (name === '.google.protobuf.Struct') {
     if (!isObj(json)) out.push({ path, message: 'expected a JSON object' });
