@@ -68,6 +68,28 @@ test('proto3 JSON both ways: durations, wrappers, 64-bit as strings, Struct, map
   assert.deepEqual(Buffer.from(encodeMessage(SECRET, sb.value)), Buffer.from(encodeMessage(SECRET, secret)));
 });
 
+test('durations are written digit by digit and read back exactly', () => {
+  const cases: [number, number, string][] = [
+    [0, 0, '0s'],
+    [1, 0, '1s'],
+    [0, 100, '0.0000001s'],
+    [5, 100_000_000, '5.1s'],
+    [0, 250_000_000, '0.25s'],
+    [-1, -500_000_000, '-1.5s'],
+    [0, -1, '-0.000000001s'],
+    [315_576_000_000, 999_999_999, '315576000000.999999999s'],
+  ];
+  const D = 'google.protobuf.Duration';
+  for (const [seconds, nanos, text] of cases) {
+    assert.equal(toProtoJson(D, { seconds, nanos }), text);
+    const back = fromProtoJson(CLUSTER, { connect_timeout: text });
+    assert.deepEqual(back.problems, [], text);
+    if (seconds !== 0 || nanos >= 0) assert.deepEqual(back.value.connect_timeout, { seconds, nanos }, text);
+  }
+  for (const bad of [' 1s', '1sx', 'x1s', '1.1234567891s', '1.s', '.5s', '1S'])
+    assert.equal(fromProtoJson(CLUSTER, { connect_timeout: bad }).problems.length, 1, bad);
+});
+
 test('reading accepts what Envoy accepts: lowerCamel names, enum numbers, integers as strings, null as unset', () => {
   const r = fromProtoJson(CLUSTER, {
     name: 'c',

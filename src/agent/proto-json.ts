@@ -32,8 +32,10 @@ function fullName(t: protobuf.Type): string {
 function durationToJson(d: Obj): string {
   const seconds = Number(d.seconds ?? 0);
   const nanos = Number(d.nanos ?? 0);
-  if (nanos === 0) return `${seconds}s`;
-  return `${seconds + nanos / 1e9}s`.replace(/(\.\d*?)0+s$/, '$1s');
+  // Digits, not float arithmetic: 100 ns is "0.000000100s", never "1e-7s".
+  const sign = seconds < 0 || nanos < 0 ? '-' : '';
+  const frac = String(Math.abs(nanos)).padStart(9, '0').replace(/0+$/, '');
+  return `${sign}${Math.abs(seconds)}${frac ? `.${frac}` : ''}s`;
 }
 
 function valueToJson(v: Obj): Json {
