@@ -320,6 +320,36 @@ test('DeltaSecrets: per-resource versions, unknown names removed, only changes p
   }
 });
 
+test('malformed traffic: another resource type ends that stream with INVALID_ARGUMENT; garbage bytes break nothing', async () => {
+  const h = await harness('malformed');
+  try {
+    // a SotW request naming Listeners on the secret service
+    const other = h.open();
+    other.send({
+      resource_names: ['default'],
+      type_url: 'type.googleapis.com/envoy.config.listener.v3.Listener',
+    });
+    await assert.rejects(
+      other.next(),
+      /INVALID_ARGUMENT: this SDS server serves only type\.googleapis\.com\/envoy\.extensions\.transport_sockets\.tls\.v3\.Secret, not type\.googleapis\.com\/envoy\.config\.listener\.v3\.Listener/,
+    );
+    const net = await import('node:net');
+    await new Promise<void>((resolve) => {
+      const sock = net.createConnection(h.socketPath, () => {
+        sock.end(Buffer.from('GET / HTTP/1.1\r\n\r\n\x00\xff garbage'));
+      });
+      sock.on('close', () => resolve());
+      sock.on('error', () => resolve());
+      sock.resume();
+    });
+    const s = h.open();
+    s.subscribe(['default']);
+    assert.deepEqual([...(await s.next()).secrets.keys()], ['default'], 'still serving');
+  } finally {
+    await h.close();
+  }
+});
+
 test('FetchSecrets answers once; a stale socket file is replaced, another file is refused', async () => {
   const h = await harness('fetch');
   try {

@@ -203,6 +203,7 @@ export class SdsServer {
     this.track(stream, call);
     call.on('data', (req: DiscoveryRequest__Output) => {
       node ||= nodeId(req.node, call.getPeer());
+      if (refuseType(call, req.type_url, log, node)) return;
       const nonce = req.response_nonce ?? '';
       if (nonce !== '' && nonce !== lastNonce) return; // stale: answered by a later response
       if (nonce !== '' && req.error_detail) {
@@ -268,6 +269,7 @@ export class SdsServer {
     this.track(stream, call);
     call.on('data', (req: DeltaDiscoveryRequest__Output) => {
       node ||= nodeId(req.node, call.getPeer());
+      if (refuseType(call, req.type_url, log, node)) return;
       const nonce = req.response_nonce ?? '';
       if (nonce !== '' && nonce === lastNonce && req.error_detail) {
         log.warn('SDS: Envoy rejected (NACKed) secrets; it keeps the ones it had', {
@@ -301,6 +303,20 @@ export class SdsServer {
       resources: found.map((n) => packAny(TYPE.secret, r.secrets.get(n)?.secret ?? {})),
     };
   }
+}
+
+/** A request for another resource type ends the stream with INVALID_ARGUMENT saying what is served. */
+function refuseType(
+  call: grpc.ServerDuplexStream<unknown, unknown>,
+  typeUrl: string | undefined,
+  log: Logger,
+  node: string,
+): boolean {
+  if (typeUrl === undefined || typeUrl === '' || typeUrl === TYPE.secret) return false;
+  const details = `this SDS server serves only ${TYPE.secret}, not ${typeUrl}`;
+  log.warn('SDS: refusing a request for another resource type', { proxy: node, type: typeUrl });
+  call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details });
+  return true;
 }
 
 function warnUnknown(log: Logger, node: string, r: Resolution, warned: Set<string>): void {

@@ -88,6 +88,11 @@ export class SdsTestStream {
     });
   }
 
+  /** Any request, as written (for malformed ones). */
+  send(req: object): void {
+    this.call.write(req);
+  }
+
   /** Envoy's first request for `names` on this stream (SotW). */
   subscribe(names: string[], nodeId = 'sidecar~127.0.0.1~web.default~default.svc.cluster.local'): void {
     this.call.write({ node: { id: nodeId }, resource_names: names, type_url: TYPE.secret });
