@@ -239,7 +239,8 @@ test('calls keep working while both agents rotate their certificates; new connec
         // KNOWN GAP (see cert-files.ts): gRPC's file_watcher reads the chain and the key as two
         // files; a read straddling a renewal pairs a new chain with the old key, and a *new*
         // connection fails with "Failed to load credentials" until the next refresh (1 s here).
-        if (c !== steady && /Failed to load credentials/.test(r.details)) pairingMisses.push(r.details);
+        if (c !== steady && /Failed to load credentials/.test(r.details ?? ''))
+          pairingMisses.push(r.details ?? '');
         else failures.push(`${grpc.status[r.code]}: ${r.details}`);
       }
       assert.ok(renewals(serverAgent) >= start.server + 2, 'the server agent renewed twice');
