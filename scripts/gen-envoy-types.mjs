@@ -56,6 +56,10 @@ export const ROOTS = [
   'envoy.service.auth.v3.CheckRequest',
   'envoy.service.auth.v3.CheckResponse',
   'envoy.extensions.path.match.uri_template.v3.UriTemplateMatchConfig',
+  'envoy.config.bootstrap.v3.Bootstrap',
+  'envoy.service.discovery.v3.DeltaDiscoveryResponse',
+  'envoy.service.discovery.v3.DiscoveryRequest',
+  'envoy.service.discovery.v3.DeltaDiscoveryRequest',
 ];
 
 // The protos the runtime loads (src/protocol/proto-files.ts): they define every root. This

@@ -14,6 +14,10 @@ export const LAYERS = {
   // the push context reads them), e.g. compiled RateLimits; controllers never import xds.
   xds: ['core', 'api', 'config', 'registry', 'controllers', 'protocol'],
   ca: ['core'],
+  // The workload agent for Envoy and proxyless gRPC (`trellis agent`): SDS over a Unix socket,
+  // PEM files and bootstraps. It declares the certificate source it needs (agent/certificate-source.ts);
+  // cli hands it the proxy's CA client, so the agent never imports the data plane.
+  agent: ['core', 'protocol', 'ca'],
   // The control plane process: wires stores, registry, translation and the ADS server, and
   // serves the HTTP API. Only cli assembles processes above it.
   controlplane: ['core', 'api', 'config', 'registry', 'controllers', 'xds', 'protocol', 'ca'],

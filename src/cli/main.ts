@@ -14,6 +14,7 @@ type Loader = () => Promise<Command>;
  * Keep the list sorted by name.
  */
 const COMMANDS: Record<string, Loader> = {
+  agent: async () => (await import('./commands/agent.js')).command,
   analyze: async () => (await import('./commands/analyze.js')).command,
   apply: async () => (await import('./commands/apply.js')).command,
   check: async () => (await import('./commands/check.js')).command,

@@ -66,3 +66,11 @@ export function certificateService(): ServiceDefinition {
   ca ??= service('trellis.ca.v1.CertificateService');
   return ca;
 }
+
+let sds: ServiceDefinition | undefined;
+
+/** envoy.service.secret.v3.SecretDiscoveryService (StreamSecrets, DeltaSecrets, FetchSecrets): the agent's SDS. */
+export function secretDiscoveryService(): ServiceDefinition {
+  sds ??= service('envoy.service.secret.v3.SecretDiscoveryService');
+  return sds;
+}
