@@ -42,11 +42,14 @@ export const FLAG_VOCABULARY = `Flags that mean the same thing have the same nam
 
 Endpoints: --X-address HOST:PORT, or --X-port N for 127.0.0.1:N (0: any free port)
   --xds-address / --xds-port      the control plane's xDS (and CA) endpoint: where control-plane
-                                  and up listen, where proxy connects   (old: proxy --xds)
+                                  and up listen, where proxy and agent connect   (old: --xds)
+  --secure-port                   control-plane's xDS and CA over TLS (15012); --xds-root-ca FILE
+                                  is the root a proxy verifies it with
   --http-address / --http-port    a process's HTTP endpoint (control plane API; ratelimit metrics)
   --grpc-address / --grpc-port    ratelimit's gRPC endpoint
   --ratelimit-address             where proxies reach the rate limit service (control-plane)
-  --ca-address                    where a proxy asks for its certificate (default: --xds-address)
+  --ca-address                    where a proxy or agent asks for its certificate (default:
+                                  --xds-address)
   --gateway-port, --base-port, --admin-port, --outbound-port, --inbound-port   ports only
   A port is 0-65535; anything else is refused with the flag's name.
 

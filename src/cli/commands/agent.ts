@@ -57,7 +57,7 @@ export const command: Command = {
   summary:
     'Workload agent for Envoy and proxyless gRPC: certificates over SDS or as files, and their bootstraps.',
   usage: [
-    'Usage: trellis agent --credential-file F [--ca-address HOST:PORT] [--xds HOST:PORT] [--state-dir DIR]',
+    'Usage: trellis agent --credential-file F [--ca-address HOST:PORT] [--xds-address HOST:PORT] [--state-dir DIR]',
     '                     [--sds-socket PATH] [--envoy-bootstrap FILE] [--admin-port 15000]',
     '                     [--cert-dir DIR] [--grpc-bootstrap FILE] [--cert-ttl SECONDS]',
     '                     [--namespace NS] [--workload NAME] [--labels k=v,...] [--instance-ips IP,...]',
@@ -65,13 +65,13 @@ export const command: Command = {
     '',
     "What Istio's pilot-agent does for Envoy and proxyless gRPC: the workload's key is made here, a",
     'CSR goes with the credential in --credential-file F (`trellis up` provisions one, `trellis token',
-    'create` makes a join token) to the CA at --ca-address (default --xds), and the certificate is',
+    'create` makes a join token) to the CA at --ca-address (default --xds-address), and the certificate is',
     'renewed at half its life, retrying with backoff and keeping the current one when the CA is down.',
     '',
     'Envoy: SDS on a Unix socket (--sds-socket, default DIR/' + DEFAULT_SDS_SOCKET + ') with',
     "Istio's names: `default` (chain and key), `ROOTCA` (trust bundle), `file-cert:CERT~KEY` and",
     '`file-root:ROOT`. --envoy-bootstrap FILE writes a bootstrap for it (node, ADS over the static',
-    '`xds-grpc` cluster to --xds, `sds-grpc` over the socket): `envoy -c FILE`.',
+    '`xds-grpc` cluster to --xds-address, `sds-grpc` over the socket): `envoy -c FILE`.',
     'Proxyless gRPC: --cert-dir DIR (default DIR/' + DEFAULT_CERT_DIR + ' with --grpc-bootstrap) gets',
     'cert-chain.pem, key.pem (0600) and root-cert.pem, replaced atomically on each renewal;',
     '--grpc-bootstrap FILE writes the xDS bootstrap with a `default` file_watcher certificate provider',
@@ -88,7 +88,7 @@ export const command: Command = {
     const { values, positionals } = parseFlags('agent', argv, {
       'credential-file': { type: 'string' },
       'ca-address': { type: 'string' },
-      xds: { type: 'string' },
+      'xds-address': { type: 'string', aliases: ['xds'] },
       'state-dir': { type: 'string' },
       'sds-socket': { type: 'string' },
       'envoy-bootstrap': { type: 'string' },
@@ -109,14 +109,14 @@ export const command: Command = {
         'TRELLIS_INVALID_ARGUMENT',
         "--credential-file F is required: the credential the CA knows this workload by (`trellis token create` makes one); run 'trellis agent --help'",
       );
-    const addressFlag = values['ca-address'] ?? values.xds;
+    const addressFlag = values['ca-address'] ?? values['xds-address'];
     if (addressFlag === undefined)
       throw new TrellisError(
         'TRELLIS_INVALID_ARGUMENT',
-        "--ca-address HOST:PORT (or --xds) is required: where the control plane's CA listens, e.g. 127.0.0.1:15010",
+        "--ca-address HOST:PORT (or --xds-address) is required: where the control plane's CA listens, e.g. 127.0.0.1:15010",
       );
-    const ca = parseAddress(values['ca-address'] !== undefined ? 'ca-address' : 'xds', addressFlag);
-    const xds = values.xds !== undefined ? parseAddress('xds', values.xds) : ca;
+    const ca = parseAddress(values['ca-address'] !== undefined ? 'ca-address' : 'xds-address', addressFlag);
+    const xds = values['xds-address'] !== undefined ? parseAddress('xds-address', values['xds-address']) : ca;
     const ttl = parseIntFlag('cert-ttl', values['cert-ttl'], 0);
     const adminPort = parseIntFlag('admin-port', values['admin-port'], 15000);
     const cwd = io.cwd;

@@ -21,6 +21,7 @@ $TRELLIS_CONTROL_PLANE or http://127.0.0.1:15014).
  * main.ts (which loads this module); completion.test.ts checks it against 'trellis --help'.
  */
 export const COMPLETION_COMMANDS: Record<string, { words?: readonly string[]; proxies?: boolean }> = {
+  agent: {},
   analyze: {},
   apply: {},
   check: {},

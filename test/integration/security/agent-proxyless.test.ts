@@ -74,7 +74,7 @@ async function startAgent(
       'agent',
       '--credential-file',
       `${name}.jwt`,
-      '--xds',
+      '--xds-address',
       xds,
       '--grpc-bootstrap',
       `${name}.json`,
