@@ -86,7 +86,7 @@ test('trellis help flags: the shared vocabulary and every default port, none sha
   const c = capture();
   assert.equal(await main(['help', 'flags'], c.io), 0);
   assert.match(c.out(), /--xds-address \/ --xds-port/);
-  assert.match(c.out(), /\(old: proxy --xds\)/);
+  assert.match(c.out(), /\(old: --xds\)/);
   const ports = [...c.out().matchAll(/^ {2}(\d+) +--/gm)].map((m) => Number(m[1]));
   assert.ok(ports.includes(8080) && ports.includes(6070) && ports.includes(15010), c.out());
   assert.equal(new Set(ports).size, ports.length, 'no two defaults share a port');
