@@ -5,6 +5,7 @@
  * address, keeping the Host. Requests routed to any other cluster pass untouched, as in Envoy.
  */
 import net from 'node:net';
+import os from 'node:os';
 import type { DnsCacheSettings, Endpoint } from '../model/config.js';
 import type { ClusterManager } from '../upstream/cluster-manager.js';
 import type { LocalReplyReason } from './local-reply.js';
@@ -26,9 +27,53 @@ export function splitAuthority(
   return { host: (m[1] ?? m[2])!, port };
 }
 
-/** Whether an address is this host (loopback or unspecified): where the proxy itself listens. */
-function isLocal(address: string): boolean {
-  return /^127\./.test(address) || address === '::1' || address === '0.0.0.0' || address === '::';
+/**
+ * One spelling per address: IPv6 as the URL parser prints it, and an IPv4-mapped IPv6 address
+ * (`::ffff:127.0.0.1`, `::ffff:7f00:1`) as the IPv4 address it reaches, so the loop check
+ * cannot be talked past by another way of writing the same address.
+ */
+export function canonicalAddress(address: string): string {
+  if (!net.isIPv6(address)) return address;
+  let text: string;
+  try {
+    text = new URL(`http://[${address}]/`).hostname.slice(1, -1);
+  } catch {
+    return address;
+  }
+  const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(text);
+  if (mapped === null) return text;
+  const hi = parseInt(mapped[1]!, 16);
+  const lo = parseInt(mapped[2]!, 16);
+  return `${hi >> 8}.${hi & 0xff}.${lo >> 8}.${lo & 0xff}`;
+}
+
+let interfaceAddresses: { at: number; set: Set<string> } | undefined;
+
+/** This host's own interface addresses, re-read at most every 10 s. */
+function ownAddresses(): Set<string> {
+  const now = Date.now();
+  if (interfaceAddresses === undefined || now - interfaceAddresses.at > 10_000) {
+    const set = new Set<string>();
+    for (const list of Object.values(os.networkInterfaces()))
+      for (const a of list ?? []) set.add(canonicalAddress(a.address));
+    interfaceAddresses = { at: now, set };
+  }
+  return interfaceAddresses.set;
+}
+
+/**
+ * Whether a (canonical) address is this host: loopback (127/8, ::1), "this network" (0/8, ::,
+ * which connect to the local host) or one of its interface addresses: where the proxy itself
+ * may listen.
+ */
+export function isLocalAddress(address: string): boolean {
+  return (
+    /^127\./.test(address) ||
+    /^0\./.test(address) ||
+    address === '::1' ||
+    address === '::' ||
+    ownAddresses().has(address)
+  );
 }
 
 /**
@@ -63,10 +108,11 @@ export async function dynamicForwardProxy(
       return { kind: 'reply', reason: { kind: 'dns-cache-overflow', what: result.kind } };
     case 'resolved': {
       const host = result.address;
+      const canonical = canonicalAddress(host);
       if (
         arrivedOn !== undefined &&
         target.port === arrivedOn.port &&
-        (host === arrivedOn.address || isLocal(host))
+        (canonical === canonicalAddress(arrivedOn.address) || isLocalAddress(canonical))
       )
         return { kind: 'reply', reason: { kind: 'passthrough-loop', authority } };
       const key = net.isIPv6(host) ? `[${host}]:${target.port}` : `${host}:${target.port}`;

@@ -205,7 +205,18 @@ test('a port no mesh service uses: ALLOW_ANY passes HTTP through (virtualOutboun
 
 test("ALLOW_ANY never passes a request back into the sidecar's own listener (it would loop)", async (t) => {
   const e = await start(t);
-  for (const host of [`127.0.0.1:${e.port}`, `localhost:${e.port}`, `[::1]:${e.port}`]) {
+  // Every spelling of this host: IPv4-mapped IPv6 reached 127.0.0.1 past a string compare and
+  // looped until the proxy ran out of file descriptors (found by review).
+  for (const host of [
+    `127.0.0.1:${e.port}`,
+    `localhost:${e.port}`,
+    `[::1]:${e.port}`,
+    `[::ffff:127.0.0.1]:${e.port}`,
+    `[::ffff:7f00:1]:${e.port}`,
+    `[0:0:0:0:0:ffff:127.0.0.1]:${e.port}`,
+    `0.0.0.0:${e.port}`,
+    `127.1.2.3:${e.port}`,
+  ]) {
     const r = await request(e.port, { host });
     assert.equal(r.status, 508, host);
     assert.match(r.body, /loop detected: .* call the service by its name/);
