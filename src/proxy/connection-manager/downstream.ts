@@ -108,6 +108,9 @@ export function fromHttp2(req: http2.Http2ServerRequest, res: http2.Http2ServerR
   const headers: HeaderMap = {};
   for (const [k, v] of Object.entries(req.headers)) if (!k.startsWith(':')) headers[k] = v;
   const authority = req.headers[':authority'] ?? req.headers.host ?? '';
+  // One name per request: a client-sent `host` that differs from `:authority` (RFC 9113 8.3.1)
+  // must not reach a filter or upstream that reads Host while routing used :authority.
+  if (req.headers[':authority'] !== undefined && headers.host !== undefined) headers.host = authority;
   let aborted = false;
   // Set once the proxy has ended its response (end() or a headers-only response); a stream that
   // closes before that was abandoned by the client: reset, disconnect, GOAWAY or a timeout.

@@ -129,3 +129,30 @@ test('opted in with REGISTRY_ONLY: the Host cannot smuggle a request to an unkno
   const r = await viaProxy(e.port, `http://reviews:${port}/`, 'evil.example');
   assert.deepEqual(r, { status: 200, backend: 'reviews', host: 'evil.example' });
 });
+
+test('opted in, HTTP/2: a host header that differs from :authority cannot replace the name routing used', async (t) => {
+  const e = await start(t, [sidecar(true)]);
+  const http2 = await import('node:http2');
+  const session = http2.connect(`http://127.0.0.1:${e.port}`);
+  t.after(() => session.close());
+  const authority = `reviews:${e.external.port}`;
+  const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const req = session.request({
+      ':method': 'GET',
+      ':path': '/',
+      ':authority': authority,
+      host: 'admin.internal',
+    });
+    let data = '';
+    let code = 0;
+    req.on('response', (h) => (code = Number(h[':status'])));
+    req.on('data', (d: Buffer) => (data += d.toString()));
+    req.on('end', () => resolve({ status: code, body: data }));
+    req.on('error', reject);
+    req.end();
+  });
+  assert.equal(status, 200);
+  const seen = JSON.parse(body) as { backend: string; headers: Record<string, string> };
+  assert.equal(seen.backend, 'reviews');
+  assert.equal(seen.headers.host, authority, 'the upstream sees the name the request was routed by');
+});
