@@ -10,6 +10,9 @@ import { eventually } from '../../src/core/testing/eventually.js';
 import { isAlive, portOpen, tinyMesh, type TinyMesh } from './helpers/tiny-mesh.js';
 
 const START = { timeoutMs: 45_000, intervalMs: 100 };
+// How long a stopping `up` may take before the harness kills it: its stop is a sequence of
+// bounded steps (gateway, apps with --stop-grace 2, sidecars, control plane), slow on a busy machine.
+const STOP_MS = 30_000;
 
 async function appRunning(mesh: TinyMesh, name: string, notPid?: number) {
   return eventually(
@@ -48,7 +51,7 @@ test(
     process.kill(first.pid, 'SIGKILL');
     const second = await appRunning(mesh, 'web-v1', first.pid);
     assert.equal(up.child.exitCode, null, `up exited: ${up.stderr()}`);
-    const code = await up.stop('SIGINT');
+    const code = await up.stop('SIGINT', STOP_MS);
     assert.equal(code, 0, up.stderr());
     assert.doesNotMatch(up.stderr(), /EPIPE|Error:| {4}at /, 'no stack trace');
     await assertGone(second);
@@ -65,7 +68,7 @@ for (const signal of ['SIGTERM', 'SIGHUP'] as const) {
     });
     await up.waitForOutput(/Press Ctrl-C to stop/, START.timeoutMs);
     const app = await appRunning(mesh, 'web-v1');
-    const code = await up.stop(signal);
+    const code = await up.stop(signal, STOP_MS);
     assert.equal(code, 0, up.stderr());
     assert.match(
       up.stdout(),

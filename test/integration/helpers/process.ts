@@ -12,8 +12,8 @@ export interface RunningCommand {
   stderr: () => string;
   /** Resolves with the first match of `re` in stdout+stderr. */
   waitForOutput(re: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
-  /** Sends a signal and resolves with the exit code. */
-  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  /** Sends a signal and resolves with the exit code (SIGKILL after `killAfterMs`, default 10 s). */
+  stop(signal?: NodeJS.Signals, killAfterMs?: number): Promise<number | null>;
   exited: Promise<number | null>;
 }
 
@@ -74,9 +74,9 @@ export function startTrellis(
         check();
       });
     },
-    async stop(signal = 'SIGTERM') {
+    async stop(signal = 'SIGTERM', killAfterMs = 10_000) {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      const timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
       const code = await exited;
       clearTimeout(timer);
       return code;
