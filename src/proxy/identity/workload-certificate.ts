@@ -12,24 +12,10 @@
  *   interface WorkloadCertificate, interface WorkloadCertificateSource
  *   staticCertificateSource(cert): WorkloadCertificateSource & { rotate(cert) }   (tests, files)
  */
-export interface WorkloadCertificate {
-  /** PEM: the leaf first, then the intermediates up to (not including) the root. */
-  certChainPem: string;
-  /** PEM, PKCS#8. */
-  privateKeyPem: string;
-  /** PEM: every root this workload trusts (old and new during a root rotation). */
-  rootCertsPem: string;
-  /** The leaf's SPIFFE URI SAN, `spiffe://<trust-domain>/ns/<ns>/sa/<sa>`. */
-  identity: string;
-  notBefore: Date;
-  notAfter: Date;
-}
+import type { WorkloadCertificate, WorkloadCertificateFeed } from '../../ca/workload-certificate.js';
+export type { WorkloadCertificate } from '../../ca/workload-certificate.js';
 
-export interface WorkloadCertificateSource {
-  /** The certificate in force, or undefined before the first one arrived. */
-  current(): WorkloadCertificate | undefined;
-  /** Called after each new certificate or trust bundle is installed. Returns an unsubscribe. */
-  onChange(fn: (cert: WorkloadCertificate) => void): () => void;
+export interface WorkloadCertificateSource extends WorkloadCertificateFeed {
   /** Resolves with the first certificate (at once when one is already there). */
   ready(): Promise<WorkloadCertificate>;
   close(): void;
