@@ -16,7 +16,7 @@ import type {
   Route,
   VirtualHost,
 } from '../model/config.js';
-import { dynamicForwardProxy } from './dynamic-forward-proxy.js';
+import { dynamicForwardProxy, isForwardProxyCluster } from './dynamic-forward-proxy.js';
 import { LocalRateLimiter, type LocalRateLimitConfig } from '../policy/local-rate-limit.js';
 import type { OutHeaders } from './downstream.js';
 import type { RateLimitClient } from './rate-limit-client.js';
@@ -205,6 +205,7 @@ export class HttpFilterRunner {
           break;
         }
         case 'dynamic_forward_proxy': {
+          if (!isForwardProxyCluster(input.clusters, input.cluster)) break;
           const arrivedOn =
             input.localPort === undefined
               ? undefined

@@ -171,7 +171,7 @@ async function route(
     );
     if (outcome.kind !== 'continue') return finishFiltered(ds, info, outcome);
     filtered = outcome;
-    // What reselect returned: a PickedRoute.
+    // reselect is chooseRoute, so what comes back is a PickedRoute (with its weighted pick).
     if (outcome.rerouted) noteRoute(info, (choice = outcome.rerouted));
   }
   const { route: r, vh } = choice;
