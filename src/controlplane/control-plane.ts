@@ -16,6 +16,9 @@ import { RATE_LIMIT_KIND, type RateLimitSpec } from '../api/trellis/types.js';
 import { configWriterFor } from '../config/config-writer.js';
 import { compileRateLimits } from '../controllers/ratelimit/compile.js';
 import { buildRateLimitServiceConfig } from '../controllers/ratelimit/domain-config.js';
+import { deriveSnapshot, type ConfigDerivation, type DerivedSnapshot } from '../controllers/derivation.js';
+import { defaultDerivations } from '../controllers/derivations.js';
+import type { ConfigSnapshot } from '../config/types.js';
 import { buildApi } from './api-routes.js';
 import type { ApiViews } from './api-views.js';
 import { ConfigWarnings } from './config-warnings.js';
@@ -69,6 +72,8 @@ export interface ControlPlaneOptions {
   secureXds?: { host: string; port: number; extraSans?: readonly string[]; ttlSeconds?: number };
   /** Renewal jitter of the serving certificate. */
   random?: Random;
+  /** Steps from the written config to the served one (controllers/derivations.ts by default). */
+  derivations?: readonly ConfigDerivation[];
 }
 
 export interface ControlPlaneAddresses {
@@ -104,10 +109,13 @@ export class ControlPlane {
   servingCertificate: ServingCertificate | undefined;
   private unwatch: (() => void) | undefined;
   private ready = false;
+  private readonly derivations: readonly ConfigDerivation[];
+  private derived: { from: ConfigSnapshot; result: DerivedSnapshot } | undefined;
 
   constructor(readonly options: ControlPlaneOptions) {
     this.logger = options.logger ?? silentLogger;
     this.clock = options.clock ?? systemClock;
+    this.derivations = options.derivations ?? defaultDerivations();
     this.registrations = new RegistrationSource(this.index, {
       clock: this.clock,
       logger: this.logger.child('registry'),
@@ -225,7 +233,11 @@ export class ControlPlane {
         renderMetrics: () => this.metrics.render(),
         proxyStatus: () => this.ads.status(),
         configDump: (proxyId) => this.ads.configDump(proxyId),
-        configProblems: () => [...config.errors(), ...this.warnings.list()],
+        configProblems: () => [
+          ...config.errors(),
+          ...this.warnings.list(),
+          ...this.derivedConfig().problems.map((p) => ({ ...p, at: 0 })),
+        ],
         registry: () => this.index.snapshot(),
       },
       registrations: this.registrations,
@@ -270,8 +282,30 @@ export class ControlPlane {
     this.flush([{ reason: 'config', at: this.clock.now() }]);
   }
 
+  /**
+   * The config this control plane serves: the store's snapshot after the derivations
+   * (controllers/derivation.ts), computed once per store snapshot. A step that throws is skipped
+   * and logged; its input passes through.
+   */
+  effectiveSnapshot(): ConfigSnapshot {
+    return this.derivedConfig().snapshot;
+  }
+
+  private derivedConfig(): DerivedSnapshot {
+    const from = this.options.config.snapshot();
+    if (this.derived?.from === from) return this.derived.result;
+    const result = deriveSnapshot(from, this.derivations);
+    for (const f of result.failures)
+      this.logger.error('a config derivation failed; its input is served as written', {
+        derivation: f.derivation,
+        error: errorMessage(f.error),
+      });
+    this.derived = { from, result };
+    return result;
+  }
+
   private syncConfigServices(): void {
-    const snap = this.options.config.snapshot();
+    const snap = this.effectiveSnapshot();
     this.index.setSource(
       'config',
       contributionFromConfig(
@@ -283,12 +317,12 @@ export class ControlPlane {
   }
 
   private syncJwks(): void {
-    this.jwks.want(jwksRequests(this.options.config.snapshot().list(REQUEST_AUTHENTICATION_KIND)));
+    this.jwks.want(jwksRequests(this.effectiveSnapshot().list(REQUEST_AUTHENTICATION_KIND)));
   }
 
   private build(): PushContext {
     return buildPushContext(
-      this.options.config.snapshot(),
+      this.effectiveSnapshot(),
       this.index.snapshot(),
       {
         ...(this.options.domainSuffix ? { domainSuffix: this.options.domainSuffix } : {}),

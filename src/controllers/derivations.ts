@@ -1,0 +1,10 @@
+/**
+ * The derivations every control plane runs, in order (derivation.ts). Order matters: a step sees
+ * what the steps before it produced, so translations into Istio kinds come before steps that
+ * patch Istio kinds.
+ */
+import type { ConfigDerivation } from './derivation.js';
+
+export function defaultDerivations(): ConfigDerivation[] {
+  return [];
+}
