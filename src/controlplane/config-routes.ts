@@ -42,6 +42,7 @@ const SHORT_NAMES: Record<string, readonly string[]> = {
   WorkloadEntry: ['we'],
   Sidecar: [],
   RateLimit: ['rl'],
+  TrafficFilter: ['tf'],
 };
 
 function plural(kind: string): string {
