@@ -72,13 +72,13 @@ function effective(result: DerivationResult, kind: string, name = 'reviews', nam
     (p) => p.kind === kind && p.metadata.name === name && p.metadata.namespace === namespace,
   );
   if (r === undefined) return undefined;
-  const { resource, provenance } = splitProvenance(r);
+  const { resource, provenance, conflicts } = splitProvenance(r);
   // Every effective resource is one Istio (and Trellis) accepts.
   assert.deepEqual(
     validateResource(resource).filter((p) => p.severity === 'error'),
     [],
   );
-  return { resource, provenance };
+  return { resource, provenance, conflicts };
 }
 
 /** The value at `spec.http[0].retries` of an effective resource. */
@@ -155,6 +155,10 @@ test('same field, same priority, different values: a reported conflict, neither 
   });
   assert.deepEqual(field(e, 'spec.http[0].retries'), { perTryTimeout: '3s', retryOn: 'connect-failure' });
   assert.equal(e?.provenance['spec.http[1].retries.attempts'], undefined);
+  assert.deepEqual(e?.conflicts, [
+    { at: 'spec.http[0].retries.attempts', priority: 10, filters: ['shop/a-team', 'shop/b-team'] },
+    { at: 'spec.http[1].retries.attempts', priority: 10, filters: ['shop/a-team', 'shop/b-team'] },
+  ]);
   assert.deepEqual(problems(out), [
     'shop/a-team error spec.retries.attempts: conflicts with TrafficFilter shop/b-team (owner team-b) at the same priority 10: both set VirtualService shop/reviews spec.http[0].retries.attempts, spec.http[1].retries.attempts (this filter: 4; shop/b-team: 6), so neither applies there and it keeps what the frame and lower priorities give it; give one of them another priority',
     'shop/b-team error spec.retries.attempts: conflicts with TrafficFilter shop/a-team (owner team-a) at the same priority 10: both set VirtualService shop/reviews spec.http[0].retries.attempts, spec.http[1].retries.attempts (this filter: 6; shop/a-team: 4), so neither applies there and it keeps what the frame and lower priorities give it; give one of them another priority',
@@ -376,7 +380,20 @@ test('one-ofs: a filter choosing consistentHash replaces the frame`s simple; two
     tf('hash', 'team', 0, { loadBalancer: { consistentHash: { httpHeaderName: 'x-user' } } }),
     tf('least', 'platform', 0, { loadBalancer: { simple: 'LEAST_REQUEST' } }),
   );
-  assert.equal(effective(tie, 'DestinationRule'), undefined, 'the frame keeps ROUND_ROBIN, unpatched');
+  const kept = effective(tie, 'DestinationRule');
+  assert.deepEqual(
+    field(kept, 'spec.trafficPolicy'),
+    { loadBalancer: { simple: 'ROUND_ROBIN' } },
+    'the frame keeps ROUND_ROBIN',
+  );
+  assert.deepEqual(kept?.provenance, {});
+  assert.deepEqual(kept?.conflicts, [
+    {
+      at: 'spec.trafficPolicy.loadBalancer{simple|consistentHash}',
+      priority: 0,
+      filters: ['shop/hash', 'shop/least'],
+    },
+  ]);
   assert.deepEqual(
     problems(tie).map((p) => p.split(':')[0]),
     [

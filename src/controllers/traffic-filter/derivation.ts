@@ -24,7 +24,7 @@ import type { PathStep } from './field-paths.js';
 import { filterFieldPath, readFilters, type TrafficFilterInput } from './filters.js';
 import { layerFilters, type FrameValidator, type LayerResult, type PlacedFilter } from './layering.js';
 import { conflictProblems, rejectionProblems } from './problems.js';
-import { withProvenance } from './provenance.js';
+import { frameConflicts, withProvenance } from './provenance.js';
 import { rateLimitFrames } from './rate-limit.js';
 
 export interface TrafficFilterDerivationOptions {
@@ -57,9 +57,11 @@ export function deriveTrafficFilters(
       validatorOf(frame.kind),
     );
     collect(frame, result, report);
-    if (Object.keys(result.provenance).length === 0) return;
+    if (Object.keys(result.provenance).length === 0 && result.conflicts.length === 0) return;
     const merged = { ...frame, ...(result.root as Pick<Resource, 'metadata' | 'spec'>) };
-    put.push(withProvenance(merged, result.provenance));
+    put.push(
+      withProvenance(merged, { provenance: result.provenance, conflicts: frameConflicts(result.conflicts) }),
+    );
   };
 
   for (const vs of snapshot.list('VirtualService') as Resource<VirtualServiceSpec>[]) {

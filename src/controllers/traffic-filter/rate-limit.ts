@@ -14,7 +14,7 @@ import type { ConfigSnapshot } from '../../config/types.js';
 import { filterFieldPath, type TrafficFilterInput } from './filters.js';
 import { layerFilters, type Provenance } from './layering.js';
 import { conflictProblems, rejectionProblems } from './problems.js';
-import { withProvenance } from './provenance.js';
+import { frameConflicts, withProvenance } from './provenance.js';
 
 export const RATE_LIMIT_PREFIX = 'traffic-filter.';
 
@@ -94,7 +94,11 @@ export function rateLimitFrames(
       metadata: { name, namespace },
       spec,
     };
-    put.push(withProvenance(resource, provenance));
+    const conflicts = frameConflicts(result.conflicts).map((c) => ({
+      ...c,
+      at: FIELD_IN_RATE_LIMIT[c.at] ?? c.at,
+    }));
+    put.push(withProvenance(resource, { provenance, conflicts }));
   }
   return { put, problems };
 }
