@@ -100,7 +100,7 @@ function rivals(problems: EffectiveStatus['problems']): string {
 
 export function renderTrafficFilters(
   items: readonly EffectiveResource[],
-  o: { allNamespaces: boolean; nowMs: number },
+  o: { allNamespaces: boolean; nowMs: number; wide?: boolean; sources?: Record<string, string> },
 ): string {
   const header = [
     ...(o.allNamespaces ? ['NAMESPACE'] : []),
@@ -111,6 +111,7 @@ export function renderTrafficFilters(
     'FEATURE',
     'CONFLICTS',
     'AGE',
+    ...(o.wide ? ['SOURCE'] : []),
   ];
   const rows = items.map((r) => {
     const spec = r.spec as TrafficFilterSpec;
@@ -124,6 +125,7 @@ export function renderTrafficFilters(
       featureOf(spec) ?? '-',
       rivals(r.status?.problems),
       Number.isNaN(created) ? '<unknown>' : formatAge(created, o.nowMs),
+      ...(o.wide ? [o.sources?.[`${r.metadata.namespace}/${r.metadata.name}`] ?? '-'] : []),
     ];
   });
   const lines: string[] = [];

@@ -169,11 +169,8 @@ export function registerConfigRoutes(router: HttpRouter, api: ConfigApi): void {
     .on('GET', '/v1/config/:kind', (req) => {
       const def = resolveKind(req.params.kind ?? '');
       const namespace = req.query.get('namespace') || undefined;
-      if (wantsEffective(req.query)) {
-        const served = effectiveList(api, def.kind, namespace);
-        return { json: { kind: def.kind, revision: api.store.revision, items: served, sources: {} } };
-      }
-      const items = api.store.list(def.kind, namespace);
+      const served = wantsEffective(req.query) ? effectiveList(api, def.kind, namespace) : undefined;
+      const items = served?.map((s) => s.resource) ?? api.store.list(def.kind, namespace);
       const writer = api.writer;
       const sources: Record<string, string> = {};
       for (const r of items) {
@@ -181,7 +178,12 @@ export function registerConfigRoutes(router: HttpRouter, api: ConfigApi): void {
         if (file !== undefined) sources[`${r.metadata.namespace}/${r.metadata.name}`] = file;
       }
       return {
-        json: { kind: def.kind, revision: api.store.revision, items: items.map(shownResource), sources },
+        json: {
+          kind: def.kind,
+          revision: api.store.revision,
+          items: served?.map((s) => s.shown) ?? items.map(shownResource),
+          sources,
+        },
       };
     })
     .on('GET', '/v1/config/:kind/:namespace/:name', (req) => {

@@ -42,12 +42,12 @@ export function effectiveList(
   api: { effective?: () => EffectiveConfig },
   kind: string,
   namespace: string | undefined,
-): Record<string, unknown>[] {
+): { resource: Resource; shown: Record<string, unknown> }[] {
   const config = effectiveOf(api);
   return config.snapshot
     .list(kind)
     .filter((r) => namespace === undefined || r.metadata.namespace === namespace)
-    .map((r) => effectiveItem(r, config));
+    .map((r) => ({ resource: r, shown: effectiveItem(r, config) }));
 }
 
 export function effectiveGet(

@@ -111,7 +111,14 @@ export const command: Command = {
     if (values.effective === true && output !== 'json' && (name !== undefined || output === 'yaml')) {
       io.stdout(items.map((r) => renderEffective(r as EffectiveResource)).join('---\n'));
     } else if (isTrafficFilterKind(kind) && (output === 'table' || output === 'wide') && items.length > 0) {
-      io.stdout(renderTrafficFilters(items, { allNamespaces: all, nowMs: Date.now() }));
+      io.stdout(
+        renderTrafficFilters(items, {
+          allNamespaces: all,
+          nowMs: Date.now(),
+          wide: output === 'wide',
+          sources: response.sources,
+        }),
+      );
     } else if (output === 'json') {
       io.stdout(
         JSON.stringify(name !== undefined ? items[0] : { apiVersion: 'v1', kind: 'List', items }, null, 2) +
