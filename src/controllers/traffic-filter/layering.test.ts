@@ -127,6 +127,22 @@ test('one one-of member chosen by two filters alike is no conflict; parties list
   assert.deepEqual(apart.root.spec, frame().spec);
 });
 
+test('a one-of inside a one-of: ringHash and maglev from two filters conflict though both choose consistentHash', () => {
+  const out = layerFilters(
+    frame(),
+    [
+      filter('s/ring', 0, [[['loadBalancer', 'consistentHash', 'ringHash', 'minimumRingSize'], 8]]),
+      filter('s/maglev', 0, [[['loadBalancer', 'consistentHash', 'maglev', 'tableSize'], 7]]),
+    ],
+    none,
+  );
+  assert.deepEqual(
+    out.conflicts.map((c) => [c.at, c.parties.map((p) => p.filter.key)]),
+    [['spec.http[0].loadBalancer.consistentHash{ringHash|maglev|minimumRingSize}', ['s/maglev', 's/ring']]],
+  );
+  assert.deepEqual(out.root.spec, frame().spec);
+});
+
 test('provenance: a higher filter replacing a field drops what lower ones set inside it or in its one-of', () => {
   const out = layerFilters(
     frame(),

@@ -241,6 +241,8 @@ test('set: the place is made when the frame has none (a DestinationRule without 
 test('same value: key order ignored, list order and types not', () => {
   assert.ok(sameValue({ a: 1, b: { c: [1, 2] } }, { b: { c: [1, 2] }, a: 1 }));
   assert.ok(!sameValue([1, 2], [2, 1]));
+  assert.ok(!sameValue([1, 23], [12, 3]));
+  assert.ok(sameValue([{ a: 1, b: 2 }], [{ b: 2, a: 1 }]));
   assert.ok(!sameValue({ a: 1 }, { a: 1, b: 2 }));
   assert.ok(!sameValue({ a: '1' }, { a: 1 }));
   assert.ok(!sameValue(['a,b'], ['a', 'b']));
