@@ -64,9 +64,16 @@ export function deriveTrafficFilters(
     );
   };
 
+  // Filters by namespace and host: a frame only ever takes its own namespace's filters.
+  const byHost = new Map<string, TrafficFilterInput[]>();
+  for (const f of filters)
+    byHost.set(`${f.namespace} ${f.host}`, [...(byHost.get(`${f.namespace} ${f.host}`) ?? []), f]);
+  const filtersOf = (frame: Resource, hosts: readonly string[]) =>
+    [...new Set(hosts)].flatMap((h) => byHost.get(`${frame.metadata.namespace} ${h}`) ?? []);
+
   for (const vs of snapshot.list('VirtualService') as Resource<VirtualServiceSpec>[]) {
     const hosts = (vs.spec.hosts ?? []).map((h) => fqdn(h, vs.metadata.namespace, domainSuffix));
-    const mine = filters.filter((f) => f.frame === 'route' && ownFrame(f, vs, hosts));
+    const mine = filtersOf(vs, hosts).filter((f) => f.frame === 'route');
     patch(
       vs,
       mine.flatMap((f) => place(f, routePlaces(f, vs), found)),
@@ -74,9 +81,7 @@ export function deriveTrafficFilters(
   }
   for (const dr of snapshot.list('DestinationRule') as Resource<DestinationRuleSpec>[]) {
     const host = fqdn(dr.spec.host, dr.metadata.namespace, domainSuffix);
-    const mine = filters.filter(
-      (f) => (f.frame === 'trafficPolicy' || f.frame === 'annotation') && ownFrame(f, dr, [host]),
-    );
+    const mine = filtersOf(dr, [host]).filter((f) => f.frame === 'trafficPolicy' || f.frame === 'annotation');
     patch(
       dr,
       mine.flatMap((f) => place(f, policyPlaces(f, dr), found)),
@@ -101,10 +106,6 @@ export function deriveTrafficFilters(
     return { source: { kind: TRAFFIC_FILTER_KIND, namespace, name }, problems: list };
   });
   return { put, problems: out };
-}
-
-function ownFrame(f: TrafficFilterInput, frame: Resource, hosts: readonly string[]): boolean {
-  return frame.metadata.namespace === f.namespace && hosts.includes(f.host);
 }
 
 /** A filter with its places in one frame; counts what was found for the problems. */
