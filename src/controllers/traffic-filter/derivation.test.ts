@@ -484,6 +484,17 @@ test('redirects and direct responses are left alone (fault cannot combine with t
   assert.ok(field(e, 'spec.http[1].fault') && field(e, 'spec.http[2].fault'));
 });
 
+test('a VirtualService that routes other hosts too is patched, with a warning naming them', () => {
+  const out = derive(
+    vs(ROUTES, { hosts: ['reviews', 'ratings', 'reviews.shop.svc.cluster.local'] }),
+    tf('t', 'team', 0, { timeout: '1s' }),
+  );
+  assert.equal(field(effective(out, 'VirtualService'), 'spec.http[0].timeout'), '1s');
+  assert.deepEqual(problems(out), [
+    `shop/t warning spec.target.host: VirtualService shop/reviews also routes ratings.shop.svc.cluster.local: timeout applies to their requests too; give ${HOST} a VirtualService of its own to keep it apart`,
+  ]);
+});
+
 test('pure: the same snapshot gives the same result, and the input is not modified', () => {
   const input = [
     vs(ROUTES),

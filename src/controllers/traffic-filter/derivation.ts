@@ -74,6 +74,15 @@ export function deriveTrafficFilters(
   for (const vs of snapshot.list('VirtualService') as Resource<VirtualServiceSpec>[]) {
     const hosts = (vs.spec.hosts ?? []).map((h) => fqdn(h, vs.metadata.namespace, domainSuffix));
     const mine = filtersOf(vs, hosts).filter((f) => f.frame === 'route');
+    const distinct = [...new Set(hosts)];
+    for (const f of distinct.length > 1 ? mine : []) {
+      const also = distinct.filter((h) => h !== f.host);
+      report(f, {
+        severity: 'warning',
+        path: 'spec.target.host',
+        message: `VirtualService ${vs.metadata.namespace}/${vs.metadata.name} also routes ${also.join(', ')}: ${f.feature} applies to their requests too; give ${f.host} a VirtualService of its own to keep it apart`,
+      });
+    }
     patch(
       vs,
       mine.flatMap((f) => place(f, routePlaces(f, vs), found)),
