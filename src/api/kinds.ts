@@ -20,6 +20,7 @@ import { validateVirtualService } from './networking/validate-virtual-service.js
 import { TRELLIS_GROUP, TRELLIS_VERSIONS } from './trellis/types.js';
 import { validateRateLimit } from './trellis/validate-rate-limit.js';
 import { validateMesh } from './trellis/mesh.js';
+import { validateTrafficFilter } from './trellis/traffic-filter-validate.js';
 import { SECURITY_KINDS } from './security/kinds.js';
 
 /** Reports every problem of `spec` into `problems`, with paths starting at `path` (`spec`). */
@@ -147,6 +148,7 @@ const trellis = { group: TRELLIS_GROUP, versions: TRELLIS_VERSIONS, namespaced: 
 
 registerKind({ ...trellis, kind: 'RateLimit', validate: validateRateLimit });
 registerKind({ ...trellis, kind: 'Mesh', validate: validateMesh });
+registerKind({ ...trellis, kind: 'TrafficFilter', validate: validateTrafficFilter });
 
 // security.istio.io: PeerAuthentication, AuthorizationPolicy, RequestAuthentication, enforced
 // through the translation in xds/translate/security (RBAC, jwt_authn) and mTLS.

@@ -4,7 +4,10 @@
  * patch Istio kinds.
  */
 import type { ConfigDerivation } from './derivation.js';
+import { trafficFilterDerivation } from './traffic-filter/derivation.js';
 
 export function defaultDerivations(): ConfigDerivation[] {
-  return [];
+  return [
+    trafficFilterDerivation(), // last: filters patch what the steps before produce
+  ];
 }

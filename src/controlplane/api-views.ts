@@ -9,6 +9,8 @@ import type { ServiceIndexSnapshot } from '../registry/types.js';
 import type { RegisteredInstance, Registration } from '../registry/service-index.js';
 import type { ProxyStatus } from '../xds/server/status.js';
 import type { ConfigWarning } from './config-warnings.js';
+import type { Problem } from '../core/errors.js';
+import type { ConfigSnapshot } from '../config/types.js';
 
 /** /ready, /metrics and /debug/*: read-only state of the serving side. */
 export interface DebugView {
@@ -37,6 +39,17 @@ export interface RegistrationApi {
 export interface ConfigApi {
   readonly store: Pick<ConfigStore, 'revision' | 'get' | 'list'>;
   readonly writer: ConfigWriter | undefined;
+  /** The config as served (after the derivations) and their problems, for `?effective=true`. */
+  readonly effective?: () => EffectiveConfig;
+}
+
+export interface EffectiveConfig {
+  readonly snapshot: Pick<ConfigSnapshot, 'list' | 'get'>;
+  readonly problems: readonly {
+    derivation: string;
+    source: { kind: string; namespace: string; name: string };
+    problems: readonly Problem[];
+  }[];
 }
 
 /** /v1/ratelimit/config: the global rate limit service's config, compiled from RateLimits. */

@@ -5,6 +5,9 @@
  *   GET    /v1/config                           the kinds: [{kind, group, versions, names}]
  *   GET    /v1/config/:kind[?namespace=NS]      {kind, revision, items, sources}
  *   GET    /v1/config/:kind/:namespace/:name    the resource
+ *   GET    ...?effective=true                   either of the two above as the mesh serves it (after the
+ *            derivations: TrafficFilters patched in), each with status {provenance, conflicts,
+ *            problems} (effective-config.ts)
  *   POST   /v1/config                           apply one or more resources:
  *            body: a resource, an array of them, or {kind: List, items}   (application/json)
  *                  one or more YAML documents                             (application/yaml)
@@ -29,6 +32,7 @@ import { readResource, shownResource } from '../api/validate.js';
 import type { ConfigWriter } from '../config/config-writer.js';
 import type { ConfigApi } from './api-views.js';
 import type { HttpRouter } from './http-server.js';
+import { effectiveGet, effectiveList, wantsEffective } from './effective-config.js';
 
 /** The file name problems of an API request carry. */
 export const REQUEST_FILE = '<request>';
@@ -42,6 +46,7 @@ const SHORT_NAMES: Record<string, readonly string[]> = {
   WorkloadEntry: ['we'],
   Sidecar: [],
   RateLimit: ['rl'],
+  TrafficFilter: ['tf'],
 };
 
 function plural(kind: string): string {
@@ -164,7 +169,8 @@ export function registerConfigRoutes(router: HttpRouter, api: ConfigApi): void {
     .on('GET', '/v1/config/:kind', (req) => {
       const def = resolveKind(req.params.kind ?? '');
       const namespace = req.query.get('namespace') || undefined;
-      const items = api.store.list(def.kind, namespace);
+      const served = wantsEffective(req.query) ? effectiveList(api, def.kind, namespace) : undefined;
+      const items = served?.map((s) => s.resource) ?? api.store.list(def.kind, namespace);
       const writer = api.writer;
       const sources: Record<string, string> = {};
       for (const r of items) {
@@ -172,12 +178,18 @@ export function registerConfigRoutes(router: HttpRouter, api: ConfigApi): void {
         if (file !== undefined) sources[`${r.metadata.namespace}/${r.metadata.name}`] = file;
       }
       return {
-        json: { kind: def.kind, revision: api.store.revision, items: items.map(shownResource), sources },
+        json: {
+          kind: def.kind,
+          revision: api.store.revision,
+          items: served?.map((s) => s.shown) ?? items.map(shownResource),
+          sources,
+        },
       };
     })
     .on('GET', '/v1/config/:kind/:namespace/:name', (req) => {
       const def = resolveKind(req.params.kind ?? '');
       const { namespace = '', name = '' } = req.params;
+      if (wantsEffective(req.query)) return { json: effectiveGet(api, def.kind, namespace, name) };
       const r = api.store.get(def.kind, namespace, name);
       if (!r) {
         throw new TrellisError(

@@ -246,6 +246,7 @@ export class ControlPlane {
         get writer() {
           return configWriterFor(config);
         },
+        effective: () => this.derivedConfig(),
       },
       rateLimits: {
         rateLimitConfig: () => {

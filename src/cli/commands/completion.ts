@@ -44,6 +44,7 @@ export const COMPLETION_COMMANDS: Record<string, { words?: readonly string[]; pr
       'authorizationpolicies',
       'requestauthentications',
       'ratelimits',
+      'trafficfilters',
     ],
   },
   proxy: {},

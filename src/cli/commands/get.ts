@@ -8,8 +8,14 @@ import { controlPlaneUrl } from '../http-client.js';
 import { renderResources } from '../resource-table.js';
 import { printInventory } from '../get-inventory.js';
 import { inventoryKind } from '../mesh-inventory.js';
+import {
+  isTrafficFilterKind,
+  renderEffective,
+  renderTrafficFilters,
+  type EffectiveResource,
+} from '../get-effective.js';
 
-const USAGE = `Usage: trellis get KIND [NAME] [-n NAMESPACE | -A] [-o table|wide|yaml|json] [--control-plane URL]
+const USAGE = `Usage: trellis get KIND [NAME] [-n NAMESPACE | -A] [-o table|wide|yaml|json] [--effective] [--control-plane URL]
        trellis get services|workloads|endpoints [NAME] [-n NAMESPACE | -A] [-o table|wide|yaml|json]
 
 Lists the resources the control plane serves, from files and from 'trellis apply'.
@@ -30,12 +36,18 @@ vs, dr, gw, se, we. Case does not matter.
   -A, --all-namespaces    every namespace; adds a NAMESPACE column
   -o, --output FORMAT     table (default), wide (adds SOURCE: the file serving each resource),
                           yaml (multi-document, re-appliable with 'trellis apply -f'), json
+  --effective             as the mesh serves it, TrafficFilters patched in: a NAME prints as YAML
+                          with each field a filter set commented with that filter (owner,
+                          priority), conflicts on top; -o json adds status.provenance
+                          (field path -> filter), status.conflicts and status.problems
   --control-plane URL     the control plane's HTTP API (default $TRELLIS_CONTROL_PLANE or
                           http://127.0.0.1:15014)
 
 Examples:
   trellis get vs -A
   trellis get dr reviews -o yaml
+  trellis get vs reviews --effective
+  trellis get trafficfilters -A      (OWNER, PRIORITY, TARGET, FEATURE, CONFLICTS, then problems)
   trellis get endpoints reviews -o wide`;
 
 const FORMATS = ['table', 'wide', 'yaml', 'json'] as const;
@@ -50,6 +62,7 @@ export const command: Command = {
       'all-namespaces': { type: 'boolean', short: 'A', default: false },
       output: { type: 'string', short: 'o', default: 'table' },
       'control-plane': { type: 'string' },
+      effective: { type: 'boolean', default: false },
     });
     const [kind, name, extra] = positionals;
     if (kind === undefined || extra !== undefined) {
@@ -75,21 +88,38 @@ export const command: Command = {
     }
     const all = values['all-namespaces'] && name === undefined;
     const k = encodeURIComponent(kind);
+    // TrafficFilters always come with what the layering found (their conflicts).
+    const effective = values.effective === true || isTrafficFilterKind(kind);
 
     let response: ListResponse;
     if (name !== undefined) {
-      const path = `/v1/config/${k}/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}`;
+      const path = `/v1/config/${k}/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}${effective ? '?effective=true' : ''}`;
       const one = expectOk<Resource>(await configRequest(base, 'GET', path), `get ${kind}`);
       response = { kind: one.kind, revision: 0, items: [one], sources: {} };
     } else {
-      const query = all ? '' : `?namespace=${encodeURIComponent(namespace)}`;
+      const params = [
+        ...(all ? [] : [`namespace=${encodeURIComponent(namespace)}`]),
+        ...(effective ? ['effective=true'] : []),
+      ];
+      const query = params.length > 0 ? `?${params.join('&')}` : '';
       response = expectOk<ListResponse>(
         await configRequest(base, 'GET', `/v1/config/${k}${query}`),
         `get ${kind}`,
       );
     }
     const items = response.items;
-    if (output === 'json') {
+    if (values.effective === true && output !== 'json' && (name !== undefined || output === 'yaml')) {
+      io.stdout(items.map((r) => renderEffective(r as EffectiveResource)).join('---\n'));
+    } else if (isTrafficFilterKind(kind) && (output === 'table' || output === 'wide') && items.length > 0) {
+      io.stdout(
+        renderTrafficFilters(items, {
+          allNamespaces: all,
+          nowMs: Date.now(),
+          wide: output === 'wide',
+          sources: response.sources,
+        }),
+      );
+    } else if (output === 'json') {
       io.stdout(
         JSON.stringify(name !== undefined ? items[0] : { apiVersion: 'v1', kind: 'List', items }, null, 2) +
           '\n',
