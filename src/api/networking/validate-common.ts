@@ -122,12 +122,34 @@ export function checkLabels(c: SpecCheck, o: Obj, key: string, path: string): Ma
   return labels;
 }
 
-/** `workloadSelector: { labels }`; Istio rejects a selector without labels. */
-export function checkWorkloadSelector(c: SpecCheck, o: Obj, key: string, path: string): boolean {
-  const sel = c.child(o, key, path, ['labels']);
+/**
+ * `workloadSelector: { labels }` (`matchLabels` in a DestinationRule: `field`). A selector
+ * without labels selects every workload of the namespace; Istio warns about it, so do we.
+ */
+export function checkWorkloadSelector(
+  c: SpecCheck,
+  o: Obj,
+  key: string,
+  path: string,
+  field: 'labels' | 'matchLabels' = 'labels',
+  also: readonly string[] = [],
+): boolean {
+  const sel = c.child(o, key, path, [field, ...also]);
   if (sel === undefined) return false;
-  const labels = checkLabels(c, sel, 'labels', fieldPath(path, key));
-  if (labels.size === 0) c.error(fieldPath(path, key), 'must have at least one label');
+  const sp = fieldPath(path, key);
+  let count = 0;
+  for (const f of [field, ...also]) {
+    const labels = checkLabels(c, sel, f, sp);
+    for (const [k, v] of labels) {
+      if (k.includes('*') || v.includes('*')) {
+        c.error(fieldPath(fieldPath(sp, f), k), `wildcard is not supported in a selector: ${k}=${v}`);
+      }
+    }
+    count += labels.size;
+  }
+  if (count === 0) {
+    c.warning(sp, 'workload selector without labels: it selects every workload in the namespace');
+  }
   return true;
 }
 

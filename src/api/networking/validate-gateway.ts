@@ -1,7 +1,7 @@
 /** Gateway validation: servers, ports, hosts (`namespace/host`) and server TLS. */
 import type { Problems } from '../../core/errors.js';
 import { fieldPath, isAbsent, SpecCheck, type Obj } from '../fields.js';
-import { isHTTPProtocol, isTLSProtocol, parseProtocol } from '../hosts.js';
+import { isHTTPProtocol, isIPAddress, isTLSProtocol, parseProtocol } from '../hosts.js';
 import { dns1123LabelError, wildcardDomainError } from '../names.js';
 import { checkLabels } from './validate-common.js';
 
@@ -102,6 +102,12 @@ export function namespacedHostError(text: string, namespaceOptional: boolean): s
     dns1123LabelError(ns) !== undefined
   ) {
     return `${JSON.stringify(text)}: namespace ${JSON.stringify(ns)} must be '*', '.'${namespaceOptional ? '' : ", '~'"} or a namespace name`;
+  }
+  if (host.includes('*') && host !== '*' && !host.startsWith('*.')) {
+    return `${JSON.stringify(text)}: partial wildcard ${JSON.stringify(host)} is not allowed here; use "*" or "*.domain"`;
+  }
+  if (host !== '*' && !host.includes('.') && !isIPAddress(host)) {
+    return `${JSON.stringify(text)}: short name ${JSON.stringify(host)} is not allowed here; give the full name, e.g. ${host}.NAMESPACE.svc.cluster.local`;
   }
   return wildcardDomainError(host);
 }

@@ -3,6 +3,7 @@ import type { Problems } from '../../core/errors.js';
 import { fieldPath, isAbsent, SpecCheck } from '../fields.js';
 import { checkDestination, checkWorkloadSelector } from './validate-common.js';
 import { checkServerPort, checkServerTLS, namespacedHostError } from './validate-gateway.js';
+import { unixAddressError } from './validate-service-entry.js';
 import { checkConnectionPool } from './validate-traffic-policy.js';
 
 const FIELDS = [
@@ -20,7 +21,10 @@ export function validateSidecar(spec: unknown, problems: Problems, path = 'spec'
   if (sc === undefined) return;
   checkWorkloadSelector(c, sc, 'workloadSelector', path);
   if (['ingress', 'egress', 'outboundTrafficPolicy', 'inboundConnectionPool'].every((k) => isAbsent(sc[k]))) {
-    c.warning(path, 'empty Sidecar: it changes nothing');
+    c.error(
+      path,
+      'a Sidecar needs at least one of ingress, egress, outboundTrafficPolicy, inboundConnectionPool (Istio rejects an empty one)',
+    );
   }
 
   const ingressPorts = new Set<number>();
@@ -58,6 +62,10 @@ export function validateSidecar(spec: unknown, problems: Problems, path = 'spec'
         fieldPath(item.path, 'defaultEndpoint'),
         `${JSON.stringify(endpoint)}: expected 127.0.0.1:PORT, 0.0.0.0:PORT or unix://PATH`,
       );
+    }
+    if (endpoint?.startsWith('unix://') === true) {
+      const err = unixAddressError(endpoint.slice('unix://'.length));
+      if (err !== undefined) c.error(fieldPath(item.path, 'defaultEndpoint'), err);
     }
     checkConnectionPool(c, l, 'connectionPool', item.path);
   }
