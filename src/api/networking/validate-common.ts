@@ -197,12 +197,16 @@ export function checkHeaders(c: SpecCheck, o: Obj, key: string, path: string): v
     const sp = fieldPath(hp, side);
     for (const op of ['set', 'add']) {
       for (const [name, value] of c.stringMap(ops, op, sp) ?? []) {
-        const err = headerNameError(name) ?? headerValueError(value);
+        // Istio: a request's `:authority` (or Host) is set by rewriting the host.
+        const authority = side === 'request' && isAuthorityHeader(name);
+        const err =
+          (authority ? undefined : (hostHeaderError(name) ?? headerNameError(name))) ??
+          headerValueError(value);
         if (err !== undefined) c.error(fieldPath(fieldPath(sp, op), name), err);
       }
     }
     for (const { value, path: p } of c.stringList(ops, 'remove', sp) ?? []) {
-      const err = headerNameError(value);
+      const err = hostHeaderError(value) ?? headerNameError(value);
       if (err !== undefined) c.error(p, err);
     }
   }
@@ -236,4 +240,16 @@ export function oneOf(
   if (set.length > 1) c.error(path, `only one of ${keys.join(', ')} may be set; found ${set.join(', ')}`);
   if (set.length === 0 && opts.required) c.error(path, `exactly one of ${keys.join(', ')} is required`);
   return set;
+}
+
+/** `:authority` or `Host`, in any case: what Istio turns into a host rewrite. */
+export function isAuthorityHeader(name: string): boolean {
+  const n = name.toLowerCase();
+  return n === ':authority' || n === 'host';
+}
+
+function hostHeaderError(name: string): string | undefined {
+  return name.toLowerCase() === 'host'
+    ? 'the Host header cannot be removed or set on responses; to change it, set :authority in headers.request.set'
+    : undefined;
 }

@@ -10,6 +10,7 @@ import {
   checkDestination,
   checkGatewayNames,
   checkHeaders,
+  isAuthorityHeader,
   checkLabels,
   checkName,
   checkPercent,
@@ -224,7 +225,15 @@ export function checkRouteDestinations(
     if (c.problems.items.length !== before) allValid = false;
     weights.push(weight);
     total += weight ?? 0;
-    if (http) checkHeaders(c, d, 'headers', item.path);
+    if (http) {
+      checkHeaders(c, d, 'headers', item.path);
+      if (items.length > 1 && hasRequestAuthority(d.headers)) {
+        c.warning(
+          fieldPath(fieldPath(item.path, 'headers'), 'request'),
+          "accepted but not applied yet: :authority per destination of a weighted split (Trellis rewrites the host per route); set it in the route's headers.request.set",
+        );
+      }
+    }
   }
   const p = fieldPath(path, key);
   if (!allValid) return;
@@ -444,4 +453,11 @@ function checkCors(c: SpecCheck, r: Obj, path: string): void {
   }
   c.bool(cors, 'allowCredentials', p);
   c.enumValue(cors, 'unmatchedPreflights', p, ['UNSPECIFIED', 'FORWARD', 'IGNORE']);
+}
+
+function hasRequestAuthority(headers: unknown): boolean {
+  const req = (headers as { request?: { set?: unknown; add?: unknown } } | undefined)?.request;
+  return [req?.set, req?.add].some(
+    (ops) => typeof ops === 'object' && ops !== null && Object.keys(ops).some(isAuthorityHeader),
+  );
 }
