@@ -98,6 +98,9 @@ export function validateSidecar(spec: unknown, problems: Problems, path = 'spec'
     if (!isAbsent(otp.egressProxy)) {
       if (mode !== 'ALLOW_ANY') c.error(fieldPath(op, 'egressProxy'), 'only allowed with mode ALLOW_ANY');
       checkDestination(c, otp.egressProxy, fieldPath(op, 'egressProxy'));
+      if (mode === 'ALLOW_ANY' && isAbsent((otp.egressProxy as { port?: unknown } | undefined)?.port)) {
+        c.error(fieldPath(fieldPath(op, 'egressProxy'), 'port'), 'required: the port of the egress proxy');
+      }
     }
   }
   checkConnectionPool(c, sc, 'inboundConnectionPool', path);

@@ -86,8 +86,7 @@ export function checkCookieAttributes(c: SpecCheck, cookie: Obj, cp: string): vo
     if (attr === undefined) continue;
     const name = c.string(attr, 'name', a.path, { required: true });
     c.string(attr, 'value', a.path);
-    if (name === '') c.error(fieldPath(a.path, 'name'), 'must not be empty');
-    else if (name !== undefined) {
+    if (name !== undefined && name !== '') {
       if (names.has(name))
         c.error(fieldPath(a.path, 'name'), `duplicate cookie attribute ${JSON.stringify(name)}`);
       names.add(name);

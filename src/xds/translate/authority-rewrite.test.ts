@@ -20,7 +20,7 @@ const site: RouteSite = {
 };
 
 function one(route: HTTPRoute): Json {
-  const out = buildRoutes({ route, namespace: 'default' }, site);
+  const out = buildRoutes({ route, namespace: 'default', matches: undefined }, site);
   assert.equal(out.length, 1);
   return out[0] as Json;
 }
