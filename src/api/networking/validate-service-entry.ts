@@ -180,8 +180,16 @@ export function validateWorkloadEntry(spec: unknown, problems: Problems, path = 
   checkWorkload(c, w, path, { addressRequired: true });
 }
 
+/** A WorkloadGroup's template: a WorkloadEntry whose address the registering workload fills in. */
+export function checkWorkloadTemplate(c: SpecCheck, o: Obj, key: string, path: string): void {
+  const w = c.child(o, key, path, WORKLOAD_FIELDS, { required: true });
+  if (w !== undefined) checkWorkload(c, w, fieldPath(path, key), { addressRequired: false, template: true });
+}
+
 interface WorkloadContext {
   addressRequired: boolean;
+  /** A WorkloadGroup template: the address comes from the workload that registers. */
+  template?: boolean;
   /** Resolution of the enclosing ServiceEntry: STATIC endpoints must be IPs. */
   resolution?: string;
   /** Port names of the enclosing ServiceEntry: endpoint ports must name one of them. */
@@ -194,7 +202,7 @@ function checkWorkload(c: SpecCheck, w: Obj, path: string, ctx: WorkloadContext)
   const address = c.string(w, 'address', path, { required: ctx.addressRequired && network === undefined });
   const ap = fieldPath(path, 'address');
   const unix = address?.startsWith(UNIX_PREFIX) ?? false;
-  if ((address === undefined || address === '') && network !== undefined) {
+  if ((address === undefined || address === '') && network !== undefined && ctx.template !== true) {
     c.warning(ap, `unset: the workload is reached through network ${JSON.stringify(network)}'s gateway`);
   }
   if (address !== undefined && address !== '') {

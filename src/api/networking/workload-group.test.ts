@@ -1,0 +1,109 @@
+// WorkloadGroup validation, one row per rule of Istio's ValidateWorkloadGroup and CRD schema.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { formatProblem } from '../../core/errors.js';
+import { validateResource } from '../validate.js';
+
+function problems(spec: unknown): string[] {
+  return validateResource({
+    apiVersion: 'networking.istio.io/v1',
+    kind: 'WorkloadGroup',
+    metadata: { name: 'reviews', namespace: 'bookinfo' },
+    spec,
+  }).map((p) => `${p.severity}: ${formatProblem(p)}`);
+}
+
+const template = { labels: { app: 'reviews' }, serviceAccount: 'reviews', network: 'vm-net' };
+
+const ROWS: [string, unknown, string[]][] = [
+  [
+    "Istio's documented example",
+    {
+      metadata: { labels: { app: 'reviews' }, annotations: { 'x.io/owner': 'team' } },
+      template: { ports: { http: 9080 }, serviceAccount: 'default' },
+      probe: {
+        initialDelaySeconds: 5,
+        timeoutSeconds: 3,
+        periodSeconds: 4,
+        successThreshold: 3,
+        failureThreshold: 3,
+        httpGet: {
+          path: '/foo/bar',
+          host: '127.0.0.1',
+          port: 3100,
+          scheme: 'HTTPS',
+          httpHeaders: [{ name: 'Lit-Header', value: 'Im-The-Best' }],
+        },
+      },
+    },
+    [],
+  ],
+  ['template without address (no network warning: the workload fills it in)', { template }, []],
+  ['template is required', { metadata: { labels: { app: 'a' } } }, ['error: spec.template: required']],
+  [
+    'bad metadata label',
+    { metadata: { labels: { 'bad key': 'a' } }, template },
+    [
+      `error: spec.metadata.labels.bad key: label key "bad key" is invalid: up to 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit`,
+    ],
+  ],
+  [
+    'template port name',
+    { template: { ports: { HTTP: 80 } } },
+    [
+      `error: spec.template.ports.HTTP: "HTTP" is not a valid DNS-1123 label: lower-case letters, digits and '-', starting and ending with a letter or digit`,
+    ],
+  ],
+  [
+    'template unix:// address must be absolute',
+    { template: { address: 'unix://vm.sock' } },
+    [
+      'error: spec.template.address: unix://vm.sock: expected an absolute path to a socket file (unix:///path) or an abstract socket (unix://@name)',
+    ],
+  ],
+  [
+    'template unix:// address with ports',
+    { template: { address: 'unix:///vm.sock', ports: { http: 80 } } },
+    ['error: spec.template.ports.http: a unix:// endpoint cannot have ports'],
+  ],
+  [
+    'probe needs a method',
+    { template, probe: { periodSeconds: 5 } },
+    ['error: spec.probe: exactly one of httpGet, tcpSocket, exec, grpc is required'],
+  ],
+  [
+    'probe with two methods',
+    { template, probe: { tcpSocket: { port: 80 }, exec: { command: ['true'] } } },
+    ['error: spec.probe: only one of httpGet, tcpSocket, exec, grpc may be set; found tcpSocket, exec'],
+  ],
+  [
+    'negative probe counts',
+    { template, probe: { failureThreshold: -1, tcpSocket: { port: 80 } } },
+    ['error: spec.probe.failureThreshold: -1 is out of range; expected >= 0'],
+  ],
+  [
+    'httpGet port required, scheme HTTP or HTTPS',
+    { template, probe: { httpGet: { scheme: 'FTP' } } },
+    [
+      'error: spec.probe.httpGet.port: required',
+      'error: spec.probe.httpGet.scheme: "FTP": expected HTTP or HTTPS',
+    ],
+  ],
+  [
+    'tcpSocket port range',
+    { template, probe: { tcpSocket: { port: 70000 } } },
+    ['error: spec.probe.tcpSocket.port: 70000 is out of range; expected 1..65535'],
+  ],
+  [
+    'exec command required',
+    { template, probe: { exec: { command: [] } } },
+    ['error: spec.probe.exec.command: required; must not be empty'],
+  ],
+  ['grpc probe', { template, probe: { grpc: { port: 9090, service: 'health' } } }, []],
+];
+
+for (const [rule, spec, want] of ROWS) {
+  test(`WorkloadGroup: ${rule}`, () => {
+    assert.deepEqual(problems(spec), want);
+  });
+}
