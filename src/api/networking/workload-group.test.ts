@@ -99,6 +99,16 @@ const ROWS: [string, unknown, string[]][] = [
     { template, probe: { exec: { command: [] } } },
     ['error: spec.probe.exec.command: required; must not be empty'],
   ],
+  [
+    'probe header names: letters, digits and - only',
+    {
+      template,
+      probe: { httpGet: { port: 80, httpHeaders: [{ name: '**' }, { name: 'X-Ok-1', value: 'v' }] } },
+    },
+    [
+      'error: spec.probe.httpGet.httpHeaders[0].name: "**": a probe header name has letters, digits and \'-\' only',
+    ],
+  ],
   ['grpc probe', { template, probe: { grpc: { port: 9090, service: 'health' } } }, []],
 ];
 

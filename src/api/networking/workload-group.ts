@@ -7,7 +7,7 @@
  */
 import type { Problems } from '../../core/errors.js';
 import { fieldPath, isAbsent, SpecCheck, type Obj } from '../fields.js';
-import { headerNameError, headerValueError } from '../names.js';
+import { headerValueError } from '../names.js';
 import { checkLabels } from './validate-common.js';
 import { checkWorkloadTemplate } from './validate-service-entry.js';
 import type { WorkloadEntrySpec } from './types.js';
@@ -91,10 +91,15 @@ function checkProbe(c: SpecCheck, wg: Obj, path: string): void {
       if (header === undefined) continue;
       const name = c.string(header, 'name', h.path, { required: true });
       const value = c.string(header, 'value', h.path);
-      const err =
-        (name !== undefined ? headerNameError(name) : undefined) ??
-        (value !== undefined ? headerValueError(value) : undefined);
-      if (err !== undefined) c.error(h.path, err);
+      // Kubernetes' probe header names: letters, digits and '-' only (as Istio checks them).
+      if (name !== undefined && !/^[-A-Za-z0-9]+$/.test(name)) {
+        c.error(
+          fieldPath(h.path, 'name'),
+          `${JSON.stringify(name)}: a probe header name has letters, digits and '-' only`,
+        );
+      }
+      const err = value !== undefined ? headerValueError(value) : undefined;
+      if (err !== undefined) c.error(fieldPath(h.path, 'value'), err);
     }
   }
   const tcp = c.child(probe, 'tcpSocket', p, ['host', 'port']);
