@@ -3,7 +3,13 @@
 // nodes that say what they are never turn into gRPC clients.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { grpcEvidence, isClientListenerName, type FirstRequest, type NodeSignals } from './grpc-client.js';
+import {
+  grpcEvidence,
+  isClientListenerName,
+  proxyTypeOf,
+  type FirstRequest,
+  type NodeSignals,
+} from './grpc-client.js';
 import { jsonToStruct, parseNode } from './node.js';
 
 const LDS = 'type.googleapis.com/envoy.config.listener.v3.Listener';
@@ -59,6 +65,7 @@ const ROWS: [string, Partial<NodeSignals>, FirstRequest | undefined, string | un
   ],
   ['a user agent that only contains grpc', { userAgentName: 'my-grpc-gateway' }, undefined, undefined],
   ['nothing at all', {}, undefined, undefined],
+  ['host:port names, but for clusters', {}, { typeUrl: CDS, names: ['a:1'] }, undefined],
 ];
 
 for (const [name, node, first, want] of ROWS) {
@@ -103,4 +110,12 @@ test('parseNode: Envoy with the same client features stays a sidecar; Istio meta
     'router',
   );
   assert.equal(parseNode({ id: 'c', metadata: jsonToStruct({ GENERATOR: 'grpc' }) }).type, 'grpc');
+});
+
+test('proxyTypeOf: grpc with evidence, router by id or ROUTER metadata, else sidecar', () => {
+  assert.equal(proxyTypeOf({ ...bare, userAgentName: 'gRPC Go' }, undefined), 'grpc');
+  assert.equal(proxyTypeOf({ ...bare, router: true }, undefined), 'router');
+  assert.equal(proxyTypeOf({ ...bare, idType: 'router' }, undefined), 'router');
+  assert.equal(proxyTypeOf({ ...bare, router: 'yes' }, undefined), 'sidecar');
+  assert.equal(proxyTypeOf(bare, lds()), 'sidecar');
 });

@@ -51,7 +51,7 @@ export function grpcEvidence(node: NodeSignals, first: FirstRequest | undefined)
   if (node.generator === 'grpc' || node.idType === 'grpc') return 'metadata';
   // Said explicitly: another generator, or a gateway.
   if (node.generator !== undefined || node.router === true || node.idType === 'router') return undefined;
-  if (node.userAgentName !== undefined && /^grpc\b/i.test(node.userAgentName.trim())) return 'user-agent';
+  if (/^grpc\b/i.test(node.userAgentName ?? '')) return 'user-agent';
   if (
     first !== undefined &&
     first.typeUrl === LDS &&
