@@ -34,6 +34,10 @@ const se = (extra: object) => ({
   ...extra,
 });
 const vs = (http: unknown[], extra: object = {}) => ({ hosts: ['reviews'], http, ...extra });
+const gw = (tls: object) => ({
+  selector: { istio: 'ingressgateway' },
+  servers: [{ port: { number: 443, name: 'https', protocol: 'HTTPS' }, hosts: ['*.example.com'], tls }],
+});
 const NOT_APPLIED = 'accepted but not applied yet: ';
 const NO_SLOW_START = `${NOT_APPLIED}the Trellis proxy has no slow start; new endpoints get their full share at once`;
 
@@ -405,6 +409,32 @@ const ROWS: [string, string, unknown, string[], string[]][] = [
     ['spec.outboundTrafficPolicy.egressProxy.port: required: the port of the egress proxy'],
     [],
   ],
+  // --- Gateway --------------------------------------------------------------------------------
+  [
+    'server TLS fields Trellis does not apply: stricter without them',
+    'Gateway',
+    gw({ mode: 'MUTUAL', credentialName: 'c', insecureSkipVerify: true, ecdhCurves: ['P-256'] }),
+    [],
+    [
+      'spec.servers[0].tls.insecureSkipVerify: accepted but not applied yet: client certificates are still verified against the CA',
+      "spec.servers[0].tls.ecdhCurves: accepted but not applied yet: the proxy's default curves apply",
+    ],
+  ],
+  [
+    'server TLS fields Trellis cannot serve without',
+    'Gateway',
+    gw({
+      mode: 'MUTUAL',
+      credentialName: 'c',
+      caCertCredentialName: 'ca',
+      tlsCertificates: [{ serverCertificate: '/c.pem', privateKey: '/k.pem' }],
+    }),
+    [
+      'spec.servers[0].tls.caCertCredentialName: not supported by Trellis yet: put the client CA in the credentialName Secret (ca.crt) instead',
+      'spec.servers[0].tls.tlsCertificates: not supported by Trellis yet: give one certificate with serverCertificate/privateKey, or several with credentialNames',
+    ],
+    [],
+  ],
   // --- VirtualService --------------------------------------------------------------------------
   [
     ':authority in headers.request.set, route and destination level',
@@ -456,6 +486,26 @@ const ROWS: [string, string, unknown, string[], string[]][] = [
       'spec.http[0].headers.request.set.:path: header ":path": pseudo-headers cannot be used here',
       'spec.http[0].headers.request.remove[0]: the Host header cannot be removed or set on responses; to change it, set :authority in headers.request.set',
       'spec.http[0].headers.response.set.host: the Host header cannot be removed or set on responses; to change it, set :authority in headers.request.set',
+    ],
+    [],
+  ],
+  [
+    'redirect.prefixRewrite with prefix matches',
+    'VirtualService',
+    vs([{ match: [{ uri: { prefix: '/old' } }], redirect: { prefixRewrite: '/new' } }]),
+    [],
+    [],
+  ],
+  [
+    'redirect.prefixRewrite with uri, with an exact match, and an unknown scheme',
+    'VirtualService',
+    vs([
+      { match: [{ uri: { exact: '/old' } }], redirect: { uri: '/a', prefixRewrite: '/new', scheme: 'ftp' } },
+    ]),
+    [
+      'spec.http[0].redirect: only one of uri, prefixRewrite may be set; found uri, prefixRewrite',
+      'spec.http[0].redirect.prefixRewrite: needs every uri match of the route to be a prefix match',
+      'spec.http[0].redirect.scheme: "ftp": expected http or https',
     ],
     [],
   ],

@@ -132,6 +132,8 @@ export interface RouteDestination {
 
 export interface HTTPRedirect {
   uri?: string;
+  /** Replaces the matched URI prefix in the redirect (all uri matches must be prefixes). */
+  prefixRewrite?: string;
   authority?: string;
   port?: number;
   derivePort?: 'FROM_PROTOCOL_DEFAULT' | 'FROM_REQUEST_PORT';

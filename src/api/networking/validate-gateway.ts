@@ -21,6 +21,10 @@ export const SERVER_TLS_FIELDS = [
   'minProtocolVersion',
   'maxProtocolVersion',
   'cipherSuites',
+  'insecureSkipVerify',
+  'ecdhCurves',
+  'caCertCredentialName',
+  'tlsCertificates',
 ] as const;
 const TLS_MODES = ['PASSTHROUGH', 'SIMPLE', 'MUTUAL', 'AUTO_PASSTHROUGH', 'ISTIO_MUTUAL', 'OPTIONAL_MUTUAL'];
 const TLS_VERSIONS = ['TLS_AUTO', 'TLSV1_0', 'TLSV1_1', 'TLSV1_2', 'TLSV1_3'];
@@ -152,6 +156,7 @@ export function checkServerTLS(
   }
   c.enumValue(tls, 'minProtocolVersion', p, TLS_VERSIONS);
   c.enumValue(tls, 'maxProtocolVersion', p, TLS_VERSIONS);
+  checkServerTLSExtras(c, tls, p);
   const set = (k: string) => !isAbsent(tls[k]);
   const credential = set('credentialName') || set('credentialNames');
   if ((mode === 'SIMPLE' || mode === 'MUTUAL' || mode === 'OPTIONAL_MUTUAL') && !credential) {
@@ -161,5 +166,34 @@ export function checkServerTLS(
     if (mode !== 'SIMPLE' && !set('caCertificates')) {
       c.error(fieldPath(p, 'caCertificates'), `required for ${mode} mode (or set credentialName)`);
     }
+  }
+}
+
+/**
+ * Server TLS fields of Istio's CRD Trellis does not apply yet. Those whose absence only makes
+ * the listener stricter are accepted with a warning; those without which the listener would lack
+ * its certificate or client CA are refused, with what to write instead.
+ */
+function checkServerTLSExtras(c: SpecCheck, tls: Obj, p: string): void {
+  if (c.bool(tls, 'insecureSkipVerify', p) === true) {
+    c.warning(
+      fieldPath(p, 'insecureSkipVerify'),
+      'accepted but not applied yet: client certificates are still verified against the CA',
+    );
+  }
+  if ((c.stringList(tls, 'ecdhCurves', p) ?? []).length > 0) {
+    c.warning(fieldPath(p, 'ecdhCurves'), "accepted but not applied yet: the proxy's default curves apply");
+  }
+  if (c.string(tls, 'caCertCredentialName', p) !== undefined) {
+    c.error(
+      fieldPath(p, 'caCertCredentialName'),
+      'not supported by Trellis yet: put the client CA in the credentialName Secret (ca.crt) instead',
+    );
+  }
+  if (!isAbsent(tls.tlsCertificates)) {
+    c.error(
+      fieldPath(p, 'tlsCertificates'),
+      'not supported by Trellis yet: give one certificate with serverCertificate/privateKey, or several with credentialNames',
+    );
   }
 }

@@ -255,6 +255,7 @@ export function checkRouteDestinations(
 function checkRedirect(c: SpecCheck, r: Obj, path: string): void {
   const rd = c.child(r, 'redirect', path, [
     'uri',
+    'prefixRewrite',
     'authority',
     'port',
     'derivePort',
@@ -263,18 +264,25 @@ function checkRedirect(c: SpecCheck, r: Obj, path: string): void {
   ]);
   if (rd === undefined) return;
   const p = fieldPath(path, 'redirect');
-  if (['uri', 'authority', 'port', 'derivePort', 'scheme'].every((k) => isAbsent(rd[k]))) {
-    c.error(p, 'requires one of uri, authority, scheme, port or derivePort');
+  if (['uri', 'prefixRewrite', 'authority', 'port', 'derivePort', 'scheme'].every((k) => isAbsent(rd[k]))) {
+    c.error(p, 'requires one of uri, prefixRewrite, authority, scheme, port or derivePort');
   }
   oneOf(c, rd, ['port', 'derivePort'], p);
-  for (const key of ['uri', 'authority']) {
+  oneOf(c, rd, ['uri', 'prefixRewrite'], p);
+  if (!isAbsent(rd.prefixRewrite) && !urisArePrefixes(r.match)) {
+    c.error(fieldPath(p, 'prefixRewrite'), 'needs every uri match of the route to be a prefix match');
+  }
+  for (const key of ['uri', 'prefixRewrite', 'authority']) {
     const text = c.string(rd, key, p);
     const err = text === undefined ? undefined : headerValueError(text);
     if (err !== undefined) c.error(fieldPath(p, key), err);
   }
   c.port(rd, 'port', p);
   c.enumValue(rd, 'derivePort', p, ['FROM_PROTOCOL_DEFAULT', 'FROM_REQUEST_PORT']);
-  c.string(rd, 'scheme', p);
+  const scheme = c.string(rd, 'scheme', p);
+  if (scheme !== undefined && scheme !== 'http' && scheme !== 'https') {
+    c.error(fieldPath(p, 'scheme'), `${JSON.stringify(scheme)}: expected http or https`);
+  }
   c.int(rd, 'redirectCode', p, { min: 300, max: 399 });
 }
 
@@ -460,4 +468,13 @@ function hasRequestAuthority(headers: unknown): boolean {
   return [req?.set, req?.add].some(
     (ops) => typeof ops === 'object' && ops !== null && Object.keys(ops).some(isAuthorityHeader),
   );
+}
+
+/** Istio: a redirect's prefixRewrite needs every match that has a uri to match it by prefix. */
+function urisArePrefixes(match: unknown): boolean {
+  if (!Array.isArray(match)) return true;
+  return match.every((m) => {
+    const uri = (m as { uri?: unknown } | null)?.uri;
+    return uri === undefined || uri === null || (typeof uri === 'object' && 'prefix' in uri);
+  });
 }

@@ -237,7 +237,7 @@ const INVALID: [string, string, unknown, string[]][] = [
     'VirtualService',
     vs([{ redirect: { redirectCode: 200 } }]),
     [
-      'spec.http[0].redirect: requires one of uri, authority, scheme, port or derivePort',
+      'spec.http[0].redirect: requires one of uri, prefixRewrite, authority, scheme, port or derivePort',
       'spec.http[0].redirect.redirectCode: 200 is out of range; expected 300..399',
     ],
   ],

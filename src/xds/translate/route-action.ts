@@ -125,6 +125,7 @@ function routeBody(route: HTTPRoute, namespace: string, site: RouteSite): Route 
     const r = route.redirect;
     const redirect: RedirectAction = {};
     if (r.uri !== undefined) redirect.path_redirect = r.uri;
+    if (r.prefixRewrite !== undefined) redirect.prefix_rewrite = r.prefixRewrite;
     if (r.authority !== undefined) redirect.host_redirect = r.authority;
     if (r.scheme !== undefined) redirect.scheme_redirect = r.scheme;
     if (r.port !== undefined) redirect.port_redirect = r.port;
