@@ -279,6 +279,15 @@ const ROWS: [string, string, unknown, string[], string[]][] = [
     [],
   ],
   [
+    'resolution DYNAMIC_DNS is refused with what to do',
+    'ServiceEntry',
+    se({ hosts: ['*.example.com'], resolution: 'DYNAMIC_DNS' }),
+    [
+      'spec.resolution: DYNAMIC_DNS is not supported by Trellis yet; use resolution NONE, or list the hosts with resolution DNS (a Sidecar or mesh outboundTrafficPolicy ALLOW_ANY reaches other hosts through the dynamic forward proxy)',
+    ],
+    [],
+  ],
+  [
     'CIDR address with resolution NONE',
     'ServiceEntry',
     se({ addresses: ['10.0.0.0/16'], resolution: 'NONE' }),

@@ -55,8 +55,18 @@ export function validateServiceEntry(spec: unknown, problems: Problems, path = '
     if (err !== undefined) c.error(a.path, err);
   }
   c.enumValue(se, 'location', path, ['MESH_EXTERNAL', 'MESH_INTERNAL']);
+  // Istio 1.28's DYNAMIC_DNS (wildcard hosts resolved per request) is refused with what to do.
+  const dynamic = se.resolution === 'DYNAMIC_DNS';
+  if (dynamic) {
+    c.error(
+      fieldPath(path, 'resolution'),
+      'DYNAMIC_DNS is not supported by Trellis yet; use resolution NONE, or list the hosts with resolution DNS (a Sidecar or mesh outboundTrafficPolicy ALLOW_ANY reaches other hosts through the dynamic forward proxy)',
+    );
+  }
   const resolution =
-    c.enumValue(se, 'resolution', path, ['NONE', 'STATIC', 'DNS', 'DNS_ROUND_ROBIN']) ?? 'NONE';
+    (dynamic
+      ? undefined
+      : c.enumValue(se, 'resolution', path, ['NONE', 'STATIC', 'DNS', 'DNS_ROUND_ROBIN'])) ?? 'NONE';
   const cidr = addresses.find((a) => a.value.includes('/'));
   if (cidr !== undefined && resolution !== 'NONE' && resolution !== 'STATIC') {
     c.error(
