@@ -112,7 +112,82 @@ const ROWS: [string, unknown, string[]][] = [
   ['grpc probe', { template, probe: { grpc: { port: 9090, service: 'health' } } }, []],
 ];
 
-for (const [rule, spec, want] of ROWS) {
+// Every field's type, and what each probe method requires.
+const TYPED: [string, unknown, string[]][] = [
+  [
+    'metadata annotations must be strings',
+    { metadata: { annotations: { a: 1 } }, template: { serviceAccount: 'sa' } },
+    ['error: spec.metadata.annotations.a: expected a string, got the number 1'],
+  ],
+  [
+    'httpGet field types',
+    {
+      template: { serviceAccount: 'sa' },
+      probe: {
+        httpGet: {
+          path: 1,
+          host: 2,
+          port: 80,
+          scheme: '',
+          httpHeaders: [null, { value: 'v' }, { name: 'X-A', value: 3 }],
+        },
+      },
+    },
+    [
+      'error: spec.probe.httpGet.path: expected a string, got the number 1',
+      'error: spec.probe.httpGet.host: expected a string, got the number 2',
+      'error: spec.probe.httpGet.httpHeaders[0]: expected a header { name, value }, got null',
+      'error: spec.probe.httpGet.httpHeaders[1].name: required',
+      'error: spec.probe.httpGet.httpHeaders[2].value: expected a string, got the number 3',
+    ],
+  ],
+  [
+    'httpGet scheme HTTP',
+    { template: { serviceAccount: 'sa' }, probe: { httpGet: { port: 80, scheme: 'HTTP' } } },
+    [],
+  ],
+  [
+    'httpHeaders value with a newline',
+    {
+      template: { serviceAccount: 'sa' },
+      probe: { httpGet: { port: 80, httpHeaders: [{ name: 'X-A', value: 'a\nb' }] } },
+    },
+    ['error: spec.probe.httpGet.httpHeaders[0].value: "a\\nb": must not contain NUL, CR or LF'],
+  ],
+  [
+    'tcpSocket host type, port required',
+    { template: { serviceAccount: 'sa' }, probe: { tcpSocket: { host: 1 } } },
+    [
+      'error: spec.probe.tcpSocket.host: expected a string, got the number 1',
+      'error: spec.probe.tcpSocket.port: required',
+    ],
+  ],
+  [
+    'grpc port required, service type',
+    { template: { serviceAccount: 'sa' }, probe: { grpc: { service: 2 } } },
+    [
+      'error: spec.probe.grpc.port: required',
+      'error: spec.probe.grpc.service: expected a string, got the number 2',
+    ],
+  ],
+  [
+    'unknown probe field',
+    { template: { serviceAccount: 'sa' }, probe: { tcpSocket: { port: 1 }, readiness: true } },
+    [
+      'error: spec.probe.readiness: unknown field; allowed: initialDelaySeconds, timeoutSeconds, periodSeconds, successThreshold, failureThreshold, httpGet, tcpSocket, exec, grpc',
+    ],
+  ],
+  [
+    'template unknown field',
+    { template: { address: '10.0.0.1', zone: 'a' } },
+    [
+      'error: spec.template.zone: unknown field; allowed: address, ports, labels, network, locality, weight, serviceAccount',
+    ],
+  ],
+  ['spec not an object', 'x', ['error: spec: expected an object, got the string "x"']],
+];
+
+for (const [rule, spec, want] of [...ROWS, ...TYPED]) {
   test(`WorkloadGroup: ${rule}`, () => {
     assert.deepEqual(problems(spec), want);
   });

@@ -88,7 +88,10 @@ function checkProbe(c: SpecCheck, wg: Obj, path: string): void {
     }
     for (const h of c.list(http, 'httpHeaders', hp) ?? []) {
       const header = c.object(h.value, h.path, ['name', 'value']);
-      if (header === undefined) continue;
+      if (header === undefined) {
+        if (isAbsent(h.value)) c.error(h.path, 'expected a header { name, value }, got null');
+        continue;
+      }
       const name = c.string(header, 'name', h.path, { required: true });
       const value = c.string(header, 'value', h.path);
       // Kubernetes' probe header names: letters, digits and '-' only (as Istio checks them).
