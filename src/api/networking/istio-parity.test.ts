@@ -441,8 +441,66 @@ const ROWS: [string, string, unknown, string[], string[]][] = [
     [
       'spec.servers[0].tls.caCertCredentialName: not supported by Trellis yet: put the client CA in the credentialName Secret (ca.crt) instead',
       'spec.servers[0].tls.tlsCertificates: not supported by Trellis yet: give one certificate with serverCertificate/privateKey, or several with credentialNames',
+      'spec.servers[0].tls: only one certificate source may be set; found credentialName, tlsCertificates',
     ],
     [],
+  ],
+  [
+    'one certificate source',
+    'Gateway',
+    gw({ mode: 'SIMPLE', credentialName: 'a', serverCertificate: '/c.pem', privateKey: '/k.pem' }),
+    [
+      'spec.servers[0].tls: only one certificate source may be set; found serverCertificate/privateKey, credentialName',
+    ],
+    [],
+  ],
+  [
+    'ISTIO_MUTUAL takes no certificates',
+    'Gateway',
+    gw({ mode: 'ISTIO_MUTUAL', credentialNames: ['a'] }),
+    [
+      'spec.servers[0].tls.credentialNames: cannot be set in ISTIO_MUTUAL mode; the mesh provides certificates',
+    ],
+    [],
+  ],
+  [
+    'PASSTHROUGH ignores certificates, with a warning',
+    'Gateway',
+    gw({ mode: 'PASSTHROUGH', credentialName: 'a' }),
+    [],
+    ['spec.servers[0].tls: PASSTHROUGH does not terminate TLS: credentialName ignored'],
+  ],
+  [
+    'caCrl with credentialName, caCrl with SIMPLE',
+    'Gateway',
+    {
+      servers: [
+        {
+          port: { number: 443, name: 'a', protocol: 'HTTPS' },
+          hosts: ['a.example.com'],
+          tls: { mode: 'MUTUAL', credentialName: 'c', caCrl: '/crl.pem' },
+        },
+        {
+          port: { number: 444, name: 'b', protocol: 'HTTPS' },
+          hosts: ['b.example.com'],
+          tls: { mode: 'SIMPLE', serverCertificate: '/c.pem', privateKey: '/k.pem', caCrl: '/crl.pem' },
+        },
+      ],
+    },
+    [
+      'spec.servers[0].tls.caCrl: cannot be combined with credentialName; put the CRL in the credential Secret instead',
+      'spec.servers[1].tls.caCrl: not used with SIMPLE TLS (no client certificates); remove it',
+    ],
+    [],
+  ],
+  [
+    'TLS 1.0 without cipher suites warns',
+    'Gateway',
+    gw({ mode: 'SIMPLE', credentialName: 'a', minProtocolVersion: 'TLSV1_0' }),
+    [],
+    [
+      'spec.servers[0].tls.minProtocolVersion: TLSV1_0 needs cipherSuites that version supports; the default suites are for TLS 1.2 and 1.3',
+    ],
   ],
   // --- VirtualService --------------------------------------------------------------------------
   [

@@ -157,6 +157,7 @@ export function checkServerTLS(
   c.enumValue(tls, 'minProtocolVersion', p, TLS_VERSIONS);
   c.enumValue(tls, 'maxProtocolVersion', p, TLS_VERSIONS);
   checkServerTLSExtras(c, tls, p);
+  checkCertificateSources(c, tls, p, mode);
   const set = (k: string) => !isAbsent(tls[k]);
   const credential = set('credentialName') || set('credentialNames');
   if ((mode === 'SIMPLE' || mode === 'MUTUAL' || mode === 'OPTIONAL_MUTUAL') && !credential) {
@@ -194,6 +195,59 @@ function checkServerTLSExtras(c: SpecCheck, tls: Obj, p: string): void {
     c.error(
       fieldPath(p, 'tlsCertificates'),
       'not supported by Trellis yet: give one certificate with serverCertificate/privateKey, or several with credentialNames',
+    );
+  }
+}
+
+const ISTIO_MUTUAL_FORBIDDEN = [
+  'serverCertificate',
+  'privateKey',
+  'caCertificates',
+  'tlsCertificates',
+  'credentialName',
+  'credentialNames',
+];
+
+/** Istio's validateTLSOptions: one certificate source, per-mode rules, CRLs, old TLS versions. */
+function checkCertificateSources(c: SpecCheck, tls: Obj, p: string, mode: string | undefined): void {
+  const set = (k: string) =>
+    !isAbsent(tls[k]) && tls[k] !== '' && !(Array.isArray(tls[k]) && tls[k].length === 0);
+  const sources = [
+    set('serverCertificate') && set('privateKey') ? 'serverCertificate/privateKey' : undefined,
+    set('credentialName') ? 'credentialName' : undefined,
+    set('credentialNames') ? 'credentialNames' : undefined,
+    set('tlsCertificates') ? 'tlsCertificates' : undefined,
+  ].filter((x) => x !== undefined);
+  if (sources.length > 1) {
+    c.error(p, `only one certificate source may be set; found ${sources.join(', ')}`);
+  }
+  if (mode === 'ISTIO_MUTUAL') {
+    for (const k of ISTIO_MUTUAL_FORBIDDEN) {
+      if (set(k))
+        c.error(fieldPath(p, k), 'cannot be set in ISTIO_MUTUAL mode; the mesh provides certificates');
+    }
+  }
+  if (mode === 'PASSTHROUGH' || mode === 'AUTO_PASSTHROUGH') {
+    const given = [...ISTIO_MUTUAL_FORBIDDEN, 'caCrl'].filter(set);
+    if (given.length > 0) {
+      c.warning(p, `${mode} does not terminate TLS: ${given.join(', ')} ignored`);
+    }
+  }
+  if (set('caCrl')) {
+    if (set('credentialName')) {
+      c.error(
+        fieldPath(p, 'caCrl'),
+        'cannot be combined with credentialName; put the CRL in the credential Secret instead',
+      );
+    }
+    if (mode === 'SIMPLE')
+      c.error(fieldPath(p, 'caCrl'), 'not used with SIMPLE TLS (no client certificates); remove it');
+  }
+  const min = tls.minProtocolVersion;
+  if ((min === 'TLSV1_0' || min === 'TLSV1_1') && !set('cipherSuites')) {
+    c.warning(
+      fieldPath(p, 'minProtocolVersion'),
+      `${min} needs cipherSuites that version supports; the default suites are for TLS 1.2 and 1.3`,
     );
   }
 }
