@@ -412,6 +412,27 @@ const ROWS: [string, string, unknown, string[], string[]][] = [
     [],
   ],
   [
+    'Sidecar ingress TLS: no mesh modes, no Secrets, no SANs, no redirect',
+    'Sidecar',
+    {
+      ingress: [
+        {
+          port: { number: 8443, name: 'https', protocol: 'HTTPS' },
+          defaultEndpoint: '127.0.0.1:8080',
+          tls: { mode: 'ISTIO_MUTUAL', credentialName: 'c', subjectAltNames: ['a'], httpsRedirect: true },
+        },
+      ],
+    },
+    [
+      'spec.ingress[0].tls.credentialName: cannot be set in ISTIO_MUTUAL mode; the mesh provides certificates',
+      'spec.ingress[0].tls.subjectAltNames: not supported in a Sidecar ingress listener',
+      'spec.ingress[0].tls.credentialName: not supported in a Sidecar ingress listener; give serverCertificate and privateKey',
+      'spec.ingress[0].tls.httpsRedirect: not supported in a Sidecar ingress listener',
+      'spec.ingress[0].tls.mode: ISTIO_MUTUAL is not allowed in a Sidecar ingress listener; mesh mTLS is set by PeerAuthentication',
+    ],
+    [],
+  ],
+  [
     'Sidecar egressProxy without port',
     'Sidecar',
     { outboundTrafficPolicy: { mode: 'ALLOW_ANY', egressProxy: { host: 'proxy.example.com' } } },

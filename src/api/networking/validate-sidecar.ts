@@ -50,6 +50,7 @@ export function validateSidecar(spec: unknown, problems: Problems, path = 'spec'
         ingressPorts.add(n);
       }
       checkServerTLS(c, l, 'tls', item.path, protocol);
+      checkSidecarIngressTLS(c, l.tls, fieldPath(item.path, 'tls'));
     }
     c.string(l, 'bind', item.path);
     c.enumValue(l, 'captureMode', item.path, CAPTURE_MODES);
@@ -104,4 +105,26 @@ export function validateSidecar(spec: unknown, problems: Problems, path = 'spec'
     }
   }
   checkConnectionPool(c, sc, 'inboundConnectionPool', path);
+}
+
+/** Istio: what a Sidecar's ingress TLS cannot hold (it serves the workload's own certificate). */
+function checkSidecarIngressTLS(c: SpecCheck, value: unknown, p: string): void {
+  if (typeof value !== 'object' || value === null) return;
+  const tls = value as Record<string, unknown>;
+  const has = (k: string) => !isAbsent(tls[k]) && !(Array.isArray(tls[k]) && tls[k].length === 0);
+  const refused: [string, string][] = [
+    ['subjectAltNames', 'not supported in a Sidecar ingress listener'],
+    ['credentialName', 'not supported in a Sidecar ingress listener; give serverCertificate and privateKey'],
+    ['credentialNames', 'not supported in a Sidecar ingress listener; give serverCertificate and privateKey'],
+    ['tlsCertificates', 'not supported in a Sidecar ingress listener; give serverCertificate and privateKey'],
+  ];
+  for (const [k, why] of refused) if (has(k)) c.error(fieldPath(p, k), why);
+  if (tls.httpsRedirect === true)
+    c.error(fieldPath(p, 'httpsRedirect'), 'not supported in a Sidecar ingress listener');
+  if (tls.mode === 'ISTIO_MUTUAL' || tls.mode === 'AUTO_PASSTHROUGH') {
+    c.error(
+      fieldPath(p, 'mode'),
+      `${tls.mode} is not allowed in a Sidecar ingress listener; mesh mTLS is set by PeerAuthentication`,
+    );
+  }
 }
