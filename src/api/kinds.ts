@@ -22,6 +22,9 @@ import { validateRateLimit } from './trellis/validate-rate-limit.js';
 import { validateMesh } from './trellis/mesh.js';
 import { validateTrafficFilter } from './trellis/traffic-filter-validate.js';
 import { SECURITY_KINDS } from './security/kinds.js';
+import { EXTENSIONS_GROUP, refusedKindMessage } from './extensions/unsupported.js';
+import { validateWorkloadGroup } from './networking/workload-group.js';
+import { validateProxyConfig } from './networking/proxy-config.js';
 
 /** Reports every problem of `spec` into `problems`, with paths starting at `path` (`spec`). */
 export type SpecValidator = (spec: unknown, problems: Problems, path: string) => void;
@@ -53,6 +56,7 @@ const RECOGNISED_GROUPS = new Set([
   'security.istio.io',
   'telemetry.istio.io',
   'trellis.io',
+  EXTENSIONS_GROUP,
 ]);
 
 const byKind = new Map<string, KindDefinition>();
@@ -109,6 +113,8 @@ export function lookupKind(apiVersion: string, kind: string): KindLookup {
         message: `skipped: ${kind} (${apiVersion}) is not a resource Trellis reads`,
       };
     }
+    const refused = refusedKindMessage(group, kind);
+    if (refused !== undefined) return { ok: false, skip: false, path: 'kind', message: refused };
     const known = registeredKinds()
       .filter((d) => d.group === group)
       .map((d) => d.kind);
@@ -143,6 +149,8 @@ registerKind({ ...net, kind: 'Gateway', validate: validateGateway });
 registerKind({ ...net, kind: 'ServiceEntry', validate: validateServiceEntry });
 registerKind({ ...net, kind: 'WorkloadEntry', validate: validateWorkloadEntry });
 registerKind({ ...net, kind: 'Sidecar', validate: validateSidecar });
+registerKind({ ...net, kind: 'WorkloadGroup', validate: validateWorkloadGroup });
+registerKind({ ...net, versions: ['v1beta1'], kind: 'ProxyConfig', validate: validateProxyConfig });
 
 const trellis = { group: TRELLIS_GROUP, versions: TRELLIS_VERSIONS, namespaced: true } as const;
 

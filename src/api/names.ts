@@ -59,6 +59,9 @@ export function wildcardDomainError(host: string): string | undefined {
   const rest = host.startsWith('*.') ? host.slice(2) : host;
   if (isIPAddress(rest)) return undefined;
   const labels = rest.split('.');
+  // Istio also takes a partial wildcard first label, `*foo` or `*-foo` (a suffix match).
+  const first = labels[0] ?? '';
+  if (first.startsWith('*') && first !== '*') labels[0] = first.replace(/^\*-?/, '');
   for (const label of labels) {
     if (dns1123LabelError(label.toLowerCase()) !== undefined) {
       return `host ${JSON.stringify(host)} is not a valid domain name: ${label === '' ? 'empty label' : `label ${JSON.stringify(label)}`}; wildcards are allowed only as a leading '*.'`;

@@ -69,7 +69,7 @@ test('envelope problems have paths', () => {
     [
       'apiVersion: networking.istio.io/v1\nkind: EnvoyFilter\nmetadata: {name: a}\nspec: {}\n',
       [
-        'error: kind: unknown kind "EnvoyFilter" in networking.istio.io; supported kinds: DestinationRule, Gateway, ServiceEntry, Sidecar, VirtualService, WorkloadEntry',
+        'error: kind: unknown kind "EnvoyFilter" in networking.istio.io; supported kinds: DestinationRule, Gateway, ProxyConfig, ServiceEntry, Sidecar, VirtualService, WorkloadEntry, WorkloadGroup',
       ],
     ],
     [

@@ -1,4 +1,5 @@
-import type { ProxyNode, ProxyType } from './proxy-node.js';
+import { proxyTypeOf, type FirstRequest } from './grpc-client.js';
+import type { ProxyNode } from './proxy-node.js';
 
 /**
  * google.protobuf.Struct as protobufjs decodes it, turned into plain JSON values. protobufjs
@@ -64,21 +65,30 @@ export interface NodeMessage {
   cluster?: string;
   metadata?: { fields?: Record<string, StructValue> } | null;
   locality?: { region?: string; zone?: string; sub_zone?: string } | null;
+  user_agent_name?: string;
+  client_features?: string[];
 }
 
 /**
  * Reads a ProxyNode from the xDS `node` (see proxy-node.ts for the conventions). Labels may come
- * as a struct (`LABELS`) or as `k=v,k=v` text; proxyless gRPC is recognised by GENERATOR=grpc or
- * an id starting with `grpc~`.
+ * as a struct (`LABELS`) or as `k=v,k=v` text; proxyless gRPC is recognised by GENERATOR=grpc, an
+ * id starting with `grpc~`, or, for bootstraps without Istio's metadata, by its user agent and the
+ * listener names of its first request (grpc-client.ts).
  */
-export function parseNode(node: NodeMessage | undefined | null): ProxyNode {
+export function parseNode(node: NodeMessage | undefined | null, first?: FirstRequest): ProxyNode {
   const id = node?.id ?? '';
   const metadata = structToJson(node?.metadata ?? undefined);
   const parts = id.split('~');
   const idType = parts.length >= 4 ? parts[0] : undefined;
-  let type: ProxyType = 'sidecar';
-  if (metadata.GENERATOR === 'grpc' || idType === 'grpc') type = 'grpc';
-  else if (idType === 'router' || metadata.ROUTER === true) type = 'router';
+  const type = proxyTypeOf(
+    {
+      idType,
+      generator: metadata.GENERATOR,
+      router: metadata.ROUTER,
+      userAgentName: node?.user_agent_name,
+    },
+    first,
+  );
 
   const idName = parts.length >= 4 ? (parts[2] ?? '') : '';
   const dot = idName.lastIndexOf('.');

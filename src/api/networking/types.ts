@@ -34,6 +34,27 @@ export interface WorkloadSelector {
   labels?: Record<string, string>;
 }
 
+/**
+ * A DestinationRule's selector: Istio's `istio.type.v1beta1.WorkloadSelector`, whose field is
+ * `matchLabels`; `labels` (the other kinds' spelling) is read too, with a warning.
+ */
+export interface DestinationRuleSelector {
+  matchLabels?: Record<string, string>;
+  labels?: Record<string, string>;
+}
+
+/**
+ * The labels a DestinationRule's workloadSelector selects, or undefined when it has none. An
+ * empty selector (`{}`) selects every workload of the rule's namespace, as in Istio.
+ */
+export function destinationRuleSelectorLabels(spec: {
+  workloadSelector?: DestinationRuleSelector | null;
+}): Record<string, string> | undefined {
+  const sel = spec.workloadSelector;
+  if (sel === undefined || sel === null) return undefined;
+  return sel.matchLabels ?? sel.labels ?? {};
+}
+
 /** A port as Gateway servers, ServiceEntry and Sidecar listeners declare it. */
 export interface Port {
   number: number;
@@ -111,6 +132,8 @@ export interface RouteDestination {
 
 export interface HTTPRedirect {
   uri?: string;
+  /** Replaces the matched URI prefix in the redirect (all uri matches must be prefixes). */
+  prefixRewrite?: string;
   authority?: string;
   port?: number;
   derivePort?: 'FROM_PROTOCOL_DEFAULT' | 'FROM_REQUEST_PORT';
@@ -236,7 +259,7 @@ export interface DestinationRuleSpec {
   trafficPolicy?: TrafficPolicy;
   subsets?: Subset[];
   exportTo?: string[];
-  workloadSelector?: WorkloadSelector;
+  workloadSelector?: DestinationRuleSelector;
 }
 
 export interface Subset {

@@ -122,12 +122,29 @@ export function checkLabels(c: SpecCheck, o: Obj, key: string, path: string): Ma
   return labels;
 }
 
-/** `workloadSelector: { labels }`; Istio rejects a selector without labels. */
-export function checkWorkloadSelector(c: SpecCheck, o: Obj, key: string, path: string): boolean {
-  const sel = c.child(o, key, path, ['labels']);
+/**
+ * `workloadSelector: { labels }` (`matchLabels` in a DestinationRule: `field`). A selector
+ * without labels selects every workload of the namespace; Istio warns about it, so do we.
+ */
+export function checkWorkloadSelector(
+  c: SpecCheck,
+  o: Obj,
+  key: string,
+  path: string,
+  field: 'labels' | 'matchLabels' = 'labels',
+  also: readonly string[] = [],
+): boolean {
+  const sel = c.child(o, key, path, [field, ...also]);
   if (sel === undefined) return false;
-  const labels = checkLabels(c, sel, 'labels', fieldPath(path, key));
-  if (labels.size === 0) c.error(fieldPath(path, key), 'must have at least one label');
+  const sp = fieldPath(path, key);
+  let count = 0;
+  for (const f of [field, ...also]) {
+    // Label rules already refuse '*' in keys and values (Istio: wildcards are not supported).
+    count += checkLabels(c, sel, f, sp).size;
+  }
+  if (count === 0) {
+    c.warning(sp, 'workload selector without labels: it selects every workload in the namespace');
+  }
   return true;
 }
 
@@ -175,12 +192,16 @@ export function checkHeaders(c: SpecCheck, o: Obj, key: string, path: string): v
     const sp = fieldPath(hp, side);
     for (const op of ['set', 'add']) {
       for (const [name, value] of c.stringMap(ops, op, sp) ?? []) {
-        const err = headerNameError(name) ?? headerValueError(value);
+        // Istio: a request's `:authority` (or Host) is set by rewriting the host.
+        const authority = side === 'request' && isAuthorityHeader(name);
+        const err =
+          (authority ? undefined : (hostHeaderError(name) ?? headerNameError(name))) ??
+          headerValueError(value);
         if (err !== undefined) c.error(fieldPath(fieldPath(sp, op), name), err);
       }
     }
     for (const { value, path: p } of c.stringList(ops, 'remove', sp) ?? []) {
-      const err = headerNameError(value);
+      const err = hostHeaderError(value) ?? headerNameError(value);
       if (err !== undefined) c.error(p, err);
     }
   }
@@ -214,4 +235,16 @@ export function oneOf(
   if (set.length > 1) c.error(path, `only one of ${keys.join(', ')} may be set; found ${set.join(', ')}`);
   if (set.length === 0 && opts.required) c.error(path, `exactly one of ${keys.join(', ')} is required`);
   return set;
+}
+
+/** `:authority` or `Host`, in any case: what Istio turns into a host rewrite. */
+export function isAuthorityHeader(name: string): boolean {
+  const n = name.toLowerCase();
+  return n === ':authority' || n === 'host';
+}
+
+function hostHeaderError(name: string): string | undefined {
+  return name.toLowerCase() === 'host'
+    ? 'the Host header cannot be removed or set on responses; to change it, set :authority in headers.request.set'
+    : undefined;
 }

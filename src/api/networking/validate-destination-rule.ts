@@ -1,6 +1,6 @@
 /** DestinationRule validation: host, subsets, traffic policies. */
 import type { Problems } from '../../core/errors.js';
-import { fieldPath, SpecCheck } from '../fields.js';
+import { fieldPath, isAbsent, SpecCheck } from '../fields.js';
 import { dns1123LabelError } from '../names.js';
 import {
   checkExportTo,
@@ -36,5 +36,30 @@ export function validateDestinationRule(spec: unknown, problems: Problems, path 
     checkTrafficPolicy(c, subset, 'trafficPolicy', s.path);
   }
   checkExportTo(c, dr, path);
-  checkWorkloadSelector(c, dr, 'workloadSelector', path);
+  const selected = checkWorkloadSelector(c, dr, 'workloadSelector', path, 'matchLabels', ['labels']);
+  const sel = dr.workloadSelector as Record<string, unknown> | undefined;
+  if (selected && sel !== undefined && !isAbsent(sel.labels)) {
+    const sp = fieldPath(path, 'workloadSelector');
+    if (!isAbsent(sel.matchLabels)) c.error(sp, 'only one of matchLabels, labels may be set');
+    c.warning(
+      fieldPath(sp, 'labels'),
+      'a DestinationRule selects with matchLabels; Istio rejects labels here, so rename it for istioctl',
+    );
+  }
+  if (selected) checkSelectorExportTo(c, dr, path);
+}
+
+/** Istio: a rule with a workloadSelector applies in its own namespace only. */
+function checkSelectorExportTo(c: SpecCheck, dr: Record<string, unknown>, path: string): void {
+  const exportTo = dr.exportTo;
+  if (!Array.isArray(exportTo) || exportTo.length === 0) return;
+  const p = fieldPath(path, 'exportTo');
+  if (exportTo.length > 1) {
+    c.error(p, 'a DestinationRule with a workloadSelector cannot have several exportTo entries');
+  } else if (exportTo[0] === '*' || exportTo[0] === '~') {
+    c.error(
+      p,
+      'a DestinationRule with a workloadSelector cannot be exported beyond its own namespace; use "."',
+    );
+  }
 }

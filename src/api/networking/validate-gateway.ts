@@ -1,7 +1,7 @@
 /** Gateway validation: servers, ports, hosts (`namespace/host`) and server TLS. */
 import type { Problems } from '../../core/errors.js';
 import { fieldPath, isAbsent, SpecCheck, type Obj } from '../fields.js';
-import { isHTTPProtocol, isTLSProtocol, parseProtocol } from '../hosts.js';
+import { isHTTPProtocol, isIPAddress, isTLSProtocol, parseProtocol } from '../hosts.js';
 import { dns1123LabelError, wildcardDomainError } from '../names.js';
 import { checkLabels } from './validate-common.js';
 
@@ -21,6 +21,10 @@ export const SERVER_TLS_FIELDS = [
   'minProtocolVersion',
   'maxProtocolVersion',
   'cipherSuites',
+  'insecureSkipVerify',
+  'ecdhCurves',
+  'caCertCredentialName',
+  'tlsCertificates',
 ] as const;
 const TLS_MODES = ['PASSTHROUGH', 'SIMPLE', 'MUTUAL', 'AUTO_PASSTHROUGH', 'ISTIO_MUTUAL', 'OPTIONAL_MUTUAL'];
 const TLS_VERSIONS = ['TLS_AUTO', 'TLSV1_0', 'TLSV1_1', 'TLSV1_2', 'TLSV1_3'];
@@ -103,6 +107,12 @@ export function namespacedHostError(text: string, namespaceOptional: boolean): s
   ) {
     return `${JSON.stringify(text)}: namespace ${JSON.stringify(ns)} must be '*', '.'${namespaceOptional ? '' : ", '~'"} or a namespace name`;
   }
+  if (host.includes('*') && host !== '*' && !host.startsWith('*.')) {
+    return `${JSON.stringify(text)}: partial wildcard ${JSON.stringify(host)} is not allowed here; use "*" or "*.domain"`;
+  }
+  if (host !== '*' && !host.includes('.') && !isIPAddress(host)) {
+    return `${JSON.stringify(text)}: short name ${JSON.stringify(host)} is not allowed here; give the full name, e.g. ${host}.NAMESPACE.svc.cluster.local`;
+  }
   return wildcardDomainError(host);
 }
 
@@ -146,6 +156,8 @@ export function checkServerTLS(
   }
   c.enumValue(tls, 'minProtocolVersion', p, TLS_VERSIONS);
   c.enumValue(tls, 'maxProtocolVersion', p, TLS_VERSIONS);
+  checkServerTLSExtras(c, tls, p);
+  checkCertificateSources(c, tls, p, mode);
   const set = (k: string) => !isAbsent(tls[k]);
   const credential = set('credentialName') || set('credentialNames');
   if ((mode === 'SIMPLE' || mode === 'MUTUAL' || mode === 'OPTIONAL_MUTUAL') && !credential) {
@@ -155,5 +167,87 @@ export function checkServerTLS(
     if (mode !== 'SIMPLE' && !set('caCertificates')) {
       c.error(fieldPath(p, 'caCertificates'), `required for ${mode} mode (or set credentialName)`);
     }
+  }
+}
+
+/**
+ * Server TLS fields of Istio's CRD Trellis does not apply yet. Those whose absence only makes
+ * the listener stricter are accepted with a warning; those without which the listener would lack
+ * its certificate or client CA are refused, with what to write instead.
+ */
+function checkServerTLSExtras(c: SpecCheck, tls: Obj, p: string): void {
+  if (c.bool(tls, 'insecureSkipVerify', p) === true) {
+    c.warning(
+      fieldPath(p, 'insecureSkipVerify'),
+      'accepted but not applied yet: client certificates are still verified against the CA',
+    );
+  }
+  if ((c.stringList(tls, 'ecdhCurves', p) ?? []).length > 0) {
+    c.warning(fieldPath(p, 'ecdhCurves'), "accepted but not applied yet: the proxy's default curves apply");
+  }
+  if (c.string(tls, 'caCertCredentialName', p) !== undefined) {
+    c.error(
+      fieldPath(p, 'caCertCredentialName'),
+      'not supported by Trellis yet: put the client CA in the credentialName Secret (ca.crt) instead',
+    );
+  }
+  if (!isAbsent(tls.tlsCertificates)) {
+    c.error(
+      fieldPath(p, 'tlsCertificates'),
+      'not supported by Trellis yet: give one certificate with serverCertificate/privateKey, or several with credentialNames',
+    );
+  }
+}
+
+const ISTIO_MUTUAL_FORBIDDEN = [
+  'serverCertificate',
+  'privateKey',
+  'caCertificates',
+  'tlsCertificates',
+  'credentialName',
+  'credentialNames',
+];
+
+/** Istio's validateTLSOptions: one certificate source, per-mode rules, CRLs, old TLS versions. */
+function checkCertificateSources(c: SpecCheck, tls: Obj, p: string, mode: string | undefined): void {
+  const set = (k: string) =>
+    !isAbsent(tls[k]) && tls[k] !== '' && !(Array.isArray(tls[k]) && tls[k].length === 0);
+  const sources = [
+    set('serverCertificate') && set('privateKey') ? 'serverCertificate/privateKey' : undefined,
+    set('credentialName') ? 'credentialName' : undefined,
+    set('credentialNames') ? 'credentialNames' : undefined,
+    set('tlsCertificates') ? 'tlsCertificates' : undefined,
+  ].filter((x) => x !== undefined);
+  if (sources.length > 1) {
+    c.error(p, `only one certificate source may be set; found ${sources.join(', ')}`);
+  }
+  if (mode === 'ISTIO_MUTUAL') {
+    for (const k of ISTIO_MUTUAL_FORBIDDEN) {
+      if (set(k))
+        c.error(fieldPath(p, k), 'cannot be set in ISTIO_MUTUAL mode; the mesh provides certificates');
+    }
+  }
+  if (mode === 'PASSTHROUGH' || mode === 'AUTO_PASSTHROUGH') {
+    const given = [...ISTIO_MUTUAL_FORBIDDEN, 'caCrl'].filter(set);
+    if (given.length > 0) {
+      c.warning(p, `${mode} does not terminate TLS: ${given.join(', ')} ignored`);
+    }
+  }
+  if (set('caCrl')) {
+    if (set('credentialName')) {
+      c.error(
+        fieldPath(p, 'caCrl'),
+        'cannot be combined with credentialName; put the CRL in the credential Secret instead',
+      );
+    }
+    if (mode === 'SIMPLE')
+      c.error(fieldPath(p, 'caCrl'), 'not used with SIMPLE TLS (no client certificates); remove it');
+  }
+  const min = tls.minProtocolVersion;
+  if ((min === 'TLSV1_0' || min === 'TLSV1_1') && !set('cipherSuites')) {
+    c.warning(
+      fieldPath(p, 'minProtocolVersion'),
+      `${min} needs cipherSuites that version supports; the default suites are for TLS 1.2 and 1.3`,
+    );
   }
 }

@@ -10,6 +10,7 @@ import {
   checkDestination,
   checkGatewayNames,
   checkHeaders,
+  isAuthorityHeader,
   checkLabels,
   checkName,
   checkPercent,
@@ -224,7 +225,15 @@ export function checkRouteDestinations(
     if (c.problems.items.length !== before) allValid = false;
     weights.push(weight);
     total += weight ?? 0;
-    if (http) checkHeaders(c, d, 'headers', item.path);
+    if (http) {
+      checkHeaders(c, d, 'headers', item.path);
+      if (items.length > 1 && hasRequestAuthority(d.headers)) {
+        c.warning(
+          fieldPath(fieldPath(item.path, 'headers'), 'request'),
+          "accepted but not applied yet: :authority per destination of a weighted split (Trellis rewrites the host per route); set it in the route's headers.request.set",
+        );
+      }
+    }
   }
   const p = fieldPath(path, key);
   if (!allValid) return;
@@ -246,6 +255,7 @@ export function checkRouteDestinations(
 function checkRedirect(c: SpecCheck, r: Obj, path: string): void {
   const rd = c.child(r, 'redirect', path, [
     'uri',
+    'prefixRewrite',
     'authority',
     'port',
     'derivePort',
@@ -254,18 +264,25 @@ function checkRedirect(c: SpecCheck, r: Obj, path: string): void {
   ]);
   if (rd === undefined) return;
   const p = fieldPath(path, 'redirect');
-  if (['uri', 'authority', 'port', 'derivePort', 'scheme'].every((k) => isAbsent(rd[k]))) {
-    c.error(p, 'requires one of uri, authority, scheme, port or derivePort');
+  if (['uri', 'prefixRewrite', 'authority', 'port', 'derivePort', 'scheme'].every((k) => isAbsent(rd[k]))) {
+    c.error(p, 'requires one of uri, prefixRewrite, authority, scheme, port or derivePort');
   }
   oneOf(c, rd, ['port', 'derivePort'], p);
-  for (const key of ['uri', 'authority']) {
+  oneOf(c, rd, ['uri', 'prefixRewrite'], p);
+  if (!isAbsent(rd.prefixRewrite) && !urisArePrefixes(r.match)) {
+    c.error(fieldPath(p, 'prefixRewrite'), 'needs every uri match of the route to be a prefix match');
+  }
+  for (const key of ['uri', 'prefixRewrite', 'authority']) {
     const text = c.string(rd, key, p);
     const err = text === undefined ? undefined : headerValueError(text);
     if (err !== undefined) c.error(fieldPath(p, key), err);
   }
   c.port(rd, 'port', p);
   c.enumValue(rd, 'derivePort', p, ['FROM_PROTOCOL_DEFAULT', 'FROM_REQUEST_PORT']);
-  c.string(rd, 'scheme', p);
+  const scheme = c.string(rd, 'scheme', p);
+  if (scheme !== undefined && scheme !== 'http' && scheme !== 'https') {
+    c.error(fieldPath(p, 'scheme'), `${JSON.stringify(scheme)}: expected http or https`);
+  }
   c.int(rd, 'redirectCode', p, { min: 300, max: 399 });
 }
 
@@ -444,4 +461,20 @@ function checkCors(c: SpecCheck, r: Obj, path: string): void {
   }
   c.bool(cors, 'allowCredentials', p);
   c.enumValue(cors, 'unmatchedPreflights', p, ['UNSPECIFIED', 'FORWARD', 'IGNORE']);
+}
+
+function hasRequestAuthority(headers: unknown): boolean {
+  const req = (headers as { request?: { set?: unknown; add?: unknown } } | undefined)?.request;
+  return [req?.set, req?.add].some(
+    (ops) => typeof ops === 'object' && ops !== null && Object.keys(ops).some(isAuthorityHeader),
+  );
+}
+
+/** Istio: a redirect's prefixRewrite needs every match that has a uri to match it by prefix. */
+function urisArePrefixes(match: unknown): boolean {
+  if (!Array.isArray(match)) return true;
+  return match.every((m) => {
+    const uri = (m as { uri?: unknown } | null)?.uri;
+    return uri === undefined || uri === null || (typeof uri === 'object' && 'prefix' in uri);
+  });
 }

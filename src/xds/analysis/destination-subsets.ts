@@ -12,7 +12,11 @@
  * the same namespace (pkg/config/analysis/analyzers/virtualservice/destinationrules.go).
  */
 import { fqdn, hostMatches, isWildcardHost } from '../../api/hosts.js';
-import type { Destination, VirtualServiceSpec } from '../../api/networking/types.js';
+import {
+  destinationRuleSelectorLabels,
+  type Destination,
+  type VirtualServiceSpec,
+} from '../../api/networking/types.js';
 import type { Resource } from '../../api/resource.js';
 import type { PushContext } from '../translate/push-context.js';
 import { ruleForHost } from '../translate/scope.js';
@@ -60,7 +64,7 @@ function subsetDefined(push: PushContext, host: string, namespace: string, subse
   if (has(decided)) return true;
   return push.index.destinationRules.rules.some(
     (r) =>
-      r.spec.workloadSelector?.labels !== undefined &&
+      destinationRuleSelectorLabels(r.spec) !== undefined &&
       r.metadata.namespace === namespace &&
       hostMatches(fqdn(r.spec.host, r.metadata.namespace, push.domainSuffix), host) &&
       has(r),

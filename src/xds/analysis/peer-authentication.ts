@@ -15,7 +15,12 @@
  * needs no warning here.
  */
 import { fqdn, hostMatches } from '../../api/hosts.js';
-import type { ClientTLSSettings, Subset, TrafficPolicy } from '../../api/networking/types.js';
+import {
+  destinationRuleSelectorLabels,
+  type ClientTLSSettings,
+  type Subset,
+  type TrafficPolicy,
+} from '../../api/networking/types.js';
 import type { Resource } from '../../api/resource.js';
 import type { Endpoint, Service } from '../../registry/types.js';
 import type { DestinationRuleResource, PushContext } from '../translate/push-context.js';
@@ -79,7 +84,7 @@ function ruleInUse(
   service: Service,
   namespaces: string[],
 ): boolean {
-  if (rule.spec.workloadSelector?.labels !== undefined) return true;
+  if (destinationRuleSelectorLabels(rule.spec) !== undefined) return true;
   return namespaces.some((ns) => ruleForHost(push, service.hostname, ns, service.namespace) === rule);
 }
 

@@ -22,6 +22,7 @@ import type {
   SidecarSpec,
   VirtualServiceSpec,
 } from '../../api/networking/types.js';
+import { destinationRuleSelectorLabels } from '../../api/networking/types.js';
 import type { Resource } from '../../api/resource.js';
 import type { ServiceIndexSnapshot } from '../../registry/types.js';
 import { byCreation, labelsMatch } from '../translate/selectors.js';
@@ -265,7 +266,7 @@ export function conflictingDestinationRules(input: AnalysisInput): Finding[] {
   const out: Finding[] = [];
   // In the translation's precedence (oldest, then namespace/name): the first one is applied.
   for (const dr of ofKind<DestinationRuleSpec>(input.resources, 'DestinationRule').sort(byCreation)) {
-    const selector = JSON.stringify(Object.entries(dr.spec.workloadSelector?.labels ?? {}).sort());
+    const selector = JSON.stringify(Object.entries(destinationRuleSelectorLabels(dr.spec) ?? {}).sort());
     const host = fqdn(dr.spec.host, dr.metadata.namespace, input.domainSuffix);
     const key = `${dr.metadata.namespace}|${host}|${selector}`;
     const winner = first.get(key);

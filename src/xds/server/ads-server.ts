@@ -8,6 +8,7 @@ import { MetricsRegistry } from '../../core/metrics.js';
 import { adsService } from '../../protocol/grpc-services.js';
 import { RESOURCE_TYPES } from '../../protocol/protos.js';
 import { parseNode, type NodeMessage } from '../node.js';
+import type { FirstRequest } from '../grpc-client.js';
 import { checkConsistency } from './consistency.js';
 import { streamConnection, type Connection } from './connection.js';
 import { onDeltaRequest, pushDelta, type DeltaRequest } from './delta.js';
@@ -215,7 +216,7 @@ export class AdsServer<P extends PushContextLike> {
     let conn: Connection | undefined;
     stream.on('data', (req: R) => {
       if (this.closed) return;
-      conn ??= this.openConnection(stream, mode, req.node);
+      conn ??= this.openConnection(stream, mode, req.node, firstRequest(req));
       try {
         handle(conn, req);
       } catch (err) {
@@ -232,8 +233,9 @@ export class AdsServer<P extends PushContextLike> {
     stream: AnyStream,
     mode: 'sotw' | 'delta',
     node: NodeMessage | undefined,
+    first: FirstRequest,
   ): Connection {
-    const proxy = parseNode(node);
+    const proxy = parseNode(node, first);
     const key = `${proxy.id}-${++this.streamSeq}`;
     const conn = streamConnection(stream, { key, proxy, mode, connectedAt: this.clock.wallNow() }, () => {
       if (this.connections.delete(key)) {
@@ -310,4 +312,10 @@ export class AdsServer<P extends PushContextLike> {
     }
     return fallback;
   }
+}
+
+/** What the first request of a stream asks (SotW or delta): how a bare gRPC client shows itself. */
+function firstRequest(req: object): FirstRequest {
+  const r = req as { type_url?: string; resource_names?: string[]; resource_names_subscribe?: string[] };
+  return { typeUrl: r.type_url ?? '', names: r.resource_names ?? r.resource_names_subscribe ?? [] };
 }

@@ -7,6 +7,7 @@
  * "all rules" or "all VirtualServices".
  */
 import { fqdn, hostMatches, isWildcardHost } from '../../api/hosts.js';
+import { destinationRuleSelectorLabels } from '../../api/networking/types.js';
 import type { Resource } from '../../api/resource.js';
 import type {
   DestinationRuleSpec,
@@ -63,7 +64,7 @@ export class DestinationRuleIndex {
     this.patterns = rules.map((r) => fqdn(r.spec.host, r.metadata.namespace, domainSuffix));
     const withSelector = new Map<string, DestinationRuleResource[]>();
     rules.forEach((r, i) => {
-      if (r.spec.workloadSelector?.labels !== undefined) {
+      if (destinationRuleSelectorLabels(r.spec) !== undefined) {
         push(withSelector, r.metadata.namespace, r);
         return;
       }
@@ -74,7 +75,7 @@ export class DestinationRuleIndex {
     for (const [ns, list] of withSelector) {
       this.selectorRules.set(
         ns,
-        new SelectorIndex(list, (r) => r.spec.workloadSelector?.labels ?? NO_SELECTOR),
+        new SelectorIndex(list, (r) => destinationRuleSelectorLabels(r.spec) ?? NO_SELECTOR),
       );
     }
   }

@@ -239,3 +239,14 @@ test('a route without header operations or filter configs carries none of those 
     assert.equal(field in r, false, field);
   }
 });
+
+test('a redirect with prefixRewrite replaces the matched prefix (Envoy prefix_rewrite)', () => {
+  const out = buildRoutes(
+    merged({ redirect: { prefixRewrite: '/v2/' } }, [{ id: 'm0', match: { uri: { prefix: '/v1/' } } }]),
+    site(),
+  );
+  assert.equal(out.length, 1);
+  const r = out[0] as Json;
+  assert.deepEqual(r.redirect, { prefix_rewrite: '/v2/' });
+  assert.deepEqual(r.match, { prefix: '/v1/' });
+});

@@ -16,6 +16,7 @@ import type {
 } from '../../protocol/envoy-types.js';
 import { fqdn } from '../../api/hosts.js';
 import { GRPC_STATUS_NAMES } from '../../api/networking/validate-http-route.js';
+import { isAuthorityHeader } from '../../api/networking/validate-common.js';
 import type {
   ConsistentHashLB,
   CorsPolicy,
@@ -124,6 +125,7 @@ function routeBody(route: HTTPRoute, namespace: string, site: RouteSite): Route 
     const r = route.redirect;
     const redirect: RedirectAction = {};
     if (r.uri !== undefined) redirect.path_redirect = r.uri;
+    if (r.prefixRewrite !== undefined) redirect.prefix_rewrite = r.prefixRewrite;
     if (r.authority !== undefined) redirect.host_redirect = r.authority;
     if (r.scheme !== undefined) redirect.scheme_redirect = r.scheme;
     if (r.port !== undefined) redirect.port_redirect = r.port;
@@ -203,7 +205,13 @@ function routeAction(
       substitution: route.rewrite.uriRegexRewrite.rewrite,
     };
   }
-  if (route.rewrite?.authority !== undefined) action.host_rewrite_literal = route.rewrite.authority;
+  // Istio's order: the route's `:authority` header, then rewrite.authority, then a lone
+  // destination's `:authority` when neither is set.
+  const authority =
+    route.rewrite?.authority ??
+    requestAuthority(route.headers) ??
+    (lone !== undefined ? requestAuthority(lone.d.headers) : undefined);
+  if (authority !== undefined) action.host_rewrite_literal = authority;
   const mirrors = mirrorPolicies(route, namespace, site);
   if (mirrors.length > 0) action.request_mirror_policies = mirrors;
   // Consistent hashing needs every destination to agree on the hash key (Istio's rule).
@@ -344,16 +352,27 @@ function mergeHeaders(a: Headers | undefined, b: Headers | undefined): Headers |
 function headerOptions(
   ops: Record<string, string> | undefined,
   action: HeaderValueOption['append_action'],
+  dropAuthority = false,
 ): HeaderValueOption[] {
-  return Object.entries(ops ?? {}).map(([key, value]) => ({ header: { key, value }, append_action: action }));
+  return Object.entries(ops ?? {})
+    .filter(([key]) => !dropAuthority || !isAuthorityHeader(key))
+    .map(([key, value]) => ({ header: { key, value }, append_action: action }));
+}
+
+/** A request `:authority`/Host from `set` (else `add`): Istio makes it the host rewrite. */
+function requestAuthority(headers: Headers | undefined): string | undefined {
+  for (const ops of [headers?.request?.set, headers?.request?.add]) {
+    for (const [key, value] of Object.entries(ops ?? {})) if (isAuthorityHeader(key)) return value;
+  }
+  return undefined;
 }
 
 /** Istio `set` overwrites, `add` appends, `remove` removes. */
 export function headerOperations(headers: Headers | undefined): HeaderOperations {
   const out: HeaderOperations = {};
   const reqAdd = [
-    ...headerOptions(headers?.request?.set, 'OVERWRITE_IF_EXISTS_OR_ADD'),
-    ...headerOptions(headers?.request?.add, 'APPEND_IF_EXISTS_OR_ADD'),
+    ...headerOptions(headers?.request?.set, 'OVERWRITE_IF_EXISTS_OR_ADD', true),
+    ...headerOptions(headers?.request?.add, 'APPEND_IF_EXISTS_OR_ADD', true),
   ];
   const resAdd = [
     ...headerOptions(headers?.response?.set, 'OVERWRITE_IF_EXISTS_OR_ADD'),
