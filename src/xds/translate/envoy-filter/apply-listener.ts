@@ -25,7 +25,7 @@ import {
 import type { DecodedPatch } from './patches.js';
 import { applyListPatch } from './positional.js';
 import { patchRouteConfiguration } from './apply-route.js';
-import { mergeAny, mergeMessage, pack, unpack, type Obj } from './proto-merge.js';
+import { nameOf, mergeAny, mergeMessage, pack, unpack, type Obj } from './proto-merge.js';
 
 const LISTENER = 'envoy.config.listener.v3.Listener';
 const FILTER_CHAIN = 'envoy.config.listener.v3.FilterChain';
@@ -116,7 +116,7 @@ function patchFilterChain(chain: Obj, patches: readonly DecodedPatch[]): Obj | u
       if (p.applyTo === 'NETWORK_FILTER' && p.operation === 'MERGE' && networkFilterMatch(out, p))
         out = mergeFilter(out, p.value);
     }
-    return canonicalName(String(out.name ?? '')) === HCM_NAME ? patchHttpFilters(out, mine) : out;
+    return canonicalName(nameOf(out)) === HCM_NAME ? patchHttpFilters(out, mine) : out;
   });
   return { ...fc, filters };
 }

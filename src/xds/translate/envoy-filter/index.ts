@@ -18,7 +18,7 @@ import { patchClusters } from './apply-cluster.js';
 import { patchListeners } from './apply-listener.js';
 import { patchRouteConfiguration } from './apply-route.js';
 import type { DecodedPatch } from './patches.js';
-import { canonical, type Obj } from './proto-merge.js';
+import { nameOf, canonical, type Obj } from './proto-merge.js';
 import { proxyEnvoyFilters } from './select.js';
 
 const LISTENER_CLASS = new Set(['LISTENER', 'FILTER_CHAIN', 'NETWORK_FILTER', 'HTTP_FILTER']);
@@ -111,11 +111,7 @@ function patchResources(
       list,
       patches,
       (c) =>
-        gateway
-          ? 'GATEWAY'
-          : String(c.name ?? '').startsWith('inbound|')
-            ? 'SIDECAR_INBOUND'
-            : 'SIDECAR_OUTBOUND',
+        gateway ? 'GATEWAY' : nameOf(c).startsWith('inbound|') ? 'SIDECAR_INBOUND' : 'SIDECAR_OUTBOUND',
       contextsOf(proxy),
     );
   } else if (typeUrl === TYPE.listener) {

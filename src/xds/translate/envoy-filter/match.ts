@@ -5,7 +5,7 @@
 import type { PatchContext } from '../../../api/networking/envoy-filter.js';
 import { parseClusterName } from '../names.js';
 import type { DecodedPatch } from './patches.js';
-import type { Obj } from './proto-merge.js';
+import { nameOf, type Obj } from './proto-merge.js';
 
 /** Istio's deprecated filter names, matched as their current ones. */
 const CANONICAL_NAMES: Readonly<Record<string, string>> = {
@@ -63,7 +63,7 @@ export function filterChainMatch(chain: Obj, patch: DecodedPatch): boolean {
   if (m.filter?.name !== undefined && m.filter.name !== '') {
     const filters = (chain.filters as Obj[] | undefined) ?? [];
     const want = canonicalName(m.filter.name);
-    if (!filters.some((f) => canonicalName(String(f.name ?? '')) === want)) return false;
+    if (!filters.some((f) => canonicalName(nameOf(f)) === want)) return false;
   }
   return true;
 }
@@ -77,8 +77,7 @@ export function hasNetworkFilterMatch(patch: DecodedPatch): boolean {
 export function networkFilterMatch(filter: Obj, patch: DecodedPatch): boolean {
   if (!hasNetworkFilterMatch(patch)) return true;
   return (
-    canonicalName(String(filter.name ?? '')) ===
-    canonicalName(patch.match.listener?.filterChain?.filter?.name ?? '')
+    canonicalName(nameOf(filter)) === canonicalName(patch.match.listener?.filterChain?.filter?.name ?? '')
   );
 }
 
@@ -90,7 +89,7 @@ export function hasHttpFilterMatch(patch: DecodedPatch): boolean {
 export function httpFilterMatch(filter: Obj, patch: DecodedPatch): boolean {
   if (!hasHttpFilterMatch(patch)) return true;
   const want = patch.match.listener?.filterChain?.filter?.subFilter?.name ?? '';
-  return canonicalName(String(filter.name ?? '')) === canonicalName(want);
+  return canonicalName(nameOf(filter)) === canonicalName(want);
 }
 
 /**
@@ -102,7 +101,7 @@ export function httpFilterMatch(filter: Obj, patch: DecodedPatch): boolean {
 export function routeConfigurationMatch(rc: Obj, patch: DecodedPatch, context: PatchContext): boolean {
   const m = patch.match.routeConfiguration;
   if (m === undefined) return true;
-  const name = String(rc.name ?? '');
+  const name = nameOf(rc);
   if (m.name !== undefined && m.name !== '' && m.name !== name) return false;
   let port: number | undefined;
   if (context === 'GATEWAY') {
@@ -147,7 +146,7 @@ export function routeMatch(route: Obj, patch: DecodedPatch): boolean {
 export function clusterMatch(cluster: Obj, patch: DecodedPatch): boolean {
   const m = patch.match.cluster;
   if (m === undefined) return true;
-  const name = String(cluster.name ?? '');
+  const name = nameOf(cluster);
   if (m.name !== undefined && m.name !== '') return m.name === name;
   const parsed = parseClusterName(name);
   if (m.subset !== undefined && m.subset !== '' && m.subset !== (parsed?.subset ?? '')) return false;

@@ -17,6 +17,11 @@ const CONVERSION = { ...DECODED, oneofs: false };
 
 export type Obj = Record<string, unknown>;
 
+/** A message's `name` field, or '' (listeners, clusters, filters, routes...). */
+export function nameOf(o: Obj): string {
+  return typeof o.name === 'string' ? o.name : '';
+}
+
 /** `object` of message `typeName` as decoding gives it (protos.ts CONVERSION). */
 export function canonical(typeName: string, object: object): Obj {
   const t = messageType(typeName);
@@ -48,12 +53,12 @@ function mergeTyped(type: protobuf.Type, dst: Obj, src: Obj, replaceList: boolea
     const v = src[field.name];
     if (v === undefined || v === null) continue;
     field.resolve();
-    if (field.partOf !== null) {
+    if (field.partOf) {
       for (const other of field.partOf.fieldsArray) if (other !== field) delete out[other.name];
     }
     const before = out[field.name];
     if (field.map) {
-      out[field.name] = { ...((before as Obj | undefined) ?? {}), ...(v as Obj) };
+      out[field.name] = { ...((before) ?? {}), ...(v as Obj) };
     } else if (field.repeated) {
       out[field.name] = replaceList
         ? [...(v as unknown[])]

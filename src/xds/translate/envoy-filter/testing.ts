@@ -4,8 +4,19 @@ import type { EnvoyFilterSpec } from '../../../api/networking/envoy-filter.js';
 import { unpackAny, TYPE } from '../../../protocol/protos.js';
 import { res, type Loose } from '../testkit.js';
 
-export function envoyFilter(namespace: string, name: string, spec: EnvoyFilterSpec, created?: string): Resource {
-  const r = res('EnvoyFilter', namespace, name, spec, created === undefined ? {} : { creationTimestamp: created });
+export function envoyFilter(
+  namespace: string,
+  name: string,
+  spec: EnvoyFilterSpec,
+  created?: string,
+): Resource {
+  const r = res(
+    'EnvoyFilter',
+    namespace,
+    name,
+    spec,
+    created === undefined ? {} : { creationTimestamp: created },
+  );
   return { ...r, apiVersion: 'networking.istio.io/v1alpha3' };
 }
 
@@ -28,17 +39,20 @@ export const LOCAL_LIMIT_ROUTE_VALUE = {
   },
 };
 
+type Obj = Record<string, unknown>;
+
 /** The HCMs of a listener, decoded (http_filters, route_config...). */
 export function hcmsOf(listener: object): Loose[] {
   const out: Loose[] = [];
-  for (const fc of ((listener as Loose).filter_chains ?? []) as Loose[]) {
-    for (const f of (fc.filters ?? []) as Loose[]) {
-      if (f.typed_config?.type_url === TYPE.hcm) out.push(unpackAny(f.typed_config));
+  for (const fc of ((listener as Obj).filter_chains ?? []) as Obj[]) {
+    for (const f of (fc.filters ?? []) as Obj[]) {
+      const any = f.typed_config as { type_url?: string; value?: Uint8Array } | undefined;
+      if (any?.type_url === TYPE.hcm) out.push(unpackAny(any));
     }
   }
   return out;
 }
 
 export function httpFilterNames(listener: object): string[][] {
-  return hcmsOf(listener).map((h) => ((h.http_filters ?? []) as Loose[]).map((f) => f.name as string));
+  return hcmsOf(listener).map((h: Obj) => ((h.http_filters ?? []) as Obj[]).map((f) => f.name as string));
 }
