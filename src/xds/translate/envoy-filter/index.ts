@@ -25,11 +25,13 @@ const LISTENER_CLASS = new Set(['LISTENER', 'FILTER_CHAIN', 'NETWORK_FILTER', 'H
 const ROUTE_CLASS = new Set(['ROUTE_CONFIGURATION', 'VIRTUAL_HOST', 'HTTP_ROUTE']);
 
 function relevant(patch: DecodedPatch, typeUrl: ResourceTypeUrl, proxy: ProxyNode): boolean {
+  if (patch.context !== 'ANY' && !contextsOf(proxy).includes(patch.context)) return false;
   switch (typeUrl) {
     case TYPE.cluster:
       return patch.applyTo === 'CLUSTER';
     case TYPE.route:
-      return ROUTE_CLASS.has(patch.applyTo);
+      // A sidecar's RDS is outbound; its inbound routes are inline in LDS.
+      return ROUTE_CLASS.has(patch.applyTo) && patch.context !== 'SIDECAR_INBOUND';
     case TYPE.listener:
       // Sidecar inbound route configurations are inline in the inbound listeners.
       return (

@@ -40,6 +40,7 @@ export function listenerMatch(listener: Obj, patch: DecodedPatch): boolean {
   return true;
 }
 
+/** A filter chain (Istio does not check here that the chain has the filter a match names). */
 export function filterChainMatch(chain: Obj, patch: DecodedPatch): boolean {
   const m = patch.match.listener?.filterChain;
   if (m === undefined) return true;
@@ -59,11 +60,6 @@ export function filterChainMatch(chain: Obj, patch: DecodedPatch): boolean {
   if (m.destinationPort !== undefined && m.destinationPort !== 0) {
     const port = (fcm.destination_port as Obj | undefined)?.value;
     if (port !== m.destinationPort) return false;
-  }
-  if (m.filter?.name !== undefined && m.filter.name !== '') {
-    const filters = (chain.filters as Obj[] | undefined) ?? [];
-    const want = canonicalName(m.filter.name);
-    if (!filters.some((f) => canonicalName(nameOf(f)) === want)) return false;
   }
   return true;
 }

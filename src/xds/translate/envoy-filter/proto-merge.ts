@@ -58,7 +58,7 @@ function mergeTyped(type: protobuf.Type, dst: Obj, src: Obj, replaceList: boolea
     }
     const before = out[field.name];
     if (field.map) {
-      out[field.name] = { ...((before) ?? {}), ...(v as Obj) };
+      out[field.name] = { ...(before ?? {}), ...(v as Obj) };
     } else if (field.repeated) {
       out[field.name] = replaceList
         ? [...(v as unknown[])]
