@@ -282,7 +282,7 @@ test('HTTP_FILTER MERGE merges a typed config of the same type, and keeps its ow
       filterChain: { filter: { name: HCM, subFilter: { name: 'envoy.filters.http.fault' } } },
     },
   };
-  const fault = (lds: Map<string, Loose>) =>
+  const fault = (lds: Map<string, Loose>): Loose =>
     typed(
       hcmsOf(lds.get('0.0.0.0_80'))[0].http_filters.find((f: Loose) => f.name === 'envoy.filters.http.fault')
         .typed_config,
@@ -414,7 +414,7 @@ test('LISTENER, FILTER_CHAIN and NETWORK_FILTER operations', () => {
     TYPE.listener,
   );
   assert.deepEqual(
-    inserted.get('10.1.0.2_5432').filter_chains[0].filters.map((f: Loose) => f.name),
+    inserted.get('10.1.0.2_5432').filter_chains[0].filters.map((f: Loose) => String(f.name)),
     ['envoy.filters.network.rbac', 'envoy.filters.network.tcp_proxy'],
   );
   const removed = gen(
@@ -435,7 +435,7 @@ test('LISTENER, FILTER_CHAIN and NETWORK_FILTER operations', () => {
     TYPE.listener,
   );
   assert.deepEqual(
-    removed.get('10.1.0.2_5432').filter_chains[0].filters.map((f: Loose) => f.name),
+    removed.get('10.1.0.2_5432').filter_chains[0].filters.map((f: Loose) => String(f.name)),
     ['envoy.filters.network.tcp_proxy'],
   );
   // FILTER_CHAIN: REMOVE the chain; ADD one.
@@ -451,16 +451,16 @@ test('LISTENER, FILTER_CHAIN and NETWORK_FILTER operations', () => {
     TYPE.listener,
   );
   assert.deepEqual(
-    chain.get('10.1.0.2_5432').filter_chains.map((c: Loose) => c.name),
+    chain.get('10.1.0.2_5432').filter_chains.map((c: Loose) => String(c.name)),
     ['mine'],
   );
 });
 
 test('ROUTE_CONFIGURATION, VIRTUAL_HOST and HTTP_ROUTE operations on sidecar RDS', () => {
   const vhostB = `${B}:80`;
-  const rc = (patches: EnvoyConfigObjectPatch[]) => gen(patches, TYPE.route).get('80');
-  const routesOf = (r: Loose, vh: string) =>
-    r.virtual_hosts.find((v: Loose) => v.name === vh).routes.map((x: Loose) => x.name);
+  const rc = (patches: EnvoyConfigObjectPatch[]): Loose => gen(patches, TYPE.route).get('80');
+  const routesOf = (r: Loose, vh: string): string[] =>
+    (r.virtual_hosts.find((v: Loose) => v.name === vh).routes as Loose[]).map((x: Loose) => String(x.name));
   const out = { context: 'SIDECAR_OUTBOUND' as const };
   assert.equal(
     rc([
@@ -482,7 +482,7 @@ test('ROUTE_CONFIGURATION, VIRTUAL_HOST and HTTP_ROUTE operations on sidecar RDS
     ]).max_direct_response_body_size_bytes,
     undefined,
   );
-  const hosts = (r: Loose) => r.virtual_hosts.map((v: Loose) => v.name);
+  const hosts = (r: Loose): string[] => (r.virtual_hosts as Loose[]).map((v: Loose) => String(v.name));
   assert.deepEqual(
     hosts(
       rc([
@@ -618,7 +618,8 @@ test('ROUTE_CONFIGURATION, VIRTUAL_HOST and HTTP_ROUTE operations on sidecar RDS
 });
 
 test('route patches at a gateway match its route configuration by port, in the GATEWAY context', () => {
-  const rds = (patches: EnvoyConfigObjectPatch[]) => gen(patches, TYPE.route, GATEWAY).get('http.8080');
+  const rds = (patches: EnvoyConfigObjectPatch[]): Loose =>
+    gen(patches, TYPE.route, GATEWAY).get('http.8080');
   const value = { request_headers_to_add: [{ header: { key: 'x-gw', value: '1' } }] };
   assert.equal(
     rds([
