@@ -26,6 +26,8 @@ export type PatchContext = (typeof PATCH_CONTEXTS)[number];
 
 export const OPERATIONS = [
   'MERGE',
+  /** Istio 1.27: MERGE, with lists in the value replacing instead of appending. */
+  'MERGE_AND_REPLACE_LIST',
   'ADD',
   'REMOVE',
   'INSERT_BEFORE',

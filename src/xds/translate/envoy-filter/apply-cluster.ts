@@ -4,7 +4,7 @@
  * without a context adds for sidecar outbound and gateways only.
  */
 import type { PatchContext } from '../../../api/networking/envoy-filter.js';
-import { clusterMatch, contextMatches } from './match.js';
+import { clusterMatch, contextMatches, isMergeOperation } from './match.js';
 import type { DecodedPatch } from './patches.js';
 import { mergeAny, mergeMessage, type Obj } from './proto-merge.js';
 
@@ -25,7 +25,7 @@ export function patchClusters(
     for (const p of mine) {
       if (c === undefined || !contextMatches(p, context) || !clusterMatch(c, p)) continue;
       if (p.operation === 'REMOVE') c = undefined;
-      else if (p.operation === 'MERGE') c = mergeCluster(c, p.value);
+      else if (isMergeOperation(p)) c = mergeCluster(c, p.value, p.operation === 'MERGE_AND_REPLACE_LIST');
     }
     if (c !== undefined) out.push(c);
   }
@@ -37,9 +37,9 @@ export function patchClusters(
   return out;
 }
 
-function mergeCluster(c: Obj, value: Obj): Obj {
+function mergeCluster(c: Obj, value: Obj, replaceList: boolean): Obj {
   const ts = value.transport_socket as Obj | undefined;
-  if (ts === undefined) return mergeMessage(CLUSTER, c, value);
+  if (ts === undefined) return mergeMessage(CLUSTER, c, value, replaceList);
   const matches = (c.transport_socket_matches as Obj[] | undefined) ?? [];
   if (matches.length > 0) {
     const i = matches.findIndex((m) => (m.transport_socket as Obj | undefined)?.name === ts.name);

@@ -19,6 +19,7 @@ import {
   hasHttpFilterMatch,
   hasNetworkFilterMatch,
   httpFilterMatch,
+  isMergeOperation,
   listenerMatch,
   networkFilterMatch,
 } from './match.js';
@@ -69,7 +70,7 @@ function patchListener(
   for (const p of mine) {
     if (p.applyTo !== 'LISTENER' || !listenerMatch(l, p)) continue;
     if (p.operation === 'REMOVE') return undefined;
-    if (p.operation === 'MERGE') l = mergeMessage(LISTENER, l, p.value);
+    if (isMergeOperation(p)) l = mergeMessage(LISTENER, l, p.value, p.operation === 'MERGE_AND_REPLACE_LIST');
   }
   const chainPatches = mine.filter(
     (p) =>
@@ -98,7 +99,7 @@ function patchFilterChain(chain: Obj, patches: readonly DecodedPatch[]): Obj | u
   for (const p of mine) {
     if (p.applyTo !== 'FILTER_CHAIN') continue;
     if (p.operation === 'REMOVE') return undefined;
-    if (p.operation === 'MERGE') fc = mergeFilterChain(fc, p.value);
+    if (isMergeOperation(p)) fc = mergeFilterChain(fc, p.value, p.operation === 'MERGE_AND_REPLACE_LIST');
   }
   let filters = (fc.filters as Obj[] | undefined) ?? [];
   for (const p of mine) {
@@ -122,10 +123,10 @@ function patchFilterChain(chain: Obj, patches: readonly DecodedPatch[]): Obj | u
 }
 
 /** Istio merges a filter chain's transport socket config of the same name into the chain's own. */
-function mergeFilterChain(fc: Obj, value: Obj): Obj {
+function mergeFilterChain(fc: Obj, value: Obj, replaceList: boolean): Obj {
   const ts = value.transport_socket as Obj | undefined;
   const own = fc.transport_socket as Obj | undefined;
-  if (ts === undefined) return mergeMessage(FILTER_CHAIN, fc, value);
+  if (ts === undefined) return mergeMessage(FILTER_CHAIN, fc, value, replaceList);
   if (
     own === undefined ||
     own.name !== ts.name ||

@@ -8,6 +8,7 @@ import type { PatchContext } from '../../../api/networking/envoy-filter.js';
 import {
   contextMatches,
   hasRouteMatch,
+  isMergeOperation as isMerge,
   routeConfigurationMatch,
   routeMatch,
   virtualHostMatch,
@@ -19,8 +20,6 @@ import { mergeMessage, type Obj } from './proto-merge.js';
 const RC = 'envoy.config.route.v3.RouteConfiguration';
 const VH = 'envoy.config.route.v3.VirtualHost';
 const ROUTE = 'envoy.config.route.v3.Route';
-
-const isMerge = (p: DecodedPatch) => p.operation === 'MERGE';
 
 /** `rc` (canonical) patched; the same object when no patch applies. */
 export function patchRouteConfiguration(
@@ -37,7 +36,8 @@ export function patchRouteConfiguration(
   if (mine.length === 0) return rc;
   let out = rc;
   for (const p of mine)
-    if (p.applyTo === 'ROUTE_CONFIGURATION' && isMerge(p)) out = mergeMessage(RC, out, p.value);
+    if (p.applyTo === 'ROUTE_CONFIGURATION' && isMerge(p))
+      out = mergeMessage(RC, out, p.value, p.operation === 'MERGE_AND_REPLACE_LIST');
   const vhPatches = mine.filter((p) => p.applyTo === 'VIRTUAL_HOST');
   const routePatches = mine.filter((p) => p.applyTo === 'HTTP_ROUTE');
   const hosts: Obj[] = [];
@@ -46,7 +46,7 @@ export function patchRouteConfiguration(
     for (const p of vhPatches) {
       if (vh === undefined || !virtualHostMatch(vh, p)) continue;
       if (p.operation === 'REMOVE') vh = undefined;
-      else if (isMerge(p)) vh = mergeMessage(VH, vh, p.value);
+      else if (isMerge(p)) vh = mergeMessage(VH, vh, p.value, p.operation === 'MERGE_AND_REPLACE_LIST');
       else if (p.operation === 'REPLACE') vh = p.value;
     }
     if (vh !== undefined) hosts.push(patchRoutes(vh, routePatches));
@@ -64,7 +64,8 @@ function patchRoutes(vh: Obj, patches: readonly DecodedPatch[]): Obj {
     for (const p of mine) {
       if (route === undefined || !routeMatch(route, p)) continue;
       if (p.operation === 'REMOVE') route = undefined;
-      else if (isMerge(p)) route = mergeMessage(ROUTE, route, p.value);
+      else if (isMerge(p))
+        route = mergeMessage(ROUTE, route, p.value, p.operation === 'MERGE_AND_REPLACE_LIST');
     }
     if (route !== undefined) routes.push(route);
   }

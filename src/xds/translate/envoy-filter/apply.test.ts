@@ -524,6 +524,19 @@ test('ROUTE_CONFIGURATION, VIRTUAL_HOST and HTTP_ROUTE operations on sidecar RDS
   ]);
   assert.ok(mergedVh.virtual_hosts[1].domains.includes('b.extra'), 'repeated fields append');
   assert.ok(mergedVh.virtual_hosts[1].domains.length > 1);
+  const replacedList = rc([
+    {
+      applyTo: 'VIRTUAL_HOST',
+      match: { ...out, routeConfiguration: { vhost: { name: vhostB } } },
+      patch: { operation: 'MERGE_AND_REPLACE_LIST', value: { domains: ['b.extra'] } },
+    },
+  ]);
+  assert.deepEqual(
+    replacedList.virtual_hosts[1].domains,
+    ['b.extra'],
+    'MERGE_AND_REPLACE_LIST replaces lists',
+  );
+  assert.deepEqual(replacedList.virtual_hosts[1].name, vhostB, 'and merges the rest');
 
   const route = (name: string) => ({ name, match: { prefix: `/${name}` }, direct_response: { status: 204 } });
   const inB = (r?: { name?: string; action?: 'ANY' | 'ROUTE' | 'REDIRECT' | 'DIRECT_RESPONSE' }) => ({

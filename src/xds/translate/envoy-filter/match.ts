@@ -23,6 +23,11 @@ export function canonicalName(name: string): string {
   return CANONICAL_NAMES[name] ?? name;
 }
 
+/** MERGE, or MERGE_AND_REPLACE_LIST (lists replace): the operations Istio merges with. */
+export function isMergeOperation(patch: DecodedPatch): boolean {
+  return patch.operation === 'MERGE' || patch.operation === 'MERGE_AND_REPLACE_LIST';
+}
+
 export function contextMatches(patch: DecodedPatch, context: PatchContext): boolean {
   return patch.context === 'ANY' || patch.context === context;
 }
