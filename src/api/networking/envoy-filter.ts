@@ -60,6 +60,8 @@ export interface RouteConfigurationMatch {
   name?: string;
   vhost?: {
     name?: string;
+    /** A domain the virtual host serves (Istio 1.22+). */
+    domainName?: string;
     route?: { name?: string; action?: (typeof ROUTE_ACTIONS)[number] };
   };
 }

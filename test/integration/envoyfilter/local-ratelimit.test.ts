@@ -174,7 +174,19 @@ test("the issue's EnvoyFilter, with the filter in the chain, limits inbound traf
   );
   const limited = await get('/page');
   assert.equal(limited.status, 429);
-  assert.equal((await get('/page')).status, 429);
+  // One bucket for the workload's inbound route: another path, Host, method or header case
+  // does not get around it.
+  const bypasses = [
+    request(port, { host: `${HOST}:${port}`, path: '/other?x=1' }),
+    request(port, { host: 'anything.example', path: '/page' }),
+    request(port, { host: `${HOST.toUpperCase()}:${port}`, path: '//page/../page' }),
+    request(port, { host: `${HOST}:${port}`, path: '/page', method: 'POST', body: 'x' }),
+    request(port, { host: `${HOST}:${port}`, path: '/page', headers: { 'x-envoy-ratelimited': 'false' } }),
+  ];
+  assert.deepEqual(
+    (await Promise.all(bypasses)).map((r) => r.status),
+    [429, 429, 429, 429, 429],
+  );
   clock.advance(1000);
   assert.equal((await get('/page')).status, 200, 'a fill interval later the bucket has tokens again');
   // Removing the filters removes the limit.

@@ -83,7 +83,13 @@ export function withEnvoyFilters<T extends object>(
       const memoKey = `ef|${typeUrl}|${gen.key(push, proxy)}|${key}`;
       return memoized(push, memoKey, names, () => {
         const generated = gen.generate(push, proxy, undefined) as Resources<object>;
-        return patchResources(typeUrl, message, generated, patches, proxy) as Map<string, T>;
+        try {
+          return patchResources(typeUrl, message, generated, patches, proxy) as Map<string, T>;
+        } catch {
+          // As Istio recovers from a patch that panics: the config as generated, unpatched,
+          // rather than no config for this proxy at all.
+          return new Map(generated) as Map<string, T>;
+        }
       });
     },
   };

@@ -122,7 +122,7 @@ export function virtualHostMatch(vh: Obj, patch: DecodedPatch): boolean {
   const m = patch.match.routeConfiguration?.vhost;
   if (m === undefined) return true;
   if (m.name !== undefined && m.name !== '' && m.name !== vh.name) return false;
-  const domain = (m as { domainName?: string }).domainName;
+  const domain = m.domainName;
   if (domain !== undefined && domain !== '' && !((vh.domains as string[] | undefined) ?? []).includes(domain))
     return false;
   return true;
