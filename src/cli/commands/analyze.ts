@@ -227,7 +227,7 @@ function crossResourceLines(
     ...missingSubsets(push).map((m) => ({ ...m, level: MESSAGES.ReferencedResourceNotFound.level })),
     ...securityWarnings(push).map((m) => ({ ...m, level: 'Warning' as const })),
     ...peerAuthenticationWarnings(push).map((m) => ({ ...m, level: 'Warning' as const })),
-    ...envoyFilterFindings(list).map((m) => ({ ...m, level: 'Error' as const })),
+    ...envoyFilterFindings(list),
     ...referenceFindings({
       resources: list,
       ...(manifest ? { registry } : {}),

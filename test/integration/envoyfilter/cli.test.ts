@@ -51,6 +51,11 @@ test('trellis analyze: a valid EnvoyFilter passes with Istio’s warning; a patc
     const good = await runTrellis(['analyze', path.join(dir, 'good.yaml')]);
     assert.equal(good.code, 0, good.stdout + good.stderr);
     assert.match(good.stdout, /warning: spec: EnvoyFilter exposes internal implementation details/);
+    // Alone, the issue's filter configures a filter nothing puts in the chain.
+    assert.match(
+      good.stdout,
+      /warning: spec\.configPatches\[0\]\.patch\.value\.typed_per_filter_config\.envoy\.filters\.http\.local_ratelimit: no EnvoyFilter here puts the HTTP filter envoy\.filters\.http\.local_ratelimit in the chain/,
+    );
     await writeFile(path.join(dir, 'bad.yaml'), BAD);
     const bad = await runTrellis(['analyze', path.join(dir, 'bad.yaml')]);
     assert.notEqual(bad.code, 0, bad.stdout);

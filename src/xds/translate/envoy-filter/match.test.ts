@@ -49,7 +49,17 @@ test('context and merge operations', () => {
     (['MERGE', 'MERGE_AND_REPLACE_LIST', 'ADD', 'REPLACE'] as const).map((o) => isMergeOperation(p({}, o))),
     [true, true, false, false],
   );
-  assert.equal(canonicalName('envoy.router'), 'envoy.filters.http.router');
+  for (const [old, now] of [
+    ['envoy.http_connection_manager', 'envoy.filters.network.http_connection_manager'],
+    ['envoy.router', 'envoy.filters.http.router'],
+    ['envoy.cors', 'envoy.filters.http.cors'],
+    ['envoy.fault', 'envoy.filters.http.fault'],
+    ['envoy.lua', 'envoy.filters.http.lua'],
+    ['envoy.tcp_proxy', 'envoy.filters.network.tcp_proxy'],
+    ['envoy.rate_limit', 'envoy.filters.http.ratelimit'],
+    ['envoy.ext_authz', 'envoy.filters.http.ext_authz'],
+  ])
+    assert.equal(canonicalName(old as string), now);
   assert.equal(canonicalName('envoy.filters.http.lua'), 'envoy.filters.http.lua');
 });
 
@@ -95,6 +105,9 @@ test('listener and filter chain matches', () => {
     [{ applicationProtocols: 'h2,h3' }, false],
     [{ destinationPort: 8443 }, true],
     [{ destinationPort: 9443 }, false],
+    [{ applicationProtocols: 'h2, http/1.1' }, false],
+    // Empty values are unset (proto3), never a match on ''.
+    [{ name: '', sni: '', transportProtocol: '', applicationProtocols: '', destinationPort: 0 }, true],
     // Istio does not look at the chain's filters here.
     [{ filter: { name: 'envoy.filters.network.tcp_proxy' } }, true],
   ];
@@ -113,6 +126,17 @@ test('listener and filter chain matches', () => {
     );
   assert.equal(filterChainMatch({ filters: [] }, p({ listener: { filterChain: { name: 'x' } } })), false);
   assert.equal(filterChainMatch({ filters: [] }, p({ listener: { filterChain: { name: '' } } })), true);
+  assert.equal(
+    filterChainMatch(
+      { filters: [] },
+      p({
+        listener: {
+          filterChain: { sni: '', transportProtocol: '', applicationProtocols: '', destinationPort: 0 },
+        },
+      }),
+    ),
+    true,
+  );
 });
 
 test('network and HTTP filter matches', () => {
@@ -156,6 +180,12 @@ test('route configuration, virtual host and route matches', () => {
       ['80', 'SIDECAR_OUTBOUND', { portNumber: 81 }, false],
       ['80', 'SIDECAR_OUTBOUND', { name: '80' }, true],
       ['80', 'SIDECAR_OUTBOUND', { name: '81' }, false],
+      ['80', 'SIDECAR_OUTBOUND', { name: '', portNumber: 0 }, true],
+      ['80a', 'SIDECAR_OUTBOUND', { portNumber: 80 }, false],
+      ['a80', 'SIDECAR_OUTBOUND', { portNumber: 80 }, false],
+      ['xhttp.8080', 'GATEWAY', { portNumber: 8080 }, false],
+      ['http.8080x', 'GATEWAY', { portNumber: 8080 }, false],
+      ['http.8080', 'GATEWAY', { portName: '', gateway: '' }, true],
       ['inbound|9080||', 'SIDECAR_INBOUND', { portNumber: 9080 }, true],
       ['inbound|9080||', 'SIDECAR_INBOUND', { portNumber: 80 }, false],
       ['virtualOutbound', 'SIDECAR_OUTBOUND', { portNumber: 80 }, false],
@@ -175,6 +205,8 @@ test('route configuration, virtual host and route matches', () => {
   assert.equal(virtualHostMatch(vh, rc({})), true);
   assert.equal(virtualHostMatch(vh, rc({ vhost: { name: 'b:80' } })), true);
   assert.equal(virtualHostMatch(vh, rc({ vhost: { name: 'c:80' } })), false);
+  assert.equal(virtualHostMatch(vh, rc({ vhost: { name: '', domainName: '' } })), true);
+  assert.equal(virtualHostMatch({ name: 'x' }, rc({ vhost: { domainName: '' } })), true);
   assert.equal(virtualHostMatch(vh, rc({ vhost: { domainName: 'b.default' } })), true);
   assert.equal(virtualHostMatch(vh, rc({ vhost: { domainName: 'c' } })), false);
   assert.equal(virtualHostMatch({ name: 'x' }, rc({ vhost: { domainName: 'c' } })), false);
@@ -195,6 +227,7 @@ test('route configuration, virtual host and route matches', () => {
     [{ action: 'REDIRECT' }, [false, true, false], true],
     [{ action: 'DIRECT_RESPONSE' }, [false, false, true], true],
     [{ name: 'r1', action: 'REDIRECT' }, [false, false, false], true],
+    [{ name: '' }, [true, true, true], false],
   ];
   for (const [m, want, has] of routeCases) {
     const patch = rc({ vhost: m === undefined ? {} : { route: m } });
@@ -223,10 +256,12 @@ test('cluster matches', () => {
     // A name decides alone, as in Istio.
     [{ name: 'outbound|80|v1|reviews.default.svc.cluster.local', portNumber: 81 }, true],
     [{ name: 'BlackHoleCluster' }, false],
+    [{ name: '', subset: '', service: '', portNumber: 0 }, true],
   ];
   for (const [m, want] of cases) assert.equal(clusterMatch(c, p({ cluster: m })), want, JSON.stringify(m));
   assert.equal(clusterMatch({ name: 'BlackHoleCluster' }, p({ cluster: { portNumber: 80 } })), false);
   assert.equal(clusterMatch({ name: 'BlackHoleCluster' }, p({ cluster: { service: 'x' } })), false);
   assert.equal(clusterMatch({ name: 'BlackHoleCluster' }, p({ cluster: { subset: 'v1' } })), false);
   assert.equal(clusterMatch({ name: 'BlackHoleCluster' }, p({})), true);
+  assert.equal(clusterMatch({ name: 'BlackHoleCluster' }, p({ cluster: { subset: '', service: '' } })), true);
 });

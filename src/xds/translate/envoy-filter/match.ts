@@ -60,7 +60,8 @@ export function filterChainMatch(chain: Obj, patch: DecodedPatch): boolean {
   }
   if (m.applicationProtocols !== undefined && m.applicationProtocols !== '') {
     const have = (fcm.application_protocols as string[] | undefined) ?? [];
-    for (const p of m.applicationProtocols.split(',')) if (!have.includes(p.trim())) return false;
+    // Split as Istio splits, without trimming: `h2, http/1.1` asks for " http/1.1".
+    for (const p of m.applicationProtocols.split(',')) if (!have.includes(p)) return false;
   }
   if (m.destinationPort !== undefined && m.destinationPort !== 0) {
     const port = (fcm.destination_port as Obj | undefined)?.value;
