@@ -169,6 +169,15 @@ test('network and HTTP filter matches', () => {
   assert.equal(httpFilterMatch({ name: 'envoy.filters.http.fault' }, withSub), false);
   assert.equal(httpFilterMatch({ name: 'anything' }, withFilter), true);
   assert.equal(httpFilterMatch({}, withSub), false);
+  // Patches that match nothing below the listener, or nothing at all.
+  for (const bare of [p({}), p({ listener: {} }), p({ listener: { filterChain: {} } })]) {
+    assert.equal(hasNetworkFilterMatch(bare), false);
+    assert.equal(hasHttpFilterMatch(bare), false);
+    assert.equal(networkFilterMatch({ name: 'x' }, bare), true);
+    assert.equal(httpFilterMatch({ name: 'x' }, bare), true);
+    assert.equal(filterChainMatch({ filters: [] }, bare), true);
+  }
+  assert.equal(hasHttpFilterMatch(p({ listener: { filterChain: { filter: { name: HCM } } } })), false);
 });
 
 test('route configuration, virtual host and route matches', () => {
@@ -239,6 +248,11 @@ test('route configuration, virtual host and route matches', () => {
     assert.equal(hasRouteMatch(patch), has, `has ${JSON.stringify(m)}`);
   }
   assert.equal(routeMatch(route, p({})), true);
+  for (const bare of [p({}), p({ routeConfiguration: {} }), p({ routeConfiguration: { vhost: {} } })]) {
+    assert.equal(routeMatch(route, bare), true);
+    assert.equal(hasRouteMatch(bare), false);
+    assert.equal(virtualHostMatch(vh, bare), true);
+  }
   assert.equal(hasRouteMatch(p({})), false);
 });
 
