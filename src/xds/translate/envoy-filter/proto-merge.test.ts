@@ -1,7 +1,7 @@
 /** Proto merge as Istio merges patch values (pkg/proto/merge): a table over real Envoy messages. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { canonical, mergeAny, mergeMessage, pack, unpack } from './proto-merge.js';
+import { canonical, mergeAny, mergeMessage, nameOf, pack, unpack } from './proto-merge.js';
 
 const ROUTE = 'envoy.config.route.v3.Route';
 const CLUSTER = 'envoy.config.cluster.v3.Cluster';
@@ -71,6 +71,35 @@ test('merge semantics per field kind', () => {
   }
 });
 
+test('a oneof holds one member after a merge, whichever field number comes first on the wire', () => {
+  const toRoute = mergeMessage(
+    ROUTE,
+    canonical(ROUTE, { direct_response: { status: 204 } }),
+    canonical(ROUTE, { route: { cluster: 'c' } }),
+  );
+  assert.deepEqual(Object.keys(toRoute), ['route']);
+  assert.deepEqual(canonical(ROUTE, toRoute), { route: { cluster: 'c' } });
+  const toDirect = mergeMessage(
+    ROUTE,
+    canonical(ROUTE, { route: { cluster: 'c' } }),
+    canonical(ROUTE, { direct_response: { status: 204 } }),
+  );
+  assert.deepEqual(Object.keys(toDirect), ['direct_response']);
+});
+
+test('canonical messages hold fields only, enums by name', () => {
+  const c = canonical(CLUSTER, { name: 'a', type: 'STATIC', connect_timeout: { seconds: 1 } });
+  assert.deepEqual(c, { name: 'a', type: 'STATIC', connect_timeout: { seconds: 1 } });
+  assert.deepEqual(
+    Object.keys(canonical(ROUTE, { route: { cluster: 'c' } })),
+    ['route'],
+    'no oneof marker fields',
+  );
+  assert.equal(nameOf(c), 'a');
+  assert.equal(nameOf({ name: 5 }), '');
+  assert.equal(nameOf({}), '');
+});
+
 test('MERGE_AND_REPLACE_LIST semantics: lists replace instead of appending', () => {
   const got = mergeMessage(
     ROUTE,
@@ -95,6 +124,8 @@ test('Any: same types merge as messages; different types give nothing to merge',
   );
   const other = pack('type.googleapis.com/envoy.extensions.filters.http.router.v3.Router', {});
   assert.equal(mergeAny(a, other), undefined);
+  assert.equal(mergeAny({}, {}), undefined, 'no type to merge by');
+  assert.equal(mergeAny({ type_url: fault }, {}), undefined);
 });
 
 test('merging changes neither input', () => {

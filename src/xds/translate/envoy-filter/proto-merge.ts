@@ -77,7 +77,8 @@ function mergeTyped(type: protobuf.Type, dst: Obj, src: Obj, replaceList: boolea
  * types differ (the caller keeps what it had).
  */
 export function mergeAny(dst: AnyLike, src: AnyLike): { type_url: string; value: Buffer } | undefined {
-  if ((dst.type_url ?? '') !== (src.type_url ?? '')) return undefined;
+  const url = dst.type_url ?? '';
+  if (url === '' || url !== (src.type_url ?? '')) return undefined;
   const a = unpack(dst);
   const b = unpack(src);
   return pack(a.typeUrl, mergeTyped(messageType(a.typeUrl), a.message, b.message, false));
