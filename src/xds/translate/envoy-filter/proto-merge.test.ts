@@ -44,6 +44,13 @@ test('merge semantics per field kind', () => {
       want: { request_headers_to_remove: ['a', 'b'] },
     },
     {
+      name: 'a repeated field the message lacks takes the patch list',
+      type: ROUTE,
+      dst: { name: 'r' },
+      src: { request_headers_to_remove: ['b'] },
+      want: { name: 'r', request_headers_to_remove: ['b'] },
+    },
+    {
       name: 'map entries replace',
       type: ROUTE,
       dst: { metadata: { filter_metadata: { a: { fields: { x: { stringValue: '1' } } } } } },
