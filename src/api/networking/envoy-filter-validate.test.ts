@@ -189,7 +189,7 @@ const CASES: { name: string; spec: unknown; error?: RegExp; warning?: RegExp }[]
   {
     name: 'unknown match context',
     spec: patch('CLUSTER', { context: 'SIDECAR' }),
-    error: /match\.context: expected one of ANY, SIDECAR_INBOUND, SIDECAR_OUTBOUND, GATEWAY, got "SIDECAR"/,
+    error: /match\.context: expected one of ANY, SIDECAR_INBOUND, SIDECAR_OUTBOUND, GATEWAY, WAYPOINT, got "SIDECAR"/,
   },
   {
     name: 'a value that is not an object',
@@ -200,6 +200,50 @@ const CASES: { name: string; spec: unknown; error?: RegExp; warning?: RegExp }[]
     name: 'an unknown field in a match',
     spec: patch('CLUSTER', { cluster: { host: 'a' } }),
     error: /match\.cluster\.host: unknown field; allowed: portNumber, service, subset, name/,
+  },
+  {
+    name: 'a WAYPOINT patch (Istio ambient) is accepted and not applied',
+    spec: {
+      configPatches: [
+        {
+          applyTo: 'HTTP_FILTER',
+          match: {
+            context: 'WAYPOINT',
+            waypoint: { filter: { name: HCM, subFilter: { name: 'envoy.filters.http.router' } } },
+          },
+          patch: { operation: 'REMOVE' },
+        },
+      ],
+    },
+    warning: /match\.context: WAYPOINT patches apply at ambient waypoints, which Trellis does not run/,
+  },
+  {
+    name: 'a waypoint match with another context',
+    spec: patch('HTTP_FILTER', { context: 'SIDECAR_INBOUND', waypoint: {} }, 'REMOVE'),
+    error: /only support waypointMatch when context is WAYPOINT/,
+  },
+  {
+    name: 'WAYPOINT with a listener match',
+    spec: patch('HTTP_FILTER', { context: 'WAYPOINT', listener: { portNumber: 80 } }, 'REMOVE'),
+    error: /only support waypointMatch when context is WAYPOINT/,
+  },
+  {
+    name: 'a waypoint port out of range',
+    spec: patch('HTTP_FILTER', { context: 'WAYPOINT', waypoint: { portNumber: 65536 } }, 'REMOVE'),
+    error: /match\.waypoint\.portNumber: 65536 is out of range/,
+  },
+  {
+    name: 'MERGE_AND_REPLACE_LIST where Istio has it',
+    spec: patch('CLUSTER', undefined, 'MERGE_AND_REPLACE_LIST'),
+  },
+  {
+    name: 'MERGE_AND_REPLACE_LIST on a network filter (Istio ignores it)',
+    spec: patch(
+      'NETWORK_FILTER',
+      { listener: { filterChain: { transportProtocol: 'tls' } } },
+      'MERGE_AND_REPLACE_LIST',
+    ),
+    warning: /MERGE_AND_REPLACE_LIST does nothing for NETWORK_FILTER/,
   },
   {
     name: "the issue's local rate limit filter",

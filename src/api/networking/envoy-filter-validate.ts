@@ -111,7 +111,14 @@ function checkPatch(c: SpecCheck, value: unknown, path: string): void {
   const cp = c.object(value, path, ['applyTo', 'match', 'patch']);
   if (cp === undefined) return;
   const applyTo = enumField(c, cp, 'applyTo', path, APPLY_TO, 'missing applyTo') as ApplyTo | undefined;
-  const match = c.child(cp, 'match', path, ['context', 'proxy', 'listener', 'routeConfiguration', 'cluster']);
+  const match = c.child(cp, 'match', path, [
+    'context',
+    'proxy',
+    'listener',
+    'routeConfiguration',
+    'cluster',
+    'waypoint',
+  ]);
   const patch = c.child(cp, 'patch', path, ['operation', 'value', 'filterClass']);
   if (isAbsent(cp.patch)) c.error(fieldPath(path, 'patch'), 'missing patch');
   if (applyTo === undefined || patch === undefined) return;
@@ -136,7 +143,32 @@ function checkPatch(c: SpecCheck, value: unknown, path: string): void {
       fieldPath(path, 'applyTo'),
       'EXTENSION_CONFIG patches are not applied: Trellis serves no extension config discovery (ECDS); configure the filter with an HTTP_FILTER patch instead',
     );
+  if (match !== undefined && (match.context === 'WAYPOINT' || !isAbsent(match.waypoint))) {
+    checkWaypointMatch(c, match, fieldPath(path, 'match'));
+    return;
+  }
   if (match !== undefined) checkMatch(c, match, fieldPath(path, 'match'), applyTo);
+}
+
+/**
+ * Istio's ambient waypoints: the CRD's rules (a waypoint match only with context WAYPOINT, and
+ * WAYPOINT only with a waypoint match), then a warning, since Trellis runs no waypoints.
+ */
+function checkWaypointMatch(c: SpecCheck, m: Obj, path: string): void {
+  const objects = ['listener', 'routeConfiguration', 'cluster'].filter((k) => !isAbsent(m[k]));
+  if (m.context !== 'WAYPOINT' || objects.length > 0) {
+    c.error(
+      path,
+      'only support waypointMatch when context is WAYPOINT (and no listener, routeConfiguration or cluster match)',
+    );
+    return;
+  }
+  const w = c.child(m, 'waypoint', path, ['filter', 'route', 'portNumber']);
+  if (w !== undefined) c.port(w, 'portNumber', fieldPath(path, 'waypoint'));
+  c.warning(
+    fieldPath(path, 'context'),
+    "WAYPOINT patches apply at ambient waypoints, which Trellis does not run: this patch is not applied; use SIDECAR_INBOUND to patch the workload's sidecar",
+  );
 }
 
 function enumField(

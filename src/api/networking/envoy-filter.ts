@@ -21,7 +21,8 @@ export const APPLY_TO = [
 ] as const;
 export type ApplyTo = (typeof APPLY_TO)[number];
 
-export const PATCH_CONTEXTS = ['ANY', 'SIDECAR_INBOUND', 'SIDECAR_OUTBOUND', 'GATEWAY'] as const;
+/** WAYPOINT: Istio's ambient waypoints, which Trellis does not run (such patches apply nowhere). */
+export const PATCH_CONTEXTS = ['ANY', 'SIDECAR_INBOUND', 'SIDECAR_OUTBOUND', 'GATEWAY', 'WAYPOINT'] as const;
 export type PatchContext = (typeof PATCH_CONTEXTS)[number];
 
 export const OPERATIONS = [
@@ -79,6 +80,8 @@ export interface EnvoyConfigObjectMatch {
   listener?: ListenerMatch;
   routeConfiguration?: RouteConfigurationMatch;
   cluster?: ClusterMatch;
+  /** Istio's ambient waypoint match (context WAYPOINT). */
+  waypoint?: Record<string, unknown>;
 }
 
 export interface EnvoyConfigObjectPatch {

@@ -60,6 +60,20 @@ test('CLUSTER operations', () => {
   assert.equal(gw.has('extra'), false);
 });
 
+test('WAYPOINT patches (Istio ambient) apply to no Trellis proxy', () => {
+  for (const p of [proxy(), GATEWAY]) {
+    const cds = gen(
+      [{ applyTo: 'CLUSTER', match: { context: 'WAYPOINT', waypoint: {} }, patch: { operation: 'REMOVE' } }],
+      TYPE.cluster,
+      p,
+    );
+    assert.ok(cds.size > 0);
+    assert.equal(cds.has('BlackHoleCluster') || p.type === 'router', true);
+    const all = gen([], TYPE.cluster, p);
+    assert.deepEqual([...cds.keys()], [...all.keys()]);
+  }
+});
+
 test('a patch that does not decode is skipped; the others in the same filter still apply', () => {
   const lds = gen(
     [

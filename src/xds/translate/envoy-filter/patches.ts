@@ -67,12 +67,16 @@ export function decodeEnvoyFilter(resource: Resource): DecodedEnvoyFilter {
     if (cp.patch.value !== undefined) {
       const read = fromProtoJson(typeName, cp.patch.value);
       if (read.problems.length > 0) {
-        for (const p of read.problems)
+        for (const p of read.problems) {
+          const path = `${at}${p.path.slice(p.path.indexOf('.') < 0 ? p.path.length : p.path.indexOf('.'))}`;
           problems.push({
             severity: 'error',
-            path: `${at}${p.path.slice(p.path.indexOf('.') < 0 ? p.path.length : p.path.indexOf('.'))}`,
-            message: `${p.message}; this patch is skipped (it is not ${typeName} as proto3 JSON)`,
+            path,
+            message: path.endsWith('.@type')
+              ? `${p.message}; the Trellis proxy implements no such extension, so this patch is skipped (remove it, or use a filter the proxy supports)`
+              : `${p.message}; this patch is skipped (it is not ${typeName} as proto3 JSON)`,
           });
+        }
         return;
       }
       try {
