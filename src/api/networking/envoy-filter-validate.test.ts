@@ -189,7 +189,8 @@ const CASES: { name: string; spec: unknown; error?: RegExp; warning?: RegExp }[]
   {
     name: 'unknown match context',
     spec: patch('CLUSTER', { context: 'SIDECAR' }),
-    error: /match\.context: expected one of ANY, SIDECAR_INBOUND, SIDECAR_OUTBOUND, GATEWAY, WAYPOINT, got "SIDECAR"/,
+    error:
+      /match\.context: expected one of ANY, SIDECAR_INBOUND, SIDECAR_OUTBOUND, GATEWAY, WAYPOINT, got "SIDECAR"/,
   },
   {
     name: 'a value that is not an object',

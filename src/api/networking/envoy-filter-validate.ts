@@ -121,7 +121,14 @@ function checkPatch(c: SpecCheck, value: unknown, path: string): void {
   ]);
   const patch = c.child(cp, 'patch', path, ['operation', 'value', 'filterClass']);
   if (isAbsent(cp.patch)) c.error(fieldPath(path, 'patch'), 'missing patch');
-  if (applyTo === undefined || patch === undefined) return;
+  if (applyTo === undefined) return;
+  const waypoint = match !== undefined && (match.context === 'WAYPOINT' || !isAbsent(match.waypoint));
+  if (match !== undefined) {
+    if (waypoint) checkWaypointMatch(c, match, fieldPath(path, 'match'));
+    else checkMatch(c, match, fieldPath(path, 'match'), applyTo);
+  }
+  // Istio checks no more of a WAYPOINT patch.
+  if (patch === undefined || waypoint) return;
   const patchPath = fieldPath(path, 'patch');
   const op = enumField(c, patch, 'operation', patchPath, OPERATIONS, 'missing patch operation') as
     PatchOperation | undefined;
@@ -143,11 +150,6 @@ function checkPatch(c: SpecCheck, value: unknown, path: string): void {
       fieldPath(path, 'applyTo'),
       'EXTENSION_CONFIG patches are not applied: Trellis serves no extension config discovery (ECDS); configure the filter with an HTTP_FILTER patch instead',
     );
-  if (match !== undefined && (match.context === 'WAYPOINT' || !isAbsent(match.waypoint))) {
-    checkWaypointMatch(c, match, fieldPath(path, 'match'));
-    return;
-  }
-  if (match !== undefined) checkMatch(c, match, fieldPath(path, 'match'), applyTo);
 }
 
 /**
