@@ -16,6 +16,7 @@ import { validateDestinationRule } from './networking/validate-destination-rule.
 import { validateGateway } from './networking/validate-gateway.js';
 import { validateServiceEntry, validateWorkloadEntry } from './networking/validate-service-entry.js';
 import { validateSidecar } from './networking/validate-sidecar.js';
+import { validateEnvoyFilter } from './networking/envoy-filter-validate.js';
 import { validateVirtualService } from './networking/validate-virtual-service.js';
 import { TRELLIS_GROUP, TRELLIS_VERSIONS } from './trellis/types.js';
 import { validateRateLimit } from './trellis/validate-rate-limit.js';
@@ -151,6 +152,8 @@ registerKind({ ...net, kind: 'WorkloadEntry', validate: validateWorkloadEntry })
 registerKind({ ...net, kind: 'Sidecar', validate: validateSidecar });
 registerKind({ ...net, kind: 'WorkloadGroup', validate: validateWorkloadGroup });
 registerKind({ ...net, versions: ['v1beta1'], kind: 'ProxyConfig', validate: validateProxyConfig });
+// v1alpha3 only, as Istio serves it; patches are applied by xds/translate/envoy-filter.
+registerKind({ ...net, versions: ['v1alpha3'], kind: 'EnvoyFilter', validate: validateEnvoyFilter });
 
 const trellis = { group: TRELLIS_GROUP, versions: TRELLIS_VERSIONS, namespaced: true } as const;
 

@@ -18,6 +18,7 @@ import { compileRateLimits } from '../controllers/ratelimit/compile.js';
 import { buildRateLimitServiceConfig } from '../controllers/ratelimit/domain-config.js';
 import { deriveSnapshot, type ConfigDerivation, type DerivedSnapshot } from '../controllers/derivation.js';
 import { defaultDerivations } from '../controllers/derivations.js';
+import { envoyFilterDerivation } from '../xds/translate/envoy-filter/derivation.js';
 import type { ConfigSnapshot } from '../config/types.js';
 import { buildApi } from './api-routes.js';
 import type { ApiViews } from './api-views.js';
@@ -115,7 +116,8 @@ export class ControlPlane {
   constructor(readonly options: ControlPlaneOptions) {
     this.logger = options.logger ?? silentLogger;
     this.clock = options.clock ?? systemClock;
-    this.derivations = options.derivations ?? defaultDerivations();
+    // EnvoyFilter patches that do not decode are reported beside the derivations' problems.
+    this.derivations = options.derivations ?? [...defaultDerivations(), envoyFilterDerivation];
     this.registrations = new RegistrationSource(this.index, {
       clock: this.clock,
       logger: this.logger.child('registry'),

@@ -9,6 +9,7 @@ import { contributionFromConfig } from '../../registry/service-entries.js';
 import { ServiceIndex } from '../../registry/service-index.js';
 import type { Endpoint } from '../../registry/types.js';
 import { missingSubsets } from '../../xds/analysis/destination-subsets.js';
+import { envoyFilterFindings } from '../../xds/analysis/envoy-filter.js';
 import { MESSAGES, typeOf, type Level } from '../../xds/analysis/messages.js';
 import { peerAuthenticationWarnings } from '../../xds/analysis/peer-authentication.js';
 import { referenceFindings } from '../../xds/analysis/references.js';
@@ -226,6 +227,7 @@ function crossResourceLines(
     ...missingSubsets(push).map((m) => ({ ...m, level: MESSAGES.ReferencedResourceNotFound.level })),
     ...securityWarnings(push).map((m) => ({ ...m, level: 'Warning' as const })),
     ...peerAuthenticationWarnings(push).map((m) => ({ ...m, level: 'Warning' as const })),
+    ...envoyFilterFindings(list),
     ...referenceFindings({
       resources: list,
       ...(manifest ? { registry } : {}),

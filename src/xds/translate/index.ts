@@ -10,6 +10,7 @@ import type { PackedMessages } from '../../protocol/envoy-types.js';
 import { TYPE, type ResourceTypeUrl } from '../../protocol/protos.js';
 import type { ProxyNode } from '../proxy-node.js';
 import { cds, eds, type Resources, type TypeGenerator } from './generators.js';
+import { withEnvoyFilters } from './envoy-filter/index.js';
 import { lds, rds } from './generators-http.js';
 import { proxyView } from './proxy-view.js';
 import { sds } from './secrets.js';
@@ -19,10 +20,11 @@ export { buildPushContext, type PushContext, type PushContextOptions } from './p
 export { visibleServices } from './scope.js';
 
 const GENERATORS: { [U in ResourceTypeUrl]: TypeGenerator<PackedMessages[U]> } = {
-  [TYPE.cluster]: cds,
+  // EnvoyFilter patches apply to what CDS, LDS and RDS generate (and name it in their keys).
+  [TYPE.cluster]: withEnvoyFilters(TYPE.cluster, cds),
   [TYPE.endpoint]: eds,
-  [TYPE.listener]: lds,
-  [TYPE.route]: rds,
+  [TYPE.listener]: withEnvoyFilters(TYPE.listener, lds),
+  [TYPE.route]: withEnvoyFilters(TYPE.route, rds),
   [TYPE.secret]: sds,
 };
 
