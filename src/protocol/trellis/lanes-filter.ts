@@ -28,3 +28,15 @@ export interface LaneFilterFields {
   /** GATEWAY: keep lanes callers send (the Gateway annotation trellis.io/accept-lanes). */
   accept_external?: boolean;
 }
+
+/** The header lanes travel in, and the production branch (a request "in" it is in no lane). */
+export const LANE_HEADER = 'x-trellis-lane';
+export const PRODUCTION_BRANCH = 'master';
+
+/** A Kubernetes label value (the `branch` label), not empty: at most 63 characters. */
+const LANE_RE = /^[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+
+/** The lane named by a value, or undefined when it is not a branch name (or is production). */
+export function laneName(value: string): string | undefined {
+  return LANE_RE.test(value) && value !== PRODUCTION_BRANCH ? value : undefined;
+}

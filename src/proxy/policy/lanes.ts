@@ -9,12 +9,12 @@
  * stripping at a gateway is lenient (any member that might be read as the lane goes), so no
  * spelling gets past the gateway that a sidecar would later honour.
  */
+import { LANE_HEADER, laneName, PRODUCTION_BRANCH } from '../../protocol/trellis/lanes-filter.js';
 
-export const LANE_HEADER = 'x-trellis-lane';
+export { LANE_HEADER, laneName, PRODUCTION_BRANCH };
+
 export const BAGGAGE_HEADER = 'baggage';
 export const LANE_BAGGAGE_KEY = 'trellis-lane';
-/** The production branch: a request "in" it is in no lane. */
-export const PRODUCTION_BRANCH = 'master';
 
 /** W3C Baggage: what a platform must propagate at least; beyond it the header is ignored. */
 export const BAGGAGE_MAX_BYTES = 8192;
@@ -23,14 +23,6 @@ export const BAGGAGE_MAX_MEMBERS = 64;
 const REQUEST_ID_MAX = 128;
 
 type Headers = Readonly<Record<string, string | string[] | undefined>>;
-
-/** A Kubernetes label value (the `branch` label), not empty: at most 63 characters. */
-const LANE_RE = /^[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
-
-/** The lane named by a value, or undefined when it is not a branch name (or is production). */
-export function laneName(value: string): string | undefined {
-  return LANE_RE.test(value) && value !== PRODUCTION_BRANCH ? value : undefined;
-}
 
 export type LaneSource = 'header' | 'baggage';
 
