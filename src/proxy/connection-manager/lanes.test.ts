@@ -31,8 +31,9 @@ test('outbound: the request lane, else the remembered one, else the own branch',
     [SANDBOXED, {}, 'box-own'],
     [SANDBOXED, { traceparent: TP(1) }, 'box-x'],
     [SANDBOXED, { baggage: 'trellis-lane=box-b' }, 'box-b'],
-    // master is production, explicitly: the own branch is not added.
-    [SANDBOXED, { 'x-trellis-lane': 'master' }, 'box-own'],
+    // master is production, explicitly: neither the remembered lane nor the own branch is added.
+    [SANDBOXED, { 'x-trellis-lane': 'master' }, undefined],
+    [OUTBOUND, { 'x-trellis-lane': 'master', traceparent: TP(1) }, undefined],
   ];
   for (const [config, headers, want] of cases) {
     const r = run(config, { ...headers }, memory);

@@ -6,7 +6,8 @@
  *   keys, so the workload's own calls made while serving it can be put in the same lane; a request
  *   in no lane makes its keys forget any lane.
  * - OUTBOUND (requests the workload makes): the lane the request carries, else the one remembered
- *   for its trace keys, else the workload's own branch.
+ *   for its trace keys, else the workload's own branch; `x-trellis-lane: master` asks for
+ *   production explicitly (a sandboxed workload calling production).
  * - GATEWAY: requests from outside lose any lane they carry (header and baggage member), unless
  *   the gateway accepts them.
  * A lane header that names no lane (repeated, malformed) is removed, so what routes see is one
@@ -63,7 +64,7 @@ export function applyLaneFilter(
     const memo: LaneCounter = count;
     if (lane !== undefined) memory.remember(keys, lane, memo);
     else memory.forget(keys, memo);
-  } else if (config.direction === 'OUTBOUND' && lane === undefined) {
+  } else if (config.direction === 'OUTBOUND' && lane === undefined && reading.production !== true) {
     lane = memory.recall(traceKeys(headers), count);
     if (lane === undefined && config.ownLane !== undefined) {
       lane = config.ownLane;

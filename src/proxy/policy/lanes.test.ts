@@ -41,7 +41,10 @@ test('readLane: the header names one lane, else the baggage member', () => {
       { lane: 'box-y', source: 'baggage', invalidHeader: true },
     ],
     // master is production: no lane, and the baggage is not asked.
-    [{ 'x-trellis-lane': 'master', baggage: 'trellis-lane=box-y' }, { invalidHeader: false }],
+    [
+      { 'x-trellis-lane': 'master', baggage: 'trellis-lane=box-y' },
+      { invalidHeader: false, production: true },
+    ],
   ];
   for (const [headers, want] of cases) assert.deepEqual(readLane(headers), want, JSON.stringify(headers));
 });

@@ -31,6 +31,8 @@ export interface LaneReading {
   source?: LaneSource;
   /** A lane header was present but not one lane (repeated, empty, not a label value). */
   invalidHeader: boolean;
+  /** The lane header says production (`master`): no lane, and none is to be added. */
+  production?: true;
 }
 
 /**
@@ -44,7 +46,8 @@ export function readLane(headers: Headers): LaneReading {
     const lane = typeof raw === 'string' ? laneName(raw.trim()) : undefined;
     if (lane !== undefined) return { lane, source: 'header', invalidHeader };
     // `master` names production: a valid header that selects no lane, and no baggage either.
-    if (typeof raw === 'string' && raw.trim() === PRODUCTION_BRANCH) return { invalidHeader };
+    if (typeof raw === 'string' && raw.trim() === PRODUCTION_BRANCH)
+      return { invalidHeader, production: true };
     invalidHeader = true;
   }
   const fromBaggage = baggageLane(headers[BAGGAGE_HEADER]);
