@@ -27,6 +27,8 @@ export interface ChainAnswer {
   svc: string;
   /** The lane header the app received (what the sidecar in front of it let through). */
   lane?: string;
+  /** The baggage the app received. */
+  baggage?: string;
   path: string;
   next?: ChainAnswer | { status: number };
 }
@@ -48,6 +50,7 @@ async function startApp(name: string, next?: { svc: string; proxy: () => Trellis
       const answer: ChainAnswer = { svc: name, path: url.pathname };
       const lane = req.headers['x-trellis-lane'];
       if (typeof lane === 'string') answer.lane = lane;
+      if (typeof req.headers.baggage === 'string') answer.baggage = req.headers.baggage;
       if (next) {
         const wanted = url.searchParams.get('forward');
         const names = wanted === null ? FORWARDED : wanted === 'none' ? [] : wanted.split(',');
@@ -81,7 +84,7 @@ async function startApp(name: string, next?: { svc: string; proxy: () => Trellis
 }
 
 /** A port free right now on 127.0.0.1 (the sidecar's inbound listener binds it next). */
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const s = net.createServer();
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
   const port = (s.address() as net.AddressInfo).port;
