@@ -63,6 +63,26 @@ function laneFilters(listeners: Map<string, Loose>): Map<string, Loose[]> {
   return out;
 }
 
+const LANE_ROUTES: Resource[] = [
+  res('DestinationRule', 'default', 'reviews', {
+    host: REVIEWS,
+    subsets: [
+      { name: 'v1', labels: { version: 'v1' } },
+      { name: 'box-x', labels: { branch: 'box-x' } },
+    ],
+  }),
+  res('VirtualService', 'default', 'reviews', {
+    hosts: [REVIEWS],
+    http: [
+      {
+        match: [{ headers: { 'x-trellis-lane': { exact: 'box-x' } } }],
+        route: [{ destination: { host: REVIEWS, subset: 'box-x' } }],
+      },
+      { route: [{ destination: { host: REVIEWS, subset: 'v1' } }] },
+    ],
+  }),
+];
+
 test('a Trellis sidecar gets the lane filter inbound and outbound; in a branch, with its own lane', () => {
   const plain = laneFilters(gen({ metadata: TRELLIS }, TYPE.listener));
   assert.deepEqual(plain.get('0.0.0.0_9080'), [{ direction: 'OUTBOUND' }]);
@@ -90,6 +110,28 @@ test('Envoy (no TRELLIS_FILTERS) never gets the filter; in a branch its outbound
     { header: { key: 'x-trellis-lane', value: 'box-x' }, append_action: 'ADD_IF_ABSENT' },
   ]);
   assert.equal(gen({}, TYPE.route).get('9080')?.request_headers_to_add, undefined);
+  // Envoy routes before adding the header: the own lane's route has a twin for lane-less requests.
+  const boxRoutes = (rs: Map<string, Loose>): Loose[] => {
+    const vhs: Loose[] = rs.get('9080')?.virtual_hosts ?? [];
+    const routes: Loose[] = vhs.find((vh) => vh.domains.includes(REVIEWS))?.routes ?? [];
+    return routes;
+  };
+  const withLane = gen({ labels: { app: 'app', branch: 'box-x' } }, TYPE.route, LANE_ROUTES);
+  assert.deepEqual(
+    boxRoutes(withLane).map((r): unknown[] => [r.match.headers ?? [], r.route.cluster]),
+    [
+      [[{ name: 'x-trellis-lane', string_match: { exact: 'box-x' } }], `outbound|9080|box-x|${REVIEWS}`],
+      [
+        [{ name: 'x-trellis-lane', present_match: true, invert_match: true }],
+        `outbound|9080|box-x|${REVIEWS}`,
+      ],
+      [[], `outbound|9080|v1|${REVIEWS}`],
+    ],
+  );
+  // Other lanes' routes and production callers are left as written.
+  const other = gen({ labels: { app: 'app', branch: 'box-y' } }, TYPE.route, LANE_ROUTES);
+  assert.equal(boxRoutes(other).length, 2);
+  assert.equal(boxRoutes(gen({}, TYPE.route, LANE_ROUTES)).length, 2);
   // A Trellis proxy does it in the filter, before routing: not in its route configuration.
   const trellis = gen({ metadata: TRELLIS, labels: { app: 'app', branch: 'box-x' } }, TYPE.route);
   assert.equal(trellis.get('9080')?.request_headers_to_add, undefined);

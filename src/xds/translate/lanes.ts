@@ -7,9 +7,10 @@
  *   workload's own branch, label `branch`), GATEWAY on gateways. It acts before the route is
  *   chosen and carries lanes across hops by trace context (proxy/connection-manager/lanes.ts).
  * - Envoy sidecars in a branch get the first hop only: their outbound route configurations add
- *   `x-trellis-lane: <branch>` when the request has none (ADD_IF_ABSENT). Envoy applies it after
- *   choosing the route, so the sandboxed caller's own first request is routed to production
- *   and the next hops see the lane; a W3C baggage lane is not read. Envoy gateways drop
+ *   `x-trellis-lane: <branch>` when the request has none (ADD_IF_ABSENT), and since Envoy adds
+ *   it only after choosing the route, each route matching the own lane gets a twin right after
+ *   it matching requests with no lane header. Lanes are not carried across an Envoy sidecar
+ *   (the app must forward the header) and a W3C baggage lane is not read. Envoy gateways drop
  *   `x-trellis-lane` from what they forward (the baggage member stays: use a Trellis gateway to
  *   strip it).
  * - Proxyless gRPC has no sidecar: VirtualService header matches apply to the call's metadata,
@@ -17,7 +18,7 @@
  * A Gateway annotated `trellis.io/accept-lanes: "true"` keeps lanes from outside, when every
  * Gateway the proxy serves says so; otherwise outside callers cannot pick a lane.
  */
-import type { HttpFilter, RouteConfiguration } from '../../protocol/envoy-types.js';
+import type { HttpFilter, Route, RouteConfiguration } from '../../protocol/envoy-types.js';
 import { packAny, TYPE } from '../../protocol/protos.js';
 import {
   LANE_FILTER_NAME,
@@ -107,11 +108,35 @@ export function withLaneHeaders(
     return { ...rc, request_headers_to_remove: [...(rc.request_headers_to_remove ?? []), LANE_HEADER] };
   }
   if (plan.ownLane === undefined) return rc;
+  const own = plan.ownLane;
   return {
     ...rc,
+    virtual_hosts: (rc.virtual_hosts ?? []).map((vh) => ({
+      ...vh,
+      routes: (vh.routes ?? []).flatMap((r) => withOwnLaneTwin(r, own)),
+    })),
     request_headers_to_add: [
       ...(rc.request_headers_to_add ?? []),
       { header: { key: LANE_HEADER, value: plan.ownLane }, append_action: 'ADD_IF_ABSENT' },
     ],
   };
+}
+
+/**
+ * A route matching `x-trellis-lane: <own lane>`, and its twin for requests with no lane header
+ * (Envoy chooses the route before the route configuration adds the header).
+ */
+function withOwnLaneTwin(route: Route, lane: string): Route[] {
+  const headers = route.match?.headers ?? [];
+  const at = headers.findIndex(
+    (h) => h.name === LANE_HEADER && h.invert_match !== true && h.string_match?.exact === lane,
+  );
+  if (at === -1) return [route];
+  const absent = { name: LANE_HEADER, present_match: true, invert_match: true };
+  const twin: Route = {
+    ...route,
+    match: { ...route.match, headers: headers.map((h, i) => (i === at ? absent : h)) },
+  };
+  if (route.name !== undefined) twin.name = `${route.name}-own-lane`;
+  return [route, twin];
 }

@@ -17,11 +17,12 @@ const TP = (n: number) => `00-${n.toString(16).padStart(32, '0')}-00f067aa0ba902
 
 async function chain(
   m: LaneMesh,
-  from: 'client' | 'sandbox',
+  from: 'client' | 'sandbox' | 'envoy-sandbox',
   path = '/',
   headers: Record<string, string> = {},
 ) {
-  const r = await m.call(from === 'client' ? m.client : m.sandboxClient, path, headers);
+  const proxy = from === 'client' ? m.client : from === 'sandbox' ? m.sandboxClient : m.envoySandboxClient;
+  const r = await m.call(proxy, path, headers);
   assert.equal(r.status, 200, r.body);
   const answer = r.json<ChainAnswer>();
   return { path: pathOf(answer), answer };
@@ -57,6 +58,25 @@ test('lanes through A -> B -> C', async (t) => {
     // ... unless its request says production explicitly.
     assert.deepEqual((await chain(m, 'sandbox', '/', { 'x-trellis-lane': 'master' })).path, PRODUCTION);
   });
+
+  await t.test(
+    'a sandboxed caller served as Envoy is (no lane filter) enters the lane by its routes',
+    async () => {
+      const envoy = m.envoySandboxClient.snapshot();
+      const hcm = [...envoy.listeners.values()].flatMap((l) => l.filterChains.map((c) => c.filter));
+      assert.ok(hcm.every((f) => f.kind !== 'http' || f.httpFilters.every((h) => h.kind !== 'lanes')));
+      assert.deepEqual((await chain(m, 'envoy-sandbox')).path, LANE);
+      assert.deepEqual(
+        (await chain(m, 'envoy-sandbox', '/', { 'x-trellis-lane': 'master' })).path,
+        PRODUCTION,
+      );
+      // Its own first hop is routed in the lane too (Envoy adds the header after routing).
+      const direct = await m.call(m.envoySandboxClient, '/', {}, 'b');
+      assert.deepEqual(pathOf(direct.json<ChainAnswer>()), ['b-box-x', 'c-v1']);
+      const sandboxDirect = await m.call(m.sandboxClient, '/', {}, 'b');
+      assert.deepEqual(pathOf(sandboxDirect.json<ChainAnswer>()), ['b-box-x', 'c-v1']);
+    },
+  );
 
   await t.test('carried by the W3C trace id alone, or by x-request-id alone', async () => {
     const byTrace = await chain(m, 'client', '/?forward=traceparent', {

@@ -19,6 +19,8 @@ import { TrellisProxy } from '../../../src/proxy/proxy.js';
 import { request, type SimpleResponse } from '../../../src/proxy/testing/harness.js';
 import { realClock } from '../helpers/sidecar.js';
 import { startMesh, type TestMesh } from '../helpers/mesh.js';
+import { affectedTypes, generate } from '../../../src/xds/translate/index.js';
+import { TRELLIS_FILTERS_METADATA } from '../../../src/protocol/trellis/lanes-filter.js';
 
 export const HOST = (svc: string) => `${svc}.default.svc.cluster.local`;
 const FORWARDED = ['traceparent', 'tracestate', 'x-request-id', 'x-b3-traceid', 'x-b3-spanid', 'b3'];
@@ -147,6 +149,8 @@ const WORKLOADS: Workload[] = [
   { name: 'c-v1', svc: 'c', labels: { app: 'c', version: 'v1' } },
 ];
 
+const ENVOY_LIKE = 'client-envoy-box-x';
+
 export interface LaneMesh {
   mesh: TestMesh;
   apps: Map<string, App>;
@@ -154,8 +158,18 @@ export interface LaneMesh {
   /** Production and sandboxed (branch box-x) callers' sidecars. */
   client: TrellisProxy;
   sandboxClient: TrellisProxy;
-  /** A request from a caller to service A through its sidecar. */
-  call(from: TrellisProxy, path?: string, headers?: Record<string, string>): Promise<SimpleResponse>;
+  /**
+   * A sandboxed caller served as the control plane serves Envoy (its node metadata without
+   * TRELLIS_FILTERS): no lane filter, the lane added by its route configurations.
+   */
+  envoySandboxClient: TrellisProxy;
+  /** A request from a caller to service A (or `svc`) through its sidecar. */
+  call(
+    from: TrellisProxy,
+    path?: string,
+    headers?: Record<string, string>,
+    svc?: string,
+  ): Promise<SimpleResponse>;
 }
 
 /** Lane routing for B, as a Router (or a person) writes it: the lane's route before production. */
@@ -180,7 +194,18 @@ spec:
 `;
 
 export async function startLaneMesh(t: { after(fn: () => Promise<void>): void }): Promise<LaneMesh> {
-  const mesh = await startMesh({ debounceMs: 10 });
+  const mesh = await startMesh({
+    debounceMs: 10,
+    translator: {
+      affectedTypes,
+      generate: (push, proxy, typeUrl, names) => {
+        if (proxy.workloadName !== ENVOY_LIKE) return generate(push, proxy, typeUrl, names);
+        const metadata = { ...proxy.metadata };
+        delete metadata[TRELLIS_FILTERS_METADATA];
+        return generate(push, { ...proxy, metadata }, typeUrl, names);
+      },
+    },
+  });
   const proxies = new Map<string, TrellisProxy>();
   const apps = new Map<string, App>();
   const ports = new Map<string, number>();
@@ -250,8 +275,14 @@ spec:
     labels: { app: 'client', branch: 'box-x' },
   });
   proxies.set('client-box-x', sandboxClient);
-  const call = (from: TrellisProxy, path = '/', headers: Record<string, string> = {}) => {
-    const hostPort = `${HOST('a')}:9080`;
+  const envoySandboxClient = await startLaneProxy(mesh.xdsPort, {
+    name: ENVOY_LIKE,
+    ip: '10.9.1.3',
+    labels: { app: 'client', branch: 'box-x' },
+  });
+  proxies.set(ENVOY_LIKE, envoySandboxClient);
+  const call = (from: TrellisProxy, path = '/', headers: Record<string, string> = {}, svc = 'a') => {
+    const hostPort = `${HOST(svc)}:9080`;
     return request(from.listeners.ports.outbound, {
       host: hostPort,
       path: `http://${hostPort}${path}`,
@@ -259,7 +290,7 @@ spec:
     });
   };
   // Ready once a lane request reaches the sandbox from both callers (every proxy has its config).
-  for (const from of [client, sandboxClient]) {
+  for (const from of [client, sandboxClient, envoySandboxClient]) {
     await eventually(
       async () => {
         const r = await call(from, '/', from === client ? { 'x-trellis-lane': 'box-x' } : {});
@@ -270,7 +301,7 @@ spec:
       { what: 'the chain serving the lane', timeoutMs: 15_000 },
     );
   }
-  return { mesh, apps, proxies, client, sandboxClient, call };
+  return { mesh, apps, proxies, client, sandboxClient, envoySandboxClient, call };
 }
 
 /** The services an answer went through, in order. */
