@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { FakeClock } from '../../core/clock.js';
 import { LaneMemory } from '../policy/lane-memory.js';
 import type { LaneFilterConfig } from '../policy/lanes.js';
-import { applyLaneFilter } from './lanes.js';
+import { applyLaneFilter, laneFilterOf } from './lanes.js';
+import type { HttpConnectionManagerConfig } from '../model/config.js';
 import type { HeaderMap } from './downstream.js';
 
 const INBOUND: LaneFilterConfig = { direction: 'INBOUND', acceptExternal: false };
@@ -79,4 +80,46 @@ test('gateway accepting lanes: the baggage lane becomes the header routes match'
   const r = run(OPEN_GATEWAY, { baggage: 'trellis-lane=box-x' });
   assert.equal(r.lane, 'box-x');
   assert.equal(r.headers['x-trellis-lane'], 'box-x');
+});
+
+test('what a request with no lane keeps: its headers as they were, nothing remembered or counted', () => {
+  const memory = new LaneMemory(new FakeClock());
+  for (const config of [INBOUND, OUTBOUND, OPEN_GATEWAY, GATEWAY]) {
+    const r = run(config, { traceparent: TP(3), 'x-request-id': 'q' }, memory);
+    assert.equal(r.lane, undefined);
+    assert.deepEqual(r.headers, { traceparent: TP(3), 'x-request-id': 'q' });
+    assert.deepEqual(r.counts, []);
+  }
+  assert.equal(memory.size, 0);
+  // A valid lane is no invalid header; the own branch is counted as entered.
+  assert.deepEqual(run(INBOUND, { 'x-trellis-lane': 'box-x' }).counts, []);
+  assert.deepEqual(run(SANDBOXED, {}).counts, ['entered']);
+});
+
+test('a gateway accepting lanes neither recalls nor adds one: only what the caller sent', () => {
+  const memory = new LaneMemory(new FakeClock());
+  run(INBOUND, { 'x-trellis-lane': 'box-x', traceparent: TP(4) }, memory);
+  assert.equal(run(OPEN_GATEWAY, { traceparent: TP(4) }, memory).lane, undefined);
+  assert.equal(run(INBOUND, { traceparent: TP(4), 'x-trellis-lane': 'box-x' }, memory).lane, 'box-x');
+});
+
+test('a gateway strips a lone lane header (no baggage) and a lone baggage member', () => {
+  assert.deepEqual(run(GATEWAY, { 'x-trellis-lane': 'box-x', a: '1' }).headers, { a: '1' });
+});
+
+test('laneFilterOf finds the lane filter of a connection manager, or none', () => {
+  const hcm = (filters: HttpConnectionManagerConfig['httpFilters']) =>
+    ({ httpFilters: filters }) as unknown as HttpConnectionManagerConfig;
+  assert.equal(laneFilterOf(undefined), undefined);
+  assert.equal(laneFilterOf(hcm([{ kind: 'router', name: 'r' }])), undefined);
+  assert.equal(
+    laneFilterOf(
+      hcm([
+        { kind: 'cors', name: 'c' },
+        { kind: 'lanes', name: 'l', lanes: INBOUND },
+        { kind: 'router', name: 'r' },
+      ]),
+    ),
+    INBOUND,
+  );
 });

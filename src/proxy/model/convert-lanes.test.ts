@@ -31,7 +31,12 @@ test('the lane filter converts each direction', () => {
     name: 'trellis.filters.http.lanes',
     lanes: { direction: 'INBOUND', acceptExternal: false },
   });
-  assert.deepEqual(convert(filter({ direction: 'OUTBOUND', own_lane: 'box-x' })).out?.kind, 'lanes');
+  const out = convert(filter({ direction: 'OUTBOUND', own_lane: 'box-x' })).out;
+  assert.deepEqual(out?.kind === 'lanes' && out.lanes, {
+    direction: 'OUTBOUND',
+    ownLane: 'box-x',
+    acceptExternal: false,
+  });
   const gw = convert(filter({ direction: 'GATEWAY', accept_external: true })).out;
   assert.deepEqual(gw?.kind === 'lanes' && gw.lanes, { direction: 'GATEWAY', acceptExternal: true });
 });

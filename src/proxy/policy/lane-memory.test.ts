@@ -79,7 +79,32 @@ test('a re-remembered key takes the new lane and a fresh time', () => {
   assert.equal(memory.recall(['a']), 'l2');
 });
 
+test('the default limits, and a table of one', () => {
+  const clock = new FakeClock();
+  const memory = new LaneMemory(clock);
+  memory.remember(['a'], 'l1');
+  clock.advance(59_999);
+  assert.equal(memory.recall(['a']), 'l1');
+  const one = new LaneMemory(clock, { maxEntries: 1, ttlMs: 10 });
+  one.remember(['a'], 'l1');
+  one.remember(['b'], 'l2');
+  assert.equal(one.size, 1);
+  assert.equal(one.recall(['b']), 'l2');
+});
+
+test('a request without trace context remembers nothing, and counts nothing', () => {
+  const { counts, count } = counting();
+  const memory = new LaneMemory(new FakeClock());
+  memory.remember([], 'box-x', count);
+  assert.deepEqual(counts, {});
+  assert.equal(memory.size, 0);
+});
+
 test('limits must be positive', () => {
+  assert.throws(
+    () => new LaneMemory(new FakeClock(), { maxEntries: -1, ttlMs: 1 }),
+    /limits must be positive/,
+  );
   assert.throws(() => new LaneMemory(new FakeClock(), { maxEntries: 0, ttlMs: 1 }), RangeError);
   assert.throws(() => new LaneMemory(new FakeClock(), { maxEntries: 1, ttlMs: 0 }), RangeError);
   assert.throws(() => new LaneMemory(new FakeClock(), { maxEntries: Number.NaN, ttlMs: 1 }), RangeError);

@@ -40,6 +40,7 @@ test('readLane: the header names one lane, else the baggage member', () => {
       { 'x-trellis-lane': 'a b', baggage: 'trellis-lane=box-y' },
       { lane: 'box-y', source: 'baggage', invalidHeader: true },
     ],
+    [{ 'x-trellis-lane': ' master ' }, { invalidHeader: false, production: true }],
     // master is production: no lane, and the baggage is not asked.
     [
       { 'x-trellis-lane': 'master', baggage: 'trellis-lane=box-y' },
@@ -69,6 +70,12 @@ test('baggageLane follows W3C baggage: members, properties, percent-encoding, li
     ['bad key=1,trellis-lane=box-x', undefined],
     ['a="quoted",trellis-lane=box-x', undefined],
     ['a=1,,trellis-lane=box-x', 'box-x'],
+    [';p=1,trellis-lane=box-x', undefined],
+    ['a=1, ,trellis-lane=box-x', 'box-x'],
+    // A member that names no lane spoils the others: which one was meant is unknown.
+    ['trellis-lane=master,trellis-lane=box-x', undefined],
+    [`pad=${'x'.repeat(8192 - 'pad=,trellis-lane=box-x'.length)},trellis-lane=box-x`, 'box-x'],
+    [`pad=${'x'.repeat(8193 - 'pad=,trellis-lane=box-x'.length)},trellis-lane=box-x`, undefined],
     // Over W3C's limits: ignored whole.
     [`${'k=v,'.repeat(64)}trellis-lane=box-x`, undefined],
     [`pad=${'x'.repeat(8192)},trellis-lane=box-x`, undefined],
@@ -86,12 +93,16 @@ test('a gateway strips every member that could be read as the lane, and keeps th
     ['trellis-lane;p=1,a=1', 'a=1'],
     [['a=1', 'trellis-lane=box-x'], 'a=1'],
     ['a=1', 'a=1'],
+    ['a=1,, b=2,', 'a=1,b=2'],
+    ['a=1, ,b=2', 'a=1,b=2'],
     [`pad=${'x'.repeat(9000)},trellis-lane=box-x`, `pad=${'x'.repeat(9000)}`],
   ];
   for (const [value, want] of cases)
     assert.equal(withoutLaneMember(value), want, JSON.stringify(value).slice(0, 80));
   assert.equal(carriesLane({ baggage: 'a=1, TRELLIS-LANE=x' }), true);
   assert.equal(carriesLane({ baggage: 'a=1' }), false);
+  assert.equal(carriesLane({ baggage: ['a=1', 'trellis-lane=x'] }), true);
+  assert.equal(carriesLane({ baggage: ['a=1', 'b=2'] }), false);
   assert.equal(carriesLane({ 'x-trellis-lane': '' }), true);
   assert.equal(carriesLane({}), false);
 });
@@ -109,6 +120,22 @@ test('traceKeys: W3C trace id, B3 trace id, request id; malformed ones give no k
     [{ 'x-b3-traceid': 'a3ce929d0e0e4736' }, [`b3:${'0'.repeat(16)}a3ce929d0e0e4736`]],
     [{ 'x-b3-traceid': id }, [`b3:${id}`]],
     [{ 'x-b3-traceid': 'xyz' }, []],
+    [{ traceparent: `x00-${id}-00f067aa0ba902b7-01` }, []],
+    [{ traceparent: `00-${id}-00f067aa0ba902b7-0` }, []],
+    [{ traceparent: `00-${'0'.repeat(31)}1-00f067aa0ba902b7-01` }, [`w3c:${'0'.repeat(31)}1`]],
+    [{ traceparent: `00-1${'0'.repeat(31)}-00f067aa0ba902b7-01` }, [`w3c:1${'0'.repeat(31)}`]],
+    [{ 'x-b3-traceid': `${id.slice(0, 16)}zz` }, []],
+    [{ 'x-b3-traceid': `zz${id.slice(0, 16)}` }, []],
+    [{ 'x-b3-traceid': '0'.repeat(16) }, []],
+    [{ 'x-b3-traceid': `${'0'.repeat(15)}1` }, [`b3:${'0'.repeat(31)}1`]],
+    [{ 'x-b3-traceid': `1${'0'.repeat(15)}` }, [`b3:${'0'.repeat(16)}1${'0'.repeat(15)}`]],
+    [{ 'x-b3-traceid': `${'0'.repeat(14)}10` }, [`b3:${'0'.repeat(30)}10`]],
+    [{ b3: `x${id}-00f067aa0ba902b7-1` }, []],
+    [{ b3: `a${id.slice(0, 15)}-00f067aa0ba902b7-1` }, [`b3:${'0'.repeat(16)}a${id.slice(0, 15)}`]],
+    [{ b3: `${id.slice(0, 8)}-00f067aa0ba902b7-1` }, []],
+    [{ b3: `${id}-00f067aa0ba9-1` }, []],
+    [{ 'x-request-id': ' req-1 ' }, ['rid:req-1']],
+    [{ 'x-request-id': 'r'.repeat(128) }, [`rid:${'r'.repeat(128)}`]],
     [{ b3: `${id}-00f067aa0ba902b7-1` }, [`b3:${id}`]],
     [{ 'x-request-id': 'req-1' }, ['rid:req-1']],
     [{ 'x-request-id': 'a b' }, []],
