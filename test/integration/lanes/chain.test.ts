@@ -44,6 +44,8 @@ test('lanes through A -> B -> C', async (t) => {
     // C has no version in the lane: production C, still told the lane by B(box-x)'s sidecar.
     const c = (answer.next as ChainAnswer).next as ChainAnswer;
     assert.equal(c.lane, 'box-x');
+    // Header names are case-insensitive; the lane itself is a label value, compared exactly.
+    assert.deepEqual((await chain(m, 'client', '/', { 'X-Trellis-Lane': 'box-x' })).path, LANE);
   });
 
   await t.test('W3C baggage enters the lane (the apps forward no baggage)', async () => {

@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import http2 from 'node:http2';
 import { test } from 'node:test';
 import { eventually } from '../../../src/core/testing/eventually.js';
 import { freePort, HOST, pathOf, startLaneMesh, startLaneProxy, type ChainAnswer } from './lane-mesh.js';
@@ -106,6 +107,30 @@ test('a gateway keeps outside callers out of lanes unless its Gateway accepts th
     );
     assert.equal(m.apps.get('b-box-x')!.hits, before);
     assert.ok(gw.stats.envoyCounter('trellis_lanes.stripped') >= forged.length);
+  });
+
+  await t.test('over HTTP/2 too (repeated headers arrive as a list)', async () => {
+    const session = http2.connect(`http://127.0.0.1:${port}`);
+    t.after(() => session.close());
+    const get = (headers: http2.OutgoingHttpHeaders) =>
+      new Promise<ChainAnswer>((resolve, reject) => {
+        const stream = session.request({ ':path': '/', ':authority': 'shop.example.com', ...headers });
+        let body = '';
+        stream.setEncoding('utf8');
+        stream.on('data', (c: string) => (body += c));
+        stream.on('end', () => resolve(JSON.parse(body) as ChainAnswer));
+        stream.on('error', reject);
+        stream.end();
+      });
+    for (const headers of [
+      { 'x-trellis-lane': 'box-x' },
+      { 'x-trellis-lane': ['box-x', 'box-x'] },
+      { baggage: ['a=1', 'trellis-lane=box-x'] },
+    ]) {
+      const answer = await get(headers);
+      assert.deepEqual(pathOf(answer), PRODUCTION, JSON.stringify(headers));
+      assert.equal(answer.lane, undefined);
+    }
   });
 
   await t.test('a Gateway annotated trellis.io/accept-lanes lets callers choose a lane', async () => {
