@@ -83,6 +83,10 @@ test('a sandboxed sidecar: its own lane routes the request, a carried lane wins,
   assert.deepEqual(await get({ baggage: 'trellis-lane=box-y' }), { backend: 'v1', lane: 'box-y' });
   // A lane header naming no lane is replaced, not forwarded: here by the own branch.
   assert.deepEqual(await get({ 'x-trellis-lane': 'box-y, box-x' }), { backend: 'box-x', lane: 'box-x' });
+  // Visible in the config dump, as every filter the proxy runs.
+  const dump = await (await fetch(`http://127.0.0.1:${mesh.proxy.adminPort}/config_dump`)).text();
+  assert.ok(dump.includes(LANE_FILTER_TYPE_URL), dump.slice(0, 200));
+  assert.ok(dump.includes('box-x'));
 
   mesh.ads.set('LDS', [
     httpListener(9080, '9080', {
