@@ -271,7 +271,7 @@ function sidecarListeners(
   const blocked = registryOnly(push, view);
   for (const port of http) {
     // ALLOW_ANY: allow_any's cluster resolves the Host through the dynamic forward proxy filter.
-    // The lane filter acts before the route is chosen wherever it sits; first, to say so.
+    // The lane filter acts before the route is chosen wherever it sits in the chain.
     const extra = [
       ...laneFilters(lanes, 'OUTBOUND'),
       ...rateLimitFilters(outboundPortLimits(limits, port), rls),
