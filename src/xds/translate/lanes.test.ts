@@ -6,6 +6,8 @@ import { TYPE, unpackAny, type AnyMessage, type ResourceTypeUrl } from '../../pr
 import { LANE_FILTER_NAME, LANE_FILTER_TYPE_URL } from '../../protocol/trellis/lanes-filter.js';
 import type { ProxyNode } from '../proxy-node.js';
 import { buildPushContext, generate } from './index.js';
+import { laneFilters as buildLaneFilters, lanePlan, runsLaneFilter, withLaneHeaders } from './lanes.js';
+import type { RouteConfiguration } from '../../protocol/envoy-types.js';
 import {
   checkEncodes,
   config,
@@ -192,4 +194,146 @@ test('gateways strip lanes from outside unless every Gateway they serve accepts 
   assert.deepEqual(envoy.get('http.8080')?.request_headers_to_remove, ['x-trellis-lane']);
   const envoyOpen = gen(GATEWAY_PROXY, TYPE.route, [gateway({ 'trellis.io/accept-lanes': 'true' })]);
   assert.equal(envoyOpen.get('http.8080')?.request_headers_to_remove, undefined);
+});
+
+test('runsLaneFilter reads the capability list the proxy sent', () => {
+  const cases: [unknown, boolean][] = [
+    ['lanes', true],
+    ['other, lanes', true],
+    ['lanes,other', true],
+    ['other', false],
+    ['lanesx', false],
+    ['', false],
+    [['lanes'], false],
+    [undefined, false],
+  ];
+  for (const [value, want] of cases)
+    assert.equal(
+      runsLaneFilter(proxy({ metadata: { TRELLIS_FILTERS: value } })),
+      want,
+      JSON.stringify(value),
+    );
+});
+
+test('lanePlan: own lane for sidecars in a branch only, acceptance for gateways only, keyed', () => {
+  const push = buildPushContext(config([gateway({ 'trellis.io/accept-lanes': 'true' })]), registry([]));
+  const plan = (p: Partial<ProxyNode>) => lanePlan(push, proxy(p));
+  const cases: [Partial<ProxyNode>, Omit<ReturnType<typeof plan>, 'key'>][] = [
+    [{ metadata: TRELLIS }, { filter: true, acceptExternal: false }],
+    [{}, { filter: false, acceptExternal: false }],
+    [
+      { metadata: TRELLIS, labels: { branch: 'box-x' } },
+      { filter: true, ownLane: 'box-x', acceptExternal: false },
+    ],
+    [{ labels: { branch: 'box-x' } }, { filter: false, ownLane: 'box-x', acceptExternal: false }],
+    [
+      { metadata: TRELLIS, labels: { branch: 'master' } },
+      { filter: true, acceptExternal: false },
+    ],
+    [
+      { metadata: TRELLIS, labels: { branch: 'a b' } },
+      { filter: true, acceptExternal: false },
+    ],
+    [
+      { ...GATEWAY_PROXY, metadata: TRELLIS },
+      { filter: true, acceptExternal: true },
+    ],
+    [
+      { ...GATEWAY_PROXY, labels: { istio: 'ingressgateway', branch: 'box-x' } },
+      { filter: false, acceptExternal: true },
+    ],
+    // A gateway no Gateway selects accepts nothing.
+    [
+      { ...GATEWAY_PROXY, labels: { istio: 'other' } },
+      { filter: false, acceptExternal: false },
+    ],
+    [
+      { type: 'grpc', metadata: TRELLIS, labels: { branch: 'box-x' } },
+      { filter: false, acceptExternal: false },
+    ],
+  ];
+  const keys = new Set<string>();
+  for (const [p, want] of cases) {
+    const { key, ...got } = plan(p);
+    assert.deepEqual(got, want, JSON.stringify(p));
+    keys.add(key);
+  }
+  // Every distinct plan has its own key (generator caches must not mix them).
+  assert.equal(keys.size, new Set(cases.map(([, w]) => JSON.stringify(w))).size);
+});
+
+test('laneFilters writes only the fields of its direction', () => {
+  const plan = { filter: true, ownLane: 'box-x', acceptExternal: true, key: '' };
+  const fields = (d: 'INBOUND' | 'OUTBOUND' | 'GATEWAY') => {
+    const [f] = buildLaneFilters(plan, d);
+    const ts: Loose = unpackAny<Loose>(f!.typed_config as AnyMessage);
+    return Object.keys(ts.value.fields as object).sort();
+  };
+  assert.deepEqual(fields('INBOUND'), ['direction']);
+  assert.deepEqual(fields('OUTBOUND'), ['direction', 'own_lane']);
+  assert.deepEqual(fields('GATEWAY'), ['accept_external', 'direction']);
+  assert.deepEqual(buildLaneFilters({ ...plan, filter: false }, 'OUTBOUND'), []);
+});
+
+test('withLaneHeaders twins only routes matching exactly the own lane, and keeps what was there', () => {
+  const plan = { filter: false, ownLane: 'box-x', acceptExternal: false, key: '' };
+  const lane = (m: Record<string, unknown>): Record<string, unknown> => ({ name: 'x-trellis-lane', ...m });
+  const route = (name: string | undefined, headers?: Record<string, unknown>[]) => ({
+    ...(name === undefined ? {} : { name }),
+    match: { prefix: '/', ...(headers ? { headers } : {}) },
+    route: { cluster: name ?? 'c' },
+  });
+  const rc = {
+    name: '9080',
+    request_headers_to_add: [{ header: { key: 'a', value: '1' } }],
+    virtual_hosts: [
+      {
+        name: 'vh',
+        domains: ['*'],
+        routes: [
+          route('own', [
+            { name: 'end-user', string_match: { exact: 'j' } },
+            lane({ string_match: { exact: 'box-x' } }),
+          ]),
+          route(undefined, [lane({ string_match: { exact: 'box-x' } })]),
+          route('other-lane', [lane({ string_match: { exact: 'box-y' } })]),
+          route('inverted', [lane({ string_match: { exact: 'box-x' }, invert_match: true })]),
+          route('prefix', [lane({ string_match: { prefix: 'box-x' } })]),
+          route('other-header', [{ name: 'x-other', string_match: { exact: 'box-x' } }]),
+          { name: 'nomatch', route: { cluster: 'c' } },
+          route('plain'),
+        ],
+      },
+    ],
+  };
+  const out: Loose = withLaneHeaders(rc, plan, false);
+  const routes: Loose[] = out.virtual_hosts[0].routes;
+  const names = routes.map((r): string => String(r.name ?? '(unnamed)'));
+  assert.deepEqual(names, [
+    'own',
+    'own-own-lane',
+    '(unnamed)',
+    '(unnamed)',
+    'other-lane',
+    'inverted',
+    'prefix',
+    'other-header',
+    'nomatch',
+    'plain',
+  ]);
+  assert.deepEqual(out.virtual_hosts[0].routes[1].match.headers, [
+    { name: 'end-user', string_match: { exact: 'j' } },
+    { name: 'x-trellis-lane', present_match: true, invert_match: true },
+  ]);
+  assert.deepEqual(out.request_headers_to_add, [
+    { header: { key: 'a', value: '1' } },
+    { header: { key: 'x-trellis-lane', value: 'box-x' }, append_action: 'ADD_IF_ABSENT' },
+  ]);
+  // A production Envoy sidecar's routes and a Trellis proxy's are left alone.
+  assert.equal(withLaneHeaders(rc as RouteConfiguration, { ...plan, ownLane: undefined }, false), rc);
+  assert.equal(withLaneHeaders(rc as RouteConfiguration, { ...plan, filter: true }, false), rc);
+  // Gateways: the header removed after what was there, unless accepted.
+  const gw = { ...rc, request_headers_to_remove: ['x-a'] } as RouteConfiguration;
+  assert.deepEqual(withLaneHeaders(gw, plan, true).request_headers_to_remove, ['x-a', 'x-trellis-lane']);
+  assert.equal(withLaneHeaders(gw, { ...plan, acceptExternal: true }, true), gw);
 });
