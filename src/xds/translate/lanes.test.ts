@@ -242,6 +242,11 @@ test('lanePlan: own lane for sidecars in a branch only, acceptance for gateways 
       { ...GATEWAY_PROXY, labels: { istio: 'ingressgateway', branch: 'box-x' } },
       { filter: false, acceptExternal: true },
     ],
+    // Only gateways accept: not a sidecar that happens to carry a Gateway's selector labels.
+    [
+      { metadata: TRELLIS, labels: { istio: 'ingressgateway' } },
+      { filter: true, acceptExternal: false },
+    ],
     // A gateway no Gateway selects accepts nothing.
     [
       { ...GATEWAY_PROXY, labels: { istio: 'other' } },
@@ -300,6 +305,7 @@ test('withLaneHeaders twins only routes matching exactly the own lane, and keeps
           route('inverted', [lane({ string_match: { exact: 'box-x' }, invert_match: true })]),
           route('prefix', [lane({ string_match: { prefix: 'box-x' } })]),
           route('other-header', [{ name: 'x-other', string_match: { exact: 'box-x' } }]),
+          route('present', [lane({ present_match: true })]),
           { name: 'nomatch', route: { cluster: 'c' } },
           route('plain'),
         ],
@@ -318,6 +324,7 @@ test('withLaneHeaders twins only routes matching exactly the own lane, and keeps
     'inverted',
     'prefix',
     'other-header',
+    'present',
     'nomatch',
     'plain',
   ]);
