@@ -30,6 +30,7 @@ import { runExtAuthz } from './ext-authz-filter.js';
 import { extAuthzClientFor } from './ext-authz-client.js';
 import type { ClusterManager } from '../upstream/cluster-manager.js';
 import { flagDelayInjected, type Flagged } from './response-flags.js';
+import { LaneMemory } from '../policy/lane-memory.js';
 
 /** The route a request is on, and the cluster it picked; route and vh absent when none matched. */
 export interface RouteChoice {
@@ -129,6 +130,8 @@ export function hasFiltersBeforeRouter(hcm: HttpConnectionManagerConfig | undefi
 export class HttpFilterRunner {
   private activeFaults = 0;
   private readonly limiters: LocalRateLimiters;
+  /** Lanes by trace context (sandbox lanes): one per proxy, for its inbound and outbound HCMs. */
+  readonly lanes: LaneMemory;
 
   constructor(
     private readonly clock: Clock,
@@ -138,6 +141,7 @@ export class HttpFilterRunner {
     private readonly localCluster = '',
   ) {
     this.limiters = new LocalRateLimiters(clock, random);
+    this.lanes = new LaneMemory(clock);
   }
 
   async run(request: FilterInput): Promise<FilterOutcome> {
@@ -364,6 +368,7 @@ export class HttpFilterRunner {
           }
           break;
         }
+        case 'lanes': // acted before the route was chosen (lanes.ts)
         case 'router':
           break;
       }

@@ -49,6 +49,7 @@ import { startStreamInfo, type Reporter, type StreamInfo } from './stream-info.j
 import { StreamIdleTimer } from './stream-idle-timeout.js';
 import { NO_NORMALIZATION, normalizeRequestPath } from './path-normalization.js';
 import { tunnel, type UpgradeRequest } from './upgrade.js';
+import { applyLaneFilter, laneFilterOf } from './lanes.js';
 
 const NO_MUTATION: HeaderMutation = Object.freeze({ add: [], remove: [] });
 const NO_FILTERS: Extract<FilterOutcome, { kind: 'continue' }> = Object.freeze({
@@ -141,6 +142,12 @@ async function route(
   setBody: (b: ReplayableBody) => void,
 ): Promise<LocalReplyReason | undefined> {
   if (target.kind === 'reply') return target.reason;
+  // Sandbox lanes: the lane is settled before anything reads the headers to choose a route.
+  const lanes = laneFilterOf(target.hcm);
+  if (lanes !== undefined)
+    applyLaneFilter(ds.headers, lanes, deps.filters.lanes, (name) =>
+      deps.stats.countEnvoy(`trellis_lanes.${name}`),
+    );
   if (ds.upgrade && !(target.hcm?.upgradeTypes ?? DEFAULT_UPGRADES).has(ds.upgrade.protocol.toLowerCase()))
     return { kind: 'upgrade-refused', protocol: ds.upgrade.protocol };
   if (target.kind === 'cluster') {

@@ -18,6 +18,7 @@ import type { RetryPolicy } from '../policy/retry-policy.js';
 import type { RbacEngine } from '../policy/rbac.js';
 import type { JwtAuthnFilter } from '../policy/jwt-config.js';
 import type { StringMatcherConfig } from '../policy/string-matcher.js';
+import type { LaneFilterConfig } from '../policy/lanes.js';
 
 export type XdsShortType = 'CDS' | 'EDS' | 'LDS' | 'RDS' | 'SDS';
 
@@ -308,7 +309,9 @@ export type HttpFilterConfig =
   | { kind: 'ratelimit'; name: string; config: GlobalRateLimitConfig }
   | { kind: 'rbac'; name: string; rbac: RbacFilter }
   | { kind: 'jwt_authn'; name: string; jwt: JwtAuthnFilter }
-  | { kind: 'ext_authz'; name: string; extAuthz: ExtAuthzConfig };
+  | { kind: 'ext_authz'; name: string; extAuthz: ExtAuthzConfig }
+  /** Trellis's lane filter (sandbox lanes): acts before the route is chosen (connection-manager/lanes.ts). */
+  | { kind: 'lanes'; name: string; lanes: LaneFilterConfig };
 
 /** envoy.filters.http.ext_authz over gRPC (envoy.service.auth.v3.Authorization/Check). */
 export interface ExtAuthzConfig {

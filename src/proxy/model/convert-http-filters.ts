@@ -13,6 +13,7 @@ import { convertRateLimitFilter, type RateLimitFilterMsg } from './convert-rate-
 import { LocalRateLimiter, type LocalRateLimitConfig } from '../policy/local-rate-limit.js';
 import { convertDynamicForwardProxyFilter } from './convert-dns-cache.js';
 import { convertExtAuthz, convertHttpRbac, convertJwtAuthn } from './convert-security-filters.js';
+import { convertLaneFilter, isLaneFilter, typedStructType } from './convert-lanes.js';
 
 function compiled<T>(compile: () => T, path: string, problems: Problems): T | undefined {
   try {
@@ -83,15 +84,32 @@ export function convertHttpFilter(
       return convertJwtAuthn(name, any, `${path}.typed_config`, problems);
     case TYPE.extAuthz:
       return convertExtAuthz(name, any, `${path}.typed_config`, problems);
+    case TYPE.typedStruct: {
+      // Trellis's own filters travel as TypedStruct (protocol/trellis/); any other is unknown.
+      const inner = typedStructType(any);
+      if (!isLaneFilter(inner.typeUrl)) break;
+      const lanes = convertLaneFilter(inner.value, `${path}.typed_config.value`, problems);
+      return lanes ? { kind: 'lanes', name, lanes } : undefined;
+    }
     default:
-      if (f.is_optional !== true) {
-        problems.error(
-          path,
-          `HTTP filter ${JSON.stringify(name || any?.type_url)} (${any?.type_url ?? 'no typed_config'}) is not supported`,
-        );
-      }
-      return undefined;
+      break;
   }
+  return unsupportedFilter(f, path, problems);
+}
+
+function unsupportedFilter(
+  f: { name?: string; typed_config?: AnyLike; is_optional?: boolean },
+  path: string,
+  problems: Problems,
+): undefined {
+  if (f.is_optional === true) return undefined;
+  const any = f.typed_config;
+  const type =
+    any?.type_url === TYPE.typedStruct
+      ? `${any.type_url} of ${typedStructType(any).typeUrl || 'no type_url'}`
+      : (any?.type_url ?? 'no typed_config');
+  problems.error(path, `HTTP filter ${JSON.stringify(f.name || any?.type_url)} (${type}) is not supported`);
+  return undefined;
 }
 
 /** typed_per_filter_config -> overrides by filter name. */

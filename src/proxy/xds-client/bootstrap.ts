@@ -5,6 +5,7 @@
  * key) so the CLI can reach the proxy's admin endpoint by the proxy's name.
  */
 import type { Struct__Output, Value__Output } from '../../protocol/envoy-types.js';
+import { LANES_CAPABILITY, TRELLIS_FILTERS_METADATA } from '../../protocol/trellis/lanes-filter.js';
 
 export interface ProxyBootstrap {
   /** Istio form: `sidecar~10.0.0.1~reviews-v1-abc.default~default.svc.cluster.local`. */
@@ -51,6 +52,8 @@ export function nodeMessage(b: ProxyBootstrap, version: string): NodeMsg {
         PROXY_TYPE: str(b.mode === 'gateway' ? 'router' : 'sidecar'),
         // Istio's agent reports the proxy version here (istioctl version / proxy-status read it).
         ISTIO_VERSION: str(version),
+        // The Trellis HTTP filters this proxy runs: only proxies that list one are sent it.
+        [TRELLIS_FILTERS_METADATA]: str(LANES_CAPABILITY),
       },
     },
     locality,

@@ -9,6 +9,7 @@ import type { Service } from '../../registry/types.js';
 import type { ProxyNode } from '../proxy-node.js';
 import { BLACKHOLE_CLUSTER, isHttpPort, PASSTHROUGH_CLUSTER } from './cluster.js';
 import { isL4Server, l4FilterChains } from './gateway-passthrough.js';
+import { laneFilters, lanePlan, withLaneHeaders, type LanePlan } from './lanes.js';
 import { keepCallerHost, routesByDestination } from './keep-host.js';
 import { catchAllVirtualHost, dynamicForwardProxyFilter, outboundPolicy } from './passthrough.js';
 import { memoized, namesDigest, type TypeGenerator } from './generators.js';
@@ -124,7 +125,7 @@ function meshRdsKey(
   const excluded = excludedMatches(routes, proxy.labels);
   const limits = clientRateLimits(push, proxy, view);
   return {
-    key: `rds|${view.flavor}|${view.scope.key}|${view.rules.key}|${routes.key}|${excluded.join(',')}|rl:${limits.key}`,
+    key: `rds|${view.flavor}|${view.scope.key}|${view.rules.key}|${routes.key}|${excluded.join(',')}|rl:${limits.key}|lanes:${lanePlan(push, proxy).key}`,
     excluded,
   };
 }
@@ -133,7 +134,7 @@ function gatewayRdsKey(push: PushContext, proxy: ProxyNode, view: ProxyView) {
   const facts = gatewayFacts(push, proxy);
   const views = facts.ports.map((port) => ({ port, routes: gatewayRouteView(push, facts.servers, port) }));
   const excluded = views.flatMap((v) => excludedMatches(v.routes, proxy.labels));
-  const key = `rds|router|${view.scope.key}|${view.rules.key}|${facts.key}|${views.map((v) => v.routes.key).join(',')}|${excluded.join(',')}`;
+  const key = `rds|router|${view.scope.key}|${view.rules.key}|${facts.key}|${views.map((v) => v.routes.key).join(',')}|${excluded.join(',')}|lanes:${lanePlan(push, proxy).key}`;
   return { key, excluded, views, facts };
 }
 
@@ -145,6 +146,7 @@ export const rds: TypeGenerator<RouteConfiguration> = {
     const view = proxyView(push, proxy);
     if (proxy.type === 'router') {
       const { key, excluded, views, facts } = gatewayRdsKey(push, proxy, view);
+      const lanes = lanePlan(push, proxy);
       return memoized(push, key, names, () => {
         const out = new Map<string, RouteConfiguration>();
         for (const { port, routes } of views) {
@@ -155,7 +157,7 @@ export const rds: TypeGenerator<RouteConfiguration> = {
               redirect.some((s) => s.server.hosts.some((e) => hostsOverlap(e.slice(e.indexOf('/') + 1), h))),
             ),
           );
-          const rc = buildGatewayRouteConfig({
+          const built = buildGatewayRouteConfig({
             port,
             routesByHost: routes.byHost,
             redirectHosts,
@@ -167,6 +169,7 @@ export const rds: TypeGenerator<RouteConfiguration> = {
               excluded,
             ),
           });
+          const rc = withLaneHeaders(built, lanes, true);
           out.set(rc.name as string, rc);
         }
         return out;
@@ -181,20 +184,25 @@ export const rds: TypeGenerator<RouteConfiguration> = {
       view.flavor === 'grpc' ? undefined : catchAllVirtualHost(outboundPolicy(push, view.scope));
     // The Trellis extension: routed by the address a request was sent to, keeping its Host.
     const keep = view.flavor !== 'grpc' && routesByDestination(view.scope);
+    const lanes = lanePlan(push, proxy);
     const build = (port: number, name: string): RouteConfiguration =>
-      (keep ? keepCallerHost : (rc: RouteConfiguration) => rc)(
-        withClientRateLimits(
-          buildSidecarRouteConfig({
+      withLaneHeaders(
+        (keep ? keepCallerHost : (rc: RouteConfiguration) => rc)(
+          withClientRateLimits(
+            buildSidecarRouteConfig({
+              port,
+              name,
+              services: servicesOnPort(view, port),
+              routesByHost: routes.byHost,
+              site: site(push, view, port, ['mesh'], excluded),
+              ...(catchAll ? { catchAll } : {}),
+            }),
             port,
-            name,
-            services: servicesOnPort(view, port),
-            routesByHost: routes.byHost,
-            site: site(push, view, port, ['mesh'], excluded),
-            ...(catchAll ? { catchAll } : {}),
-          }),
-          port,
-          limits.get(port),
+            limits.get(port),
+          ),
         ),
+        lanes,
+        false,
       );
     if (view.flavor === 'grpc') {
       // Proxyless gRPC names route configurations like clusters: `outbound|PORT||HOST`.
@@ -255,6 +263,7 @@ function sidecarListeners(
   paths: PathNormalizationMode,
   security: ProxySecurity,
   peerAuthn: MergedPeerAuthentication,
+  lanes: LanePlan,
 ): Map<string, Listener> {
   const out = new Map<string, Listener>();
   const http = new Set(httpPorts(view));
@@ -262,7 +271,11 @@ function sidecarListeners(
   const blocked = registryOnly(push, view);
   for (const port of http) {
     // ALLOW_ANY: allow_any's cluster resolves the Host through the dynamic forward proxy filter.
-    const extra = rateLimitFilters(outboundPortLimits(limits, port), rls);
+    // The lane filter acts before the route is chosen wherever it sits in the chain.
+    const extra = [
+      ...laneFilters(lanes, 'OUTBOUND'),
+      ...rateLimitFilters(outboundPortLimits(limits, port), rls),
+    ];
     const l = outboundHttpListener(
       port,
       sidecarRouteName(port),
@@ -301,15 +314,16 @@ function sidecarListeners(
     const ls = limits.inbound.get(p.servicePort);
     // Rate limits and security filters, when any apply (undefined leaves the listener as before).
     const sec = security.key === '' ? {} : { security };
+    const inboundLanes = p.http ? laneFilters(lanes, 'INBOUND') : [];
     const extras =
       ls !== undefined
         ? {
-            filters: rateLimitFilters(ls, rls),
+            filters: [...inboundLanes, ...rateLimitFilters(ls, rls)],
             virtualHost: (vh: VirtualHost) => applyRateLimits(vh, ls),
             ...sec,
           }
-        : security.key !== ''
-          ? { filters: [], virtualHost: (vh: VirtualHost) => vh, security }
+        : security.key !== '' || inboundLanes.length > 0
+          ? { filters: inboundLanes, virtualHost: (vh: VirtualHost) => vh, ...sec }
           : undefined;
     const plain = inboundListener(p.listenAddress, p.listenPort, p.servicePort, p.http, extras, paths);
     // PeerAuthentication ports are the workload's own (target) ports: what the listener binds.
@@ -322,7 +336,7 @@ function sidecarListeners(
     catchAll: routesByDestination(view.scope)
       ? (keepCallerHost({ virtual_hosts: [catchAll] }).virtual_hosts?.[0] ?? catchAll)
       : catchAll,
-    filters: blocked ? [] : [dynamicForwardProxyFilter()],
+    filters: [...laneFilters(lanes, 'OUTBOUND'), ...(blocked ? [] : [dynamicForwardProxyFilter()])],
     paths,
   });
   out.set(l.name as string, l);
@@ -386,7 +400,7 @@ function ldsKey(push: PushContext, proxy: ProxyNode, view: ProxyView): string {
       facts.l4.length === 0
         ? ''
         : `|l4:${push.index.virtualServices.fingerprint}|${push.index.catalog.fingerprint}`;
-    return `lds|router|${facts.key}|sec:${sec}${l4}`;
+    return `lds|router|${facts.key}|sec:${sec}${l4}|lanes:${lanePlan(push, proxy).key}`;
   }
   const inbound = inboundPorts(push, proxy, view.scope);
   const limits = proxyRateLimits(push, proxy, view, inbound);
@@ -396,7 +410,7 @@ function ldsKey(push: PushContext, proxy: ProxyNode, view: ProxyView): string {
     proxy.type === 'grpc'
       ? `srv:${serverListenersKey(push, proxy)}`
       : proxyPeerAuthentication(push, proxy).key;
-  return `lds|${proxy.type}|${view.scope.key}|${inboundKey(inbound)}|rl:${limits.key}|sec:${sec}|pa:${mtls}`;
+  return `lds|${proxy.type}|${view.scope.key}|${inboundKey(inbound)}|rl:${limits.key}|sec:${sec}|pa:${mtls}|lanes:${lanePlan(push, proxy).key}`;
 }
 
 export const lds: TypeGenerator<Listener> = {
@@ -424,7 +438,7 @@ export const lds: TypeGenerator<Listener> = {
             port,
             facts.servers.filter((s) => s.server.port.number === port).map((s) => s.server),
             push.pathNormalization,
-            proxySecurity(push, proxy).http,
+            [...laneFilters(lanePlan(push, proxy), 'GATEWAY'), ...proxySecurity(push, proxy).http],
             l4FilterChains(push, facts.l4, port),
           );
           out.set(l.name as string, l);
@@ -452,6 +466,7 @@ export const lds: TypeGenerator<Listener> = {
         push.pathNormalization,
         proxySecurity(push, proxy),
         peerAuthn,
+        lanePlan(push, proxy),
       ),
     );
   },
