@@ -7,6 +7,12 @@
 import type { Cluster, ClusterLoadAssignment } from '../../protocol/envoy-types.js';
 import type { ProxyNode } from '../proxy-node.js';
 import {
+  annotationValue,
+  parseRetryBudget,
+  RETRY_BUDGET_ANNOTATION,
+  type RetryBudgetSetting,
+} from '../../api/trellis-annotations.js';
+import {
   BLACKHOLE_CLUSTER,
   buildBlackHoleCluster,
   buildInboundCluster,
@@ -117,6 +123,14 @@ export function subsetOf<T extends object>(
 // CDS
 // ------------------------------------------------------------------------------------------
 
+/** The DestinationRule's `trellis.io/retry-budget` (read by buildOutboundCluster). */
+function retryBudgetOf(annotations: Readonly<Record<string, string>> | undefined): {
+  retryBudget?: RetryBudgetSetting | 'off';
+} {
+  const budget = annotationValue(annotations, RETRY_BUDGET_ANNOTATION, parseRetryBudget);
+  return budget === undefined ? {} : { retryBudget: budget };
+}
+
 function outboundClusters(push: PushContext, view: ProxyView): Map<string, Cluster> {
   const out = new Map<string, Cluster>();
   for (const service of view.scope.services) {
@@ -145,6 +159,7 @@ function outboundClusters(push: PushContext, view: ProxyView): Map<string, Clust
           flavor: view.flavor,
           dnsAssignment,
           mtls: upstreamMtlsFacts(push, service),
+          ...retryBudgetOf(view.rules.rules.get(service.hostname)?.metadata.annotations),
         });
         out.set(name, c);
       }

@@ -72,6 +72,18 @@ export const DEFAULT_RETRY_ATTEMPTS = 2;
  * replaces both.
  */
 export const DEFAULT_RETRIABLE_STATUS_CODES: readonly number[] = [503];
+/**
+ * Trellis's default for gRPC destinations (a GRPC service port, or a proxyless gRPC client),
+ * replacing Istio's: only failures where the request never reached the application are retried
+ * (a connection that could not be made, a stream the server refused before processing it).
+ * Istio's `unavailable` and `cancelled` retry what an overloaded or failing server answers (an
+ * UNAVAILABLE is what a gRPC server sheds load with, and a sidecar that cannot reach its app
+ * answers UNAVAILABLE too), so each failing call becomes three and an outage feeds itself; a
+ * retried CANCELLED repeats a call its own caller gave up on. Those are the application's to
+ * retry, with its own budget (gRPC's retry policy in its service config). 503 is left out for the
+ * same reason. The cluster's retry budget (retry-budget.ts) caps whatever a user's retryOn adds.
+ */
+export const DEFAULT_GRPC_RETRY_ON = 'connect-failure,refused-stream';
 
 const PREVIOUS_HOSTS = 'envoy.retry_host_predicates.previous_hosts';
 // PreviousHostsPredicate is an empty message: its Any carries no bytes.
@@ -112,7 +124,7 @@ export function defaultRoute(host: string, port: number, site: RouteSite): Route
   const action: RouteAction = {
     cluster: outboundCluster(host, port),
     timeout: durationMs(0),
-    retry_policy: retryPolicy(undefined, site.flavor, hash.length > 0),
+    retry_policy: retryPolicy(undefined, site.flavor, hash.length > 0, isGrpcDestination(host, port, site)),
   };
   if (hash.length > 0) action.hash_policy = hash;
   return { name: 'default', match: { prefix: '/' }, route: action };
@@ -224,7 +236,8 @@ function routeAction(
   ) {
     action.hash_policy = first;
   }
-  const retry = retryPolicy(route.retries, site.flavor, action.hash_policy !== undefined);
+  const grpc = resolved.length > 0 && resolved.every((r) => isGrpcDestination(r.host, r.port, site));
+  const retry = retryPolicy(route.retries, site.flavor, action.hash_policy !== undefined, grpc);
   if (retry !== undefined) action.retry_policy = retry;
   // A lone destination's header operations apply to the route as a whole.
   return { action, headers: lone?.d.headers };
@@ -239,6 +252,7 @@ export function retryPolicy(
   retries: HTTPRetry | undefined,
   flavor: Flavor,
   consistentHash = false,
+  grpc = false,
 ): RetryPolicy | undefined {
   if (retries?.attempts === 0) return undefined;
   const attempts = retries?.attempts ?? DEFAULT_RETRY_ATTEMPTS;
@@ -246,8 +260,9 @@ export function retryPolicy(
   const conditions: string[] = [];
   // As Istio: an empty retryOn is the same as none.
   const retryOn = retries?.retryOn ? retries.retryOn : undefined;
-  const codes: number[] = retryOn === undefined ? [...DEFAULT_RETRIABLE_STATUS_CODES] : [];
-  for (const c of (retryOn ?? DEFAULT_RETRY_ON)
+  const grpcDefault = retryOn === undefined && (grpc || flavor === 'grpc');
+  const codes: number[] = retryOn === undefined && !grpcDefault ? [...DEFAULT_RETRIABLE_STATUS_CODES] : [];
+  for (const c of (retryOn ?? (grpcDefault ? DEFAULT_GRPC_RETRY_ON : DEFAULT_RETRY_ON))
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean)) {
@@ -272,6 +287,12 @@ export function retryPolicy(
     out.host_selection_retry_max_attempts = 5;
   }
   return out;
+}
+
+/** Whether a destination's port is declared gRPC (or the caller is a proxyless gRPC client). */
+function isGrpcDestination(host: string, port: number, site: RouteSite): boolean {
+  if (site.flavor === 'grpc') return true;
+  return site.servicePorts(host)?.find((p) => p.number === port)?.protocol === 'GRPC';
 }
 
 function percentOf(p: Percent | undefined, legacy: number | undefined): number {
