@@ -4,6 +4,7 @@
  * new `ProxyConfigSnapshot`, and a request keeps the snapshot it started with, so an update can
  * never change the rules under a request that is already running.
  */
+import type { StickyCanary } from '../policy/sticky-canary.js';
 import type { AnyMessage } from '../../protocol/protos.js';
 import type { CircuitBreakerSettings } from '../policy/circuit-breaker.js';
 import type { compileCorsPolicy } from '../policy/cors.js';
@@ -102,6 +103,8 @@ export interface ForwardAction {
   rateLimits?: readonly DescriptorBuilder[];
   /** hash_policy for RING_HASH / MAGLEV clusters (policy/lb-hash-policy). */
   hash?: (input: HashInput) => HashResult;
+  /** Route metadata `trellis.sticky_canary`: weighted clusters picked by this key (policy/sticky-canary). */
+  sticky?: StickyCanary;
 }
 
 export interface RedirectAction {

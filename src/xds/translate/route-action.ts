@@ -42,6 +42,7 @@ import {
 import type { MergedRoute } from './http-routes.js';
 import { outboundCluster } from './names.js';
 import { matchApplies, routeMatch, stringMatcher, type MatchSite } from './route-match.js';
+import { applyStickyCanary } from './sticky-canary.js';
 
 export interface RouteSite extends MatchSite {
   flavor: Flavor;
@@ -112,6 +113,7 @@ export function buildRoutes(merged: MergedRoute, site: RouteSite): Route[] {
       : merged.matches.filter((m) => matchApplies(m.match, m.id, namespace, site)).map((m) => m.match);
   if (matches.length === 0) return [];
   const body = routeBody(route, namespace, site);
+  applyStickyCanary(body, merged.annotations, site.flavor);
   return matches.map((m) => {
     const name = m?.name ?? route.name;
     return { ...(name !== undefined ? { name } : {}), match: routeMatch(m), ...body };
