@@ -369,7 +369,7 @@ async function send(
       idle: spec.idle,
       finishHeaders,
       connect: (ep) =>
-        deps.clusters.pools.transports.open(ep.host, ep.port, upstreamTlsFor(cluster.config, ep)),
+        deps.clusters.pools.transports.open(ep.host, ep.port, upstreamTlsFor(cluster.configFor(ep), ep)),
     };
     if (spec.originalDestination) upgrade.originalDestination = spec.originalDestination;
     return tunnel(upgrade, ds, info);

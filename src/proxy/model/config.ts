@@ -198,7 +198,8 @@ export type ClusterType =
   | 'LOGICAL_DNS'
   | 'ORIGINAL_DST'
   /** envoy.clusters.dynamic_forward_proxy: the request's Host, resolved through `dnsCache`. */
-  | 'DYNAMIC_FORWARD_PROXY';
+  | 'DYNAMIC_FORWARD_PROXY'
+  | 'AGGREGATE';
 
 /**
  * Envoy's DnsCacheConfig (dynamic forward proxy), shared by name between the cluster and the
@@ -243,6 +244,8 @@ export interface ClusterConfig {
   transportSocketMatches?: readonly TransportSocketMatch[];
   /** DYNAMIC_FORWARD_PROXY clusters: the DNS cache their hosts come from. */
   dnsCache?: DnsCacheSettings;
+  /** AGGREGATE clusters: the member clusters, in order of preference. */
+  aggregateClusters?: readonly string[];
 }
 
 export interface TransportSocketMatch {

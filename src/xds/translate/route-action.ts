@@ -43,6 +43,7 @@ import type { MergedRoute } from './http-routes.js';
 import { outboundCluster } from './names.js';
 import { matchApplies, routeMatch, stringMatcher, type MatchSite } from './route-match.js';
 import { applyStickyCanary } from './sticky-canary.js';
+import { destinationSubset, routeFallback } from './fallback.js';
 
 export interface RouteSite extends MatchSite {
   flavor: Flavor;
@@ -112,7 +113,7 @@ export function buildRoutes(merged: MergedRoute, site: RouteSite): Route[] {
       ? [undefined]
       : merged.matches.filter((m) => matchApplies(m.match, m.id, namespace, site)).map((m) => m.match);
   if (matches.length === 0) return [];
-  const body = routeBody(route, namespace, site);
+  const body = routeBody(route, namespace, site, routeFallback(merged.annotations));
   applyStickyCanary(body, merged.annotations, site.flavor);
   return matches.map((m) => {
     const name = m?.name ?? route.name;
@@ -132,7 +133,7 @@ export function defaultRoute(host: string, port: number, site: RouteSite): Route
   return { name: 'default', match: { prefix: '/' }, route: action };
 }
 
-function routeBody(route: HTTPRoute, namespace: string, site: RouteSite): Route {
+function routeBody(route: HTTPRoute, namespace: string, site: RouteSite, fallback?: string): Route {
   const out: Route = {};
   let destHeaders: Headers | undefined;
   if (route.redirect !== undefined) {
@@ -156,7 +157,7 @@ function routeBody(route: HTTPRoute, namespace: string, site: RouteSite): Route 
           : { inline_bytes: Buffer.from(d.body.bytes, 'base64') };
     out.direct_response = direct;
   } else {
-    const { action, headers } = routeAction(route, namespace, site);
+    const { action, headers } = routeAction(route, namespace, site, fallback);
     out.route = action;
     destHeaders = headers;
   }
@@ -177,6 +178,7 @@ function destinationCluster(
   dest: Destination,
   namespace: string,
   site: RouteSite,
+  fallback?: string,
 ): { cluster: string; host: string; port: number } {
   const host = fqdn(dest.host, namespace, site.domainSuffix);
   let port = dest.port?.number;
@@ -184,19 +186,21 @@ function destinationCluster(
     const ports = site.servicePorts(host);
     port = ports !== undefined && ports.length === 1 ? (ports[0] as ServicePort).number : site.port;
   }
-  return { cluster: outboundCluster(host, port, dest.subset ?? ''), host, port };
+  // trellis.io/fallback-subset: another subset goes through its aggregate (fallback.ts).
+  return { cluster: outboundCluster(host, port, destinationSubset(dest.subset, fallback)), host, port };
 }
 
 function routeAction(
   route: HTTPRoute,
   namespace: string,
   site: RouteSite,
+  fallback?: string,
 ): { action: RouteAction; headers: Headers | undefined } {
   const action: RouteAction = {};
   const all = route.route ?? [];
   // Istio leaves zero-weight destinations out of the split.
   const dests = all.length === 1 ? all : all.filter((d) => (d.weight ?? 0) > 0);
-  const resolved = dests.map((d) => ({ d, ...destinationCluster(d.destination, namespace, site) }));
+  const resolved = dests.map((d) => ({ d, ...destinationCluster(d.destination, namespace, site, fallback) }));
   const lone = resolved.length === 1 ? resolved[0] : undefined;
   if (lone !== undefined) {
     action.cluster = lone.cluster;
