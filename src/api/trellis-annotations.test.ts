@@ -114,5 +114,5 @@ test('an annotation on a kind that does not read it is a warning, not a rejectio
   assert.match(onRule[0]!.message, /read on a VirtualService/);
   const onVs = problemsOf('VirtualService', { 'trellis.io/retry-budget': 'off' });
   assert.equal(onVs[0]?.severity, 'warning');
-  assert.match(onVs[0]!.message, /read on a DestinationRule/);
+  assert.match(onVs[0].message, /read on a DestinationRule/);
 });

@@ -10,7 +10,7 @@ function convert(route: Route__Output) {
   const msg: RouteConfiguration__Output = {
     name: 'rc',
     virtual_hosts: [{ name: 'vh', domains: ['*'], routes: [route] }],
-  } as RouteConfiguration__Output;
+  };
   const table = convertRouteConfiguration(msg, 'rc', problems);
   return {
     problems: problems.items,

@@ -63,15 +63,15 @@ const split: HTTPRoute[] = [
 test('trellis.io/fallback-subset: other subsets route to an aggregate of their cluster then the fallback', () => {
   const { clusters, routes } = generated({ 'trellis.io/fallback-subset': 'stable' }, split);
   // The lane route and the weighted canary both go through the aggregate; stable stays direct.
-  assert.equal((routes[0]!.route as Loose).cluster, AGG);
+  assert.equal(routes[0]!.route.cluster, AGG);
   assert.deepEqual(
-    (((routes[1]!.route as Loose).weighted_clusters as Loose).clusters as Loose[]).map((c) => c.name),
+    (routes[1]!.route.weighted_clusters.clusters as Loose[]).map((c): unknown => c.name),
     [`outbound|9080|stable|${HOST}`, AGG],
   );
   const agg = clusters.get(AGG) as Loose;
   assert.ok(agg, `an aggregate among ${[...clusters.keys()].join(', ')}`);
   assert.equal(agg.lb_policy, 'CLUSTER_PROVIDED');
-  const type = agg.cluster_type as Loose;
+  const type = agg.cluster_type;
   assert.equal(type.name, 'envoy.clusters.aggregate');
   assert.deepEqual(unpackAny<Loose>(type.typed_config as never).clusters, [
     `outbound|9080|canary|${HOST}`,
@@ -86,12 +86,12 @@ test('trellis.io/fallback-subset: other subsets route to an aggregate of their c
 
 test('no annotation: no aggregates and routes name the subsets directly', () => {
   const { clusters, routes } = generated(undefined, split);
-  assert.equal((routes[0]!.route as Loose).cluster, `outbound|9080|canary|${HOST}`);
+  assert.equal(routes[0]!.route.cluster, `outbound|9080|canary|${HOST}`);
   assert.ok(![...clusters.keys()].some((n) => n.includes('~fallback~')));
 });
 
 test('proxyless gRPC gets the aggregate too, and grpc-js-xds accepts it (gRFC A37)', () => {
   const { clusters, routes } = generated({ 'trellis.io/fallback-subset': 'stable' }, split, 'grpc');
   assert.ok(clusters.has(AGG));
-  assert.equal((routes[0]!.route as Loose).cluster, AGG);
+  assert.equal(routes[0]!.route.cluster, AGG);
 });

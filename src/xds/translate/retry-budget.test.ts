@@ -33,10 +33,11 @@ function generated(
 }
 
 function budgetOf(rule: DestinationRuleSpec | undefined, annotations?: Record<string, string>, subset = '') {
-  const c = generated(rule, annotations).clusters.get(`outbound|9080|${subset}|${HOST}`) as Loose | undefined;
+  const c = generated(rule, annotations).clusters.get(`outbound|9080|${subset}|${HOST}`) as
+    Record<string, Loose> | undefined;
   assert.ok(c, `cluster for subset ${JSON.stringify(subset)}`);
-  const t = ((c.circuit_breakers as Loose).thresholds as Loose[])[0]!;
-  return { budget: t.retry_budget, maxRetries: (t.max_retries as Loose).value };
+  const t = (c.circuit_breakers.thresholds as Loose[])[0]!;
+  return { budget: t.retry_budget, maxRetries: t.max_retries.value };
 }
 
 const rule: DestinationRuleSpec = { host: HOST, subsets: [{ name: 'v1', labels: { version: 'v1' } }] };
@@ -90,9 +91,8 @@ test('retry budget per cluster: the default, the annotation, off, and Istio maxR
 test('a changed retry budget annotation changes the clusters a proxy is sent', () => {
   const before = generated(rule, { 'trellis.io/retry-budget': '{"budgetPercent": 10}' }).clusters;
   const after = generated(rule, { 'trellis.io/retry-budget': '{"budgetPercent": 40}' }).clusters;
-  const pct = (m: ReadonlyMap<string, object>) =>
-    (((m.get(`outbound|9080||${HOST}`) as Loose).circuit_breakers as Loose).thresholds as Loose[])[0]!
-      .retry_budget;
+  const pct = (m: ReadonlyMap<string, object>): unknown =>
+    ((m.get(`outbound|9080||${HOST}`) as Loose).circuit_breakers.thresholds as Loose[])[0]!.retry_budget;
   assert.deepEqual(pct(before), budget(10, 3));
   assert.deepEqual(pct(after), budget(40, 3));
 });
@@ -126,13 +126,13 @@ function defaultRetryOn(
     : [];
   const push = buildPushContext(config(resources), registry([service(HOST, ports)]));
   const routes = generate(push, proxy({ type, ipAddresses: ['10.9.9.9'] }), TYPE.route);
-  const all = [...routes.values()].flatMap((rc) =>
-    ((rc as Loose).virtual_hosts as Loose[]).filter(
+  const all = [...routes.values()].flatMap((rc): Record<string, Loose>[] =>
+    ((rc as Loose).virtual_hosts as Record<string, Loose>[]).filter(
       (v) => String(v.name).startsWith(HOST) || (v.domains as string[]).includes(HOST),
     ),
   );
   assert.ok(all.length > 0, 'a virtual host for the service');
-  const policy = ((all[0]!.routes as Loose[])[0]!.route as Loose).retry_policy as Loose;
+  const policy = (all[0]!.routes as Loose[])[0]!.route.retry_policy;
   return { on: policy.retry_on, codes: policy.retriable_status_codes };
 }
 
@@ -159,5 +159,5 @@ test('a user retryOn on a gRPC route is kept as written', () => {
     '9080',
   ) as Loose;
   const vh = (rc.virtual_hosts as Loose[]).find((v) => v.name === `${HOST}:9080`)!;
-  assert.equal((((vh.routes as Loose[])[0]!.route as Loose).retry_policy as Loose).retry_on, 'unavailable');
+  assert.equal((vh.routes as Loose[])[0]!.route.retry_policy.retry_on, 'unavailable');
 });

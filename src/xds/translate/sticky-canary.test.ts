@@ -34,7 +34,7 @@ function routes(annotations: Record<string, string> | undefined, type: 'sidecar'
   const vh = (rc.virtual_hosts as Loose[]).find((v) =>
     (v.domains as string[]).some((d) => d.startsWith(HOST)),
   )!;
-  return vh.routes as Loose[];
+  return vh.routes as Record<string, Loose>[];
 }
 
 test('trellis.io/sticky-canary marks every weighted route of the VirtualService, and only those', () => {
