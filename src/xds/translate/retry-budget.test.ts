@@ -9,7 +9,18 @@ import type { DestinationRuleSpec } from '../../api/networking/types.js';
 import type { Resource } from '../../api/resource.js';
 import { TYPE } from '../../protocol/protos.js';
 import { buildPushContext, generate } from './index.js';
-import { checkEncodes, config, grpc, http, proxy, registry, res, service, type Loose } from './testkit.js';
+import {
+  checkEncodes,
+  config,
+  grpc,
+  grpcClientErrors,
+  http,
+  proxy,
+  registry,
+  res,
+  service,
+  type Loose,
+} from './testkit.js';
 import { DEFAULT_GRPC_RETRY_ON, DEFAULT_RETRY_ON } from './route-action.js';
 
 const HOST = 'reviews.default.svc.cluster.local';
@@ -126,6 +137,7 @@ function defaultRetryOn(
     : [];
   const push = buildPushContext(config(resources), registry([service(HOST, ports)]));
   const routes = generate(push, proxy({ type, ipAddresses: ['10.9.9.9'] }), TYPE.route);
+  if (type === 'grpc') assert.deepEqual(grpcClientErrors(TYPE.route, routes), []);
   const all = [...routes.values()].flatMap((rc): Record<string, Loose>[] =>
     ((rc as Loose).virtual_hosts as Record<string, Loose>[]).filter(
       (v) => String(v.name).startsWith(HOST) || (v.domains as string[]).includes(HOST),
@@ -141,6 +153,11 @@ test('gRPC destinations retry only what never reached the app by default; HTTP k
     assert.deepEqual(defaultRetryOn([grpc(9080)], withVs), { on: DEFAULT_GRPC_RETRY_ON, codes: undefined });
     assert.deepEqual(defaultRetryOn([http(9080)], withVs), { on: DEFAULT_RETRY_ON, codes: [503] });
   }
+  // Proxyless gRPC clients get it too, and accept it.
+  assert.deepEqual(defaultRetryOn([grpc(9080)], true, 'grpc'), {
+    on: DEFAULT_GRPC_RETRY_ON,
+    codes: undefined,
+  });
   assert.equal(DEFAULT_GRPC_RETRY_ON, 'connect-failure,refused-stream');
   assert.doesNotMatch(DEFAULT_GRPC_RETRY_ON, /unavailable|cancelled|5xx|retriable-status-codes/);
 });
