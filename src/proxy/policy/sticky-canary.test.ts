@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { seededRandom } from '../../core/random.js';
-import { compileStickyCanary, pickTarget, stickyKey } from './sticky-canary.js';
+import { compileStickyCanary, pickTarget, STICKY_CANARY_METADATA, stickyKey } from './sticky-canary.js';
+
+test('the route metadata key is the one translation writes (xds/translate/sticky-canary.ts)', () => {
+  assert.equal(STICKY_CANARY_METADATA, 'trellis.sticky_canary');
+});
 
 test('compileStickyCanary: one of header or cookie, a token name', () => {
   assert.deepEqual(compileStickyCanary({ header: 'X-User' }, 'p'), { header: 'x-user' });
@@ -13,6 +17,8 @@ test('compileStickyCanary: one of header or cookie, a token name', () => {
     [{ header: '' }, 'p.header', /expected a header name/],
     [{ header: ':authority' }, 'p.header', /expected a header name/],
     [{ cookie: 3 }, 'p.cookie', /expected a cookie name/],
+    [{ cookie: 'user;x' }, 'p.cookie', /expected a cookie name/],
+    [{ header: 'x-user:' }, 'p.header', /expected a header name/],
   ];
   for (const [json, path, message] of bad) {
     assert.throws(

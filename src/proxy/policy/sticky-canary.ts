@@ -49,7 +49,7 @@ export function stickyKey(sticky: StickyCanary, headers: RequestHeaders): string
     const raw = headers[sticky.header];
     value = Array.isArray(raw) ? raw[0] : raw;
   } else value = cookieValue(headers, sticky.cookie);
-  return value === undefined || value === '' ? undefined : value;
+  return value === '' ? undefined : value;
 }
 
 /** A route's weighted cluster for a request: by its sticky key when the route has one and the request carries it. */
@@ -60,7 +60,7 @@ export function pickTarget<T extends Weighted & { cluster: string }>(
   headers: RequestHeaders,
   random: Random,
 ): T | undefined {
-  if (sticky !== undefined && targets.length > 1) {
+  if (sticky !== undefined) {
     const key = stickyKey(sticky, headers);
     if (key !== undefined)
       return pickWeightedByKey(targets, key, clusterOf) ?? pickWeighted(targets, total, random);
