@@ -6,10 +6,10 @@ import type { HostHealth, LocalityHosts, PriorityHost } from './locality.js';
 
 let seq = 0;
 /** One priority level of `total` hosts, the first `healthy` of them healthy. */
-function level(healthy: number, total: number): LocalityHosts<PriorityHost>[] {
+function level(healthy: number, total: number, degraded = 0): LocalityHosts<PriorityHost>[] {
   const hosts: PriorityHost[] = [];
   for (let i = 0; i < total; i++) {
-    const health: HostHealth = i < healthy ? 'healthy' : 'unhealthy';
+    const health: HostHealth = i < healthy ? 'healthy' : i < healthy + degraded ? 'degraded' : 'unhealthy';
     hosts.push({ address: `10.1.${seq}.${i}:80`, weight: 1, health });
   }
   seq++;
@@ -55,6 +55,11 @@ test("aggregate load over [canary, stable] follows Envoy's priority load (overpr
     const p = new AggregatePriority([canary, [level(s[0], s[1])]]);
     assert.deepEqual(p.load, load, JSON.stringify([c, s]));
   }
+});
+
+test('degraded hosts carry load only when no member has enough healthy ones (Envoy)', () => {
+  assert.deepEqual(new AggregatePriority([[level(0, 2, 2)], [level(0, 2)]]).load, [100, 0]);
+  assert.deepEqual(new AggregatePriority([[level(0, 2, 2)], [level(2, 2)]]).load, [0, 100]);
 });
 
 test('choose returns the member index; several levels per member map back to their member', () => {
