@@ -56,7 +56,7 @@ export function pickWeightedByKey<T extends Weighted>(
   let best: T | undefined;
   let bestScore = Infinity;
   for (const item of items) {
-    if (!(item.weight > 0)) continue;
+    // Weight 0 scores +Infinity (the draw is strictly positive), so it is never picked.
     const score = -Math.log(unitInterval(xxHash64(id(item), keyHash))) / item.weight;
     if (score < bestScore) {
       best = item;
