@@ -1,12 +1,28 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseAndValidate } from './parse.js';
-import { parseFallbackSubset, parseRetryBudget, parseStickyCanary } from './trellis-annotations.js';
+import {
+  annotationValue,
+  parseFallbackSubset,
+  parseRetryBudget,
+  parseStickyCanary,
+} from './trellis-annotations.js';
+
+test('annotationValue: the parsed value, undefined when absent or bad', () => {
+  const key = 'trellis.io/fallback-subset';
+  assert.equal(annotationValue({ [key]: 'v1' }, key, parseFallbackSubset), 'v1');
+  assert.equal(annotationValue({ [key]: 'V1!' }, key, parseFallbackSubset), undefined);
+  assert.equal(annotationValue({}, key, parseFallbackSubset), undefined);
+  assert.equal(annotationValue(undefined, key, parseFallbackSubset), undefined);
+});
 
 test('sticky canary annotation values', () => {
   const rows: [string, unknown][] = [
     ['header:x-user-id', { header: 'x-user-id' }],
     ['header:X-User-Id', { header: 'x-user-id' }],
+    ['header: x-user ', { header: 'x-user' }],
+    ['xheader:user', /expected header:<name> or cookie:<name>/],
+    ['header:a\nb', /expected header:<name> or cookie:<name>/],
     [' cookie:session ', { cookie: 'session' }],
     ['cookie:Session', { cookie: 'Session' }],
     ['header:', /name is empty/],
@@ -55,6 +71,8 @@ test('retry budget annotation values', () => {
     ['{"budgetPercent": "20"}', /budgetPercent must be/],
     ['{"minRetryConcurrency": 1.5}', /minRetryConcurrency must be a whole number/],
     ['{"minRetryConcurrency": -3}', /minRetryConcurrency must be a whole number/],
+    ['{"minRetryConcurrency": 4294967295}', { budgetPercent: 20, minRetryConcurrency: 4294967295 }],
+    ['{"minRetryConcurrency": 4294967296}', /minRetryConcurrency must be a whole number/],
   ];
   for (const [text, want] of rows) {
     const got = parseRetryBudget(text);

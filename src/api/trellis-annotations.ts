@@ -91,7 +91,7 @@ export function parseRetryBudget(text: string): Parsed<RetryBudgetSetting | 'off
   if (typeof min !== 'number' || !Number.isInteger(min) || min < 0 || min > 4_294_967_295)
     return {
       ok: false,
-      message: `minRetryConcurrency must be a whole number of at least 0, got ${JSON.stringify(min)}`,
+      message: `minRetryConcurrency must be a whole number from 0 to 4294967295, got ${JSON.stringify(min)}`,
     };
   return { ok: true, value: { budgetPercent: percent, minRetryConcurrency: min } };
 }
