@@ -39,6 +39,7 @@ export const ROOTS = [
   'envoy.extensions.filters.http.fault.v3.HTTPFault',
   'envoy.extensions.filters.http.dynamic_forward_proxy.v3.FilterConfig',
   'envoy.extensions.clusters.dynamic_forward_proxy.v3.ClusterConfig',
+  'envoy.extensions.clusters.aggregate.v3.ClusterConfig',
   'envoy.extensions.filters.http.cors.v3.Cors',
   'envoy.extensions.filters.http.cors.v3.CorsPolicy',
   'envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit',

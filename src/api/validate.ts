@@ -7,6 +7,7 @@ import { describeValue, fieldPath, isAbsent, isObject, SpecCheck } from './field
 import { findKind, lookupKind } from './kinds.js';
 import { dns1123LabelError, dns1123SubdomainError, labelKeyError, labelValueError } from './names.js';
 import type { ObjectMeta, Resource } from './resource.js';
+import { checkTrellisAnnotations } from './trellis-annotations.js';
 
 export const DEFAULT_NAMESPACE = 'default';
 
@@ -52,6 +53,7 @@ export function readResource(value: unknown, problems: Problems): EnvelopeResult
   if (found !== undefined && !found.ok) c.error(found.path, found.message);
 
   const meta = readMetadata(c, doc.metadata);
+  if (meta !== undefined) checkTrellisAnnotations(kind ?? '', meta.annotations, problems);
   if (apiVersion === undefined || kind === undefined || meta === undefined) return { skipped: false };
   if (found === undefined || !found.ok) return { skipped: false };
   if (topLevel !== undefined) {

@@ -155,6 +155,10 @@ export type {
   ClusterConfig__Output as DynamicForwardProxyCluster__Output,
 } from './generated/envoy/extensions/clusters/dynamic_forward_proxy/v3/ClusterConfig.js';
 export type {
+  ClusterConfig as AggregateCluster,
+  ClusterConfig__Output as AggregateCluster__Output,
+} from './generated/envoy/extensions/clusters/aggregate/v3/ClusterConfig.js';
+export type {
   DnsCacheConfig,
   DnsCacheConfig__Output,
 } from './generated/envoy/extensions/common/dynamic_forward_proxy/v3/DnsCacheConfig.js';
@@ -214,6 +218,7 @@ import type { HTTPFault } from './generated/envoy/extensions/filters/http/fault/
 import type { Cors } from './generated/envoy/extensions/filters/http/cors/v3/Cors.js';
 import type { FilterConfig as DfpFilterMsg } from './generated/envoy/extensions/filters/http/dynamic_forward_proxy/v3/FilterConfig.js';
 import type { ClusterConfig as DfpClusterMsg } from './generated/envoy/extensions/clusters/dynamic_forward_proxy/v3/ClusterConfig.js';
+import type { ClusterConfig as AggregateClusterMsg } from './generated/envoy/extensions/clusters/aggregate/v3/ClusterConfig.js';
 import type { CorsPolicy } from './generated/envoy/extensions/filters/http/cors/v3/CorsPolicy.js';
 import type { LocalRateLimit } from './generated/envoy/extensions/filters/http/local_ratelimit/v3/LocalRateLimit.js';
 import type { RateLimit as RateLimitFilter } from './generated/envoy/extensions/filters/http/ratelimit/v3/RateLimit.js';
@@ -300,6 +305,7 @@ export interface PackedMessages {
   [TYPE.cors]: Cors;
   [TYPE.dynamicForwardProxy]: DfpFilterMsg;
   [TYPE.dynamicForwardProxyCluster]: DfpClusterMsg;
+  [TYPE.aggregateCluster]: AggregateClusterMsg;
   [TYPE.corsPolicy]: CorsPolicy;
   [TYPE.localRateLimit]: LocalRateLimit;
   [TYPE.rateLimit]: RateLimitFilter;

@@ -4,6 +4,11 @@
  * once. When a backend restarts, every in-flight request fails once and is retried; a limit of 3
  * concurrent retries turned all but three of those into client-facing 503s. (The backend here
  * answers 503 and the route retries on 5xx; a refused connection is retried the same way.)
+ *
+ * Issue #13 puts a retry budget on every outbound cluster by default (20% of active requests, at
+ * least 3: test/integration/sticky/retry-budget.test.ts), which by design caps a burst like this
+ * one at 3 concurrent retries; the DestinationRule here turns the budget off
+ * (`trellis.io/retry-budget: off`) to keep checking Istio's max_retries limits.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,7 +20,7 @@ import { startSidecar, viaSidecar } from './helpers/sidecar.js';
 const HOST = 'reviews.default.svc.cluster.local';
 const CONCURRENT = 12;
 
-test(`${CONCURRENT} concurrent retries through a cluster no DestinationRule limits are not overflowed`, async (t) => {
+test(`${CONCURRENT} concurrent retries through a cluster with Istio's limits and no retry budget are not overflowed`, async (t) => {
   // First attempt of each request: 503 (a backend going away). Retries are held until all
   // CONCURRENT of them are in flight at once (or a deadline passes), then answered 200.
   const attempts = new Map<string, number>();
@@ -58,6 +63,15 @@ spec:
   resolution: STATIC
   ports: [{ number: 9080, name: http, protocol: HTTP }]
   endpoints: [{ address: 127.0.0.1, ports: { http: ${backend.port} } }]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata:
+  name: reviews
+  namespace: default
+  annotations: { trellis.io/retry-budget: "off" }
+spec:
+  host: ${HOST}
 ---
 apiVersion: networking.istio.io/v1
 kind: VirtualService

@@ -44,7 +44,7 @@ import { grpcStatusForHttp, localReply, responseCodeDetails, type LocalReplyReas
 import { flagDownstreamDisconnect, flagLocalReply } from './response-flags.js';
 import { ReplayableBody } from './request-body.js';
 import { matchRoute, rewritePath, selectVirtualHost } from './route-table.js';
-import { pickWeighted } from '../policy/weighted.js';
+import { pickTarget } from '../policy/sticky-canary.js';
 import { startStreamInfo, type Reporter, type StreamInfo } from './stream-info.js';
 import { StreamIdleTimer } from './stream-idle-timeout.js';
 import { NO_NORMALIZATION, normalizeRequestPath } from './path-normalization.js';
@@ -275,7 +275,9 @@ function chooseRoute(
   if (route !== undefined && route === previous?.route) return previous;
   const action = route?.action;
   const picked =
-    action?.kind === 'forward' ? pickWeighted(action.targets, action.totalWeight, deps.random) : undefined;
+    action?.kind === 'forward'
+      ? pickTarget(action.targets, action.totalWeight, action.sticky, headers, deps.random)
+      : undefined;
   return { route, vh, cluster: picked?.cluster ?? '', picked };
 }
 
@@ -374,7 +376,7 @@ async function send(
       idle: spec.idle,
       finishHeaders,
       connect: (ep) =>
-        deps.clusters.pools.transports.open(ep.host, ep.port, upstreamTlsFor(cluster.config, ep)),
+        deps.clusters.pools.transports.open(ep.host, ep.port, upstreamTlsFor(cluster.configFor(ep), ep)),
     };
     if (spec.originalDestination) upgrade.originalDestination = spec.originalDestination;
     return tunnel(upgrade, ds, info);

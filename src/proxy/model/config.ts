@@ -4,6 +4,7 @@
  * new `ProxyConfigSnapshot`, and a request keeps the snapshot it started with, so an update can
  * never change the rules under a request that is already running.
  */
+import type { StickyCanary } from '../policy/sticky-canary.js';
 import type { AnyMessage } from '../../protocol/protos.js';
 import type { CircuitBreakerSettings } from '../policy/circuit-breaker.js';
 import type { compileCorsPolicy } from '../policy/cors.js';
@@ -103,6 +104,8 @@ export interface ForwardAction {
   rateLimits?: readonly DescriptorBuilder[];
   /** hash_policy for RING_HASH / MAGLEV clusters (policy/lb-hash-policy). */
   hash?: (input: HashInput) => HashResult;
+  /** Route metadata `trellis.sticky_canary`: weighted clusters picked by this key (policy/sticky-canary). */
+  sticky?: StickyCanary;
 }
 
 export interface RedirectAction {
@@ -196,7 +199,8 @@ export type ClusterType =
   | 'LOGICAL_DNS'
   | 'ORIGINAL_DST'
   /** envoy.clusters.dynamic_forward_proxy: the request's Host, resolved through `dnsCache`. */
-  | 'DYNAMIC_FORWARD_PROXY';
+  | 'DYNAMIC_FORWARD_PROXY'
+  | 'AGGREGATE';
 
 /**
  * Envoy's DnsCacheConfig (dynamic forward proxy), shared by name between the cluster and the
@@ -241,6 +245,8 @@ export interface ClusterConfig {
   transportSocketMatches?: readonly TransportSocketMatch[];
   /** DYNAMIC_FORWARD_PROXY clusters: the DNS cache their hosts come from. */
   dnsCache?: DnsCacheSettings;
+  /** AGGREGATE clusters: the member clusters, in order of preference. */
+  aggregateClusters?: readonly string[];
 }
 
 export interface TransportSocketMatch {

@@ -20,6 +20,7 @@ import { convertUpstreamTransport, NO_WORKLOAD_CERTIFICATES, type TlsConvertOpti
 import { checkFields, durationMs, fieldSet, structToJson } from './convert-common.js';
 import { u32 } from './convert-common.js';
 import { convertDynamicForwardProxyCluster } from './convert-dns-cache.js';
+import { AGGREGATE_CLUSTER, convertAggregateCluster } from './convert-aggregate.js';
 import type {
   Cluster__Output,
   ClusterLoadAssignment__Output,
@@ -69,17 +70,28 @@ export function convertCluster(
   const name = msg.name ?? '';
   if (name === '') problems.error(`${path}.name`, 'must be non-empty');
   checkFields(msg, path, CLUSTER_FIELDS, problems);
-  // cluster_type (an extension) replaces `type`: the dynamic forward proxy is the one we run.
+  // cluster_type (an extension) replaces `type`: the dynamic forward proxy and the aggregate
+  // cluster are the ones we run.
+  const isAggregate = msg.cluster_type?.name === AGGREGATE_CLUSTER;
+  const aggregate =
+    msg.cluster_type !== undefined && isAggregate
+      ? convertAggregateCluster(msg.cluster_type, name, `${path}.cluster_type`, problems)
+      : undefined;
+  if (isAggregate) checkAggregate(msg, path, problems);
   const dnsCache =
-    msg.cluster_type === undefined
+    msg.cluster_type === undefined || isAggregate
       ? undefined
       : convertDynamicForwardProxyCluster(msg.cluster_type, `${path}.cluster_type`, problems);
-  const type = msg.cluster_type !== undefined ? 'DYNAMIC_FORWARD_PROXY' : (msg.type ?? 'STATIC');
+  const type = isAggregate
+    ? 'AGGREGATE'
+    : msg.cluster_type !== undefined
+      ? 'DYNAMIC_FORWARD_PROXY'
+      : (msg.type ?? 'STATIC');
   if (type === 'DYNAMIC_FORWARD_PROXY' && msg.lb_policy !== 'CLUSTER_PROVIDED')
     problems.error(`${path}.lb_policy`, 'a dynamic forward proxy cluster must say CLUSTER_PROVIDED');
   if (type === 'DYNAMIC_FORWARD_PROXY' && msg.load_assignment !== undefined)
     problems.error(`${path}.load_assignment`, 'a dynamic forward proxy cluster has no endpoints of its own');
-  if (type !== 'DYNAMIC_FORWARD_PROXY' && !TYPES.has(type)) {
+  if (type !== 'DYNAMIC_FORWARD_PROXY' && type !== 'AGGREGATE' && !TYPES.has(type)) {
     problems.error(
       `${path}.type`,
       `cluster type ${type} is not supported (expected EDS, STATIC, STRICT_DNS, LOGICAL_DNS or ORIGINAL_DST)`,
@@ -87,7 +99,8 @@ export function convertCluster(
   }
   // ORIGINAL_DST clusters must say CLUSTER_PROVIDED (Envoy): the destination is the host.
   const lb =
-    (type === 'ORIGINAL_DST' || type === 'DYNAMIC_FORWARD_PROXY') && msg.lb_policy === 'CLUSTER_PROVIDED'
+    (type === 'ORIGINAL_DST' || type === 'DYNAMIC_FORWARD_PROXY' || type === 'AGGREGATE') &&
+    msg.lb_policy === 'CLUSTER_PROVIDED'
       ? ({ policy: 'ROUND_ROBIN' } as const)
       : compiled(() => compileLbSettings(msg, path), path, problems);
   const tls =
@@ -123,7 +136,7 @@ export function convertCluster(
     problems,
   );
   let staticEndpoints: EndpointSet | undefined;
-  if (type !== 'EDS' && type !== 'ORIGINAL_DST' && type !== 'DYNAMIC_FORWARD_PROXY') {
+  if (type !== 'EDS' && type !== 'ORIGINAL_DST' && type !== 'DYNAMIC_FORWARD_PROXY' && type !== 'AGGREGATE') {
     if (msg.load_assignment === undefined) {
       problems.error(`${path}.load_assignment`, `a ${type} cluster needs load_assignment`);
     } else {
@@ -131,7 +144,7 @@ export function convertCluster(
     }
   }
   if (!problems.ok || !lb || !breakers || !priorityOptions) return undefined;
-  if (type !== 'DYNAMIC_FORWARD_PROXY' && !TYPES.has(type)) return undefined;
+  if (type !== 'DYNAMIC_FORWARD_PROXY' && type !== 'AGGREGATE' && !TYPES.has(type)) return undefined;
   return Object.freeze({
     name,
     type: type,
@@ -146,7 +159,16 @@ export function convertCluster(
     ...(tls ? { tls } : {}),
     ...(transportSocketMatches ? { transportSocketMatches } : {}),
     ...(dnsCache ? { dnsCache } : {}),
+    ...(aggregate ? { aggregateClusters: aggregate } : {}),
   });
+}
+
+/** Envoy: an aggregate cluster has no hosts of its own and says CLUSTER_PROVIDED. */
+function checkAggregate(msg: Cluster__Output, path: string, problems: Problems): void {
+  if (msg.lb_policy !== 'CLUSTER_PROVIDED')
+    problems.error(`${path}.lb_policy`, 'an aggregate cluster must say CLUSTER_PROVIDED');
+  if (msg.load_assignment !== undefined)
+    problems.error(`${path}.load_assignment`, 'an aggregate cluster has no endpoints of its own');
 }
 
 const MATCH_FIELDS = fieldSet('name', 'match', 'transport_socket');

@@ -63,8 +63,8 @@ test('dynamic forward proxy fields the proxy does not honour are NACKed with the
       want: /lb_policy: .*CLUSTER_PROVIDED/,
     },
     {
-      cluster: { ...dfpCluster({ name: 'c' }), cluster_type: { name: 'envoy.clusters.aggregate' } },
-      want: /cluster_type\.name: cluster type "envoy\.clusters\.aggregate" is not supported/,
+      cluster: { ...dfpCluster({ name: 'c' }), cluster_type: { name: 'envoy.clusters.redis' } },
+      want: /cluster_type\.name: cluster type "envoy\.clusters\.redis" is not supported/,
     },
     {
       cluster: {

@@ -7,6 +7,7 @@ import type { Problems } from '../../core/errors.js';
 import { compileHashPolicies, type HashPolicyConfig } from '../policy/lb-hash-policy.js';
 import { compileRetryPolicy, type RetryPolicyConfig } from '../policy/retry-policy.js';
 import { totalWeight } from '../policy/weighted.js';
+import { compileStickyCanary, STICKY_CANARY_METADATA, type StickyCanary } from '../policy/sticky-canary.js';
 import type {
   ForwardAction,
   RedirectAction,
@@ -24,6 +25,7 @@ import {
   durationMs,
   fieldSet,
   headerMutation,
+  structToJson,
 } from './convert-common.js';
 import { convertPerFilterConfig } from './convert-http-filters.js';
 import { convertMatch } from './convert-route-match.js';
@@ -184,8 +186,12 @@ function convertRoute(
   checkFields(r, path, ROUTE_FIELDS, problems);
   const match = convertMatch(r.match ?? {}, `${path}.match`, problems);
   let action: RouteAction;
-  if (r.route !== undefined) action = forwardAction(r.route, `${path}.route`, problems, vhRetry);
-  else if (r.redirect !== undefined) action = redirectAction(r.redirect, `${path}.redirect`, problems);
+  if (r.route !== undefined) {
+    const forward = forwardAction(r.route, `${path}.route`, problems, vhRetry);
+    const sticky = stickyCanary(r, path, problems);
+    if (sticky !== undefined) forward.sticky = sticky;
+    action = forward;
+  } else if (r.redirect !== undefined) action = redirectAction(r.redirect, `${path}.redirect`, problems);
   else if (r.direct_response !== undefined) {
     const body = r.direct_response.body;
     action = {
@@ -325,6 +331,14 @@ function forwardAction(
 }
 
 const NO_MUTATION = Object.freeze({ add: [], remove: [] });
+
+/** Route metadata under Trellis's sticky canary key; other metadata is for other readers. */
+function stickyCanary(r: Route__Output, path: string, problems: Problems): StickyCanary | undefined {
+  const struct = r.metadata?.filter_metadata?.[STICKY_CANARY_METADATA];
+  if (struct === undefined) return undefined;
+  const mpath = `${path}.metadata.filter_metadata["${STICKY_CANARY_METADATA}"]`;
+  return compiled(() => compileStickyCanary(structToJson(struct), mpath), problems, undefined);
+}
 
 /** The retry policy's one owner compiles it; what it cannot honour NACKs the route config. */
 function retryPolicy(p: RetryPolicy__Output, path: string, problems: Problems): RetryPolicy | undefined {

@@ -168,7 +168,8 @@ function abandon(upstream: UpstreamAttempt, result: AttemptResult): void {
 }
 
 function send(req: ForwardRequest, claim: UpstreamClaim, deps: ForwardDeps) {
-  const { config } = req.cluster;
+  // An aggregate cluster connects with the settings of the member that owns the host.
+  const config = req.cluster.configFor(claim.endpoint);
   return sendUpstream(
     {
       endpoint: claim.endpoint,

@@ -21,6 +21,7 @@ import { OutlierDetector, type UpstreamOutcome } from '../policy/outlier-detecto
 import { UpstreamPools } from './pools.js';
 import type { SecretResolver } from '../identity/secret-resolver.js';
 import { DnsCaches, type HostLookup } from './dns-cache.js';
+import { AggregatePriority } from '../policy/aggregate-priority.js';
 
 export class UpstreamHost implements PriorityHost {
   activeRequests = 0;
@@ -77,6 +78,10 @@ export class ClusterRuntime {
   private byKey = new Map<string, UpstreamHost>();
   private endpoints: EndpointSet | undefined;
   private balancer: ClusterLoadBalancer<UpstreamHost>;
+  /** Hosts by priority and locality, with their current health (what aggregates combine). */
+  levels: readonly (readonly LocalityHosts<UpstreamHost>[])[] = [];
+  /** Bumped on every membership or health change, so aggregates know when to recompute. */
+  generation = 0;
   private sweepTimer: TimerHandle | undefined;
 
   constructor(
@@ -136,6 +141,8 @@ export class ClusterRuntime {
       level.push({ locality: loc.locality, weight: loc.weight, hosts });
     }
     for (let i = 0; i < levels.length; i++) levels[i] ??= [];
+    this.levels = levels;
+    this.generation++;
     const options = {
       ...this.config.priorityOptions,
       overprovisioningFactor: this.endpoints?.overprovisioningFactor ?? 140,
@@ -182,6 +189,16 @@ export class ClusterRuntime {
     return { endpoint, host, release };
   }
 
+  /** The cluster whose settings (TLS, HTTP/2, timeouts) connect to an endpoint this cluster picked. */
+  configFor(_endpoint: Endpoint): ClusterConfig {
+    return this.config;
+  }
+
+  /** Whether `host` is one of this cluster's own host objects. */
+  owns(host: UpstreamHost): boolean {
+    return this.byKey.get(host.address) === host;
+  }
+
   /** The cluster's `retries` circuit breaker, as the router's retry layer takes it. */
   readonly retryBreaker = {
     tryAcquire: (): (() => void) | undefined => {
@@ -223,6 +240,98 @@ export class ClusterRuntime {
   }
 }
 
+/**
+ * An aggregate cluster (Envoy's `envoy.clusters.aggregate`): no hosts of its own; each request
+ * goes to one of its member clusters, chosen by the priority load over the members' levels laid
+ * end to end (policy/aggregate-priority), and then to a host that member picks. It follows the
+ * members' endpoint, health and outlier changes as they happen (their `generation`), so a retry
+ * after an ejection may land on the next member, as in Envoy. The attempt holds a `requests`
+ * slot of both the aggregate (whose breakers, and retry budget, the route's retries see) and the
+ * member; outcomes feed the member's outlier detection and counters.
+ */
+export class AggregateClusterRuntime extends ClusterRuntime {
+  private chosen:
+    { key: string; members: ClusterRuntime[]; priority: AggregatePriority<UpstreamHost> } | undefined;
+
+  constructor(
+    config: ClusterConfig,
+    clock: Clock,
+    private readonly aggregateRandom: Random,
+    private readonly lookup: (name: string) => ClusterRuntime | undefined,
+  ) {
+    super(config, clock, aggregateRandom);
+  }
+
+  /** The members that exist now (Envoy skips names it has no cluster for), in order. */
+  private members(): { members: ClusterRuntime[]; priority: AggregatePriority<UpstreamHost> } {
+    const members = (this.config.aggregateClusters ?? [])
+      .map((n) => this.lookup(n))
+      .filter((c): c is ClusterRuntime => c !== undefined && !(c instanceof AggregateClusterRuntime));
+    const key = members.map((m) => `${m.config.name}@${m.generation}`).join('|');
+    if (this.chosen?.key !== key || this.chosen.members.some((m, i) => m !== members[i])) {
+      const options = { ...this.config.priorityOptions, localityWeighted: false };
+      this.chosen = {
+        key,
+        members,
+        priority: new AggregatePriority(
+          members.map((m) => m.levels),
+          options,
+        ),
+      };
+    }
+    return this.chosen;
+  }
+
+  private member(hash?: bigint): ClusterRuntime | undefined {
+    const { members, priority } = this.members();
+    const i = priority.choose(this.aggregateRandom, hash);
+    return i === undefined ? undefined : members[i];
+  }
+
+  override pick(hash?: bigint, exclude?: ReadonlySet<UpstreamHost>): UpstreamHost | undefined {
+    return this.member(hash)?.pick(hash, exclude);
+  }
+
+  override claim(
+    _originalDestination: Endpoint | undefined,
+    hash?: bigint,
+    exclude?: ReadonlySet<UpstreamHost>,
+  ): UpstreamClaim | 'overflow' | 'no-host' {
+    const member = this.member(hash);
+    if (member === undefined) return 'no-host';
+    const releaseOwn = this.breakers.forPriority().tryAcquire('requests');
+    if (!releaseOwn) {
+      this.counters.upstream_rq_pending_overflow++;
+      return 'overflow';
+    }
+    const claim = member.claim(undefined, hash, exclude);
+    if (typeof claim === 'string') {
+      releaseOwn();
+      return claim;
+    }
+    return {
+      ...claim,
+      release: () => {
+        claim.release();
+        releaseOwn();
+      },
+    };
+  }
+
+  override configFor(endpoint: Endpoint): ClusterConfig {
+    for (const m of this.members().members) {
+      if (m.hosts.some((h) => h.endpoint === endpoint)) return m.configFor(endpoint);
+    }
+    return this.config;
+  }
+
+  override record(host: UpstreamHost | undefined, outcome: UpstreamOutcome): void {
+    const owner = host === undefined ? undefined : this.members().members.find((m) => m.owns(host));
+    if (owner) owner.record(host, outcome);
+    else super.record(host, outcome);
+  }
+}
+
 export class ClusterManager {
   readonly pools: UpstreamPools;
   /** Dynamic forward proxy DNS caches by name (the clusters and filters naming them share one). */
@@ -256,8 +365,12 @@ export class ClusterManager {
     const live = new Set<string>();
     for (const [name, config] of snapshot.clusters) {
       let rt = this.clusters.get(name);
-      if (!rt) {
-        rt = new ClusterRuntime(config, this.clock, this.random);
+      const aggregate = config.type === 'AGGREGATE';
+      if (!rt || rt instanceof AggregateClusterRuntime !== aggregate) {
+        rt?.stopSweeps();
+        rt = aggregate
+          ? new AggregateClusterRuntime(config, this.clock, this.random, (n) => this.clusters.get(n))
+          : new ClusterRuntime(config, this.clock, this.random);
         this.clusters.set(name, rt);
       }
       rt.update(config, clusterEndpoints(snapshot, config));

@@ -51,7 +51,12 @@ function cluster(
   return c as Record<string, unknown>;
 }
 
-test('a service port without a DestinationRule is an EDS cluster with Istio defaults', () => {
+/** Trellis's default retry budget on outbound clusters (Envoy's defaults; retry-budget.ts). */
+const DEFAULT_BUDGET = {
+  retry_budget: { budget_percent: { value: 20 }, min_retry_concurrency: { value: 3 } },
+};
+
+test('a service port without a DestinationRule is an EDS cluster with Istio defaults and the Trellis retry budget', () => {
   const { transport_socket_matches: matches, ...rest } = cluster(undefined) as Loose;
   // Auto mTLS (mesh default): mTLS to sidecar endpoints, plaintext to the rest (security/ tests).
   assert.deepEqual(
@@ -67,7 +72,7 @@ test('a service port without a DestinationRule is an EDS cluster with Istio defa
     },
     lb_policy: 'ROUND_ROBIN',
     connect_timeout: { seconds: 10, nanos: 0 },
-    circuit_breakers: { thresholds: [MAX_THRESHOLDS] },
+    circuit_breakers: { thresholds: [{ ...MAX_THRESHOLDS, ...DEFAULT_BUDGET }] },
   });
 });
 
@@ -100,7 +105,7 @@ test('a DestinationRule that sets only http1MaxPendingRequests keeps every other
     trafficPolicy: { connectionPool: { http: { http1MaxPendingRequests: 7 } } },
   });
   assert.deepEqual(c.circuit_breakers, {
-    thresholds: [{ ...MAX_THRESHOLDS, max_pending_requests: { value: 7 } }],
+    thresholds: [{ ...MAX_THRESHOLDS, max_pending_requests: { value: 7 }, ...DEFAULT_BUDGET }],
   });
 });
 

@@ -24,6 +24,8 @@ import type { EffectivePolicy } from './traffic-policy.js';
 import { upstreamTlsDecision, type UpstreamMtlsFacts } from './security/mtls-auto.js';
 import { grpcUpstreamTlsSocket } from './security/mtls-grpc.js';
 import { autoMtlsSocketMatches, upstreamTlsSocket } from './upstream-tls.js';
+import { applyRetryBudget } from './retry-budget.js';
+import type { RetryBudgetSetting } from '../../api/trellis-annotations.js';
 
 /** `envoy` for the Trellis proxy and Envoy; `grpc` for proxyless gRPC (a narrower subset). */
 export type Flavor = 'envoy' | 'grpc';
@@ -49,6 +51,8 @@ export interface ClusterInput {
   dnsAssignment?: ClusterLoadAssignment;
   /** What auto mTLS decides from: mesh config, the destination's PeerAuthentication, identities. */
   mtls: UpstreamMtlsFacts;
+  /** The DestinationRule's `trellis.io/retry-budget`; absent: Trellis's default budget. */
+  retryBudget?: RetryBudgetSetting | 'off';
 }
 
 /** Envoy resolves these itself; EDS can carry only IP addresses. */
@@ -84,6 +88,7 @@ export function buildOutboundCluster(input: ClusterInput): Cluster {
       ? durationOf(connectTimeout, `${path}.connectionPool.tcp.connectTimeout`)
       : durationMs(DEFAULT_CONNECT_TIMEOUT_MS);
   applyConnectionPool(cluster, policy.connectionPool, port, path, flavor);
+  applyRetryBudget(cluster, policy.connectionPool, input.retryBudget);
   if (policy.outlierDetection !== undefined) {
     cluster.outlier_detection = outlierDetection(policy.outlierDetection, path, flavor);
     const minHealth = policy.outlierDetection.minHealthPercent;

@@ -7,6 +7,12 @@
 import type { Cluster, ClusterLoadAssignment } from '../../protocol/envoy-types.js';
 import type { ProxyNode } from '../proxy-node.js';
 import {
+  annotationValue,
+  parseRetryBudget,
+  RETRY_BUDGET_ANNOTATION,
+  type RetryBudgetSetting,
+} from '../../api/trellis-annotations.js';
+import {
   BLACKHOLE_CLUSTER,
   buildBlackHoleCluster,
   buildInboundCluster,
@@ -17,6 +23,7 @@ import {
   usesDns,
 } from './cluster.js';
 import { buildLoadAssignment, localityMatters } from './endpoints.js';
+import { buildFallbackCluster, fallbackKey, fallbackTargets } from './fallback.js';
 import { PASSTHROUGH_DNS_CLUSTER, passthroughDnsCluster } from './passthrough.js';
 import { digest, fingerprint, freezeDeep } from './memo.js';
 import { outboundCluster, parseClusterName } from './names.js';
@@ -117,6 +124,14 @@ export function subsetOf<T extends object>(
 // CDS
 // ------------------------------------------------------------------------------------------
 
+/** The DestinationRule's `trellis.io/retry-budget` (read by buildOutboundCluster). */
+function retryBudgetOf(annotations: Readonly<Record<string, string>> | undefined): {
+  retryBudget?: RetryBudgetSetting | 'off';
+} {
+  const budget = annotationValue(annotations, RETRY_BUDGET_ANNOTATION, parseRetryBudget);
+  return budget === undefined ? {} : { retryBudget: budget };
+}
+
 function outboundClusters(push: PushContext, view: ProxyView): Map<string, Cluster> {
   const out = new Map<string, Cluster>();
   for (const service of view.scope.services) {
@@ -145,12 +160,29 @@ function outboundClusters(push: PushContext, view: ProxyView): Map<string, Clust
           flavor: view.flavor,
           dnsAssignment,
           mtls: upstreamMtlsFacts(push, service),
+          ...retryBudgetOf(view.rules.rules.get(service.hostname)?.metadata.annotations),
         });
         out.set(name, c);
       }
     }
   }
+  // trellis.io/fallback-subset: aggregate clusters for the destinations that fall back.
+  for (const t of fallbackTargets(push)) {
+    const service = view.scope.servicesByHost.get(t.host);
+    if (service === undefined) continue;
+    for (const port of service.ports) {
+      if (t.port !== undefined && port.number !== t.port) continue;
+      const subsetCluster = out.get(outboundCluster(t.host, port.number, t.subset));
+      const c = buildFallbackCluster(t.host, port.number, t.subset, t.fallback, subsetCluster, view.flavor);
+      out.set(c.name as string, c);
+    }
+  }
   return out;
+}
+
+/** Which aggregate (fallback) clusters a proxy gets: the targets among the hosts it sees. */
+function fallbackClustersKey(push: PushContext, view: ProxyView): string {
+  return fallbackKey(fallbackTargets(push), (h) => view.scope.servicesByHost.has(h));
 }
 
 /** Endpoint sets that CDS embeds: those of DNS-resolved services (per scope, per push). */
@@ -172,7 +204,7 @@ function cdsKey(
   inbound: ReturnType<typeof inboundPorts>,
 ): string {
   const rls = proxyRateLimits(push, proxy, view, inbound).serviceCluster ?? '';
-  return `cds|${proxy.type}|${view.flavor}|${view.scope.key}|${view.rules.key}|${dnsEndpointsKey(push, view)}|${inboundClustersKey(inbound)}|rls:${rls}|mtls:${upstreamMtlsKey(push, view.scope)}`;
+  return `cds|${proxy.type}|${view.flavor}|${view.scope.key}|${view.rules.key}|${dnsEndpointsKey(push, view)}|${inboundClustersKey(inbound)}|rls:${rls}|mtls:${upstreamMtlsKey(push, view.scope)}|fb:${fallbackClustersKey(push, view)}`;
 }
 
 /**
@@ -195,7 +227,7 @@ export const cds: TypeGenerator<Cluster> = {
       // DNS clusters embed their endpoints, so their fingerprints are part of the key.
       // Auto mTLS reads the destinations' PeerAuthentication modes and identities.
       const outbound = push.index.cached(
-        `cds-out|${view.flavor}|${view.scope.key}|${view.rules.key}|${dnsEndpointsKey(push, view)}|${upstreamMtlsKey(push, view.scope)}`,
+        `cds-out|${view.flavor}|${view.scope.key}|${view.rules.key}|${dnsEndpointsKey(push, view)}|${upstreamMtlsKey(push, view.scope)}|fb:${fallbackClustersKey(push, view)}`,
         () => outboundClusters(push, view),
       );
       const all = new Map(outbound);

@@ -20,6 +20,8 @@ export interface MergedRoute {
   namespace: string;
   /** Undefined: the route matches every request. */
   matches: IdentifiedMatch[] | undefined;
+  /** Annotations of the VirtualService the route is written in (Trellis extensions read them). */
+  annotations?: Readonly<Record<string, string>>;
 }
 
 export function mergeRoutes(
@@ -32,7 +34,7 @@ export function mergeRoutes(
     (vs.spec.http ?? []).forEach((route, i) => {
       const rootMatches = route.match?.map((m, j) => ({ id: `${vsId}/${i}/${j}`, match: m }));
       if (route.delegate === undefined) {
-        out.push({ route, namespace: vs.metadata.namespace, matches: rootMatches });
+        out.push({ route, namespace: vs.metadata.namespace, matches: rootMatches, ...annotationsOf(vs) });
         return;
       }
       const ns = route.delegate.namespace ?? vs.metadata.namespace;
@@ -44,11 +46,21 @@ export function mergeRoutes(
         const dMatches = dRoute.match?.map((m, j) => ({ id: `${dId}/${k}/${j}`, match: m }));
         const matches = andMatches(rootMatches, dMatches);
         if (matches !== undefined && matches.length === 0) return;
-        out.push({ route: dRoute, namespace: delegate.metadata.namespace, matches });
+        out.push({
+          route: dRoute,
+          namespace: delegate.metadata.namespace,
+          matches,
+          ...annotationsOf(delegate),
+        });
       });
     });
   }
   return out;
+}
+
+function annotationsOf(vs: VirtualServiceResource): Pick<MergedRoute, 'annotations'> {
+  const a = vs.metadata.annotations;
+  return a === undefined || Object.keys(a).length === 0 ? {} : { annotations: a };
 }
 
 function andMatches(

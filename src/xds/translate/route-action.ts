@@ -42,6 +42,8 @@ import {
 import type { MergedRoute } from './http-routes.js';
 import { outboundCluster } from './names.js';
 import { matchApplies, routeMatch, stringMatcher, type MatchSite } from './route-match.js';
+import { applyStickyCanary } from './sticky-canary.js';
+import { destinationSubset, routeFallback } from './fallback.js';
 
 export interface RouteSite extends MatchSite {
   flavor: Flavor;
@@ -72,6 +74,18 @@ export const DEFAULT_RETRY_ATTEMPTS = 2;
  * replaces both.
  */
 export const DEFAULT_RETRIABLE_STATUS_CODES: readonly number[] = [503];
+/**
+ * Trellis's default for gRPC destinations (a GRPC service port, or a proxyless gRPC client),
+ * replacing Istio's: only failures where the request never reached the application are retried
+ * (a connection that could not be made, a stream the server refused before processing it).
+ * Istio's `unavailable` and `cancelled` retry what an overloaded or failing server answers (an
+ * UNAVAILABLE is what a gRPC server sheds load with, and a sidecar that cannot reach its app
+ * answers UNAVAILABLE too), so each failing call becomes three and an outage feeds itself; a
+ * retried CANCELLED repeats a call its own caller gave up on. Those are the application's to
+ * retry, with its own budget (gRPC's retry policy in its service config). 503 is left out for the
+ * same reason. The cluster's retry budget (retry-budget.ts) caps whatever a user's retryOn adds.
+ */
+export const DEFAULT_GRPC_RETRY_ON = 'connect-failure,refused-stream';
 
 const PREVIOUS_HOSTS = 'envoy.retry_host_predicates.previous_hosts';
 // PreviousHostsPredicate is an empty message: its Any carries no bytes.
@@ -99,7 +113,8 @@ export function buildRoutes(merged: MergedRoute, site: RouteSite): Route[] {
       ? [undefined]
       : merged.matches.filter((m) => matchApplies(m.match, m.id, namespace, site)).map((m) => m.match);
   if (matches.length === 0) return [];
-  const body = routeBody(route, namespace, site);
+  const body = routeBody(route, namespace, site, routeFallback(merged.annotations));
+  applyStickyCanary(body, merged.annotations, site.flavor);
   return matches.map((m) => {
     const name = m?.name ?? route.name;
     return { ...(name !== undefined ? { name } : {}), match: routeMatch(m), ...body };
@@ -112,13 +127,13 @@ export function defaultRoute(host: string, port: number, site: RouteSite): Route
   const action: RouteAction = {
     cluster: outboundCluster(host, port),
     timeout: durationMs(0),
-    retry_policy: retryPolicy(undefined, site.flavor, hash.length > 0),
+    retry_policy: retryPolicy(undefined, site.flavor, hash.length > 0, isGrpcDestination(host, port, site)),
   };
   if (hash.length > 0) action.hash_policy = hash;
   return { name: 'default', match: { prefix: '/' }, route: action };
 }
 
-function routeBody(route: HTTPRoute, namespace: string, site: RouteSite): Route {
+function routeBody(route: HTTPRoute, namespace: string, site: RouteSite, fallback?: string): Route {
   const out: Route = {};
   let destHeaders: Headers | undefined;
   if (route.redirect !== undefined) {
@@ -142,7 +157,7 @@ function routeBody(route: HTTPRoute, namespace: string, site: RouteSite): Route 
           : { inline_bytes: Buffer.from(d.body.bytes, 'base64') };
     out.direct_response = direct;
   } else {
-    const { action, headers } = routeAction(route, namespace, site);
+    const { action, headers } = routeAction(route, namespace, site, fallback);
     out.route = action;
     destHeaders = headers;
   }
@@ -163,6 +178,7 @@ function destinationCluster(
   dest: Destination,
   namespace: string,
   site: RouteSite,
+  fallback?: string,
 ): { cluster: string; host: string; port: number } {
   const host = fqdn(dest.host, namespace, site.domainSuffix);
   let port = dest.port?.number;
@@ -170,19 +186,21 @@ function destinationCluster(
     const ports = site.servicePorts(host);
     port = ports !== undefined && ports.length === 1 ? (ports[0] as ServicePort).number : site.port;
   }
-  return { cluster: outboundCluster(host, port, dest.subset ?? ''), host, port };
+  // trellis.io/fallback-subset: another subset goes through its aggregate (fallback.ts).
+  return { cluster: outboundCluster(host, port, destinationSubset(dest.subset, fallback)), host, port };
 }
 
 function routeAction(
   route: HTTPRoute,
   namespace: string,
   site: RouteSite,
+  fallback?: string,
 ): { action: RouteAction; headers: Headers | undefined } {
   const action: RouteAction = {};
   const all = route.route ?? [];
   // Istio leaves zero-weight destinations out of the split.
   const dests = all.length === 1 ? all : all.filter((d) => (d.weight ?? 0) > 0);
-  const resolved = dests.map((d) => ({ d, ...destinationCluster(d.destination, namespace, site) }));
+  const resolved = dests.map((d) => ({ d, ...destinationCluster(d.destination, namespace, site, fallback) }));
   const lone = resolved.length === 1 ? resolved[0] : undefined;
   if (lone !== undefined) {
     action.cluster = lone.cluster;
@@ -224,7 +242,8 @@ function routeAction(
   ) {
     action.hash_policy = first;
   }
-  const retry = retryPolicy(route.retries, site.flavor, action.hash_policy !== undefined);
+  const grpc = resolved.length > 0 && resolved.every((r) => isGrpcDestination(r.host, r.port, site));
+  const retry = retryPolicy(route.retries, site.flavor, action.hash_policy !== undefined, grpc);
   if (retry !== undefined) action.retry_policy = retry;
   // A lone destination's header operations apply to the route as a whole.
   return { action, headers: lone?.d.headers };
@@ -239,6 +258,7 @@ export function retryPolicy(
   retries: HTTPRetry | undefined,
   flavor: Flavor,
   consistentHash = false,
+  grpc = false,
 ): RetryPolicy | undefined {
   if (retries?.attempts === 0) return undefined;
   const attempts = retries?.attempts ?? DEFAULT_RETRY_ATTEMPTS;
@@ -246,8 +266,9 @@ export function retryPolicy(
   const conditions: string[] = [];
   // As Istio: an empty retryOn is the same as none.
   const retryOn = retries?.retryOn ? retries.retryOn : undefined;
-  const codes: number[] = retryOn === undefined ? [...DEFAULT_RETRIABLE_STATUS_CODES] : [];
-  for (const c of (retryOn ?? DEFAULT_RETRY_ON)
+  const grpcDefault = retryOn === undefined && (grpc || flavor === 'grpc');
+  const codes: number[] = retryOn === undefined && !grpcDefault ? [...DEFAULT_RETRIABLE_STATUS_CODES] : [];
+  for (const c of (retryOn ?? (grpcDefault ? DEFAULT_GRPC_RETRY_ON : DEFAULT_RETRY_ON))
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean)) {
@@ -272,6 +293,12 @@ export function retryPolicy(
     out.host_selection_retry_max_attempts = 5;
   }
   return out;
+}
+
+/** Whether a destination's port is declared gRPC (or the caller is a proxyless gRPC client). */
+function isGrpcDestination(host: string, port: number, site: RouteSite): boolean {
+  if (site.flavor === 'grpc') return true;
+  return site.servicePorts(host)?.find((p) => p.number === port)?.protocol === 'GRPC';
 }
 
 function percentOf(p: Percent | undefined, legacy: number | undefined): number {
