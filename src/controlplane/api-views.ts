@@ -11,6 +11,7 @@ import type { ProxyStatus } from '../xds/server/status.js';
 import type { ConfigWarning } from './config-warnings.js';
 import type { Problem } from '../core/errors.js';
 import type { ConfigSnapshot } from '../config/types.js';
+import type { StoreConvergence } from './convergence.js';
 
 /** /ready, /metrics and /debug/*: read-only state of the serving side. */
 export interface DebugView {
@@ -52,6 +53,11 @@ export interface EffectiveConfig {
   }[];
 }
 
+/** /v1/convergence: is the store at a revision in effect on every proxy (convergence.ts)? */
+export interface ConvergenceView {
+  report(storeRevision?: number): StoreConvergence;
+}
+
 /** /v1/ratelimit/config: the global rate limit service's config, compiled from RateLimits. */
 export interface RateLimitConfigView {
   rateLimitConfig(): { revision: number } & object;
@@ -63,4 +69,6 @@ export interface ApiViews {
   readonly registrations: RegistrationApi;
   readonly config: ConfigApi;
   readonly rateLimits: RateLimitConfigView;
+  /** Absent in tests that do not need it: the route answers 404. */
+  readonly convergence?: ConvergenceView;
 }

@@ -35,6 +35,9 @@ import { CaService } from './ca-service.js';
 import * as grpc from '@grpc/grpc-js';
 import { systemRandom, type Random } from '../core/random.js';
 import { ServingCertificate } from './serving-certificate.js';
+import { ConvergenceTracker } from './convergence-tracker.js';
+import { revisionOfVersion, runningRevision, type StoreConvergence } from './convergence.js';
+import type { ProxyStatus } from '../xds/server/status.js';
 
 export interface ControlPlaneOptions {
   config: ConfigStore;
@@ -75,6 +78,8 @@ export interface ControlPlaneOptions {
   random?: Random;
   /** Steps from the written config to the served one (controllers/derivations.ts by default). */
   derivations?: readonly ConfigDerivation[];
+  /** How long a disconnected proxy keeps counting as lagging in convergence reports; default 60 s. */
+  forgetDisconnectedMs?: number;
 }
 
 export interface ControlPlaneAddresses {
@@ -112,12 +117,18 @@ export class ControlPlane {
   private ready = false;
   private readonly derivations: readonly ConfigDerivation[];
   private derived: { from: ConfigSnapshot; result: DerivedSnapshot } | undefined;
+  /** Which proxies left, and which served revision carried each store revision (convergence). */
+  readonly convergence: ConvergenceTracker;
 
   constructor(readonly options: ControlPlaneOptions) {
     this.logger = options.logger ?? silentLogger;
     this.clock = options.clock ?? systemClock;
     // EnvoyFilter patches that do not decode are reported beside the derivations' problems.
     this.derivations = options.derivations ?? [...defaultDerivations(), envoyFilterDerivation];
+    this.convergence = new ConvergenceTracker({
+      clock: this.clock,
+      ...(options.forgetDisconnectedMs !== undefined ? { forgetAfterMs: options.forgetDisconnectedMs } : {}),
+    });
     this.registrations = new RegistrationSource(this.index, {
       clock: this.clock,
       logger: this.logger.child('registry'),
@@ -141,6 +152,7 @@ export class ControlPlane {
       store.sourceFile?.(kind, ns, name),
     );
     const initial = this.build();
+    this.noteServed(initial);
     this.warnings.update(initial);
     this.caService = options.ca
       ? new CaService({ ...options.ca, metrics: this.metrics, logger: this.logger.child('ca') })
@@ -233,7 +245,7 @@ export class ControlPlane {
       debug: {
         isReady: () => this.ready,
         renderMetrics: () => this.metrics.render(),
-        proxyStatus: () => this.ads.status(),
+        proxyStatus: () => this.proxyStatus(),
         configDump: (proxyId) => this.ads.configDump(proxyId),
         configProblems: () => [
           ...config.errors(),
@@ -250,6 +262,9 @@ export class ControlPlane {
         },
         effective: () => this.derivedConfig(),
       },
+      convergence: {
+        report: (storeRevision) => this.storeConvergence(storeRevision),
+      },
       rateLimits: {
         rateLimitConfig: () => {
           const snap = config.snapshot();
@@ -259,6 +274,43 @@ export class ControlPlane {
         },
       },
     };
+  }
+
+  /** /debug/syncz rows, each with the store revision the proxy runs. */
+  proxyStatus(): ProxyStatus[] {
+    return this.ads.status().map((p) => ({ ...p, configRevision: runningRevision(p) }));
+  }
+
+  /**
+   * Whether the user's store at `storeRevision` (default: now) is in effect on every proxy: each
+   * has ACKed, for every routing type, a push built from it or a later revision.
+   */
+  storeConvergence(storeRevision?: number): StoreConvergence {
+    const store = storeRevision ?? this.options.config.revision;
+    const statuses = this.ads.status();
+    const served = this.convergence.servedRevisionFor(store);
+    if (served === undefined) {
+      const now = this.options.config.revision;
+      const waitingFor =
+        now < store
+          ? `the config store is at revision ${now}, not yet ${store}`
+          : `the control plane has not pushed revision ${store} yet`;
+      this.convergence.observe(statuses);
+      return {
+        storeRevision: store,
+        revision: -1,
+        inEffect: false,
+        proxies: statuses.length,
+        lagging: [],
+        waitingFor,
+      };
+    }
+    return { storeRevision: store, ...this.convergence.report(served, statuses) };
+  }
+
+  private noteServed(push: PushContext): void {
+    const from = this.derived?.from.revision ?? this.options.config.revision;
+    this.convergence.served(revisionOfVersion(push.version), from);
   }
 
   get config(): ConfigStore {
@@ -370,6 +422,7 @@ export class ControlPlane {
       events: events.length,
     });
     this.ads.update(next, since);
+    this.noteServed(next);
     this.warnings.update(next);
   }
 }

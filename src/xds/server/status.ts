@@ -22,6 +22,11 @@ export interface ProxyStatus {
   peer: string;
   connectedAt: string;
   pushContextVersion: string;
+  /**
+   * The config store revision the proxy runs as a whole (the oldest over its routing types;
+   * -1 before its first ACK). Filled in by the control plane, which knows what versions mean.
+   */
+  configRevision?: number;
   types: Record<
     string,
     {
