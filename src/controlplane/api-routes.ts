@@ -29,6 +29,9 @@ import { trellisVersion } from './build-info.js';
  *                                            inEffect, proxies, lagging: [{proxy, name, reason:
  *                                            pending|nack|disconnected, detail, revision}], waitingFor?}
  *                                            (trellis wait, trellis apply --wait)
+ *   GET  /v1/routers                         each Router's rollout: [{namespace, name, host, phase
+ *                                            (Progressing|Ready|Stalled), observedGeneration, revision,
+ *                                            step?, message, lagging, conflicts}]
  *   GET  /v1/ratelimit/config                the rate limit service's config compiled from RateLimit
  *                                            resources: { revision, domains: [envoyproxy/ratelimit] }
  */
@@ -83,6 +86,7 @@ export function buildApi(views: ApiViews, logger: Logger): HttpRouter {
         );
       return { json: views.convergence.report(raw === null ? undefined : Number(raw)) };
     })
+    .on('GET', '/v1/routers', () => ({ json: views.routers?.statuses() ?? [] }))
     .on('GET', '/v1/ratelimit/config', () => ({ json: rateLimits.rateLimitConfig() }))
     .on('POST', '/v1/registrations', async (req) => {
       const body = (await req.body()) as Registration;

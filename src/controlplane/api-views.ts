@@ -12,6 +12,7 @@ import type { ConfigWarning } from './config-warnings.js';
 import type { Problem } from '../core/errors.js';
 import type { ConfigSnapshot } from '../config/types.js';
 import type { StoreConvergence } from './convergence.js';
+import type { RouterStatus } from '../controllers/router/controller.js';
 
 /** /ready, /metrics and /debug/*: read-only state of the serving side. */
 export interface DebugView {
@@ -58,6 +59,11 @@ export interface ConvergenceView {
   report(storeRevision?: number): StoreConvergence;
 }
 
+/** /v1/routers: each Router's rollout (controllers/router/controller.ts). */
+export interface RouterStatusView {
+  statuses(): readonly RouterStatus[];
+}
+
 /** /v1/ratelimit/config: the global rate limit service's config, compiled from RateLimits. */
 export interface RateLimitConfigView {
   rateLimitConfig(): { revision: number } & object;
@@ -71,4 +77,6 @@ export interface ApiViews {
   readonly rateLimits: RateLimitConfigView;
   /** Absent in tests that do not need it: the route answers 404. */
   readonly convergence?: ConvergenceView;
+  /** Absent in tests that do not need it: the route answers an empty list. */
+  readonly routers?: RouterStatusView;
 }

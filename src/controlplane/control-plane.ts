@@ -38,6 +38,12 @@ import { ServingCertificate } from './serving-certificate.js';
 import { ConvergenceTracker } from './convergence-tracker.js';
 import { revisionOfVersion, runningRevision, type StoreConvergence } from './convergence.js';
 import type { ProxyStatus } from '../xds/server/status.js';
+import type { TimerHandle } from '../core/clock.js';
+import { MemoryConfigStore } from '../config/memory-store.js';
+import { LayeredConfigStore } from '../config/layered-store.js';
+import { validateResource } from '../api/validate.js';
+import { RouterController } from '../controllers/router/controller.js';
+import type { ConfigWriter } from '../config/config-writer.js';
 
 export interface ControlPlaneOptions {
   config: ConfigStore;
@@ -91,6 +97,9 @@ export interface ControlPlaneAddresses {
 
 type ChangeReason = 'config' | 'registry' | 'jwks';
 
+/** How often a Router rollout waiting on the proxies looks again. */
+const ROUTER_TICK_MS = 50;
+
 /**
  * One control plane: config store + service index -> push context -> ADS server, with the HTTP
  * API beside it. Every change (config edit, registration, expiry) goes through one debouncer,
@@ -115,16 +124,24 @@ export class ControlPlane {
   servingCertificate: ServingCertificate | undefined;
   private unwatch: (() => void) | undefined;
   private ready = false;
+  private stopped = false;
   private readonly derivations: readonly ConfigDerivation[];
   private derived: { from: ConfigSnapshot; result: DerivedSnapshot } | undefined;
   /** Which proxies left, and which served revision carried each store revision (convergence). */
   readonly convergence: ConvergenceTracker;
+  /** What Routers derive (controllers/router), written step by step; served over the user's store. */
+  readonly routerLayer = new MemoryConfigStore((r) => validateResource(r));
+  /** The config served: the Router layer over the user's store. */
+  private readonly served: LayeredConfigStore;
+  readonly routers: RouterController;
+  private routerTick: TimerHandle | undefined;
 
   constructor(readonly options: ControlPlaneOptions) {
     this.logger = options.logger ?? silentLogger;
     this.clock = options.clock ?? systemClock;
     // EnvoyFilter patches that do not decode are reported beside the derivations' problems.
     this.derivations = options.derivations ?? [...defaultDerivations(), envoyFilterDerivation];
+    this.served = new LayeredConfigStore([this.routerLayer, options.config]);
     this.convergence = new ConvergenceTracker({
       clock: this.clock,
       ...(options.forgetDisconnectedMs !== undefined ? { forgetAfterMs: options.forgetDisconnectedMs } : {}),
@@ -178,12 +195,38 @@ export class ControlPlane {
       configErrors.set({}, options.config.errors().length);
       revision.set({}, options.config.revision);
     });
-    this.unwatch = options.config.watch(() => {
+    this.routers = new RouterController({
+      layer: this.routerLayer,
+      clock: this.clock,
+      logger: this.logger.child('router'),
+      ...(options.domainSuffix ? { domainSuffix: options.domainSuffix } : {}),
+      convergence: (revision) => this.convergence.report(revision, this.ads.status()),
+      servedRevision: () => this.served.revision,
+      workloadLabels: (host) =>
+        this.index
+          .snapshot()
+          .endpoints(host)
+          .map((e) => e.labels),
+    });
+    this.unwatch = this.served.watch(() => {
       this.syncConfigServices();
       this.syncJwks();
       this.debouncer.push({ reason: 'config', at: this.clock.now() });
     });
     this.index.onChange(() => this.debouncer.push({ reason: 'registry', at: this.clock.now() }));
+    this.reconcileRouters();
+  }
+
+  /**
+   * One pass of the Router controller; while a rollout is under way, again shortly (ACKs are not
+   * events the control plane hears of, so a waiting step is looked at again on a short tick).
+   */
+  private reconcileRouters(): void {
+    this.routerTick?.cancel();
+    this.routerTick = undefined;
+    this.routers.reconcile(this.options.config.snapshot());
+    if (this.routers.busy() && !this.stopped)
+      this.routerTick = this.clock.setTimeout(() => this.reconcileRouters(), ROUTER_TICK_MS);
   }
 
   /** Binds the xDS and HTTP servers; resolves with the bound addresses (port 0 picks one). */
@@ -241,6 +284,7 @@ export class ControlPlane {
   /** The narrow views the HTTP API is built on (api-views.ts). */
   apiViews(): ApiViews {
     const config = this.options.config;
+    const layer = this.routerLayer;
     return {
       debug: {
         isReady: () => this.ready,
@@ -256,12 +300,13 @@ export class ControlPlane {
       },
       registrations: this.registrations,
       config: {
-        store: config,
+        store: this.served,
         get writer() {
-          return configWriterFor(config);
+          return withRouterOrigins(configWriterFor(config), layer);
         },
         effective: () => this.derivedConfig(),
       },
+      routers: { statuses: () => this.routers.statuses() },
       convergence: {
         report: (storeRevision) => this.storeConvergence(storeRevision),
       },
@@ -309,8 +354,7 @@ export class ControlPlane {
   }
 
   private noteServed(push: PushContext): void {
-    const from = this.derived?.from.revision ?? this.options.config.revision;
-    this.convergence.served(revisionOfVersion(push.version), from);
+    this.convergence.served(revisionOfVersion(push.version), this.options.config.revision);
   }
 
   get config(): ConfigStore {
@@ -319,7 +363,10 @@ export class ControlPlane {
 
   async stop(): Promise<void> {
     this.ready = false;
+    this.stopped = true;
+    this.routerTick?.cancel();
     this.unwatch?.();
+    this.served.close();
     this.debouncer.close();
     this.jwks.close();
     this.registrations.close();
@@ -347,7 +394,7 @@ export class ControlPlane {
   }
 
   private derivedConfig(): DerivedSnapshot {
-    const from = this.options.config.snapshot();
+    const from = this.served.snapshot();
     if (this.derived?.from === from) return this.derived.result;
     const result = deriveSnapshot(from, this.derivations);
     for (const f of result.failures)
@@ -424,5 +471,22 @@ export class ControlPlane {
     this.ads.update(next, since);
     this.noteServed(next);
     this.warnings.update(next);
+    this.reconcileRouters();
   }
+}
+
+/** The writer, with `origin` naming the Router a derived resource comes from (`get -o wide` SOURCE). */
+function withRouterOrigins(
+  writer: ConfigWriter | undefined,
+  layer: MemoryConfigStore,
+): ConfigWriter | undefined {
+  if (writer === undefined) return undefined;
+  return {
+    apply: (resources) => writer.apply(resources),
+    delete: (kind, namespace, name) => writer.delete(kind, namespace, name),
+    origin: (kind, namespace, name) => {
+      const owner = layer.get(kind, namespace, name)?.metadata.annotations?.['trellis.io/owned-by'];
+      return owner ?? writer.origin(kind, namespace, name);
+    },
+  };
 }
