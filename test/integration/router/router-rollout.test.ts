@@ -14,6 +14,7 @@
  * Stalled and names it, and no route naming the new subset is written.
  *
  *   load (8 keep-alive connections) --> sidecar outbound --> reviews v1 | reviews v2
+ *                                          ^ xDS, 25 ms each way (a relay)
  *                                                        --> ratings v1 | ratings v2 (plain writes)
  */
 import { test } from 'node:test';
@@ -25,6 +26,7 @@ import { eventually } from '../../../src/core/testing/eventually.js';
 import type { RouterStatus } from '../../../src/controllers/router/controller.js';
 import { startMesh, type TestMesh } from '../helpers/mesh.js';
 import { startSidecar } from '../helpers/sidecar.js';
+import { startLatencyRelay } from '../helpers/latency-relay.js';
 import { connectControllable } from './controllable-client.js';
 
 const REVIEWS = 'reviews.default.svc.cluster.local';
@@ -170,9 +172,13 @@ test('Router: add-version, 10%, 50%, 100%, remove-old-version and back with 0 no
     ratings: [await startBackend('ratings-v1'), await startBackend('ratings-v2')] as const,
   };
   const mesh = await startMesh({ debounceMs: 10 });
-  const sidecar = await startSidecar(mesh.xdsPort, { app: 'productpage' });
+  // The sidecar hears the control plane 25 ms late each way, so a step is in effect well after
+  // it is written: the gate has something to wait for.
+  const relay = await startLatencyRelay(mesh.xdsPort, 25);
+  const sidecar = await startSidecar(relay.port, { app: 'productpage' });
   t.after(async () => {
     await sidecar.stop(100);
+    await relay.close();
     await mesh.stop();
     for (const b of [...backends.reviews, ...backends.ratings]) await b.close();
   });
@@ -202,7 +208,7 @@ test('Router: add-version, 10%, 50%, 100%, remove-old-version and back with 0 no
   ];
   for (const versions of walk) {
     await step(mesh, versions);
-    await sleep(50); // some load at each step
+    await sleep(150); // load at each step
   }
   await routed.stop();
   t.diagnostic(`Router: ${describeLoad(routed)}`);
