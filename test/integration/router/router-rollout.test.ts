@@ -28,6 +28,7 @@ import { startMesh, type TestMesh } from '../helpers/mesh.js';
 import { startSidecar } from '../helpers/sidecar.js';
 import { startLatencyRelay } from '../helpers/latency-relay.js';
 import { connectControllable } from './controllable-client.js';
+import { runTrellis } from '../helpers/process.js';
 
 const REVIEWS = 'reviews.default.svc.cluster.local';
 const RATINGS = 'ratings.default.svc.cluster.local';
@@ -283,6 +284,20 @@ test('Router: a proxy that NACKs the new subset stalls the rollout with its name
   // Over HTTP, as `trellis get routers` reads it.
   const api = (await (await fetch(`${mesh.httpUrl}/v1/routers`)).json()) as RouterStatus[];
   assert.equal(api[0]?.phase, 'Stalled');
+  const cp = ['--control-plane', mesh.httpUrl];
+  const get = await runTrellis(['get', 'routers', ...cp]);
+  assert.equal(get.code, 0, get.stderr);
+  assert.match(get.stdout, /NAME\s+PORT\s+BRANCHES\s+PHASE\s+STEP\s+REVISION\s+WAITING ON\s+AGE/);
+  assert.match(
+    get.stdout,
+    /reviews\s+9080\s+master\s+Stalled\s+add-subsets\s+\d+\s+details-v1\.default \(nack\)/,
+  );
+  const derived = await runTrellis(['get', 'vs', '-o', 'wide', ...cp]);
+  assert.equal(derived.code, 0, derived.stderr);
+  assert.match(
+    derived.stdout,
+    /reviews\s+\["reviews\.default\.svc\.cluster\.local"\]\s+\S+\s+Router\/default\/reviews\n/,
+  );
 
   // The proxy is fixed and comes back (a NACKed config is not sent again unchanged): it takes
   // the subset, and the rollout resumes and finishes.
