@@ -300,7 +300,15 @@ export class ControlPlane {
       },
       registrations: this.registrations,
       config: {
-        store: this.served,
+        // Reads see the Router's derived resources; the revision stays the user's store's (what
+        // writes answer and `trellis wait --for-revision` takes).
+        store: {
+          get revision() {
+            return config.revision;
+          },
+          get: (kind, namespace, name) => this.served.get(kind, namespace, name),
+          list: (kind, namespace) => this.served.list(kind, namespace),
+        },
         get writer() {
           return withRouterOrigins(configWriterFor(config), layer);
         },

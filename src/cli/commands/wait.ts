@@ -11,7 +11,7 @@ const USAGE = `Usage: trellis wait KIND NAME [-n NAMESPACE] [--timeout 30s] [--f
 
 Waits until a resource, as the config store holds it now (or at store revision N), is in effect on
 every proxy it affects: each connected proxy has ACKed, for clusters, endpoints, listeners and
-routes, a push built from that revision or a later one. A deleted resource waits for its deletion.
+routes, a push built from that revision or a later one. A deleted resource waits for its deletion; a Router also waits for its rollout to be Ready.
 Exits 0 once it is in effect; at the timeout exits 1 naming the proxies that lag and why
 (pending: not ACKed yet; nack: rejected, with the proxy's message; disconnected: left and did not
 come back).
@@ -56,6 +56,32 @@ export async function waitForConvergence(
       `/v1/convergence?storeRevision=${storeRevision}`,
     )) as ConvergenceAnswer;
     if (answer.inEffect || Date.now() >= deadline) return answer;
+    await sleep(Math.min(POLL_MS, Math.max(0, deadline - Date.now())));
+  }
+}
+
+interface RouterRollout {
+  namespace: string;
+  name: string;
+  phase: string;
+  observedGeneration: string;
+  message: string;
+}
+
+/** Polls /v1/routers until the Router's rollout of `generation` is Ready or the time is up. */
+async function waitForRollout(
+  base: string,
+  namespace: string,
+  name: string,
+  generation: string,
+  timeoutMs: number,
+): Promise<RouterRollout | undefined> {
+  const deadline = Date.now() + Math.max(0, timeoutMs);
+  for (;;) {
+    const all = (await apiGet(base, '/v1/routers')) as RouterRollout[];
+    const r = all.find((x) => x.namespace === namespace && x.name === name);
+    const done = r !== undefined && r.observedGeneration === generation && r.phase === 'Ready';
+    if (done || Date.now() >= deadline) return r;
     await sleep(Math.min(POLL_MS, Math.max(0, deadline - Date.now())));
   }
 }
@@ -131,7 +157,18 @@ export const command: Command = {
     );
     const exists = list.items.some((r) => r.metadata.name === name);
     const what = `${list.kind.toLowerCase()}/${name}${exists ? '' : ' (deleted)'} in namespace ${ns}`;
+    const started = Date.now();
     const answer = await waitForConvergence(base, forRevision ?? list.revision, timeoutMs);
-    return reportWait(io, what, values.timeout, answer);
+    const router = list.kind === 'Router' ? list.items.find((r) => r.metadata.name === name) : undefined;
+    if (!answer.inEffect || router === undefined) return reportWait(io, what, values.timeout, answer);
+    // A Router is in effect once its rollout has reached the proxies too.
+    const generation = router.metadata.resourceVersion ?? '';
+    const rollout = await waitForRollout(base, ns, name, generation, timeoutMs - (Date.now() - started));
+    if (rollout?.phase === 'Ready') return reportWait(io, what, values.timeout, answer);
+    io.stderr(
+      `Error: ${what} is not in effect after ${values.timeout}: its rollout is ${rollout ? `${rollout.phase}: ${rollout.message}` : 'not started'}\n` +
+        "  See 'trellis get routers' for the step and the proxies holding it.\n",
+    );
+    return 1;
   },
 };

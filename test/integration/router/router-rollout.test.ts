@@ -292,6 +292,10 @@ test('Router: a proxy that NACKs the new subset stalls the rollout with its name
     get.stdout,
     /reviews\s+9080\s+master\s+Stalled\s+add-subsets\s+\d+\s+details-v1\.default \(nack\)/,
   );
+  const waitStalled = await runTrellis(['wait', 'router', 'reviews', '--timeout', '300ms', ...cp]);
+  assert.equal(waitStalled.code, 1, waitStalled.stdout);
+  assert.match(waitStalled.stderr, /router\/reviews in namespace default is not in effect after 300ms/);
+  assert.match(waitStalled.stderr, /details-v1\.default/);
   const derived = await runTrellis(['get', 'vs', '-o', 'wide', ...cp]);
   assert.equal(derived.code, 0, derived.stderr);
   assert.match(
@@ -315,4 +319,7 @@ test('Router: a proxy that NACKs the new subset stalls the rollout with its name
     JSON.stringify(mesh.cp.routerLayer.get('VirtualService', 'default', 'reviews')?.spec),
     /master-v2/,
   );
+  const waited = await runTrellis(['wait', 'router', 'reviews', '--timeout', '5s', ...cp]);
+  assert.equal(waited.code, 0, waited.stderr);
+  assert.match(waited.stdout, /router\/reviews in namespace default in effect on 1 proxy/);
 });
