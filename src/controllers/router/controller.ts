@@ -76,6 +76,9 @@ export class RouterController {
         const owner = r.metadata.annotations?.[OWNED_BY];
         if (owner !== undefined) owners.add(owner);
       }
+    // A Router gone with nothing left to remove is forgotten (its status went with it).
+    for (const key of [...this.states.keys()]) if (!owners.has(key)) this.states.delete(key);
+    for (const key of [...this.status.keys()]) if (!routers.has(key)) this.status.delete(key);
     for (const key of owners) {
       try {
         this.reconcileOne(key, routers.get(key), config);
