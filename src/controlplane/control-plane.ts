@@ -38,12 +38,7 @@ import { ServingCertificate } from './serving-certificate.js';
 import { ConvergenceTracker } from './convergence-tracker.js';
 import { revisionOfVersion, runningRevision, type StoreConvergence } from './convergence.js';
 import type { ProxyStatus } from '../xds/server/status.js';
-import type { TimerHandle } from '../core/clock.js';
-import { MemoryConfigStore } from '../config/memory-store.js';
-import { LayeredConfigStore } from '../config/layered-store.js';
-import { validateResource } from '../api/validate.js';
-import { RouterController } from '../controllers/router/controller.js';
-import type { ConfigWriter } from '../config/config-writer.js';
+import { RouterRuntime } from './router-runtime.js';
 
 export interface ControlPlaneOptions {
   config: ConfigStore;
@@ -97,9 +92,6 @@ export interface ControlPlaneAddresses {
 
 type ChangeReason = 'config' | 'registry' | 'jwks';
 
-/** How often a Router rollout waiting on the proxies looks again. */
-const ROUTER_TICK_MS = 50;
-
 /**
  * One control plane: config store + service index -> push context -> ADS server, with the HTTP
  * API beside it. Every change (config edit, registration, expiry) goes through one debouncer,
@@ -124,24 +116,30 @@ export class ControlPlane {
   servingCertificate: ServingCertificate | undefined;
   private unwatch: (() => void) | undefined;
   private ready = false;
-  private stopped = false;
   private readonly derivations: readonly ConfigDerivation[];
   private derived: { from: ConfigSnapshot; result: DerivedSnapshot } | undefined;
   /** Which proxies left, and which served revision carried each store revision (convergence). */
   readonly convergence: ConvergenceTracker;
-  /** What Routers derive (controllers/router), written step by step; served over the user's store. */
-  readonly routerLayer = new MemoryConfigStore((r) => validateResource(r));
-  /** The config served: the Router layer over the user's store. */
-  private readonly served: LayeredConfigStore;
-  readonly routers: RouterController;
-  private routerTick: TimerHandle | undefined;
+  /** The Router controller, its layer of derived resources and the config served (router-runtime.ts). */
+  readonly routers: RouterRuntime;
 
   constructor(readonly options: ControlPlaneOptions) {
     this.logger = options.logger ?? silentLogger;
     this.clock = options.clock ?? systemClock;
     // EnvoyFilter patches that do not decode are reported beside the derivations' problems.
     this.derivations = options.derivations ?? [...defaultDerivations(), envoyFilterDerivation];
-    this.served = new LayeredConfigStore([this.routerLayer, options.config]);
+    this.routers = new RouterRuntime({
+      user: options.config,
+      clock: this.clock,
+      logger: this.logger.child('router'),
+      ...(options.domainSuffix ? { domainSuffix: options.domainSuffix } : {}),
+      convergence: (revision) => this.convergence.report(revision, this.ads.status()),
+      workloadLabels: (host) =>
+        this.index
+          .snapshot()
+          .endpoints(host)
+          .map((e) => e.labels),
+    });
     this.convergence = new ConvergenceTracker({
       clock: this.clock,
       ...(options.forgetDisconnectedMs !== undefined ? { forgetAfterMs: options.forgetDisconnectedMs } : {}),
@@ -195,38 +193,13 @@ export class ControlPlane {
       configErrors.set({}, options.config.errors().length);
       revision.set({}, options.config.revision);
     });
-    this.routers = new RouterController({
-      layer: this.routerLayer,
-      clock: this.clock,
-      logger: this.logger.child('router'),
-      ...(options.domainSuffix ? { domainSuffix: options.domainSuffix } : {}),
-      convergence: (revision) => this.convergence.report(revision, this.ads.status()),
-      servedRevision: () => this.served.revision,
-      workloadLabels: (host) =>
-        this.index
-          .snapshot()
-          .endpoints(host)
-          .map((e) => e.labels),
-    });
-    this.unwatch = this.served.watch(() => {
+    this.unwatch = this.routers.served.watch(() => {
       this.syncConfigServices();
       this.syncJwks();
       this.debouncer.push({ reason: 'config', at: this.clock.now() });
     });
     this.index.onChange(() => this.debouncer.push({ reason: 'registry', at: this.clock.now() }));
-    this.reconcileRouters();
-  }
-
-  /**
-   * One pass of the Router controller; while a rollout is under way, again shortly (ACKs are not
-   * events the control plane hears of, so a waiting step is looked at again on a short tick).
-   */
-  private reconcileRouters(): void {
-    this.routerTick?.cancel();
-    this.routerTick = undefined;
-    this.routers.reconcile(this.options.config.snapshot());
-    if (this.routers.busy() && !this.stopped)
-      this.routerTick = this.clock.setTimeout(() => this.reconcileRouters(), ROUTER_TICK_MS);
+    this.routers.reconcile();
   }
 
   /** Binds the xDS and HTTP servers; resolves with the bound addresses (port 0 picks one). */
@@ -284,7 +257,7 @@ export class ControlPlane {
   /** The narrow views the HTTP API is built on (api-views.ts). */
   apiViews(): ApiViews {
     const config = this.options.config;
-    const layer = this.routerLayer;
+    const routers = this.routers;
     return {
       debug: {
         isReady: () => this.ready,
@@ -306,15 +279,15 @@ export class ControlPlane {
           get revision() {
             return config.revision;
           },
-          get: (kind, namespace, name) => this.served.get(kind, namespace, name),
-          list: (kind, namespace) => this.served.list(kind, namespace),
+          get: (kind, namespace, name) => this.routers.served.get(kind, namespace, name),
+          list: (kind, namespace) => this.routers.served.list(kind, namespace),
         },
         get writer() {
-          return withRouterOrigins(configWriterFor(config), layer);
+          return routers.withOrigins(configWriterFor(config));
         },
         effective: () => this.derivedConfig(),
       },
-      routers: { statuses: () => this.routers.statuses() },
+      routers: { statuses: () => this.routers.controller.statuses() },
       convergence: {
         report: (storeRevision) => this.storeConvergence(storeRevision),
       },
@@ -339,26 +312,7 @@ export class ControlPlane {
    * has ACKed, for every routing type, a push built from it or a later revision.
    */
   storeConvergence(storeRevision?: number): StoreConvergence {
-    const store = storeRevision ?? this.options.config.revision;
-    const statuses = this.ads.status();
-    const served = this.convergence.servedRevisionFor(store);
-    if (served === undefined) {
-      const now = this.options.config.revision;
-      const waitingFor =
-        now < store
-          ? `the config store is at revision ${now}, not yet ${store}`
-          : `the control plane has not pushed revision ${store} yet`;
-      this.convergence.observe(statuses);
-      return {
-        storeRevision: store,
-        revision: -1,
-        inEffect: false,
-        proxies: statuses.length,
-        lagging: [],
-        waitingFor,
-      };
-    }
-    return { storeRevision: store, ...this.convergence.report(served, statuses) };
+    return this.convergence.storeReport(storeRevision, this.options.config.revision, this.ads.status());
   }
 
   private noteServed(push: PushContext): void {
@@ -371,10 +325,8 @@ export class ControlPlane {
 
   async stop(): Promise<void> {
     this.ready = false;
-    this.stopped = true;
-    this.routerTick?.cancel();
     this.unwatch?.();
-    this.served.close();
+    this.routers.stop();
     this.debouncer.close();
     this.jwks.close();
     this.registrations.close();
@@ -402,7 +354,7 @@ export class ControlPlane {
   }
 
   private derivedConfig(): DerivedSnapshot {
-    const from = this.served.snapshot();
+    const from = this.routers.served.snapshot();
     if (this.derived?.from === from) return this.derived.result;
     const result = deriveSnapshot(from, this.derivations);
     for (const f of result.failures)
@@ -479,22 +431,6 @@ export class ControlPlane {
     this.ads.update(next, since);
     this.noteServed(next);
     this.warnings.update(next);
-    this.reconcileRouters();
+    this.routers.reconcile();
   }
-}
-
-/** The writer, with `origin` naming the Router a derived resource comes from (`get -o wide` SOURCE). */
-function withRouterOrigins(
-  writer: ConfigWriter | undefined,
-  layer: MemoryConfigStore,
-): ConfigWriter | undefined {
-  if (writer === undefined) return undefined;
-  return {
-    apply: (resources) => writer.apply(resources),
-    delete: (kind, namespace, name) => writer.delete(kind, namespace, name),
-    origin: (kind, namespace, name) => {
-      const owner = layer.get(kind, namespace, name)?.metadata.annotations?.['trellis.io/owned-by'];
-      return owner ?? writer.origin(kind, namespace, name);
-    },
-  };
 }

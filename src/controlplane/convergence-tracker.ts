@@ -11,6 +11,7 @@ import {
   proxyShortName,
   type ConvergenceReport,
   type DisconnectedProxy,
+  type StoreConvergence,
 } from './convergence.js';
 
 export interface ConvergenceTrackerOptions {
@@ -64,6 +65,33 @@ export class ConvergenceTracker {
    */
   servedRevisionFor(store: number): number | undefined {
     return this.history.find((h) => h.store >= store)?.served;
+  }
+
+  /**
+   * Whether the user's store at `storeRevision` (default: `storeNow`, its revision now) is in
+   * effect on every proxy: each has ACKed, for every routing type, a push built from it or later.
+   */
+  storeReport(
+    storeRevision: number | undefined,
+    storeNow: number,
+    connected: readonly ProxyStatus[],
+  ): StoreConvergence {
+    const store = storeRevision ?? storeNow;
+    const served = this.servedRevisionFor(store);
+    if (served !== undefined) return { storeRevision: store, ...this.report(served, connected) };
+    this.observe(connected);
+    const waitingFor =
+      storeNow < store
+        ? `the config store is at revision ${storeNow}, not yet ${store}`
+        : `the control plane has not pushed revision ${store} yet`;
+    return {
+      storeRevision: store,
+      revision: -1,
+      inEffect: false,
+      proxies: connected.length,
+      lagging: [],
+      waitingFor,
+    };
   }
 
   report(revision: number, connected: readonly ProxyStatus[]): ConvergenceReport {

@@ -187,3 +187,39 @@ test('rollout: a proxy that never takes a step stalls the rollout at the timeout
   w.settle(canary);
   assert.deepEqual(w.steps, ['add-subsets', 'route']);
 });
+
+test('rollout: an annotation-only change (sticky) is a route step; the same content written in another key order is none', () => {
+  const w = world();
+  assert.equal(w.state.inEffectRevision, -1, 'nothing in effect before the first step');
+  w.settle(routerTarget(versions({ v1: 90, v2: 10 })));
+  assert.equal(w.state.inEffectRevision, 2, 'the revision of the last step in effect');
+  w.steps.length = 0;
+  const sticky = routerTarget({
+    ...versions({ v1: 90, v2: 10 }),
+    spec: { ...versions({ v1: 90, v2: 10 }).spec, sticky: { header: 'x-user' } },
+  });
+  w.tick(sticky);
+  assert.deepEqual(w.steps, ['route']);
+  assert.match(w.state.message, /^step route \(revision 3\) written; waiting for the proxies$/);
+  w.settle(sticky);
+
+  // The same resources with their keys in another order: nothing to write.
+  const reorder = (r: Resource | undefined): Resource | undefined =>
+    r &&
+    (JSON.parse(
+      JSON.stringify(r, (_k, v: unknown) =>
+        v !== null && typeof v === 'object' && !Array.isArray(v)
+          ? Object.fromEntries(Object.entries(v as Record<string, unknown>).reverse())
+          : v,
+      ),
+    ) as Resource);
+  const shuffled: RouterResources = {
+    serviceEntry: reorder(sticky.serviceEntry),
+    destinationRule: reorder(sticky.destinationRule),
+    virtualService: reorder(sticky.virtualService),
+  };
+  assert.notEqual(JSON.stringify(shuffled.virtualService), JSON.stringify(sticky.virtualService));
+  w.steps.length = 0;
+  w.settle(shuffled);
+  assert.deepEqual(w.steps, []);
+});

@@ -150,7 +150,7 @@ const describeLoad = (l: Load) =>
   `${l.total} requests, failures ${JSON.stringify([...l.failures])}, backends ${JSON.stringify([...l.byBackend])}`;
 
 function status(mesh: TestMesh): RouterStatus | undefined {
-  return mesh.cp.routers.statuses().find((s) => s.name === 'reviews');
+  return mesh.cp.routers.controller.statuses().find((s) => s.name === 'reviews');
 }
 
 /** Applies a Router version and waits until its rollout is Ready for that generation. */
@@ -279,7 +279,7 @@ test('Router: a proxy that NACKs the new subset stalls the rollout with its name
     },
     { what: 'the rollout stalled on the NACKing proxy', timeoutMs: 5000 },
   );
-  const vs = mesh.cp.routerLayer.get('VirtualService', 'default', 'reviews');
+  const vs = mesh.cp.routers.layer.get('VirtualService', 'default', 'reviews');
   assert.doesNotMatch(JSON.stringify(vs?.spec), /master-v2/, 'no route names the subset the proxy refused');
   // Over HTTP, as `trellis get routers` reads it.
   const api = (await (await fetch(`${mesh.httpUrl}/v1/routers`)).json()) as RouterStatus[];
@@ -316,7 +316,7 @@ test('Router: a proxy that NACKs the new subset stalls the rollout with its name
     timeoutMs: 5000,
   });
   assert.match(
-    JSON.stringify(mesh.cp.routerLayer.get('VirtualService', 'default', 'reviews')?.spec),
+    JSON.stringify(mesh.cp.routers.layer.get('VirtualService', 'default', 'reviews')?.spec),
     /master-v2/,
   );
   const waited = await runTrellis(['wait', 'router', 'reviews', '--timeout', '5s', ...cp]);
