@@ -186,6 +186,8 @@ test('rollout: a proxy that never takes a step stalls the rollout at the timeout
   w.tick(canary); // the proxy catches up (its ACK arrives)
   w.settle(canary);
   assert.deepEqual(w.steps, ['add-subsets', 'route']);
+  assert.deepEqual(w.state.lagging, [], 'nobody holds it back any more');
+  assert.equal(w.state.message, 'the target is in effect on every proxy');
 });
 
 test('rollout: an annotation-only change (sticky) is a route step; the same content written in another key order is none', () => {
