@@ -22,6 +22,8 @@ import { TRELLIS_GROUP, TRELLIS_VERSIONS } from './trellis/types.js';
 import { validateRateLimit } from './trellis/validate-rate-limit.js';
 import { validateMesh } from './trellis/mesh.js';
 import { validateTrafficFilter } from './trellis/traffic-filter-validate.js';
+import { ROUTER_KIND, ROUTER_LEGACY_GROUP, ROUTER_LEGACY_VERSIONS } from './trellis/router.js';
+import { validateRouter } from './trellis/router-validate.js';
 import { SECURITY_KINDS } from './security/kinds.js';
 import { EXTENSIONS_GROUP, refusedKindMessage } from './extensions/unsupported.js';
 import { validateWorkloadGroup } from './networking/workload-group.js';
@@ -45,6 +47,8 @@ export interface KindDefinition {
   topLevel?: readonly string[];
   /** The spec as it may be shown outside the store (API answers, `trellis get`): secrets removed. */
   redact?: (spec: unknown) => unknown;
+  /** Other groups the kind is accepted under, as written (a resource's original home). */
+  aliases?: readonly { group: string; versions: readonly string[] }[];
 }
 
 /**
@@ -73,6 +77,7 @@ export function registerKind(def: KindDefinition): void {
   // The core group also holds the Kubernetes kinds Trellis does not read (Service, ConfigMap):
   // those stay skipped with a warning, as before Secret was registered.
   if (def.group !== CORE_GROUP) RECOGNISED_GROUPS.add(def.group);
+  for (const a of def.aliases ?? []) RECOGNISED_GROUPS.add(a.group);
 }
 
 export function registeredKinds(): KindDefinition[] {
@@ -105,6 +110,16 @@ export type KindLookup =
 export function lookupKind(apiVersion: string, kind: string): KindLookup {
   const { group, version } = splitApiVersion(apiVersion);
   const def = byKind.get(kind);
+  const alias = def?.aliases?.find((a) => a.group === group);
+  if (def !== undefined && alias !== undefined) {
+    if (alias.versions.includes(version)) return { ok: true, def };
+    return {
+      ok: false,
+      skip: false,
+      path: 'apiVersion',
+      message: `${kind} does not exist in version ${JSON.stringify(version)} of ${group}; expected one of ${[...alias.versions.map((v) => joinApiVersion(group, v)), ...def.versions.map((v) => joinApiVersion(def.group, v))].join(', ')}`,
+    };
+  }
   if (def === undefined || def.group !== group) {
     if (!RECOGNISED_GROUPS.has(group)) {
       return {
@@ -160,6 +175,12 @@ const trellis = { group: TRELLIS_GROUP, versions: TRELLIS_VERSIONS, namespaced: 
 registerKind({ ...trellis, kind: 'RateLimit', validate: validateRateLimit });
 registerKind({ ...trellis, kind: 'Mesh', validate: validateMesh });
 registerKind({ ...trellis, kind: 'TrafficFilter', validate: validateTrafficFilter });
+registerKind({
+  ...trellis,
+  kind: ROUTER_KIND,
+  validate: validateRouter,
+  aliases: [{ group: ROUTER_LEGACY_GROUP, versions: ROUTER_LEGACY_VERSIONS }],
+});
 
 // security.istio.io: PeerAuthentication, AuthorizationPolicy, RequestAuthentication, enforced
 // through the translation in xds/translate/security (RBAC, jwt_authn) and mTLS.

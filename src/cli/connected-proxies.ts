@@ -15,6 +15,8 @@ export interface ConnectedProxy extends NamedProxy {
   proxyVersion?: string;
   adminAddress?: string;
   mode: string;
+  /** The config store revision the proxy runs (-1 before its first ACK; absent from older servers). */
+  configRevision?: number;
   types: Record<
     string,
     {

@@ -33,6 +33,7 @@ const COMMANDS: Record<string, Loader> = {
   top: async () => (await import('./commands/top.js')).command,
   up: async () => (await import('./commands/up.js')).command,
   version: async () => (await import('./commands/version.js')).command,
+  wait: async () => (await import('./commands/wait.js')).command,
 };
 
 async function topLevelHelp(): Promise<string> {

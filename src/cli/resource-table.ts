@@ -35,6 +35,16 @@ const COLUMNS: Record<string, Column[]> = {
     ['HOSTS', (s) => list(s.hosts)],
     ['MODE', (s) => text(s.mode) || 'local'],
   ],
+  Router: [
+    ['PORT', (s) => text(s.port)],
+    [
+      'BRANCHES',
+      (s) =>
+        Array.isArray(s.subsets)
+          ? (s.subsets as { branch?: unknown }[]).map((b) => text(b.branch)).join(',')
+          : '',
+    ],
+  ],
   // kubectl's columns; a Secret's content is top-level (no spec), and its values redacted.
   Secret: [
     ['TYPE', (s) => text(s.type) || 'Opaque'],
@@ -52,6 +62,8 @@ export interface ResourceTableOptions {
   nowMs: number;
   /** `namespace/name` -> file it is served from. */
   sources?: Record<string, string>;
+  /** Columns read from elsewhere than the resource (a Router's rollout status), before AGE. */
+  extra?: { headers: readonly string[]; cells(r: Resource): readonly string[] };
 }
 
 export function renderResources(kind: string, items: readonly Resource[], o: ResourceTableOptions): string {
@@ -60,6 +72,7 @@ export function renderResources(kind: string, items: readonly Resource[], o: Res
     ...(o.allNamespaces ? ['NAMESPACE'] : []),
     'NAME',
     ...columns.map(([h]) => h),
+    ...(o.extra?.headers ?? []),
     'AGE',
     ...(o.wide ? ['SOURCE'] : []),
   ];
@@ -71,6 +84,7 @@ export function renderResources(kind: string, items: readonly Resource[], o: Res
       ...(o.allNamespaces ? [r.metadata.namespace] : []),
       r.metadata.name,
       ...columns.map(([, cell]) => cell(spec)),
+      ...(o.extra?.cells(r) ?? []),
       Number.isNaN(created) ? '<unknown>' : formatAge(created, o.nowMs),
       ...(o.wide ? [o.sources?.[`${r.metadata.namespace}/${r.metadata.name}`] ?? '-'] : []),
     ];

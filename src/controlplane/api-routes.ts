@@ -24,6 +24,14 @@ import { trellisVersion } from './build-info.js';
  *   POST /v1/registrations/:id/heartbeat     keep it alive
  *   DELETE /v1/registrations/:id             deregister
  *   GET  /v1/registrations                   registered instances
+ *   GET  /v1/convergence[?storeRevision=N]   is the config store at revision N (default: now) in
+ *                                            effect on every proxy? {storeRevision, revision (served),
+ *                                            inEffect, proxies, lagging: [{proxy, name, reason:
+ *                                            pending|nack|disconnected, detail, revision}], waitingFor?}
+ *                                            (trellis wait, trellis apply --wait)
+ *   GET  /v1/routers                         each Router's rollout: [{namespace, name, host, phase
+ *                                            (Progressing|Ready|Stalled), observedGeneration, revision,
+ *                                            step?, message, lagging, conflicts}]
  *   GET  /v1/ratelimit/config                the rate limit service's config compiled from RateLimit
  *                                            resources: { revision, domains: [envoyproxy/ratelimit] }
  */
@@ -67,6 +75,18 @@ export function buildApi(views: ApiViews, logger: Logger): HttpRouter {
       };
     })
     .on('GET', '/v1/registrations', () => ({ json: registrations.list() }))
+    .on('GET', '/v1/convergence', (req) => {
+      if (!views.convergence)
+        throw new TrellisError('TRELLIS_NOT_FOUND', 'this server reports no convergence');
+      const raw = req.query.get('storeRevision');
+      if (raw !== null && !/^\d+$/.test(raw))
+        throw new TrellisError(
+          'TRELLIS_INVALID_ARGUMENT',
+          `storeRevision=${JSON.stringify(raw)}: expected a store revision (a non-negative integer, as trellis apply prints)`,
+        );
+      return { json: views.convergence.report(raw === null ? undefined : Number(raw)) };
+    })
+    .on('GET', '/v1/routers', () => ({ json: views.routers?.statuses() ?? [] }))
     .on('GET', '/v1/ratelimit/config', () => ({ json: rateLimits.rateLimitConfig() }))
     .on('POST', '/v1/registrations', async (req) => {
       const body = (await req.body()) as Registration;

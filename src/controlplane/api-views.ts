@@ -11,6 +11,8 @@ import type { ProxyStatus } from '../xds/server/status.js';
 import type { ConfigWarning } from './config-warnings.js';
 import type { Problem } from '../core/errors.js';
 import type { ConfigSnapshot } from '../config/types.js';
+import type { StoreConvergence } from './convergence.js';
+import type { RouterStatus } from '../controllers/router/controller.js';
 
 /** /ready, /metrics and /debug/*: read-only state of the serving side. */
 export interface DebugView {
@@ -52,6 +54,16 @@ export interface EffectiveConfig {
   }[];
 }
 
+/** /v1/convergence: is the store at a revision in effect on every proxy (convergence.ts)? */
+export interface ConvergenceView {
+  report(storeRevision?: number): StoreConvergence;
+}
+
+/** /v1/routers: each Router's rollout (controllers/router/controller.ts). */
+export interface RouterStatusView {
+  statuses(): readonly RouterStatus[];
+}
+
 /** /v1/ratelimit/config: the global rate limit service's config, compiled from RateLimits. */
 export interface RateLimitConfigView {
   rateLimitConfig(): { revision: number } & object;
@@ -63,4 +75,8 @@ export interface ApiViews {
   readonly registrations: RegistrationApi;
   readonly config: ConfigApi;
   readonly rateLimits: RateLimitConfigView;
+  /** Absent in tests that do not need it: the route answers 404. */
+  readonly convergence?: ConvergenceView;
+  /** Absent in tests that do not need it: the route answers an empty list. */
+  readonly routers?: RouterStatusView;
 }

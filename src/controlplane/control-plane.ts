@@ -35,6 +35,10 @@ import { CaService } from './ca-service.js';
 import * as grpc from '@grpc/grpc-js';
 import { systemRandom, type Random } from '../core/random.js';
 import { ServingCertificate } from './serving-certificate.js';
+import { ConvergenceTracker } from './convergence-tracker.js';
+import { revisionOfVersion, runningRevision, type StoreConvergence } from './convergence.js';
+import type { ProxyStatus } from '../xds/server/status.js';
+import { RouterRuntime } from './router-runtime.js';
 
 export interface ControlPlaneOptions {
   config: ConfigStore;
@@ -75,6 +79,8 @@ export interface ControlPlaneOptions {
   random?: Random;
   /** Steps from the written config to the served one (controllers/derivations.ts by default). */
   derivations?: readonly ConfigDerivation[];
+  /** How long a disconnected proxy keeps counting as lagging in convergence reports; default 60 s. */
+  forgetDisconnectedMs?: number;
 }
 
 export interface ControlPlaneAddresses {
@@ -112,12 +118,32 @@ export class ControlPlane {
   private ready = false;
   private readonly derivations: readonly ConfigDerivation[];
   private derived: { from: ConfigSnapshot; result: DerivedSnapshot } | undefined;
+  /** Which proxies left, and which served revision carried each store revision (convergence). */
+  readonly convergence: ConvergenceTracker;
+  /** The Router controller, its layer of derived resources and the config served (router-runtime.ts). */
+  readonly routers: RouterRuntime;
 
   constructor(readonly options: ControlPlaneOptions) {
     this.logger = options.logger ?? silentLogger;
     this.clock = options.clock ?? systemClock;
     // EnvoyFilter patches that do not decode are reported beside the derivations' problems.
     this.derivations = options.derivations ?? [...defaultDerivations(), envoyFilterDerivation];
+    this.routers = new RouterRuntime({
+      user: options.config,
+      clock: this.clock,
+      logger: this.logger.child('router'),
+      ...(options.domainSuffix ? { domainSuffix: options.domainSuffix } : {}),
+      convergence: (revision) => this.convergence.report(revision, this.ads.status()),
+      workloadLabels: (host) =>
+        this.index
+          .snapshot()
+          .endpoints(host)
+          .map((e) => e.labels),
+    });
+    this.convergence = new ConvergenceTracker({
+      clock: this.clock,
+      ...(options.forgetDisconnectedMs !== undefined ? { forgetAfterMs: options.forgetDisconnectedMs } : {}),
+    });
     this.registrations = new RegistrationSource(this.index, {
       clock: this.clock,
       logger: this.logger.child('registry'),
@@ -141,6 +167,7 @@ export class ControlPlane {
       store.sourceFile?.(kind, ns, name),
     );
     const initial = this.build();
+    this.noteServed(initial);
     this.warnings.update(initial);
     this.caService = options.ca
       ? new CaService({ ...options.ca, metrics: this.metrics, logger: this.logger.child('ca') })
@@ -166,12 +193,13 @@ export class ControlPlane {
       configErrors.set({}, options.config.errors().length);
       revision.set({}, options.config.revision);
     });
-    this.unwatch = options.config.watch(() => {
+    this.unwatch = this.routers.served.watch(() => {
       this.syncConfigServices();
       this.syncJwks();
       this.debouncer.push({ reason: 'config', at: this.clock.now() });
     });
     this.index.onChange(() => this.debouncer.push({ reason: 'registry', at: this.clock.now() }));
+    this.routers.reconcile();
   }
 
   /** Binds the xDS and HTTP servers; resolves with the bound addresses (port 0 picks one). */
@@ -229,11 +257,12 @@ export class ControlPlane {
   /** The narrow views the HTTP API is built on (api-views.ts). */
   apiViews(): ApiViews {
     const config = this.options.config;
+    const routers = this.routers;
     return {
       debug: {
         isReady: () => this.ready,
         renderMetrics: () => this.metrics.render(),
-        proxyStatus: () => this.ads.status(),
+        proxyStatus: () => this.proxyStatus(),
         configDump: (proxyId) => this.ads.configDump(proxyId),
         configProblems: () => [
           ...config.errors(),
@@ -244,11 +273,23 @@ export class ControlPlane {
       },
       registrations: this.registrations,
       config: {
-        store: config,
+        // Reads see the Router's derived resources; the revision stays the user's store's (what
+        // writes answer and `trellis wait --for-revision` takes).
+        store: {
+          get revision() {
+            return config.revision;
+          },
+          get: (kind, namespace, name) => this.routers.served.get(kind, namespace, name),
+          list: (kind, namespace) => this.routers.served.list(kind, namespace),
+        },
         get writer() {
-          return configWriterFor(config);
+          return routers.withOrigins(configWriterFor(config));
         },
         effective: () => this.derivedConfig(),
+      },
+      routers: { statuses: () => this.routers.controller.statuses() },
+      convergence: {
+        report: (storeRevision) => this.storeConvergence(storeRevision),
       },
       rateLimits: {
         rateLimitConfig: () => {
@@ -261,6 +302,23 @@ export class ControlPlane {
     };
   }
 
+  /** /debug/syncz rows, each with the store revision the proxy runs. */
+  proxyStatus(): ProxyStatus[] {
+    return this.ads.status().map((p) => ({ ...p, configRevision: runningRevision(p) }));
+  }
+
+  /**
+   * Whether the user's store at `storeRevision` (default: now) is in effect on every proxy: each
+   * has ACKed, for every routing type, a push built from it or a later revision.
+   */
+  storeConvergence(storeRevision?: number): StoreConvergence {
+    return this.convergence.storeReport(storeRevision, this.options.config.revision, this.ads.status());
+  }
+
+  private noteServed(push: PushContext): void {
+    this.convergence.served(revisionOfVersion(push.version), this.options.config.revision);
+  }
+
   get config(): ConfigStore {
     return this.options.config;
   }
@@ -268,6 +326,7 @@ export class ControlPlane {
   async stop(): Promise<void> {
     this.ready = false;
     this.unwatch?.();
+    this.routers.stop();
     this.debouncer.close();
     this.jwks.close();
     this.registrations.close();
@@ -295,7 +354,7 @@ export class ControlPlane {
   }
 
   private derivedConfig(): DerivedSnapshot {
-    const from = this.options.config.snapshot();
+    const from = this.routers.served.snapshot();
     if (this.derived?.from === from) return this.derived.result;
     const result = deriveSnapshot(from, this.derivations);
     for (const f of result.failures)
@@ -370,6 +429,8 @@ export class ControlPlane {
       events: events.length,
     });
     this.ads.update(next, since);
+    this.noteServed(next);
     this.warnings.update(next);
+    this.routers.reconcile();
   }
 }

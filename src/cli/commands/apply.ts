@@ -14,8 +14,9 @@ import {
   type ApplyResponse,
 } from '../config-client.js';
 import { controlPlaneUrl } from '../http-client.js';
+import { parseTimeout, reportWait, waitForConvergence } from './wait.js';
 
-const USAGE = `Usage: trellis apply -f FILE|DIR|- [-f ...] [--control-plane URL]
+const USAGE = `Usage: trellis apply -f FILE|DIR|- [-f ...] [--wait [--timeout 30s]] [--control-plane URL]
 
 Validates Istio/Trellis resources and stores them in the control plane, which pushes them to
 the proxies. All resources are applied, or none: an invalid file is reported as
@@ -29,10 +30,14 @@ DIR/applied/, so they survive restarts; a resource defined in one of your own fi
 not overwritten (edit that file instead). 'trellis delete KIND NAME' removes applied ones.
 
   -f, --filename PATH     a YAML/JSON file, a directory (read recursively), or - for stdin
+  --wait                  then wait until the change is in effect on every proxy (as
+                          'trellis wait' does); exit 1 at the timeout naming the proxies that lag
+  --timeout DURATION      how long --wait waits (default 30s)
   --control-plane URL     the control plane's HTTP API (default $TRELLIS_CONTROL_PLANE or
                           http://127.0.0.1:15014)
 
-Exit status: 0 applied, 1 invalid input or rejected by the control plane, 2 bad usage.`;
+Exit status: 0 applied (and, with --wait, in effect), 1 invalid input, rejected by the control
+plane or not in effect at the timeout, 2 bad usage.`;
 
 interface Origin {
   shown: string;
@@ -84,8 +89,11 @@ export const command: Command = {
     const { values, positionals } = parseFlags('apply', argv, {
       filename: { type: 'string', short: 'f', multiple: true },
       'control-plane': { type: 'string' },
+      wait: { type: 'boolean', default: false },
+      timeout: { type: 'string', default: '30s' },
     });
     const files = [...(values.filename ?? []), ...positionals];
+    const timeoutMs = values.wait ? parseTimeout(values.timeout) : 0;
     if (files.length === 0) {
       throw new TrellisError('TRELLIS_INVALID_ARGUMENT', "expected -f FILE; run 'trellis apply --help'");
     }
@@ -152,6 +160,8 @@ export const command: Command = {
       )?.apiVersion;
       io.stdout(`${qualifiedName({ apiVersion, kind: r.kind, name: r.name })} ${r.outcome}\n`);
     }
-    return 0;
+    if (!values.wait) return 0;
+    const what = applied.results.length === 1 ? 'the change' : `the ${applied.results.length} changes`;
+    return reportWait(io, what, values.timeout, await waitForConvergence(base, applied.revision, timeoutMs));
   },
 };

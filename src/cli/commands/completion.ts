@@ -60,6 +60,7 @@ export const COMPLETION_COMMANDS: Record<string, { words?: readonly string[]; pr
   top: {},
   up: {},
   version: {},
+  wait: {},
 };
 
 /** The flags a command's usage text names (`--fqdn`, `-o`), for completion. */

@@ -4,7 +4,7 @@ import type { Resource } from '../../api/resource.js';
 import type { Command } from '../command.js';
 import { parseFlags } from '../args.js';
 import { configRequest, expectOk, type ListResponse } from '../config-client.js';
-import { controlPlaneUrl } from '../http-client.js';
+import { apiGet, controlPlaneUrl } from '../http-client.js';
 import { renderResources } from '../resource-table.js';
 import { printInventory } from '../get-inventory.js';
 import { inventoryKind } from '../mesh-inventory.js';
@@ -25,6 +25,10 @@ services, workloads and endpoints (svc, wl, ep) list the control plane's service
               ADDRESSES, LABELS, SOURCE (the ServiceEntry or registration behind it)
   workloads   NAME, SERVICES, READY (healthy/all instances), PROXY (connected sidecars);
               wide adds ADDRESSES, LABELS, PROXY IDS
+  routers     NAME, PORT, BRANCHES, then the rollout: PHASE (Progressing, Ready, Stalled), STEP
+              (waiting to be in effect), REVISION (in effect on every proxy), WAITING ON (the
+              proxies holding it, and why); the resources a Router derives show with
+              'trellis get vs|dr|se', and -o wide names the Router as their SOURCE
   endpoints   ENDPOINT (address:port), SERVICE, PORT, HEALTH, WORKLOAD; wide adds WEIGHT,
               LOCALITY, LABELS, SERVICE ACCOUNT
 NAME is a service host or its first label (reviews), or a workload name (reviews-v1).
@@ -51,6 +55,36 @@ Examples:
   trellis get endpoints reviews -o wide`;
 
 const FORMATS = ['table', 'wide', 'yaml', 'json'] as const;
+
+/** What GET /v1/routers answers per Router (controllers/router/controller.ts RouterStatus). */
+interface RouterRollout {
+  namespace: string;
+  name: string;
+  phase: string;
+  revision: number;
+  step?: string;
+  lagging: { name: string; reason: string }[];
+}
+
+/**
+ * A Router's rollout beside it: PHASE, STEP (waiting to be in effect), REVISION (the store
+ * revision in effect everywhere) and WAITING ON (the proxies holding it, and why).
+ */
+async function routerColumns(
+  base: string,
+): Promise<NonNullable<Parameters<typeof renderResources>[2]['extra']>> {
+  const rollouts = (await apiGet(base, '/v1/routers')) as RouterRollout[];
+  const byKey = new Map(rollouts.map((r) => [`${r.namespace}/${r.name}`, r]));
+  return {
+    headers: ['PHASE', 'STEP', 'REVISION', 'WAITING ON'],
+    cells: (res) => {
+      const r = byKey.get(`${res.metadata.namespace}/${res.metadata.name}`);
+      if (r === undefined) return ['Pending', '-', '-', '-'];
+      const waiting = r.lagging.map((l) => `${l.name} (${l.reason})`).join(',');
+      return [r.phase, r.step ?? '-', r.revision < 0 ? '-' : String(r.revision), waiting || '-'];
+    },
+  };
+}
 
 export const command: Command = {
   name: 'get',
@@ -135,6 +169,7 @@ export const command: Command = {
           wide: output === 'wide',
           nowMs: Date.now(),
           sources: response.sources,
+          ...(response.kind === 'Router' ? { extra: await routerColumns(base) } : {}),
         }),
       );
     }

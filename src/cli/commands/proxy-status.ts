@@ -10,7 +10,7 @@ const COLUMNS = ['CDS', 'LDS', 'EDS', 'RDS', 'SDS'] as const;
 
 /** Renders `istioctl proxy-status`-style rows: one per proxy, SYNCED / STALE / NACK per type. */
 export function renderProxyStatus(rows: ProxyStatus[]): string {
-  const header = ['NAME', 'TYPE', ...COLUMNS, 'VERSION'];
+  const header = ['NAME', 'TYPE', ...COLUMNS, 'VERSION', 'CONFIG REVISION'];
   const lines = rows
     .slice()
     .sort((a, b) => a.proxy.localeCompare(b.proxy))
@@ -19,6 +19,8 @@ export function renderProxyStatus(rows: ProxyStatus[]): string {
       r.type,
       ...COLUMNS.map((c) => r.types[c]?.status ?? 'NOT SENT'),
       Object.values(r.types)[0]?.lastSentVersion ?? '',
+      // The store revision the proxy runs on every routing type (what `trellis wait` checks).
+      r.configRevision === undefined || r.configRevision < 0 ? '-' : String(r.configRevision),
     ]);
   const table = [header, ...lines];
   const widths = header.map((_, i) => Math.max(...table.map((row) => (row[i] ?? '').length)));
@@ -50,6 +52,8 @@ export const command: Command = {
     'a unique prefix of one; a name that matches no proxy or several is an error listing them (exit 1).',
     'Reads /debug/syncz from the control plane (default http://127.0.0.1:15014, or $TRELLIS_CONTROL_PLANE).',
     'SYNCED: the proxy ACKed the last config sent; STALE: sent, not yet ACKed; NACK: rejected (the error is listed).',
+    'CONFIG REVISION: the config store revision the proxy runs on clusters, endpoints, listeners and routes',
+    "('-' before its first ACK); 'trellis wait' waits for every proxy to reach a revision.",
   ].join('\n'),
   async run(argv, io) {
     const { values, positionals } = parseFlags('proxy-status', argv, {

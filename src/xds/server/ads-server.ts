@@ -10,7 +10,7 @@ import { RESOURCE_TYPES } from '../../protocol/protos.js';
 import { parseNode, type NodeMessage } from '../node.js';
 import type { FirstRequest } from '../grpc-client.js';
 import { checkConsistency } from './consistency.js';
-import { streamConnection, type Connection } from './connection.js';
+import { noteUnchanged, streamConnection, type Connection } from './connection.js';
 import { onDeltaRequest, pushDelta, type DeltaRequest } from './delta.js';
 import { PushQueue, pushSteps } from './push-queue.js';
 import {
@@ -191,6 +191,8 @@ export class AdsServer<P extends PushContextLike> {
       }
       const types = [...affected].filter((t) => c.types.get(t)?.subscribed);
       if (types.length) this.queue.enqueue(c.key, types, since);
+      if (!this.behind.has(c))
+        for (const [t, s] of c.types) if (!affected.has(t)) noteUnchanged(s, prev.version, next.version);
     }
   }
 

@@ -17,6 +17,17 @@ export interface TypeState {
   lastAckedVersion: string;
   lastAckedNonce: string;
   nack: { version: string; nonce: string; message: string; at: number } | undefined;
+  /**
+   * The newest push version whose resources of this type, for this proxy, equal the last
+   * response sent: the version sent, carried forward while later pushes leave the type unchanged
+   * (`sameAs`). Once that response is ACKed, the proxy runs this version's config of the type
+   * (what `trellis wait` checks).
+   */
+  heldEquivalentTo: string;
+  /** The same for the last response the proxy ACKed: the push whose config of the type it runs. */
+  ackedEquivalentTo: string;
+  /** Pushes that left this type unchanged for the proxy: previous version -> next (bounded). */
+  sameAs: Map<string, string>;
   /** SotW: the set last sent (shared with other proxies that got the same one). */
   sotwSent: EncodedSet | undefined;
   /** Delta: what the client holds, resource name -> encoded bytes and version. */
@@ -41,9 +52,54 @@ export function newTypeState(): TypeState {
     lastAckedVersion: '',
     lastAckedNonce: '',
     nack: undefined,
+    heldEquivalentTo: '',
+    ackedEquivalentTo: '',
+    sameAs: new Map(),
     sotwSent: undefined,
     sent: new Map(),
   };
+}
+
+/** How many unchanged-push links a type keeps (enough for pushes racing one send). */
+const SAME_AS_LIMIT = 16;
+
+/** Records that push `next` leaves this type as push `prev` had it for the proxy. */
+export function noteUnchanged(s: TypeState, prev: string, next: string): void {
+  if (prev === next) return;
+  s.sameAs.set(prev, next);
+  if (s.sameAs.size > SAME_AS_LIMIT) s.sameAs.delete(s.sameAs.keys().next().value as string);
+  s.heldEquivalentTo = followUnchanged(s, s.heldEquivalentTo);
+  s.ackedEquivalentTo = followUnchanged(s, s.ackedEquivalentTo);
+}
+
+/** Records that the last response (sent now, or found equal to what `version` holds) is `version`. */
+export function noteHeld(s: TypeState, version: string): void {
+  s.heldEquivalentTo = followUnchanged(s, version);
+  // Found equal without a send: the proxy, if it ACKed the last response, runs this one too.
+  if (syncStatus(s) === 'SYNCED') s.ackedEquivalentTo = s.heldEquivalentTo;
+}
+
+/** Records the ACK of the last response sent. */
+export function noteAcked(s: TypeState): void {
+  s.ackedEquivalentTo = s.heldEquivalentTo;
+}
+
+function followUnchanged(s: TypeState, version: string): string {
+  let v = version;
+  for (let i = 0; i <= SAME_AS_LIMIT; i++) {
+    const next = s.sameAs.get(v);
+    if (next === undefined) break;
+    v = next;
+  }
+  return v;
+}
+
+/**
+ * The push version whose config of this type the proxy runs: the last ACKed response's, carried
+ * forward over pushes that left the type unchanged for it ('' before the first ACK).
+ */
+export function runningVersion(s: TypeState): string {
+  return s.ackedEquivalentTo;
 }
 
 export type SyncStatus = 'SYNCED' | 'STALE' | 'NACK' | 'NOT SENT';

@@ -5,7 +5,7 @@
  */
 import { RESOURCE_TYPES, type ResourceTypeUrl } from '../../protocol/protos.js';
 import type { NodeMessage } from '../node.js';
-import { typeState, type Connection } from './connection.js';
+import { noteHeld, typeState, type Connection } from './connection.js';
 import { resourceVersion } from './resource-encoding.js';
 import {
   encodedFor,
@@ -98,7 +98,11 @@ export async function pushDelta(
       removed.push(name);
     }
   }
-  if (changed.length === 0 && removed.length === 0 && s.lastSentNonce !== '') return;
+  if (changed.length === 0 && removed.length === 0 && s.lastSentNonce !== '') {
+    // Nothing to send: what the proxy was last sent is this push's config of the type.
+    noteHeld(s, pub.version);
+    return;
+  }
   const nonce = recordSent(ctx, s, typeUrl, pub.version, bytes, since);
   await conn.send({
     system_version_info: pub.version,

@@ -15,7 +15,7 @@ import {
 } from '../../core/metrics.js';
 import { SHORT_TYPE, type ResourceTypeUrl } from '../../protocol/protos.js';
 import type { ProxyNode } from '../proxy-node.js';
-import { typeState, type Connection, type TypeState } from './connection.js';
+import { noteAcked, noteHeld, typeState, type Connection, type TypeState } from './connection.js';
 import { encodeSet, type EncodedSet } from './resource-encoding.js';
 
 export interface PushContextLike {
@@ -190,6 +190,7 @@ export function recordAck(
   }
   s.lastAckedVersion = version;
   s.lastAckedNonce = nonce;
+  if (nonce === s.lastSentNonce) noteAcked(s);
 }
 
 /** Bookkeeping of a response about to be sent, shared by SotW and delta. */
@@ -205,6 +206,7 @@ export function recordSent(
   s.lastSentVersion = version;
   s.lastSentNonce = nonce;
   s.lastSentAt = ctx.clock.wallNow();
+  noteHeld(s, version);
   ctx.metrics.pushes.inc({ type: SHORT_TYPE[typeUrl] });
   ctx.metrics.sentBytes.inc({ type: SHORT_TYPE[typeUrl] }, bytes);
   ctx.metrics.convergence.observe({}, ctx.clock.now() - since);

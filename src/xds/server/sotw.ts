@@ -5,7 +5,7 @@
  */
 import { RESOURCE_TYPES, TYPE, type ResourceTypeUrl } from '../../protocol/protos.js';
 import type { NodeMessage } from '../node.js';
-import { typeState, type Connection } from './connection.js';
+import { noteHeld, typeState, type Connection } from './connection.js';
 import { sameSet, type EncodedSet } from './resource-encoding.js';
 import {
   encodedFor,
@@ -75,7 +75,11 @@ export async function pushSotw(
   const { s } = encoded;
   let set = encoded.set;
   if (holdRemovals && typeUrl === TYPE.cluster) set = withRemoved(typeUrl, set, s.sotwSent);
-  if (!force && sameSet(s.sotwSent, set)) return;
+  if (!force && sameSet(s.sotwSent, set)) {
+    // Nothing to send: what the proxy was last sent is this push's config of the type.
+    if (s.lastSentNonce !== '') noteHeld(s, pub.version);
+    return;
+  }
   s.sotwSent = set;
   const nonce = recordSent(ctx, s, typeUrl, pub.version, set.bytes, since);
   await conn.send(encodeDiscoveryResponse(set.list, typeUrl, pub.version, nonce));

@@ -5,7 +5,7 @@
 import { RESOURCE_TYPES, SHORT_TYPE, TYPE, anyToJson } from '../../protocol/protos.js';
 import { redactSecretJson } from '../../protocol/redact.js';
 import type { ProxyNode } from '../proxy-node.js';
-import { heldResources, syncStatus, type Connection, type SyncStatus } from './connection.js';
+import { heldResources, runningVersion, syncStatus, type Connection, type SyncStatus } from './connection.js';
 import { resourceVersion } from './resource-encoding.js';
 
 export interface ProxyStatus {
@@ -22,6 +22,11 @@ export interface ProxyStatus {
   peer: string;
   connectedAt: string;
   pushContextVersion: string;
+  /**
+   * The config store revision the proxy runs as a whole (the oldest over its routing types;
+   * -1 before its first ACK). Filled in by the control plane, which knows what versions mean.
+   */
+  configRevision?: number;
   types: Record<
     string,
     {
@@ -30,6 +35,12 @@ export interface ProxyStatus {
       lastSentNonce: string;
       lastAckedVersion: string;
       lastAckedNonce: string;
+      /**
+       * The push version whose config of this type the proxy runs: the last response once ACKed,
+       * carried forward over later pushes that left the type unchanged for this proxy ('' before
+       * the first ACK). Its first part is the config store revision the push was built from.
+       */
+      runningVersion: string;
       lastNack?: { version: string; nonce: string; message: string; at: string };
       resources: number;
     }
@@ -47,6 +58,7 @@ export function connectionStatus(c: Connection, pushContextVersion: string): Pro
       lastSentNonce: s.lastSentNonce,
       lastAckedVersion: s.lastAckedVersion,
       lastAckedNonce: s.lastAckedNonce,
+      runningVersion: runningVersion(s),
       ...(s.nack ? { lastNack: { ...s.nack, at: new Date(s.nack.at).toISOString() } } : {}),
       resources: heldResources(s).size,
     };
