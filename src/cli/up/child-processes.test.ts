@@ -72,15 +72,22 @@ test('the next start kills what a killed run left: same processes only, orphans 
     detached: true,
     stdio: 'ignore',
   });
+  // A live process in its own group, recorded with another start time: its pid was reused.
+  // (Never this test's own group: when that group's leader has exited, as under a detached
+  // shell job, a bug here would kill the test runner itself.)
+  const reused = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], {
+    detached: true,
+    stdio: 'ignore',
+  });
   const [line] = (await once(app.stdout, 'data')) as [Buffer];
   const worker = Number(String(line).trim());
   t.after(async () => {
-    for (const pid of [app.pid, other.pid, worker]) if (pid) killQuietly(-pid);
+    for (const pid of [app.pid, other.pid, worker, reused.pid]) if (pid) killQuietly(-pid);
     await rm(dir, { recursive: true, force: true });
   });
   const appStat = readProcStat(app.pid!)!;
   const otherStat = readProcStat(other.pid!)!;
-  const self = readProcStat(process.pid)!;
+  const reusedStat = readProcStat(reused.pid!)!;
   // The app's shell died with the killed run (pdeathsig); its worker did not.
   app.kill('SIGKILL');
   await once(app, 'exit');
@@ -96,7 +103,7 @@ test('the next start kills what a killed run left: same processes only, orphans 
         { name: 'reviews', pid: app.pid, pgid: appStat.pgid, startTime: appStat.startTime },
         { name: 'ratings', pid: other.pid, pgid: otherStat.pgid, startTime: otherStat.startTime },
         // Same pid as a live process, another start time: a reused pid, not ours to kill.
-        { name: 'reused', pid: process.pid, pgid: self.pgid, startTime: `${self.startTime}0` },
+        { name: 'reused', pid: reused.pid, pgid: reusedStat.pgid, startTime: `${reusedStat.startTime}0` },
       ],
     }),
   );
@@ -107,6 +114,7 @@ test('the next start kills what a killed run left: same processes only, orphans 
   );
   await gone(worker, 'the orphaned worker to be killed');
   await gone(other.pid!, 'the app left running to be killed');
+  assert.ok(readProcStat(reused.pid!), 'a reused pid is not ours to kill');
   await assert.rejects(readFile(file), { code: 'ENOENT' }, 'the pid file is consumed');
 });
 
