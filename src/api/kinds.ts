@@ -26,6 +26,7 @@ import { SECURITY_KINDS } from './security/kinds.js';
 import { EXTENSIONS_GROUP, refusedKindMessage } from './extensions/unsupported.js';
 import { validateWorkloadGroup } from './networking/workload-group.js';
 import { validateProxyConfig } from './networking/proxy-config.js';
+import { GATEWAY_API_KINDS } from './gateway/kinds.js';
 
 /** Reports every problem of `spec` into `problems`, with paths starting at `path` (`spec`). */
 export type SpecValidator = (spec: unknown, problems: Problems, path: string) => void;
@@ -45,6 +46,12 @@ export interface KindDefinition {
   topLevel?: readonly string[];
   /** The spec as it may be shown outside the store (API answers, `trellis get`): secrets removed. */
   redact?: (spec: unknown) => unknown;
+  /**
+   * The kind as documents write it, when it differs from `kind`: two groups name a kind alike
+   * (the Gateway API's `Gateway` beside Istio's), so one is stored under another name (Istio's
+   * own internal name, `KubernetesGateway`) and written back under this one.
+   */
+  writtenKind?: string;
 }
 
 /**
@@ -104,7 +111,10 @@ export type KindLookup =
 /** Resolves `apiVersion` + `kind` as written in a document. */
 export function lookupKind(apiVersion: string, kind: string): KindLookup {
   const { group, version } = splitApiVersion(apiVersion);
-  const def = byKind.get(kind);
+  let def = byKind.get(kind);
+  if (def === undefined || def.group !== group) {
+    def = [...byKind.values()].find((d) => d.group === group && d.writtenKind === kind) ?? def;
+  }
   if (def === undefined || def.group !== group) {
     if (!RECOGNISED_GROUPS.has(group)) {
       return {
@@ -118,7 +128,7 @@ export function lookupKind(apiVersion: string, kind: string): KindLookup {
     if (refused !== undefined) return { ok: false, skip: false, path: 'kind', message: refused };
     const known = registeredKinds()
       .filter((d) => d.group === group)
-      .map((d) => d.kind);
+      .map((d) => d.writtenKind ?? d.kind);
     return {
       ok: false,
       skip: false,
@@ -131,7 +141,7 @@ export function lookupKind(apiVersion: string, kind: string): KindLookup {
       ok: false,
       skip: false,
       path: 'apiVersion',
-      message: `${kind} does not exist in version ${JSON.stringify(version)}${group === CORE_GROUP ? '' : ` of ${group}`}; expected one of ${def.versions.map((v) => joinApiVersion(group, v)).join(', ')}`,
+      message: `${def.writtenKind ?? kind} does not exist in version ${JSON.stringify(version)}${group === CORE_GROUP ? '' : ` of ${group}`}; expected one of ${def.versions.map((v) => joinApiVersion(group, v)).join(', ')}`,
     };
   }
   return { ok: true, def };
@@ -176,3 +186,7 @@ registerKind({
   topLevel: SECRET_FIELDS,
   redact: redactSecretSpec,
 });
+
+// gateway.networking.k8s.io: the Kubernetes Gateway API, converted into Istio Gateways and
+// VirtualServices by the gateway-api derivation (controllers/gateway-api).
+for (const def of GATEWAY_API_KINDS) registerKind(def);

@@ -4,10 +4,12 @@
  * patch Istio kinds.
  */
 import type { ConfigDerivation } from './derivation.js';
+import { gatewayApiDerivation } from './gateway-api/derivation.js';
 import { trafficFilterDerivation } from './traffic-filter/derivation.js';
 
 export function defaultDerivations(): ConfigDerivation[] {
   return [
+    gatewayApiDerivation(), // first: Gateway API resources become Istio Gateways and VirtualServices
     trafficFilterDerivation(), // last: filters patch what the steps before produce
   ];
 }
