@@ -68,7 +68,10 @@ export function readResource(value: unknown, problems: Problems): EnvelopeResult
     found.def.validate(doc.spec, problems, 'spec');
   }
   // Stored under the registered name (KindDefinition.writtenKind: a kind two groups share).
-  return { resource: { apiVersion, kind: found.def.kind, metadata: meta, spec: doc.spec ?? {} }, skipped: false };
+  return {
+    resource: { apiVersion, kind: found.def.kind, metadata: meta, spec: doc.spec ?? {} },
+    skipped: false,
+  };
 }
 
 /**
@@ -78,7 +81,8 @@ export function readResource(value: unknown, problems: Problems): EnvelopeResult
 export function manifestOf(r: Resource): Record<string, unknown> {
   const def = findKind(r.kind);
   const kind = def?.writtenKind ?? r.kind;
-  if (def?.topLevel === undefined) return { apiVersion: r.apiVersion, kind, metadata: r.metadata, spec: r.spec };
+  if (def?.topLevel === undefined)
+    return { apiVersion: r.apiVersion, kind, metadata: r.metadata, spec: r.spec };
   const content = isObject(r.spec) ? r.spec : {};
   return { apiVersion: r.apiVersion, kind, metadata: r.metadata, ...content };
 }

@@ -47,6 +47,10 @@ const SHORT_NAMES: Record<string, readonly string[]> = {
   Sidecar: [],
   RateLimit: ['rl'],
   TrafficFilter: ['tf'],
+  // kubectl's short names for the Gateway API kinds.
+  KubernetesGateway: ['gtw'],
+  GatewayClass: ['gc'],
+  ReferenceGrant: ['refgrant'],
 };
 
 function plural(kind: string): string {
@@ -57,7 +61,11 @@ function plural(kind: string): string {
 
 /** Every name a kind answers to: `virtualservice`, `virtualservices`, `vs`. */
 export function kindNames(def: KindDefinition): string[] {
-  return [def.kind.toLowerCase(), plural(def.kind), ...(SHORT_NAMES[def.kind] ?? [])];
+  const names = [def.kind.toLowerCase(), plural(def.kind), ...(SHORT_NAMES[def.kind] ?? [])];
+  // A kind stored under another name (KubernetesGateway) also answers to its written name,
+  // after the kind that has it (bare `gateways` stays Istio's; `gateways.gateway.networking.k8s.io`).
+  if (def.writtenKind !== undefined) names.push(def.writtenKind.toLowerCase(), plural(def.writtenKind));
+  return names;
 }
 
 /** `vs`, `VirtualServices`, `virtualservice.networking.istio.io` -> the kind's definition. */
@@ -145,6 +153,13 @@ function readApplyRequest(docs: ParsedDocument[]): {
   return { resources, errors, warnings };
 }
 
+/** The resource as shown, with the status the control plane computed for it (Gateway API). */
+function shownWithStatus(api: ConfigApi, r: Resource): Record<string, unknown> {
+  const shown = shownResource(r);
+  const status = api.effective?.().snapshot.get(r.kind, r.metadata.namespace, r.metadata.name)?.status;
+  return status === undefined ? shown : { ...shown, status };
+}
+
 function writerOf(api: ConfigApi): ConfigWriter {
   const writer = api.writer;
   if (!writer) {
@@ -181,7 +196,7 @@ export function registerConfigRoutes(router: HttpRouter, api: ConfigApi): void {
         json: {
           kind: def.kind,
           revision: api.store.revision,
-          items: served?.map((s) => s.shown) ?? items.map(shownResource),
+          items: served?.map((s) => s.shown) ?? items.map((r) => shownWithStatus(api, r)),
           sources,
         },
       };
@@ -197,7 +212,7 @@ export function registerConfigRoutes(router: HttpRouter, api: ConfigApi): void {
           `${def.kind} ${namespace}/${name} not found (trellis get ${def.kind.toLowerCase()} -A lists them)`,
         );
       }
-      return { json: shownResource(r) };
+      return { json: shownWithStatus(api, r) };
     })
     .on('POST', '/v1/config', async (req) => {
       const text = await req.text();

@@ -33,7 +33,10 @@ export function checkHostnames(c: SpecCheck, o: Obj, path: string, max = 16): vo
 function checkGroupKind(c: SpecCheck, r: Obj, path: string): void {
   const group = c.string(r, 'group', path);
   if (group !== undefined && !GROUP.test(group)) {
-    c.error(fieldPath(path, 'group'), `${JSON.stringify(group)} is not a valid API group ("" is the core group)`);
+    c.error(
+      fieldPath(path, 'group'),
+      `${JSON.stringify(group)} is not a valid API group ("" is the core group)`,
+    );
   }
   const kind = c.string(r, 'kind', path);
   if (kind !== undefined && !KIND.test(kind)) {
@@ -44,7 +47,8 @@ function checkGroupKind(c: SpecCheck, r: Obj, path: string): void {
 function checkObjectName(c: SpecCheck, r: Obj, key: string, path: string, required: boolean): void {
   const name = c.string(r, key, path, { required });
   if (name === undefined) return;
-  const err = name.length > 253 ? 'must be at most 253 characters' : name === '' ? 'must not be empty' : undefined;
+  const err =
+    name.length > 253 ? 'must be at most 253 characters' : name === '' ? 'must not be empty' : undefined;
   if (err !== undefined) c.error(fieldPath(path, key), err);
 }
 
@@ -76,7 +80,14 @@ export function checkParentRefs(c: SpecCheck, o: Obj, path: string): void {
     c.port(r, 'port', item.path);
     // The CRD's rule: sectionName must be specified when parentRefs includes 2 or more
     // references to the same parent (and then be unique).
-    const key = `${String(r.group ?? 'gateway.networking.k8s.io')}/${String(r.kind ?? 'Gateway')}/${String(r.namespace ?? '')}/${String(r.name)}/${String(r.sectionName ?? '')}/${String(r.port ?? '')}`;
+    const key = JSON.stringify([
+      r.group ?? 'gateway.networking.k8s.io',
+      r.kind ?? 'Gateway',
+      r.namespace ?? '',
+      r.name,
+      r.sectionName ?? '',
+      r.port ?? '',
+    ]);
     if (seen.has(key)) {
       c.error(
         item.path,
@@ -90,7 +101,12 @@ export function checkParentRefs(c: SpecCheck, o: Obj, path: string): void {
 const BACKEND_FIELDS = ['group', 'kind', 'namespace', 'name', 'port', 'weight'] as const;
 
 /** A backendRef; `extra` fields are allowed beside the reference (an HTTPRoute's `filters`). */
-export function checkBackendRef(c: SpecCheck, value: unknown, path: string, extra: readonly string[] = []): Obj | undefined {
+export function checkBackendRef(
+  c: SpecCheck,
+  value: unknown,
+  path: string,
+  extra: readonly string[] = [],
+): Obj | undefined {
   const r = c.object(value, path, [...BACKEND_FIELDS, ...extra]);
   if (r === undefined) return undefined;
   checkGroupKind(c, r, path);
@@ -114,7 +130,13 @@ export function checkBackendRefs(c: SpecCheck, o: Obj, path: string, extra: read
 const MATCH_FIELDS = ['type', 'name', 'value'] as const;
 
 /** Header or query parameter matches: names unique (case-insensitive for headers). */
-export function checkNameValueMatches(c: SpecCheck, o: Obj, key: string, path: string, header: boolean): void {
+export function checkNameValueMatches(
+  c: SpecCheck,
+  o: Obj,
+  key: string,
+  path: string,
+  header: boolean,
+): void {
   const items = c.list(o, key, path);
   if (items === undefined) return;
   if (items.length > 16) c.error(fieldPath(path, key), `at most 16 ${key}`);
@@ -126,10 +148,18 @@ export function checkNameValueMatches(c: SpecCheck, o: Obj, key: string, path: s
     const name = c.string(m, 'name', item.path, { required: true });
     const value = c.string(m, 'value', item.path, { required: true });
     if (name !== undefined) {
-      const err = header ? headerNameError(name) : /^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$/.test(name) ? undefined : 'not a valid name';
+      const err = header
+        ? headerNameError(name)
+        : /^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$/.test(name)
+          ? undefined
+          : 'not a valid name';
       if (err !== undefined) c.error(fieldPath(item.path, 'name'), err);
       const k = header ? name.toLowerCase() : name;
-      if (seen.has(k)) c.error(fieldPath(item.path, 'name'), `${JSON.stringify(name)} is matched twice; names must be unique`);
+      if (seen.has(k))
+        c.error(
+          fieldPath(item.path, 'name'),
+          `${JSON.stringify(name)} is matched twice; names must be unique`,
+        );
       seen.add(k);
     }
     if (type === 'RegularExpression' && value !== undefined) c.regex(value, fieldPath(item.path, 'value'));
@@ -151,7 +181,8 @@ function checkHeaderModifier(c: SpecCheck, value: unknown, path: string): void {
       if (name === undefined) continue;
       const err = headerNameError(name);
       if (err !== undefined) c.error(fieldPath(item.path, 'name'), err);
-      if (seen.has(name.toLowerCase())) c.error(fieldPath(item.path, 'name'), `${JSON.stringify(name)} appears twice in ${op}`);
+      if (seen.has(name.toLowerCase()))
+        c.error(fieldPath(item.path, 'name'), `${JSON.stringify(name)} appears twice in ${op}`);
       seen.add(name.toLowerCase());
     }
   }
@@ -168,12 +199,20 @@ function checkPathModifier(c: SpecCheck, o: Obj, path: string): string | undefin
   const type = c.enumValue(m, 'type', p, ['ReplaceFullPath', 'ReplacePrefixMatch'], { required: true });
   const full = c.string(m, 'replaceFullPath', p);
   const prefix = c.string(m, 'replacePrefixMatch', p);
-  if (type === 'ReplaceFullPath' && full === undefined) c.error(fieldPath(p, 'replaceFullPath'), 'required when type is ReplaceFullPath');
-  if (type === 'ReplacePrefixMatch' && prefix === undefined) c.error(fieldPath(p, 'replacePrefixMatch'), 'required when type is ReplacePrefixMatch');
-  if (type !== 'ReplaceFullPath' && full !== undefined) c.error(fieldPath(p, 'replaceFullPath'), 'must be unset unless type is ReplaceFullPath');
-  if (type !== 'ReplacePrefixMatch' && prefix !== undefined) c.error(fieldPath(p, 'replacePrefixMatch'), 'must be unset unless type is ReplacePrefixMatch');
-  for (const [v, key] of [[full, 'replaceFullPath'], [prefix, 'replacePrefixMatch']] as const) {
-    if (v !== undefined && !v.startsWith('/')) c.error(fieldPath(p, key), `${JSON.stringify(v)} must start with "/"`);
+  if (type === 'ReplaceFullPath' && full === undefined)
+    c.error(fieldPath(p, 'replaceFullPath'), 'required when type is ReplaceFullPath');
+  if (type === 'ReplacePrefixMatch' && prefix === undefined)
+    c.error(fieldPath(p, 'replacePrefixMatch'), 'required when type is ReplacePrefixMatch');
+  if (type !== 'ReplaceFullPath' && full !== undefined)
+    c.error(fieldPath(p, 'replaceFullPath'), 'must be unset unless type is ReplaceFullPath');
+  if (type !== 'ReplacePrefixMatch' && prefix !== undefined)
+    c.error(fieldPath(p, 'replacePrefixMatch'), 'must be unset unless type is ReplacePrefixMatch');
+  for (const [v, key] of [
+    [full, 'replaceFullPath'],
+    [prefix, 'replacePrefixMatch'],
+  ] as const) {
+    if (v !== undefined && !v.startsWith('/'))
+      c.error(fieldPath(p, key), `${JSON.stringify(v)} must start with "/"`);
   }
   return type;
 }
@@ -245,7 +284,10 @@ export function checkFilters(
         c.port(r, 'port', p);
         const code = c.int(r, 'statusCode', p);
         if (code !== undefined && ![301, 302, 303, 307, 308].includes(code)) {
-          c.error(fieldPath(p, 'statusCode'), `${code} is not valid; expected one of 301, 302, 303, 307, 308`);
+          c.error(
+            fieldPath(p, 'statusCode'),
+            `${code} is not valid; expected one of 301, 302, 303, 307, 308`,
+          );
         }
         if (checkPathModifier(c, r, p) === 'ReplacePrefixMatch') out.prefixRewrite = true;
         break;
@@ -269,9 +311,11 @@ export function checkFilters(
           const fp = fieldPath(p, 'fraction');
           const num = c.int(fr, 'numerator', fp, { required: true, min: 0 });
           const den = c.int(fr, 'denominator', fp, { min: 1 }) ?? 100;
-          if (num !== undefined && num > den) c.error(fieldPath(fp, 'numerator'), 'must be at most the denominator');
+          if (num !== undefined && num > den)
+            c.error(fieldPath(fp, 'numerator'), 'must be at most the denominator');
         }
-        if (m.percent !== undefined && m.fraction !== undefined) c.error(p, 'set percent or fraction, not both');
+        if (m.percent !== undefined && m.fraction !== undefined)
+          c.error(p, 'set percent or fraction, not both');
         break;
       }
       case 'ExtensionRef': {

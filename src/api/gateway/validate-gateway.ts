@@ -7,7 +7,8 @@ import { fieldPath, SpecCheck, type Obj } from '../fields.js';
 import { labelKeyError, labelValueError } from '../names.js';
 import { checkGroupKind, checkHostname, checkNamespace, checkObjectName } from './validate-common.js';
 
-const CONTROLLER_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/[A-Za-z0-9/\-._~%!$&'()*+,;=:]+$/;
+const CONTROLLER_NAME =
+  /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/[A-Za-z0-9/\-._~%!$&'()*+,;=:]+$/;
 
 export function validateGatewayClass(spec: unknown, problems: Problems, path: string): void {
   const c = new SpecCheck(problems);
@@ -31,12 +32,19 @@ export function validateGatewayClass(spec: unknown, problems: Problems, path: st
   }
 }
 
-const PROTOCOL = /^[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?$|[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/[A-Za-z0-9]+$/;
+const PROTOCOL =
+  /^[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?$|[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/[A-Za-z0-9]+$/;
 const LISTENER_FIELDS = ['name', 'hostname', 'port', 'protocol', 'tls', 'allowedRoutes'] as const;
 
 export function validateKubernetesGateway(spec: unknown, problems: Problems, path: string): void {
   const c = new SpecCheck(problems);
-  const s = c.object(spec, path, ['gatewayClassName', 'listeners', 'addresses', 'infrastructure', 'backendTLS']);
+  const s = c.object(spec, path, [
+    'gatewayClassName',
+    'listeners',
+    'addresses',
+    'infrastructure',
+    'backendTLS',
+  ]);
   if (s === undefined) return;
   c.string(s, 'gatewayClassName', path, { required: true });
   const listeners = c.list(s, 'listeners', path, { required: true, nonEmpty: true }) ?? [];
@@ -48,13 +56,17 @@ export function validateKubernetesGateway(spec: unknown, problems: Problems, pat
     if (l === undefined) continue;
     const name = c.string(l, 'name', item.path, { required: true });
     if (name !== undefined) {
-      if (names.has(name)) c.error(fieldPath(item.path, 'name'), `listener name ${JSON.stringify(name)} must be unique`);
+      if (names.has(name))
+        c.error(fieldPath(item.path, 'name'), `listener name ${JSON.stringify(name)} must be unique`);
       names.add(name);
     }
     const port = c.port(l, 'port', item.path, { required: true });
     const protocol = c.string(l, 'protocol', item.path, { required: true });
     if (protocol !== undefined && !PROTOCOL.test(protocol)) {
-      c.error(fieldPath(item.path, 'protocol'), `${JSON.stringify(protocol)} is not valid; expected HTTP, HTTPS, TLS, TCP or UDP`);
+      c.error(
+        fieldPath(item.path, 'protocol'),
+        `${JSON.stringify(protocol)} is not valid; expected HTTP, HTTPS, TLS, TCP or UDP`,
+      );
     }
     const hostname = c.string(l, 'hostname', item.path);
     if (hostname !== undefined) {
@@ -65,7 +77,10 @@ export function validateKubernetesGateway(spec: unknown, problems: Problems, pat
     }
     const key = `${port}/${protocol}/${hostname ?? ''}`;
     if (combos.has(key)) {
-      c.error(item.path, 'another listener has the same port, protocol and hostname; each combination must be unique');
+      c.error(
+        item.path,
+        'another listener has the same port, protocol and hostname; each combination must be unique',
+      );
     }
     combos.add(key);
     checkTls(c, l, item.path, protocol);
@@ -112,7 +127,10 @@ function checkTls(c: SpecCheck, l: Obj, path: string, protocol: string | undefin
   }
   const options = c.stringMap(t, 'options', p);
   if (mode === 'Terminate' && refs.length === 0 && (options?.size ?? 0) === 0) {
-    c.error(fieldPath(p, 'certificateRefs'), 'required when mode is Terminate (the Secrets holding the certificate and key)');
+    c.error(
+      fieldPath(p, 'certificateRefs'),
+      'required when mode is Terminate (the Secrets holding the certificate and key)',
+    );
   }
   if (mode === 'Passthrough' && protocol === 'HTTPS') {
     c.error(fieldPath(p, 'mode'), 'Passthrough needs protocol TLS (an HTTPS listener terminates TLS)');
@@ -128,7 +146,8 @@ function checkAllowedRoutes(c: SpecCheck, l: Obj, path: string): void {
     const np = fieldPath(p, 'namespaces');
     const from = c.enumValue(ns, 'from', np, ['All', 'Same', 'Selector']);
     const sel = c.child(ns, 'selector', np, ['matchLabels', 'matchExpressions']);
-    if (from === 'Selector' && sel === undefined) c.error(fieldPath(np, 'selector'), 'required when from is Selector');
+    if (from === 'Selector' && sel === undefined)
+      c.error(fieldPath(np, 'selector'), 'required when from is Selector');
     if (sel !== undefined) {
       const sp = fieldPath(np, 'selector');
       c.stringMap(sel, 'matchLabels', sp);
@@ -136,7 +155,9 @@ function checkAllowedRoutes(c: SpecCheck, l: Obj, path: string): void {
         const e = c.object(item.value, item.path, ['key', 'operator', 'values']);
         if (e === undefined) continue;
         c.string(e, 'key', item.path, { required: true });
-        const op = c.enumValue(e, 'operator', item.path, ['In', 'NotIn', 'Exists', 'DoesNotExist'], { required: true });
+        const op = c.enumValue(e, 'operator', item.path, ['In', 'NotIn', 'Exists', 'DoesNotExist'], {
+          required: true,
+        });
         const values = c.stringList(e, 'values', item.path);
         if ((op === 'In' || op === 'NotIn') && (values?.length ?? 0) === 0) {
           c.error(fieldPath(item.path, 'values'), `required (non-empty) for operator ${op}`);
@@ -171,7 +192,8 @@ export function validateReferenceGrant(spec: unknown, problems: Problems, path: 
   for (const item of c.list(s, 'to', path, { required: true, nonEmpty: true }) ?? []) {
     const t = c.object(item.value, item.path, ['group', 'kind', 'name']);
     if (t === undefined) continue;
-    if (t.group === undefined) c.error(fieldPath(item.path, 'group'), 'required ("" for the core group, e.g. Service or Secret)');
+    if (t.group === undefined)
+      c.error(fieldPath(item.path, 'group'), 'required ("" for the core group, e.g. Service or Secret)');
     checkGroupKind(c, t, item.path);
     c.string(t, 'kind', item.path, { required: true });
     checkObjectName(c, t, 'name', item.path, false);

@@ -25,7 +25,12 @@ const HTTP_FILTERS = [
   'RequestMirror',
   'ExtensionRef',
 ] as const;
-const BACKEND_FILTERS = ['RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestMirror', 'ExtensionRef'] as const;
+const BACKEND_FILTERS = [
+  'RequestHeaderModifier',
+  'ResponseHeaderModifier',
+  'RequestMirror',
+  'ExtensionRef',
+] as const;
 const GRPC_FILTERS = BACKEND_FILTERS;
 
 /** Milliseconds of a Gateway API duration, or undefined (reported) when malformed. */
@@ -77,11 +82,19 @@ function checkTimeouts(c: SpecCheck, r: Obj, path: string): void {
     if (text === undefined) continue;
     ms[key] = gatewayDurationMs(text);
     if (ms[key] === undefined) {
-      c.error(fieldPath(p, key), `invalid duration ${JSON.stringify(text)}: expected e.g. "10s", "1m30s" or "500ms" (units h, m, s, ms)`);
+      c.error(
+        fieldPath(p, key),
+        `invalid duration ${JSON.stringify(text)}: expected e.g. "10s", "1m30s" or "500ms" (units h, m, s, ms)`,
+      );
     }
   }
   const { request, backendRequest } = ms;
-  if (request !== undefined && backendRequest !== undefined && request !== 0 && (backendRequest === 0 || backendRequest > request)) {
+  if (
+    request !== undefined &&
+    backendRequest !== undefined &&
+    request !== 0 &&
+    (backendRequest === 0 || backendRequest > request)
+  ) {
     c.error(fieldPath(p, 'backendRequest'), 'must not be longer than the request timeout');
   }
 }
@@ -91,7 +104,12 @@ function checkRetry(c: SpecCheck, r: Obj, path: string): void {
   if (t === undefined) return;
   const p = fieldPath(path, 'retry');
   for (const item of c.list(t, 'codes', p) ?? []) {
-    if (typeof item.value !== 'number' || !Number.isInteger(item.value) || item.value < 400 || item.value > 599) {
+    if (
+      typeof item.value !== 'number' ||
+      !Number.isInteger(item.value) ||
+      item.value < 400 ||
+      item.value > 599
+    ) {
       c.error(item.path, 'expected an HTTP status code 400..599');
     }
   }
@@ -102,7 +120,15 @@ function checkRetry(c: SpecCheck, r: Obj, path: string): void {
   }
 }
 
-const HTTP_RULE_FIELDS = ['name', 'matches', 'filters', 'backendRefs', 'timeouts', 'retry', 'sessionPersistence'] as const;
+const HTTP_RULE_FIELDS = [
+  'name',
+  'matches',
+  'filters',
+  'backendRefs',
+  'timeouts',
+  'retry',
+  'sessionPersistence',
+] as const;
 
 export function validateHTTPRoute(spec: unknown, problems: Problems, path: string): void {
   const c = new SpecCheck(problems);
@@ -161,7 +187,13 @@ export function validateGRPCRoute(spec: unknown, problems: Problems, path: strin
   const rules = c.list(s, 'rules', path) ?? [];
   if (rules.length > 16) c.error(fieldPath(path, 'rules'), 'at most 16 rules');
   for (const item of rules) {
-    const r = c.object(item.value, item.path, ['name', 'matches', 'filters', 'backendRefs', 'sessionPersistence']);
+    const r = c.object(item.value, item.path, [
+      'name',
+      'matches',
+      'filters',
+      'backendRefs',
+      'sessionPersistence',
+    ]);
     if (r === undefined) continue;
     for (const m of c.list(r, 'matches', item.path) ?? []) {
       const mo = c.object(m.value, m.path, ['method', 'headers']);
@@ -174,8 +206,16 @@ export function validateGRPCRoute(spec: unknown, problems: Problems, path: strin
         const method = c.string(mm, 'method', p);
         if (service === undefined && method === undefined) c.error(p, 'set service, method or both');
         if (type === 'Exact') {
-          if (service !== undefined && !GRPC_SERVICE.test(service)) c.error(fieldPath(p, 'service'), `${JSON.stringify(service)} is not a gRPC service name (e.g. "helloworld.Greeter")`);
-          if (method !== undefined && !GRPC_METHOD.test(method)) c.error(fieldPath(p, 'method'), `${JSON.stringify(method)} is not a gRPC method name (e.g. "SayHello")`);
+          if (service !== undefined && !GRPC_SERVICE.test(service))
+            c.error(
+              fieldPath(p, 'service'),
+              `${JSON.stringify(service)} is not a gRPC service name (e.g. "helloworld.Greeter")`,
+            );
+          if (method !== undefined && !GRPC_METHOD.test(method))
+            c.error(
+              fieldPath(p, 'method'),
+              `${JSON.stringify(method)} is not a gRPC method name (e.g. "SayHello")`,
+            );
         } else {
           if (service !== undefined) c.regex(service, fieldPath(p, 'service'));
           if (method !== undefined) c.regex(method, fieldPath(p, 'method'));
@@ -190,7 +230,11 @@ export function validateGRPCRoute(spec: unknown, problems: Problems, path: strin
 
 function validateL4Route(spec: unknown, problems: Problems, path: string, withHostnames: boolean): void {
   const c = new SpecCheck(problems);
-  const s = c.object(spec, path, withHostnames ? ['parentRefs', 'hostnames', 'rules'] : ['parentRefs', 'rules']);
+  const s = c.object(
+    spec,
+    path,
+    withHostnames ? ['parentRefs', 'hostnames', 'rules'] : ['parentRefs', 'rules'],
+  );
   if (s === undefined) return;
   checkParentRefs(c, s, path);
   if (withHostnames) checkHostnames(c, s, path);

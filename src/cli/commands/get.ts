@@ -112,7 +112,7 @@ export const command: Command = {
       io.stdout(items.map((r) => renderEffective(r as EffectiveResource)).join('---\n'));
     } else if (isTrafficFilterKind(kind) && (output === 'table' || output === 'wide') && items.length > 0) {
       io.stdout(
-        renderTrafficFilters(items, {
+        renderTrafficFilters(items as EffectiveResource[], {
           allNamespaces: all,
           nowMs: Date.now(),
           wide: output === 'wide',

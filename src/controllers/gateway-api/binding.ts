@@ -45,12 +45,25 @@ export function bindParent(
     const host = fqdn(ref.name, namespace, domainSuffix);
     return {
       accepted: condition('Accepted', true, 'Accepted', `routes mesh traffic to ${host}`),
-      bindings: [{ kind: 'mesh', host, namespace, name: ref.name, ...(ref.port !== undefined ? { port: ref.port } : {}) }],
+      bindings: [
+        {
+          kind: 'mesh',
+          host,
+          namespace,
+          name: ref.name,
+          ...(ref.port !== undefined ? { port: ref.port } : {}),
+        },
+      ],
     };
   }
   if (group !== GW_GROUP || kind !== 'Gateway') {
     return {
-      accepted: condition('Accepted', false, 'NoMatchingParent', `parentRef ${kind}${group ? `.${group}` : ''} ${ref.name}: a route attaches to a Gateway or (for mesh traffic) a Service`),
+      accepted: condition(
+        'Accepted',
+        false,
+        'NoMatchingParent',
+        `parentRef ${kind}${group ? `.${group}` : ''} ${ref.name}: a route attaches to a Gateway or (for mesh traffic) a Service`,
+      ),
       bindings: [],
     };
   }
@@ -59,20 +72,33 @@ export function bindParent(
   const gw = gateways.get(key);
   if (gw === undefined) {
     return {
-      accepted: condition('Accepted', false, 'NoMatchingParent', `Gateway ${key} not found (trellis get gateways.gateway.networking.k8s.io -A lists them)`),
+      accepted: condition(
+        'Accepted',
+        false,
+        'NoMatchingParent',
+        `Gateway ${key} not found (trellis get gateways.gateway.networking.k8s.io -A lists them)`,
+      ),
       bindings: [],
     };
   }
   let candidates = gw.listeners;
-  if (ref.sectionName !== undefined) candidates = candidates.filter((l) => l.listener.name === ref.sectionName);
+  if (ref.sectionName !== undefined)
+    candidates = candidates.filter((l) => l.listener.name === ref.sectionName);
   if (ref.port !== undefined) candidates = candidates.filter((l) => l.listener.port === ref.port);
   if (candidates.length === 0) {
     return {
-      accepted: condition('Accepted', false, 'NoMatchingParent', `Gateway ${key} has no listener${ref.sectionName !== undefined ? ` named ${ref.sectionName}` : ''}${ref.port !== undefined ? ` on port ${ref.port}` : ''}`),
+      accepted: condition(
+        'Accepted',
+        false,
+        'NoMatchingParent',
+        `Gateway ${key} has no listener${ref.sectionName !== undefined ? ` named ${ref.sectionName}` : ''}${ref.port !== undefined ? ` on port ${ref.port}` : ''}`,
+      ),
       bindings: [],
     };
   }
-  const allowed = candidates.filter((l) => l.kinds.includes(route.kind) && namespaceAllowed(l, route.namespace));
+  const allowed = candidates.filter(
+    (l) => l.kinds.includes(route.kind) && namespaceAllowed(l, route.namespace),
+  );
   if (allowed.length === 0) {
     const selector = candidates.some((l) => l.listener.allowedRoutes?.namespaces?.from === 'Selector');
     return {
@@ -94,7 +120,12 @@ export function bindParent(
   }
   if (bindings.length === 0) {
     return {
-      accepted: condition('Accepted', false, 'NoMatchingListenerHostname', `no listener hostname of Gateway ${key} intersects the route's hostnames ${JSON.stringify(route.hostnames ?? [])}`),
+      accepted: condition(
+        'Accepted',
+        false,
+        'NoMatchingListenerHostname',
+        `no listener hostname of Gateway ${key} intersects the route's hostnames ${JSON.stringify(route.hostnames ?? [])}`,
+      ),
       bindings: [],
     };
   }

@@ -36,7 +36,15 @@ import type { Resource } from '../../api/resource.js';
 import type { ConfigSnapshot } from '../../config/types.js';
 import type { ConfigDerivation, DerivationProblem, DerivationResult } from '../derivation.js';
 import { bindParent, type Binding } from './binding.js';
-import { CONTROLLER_NAME, CONTROLLER_NAMES, convertGateway, gatewayClasses, gatewayStatus, isOurs, type ConvertedGateway } from './gateways.js';
+import {
+  CONTROLLER_NAME,
+  CONTROLLER_NAMES,
+  convertGateway,
+  gatewayClasses,
+  gatewayStatus,
+  isOurs,
+  type ConvertedGateway,
+} from './gateways.js';
 import { convertRules, type RankedRoute, type RuleProblems } from './http-rules.js';
 import { compareMatches } from './ordering.js';
 import { ReferenceGrants, resolveBackend } from './references.js';
@@ -48,7 +56,12 @@ export interface GatewayApiOptions {
 }
 
 const GW_GROUP = 'gateway.networking.k8s.io';
-const ROUTE_KINDS = [GATEWAY_API_KIND.HTTPRoute, GATEWAY_API_KIND.GRPCRoute, GATEWAY_API_KIND.TCPRoute, GATEWAY_API_KIND.TLSRoute] as const;
+const ROUTE_KINDS = [
+  GATEWAY_API_KIND.HTTPRoute,
+  GATEWAY_API_KIND.GRPCRoute,
+  GATEWAY_API_KIND.TCPRoute,
+  GATEWAY_API_KIND.TLSRoute,
+] as const;
 type RouteKind = (typeof ROUTE_KINDS)[number];
 type AnyRouteSpec = HTTPRouteSpec & GRPCRouteSpec & TCPRouteSpec & TLSRouteSpec;
 
@@ -77,13 +90,18 @@ export function gatewayApiDerivation(options: GatewayApiOptions = {}): ConfigDer
   return { name: 'gateway-api', derive: (snapshot) => deriveGatewayApi(snapshot, domainSuffix) };
 }
 
-const dnsSafe = (s: string) => s.replace(/\*/g, 'wildcard').replace(/[^a-z0-9.-]/gi, '-').toLowerCase();
+const dnsSafe = (s: string) =>
+  s
+    .replace(/\*/g, 'wildcard')
+    .replace(/[^a-z0-9.-]/gi, '-')
+    .toLowerCase();
 
 export function deriveGatewayApi(snapshot: ConfigSnapshot, domainSuffix = 'cluster.local'): DerivationResult {
   const gateways = snapshot.list(GATEWAY_API_KIND.Gateway) as KubernetesGateway[];
   const routesByKind = ROUTE_KINDS.map((k) => [k, snapshot.list(k) as Resource<AnyRouteSpec>[]] as const);
   const classes = gatewayClasses(snapshot);
-  if (gateways.length === 0 && routesByKind.every(([, l]) => l.length === 0) && classes.length === 0) return {};
+  if (gateways.length === 0 && routesByKind.every(([, l]) => l.length === 0) && classes.length === 0)
+    return {};
 
   const grants = ReferenceGrants.of(snapshot);
   const put: Resource[] = [];
@@ -93,7 +111,9 @@ export function deriveGatewayApi(snapshot: ConfigSnapshot, domainSuffix = 'clust
 
   for (const cls of classes) {
     if (!CONTROLLER_NAMES.has(cls.spec.controllerName)) continue;
-    put.push(withStatus(cls, { conditions: [condition('Accepted', true, 'Accepted', 'handled by Trellis')] }));
+    put.push(
+      withStatus(cls, { conditions: [condition('Accepted', true, 'Accepted', 'handled by Trellis')] }),
+    );
   }
   for (const gw of gateways) {
     const key = `${gw.metadata.namespace}/${gw.metadata.name}`;
@@ -106,7 +126,13 @@ export function deriveGatewayApi(snapshot: ConfigSnapshot, domainSuffix = 'clust
     put.push(...c.istio, ...c.secrets);
     for (const [listener, conds] of c.converted.listenerConditions) {
       const bad = conds.filter((x) => x.status === 'False');
-      if (bad.length > 0) problems.push(problem(gw, bad.map((b) => ({ path: `spec.listeners[${listener}]`, message: `${b.reason}: ${b.message}` }))));
+      if (bad.length > 0)
+        problems.push(
+          problem(
+            gw,
+            bad.map((b) => ({ path: `spec.listeners[${listener}]`, message: `${b.reason}: ${b.message}` })),
+          ),
+        );
     }
   }
 
@@ -114,7 +140,16 @@ export function deriveGatewayApi(snapshot: ConfigSnapshot, domainSuffix = 'clust
   const l4Groups = new Map<string, L4Group>();
   for (const [kind, routes] of routesByKind) {
     for (const route of routes) {
-      const result = convertRoute(kind, route, converted, foreign, grants, domainSuffix, httpGroups, l4Groups);
+      const result = convertRoute(
+        kind,
+        route,
+        converted,
+        foreign,
+        grants,
+        domainSuffix,
+        httpGroups,
+        l4Groups,
+      );
       put.push(withStatus(route, { parents: result.parents }));
       if (result.problems.length > 0) problems.push(problem(route, result.problems));
     }
@@ -165,7 +200,9 @@ function convertRoute(
           id,
           rules: route.spec.rules ?? [{}],
           resolve,
-          ...(route.metadata.creationTimestamp !== undefined ? { created: route.metadata.creationTimestamp } : {}),
+          ...(route.metadata.creationTimestamp !== undefined
+            ? { created: route.metadata.creationTimestamp }
+            : {}),
         },
         ruleProblems,
       )
@@ -174,18 +211,34 @@ function convertRoute(
   const resolvedRefs: Condition =
     ruleProblems.refs.length === 0
       ? condition('ResolvedRefs', true, 'ResolvedRefs', 'every reference resolved')
-      : condition('ResolvedRefs', false, ruleProblems.refs[0]!.reason, ruleProblems.refs.map((r) => r.message).join('; '));
+      : condition(
+          'ResolvedRefs',
+          false,
+          ruleProblems.refs[0]!.reason,
+          ruleProblems.refs.map((r) => r.message).join('; '),
+        );
   const parents: RouteParentStatus[] = [];
   const problems: RouteResult['problems'] = [];
-  for (const r of ruleProblems.refs) problems.push({ path: 'spec.rules', message: `${r.reason}: ${r.message}` });
+  for (const r of ruleProblems.refs)
+    problems.push({ path: 'spec.rules', message: `${r.reason}: ${r.message}` });
   (route.spec.parentRefs ?? []).forEach((ref, i) => {
-    const bound = bindParent(ref, { kind, namespace: ns, ...(route.spec.hostnames ? { hostnames: route.spec.hostnames } : {}) }, gateways, foreign, domainSuffix);
+    const bound = bindParent(
+      ref,
+      { kind, namespace: ns, ...(route.spec.hostnames ? { hostnames: route.spec.hostnames } : {}) },
+      gateways,
+      foreign,
+      domainSuffix,
+    );
     if (bound.accepted === undefined) return;
     let accepted = bound.accepted;
     if (accepted.status === 'True' && ruleProblems.unsupported.length > 0) {
       accepted = condition('Accepted', false, 'UnsupportedValue', ruleProblems.unsupported.join('; '));
     }
-    parents.push({ parentRef: parentRefOf(ref, ns), controllerName: CONTROLLER_NAME, conditions: [accepted, resolvedRefs] });
+    parents.push({
+      parentRef: parentRefOf(ref, ns),
+      controllerName: CONTROLLER_NAME,
+      conditions: [accepted, resolvedRefs],
+    });
     if (accepted.status === 'False') {
       problems.push({ path: `spec.parentRefs[${i}]`, message: `${accepted.reason}: ${accepted.message}` });
       return;
@@ -200,13 +253,33 @@ function convertRoute(
 }
 
 function parentRefOf(ref: ParentReference, ns: string): ParentReference {
-  return { group: ref.group ?? GW_GROUP, kind: ref.kind ?? 'Gateway', namespace: ref.namespace ?? ns, name: ref.name, ...(ref.sectionName !== undefined ? { sectionName: ref.sectionName } : {}), ...(ref.port !== undefined ? { port: ref.port } : {}) };
+  return {
+    group: ref.group ?? GW_GROUP,
+    kind: ref.kind ?? 'Gateway',
+    namespace: ref.namespace ?? ns,
+    name: ref.name,
+    ...(ref.sectionName !== undefined ? { sectionName: ref.sectionName } : {}),
+    ...(ref.port !== undefined ? { port: ref.port } : {}),
+  };
 }
 
-function addHttp(b: Binding, ranked: readonly RankedRoute[], id: string, groups: Map<string, HttpGroup>): void {
+function addHttp(
+  b: Binding,
+  ranked: readonly RankedRoute[],
+  id: string,
+  groups: Map<string, HttpGroup>,
+): void {
   if (b.kind === 'mesh') {
     const key = `mesh|${b.host}|${b.port ?? ''}`;
-    const g = groups.get(key) ?? { name: `${b.name}-gamma${b.port !== undefined ? `-${b.port}` : ''}`, namespace: b.namespace, hosts: [b.host], gateways: ['mesh'], routes: [], from: new Set<string>(), ...(b.port !== undefined ? { port: b.port } : {}) };
+    const g = groups.get(key) ?? {
+      name: `${b.name}-gamma${b.port !== undefined ? `-${b.port}` : ''}`,
+      namespace: b.namespace,
+      hosts: [b.host],
+      gateways: ['mesh'],
+      routes: [],
+      from: new Set<string>(),
+      ...(b.port !== undefined ? { port: b.port } : {}),
+    };
     g.routes.push(...ranked);
     g.from.add(id);
     groups.set(key, g);
@@ -215,14 +288,25 @@ function addHttp(b: Binding, ranked: readonly RankedRoute[], id: string, groups:
   const [gwNs, gwName] = b.listener.istioRef.split('/') as [string, string];
   for (const host of b.hostnames) {
     const key = `${b.listener.istioRef}|${host}`;
-    const g = groups.get(key) ?? { name: `${gwName}-${dnsSafe(host)}`, namespace: gwNs, hosts: [host], gateways: [b.listener.istioRef], routes: [], from: new Set<string>() };
+    const g = groups.get(key) ?? {
+      name: `${gwName}-${dnsSafe(host)}`,
+      namespace: gwNs,
+      hosts: [host],
+      gateways: [b.listener.istioRef],
+      routes: [],
+      from: new Set<string>(),
+    };
     g.routes.push(...ranked);
     g.from.add(id);
     groups.set(key, g);
   }
 }
 
-function l4Destinations(spec: AnyRouteSpec, resolve: (r: BackendRef) => ReturnType<typeof resolveBackend>, problems: RuleProblems): RouteDestination[] {
+function l4Destinations(
+  spec: AnyRouteSpec,
+  resolve: (r: BackendRef) => ReturnType<typeof resolveBackend>,
+  problems: RuleProblems,
+): RouteDestination[] {
   const out: RouteDestination[] = [];
   for (const rule of spec.rules ?? []) {
     for (const ref of rule.backendRefs ?? []) {
@@ -233,22 +317,43 @@ function l4Destinations(spec: AnyRouteSpec, resolve: (r: BackendRef) => ReturnTy
       }
       const weight = ref.weight ?? 1;
       if (weight === 0) continue;
-      out.push({ destination: { host: r.host, ...(r.port !== undefined ? { port: { number: r.port } } : {}) }, weight });
+      out.push({
+        destination: { host: r.host, ...(r.port !== undefined ? { port: { number: r.port } } : {}) },
+        weight,
+      });
     }
   }
   if (out.length === 1) delete out[0]!.weight;
   return out;
 }
 
-function addL4(kind: RouteKind, b: Binding, spec: AnyRouteSpec, dests: RouteDestination[], id: string, groups: Map<string, L4Group>): void {
+function addL4(
+  kind: RouteKind,
+  b: Binding,
+  spec: AnyRouteSpec,
+  dests: RouteDestination[],
+  id: string,
+  groups: Map<string, L4Group>,
+): void {
   if (dests.length === 0) return;
   const tls = kind === GATEWAY_API_KIND.TLSRoute;
   const hosts = b.kind === 'mesh' ? [b.host] : tls ? b.hostnames : ['*'];
   const gateways = b.kind === 'mesh' ? ['mesh'] : [b.listener.istioRef];
   const port = b.kind === 'mesh' ? b.port : undefined;
   const key = `${gateways[0]}|${tls ? 'tls' : 'tcp'}|${hosts.join(',')}`;
-  const [ns, gwName] = b.kind === 'mesh' ? [b.namespace, `${b.name}-gamma`] : (b.listener.istioRef.split('/') as [string, string]);
-  const g = groups.get(key) ?? { name: `${gwName}-${tls ? 'tls' : 'tcp'}-${dnsSafe(hosts[0]!)}`, namespace: ns, hosts, gateways, tcp: [], tls: [], from: new Set<string>() };
+  const [ns, gwName] =
+    b.kind === 'mesh'
+      ? [b.namespace, `${b.name}-gamma`]
+      : (b.listener.istioRef.split('/') as [string, string]);
+  const g = groups.get(key) ?? {
+    name: `${gwName}-${tls ? 'tls' : 'tcp'}-${dnsSafe(hosts[0]!)}`,
+    namespace: ns,
+    hosts,
+    gateways,
+    tcp: [],
+    tls: [],
+    from: new Set<string>(),
+  };
   if (tls) {
     g.tls.push({ match: [{ sniHosts: hosts, ...(port !== undefined ? { port } : {}) }], route: dests });
   } else {
@@ -266,7 +371,11 @@ function derivedMeta(name: string, namespace: string, from: Set<string>) {
 function httpVirtualService(g: HttpGroup): VirtualService {
   const http: IstioHTTPRoute[] = [...g.routes]
     .sort((a, b) => compareMatches(a.rank, b.rank))
-    .map((r) => (g.port === undefined ? r.route : { ...r.route, match: (r.route.match ?? [{}]).map((m) => ({ ...m, port: g.port })) }));
+    .map((r) =>
+      g.port === undefined
+        ? r.route
+        : { ...r.route, match: (r.route.match ?? [{}]).map((m) => ({ ...m, port: g.port })) },
+    );
   return {
     apiVersion: 'networking.istio.io/v1',
     kind: 'VirtualService',
@@ -280,7 +389,12 @@ function l4VirtualService(g: L4Group): VirtualService {
     apiVersion: 'networking.istio.io/v1',
     kind: 'VirtualService',
     metadata: derivedMeta(g.name, g.namespace, g.from),
-    spec: { hosts: g.hosts, gateways: g.gateways, ...(g.tcp.length ? { tcp: g.tcp } : {}), ...(g.tls.length ? { tls: g.tls } : {}) },
+    spec: {
+      hosts: g.hosts,
+      gateways: g.gateways,
+      ...(g.tcp.length ? { tcp: g.tcp } : {}),
+      ...(g.tls.length ? { tls: g.tls } : {}),
+    },
   };
 }
 

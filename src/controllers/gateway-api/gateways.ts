@@ -30,7 +30,10 @@ import type { ConfigSnapshot } from '../../config/types.js';
 import { condition } from './status.js';
 import { CORE_GROUP_NAMES, type ReferenceGrants } from './references.js';
 
-export const CONTROLLER_NAMES: ReadonlySet<string> = new Set(['istio.io/gateway-controller', 'trellis.io/gateway-controller']);
+export const CONTROLLER_NAMES: ReadonlySet<string> = new Set([
+  'istio.io/gateway-controller',
+  'trellis.io/gateway-controller',
+]);
 export const BUILTIN_CLASSES: ReadonlySet<string> = new Set(['istio', 'trellis']);
 export const GATEWAY_NAME_LABEL = 'gateway.networking.k8s.io/gateway-name';
 export const SELECTOR_ANNOTATION = 'trellis.io/gateway-selector';
@@ -107,7 +110,11 @@ export interface GatewayConversion {
 }
 
 /** One Gateway: its Istio Gateways, its listeners for route binding, their conditions. */
-export function convertGateway(gw: KubernetesGateway, snapshot: ConfigSnapshot, grants: ReferenceGrants): GatewayConversion {
+export function convertGateway(
+  gw: KubernetesGateway,
+  snapshot: ConfigSnapshot,
+  grants: ReferenceGrants,
+): GatewayConversion {
   const ns = gw.metadata.namespace;
   const selector = gatewaySelector(gw);
   const istio: IstioGateway[] = [];
@@ -118,13 +125,30 @@ export function convertGateway(gw: KubernetesGateway, snapshot: ConfigSnapshot, 
     const conditions: Condition[] = [];
     const protocolKinds = supportedKinds(l);
     const wanted = l.allowedRoutes?.kinds;
-    const kinds = wanted === undefined ? protocolKinds : protocolKinds.filter((k) => wanted.some((w) => w.kind === k && (w.group ?? GW_GROUP) === GW_GROUP));
+    const kinds =
+      wanted === undefined
+        ? protocolKinds
+        : protocolKinds.filter((k) => wanted.some((w) => w.kind === k && (w.group ?? GW_GROUP) === GW_GROUP));
     let ok = true;
     if (protocolKinds.length === 0) {
       ok = false;
-      conditions.push(condition('Accepted', false, 'UnsupportedProtocol', `protocol ${l.protocol} is not supported; use HTTP, HTTPS, TLS or TCP`));
+      conditions.push(
+        condition(
+          'Accepted',
+          false,
+          'UnsupportedProtocol',
+          `protocol ${l.protocol} is not supported; use HTTP, HTTPS, TLS or TCP`,
+        ),
+      );
     } else if (wanted !== undefined && kinds.length < wanted.length) {
-      conditions.push(condition('ResolvedRefs', false, 'InvalidRouteKinds', `allowedRoutes.kinds names kinds a ${l.protocol} listener cannot take; it takes ${protocolKinds.join(', ')}`));
+      conditions.push(
+        condition(
+          'ResolvedRefs',
+          false,
+          'InvalidRouteKinds',
+          `allowedRoutes.kinds names kinds a ${l.protocol} listener cannot take; it takes ${protocolKinds.join(', ')}`,
+        ),
+      );
     }
     const server: Server = {
       name: l.name,
@@ -151,16 +175,31 @@ export function convertGateway(gw: KubernetesGateway, snapshot: ConfigSnapshot, 
         metadata: {
           name: istioGatewayName(gw.metadata.name, l.name),
           namespace: ns,
-          annotations: { 'trellis.io/derived-from': `Gateway.gateway.networking.k8s.io/${ns}/${gw.metadata.name}` },
+          annotations: {
+            'trellis.io/derived-from': `Gateway.gateway.networking.k8s.io/${ns}/${gw.metadata.name}`,
+          },
         },
         spec: { selector, servers: [server] },
       });
     }
-    if (!conditions.some((c) => c.type === 'Accepted')) conditions.push(condition('Accepted', true, 'Accepted', 'listener accepted'));
-    if (!conditions.some((c) => c.type === 'ResolvedRefs')) conditions.push(condition('ResolvedRefs', true, 'ResolvedRefs', 'references resolved'));
-    conditions.push(ok ? condition('Programmed', true, 'Programmed', 'listener programmed') : condition('Programmed', false, 'Invalid', 'listener not served; see its other conditions'));
+    if (!conditions.some((c) => c.type === 'Accepted'))
+      conditions.push(condition('Accepted', true, 'Accepted', 'listener accepted'));
+    if (!conditions.some((c) => c.type === 'ResolvedRefs'))
+      conditions.push(condition('ResolvedRefs', true, 'ResolvedRefs', 'references resolved'));
+    conditions.push(
+      ok
+        ? condition('Programmed', true, 'Programmed', 'listener programmed')
+        : condition('Programmed', false, 'Invalid', 'listener not served; see its other conditions'),
+    );
     listenerConditions.set(l.name, conditions);
-    listeners.push({ gateway: gw, listener: l, istioRef: `${ns}/${istioGatewayName(gw.metadata.name, l.name)}`, kinds, programmed: ok, attachedRoutes: 0 });
+    listeners.push({
+      gateway: gw,
+      listener: l,
+      istioRef: `${ns}/${istioGatewayName(gw.metadata.name, l.name)}`,
+      kinds,
+      programmed: ok,
+      attachedRoutes: 0,
+    });
   }
   return { converted: { gateway: gw, listeners, listenerConditions }, istio, secrets };
 }
@@ -175,14 +214,24 @@ function certificate(
   copies: Resource[],
 ): CertResult {
   const ref = l.tls?.certificateRefs?.[0];
-  if (ref === undefined) return { ok: false, reason: 'InvalidCertificateRef', message: 'tls.certificateRefs is empty' };
+  if (ref === undefined)
+    return { ok: false, reason: 'InvalidCertificateRef', message: 'tls.certificateRefs is empty' };
   const group = ref.group ?? '';
   const kind = ref.kind ?? 'Secret';
   if (!CORE_GROUP_NAMES.has(group) || kind !== 'Secret') {
-    return { ok: false, reason: 'InvalidCertificateRef', message: `certificateRef ${kind} ${ref.name}: only Secrets (group "") hold certificates` };
+    return {
+      ok: false,
+      reason: 'InvalidCertificateRef',
+      message: `certificateRef ${kind} ${ref.name}: only Secrets (group "") hold certificates`,
+    };
   }
   const ns = ref.namespace ?? gw.metadata.namespace;
-  if (!grants.allows({ group: GW_GROUP, kind: 'Gateway', namespace: gw.metadata.namespace }, { group: '', kind: 'Secret', namespace: ns, name: ref.name })) {
+  if (
+    !grants.allows(
+      { group: GW_GROUP, kind: 'Gateway', namespace: gw.metadata.namespace },
+      { group: '', kind: 'Secret', namespace: ns, name: ref.name },
+    )
+  ) {
     return {
       ok: false,
       reason: 'RefNotPermitted',
@@ -191,7 +240,11 @@ function certificate(
   }
   const secret = snapshot.get('Secret', ns, ref.name);
   if (secret === undefined) {
-    return { ok: false, reason: 'InvalidCertificateRef', message: `Secret ${ns}/${ref.name} not found; apply it (type kubernetes.io/tls with tls.crt and tls.key)` };
+    return {
+      ok: false,
+      reason: 'InvalidCertificateRef',
+      message: `Secret ${ns}/${ref.name} not found; apply it (type kubernetes.io/tls with tls.crt and tls.key)`,
+    };
   }
   if (ns === gw.metadata.namespace) return { ok: true, credentialName: ref.name };
   // The gateway's proxy reads credentials from its own namespace (Istio's rule): a granted
@@ -214,8 +267,15 @@ export function gatewayStatus(c: ConvertedGateway): GatewayStatus {
     conditions: [
       condition('Accepted', true, 'Accepted', 'gateway accepted by trellis.io/gateway-controller'),
       programmed
-        ? condition('Programmed', true, 'Programmed', `served by proxies labelled ${Object.entries(gatewaySelector(c.gateway)).map(([k, v]) => `${k}=${v}`).join(',')}`)
-        : condition('Programmed', false, 'Invalid', 'no listener is served; see the listeners\' conditions'),
+        ? condition(
+            'Programmed',
+            true,
+            'Programmed',
+            `served by proxies labelled ${Object.entries(gatewaySelector(c.gateway))
+              .map(([k, v]) => `${k}=${v}`)
+              .join(',')}`,
+          )
+        : condition('Programmed', false, 'Invalid', "no listener is served; see the listeners' conditions"),
     ],
     listeners,
   };

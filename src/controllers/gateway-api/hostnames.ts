@@ -21,7 +21,10 @@ export function intersectHostname(route: string, listener: string | undefined): 
 }
 
 /** The hostnames a route serves on a listener; empty when they intersect nowhere. */
-export function effectiveHostnames(routeHostnames: readonly string[] | undefined, listener: string | undefined): string[] {
+export function effectiveHostnames(
+  routeHostnames: readonly string[] | undefined,
+  listener: string | undefined,
+): string[] {
   if (routeHostnames === undefined || routeHostnames.length === 0) return [listener || '*'];
   const out = new Set<string>();
   for (const h of routeHostnames) {

@@ -63,7 +63,10 @@ export interface RouteInput {
   resolve: (ref: HTTPBackendRef) => BackendResolution;
 }
 
-function nameValue(list: readonly NameValueMatch[] | undefined, lower: boolean): Record<string, StringMatch> | undefined {
+function nameValue(
+  list: readonly NameValueMatch[] | undefined,
+  lower: boolean,
+): Record<string, StringMatch> | undefined {
   if (list === undefined || list.length === 0) return undefined;
   const out: Record<string, StringMatch> = {};
   for (const m of list) {
@@ -95,7 +98,8 @@ export function pathParts(type: string, value: string): PathPart[] {
 
 function grpcPath(m: GRPCRouteMatch): { part: PathPart; rank: Pick<MatchRank, 'pathType' | 'pathLength'> } {
   const method = m.method;
-  if (method === undefined) return { part: { uri: { prefix: '/' } }, rank: { pathType: 'PathPrefix', pathLength: 1 } };
+  if (method === undefined)
+    return { part: { uri: { prefix: '/' } }, rank: { pathType: 'PathPrefix', pathLength: 1 } };
   if ((method.type ?? 'Exact') === 'Exact') {
     if (method.service !== undefined && method.method !== undefined) {
       const v = `/${method.service}/${method.method}`;
@@ -156,14 +160,18 @@ function ruleAction(rule: RuleInput, input: RouteInput, problems: RuleProblems):
       case 'RequestRedirect': {
         const r = f.requestRedirect ?? {};
         if (r.path?.type === 'ReplacePrefixMatch') {
-          problems.unsupported.push('RequestRedirect with path.type ReplacePrefixMatch is not supported by Trellis; use ReplaceFullPath');
+          problems.unsupported.push(
+            'RequestRedirect with path.type ReplacePrefixMatch is not supported by Trellis; use ReplaceFullPath',
+          );
         }
         base.redirect = {
           redirectCode: r.statusCode ?? 302,
           ...(r.scheme !== undefined ? { scheme: r.scheme } : {}),
           ...(r.hostname !== undefined ? { authority: r.hostname } : {}),
           ...(r.port !== undefined ? { port: r.port } : {}),
-          ...(r.path?.type === 'ReplaceFullPath' && r.path.replaceFullPath !== undefined ? { uri: r.path.replaceFullPath } : {}),
+          ...(r.path?.type === 'ReplaceFullPath' && r.path.replaceFullPath !== undefined
+            ? { uri: r.path.replaceFullPath }
+            : {}),
         };
         break;
       }
@@ -186,12 +194,18 @@ function ruleAction(rule: RuleInput, input: RouteInput, problems: RuleProblems):
           break;
         }
         const percent =
-          m.percent ?? (m.fraction !== undefined ? (100 * m.fraction.numerator) / (m.fraction.denominator ?? 100) : 100);
-        base.mirrors = [...(base.mirrors ?? []), { destination: destinationOf(resolved), percentage: { value: percent } }];
+          m.percent ??
+          (m.fraction !== undefined ? (100 * m.fraction.numerator) / (m.fraction.denominator ?? 100) : 100);
+        base.mirrors = [
+          ...(base.mirrors ?? []),
+          { destination: destinationOf(resolved), percentage: { value: percent } },
+        ];
         break;
       }
       case 'ExtensionRef':
-        problems.unsupported.push(`ExtensionRef filter ${f.extensionRef?.kind ?? ''} ${f.extensionRef?.name ?? ''}: Trellis implements no extension filters`);
+        problems.unsupported.push(
+          `ExtensionRef filter ${f.extensionRef?.kind ?? ''} ${f.extensionRef?.name ?? ''}: Trellis implements no extension filters`,
+        );
         break;
     }
   }
@@ -209,8 +223,12 @@ function ruleAction(rule: RuleInput, input: RouteInput, problems: RuleProblems):
       }
       if (weight === 0) continue;
       const d: HTTPRouteDestination = { destination: destinationOf(resolved), weight };
-      const req = headerOps(ref.filters?.find((x) => x.type === 'RequestHeaderModifier')?.requestHeaderModifier);
-      const res = headerOps(ref.filters?.find((x) => x.type === 'ResponseHeaderModifier')?.responseHeaderModifier);
+      const req = headerOps(
+        ref.filters?.find((x) => x.type === 'RequestHeaderModifier')?.requestHeaderModifier,
+      );
+      const res = headerOps(
+        ref.filters?.find((x) => x.type === 'ResponseHeaderModifier')?.responseHeaderModifier,
+      );
       if (req || res) d.headers = { ...(req ? { request: req } : {}), ...(res ? { response: res } : {}) };
       dests.push(d);
     }
@@ -227,7 +245,8 @@ function ruleAction(rule: RuleInput, input: RouteInput, problems: RuleProblems):
   }
   const t = rule.timeouts;
   const timeout = t?.request ?? t?.backendRequest;
-  if (timeout !== undefined && gatewayDurationMs(timeout) !== undefined) base.timeout = `${gatewayDurationMs(timeout)}ms`;
+  if (timeout !== undefined && gatewayDurationMs(timeout) !== undefined)
+    base.timeout = `${gatewayDurationMs(timeout)}ms`;
   if (rule.retry !== undefined) {
     base.retries = {
       attempts: rule.retry.attempts ?? 1,
@@ -236,7 +255,10 @@ function ruleAction(rule: RuleInput, input: RouteInput, problems: RuleProblems):
     };
   }
   if (t?.backendRequest !== undefined && t.request !== undefined) {
-    base.retries = { ...(base.retries ?? { attempts: 0 }), perTryTimeout: `${gatewayDurationMs(t.backendRequest)}ms` };
+    base.retries = {
+      ...(base.retries ?? { attempts: 0 }),
+      perTryTimeout: `${gatewayDurationMs(t.backendRequest)}ms`,
+    };
   }
   return action;
 }
@@ -254,8 +276,13 @@ function withRewrite(action: RuleAction, part: PathPart): IstioHTTPRoute {
     if (action.prefixRewrite !== undefined) {
       // `/p` -> R; `/p/x` (matched by prefix `/p/`) -> R/x, with R = `/` giving `/x`.
       const r = action.prefixRewrite;
-      const isHalf = 'prefix' in part.uri && part.uri.prefix !== '/';
-      rewrite.uri = isHalf ? (r.endsWith('/') ? r : `${r}/`) : r;
+      if (!('prefix' in part.uri)) {
+        // The exact half: the whole path is the matched prefix (a regex rewrite, since the
+        // Trellis proxy applies prefix_rewrite to prefix matches only).
+        rewrite.uriRegexRewrite = { match: '^/.*$', rewrite: r };
+      } else {
+        rewrite.uri = r.endsWith('/') ? r : `${r}/`;
+      }
     }
     route.rewrite = rewrite;
   }
@@ -281,6 +308,10 @@ export function convertRules(input: RouteInput, problems: RuleProblems): RankedR
         const type = h.path?.type ?? 'PathPrefix';
         const value = h.path?.value ?? '/';
         parts = pathParts(type, value);
+        // A prefix rewrite of `/` needs `/` itself apart: `/` -> R, `/x` -> R/x.
+        if (action.prefixRewrite !== undefined && parts.length === 1 && 'prefix' in parts[0]!.uri) {
+          parts = [{ uri: { exact: '/' }, prefix: '/' }, parts[0]!];
+        }
         rankPath = { pathType: type, pathLength: value.length };
         method = h.method;
       }
@@ -305,7 +336,8 @@ export function convertRules(input: RouteInput, problems: RuleProblems): RankedR
       const name = `${input.id}.${ruleIndex}.${matchIndex}`;
       if (action.prefixRewrite !== undefined) {
         // Each half rewrites its own matched prefix.
-        for (const part of parts) out.push({ rank, route: { name, match: [matchOf(part)], ...withRewrite(action, part) } });
+        for (const part of parts)
+          out.push({ rank, route: { name, match: [matchOf(part)], ...withRewrite(action, part) } });
       } else {
         out.push({ rank, route: { name, match: parts.map(matchOf), ...withRewrite(action, parts[0]!) } });
       }

@@ -40,7 +40,10 @@ export class ReferenceGrants {
       (g) =>
         g.metadata.namespace === to.namespace &&
         (g.spec.from ?? []).some(
-          (f) => normGroup(f.group) === normGroup(from.group) && f.kind === from.kind && f.namespace === from.namespace,
+          (f) =>
+            normGroup(f.group) === normGroup(from.group) &&
+            f.kind === from.kind &&
+            f.namespace === from.namespace,
         ) &&
         (g.spec.to ?? []).some(
           (t) =>
