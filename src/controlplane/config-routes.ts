@@ -26,7 +26,7 @@
 import type http from 'node:http';
 import { Problems, TrellisError, errorMessage, type Problem } from '../core/errors.js';
 import { parseAndValidate, type ParsedDocument } from '../api/parse.js';
-import { registeredKinds, type KindDefinition } from '../api/kinds.js';
+import { findKind, registeredKinds, type KindDefinition } from '../api/kinds.js';
 import { resourceKey, type Resource } from '../api/resource.js';
 import { readResource, shownResource } from '../api/validate.js';
 import type { ConfigWriter } from '../config/config-writer.js';
@@ -55,7 +55,8 @@ const SHORT_NAMES: Record<string, readonly string[]> = {
 
 function plural(kind: string): string {
   const lower = kind.toLowerCase();
-  if (lower.endsWith('y')) return `${lower.slice(0, -1)}ies`;
+  // policy -> policies, but gateway -> gateways (a vowel before the y).
+  if (/[^aeiou]y$/.test(lower)) return `${lower.slice(0, -1)}ies`;
   return lower.endsWith('s') ? `${lower}es` : `${lower}s`;
 }
 
@@ -248,7 +249,8 @@ export function registerConfigRoutes(router: HttpRouter, api: ConfigApi): void {
           revision: result.revision,
           items: result.applied.map((a) => shownResource(a.resource)),
           results: result.applied.map((a) => ({
-            kind: a.resource.kind,
+            // As written (the Gateway API's Gateway is stored as KubernetesGateway).
+            kind: findKind(a.resource.kind)?.writtenKind ?? a.resource.kind,
             namespace: a.resource.metadata.namespace,
             name: a.resource.metadata.name,
             outcome: a.outcome,
