@@ -18,6 +18,7 @@ test('route and listener hostnames intersect as the Gateway API defines', () => 
   const rows: [string, string | undefined, string | undefined][] = [
     ['a.example.com', undefined, 'a.example.com'],
     ['a.example.com', '', 'a.example.com'],
+    ['a.example.com', '*', 'a.example.com'],
     ['a.example.com', 'a.example.com', 'a.example.com'],
     ['a.example.com', 'b.example.com', undefined],
     ['a.example.com', '*.example.com', 'a.example.com'],

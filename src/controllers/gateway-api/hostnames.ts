@@ -7,14 +7,13 @@
 /** `*.example.com` matches `a.example.com` and `a.b.example.com`, never `example.com`. */
 export function wildcardMatches(pattern: string, host: string): boolean {
   if (!pattern.startsWith('*.')) return pattern === host;
-  const suffix = pattern.slice(1);
-  return host.endsWith(suffix) && host.length > suffix.length;
+  // `.example.com`: a valid hostname never starts with a dot, so it has a label before it.
+  return host.endsWith(pattern.slice(1));
 }
 
 /** The hostname two names share, or undefined when they share none. */
 export function intersectHostname(route: string, listener: string | undefined): string | undefined {
   if (listener === undefined || listener === '' || listener === '*') return route;
-  if (route === listener) return route;
   if (wildcardMatches(listener, route)) return route;
   if (wildcardMatches(route, listener)) return listener;
   return undefined;

@@ -34,6 +34,16 @@ test('each criterion of the Gateway API precedence decides before the next', () 
       { created: '2024-06-01T00:00:00Z', route: 'a/a' },
     ],
     ['a dated route before an undated one', { created: '2024-01-01T00:00:00Z' }, { route: 'a/a' }],
+    [
+      'a dated route before an unreadable date',
+      { created: '2024-01-01T00:00:00Z' },
+      { created: 'yesterday', route: 'a/a' },
+    ],
+    [
+      'an unreadable date ties with none: then names',
+      { created: 'yesterday', route: 'a/a' },
+      { route: 'b/b' },
+    ],
     ['then namespace/name', { route: 'a/b' }, { route: 'b/a' }],
     ['then rule order', { rule: 0, match: 3 }, { rule: 1, match: 0 }],
     ['then match order', { match: 0 }, { match: 1 }],

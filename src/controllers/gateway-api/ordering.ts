@@ -36,9 +36,14 @@ export function compareMatches(a: MatchRank, b: MatchRank): number {
   );
 }
 
+/** Undated or unreadable timestamps sort after every dated one. */
+function timeOf(s: string | undefined): number {
+  const t = Date.parse(s ?? '');
+  return Number.isNaN(t) ? Number.POSITIVE_INFINITY : t;
+}
+
 function compareCreated(a: string | undefined, b: string | undefined): number {
-  const ta = a === undefined ? Number.POSITIVE_INFINITY : Date.parse(a);
-  const tb = b === undefined ? Number.POSITIVE_INFINITY : Date.parse(b);
-  if (ta === tb || (Number.isNaN(ta) && Number.isNaN(tb))) return 0;
-  return ta < tb ? -1 : 1;
+  const ta = timeOf(a);
+  const tb = timeOf(b);
+  return ta === tb ? 0 : ta < tb ? -1 : 1;
 }
