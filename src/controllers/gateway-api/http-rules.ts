@@ -168,7 +168,12 @@ function ruleAction(rule: RuleInput, input: RouteInput, problems: RuleProblems):
           redirectCode: r.statusCode ?? 302,
           ...(r.scheme !== undefined ? { scheme: r.scheme } : {}),
           ...(r.hostname !== undefined ? { authority: r.hostname } : {}),
-          ...(r.port !== undefined ? { port: r.port } : {}),
+          // The API: without a port, a new scheme redirects to that scheme's well-known port.
+          ...(r.port !== undefined
+            ? { port: r.port }
+            : r.scheme !== undefined
+              ? { port: r.scheme === 'https' ? 443 : 80 }
+              : {}),
           ...(r.path?.type === 'ReplaceFullPath' && r.path.replaceFullPath !== undefined
             ? { uri: r.path.replaceFullPath }
             : {}),

@@ -20,6 +20,9 @@ let mesh: TestMesh;
 let gateway: TrellisProxy;
 let sidecar: TrellisProxy;
 let gwPort: number;
+let tcpPort: number;
+let echo: net.Server;
+let echoPort: number;
 const backends: Record<string, Backend> = {};
 const NAMES = ['v1', 'v2', 'shadow', 'db', 'reviews', 'reviews-v2'] as const;
 
@@ -53,6 +56,10 @@ const backendOf = (body: string) => (JSON.parse(body) as { backend: string }).ba
 before(async () => {
   for (const n of NAMES) backends[n] = await startBackend(n);
   gwPort = await freePort();
+  tcpPort = await freePort();
+  echo = net.createServer((socket) => socket.on('data', (d) => socket.write(`echo:${d.toString()}`)));
+  await new Promise<void>((r) => echo.listen(0, '127.0.0.1', () => r()));
+  echoPort = (echo.address() as net.AddressInfo).port;
   mesh = await startMesh();
   const b = backends as Record<(typeof NAMES)[number], Backend>;
   mesh.apply(
@@ -74,6 +81,27 @@ spec:
     protocol: HTTP
     hostname: "*.example.com"
     allowedRoutes: { namespaces: { from: All } }
+  - name: tcp
+    port: ${tcpPort}
+    protocol: TCP
+    allowedRoutes: { namespaces: { from: All } }
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: echo, namespace: shop }
+spec:
+  hosts: [echo.shop.svc.cluster.local]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  ports: [{ number: ${echoPort}, name: tcp, protocol: TCP }]
+  endpoints: [{ address: 127.0.0.1 }]
+---
+apiVersion: gateway.networking.k8s.io/v1alpha2
+kind: TCPRoute
+metadata: { name: echo, namespace: shop }
+spec:
+  parentRefs: [{ name: web, namespace: infra, sectionName: tcp }]
+  rules: [{ backendRefs: [{ name: echo, port: ${echoPort} }] }]
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
@@ -99,6 +127,8 @@ spec:
     filters:
     - type: RequestRedirect
       requestRedirect: { scheme: https, hostname: new.example.com, path: { type: ReplaceFullPath, replaceFullPath: /new }, statusCode: 301 }
+  - matches: [{ path: { type: Exact, value: /insecure } }]
+    filters: [{ type: RequestRedirect, requestRedirect: { scheme: https } }]
   - matches: [{ path: { type: PathPrefix, value: /legacy } }]
     filters:
     - type: URLRewrite
@@ -136,7 +166,7 @@ spec:
     adminPort: 0,
     outboundPort: 0,
     inboundPort: 0,
-    bindListeners: [gwPort],
+    bindListeners: [gwPort, tcpPort],
     clock: realClock,
     random: seededRandom(5),
     logger: silentLogger,
@@ -153,7 +183,22 @@ after(async () => {
   await sidecar?.stop(100);
   await mesh?.stop();
   for (const b of Object.values(backends)) await b.close();
+  await new Promise<void>((r) => (echo ? echo.close(() => r()) : r()));
 });
+
+/** One TCP exchange through the gateway's TCP listener: what came back, or '' on a reset. */
+async function tcpExchange(text: string): Promise<string> {
+  return await new Promise<string>((resolve) => {
+    const s = net.connect(tcpPort, '127.0.0.1', () => s.write(text));
+    s.setTimeout(2000, () => s.destroy());
+    s.once('data', (d) => {
+      resolve(d.toString());
+      s.destroy();
+    });
+    s.on('error', () => resolve(''));
+    s.on('close', () => resolve(''));
+  });
+}
 
 test('weighted backendRefs split the traffic between both backends', async () => {
   const seen = { v1: 0, v2: 0 } as Record<string, number>;
@@ -196,6 +241,12 @@ test('RequestRedirect answers with the location and status code', async () => {
   const r = await get('/old');
   assert.equal(r.status, 301);
   assert.equal(r.headers.location, 'https://new.example.com/new');
+});
+
+test('a redirect to another scheme goes to its well-known port, keeping host and path', async () => {
+  const r = await get('/insecure?x=1');
+  assert.equal(r.status, 302, "the API's default status code");
+  assert.equal(r.headers.location, 'https://shop.example.com/insecure?x=1');
 });
 
 test('URLRewrite replaces the matched prefix and the host', async () => {
@@ -258,4 +309,8 @@ test('GAMMA: an HTTPRoute with a Service parent routes sidecar traffic to that s
     'reviews-v2',
   );
   assert.equal(backendOf((await viaSidecar(sidecar, host, '/')).body), 'reviews');
+});
+
+test("a TCPRoute carries a TCP listener's connections to its backend", async () => {
+  await eventually(async () => (await tcpExchange('ping')) === 'echo:ping', 'the TCP listener forwards');
 });
