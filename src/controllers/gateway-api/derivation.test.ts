@@ -236,6 +236,7 @@ test('filters: header modifiers, redirect, rewrite, mirror, weights, timeouts', 
     redirectCode: 302,
     scheme: 'https',
     authority: 'new.example.com',
+    port: 443,
     uri: '/new',
   });
   const exact = byUri['{"exact":"/v1"}']!;
