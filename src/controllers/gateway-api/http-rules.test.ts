@@ -34,12 +34,9 @@ const a = { name: 'a', port: 80 };
 test('path matches: Exact, RegularExpression, and PathPrefix as whole segments (a trailing / ignored)', () => {
   assert.deepEqual(pathParts('Exact', '/x'), [{ uri: { exact: '/x' } }]);
   assert.deepEqual(pathParts('RegularExpression', '/v[0-9]+'), [{ uri: { regex: '/v[0-9]+' } }]);
-  assert.deepEqual(pathParts('PathPrefix', '/'), [{ uri: { prefix: '/' }, prefix: '/' }]);
+  assert.deepEqual(pathParts('PathPrefix', '/'), [{ uri: { prefix: '/' } }]);
   for (const value of ['/p', '/p/']) {
-    assert.deepEqual(pathParts('PathPrefix', value), [
-      { uri: { exact: '/p' }, prefix: '/p' },
-      { uri: { prefix: '/p/' }, prefix: '/p' },
-    ]);
+    assert.deepEqual(pathParts('PathPrefix', value), [{ uri: { exact: '/p' } }, { uri: { prefix: '/p/' } }]);
   }
   const { routes } = convert([
     { matches: [{ path: { type: 'RegularExpression', value: '/v[0-9]+' } }], backendRefs: [a] },
@@ -271,13 +268,34 @@ test('header modifiers on the rule and on one backend', () => {
           ],
         },
         { name: 'd', port: 80, weight: 1 },
+        {
+          name: 'e',
+          weight: 1,
+          filters: [
+            {
+              type: 'ResponseHeaderModifier',
+              responseHeaderModifier: { set: [{ name: 'X-R', value: 'r' }] },
+            },
+            { type: 'RequestHeaderModifier', requestHeaderModifier: { set: [{ name: 'X-Q', value: 'q' }] } },
+          ],
+        },
       ],
     },
   ]);
   assert.deepEqual(istio[0]!.headers, { response: { remove: ['x-gone'] } });
   assert.deepEqual(
     istio[0]!.route?.map((d) => d.headers),
-    [{ request: { add: { 'x-b': 'b' } } }, { response: { set: { 'x-c': 'c' } } }, undefined],
+    [
+      { request: { add: { 'x-b': 'b' } } },
+      { response: { set: { 'x-c': 'c' } } },
+      undefined,
+      { request: { set: { 'x-q': 'q' } }, response: { set: { 'x-r': 'r' } } },
+    ],
+  );
+  assert.deepEqual(
+    istio[0]!.route?.[3]?.destination,
+    { host: 'e.ns.svc' },
+    'a backend without a port (a Hostname) names none',
   );
   const empty = convert([
     { filters: [{ type: 'RequestHeaderModifier', requestHeaderModifier: {} }], backendRefs: [a] },

@@ -80,8 +80,6 @@ function nameValue(
 
 interface PathPart {
   uri: StringMatch;
-  /** The matched prefix, for ReplacePrefixMatch (`/p` for both halves of a PathPrefix `/p`). */
-  prefix?: string;
 }
 
 /** The Istio uri matches of one Gateway API path match. */
@@ -89,11 +87,8 @@ export function pathParts(type: string, value: string): PathPart[] {
   if (type === 'Exact') return [{ uri: { exact: value } }];
   if (type === 'RegularExpression') return [{ uri: { regex: value } }];
   const p = value.length > 1 && value.endsWith('/') ? value.slice(0, -1) : value;
-  if (p === '/') return [{ uri: { prefix: '/' }, prefix: '/' }];
-  return [
-    { uri: { exact: p }, prefix: p },
-    { uri: { prefix: `${p}/` }, prefix: p },
-  ];
+  if (p === '/') return [{ uri: { prefix: '/' } }];
+  return [{ uri: { exact: p } }, { uri: { prefix: `${p}/` } }];
 }
 
 function grpcPath(m: GRPCRouteMatch): { part: PathPart; rank: Pick<MatchRank, 'pathType' | 'pathLength'> } {
@@ -109,15 +104,12 @@ function grpcPath(m: GRPCRouteMatch): { part: PathPart; rank: Pick<MatchRank, 'p
       const v = `/${method.service}/`;
       return { part: { uri: { prefix: v } }, rank: { pathType: 'PathPrefix', pathLength: v.length } };
     }
-    const v = `/[^/]+/${escapeRegex(method.method ?? '')}`;
+    // Validation holds Exact method names to [A-Za-z_][A-Za-z_0-9]*: nothing to escape.
+    const v = `/[^/]+/${method.method ?? ''}`;
     return { part: { uri: { regex: v } }, rank: { pathType: 'RegularExpression', pathLength: v.length } };
   }
   const v = `/${method.service ?? '[^/]+'}/${method.method ?? '[^/]+'}`;
   return { part: { uri: { regex: v } }, rank: { pathType: 'RegularExpression', pathLength: v.length } };
-}
-
-function escapeRegex(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 function headerOps(m: HeaderModifier | undefined): HeaderOperations | undefined {
@@ -217,10 +209,8 @@ function ruleAction(rule: RuleInput, input: RouteInput, problems: RuleProblems):
   if (headers.request || headers.response) base.headers = headers;
   if (base.redirect === undefined) {
     const dests: HTTPRouteDestination[] = [];
-    let total = 0;
     for (const ref of rule.backendRefs ?? []) {
       const weight = ref.weight ?? 1;
-      total += weight;
       const resolved = input.resolve(ref);
       if (!resolved.ok) {
         problems.refs.push({ reason: resolved.reason, message: resolved.message });
@@ -242,7 +232,14 @@ function ruleAction(rule: RuleInput, input: RouteInput, problems: RuleProblems):
       const none = (rule.backendRefs?.length ?? 0) === 0;
       base.directResponse = none
         ? { status: 404, body: { string: 'route has no backendRefs' } }
-        : { status: 500, body: { string: total === 0 ? 'no backend has weight' : 'no valid backend' } };
+        : {
+            status: 500,
+            body: {
+              string: (rule.backendRefs ?? []).every((r) => r.weight === 0)
+                ? 'no backend has weight'
+                : 'no valid backend',
+            },
+          };
       delete base.mirrors;
     } else {
       base.route = dests.length === 1 ? [stripWeight(dests[0]!)] : dests;
@@ -314,19 +311,19 @@ export function convertRules(input: RouteInput, problems: RuleProblems): RankedR
         const value = h.path?.value ?? '/';
         parts = pathParts(type, value);
         // A prefix rewrite of `/` needs `/` itself apart: `/` -> R, `/x` -> R/x.
-        if (action.prefixRewrite !== undefined && parts.length === 1 && 'prefix' in parts[0]!.uri) {
-          parts = [{ uri: { exact: '/' }, prefix: '/' }, parts[0]!];
+        if (action.prefixRewrite !== undefined && 'prefix' in parts[0]!.uri) {
+          parts = [{ uri: { exact: '/' } }, parts[0]!];
         }
         rankPath = { pathType: type, pathLength: value.length };
         method = h.method;
       }
       const headers = nameValue(m.headers, true);
-      const query = input.flavor === 'http' ? nameValue((m as HTTPRouteMatch).queryParams, false) : undefined;
+      const query = nameValue((m as HTTPRouteMatch).queryParams, false);
       const rank: MatchRank = {
         ...rankPath,
         method: method !== undefined,
         headers: m.headers?.length ?? 0,
-        queryParams: input.flavor === 'http' ? ((m as HTTPRouteMatch).queryParams?.length ?? 0) : 0,
+        queryParams: (m as HTTPRouteMatch).queryParams?.length ?? 0,
         route: input.id,
         rule: ruleIndex,
         match: matchIndex,
