@@ -627,3 +627,65 @@ spec: { hosts: [a], http: [{ route: [{ destination: { host: a } }] }] }
     {},
   );
 });
+
+test('bypass attempts: a mirror or a TCP backend in another namespace needs a grant too', () => {
+  const mirror = derive(
+    GATEWAY +
+      route(`  parentRefs: [{ name: web, namespace: infra }]
+  rules:
+  - filters: [{ type: RequestMirror, requestMirror: { backendRef: { name: db, namespace: data, port: 80 } } }]
+    backendRefs: [{ name: a, port: 80 }]
+`),
+  );
+  const rule = virtualServices(mirror)[0]!.spec.http![0]!;
+  assert.equal(rule.mirrors, undefined, 'no copy of the traffic leaves for the refused namespace');
+  assert.equal(routeConditions(mirror, 'HTTPRoute', 'r').ResolvedRefs, 'False/RefNotPermitted');
+
+  const tcp = derive(`apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: { name: edge, namespace: infra }
+spec:
+  gatewayClassName: istio
+  listeners: [{ name: tcp, port: 9000, protocol: TCP, allowedRoutes: { namespaces: { from: All } } }]
+---
+apiVersion: gateway.networking.k8s.io/v1alpha2
+kind: TCPRoute
+metadata: { name: t, namespace: shop }
+spec:
+  parentRefs: [{ name: edge, namespace: infra }]
+  rules: [{ backendRefs: [{ name: db, namespace: data, port: 5432 }] }]
+`);
+  assert.deepEqual(virtualServices(tcp), [], 'nothing routes to the refused backend');
+  assert.equal(routeConditions(tcp, 'TCPRoute', 't').ResolvedRefs, 'False/RefNotPermitted');
+});
+
+test("a route in the Gateway's namespace attaches to a Same listener without naming the namespace", () => {
+  const out = derive(`apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: { name: web, namespace: infra }
+spec:
+  gatewayClassName: istio
+  listeners: [{ name: http, port: 80, protocol: HTTP }]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: own, namespace: infra }
+spec:
+  parentRefs: [{ name: web }]
+  rules: [{ backendRefs: [{ name: a, port: 80 }] }]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: foreign, namespace: shop }
+spec:
+  parentRefs: [{ name: web }]
+  rules: [{ backendRefs: [{ name: a, port: 80 }] }]
+`);
+  assert.equal(routeConditions(out, 'HTTPRoute', 'own').Accepted, 'True/Accepted');
+  assert.equal(
+    routeConditions(out, 'HTTPRoute', 'foreign').Accepted,
+    'False/NoMatchingParent',
+    'web in its own namespace (shop) does not exist',
+  );
+  assert.equal(virtualServices(out).length, 1);
+});
