@@ -49,7 +49,7 @@ export class ReferenceGrants {
           (t) =>
             normGroup(t.group) === normGroup(to.group) &&
             t.kind === to.kind &&
-            (t.name === undefined || t.name === '' || t.name === to.name),
+            (t.name === undefined || t.name === to.name),
         ),
     );
   }
