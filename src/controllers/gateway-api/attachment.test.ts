@@ -104,6 +104,11 @@ test('listeners: protocols, allowedRoutes kinds and namespaces, port', () => {
     byName['grpc-only']!.supportedKinds.map((k) => k.kind),
     ['GRPCRoute'],
   );
+  assert.deepEqual(summary(byName['grpc-only']!), [
+    'Accepted=True/Accepted',
+    'ResolvedRefs=True/ResolvedRefs',
+    'Programmed=True/Programmed',
+  ]);
   assert.deepEqual(
     byName['odd-kinds']!.supportedKinds.map((k) => k.kind),
     ['HTTPRoute'],
@@ -206,8 +211,12 @@ test('the gateway selector annotation: key=value pairs, spaces trimmed; malforme
 
 test('certificateRefs of another kind or group are InvalidCertificateRef', () => {
   for (const ref of ['{ kind: ConfigMap, name: c }', '{ group: example.com, kind: Secret, name: c }']) {
+    // A Secret of that name exists: the reference is refused for its kind, not for a missing Secret.
+    const secret =
+      '---\napiVersion: v1\nkind: Secret\nmetadata: { name: c, namespace: infra }\ntype: Opaque\nstringData: { note: x }\n';
     const out = derive(
-      gateway(`  - { name: https, port: 443, protocol: HTTPS, tls: { certificateRefs: [${ref}] } }\n`),
+      gateway(`  - { name: https, port: 443, protocol: HTTPS, tls: { certificateRefs: [${ref}] } }\n`) +
+        secret,
     );
     assert.deepEqual(
       summary(listeners(out)[0]!).slice(0, 1),
