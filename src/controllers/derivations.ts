@@ -7,9 +7,9 @@ import type { ConfigDerivation } from './derivation.js';
 import { gatewayApiDerivation } from './gateway-api/derivation.js';
 import { trafficFilterDerivation } from './traffic-filter/derivation.js';
 
-export function defaultDerivations(): ConfigDerivation[] {
+export function defaultDerivations(options: { domainSuffix?: string } = {}): ConfigDerivation[] {
   return [
-    gatewayApiDerivation(), // first: Gateway API resources become Istio Gateways and VirtualServices
+    gatewayApiDerivation(options), // first: Gateway API resources become Istio Gateways and VirtualServices
     trafficFilterDerivation(), // last: filters patch what the steps before produce
   ];
 }

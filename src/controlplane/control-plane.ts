@@ -117,7 +117,10 @@ export class ControlPlane {
     this.logger = options.logger ?? silentLogger;
     this.clock = options.clock ?? systemClock;
     // EnvoyFilter patches that do not decode are reported beside the derivations' problems.
-    this.derivations = options.derivations ?? [...defaultDerivations(), envoyFilterDerivation];
+    this.derivations = options.derivations ?? [
+      ...defaultDerivations(options.domainSuffix ? { domainSuffix: options.domainSuffix } : {}),
+      envoyFilterDerivation,
+    ];
     this.registrations = new RegistrationSource(this.index, {
       clock: this.clock,
       logger: this.logger.child('registry'),

@@ -5,7 +5,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Gateway } from '../../api/networking/types.js';
-import { derive, GATEWAY, put, routeConditions, virtualServices } from './testing.js';
+import { FrozenSnapshot } from '../../config/snapshot.js';
+import { defaultDerivations } from '../derivations.js';
+import { derive, GATEWAY, put, resources, routeConditions, virtualServices } from './testing.js';
 
 const route = (spec: string, ns = 'shop', name = 'r') => `---
 apiVersion: gateway.networking.k8s.io/v1
@@ -688,4 +690,40 @@ spec:
     'web in its own namespace (shop) does not exist',
   );
   assert.equal(virtualServices(out).length, 1);
+});
+
+test("Service hosts follow the control plane's domain suffix", () => {
+  const out = derive(
+    GATEWAY +
+      route(`  parentRefs: [{ name: web, namespace: infra }, { group: "", kind: Service, name: reviews }]
+  rules: [{ backendRefs: [{ name: a, port: 80 }] }]
+`),
+    'mesh.internal',
+  );
+  const hosts = virtualServices(out).map((v) => [v.spec.hosts, v.spec.http![0]!.route![0]!.destination.host]);
+  assert.deepEqual(hosts, [
+    [['*'], 'a.shop.svc.mesh.internal'],
+    [['reviews.shop.svc.mesh.internal'], 'a.shop.svc.mesh.internal'],
+  ]);
+  const wired = defaultDerivations({ domainSuffix: 'mesh.internal' });
+  assert.deepEqual(
+    wired.map((d) => d.name),
+    ['gateway-api'],
+  );
+  const viaDefault = wired[0]!.derive(
+    new FrozenSnapshot(
+      1,
+      resources(
+        route(
+          `  parentRefs: [{ group: "", kind: Service, name: reviews }]\n  rules: [{ backendRefs: [{ name: a, port: 80 }] }]\n`,
+        ),
+      ),
+    ),
+  );
+  assert.deepEqual(
+    (viaDefault.put ?? [])
+      .filter((r) => r.kind === 'VirtualService')
+      .map((v) => (v.spec as { hosts: string[] }).hosts),
+    [['reviews.shop.svc.mesh.internal']],
+  );
 });
