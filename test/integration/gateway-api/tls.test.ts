@@ -6,6 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import tls from 'node:tls';
 import { eventually } from '../../../src/core/testing/eventually.js';
 import { issueCertificate, type TestCertificate } from '../../../src/core/testing/certificates.js';
 import { silentLogger } from '../../../src/core/logger.js';
@@ -24,6 +25,10 @@ let mesh: TestMesh;
 let gateway: TrellisProxy;
 let backend: Backend;
 let port: number;
+let passthroughPort: number;
+let tlsBackend: tls.Server;
+let tlsBackendPort: number;
+const secure = issueCertificate({ commonName: 'secure', dnsNames: ['secure.example.com'], issuer: ca });
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 const secret = (name: string, ns: string, cert: TestCertificate) => `---
@@ -63,6 +68,13 @@ const reachable = async (servername: string) => {
 before(async () => {
   backend = await startBackend('shop');
   port = await freePort();
+  passthroughPort = await freePort();
+  // A backend terminating its own TLS: the gateway passes the bytes through, chosen by SNI.
+  tlsBackend = tls.createServer({ cert: secure.certPem, key: secure.keyPem }, (s) =>
+    s.on('data', (d) => s.write(`secure:${d.toString()}`)),
+  );
+  await new Promise<void>((r) => tlsBackend.listen(0, '127.0.0.1', () => r()));
+  tlsBackendPort = (tlsBackend.address() as net.AddressInfo).port;
   mesh = await startMesh();
   mesh.apply(
     secret('shop-cert', 'infra', shop) +
@@ -96,6 +108,30 @@ spec:
     hostname: admin.example.com
     tls: { certificateRefs: [{ name: admin-cert, namespace: certs }] }
     allowedRoutes: { namespaces: { from: All } }
+  - name: passthrough
+    port: ${passthroughPort}
+    protocol: TLS
+    hostname: "*.example.com"
+    tls: { mode: Passthrough }
+    allowedRoutes: { namespaces: { from: All } }
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: secure, namespace: shop }
+spec:
+  hosts: [secure.shop.svc.cluster.local]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  ports: [{ number: ${tlsBackendPort}, name: tls, protocol: TLS }]
+  endpoints: [{ address: 127.0.0.1 }]
+---
+apiVersion: gateway.networking.k8s.io/v1alpha2
+kind: TLSRoute
+metadata: { name: secure, namespace: shop }
+spec:
+  parentRefs: [{ name: web, namespace: infra, sectionName: passthrough }]
+  hostnames: [secure.example.com]
+  rules: [{ backendRefs: [{ name: secure, port: ${tlsBackendPort} }] }]
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
@@ -123,7 +159,7 @@ spec:
     adminPort: 0,
     outboundPort: 0,
     inboundPort: 0,
-    bindListeners: [port],
+    bindListeners: [port, passthroughPort],
     clock: realClock,
     random: seededRandom(5),
     logger: silentLogger,
@@ -138,7 +174,25 @@ after(async () => {
   await gateway?.stop(100);
   await mesh?.stop();
   await backend?.close();
+  await new Promise<void>((r) => (tlsBackend ? tlsBackend.close(() => r()) : r()));
 });
+
+/** One exchange over TLS to the passthrough listener: the backend's certificate CN and reply. */
+async function passthrough(servername: string): Promise<{ cn: string; reply: string } | undefined> {
+  return await new Promise((resolve) => {
+    const s = tls.connect({ port: passthroughPort, host: '127.0.0.1', servername, ca: ca.certPem }, () =>
+      s.write('hi'),
+    );
+    s.setTimeout(3000, () => s.destroy());
+    s.once('data', (d) => {
+      const cn = s.getPeerCertificate().subject?.CN;
+      resolve({ cn: Array.isArray(cn) ? (cn[0] ?? '') : (cn ?? ''), reply: d.toString() });
+      s.destroy();
+    });
+    s.on('error', () => resolve(undefined));
+    s.on('close', () => resolve(undefined));
+  });
+}
 
 test("a certificateRef in the Gateway's namespace terminates TLS with that Secret", async () => {
   const r = await getAs('shop.example.com');
@@ -170,4 +224,17 @@ test('a certificateRef into another namespace is served only while a ReferenceGr
     'withdrawing the grant stops serving it',
   );
   assert.equal(await reachable('shop.example.com'), true);
+});
+
+test('a TLSRoute passes TLS through to the backend chosen by SNI; other names get nothing', async () => {
+  const got = await eventually(
+    () => passthrough('secure.example.com'),
+    'the passthrough listener serves the TLSRoute',
+  );
+  assert.deepEqual(
+    got,
+    { cn: 'secure', reply: 'secure:hi' },
+    'the backend terminated TLS with its own certificate',
+  );
+  assert.equal(await passthrough('other.example.com'), undefined);
 });
