@@ -25,17 +25,10 @@ import {
   type TCPRouteSpec,
   type TLSRouteSpec,
 } from '../../api/gateway/types.js';
-import type {
-  HTTPRoute as IstioHTTPRoute,
-  RouteDestination,
-  TCPRoute as IstioTCPRoute,
-  TLSRoute as IstioTLSRoute,
-  VirtualService,
-} from '../../api/networking/types.js';
 import type { Resource } from '../../api/resource.js';
 import type { ConfigSnapshot } from '../../config/types.js';
 import type { ConfigDerivation, DerivationProblem, DerivationResult } from '../derivation.js';
-import { bindParent, type Binding } from './binding.js';
+import { bindParent } from './binding.js';
 import {
   CONTROLLER_NAME,
   CONTROLLER_NAMES,
@@ -45,8 +38,16 @@ import {
   isOurs,
   type ConvertedGateway,
 } from './gateways.js';
-import { convertRules, type RankedRoute, type RuleProblems } from './http-rules.js';
-import { compareMatches } from './ordering.js';
+import { convertRules, type RuleProblems } from './http-rules.js';
+import {
+  addHttp,
+  addL4,
+  httpVirtualService,
+  l4Destinations,
+  l4VirtualService,
+  type HttpGroup,
+  type L4Group,
+} from './virtual-services.js';
 import { ReferenceGrants, resolveBackend } from './references.js';
 import { condition } from './status.js';
 
@@ -62,39 +63,13 @@ const ROUTE_KINDS = [
   GATEWAY_API_KIND.TCPRoute,
   GATEWAY_API_KIND.TLSRoute,
 ] as const;
-type RouteKind = (typeof ROUTE_KINDS)[number];
-type AnyRouteSpec = HTTPRouteSpec & GRPCRouteSpec & TCPRouteSpec & TLSRouteSpec;
-
-interface HttpGroup {
-  name: string;
-  namespace: string;
-  hosts: string[];
-  gateways: string[];
-  port?: number;
-  routes: RankedRoute[];
-  from: Set<string>;
-}
-
-interface L4Group {
-  name: string;
-  namespace: string;
-  hosts: string[];
-  gateways: string[];
-  tcp: IstioTCPRoute[];
-  tls: IstioTLSRoute[];
-  from: Set<string>;
-}
+export type RouteKind = (typeof ROUTE_KINDS)[number];
+export type AnyRouteSpec = HTTPRouteSpec & GRPCRouteSpec & TCPRouteSpec & TLSRouteSpec;
 
 export function gatewayApiDerivation(options: GatewayApiOptions = {}): ConfigDerivation {
   const domainSuffix = options.domainSuffix ?? 'cluster.local';
   return { name: 'gateway-api', derive: (snapshot) => deriveGatewayApi(snapshot, domainSuffix) };
 }
-
-const dnsSafe = (s: string) =>
-  s
-    .replace(/\*/g, 'wildcard')
-    .replace(/[^a-z0-9.-]/gi, '-')
-    .toLowerCase();
 
 export function deriveGatewayApi(snapshot: ConfigSnapshot, domainSuffix = 'cluster.local'): DerivationResult {
   const gateways = snapshot.list(GATEWAY_API_KIND.Gateway) as KubernetesGateway[];
@@ -260,141 +235,6 @@ function parentRefOf(ref: ParentReference, ns: string): ParentReference {
     name: ref.name,
     ...(ref.sectionName !== undefined ? { sectionName: ref.sectionName } : {}),
     ...(ref.port !== undefined ? { port: ref.port } : {}),
-  };
-}
-
-function addHttp(
-  b: Binding,
-  ranked: readonly RankedRoute[],
-  id: string,
-  groups: Map<string, HttpGroup>,
-): void {
-  if (b.kind === 'mesh') {
-    const key = `mesh|${b.host}|${b.port ?? ''}`;
-    const g = groups.get(key) ?? {
-      name: `${b.name}-gamma${b.port !== undefined ? `-${b.port}` : ''}`,
-      namespace: b.namespace,
-      hosts: [b.host],
-      gateways: ['mesh'],
-      routes: [],
-      from: new Set<string>(),
-      ...(b.port !== undefined ? { port: b.port } : {}),
-    };
-    g.routes.push(...ranked);
-    g.from.add(id);
-    groups.set(key, g);
-    return;
-  }
-  const [gwNs, gwName] = b.listener.istioRef.split('/') as [string, string];
-  for (const host of b.hostnames) {
-    const key = `${b.listener.istioRef}|${host}`;
-    const g = groups.get(key) ?? {
-      name: `${gwName}-${dnsSafe(host)}`,
-      namespace: gwNs,
-      hosts: [host],
-      gateways: [b.listener.istioRef],
-      routes: [],
-      from: new Set<string>(),
-    };
-    g.routes.push(...ranked);
-    g.from.add(id);
-    groups.set(key, g);
-  }
-}
-
-function l4Destinations(
-  spec: AnyRouteSpec,
-  resolve: (r: BackendRef) => ReturnType<typeof resolveBackend>,
-  problems: RuleProblems,
-): RouteDestination[] {
-  const out: RouteDestination[] = [];
-  for (const rule of spec.rules ?? []) {
-    for (const ref of rule.backendRefs ?? []) {
-      const r = resolve(ref);
-      if (!r.ok) {
-        problems.refs.push({ reason: r.reason, message: r.message });
-        continue;
-      }
-      const weight = ref.weight ?? 1;
-      if (weight === 0) continue;
-      out.push({
-        destination: { host: r.host, ...(r.port !== undefined ? { port: { number: r.port } } : {}) },
-        weight,
-      });
-    }
-  }
-  if (out.length === 1) delete out[0]!.weight;
-  return out;
-}
-
-function addL4(
-  kind: RouteKind,
-  b: Binding,
-  spec: AnyRouteSpec,
-  dests: RouteDestination[],
-  id: string,
-  groups: Map<string, L4Group>,
-): void {
-  if (dests.length === 0) return;
-  const tls = kind === GATEWAY_API_KIND.TLSRoute;
-  const hosts = b.kind === 'mesh' ? [b.host] : tls ? b.hostnames : ['*'];
-  const gateways = b.kind === 'mesh' ? ['mesh'] : [b.listener.istioRef];
-  const port = b.kind === 'mesh' ? b.port : undefined;
-  const key = `${gateways[0]}|${tls ? 'tls' : 'tcp'}|${hosts.join(',')}`;
-  const [ns, gwName] =
-    b.kind === 'mesh'
-      ? [b.namespace, `${b.name}-gamma`]
-      : (b.listener.istioRef.split('/') as [string, string]);
-  const g = groups.get(key) ?? {
-    name: `${gwName}-${tls ? 'tls' : 'tcp'}-${dnsSafe(hosts[0]!)}`,
-    namespace: ns,
-    hosts,
-    gateways,
-    tcp: [],
-    tls: [],
-    from: new Set<string>(),
-  };
-  if (tls) {
-    g.tls.push({ match: [{ sniHosts: hosts, ...(port !== undefined ? { port } : {}) }], route: dests });
-  } else {
-    g.tcp.push({ ...(port !== undefined ? { match: [{ port }] } : {}), route: dests });
-  }
-  g.from.add(id);
-  groups.set(key, g);
-  void spec;
-}
-
-function derivedMeta(name: string, namespace: string, from: Set<string>) {
-  return { name, namespace, annotations: { 'trellis.io/derived-from': [...from].sort().join(',') } };
-}
-
-function httpVirtualService(g: HttpGroup): VirtualService {
-  const http: IstioHTTPRoute[] = [...g.routes]
-    .sort((a, b) => compareMatches(a.rank, b.rank))
-    .map((r) =>
-      g.port === undefined
-        ? r.route
-        : { ...r.route, match: (r.route.match ?? [{}]).map((m) => ({ ...m, port: g.port })) },
-    );
-  return {
-    apiVersion: 'networking.istio.io/v1',
-    kind: 'VirtualService',
-    metadata: derivedMeta(g.name, g.namespace, g.from),
-    spec: { hosts: g.hosts, gateways: g.gateways, http },
-  };
-}
-
-function l4VirtualService(g: L4Group): VirtualService {
-  return {
-    apiVersion: 'networking.istio.io/v1',
-    kind: 'VirtualService',
-    metadata: derivedMeta(g.name, g.namespace, g.from),
-    spec: {
-      hosts: g.hosts,
-      gateways: g.gateways,
-      ...(g.tcp.length ? { tcp: g.tcp } : {}),
-      ...(g.tls.length ? { tls: g.tls } : {}),
-    },
   };
 }
 

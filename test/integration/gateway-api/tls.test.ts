@@ -228,7 +228,7 @@ test('a certificateRef into another namespace is served only while a ReferenceGr
 
 test('a TLSRoute passes TLS through to the backend chosen by SNI; other names get nothing', async () => {
   const got = await eventually(
-    () => passthrough('secure.example.com'),
+    async () => (await passthrough('secure.example.com')) ?? false,
     'the passthrough listener serves the TLSRoute',
   );
   assert.deepEqual(
