@@ -426,3 +426,31 @@ spec:
   );
   assert.equal(routeConditions(none, 'HTTPRoute', 'r').Accepted, 'False/NoMatchingListenerHostname');
 });
+
+test("routes for wider hostnames on the same listener follow a specific host's own rules", () => {
+  const routeFor = (name: string, hostnames: string, path: string, backend: string) =>
+    route(
+      `  parentRefs: [{ name: web, namespace: infra }]
+${hostnames ? `  hostnames: ${hostnames}\n` : ''}  rules: [{ matches: [{ path: { value: ${path} } }], backendRefs: [{ name: ${backend}, port: 80 }] }]
+`,
+      'shop',
+      name,
+    );
+  const out = derive(
+    GATEWAY +
+      routeFor('specific', '[a.example.com]', '/a', 'svc-a') +
+      routeFor('wildcard', '["*.example.com"]', '/c', 'svc-c') +
+      routeFor('any', '', '/', 'svc-b'),
+  );
+  const byHost = Object.fromEntries(
+    virtualServices(out).map((v) => [
+      v.spec.hosts![0],
+      v.spec.http!.map((r) => r.route![0]!.destination.host.split('.')[0]),
+    ]),
+  );
+  assert.deepEqual(byHost, {
+    'a.example.com': ['svc-a', 'svc-c', 'svc-b'],
+    '*.example.com': ['svc-c', 'svc-b'],
+    '*': ['svc-b'],
+  });
+});

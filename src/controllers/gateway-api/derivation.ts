@@ -42,7 +42,7 @@ import { convertRules, type RuleProblems } from './http-rules.js';
 import {
   addHttp,
   addL4,
-  httpVirtualService,
+  httpVirtualServices,
   l4Destinations,
   l4VirtualService,
   type HttpGroup,
@@ -130,7 +130,7 @@ export function deriveGatewayApi(snapshot: ConfigSnapshot, domainSuffix = 'clust
     }
   }
   for (const c of converted.values()) put.push(withStatus(c.gateway, gatewayStatus(c)));
-  for (const g of httpGroups.values()) put.push(httpVirtualService(g));
+  put.push(...httpVirtualServices(httpGroups.values()));
   for (const g of l4Groups.values()) put.push(l4VirtualService(g));
   return { put, problems };
 }

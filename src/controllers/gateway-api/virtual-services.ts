@@ -14,6 +14,7 @@ import { GATEWAY_API_KIND, type BackendRef } from '../../api/gateway/types.js';
 import type { Binding } from './binding.js';
 import type { RankedRoute, RuleProblems } from './http-rules.js';
 import { compareMatches } from './ordering.js';
+import { wildcardMatches } from './hostnames.js';
 import type { resolveBackend } from './references.js';
 import type { AnyRouteSpec, RouteKind } from './derivation.js';
 
@@ -148,18 +149,49 @@ function derivedMeta(name: string, namespace: string, from: Set<string>) {
   return { name, namespace, annotations: { 'trellis.io/derived-from': [...from].sort().join(',') } };
 }
 
-export function httpVirtualService(g: HttpGroup): VirtualService {
-  const http: IstioHTTPRoute[] = [...g.routes]
+/**
+ * One VirtualService per group. A request for `a.example.com` is decided by that host's virtual
+ * host alone, so the rules of routes for wider hostnames on the same listener (`*.example.com`,
+ * or every host) follow its own, the most specific hostname first (the API: precedence to the
+ * route with the longest matching hostname, then the rules' own order).
+ */
+export function httpVirtualServices(groups: Iterable<HttpGroup>): VirtualService[] {
+  const all = [...groups];
+  return all.map((g) => {
+    const wider = all
+      .filter(
+        (w) =>
+          w !== g &&
+          w.gateways[0] === g.gateways[0] &&
+          w.gateways[0] !== 'mesh' &&
+          widens(w.hosts[0]!, g.hosts[0]!),
+      )
+      .sort((a, b) => b.hosts[0]!.length - a.hosts[0]!.length);
+    return httpVirtualService(g, wider);
+  });
+}
+
+function widens(wider: string, host: string): boolean {
+  return wider === '*' ? host !== '*' : wider !== host && wildcardMatches(wider, host);
+}
+
+function ordered(g: HttpGroup): IstioHTTPRoute[] {
+  return [...g.routes]
     .sort((a, b) => compareMatches(a.rank, b.rank))
     .map((r) =>
       g.port === undefined
         ? r.route
         : { ...r.route, match: (r.route.match ?? [{}]).map((m) => ({ ...m, port: g.port })) },
     );
+}
+
+function httpVirtualService(g: HttpGroup, wider: readonly HttpGroup[]): VirtualService {
+  const http = [...ordered(g), ...wider.flatMap(ordered)];
+  const from = new Set([...g.from, ...wider.flatMap((w) => [...w.from])]);
   return {
     apiVersion: 'networking.istio.io/v1',
     kind: 'VirtualService',
-    metadata: derivedMeta(g.name, g.namespace, g.from),
+    metadata: derivedMeta(g.name, g.namespace, from),
     spec: { hosts: g.hosts, gateways: g.gateways, http },
   };
 }

@@ -139,6 +139,15 @@ spec:
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
+metadata: { name: every-host, namespace: shop }
+spec:
+  parentRefs: [{ name: web, namespace: infra }]
+  rules:
+  - matches: [{ path: { type: PathPrefix, value: /fallback } }]
+    backendRefs: [{ name: v2, port: ${b.v2.port} }]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
 metadata: { name: reviews, namespace: default }
 spec:
   parentRefs: [{ group: "", kind: Service, name: reviews, port: ${b.reviews.port} }]
@@ -258,6 +267,16 @@ test('URLRewrite replaces the matched prefix and the host', async () => {
     assert.equal(seen.path, want, path);
     assert.equal(seen.headers.host, 'internal.example.com');
   }
+});
+
+test("a route for every host serves a host another route names, after that route's rules", async () => {
+  assert.equal(backendOf((await get('/fallback')).body), 'v2');
+  assert.equal(backendOf((await get('/fallback', {}, 'other.example.com')).body), 'v2');
+  assert.equal(
+    (await get('/app', {}, 'other.example.com')).status,
+    404,
+    "shop.example.com's rules stay its own",
+  );
 });
 
 test('a listener hostname admits only its hosts', async () => {
