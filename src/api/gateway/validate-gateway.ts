@@ -47,6 +47,12 @@ export function validateKubernetesGateway(spec: unknown, problems: Problems, pat
   ]);
   if (s === undefined) return;
   c.string(s, 'gatewayClassName', path, { required: true });
+  if (s.backendTLS !== undefined && s.backendTLS !== null) {
+    c.error(
+      fieldPath(path, 'backendTLS'),
+      'not supported by Trellis; originate TLS to backends with an Istio DestinationRule (trafficPolicy.tls)',
+    );
+  }
   const listeners = c.list(s, 'listeners', path, { required: true, nonEmpty: true }) ?? [];
   if (listeners.length > 64) c.error(fieldPath(path, 'listeners'), 'at most 64 listeners');
   const names = new Set<string>();
@@ -115,6 +121,13 @@ function checkTls(c: SpecCheck, l: Obj, path: string, protocol: string | undefin
   const t = c.child(l, 'tls', path, ['mode', 'certificateRefs', 'options', 'frontendValidation']);
   if (t === undefined) return;
   const p = fieldPath(path, 'tls');
+  if (t.frontendValidation !== undefined && t.frontendValidation !== null) {
+    // Client certificate checks that were silently skipped would admit every client.
+    c.error(
+      fieldPath(p, 'frontendValidation'),
+      'client certificate validation of Gateway API listeners is not supported by Trellis; use an Istio Gateway server with tls.mode MUTUAL',
+    );
+  }
   const mode = c.enumValue(t, 'mode', p, ['Terminate', 'Passthrough']) ?? 'Terminate';
   const refs = c.list(t, 'certificateRefs', p) ?? [];
   if (refs.length > 64) c.error(fieldPath(p, 'certificateRefs'), 'at most 64 certificateRefs');

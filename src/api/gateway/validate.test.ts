@@ -302,6 +302,22 @@ test('invalid documents are refused with the field path and what to write instea
       /^apiVersion: HTTPRoute does not exist in version "v1alpha1"/,
     ],
     [
+      'client certificate validation (would be skipped)',
+      doc(
+        'Gateway',
+        '  gatewayClassName: istio\n  listeners: [{ name: a, port: 443, protocol: HTTPS, tls: { certificateRefs: [{ name: c }], frontendValidation: { caCertificateRefs: [{ name: ca, kind: ConfigMap, group: "" }] } } }]\n',
+      ),
+      /tls\.frontendValidation: client certificate validation of Gateway API listeners is not supported by Trellis; use an Istio Gateway server with tls\.mode MUTUAL/,
+    ],
+    [
+      'backend TLS',
+      doc(
+        'Gateway',
+        '  gatewayClassName: istio\n  backendTLS: {}\n  listeners: [{ name: a, port: 80, protocol: HTTP }]\n',
+      ),
+      /spec\.backendTLS: not supported by Trellis/,
+    ],
+    [
       'a Gateway API kind Trellis does not know',
       doc('UDPRoute', '  rules: []\n', 'gateway.networking.k8s.io/v1alpha2'),
       /^kind: unknown kind "UDPRoute" in gateway\.networking\.k8s\.io; supported kinds: .*Gateway/,

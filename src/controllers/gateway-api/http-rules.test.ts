@@ -389,3 +389,10 @@ test('ExtensionRef filters are unsupported, named in the problem', () => {
     'ExtensionRef filter Auth a1: Trellis implements no extension filters',
   ]);
 });
+
+test('sessionPersistence is unsupported, with what to use instead', () => {
+  const { problems } = convert([{ sessionPersistence: { sessionName: 's' }, backendRefs: [a] }]);
+  assert.deepEqual(problems.unsupported, [
+    'sessionPersistence is not supported by Trellis; use an Istio DestinationRule with loadBalancer.consistentHash',
+  ]);
+});

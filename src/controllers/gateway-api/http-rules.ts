@@ -51,6 +51,7 @@ export interface RuleInput {
   backendRefs?: HTTPBackendRef[];
   timeouts?: { request?: string; backendRequest?: string };
   retry?: { codes?: number[]; attempts?: number; backoff?: string };
+  sessionPersistence?: unknown;
 }
 
 export interface RouteInput {
@@ -136,6 +137,11 @@ interface RuleAction {
 function ruleAction(rule: RuleInput, input: RouteInput, problems: RuleProblems): RuleAction {
   const base: IstioHTTPRoute = {};
   const action: RuleAction = { base };
+  if (rule.sessionPersistence !== undefined && rule.sessionPersistence !== null) {
+    problems.unsupported.push(
+      'sessionPersistence is not supported by Trellis; use an Istio DestinationRule with loadBalancer.consistentHash',
+    );
+  }
   const headers: { request?: HeaderOperations; response?: HeaderOperations } = {};
   for (const f of rule.filters ?? []) {
     switch (f.type) {
