@@ -10,6 +10,6 @@ import { trafficFilterDerivation } from './traffic-filter/derivation.js';
 export function defaultDerivations(options: { domainSuffix?: string } = {}): ConfigDerivation[] {
   return [
     gatewayApiDerivation(options), // first: Gateway API resources become Istio Gateways and VirtualServices
-    trafficFilterDerivation(), // last: filters patch what the steps before produce
+    trafficFilterDerivation(options), // last: filters patch what the steps before produce
   ];
 }

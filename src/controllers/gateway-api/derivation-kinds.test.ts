@@ -295,7 +295,8 @@ test("Service hosts follow the control plane's domain suffix", () => {
   const wired = defaultDerivations({ domainSuffix: 'mesh.internal' });
   assert.deepEqual(
     wired.map((d) => d.name),
-    ['gateway-api'],
+    ['gateway-api', 'traffic-filter'],
+    'Gateway API conversion first: the filters patch what it produces',
   );
   const viaDefault = wired[0]!.derive(
     new FrozenSnapshot(
