@@ -102,10 +102,10 @@ spec:
   });
   await gateway.start();
   client = new EchoClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
-  await eventually(
-    async () => (await callEcho(client, {}, {}, 1000)).code === grpc.status.OK,
-    'gRPC through the gateway',
-  );
+  await eventually(async () => (await callEcho(client, {}, {}, 1000)).code === grpc.status.OK, {
+    what: 'gRPC through the gateway',
+    timeoutMs: 20_000,
+  });
 });
 
 after(async () => {

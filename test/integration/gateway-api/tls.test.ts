@@ -167,7 +167,10 @@ spec:
     xdsBackoff: { baseMs: 20, maxMs: 200 },
   });
   await gateway.start();
-  await eventually(() => reachable('shop.example.com'), 'HTTPS through the Gateway API listener');
+  await eventually(() => reachable('shop.example.com'), {
+    what: 'HTTPS through the Gateway API listener',
+    timeoutMs: 20_000,
+  });
 });
 
 after(async () => {
@@ -227,10 +230,10 @@ test('a certificateRef into another namespace is served only while a ReferenceGr
 });
 
 test('a TLSRoute passes TLS through to the backend chosen by SNI; other names get nothing', async () => {
-  const got = await eventually(
-    async () => (await passthrough('secure.example.com')) ?? false,
-    'the passthrough listener serves the TLSRoute',
-  );
+  const got = await eventually(async () => (await passthrough('secure.example.com')) ?? false, {
+    what: 'the passthrough listener serves the TLSRoute',
+    timeoutMs: 20_000,
+  });
   assert.deepEqual(
     got,
     { cn: 'secure', reply: 'secure:hi' },

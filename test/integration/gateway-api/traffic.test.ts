@@ -184,7 +184,10 @@ spec:
   });
   await gateway.start();
   sidecar = await startSidecar(mesh.xdsPort, { app: 'productpage' });
-  await eventually(async () => (await get('/app')).status === 200, 'the gateway serves the HTTPRoute');
+  await eventually(async () => (await get('/app')).status === 200, {
+    what: 'the gateway serves the HTTPRoute',
+    timeoutMs: 20_000,
+  });
 });
 
 after(async () => {
@@ -321,7 +324,7 @@ test('GAMMA: an HTTPRoute with a Service parent routes sidecar traffic to that s
   const host = `reviews.default.svc.cluster.local:${backends.reviews!.port}`;
   await eventually(
     async () => (await viaSidecar(sidecar, host, '/', { 'x-trellis-lane': 'feature-x' })).status === 200,
-    'the sidecar has the route',
+    { what: 'the sidecar has the route', timeoutMs: 20_000 },
   );
   assert.equal(
     backendOf((await viaSidecar(sidecar, host, '/', { 'x-trellis-lane': 'feature-x' })).body),
@@ -331,5 +334,8 @@ test('GAMMA: an HTTPRoute with a Service parent routes sidecar traffic to that s
 });
 
 test("a TCPRoute carries a TCP listener's connections to its backend", async () => {
-  await eventually(async () => (await tcpExchange('ping')) === 'echo:ping', 'the TCP listener forwards');
+  await eventually(async () => (await tcpExchange('ping')) === 'echo:ping', {
+    what: 'the TCP listener forwards',
+    timeoutMs: 20_000,
+  });
 });
