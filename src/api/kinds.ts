@@ -28,6 +28,7 @@ import { SECURITY_KINDS } from './security/kinds.js';
 import { EXTENSIONS_GROUP, refusedKindMessage } from './extensions/unsupported.js';
 import { validateWorkloadGroup } from './networking/workload-group.js';
 import { validateProxyConfig } from './networking/proxy-config.js';
+import { GATEWAY_API_KINDS } from './gateway/kinds.js';
 
 /** Reports every problem of `spec` into `problems`, with paths starting at `path` (`spec`). */
 export type SpecValidator = (spec: unknown, problems: Problems, path: string) => void;
@@ -49,6 +50,12 @@ export interface KindDefinition {
   redact?: (spec: unknown) => unknown;
   /** Other groups the kind is accepted under, as written (a resource's original home). */
   aliases?: readonly { group: string; versions: readonly string[] }[];
+  /**
+   * The kind as documents write it, when it differs from `kind`: two groups name a kind alike
+   * (the Gateway API's `Gateway` beside Istio's), so one is stored under another name (Istio's
+   * own internal name, `KubernetesGateway`) and written back under this one.
+   */
+  writtenKind?: string;
 }
 
 /**
@@ -109,16 +116,20 @@ export type KindLookup =
 /** Resolves `apiVersion` + `kind` as written in a document. */
 export function lookupKind(apiVersion: string, kind: string): KindLookup {
   const { group, version } = splitApiVersion(apiVersion);
-  const def = byKind.get(kind);
+  let def = byKind.get(kind);
   const alias = def?.aliases?.find((a) => a.group === group);
   if (def !== undefined && alias !== undefined) {
+    const aliased = def;
     if (alias.versions.includes(version)) return { ok: true, def };
     return {
       ok: false,
       skip: false,
       path: 'apiVersion',
-      message: `${kind} does not exist in version ${JSON.stringify(version)} of ${group}; expected one of ${[...alias.versions.map((v) => joinApiVersion(group, v)), ...def.versions.map((v) => joinApiVersion(def.group, v))].join(', ')}`,
+      message: `${kind} does not exist in version ${JSON.stringify(version)} of ${group}; expected one of ${[...alias.versions.map((v) => joinApiVersion(group, v)), ...aliased.versions.map((v) => joinApiVersion(aliased.group, v))].join(', ')}`,
     };
+  }
+  if (def === undefined || def.group !== group) {
+    def = [...byKind.values()].find((d) => d.group === group && d.writtenKind === kind) ?? def;
   }
   if (def === undefined || def.group !== group) {
     if (!RECOGNISED_GROUPS.has(group)) {
@@ -133,7 +144,7 @@ export function lookupKind(apiVersion: string, kind: string): KindLookup {
     if (refused !== undefined) return { ok: false, skip: false, path: 'kind', message: refused };
     const known = registeredKinds()
       .filter((d) => d.group === group)
-      .map((d) => d.kind);
+      .map((d) => d.writtenKind ?? d.kind);
     return {
       ok: false,
       skip: false,
@@ -146,7 +157,7 @@ export function lookupKind(apiVersion: string, kind: string): KindLookup {
       ok: false,
       skip: false,
       path: 'apiVersion',
-      message: `${kind} does not exist in version ${JSON.stringify(version)}${group === CORE_GROUP ? '' : ` of ${group}`}; expected one of ${def.versions.map((v) => joinApiVersion(group, v)).join(', ')}`,
+      message: `${def.writtenKind ?? kind} does not exist in version ${JSON.stringify(version)}${group === CORE_GROUP ? '' : ` of ${group}`}; expected one of ${def.versions.map((v) => joinApiVersion(group, v)).join(', ')}`,
     };
   }
   return { ok: true, def };
@@ -197,3 +208,7 @@ registerKind({
   topLevel: SECRET_FIELDS,
   redact: redactSecretSpec,
 });
+
+// gateway.networking.k8s.io: the Kubernetes Gateway API, converted into Istio Gateways and
+// VirtualServices by the gateway-api derivation (controllers/gateway-api).
+for (const def of GATEWAY_API_KINDS) registerKind(def);

@@ -17,6 +17,11 @@ export interface Resource<Spec = unknown> {
   kind: string;
   metadata: ObjectMeta;
   spec: Spec;
+  /**
+   * Computed by the control plane, never stored: derivations attach it to the served copy (a
+   * Gateway API route's Accepted/ResolvedRefs conditions). What a file says here is ignored.
+   */
+  status?: unknown;
 }
 
 /** Where a resource came from, for error messages: `file:doc`. */

@@ -60,14 +60,18 @@ export function readResource(value: unknown, problems: Problems): EnvelopeResult
     const spec: Record<string, unknown> = {};
     for (const f of topLevel) if (!isAbsent(doc[f])) spec[f] = doc[f];
     found.def.validate(spec, problems, '');
-    return { resource: { apiVersion, kind, metadata: meta, spec }, skipped: false };
+    return { resource: { apiVersion, kind: found.def.kind, metadata: meta, spec }, skipped: false };
   }
   if (isAbsent(doc.spec)) {
     c.error('spec', 'required');
   } else {
     found.def.validate(doc.spec, problems, 'spec');
   }
-  return { resource: { apiVersion, kind, metadata: meta, spec: doc.spec ?? {} }, skipped: false };
+  // Stored under the registered name (KindDefinition.writtenKind: a kind two groups share).
+  return {
+    resource: { apiVersion, kind: found.def.kind, metadata: meta, spec: doc.spec ?? {} },
+    skipped: false,
+  };
 }
 
 /**
@@ -76,10 +80,11 @@ export function readResource(value: unknown, problems: Problems): EnvelopeResult
  */
 export function manifestOf(r: Resource): Record<string, unknown> {
   const def = findKind(r.kind);
+  const kind = def?.writtenKind ?? r.kind;
   if (def?.topLevel === undefined)
-    return { apiVersion: r.apiVersion, kind: r.kind, metadata: r.metadata, spec: r.spec };
+    return { apiVersion: r.apiVersion, kind, metadata: r.metadata, spec: r.spec };
   const content = isObject(r.spec) ? r.spec : {};
-  return { apiVersion: r.apiVersion, kind: r.kind, metadata: r.metadata, ...content };
+  return { apiVersion: r.apiVersion, kind, metadata: r.metadata, ...content };
 }
 
 /**

@@ -7,7 +7,7 @@ import type { Resource } from '../api/resource.js';
 import { formatAge, formatTable } from './table.js';
 
 type Spec = Record<string, unknown>;
-type Column = [header: string, cell: (spec: Spec) => string];
+type Column = [header: string, cell: (spec: Spec, resource: Resource) => string];
 
 const list = (v: unknown): string => (Array.isArray(v) && v.length ? JSON.stringify(v) : '');
 const text = (v: unknown): string => (typeof v === 'string' || typeof v === 'number' ? String(v) : '');
@@ -56,6 +56,53 @@ const COLUMNS: Record<string, Column[]> = {
   ],
 };
 
+type Conditions = { type?: string; status?: string; reason?: string }[] | undefined;
+
+/** `True`, or `False (Reason)`, of one condition; `-` before the control plane computed it. */
+function conditionCell(conditions: Conditions, type: string): string {
+  const c = conditions?.find((x) => x.type === type);
+  if (c === undefined) return '-';
+  return c.status === 'True' ? 'True' : `${c.status ?? '?'} (${c.reason ?? ''})`;
+}
+
+/** A Gateway API route's Accepted and ResolvedRefs over its parents (`True`, or the first refusal). */
+function routeCondition(type: string) {
+  return (_: Spec, r: Resource): string => {
+    const parents = (r.status as { parents?: { conditions?: Conditions }[] } | undefined)?.parents ?? [];
+    if (parents.length === 0) return '-';
+    const cells = parents.map((p) => conditionCell(p.conditions, type));
+    return cells.find((c) => c !== 'True') ?? 'True';
+  };
+}
+
+const gatewayApiRoute: Column[] = [
+  ['HOSTNAMES', (s) => list(s.hostnames)],
+  ['ACCEPTED', routeCondition('Accepted')],
+  ['RESOLVED', routeCondition('ResolvedRefs')],
+];
+
+Object.assign(COLUMNS, {
+  KubernetesGateway: [
+    ['CLASS', (s) => text(s.gatewayClassName)],
+    [
+      'PROGRAMMED',
+      (_, r) =>
+        conditionCell((r.status as { conditions?: Conditions } | undefined)?.conditions, 'Programmed'),
+    ],
+  ],
+  GatewayClass: [
+    ['CONTROLLER', (s) => text(s.controllerName)],
+    [
+      'ACCEPTED',
+      (_, r) => conditionCell((r.status as { conditions?: Conditions } | undefined)?.conditions, 'Accepted'),
+    ],
+  ],
+  HTTPRoute: gatewayApiRoute,
+  GRPCRoute: gatewayApiRoute,
+  TLSRoute: gatewayApiRoute,
+  TCPRoute: gatewayApiRoute.slice(1),
+} satisfies Record<string, Column[]>);
+
 export interface ResourceTableOptions {
   allNamespaces: boolean;
   wide: boolean;
@@ -83,7 +130,7 @@ export function renderResources(kind: string, items: readonly Resource[], o: Res
     return [
       ...(o.allNamespaces ? [r.metadata.namespace] : []),
       r.metadata.name,
-      ...columns.map(([, cell]) => cell(spec)),
+      ...columns.map(([, cell]) => cell(spec, r)),
       ...(o.extra?.cells(r) ?? []),
       Number.isNaN(created) ? '<unknown>' : formatAge(created, o.nowMs),
       ...(o.wide ? [o.sources?.[`${r.metadata.namespace}/${r.metadata.name}`] ?? '-'] : []),

@@ -4,10 +4,12 @@
  * patch Istio kinds.
  */
 import type { ConfigDerivation } from './derivation.js';
+import { gatewayApiDerivation } from './gateway-api/derivation.js';
 import { trafficFilterDerivation } from './traffic-filter/derivation.js';
 
-export function defaultDerivations(): ConfigDerivation[] {
+export function defaultDerivations(options: { domainSuffix?: string } = {}): ConfigDerivation[] {
   return [
-    trafficFilterDerivation(), // last: filters patch what the steps before produce
+    gatewayApiDerivation(options), // first: Gateway API resources become Istio Gateways and VirtualServices
+    trafficFilterDerivation(options), // last: filters patch what the steps before produce
   ];
 }

@@ -92,6 +92,14 @@ test('kinds resolve by name, plural and short name, case-insensitively', () => {
   assert.equal(resolveKind('we').kind, 'WorkloadEntry');
   assert.equal(resolveKind('sidecars').kind, 'Sidecar');
   assert.equal(resolveKind('serviceentries').kind, 'ServiceEntry');
+  // `gateways` was `gatewaies` (a y after a vowel takes an s), so `trellis get gateways` failed.
+  assert.equal(resolveKind('gateways').kind, 'Gateway');
+  assert.equal(resolveKind('authorizationpolicies').kind, 'AuthorizationPolicy');
+  // The Gateway API's Gateway: by its kubectl short name and its group-qualified plural.
+  for (const name of ['gtw', 'gateways.gateway.networking.k8s.io', 'Gateway.gateway.networking.k8s.io'])
+    assert.equal(resolveKind(name).kind, 'KubernetesGateway', name);
+  assert.equal(resolveKind('httproutes').kind, 'HTTPRoute');
+  assert.equal(resolveKind('referencegrants').kind, 'ReferenceGrant');
   assert.throws(
     () => resolveKind('deployment'),
     /unknown kind "deployment"; known kinds: .*VirtualService \(vs\)/,

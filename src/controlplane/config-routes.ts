@@ -26,7 +26,7 @@
 import type http from 'node:http';
 import { Problems, TrellisError, errorMessage, type Problem } from '../core/errors.js';
 import { parseAndValidate, type ParsedDocument } from '../api/parse.js';
-import { registeredKinds, type KindDefinition } from '../api/kinds.js';
+import { findKind, registeredKinds, type KindDefinition } from '../api/kinds.js';
 import { resourceKey, type Resource } from '../api/resource.js';
 import { readResource, shownResource } from '../api/validate.js';
 import type { ConfigWriter } from '../config/config-writer.js';
@@ -47,17 +47,26 @@ const SHORT_NAMES: Record<string, readonly string[]> = {
   Sidecar: [],
   RateLimit: ['rl'],
   TrafficFilter: ['tf'],
+  // kubectl's short names for the Gateway API kinds.
+  KubernetesGateway: ['gtw'],
+  GatewayClass: ['gc'],
+  ReferenceGrant: ['refgrant'],
 };
 
 function plural(kind: string): string {
   const lower = kind.toLowerCase();
-  if (lower.endsWith('y')) return `${lower.slice(0, -1)}ies`;
+  // policy -> policies, but gateway -> gateways (a vowel before the y).
+  if (/[^aeiou]y$/.test(lower)) return `${lower.slice(0, -1)}ies`;
   return lower.endsWith('s') ? `${lower}es` : `${lower}s`;
 }
 
 /** Every name a kind answers to: `virtualservice`, `virtualservices`, `vs`. */
 export function kindNames(def: KindDefinition): string[] {
-  return [def.kind.toLowerCase(), plural(def.kind), ...(SHORT_NAMES[def.kind] ?? [])];
+  const names = [def.kind.toLowerCase(), plural(def.kind), ...(SHORT_NAMES[def.kind] ?? [])];
+  // A kind stored under another name (KubernetesGateway) also answers to its written name,
+  // after the kind that has it (bare `gateways` stays Istio's; `gateways.gateway.networking.k8s.io`).
+  if (def.writtenKind !== undefined) names.push(def.writtenKind.toLowerCase(), plural(def.writtenKind));
+  return names;
 }
 
 /** `vs`, `VirtualServices`, `virtualservice.networking.istio.io` -> the kind's definition. */
@@ -145,6 +154,13 @@ function readApplyRequest(docs: ParsedDocument[]): {
   return { resources, errors, warnings };
 }
 
+/** The resource as shown, with the status the control plane computed for it (Gateway API). */
+function shownWithStatus(api: ConfigApi, r: Resource): Record<string, unknown> {
+  const shown = shownResource(r);
+  const status = api.effective?.().snapshot.get(r.kind, r.metadata.namespace, r.metadata.name)?.status;
+  return status === undefined ? shown : { ...shown, status };
+}
+
 function writerOf(api: ConfigApi): ConfigWriter {
   const writer = api.writer;
   if (!writer) {
@@ -181,7 +197,7 @@ export function registerConfigRoutes(router: HttpRouter, api: ConfigApi): void {
         json: {
           kind: def.kind,
           revision: api.store.revision,
-          items: served?.map((s) => s.shown) ?? items.map(shownResource),
+          items: served?.map((s) => s.shown) ?? items.map((r) => shownWithStatus(api, r)),
           sources,
         },
       };
@@ -197,7 +213,7 @@ export function registerConfigRoutes(router: HttpRouter, api: ConfigApi): void {
           `${def.kind} ${namespace}/${name} not found (trellis get ${def.kind.toLowerCase()} -A lists them)`,
         );
       }
-      return { json: shownResource(r) };
+      return { json: shownWithStatus(api, r) };
     })
     .on('POST', '/v1/config', async (req) => {
       const text = await req.text();
@@ -233,7 +249,8 @@ export function registerConfigRoutes(router: HttpRouter, api: ConfigApi): void {
           revision: result.revision,
           items: result.applied.map((a) => shownResource(a.resource)),
           results: result.applied.map((a) => ({
-            kind: a.resource.kind,
+            // As written (the Gateway API's Gateway is stored as KubernetesGateway).
+            kind: findKind(a.resource.kind)?.writtenKind ?? a.resource.kind,
             namespace: a.resource.metadata.namespace,
             name: a.resource.metadata.name,
             outcome: a.outcome,

@@ -127,7 +127,10 @@ export class ControlPlane {
     this.logger = options.logger ?? silentLogger;
     this.clock = options.clock ?? systemClock;
     // EnvoyFilter patches that do not decode are reported beside the derivations' problems.
-    this.derivations = options.derivations ?? [...defaultDerivations(), envoyFilterDerivation];
+    this.derivations = options.derivations ?? [
+      ...defaultDerivations(options.domainSuffix ? { domainSuffix: options.domainSuffix } : {}),
+      envoyFilterDerivation,
+    ];
     this.routers = new RouterRuntime({
       user: options.config,
       clock: this.clock,

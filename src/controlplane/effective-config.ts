@@ -35,7 +35,9 @@ export function effectiveItem(r: Resource, config: EffectiveConfig): Record<stri
   const problems = config.problems
     .filter((p) => p.source.kind === r.kind && p.source.namespace === namespace && p.source.name === name)
     .flatMap((p) => p.problems.map((q) => ({ derivation: p.derivation, ...q })));
-  return { ...shownResource(resource), status: { provenance, conflicts, problems } };
+  // A derivation's own status (Gateway API conditions) is kept beside these.
+  const own = typeof r.status === 'object' && r.status !== null ? r.status : {};
+  return { ...shownResource(resource), status: { ...own, provenance, conflicts, problems } };
 }
 
 export function effectiveList(

@@ -34,7 +34,10 @@ services, workloads and endpoints (svc, wl, ep) list the control plane's service
 NAME is a service host or its first label (reviews), or a workload name (reviews-v1).
 
 KIND is a kind (VirtualService), its plural (virtualservices), or Istio's short name:
-vs, dr, gw, se, we. Case does not matter.
+vs, dr, gw, se, we. Case does not matter. The Gateway API's kinds: gtw (its Gateway, also
+gateways.gateway.networking.k8s.io; plain 'gateways' is Istio's), gc, httproutes, grpcroutes,
+tcproutes, tlsroutes, refgrant; routes show ACCEPTED and RESOLVED, gateways PROGRAMMED (the
+status the control plane computed; -o yaml shows it in full).
 
   -n, --namespace NS      the namespace (default: default)
   -A, --all-namespaces    every namespace; adds a NAMESPACE column
@@ -146,7 +149,7 @@ export const command: Command = {
       io.stdout(items.map((r) => renderEffective(r as EffectiveResource)).join('---\n'));
     } else if (isTrafficFilterKind(kind) && (output === 'table' || output === 'wide') && items.length > 0) {
       io.stdout(
-        renderTrafficFilters(items, {
+        renderTrafficFilters(items as EffectiveResource[], {
           allNamespaces: all,
           nowMs: Date.now(),
           wide: output === 'wide',
