@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { seededRandom } from '../../core/random.js';
-import { compileStickyCanary, pickTarget, STICKY_CANARY_METADATA, stickyKey } from './sticky-canary.js';
+import {
+  compileStickyCanary,
+  pickTarget,
+  STICKY_CANARY_METADATA,
+  stickyId,
+  stickyKey,
+} from './sticky-canary.js';
 
 test('the route metadata key is the one translation writes (xds/translate/sticky-canary.ts)', () => {
   assert.equal(STICKY_CANARY_METADATA, 'trellis.sticky_canary');
@@ -72,4 +78,40 @@ test('pickTarget: sticky by key, ordinary weighted picks without one or without 
   }
   // One target: that one, key or not.
   assert.equal(pickTarget([targets[0]!], 50, sticky, { 'x-user': 'u' }, rnd)!.cluster, 'stable');
+});
+
+test('a Router moving its stable version renames the fallback aggregates; no user moves back', () => {
+  // Router defaults: the heaviest production version is the fallback. At 60/40 the canary (v2)
+  // falls back to v1; at 40/60 v1 falls back to v2: every weighted cluster is renamed.
+  const at = (v1: number, v2: number) =>
+    v1 >= v2
+      ? [
+          { cluster: 'outbound|80|master-v1|web', weight: v1 },
+          { cluster: 'outbound|80|master-v2~fallback~master-v1|web', weight: v2 },
+        ]
+      : [
+          { cluster: 'outbound|80|master-v1~fallback~master-v2|web', weight: v1 },
+          { cluster: 'outbound|80|master-v2|web', weight: v2 },
+        ];
+  const version = (cluster: string) =>
+    cluster.includes('master-v2~') || cluster.endsWith('master-v2|web') ? 'v2' : 'v1';
+  const sticky = { header: 'x-user' } as const;
+  const rnd = seededRandom(9);
+  let movedBack = 0;
+  let onV2 = 0;
+  for (let u = 0; u < 4000; u++) {
+    const headers = { 'x-user': `user-${u}` };
+    const before = version(pickTarget(at(60, 40), 100, sticky, headers, rnd)!.cluster);
+    const after = version(pickTarget(at(40, 60), 100, sticky, headers, rnd)!.cluster);
+    if (before === 'v2') onV2++;
+    if (before === 'v2' && after === 'v1') movedBack++;
+  }
+  assert.ok(onV2 > 1000, `about 40% start on v2 (${onV2})`);
+  assert.equal(movedBack, 0, 'users on the canary stay on it while its weight grows');
+});
+
+test('stickyId: the aggregate slot is read as the subset itself', () => {
+  assert.equal(stickyId('outbound|80|v2~fallback~v1|web.shop'), 'outbound|80|v2|web.shop');
+  assert.equal(stickyId('outbound|80|v2|web.shop'), 'outbound|80|v2|web.shop');
+  assert.equal(stickyId('plain'), 'plain');
 });

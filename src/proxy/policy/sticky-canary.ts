@@ -68,6 +68,18 @@ export function pickTarget<T extends Weighted & { cluster: string }>(
   return pickWeighted(targets, total, random);
 }
 
+/**
+ * The id a destination is hashed under: its cluster name, with the subset slot of a fallback
+ * aggregate (`outbound|PORT|SUBSET~fallback~STABLE|HOST`, xds/translate/fallback.ts) read as the
+ * subset's own. The stable subset a Router falls back to follows the heaviest version, so it
+ * changes while weights move; hashing on the full name would re-deal every user then.
+ */
+export function stickyId(cluster: string): string {
+  return cluster.replace(FALLBACK_SLOT, '');
+}
+
+const FALLBACK_SLOT = /~fallback~[^|]*/;
+
 function clusterOf(t: { cluster: string }): string {
-  return t.cluster;
+  return stickyId(t.cluster);
 }
