@@ -20,6 +20,7 @@ import { patchRouteConfiguration } from './apply-route.js';
 import type { DecodedPatch } from './patches.js';
 import { nameOf, canonical, type Obj } from './proto-merge.js';
 import { proxyEnvoyFilters } from './select.js';
+import { edsNameOf, routeNamesOf } from '../../server/consistency.js';
 
 const LISTENER_CLASS = new Set(['LISTENER', 'FILTER_CHAIN', 'NETWORK_FILTER', 'HTTP_FILTER']);
 const ROUTE_CLASS = new Set(['ROUTE_CONFIGURATION', 'VIRTUAL_HOST', 'HTTP_ROUTE']);
@@ -141,7 +142,41 @@ function patchResources(
     if (name === '') continue;
     out.set(name, unchanged(r, originals) ?? r);
   }
-  return out;
+  return withoutDanglingReferences(typeUrl, generated, out);
+}
+
+/**
+ * A patched cluster taking endpoints over EDS, or a patched listener taking a route configuration
+ * over RDS, under a name the generated config does not reference: Trellis generates no such
+ * resource, and the server's consistency check (xds/server/consistency.ts) would then hold the
+ * proxy on its last consistent push for every later change. Such a resource is served as
+ * generated (or left out when a patch added it); the rest of the patches apply. (Envoy under
+ * Istio would warm the cluster or listener until its fetch timeout and serve it empty.)
+ */
+function withoutDanglingReferences(
+  typeUrl: ResourceTypeUrl,
+  generated: Resources<object>,
+  patched: Map<string, object>,
+): Map<string, object> {
+  const refs =
+    typeUrl === TYPE.cluster
+      ? (r: object): readonly string[] => {
+          const n = edsNameOf(r);
+          return n === undefined ? [] : [n];
+        }
+      : typeUrl === TYPE.listener
+        ? routeNamesOf
+        : undefined;
+  if (refs === undefined) return patched;
+  const known = new Set<string>();
+  for (const r of generated.values()) for (const n of refs(r)) known.add(n);
+  for (const [name, r] of patched) {
+    if (refs(r).every((n) => known.has(n))) continue;
+    const original = generated.get(name);
+    if (original === undefined) patched.delete(name);
+    else patched.set(name, original);
+  }
+  return patched;
 }
 
 /** The generated object when no patch touched the resource (the very canonical object came back). */
