@@ -5,7 +5,8 @@
  * those patches and applies the rest (Istio's behaviour). It changes no resource.
  */
 import type { ConfigDerivation, DerivationProblem } from '../../../controllers/derivation.js';
-import { decodeEnvoyFilter, ENVOY_FILTER_KIND } from './patches.js';
+import type { Problem } from '../../../core/errors.js';
+import { decodeEnvoyFilter, ENVOY_FILTER_KIND, type DecodedPatch } from './patches.js';
 
 export const envoyFilterDerivation: ConfigDerivation = {
   name: 'envoy-filter',
@@ -13,12 +14,33 @@ export const envoyFilterDerivation: ConfigDerivation = {
     const problems: DerivationProblem[] = [];
     for (const r of snapshot.list(ENVOY_FILTER_KIND)) {
       const decoded = decodeEnvoyFilter(r);
-      if (decoded.problems.length === 0) continue;
+      const found = [...decoded.problems, ...edsClusterWarnings(decoded.patches)];
+      if (found.length === 0) continue;
       problems.push({
         source: { kind: ENVOY_FILTER_KIND, namespace: r.metadata.namespace, name: r.metadata.name },
-        problems: decoded.problems,
+        problems: found,
       });
     }
     return { problems };
   },
 };
+
+/**
+ * A CLUSTER patch whose value takes endpoints over EDS: Trellis generates no endpoint assignment
+ * for a cluster a patch adds or renames, so translation leaves the patched cluster out (index.ts,
+ * withoutDanglingReferences); say so where the user looks.
+ */
+function edsClusterWarnings(patches: readonly DecodedPatch[]): Problem[] {
+  const out: Problem[] = [];
+  for (const p of patches) {
+    if (p.applyTo !== 'CLUSTER' || p.operation === 'REMOVE') continue;
+    if (p.value.type !== 'EDS' && p.value.eds_cluster_config === undefined) continue;
+    out.push({
+      severity: 'warning',
+      path: `spec.configPatches[${p.index}].patch.value`,
+      message:
+        'a cluster taking endpoints over EDS gets none from Trellis unless it names a cluster Trellis generates; where it does not, the patched cluster is not served. Use type STATIC or STRICT_DNS with load_assignment',
+    });
+  }
+  return out;
+}

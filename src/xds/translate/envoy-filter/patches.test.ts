@@ -113,3 +113,17 @@ test('the control plane derivation lists undecodable patches by EnvoyFilter and 
     [[{ kind: 'EnvoyFilter', namespace: 'shop', name: 'bad' }, ['spec.configPatches[0].patch.value.nope']]],
   );
 });
+
+test('the derivation warns about a CLUSTER patch taking endpoints over EDS (it is not served)', () => {
+  const eds = envoyFilter('shop', 'eds', {
+    configPatches: [
+      { applyTo: 'CLUSTER', patch: { operation: 'ADD', value: { name: 'static', type: 'STATIC' } } },
+      { applyTo: 'CLUSTER', patch: { operation: 'ADD', value: { name: 'mine', type: 'EDS' } } },
+    ],
+  });
+  const result = envoyFilterDerivation.derive(new FrozenSnapshot(1, [eds]));
+  assert.deepEqual(
+    result.problems?.map((p) => [p.source.name, p.problems.map((x) => `${x.severity} ${x.path}`)]),
+    [['eds', ['warning spec.configPatches[1].patch.value']]],
+  );
+});
