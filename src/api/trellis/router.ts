@@ -24,9 +24,17 @@
  *   - branch: box-0999                     # a sandbox: every workload of the branch
  * ```
  *
- * Workloads are selected by labels: `{branchLabel: BRANCH, versionLabel: VERSION}`; the production
- * branch also takes workloads with no branch label (a workload's branch is production when the
- * label is absent or `master`).
+ * Workloads are selected by labels: `{branchLabel: BRANCH, versionLabel: VERSION}`, the production
+ * branch's too: a production workload must carry `branchLabel: PRODUCTION_BRANCH` (e.g.
+ * `branch: master`). A workload without the branch label is in no subset and gets no traffic
+ * through the Router (selecting production by version alone would also take sandbox workloads of
+ * that version); the Router's status names such endpoints in `warnings`. (Lane routing without a
+ * Router, docs/LANES.md, still treats an absent branch label as production.)
+ *
+ * A Router's ServiceEntry, DestinationRule and VirtualService take its namespace and name; a
+ * user resource of one of those kinds with that namespace and name is a conflict: the Router
+ * writes nothing (phase Stalled, its message naming the resource to rename or delete) until it
+ * is gone.
  */
 export const ROUTER_KIND = 'Router';
 /** The group Zhihu's original resource used; accepted as written. */

@@ -11,13 +11,20 @@ import { tryParseDuration } from '../../core/duration.js';
 import type { Logger } from '../../core/logger.js';
 import { silentLogger } from '../../core/logger.js';
 import { resourceKey, type Resource } from '../../api/resource.js';
-import { DEFAULT_ROLLOUT_TIMEOUT_MS, ROUTER_KIND, type RouterSpec } from '../../api/trellis/router.js';
+import {
+  DEFAULT_BRANCH_LABEL,
+  DEFAULT_PRODUCTION_BRANCH,
+  DEFAULT_ROLLOUT_TIMEOUT_MS,
+  ROUTER_KIND,
+  type RouterSpec,
+} from '../../api/trellis/router.js';
 import type { MemoryConfigStore } from '../../config/memory-store.js';
 import type { ConfigSnapshot } from '../../config/types.js';
 import type { ConvergenceReport, ProxyLag } from './convergence-report.js';
 import { advance, INITIAL_STATE, written, type RolloutPhase, type RolloutState } from './rollout.js';
-import { routerConflicts } from './conflicts.js';
+import { clashMessage, nameClashes, routerConflicts } from './conflicts.js';
 import { OWNED_BY, routerHost, routerTarget, type RouterResources } from './target.js';
+import { unbranchedWarnings } from './warnings.js';
 
 export interface RouterControllerOptions {
   /** Where the derived resources are written (the control plane layers it over the user's store). */
@@ -46,8 +53,13 @@ export interface RouterStatus {
   step?: string;
   message: string;
   lagging: readonly ProxyLag[];
-  /** The user's own resources for the same host (a Router owns its host's routing). */
+  /**
+   * The user's own resources for the same host (a Router owns its host's routing), or with the
+   * Router's own kind, namespace and name (the Router does not write while one exists).
+   */
   conflicts: readonly string[];
+  /** What is served but likely not meant: endpoints of the host in no subset (warnings.ts). */
+  warnings: readonly string[];
 }
 
 const KINDS = {
@@ -106,16 +118,33 @@ export class RouterController {
     const [, namespace = '', name = ''] = key.split('/');
     const current = this.current(key, namespace, name);
     const host = router ? routerHost(router, this.options.domainSuffix) : '';
+    const labels = router ? this.options.workloadLabels(host) : [];
     const target: RouterResources = router
       ? routerTarget(router, {
           ...(this.options.domainSuffix ? { domainSuffix: this.options.domainSuffix } : {}),
-          workloadLabels: this.options.workloadLabels(host),
+          workloadLabels: labels,
         })
       : {};
     const timeoutMs =
       (router?.spec.rolloutTimeout && tryParseDuration(router.spec.rolloutTimeout)) ||
       DEFAULT_ROLLOUT_TIMEOUT_MS;
     const now = this.options.clock.now();
+    // The user's resource with the Router's name would be replaced (the layer is served over
+    // it): write nothing, and say which one to rename or delete. Not kept as the rollout's state,
+    // so the Router resumes where it was once the clash is gone.
+    const clashes = router ? nameClashes(config, key) : [];
+    if (router && clashes.length > 0) {
+      const prior = this.states.get(key) ?? INITIAL_STATE;
+      if (this.status.get(key)?.phase !== 'Stalled')
+        this.logger.warn('router blocked by a resource of the same name', { router: key, clashes });
+      this.setStatus(key, router, host, labels, config, {
+        ...prior,
+        phase: 'Stalled',
+        lagging: [],
+        message: clashMessage(clashes, key),
+      });
+      return;
+    }
     const decision = advance(this.states.get(key) ?? INITIAL_STATE, {
       current,
       target,
@@ -140,19 +169,36 @@ export class RouterController {
       return;
     }
     this.states.set(key, state);
-    if (router)
-      this.status.set(key, {
-        namespace,
-        name,
-        host,
-        phase: state.phase,
-        observedGeneration: router.metadata.resourceVersion ?? '',
-        revision: state.inEffectRevision,
-        ...(state.waiting ? { step: state.waiting.step } : {}),
-        message: state.message,
-        lagging: state.lagging,
-        conflicts: routerConflicts(config, host, key),
-      });
+    if (router) this.setStatus(key, router, host, labels, config, state);
+  }
+
+  private setStatus(
+    key: string,
+    router: Resource<RouterSpec>,
+    host: string,
+    labels: readonly Readonly<Record<string, string>>[],
+    config: ConfigSnapshot,
+    state: RolloutState,
+  ): void {
+    const { namespace, name } = router.metadata;
+    const warnings = unbranchedWarnings(
+      labels,
+      router.spec.branchLabel ?? DEFAULT_BRANCH_LABEL,
+      router.spec.productionBranch ?? DEFAULT_PRODUCTION_BRANCH,
+    );
+    this.status.set(key, {
+      namespace,
+      name,
+      host,
+      phase: state.phase,
+      observedGeneration: router.metadata.resourceVersion ?? '',
+      revision: state.inEffectRevision,
+      ...(state.waiting ? { step: state.waiting.step } : {}),
+      message: warnings.length > 0 ? `${state.message}; warning: ${warnings.join('; ')}` : state.message,
+      lagging: state.lagging,
+      conflicts: routerConflicts(config, host, key),
+      warnings,
+    });
   }
 
   private current(owner: string, namespace: string, name: string): RouterResources {
