@@ -172,7 +172,10 @@ export function convertGateway(
     const server: Server = {
       name: l.name,
       port: { number: l.port, name: l.name, protocol: l.protocol },
-      hosts: [`*/${l.hostname ?? '*'}`],
+      // `./`: only VirtualServices in the Gateway's namespace bind, where every route's derived
+      // VirtualService is written (allowedRoutes decided which routes); an Istio VirtualService
+      // from another namespace naming this Gateway would bypass allowedRoutes.
+      hosts: [`./${l.hostname ?? '*'}`],
     };
     if (ok && (l.protocol === 'HTTPS' || l.protocol === 'TLS')) {
       if ((l.tls?.mode ?? 'Terminate') === 'Passthrough') {
