@@ -36,22 +36,22 @@ test('GAMMA: a producer route routes every caller; a consumer route only its own
     {
       what: "consumer route: another namespace's Service",
       yaml: meshRoute('attacker', 'namespace: prod, '),
-      want: [{ ns: 'attacker', name: 'payments-prod-gamma-8080', exportTo: ['.'] }],
+      want: [{ ns: 'attacker', name: 'payments.prod-gamma-8080', exportTo: ['.'] }],
     },
     {
       what: 'producer and consumer routes for one host stay apart',
       yaml: meshRoute('prod', '', 'HTTPRoute', 'own') + meshRoute('attacker', 'namespace: prod, '),
       want: [
         { ns: 'prod', name: 'payments-gamma-8080' },
-        { ns: 'attacker', name: 'payments-prod-gamma-8080', exportTo: ['.'] },
+        { ns: 'attacker', name: 'payments.prod-gamma-8080', exportTo: ['.'] },
       ],
     },
     {
       what: 'consumer routes of two namespaces stay apart',
       yaml: meshRoute('a', 'namespace: prod, ') + meshRoute('b', 'namespace: prod, '),
       want: [
-        { ns: 'a', name: 'payments-prod-gamma-8080', exportTo: ['.'] },
-        { ns: 'b', name: 'payments-prod-gamma-8080', exportTo: ['.'] },
+        { ns: 'a', name: 'payments.prod-gamma-8080', exportTo: ['.'] },
+        { ns: 'b', name: 'payments.prod-gamma-8080', exportTo: ['.'] },
       ],
     },
     {
@@ -59,22 +59,32 @@ test('GAMMA: a producer route routes every caller; a consumer route only its own
       yaml: meshRoute('attacker', '', 'HTTPRoute', 'own') + meshRoute('attacker', 'namespace: prod, '),
       want: [
         { ns: 'attacker', name: 'payments-gamma-8080' },
-        { ns: 'attacker', name: 'payments-prod-gamma-8080', exportTo: ['.'] },
+        { ns: 'attacker', name: 'payments.prod-gamma-8080', exportTo: ['.'] },
       ],
     },
     {
       what: 'TCPRoute consumer route',
       yaml: meshRoute('attacker', 'namespace: prod, ', 'TCPRoute'),
       want: [
-        { ns: 'attacker', name: 'payments-prod-gamma-tcp-payments.prod.svc.cluster.local', exportTo: ['.'] },
+        { ns: 'attacker', name: 'payments.prod-gamma-tcp-payments.prod.svc.cluster.local', exportTo: ['.'] },
+      ],
+    },
+    {
+      what: "a consumer route's name never takes a producer route's (Service payments-prod)",
+      yaml:
+        meshRoute('attacker', '', 'HTTPRoute', 'own').replace('name: payments,', 'name: payments-prod,') +
+        meshRoute('attacker', 'namespace: prod, '),
+      want: [
+        { ns: 'attacker', name: 'payments-prod-gamma-8080' },
+        { ns: 'attacker', name: 'payments.prod-gamma-8080', exportTo: ['.'] },
       ],
     },
     {
       what: 'TCPRoute consumer routes of two namespaces stay apart',
       yaml: meshRoute('a', 'namespace: prod, ', 'TCPRoute') + meshRoute('b', 'namespace: prod, ', 'TCPRoute'),
       want: [
-        { ns: 'a', name: 'payments-prod-gamma-tcp-payments.prod.svc.cluster.local', exportTo: ['.'] },
-        { ns: 'b', name: 'payments-prod-gamma-tcp-payments.prod.svc.cluster.local', exportTo: ['.'] },
+        { ns: 'a', name: 'payments.prod-gamma-tcp-payments.prod.svc.cluster.local', exportTo: ['.'] },
+        { ns: 'b', name: 'payments.prod-gamma-tcp-payments.prod.svc.cluster.local', exportTo: ['.'] },
       ],
     },
     {
@@ -95,8 +105,9 @@ test('GAMMA: a producer route routes every caller; a consumer route only its own
       row.what,
     );
     for (const v of virtualServices(derive(row.yaml))) {
-      const own = v.metadata.namespace === 'prod' || !v.metadata.name.includes('-prod-');
-      const host = `payments.${own ? v.metadata.namespace : 'prod'}.svc.cluster.local`;
+      // A producer VirtualService `svc-gamma...` in the Service's namespace; a consumer one `svc.ns-gamma...`.
+      const [svc, ns = v.metadata.namespace] = v.metadata.name.split('-gamma')[0]!.split('.');
+      const host = `${svc}.${ns}.svc.cluster.local`;
       assert.deepEqual(v.spec.hosts, [host], row.what);
       assert.deepEqual(v.spec.gateways, ['mesh'], row.what);
     }

@@ -48,10 +48,14 @@ export interface L4Group {
 
 type MeshBinding = Extract<Binding, { kind: 'mesh' }>;
 
-/** Where a mesh binding's VirtualService goes: the Service's namespace for a producer route. */
+/**
+ * Where a mesh binding's VirtualService goes: the Service's namespace for a producer route; the
+ * route's for a consumer route, named `<service>.<its namespace>-gamma` (a dot no Service name
+ * has, so never a producer route's `<service>-gamma`).
+ */
 function meshPlacement(b: MeshBinding): { namespace: string; name: string; exportTo?: string[] } {
   if (b.routeNamespace === b.namespace) return { namespace: b.namespace, name: `${b.name}-gamma` };
-  return { namespace: b.routeNamespace, name: `${b.name}-${b.namespace}-gamma`, exportTo: ['.'] };
+  return { namespace: b.routeNamespace, name: `${b.name}.${b.namespace}-gamma`, exportTo: ['.'] };
 }
 
 const dnsSafe = (s: string) =>
