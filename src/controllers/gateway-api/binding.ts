@@ -4,7 +4,9 @@
  * narrow the listeners; a listener takes the route's kind and the route's namespace
  * (allowedRoutes: Same by default, All, or Selector, which Trellis cannot evaluate: it has no
  * Namespace objects, so such a listener admits no route and says so); the hostnames intersect.
- * A parentRef to a Service (the GAMMA pattern) binds the route to that service's mesh traffic.
+ * A parentRef to a Service (the GAMMA pattern) binds the route to that service's mesh traffic:
+ * all callers' when the route is in the Service's namespace (a producer route), only callers in
+ * the route's own namespace otherwise (a consumer route).
  */
 import { fqdn } from '../../api/hosts.js';
 import type { Condition, ParentReference } from '../../api/gateway/types.js';
@@ -17,7 +19,16 @@ const GW_GROUP = 'gateway.networking.k8s.io';
 
 export type Binding =
   | { kind: 'gateway'; listener: ConvertedListener; hostnames: string[] }
-  | { kind: 'mesh'; host: string; namespace: string; name: string; port?: number };
+  | {
+      kind: 'mesh';
+      host: string;
+      /** The Service's namespace. */
+      namespace: string;
+      name: string;
+      /** The route's namespace: a producer route when it is the Service's, a consumer route otherwise. */
+      routeNamespace: string;
+      port?: number;
+    };
 
 export interface ParentResult {
   /** Undefined: the parent is not Trellis's (another implementation's Gateway); no status. */
@@ -44,13 +55,21 @@ export function bindParent(
   if (CORE_GROUP_NAMES.has(group) && kind === 'Service') {
     const host = fqdn(ref.name, namespace, domainSuffix);
     return {
-      accepted: condition('Accepted', true, 'Accepted', `routes mesh traffic to ${host}`),
+      accepted: condition(
+        'Accepted',
+        true,
+        'Accepted',
+        namespace === route.namespace
+          ? `routes mesh traffic to ${host}`
+          : `routes mesh traffic to ${host} from callers in namespace ${route.namespace} only (a consumer route; a route in ${namespace} routes every caller)`,
+      ),
       bindings: [
         {
           kind: 'mesh',
           host,
           namespace,
           name: ref.name,
+          routeNamespace: route.namespace,
           ...(ref.port !== undefined ? { port: ref.port } : {}),
         },
       ],

@@ -7,7 +7,11 @@
  * `gateway.networking.k8s.io/gateway-name: <gateway name>` (the label Istio's automated
  * deployment puts on a Gateway's pods), or those the annotation
  * `trellis.io/gateway-selector: "istio=ingressgateway"` names (comma-separated `key=value`
- * pairs), e.g. the ingress gateway `trellis up` runs from a Mesh manifest.
+ * pairs), e.g. the ingress gateway `trellis up` runs from a Mesh manifest. Either way only
+ * proxies in the Gateway's own namespace serve it (Istio scopes Gateway API Gateways to their
+ * namespace), so a Gateway `attacker/web` never reaches the proxies of `infra/web`; the one
+ * exception is a Gateway in the mesh's root namespace (`istio-system`) naming proxies with the
+ * selector annotation, which selects them in any namespace, as an Istio Gateway does.
  *
  * A Gateway is Trellis's when its gatewayClassName is `istio` or `trellis` (built in, as Istio's
  * `istio` class is) or names a GatewayClass whose controllerName is `istio.io/gateway-controller`
@@ -38,6 +42,14 @@ export const BUILTIN_CLASSES: ReadonlySet<string> = new Set(['istio', 'trellis']
 export const GATEWAY_NAME_LABEL = 'gateway.networking.k8s.io/gateway-name';
 export const SELECTOR_ANNOTATION = 'trellis.io/gateway-selector';
 export const CONTROLLER_NAME = 'trellis.io/gateway-controller';
+/**
+ * Internal annotation on a derived Istio Gateway: only proxies in the Gateway's own namespace
+ * serve it (checked by the translation's gateway selection). User-written Istio Gateways lack
+ * it and keep Istio's behaviour (any namespace).
+ */
+export const SAME_NAMESPACE_ANNOTATION = 'trellis.io/gateway-same-namespace';
+/** The mesh's root namespace, whose Gateways may name proxies in any namespace. */
+export const ROOT_NAMESPACE = 'istio-system';
 
 const GW_GROUP = 'gateway.networking.k8s.io';
 
@@ -81,16 +93,23 @@ export function isOurs(gw: KubernetesGateway, classes: readonly GatewayClass[]):
 }
 
 export function gatewaySelector(gw: KubernetesGateway): Record<string, string> {
+  return writtenSelector(gw) ?? { [GATEWAY_NAME_LABEL]: gw.metadata.name };
+}
+
+function writtenSelector(gw: KubernetesGateway): Record<string, string> | undefined {
   const written = gw.metadata.annotations?.[SELECTOR_ANNOTATION];
-  if (written !== undefined) {
-    const out: Record<string, string> = {};
-    for (const pair of written.split(',')) {
-      const eq = pair.indexOf('=');
-      if (eq > 0) out[pair.slice(0, eq).trim()] = pair.slice(eq + 1).trim();
-    }
-    if (Object.keys(out).length > 0) return out;
+  if (written === undefined) return undefined;
+  const out: Record<string, string> = {};
+  for (const pair of written.split(',')) {
+    const eq = pair.indexOf('=');
+    if (eq > 0) out[pair.slice(0, eq).trim()] = pair.slice(eq + 1).trim();
   }
-  return { [GATEWAY_NAME_LABEL]: gw.metadata.name };
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
+/** Whether only proxies in the Gateway's own namespace serve it (all but root-namespace selectors). */
+export function sameNamespaceOnly(gw: KubernetesGateway): boolean {
+  return !(gw.metadata.namespace === ROOT_NAMESPACE && writtenSelector(gw) !== undefined);
 }
 
 export function istioGatewayName(gw: string, listener: string): string {
@@ -153,7 +172,10 @@ export function convertGateway(
     const server: Server = {
       name: l.name,
       port: { number: l.port, name: l.name, protocol: l.protocol },
-      hosts: [`*/${l.hostname ?? '*'}`],
+      // `./`: only VirtualServices in the Gateway's namespace bind, where every route's derived
+      // VirtualService is written (allowedRoutes decided which routes); an Istio VirtualService
+      // from another namespace naming this Gateway would bypass allowedRoutes.
+      hosts: [`./${l.hostname ?? '*'}`],
     };
     if (ok && (l.protocol === 'HTTPS' || l.protocol === 'TLS')) {
       if ((l.tls?.mode ?? 'Terminate') === 'Passthrough') {
@@ -177,6 +199,7 @@ export function convertGateway(
           namespace: ns,
           annotations: {
             'trellis.io/derived-from': `Gateway.gateway.networking.k8s.io/${ns}/${gw.metadata.name}`,
+            ...(sameNamespaceOnly(gw) ? { [SAME_NAMESPACE_ANNOTATION]: 'true' } : {}),
           },
         },
         spec: { selector, servers: [server] },
@@ -273,7 +296,9 @@ export function gatewayStatus(c: ConvertedGateway): GatewayStatus {
             'Programmed',
             `served by proxies labelled ${Object.entries(gatewaySelector(c.gateway))
               .map(([k, v]) => `${k}=${v}`)
-              .join(',')}`,
+              .join(
+                ',',
+              )}${sameNamespaceOnly(c.gateway) ? ` in namespace ${c.gateway.metadata.namespace}` : ''}`,
           )
         : condition('Programmed', false, 'Invalid', "no listener is served; see the listeners' conditions"),
     ],

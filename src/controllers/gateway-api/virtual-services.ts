@@ -1,7 +1,12 @@
 /**
  * The VirtualServices of attached routes: HTTP and gRPC rules grouped per (listener, hostname)
- * or per mesh service host (GAMMA) and ordered by the API's precedence; TCP and TLS routes as
- * `tcp:` and `tls:` routes.
+ * or per (mesh service host, route namespace) (GAMMA) and ordered by the API's precedence; TCP
+ * and TLS routes as `tcp:` and `tls:` routes.
+ *
+ * GAMMA scoping (the Gateway API's producer and consumer routes, as Istio derives them): a route
+ * in the Service's namespace gets its VirtualService there, exported to all; a route in any other
+ * namespace gets its VirtualService in its own namespace with `exportTo: ["."]`, so it routes only
+ * the callers of that namespace and never another namespace's traffic.
  */
 import type {
   HTTPRoute as IstioHTTPRoute,
@@ -24,6 +29,8 @@ export interface HttpGroup {
   hosts: string[];
   gateways: string[];
   port?: number;
+  /** `["."]` for a consumer route's VirtualService. */
+  exportTo?: string[];
   routes: RankedRoute[];
   from: Set<string>;
 }
@@ -35,7 +42,20 @@ export interface L4Group {
   gateways: string[];
   tcp: IstioTCPRoute[];
   tls: IstioTLSRoute[];
+  exportTo?: string[];
   from: Set<string>;
+}
+
+type MeshBinding = Extract<Binding, { kind: 'mesh' }>;
+
+/**
+ * Where a mesh binding's VirtualService goes: the Service's namespace for a producer route; the
+ * route's for a consumer route, named `<service>.<its namespace>-gamma` (a dot no Service name
+ * has, so never a producer route's `<service>-gamma`).
+ */
+function meshPlacement(b: MeshBinding): { namespace: string; name: string; exportTo?: string[] } {
+  if (b.routeNamespace === b.namespace) return { namespace: b.namespace, name: `${b.name}-gamma` };
+  return { namespace: b.routeNamespace, name: `${b.name}.${b.namespace}-gamma`, exportTo: ['.'] };
 }
 
 const dnsSafe = (s: string) =>
@@ -51,10 +71,12 @@ export function addHttp(
   groups: Map<string, HttpGroup>,
 ): void {
   if (b.kind === 'mesh') {
-    const key = `mesh|${b.host}|${b.port ?? ''}`;
+    const at = meshPlacement(b);
+    const key = `mesh|${b.routeNamespace}|${b.host}|${b.port ?? ''}`;
     const g = groups.get(key) ?? {
-      name: `${b.name}-gamma${b.port !== undefined ? `-${b.port}` : ''}`,
-      namespace: b.namespace,
+      name: `${at.name}${b.port !== undefined ? `-${b.port}` : ''}`,
+      namespace: at.namespace,
+      ...(at.exportTo ? { exportTo: at.exportTo } : {}),
       hosts: [b.host],
       gateways: ['mesh'],
       routes: [],
@@ -121,14 +143,16 @@ export function addL4(
   const hosts = b.kind === 'mesh' ? [b.host] : tls ? b.hostnames : ['*'];
   const gateways = b.kind === 'mesh' ? ['mesh'] : [b.listener.istioRef];
   const port = b.kind === 'mesh' ? b.port : undefined;
-  const key = `${gateways[0]}|${tls ? 'tls' : 'tcp'}|${hosts.join(',')}`;
+  const at = b.kind === 'mesh' ? meshPlacement(b) : undefined;
+  const key = `${gateways[0]}|${b.kind === 'mesh' ? `${b.routeNamespace}|` : ''}${tls ? 'tls' : 'tcp'}|${hosts.join(',')}`;
   const [ns, gwName] =
     b.kind === 'mesh'
-      ? [b.namespace, `${b.name}-gamma`]
+      ? [meshPlacement(b).namespace, meshPlacement(b).name]
       : (b.listener.istioRef.split('/') as [string, string]);
   const g = groups.get(key) ?? {
     name: `${gwName}-${tls ? 'tls' : 'tcp'}-${dnsSafe(hosts[0]!)}`,
     namespace: ns,
+    ...(at?.exportTo ? { exportTo: at.exportTo } : {}),
     hosts,
     gateways,
     tcp: [],
@@ -192,7 +216,12 @@ function httpVirtualService(g: HttpGroup, wider: readonly HttpGroup[]): VirtualS
     apiVersion: 'networking.istio.io/v1',
     kind: 'VirtualService',
     metadata: derivedMeta(g.name, g.namespace, from),
-    spec: { hosts: g.hosts, gateways: g.gateways, http },
+    spec: {
+      hosts: g.hosts,
+      gateways: g.gateways,
+      ...(g.exportTo ? { exportTo: g.exportTo } : {}),
+      http,
+    },
   };
 }
 
@@ -204,6 +233,7 @@ export function l4VirtualService(g: L4Group): VirtualService {
     spec: {
       hosts: g.hosts,
       gateways: g.gateways,
+      ...(g.exportTo ? { exportTo: g.exportTo } : {}),
       ...(g.tcp.length ? { tcp: g.tcp } : {}),
       ...(g.tls.length ? { tls: g.tls } : {}),
     },

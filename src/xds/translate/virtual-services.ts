@@ -8,6 +8,7 @@
  * otherwise the most specific wildcard wins.
  */
 import { hostMatches, hostsOverlap } from '../../api/hosts.js';
+import { SAME_NAMESPACE_ANNOTATION } from '../../controllers/gateway-api/gateways.js';
 import type { Server } from '../../api/networking/types.js';
 import type { ProxyNode } from '../proxy-node.js';
 import { labelledMatches, mergeRoutes, type MergedRoute } from './http-routes.js';
@@ -87,10 +88,17 @@ export function meshRouteView(push: PushContext, scope: ProxyScope): RouteView {
 
 export const DEFAULT_GATEWAY_SELECTOR: Readonly<Record<string, string>> = { istio: 'ingressgateway' };
 
-/** Gateways whose selector matches the proxy (any namespace, oldest first). */
+/**
+ * Gateways whose selector matches the proxy, oldest first: in any namespace (Istio's rule for
+ * Istio Gateways), except those derived from Gateway API Gateways, which only proxies in their
+ * own namespace serve.
+ */
 export function selectGateways(push: PushContext, proxy: ProxyNode): GatewayResource[] {
-  return push.index.gateways.filter((g) =>
-    labelsMatch(g.spec.selector ?? DEFAULT_GATEWAY_SELECTOR, proxy.labels),
+  return push.index.gateways.filter(
+    (g) =>
+      labelsMatch(g.spec.selector ?? DEFAULT_GATEWAY_SELECTOR, proxy.labels) &&
+      (g.metadata.annotations?.[SAME_NAMESPACE_ANNOTATION] === undefined ||
+        g.metadata.namespace === proxy.namespace),
   );
 }
 

@@ -1,7 +1,9 @@
 /**
  * The Gateway API under `trellis up`: the ingress gateway `up` runs from the Mesh manifest serves
  * a Gateway API Gateway that names it with `trellis.io/gateway-selector` (its listener on the
- * gateway's port), beside the Istio VirtualService the mesh already has.
+ * gateway's port), beside the Istio VirtualService the mesh already has. The Gateway is in the
+ * namespace the up gateway runs in (the Mesh's, `default`): a Gateway API Gateway is served only
+ * by proxies of its own namespace unless it is in the root namespace, istio-system.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -29,6 +31,7 @@ test('trellis up serves an HTTPRoute through its ingress gateway', { timeout: 12
 kind: Gateway
 metadata:
   name: web
+  namespace: default
   annotations: { trellis.io/gateway-selector: "istio=ingressgateway" }
 spec:
   gatewayClassName: istio
