@@ -172,6 +172,13 @@ after(async () => {
   for (const a of agents) await a.stop();
   await cp?.stop();
   if (dir) await fs.rm(dir, { recursive: true, force: true });
+  // grpc-js-xds keeps one process-wide xDS client per bootstrap with no way to close it; its
+  // connection to the stopped control plane can be left half-closed (client CLOSE-WAIT, server
+  // FIN-WAIT-2), which would keep this test file's process alive for ever. Cut what is left on
+  // the control plane's port.
+  const xdsPort = Number(xds.split(':')[1]);
+  for (const h of (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles())
+    if (h instanceof net.Socket && (h.localPort === xdsPort || h.remotePort === xdsPort)) h.destroy();
 });
 
 function newClient(): EchoClientInstance {
