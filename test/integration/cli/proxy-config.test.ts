@@ -7,18 +7,20 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { connectEnvoyLike } from '../../../test/integration/helpers/envoy-like-client.js';
-import { eventually } from '../../core/testing/eventually.js';
-import { startMesh } from '../../../test/integration/helpers/mesh.js';
-import { runTrellis } from '../../../test/integration/helpers/process.js';
-import type { CommandIo } from '../command.js';
-import { command } from './proxy-config.js';
+import { connectEnvoyLike } from '../helpers/envoy-like-client.js';
+import { eventually } from '../../../src/core/testing/eventually.js';
+import { startMesh } from '../helpers/mesh.js';
+import { runTrellis } from '../helpers/process.js';
+import type { CommandIo } from '../../../src/cli/command.js';
+import { command } from '../../../src/cli/commands/proxy-config.js';
 
 const NODE = 'sidecar~127.0.0.1~productpage-v1.default~default.svc.cluster.local';
 
 test('proxy-config clusters and routes PROXY read what the control plane sent, naming DR and VS', async () => {
   const mesh = await startMesh();
-  mesh.apply(await readFile(path.join(import.meta.dirname, '../testdata/bookinfo-mesh.yaml'), 'utf8'));
+  mesh.apply(
+    await readFile(path.join(import.meta.dirname, '../../../src/cli/testdata/bookinfo-mesh.yaml'), 'utf8'),
+  );
   const client = connectEnvoyLike(mesh.xdsPort, {
     id: NODE,
     metadata: { NAMESPACE: 'default', LABELS: { app: 'productpage', version: 'v1' } },

@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { connectEnvoyLike } from '../../../test/integration/helpers/envoy-like-client.js';
-import { runTrellis, startTrellis } from '../../../test/integration/helpers/process.js';
-import { eventually } from '../../core/testing/eventually.js';
+import { connectEnvoyLike } from '../helpers/envoy-like-client.js';
+import { runTrellis, startTrellis } from '../helpers/process.js';
+import { eventually } from '../../../src/core/testing/eventually.js';
 
 const SERVICES = `apiVersion: networking.istio.io/v1
 kind: ServiceEntry

@@ -7,10 +7,10 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { parseAndValidate } from '../../api/parse.js';
-import { DirectoryConfigStore } from '../../config/directory-store.js';
-import { ControlPlane } from '../../controlplane/control-plane.js';
-import { runTrellis } from '../../../test/integration/helpers/process.js';
+import { parseAndValidate } from '../../../src/api/parse.js';
+import { DirectoryConfigStore } from '../../../src/config/directory-store.js';
+import { ControlPlane } from '../../../src/controlplane/control-plane.js';
+import { runTrellis } from '../helpers/process.js';
 
 const REVIEWS = `apiVersion: networking.istio.io/v1
 kind: VirtualService

@@ -10,11 +10,11 @@ import { promisify } from 'node:util';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { connectEnvoyLike } from '../../../test/integration/helpers/envoy-like-client.js';
-import { startMesh } from '../../../test/integration/helpers/mesh.js';
-import { REPO, runTrellis } from '../../../test/integration/helpers/process.js';
-import { eventually } from '../../core/testing/eventually.js';
-import { COMPLETION_COMMANDS, flagsOf } from './completion.js';
+import { connectEnvoyLike } from '../helpers/envoy-like-client.js';
+import { startMesh } from '../helpers/mesh.js';
+import { REPO, runTrellis } from '../helpers/process.js';
+import { eventually } from '../../../src/core/testing/eventually.js';
+import { COMPLETION_COMMANDS, flagsOf } from '../../../src/cli/commands/completion.js';
 
 /** Asynchronous: the control plane answering the script's `trellis` runs in this process. */
 async function complete(script: string, words: string[], env: NodeJS.ProcessEnv = {}): Promise<string[]> {

@@ -7,13 +7,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { parse } from 'yaml';
-import { connectEnvoyLike } from '../../../test/integration/helpers/envoy-like-client.js';
-import { startMesh } from '../../../test/integration/helpers/mesh.js';
-import { runTrellis } from '../../../test/integration/helpers/process.js';
-import { startSidecar, viaSidecar } from '../../../test/integration/helpers/sidecar.js';
-import { createLogger } from '../../core/logger.js';
-import { listenOn } from '../../core/net.js';
-import { eventually } from '../../core/testing/eventually.js';
+import { connectEnvoyLike } from '../helpers/envoy-like-client.js';
+import { startMesh } from '../helpers/mesh.js';
+import { runTrellis } from '../helpers/process.js';
+import { startSidecar, viaSidecar } from '../helpers/sidecar.js';
+import { createLogger } from '../../../src/core/logger.js';
+import { listenOn } from '../../../src/core/net.js';
+import { eventually } from '../../../src/core/testing/eventually.js';
 
 const NODE = 'sidecar~127.0.0.1~productpage-v1.default~default.svc.cluster.local';
 

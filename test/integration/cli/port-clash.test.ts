@@ -5,9 +5,9 @@ import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { bindFailure, portClashMessage } from './port-clash.js';
+import { bindFailure, portClashMessage } from '../../../src/cli/port-clash.js';
 
-const BIN = path.resolve(import.meta.dirname, '../../bin/trellis.mjs');
+const BIN = path.resolve(import.meta.dirname, '../../../bin/trellis.mjs');
 
 test('bindFailure: gRPC bindAsync and node listen messages, with causes and aggregates', () => {
   const grpc =

@@ -6,12 +6,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
-import { connectEnvoyLike } from '../../../test/integration/helpers/envoy-like-client.js';
-import { startMesh } from '../../../test/integration/helpers/mesh.js';
-import { runTrellis } from '../../../test/integration/helpers/process.js';
-import { startSidecar } from '../../../test/integration/helpers/sidecar.js';
-import { eventually } from '../../core/testing/eventually.js';
-import { dataPlaneSummary } from './version.js';
+import { connectEnvoyLike } from '../helpers/envoy-like-client.js';
+import { startMesh } from '../helpers/mesh.js';
+import { runTrellis } from '../helpers/process.js';
+import { startSidecar } from '../helpers/sidecar.js';
+import { eventually } from '../../../src/core/testing/eventually.js';
+import { dataPlaneSummary } from '../../../src/cli/commands/version.js';
 
 const { version } = createRequire(import.meta.url)('../../../package.json') as { version: string };
 const escaped = version.replace(/\./g, '\\.');

@@ -5,10 +5,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parse } from 'yaml';
-import { connectEnvoyLike } from '../../../test/integration/helpers/envoy-like-client.js';
-import { startMesh } from '../../../test/integration/helpers/mesh.js';
-import { runTrellis } from '../../../test/integration/helpers/process.js';
-import { eventually } from '../../core/testing/eventually.js';
+import { connectEnvoyLike } from '../helpers/envoy-like-client.js';
+import { startMesh } from '../helpers/mesh.js';
+import { runTrellis } from '../helpers/process.js';
+import { eventually } from '../../../src/core/testing/eventually.js';
 
 const CONFIG = `apiVersion: networking.istio.io/v1
 kind: ServiceEntry

@@ -6,11 +6,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { startMesh } from '../../../test/integration/helpers/mesh.js';
-import { runTrellis, startTrellis } from '../../../test/integration/helpers/process.js';
-import { startSidecar, viaSidecar } from '../../../test/integration/helpers/sidecar.js';
-import { listenOn } from '../../core/net.js';
-import { eventually } from '../../core/testing/eventually.js';
+import { startMesh } from '../helpers/mesh.js';
+import { runTrellis, startTrellis } from '../helpers/process.js';
+import { startSidecar, viaSidecar } from '../helpers/sidecar.js';
+import { listenOn } from '../../../src/core/net.js';
+import { eventually } from '../../../src/core/testing/eventually.js';
 
 const entry = (name: string, port: number) => `apiVersion: networking.istio.io/v1
 kind: ServiceEntry

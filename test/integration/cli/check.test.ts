@@ -8,10 +8,10 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { runTrellis, startTrellis } from '../../../test/integration/helpers/process.js';
-import { startSidecar } from '../../../test/integration/helpers/sidecar.js';
-import { eventually } from '../../core/testing/eventually.js';
-import type { TrellisProxy } from '../../proxy/proxy.js';
+import { runTrellis, startTrellis } from '../helpers/process.js';
+import { startSidecar } from '../helpers/sidecar.js';
+import { eventually } from '../../../src/core/testing/eventually.js';
+import type { TrellisProxy } from '../../../src/proxy/proxy.js';
 
 const SERVICE = `apiVersion: networking.istio.io/v1
 kind: ServiceEntry

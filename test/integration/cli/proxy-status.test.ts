@@ -5,15 +5,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  connectEnvoyLike,
-  type EnvoyLikeClient,
-} from '../../../test/integration/helpers/envoy-like-client.js';
-import { startMesh, type TestMesh } from '../../../test/integration/helpers/mesh.js';
-import { runTrellis } from '../../../test/integration/helpers/process.js';
-import { startSidecar } from '../../../test/integration/helpers/sidecar.js';
-import { eventually } from '../../core/testing/eventually.js';
-import type { TrellisProxy } from '../../proxy/proxy.js';
+import { connectEnvoyLike, type EnvoyLikeClient } from '../helpers/envoy-like-client.js';
+import { startMesh, type TestMesh } from '../helpers/mesh.js';
+import { runTrellis } from '../helpers/process.js';
+import { startSidecar } from '../helpers/sidecar.js';
+import { eventually } from '../../../src/core/testing/eventually.js';
+import type { TrellisProxy } from '../../../src/proxy/proxy.js';
 
 const PRODUCTPAGE = 'sidecar~10.9.0.1~productpage-1.default~default.svc.cluster.local';
 const REVIEWS_DEFAULT = 'sidecar~10.9.0.2~reviews-v1.default~default.svc.cluster.local';
