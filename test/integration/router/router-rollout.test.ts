@@ -218,6 +218,13 @@ test('Router: add-version, 10%, 50%, 100%, remove-old-version and back with 0 no
 
   // --- the same change as plain writes, route first ------------------------------------------
   mesh.apply(RATINGS_SERVICE + '---\n' + ratingsRule(['v1']) + '---\n' + ratingsRoute({ v1: 100 }));
+  // Probe only once the sidecar runs it: a request sent before goes to the allow_any egress
+  // route, whose DNS lookup of the mesh name can take seconds to fail where no resolver answers.
+  const ratingsRevision = mesh.store.revision;
+  await eventually(() => {
+    const report = mesh.cp.apiViews().convergence!.report(ratingsRevision);
+    assert.ok(report.inEffect, JSON.stringify(report.lagging));
+  }, 'ratings in effect on the sidecar');
   await eventually(async () => {
     const probe = startLoad(port, RATINGS);
     await sleep(20);
