@@ -62,8 +62,12 @@ test('a running tiny mesh: summary, exits, apply/delete, --watch', { timeout: 15
       [0, /web-v1 +\.\.\. exited \(code 0\); restarting in \d+\.\ds\n/],
       [3, /web-v1 +\.\.\. crashed \(code 3\); restarting in \d+\.\ds\n/],
     ] as const) {
-      const app = await mesh.app('web-v1');
-      assert.ok(app);
+      // The previous round's restart may still be starting: wait for its pid file.
+      const app = await eventually(async () => (await mesh.app('web-v1')) ?? false, {
+        what: 'web-v1 running',
+        timeoutMs: 10_000,
+        context,
+      });
       await get(`http://127.0.0.1:${app.port}/exit?code=${code}`);
       await up.waitForOutput(said, 10_000);
       await eventually(async () => (await mesh.app('web-v1'))?.pid !== app.pid, {

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { startTrellis, type RunningCommand } from '../../integration/helpers/process.js';
 
 const WEB_APP = `import http from 'node:http';
-import { writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 const name: string = process.env.TRELLIS_WORKLOAD ?? '?';
 const server = http.createServer((req, res) => {
   const url = new URL(req.url ?? '/', 'http://x');
@@ -24,7 +24,10 @@ const server = http.createServer((req, res) => {
   res.end(\`\${name} \${process.env.GREETING ?? 'hello'} \${url.pathname}\`);
 });
 server.listen(Number(process.env.PORT), process.env.BIND_ADDRESS, () => {
-  writeFileSync(\`\${process.env.OUT_DIR}/\${name}.json\`, JSON.stringify({ pid: process.pid, port: Number(process.env.PORT) }));
+  // Written aside, then renamed: a test reading it never sees a half-written file.
+  const file = \`\${process.env.OUT_DIR}/\${name}.json\`;
+  writeFileSync(file + '.tmp', JSON.stringify({ pid: process.pid, port: Number(process.env.PORT) }));
+  renameSync(file + '.tmp', file);
   console.log(\`\${name} listening on \${process.env.PORT}\`);
 });
 process.on('SIGTERM', () => process.exit(0));
