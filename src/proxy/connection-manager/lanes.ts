@@ -32,9 +32,15 @@ export type LaneCount = (name: string) => void;
 /** The lane filter of a connection manager, if it has one. */
 export function laneFilterOf(hcm: HttpConnectionManagerConfig | undefined): LaneFilterConfig | undefined {
   if (hcm === undefined) return undefined;
-  for (const f of hcm.httpFilters) if (f.kind === 'lanes') return f.lanes;
-  return undefined;
+  // Asked once per request: found once per connection manager config (configs are immutable).
+  if (laneFilters.has(hcm)) return laneFilters.get(hcm);
+  let found: LaneFilterConfig | undefined;
+  for (const f of hcm.httpFilters) if (f.kind === 'lanes') found = found ?? f.lanes;
+  laneFilters.set(hcm, found);
+  return found;
 }
+
+const laneFilters = new WeakMap<HttpConnectionManagerConfig, LaneFilterConfig | undefined>();
 
 /**
  * Applies a lane filter to a request's headers, in place (they are what routes and the upstream
