@@ -6,7 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
-for pair in "redis-server:redis-server" "ip:iproute2" "iptables:iptables"; do
+# chromium: the console's browser tests (playwright-core drives it); prometheus: optional for
+# `trellis up --prometheus` and the service graph test that reads from a real Prometheus.
+for pair in "redis-server:redis-server" "ip:iproute2" "iptables:iptables" "chromium:chromium" "prometheus:prometheus"; do
   bin="${pair%%:*}"; pkg="${pair##*:}"
   command -v "$bin" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
