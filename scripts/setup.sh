@@ -7,8 +7,9 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 # chromium: the console's browser tests (playwright-core drives it); prometheus: optional for
-# `trellis up --prometheus` and the service graph test that reads from a real Prometheus.
-for pair in "redis-server:redis-server" "ip:iproute2" "iptables:iptables" "chromium:chromium" "prometheus:prometheus"; do
+# `trellis up --prometheus` and the service graph test that reads from a real Prometheus;
+# etcd-server: control-plane replicas on etcd (`--store etcd://...`) and their tests.
+for pair in "redis-server:redis-server" "ip:iproute2" "iptables:iptables" "chromium:chromium" "prometheus:prometheus" "etcd:etcd-server"; do
   bin="${pair%%:*}"; pkg="${pair##*:}"
   command -v "$bin" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
