@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isTrellisError } from '../core/errors.js';
-import { checkResolvable, parseAddress, parseFlags, parsePort } from './args.js';
+import { checkResolvable, parseAddress, parseAddressList, parseFlags, parsePort } from './args.js';
 import { withRunContext, type RunContext } from './run-context.js';
 
 function usageError(message: RegExp) {
@@ -127,4 +127,38 @@ test('parseFlags: the ports asked for are recorded with the spelling that means 
     { flag: 'xds-address', zero: '--xds-port 0', port: 15010, host: '127.0.0.1' },
     { flag: 'http-port', zero: '--http-port 0', port: 15014 },
   ]);
+});
+
+test('parseAddressList: several control planes, each checked; empty entries and repeats refused', () => {
+  assert.deepEqual(parseAddressList('xds-address', '10.0.0.1:15010, cp-b:15010,[::1]:15011'), [
+    { host: '10.0.0.1', port: 15010 },
+    { host: 'cp-b', port: 15010 },
+    { host: '::1', port: 15011 },
+  ]);
+  for (const [bad, why] of [
+    ['a:1,,b:2', /no empty entry/],
+    ['a:1,', /no empty entry/],
+    ['a:1,a:1', /a:1 is listed twice/],
+    ['a:1,http://b:2', /not a URL/],
+    ['a:1,b:99999', /port 0-65535/],
+  ] as const)
+    assert.throws(
+      () => parseAddressList('xds-address', bad),
+      (e: unknown) => isTrellisError(e) && why.test(e.message) && e.message.startsWith('--xds-address'),
+      bad,
+    );
+});
+
+test('parseFlags: a list flag takes several addresses, a single-address flag does not', () => {
+  const { values } = parseFlags('proxy', ['--xds-address', 'a:1,b:2'], {
+    'xds-address': { type: 'string', address: true, connect: true, list: true },
+  });
+  assert.equal(values['xds-address'], 'a:1,b:2');
+  assert.throws(
+    () =>
+      parseFlags('proxy', ['--ca-address', 'a:1,b:2'], {
+        'ca-address': { type: 'string', address: true, connect: true },
+      }),
+    /--ca-address/,
+  );
 });

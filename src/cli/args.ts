@@ -18,6 +18,8 @@ export type FlagSpec = NodeOption & {
   address?: true;
   /** On an address flag: where this process connects, never listens (never blamed for a clash). */
   connect?: true;
+  /** On a connect address flag: a comma-separated list of HOST:PORT (several control planes). */
+  list?: true;
   /** Older spellings, still accepted with a one-line note on stderr. */
   aliases?: readonly string[];
   /** On an address flag: the `--X-port N` spelling, meaning 127.0.0.1:N. */
@@ -71,6 +73,28 @@ export function parseAddress(flag: string, value: string): { host: string; port:
     );
   }
   return { host: rawHost || '127.0.0.1', port: Number(m[2]) };
+}
+
+/**
+ * A comma-separated list of HOST:PORT (`--xds-address a:15010,b:15010`), each checked as
+ * parseAddress checks one; duplicates are refused (they would only slow a failover down).
+ */
+export function parseAddressList(flag: string, value: string): { host: string; port: number }[] {
+  const items = value.split(',').map((s) => s.trim());
+  if (items.some((s) => s === ''))
+    throw new TrellisError(
+      'TRELLIS_INVALID_ARGUMENT',
+      `--${flag} ${shown(value)}: expected HOST:PORT[,HOST:PORT...] with no empty entry`,
+    );
+  const out = items.map((item) => parseAddress(flag, item));
+  const seen = new Set<string>();
+  for (const a of out) {
+    const key = `${a.host}:${a.port}`;
+    if (seen.has(key))
+      throw new TrellisError('TRELLIS_INVALID_ARGUMENT', `--${flag} ${shown(value)}: ${key} is listed twice`);
+    seen.add(key);
+  }
+  return out;
 }
 
 /**
@@ -214,7 +238,8 @@ export function parseFlags<O extends Options>(command: string, argv: string[], o
     const raw = (parsed.values as Record<string, unknown>)[name];
     if (typeof raw !== 'string' || !(spec.port || spec.address)) continue;
     if (spec.connect) {
-      parseAddress(name, raw);
+      if (spec.list) parseAddressList(name, raw);
+      else parseAddress(name, raw);
       continue;
     }
     if (spec.port)

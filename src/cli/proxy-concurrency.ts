@@ -53,7 +53,9 @@ export async function runProxyPrimary(options: ProxyOptions, run: PrimaryRun): P
     await primary.stop(0);
     throw err;
   }
-  io.stdout(`proxy ${options.bootstrap.nodeId}: connecting to ${options.xds} (${run.concurrency} workers)\n`);
+  io.stdout(
+    `proxy ${options.bootstrap.nodeId}: connecting to ${[options.xds].flat().join(',')} (${run.concurrency} workers)\n`,
+  );
   const sig = await stopping;
   io.stdout(`proxy: ${sig}, draining ${run.concurrency} workers\n`);
   await primary.stop(run.drainMs);

@@ -50,7 +50,8 @@ import { nodeMessage, setAdminAddress, type NodeMsg, type ProxyBootstrap } from 
 import type { ControlPlaneTls } from './xds-client/control-plane-tls.js';
 
 export interface ProxyOptions {
-  xds: string;
+  /** The control plane `host:port`, or several, failed over in order (ads-client.ts). */
+  xds: string | readonly string[];
   /** TLS to the control plane (its port 15012) verified against these roots; plaintext without. */
   xdsTls?: ControlPlaneTls;
   bootstrap: ProxyBootstrap;

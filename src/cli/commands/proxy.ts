@@ -8,13 +8,16 @@ import { createLogger, type Logger } from '../../core/logger.js';
 import { systemRandom } from '../../core/random.js';
 import { TrellisProxy, type ProxyOptions } from '../../proxy/proxy.js';
 import { CaClient } from '../../proxy/identity/ca-client.js';
-import { grpcCertificateRequester } from '../../proxy/identity/ca-client-transport.js';
+import {
+  failoverCertificateRequester,
+  grpcCertificateRequester,
+} from '../../proxy/identity/ca-client-transport.js';
 import { fileCredential } from '../../proxy/identity/credential-source.js';
 import type { ProxyBootstrap } from '../../proxy/xds-client/bootstrap.js';
 import type { ControlPlaneTls } from '../../proxy/xds-client/control-plane-tls.js';
 import { X509Certificate } from 'node:crypto';
 import type { Command } from '../command.js';
-import { checkResolvable, parseAddress, parseFlags, parseIntFlag } from '../args.js';
+import { checkResolvable, parseAddress, parseAddressList, parseFlags, parseIntFlag } from '../args.js';
 import { runProxyPrimary, runProxyWorker } from '../proxy-concurrency.js';
 import { untilSignal } from '../signals.js';
 import { loadOriginalDestination } from '../up/netns-original-dst.js';
@@ -46,16 +49,20 @@ export const command: Command = {
   name: 'proxy',
   summary: 'Run the Trellis proxy (sidecar or gateway), configured over xDS by the control plane.',
   usage: [
-    'Usage: trellis proxy --xds-address HOST:PORT [--id ID] [--mode sidecar|gateway] [--namespace NS]',
-    '                     [--workload NAME] [--labels k=v,...] [--cluster NAME] [--locality R/Z/S]',
-    '                     [--instance-ips IP,...] [--admin-port 15000] [--outbound-port 15001]',
+    'Usage: trellis proxy --xds-address HOST:PORT[,HOST:PORT...] [--id ID] [--mode sidecar|gateway]',
+    '                     [--namespace NS] [--workload NAME] [--labels k=v,...] [--cluster NAME]',
+    '                     [--locality R/Z/S] [--instance-ips IP,...] [--admin-port 15000] [--outbound-port 15001]',
     '                     [--inbound-port 15006] [--bind-listeners PORT,...] [--bind-address ADDR]',
     '                     [--drain-seconds 5] [--concurrency 1] [--xds-protocol auto|delta|sotw]',
     '                     [--original-dst] [--credential-file F] [--ca-address HOST:PORT]',
     '                     [--xds-root-ca FILE]',
     '',
     '--xds-address (old spelling: --xds) is where the control plane serves xDS; --xds-port N means',
-    '127.0.0.1:N. A URL (http://...) is refused: xDS is gRPC, give HOST:PORT.',
+    '127.0.0.1:N. A URL (http://...) is refused: xDS is gRPC, give HOST:PORT. Several control planes',
+    '(replicas sharing one store): A,B,C. The proxy holds one stream and moves to the next when it',
+    'fails or does not connect within 3 s, resuming with the versions it holds; it backs off only once',
+    'every one failed in a row. A host name with several addresses is tried address by address by gRPC.',
+    'The CA (without --ca-address) fails over the same way.',
     '',
     'Outbound: point clients at --outbound-port (as HTTP_PROXY or with the real Host header); the',
     'port in Host selects the Listener 0.0.0.0_PORT and its route config. Inbound: --inbound-port',
@@ -91,6 +98,7 @@ export const command: Command = {
         type: 'string',
         address: true,
         connect: true,
+        list: true,
         aliases: ['xds'],
         portAlias: 'xds-port',
       },
@@ -121,8 +129,8 @@ export const command: Command = {
         'TRELLIS_INVALID_ARGUMENT',
         "--xds-address HOST:PORT is required (the control plane's xDS port, e.g. 127.0.0.1:15010); run 'trellis proxy --help'",
       );
-    const xds = parseAddress('xds-address', xdsAddress);
-    await checkResolvable('xds-address', xds);
+    const xdsList = parseAddressList('xds-address', xdsAddress);
+    for (const a of xdsList) await checkResolvable('xds-address', a);
     const mode = values.mode;
     if (mode !== 'sidecar' && mode !== 'gateway') {
       throw new TrellisError(
@@ -166,9 +174,8 @@ export const command: Command = {
     };
     const logger = createLogger('proxy', {}, io.env);
     const xdsTls = await controlPlaneTls(values['xds-root-ca'], io.cwd);
-    const certificates = await workloadCertificates(values, xds, io.cwd, logger, xdsTls);
+    const certificates = await workloadCertificates(values, xdsList, io.cwd, logger, xdsTls);
     const pkg = require('../../../package.json') as { version: string };
-    const host = xds.host.includes(':') ? `[${xds.host}]` : xds.host;
     const readyLine = (
       listeners: number,
       clusters: number,
@@ -178,7 +185,7 @@ export const command: Command = {
     ) =>
       `proxy ready: ${listeners} listeners, ${clusters} clusters; outbound 127.0.0.1:${outbound}, inbound :${inbound}, admin 127.0.0.1:${admin}`;
     const options: ProxyOptions = {
-      xds: `${host}:${xds.port}`,
+      xds: xdsList.map(hostPort),
       ...(xdsTls ? { xdsTls } : {}),
       bootstrap,
       version: pkg.version,
@@ -272,7 +279,7 @@ async function controlPlaneTls(file: string | undefined, cwd: string): Promise<C
 /** --credential-file: a CA client for the workload certificate; undefined without one. */
 async function workloadCertificates(
   values: { 'credential-file'?: string | undefined; 'ca-address'?: string | undefined },
-  xds: { host: string; port: number },
+  xds: readonly { host: string; port: number }[],
   cwd: string,
   logger: Logger,
   tls: ControlPlaneTls | undefined,
@@ -295,13 +302,20 @@ async function workloadCertificates(
       `--credential-file ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
     );
   }
-  const ca = values['ca-address'] !== undefined ? parseAddress('ca-address', values['ca-address']) : xds;
-  const host = ca.host.includes(':') ? `[${ca.host}]` : ca.host;
+  // The CA is served by every control plane: without --ca-address, the xDS list fails over.
+  const cas = values['ca-address'] !== undefined ? [parseAddress('ca-address', values['ca-address'])] : xds;
   return new CaClient({
-    requester: grpcCertificateRequester(`${host}:${ca.port}`, tls ? { tls } : {}),
+    requester: failoverCertificateRequester(
+      cas.map((ca) => grpcCertificateRequester(hostPort(ca), tls ? { tls } : {})),
+    ),
     credential: fileCredential(abs),
     clock: systemClock,
     random: systemRandom,
     logger: logger.child('ca'),
   });
+}
+
+/** `host:port` for gRPC, IPv6 hosts bracketed. */
+function hostPort(a: { host: string; port: number }): string {
+  return `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
 }

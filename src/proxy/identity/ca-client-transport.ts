@@ -78,3 +78,35 @@ export function grpcCertificateRequester(
     close: () => client.close(),
   };
 }
+
+/**
+ * Several CAs (the control planes of `--xds-address A,B`): a request goes to the one that last
+ * answered; when it is unreachable (UNAVAILABLE or DEADLINE_EXCEEDED) the next is asked, once
+ * each. An answer with any other failure (UNAUTHENTICATED, a refused CSR) is the CA's verdict
+ * and is not asked again elsewhere.
+ */
+export function failoverCertificateRequester(
+  requesters: readonly CertificateRequester[],
+): CertificateRequester {
+  if (requesters.length === 1) return requesters[0]!;
+  let current = 0;
+  return {
+    async request(req, credential) {
+      let last: unknown;
+      for (let i = 0; i < requesters.length; i++) {
+        const at = (current + i) % requesters.length;
+        try {
+          const res = await requesters[at]!.request(req, credential);
+          current = at;
+          return res;
+        } catch (err) {
+          last = err;
+          const code = err instanceof CaCallError ? err.code : undefined;
+          if (code !== grpc.status.UNAVAILABLE && code !== grpc.status.DEADLINE_EXCEEDED) throw err;
+        }
+      }
+      throw last;
+    },
+    close: () => requesters.forEach((r) => r.close()),
+  };
+}

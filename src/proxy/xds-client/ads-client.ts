@@ -14,6 +14,14 @@
  *   or the one still in use) with the nonce.
  * `auto` tries delta and, if the server answers UNIMPLEMENTED before any response, uses state
  * of the world for this target from then on.
+ *
+ * Several control planes (`server` a list, `trellis proxy --xds-address A,B`): the proxy holds one
+ * stream, to one of them. When that stream fails or its channel is not READY within
+ * FAILOVER_CONNECT_MS, it moves to the next at once, resuming with the versions it holds (delta
+ * xDS's initial_resource_versions: replicas hash resources the same way, so a survivor sends only
+ * what differs); it backs off only after every control plane failed in a row. It stays on the one
+ * that answers (no fail-back), as Envoy does with a control plane cluster. gRPC keepalive pings
+ * find a control plane whose machine died without closing the connection.
  */
 import * as grpc from '@grpc/grpc-js';
 import { Backoff, type BackoffPolicy } from '../../core/backoff.js';
@@ -36,8 +44,8 @@ import {
 export type XdsProtocol = 'auto' | 'delta' | 'sotw';
 
 export interface AdsClientOptions {
-  /** `host:port` of the control plane. */
-  server: string;
+  /** `host:port` of the control plane, or several (failed over in order). */
+  server: string | readonly string[];
   node: NodeMsg;
   clock: Clock;
   random: Random;
@@ -90,12 +98,27 @@ type FollowedType = Parameters<XdsResourceCache['setSubscription']>[0];
  */
 export const XDS_RECONNECT_BACKOFF: BackoffPolicy = Object.freeze({ baseMs: 250, maxMs: 2500 });
 
+/**
+ * With several control planes: how long a new stream's channel may take to become READY before
+ * the proxy tries the next control plane (a dead machine drops SYNs: a TCP connect would take
+ * far longer to fail by itself). Keepalive: a ping every 10 s unanswered for 5 s ends the stream.
+ */
+export const FAILOVER_CONNECT_MS = 3000;
+const KEEPALIVE = { 'grpc.keepalive_time_ms': 10_000, 'grpc.keepalive_timeout_ms': 5000 };
+
 /** google.rpc.Code INVALID_ARGUMENT, the code a NACK carries. */
 const INVALID_ARGUMENT = 3;
 
 export class AdsClient {
   readonly cache: XdsResourceCache;
-  private readonly client: grpc.Client;
+  /** The control planes, in failover order; `current` indexes the one in use. */
+  private readonly targets: readonly string[];
+  private readonly clients: (grpc.Client | undefined)[];
+  /** The wire protocol per control plane (`auto` may fall back to sotw on one of them only). */
+  private readonly wires: ('delta' | 'sotw')[];
+  private current = 0;
+  /** Control planes that failed in a row since the last response; all failed: back off. */
+  private failedInRow = 0;
   private readonly backoff: Backoff;
   private call: AdsCall | undefined;
   private retryTimer: TimerHandle | undefined;
@@ -123,6 +146,9 @@ export class AdsClient {
     /** Delta: resources received in accepted responses, and names removed by them. */
     resourcesUpdated: 0,
     resourcesRemoved: 0,
+    /** The control plane in use (or being tried), and the times the proxy moved to another. */
+    server: '',
+    failovers: 0,
   };
 
   constructor(private readonly options: AdsClientOptions) {
@@ -130,16 +156,31 @@ export class AdsClient {
       workloadCertificates: options.workloadCertificates === true,
     });
     const backoff = options.backoff ?? XDS_RECONNECT_BACKOFF;
-    // grpc-js has its own connection backoff under ours (1 s growing to 120 s): a new stream on a
-    // channel still backing off fails without dialing, so cap it the same way or it would
-    // outlast our cap.
-    this.client = new grpc.Client(options.server, channelCredentials(options.tls), {
-      'grpc.initial_reconnect_backoff_ms': Math.max(1, backoff.baseMs),
-      'grpc.max_reconnect_backoff_ms': Math.max(1, backoff.maxMs),
-    });
+    this.targets = typeof options.server === 'string' ? [options.server] : [...options.server];
+    if (this.targets.length === 0) throw new Error('AdsClient: no control plane address');
+    this.clients = this.targets.map(() => undefined);
+    this.stats.server = this.targets[0]!;
     this.backoff = new Backoff(backoff, options.random);
     this.wire = options.protocol === 'sotw' ? 'sotw' : 'delta';
+    this.wires = this.targets.map(() => this.wire);
     this.stats.protocol = this.wire;
+  }
+
+  private clientAt(i: number): grpc.Client {
+    let c = this.clients[i];
+    if (c === undefined) {
+      const backoff = this.options.backoff ?? XDS_RECONNECT_BACKOFF;
+      // grpc-js has its own connection backoff under ours (1 s growing to 120 s): a new stream on
+      // a channel still backing off fails without dialing, so cap it the same way or it would
+      // outlast our cap.
+      c = new grpc.Client(this.targets[i]!, channelCredentials(this.options.tls), {
+        'grpc.initial_reconnect_backoff_ms': Math.max(1, backoff.baseMs),
+        'grpc.max_reconnect_backoff_ms': Math.max(1, backoff.maxMs),
+        ...(this.targets.length > 1 ? KEEPALIVE : {}),
+      });
+      this.clients[i] = c;
+    }
+    return c;
   }
 
   start(): void {
@@ -152,14 +193,20 @@ export class AdsClient {
     this.warmingTimer?.cancel();
     this.call?.cancel();
     this.call = undefined;
-    this.client.close();
+    for (const c of this.clients) c?.close();
   }
 
   private connect(): void {
     if (this.stopped) return;
-    const wire = this.wire;
+    const target = this.current;
+    const server = this.targets[target]!;
+    const client = this.clientAt(target);
+    const wire = this.wires[target]!;
+    this.wire = wire;
+    this.stats.protocol = wire;
+    this.stats.server = server;
     const method = adsService()[wire === 'delta' ? 'DeltaAggregatedResources' : 'StreamAggregatedResources']!;
-    const call: AdsCall = this.client.makeBidiStreamRequest(
+    const call: AdsCall = client.makeBidiStreamRequest(
       method.path,
       method.requestSerialize as (v: DiscoveryRequestMsg | DeltaDiscoveryRequestMsg) => Buffer,
       method.responseDeserialize as (b: Buffer) => DiscoveryResponse__Output | DeltaDiscoveryResponseMsg,
@@ -175,16 +222,24 @@ export class AdsClient {
     const settled = this.options.clock.setTimeout(() => {
       if (this.call === call) this.backoff.reset();
     }, 5000);
+    // With somewhere else to go, a channel that is not up soon is given up on (see FAILOVER_CONNECT_MS).
+    const connectCheck =
+      this.targets.length > 1
+        ? this.options.clock.setTimeout(() => {
+            if (this.call !== call || gotResponse) return;
+            if (client.getChannel().getConnectivityState(false) === grpc.connectivityState.READY) return;
+            call.cancel();
+            onGone(`not connected within ${FAILOVER_CONNECT_MS} ms`);
+          }, FAILOVER_CONNECT_MS)
+        : undefined;
     call.on('data', (res: DiscoveryResponse__Output | DeltaDiscoveryResponseMsg) => {
       if (this.call !== call) return;
       if (!gotResponse) {
         gotResponse = true;
         this.backoff.reset();
+        this.failedInRow = 0;
         this.stats.connects++;
-        this.options.logger.info('connected to control plane', {
-          server: this.options.server,
-          protocol: wire,
-        });
+        this.options.logger.info('connected to control plane', { server, protocol: wire });
         if (!this.connectedOnce) {
           this.connectedOnce = true;
           this.options.onConnected?.();
@@ -195,6 +250,7 @@ export class AdsClient {
     });
     const onGone = (reason: string, code?: number) => {
       settled.cancel();
+      connectCheck?.cancel();
       if (this.call !== call) return;
       this.call = undefined;
       if (this.stopped) return;
@@ -204,21 +260,29 @@ export class AdsClient {
         !gotResponse &&
         (this.options.protocol ?? 'auto') === 'auto'
       ) {
-        this.wire = 'sotw';
-        this.stats.protocol = 'sotw';
+        this.wires[target] = 'sotw';
         this.stats.fallbacks++;
         this.options.logger.info('control plane does not serve delta xDS; using state of the world', {
-          server: this.options.server,
+          server,
           reason,
         });
         this.retryTimer = this.options.clock.setTimeout(() => this.connect(), 0);
         return;
       }
-      const delay = this.backoff.next();
       const hint = tlsFailureHint(this.options.tls, reason);
+      const n = this.targets.length;
+      // A stream that was answered, then lost, starts a new round: the others are tried at once.
+      this.failedInRow = gotResponse ? 1 : this.failedInRow + 1;
+      if (n > 1) {
+        this.current = (target + 1) % n;
+        this.stats.failovers++;
+      }
+      const delay = n > 1 && this.failedInRow < n ? 0 : this.backoff.next();
       this.options.logger.warn('control plane stream closed; serving the last config', {
+        server,
         reason,
         protocol: wire,
+        ...(n > 1 ? { next: this.targets[this.current] } : {}),
         retryInMs: Math.round(delay),
         ...(hint ? { hint } : {}),
       });
