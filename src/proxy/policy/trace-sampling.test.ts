@@ -65,6 +65,13 @@ test('decideSampling: the table of Envoy reasons', () => {
       'true forced',
     ],
     [
+      'client 50%: draw 0.3 hits',
+      { ...NONE, clientTraceId: true },
+      { ...ALL, client: 50, random: 0 },
+      draws(0.3),
+      'true client',
+    ],
+    [
       'overall 0% vetoes force',
       { ...NONE, forceTrace: true },
       { ...ALL, overall: 0 },

@@ -72,7 +72,7 @@ export function extractTraceContext(headers: InHeaders): IncomingTraceContext | 
       return {
         traceId: sc.traceId,
         spanId: sc.spanId,
-        sampled: (sc.traceFlags & TraceFlags.SAMPLED) === TraceFlags.SAMPLED,
+        sampled: (sc.traceFlags & 1) === 1, // TraceFlags.SAMPLED
         debug: false,
         traceState: sc.traceState,
         format: 'w3c',
