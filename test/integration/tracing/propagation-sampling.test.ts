@@ -136,3 +136,27 @@ test('random_sampling 10%: about a tenth of 2000 first hops are sampled, and eac
   await receiver.waitForSpans(sampled);
   assert.equal(receiver.spans.length, sampled);
 });
+
+test('malformed trace headers never fail a request: the proxy starts a fresh trace', async (t) => {
+  const { receiver, send } = await traced(t);
+  const bad: Record<string, string>[] = [
+    { traceparent: 'zz' },
+    { traceparent: `00-${T}-${S}-01-extra` },
+    { traceparent: `00-${T.toUpperCase()}-${S}-01` },
+    { b3: '!!!' },
+    { 'x-b3-traceid': 'x'.repeat(5000), 'x-b3-spanid': S, 'x-b3-sampled': '1' },
+    { tracestate: 'a='.repeat(2000) },
+    { 'x-envoy-decorator-operation': '\u00ff'.repeat(10) },
+  ];
+  for (const headers of bad) {
+    const seen = await send(headers);
+    assert.match(
+      seen.traceparent ?? '',
+      /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/,
+      JSON.stringify(headers).slice(0, 80),
+    );
+    assert.notEqual(seen.traceparent?.split('-')[1], T);
+  }
+  const spans = await receiver.waitForSpans(bad.length);
+  assert.ok(spans.every((s) => s.parentSpanId === '' && s.traceId !== T));
+});
