@@ -46,6 +46,7 @@ export const ROOTS = [
   'envoy.extensions.filters.http.ratelimit.v3.RateLimit',
   'envoy.extensions.access_loggers.file.v3.FileAccessLog',
   'envoy.extensions.access_loggers.stream.v3.StdoutAccessLog',
+  'envoy.config.trace.v3.OpenTelemetryConfig',
   'envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
   'envoy.service.discovery.v3.DiscoveryResponse',
   'envoy.extensions.filters.http.rbac.v3.RBAC',

@@ -192,6 +192,11 @@ export type {
 } from './generated/envoy/type/v3/FractionalPercent.js';
 export type { Percent, Percent__Output } from './generated/envoy/type/v3/Percent.js';
 export type {
+  OpenTelemetryConfig,
+  OpenTelemetryConfig__Output,
+} from './generated/envoy/config/trace/v3/OpenTelemetryConfig.js';
+export type { CustomTag, CustomTag__Output } from './generated/envoy/type/tracing/v3/CustomTag.js';
+export type {
   StringMatcher,
   StringMatcher__Output,
 } from './generated/envoy/type/matcher/v3/StringMatcher.js';
@@ -290,6 +295,7 @@ import type { ExtAuthz as HttpExtAuthzMsg } from './generated/envoy/extensions/f
 import type { ExtAuthz as NetworkExtAuthzMsg } from './generated/envoy/extensions/filters/network/ext_authz/v3/ExtAuthz.js';
 import type { TlsInspector as TlsInspectorMsg } from './generated/envoy/extensions/filters/listener/tls_inspector/v3/TlsInspector.js';
 import type { RawBuffer as RawBufferMsg } from './generated/envoy/extensions/transport_sockets/raw_buffer/v3/RawBuffer.js';
+import type { OpenTelemetryConfig as OpenTelemetryConfigMsg } from './generated/envoy/config/trace/v3/OpenTelemetryConfig.js';
 
 /** The message each type URL Trellis packs into an Any carries (input side). */
 export interface PackedMessages {
@@ -321,5 +327,6 @@ export interface PackedMessages {
   [TYPE.networkExtAuthz]: NetworkExtAuthzMsg;
   [TYPE.tlsInspector]: TlsInspectorMsg;
   [TYPE.rawBuffer]: RawBufferMsg;
+  [TYPE.openTelemetryTracer]: OpenTelemetryConfigMsg;
 }
 export type PackedTypeUrl = keyof PackedMessages;

@@ -50,6 +50,7 @@ export const TYPE = {
   roundRobinLb: 'type.googleapis.com/envoy.extensions.load_balancing_policies.round_robin.v3.RoundRobin',
   http2Options: 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
   typedStruct: 'type.googleapis.com/xds.type.v3.TypedStruct',
+  openTelemetryTracer: 'type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig',
 } as const;
 
 export type ResourceTypeUrl = (typeof TYPE)['listener' | 'route' | 'cluster' | 'endpoint' | 'secret'];

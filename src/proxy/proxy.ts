@@ -48,6 +48,8 @@ import { SecretResolver } from './identity/secret-resolver.js';
 import { AdsClient } from './xds-client/ads-client.js';
 import { nodeMessage, setAdminAddress, type NodeMsg, type ProxyBootstrap } from './xds-client/bootstrap.js';
 import type { ControlPlaneTls } from './xds-client/control-plane-tls.js';
+import { ProxyTracer } from './tracing/tracer.js';
+import type { ExportLimits } from './tracing/otlp-exporter.js';
 
 export interface ProxyOptions {
   /** The control plane `host:port`, or several, failed over in order (ads-client.ts). */
@@ -91,6 +93,8 @@ export interface ProxyOptions {
   workloadCertificates?: WorkloadCertificateSource;
   /** How dynamic forward proxy clusters resolve hosts (tests); getaddrinfo by default. */
   dnsLookup?: HostLookup;
+  /** Span export queue bound, batch size and flush interval (tests); tracing/otlp-exporter.ts defaults. */
+  tracingLimits?: ExportLimits;
 }
 
 export class TrellisProxy {
@@ -102,6 +106,7 @@ export class TrellisProxy {
   private readonly admin: AdminServer;
   private readonly accessLogs: AccessLogWriter;
   private readonly rateLimits: RateLimitClient;
+  readonly tracer: ProxyTracer;
   private readonly node: NodeMsg;
   private snapshotValue: ProxyConfigSnapshot;
   private readyFlag = false;
@@ -115,6 +120,15 @@ export class TrellisProxy {
     this.stats = new IstioStats(opts.bootstrap);
     this.accessLogs = new AccessLogWriter(opts.accessLogStdout);
     this.rateLimits = new RateLimitClient(this.clusters);
+    this.tracer = new ProxyTracer({
+      clusters: this.clusters,
+      clock: opts.clock,
+      random: opts.random,
+      count: (name) => this.stats.countEnvoy(name),
+      nodeId: opts.bootstrap.nodeId,
+      zone: opts.bootstrap.locality.split('/')[1] ?? '',
+      ...(opts.tracingLimits ? { limits: opts.tracingLimits } : {}),
+    });
     const node = nodeMessage(opts.bootstrap, opts.version);
     this.node = node;
     this.ads = new AdsClient({
@@ -138,6 +152,7 @@ export class TrellisProxy {
       stats: this.stats,
       accessLogs: this.accessLogs,
       filters: new HttpFilterRunner(opts.clock, opts.random, this.rateLimits, opts.bootstrap.cluster),
+      tracer: this.tracer,
     };
     this.listeners = new ListenerManager({
       bindAddress: opts.bindAddress,
@@ -206,6 +221,7 @@ export class TrellisProxy {
     await this.listeners.close(graceMs);
     this.clusters.close();
     this.rateLimits.close();
+    this.tracer.close();
     this.accessLogs.close();
     await this.admin.close();
   }

@@ -56,7 +56,7 @@ export interface AdminState {
 export function localDataPlane(clusters: ClusterManager, stats: IstioStats): DataPlaneView {
   return {
     clusters: () => clustersText(clusters),
-    clusterStats: () => clusterStatsText(clusters),
+    clusterStats: () => clusterStatsText(clusters) + stats.envoyStatsText(),
     prometheus: () => stats.prometheus(),
   };
 }

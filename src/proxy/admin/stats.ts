@@ -118,6 +118,12 @@ export class IstioStats {
     this.envoy.set(name, (this.envoy.get(name) ?? 0) + 1);
   }
 
+  /** The Envoy counters as /stats prints them (`name: value`, sorted), e.g. tracing.opentelemetry.*. */
+  envoyStatsText(): string {
+    const lines = [...this.envoy].sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}: ${v}`);
+    return lines.length ? lines.join('\n') + '\n' : '';
+  }
+
   /** An Envoy filter counter's value (0 when never counted). */
   envoyCounter(name: string): number {
     return this.envoy.get(name) ?? 0;

@@ -77,6 +77,8 @@ export type FilterOutcome =
       responseHeaders: OutHeaders;
       /** Request headers filters took away (jwt_authn: a token not forwarded, forged claim headers). */
       removeRequestHeaders?: string[];
+      /** Dynamic metadata filters wrote, by filter namespace (tracing's metadata custom tags). */
+      metadata?: Readonly<Record<string, unknown>>;
       /** Where the dynamic forward proxy resolved the request's host to (its cluster has no hosts). */
       upstreamEndpoint?: Endpoint;
       /** The route chosen again after jwt_authn; absent when it was not. */
@@ -380,6 +382,7 @@ export class HttpFilterRunner {
       ...(removeRequestHeaders.length > 0 ? { removeRequestHeaders } : {}),
       ...(upstreamEndpoint ? { upstreamEndpoint } : {}),
       ...(rerouted ? { rerouted } : {}),
+      ...(Object.keys(metadata).length > 0 ? { metadata } : {}),
     };
   }
 

@@ -13,6 +13,7 @@ import type {
   HttpConnectionManagerConfig,
   Route,
   HeaderMutation,
+  RouteDecorator,
   RouteTable,
   WeightedTarget,
 } from '../model/config.js';
@@ -50,6 +51,7 @@ import { StreamIdleTimer } from './stream-idle-timeout.js';
 import { NO_NORMALIZATION, normalizeRequestPath } from './path-normalization.js';
 import { tunnel, type UpgradeRequest } from './upgrade.js';
 import { applyLaneFilter, laneFilterOf } from './lanes.js';
+import type { ProxyTracer, RequestSpan } from '../tracing/tracer.js';
 
 const NO_MUTATION: HeaderMutation = Object.freeze({ add: [], remove: [] });
 const NO_FILTERS: Extract<FilterOutcome, { kind: 'continue' }> = Object.freeze({
@@ -68,6 +70,8 @@ export interface RouterDeps {
   stats: IstioStats;
   accessLogs: AccessLogWriter;
   filters: HttpFilterRunner;
+  /** Spans for connection managers with `tracing` (proxy/tracing/); absent: none are made. */
+  tracer?: ProxyTracer;
 }
 
 /** How a listener wants a request handled. */
@@ -88,10 +92,18 @@ export async function handleRequest(
   // A request straight to an inbound cluster (no connection manager in the config) has no idle
   // limit: nothing in xDS could turn one off.
   const idle = new StreamIdleTimer(deps.clock, hcm ? hcm.streamIdleTimeoutMs : 0);
+  const span =
+    hcm?.tracing && deps.tracer
+      ? deps.tracer.start(
+          hcm.tracing,
+          { headers: ds.headers, scheme: ds.scheme, authority: ds.authority },
+          info,
+        )
+      : undefined;
   let body: ReplayableBody | undefined;
   try {
     const failure =
-      normalizePath(ds, target, info) ?? (await route(ds, target, info, deps, idle, (b) => (body = b)));
+      normalizePath(ds, target, info) ?? (await route(ds, target, info, deps, idle, (b) => (body = b), span));
     if (failure) sendLocalReply(ds, failure, info);
   } catch (err) {
     sendLocalReply(
@@ -110,6 +122,7 @@ export async function handleRequest(
     // An upgrade's tunnel counted its own bytes (it has no request body).
     if (body) info.bytesReceived = body.bytesReceived;
     info.durationMs = deps.clock.now() - info.startMs;
+    span?.finish();
     deps.stats.record(info);
     if (hcm) deps.accessLogs.log(hcm.accessLogs, info); // the writer decides (its runtime switch)
   }
@@ -140,6 +153,7 @@ async function route(
   deps: RouterDeps,
   idle: StreamIdleTimer,
   setBody: (b: ReplayableBody) => void,
+  span: RequestSpan | undefined,
 ): Promise<LocalReplyReason | undefined> {
   if (target.kind === 'reply') return target.reason;
   // Sandbox lanes: the lane is settled before anything reads the headers to choose a route.
@@ -159,6 +173,7 @@ async function route(
       action,
       path: ds.path,
       authority: ds.authority,
+      span,
     };
     if (target.originalDestination) spec.originalDestination = target.originalDestination;
     return send(ds, info, deps, setBody, spec);
@@ -178,6 +193,7 @@ async function route(
     );
     if (outcome.kind !== 'continue') return finishFiltered(ds, info, outcome);
     filtered = outcome;
+    if (outcome.metadata) span?.setMetadata(outcome.metadata);
     // reselect is chooseRoute, so what comes back is a PickedRoute (with its weighted pick).
     if (outcome.rerouted) noteRoute(info, (choice = outcome.rerouted));
   }
@@ -246,6 +262,8 @@ async function route(
       extraResponse,
     ],
     matchHeaders,
+    span,
+    decorator: r.decorator,
     // The dynamic forward proxy's answer: the address of the Host (its cluster has no hosts).
     ...(filtered.upstreamEndpoint ? { originalDestination: filtered.upstreamEndpoint } : {}),
   });
@@ -343,6 +361,9 @@ interface SendSpec {
   originalDestination?: Endpoint;
   /** Request headers with the pseudo-headers, when route matching already built them. */
   matchHeaders?: Readonly<Record<string, string | string[] | undefined>>;
+  /** This request's span, when its connection manager traces; with the route's decorator. */
+  span?: RequestSpan | undefined;
+  decorator?: RouteDecorator | undefined;
 }
 
 async function send(
@@ -362,6 +383,7 @@ async function send(
   if (spec.requestMutations) applyMutations(headers, spec.requestMutations);
   headers['x-forwarded-proto'] ??= ds.scheme;
   info.requestId = propagateRequestContext(headers, spec.hcm?.generateRequestId ?? true) || randomUUID();
+  spec.span?.inject(headers, spec.decorator);
   const finishHeaders = (h: OutgoingHeaders): void => {
     if (spec.responseMutations) applyMutations(h, spec.responseMutations);
   };

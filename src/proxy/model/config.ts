@@ -20,6 +20,7 @@ import type { RbacEngine } from '../policy/rbac.js';
 import type { JwtAuthnFilter } from '../policy/jwt-config.js';
 import type { StringMatcherConfig } from '../policy/string-matcher.js';
 import type { LaneFilterConfig } from '../policy/lanes.js';
+import type { TracingConfig } from './tracing-config.js';
 
 export type XdsShortType = 'CDS' | 'EDS' | 'LDS' | 'RDS' | 'SDS';
 
@@ -134,6 +135,13 @@ export interface Route {
   perFilter: ReadonlyMap<string, FilterOverride>;
   requestHeaders: HeaderMutation;
   responseHeaders: HeaderMutation;
+  /** decorator: the span's operation name on this route (and whether it is propagated upstream). */
+  decorator?: RouteDecorator;
+}
+
+export interface RouteDecorator {
+  operation: string;
+  propagate: boolean;
 }
 
 export interface VirtualHost {
@@ -433,6 +441,8 @@ export interface HttpConnectionManagerConfig {
   clientAddress?: ClientAddressPolicy;
   /** forward_client_cert_details and set_current_client_cert_details (x-forwarded-client-cert). */
   forwardClientCert?: ForwardClientCert;
+  /** `tracing` with Envoy's OpenTelemetry tracer (proxy/tracing/); absent: no spans. */
+  tracing?: TracingConfig;
 }
 
 /** Envoy's XFCC handling; absent means SANITIZE (the header is removed), Envoy's default. */

@@ -25,6 +25,8 @@ import { clientAddressPolicy, convertNetworkRbac } from './convert-security-filt
 import { convertDownstreamTls, NO_WORKLOAD_CERTIFICATES, type TlsConvertOptions } from './convert-tls.js';
 import { DEFAULT_STREAM_IDLE_TIMEOUT_MS } from '../connection-manager/stream-idle-timeout.js';
 import { totalWeight } from '../policy/weighted.js';
+import { convertTracing } from './convert-tracing.js';
+import type { TraceOperation } from './tracing-config.js';
 import type {
   AccessLog__Output,
   FileAccessLog__Output,
@@ -100,12 +102,20 @@ export function convertListener(
   if (sa !== undefined && (port < 0 || port > 65535))
     problems.error(`${path}.address.socket_address.port_value`, 'out of range');
   const chains: FilterChainConfig[] = [];
+  // Envoy's tracing operation: egress on OUTBOUND listeners, ingress otherwise (gateways too).
+  const operation: TraceOperation = msg.traffic_direction === 'OUTBOUND' ? 'egress' : 'ingress';
   (msg.filter_chains ?? []).forEach((fc, i) => {
-    const c = filterChain(fc, `${path}.filter_chains[${i}]`, problems, options);
+    const c = filterChain(fc, `${path}.filter_chains[${i}]`, problems, options, operation);
     if (c) chains.push(c);
   });
   if (msg.default_filter_chain !== undefined) {
-    const c = filterChain(msg.default_filter_chain, `${path}.default_filter_chain`, problems, options);
+    const c = filterChain(
+      msg.default_filter_chain,
+      `${path}.default_filter_chain`,
+      problems,
+      options,
+      operation,
+    );
     if (c) chains.push(c);
   }
   if (chains.length === 0 && problems.ok)
@@ -135,6 +145,7 @@ function filterChain(
   path: string,
   problems: Problems,
   options: TlsConvertOptions,
+  operation: TraceOperation,
 ): FilterChainConfig | undefined {
   if (fc.filter_chain_match !== undefined)
     checkFields(fc.filter_chain_match, `${path}.filter_chain_match`, MATCH_FIELDS, problems);
@@ -156,7 +167,7 @@ function filterChain(
   const any = f.typed_config;
   let filter: NetworkFilterConfig | undefined;
   if (any?.type_url === TYPE.hcm)
-    filter = hcm(unpackAny<HttpConnectionManager__Output>(any), `${fpath}.typed_config`, problems);
+    filter = hcm(unpackAny<HttpConnectionManager__Output>(any), `${fpath}.typed_config`, problems, operation);
   else if (any?.type_url === TYPE.tcpProxy)
     filter = tcpProxy(unpackAny<TcpProxy__Output>(any), `${fpath}.typed_config`, problems);
   else
@@ -208,6 +219,7 @@ function hcm(
   msg: HttpConnectionManager__Output,
   path: string,
   problems: Problems,
+  operation: TraceOperation,
 ): HttpConnectionManagerConfig | undefined {
   checkFields(msg, path, HCM_FIELDS, problems);
   if (msg.codec_type !== undefined && !['AUTO', 'HTTP1', 'HTTP2'].includes(msg.codec_type)) {
@@ -236,6 +248,8 @@ function hcm(
   };
   const xfcc = forwardClientCert(msg, path, problems);
   if (xfcc !== undefined) out.forwardClientCert = xfcc;
+  const tracing = convertTracing(msg.tracing, operation, `${path}.tracing`, problems);
+  if (tracing !== undefined) out.tracing = tracing;
   if (msg.rds !== undefined) {
     if (!msg.rds.route_config_name) problems.error(`${path}.rds.route_config_name`, 'must be non-empty');
     out.routeConfigName = msg.rds.route_config_name ?? '';

@@ -30,7 +30,7 @@ import {
 import { convertPerFilterConfig } from './convert-http-filters.js';
 import { convertMatch } from './convert-route-match.js';
 import { convertRouteRateLimits, type RateLimitMsg } from './convert-rate-limits.js';
-import { u32 } from './convert-common.js';
+import { bool, u32 } from './convert-common.js';
 import type {
   RedirectAction__Output,
   RetryPolicy__Output,
@@ -225,6 +225,14 @@ function convertRoute(
       `${path}.response_headers_to_add`,
       problems,
     ),
+    ...(r.decorator?.operation
+      ? {
+          decorator: Object.freeze({
+            operation: r.decorator.operation,
+            propagate: bool(r.decorator.propagate, true),
+          }),
+        }
+      : {}),
   });
 }
 

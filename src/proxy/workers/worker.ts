@@ -99,7 +99,10 @@ export class ProxyWorker {
             : {
                 kind: 'trellis.collected',
                 id: m.id,
-                text: m.what === 'clusters' ? clustersText(clusters) : clusterStatsText(clusters),
+                text:
+                  m.what === 'clusters'
+                    ? clustersText(clusters)
+                    : clusterStatsText(clusters) + stats.envoyStatsText(),
               };
         this.opts.channel.send(reply);
         return;
