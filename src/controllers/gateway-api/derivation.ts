@@ -27,7 +27,12 @@ import {
 } from '../../api/gateway/types.js';
 import type { Resource } from '../../api/resource.js';
 import type { ConfigSnapshot } from '../../config/types.js';
-import type { ConfigDerivation, DerivationProblem, DerivationResult } from '../derivation.js';
+import type {
+  ConfigDerivation,
+  DerivationContext,
+  DerivationProblem,
+  DerivationResult,
+} from '../derivation.js';
 import { bindParent } from './binding.js';
 import {
   CONTROLLER_NAME,
@@ -68,10 +73,18 @@ export type AnyRouteSpec = HTTPRouteSpec & GRPCRouteSpec & TCPRouteSpec & TLSRou
 
 export function gatewayApiDerivation(options: GatewayApiOptions = {}): ConfigDerivation {
   const domainSuffix = options.domainSuffix ?? 'cluster.local';
-  return { name: 'gateway-api', derive: (snapshot) => deriveGatewayApi(snapshot, domainSuffix) };
+  return {
+    name: 'gateway-api',
+    derive: (snapshot, context) => deriveGatewayApi(snapshot, domainSuffix, context),
+  };
 }
 
-export function deriveGatewayApi(snapshot: ConfigSnapshot, domainSuffix = 'cluster.local'): DerivationResult {
+export function deriveGatewayApi(
+  snapshot: ConfigSnapshot,
+  domainSuffix = 'cluster.local',
+  context: DerivationContext = {},
+): DerivationResult {
+  const hasService = context.hasService ?? (() => true);
   const gateways = snapshot.list(GATEWAY_API_KIND.Gateway) as KubernetesGateway[];
   const routesByKind = ROUTE_KINDS.map((k) => [k, snapshot.list(k) as Resource<AnyRouteSpec>[]] as const);
   const classes = gatewayClasses(snapshot);
@@ -122,6 +135,7 @@ export function deriveGatewayApi(snapshot: ConfigSnapshot, domainSuffix = 'clust
         foreign,
         grants,
         domainSuffix,
+        hasService,
         httpGroups,
         l4Groups,
       );
@@ -159,13 +173,14 @@ function convertRoute(
   foreign: ReadonlySet<string>,
   grants: ReferenceGrants,
   domainSuffix: string,
+  hasService: (host: string) => boolean,
   httpGroups: Map<string, HttpGroup>,
   l4Groups: Map<string, L4Group>,
 ): RouteResult {
   const ns = route.metadata.namespace;
   const id = `${ns}/${route.metadata.name}`;
   const from = { group: GW_GROUP, kind, namespace: ns };
-  const resolve = (ref: BackendRef) => resolveBackend(ref, from, grants, domainSuffix);
+  const resolve = (ref: BackendRef) => resolveBackend(ref, from, grants, domainSuffix, hasService);
   const ruleProblems: RuleProblems = { refs: [], unsupported: [] };
   const isHttp = kind === GATEWAY_API_KIND.HTTPRoute || kind === GATEWAY_API_KIND.GRPCRoute;
   const ranked = isHttp

@@ -9,7 +9,8 @@
  * - filters: header modifiers -> `headers`, RequestRedirect -> `redirect` (302 unless a
  *   statusCode says otherwise), URLRewrite -> `rewrite`, RequestMirror -> `mirrors`;
  * - backendRefs -> weighted destinations; a backend that does not resolve (or may not be
- *   referenced) is left out and, with nothing left, the rule answers 500 as the API requires;
+ *   referenced) keeps its weight on a host no service has, so its share of the traffic is
+ *   answered 500 and the rest still flows; with no valid backend at all the rule answers 500;
  * - timeouts.request (or backendRequest) -> `timeout`; retry -> `retries`.
  */
 import type {
@@ -30,7 +31,7 @@ import type {
 } from '../../api/networking/types.js';
 import { gatewayDurationMs } from '../../api/gateway/validate-routes.js';
 import type { MatchRank } from './ordering.js';
-import type { BackendResolution } from './references.js';
+import { INVALID_BACKEND_HOST, type BackendResolution } from './references.js';
 
 export interface RankedRoute {
   rank: MatchRank;
@@ -120,6 +121,10 @@ function headerOps(m: HeaderModifier | undefined): HeaderOperations | undefined 
   if (m.add?.length) out.add = Object.fromEntries(m.add.map((h) => [h.name.toLowerCase(), h.value]));
   if (m.remove?.length) out.remove = m.remove.map((h) => h.toLowerCase());
   return Object.keys(out).length ? out : undefined;
+}
+
+function invalidDestination(port: number | undefined): Destination {
+  return { host: INVALID_BACKEND_HOST, ...(port !== undefined ? { port: { number: port } } : {}) };
 }
 
 function destinationOf(r: BackendResolution & { ok: true }): Destination {
@@ -215,11 +220,14 @@ function ruleAction(rule: RuleInput, input: RouteInput, problems: RuleProblems):
   if (headers.request || headers.response) base.headers = headers;
   if (base.redirect === undefined) {
     const dests: HTTPRouteDestination[] = [];
+    const invalid: HTTPRouteDestination[] = [];
     for (const ref of rule.backendRefs ?? []) {
       const weight = ref.weight ?? 1;
       const resolved = input.resolve(ref);
       if (!resolved.ok) {
         problems.refs.push({ reason: resolved.reason, message: resolved.message });
+        // Its share of the traffic is answered 500 (the API), the rest still flows.
+        if (weight > 0) invalid.push({ destination: invalidDestination(resolved.port), weight });
         continue;
       }
       if (weight === 0) continue;
@@ -248,7 +256,8 @@ function ruleAction(rule: RuleInput, input: RouteInput, problems: RuleProblems):
           };
       delete base.mirrors;
     } else {
-      base.route = dests.length === 1 ? [stripWeight(dests[0]!)] : dests;
+      const all = [...dests, ...invalid];
+      base.route = all.length === 1 ? [stripWeight(all[0]!)] : all;
     }
   }
   const t = rule.timeouts;

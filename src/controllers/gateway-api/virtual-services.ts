@@ -169,8 +169,21 @@ export function addL4(
   void spec;
 }
 
+/**
+ * Istio's mark on the VirtualServices it derives from Gateway API routes: the translation answers
+ * a destination without a cluster (an invalid backend's share) 500, not 503.
+ */
+export const ROUTE_SEMANTICS_ANNOTATION = 'internal.istio.io/route-semantics';
+
 function derivedMeta(name: string, namespace: string, from: Set<string>) {
-  return { name, namespace, annotations: { 'trellis.io/derived-from': [...from].sort().join(',') } };
+  return {
+    name,
+    namespace,
+    annotations: {
+      'trellis.io/derived-from': [...from].sort().join(','),
+      [ROUTE_SEMANTICS_ANNOTATION]: 'gateway',
+    },
+  };
 }
 
 /**
