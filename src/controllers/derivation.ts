@@ -36,7 +36,7 @@ export interface DerivationResult {
  */
 export interface DerivationContext {
   /** Whether a service host is known. Absent: unknown here, and every host counts as known. */
-  hasService?(host: string): boolean;
+  readonly hasService?: (host: string) => boolean;
 }
 
 export interface ConfigDerivation {
