@@ -181,7 +181,8 @@ test('a Gateway with no listener served is not Programmed', () => {
   };
   assert.deepEqual(
     status.conditions.map((c) => `${c.type}=${c.status}/${c.reason}`),
-    ['Accepted=True/Accepted', 'Programmed=False/Invalid'],
+    // The conformance test gateway-invalid-listeners-unsupported-protocol: no valid listener.
+    ['Accepted=False/ListenersNotValid', 'Programmed=False/Invalid'],
   );
   assert.deepEqual(put(out, 'Gateway'), []);
   assert.ok(

@@ -132,8 +132,20 @@ export function bindParent(
       bindings: [],
     };
   }
+  const served = allowed.filter((l) => l.programmed);
+  if (served.length === 0) {
+    return {
+      accepted: condition(
+        'Accepted',
+        false,
+        'NoMatchingParent',
+        `listener ${allowed.map((l) => l.listener.name).join(', ')} of Gateway ${key} is not programmed; see the Gateway's listener conditions (trellis get gateways.gateway.networking.k8s.io ${ref.name} -n ${namespace} -o yaml)`,
+      ),
+      bindings: [],
+    };
+  }
   const bindings: Binding[] = [];
-  for (const l of allowed) {
+  for (const l of served) {
     const hostnames = effectiveHostnames(route.hostnames, l.listener.hostname);
     if (hostnames.length > 0) bindings.push({ kind: 'gateway', listener: l, hostnames });
   }

@@ -112,6 +112,14 @@ export function deriveGatewayApi(
     const c = convertGateway(gw, snapshot, grants);
     converted.set(key, c.converted);
     put.push(...c.istio, ...c.secrets);
+    if (c.converted.addressProblem !== undefined) {
+      problems.push(
+        problem(gw, [
+          { path: 'spec.addresses', message: `UnsupportedAddress: ${c.converted.addressProblem}` },
+        ]),
+      );
+      continue;
+    }
     for (const [listener, conds] of c.converted.listenerConditions) {
       const bad = conds.filter((x) => x.status === 'False');
       if (bad.length > 0)

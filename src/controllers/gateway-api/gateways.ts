@@ -83,6 +83,8 @@ export interface ConvertedGateway {
   gateway: KubernetesGateway;
   listeners: ConvertedListener[];
   listenerConditions: Map<string, Condition[]>;
+  /** Why the Gateway's `addresses` cannot be honoured (nothing of it is served then). */
+  addressProblem?: string;
 }
 
 export function isOurs(gw: KubernetesGateway, classes: readonly GatewayClass[]): boolean {
@@ -140,16 +142,23 @@ export function convertGateway(
   const secrets: Resource[] = [];
   const listeners: ConvertedListener[] = [];
   const listenerConditions = new Map<string, Condition[]>();
+  const conflicts = listenerConflicts(gw.spec.listeners);
+  const addressProblem = unsupportedAddresses(gw);
   for (const l of gw.spec.listeners) {
     const conditions: Condition[] = [];
     const protocolKinds = supportedKinds(l);
+    const conflict = conflicts.get(l.name);
     const wanted = l.allowedRoutes?.kinds;
     const kinds =
       wanted === undefined
         ? protocolKinds
         : protocolKinds.filter((k) => wanted.some((w) => w.kind === k && (w.group ?? GW_GROUP) === GW_GROUP));
-    let ok = true;
-    if (protocolKinds.length === 0) {
+    let ok = addressProblem === undefined;
+    if (conflict !== undefined) {
+      ok = false;
+      const message = `${conflict.reason === 'HostnameConflict' ? `hostname ${l.hostname ?? '(any)'}` : `protocol ${l.protocol}`} on port ${l.port} conflicts with listener ${conflict.with}; give it another port${conflict.reason === 'HostnameConflict' ? ' or hostname' : ''}`;
+      conditions.push(condition('Accepted', false, conflict.reason, message));
+    } else if (protocolKinds.length === 0) {
       ok = false;
       conditions.push(
         condition(
@@ -212,8 +221,20 @@ export function convertGateway(
     conditions.push(
       ok
         ? condition('Programmed', true, 'Programmed', 'listener programmed')
-        : condition('Programmed', false, 'Invalid', 'listener not served; see its other conditions'),
+        : condition(
+            'Programmed',
+            false,
+            conflict?.reason ?? 'Invalid',
+            addressProblem !== undefined
+              ? "listener not served: the Gateway's addresses are not supported"
+              : 'listener not served; see its other conditions',
+          ),
     );
+    // Conflicted is reported only when there is one (the API: absent means no conflict).
+    if (conflict !== undefined) {
+      const c = conditions.find((x) => x.type === 'Accepted')!;
+      conditions.push(condition('Conflicted', true, conflict.reason, c.message));
+    }
     listenerConditions.set(l.name, conditions);
     listeners.push({
       gateway: gw,
@@ -224,7 +245,16 @@ export function convertGateway(
       attachedRoutes: 0,
     });
   }
-  return { converted: { gateway: gw, listeners, listenerConditions }, istio, secrets };
+  return {
+    converted: {
+      gateway: gw,
+      listeners,
+      listenerConditions,
+      ...(addressProblem !== undefined ? { addressProblem } : {}),
+    },
+    istio,
+    secrets,
+  };
 }
 
 type CertResult = { ok: true; credentialName: string } | { ok: false; reason: string; message: string };
@@ -286,9 +316,26 @@ export function gatewayStatus(c: ConvertedGateway): GatewayStatus {
     conditions: c.listenerConditions.get(l.listener.name) ?? [],
   }));
   const programmed = c.listeners.some((l) => l.programmed);
+  if (c.addressProblem !== undefined) {
+    return {
+      conditions: [
+        condition('Accepted', false, 'UnsupportedAddress', c.addressProblem),
+        condition('Programmed', false, 'UnsupportedAddress', c.addressProblem),
+      ],
+      listeners,
+    };
+  }
+  const invalid = c.listeners.filter((l) => !l.programmed).map((l) => l.listener.name);
   return {
     conditions: [
-      condition('Accepted', true, 'Accepted', 'gateway accepted by trellis.io/gateway-controller'),
+      invalid.length === 0
+        ? condition('Accepted', true, 'Accepted', 'gateway accepted by trellis.io/gateway-controller')
+        : condition(
+            'Accepted',
+            programmed,
+            'ListenersNotValid',
+            `listener${invalid.length > 1 ? 's' : ''} ${invalid.join(', ')} not valid; see the listeners' conditions`,
+          ),
       programmed
         ? condition(
             'Programmed',
@@ -308,4 +355,42 @@ export function gatewayStatus(c: ConvertedGateway): GatewayStatus {
 
 export function gatewayClasses(snapshot: ConfigSnapshot): GatewayClass[] {
   return snapshot.list(GATEWAY_API_KIND.GatewayClass) as GatewayClass[];
+}
+
+/** Listeners that cannot share a port with an earlier one (gateway-api listener-conflicts). */
+export function listenerConflicts(
+  listeners: readonly Listener[],
+): Map<string, { reason: 'ProtocolConflict' | 'HostnameConflict'; with: string }> {
+  const out = new Map<string, { reason: 'ProtocolConflict' | 'HostnameConflict'; with: string }>();
+  const kept: Listener[] = [];
+  for (const l of listeners) {
+    const prior = kept.find((k) => k.port === l.port && conflictOf(k, l) !== undefined);
+    if (prior === undefined) {
+      kept.push(l);
+      continue;
+    }
+    out.set(l.name, { reason: conflictOf(prior, l)!, with: prior.name });
+  }
+  return out;
+}
+
+/**
+ * The API's rule for listeners on one port: all HTTP, or all HTTPS/TLS (told apart by SNI), each
+ * with its own hostname (one may omit it); a TCP or UDP listener shares its port with no other.
+ */
+function conflictOf(a: Listener, b: Listener): 'ProtocolConflict' | 'HostnameConflict' | undefined {
+  const family = (l: Listener) =>
+    l.protocol === 'HTTPS' || l.protocol === 'TLS' ? 'tls' : l.protocol === 'HTTP' ? 'http' : l.protocol;
+  if (family(a) !== family(b) || family(a) === 'TCP' || family(a) === 'UDP') return 'ProtocolConflict';
+  return (a.hostname ?? '*') === (b.hostname ?? '*') ? 'HostnameConflict' : undefined;
+}
+
+/**
+ * Trellis does not assign addresses: the proxies that serve a Gateway are chosen by label and
+ * bind their own. A Gateway asking for addresses is not accepted rather than served elsewhere.
+ */
+function unsupportedAddresses(gw: KubernetesGateway): string | undefined {
+  const addresses = gw.spec.addresses ?? [];
+  if (addresses.length === 0) return undefined;
+  return `spec.addresses (${addresses.map((a) => `${a.type ?? 'IPAddress'} ${a.value}`).join(', ')}) are not supported: Trellis serves a Gateway on the proxies labelled ${GATEWAY_NAME_LABEL}: ${gw.metadata.name} (or named by the ${SELECTOR_ANNOTATION} annotation), on their own addresses; remove spec.addresses`;
 }
