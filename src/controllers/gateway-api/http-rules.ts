@@ -80,7 +80,7 @@ function nameValue(
   return out;
 }
 
-interface PathPart {
+export interface PathPart {
   uri: StringMatch;
 }
 
@@ -136,6 +136,8 @@ interface RuleAction {
   base: IstioHTTPRoute;
   /** ReplacePrefixMatch of a URLRewrite, applied per match half. */
   prefixRewrite?: string;
+  /** ReplacePrefixMatch of a RequestRedirect, applied per match half. */
+  prefixRedirect?: string;
   rewriteAuthority?: string;
 }
 
@@ -162,21 +164,21 @@ function ruleAction(rule: RuleInput, input: RouteInput, problems: RuleProblems):
       }
       case 'RequestRedirect': {
         const r = f.requestRedirect ?? {};
-        if (r.path?.type === 'ReplacePrefixMatch') {
-          problems.unsupported.push(
-            'RequestRedirect with path.type ReplacePrefixMatch is not supported by Trellis; use ReplaceFullPath',
-          );
+        if (r.path?.type === 'ReplacePrefixMatch' && r.path.replacePrefixMatch !== undefined) {
+          action.prefixRedirect = r.path.replacePrefixMatch;
         }
         base.redirect = {
           redirectCode: r.statusCode ?? 302,
           ...(r.scheme !== undefined ? { scheme: r.scheme } : {}),
           ...(r.hostname !== undefined ? { authority: r.hostname } : {}),
-          // The API: without a port, a new scheme redirects to that scheme's well-known port.
+          // The API: without a port, a new scheme redirects to that scheme's well-known port,
+          // and without either the listener's port (filled in per listener, virtual-services.ts;
+          // the proxy leaves out 80 for http and 443 for https).
           ...(r.port !== undefined
             ? { port: r.port }
             : r.scheme !== undefined
               ? { port: r.scheme === 'https' ? 443 : 80 }
-              : {}),
+              : { derivePort: 'FROM_REQUEST_PORT' as const }),
           ...(r.path?.type === 'ReplaceFullPath' && r.path.replaceFullPath !== undefined
             ? { uri: r.path.replaceFullPath }
             : {}),
@@ -285,26 +287,44 @@ function stripWeight(d: HTTPRouteDestination): HTTPRouteDestination {
   return rest;
 }
 
+/**
+ * The API's ReplacePrefixMatch table: the matched prefix (whole path segments, a trailing `/` of
+ * the prefix or the replacement ignored) is replaced; an empty replacement or `/` removes it, and
+ * a path left empty is `/`. The exact half of a match (`/p`) is the whole prefix: R, or `/`; the
+ * prefix half (`/p/`) keeps what follows: `R/` + the rest.
+ */
+export function replacedPrefix(replacement: string, part: PathPart): string {
+  const r = replacement.endsWith('/') ? replacement.slice(0, -1) : replacement;
+  return 'prefix' in part.uri ? `${r}/` : r === '' ? '/' : r;
+}
+
 function withRewrite(action: RuleAction, part: PathPart): IstioHTTPRoute {
   const route: IstioHTTPRoute = { ...action.base };
+  if (action.prefixRedirect !== undefined && route.redirect !== undefined) {
+    const path = replacedPrefix(action.prefixRedirect, part);
+    route.redirect =
+      'prefix' in part.uri ? { ...route.redirect, prefixRewrite: path } : { ...route.redirect, uri: path };
+  }
   if (action.prefixRewrite !== undefined || action.rewriteAuthority !== undefined) {
     const rewrite = { ...(route.rewrite ?? {}) };
     if (action.rewriteAuthority !== undefined) rewrite.authority = action.rewriteAuthority;
     if (action.prefixRewrite !== undefined) {
       // `/p` -> R; `/p/x` (matched by prefix `/p/`) -> R/x, with R = `/` giving `/x`.
-      const r = action.prefixRewrite;
+      const path = replacedPrefix(action.prefixRewrite, part);
       if (!('prefix' in part.uri)) {
         // The exact half: the whole path is the matched prefix (a regex rewrite, since the
         // Trellis proxy applies prefix_rewrite to prefix matches only).
-        rewrite.uriRegexRewrite = { match: '^/.*$', rewrite: r };
+        rewrite.uriRegexRewrite = { match: '^/.*$', rewrite: path };
       } else {
-        rewrite.uri = r.endsWith('/') ? r : `${r}/`;
+        rewrite.uri = path;
       }
     }
     route.rewrite = rewrite;
   }
   return route;
 }
+
+const prefixReplaced = (a: RuleAction) => a.prefixRewrite !== undefined || a.prefixRedirect !== undefined;
 
 /** Every match of every rule as a ranked Istio route. */
 export function convertRules(input: RouteInput, problems: RuleProblems): RankedRoute[] {
@@ -326,7 +346,7 @@ export function convertRules(input: RouteInput, problems: RuleProblems): RankedR
         const value = h.path?.value ?? '/';
         parts = pathParts(type, value);
         // A prefix rewrite of `/` needs `/` itself apart: `/` -> R, `/x` -> R/x.
-        if (action.prefixRewrite !== undefined && 'prefix' in parts[0]!.uri) {
+        if (prefixReplaced(action) && 'prefix' in parts[0]!.uri) {
           parts = [{ uri: { exact: '/' } }, parts[0]!];
         }
         rankPath = { pathType: type, pathLength: value.length };
@@ -351,7 +371,7 @@ export function convertRules(input: RouteInput, problems: RuleProblems): RankedR
         ...(query !== undefined ? { queryParams: query } : {}),
       });
       const name = `${input.id}.${ruleIndex}.${matchIndex}`;
-      if (action.prefixRewrite !== undefined) {
+      if (prefixReplaced(action)) {
         // Each half rewrites its own matched prefix.
         for (const part of parts)
           out.push({ rank, route: { name, match: [matchOf(part)], ...withRewrite(action, part) } });
