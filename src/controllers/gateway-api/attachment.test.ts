@@ -170,7 +170,7 @@ test('listeners: protocols, allowedRoutes kinds and namespaces, port', () => {
   };
   assert.match(
     status.parents[0]!.conditions[0]!.message,
-    /label selector, which Trellis cannot evaluate.*use allowedRoutes\.namespaces\.from: All or Same/,
+    /do not match the listener's namespace selector \(label the namespace with a Namespace document/,
   );
 });
 

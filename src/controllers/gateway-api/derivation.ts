@@ -54,6 +54,7 @@ import {
   type L4Group,
 } from './virtual-services.js';
 import { ReferenceGrants, resolveBackend } from './references.js';
+import { namespaceLabels, type NamespaceLabels } from './namespaces.js';
 import { condition } from './status.js';
 
 export interface GatewayApiOptions {
@@ -92,6 +93,7 @@ export function deriveGatewayApi(
     return {};
 
   const grants = ReferenceGrants.of(snapshot);
+  const labelsOf = namespaceLabels(snapshot);
   const put: Resource[] = [];
   const problems: DerivationProblem[] = [];
   const converted = new Map<string, ConvertedGateway>();
@@ -144,6 +146,7 @@ export function deriveGatewayApi(
         grants,
         domainSuffix,
         hasService,
+        labelsOf,
         httpGroups,
         l4Groups,
       );
@@ -182,6 +185,7 @@ function convertRoute(
   grants: ReferenceGrants,
   domainSuffix: string,
   hasService: (host: string) => boolean,
+  labelsOf: NamespaceLabels,
   httpGroups: Map<string, HttpGroup>,
   l4Groups: Map<string, L4Group>,
 ): RouteResult {
@@ -222,7 +226,12 @@ function convertRoute(
   (route.spec.parentRefs ?? []).forEach((ref, i) => {
     const bound = bindParent(
       ref,
-      { kind, namespace: ns, ...(route.spec.hostnames ? { hostnames: route.spec.hostnames } : {}) },
+      {
+        kind,
+        namespace: ns,
+        namespaceLabels: labelsOf(ns),
+        ...(route.spec.hostnames ? { hostnames: route.spec.hostnames } : {}),
+      },
       gateways,
       foreign,
       domainSuffix,
