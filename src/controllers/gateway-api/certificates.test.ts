@@ -1,0 +1,102 @@
+/**
+ * Several certificateRefs on one listener (Istio's reading: up to two, one per key type, served
+ * together so the proxy offers the one a client accepts): which are served and what the listener
+ * says about the others. Bypass attempts: a ref into another namespace without a grant is never
+ * served, whether or not its Secret exists.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Gateway } from '../../api/networking/types.js';
+import { derive, put } from './testing.js';
+
+const secret = (name: string, ns = 'infra') => `---
+apiVersion: v1
+kind: Secret
+metadata: { name: ${name}, namespace: ${ns} }
+type: Opaque
+stringData: { note: the derivation checks that it exists }
+`;
+const gateway = (refs: string) => `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: { name: web, namespace: infra }
+spec:
+  gatewayClassName: istio
+  listeners:
+  - { name: https, port: 443, protocol: HTTPS, tls: { certificateRefs: ${refs} } }
+`;
+
+type ListenerStatus = { conditions: { type: string; status: string; reason: string; message: string }[] };
+function result(yaml: string) {
+  const out = derive(yaml);
+  const listener = (put(out, 'KubernetesGateway')[0]!.status as { listeners: ListenerStatus[] })
+    .listeners[0]!;
+  const c = (type: string) => {
+    const x = listener.conditions.find((k) => k.type === type)!;
+    return `${x.status}/${x.reason}`;
+  };
+  const tls = (put(out, 'Gateway') as Gateway[])[0]?.spec.servers[0]?.tls;
+  return {
+    served: tls === undefined ? [] : (tls.credentialNames ?? [tls.credentialName!]),
+    resolved: c('ResolvedRefs'),
+    programmed: c('Programmed'),
+    message: listener.conditions.find((k) => k.type === 'ResolvedRefs')!.message,
+  };
+}
+
+test('certificateRefs: every valid one served, the others reported', () => {
+  const rows: [string, string, string[], string, string][] = [
+    ['one', '[{ name: rsa }]', ['rsa'], 'True/ResolvedRefs', 'True/Programmed'],
+    [
+      'two (RSA and ECDSA)',
+      '[{ name: rsa }, { name: ec }]',
+      ['rsa', 'ec'],
+      'True/ResolvedRefs',
+      'True/Programmed',
+    ],
+    [
+      'one missing of two',
+      '[{ name: rsa }, { name: gone }]',
+      ['rsa'],
+      'False/InvalidCertificateRef',
+      'True/Programmed',
+    ],
+    [
+      'a refused one of two',
+      '[{ name: other, namespace: certs }, { name: ec }]',
+      ['ec'],
+      'False/RefNotPermitted',
+      'True/Programmed',
+    ],
+    [
+      'none valid',
+      '[{ name: gone }, { kind: ConfigMap, name: rsa }]',
+      [],
+      'False/InvalidCertificateRef',
+      'False/Invalid',
+    ],
+    [
+      'three: more than a proxy serves',
+      '[{ name: rsa }, { name: ec }, { name: rsa2 }]',
+      [],
+      'False/InvalidCertificateRef',
+      'False/Invalid',
+    ],
+  ];
+  const secrets = secret('rsa') + secret('ec') + secret('rsa2') + secret('other', 'certs');
+  for (const [what, refs, served, resolved, programmed] of rows) {
+    const r = result(gateway(refs) + secrets);
+    assert.deepEqual([r.served, r.resolved, r.programmed], [served, resolved, programmed], what);
+  }
+});
+
+test('a refused ref says which Secret and what grant is missing, never whether it exists', () => {
+  const withSecret = result(gateway('[{ name: other, namespace: certs }]') + secret('other', 'certs'));
+  const without = result(gateway('[{ name: other, namespace: certs }]'));
+  assert.equal(withSecret.resolved, 'False/RefNotPermitted');
+  assert.equal(withSecret.message, without.message, 'the same answer whether the Secret exists or not');
+  assert.match(withSecret.message, /no ReferenceGrant in certs allows Gateways from infra/);
+  assert.match(
+    result(gateway('[{ name: rsa }, { name: ec }, { name: rsa2 }]')).message,
+    /at most 2 certificates/,
+  );
+});
