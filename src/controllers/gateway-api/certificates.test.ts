@@ -100,3 +100,47 @@ test('a refused ref says which Secret and what grant is missing, never whether i
     /at most 2 certificates/,
   );
 });
+
+const GRANT = `---
+apiVersion: gateway.networking.k8s.io/v1beta1
+kind: ReferenceGrant
+metadata: { name: g, namespace: certs }
+spec:
+  from: [{ group: gateway.networking.k8s.io, kind: Gateway, namespace: infra }]
+  to: [{ group: "", kind: Secret }]
+`;
+
+test("a granted ref from another namespace is served as a copy in the Gateway's namespace, once", () => {
+  const yaml = `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: { name: web, namespace: infra }
+spec:
+  gatewayClassName: istio
+  listeners:
+  - { name: a, port: 443, protocol: HTTPS, hostname: a.example.com, tls: { certificateRefs: [{ name: other, namespace: certs }, { name: ec }] } }
+  - { name: b, port: 443, protocol: HTTPS, hostname: b.example.com, tls: { certificateRefs: [{ name: other, namespace: certs }] } }
+${secret('other', 'certs')}${secret('ec')}${GRANT}`;
+  const out = derive(yaml);
+  const servers = (put(out, 'Gateway') as Gateway[]).map((g) => g.spec.servers[0]!.tls);
+  assert.deepEqual(servers, [
+    { mode: 'SIMPLE', credentialNames: ['gwapi.certs.other', 'ec'] },
+    { mode: 'SIMPLE', credentialName: 'gwapi.certs.other' },
+  ]);
+  const copies = put(out, 'Secret');
+  assert.deepEqual(
+    copies.map((s) => `${s.metadata.namespace}/${s.metadata.name}`),
+    ['infra/gwapi.certs.other'],
+  );
+  // Without the grant, nothing of `certs` is copied.
+  assert.deepEqual(put(derive(yaml.replace(GRANT, '')), 'Secret'), []);
+});
+
+test('a ref to something other than a core Secret says what a certificate must be', () => {
+  for (const ref of ['{ kind: ConfigMap, name: rsa }', '{ group: example.com, kind: Secret, name: rsa }']) {
+    const r = result(gateway(`[${ref}]`) + secret('rsa'));
+    assert.equal(r.resolved, 'False/InvalidCertificateRef', ref);
+    assert.match(r.message, /only Secrets \(group ""\) hold certificates/, ref);
+  }
+  const missing = result(gateway('[{ name: gone }, { name: gone2 }]'));
+  assert.match(missing.message, /Secret infra\/gone not found; apply it .*; Secret infra\/gone2 not found/);
+});
