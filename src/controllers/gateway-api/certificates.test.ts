@@ -144,3 +144,20 @@ test('a ref to something other than a core Secret says what a certificate must b
   const missing = result(gateway('[{ name: gone }, { name: gone2 }]'));
   assert.match(missing.message, /Secret infra\/gone not found; apply it .*; Secret infra\/gone2 not found/);
 });
+
+test('a terminating listener with options but no certificateRefs is not served and says why', () => {
+  const out = derive(`apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: { name: web, namespace: infra }
+spec:
+  gatewayClassName: istio
+  listeners:
+  - { name: https, port: 443, protocol: HTTPS, tls: { options: { example.com/cert-source: vault } } }
+`);
+  const listener = (put(out, 'KubernetesGateway')[0]!.status as { listeners: ListenerStatus[] })
+    .listeners[0]!;
+  const resolved = listener.conditions.find((c) => c.type === 'ResolvedRefs')!;
+  assert.equal(`${resolved.status}/${resolved.reason}`, 'False/InvalidCertificateRef');
+  assert.match(resolved.message, /tls\.certificateRefs is empty/);
+  assert.deepEqual(put(out, 'Gateway'), []);
+});
