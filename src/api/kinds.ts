@@ -29,6 +29,7 @@ import { EXTENSIONS_GROUP, refusedKindMessage } from './extensions/unsupported.j
 import { validateWorkloadGroup } from './networking/workload-group.js';
 import { validateProxyConfig } from './networking/proxy-config.js';
 import { GATEWAY_API_KINDS } from './gateway/kinds.js';
+import { NAMESPACE_FIELDS, NAMESPACE_KIND, validateNamespace } from './kubernetes/namespace.js';
 
 /** Reports every problem of `spec` into `problems`, with paths starting at `path` (`spec`). */
 export type SpecValidator = (spec: unknown, problems: Problems, path: string) => void;
@@ -207,6 +208,16 @@ registerKind({
   validate: validateSecret,
   topLevel: SECRET_FIELDS,
   redact: redactSecretSpec,
+});
+
+// Kubernetes' Namespace, read for its labels (Gateway API allowedRoutes namespace selectors).
+registerKind({
+  group: CORE_GROUP,
+  versions: ['v1'],
+  kind: NAMESPACE_KIND,
+  namespaced: false,
+  validate: validateNamespace,
+  topLevel: NAMESPACE_FIELDS,
 });
 
 // gateway.networking.k8s.io: the Kubernetes Gateway API, converted into Istio Gateways and

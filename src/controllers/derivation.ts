@@ -30,11 +30,23 @@ export interface DerivationResult {
   problems?: readonly DerivationProblem[];
 }
 
+/**
+ * What a step may know beside the written config: the mesh's services (ServiceEntries and
+ * registrations), e.g. whether a Gateway API backendRef names a Service that exists.
+ */
+export interface DerivationContext {
+  /** Whether a service host is known. Absent: unknown here, and every host counts as known. */
+  readonly hasService?: (host: string) => boolean;
+}
+
 export interface ConfigDerivation {
   /** Short and stable: names the step in problems and logs (`gateway-api`, `traffic-filter`). */
   readonly name: string;
-  /** Pure: the same snapshot gives the same result. Throwing skips the step for this snapshot. */
-  derive(snapshot: ConfigSnapshot): DerivationResult;
+  /**
+   * Pure: the same snapshot and context give the same result. Throwing skips the step for this
+   * snapshot.
+   */
+  derive(snapshot: ConfigSnapshot, context?: DerivationContext): DerivationResult;
 }
 
 export interface DerivedSnapshot {
@@ -48,6 +60,7 @@ export interface DerivedSnapshot {
 export function deriveSnapshot(
   input: ConfigSnapshot,
   steps: readonly ConfigDerivation[],
+  context: DerivationContext = {},
 ): DerivedSnapshot {
   let snapshot = input;
   const problems: DerivedSnapshot['problems'][number][] = [];
@@ -55,7 +68,7 @@ export function deriveSnapshot(
   for (const step of steps) {
     let result: DerivationResult;
     try {
-      result = step.derive(snapshot);
+      result = step.derive(snapshot, context);
     } catch (error) {
       failures.push({ derivation: step.name, error });
       continue;

@@ -117,7 +117,7 @@ export class ControlPlane {
   private unwatch: (() => void) | undefined;
   private ready = false;
   private readonly derivations: readonly ConfigDerivation[];
-  private derived: { from: ConfigSnapshot; result: DerivedSnapshot } | undefined;
+  private derived: { from: ConfigSnapshot; hosts: string; result: DerivedSnapshot } | undefined;
   /** Which proxies left, and which served revision carried each store revision (convergence). */
   readonly convergence: ConvergenceTracker;
   /** The Router controller, its layer of derived resources and the config served (router-runtime.ts). */
@@ -358,14 +358,20 @@ export class ControlPlane {
 
   private derivedConfig(): DerivedSnapshot {
     const from = this.routers.served.snapshot();
-    if (this.derived?.from === from) return this.derived.result;
-    const result = deriveSnapshot(from, this.derivations);
+    // Derivations may ask which services exist (a Gateway API backendRef): derived again when the
+    // set of service hosts changes, not on every endpoint change.
+    const services = this.index.snapshot();
+    const hosts = services.services.map((s) => s.hostname).join(',');
+    if (this.derived?.from === from && this.derived.hosts === hosts) return this.derived.result;
+    const result = deriveSnapshot(from, this.derivations, {
+      hasService: (host) => services.service(host) !== undefined,
+    });
     for (const f of result.failures)
       this.logger.error('a config derivation failed; its input is served as written', {
         derivation: f.derivation,
         error: errorMessage(f.error),
       });
-    this.derived = { from, result };
+    this.derived = { from, hosts, result };
     return result;
   }
 

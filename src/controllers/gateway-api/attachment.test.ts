@@ -170,7 +170,7 @@ test('listeners: protocols, allowedRoutes kinds and namespaces, port', () => {
   };
   assert.match(
     status.parents[0]!.conditions[0]!.message,
-    /label selector, which Trellis cannot evaluate.*use allowedRoutes\.namespaces\.from: All or Same/,
+    /do not match the listener's namespace selector \(label the namespace with a Namespace document/,
   );
 });
 
@@ -181,7 +181,8 @@ test('a Gateway with no listener served is not Programmed', () => {
   };
   assert.deepEqual(
     status.conditions.map((c) => `${c.type}=${c.status}/${c.reason}`),
-    ['Accepted=True/Accepted', 'Programmed=False/Invalid'],
+    // The conformance test gateway-invalid-listeners-unsupported-protocol: no valid listener.
+    ['Accepted=False/ListenersNotValid', 'Programmed=False/Invalid'],
   );
   assert.deepEqual(put(out, 'Gateway'), []);
   assert.ok(

@@ -2,8 +2,8 @@
  * Which listeners a route's parentRef attaches it to, and on which hostnames (the Gateway API's
  * attachment rules): the parent Gateway exists and is Trellis's; `sectionName` and `port`
  * narrow the listeners; a listener takes the route's kind and the route's namespace
- * (allowedRoutes: Same by default, All, or Selector, which Trellis cannot evaluate: it has no
- * Namespace objects, so such a listener admits no route and says so); the hostnames intersect.
+ * (allowedRoutes: Same by default, All, or Selector over the namespace's labels: namespaces.ts);
+ * the hostnames intersect.
  * A parentRef to a Service (the GAMMA pattern) binds the route to that service's mesh traffic:
  * all callers' when the route is in the Service's namespace (a producer route), only callers in
  * the route's own namespace otherwise (a consumer route).
@@ -13,6 +13,7 @@ import type { Condition, ParentReference } from '../../api/gateway/types.js';
 import type { ConvertedGateway, ConvertedListener } from './gateways.js';
 import { effectiveHostnames } from './hostnames.js';
 import { CORE_GROUP_NAMES } from './references.js';
+import { selectorMatches } from './namespaces.js';
 import { condition } from './status.js';
 
 const GW_GROUP = 'gateway.networking.k8s.io';
@@ -40,6 +41,8 @@ export interface RouteRef {
   kind: string;
   namespace: string;
   hostnames?: readonly string[];
+  /** The labels of the route's namespace (allowedRoutes Selector). */
+  namespaceLabels?: Readonly<Record<string, string>>;
 }
 
 export function bindParent(
@@ -115,9 +118,7 @@ export function bindParent(
       bindings: [],
     };
   }
-  const allowed = candidates.filter(
-    (l) => l.kinds.includes(route.kind) && namespaceAllowed(l, route.namespace),
-  );
+  const allowed = candidates.filter((l) => l.kinds.includes(route.kind) && namespaceAllowed(l, route));
   if (allowed.length === 0) {
     const selector = candidates.some((l) => l.listener.allowedRoutes?.namespaces?.from === 'Selector');
     return {
@@ -126,14 +127,26 @@ export function bindParent(
         false,
         'NotAllowedByListeners',
         selector
-          ? `the listener admits namespaces by label selector, which Trellis cannot evaluate (it has no Namespace objects); use allowedRoutes.namespaces.from: All or Same`
+          ? `no listener of Gateway ${key} admits a ${route.kind} from namespace ${route.namespace}: its labels ${JSON.stringify(route.namespaceLabels ?? {})} do not match the listener's namespace selector (label the namespace with a Namespace document in the config)`
           : `no listener of Gateway ${key} admits a ${route.kind} from namespace ${route.namespace} (allowedRoutes: kinds ${[...new Set(candidates.flatMap((l) => l.kinds))].join(', ') || 'none'}, namespaces ${candidates.map((l) => l.listener.allowedRoutes?.namespaces?.from ?? 'Same').join('/')})`,
       ),
       bindings: [],
     };
   }
+  const served = allowed.filter((l) => l.programmed);
+  if (served.length === 0) {
+    return {
+      accepted: condition(
+        'Accepted',
+        false,
+        'NoMatchingParent',
+        `listener ${allowed.map((l) => l.listener.name).join(', ')} of Gateway ${key} is not programmed; see the Gateway's listener conditions (trellis get gateways.gateway.networking.k8s.io ${ref.name} -n ${namespace} -o yaml)`,
+      ),
+      bindings: [],
+    };
+  }
   const bindings: Binding[] = [];
-  for (const l of allowed) {
+  for (const l of served) {
     const hostnames = effectiveHostnames(route.hostnames, l.listener.hostname);
     if (hostnames.length > 0) bindings.push({ kind: 'gateway', listener: l, hostnames });
   }
@@ -151,9 +164,12 @@ export function bindParent(
   return { accepted: condition('Accepted', true, 'Accepted', `attached to Gateway ${key}`), bindings };
 }
 
-function namespaceAllowed(l: ConvertedListener, namespace: string): boolean {
-  const from = l.listener.allowedRoutes?.namespaces?.from ?? 'Same';
+function namespaceAllowed(l: ConvertedListener, route: RouteRef): boolean {
+  const ns = l.listener.allowedRoutes?.namespaces;
+  const from = ns?.from ?? 'Same';
   if (from === 'All') return true;
-  if (from === 'Same') return namespace === l.gateway.metadata.namespace;
+  if (from === 'Same') return route.namespace === l.gateway.metadata.namespace;
+  if (from === 'Selector' && ns?.selector !== undefined)
+    return selectorMatches(ns.selector, route.namespaceLabels ?? {});
   return false;
 }

@@ -363,7 +363,7 @@ spec:
   }
 });
 
-test('one refused backend of two is left out; the other takes the traffic', () => {
+test('one refused backend of two keeps its share, answered 500; the other takes the rest', () => {
   const out = derive(
     GATEWAY +
       route(`  parentRefs: [{ name: web, namespace: infra }]
@@ -372,7 +372,11 @@ test('one refused backend of two is left out; the other takes the traffic', () =
 `),
   );
   assert.deepEqual(virtualServices(out)[0]!.spec.http![0]!.route, [
-    { destination: { host: 'local.shop.svc.cluster.local', port: { number: 80 } } },
+    { destination: { host: 'local.shop.svc.cluster.local', port: { number: 80 } }, weight: 50 },
+    {
+      destination: { host: 'invalid-backend.gateway-api.trellis.invalid', port: { number: 80 } },
+      weight: 50,
+    },
   ]);
 });
 

@@ -27,7 +27,12 @@ import {
 } from '../../api/gateway/types.js';
 import type { Resource } from '../../api/resource.js';
 import type { ConfigSnapshot } from '../../config/types.js';
-import type { ConfigDerivation, DerivationProblem, DerivationResult } from '../derivation.js';
+import type {
+  ConfigDerivation,
+  DerivationContext,
+  DerivationProblem,
+  DerivationResult,
+} from '../derivation.js';
 import { bindParent } from './binding.js';
 import {
   CONTROLLER_NAME,
@@ -49,6 +54,7 @@ import {
   type L4Group,
 } from './virtual-services.js';
 import { ReferenceGrants, resolveBackend } from './references.js';
+import { namespaceLabels, type NamespaceLabels } from './namespaces.js';
 import { condition } from './status.js';
 
 export interface GatewayApiOptions {
@@ -68,10 +74,18 @@ export type AnyRouteSpec = HTTPRouteSpec & GRPCRouteSpec & TCPRouteSpec & TLSRou
 
 export function gatewayApiDerivation(options: GatewayApiOptions = {}): ConfigDerivation {
   const domainSuffix = options.domainSuffix ?? 'cluster.local';
-  return { name: 'gateway-api', derive: (snapshot) => deriveGatewayApi(snapshot, domainSuffix) };
+  return {
+    name: 'gateway-api',
+    derive: (snapshot, context) => deriveGatewayApi(snapshot, domainSuffix, context),
+  };
 }
 
-export function deriveGatewayApi(snapshot: ConfigSnapshot, domainSuffix = 'cluster.local'): DerivationResult {
+export function deriveGatewayApi(
+  snapshot: ConfigSnapshot,
+  domainSuffix = 'cluster.local',
+  context: DerivationContext = {},
+): DerivationResult {
+  const hasService = context.hasService ?? (() => true);
   const gateways = snapshot.list(GATEWAY_API_KIND.Gateway) as KubernetesGateway[];
   const routesByKind = ROUTE_KINDS.map((k) => [k, snapshot.list(k) as Resource<AnyRouteSpec>[]] as const);
   const classes = gatewayClasses(snapshot);
@@ -79,6 +93,7 @@ export function deriveGatewayApi(snapshot: ConfigSnapshot, domainSuffix = 'clust
     return {};
 
   const grants = ReferenceGrants.of(snapshot);
+  const labelsOf = namespaceLabels(snapshot);
   const put: Resource[] = [];
   const problems: DerivationProblem[] = [];
   const converted = new Map<string, ConvertedGateway>();
@@ -99,6 +114,14 @@ export function deriveGatewayApi(snapshot: ConfigSnapshot, domainSuffix = 'clust
     const c = convertGateway(gw, snapshot, grants);
     converted.set(key, c.converted);
     put.push(...c.istio, ...c.secrets);
+    if (c.converted.addressProblem !== undefined) {
+      problems.push(
+        problem(gw, [
+          { path: 'spec.addresses', message: `UnsupportedAddress: ${c.converted.addressProblem}` },
+        ]),
+      );
+      continue;
+    }
     for (const [listener, conds] of c.converted.listenerConditions) {
       const bad = conds.filter((x) => x.status === 'False');
       if (bad.length > 0)
@@ -122,6 +145,8 @@ export function deriveGatewayApi(snapshot: ConfigSnapshot, domainSuffix = 'clust
         foreign,
         grants,
         domainSuffix,
+        hasService,
+        labelsOf,
         httpGroups,
         l4Groups,
       );
@@ -159,13 +184,15 @@ function convertRoute(
   foreign: ReadonlySet<string>,
   grants: ReferenceGrants,
   domainSuffix: string,
+  hasService: (host: string) => boolean,
+  labelsOf: NamespaceLabels,
   httpGroups: Map<string, HttpGroup>,
   l4Groups: Map<string, L4Group>,
 ): RouteResult {
   const ns = route.metadata.namespace;
   const id = `${ns}/${route.metadata.name}`;
   const from = { group: GW_GROUP, kind, namespace: ns };
-  const resolve = (ref: BackendRef) => resolveBackend(ref, from, grants, domainSuffix);
+  const resolve = (ref: BackendRef) => resolveBackend(ref, from, grants, domainSuffix, hasService);
   const ruleProblems: RuleProblems = { refs: [], unsupported: [] };
   const isHttp = kind === GATEWAY_API_KIND.HTTPRoute || kind === GATEWAY_API_KIND.GRPCRoute;
   const ranked = isHttp
@@ -199,7 +226,12 @@ function convertRoute(
   (route.spec.parentRefs ?? []).forEach((ref, i) => {
     const bound = bindParent(
       ref,
-      { kind, namespace: ns, ...(route.spec.hostnames ? { hostnames: route.spec.hostnames } : {}) },
+      {
+        kind,
+        namespace: ns,
+        namespaceLabels: labelsOf(ns),
+        ...(route.spec.hostnames ? { hostnames: route.spec.hostnames } : {}),
+      },
       gateways,
       foreign,
       domainSuffix,

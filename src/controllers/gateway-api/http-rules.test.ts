@@ -123,14 +123,21 @@ test('gRPC method matches', () => {
 
 test("redirects: code 302 by default, a scheme's own port, an explicit port, a full path", () => {
   const rows: [object, object][] = [
-    [{ hostname: 'h.example.com' }, { redirectCode: 302, authority: 'h.example.com' }],
+    // Neither scheme nor port: the request's port (made the listener's number per listener).
+    [
+      { hostname: 'h.example.com' },
+      { redirectCode: 302, authority: 'h.example.com', derivePort: 'FROM_REQUEST_PORT' },
+    ],
     [{ scheme: 'https' }, { redirectCode: 302, scheme: 'https', port: 443 }],
     [{ scheme: 'http' }, { redirectCode: 302, scheme: 'http', port: 80 }],
     [
       { scheme: 'https', port: 8443, statusCode: 308 },
       { redirectCode: 308, scheme: 'https', port: 8443 },
     ],
-    [{ path: { type: 'ReplaceFullPath', replaceFullPath: '/x' } }, { redirectCode: 302, uri: '/x' }],
+    [
+      { path: { type: 'ReplaceFullPath', replaceFullPath: '/x' } },
+      { redirectCode: 302, uri: '/x', derivePort: 'FROM_REQUEST_PORT' },
+    ],
   ];
   for (const [requestRedirect, want] of rows) {
     const { istio, problems } = convert([
@@ -143,19 +150,104 @@ test("redirects: code 302 by default, a scheme's own port, an explicit port, a f
   }
   const prefix = convert([
     {
+      matches: [{ path: { type: 'PathPrefix', value: '/original-prefix' } }],
       filters: [
         {
           type: 'RequestRedirect',
-          requestRedirect: { path: { type: 'ReplacePrefixMatch', replacePrefixMatch: '/x' } },
+          requestRedirect: {
+            path: { type: 'ReplacePrefixMatch', replacePrefixMatch: '/replacement-prefix' },
+            statusCode: 301,
+          },
         },
       ],
     },
   ]);
-  assert.match(
-    prefix.problems.unsupported[0] ?? '',
-    /ReplacePrefixMatch is not supported by Trellis; use ReplaceFullPath/,
+  assert.deepEqual(prefix.problems.unsupported, []);
+  assert.deepEqual(
+    prefix.istio.map((r) => [r.match, r.redirect]),
+    [
+      [
+        [{ uri: { exact: '/original-prefix' } }],
+        { redirectCode: 301, uri: '/replacement-prefix', derivePort: 'FROM_REQUEST_PORT' },
+      ],
+      [
+        [{ uri: { prefix: '/original-prefix/' } }],
+        { redirectCode: 301, prefixRewrite: '/replacement-prefix/', derivePort: 'FROM_REQUEST_PORT' },
+      ],
+    ],
+    'each half replaces its own matched prefix (conformance httproute-redirect-path)',
   );
 });
+
+test("ReplacePrefixMatch: the API's table, for rewrites and redirects alike", () => {
+  // [request path, prefix match, replacement, modified path]: httproute_types.go's table.
+  const rows: [string, string, string, string][] = [
+    ['/foo/bar', '/foo', '/xyz', '/xyz/bar'],
+    ['/foo/bar', '/foo', '/xyz/', '/xyz/bar'],
+    ['/foo/bar', '/foo/', '/xyz', '/xyz/bar'],
+    ['/foo/bar', '/foo/', '/xyz/', '/xyz/bar'],
+    ['/foo', '/foo', '/xyz', '/xyz'],
+    ['/foo/', '/foo', '/xyz', '/xyz/'],
+    ['/foo/bar', '/foo', '', '/bar'],
+    ['/foo/', '/foo', '', '/'],
+    ['/foo', '/foo', '', '/'],
+    ['/foo/', '/foo', '/', '/'],
+    ['/foo', '/foo', '/', '/'],
+    // The conformance suite's httproute-rewrite-path.
+    ['/prefix/one/two', '/prefix/one', '/one', '/one/two'],
+    ['/strip-prefix/three', '/strip-prefix', '/', '/three'],
+    ['/strip-prefix', '/strip-prefix', '/', '/'],
+    [
+      '/prefix/rewrite-path-and-modify-headers/one',
+      '/prefix/rewrite-path-and-modify-headers',
+      '/prefix',
+      '/prefix/one',
+    ],
+    // A prefix of `/`: every path, `/` itself apart.
+    ['/', '/', '/xyz', '/xyz'],
+    ['/a/b', '/', '/xyz', '/xyz/a/b'],
+    ['/a', '/', '/', '/a'],
+  ];
+  for (const [request, match, replacement, want] of rows) {
+    for (const filter of ['URLRewrite', 'RequestRedirect'] as const) {
+      const path = { type: 'ReplacePrefixMatch' as const, replacePrefixMatch: replacement };
+      const { istio } = convert([
+        {
+          matches: [{ path: { type: 'PathPrefix', value: match } }],
+          filters: [
+            filter === 'URLRewrite'
+              ? { type: filter, urlRewrite: { path } }
+              : { type: filter, requestRedirect: { path } },
+          ],
+          ...(filter === 'URLRewrite' ? { backendRefs: [a] } : {}),
+        },
+      ]);
+      assert.equal(applyFirst(istio, request), want, `${filter} ${request} ${match} -> ${replacement}`);
+    }
+  }
+});
+
+/**
+ * What the first matching route does to a path, as Envoy (and the Trellis proxy) apply it:
+ * exact and prefix matches; prefix_rewrite replaces the matched prefix, a regex rewrite of
+ * `^/.*$` the whole path, a redirect's uri the whole path.
+ */
+function applyFirst(routes: ReturnType<typeof convert>['istio'], path: string): string {
+  for (const r of routes) {
+    const m = r.match?.[0]?.uri;
+    const hit =
+      m === undefined ||
+      ('exact' in m ? path === m.exact : 'prefix' in m ? path.startsWith(m.prefix) : false);
+    if (!hit) continue;
+    const prefixLength = m !== undefined && 'prefix' in m ? m.prefix.length : 0;
+    if (r.redirect?.uri !== undefined) return r.redirect.uri;
+    if (r.redirect?.prefixRewrite !== undefined) return r.redirect.prefixRewrite + path.slice(prefixLength);
+    if (r.rewrite?.uriRegexRewrite !== undefined) return r.rewrite.uriRegexRewrite.rewrite;
+    if (r.rewrite?.uri !== undefined) return r.rewrite.uri + path.slice(prefixLength);
+    return path;
+  }
+  return '(no route)';
+}
 
 test('rewrites: full path, prefix per half, host, and both', () => {
   const full = convert([
@@ -204,7 +296,8 @@ test('rewrites: full path, prefix per half, host, and both', () => {
   assert.deepEqual(
     prefix.istio.map((r) => [r.match, r.rewrite]),
     [
-      [[{ uri: { exact: '/p' } }], { uriRegexRewrite: { match: '^/.*$', rewrite: '/q/' } }],
+      // The exact half is the whole prefix: `/q/`'s trailing slash is ignored (the API's table).
+      [[{ uri: { exact: '/p' } }], { uriRegexRewrite: { match: '^/.*$', rewrite: '/q' } }],
       [[{ uri: { prefix: '/p/' } }], { uri: '/q/' }],
     ],
   );

@@ -9,7 +9,8 @@
  * - filters: header modifiers -> `headers`, RequestRedirect -> `redirect` (302 unless a
  *   statusCode says otherwise), URLRewrite -> `rewrite`, RequestMirror -> `mirrors`;
  * - backendRefs -> weighted destinations; a backend that does not resolve (or may not be
- *   referenced) is left out and, with nothing left, the rule answers 500 as the API requires;
+ *   referenced) keeps its weight on a host no service has, so its share of the traffic is
+ *   answered 500 and the rest still flows; with no valid backend at all the rule answers 500;
  * - timeouts.request (or backendRequest) -> `timeout`; retry -> `retries`.
  */
 import type {
@@ -30,7 +31,7 @@ import type {
 } from '../../api/networking/types.js';
 import { gatewayDurationMs } from '../../api/gateway/validate-routes.js';
 import type { MatchRank } from './ordering.js';
-import type { BackendResolution } from './references.js';
+import { INVALID_BACKEND_HOST, type BackendResolution } from './references.js';
 
 export interface RankedRoute {
   rank: MatchRank;
@@ -79,7 +80,7 @@ function nameValue(
   return out;
 }
 
-interface PathPart {
+export interface PathPart {
   uri: StringMatch;
 }
 
@@ -122,6 +123,10 @@ function headerOps(m: HeaderModifier | undefined): HeaderOperations | undefined 
   return Object.keys(out).length ? out : undefined;
 }
 
+function invalidDestination(port: number | undefined): Destination {
+  return { host: INVALID_BACKEND_HOST, ...(port !== undefined ? { port: { number: port } } : {}) };
+}
+
 function destinationOf(r: BackendResolution & { ok: true }): Destination {
   return { host: r.host, ...(r.port !== undefined ? { port: { number: r.port } } : {}) };
 }
@@ -131,6 +136,8 @@ interface RuleAction {
   base: IstioHTTPRoute;
   /** ReplacePrefixMatch of a URLRewrite, applied per match half. */
   prefixRewrite?: string;
+  /** ReplacePrefixMatch of a RequestRedirect, applied per match half. */
+  prefixRedirect?: string;
   rewriteAuthority?: string;
 }
 
@@ -157,21 +164,21 @@ function ruleAction(rule: RuleInput, input: RouteInput, problems: RuleProblems):
       }
       case 'RequestRedirect': {
         const r = f.requestRedirect ?? {};
-        if (r.path?.type === 'ReplacePrefixMatch') {
-          problems.unsupported.push(
-            'RequestRedirect with path.type ReplacePrefixMatch is not supported by Trellis; use ReplaceFullPath',
-          );
+        if (r.path?.type === 'ReplacePrefixMatch' && r.path.replacePrefixMatch !== undefined) {
+          action.prefixRedirect = r.path.replacePrefixMatch;
         }
         base.redirect = {
           redirectCode: r.statusCode ?? 302,
           ...(r.scheme !== undefined ? { scheme: r.scheme } : {}),
           ...(r.hostname !== undefined ? { authority: r.hostname } : {}),
-          // The API: without a port, a new scheme redirects to that scheme's well-known port.
+          // The API: without a port, a new scheme redirects to that scheme's well-known port,
+          // and without either the listener's port (filled in per listener, virtual-services.ts;
+          // the proxy leaves out 80 for http and 443 for https).
           ...(r.port !== undefined
             ? { port: r.port }
             : r.scheme !== undefined
               ? { port: r.scheme === 'https' ? 443 : 80 }
-              : {}),
+              : { derivePort: 'FROM_REQUEST_PORT' as const }),
           ...(r.path?.type === 'ReplaceFullPath' && r.path.replaceFullPath !== undefined
             ? { uri: r.path.replaceFullPath }
             : {}),
@@ -215,11 +222,14 @@ function ruleAction(rule: RuleInput, input: RouteInput, problems: RuleProblems):
   if (headers.request || headers.response) base.headers = headers;
   if (base.redirect === undefined) {
     const dests: HTTPRouteDestination[] = [];
+    const invalid: HTTPRouteDestination[] = [];
     for (const ref of rule.backendRefs ?? []) {
       const weight = ref.weight ?? 1;
       const resolved = input.resolve(ref);
       if (!resolved.ok) {
         problems.refs.push({ reason: resolved.reason, message: resolved.message });
+        // Its share of the traffic is answered 500 (the API), the rest still flows.
+        if (weight > 0) invalid.push({ destination: invalidDestination(resolved.port), weight });
         continue;
       }
       if (weight === 0) continue;
@@ -248,7 +258,8 @@ function ruleAction(rule: RuleInput, input: RouteInput, problems: RuleProblems):
           };
       delete base.mirrors;
     } else {
-      base.route = dests.length === 1 ? [stripWeight(dests[0]!)] : dests;
+      const all = [...dests, ...invalid];
+      base.route = all.length === 1 ? [stripWeight(all[0]!)] : all;
     }
   }
   const t = rule.timeouts;
@@ -276,26 +287,44 @@ function stripWeight(d: HTTPRouteDestination): HTTPRouteDestination {
   return rest;
 }
 
+/**
+ * The API's ReplacePrefixMatch table: the matched prefix (whole path segments, a trailing `/` of
+ * the prefix or the replacement ignored) is replaced; an empty replacement or `/` removes it, and
+ * a path left empty is `/`. The exact half of a match (`/p`) is the whole prefix: R, or `/`; the
+ * prefix half (`/p/`) keeps what follows: `R/` + the rest.
+ */
+export function replacedPrefix(replacement: string, part: PathPart): string {
+  const r = replacement.endsWith('/') ? replacement.slice(0, -1) : replacement;
+  return 'prefix' in part.uri ? `${r}/` : r === '' ? '/' : r;
+}
+
 function withRewrite(action: RuleAction, part: PathPart): IstioHTTPRoute {
   const route: IstioHTTPRoute = { ...action.base };
+  if (action.prefixRedirect !== undefined && route.redirect !== undefined) {
+    const path = replacedPrefix(action.prefixRedirect, part);
+    route.redirect =
+      'prefix' in part.uri ? { ...route.redirect, prefixRewrite: path } : { ...route.redirect, uri: path };
+  }
   if (action.prefixRewrite !== undefined || action.rewriteAuthority !== undefined) {
     const rewrite = { ...(route.rewrite ?? {}) };
     if (action.rewriteAuthority !== undefined) rewrite.authority = action.rewriteAuthority;
     if (action.prefixRewrite !== undefined) {
       // `/p` -> R; `/p/x` (matched by prefix `/p/`) -> R/x, with R = `/` giving `/x`.
-      const r = action.prefixRewrite;
+      const path = replacedPrefix(action.prefixRewrite, part);
       if (!('prefix' in part.uri)) {
         // The exact half: the whole path is the matched prefix (a regex rewrite, since the
         // Trellis proxy applies prefix_rewrite to prefix matches only).
-        rewrite.uriRegexRewrite = { match: '^/.*$', rewrite: r };
+        rewrite.uriRegexRewrite = { match: '^/.*$', rewrite: path };
       } else {
-        rewrite.uri = r.endsWith('/') ? r : `${r}/`;
+        rewrite.uri = path;
       }
     }
     route.rewrite = rewrite;
   }
   return route;
 }
+
+const prefixReplaced = (a: RuleAction) => a.prefixRewrite !== undefined || a.prefixRedirect !== undefined;
 
 /** Every match of every rule as a ranked Istio route. */
 export function convertRules(input: RouteInput, problems: RuleProblems): RankedRoute[] {
@@ -317,7 +346,7 @@ export function convertRules(input: RouteInput, problems: RuleProblems): RankedR
         const value = h.path?.value ?? '/';
         parts = pathParts(type, value);
         // A prefix rewrite of `/` needs `/` itself apart: `/` -> R, `/x` -> R/x.
-        if (action.prefixRewrite !== undefined && 'prefix' in parts[0]!.uri) {
+        if (prefixReplaced(action) && 'prefix' in parts[0]!.uri) {
           parts = [{ uri: { exact: '/' } }, parts[0]!];
         }
         rankPath = { pathType: type, pathLength: value.length };
@@ -342,7 +371,7 @@ export function convertRules(input: RouteInput, problems: RuleProblems): RankedR
         ...(query !== undefined ? { queryParams: query } : {}),
       });
       const name = `${input.id}.${ruleIndex}.${matchIndex}`;
-      if (action.prefixRewrite !== undefined) {
+      if (prefixReplaced(action)) {
         // Each half rewrites its own matched prefix.
         for (const part of parts)
           out.push({ rank, route: { name, match: [matchOf(part)], ...withRewrite(action, part) } });

@@ -57,7 +57,19 @@ export class ReferenceGrants {
 
 export type BackendResolution =
   | { ok: true; host: string; port?: number; namespace: string }
-  | { ok: false; reason: 'RefNotPermitted' | 'InvalidKind' | 'BackendNotFound'; message: string };
+  | {
+      ok: false;
+      reason: 'RefNotPermitted' | 'InvalidKind' | 'BackendNotFound';
+      message: string;
+      port?: number;
+    };
+
+/**
+ * The host an invalid backend's share of the traffic is sent to: no service has it (`.invalid`
+ * is reserved, RFC 2606), so its cluster never exists and the route answers 500 (the derived
+ * VirtualServices carry Istio's gateway route semantics).
+ */
+export const INVALID_BACKEND_HOST = 'invalid-backend.gateway-api.trellis.invalid';
 
 /**
  * Where a backendRef sends traffic: a Service becomes `<name>.<namespace>.svc.<suffix>`, an
@@ -70,7 +82,9 @@ export function resolveBackend(
   from: RefFrom,
   grants: ReferenceGrants,
   domainSuffix: string,
+  hasService: (host: string) => boolean = () => true,
 ): BackendResolution {
+  const port = ref.port !== undefined ? { port: ref.port } : {};
   const group = normGroup(ref.group ?? '');
   const kind = ref.kind ?? 'Service';
   const namespace = ref.namespace ?? from.namespace;
@@ -81,6 +95,7 @@ export function resolveBackend(
       ok: false,
       reason: 'InvalidKind',
       message: `backendRef ${kind}${group ? `.${group}` : ''} ${ref.name}: Trellis routes to Services and to Istio Hostnames (kind: Hostname, group: networking.istio.io)`,
+      ...port,
     };
   }
   if (!grants.allows(from, { group, kind, namespace, name: ref.name })) {
@@ -88,8 +103,17 @@ export function resolveBackend(
       ok: false,
       reason: 'RefNotPermitted',
       message: `backendRef ${kind} ${namespace}/${ref.name} is in another namespace and no ReferenceGrant in ${namespace} allows ${from.kind} from ${from.namespace}; add one (from: [{group: ${from.group || '""'}, kind: ${from.kind}, namespace: ${from.namespace}}], to: [{group: ${group || '""'}, kind: ${kind}}])`,
+      ...port,
     };
   }
   const host = isService ? fqdn(ref.name, namespace, domainSuffix) : ref.name;
-  return { ok: true, host, namespace, ...(ref.port !== undefined ? { port: ref.port } : {}) };
+  if (!hasService(host)) {
+    return {
+      ok: false,
+      reason: 'BackendNotFound',
+      message: `backendRef ${kind} ${isService ? `${namespace}/${ref.name}` : ref.name}: no service ${host} in the mesh; register the workload or apply a ServiceEntry for it`,
+      ...port,
+    };
+  }
+  return { ok: true, host, namespace, ...port };
 }

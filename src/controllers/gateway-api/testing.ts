@@ -19,8 +19,17 @@ export function resources(yaml: string): Resource[] {
   return docs.flatMap((d) => (d.resource ? [d.resource] : []));
 }
 
-export function derive(yaml: string, domainSuffix?: string): DerivationResult {
-  return deriveGatewayApi(new FrozenSnapshot(1, resources(yaml)), domainSuffix);
+/**
+ * The derivation of `yaml`. `services`: the hosts the mesh knows (a backendRef to any other is
+ * BackendNotFound); without it every host counts as known.
+ */
+export function derive(yaml: string, domainSuffix?: string, services?: readonly string[]): DerivationResult {
+  const known = services === undefined ? undefined : new Set(services);
+  return deriveGatewayApi(
+    new FrozenSnapshot(1, resources(yaml)),
+    domainSuffix,
+    known === undefined ? {} : { hasService: (h) => known.has(h) },
+  );
 }
 
 export function put(result: DerivationResult, kind: string, namespace?: string): Resource[] {

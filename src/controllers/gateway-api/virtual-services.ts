@@ -83,7 +83,7 @@ export function addHttp(
       from: new Set<string>(),
       ...(b.port !== undefined ? { port: b.port } : {}),
     };
-    g.routes.push(...ranked);
+    g.routes.push(...atPort(ranked, b.port));
     g.from.add(id);
     groups.set(key, g);
     return;
@@ -99,10 +99,23 @@ export function addHttp(
       routes: [],
       from: new Set<string>(),
     };
-    g.routes.push(...ranked);
+    g.routes.push(...atPort(ranked, b.listener.listener.port));
     g.from.add(id);
     groups.set(key, g);
   }
+}
+
+/**
+ * A redirect that names neither scheme nor port goes to the port the request came in on (the
+ * API): the listener's, or a mesh route's parentRef port. Istio's `derivePort: FROM_REQUEST_PORT`
+ * becomes that number here, where the port is known.
+ */
+function atPort(ranked: readonly RankedRoute[], port: number | undefined): RankedRoute[] {
+  return ranked.map((r) => {
+    if (r.route.redirect?.derivePort !== 'FROM_REQUEST_PORT') return r;
+    const { derivePort: _derived, ...redirect } = r.route.redirect;
+    return { ...r, route: { ...r.route, redirect: port !== undefined ? { ...redirect, port } : redirect } };
+  });
 }
 
 export function l4Destinations(
@@ -169,8 +182,21 @@ export function addL4(
   void spec;
 }
 
+/**
+ * Istio's mark on the VirtualServices it derives from Gateway API routes: the translation answers
+ * a destination without a cluster (an invalid backend's share) 500, not 503.
+ */
+export const ROUTE_SEMANTICS_ANNOTATION = 'internal.istio.io/route-semantics';
+
 function derivedMeta(name: string, namespace: string, from: Set<string>) {
-  return { name, namespace, annotations: { 'trellis.io/derived-from': [...from].sort().join(',') } };
+  return {
+    name,
+    namespace,
+    annotations: {
+      'trellis.io/derived-from': [...from].sort().join(','),
+      [ROUTE_SEMANTICS_ANNOTATION]: 'gateway',
+    },
+  };
 }
 
 /**

@@ -115,10 +115,28 @@ export function buildRoutes(merged: MergedRoute, site: RouteSite): Route[] {
   if (matches.length === 0) return [];
   const body = routeBody(route, namespace, site, routeFallback(merged.annotations));
   applyStickyCanary(body, merged.annotations, site.flavor);
+  applyGatewaySemantics(body, merged.annotations, site.flavor);
   return matches.map((m) => {
     const name = m?.name ?? route.name;
     return { ...(name !== undefined ? { name } : {}), match: routeMatch(m), ...body };
   });
+}
+
+/**
+ * Istio's annotation on the VirtualServices it derives from Gateway API routes
+ * (`internal.istio.io/route-semantics: gateway`): a destination whose cluster does not exist (an
+ * invalid backendRef's share of the traffic) is answered 500, as the Gateway API requires,
+ * instead of Envoy's 503. gRPC clients have no such setting.
+ */
+export const ROUTE_SEMANTICS_ANNOTATION = 'internal.istio.io/route-semantics';
+
+function applyGatewaySemantics(
+  body: Route,
+  annotations: Readonly<Record<string, string>> | undefined,
+  flavor: Flavor,
+): void {
+  if (annotations?.[ROUTE_SEMANTICS_ANNOTATION] !== 'gateway' || flavor === 'grpc') return;
+  if (body.route) body.route.cluster_not_found_response_code = 'INTERNAL_SERVER_ERROR';
 }
 
 /** Istio's route to a service's port when no VirtualService says otherwise. */

@@ -113,10 +113,37 @@ test('apply Gateway API YAML as written; get shows ACCEPTED/RESOLVED; -o yaml sh
     assert.match(applied.stdout, /^gateway\.gateway\.networking\.k8s\.io\/bookinfo-gateway created$/m);
     assert.match(applied.stdout, /^httproute\.gateway\.networking\.k8s\.io\/bookinfo created$/m);
 
+    // The bookinfo Services do not exist yet: the routes are attached, their backends not found.
+    const missing = await eventually(async () => {
+      const r = await runTrellis(['get', 'httproutes', ...at]);
+      return /\nbookinfo +\S* *True +False \(BackendNotFound\)/.test(r.stdout) ? r : false;
+    }, "the routes' status computed");
+    assert.match(missing.stdout, /\nreviews +True +False \(BackendNotFound\)/);
+    const services = path.join(dir, '..', `${path.basename(dir)}-services.yaml`);
+    await writeFile(
+      services,
+      ['productpage', 'reviews', 'reviews-v1', 'reviews-v2']
+        .map(
+          (name) => `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: ${name} }
+spec:
+  hosts: [${name}.default.svc.cluster.local]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  ports: [{ number: 9080, name: http, protocol: HTTP }]
+  endpoints: [{ address: 127.0.0.1 }]
+`,
+        )
+        .join('---\n'),
+    );
+    const appliedServices = await runTrellis(['apply', '-f', services, ...at]);
+    await rm(services, { force: true });
+    assert.equal(appliedServices.code, 0, appliedServices.stderr);
     const routes = await eventually(async () => {
       const r = await runTrellis(['get', 'httproutes', ...at]);
       return /\nbookinfo +\S* *True +True/.test(r.stdout) ? r : false;
-    }, "the routes' status computed");
+    }, 'the backends found once their services exist');
     assert.match(routes.stdout, /^NAME +HOSTNAMES +ACCEPTED +RESOLVED +AGE/m);
     assert.match(routes.stdout, /\nreviews +True +True/, 'a Service parent (GAMMA) is accepted');
     assert.match(routes.stdout, /\nelsewhere +\["other\.example\.com"\] +True +False \(RefNotPermitted\)/);

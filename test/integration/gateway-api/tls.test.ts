@@ -29,6 +29,19 @@ let passthroughPort: number;
 let tlsBackend: tls.Server;
 let tlsBackendPort: number;
 const secure = issueCertificate({ commonName: 'secure', dnsNames: ['secure.example.com'], issuer: ca });
+// One listener, two certificates for the same name: RSA and ECDSA (Istio serves up to two).
+const dualRsa = issueCertificate({
+  commonName: 'dual-rsa',
+  dnsNames: ['dual.example.com'],
+  issuer: ca,
+  keyType: 'rsa',
+});
+const dualEc = issueCertificate({
+  commonName: 'dual-ec',
+  dnsNames: ['dual.example.com'],
+  issuer: ca,
+  keyType: 'ec',
+});
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 const secret = (name: string, ns: string, cert: TestCertificate) => `---
@@ -79,6 +92,8 @@ before(async () => {
   mesh.apply(
     secret('shop-cert', 'infra', shop) +
       secret('admin-cert', 'certs', admin) +
+      secret('dual-rsa', 'infra', dualRsa) +
+      secret('dual-ec', 'infra', dualEc) +
       `---
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry
@@ -107,6 +122,12 @@ spec:
     protocol: HTTPS
     hostname: admin.example.com
     tls: { certificateRefs: [{ name: admin-cert, namespace: certs }] }
+    allowedRoutes: { namespaces: { from: All } }
+  - name: dual
+    port: ${port}
+    protocol: HTTPS
+    hostname: dual.example.com
+    tls: { certificateRefs: [{ name: dual-rsa }, { name: dual-ec } ] }
     allowedRoutes: { namespaces: { from: All } }
   - name: passthrough
     port: ${passthroughPort}
@@ -240,4 +261,37 @@ test('a TLSRoute passes TLS through to the backend chosen by SNI; other names ge
     'the backend terminated TLS with its own certificate',
   );
   assert.equal(await passthrough('other.example.com'), undefined);
+});
+
+/** The CN of the certificate the gateway presents to a client accepting only `sigalgs`. */
+async function presentedTo(sigalgs: string): Promise<string> {
+  return await new Promise((resolve, reject) => {
+    const s = tls.connect(
+      { port, host: '127.0.0.1', servername: 'dual.example.com', ca: ca.certPem, sigalgs },
+      () => {
+        const cn = s.getPeerCertificate().subject?.CN;
+        resolve(Array.isArray(cn) ? (cn[0] ?? '') : (cn ?? ''));
+        s.destroy();
+      },
+    );
+    s.setTimeout(3000, () => s.destroy(new Error('handshake timed out')));
+    s.on('error', reject);
+  });
+}
+
+test('several certificateRefs are all served: each client gets the one its key type allows', async () => {
+  const status = (await (await fetch(`${mesh.httpUrl}/v1/config/gtw/infra/web`)).json()) as {
+    status: { listeners: { name: string; conditions: { type: string; status: string }[] }[] };
+  };
+  const dual = status.status.listeners.find((l) => l.name === 'dual')!;
+  assert.equal(dual.conditions.find((c) => c.type === 'ResolvedRefs')?.status, 'True');
+  assert.equal(
+    await eventually(async () => (await presentedTo('ecdsa_secp256r1_sha256').catch(() => '')) || false, {
+      what: 'the dual listener serves',
+      timeoutMs: 20_000,
+    }),
+    'dual-ec',
+  );
+  assert.equal(await presentedTo('rsa_pss_rsae_sha256:rsa_pkcs1_sha256'), 'dual-rsa');
+  assert.equal((await getAs('dual.example.com')).status, 200, 'either way the route serves');
 });
