@@ -172,8 +172,14 @@ export async function explainRequest(ctx: ExplainContext, req: ExplainRequest): 
   out.route = { name: route.name, action: actionView(route, path, authority) };
   if (route.action.kind !== 'forward') {
     out.outcome.status = route.action.status;
+    if (route.action.kind === 'direct' && route.action.status >= 400)
+      failures.push(directFailure(vh.name, route.name, route.action.status, authority));
     return finish(out);
   }
+  if (vh.name === 'allow_any')
+    out.notes.push(
+      `no service of the mesh matches ${hostOf(authority)}: the request leaves the mesh through the allow_any passthrough (outboundTrafficPolicy ALLOW_ANY); a ServiceEntry for it would give it mesh routing and policies`,
+    );
   const total = route.action.totalWeight || 1;
   if (route.action.targets.length === 0) {
     failures.push({
@@ -216,6 +222,26 @@ function finish(out: Explanation): Explanation {
     out.outcome.status = certain.status;
   } else if (f.length > 0) out.outcome.result = 'may-fail';
   return out;
+}
+
+/** A route that answers an error itself: Istio's block_all (REGISTRY_ONLY), or a configured one. */
+function directFailure(vh: string, route: string, status: number, authority: string): ExplainFailure {
+  const base = {
+    status,
+    certainty: 'certain' as const,
+    meaning: 'answered by the route itself (a direct response)',
+  };
+  if (vh === 'block_all')
+    return {
+      ...base,
+      reason: `no service of the mesh matches ${hostOf(authority)}, and the outbound traffic policy is REGISTRY_ONLY (route block_all)`,
+      fix: `add a ServiceEntry for ${hostOf(authority)}, or allow unknown hosts with outboundTrafficPolicy ALLOW_ANY (mesh config or Sidecar)`,
+    };
+  return {
+    ...base,
+    reason: `route ${route} is configured to answer ${status} itself`,
+    fix: 'change the route (a VirtualService directResponse or an EnvoyFilter) if this is not intended',
+  };
 }
 
 function hostOf(authority: string): string {
