@@ -27,7 +27,7 @@ export async function explainBody(handle: ExplainHandle, body: unknown): Promise
   const fail = (status: number, message: string): ExplainReply => ({ status, body: { error: { message } } });
   try {
     if (body !== null && typeof body === 'object' && 'requestId' in body) {
-      const id = (body).requestId;
+      const id = body.requestId;
       if (typeof id !== 'string' || id === '')
         return fail(400, 'requestId: expected the x-request-id of a request');
       const found = handle.recent.find(id);

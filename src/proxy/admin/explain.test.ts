@@ -470,9 +470,17 @@ test('explain reports outlier ejections with their end, and a recent failure by 
   assert.equal(json.route?.name, 'dead');
   assert.match(json.clusters[0]?.notes.join(' ') ?? '', /upstream connection failure\(s\) so far/);
 
-  // A failed request without an id gets one, so it can be asked about.
-  const nr = await request(mesh.port, { host: 'nowhere:9080', path: '/' });
+  // A failed request without an id gets one, which the tap shows, so it can be asked about.
+  const tap = await fetch(`http://127.0.0.1:${admin}/tap?max=1`);
+  const nr = await request(mesh.port, { host: 'nowhere:9080', path: '/x' });
   assert.equal(nr.status, 404);
+  const event = JSON.parse(await tap.text()) as { requestId: string; flags: string };
+  assert.equal(event.flags, 'NR');
+  assert.match(event.requestId, /^[0-9a-f-]{36}$/);
+  const byTap = await explain(admin, { requestId: event.requestId });
+  assert.equal(byTap.json.actual?.flags, 'NR');
+  assert.equal(byTap.json.actual?.path, '/x');
+  assert.equal(byTap.json.outcome.failures[0]?.flag, 'NR');
   const unknown = await explain(admin, { requestId: 'never-seen' });
   assert.equal(unknown.status, 404);
   assert.match(

@@ -138,13 +138,13 @@ export function explainRouteMiss(m: RouteMatch, req: RoutableRequest): string | 
   const pathOnly = { ...m, headers: () => true, query: undefined, metadata: undefined, grpcOnly: false };
   if (!routeMatches(pathOnly, req)) {
     const how = {
-      prefix: 'start with',
-      path: 'be exactly',
-      separated: 'be or start with',
-      regex: 'match regex',
+      prefix: 'does not start with',
+      path: 'is not',
+      separated: 'is not and does not start with the segment',
+      regex: 'does not match regex',
     }[m.path.kind];
     const fold = m.caseSensitive || m.path.kind === 'regex' ? '' : ' (ignoring case)';
-    return `path ${JSON.stringify(rawPath)} does not ${how} ${JSON.stringify(m.path.value)}${fold}`;
+    return `path ${JSON.stringify(rawPath)} ${how} ${JSON.stringify(m.path.value)}${fold}`;
   }
   if (m.grpcOnly && !String(req.headers['content-type'] ?? '').startsWith('application/grpc'))
     return 'only gRPC requests (content-type application/grpc) match';

@@ -188,7 +188,7 @@ spec:
     assert.equal(unknown.code, 1);
     assert.match(
       unknown.stderr,
-      /no connected proxy "nobody"; name a proxy by its workload name.*\n.*productpage-1\.default/,
+      /no connected proxy "nobody"; name a proxy by its workload name[\s\S]*productpage-1\.default/,
     );
     await eventually(
       async () => (await runTrellis(['proxy-status', ...cp])).stdout.includes('ratings-1'),
