@@ -121,6 +121,46 @@ test('explainRouteMiss names the first condition missed, in the order routes are
       undefined,
     ],
     ['grpc', { prefix: '/', grpc: {} }, req('/'), 'only gRPC requests (content-type application/grpc) match'],
+    ['path with a query', { prefix: '/api' }, req('/web?x=1'), 'path "/web" does not start with "/api"'],
+    [
+      'regex ignores case itself',
+      { safe_regex: { regex: '/v1' }, case_sensitive: { value: false } },
+      req('/v2'),
+      'path "/v2" does not match regex "/v1"',
+    ],
+    [
+      'grpc, then headers',
+      { prefix: '/', grpc: {}, headers: [{ name: 'x', present_match: true }] },
+      req('/', { 'content-type': 'application/grpc+proto' }),
+      'needs header x is present',
+    ],
+    [
+      'second query parameter',
+      {
+        prefix: '/',
+        query_parameters: [
+          { name: 'a', present_match: true },
+          { name: 'v', string_match: { exact: '2' } },
+        ],
+      },
+      req('/?a=1&v=1'),
+      'needs query parameter v is "2"',
+    ],
+    [
+      'metadata',
+      {
+        prefix: '/',
+        dynamic_metadata: [
+          {
+            filter: 'envoy.filters.http.jwt_authn',
+            path: [{ key: 'p' }, { key: 'sub' }],
+            value: { string_match: { exact: 'u' } },
+          },
+        ],
+      },
+      req('/'),
+      'needs dynamic metadata the request does not have (a JWT claim written by jwt_authn)',
+    ],
     [
       'path before headers',
       { prefix: '/api', headers: [{ name: 'x', present_match: true }] },
