@@ -13,21 +13,20 @@ import { HttpRouter } from './http-server.js';
 import { parseHeaderParams, registerExplainRoute, type AdminPost } from './explain-route.js';
 import type { ProxyStatus } from '../xds/server/status.js';
 
-const row = (proxy: string, over: Partial<ProxyStatus> = {}): ProxyStatus =>
-  ({
-    proxy,
-    type: 'sidecar',
-    namespace: 'default',
-    workloadName: proxy.split('~')[2]?.split('.')[0] ?? '',
-    proxyVersion: '',
-    adminAddress: '0.0.0.0:15000',
-    mode: 'sotw',
-    peer: '',
-    connectedAt: '',
-    pushContextVersion: '',
-    types: {},
-    ...over,
-  });
+const row = (proxy: string, over: Partial<ProxyStatus> = {}): ProxyStatus => ({
+  proxy,
+  type: 'sidecar',
+  namespace: 'default',
+  workloadName: proxy.split('~')[2]?.split('.')[0] ?? '',
+  proxyVersion: '',
+  adminAddress: '0.0.0.0:15000',
+  mode: 'sotw',
+  peer: '',
+  connectedAt: '',
+  pushContextVersion: '',
+  types: {},
+  ...over,
+});
 
 const PROXIES = [
   row('sidecar~10.0.0.1~productpage-v1.default~default.svc.cluster.local'),
