@@ -22,6 +22,7 @@ const COMMANDS: Record<string, Loader> = {
   'control-plane': async () => (await import('./commands/control-plane.js')).command,
   delete: async () => (await import('./commands/delete.js')).command,
   describe: async () => (await import('./commands/describe.js')).command,
+  explain: async () => (await import('./commands/explain.js')).command,
   get: async () => (await import('./commands/get.js')).command,
   proxy: async () => (await import('./commands/proxy.js')).command,
   'proxy-config': async () => (await import('./commands/proxy-config.js')).command,

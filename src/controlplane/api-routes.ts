@@ -3,6 +3,7 @@ import { TrellisError } from '../core/errors.js';
 import type { Registration } from '../registry/service-index.js';
 import type { ApiViews } from './api-views.js';
 import { registerConfigRoutes } from './config-routes.js';
+import { registerExplainRoute } from './explain-route.js';
 import { HttpRouter } from './http-server.js';
 import { trellisVersion } from './build-info.js';
 
@@ -32,6 +33,9 @@ import { trellisVersion } from './build-info.js';
  *   GET  /v1/routers                         each Router's rollout: [{namespace, name, host, phase
  *                                            (Progressing|Ready|Stalled), observedGeneration, revision,
  *                                            step?, message, lagging, conflicts}]
+ *   GET  /v1/explain?from=PROXY&url=URL[&method=M][&header=k:v...] | ?from=PROXY&requestId=ID
+ *                                            what that proxy would do with the request, computed by
+ *                                            the proxy (explain-route.ts; trellis explain)
  *   GET  /v1/ratelimit/config                the rate limit service's config compiled from RateLimit
  *                                            resources: { revision, domains: [envoyproxy/ratelimit] }
  */
@@ -106,6 +110,7 @@ export function buildApi(views: ApiViews, logger: Logger): HttpRouter {
       }
       return { json: { ok: true } };
     });
+  registerExplainRoute(router, debug);
   registerConfigRoutes(router, views.config); // /v1/config: apply, get, delete (see config-routes.ts)
   return router;
 }

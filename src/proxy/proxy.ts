@@ -34,6 +34,7 @@ import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { Random } from '../core/random.js';
 import { AdminServer, localDataPlane } from './admin/admin-server.js';
+import { RecentFailures } from './admin/explain-recent.js';
 import { IstioStats } from './admin/stats.js';
 import type { ProxyConfigSnapshot } from './model/config.js';
 import { AccessLogWriter, type AccessLogSink } from './connection-manager/access-log.js';
@@ -145,15 +146,19 @@ export class TrellisProxy {
       ...(opts.xdsTls ? { tls: opts.xdsTls } : {}),
     });
     this.snapshotValue = this.ads.cache.snapshot();
+    const filters = new HttpFilterRunner(opts.clock, opts.random, this.rateLimits, opts.bootstrap.cluster);
     const deps: RouterDeps = {
       clusters: this.clusters,
       clock: opts.clock,
       random: opts.random,
       stats: this.stats,
       accessLogs: this.accessLogs,
-      filters: new HttpFilterRunner(opts.clock, opts.random, this.rateLimits, opts.bootstrap.cluster),
+      filters,
       tracer: this.tracer,
     };
+    // `trellis explain --request-id`: the last failed requests, kept as they finish.
+    const recent = new RecentFailures();
+    this.accessLogs.recorder = (info) => recent.record(info);
     this.listeners = new ListenerManager({
       bindAddress: opts.bindAddress,
       bindPorts: new Set(opts.bindListeners),
@@ -176,6 +181,17 @@ export class TrellisProxy {
       accessLog: this.accessLogs,
       streams: this.accessLogs,
       workloadCertificate: () => opts.workloadCertificates?.current(),
+      explain: {
+        recent,
+        context: () => ({
+          snapshot: this.snapshotValue,
+          clusters: this.clusters,
+          clock: opts.clock,
+          node: node.id ?? '',
+          filters,
+          localCluster: opts.bootstrap.cluster,
+        }),
+      },
     });
   }
 

@@ -11,7 +11,8 @@ const USAGE = `Usage: trellis tap PROXY [--path PREFIX] [--method M] [--authorit
 
 Live requests through one proxy, as 'linkerd viz tap': one line per finished request with its
 method, authority, path, status, response flags, duration and upstream (cluster and host),
-streamed from the proxy's admin /tap. Stops after --max requests, or on Ctrl-C.
+streamed from the proxy's admin /tap. A failed request shows its id (id=...): 'trellis explain
+--from PROXY --request-id ID' explains it. Stops after --max requests, or on Ctrl-C.
 
 A client that reads too slowly never slows the proxy: requests are dropped for it and a line
 says how many. The proxy pays for tapping only while a tap is connected.
@@ -35,6 +36,7 @@ interface TapLine {
   durationMs?: number;
   upstreamCluster?: string;
   upstreamHost?: string;
+  requestId?: string;
   dropped?: number;
 }
 
@@ -43,7 +45,10 @@ export function formatTapLine(e: TapLine): string {
   const upstream = e.upstreamCluster
     ? ` -> ${e.upstreamCluster}${e.upstreamHost ? ` ${e.upstreamHost}` : ''}`
     : '';
-  return `${e.time ?? ''} ${e.method ?? ''} ${e.authority ?? ''}${e.path ?? ''} ${e.status ?? 0} ${e.flags || '-'} ${e.durationMs ?? 0}ms${upstream}`;
+  // A failed request shows its id: `trellis explain --from PROXY --request-id ID` explains it.
+  const failed = (e.flags !== undefined && e.flags !== '' && e.flags !== '-') || (e.status ?? 0) >= 500;
+  const id = failed && e.requestId ? ` id=${e.requestId}` : '';
+  return `${e.time ?? ''} ${e.method ?? ''} ${e.authority ?? ''}${e.path ?? ''} ${e.status ?? 0} ${e.flags || '-'} ${e.durationMs ?? 0}ms${upstream}${id}`;
 }
 
 export const command: Command = {

@@ -1,7 +1,8 @@
 /**
  * The admin endpoint (default :15000), Envoy's paths: /ready, /config_dump, /clusters,
  * /stats/prometheus, /server_info; two runtime switches (logging.ts): /logging (Envoy's) and
- * /access_log (Trellis's); and /tap (tap.ts), live requests as NDJSON. Bind it to loopback in production: it can change the proxy's logging.
+ * /access_log (Trellis's); /tap (tap.ts), live requests as NDJSON; and POST /explain
+ * (explain-route.ts), what this proxy would do with a request. Bind it to loopback in production: it can change the proxy's logging.
  *
  * /clusters, /stats (the cluster lines) and /stats/prometheus come from a `DataPlaneView`: this
  * process's ClusterManager and IstioStats (`localDataPlane`), or, with `trellis proxy
@@ -20,6 +21,7 @@ import { answerMalformedRequests } from '../../core/http-errors.js';
 import { createLogger, type Logger } from '../../core/logger.js';
 import { accessLogRoute, loggingRoute, type AccessLogHandle } from './logging.js';
 import { TapHub, serveTap, type StreamObserverSlot } from './tap.js';
+import { serveExplain, type ExplainHandle } from './explain-route.js';
 
 /** What the data path shows the admin; a promise when it must be asked for (workers). */
 export interface DataPlaneView {
@@ -48,6 +50,8 @@ export interface AdminState {
   accessLog?: AccessLogHandle;
   /** Where GET /tap observes finished streams (tap.ts); absent: the route answers 404. */
   streams?: StreamObserverSlot;
+  /** POST /explain (explain-route.ts); absent: the route answers 404. */
+  explain?: ExplainHandle;
   /** The workload's own certificate (SDS `default` / `ROOTCA` in the secrets dump), when it has one. */
   workloadCertificate?: () => WorkloadCertificate | undefined;
 }
@@ -191,6 +195,10 @@ export class AdminServer {
       case '/tap':
         if (!this.taps) return text(404, 'this proxy has no tap (a --concurrency primary: tap a worker)\n');
         return serveTap(this.taps, new URLSearchParams(search ?? ''), res);
+      case '/explain':
+        if (!this.state.explain)
+          return text(404, 'this proxy cannot explain requests (a --concurrency primary: ask a worker)\n');
+        return serveExplain(this.state.explain, req, res, (err) => this.fail(req, res, err));
       case '/access_log': {
         if (!this.state.accessLog)
           return text(
@@ -219,7 +227,7 @@ export class AdminServer {
       default:
         return text(
           404,
-          'admin paths: /ready /config_dump /clusters /stats /stats/prometheus /server_info /logging /access_log /tap\n',
+          'admin paths: /ready /config_dump /clusters /stats /stats/prometheus /server_info /logging /access_log /tap /explain\n',
         );
     }
   }

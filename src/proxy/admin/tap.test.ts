@@ -32,6 +32,7 @@ const info = (path: string, over: Partial<StreamInfo> = {}): StreamInfo =>
     durationMs: 1.25,
     upstreamCluster: 'outbound|9080||reviews.default.svc.cluster.local',
     upstreamHost: '127.0.0.1:9080',
+    requestId: 'req-1',
     ...over,
   }) as unknown as StreamInfo;
 
@@ -85,6 +86,7 @@ test('TapHub: observes only while a client is connected; max ends the stream; TC
     upstreamCluster: 'outbound|9080||reviews.default.svc.cluster.local',
     upstreamHost: '127.0.0.1:9080',
     reporter: 'source',
+    requestId: 'req-1',
   });
 });
 

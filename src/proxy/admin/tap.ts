@@ -2,7 +2,8 @@
  * Live requests through the proxy (`trellis tap`), served on the admin endpoint:
  *   GET /tap?path=PREFIX&method=M&authority=A&max=N
  * answers NDJSON over a chunked response, one line per finished HTTP request that matches
- * (method, authority, path, status, response flags, duration, upstream cluster and host), and
+ * (method, authority, path, status, response flags, duration, upstream cluster and host, request
+ * id: what `trellis explain --request-id` takes for a failed request), and
  * ends after `max` lines (default: until the client goes away).
  *
  * The data path never waits for a tap client: each event is written only while the client's
@@ -33,6 +34,8 @@ export interface TapEvent {
   upstreamCluster: string;
   upstreamHost: string;
   reporter: string;
+  /** x-request-id ('' when none): `trellis explain --from PROXY --request-id ID` for a failed one. */
+  requestId: string;
 }
 
 /** Where the hub installs itself: the access log writer's per-stream observer. */
@@ -66,6 +69,7 @@ export function tapEvent(info: StreamInfo): TapEvent {
     upstreamCluster: info.upstreamCluster ?? '',
     upstreamHost: info.upstreamHost ?? '',
     reporter: info.reporter,
+    requestId: info.requestId,
   };
 }
 

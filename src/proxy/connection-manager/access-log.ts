@@ -108,10 +108,13 @@ export class AccessLogWriter {
   state: AccessLogSwitch = 'config';
   /** Sees every finished stream first, whatever the switch (the admin's tap, only while tapped). */
   observer: ((info: StreamInfo) => void) | undefined = undefined;
+  /** Sees every finished stream before the observer (the admin's ring of recent failures). */
+  recorder: ((info: StreamInfo) => void) | undefined = undefined;
 
   constructor(private readonly stdout: AccessLogSink = { write: (l) => void process.stdout.write(l) }) {}
 
   log(configs: readonly AccessLogConfig[], info: StreamInfo): void {
+    this.recorder?.(info);
     this.observer?.(info);
     if (this.state === 'off') return;
     if (configs.length === 0 && this.state === 'on') configs = FORCED;

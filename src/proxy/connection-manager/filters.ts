@@ -13,11 +13,16 @@ import type {
   Endpoint,
   FilterOverride,
   HttpConnectionManagerConfig,
+  HttpFilterConfig,
   Route,
   VirtualHost,
 } from '../model/config.js';
 import { dynamicForwardProxy, isForwardProxyCluster } from './dynamic-forward-proxy.js';
-import { LocalRateLimiter, type LocalRateLimitConfig } from '../policy/local-rate-limit.js';
+import {
+  LocalRateLimiter,
+  type LocalRateLimitConfig,
+  type LocalRateLimitPeek,
+} from '../policy/local-rate-limit.js';
 import type { OutHeaders } from './downstream.js';
 import type { RateLimitClient } from './rate-limit-client.js';
 import type { LocalReplyReason } from './local-reply.js';
@@ -119,6 +124,29 @@ class LocalRateLimiters {
     }
     return limiter;
   }
+
+  /** The bucket a request at `place` would take from, as it is now; a new one is not kept. */
+  peek(place: string, config: LocalRateLimitConfig): LocalRateLimitPeek {
+    const content = this.contentKeys.get(config) ?? JSON.stringify(config);
+    const limiter =
+      this.byKey.get(`${place}\u0000${content}`) ??
+      new LocalRateLimiter(config, { clock: this.clock, random: this.random });
+    return limiter.peek();
+  }
+}
+
+/** Which bucket a local rate limit filter uses for a request: listener, virtual host or route. */
+function localRateLimitPlace(
+  f: { name: string },
+  override: FilterOverride | undefined,
+  input: Pick<FilterInput, 'hcm' | 'vh' | 'route'>,
+): string {
+  // Routes are told apart by name (Istio names them; unnamed twins share a bucket).
+  const routes = `${input.hcm?.statPrefix ?? ''}|${input.hcm?.routeConfigName ?? ''}|${input.vh?.name ?? ''}`;
+  if (input.route?.perFilter.get(f.name)?.localRateLimit)
+    return `${f.name}|route|${routes}|${input.route.name}`;
+  if (override?.localRateLimit) return `${f.name}|vhost|${routes}`;
+  return `${f.name}|listener|${input.hcm?.statPrefix ?? ''}`;
 }
 
 /**
@@ -230,14 +258,7 @@ export class HttpFilterRunner {
         case 'local_ratelimit': {
           const config = rateLimitConfig(override, f.config);
           if (!config) break;
-          // Where the config sits: listener, or route config + virtual host (+ route). Routes
-          // are told apart by name (Istio names them; unnamed twins share a bucket).
-          const routes = `${input.hcm?.statPrefix ?? ''}|${input.hcm?.routeConfigName ?? ''}|${input.vh?.name ?? ''}`;
-          const place = input.route?.perFilter.get(f.name)?.localRateLimit
-            ? `${f.name}|route|${routes}|${input.route.name}`
-            : override?.localRateLimit
-              ? `${f.name}|vhost|${routes}`
-              : `${f.name}|listener|${input.hcm?.statPrefix ?? ''}`;
+          const place = localRateLimitPlace(f, override, input);
           const d = this.limiters.get(place, config).check();
           for (const [k, v] of d.responseHeaders) responseHeaders[k] = v;
           if (!d.allow) {
@@ -384,6 +405,24 @@ export class HttpFilterRunner {
       ...(rerouted ? { rerouted } : {}),
       ...(Object.keys(metadata).length > 0 ? { metadata } : {}),
     };
+  }
+
+  /**
+   * The local rate limit a request on `input`'s route would meet at filter `f`, without taking a
+   * token (`trellis explain`); undefined when the filter has no config there.
+   */
+  peekLocalRateLimit(
+    f: Extract<HttpFilterConfig, { kind: 'local_ratelimit' }>,
+    input: Pick<FilterInput, 'hcm' | 'vh' | 'route'>,
+  ): LocalRateLimitPeek | undefined {
+    const override = input.route?.perFilter.get(f.name) ?? input.vh?.perFilter.get(f.name);
+    const config = rateLimitConfig(override, f.config);
+    return config ? this.limiters.peek(localRateLimitPlace(f, override, input), config) : undefined;
+  }
+
+  /** Faults in progress now (max_active_faults counts them). */
+  get faultsActive(): number {
+    return this.activeFaults;
   }
 
   private async sleep(ms: number): Promise<void> {

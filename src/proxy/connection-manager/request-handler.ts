@@ -523,10 +523,11 @@ export function sendLocalReply(
   respondFully(ds, info, reply.status, { ...extraHeaders, 'content-type': 'text/plain' }, reply.body);
 }
 
-function redirectLocation(
+/** The Location of a redirect route's answer (also what `trellis explain` shows). */
+export function redirectLocation(
   r: Route,
   a: Extract<Route['action'], { kind: 'redirect' }>,
-  ds: Downstream,
+  ds: Pick<Downstream, 'scheme' | 'authority' | 'path'>,
 ): string {
   const scheme = a.scheme ?? ds.scheme;
   let host = a.host ?? ds.authority.replace(/:\d+$/, '');

@@ -126,3 +126,36 @@ export function rewritePath(route: Route, action: ForwardAction, path: string): 
   }
   return path;
 }
+
+/**
+ * Why a route's match does not take a request, in words (for `trellis explain`): the first
+ * condition it misses, checked in routeMatches' order; undefined when the route matches.
+ */
+export function explainRouteMiss(m: RouteMatch, req: RoutableRequest): string | undefined {
+  if (routeMatches(m, req)) return undefined;
+  const q = req.path.indexOf('?');
+  const rawPath = q === -1 ? req.path : req.path.slice(0, q);
+  const pathOnly = { ...m, headers: () => true, query: undefined, metadata: undefined, grpcOnly: false };
+  if (!routeMatches(pathOnly, req)) {
+    const how = {
+      prefix: 'does not start with',
+      path: 'is not',
+      separated: 'is not and does not start with the segment',
+      regex: 'does not match regex',
+    }[m.path.kind];
+    const fold = m.caseSensitive || m.path.kind === 'regex' ? '' : ' (ignoring case)';
+    return `path ${JSON.stringify(rawPath)} ${how} ${JSON.stringify(m.path.value)}${fold}`;
+  }
+  if (m.grpcOnly && !String(req.headers['content-type'] ?? '').startsWith('application/grpc'))
+    return 'only gRPC requests (content-type application/grpc) match';
+  if (!m.headers(req.headers)) {
+    const miss = m.conditions?.headers.find((c) => !c.test(req.headers));
+    return miss ? `needs ${miss.describe}` : 'a header condition does not match';
+  }
+  const params = new URLSearchParams(q === -1 ? '' : req.path.slice(q + 1));
+  if (m.query && !m.query(params)) {
+    const miss = m.conditions?.query.find((c) => !c.test(params));
+    return miss ? `needs ${miss.describe}` : 'a query parameter condition does not match';
+  }
+  return 'needs dynamic metadata the request does not have (a JWT claim written by jwt_authn)';
+}

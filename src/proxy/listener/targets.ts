@@ -49,7 +49,10 @@ export function routesTarget(snapshot: ProxyConfigSnapshot, hcm: HttpConnectionM
   return { kind: 'routes', table, hcm };
 }
 
-export function outboundTarget(snapshot: ProxyConfigSnapshot, ds: Downstream): RequestTarget {
+export function outboundTarget(
+  snapshot: ProxyConfigSnapshot,
+  ds: Pick<Downstream, 'authority' | 'path'>,
+): RequestTarget {
   const port = portOf(ds.authority, 80);
   const host = stripPort(ds.authority).replace(/^\[|\]$/g, '');
   let wildcard: ListenerConfig | undefined;

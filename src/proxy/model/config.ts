@@ -46,6 +46,20 @@ export interface RouteMatch {
    * `@request.auth.claims` routes read jwt_authn's payload); undefined when there are none.
    */
   metadata?: (metadata: Readonly<Record<string, unknown>> | undefined) => boolean;
+  /**
+   * The header and query conditions one by one, in words, for `trellis explain` (which names the
+   * one a request missed); `headers` and `query` above are these, all required.
+   */
+  conditions?: {
+    headers: readonly MatchCondition<Readonly<Record<string, string | string[] | undefined>>>[];
+    query: readonly MatchCondition<{ get(name: string): string | null }>[];
+  };
+}
+
+/** One condition of a route match, described (policy/matcher-explain.ts) beside its test. */
+export interface MatchCondition<I> {
+  describe: string;
+  test: (input: I) => boolean;
 }
 
 // ---- route actions ----

@@ -6,9 +6,10 @@
  * they refuse dynamic_metadata (`{ routes: false }`).
  */
 import type { Problems } from '../../core/errors.js';
-import { compileHeaderMatchers, compileQueryParameterMatchers } from '../policy/string-matcher.js';
+import { compileHeaderMatcher, compileQueryParameterMatcher } from '../policy/string-matcher.js';
+import { describeHeaderMatcher, describeQueryMatcher } from '../policy/matcher-explain.js';
 import { compileMetadataMatcher, type MetadataMatcherConfig } from '../policy/rbac.js';
-import type { PathMatch, RouteMatch } from './config.js';
+import type { MatchCondition, PathMatch, RouteMatch } from './config.js';
 import { bool, checkFields, compileRegex, compiled, fieldSet } from './convert-common.js';
 import type { RouteMatch__Output } from '../../protocol/envoy-types.js';
 
@@ -53,23 +54,33 @@ export function convertMatch(
     pm = { kind: 'prefix', value: '/' };
   }
   if (!caseSensitive && pm.kind !== 'regex') pm.value = pm.value.toLowerCase();
+  type Headers = Parameters<RouteMatch['headers']>[0];
+  type Query = Parameters<NonNullable<RouteMatch['query']>>[0];
+  const headers = compiled<MatchCondition<Headers>[]>(
+    () =>
+      (m.headers ?? []).map((h, i) => ({
+        describe: describeHeaderMatcher(h),
+        test: compileHeaderMatcher(h, `${path}.headers[${i}]`),
+      })),
+    problems,
+    [{ describe: 'a header matcher that failed to compile', test: () => true }],
+  );
+  const query = compiled<MatchCondition<Query>[]>(
+    () =>
+      (m.query_parameters ?? []).map((q, i) => ({
+        describe: describeQueryMatcher(q),
+        test: compileQueryParameterMatcher(q, `${path}.query_parameters[${i}]`),
+      })),
+    problems,
+    [{ describe: 'a query matcher that failed to compile', test: () => false }],
+  );
   const out: RouteMatch = {
     path: Object.freeze(pm),
     caseSensitive,
-    headers: compiled(
-      () => compileHeaderMatchers(m.headers ?? [], `${path}.headers`),
-      problems,
-      () => true,
-    ),
-    query:
-      (m.query_parameters ?? []).length === 0
-        ? undefined
-        : compiled(
-            () => compileQueryParameterMatchers(m.query_parameters ?? [], `${path}.query_parameters`),
-            problems,
-            () => false,
-          ),
+    headers: headers.length === 0 ? () => true : (h) => headers.every((c) => c.test(h)),
+    query: query.length === 0 ? undefined : (q) => query.every((c) => c.test(q)),
     grpcOnly: m.grpc !== undefined,
+    conditions: { headers, query },
   };
   if (opts.routes && metadata.length > 0) {
     const matchers = metadata.map((md, i) =>

@@ -3,6 +3,7 @@ import {
   denominatorOf,
   durationMs,
   fractionHits,
+  fractionOf,
   invalid,
   unsupported,
   unwrap,
@@ -70,8 +71,17 @@ export interface FaultDecision {
   abort?: { httpStatus?: number; grpcStatus?: number };
 }
 
+/** What a fault injects, in figures (for `trellis explain`); the decision is `decide`'s. */
+export interface FaultSummary {
+  delay?: { fixedMs?: number; fromHeader: boolean; percent: number };
+  abort?: { httpStatus?: number; grpcStatus?: number; fromHeader: boolean; percent: number };
+  /** upstream_cluster: the fault applies only to requests routed there. */
+  upstreamCluster?: string;
+}
+
 export interface CompiledFault {
   readonly maxActiveFaults: number | undefined;
+  readonly summary: FaultSummary;
   decide(input: FaultInput): FaultDecision;
 }
 
@@ -160,8 +170,24 @@ export function compileFault(config: HttpFaultConfig, path = 'http_fault'): Comp
     };
   }
 
+  const summary: FaultSummary = {};
+  if (config.delay) {
+    summary.delay = {
+      fromHeader: Boolean(config.delay.header_delay),
+      percent: percentOf(config.delay.percentage),
+    };
+    if (!config.delay.header_delay) summary.delay.fixedMs = durationMs(config.delay.fixed_delay, 0);
+  }
+  if (config.abort) {
+    const a = config.abort;
+    summary.abort = { fromHeader: Boolean(a.header_abort), percent: percentOf(a.percentage) };
+    if (!a.header_abort && has(a.http_status)) summary.abort.httpStatus = a.http_status;
+    else if (!a.header_abort && has(a.grpc_status)) summary.abort.grpcStatus = a.grpc_status;
+  }
+  if (cluster !== undefined) summary.upstreamCluster = cluster;
   return {
     maxActiveFaults: maxActive,
+    summary: Object.freeze(summary),
     decide(input) {
       if (cluster !== undefined && input.upstreamCluster !== cluster) return {};
       if (nodes !== undefined) {
@@ -178,4 +204,10 @@ export function compileFault(config: HttpFaultConfig, path = 'http_fault'): Comp
       return out;
     },
   };
+}
+
+const has = <T>(v: T | null | undefined): v is T => v !== undefined && v !== null;
+
+function percentOf(fp: FractionalPercentConfig | null | undefined): number {
+  return Math.round(fractionOf(fp ?? {}) * 1_000_000) / 10_000;
 }

@@ -2,12 +2,14 @@ import type { Clock } from '../../core/clock.js';
 import type { Random } from '../../core/random.js';
 import {
   newBucketState,
+  refill,
   take,
   type TokenBucketSpec,
   type TokenBucketState,
 } from '../../core/token-bucket.js';
 import {
   durationMs,
+  fractionOf,
   invalid,
   runtimeFractionHits,
   unsupported,
@@ -117,6 +119,20 @@ function headerPairs(options: HeaderValueOptionConfig[] | null | undefined): [st
     .map((o) => [o.header!.key!.toLowerCase(), o.header!.value ?? '']);
 }
 
+/** The bucket as the next request finds it, without taking a token (`trellis explain`). */
+export interface LocalRateLimitPeek {
+  tokens: number;
+  capacity: number;
+  tokensPerFill: number;
+  fillIntervalMs: number;
+  /** Milliseconds until the next token when the bucket is empty (0 otherwise). */
+  nextTokenMs: number;
+  /** filter_enabled and filter_enforced, percent (0 when absent, as in Envoy). */
+  enabledPercent: number;
+  enforcedPercent: number;
+  status: number;
+}
+
 export class LocalRateLimiter {
   readonly stats = { enabled: 0, enforced: 0, ok: 0, rate_limited: 0 };
   readonly perConnection: boolean;
@@ -165,6 +181,22 @@ export class LocalRateLimiter {
     this.notEnforcedHeaders = headerPairs(config.request_headers_to_add_when_not_enforced);
     this.perConnection = config.local_rate_limit_per_downstream_connection === true;
     this.statPrefix = config.stat_prefix ?? '';
+  }
+
+  peek(): LocalRateLimitPeek {
+    const r = take(this.spec, this.state, this.clock.now());
+    const percent = (rf: RuntimeFractionalPercentConfig | null | undefined) =>
+      rf?.default_value ? Math.round(fractionOf(rf.default_value) * 1_000_000) / 10_000 : 0;
+    return {
+      tokens: Math.floor(refill(this.spec, this.state, this.clock.now()).tokens),
+      capacity: this.spec.capacity,
+      tokensPerFill: this.spec.tokensPerFill,
+      fillIntervalMs: this.spec.fillIntervalMs,
+      nextTokenMs: r.allowed ? 0 : r.resetMs,
+      enabledPercent: percent(this.config.filter_enabled),
+      enforcedPercent: percent(this.config.filter_enforced),
+      status: this.status,
+    };
   }
 
   check(): LocalRateLimitDecision {
