@@ -99,7 +99,7 @@ function defaultConfigIgnored(dc: unknown): string[] {
   if (typeof dc !== 'object' || dc === null || Array.isArray(dc))
     return dc === undefined || dc === null ? [] : ['defaultConfig'];
   const out: string[] = [];
-  for (const [k, v] of Object.entries(dc)) {
+  for (const [k, v] of Object.entries(dc as Record<string, unknown>)) {
     if (k !== 'tracing') out.push(`defaultConfig.${k}`);
     else if (typeof v === 'object' && v !== null)
       for (const t of Object.keys(v)) if (t !== 'sampling') out.push(`defaultConfig.tracing.${t}`);

@@ -124,6 +124,8 @@ export interface MeshRunnerOptions {
   outboundTrafficPolicy?: OutboundTrafficPolicyMode;
   /** Mesh config `extensionProviders` for CUSTOM authorization (trellis up --mesh-config). */
   extensionProviders?: ControlPlaneOptions['extensionProviders'];
+  /** Mesh config telemetry (trellis up --mesh-config, --otlp). */
+  telemetry?: ControlPlaneOptions['telemetry'];
   /** Trust domain of the workloads' identities; default cluster.local. */
   trustDomain?: string;
   /** Workload certificate lifetime (trellis up --workload-cert-ttl); default 24 h. */
@@ -252,6 +254,7 @@ export class MeshRunner {
       ...(this.opts.pathNormalization ? { pathNormalization: this.opts.pathNormalization } : {}),
       ...(this.opts.outboundTrafficPolicy ? { outboundTrafficPolicy: this.opts.outboundTrafficPolicy } : {}),
       ...(this.opts.extensionProviders ? { extensionProviders: this.opts.extensionProviders } : {}),
+      ...(this.opts.telemetry ? { telemetry: this.opts.telemetry } : {}),
     });
     this.cp = cp;
     const bound = await cp.start(this.opts.xds, this.opts.http);
