@@ -63,6 +63,8 @@ export interface MeshTelemetry {
   enableTracing: boolean;
   /** `defaultConfig.tracing.sampling`, percent; Istio's default 1. */
   tracingSampling: number;
+  /** Whether the file set `defaultConfig.tracing.sampling` (shortcuts keep what it says). */
+  tracingSamplingSet?: boolean;
 }
 
 export const BUILTIN_PROVIDERS: readonly TelemetryProvider[] = Object.freeze([
@@ -287,11 +289,15 @@ export function parseMeshTelemetry(root: Obj, problems: Problems): MeshTelemetry
   }
   const enableTracing = c.bool(root, 'enableTracing', '') ?? true;
   let tracingSampling = 1;
+  let tracingSamplingSet = false;
   const dc = isAbsent(root.defaultConfig) ? undefined : (root.defaultConfig as Obj);
   if (dc !== undefined && typeof dc === 'object' && !isAbsent(dc.tracing) && typeof dc.tracing === 'object') {
     const s = c.number(dc.tracing as Obj, 'sampling', 'defaultConfig.tracing', { min: 0 });
     // Istio reads a value over 100 as 1 (proxyConfigSamplingValue) and 0 as "unset".
-    if (s !== undefined && s !== 0) tracingSampling = s > 100 ? 1 : s;
+    if (s !== undefined && s !== 0) {
+      tracingSampling = s > 100 ? 1 : s;
+      tracingSamplingSet = true;
+    }
   }
   return {
     providers,
@@ -301,5 +307,6 @@ export function parseMeshTelemetry(root: Obj, problems: Problems): MeshTelemetry
     accessLogEncoding,
     enableTracing,
     tracingSampling,
+    ...(tracingSamplingSet ? { tracingSamplingSet } : {}),
   };
 }
