@@ -16,6 +16,7 @@ extensionProviders:
 - { name: otel, opentelemetry: { service: a.b, port: 4317 } }
 - { name: otel2, opentelemetry: { service: c.d, port: 4317 } }
 - { name: json, envoyFileAccessLog: { path: /tmp/j.log, logFormat: { labels: {} } } }
+- { name: prom2, prometheus: {} }
 `);
 const TRACED = mesh(`
 extensionProviders: [{ name: otel, opentelemetry: { service: a.b, port: 4317 } }]
@@ -27,7 +28,7 @@ type Row<T> = [name: string, specs: TelemetrySpec[], m: MeshTelemetry, side: Sid
 const tracing = (s: ReturnType<typeof effectiveTracing>) =>
   s === undefined
     ? 'legacy'
-    : `${s.disabled ? 'off' : 'on'}:${s.provider?.name ?? '-'}:${s.sampling ?? 'mesh'}:${Object.keys(s.customTags ?? {}).join('+')}`;
+    : `${s.disabled ? 'off' : 'on'}:${s.provider?.name ?? '-'}:${s.sampling ?? 'mesh'}:${Object.keys(s.customTags ?? {}).join('+')}${s.enableIstioTags ? '' : ':no-istio-tags'}${s.useRequestIdForTraceSampling ? '' : ':no-request-id'}`;
 
 const TRACING: Row<string>[] = [
   ['nothing says anything: legacy', [], MESH, 'CLIENT', 'legacy'],
@@ -90,6 +91,23 @@ const TRACING: Row<string>[] = [
     TRACED,
     'CLIENT',
     'off:-:mesh:',
+  ],
+  [
+    'an entry that does not mention disableSpanReporting keeps it',
+    [{ tracing: [{ disableSpanReporting: true }] }, { tracing: [{ randomSamplingPercentage: 3 }] }],
+    TRACED,
+    'CLIENT',
+    'off:otel:3:',
+  ],
+  [
+    'enableIstioTags and useRequestIdForTraceSampling default true, are overridden, and kept when unmentioned',
+    [
+      { tracing: [{ enableIstioTags: false, useRequestIdForTraceSampling: false }] },
+      { tracing: [{ randomSamplingPercentage: 1 }] },
+    ],
+    TRACED,
+    'CLIENT',
+    'on:otel:1::no-istio-tags:no-request-id',
   ],
   [
     'disableSpanReporting false turns it back on',
