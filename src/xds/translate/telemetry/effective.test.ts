@@ -192,6 +192,21 @@ const LOGGING: Row<string>[] = [
     'SERVER',
     'envoy',
   ],
+  ['an empty accessLogging list says nothing: legacy', [{ accessLogging: [] }, {}], MESH, 'CLIENT', 'legacy'],
+  [
+    'an unknown provider is skipped',
+    [{ accessLogging: [{ providers: [{ name: 'nope' }] }] }],
+    MESH,
+    'CLIENT',
+    '',
+  ],
+  [
+    'several providers, sorted by name',
+    [{ accessLogging: [{ providers: [{ name: 'json' }, { name: 'envoy' }] }] }],
+    MESH,
+    'CLIENT',
+    'envoy,json',
+  ],
   [
     'a provider that is not a file logger is skipped',
     [{ accessLogging: [{ providers: [{ name: 'otel' }] }] }],
@@ -228,7 +243,7 @@ const METRICS: Row<string>[] = [
         metrics: [
           {
             overrides: [
-              { match: { metric: 'REQUEST_COUNT' }, tagOverrides: { a: { value: '1' }, b: { value: '2' } } },
+              { match: { metric: 'REQUEST_COUNT' }, tagOverrides: { b: { value: '2' }, a: { value: '1' } } },
             ],
           },
         ],
@@ -261,6 +276,86 @@ const METRICS: Row<string>[] = [
     MESH,
     'CLIENT',
     'prometheus{REQUEST_SIZE!}',
+  ],
+  [
+    'a level naming its provider applies its overrides there',
+    [
+      {
+        metrics: [
+          {
+            providers: [{ name: 'prom2' }],
+            overrides: [{ match: { metric: 'REQUEST_COUNT' }, disabled: true }],
+          },
+        ],
+      },
+    ],
+    MESH,
+    'CLIENT',
+    'prom2{REQUEST_COUNT!}',
+  ],
+  [
+    'overrides for a provider out of scope are dropped',
+    [
+      {
+        metrics: [
+          {
+            providers: [{ name: 'prometheus' }],
+            overrides: [{ match: { metric: 'REQUEST_COUNT' }, disabled: true }],
+          },
+        ],
+      },
+      { metrics: [{ providers: [{ name: 'prom2' }] }] },
+    ],
+    MESH,
+    'CLIENT',
+    'prom2{}',
+  ],
+  [
+    'several providers and metrics, sorted',
+    [
+      {
+        metrics: [
+          {
+            providers: [{ name: 'prometheus' }, { name: 'prom2' }],
+            overrides: [
+              { match: { metric: 'REQUEST_SIZE' }, disabled: true },
+              { match: { metric: 'REQUEST_COUNT' }, disabled: true },
+            ],
+          },
+        ],
+      },
+    ],
+    MESH,
+    'CLIENT',
+    'prom2{REQUEST_COUNT! REQUEST_SIZE!},prometheus{REQUEST_COUNT! REQUEST_SIZE!}',
+  ],
+  [
+    'a later override without disabled keeps the metric dropped',
+    [
+      { metrics: [{ overrides: [{ match: { metric: 'REQUEST_SIZE' }, disabled: true }] }] },
+      {
+        metrics: [
+          { overrides: [{ match: { metric: 'REQUEST_SIZE' }, tagOverrides: { a: { value: '1' } } }] },
+        ],
+      },
+    ],
+    MESH,
+    'CLIENT',
+    'prometheus{REQUEST_SIZE!/a=1}',
+  ],
+  [
+    'a custom metric disabled drops only it',
+    [{ metrics: [{ overrides: [{ match: { customMetric: 'mine' }, disabled: true }] }] }],
+    MESH,
+    'CLIENT',
+    'prometheus{mine!}',
+  ],
+  [
+    'an unknown metrics provider makes no filter',
+    [{ metrics: [{ providers: [{ name: 'nope' }] }] }],
+    MESH,
+    'CLIENT',
+    '',
   ],
   [
     'ALL_METRICS disabled alone',
