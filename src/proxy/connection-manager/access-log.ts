@@ -117,6 +117,9 @@ function operator(op: string, arg: string, info: StreamInfo): string {
   }
 }
 
+/** The /stats counter of CEL access log filter evaluations that failed (each logged nothing). */
+export const ACCESS_LOG_FILTER_ERRORS = 'access_log.cel_filter.evaluation_errors';
+
 export interface AccessLogSink {
   write(line: string): void;
 }
@@ -138,6 +141,9 @@ export class AccessLogWriter {
   /** Sees every finished stream first, whatever the switch (the admin's tap, only while tapped). */
   observer: ((info: StreamInfo) => void) | undefined = undefined;
 
+  /** Told of each CEL filter evaluation that failed (counted on /stats). */
+  onFilterError: (() => void) | undefined = undefined;
+
   constructor(private readonly stdout: AccessLogSink = { write: (l) => void process.stdout.write(l) }) {}
 
   log(configs: readonly AccessLogConfig[], info: StreamInfo): void {
@@ -146,7 +152,7 @@ export class AccessLogWriter {
     if (configs.length === 0 && this.state === 'on') configs = FORCED;
     for (const c of configs) {
       // The CEL filter (a Telemetry filter expression): a failed evaluation logs nothing.
-      if (c.filter !== undefined && !c.filter.matches(info)) continue;
+      if (c.filter !== undefined && !c.filter.matches(info, this.onFilterError)) continue;
       let line =
         c.json !== undefined
           ? formatJsonAccessLog(c.json, info)

@@ -44,8 +44,8 @@ const FLAG_BITS: Readonly<Record<ResponseFlag, number>> = {
 
 export interface AccessLogFilter {
   readonly expression: string;
-  /** True when the stream is to be logged. */
-  matches(info: StreamInfo): boolean;
+  /** True when the stream is to be logged; `onError` is told of a failed evaluation. */
+  matches(info: StreamInfo, onError?: () => void): boolean;
   /** Evaluations that failed (each logged nothing). */
   readonly errors: number;
 }
@@ -59,11 +59,12 @@ export function compileAccessLogFilter(expression: string): AccessLogFilter {
     get errors() {
       return errors;
     },
-    matches(info) {
+    matches(info, onError) {
       try {
         return evaluate(celAttributes(info)) === true;
       } catch {
         errors++;
+        onError?.();
         return false;
       }
     },

@@ -182,3 +182,34 @@ test('a filter expression response.code >= 400 logs only the errors', async () =
     mesh.remove('Telemetry', 'errors-only');
   }
 });
+
+test('a filter that fails to evaluate logs nothing, fails no request, and is counted at /stats', async () => {
+  lines.length = 0;
+  // A header the requests do not carry: the map lookup fails at evaluation (parses fine).
+  mesh.apply(
+    telemetry('broken-filter', "    filter: { expression: \"request.headers['x-absent'] == 'a'\" }\n"),
+  );
+  const stats = async (): Promise<number> => {
+    const text = await (await fetch(`http://127.0.0.1:${client.adminPort}/stats`)).text();
+    return Number(/^access_log\.cel_filter\.evaluation_errors: (\d+)$/m.exec(text)?.[1] ?? 0);
+  };
+  try {
+    await eventually(
+      async () => {
+        assert.equal((await viaSidecar(client, `${HOST}:9080`, '/counted')).status, 200);
+        assert.ok((await stats()) > 0, 'evaluation errors counted');
+      },
+      { what: 'the failing filter applied and counted', timeoutMs: 2000 },
+    );
+    const before = await stats();
+    for (let i = 0; i < 5; i++)
+      assert.equal((await viaSidecar(client, `${HOST}:9080`, '/counted')).status, 200);
+    assert.equal(await stats(), before + 5);
+    assert.deepEqual(
+      lines.filter((l) => l.includes('/counted')),
+      [],
+    );
+  } finally {
+    mesh.remove('Telemetry', 'broken-filter');
+  }
+});
