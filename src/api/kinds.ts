@@ -30,6 +30,8 @@ import { validateWorkloadGroup } from './networking/workload-group.js';
 import { validateProxyConfig } from './networking/proxy-config.js';
 import { GATEWAY_API_KINDS } from './gateway/kinds.js';
 import { NAMESPACE_FIELDS, NAMESPACE_KIND, validateNamespace } from './kubernetes/namespace.js';
+import { TELEMETRY_GROUP, TELEMETRY_KIND, TELEMETRY_VERSIONS } from './telemetry/types.js';
+import { validateTelemetry } from './telemetry/validate.js';
 
 /** Reports every problem of `spec` into `problems`, with paths starting at `path` (`spec`). */
 export type SpecValidator = (spec: unknown, problems: Problems, path: string) => void;
@@ -223,3 +225,12 @@ registerKind({
 // gateway.networking.k8s.io: the Kubernetes Gateway API, converted into Istio Gateways and
 // VirtualServices by the gateway-api derivation (controllers/gateway-api).
 for (const def of GATEWAY_API_KINDS) registerKind(def);
+
+// telemetry.istio.io: tracing, access logging and metrics overrides (xds/translate/telemetry).
+registerKind({
+  group: TELEMETRY_GROUP,
+  versions: TELEMETRY_VERSIONS,
+  kind: TELEMETRY_KIND,
+  namespaced: true,
+  validate: validateTelemetry,
+});

@@ -18,10 +18,16 @@ test('pathNormalization: DEFAULT and absent are BASE; each Istio mode is read', 
 
 test('fields Trellis does not apply are listed, not rejected', () => {
   const m = parseMeshConfig(
-    'accessLogFile: /dev/stdout\nenableTracing: true\npathNormalization: {}\n',
+    'enablePrometheusMerge: true\ntrustDomainAliases: [a]\npathNormalization: {}\ndefaultConfig: { concurrency: 2, tracing: { sampling: 5, zipkin: {} } }\n',
     'm.yaml',
   );
-  assert.deepEqual(m.ignoredFields, ['accessLogFile', 'enableTracing']);
+  assert.deepEqual(m.ignoredFields, [
+    'defaultConfig.concurrency',
+    'defaultConfig.tracing.zipkin',
+    'enablePrometheusMerge',
+    'trustDomainAliases',
+  ]);
+  assert.equal(m.telemetry.tracingSampling, 5);
 });
 
 test('invalid values name the file and field', () => {

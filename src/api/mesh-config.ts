@@ -12,7 +12,13 @@
  *   outboundTrafficPolicy overrides it for the workloads it applies to.
  */
 import { parseDocument } from 'yaml';
-import { TrellisError } from '../core/errors.js';
+import { Problems, TrellisError } from '../core/errors.js';
+import {
+  DEFAULT_MESH_TELEMETRY,
+  MESH_TELEMETRY_FIELDS,
+  parseMeshTelemetry,
+  type MeshTelemetry,
+} from './telemetry/mesh-telemetry.js';
 
 export const PATH_NORMALIZATIONS = ['NONE', 'BASE', 'MERGE_SLASHES', 'DECODE_AND_MERGE_SLASHES'] as const;
 export type PathNormalizationMode = (typeof PATH_NORMALIZATIONS)[number];
@@ -25,15 +31,21 @@ export interface MeshConfig {
   outboundTrafficPolicy: OutboundTrafficPolicyMode;
   /** Top-level fields the file sets that Trellis does not apply (yet), for a log line. */
   ignoredFields: string[];
+  /** Telemetry providers, defaults and legacy access log / tracing fields (api/telemetry). */
+  telemetry: MeshTelemetry;
+  /** Accepted fields with a caveat (`path: message`), for a log line. */
+  warnings: string[];
 }
 
 export const DEFAULT_MESH_CONFIG: MeshConfig = Object.freeze({
   pathNormalization: 'BASE',
   outboundTrafficPolicy: 'ALLOW_ANY',
   ignoredFields: [],
+  telemetry: DEFAULT_MESH_TELEMETRY,
+  warnings: [],
 });
 
-const USED = new Set(['pathNormalization', 'outboundTrafficPolicy']);
+const USED = new Set<string>(['pathNormalization', 'outboundTrafficPolicy', ...MESH_TELEMETRY_FIELDS]);
 
 function invalid(file: string, path: string, message: string): TrellisError {
   return new TrellisError('TRELLIS_INVALID_CONFIG', message, { file, path });
@@ -66,13 +78,33 @@ export function parseMeshConfig(text: string, file: string): MeshConfig {
       pathNormalization = n as PathNormalizationMode;
     }
   }
+  const problems = new Problems();
+  const telemetry = parseMeshTelemetry(obj, problems);
+  const first = problems.errors[0];
+  if (first !== undefined) throw invalid(file, first.path, first.message);
   return {
     pathNormalization,
     outboundTrafficPolicy: parseOutboundTrafficPolicy(obj.outboundTrafficPolicy, file),
-    ignoredFields: Object.keys(obj)
-      .filter((k) => !USED.has(k))
-      .sort(),
+    ignoredFields: [
+      ...Object.keys(obj).filter((k) => !USED.has(k) && k !== 'defaultConfig'),
+      ...defaultConfigIgnored(obj.defaultConfig),
+    ].sort(),
+    telemetry,
+    warnings: problems.warnings.map((w) => `${w.path}: ${w.message}`),
   };
+}
+
+/** `defaultConfig` fields other than `tracing.sampling` (the one Trellis reads). */
+function defaultConfigIgnored(dc: unknown): string[] {
+  if (typeof dc !== 'object' || dc === null || Array.isArray(dc))
+    return dc === undefined || dc === null ? [] : ['defaultConfig'];
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(dc as Record<string, unknown>)) {
+    if (k !== 'tracing') out.push(`defaultConfig.${k}`);
+    else if (typeof v === 'object' && v !== null)
+      for (const t of Object.keys(v)) if (t !== 'sampling') out.push(`defaultConfig.tracing.${t}`);
+  }
+  return out;
 }
 
 /** `outboundTrafficPolicy: {mode}`; absent means ALLOW_ANY, as in Istio. */

@@ -23,7 +23,7 @@ test('--mesh-config: extensionProviders for CUSTOM authorization are read and ap
 extensionProviders:
 - name: opa
   envoyExtAuthzGrpc: { service: opa.opa.svc.cluster.local, port: 9191 }
-accessLogFile: /dev/stdout
+enablePrometheusMerge: true
 `,
     async (dir) => {
       const { logger, lines } = memoryLogger('config');
@@ -32,7 +32,7 @@ accessLogFile: /dev/stdout
       assert.deepEqual(mesh.extensionProviders, [
         { name: 'opa', kind: 'grpc', grpc: { service: 'opa.opa.svc.cluster.local', port: 9191 } },
       ]);
-      assert.deepEqual(mesh.ignoredFields, ['accessLogFile']);
+      assert.deepEqual(mesh.ignoredFields, ['enablePrometheusMerge']);
       assert.ok(
         lines.some((l) => l.includes('opa')),
         lines.join('\n'),

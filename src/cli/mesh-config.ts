@@ -31,6 +31,17 @@ export async function loadMeshConfig(
       ? { extAuthzProviders: extensionProviders.map((p) => p.name).join(', ') }
       : {}),
   });
+  const t = mesh.telemetry;
+  const telemetryProviders = t.providers.filter((p) => p.name !== 'envoy' && p.name !== 'prometheus');
+  if (telemetryProviders.length > 0 || t.defaultProviders.tracing.length > 0 || t.accessLogFile !== '')
+    logger.info('mesh config telemetry', {
+      file,
+      providers: telemetryProviders.map((p) => `${p.name} (${p.kind})`).join(', '),
+      defaultTracing: t.defaultProviders.tracing.join(', '),
+      defaultAccessLogging: t.defaultProviders.accessLogging.join(', '),
+      ...(t.accessLogFile !== '' ? { accessLogFile: t.accessLogFile } : {}),
+    });
+  for (const w of mesh.warnings) logger.warn('mesh config', { file, field: w });
   if (ignored.length > 0)
     logger.warn('mesh config fields not applied by Trellis', { file, fields: ignored.join(', ') });
   return { ...mesh, ignoredFields: ignored, extensionProviders };

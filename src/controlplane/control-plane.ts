@@ -39,6 +39,7 @@ import { ConvergenceTracker } from './convergence-tracker.js';
 import { revisionOfVersion, runningRevision, type StoreConvergence } from './convergence.js';
 import type { ProxyStatus } from '../xds/server/status.js';
 import { RouterRuntime } from './router-runtime.js';
+import type { MeshTelemetry } from '../api/telemetry/mesh-telemetry.js';
 
 export interface ControlPlaneOptions {
   config: ConfigStore;
@@ -55,6 +56,8 @@ export interface ControlPlaneOptions {
   outboundTrafficPolicy?: OutboundTrafficPolicyMode;
   /** Mesh config `extensionProviders` (ext_authz) that CUSTOM AuthorizationPolicies name. */
   extensionProviders?: readonly AuthzExtensionProvider[];
+  /** Mesh config telemetry: providers, defaultProviders, legacy access log and tracing fields. */
+  telemetry?: MeshTelemetry;
   /** JWKS fetching for RequestAuthentication `jwksUri` (refresh interval, fetch; tests). */
   jwks?: Pick<JwksResolverOptions, 'refreshMs' | 'retryMs' | 'fetch' | 'maxBytes'>;
   /** The translation the ADS server serves; default xds/translate's. Tests wrap it to inject bugs. */
@@ -410,6 +413,7 @@ export class ControlPlane {
             ? { trustDomain: this.options.ca.authority.trustDomain }
             : {}
           : { autoMtls: false, defaultMtlsMode: 'DISABLE' as const }),
+        ...(this.options.telemetry ? { telemetry: this.options.telemetry } : {}),
         security: {
           jwks: this.jwks.snapshot(),
           ...(this.options.extensionProviders ? { extensionProviders: this.options.extensionProviders } : {}),

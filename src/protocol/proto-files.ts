@@ -36,6 +36,8 @@ export const PROTO_FILES: readonly string[] = [
   'envoy/extensions/access_loggers/file/v3/file.proto',
   'envoy/extensions/access_loggers/stream/v3/stream.proto',
   'envoy/config/trace/v3/opentelemetry.proto',
+  // Telemetry (issue #14): the CEL access log filter.
+  'envoy/extensions/access_loggers/filters/cel/v3/cel.proto',
   'envoy/extensions/load_balancing_policies/ring_hash/v3/ring_hash.proto',
   'envoy/extensions/load_balancing_policies/round_robin/v3/round_robin.proto',
   'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',

@@ -51,6 +51,7 @@ export const TYPE = {
   http2Options: 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
   typedStruct: 'type.googleapis.com/xds.type.v3.TypedStruct',
   openTelemetryTracer: 'type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig',
+  celAccessLogFilter: 'type.googleapis.com/envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter',
 } as const;
 
 export type ResourceTypeUrl = (typeof TYPE)['listener' | 'route' | 'cluster' | 'endpoint' | 'secret'];

@@ -37,7 +37,11 @@ import { AdminServer, localDataPlane } from './admin/admin-server.js';
 import { RecentFailures } from './admin/explain-recent.js';
 import { IstioStats } from './admin/stats.js';
 import type { ProxyConfigSnapshot } from './model/config.js';
-import { AccessLogWriter, type AccessLogSink } from './connection-manager/access-log.js';
+import {
+  ACCESS_LOG_FILTER_ERRORS,
+  AccessLogWriter,
+  type AccessLogSink,
+} from './connection-manager/access-log.js';
 import { HttpFilterRunner } from './connection-manager/filters.js';
 import { RateLimitClient } from './connection-manager/rate-limit-client.js';
 import type { RouterDeps } from './connection-manager/request-handler.js';
@@ -120,6 +124,7 @@ export class TrellisProxy {
     this.clusters = new ClusterManager(opts.clock, opts.random, this.secrets, opts.dnsLookup);
     this.stats = new IstioStats(opts.bootstrap);
     this.accessLogs = new AccessLogWriter(opts.accessLogStdout);
+    this.accessLogs.onFilterError = () => this.stats.countEnvoy(ACCESS_LOG_FILTER_ERRORS);
     this.rateLimits = new RateLimitClient(this.clusters);
     this.tracer = new ProxyTracer({
       clusters: this.clusters,

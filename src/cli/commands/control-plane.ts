@@ -162,6 +162,7 @@ export const command: Command = {
       pathNormalization: mesh.pathNormalization,
       outboundTrafficPolicy: mesh.outboundTrafficPolicy,
       extensionProviders: mesh.extensionProviders,
+      telemetry: mesh.telemetry,
       config: store,
       logger,
       debounce: { quietMs, maxMs },

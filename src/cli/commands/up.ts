@@ -11,6 +11,7 @@ import { MeshRunner } from '../up/mesh-runner.js';
 import { summaryText } from '../up/summary.js';
 import { guardOutput, stopTriggers } from '../up/stop-triggers.js';
 import { NetnsCapture } from '../up/netns.js';
+import { otlpServiceEntry, otlpTelemetry, parseOtlpUrl } from '../up/otlp.js';
 import { TrellisError, errorMessage } from '../../core/errors.js';
 import { tryParseDuration } from '../../core/duration.js';
 
@@ -25,7 +26,7 @@ export const command: Command = {
     '                  [--xds-port 15010] [--http-port 15014] [--stop-grace 5s]',
     '                  [--capture proxy|netns] [--state-dir CONFIG/.trellis-state] [--mesh-config FILE]',
     '                  [--workload-cert-ttl 24h] [--trust-domain cluster.local]',
-    '                  [--ready-timeout 30s] [--watch]',
+    '                  [--ready-timeout 30s] [--watch] [--otlp URL]',
     '',
     'Reads DIR/mesh.yaml (kind Mesh, trellis.io/v1alpha1), starts the control plane on its config',
     'directory, a sidecar and the process of every workload (restarted with backoff if it crashes),',
@@ -47,6 +48,13 @@ export const command: Command = {
     '                that does not stops `up` with what it printed',
     '--watch         restart an app when a file in its working directory (or the script it runs)',
     '                changes; node_modules, hidden files and the config directory are ignored',
+    '--otlp URL      send traces to an OpenTelemetry collector: http://HOST:PORT/v1/traces',
+    '                (OTLP/HTTP, default port 4318) or grpc://HOST:PORT (OTLP/gRPC, 4317).',
+    "                Defines the mesh config extension provider 'otlp' (opentelemetry) and makes",
+    '                it the default tracing provider at 100% sampling, unless --mesh-config sets',
+    '                defaultProviders.tracing or defaultConfig.tracing.sampling; adds the',
+    '                ServiceEntry istio-system/otlp-collector so proxies reach it. A Telemetry',
+    '                resource still narrows it (randomSamplingPercentage, disableSpanReporting).',
     '',
     'An app that exits is restarted with backoff (the delay printed is the delay waited); one that',
     'exits more than 5 times within 60 s, or whose command does not exist, is not restarted and',
@@ -90,7 +98,9 @@ export const command: Command = {
       'trust-domain': { type: 'string' },
       'ready-timeout': { type: 'string' },
       watch: { type: 'boolean' },
+      otlp: { type: 'string' },
     });
+    const otlp = values.otlp === undefined ? undefined : parseOtlpUrl(values.otlp);
     const capture = values.capture ?? 'proxy';
     if (capture !== 'proxy' && capture !== 'netns') {
       throw new TrellisError(
@@ -128,6 +138,7 @@ export const command: Command = {
     const configLogger = createLogger('config', { level: envLevel ?? 'info' }, io.env);
     const pkg = require('../../../package.json') as { version: string };
     const mesh = await loadMeshConfig(values['mesh-config'], io.cwd, configLogger);
+    const telemetry = otlp === undefined ? mesh.telemetry : otlpTelemetry(mesh.telemetry, otlp);
     const runner = new MeshRunner({
       plan,
       gatewayPort,
@@ -146,12 +157,18 @@ export const command: Command = {
       pathNormalization: mesh.pathNormalization,
       outboundTrafficPolicy: mesh.outboundTrafficPolicy,
       extensionProviders: mesh.extensionProviders,
+      telemetry,
+      ...(otlp !== undefined ? { extraResources: [otlpServiceEntry(otlp)] } : {}),
       ...(certTtlSeconds !== undefined ? { workloadCertTtlSeconds: certTtlSeconds } : {}),
       ...(values['trust-domain'] !== undefined ? { trustDomain: values['trust-domain'] } : {}),
       stopGraceMs: parseIntFlag('stop-grace', values['stop-grace']?.replace(/s$/, ''), 5) * 1000,
       ...(readyTimeoutMs !== undefined ? { readyTimeoutMs } : {}),
       ...(values.watch ? { watch: true } : {}),
     });
+    if (otlp !== undefined)
+      out(
+        `trellis up: traces to ${values.otlp ?? ''} (OTLP/${otlp.protocol === 'grpc' ? 'gRPC' : 'HTTP'}), ${telemetry.tracingSampling}% sampled\n`,
+      );
     out(
       `trellis up: mesh ${plan.name} from ${path.relative(io.cwd, plan.file) || plan.file}, ${plan.workloads.length} workloads${values.watch ? ' (watching their files)' : ''}\n`,
     );

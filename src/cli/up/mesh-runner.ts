@@ -39,6 +39,7 @@
 import type { OutboundTrafficPolicyMode, PathNormalizationMode } from '../../api/mesh-config.js';
 import path from 'node:path';
 import { validateResource } from '../../api/validate.js';
+import type { Resource } from '../../api/resource.js';
 import { parseAndValidate } from '../../api/parse.js';
 import type { Clock, TimerHandle } from '../../core/clock.js';
 import { errorMessage } from '../../core/errors.js';
@@ -124,6 +125,10 @@ export interface MeshRunnerOptions {
   outboundTrafficPolicy?: OutboundTrafficPolicyMode;
   /** Mesh config `extensionProviders` for CUSTOM authorization (trellis up --mesh-config). */
   extensionProviders?: ControlPlaneOptions['extensionProviders'];
+  /** Mesh config telemetry (trellis up --mesh-config, --otlp). */
+  telemetry?: ControlPlaneOptions['telemetry'];
+  /** Resources `up` makes from its flags (--otlp's collector ServiceEntry), beside derived ones. */
+  extraResources?: readonly Resource[];
   /** Trust domain of the workloads' identities; default cluster.local. */
   trustDomain?: string;
   /** Workload certificate lifetime (trellis up --workload-cert-ttl); default 24 h. */
@@ -213,6 +218,7 @@ export class MeshRunner {
     await userStore.start();
     const derived = new MemoryConfigStore((r) => validateResource(r));
     for (const r of derivedResources(plan, ports, gatewayPort, this.vips)) derived.apply(r);
+    for (const r of this.opts.extraResources ?? []) derived.apply(r);
     // API writes (`trellis apply`/`delete`) become files in the config directory; what `up`
     // derives from the manifest is not theirs to change.
     this.layered = new LayeredConfigStore([derived, userStore], {
@@ -252,6 +258,7 @@ export class MeshRunner {
       ...(this.opts.pathNormalization ? { pathNormalization: this.opts.pathNormalization } : {}),
       ...(this.opts.outboundTrafficPolicy ? { outboundTrafficPolicy: this.opts.outboundTrafficPolicy } : {}),
       ...(this.opts.extensionProviders ? { extensionProviders: this.opts.extensionProviders } : {}),
+      ...(this.opts.telemetry ? { telemetry: this.opts.telemetry } : {}),
     });
     this.cp = cp;
     const bound = await cp.start(this.opts.xds, this.opts.http);

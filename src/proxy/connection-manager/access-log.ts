@@ -20,6 +20,34 @@ export function formatAccessLog(format: string, info: StreamInfo): string {
   return format.replace(OPERATOR, (_m, op: string, arg: string | undefined) => operator(op, arg ?? '', info));
 }
 
+/** Operators whose value Envoy's JSON formatter prints as a number. */
+const NUMERIC = new Set([
+  'RESPONSE_CODE',
+  'BYTES_RECEIVED',
+  'BYTES_SENT',
+  'DURATION',
+  'UPSTREAM_REQUEST_ATTEMPT_COUNT',
+]);
+const SINGLE = /^%([A-Z_]+)(?:\(([^)]*)\))?%$/;
+
+/**
+ * `json_format`: one object per line. A value that is one operator alone prints as Envoy's JSON
+ * formatter does: a number for numeric operators, null where the text form prints `-`.
+ */
+export function formatJsonAccessLog(fields: Readonly<Record<string, string>>, info: StreamInfo): string {
+  const out: Record<string, unknown> = {};
+  for (const [k, f] of Object.entries(fields)) {
+    const single = SINGLE.exec(f);
+    if (single === null) {
+      out[k] = formatAccessLog(f, info);
+      continue;
+    }
+    const v = operator(single[1] ?? '', single[2] ?? '', info);
+    out[k] = v === '-' ? null : NUMERIC.has(single[1] ?? '') && /^\d+$/.test(v) ? Number(v) : v;
+  }
+  return JSON.stringify(out);
+}
+
 function header(info: StreamInfo, spec: string): string {
   for (const alt of spec.split('?')) {
     const name = alt.toLowerCase();
@@ -60,6 +88,7 @@ function operator(op: string, arg: string, info: StreamInfo): string {
     case 'UPSTREAM_HOST':
       return info.upstreamHost ?? '-';
     case 'UPSTREAM_CLUSTER':
+    case 'UPSTREAM_CLUSTER_RAW':
       return info.upstreamCluster ?? '-';
     case 'ROUTE_NAME':
       return info.routeName || '-';
@@ -88,6 +117,9 @@ function operator(op: string, arg: string, info: StreamInfo): string {
   }
 }
 
+/** The /stats counter of CEL access log filter evaluations that failed (each logged nothing). */
+export const ACCESS_LOG_FILTER_ERRORS = 'access_log.cel_filter.evaluation_errors';
+
 export interface AccessLogSink {
   write(line: string): void;
 }
@@ -111,6 +143,9 @@ export class AccessLogWriter {
   /** Sees every finished stream before the observer (the admin's ring of recent failures). */
   recorder: ((info: StreamInfo) => void) | undefined = undefined;
 
+  /** Told of each CEL filter evaluation that failed (counted on /stats). */
+  onFilterError: (() => void) | undefined = undefined;
+
   constructor(private readonly stdout: AccessLogSink = { write: (l) => void process.stdout.write(l) }) {}
 
   log(configs: readonly AccessLogConfig[], info: StreamInfo): void {
@@ -119,7 +154,12 @@ export class AccessLogWriter {
     if (this.state === 'off') return;
     if (configs.length === 0 && this.state === 'on') configs = FORCED;
     for (const c of configs) {
-      let line = formatAccessLog(c.format ?? DEFAULT_FORMAT, info);
+      // The CEL filter (a Telemetry filter expression): a failed evaluation logs nothing.
+      if (c.filter !== undefined && !c.filter.matches(info, this.onFilterError)) continue;
+      let line =
+        c.json !== undefined
+          ? formatJsonAccessLog(c.json, info)
+          : formatAccessLog(c.format ?? DEFAULT_FORMAT, info);
       if (!line.endsWith('\n')) line += '\n';
       if (c.path === undefined) {
         this.stdout.write(line);

@@ -21,6 +21,7 @@ import type { JwtAuthnFilter } from '../policy/jwt-config.js';
 import type { StringMatcherConfig } from '../policy/string-matcher.js';
 import type { LaneFilterConfig } from '../policy/lanes.js';
 import type { TracingConfig } from './tracing-config.js';
+import type { AccessLogFilter } from '../policy/access-log-filter.js';
 
 export type XdsShortType = 'CDS' | 'EDS' | 'LDS' | 'RDS' | 'SDS';
 
@@ -323,6 +324,10 @@ export interface AccessLogConfig {
   path?: string;
   /** Envoy format string; undefined: Envoy's default text format. */
   format?: string;
+  /** `json_format`: one JSON object per line, field -> format string (instead of `format`). */
+  json?: Readonly<Record<string, string>>;
+  /** The CEL extension filter: only streams it matches are logged. */
+  filter?: AccessLogFilter;
 }
 
 /** An HTTP filter of an HTTP connection manager, in chain order (the router is last). */

@@ -20,6 +20,7 @@ import type {
 import { checkFields, durationMs, fieldSet } from './convert-common.js';
 import { bool } from './convert-common.js';
 import { convertHttpFilter } from './convert-http-filters.js';
+import { convertAccessLogFilter, jsonLogFormat } from './convert-access-log.js';
 import { convertRouteConfiguration } from './convert-route.js';
 import { clientAddressPolicy, convertNetworkRbac } from './convert-security-filters.js';
 import { convertDownstreamTls, NO_WORKLOAD_CERTIFICATES, type TlsConvertOptions } from './convert-tls.js';
@@ -381,15 +382,17 @@ function accessLogs(
   const out: AccessLogConfig[] = [];
   (logs ?? []).forEach((l, i) => {
     const any: AnyLike | undefined = l.typed_config;
-    if (l.filter !== undefined)
-      problems.error(`${path}[${i}].filter`, 'access log filters are not supported');
+    const filter =
+      l.filter === undefined ? undefined : convertAccessLogFilter(l.filter, `${path}[${i}].filter`, problems);
+    const base = filter === undefined ? {} : { filter };
     if (any?.type_url === TYPE.stdoutAccessLog) {
       const m = unpackAny<FileAccessLog__Output>(any);
-      out.push(withFormat({}, m));
+      out.push(withFormat(base, m, `${path}[${i}].typed_config`, problems));
     } else if (any?.type_url === TYPE.fileAccessLog) {
       const m = unpackAny<FileAccessLog__Output>(any);
       if (!m.path) problems.error(`${path}[${i}].typed_config.path`, 'must be non-empty');
-      out.push(withFormat(m.path === '/dev/stdout' ? {} : { path: m.path ?? '' }, m));
+      const at = m.path === '/dev/stdout' ? base : { ...base, path: m.path ?? '' };
+      out.push(withFormat(at, m, `${path}[${i}].typed_config`, problems));
     } else {
       problems.error(
         `${path}[${i}].typed_config`,
@@ -400,7 +403,15 @@ function accessLogs(
   return Object.freeze(out);
 }
 
-function withFormat(base: AccessLogConfig, m: FileAccessLog__Output): AccessLogConfig {
+function withFormat(
+  base: AccessLogConfig,
+  m: FileAccessLog__Output,
+  path: string,
+  problems: Problems,
+): AccessLogConfig {
+  const json =
+    m.log_format === undefined ? undefined : jsonLogFormat(m.log_format, `${path}.log_format`, problems);
+  if (json !== undefined) return { ...base, json };
   const format = m.log_format?.text_format_source?.inline_string ?? m.log_format?.text_format ?? m.format;
   return format ? { ...base, format } : base;
 }

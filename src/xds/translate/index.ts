@@ -11,6 +11,7 @@ import { TYPE, type ResourceTypeUrl } from '../../protocol/protos.js';
 import type { ProxyNode } from '../proxy-node.js';
 import { cds, eds, type Resources, type TypeGenerator } from './generators.js';
 import { withEnvoyFilters } from './envoy-filter/index.js';
+import { withTelemetry } from './telemetry/index.js';
 import { lds, rds } from './generators-http.js';
 import { proxyView } from './proxy-view.js';
 import { sds } from './secrets.js';
@@ -20,10 +21,11 @@ export { buildPushContext, type PushContext, type PushContextOptions } from './p
 export { visibleServices } from './scope.js';
 
 const GENERATORS: { [U in ResourceTypeUrl]: TypeGenerator<PackedMessages[U]> } = {
-  // EnvoyFilter patches apply to what CDS, LDS and RDS generate (and name it in their keys).
-  [TYPE.cluster]: withEnvoyFilters(TYPE.cluster, cds),
+  // EnvoyFilter patches apply to what CDS, LDS and RDS generate (and name it in their keys);
+  // telemetry (tracing, access logs, stats, the collector's cluster) is added before them.
+  [TYPE.cluster]: withEnvoyFilters(TYPE.cluster, withTelemetry(TYPE.cluster, cds)),
   [TYPE.endpoint]: eds,
-  [TYPE.listener]: withEnvoyFilters(TYPE.listener, lds),
+  [TYPE.listener]: withEnvoyFilters(TYPE.listener, withTelemetry(TYPE.listener, lds)),
   [TYPE.route]: withEnvoyFilters(TYPE.route, rds),
   [TYPE.secret]: sds,
 };

@@ -32,6 +32,7 @@ import {
 } from './security/policy-select.js';
 import { EMPTY_JWKS, type JwksSnapshot } from './security/jwks-source.js';
 import type { AuthzExtensionProvider } from '../../api/security/extension-providers.js';
+import { DEFAULT_MESH_TELEMETRY, type MeshTelemetry } from '../../api/telemetry/mesh-telemetry.js';
 
 export type { DestinationRuleResource, GatewayResource, SidecarResource, VirtualServiceResource };
 export { exportedTo, labelsMatch } from './selectors.js';
@@ -71,6 +72,8 @@ export interface PushContextOptions {
    * only an explicit policy asks for mTLS (and fails closed without certificates).
    */
   defaultMtlsMode?: 'PERMISSIVE' | 'DISABLE';
+  /** Mesh config telemetry (providers, defaults, legacy fields); Istio's defaults when absent. */
+  telemetry?: MeshTelemetry;
 }
 
 export interface PushContext {
@@ -89,6 +92,7 @@ export interface PushContext {
   readonly autoMtls: boolean;
   readonly trustDomain: string;
   readonly defaultMtlsMode: 'PERMISSIVE' | 'DISABLE';
+  readonly telemetry: MeshTelemetry;
   /** Indexes and caches the generators use; not part of the server-facing contract. */
   readonly index: PushIndex;
 }
@@ -236,6 +240,7 @@ export function buildPushContext(
   const defaultMtlsMode = options.defaultMtlsMode ?? 'PERMISSIVE';
   // Options every generated result depends on: a change starts the caches afresh.
   const extensionProviders = options.security?.extensionProviders ?? [];
+  const telemetry = options.telemetry ?? DEFAULT_MESH_TELEMETRY;
   const fixed = JSON.stringify([
     domainSuffix,
     rootNamespace,
@@ -247,6 +252,7 @@ export function buildPushContext(
     autoMtls,
     trustDomain,
     defaultMtlsMode,
+    telemetry,
   ]);
   const carried = previous !== undefined && lineage.get(previous) === fixed ? previous.index : undefined;
   const memo = carried?.memo ?? new BoundedMemo<unknown>(capacity);
@@ -262,6 +268,7 @@ export function buildPushContext(
     trustDomain,
     defaultMtlsMode,
     rootNamespace,
+    telemetry,
     security: Object.freeze({ jwks: options.security?.jwks ?? EMPTY_JWKS, extensionProviders }),
     index,
   });
