@@ -20,7 +20,16 @@ export interface ApiRequest {
   raw: http.IncomingMessage;
 }
 
-export type ApiResult = { status?: number; json?: unknown; text?: string; contentType?: string } | undefined;
+export type ApiResult =
+  | {
+      status?: number;
+      json?: unknown;
+      text?: string;
+      contentType?: string;
+      /** More response headers (a redirect's location, the console's cache and security headers). */
+      headers?: Record<string, string>;
+    }
+  | undefined;
 export type Handler = (req: ApiRequest) => Promise<ApiResult> | ApiResult;
 
 interface RouteEntry {
@@ -169,12 +178,15 @@ function match(pattern: string[], parts: string[]): Record<string, string> | und
 
 function send(res: http.ServerResponse, status: number, result: ApiResult): void {
   if (result?.text !== undefined) {
-    res.writeHead(status, { 'content-type': result.contentType ?? 'text/plain; charset=utf-8' });
+    res.writeHead(status, {
+      ...result.headers,
+      'content-type': result.contentType ?? 'text/plain; charset=utf-8',
+    });
     res.end(result.text);
     return;
   }
   const body = JSON.stringify(result?.json ?? {}, null, 2) + '\n';
-  res.writeHead(status, { 'content-type': 'application/json' });
+  res.writeHead(status, { ...result?.headers, 'content-type': 'application/json' });
   res.end(body);
 }
 
