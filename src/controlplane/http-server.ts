@@ -66,6 +66,19 @@ export class HttpRouter {
     return this;
   }
 
+  /**
+   * The handler of a route and the params it matched, for a route that answers with another's
+   * data (the console's graph reads /v1/graph when a graph is served).
+   */
+  find(method: string, path: string): { handler: Handler; params: Record<string, string> } | undefined {
+    const parts = path.split('/').filter(Boolean);
+    for (const r of this.routes) {
+      const params = r.method === method ? match(r.parts, parts) : undefined;
+      if (params) return { handler: r.handler, params };
+    }
+    return undefined;
+  }
+
   /** An http.Server answering with this router, malformed requests included (core/http-errors.ts). */
   createServer(): http.Server {
     const server = http.createServer(this.listener());

@@ -8,7 +8,12 @@ import { stringify } from 'yaml';
 import { FEATURE_FORMS, featureEdit } from './features.js';
 import type { ResourceObject, ServiceConfig, ServiceInfo } from './model.js';
 
-const SVC: ServiceInfo = { host: 'reviews.shop.svc.cluster.local', name: 'reviews', namespace: 'shop', versions: ['v1', 'v2'] };
+const SVC: ServiceInfo = {
+  host: 'reviews.shop.svc.cluster.local',
+  name: 'reviews',
+  namespace: 'shop',
+  versions: ['v1', 'v2'],
+};
 const VS = { kind: 'VirtualService', metadata: { name: 'reviews', namespace: 'shop' } } as ResourceObject;
 const DR = { kind: 'DestinationRule', metadata: { name: 'reviews', namespace: 'shop' } } as ResourceObject;
 const FRAMED: ServiceConfig = { virtualService: VS, destinationRule: DR };
@@ -59,7 +64,10 @@ const TABLE: { feature: string; values: Record<string, string>; yaml: string }[]
   {
     feature: 'mirror',
     values: { host: 'reviews-shadow', subset: 'v2', percent: '20' },
-    yaml: filterYaml('mirror', '  mirror:\n    host: reviews-shadow\n    subset: v2\n  mirrorPercentage:\n    value: 20\n'),
+    yaml: filterYaml(
+      'mirror',
+      '  mirror:\n    host: reviews-shadow\n    subset: v2\n  mirrorPercentage:\n    value: 20\n',
+    ),
   },
   {
     feature: 'rateLimit',
@@ -69,7 +77,10 @@ const TABLE: { feature: string; values: Record<string, string>; yaml: string }[]
   {
     feature: 'rateLimit',
     values: { tokensPerFill: '10', fillInterval: '', maxTokens: '20' },
-    yaml: filterYaml('rate-limit', '  rateLimit:\n    tokensPerFill: 10\n    fillInterval: 1s\n    maxTokens: 20\n'),
+    yaml: filterYaml(
+      'rate-limit',
+      '  rateLimit:\n    tokensPerFill: 10\n    fillInterval: 1s\n    maxTokens: 20\n',
+    ),
   },
   {
     feature: 'outlierDetection',
@@ -81,7 +92,12 @@ const TABLE: { feature: string; values: Record<string, string>; yaml: string }[]
   },
   {
     feature: 'connectionPool',
-    values: { maxConnections: '10', http1MaxPendingRequests: '', http2MaxRequests: '100', maxRequestsPerConnection: '' },
+    values: {
+      maxConnections: '10',
+      http1MaxPendingRequests: '',
+      http2MaxRequests: '100',
+      maxRequestsPerConnection: '',
+    },
     yaml: filterYaml(
       'connection-pool',
       '  connectionPool:\n    tcp:\n      maxConnections: 10\n    http:\n      http2MaxRequests: 100\n',
@@ -104,10 +120,7 @@ for (const row of TABLE) {
 }
 
 test('every form is in the table', () => {
-  assert.deepEqual(
-    new Set(FEATURE_FORMS.map((f) => f.feature)),
-    new Set(TABLE.map((r) => r.feature)),
-  );
+  assert.deepEqual(new Set(FEATURE_FORMS.map((f) => f.feature)), new Set(TABLE.map((r) => r.feature)));
 });
 
 test('empty inputs write nothing and say what to fill in', () => {
@@ -147,18 +160,28 @@ spec:
 test('a traffic policy feature without a DestinationRule writes a plain one; a rate limit needs no frame', () => {
   const lb = featureEdit(form('loadBalancer'), SVC, { virtualService: VS }, { simple: 'RANDOM' });
   assert.ok(lb.ok);
-  assert.deepEqual(lb.resources.map((r) => `${r.kind} ${JSON.stringify(r.spec.host ?? '')}`), [
-    'DestinationRule "reviews.shop.svc.cluster.local"',
-    'TrafficFilter ""',
-  ]);
+  assert.deepEqual(
+    lb.resources.map((r) => `${r.kind} ${JSON.stringify(r.spec.host ?? '')}`),
+    ['DestinationRule "reviews.shop.svc.cluster.local"', 'TrafficFilter ""'],
+  );
   const rl = featureEdit(form('rateLimit'), SVC, {}, { tokensPerFill: '5' });
   assert.ok(rl.ok);
-  assert.deepEqual(rl.resources.map((r) => r.kind), ['TrafficFilter']);
+  assert.deepEqual(
+    rl.resources.map((r) => r.kind),
+    ['TrafficFilter'],
+  );
 });
 
 test('a service with a Router writes no frame: the Router makes them', () => {
-  const router = { kind: 'Router', metadata: { name: 'reviews', namespace: 'shop' }, spec: {} } as ResourceObject;
+  const router = {
+    kind: 'Router',
+    metadata: { name: 'reviews', namespace: 'shop' },
+    spec: {},
+  } as ResourceObject;
   const plan = featureEdit(form('timeout'), SVC, { router }, { timeout: '1s' });
   assert.ok(plan.ok);
-  assert.deepEqual(plan.resources.map((r) => r.kind), ['TrafficFilter']);
+  assert.deepEqual(
+    plan.resources.map((r) => r.kind),
+    ['TrafficFilter'],
+  );
 });

@@ -58,7 +58,11 @@ export const FEATURE_FORMS: readonly FeatureForm[] = [
     ],
     toSpec: (v) =>
       compact({
-        retries: { attempts: valueOf(v.attempts), perTryTimeout: valueOf(v.perTryTimeout), retryOn: valueOf(v.retryOn) },
+        retries: {
+          attempts: valueOf(v.attempts),
+          perTryTimeout: valueOf(v.perTryTimeout),
+          retryOn: valueOf(v.retryOn),
+        },
       }),
   },
   {
@@ -74,7 +78,10 @@ export const FEATURE_FORMS: readonly FeatureForm[] = [
     toSpec: (v) =>
       compact({
         fault: {
-          delay: valueOf(v.delay) === undefined ? undefined : { fixedDelay: valueOf(v.delay), percentage: pct(v.delayPercent) },
+          delay:
+            valueOf(v.delay) === undefined
+              ? undefined
+              : { fixedDelay: valueOf(v.delay), percentage: pct(v.delayPercent) },
           abort:
             valueOf(v.abortStatus) === undefined
               ? undefined
@@ -163,7 +170,13 @@ export const FEATURE_FORMS: readonly FeatureForm[] = [
     feature: 'loadBalancer',
     title: 'Load balancing',
     frame: 'trafficPolicy',
-    fields: [{ name: 'simple', label: 'Algorithm', options: ['ROUND_ROBIN', 'LEAST_REQUEST', 'RANDOM', 'PASSTHROUGH'] }],
+    fields: [
+      {
+        name: 'simple',
+        label: 'Algorithm',
+        options: ['ROUND_ROBIN', 'LEAST_REQUEST', 'RANDOM', 'PASSTHROUGH'],
+      },
+    ],
     toSpec: (v) => compact({ loadBalancer: { simple: valueOf(v.simple) } }),
   },
 ];
@@ -181,7 +194,10 @@ export function plainVirtualService(service: ServiceInfo): ResourceObject {
     apiVersion: 'networking.istio.io/v1',
     kind: 'VirtualService',
     metadata: { name: service.name, namespace: service.namespace },
-    spec: { hosts: [service.host], http: [{ name: 'default', route: [{ destination: { host: service.host } }] }] },
+    spec: {
+      hosts: [service.host],
+      http: [{ name: 'default', route: [{ destination: { host: service.host } }] }],
+    },
   };
 }
 
@@ -196,10 +212,18 @@ export function plainDestinationRule(service: ServiceInfo): ResourceObject {
 }
 
 /** The resources a feature form saves: its TrafficFilter, and the frame when the host has none. */
-export function featureEdit(form: FeatureForm, service: ServiceInfo, config: ServiceConfig, values: FormValues): EditPlan {
+export function featureEdit(
+  form: FeatureForm,
+  service: ServiceInfo,
+  config: ServiceConfig,
+  values: FormValues,
+): EditPlan {
   const spec = form.toSpec(values);
   if (spec === undefined)
-    return { ok: false, message: `fill in ${form.title.toLowerCase()} first, or remove the filter to turn it off` };
+    return {
+      ok: false,
+      message: `fill in ${form.title.toLowerCase()} first, or remove the filter to turn it off`,
+    };
   const filter: ResourceObject = {
     apiVersion: 'trellis.io/v1alpha1',
     kind: 'TrafficFilter',
@@ -209,7 +233,8 @@ export function featureEdit(form: FeatureForm, service: ServiceInfo, config: Ser
   const frames: ResourceObject[] = [];
   // A Router writes the host's VirtualService and DestinationRule itself: they are its frame.
   if (config.router === undefined) {
-    if (form.frame === 'route' && config.virtualService === undefined) frames.push(plainVirtualService(service));
+    if (form.frame === 'route' && config.virtualService === undefined)
+      frames.push(plainVirtualService(service));
     if (form.frame === 'trafficPolicy' && config.destinationRule === undefined)
       frames.push(plainDestinationRule(service));
   }

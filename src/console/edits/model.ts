@@ -6,7 +6,12 @@
 export interface ResourceObject {
   apiVersion: string;
   kind: string;
-  metadata: { name: string; namespace: string; annotations?: Record<string, string>; labels?: Record<string, string> };
+  metadata: {
+    name: string;
+    namespace: string;
+    annotations?: Record<string, string>;
+    labels?: Record<string, string>;
+  };
   spec: Record<string, unknown>;
 }
 

@@ -4,7 +4,12 @@ import { stringify } from 'yaml';
 import { accessLogEdit, routingEdit } from './routing.js';
 import type { ResourceObject, ServiceInfo } from './model.js';
 
-const SVC: ServiceInfo = { host: 'reviews.shop.svc.cluster.local', name: 'reviews', namespace: 'shop', versions: ['v1', 'v2'] };
+const SVC: ServiceInfo = {
+  host: 'reviews.shop.svc.cluster.local',
+  name: 'reviews',
+  namespace: 'shop',
+  versions: ['v1', 'v2'],
+};
 
 test('weights with no VirtualService: a DestinationRule with a subset per version, then a weighted route', () => {
   const plan = routingEdit(SVC, {}, { weights: { v1: '80', v2: '20' }, headerRoutes: [] });
@@ -54,13 +59,21 @@ test('header routes come before the weighted route; the existing VirtualService 
     apiVersion: 'networking.istio.io/v1beta1',
     kind: 'VirtualService',
     metadata: { name: 'reviews-routes', namespace: 'shop', annotations: { team: 'books' } },
-    spec: { hosts: ['reviews'], gateways: ['mesh'], http: [{ route: [{ destination: { host: 'reviews' } }] }] },
+    spec: {
+      hosts: ['reviews'],
+      gateways: ['mesh'],
+      http: [{ route: [{ destination: { host: 'reviews' } }] }],
+    },
   };
   const dr: ResourceObject = {
     apiVersion: 'networking.istio.io/v1',
     kind: 'DestinationRule',
     metadata: { name: 'reviews-dr', namespace: 'shop' },
-    spec: { host: 'reviews', trafficPolicy: { loadBalancer: { simple: 'RANDOM' } }, subsets: [{ name: 'v1', labels: { version: 'v1', tier: 'a' } }] },
+    spec: {
+      host: 'reviews',
+      trafficPolicy: { loadBalancer: { simple: 'RANDOM' } },
+      subsets: [{ name: 'v1', labels: { version: 'v1', tier: 'a' } }],
+    },
   };
   const plan = routingEdit(
     SVC,
@@ -79,7 +92,11 @@ test('header routes come before the weighted route; the existing VirtualService 
     ],
   });
   assert.equal(outVs.apiVersion, 'networking.istio.io/v1beta1');
-  assert.deepEqual(outVs.metadata, { name: 'reviews-routes', namespace: 'shop', annotations: { team: 'books' } });
+  assert.deepEqual(outVs.metadata, {
+    name: 'reviews-routes',
+    namespace: 'shop',
+    annotations: { team: 'books' },
+  });
   assert.deepEqual(outVs.spec, {
     hosts: ['reviews'],
     gateways: ['mesh'],
@@ -97,7 +114,10 @@ test('header routes come before the weighted route; the existing VirtualService 
 test('a weight that is not a number is sent as typed for the control plane to name', () => {
   const plan = routingEdit(SVC, {}, { weights: { v1: 'most' }, headerRoutes: [] });
   assert.ok(plan.ok);
-  assert.deepEqual((plan.resources[1]!.spec.http as { route: { weight: unknown }[] }[])[0]!.route[0]!.weight, 'most');
+  assert.deepEqual(
+    (plan.resources[1]!.spec.http as { route: { weight: unknown }[] }[])[0]!.route[0]!.weight,
+    'most',
+  );
 });
 
 test('no weights: nothing written', () => {
@@ -115,7 +135,11 @@ const ROUTER: ResourceObject = {
 };
 
 test('a service with a Router: its production branch takes the weights, nothing else is written', () => {
-  const plan = routingEdit(SVC, { router: ROUTER, virtualService: ROUTER }, { weights: { v1: '90', v2: '10' }, headerRoutes: [] });
+  const plan = routingEdit(
+    SVC,
+    { router: ROUTER, virtualService: ROUTER },
+    { weights: { v1: '90', v2: '10' }, headerRoutes: [] },
+  );
   assert.ok(plan.ok);
   assert.equal(plan.resources.length, 1);
   assert.deepEqual(plan.resources[0], {
@@ -132,7 +156,11 @@ test('a service with a Router: its production branch takes the weights, nothing 
 });
 
 test('a Router has no header routes: the console says so and writes nothing', () => {
-  const plan = routingEdit(SVC, { router: ROUTER }, { weights: { v1: '100' }, headerRoutes: [{ header: 'x', value: 'y', version: 'v1' }] });
+  const plan = routingEdit(
+    SVC,
+    { router: ROUTER },
+    { weights: { v1: '100' }, headerRoutes: [{ header: 'x', value: 'y', version: 'v1' }] },
+  );
   assert.equal(plan.ok, false);
   assert.match(plan.ok ? '' : plan.message, /routed by its Router, which has no header routes/);
 });
@@ -155,5 +183,8 @@ spec:
       disabled: false
 `,
   );
-  assert.equal((accessLogEdit(SVC, 'reviews', false).spec.accessLogging as { disabled: boolean }[])[0]!.disabled, true);
+  assert.equal(
+    (accessLogEdit(SVC, 'reviews', false).spec.accessLogging as { disabled: boolean }[])[0]!.disabled,
+    true,
+  );
 });

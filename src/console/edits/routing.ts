@@ -24,7 +24,8 @@ export interface RoutingValues {
 const DEFAULT_PRODUCTION_BRANCH = 'master';
 
 /** A weight as a number when it is one; the text otherwise, for the validator to name. */
-const weightOf = (text: string): number | string => (/^\d+$/.test(text.trim()) ? Number(text.trim()) : text.trim());
+const weightOf = (text: string): number | string =>
+  /^\d+$/.test(text.trim()) ? Number(text.trim()) : text.trim();
 
 function routerEdit(router: ResourceObject, values: RoutingValues): EditPlan {
   if (values.headerRoutes.length > 0)
@@ -32,14 +33,20 @@ function routerEdit(router: ResourceObject, values: RoutingValues): EditPlan {
       ok: false,
       message: `${router.metadata.name} is routed by its Router, which has no header routes: set weights here, or route by header with a sandbox branch`,
     };
-  const spec = router.spec as { productionBranch?: string; subsets?: { branch: string; versions?: Record<string, unknown> }[] };
+  const spec = router.spec as {
+    productionBranch?: string;
+    subsets?: { branch: string; versions?: Record<string, unknown> }[];
+  };
   const production = spec.productionBranch ?? DEFAULT_PRODUCTION_BRANCH;
   const versions = Object.fromEntries(Object.entries(values.weights).map(([v, w]) => [v, weightOf(w)]));
   const subsets = [...(spec.subsets ?? [])];
   const at = subsets.findIndex((s) => s.branch === production);
   if (at < 0) subsets.unshift({ branch: production, versions });
   else subsets[at] = { ...subsets[at], branch: production, versions };
-  return { ok: true, resources: [{ ...router, metadata: strip(router.metadata), spec: { ...router.spec, subsets } }] };
+  return {
+    ok: true,
+    resources: [{ ...router, metadata: strip(router.metadata), spec: { ...router.spec, subsets } }],
+  };
 }
 
 /** Metadata as written, without what the store adds (so the edit applies as a user's would). */
@@ -77,7 +84,8 @@ export function routingEdit(service: ServiceInfo, config: ServiceConfig, values:
   const subsets = [...((dr?.spec.subsets as { name: string }[] | undefined) ?? [])];
   const wanted = new Set([...weighted.map(([v]) => v), ...values.headerRoutes.map((r) => r.version)]);
   for (const version of [...wanted].sort())
-    if (!subsets.some((s) => s.name === version)) subsets.push({ name: version, labels: { version } } as { name: string });
+    if (!subsets.some((s) => s.name === version))
+      subsets.push({ name: version, labels: { version } } as { name: string });
   const destinationRule: ResourceObject = {
     apiVersion: dr?.apiVersion ?? 'networking.istio.io/v1',
     kind: 'DestinationRule',
@@ -94,6 +102,9 @@ export function accessLogEdit(service: ServiceInfo, app: string, on: boolean): R
     apiVersion: 'telemetry.istio.io/v1',
     kind: 'Telemetry',
     metadata: { name: `${app}-console-access-log`, namespace: service.namespace },
-    spec: { selector: { matchLabels: { app } }, accessLogging: [{ providers: [{ name: 'envoy' }], disabled: !on }] },
+    spec: {
+      selector: { matchLabels: { app } },
+      accessLogging: [{ providers: [{ name: 'envoy' }], disabled: !on }],
+    },
   };
 }

@@ -6,6 +6,8 @@
  *   GET  /console/api/session               {user, role}: who the bearer token names
  *   GET  /console/api/services              the registry: services with their endpoints
  *   GET  /console/api/topology              services -> versioned apps, from the registry
+ *   GET  /console/api/graph                 /v1/graph?type=versionedApp when it has edges, else
+ *                                           the topology
  *   GET  /console/api/proxies               per proxy and type: sync state, NACKs (/debug/syncz)
  *   GET  /console/api/config_dump?proxy=ID  what a proxy was last sent
  *   GET  /console/api/config_errors         rejected config and warnings
@@ -147,6 +149,27 @@ export function registerConsoleRoutes(
       'GET',
       '/console/api/topology',
       guard('read', () => ({ json: registryTopology(debug.registry(), new Date(opts.clock.wallNow())) })),
+    )
+    .on(
+      'GET',
+      '/console/api/graph',
+      guard('read', async (req) => {
+        // The measured graph when the control plane serves one with traffic in it; otherwise
+        // the registry's map. Answered here, so the browser never logs a 404 for a missing graph.
+        const live = router.find('GET', '/v1/graph');
+        if (live) {
+          const query = new URLSearchParams(req.query);
+          query.set('type', 'versionedApp');
+          try {
+            const result = await live.handler({ ...req, path: '/v1/graph', params: live.params, query });
+            const graph = result?.json as { edges?: unknown[] } | undefined;
+            if ((result?.status ?? 200) === 200 && (graph?.edges?.length ?? 0) > 0) return { json: graph };
+          } catch {
+            // No metrics yet, or none to read: the registry's map below.
+          }
+        }
+        return { json: registryTopology(debug.registry(), new Date(opts.clock.wallNow())) };
+      }),
     )
     .on(
       'GET',
