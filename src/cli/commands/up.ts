@@ -25,7 +25,7 @@ export const command: Command = {
     '                  [--xds-port 15010] [--http-port 15014] [--stop-grace 5s]',
     '                  [--capture proxy|netns] [--state-dir CONFIG/.trellis-state] [--mesh-config FILE]',
     '                  [--workload-cert-ttl 24h] [--trust-domain cluster.local]',
-    '                  [--ready-timeout 30s] [--watch]',
+    '                  [--ready-timeout 30s] [--watch] [--console-tokens FILE]',
     '',
     'Reads DIR/mesh.yaml (kind Mesh, trellis.io/v1alpha1), starts the control plane on its config',
     'directory, a sidecar and the process of every workload (restarted with backoff if it crashes),',
@@ -47,6 +47,11 @@ export const command: Command = {
     '                that does not stops `up` with what it printed',
     '--watch         restart an app when a file in its working directory (or the script it runs)',
     '                changes; node_modules, hidden files and the config directory are ignored',
+    "--console-tokens  who may log in to the console (http://HTTP/console/), in Kubernetes'",
+    '                --token-auth-file format (token,user,uid,"trellis:editors"); default:',
+    '                STATE-DIR/console-tokens.csv, made on the first run with an editor token for',
+    '                you (mode 0600; the token is never printed). Console edits are audited in',
+    '                STATE-DIR/console-audit.jsonl',
     '',
     'An app that exits is restarted with backoff (the delay printed is the delay waited); one that',
     'exits more than 5 times within 60 s, or whose command does not exist, is not restarted and',
@@ -90,6 +95,7 @@ export const command: Command = {
       'trust-domain': { type: 'string' },
       'ready-timeout': { type: 'string' },
       watch: { type: 'boolean' },
+      'console-tokens': { type: 'string' },
     });
     const capture = values.capture ?? 'proxy';
     if (capture !== 'proxy' && capture !== 'netns') {
@@ -151,6 +157,9 @@ export const command: Command = {
       stopGraceMs: parseIntFlag('stop-grace', values['stop-grace']?.replace(/s$/, ''), 5) * 1000,
       ...(readyTimeoutMs !== undefined ? { readyTimeoutMs } : {}),
       ...(values.watch ? { watch: true } : {}),
+      ...(values['console-tokens'] !== undefined
+        ? { consoleTokensFile: path.resolve(io.cwd, values['console-tokens']) }
+        : {}),
     });
     out(
       `trellis up: mesh ${plan.name} from ${path.relative(io.cwd, plan.file) || plan.file}, ${plan.workloads.length} workloads${values.watch ? ' (watching their files)' : ''}\n`,
