@@ -18,7 +18,8 @@ function append(el: HTMLElement, children: readonly Child[]): void {
   for (const c of children) {
     if (c === false || c === null || c === undefined) continue;
     if (Array.isArray(c)) append(el, c as readonly Child[]);
-    else el.append(c instanceof Node ? c : String(c as string | number));
+    else if (c instanceof Node) el.append(c);
+    else el.append(typeof c === 'number' ? String(c) : (c as string));
   }
 }
 

@@ -6,7 +6,7 @@ import { ApiError, call, get } from '../api.js';
 import { h, mount, table } from '../dom.js';
 import { FEATURE_FORMS, featureEdit, filterName, type FeatureForm } from '../edits/features.js';
 import { configFor, currentWeights, type WrittenConfig } from '../edits/lookup.js';
-import type { EditPlan, FormValues, ResourceObject, ServiceConfig, ServiceInfo } from '../edits/model.js';
+import type { EditPlan, ResourceObject, ServiceConfig, ServiceInfo } from '../edits/model.js';
 import { accessLogEdit, routingEdit, type HeaderRoute } from '../edits/routing.js';
 import type { ConfigProblem, ProxyStatus, Service, Session } from '../types.js';
 import { nacksOf, problemText, proxyTable, versionsOf } from './lists.js';
@@ -57,7 +57,9 @@ async function save(plan: EditPlan, out: HTMLElement, after: (message: string) =
 }
 
 const valuesOf = (form: HTMLFormElement): Record<string, string> =>
-  Object.fromEntries([...new FormData(form).entries()].map(([k, v]) => [k, String(v)]));
+  Object.fromEntries(
+    [...new FormData(form).entries()].map(([k, v]) => [k, typeof v === 'string' ? v : v.name]),
+  );
 
 function routingForm(
   service: ServiceInfo,
@@ -180,7 +182,7 @@ function featureForm(
   ) as HTMLFormElement;
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
-    void save(featureEdit(f, service, config, valuesOf(form) as FormValues), out, reload);
+    void save(featureEdit(f, service, config, valuesOf(form)), out, reload);
   });
   return form;
 }

@@ -40,7 +40,7 @@ test('every record is appended to the file as one JSON line, in order, past the 
   const lines = (await readFile(file, 'utf8'))
     .trim()
     .split('\n')
-    .map((l) => JSON.parse(l));
+    .map((l) => JSON.parse(l) as { user: string; outcome: string; problems?: string[] });
   assert.deepEqual(
     lines.map((l) => [l.user, l.outcome]),
     [
@@ -48,7 +48,7 @@ test('every record is appended to the file as one JSON line, in order, past the 
       ['bob', 'rejected'],
     ],
   );
-  assert.deepEqual(lines[1].problems, ['<request>:1: spec.timeout: bad']);
+  assert.deepEqual(lines[1]?.problems, ['<request>:1: spec.timeout: bad']);
   // A second trail on the same file appends; it never rewrites what is there.
   const again = new AuditTrail({ clock: new FakeClock(), file });
   again.record(edit('carol', 3));

@@ -131,7 +131,7 @@ test('a viewer cannot write or delete: 403, nothing changes, nothing is audited 
   const res = await post(filter('by-bob'), VIEWER);
   assert.equal(res.status, 403);
   assert.match(((await res.json()) as { error: { message: string } }).error.message, /bob is a viewer/);
-  store.apply(filter('keep') as never);
+  store.apply(filter('keep'));
   const del = await fetch(`${base}/console/api/config/trafficfilter/default/keep`, {
     method: 'DELETE',
     headers: VIEWER,
@@ -207,7 +207,7 @@ test('the console writes traffic settings only: other kinds are refused whole', 
 });
 
 test('an editor deletes what the console wrote; the delete is audited', async () => {
-  store.apply(filter('gone') as never);
+  store.apply(filter('gone'));
   const res = await fetch(`${base}/console/api/config/trafficfilter/default/gone`, {
     method: 'DELETE',
     headers: EDITOR,

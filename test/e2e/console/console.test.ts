@@ -79,7 +79,13 @@ test(
     await page.click('#login button[type=submit]');
     await page.waitForSelector('.graph-nodes li');
     assert.match((await page.textContent('#who')) ?? '', /alice · editor/);
-    const nodes = await page.$$eval('.graph-nodes li', (els) => els.map((e) => e.getAttribute('data-node')));
+    const nodes: (string | null)[] = await page
+      .locator('.graph-nodes li')
+      .evaluateAll((els) =>
+        els.map((e) =>
+          (e as unknown as { getAttribute(n: string): string | null }).getAttribute('data-node'),
+        ),
+      );
     for (const svc of ['productpage', 'details', 'reviews', 'ratings'])
       assert.ok(
         nodes.includes(`service:${svc}.default.svc.cluster.local`),

@@ -68,13 +68,13 @@ export async function startConsoleMesh(): Promise<ConsoleMesh> {
   });
   mesh.apply(
     [
-      entry('productpage', [{ port: productpage!.port, version: 'v1' }]),
-      entry('details', [{ port: details!.port, version: 'v1' }]),
+      entry('productpage', [{ port: productpage.port, version: 'v1' }]),
+      entry('details', [{ port: details.port, version: 'v1' }]),
       entry('reviews', [
-        { port: reviews1!.port, version: 'v1' },
-        { port: reviews2!.port, version: 'v2' },
+        { port: reviews1.port, version: 'v1' },
+        { port: reviews2.port, version: 'v2' },
       ]),
-      entry('ratings', [{ port: ratings!.port, version: 'v1' }]),
+      entry('ratings', [{ port: ratings.port, version: 'v1' }]),
     ].join('---\n'),
   );
   const sidecar = await startSidecar(mesh.xdsPort, { app: 'productpage' });
