@@ -32,6 +32,8 @@ test('401 for anything but a known bearer token, bypasses included', () => {
     'Bearer editor-secret-1,viewer-secret-2',
     'Token editor-secret-1',
     'Bearer\neditor-secret-1',
+    'XBearer editor-secret-1',
+    'NotBearer editor-secret-1',
   ];
   for (const a of attempts) {
     const out = auth.authenticate(a);

@@ -9,6 +9,7 @@ test('CSV records: quoted groups, escaped quotes, unclosed quotes', () => {
     ['t,"Alice ""A"" Smith",1', ['t', 'Alice "A" Smith', '1']],
     ['t,alice,1,', ['t', 'alice', '1', '']],
     ['t,alice,1,"trellis:editors', undefined],
+    ['to"k,alice,1', ['to"k', 'alice', '1']],
   ];
   for (const [line, want] of rows) assert.deepEqual(splitCsvRecord(line), want, line);
 });
@@ -22,7 +23,7 @@ test('roles: editors win over viewers; other groups give none', () => {
 
 test('a Kubernetes token file: each user with its role; blank and # lines skipped', () => {
   const { entries, problems } = parseTokenFile(
-    '# console users\n\nsecret-a,alice,1001,"trellis:editors,dev"\r\nsecret-b, bob ,1002,trellis:viewers\n',
+    '  # console users\n   \nsecret-a,alice,1001,"trellis:editors, dev,"\r\nsecret-b, bob ,1002,trellis:viewers\n',
     'tokens.csv',
   );
   assert.deepEqual(problems, []);
@@ -43,6 +44,8 @@ test('bad lines are reported with file:line and what to write; good lines still 
       'tok2,dave,4,dev',
       'good,erin,5,trellis:viewers',
       'good,frank,6,trellis:editors',
+      'tok9,,1,trellis:viewers',
+      'tokx,gina,7',
     ].join('\n'),
     'tokens.csv',
   );
@@ -58,6 +61,12 @@ test('bad lines are reported with file:line and what to write; good lines still 
     'tokens.csv:5: unclosed quote; quote the groups as "group1,group2"',
     'tokens.csv:6: user "dave" is in neither trellis:editors nor trellis:viewers; add one to its groups ("trellis:viewers")',
     'tokens.csv:8: the same token as line 7; give each user its own token',
+    'tokens.csv:9: the token and the user name must not be empty',
+    'tokens.csv:10: user "gina" is in neither trellis:editors nor trellis:viewers; add one to its groups ("trellis:viewers")',
+  ]);
+  // Only bad lines: just their problems, not also "no tokens".
+  assert.deepEqual(parseTokenFile('tokx,gina,7\n', 'f.csv').problems, [
+    'f.csv:1: user "gina" is in neither trellis:editors nor trellis:viewers; add one to its groups ("trellis:viewers")',
   ]);
 });
 
