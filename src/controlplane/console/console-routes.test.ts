@@ -91,6 +91,7 @@ test('every console API route needs a known bearer token (401, with WWW-Authenti
     'config/vs',
     'audit',
     'config_dump?proxy=x',
+    'kinds',
   ];
   for (const r of routes) {
     for (const headers of [

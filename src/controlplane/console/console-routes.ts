@@ -11,6 +11,7 @@
  *   GET  /console/api/proxies               per proxy and type: sync state, NACKs (/debug/syncz)
  *   GET  /console/api/config_dump?proxy=ID  what a proxy was last sent
  *   GET  /console/api/config_errors         rejected config and warnings
+ *   GET  /console/api/kinds                 the kinds this control plane knows
  *   GET  /console/api/config/:kind          resources of a kind (?namespace=NS)
  *   POST /console/api/config                editor: apply JSON resources as POST /v1/config does,
  *                                           each annotated trellis.io/edited-by: USER; audited
@@ -27,6 +28,7 @@ import { TrellisError } from '../../core/errors.js';
 import type { Clock } from '../../core/clock.js';
 import { shownResource } from '../../api/validate.js';
 import type { ApiViews } from '../api-views.js';
+import { registeredKinds } from '../../api/kinds.js';
 import { applyDocuments, parseJsonBody, resolveKind, REQUEST_FILE } from '../config-routes.js';
 import type { ApiRequest, ApiResult, HttpRouter } from '../http-server.js';
 import { errorBody } from '../http-server.js';
@@ -209,6 +211,11 @@ export function registerConsoleRoutes(
           },
         };
       }),
+    )
+    .on(
+      'GET',
+      '/console/api/kinds',
+      guard('read', () => ({ json: registeredKinds().map((d) => d.kind) })),
     )
     .on(
       'GET',
