@@ -169,6 +169,54 @@ test('an editor moves the canary weight and the traffic through the proxy shifts
   await page.context().close();
 });
 
+test(
+  'an editor routes one user by header and injects a fault; the proxy serves both; removing the fault restores traffic',
+  { skip },
+  async () => {
+    const { page, errors } = await openPage(browser);
+    await logIn(page, servicePage(), EDITOR_TOKEN);
+    await page.waitForSelector('#routing-form');
+    await page.fill('input[name="weight:v1"]', '100');
+    await page.fill('input[name="weight:v2"]', '0');
+    await page.fill('input[name=header]', 'x-user');
+    await page.fill('input[name=headerValue]', 'jason');
+    await page.selectOption('select[name=headerVersion]', 'v2');
+    await saveAndWait(page, '#routing-form button[type=submit]');
+    await eventually(
+      async () => {
+        assert.deepEqual(await countVersions(10), { 'reviews-v1': 10 });
+        assert.equal(await mesh.callReviews({ 'x-user': 'jason' }), 'reviews-v2');
+      },
+      { what: 'jason goes to v2, everyone else to v1', timeoutMs: 10_000 },
+    );
+
+    await page.waitForSelector('form[data-feature=fault]');
+    await page.fill('form[data-feature=fault] input[name=abortStatus]', '418');
+    await page.fill('form[data-feature=fault] input[name=abortPercent]', '100');
+    await saveAndWait(page, 'form[data-feature=fault] button[type=submit]');
+    await eventually(async () => assert.equal((await mesh.requestReviews()).status, 418), {
+      what: 'the fault filter answers 418',
+      timeoutMs: 10_000,
+    });
+    const filter = mesh.mesh.store.get('TrafficFilter', 'default', 'reviews-console-fault');
+    assert.equal((filter?.spec as { owner?: string }).owner, 'console');
+    assert.equal(filter?.metadata.annotations?.['trellis.io/edited-by'], 'alice');
+
+    await page.waitForSelector('form[data-feature=fault] button.secondary');
+    await page.click('form[data-feature=fault] button.secondary');
+    await eventually(
+      async () => assert.deepEqual(await mesh.requestReviews(), { status: 200, body: 'reviews-v1' }),
+      {
+        what: 'the fault is gone',
+        timeoutMs: 10_000,
+      },
+    );
+    assert.equal(mesh.mesh.store.get('TrafficFilter', 'default', 'reviews-console-fault'), undefined);
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  },
+);
+
 test('an invalid edit shows its field-path error and changes nothing', { skip }, async () => {
   const { page, errors } = await openPage(browser);
   await logIn(page, servicePage(), EDITOR_TOKEN);

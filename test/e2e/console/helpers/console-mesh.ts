@@ -28,7 +28,9 @@ export interface ConsoleMesh {
   consoleUrl: string;
   stateDir: string;
   /** The body of a request to reviews through the client's sidecar (`reviews-v1` or `reviews-v2`). */
-  callReviews(): Promise<string>;
+  callReviews(headers?: Record<string, string>): Promise<string>;
+  /** Status and body of the same request. */
+  requestReviews(headers?: Record<string, string>): Promise<{ status: number; body: string }>;
   stop(): Promise<void>;
 }
 
@@ -78,7 +80,11 @@ export async function startConsoleMesh(): Promise<ConsoleMesh> {
     ].join('---\n'),
   );
   const sidecar = await startSidecar(mesh.xdsPort, { app: 'productpage' });
-  const callReviews = async () => (await viaSidecar(sidecar, 'reviews:9080', '/reviews/1')).body;
+  const requestReviews = async (headers: Record<string, string> = {}) => {
+    const res = await viaSidecar(sidecar, 'reviews:9080', '/reviews/1', headers);
+    return { status: res.status, body: res.body };
+  };
+  const callReviews = async (headers: Record<string, string> = {}) => (await requestReviews(headers)).body;
   await eventually(async () => assert.match(await callReviews(), /^reviews-v[12]$/), {
     what: 'the sidecar routes reviews',
   });
@@ -88,6 +94,7 @@ export async function startConsoleMesh(): Promise<ConsoleMesh> {
     consoleUrl: `${mesh.httpUrl}/console/`,
     stateDir,
     callReviews,
+    requestReviews,
     stop: async () => {
       await sidecar.stop();
       await mesh.stop();
