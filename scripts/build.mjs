@@ -11,6 +11,7 @@
  * never served stale. Tests are not compiled.
  */
 import { build } from 'esbuild';
+import { tsImport } from 'tsx/esm/api';
 import { readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -22,6 +23,8 @@ async function sources(dir) {
   const found = [];
   for (const entry of await readdir(dir, { withFileTypes: true })) {
     const full = path.join(dir, entry.name);
+    // The console is browser code, bundled on its own below.
+    if (entry.isDirectory() && full === path.join(src, 'console')) continue;
     if (entry.isDirectory()) found.push(...(await sources(full)));
     else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts') && !entry.name.endsWith('.d.ts'))
       found.push(full);
@@ -42,6 +45,12 @@ await build({
   sourcemap: true,
   logLevel: 'warning',
 });
+// The console's browser bundle, index.html and styles.css into build/console/, with the same
+// function a control plane running from the sources uses (controlplane/console/assets.ts).
+const { bundleConsole } = await tsImport('../src/controlplane/console/assets.ts', import.meta.url);
+await bundleConsole();
 // Written last: its time is what bin/trellis.mjs compares the sources with.
 await writeFile(path.join(out, '.stamp'), `${new Date().toISOString()}\n`);
-console.log(`build: ${entryPoints.length} files from src/ to build/ in ${Date.now() - started} ms`);
+console.log(
+  `build: ${entryPoints.length} files from src/ to build/, the console to build/console/, in ${Date.now() - started} ms`,
+);

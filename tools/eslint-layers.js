@@ -26,6 +26,10 @@ export const LAYERS = {
   proxy: ['core', 'protocol', 'ca'],
   ratelimit: ['core', 'protocol'],
   cli: '*',
+  // The web console: browser code bundled by esbuild, talking to the control plane only over
+  // HTTP. It may import types (and only types: test/architecture/console-layer.test.ts) from the
+  // control plane, such as the service graph's JSON (controlplane/graph/types.ts).
+  console: ['controlplane'],
 };
 
 function layerOf(file, srcRoot) {

@@ -62,6 +62,7 @@ Other shared flags
   --state-dir DIR                 the last good config, CA and credentials (control-plane, up, token)
   --mesh-config FILE              Istio's MeshConfig YAML (control-plane, up)
   --trust-domain, --workload-cert-ttl   identities (control-plane, up, token)
+  --console-tokens FILE           who may log in to the console (control-plane, up)
   -n, --namespace NS              (delete, get, proxy, token)
   -o, --output FORMAT             table|json (get, proxy-config, proxy-status); token: a FILE
   -f, --filename PATH             files to read (apply, analyze)

@@ -31,7 +31,7 @@ import { resourceKey, type Resource } from '../api/resource.js';
 import { readResource, shownResource } from '../api/validate.js';
 import type { ConfigWriter } from '../config/config-writer.js';
 import type { ConfigApi } from './api-views.js';
-import type { HttpRouter } from './http-server.js';
+import type { ApiResult, HttpRouter } from './http-server.js';
 import { effectiveGet, effectiveList, wantsEffective } from './effective-config.js';
 
 /** The file name problems of an API request carry. */
@@ -92,7 +92,7 @@ interface RequestProblem extends Problem {
 }
 
 /** A JSON body: one resource, an array of them, or a Kubernetes List. */
-function parseJsonBody(text: string): ParsedDocument[] {
+export function parseJsonBody(text: string): ParsedDocument[] {
   let value: unknown;
   try {
     value = JSON.parse(text) as unknown;
@@ -172,6 +172,54 @@ function writerOf(api: ConfigApi): ConfigWriter {
   return writer;
 }
 
+/**
+ * Applies parsed documents as POST /v1/config does (the console's edits go through it too): every
+ * problem with its field path and nothing applied, or the results.
+ */
+export async function applyDocuments(
+  api: ConfigApi,
+  docs: ParsedDocument[],
+): Promise<NonNullable<ApiResult>> {
+  const { resources, errors, warnings } = readApplyRequest(docs);
+  if (errors.length === 0 && resources.length === 0) {
+    errors.push({
+      file: REQUEST_FILE,
+      doc: 0,
+      severity: 'error',
+      path: '',
+      message: 'no mesh resources in the request (nothing to apply)',
+    });
+  }
+  if (errors.length > 0) {
+    return {
+      status: 400,
+      json: {
+        error: {
+          code: 'TRELLIS_INVALID_CONFIG',
+          message: `${errors.length} problem(s) in the request; nothing was applied`,
+          problems: errors,
+        },
+        warnings,
+      },
+    };
+  }
+  const result = await writerOf(api).apply(resources);
+  return {
+    json: {
+      revision: result.revision,
+      items: result.applied.map((a) => shownResource(a.resource)),
+      results: result.applied.map((a) => ({
+        // As written (the Gateway API's Gateway is stored as KubernetesGateway).
+        kind: findKind(a.resource.kind)?.writtenKind ?? a.resource.kind,
+        namespace: a.resource.metadata.namespace,
+        name: a.resource.metadata.name,
+        outcome: a.outcome,
+      })),
+      warnings,
+    },
+  };
+}
+
 export function registerConfigRoutes(router: HttpRouter, api: ConfigApi): void {
   router
     .on('GET', '/v1/config', () => ({
@@ -220,44 +268,7 @@ export function registerConfigRoutes(router: HttpRouter, api: ConfigApi): void {
       if (text.trim() === '')
         throw new TrellisError('TRELLIS_INVALID_ARGUMENT', 'empty request: send one or more resources');
       const docs = isYaml(req.raw) ? parseAndValidate(text, REQUEST_FILE) : parseJsonBody(text);
-      const { resources, errors, warnings } = readApplyRequest(docs);
-      if (errors.length === 0 && resources.length === 0) {
-        errors.push({
-          file: REQUEST_FILE,
-          doc: 0,
-          severity: 'error',
-          path: '',
-          message: 'no mesh resources in the request (nothing to apply)',
-        });
-      }
-      if (errors.length > 0) {
-        return {
-          status: 400,
-          json: {
-            error: {
-              code: 'TRELLIS_INVALID_CONFIG',
-              message: `${errors.length} problem(s) in the request; nothing was applied`,
-              problems: errors,
-            },
-            warnings,
-          },
-        };
-      }
-      const result = await writerOf(api).apply(resources);
-      return {
-        json: {
-          revision: result.revision,
-          items: result.applied.map((a) => shownResource(a.resource)),
-          results: result.applied.map((a) => ({
-            // As written (the Gateway API's Gateway is stored as KubernetesGateway).
-            kind: findKind(a.resource.kind)?.writtenKind ?? a.resource.kind,
-            namespace: a.resource.metadata.namespace,
-            name: a.resource.metadata.name,
-            outcome: a.outcome,
-          })),
-          warnings,
-        },
-      };
+      return await applyDocuments(api, docs);
     })
     .on('DELETE', '/v1/config/:kind/:namespace/:name', async (req) => {
       const def = resolveKind(req.params.kind ?? '');

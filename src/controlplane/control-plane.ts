@@ -40,6 +40,7 @@ import { revisionOfVersion, runningRevision, type StoreConvergence } from './con
 import type { ProxyStatus } from '../xds/server/status.js';
 import { RouterRuntime } from './router-runtime.js';
 import type { MeshTelemetry } from '../api/telemetry/mesh-telemetry.js';
+import { startConsole, type ConsoleSetup } from './console/setup.js';
 
 export interface ControlPlaneOptions {
   config: ConfigStore;
@@ -84,6 +85,11 @@ export interface ControlPlaneOptions {
   derivations?: readonly ConfigDerivation[];
   /** How long a disconnected proxy keeps counting as lagging in convergence reports; default 60 s. */
   forgetDisconnectedMs?: number;
+  /**
+   * The console (console/setup.ts): its tokens and audit file. Absent: the pages are still served
+   * (bundled on first request) and its API answers 401 until tokens are configured.
+   */
+  console?: ConsoleSetup;
 }
 
 export interface ControlPlaneAddresses {
@@ -125,6 +131,8 @@ export class ControlPlane {
   readonly convergence: ConvergenceTracker;
   /** The Router controller, its layer of derived resources and the config served (router-runtime.ts). */
   readonly routers: RouterRuntime;
+  /** The console's audit trail, once started. */
+  console: ReturnType<typeof startConsole> | undefined;
 
   constructor(readonly options: ControlPlaneOptions) {
     this.logger = options.logger ?? silentLogger;
@@ -220,6 +228,11 @@ export class ControlPlane {
     const xdsPort = await this.ads.listen(xds.host, xds.port);
     const secure = await this.listenSecure();
     const router = buildApi(this.apiViews(), this.logger);
+    this.console = startConsole(router, this.apiViews(), {
+      ...this.options.console,
+      clock: this.clock,
+      logger: this.logger.child('console'),
+    });
     this.httpServer = router.createServer();
     const httpPort = await listenHttp(this.httpServer, httpAddr.host, httpAddr.port);
     this.ready = true;

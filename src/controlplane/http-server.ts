@@ -20,7 +20,16 @@ export interface ApiRequest {
   raw: http.IncomingMessage;
 }
 
-export type ApiResult = { status?: number; json?: unknown; text?: string; contentType?: string } | undefined;
+export type ApiResult =
+  | {
+      status?: number;
+      json?: unknown;
+      text?: string;
+      contentType?: string;
+      /** More response headers (a redirect's location, the console's cache and security headers). */
+      headers?: Record<string, string>;
+    }
+  | undefined;
 export type Handler = (req: ApiRequest) => Promise<ApiResult> | ApiResult;
 
 interface RouteEntry {
@@ -55,6 +64,19 @@ export class HttpRouter {
   on(method: string, pattern: string, handler: Handler): this {
     this.routes.push({ method, parts: pattern.split('/').filter(Boolean), handler });
     return this;
+  }
+
+  /**
+   * The handler of a route and the params it matched, for a route that answers with another's
+   * data (the console's graph reads /v1/graph when a graph is served).
+   */
+  find(method: string, path: string): { handler: Handler; params: Record<string, string> } | undefined {
+    const parts = path.split('/').filter(Boolean);
+    for (const r of this.routes) {
+      const params = r.method === method ? match(r.parts, parts) : undefined;
+      if (params) return { handler: r.handler, params };
+    }
+    return undefined;
   }
 
   /** An http.Server answering with this router, malformed requests included (core/http-errors.ts). */
@@ -169,12 +191,15 @@ function match(pattern: string[], parts: string[]): Record<string, string> | und
 
 function send(res: http.ServerResponse, status: number, result: ApiResult): void {
   if (result?.text !== undefined) {
-    res.writeHead(status, { 'content-type': result.contentType ?? 'text/plain; charset=utf-8' });
+    res.writeHead(status, {
+      ...result.headers,
+      'content-type': result.contentType ?? 'text/plain; charset=utf-8',
+    });
     res.end(result.text);
     return;
   }
   const body = JSON.stringify(result?.json ?? {}, null, 2) + '\n';
-  res.writeHead(status, { 'content-type': 'application/json' });
+  res.writeHead(status, { ...result?.headers, 'content-type': 'application/json' });
   res.end(body);
 }
 

@@ -14,6 +14,7 @@ import { untilSignal } from '../signals.js';
 import { loadMeshConfig } from '../mesh-config.js';
 import { loadCaState } from '../../controlplane/ca-service-state.js';
 import { DEFAULT_MAX_WORKLOAD_TTL_SECONDS } from '../../controlplane/ca-service.js';
+import { AUDIT_FILE, loadConsoleTokens } from '../console-tokens.js';
 
 /** --secure-port: a port, 0 for any free one, or off. */
 function parseSecurePort(value: string): number | undefined {
@@ -38,6 +39,7 @@ export const command: Command = {
     '                             [--trust-domain cluster.local] [--ca-dir DIR] [--workload-cert-ttl 24h]',
     '                             [--max-workload-cert-ttl 2160h] [--trusted-roots FILE]',
     '                             [--secure-port 15012|0|off] [--secure-san NAME]...',
+    '                             [--console-tokens FILE]',
     '',
     'Serves Envoy xDS v3 (ADS, state of the world and delta) to the Trellis proxy, proxyless gRPC',
     'and Envoy. Edits to DIR take effect without restart; an invalid edit is logged with its',
@@ -77,6 +79,12 @@ export const command: Command = {
     'the names remote hosts dial), renewed at half its life without dropping streams. Proxies',
     'verify it with `trellis proxy --xds-root-ca FILE` (the root: `trellis token create',
     '--root-cert-out FILE` writes it, or STATE-DIR/ca/root-cert.pem).',
+    '',
+    'The console (a web application) is served at http://HTTP-ADDRESS/console/. --console-tokens FILE',
+    'lists who may log in, in Kubernetes\' --token-auth-file format: token,user,uid,"groups" a line;',
+    'the group trellis:editors may change traffic settings, trellis:viewers may look. Without it',
+    'nobody can log in. Every change made through the console is appended to',
+    'STATE-DIR/console-audit.jsonl with who made it.',
   ].join('\n'),
   async run(argv, io) {
     const { values } = parseFlags('control-plane', argv, {
@@ -96,6 +104,7 @@ export const command: Command = {
       'trusted-roots': { type: 'string' },
       'secure-port': { type: 'string' },
       'secure-san': { type: 'string', multiple: true, default: [] },
+      'console-tokens': { type: 'string' },
     });
     if (!values.config) {
       throw new TrellisError(
@@ -157,8 +166,16 @@ export const command: Command = {
       maxWorkloadTtlSeconds: maxCertTtlMs / 1000,
       logger: logger.child('ca'),
     });
+    const consoleTokens =
+      values['console-tokens'] !== undefined
+        ? await loadConsoleTokens(path.resolve(io.cwd, values['console-tokens']))
+        : undefined;
     await store.start();
     const cp = new ControlPlane({
+      console: {
+        ...(consoleTokens ? { tokens: consoleTokens } : {}),
+        auditFile: path.join(stateDir, AUDIT_FILE),
+      },
       pathNormalization: mesh.pathNormalization,
       outboundTrafficPolicy: mesh.outboundTrafficPolicy,
       extensionProviders: mesh.extensionProviders,
@@ -181,7 +198,12 @@ export const command: Command = {
         `trellis control-plane: CA for trust domain ${ca.authority.trustDomain} (${ca.source === 'plugin' ? 'plug-in' : ca.source === 'created' ? 'self-provisioned, new' : 'self-provisioned'}: ${ca.caDir}) on the xDS port\n` +
         (bound.secureXds
           ? `trellis control-plane: serving xDS and the CA over TLS on ${bound.secureXds.host}:${bound.secureXds.port} (root ${path.join(ca.caDir, 'root-cert.pem')})\n`
-          : ''),
+          : '') +
+        `trellis control-plane: console http://${bound.http.host}:${bound.http.port}/console/ ${
+          consoleTokens
+            ? `(${consoleTokens.length} token(s) from ${values['console-tokens']})`
+            : '(no --console-tokens FILE: nobody can log in)'
+        }\n`,
     );
     const signal = await untilSignal();
     io.stdout(`trellis control-plane: ${signal}, shutting down\n`);

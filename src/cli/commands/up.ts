@@ -26,7 +26,7 @@ export const command: Command = {
     '                  [--xds-port 15010] [--http-port 15014] [--stop-grace 5s]',
     '                  [--capture proxy|netns] [--state-dir CONFIG/.trellis-state] [--mesh-config FILE]',
     '                  [--workload-cert-ttl 24h] [--trust-domain cluster.local]',
-    '                  [--ready-timeout 30s] [--watch] [--otlp URL]',
+    '                  [--ready-timeout 30s] [--watch] [--otlp URL] [--console-tokens FILE]',
     '',
     'Reads DIR/mesh.yaml (kind Mesh, trellis.io/v1alpha1), starts the control plane on its config',
     'directory, a sidecar and the process of every workload (restarted with backoff if it crashes),',
@@ -55,6 +55,11 @@ export const command: Command = {
     '                defaultProviders.tracing or defaultConfig.tracing.sampling; adds the',
     '                ServiceEntry istio-system/otlp-collector so proxies reach it. A Telemetry',
     '                resource still narrows it (randomSamplingPercentage, disableSpanReporting).',
+    "--console-tokens  who may log in to the console (http://HTTP/console/), in Kubernetes'",
+    '                --token-auth-file format (token,user,uid,"trellis:editors"); default:',
+    '                STATE-DIR/console-tokens.csv, made on the first run with an editor token for',
+    '                you (mode 0600; the token is never printed). Console edits are audited in',
+    '                STATE-DIR/console-audit.jsonl',
     '',
     'An app that exits is restarted with backoff (the delay printed is the delay waited); one that',
     'exits more than 5 times within 60 s, or whose command does not exist, is not restarted and',
@@ -99,6 +104,7 @@ export const command: Command = {
       'ready-timeout': { type: 'string' },
       watch: { type: 'boolean' },
       otlp: { type: 'string' },
+      'console-tokens': { type: 'string' },
     });
     const otlp = values.otlp === undefined ? undefined : parseOtlpUrl(values.otlp);
     const capture = values.capture ?? 'proxy';
@@ -164,6 +170,9 @@ export const command: Command = {
       stopGraceMs: parseIntFlag('stop-grace', values['stop-grace']?.replace(/s$/, ''), 5) * 1000,
       ...(readyTimeoutMs !== undefined ? { readyTimeoutMs } : {}),
       ...(values.watch ? { watch: true } : {}),
+      ...(values['console-tokens'] !== undefined
+        ? { consoleTokensFile: path.resolve(io.cwd, values['console-tokens']) }
+        : {}),
     });
     if (otlp !== undefined)
       out(

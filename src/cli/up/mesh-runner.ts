@@ -77,6 +77,7 @@ import {
   type NetnsWorkload,
 } from './netns.js';
 import { TrellisError } from '../../core/errors.js';
+import { AUDIT_FILE, ensureLocalTokenFile, loadConsoleTokens, localUser } from '../console-tokens.js';
 import { loadOriginalDestination, type OriginalDestinationReader } from './netns-original-dst.js';
 
 export interface MeshRunnerOptions {
@@ -140,6 +141,11 @@ export interface MeshRunnerOptions {
    * pods are: auto mTLS then sends them mTLS. Default true; false leaves them plaintext peers.
    */
   sidecarMtls?: boolean;
+  /**
+   * `up --console-tokens FILE`: who may log in to the console. Default: STATE-DIR/console-tokens.csv,
+   * made on the first run with one editor token for the local user (cli/console-tokens.ts).
+   */
+  consoleTokensFile?: string;
 }
 
 interface RunningWorkload {
@@ -250,7 +256,14 @@ export class MeshRunner {
           ]
         : []),
     ]);
+    const consoleTokens = this.opts.consoleTokensFile
+      ? { file: this.opts.consoleTokensFile, created: false }
+      : await ensureLocalTokenFile(this.stateDir, localUser(this.opts.env));
     const cp = new ControlPlane({
+      console: {
+        tokens: await loadConsoleTokens(consoleTokens.file),
+        auditFile: path.join(this.stateDir, AUDIT_FILE),
+      },
       ca: { authority: ca.authority, credentials: ca.credentials },
       config: this.layered,
       logger: this.opts.logger.child('control-plane'),
@@ -311,6 +324,11 @@ export class MeshRunner {
         : {}),
       trustDomain: ca.authority.trustDomain,
       controlPlaneUrl,
+      console: {
+        url: `${controlPlaneUrl}/console/`,
+        tokenFile: consoleTokens.file,
+        created: consoleTokens.created,
+      },
       xds,
       configDir: plan.configDir,
       workloads: this.workloads.map((w) => ({

@@ -22,6 +22,8 @@ export interface UpSummary {
   gatewayRoutes?: readonly string[];
   gateway?: ProxySummary;
   controlPlaneUrl: string;
+  /** The console's URL and the token file to log in with (never the token itself). */
+  console?: { url: string; tokenFile: string; created: boolean };
   xds: string;
   configDir: string;
   workloads: readonly ProxySummary[];
@@ -73,6 +75,10 @@ export function summaryText(s: UpSummary): string {
   lines.push(
     `  control plane:  ${s.controlPlaneUrl}  (/debug/syncz, /debug/config_dump?proxy=ID, /metrics); xDS ${s.xds}`,
   );
+  if (s.console)
+    lines.push(
+      `  console:        ${s.console.url}  (log in with the token in ${s.console.tokenFile}${s.console.created ? ', made for you now' : ''})`,
+    );
   lines.push(`  config:         ${s.configDir}  (watched: edits change traffic live)`);
   const proxies = [...s.workloads, ...(s.gateway ? [s.gateway] : [])];
   const width = Math.max(...proxies.map((w) => w.name.length));

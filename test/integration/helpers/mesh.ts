@@ -29,6 +29,8 @@ export async function startMesh(
     translator?: ControlPlaneOptions['translator'];
     /** Istio's mesh mTLS defaults (PERMISSIVE, auto mTLS); off by default, as without a CA. */
     meshMtls?: boolean;
+    /** The console's tokens and audit file (controlplane/console/setup.ts). */
+    console?: ControlPlaneOptions['console'];
   } = {},
 ): Promise<TestMesh> {
   const store = new MemoryConfigStore((r) => validateResource(r));
@@ -38,6 +40,7 @@ export async function startMesh(
     ...(options.rateLimitService ? { rateLimitService: options.rateLimitService } : {}),
     ...(options.translator ? { translator: options.translator } : {}),
     ...(options.meshMtls !== undefined ? { meshMtls: options.meshMtls } : {}),
+    ...(options.console ? { console: options.console } : {}),
   });
   const bound = await cp.start({ host: '127.0.0.1', port: 0 }, { host: '127.0.0.1', port: 0 });
   return {
