@@ -10,9 +10,13 @@
  *   does not know through to where it was going (HTTP: the host it names, resolved by DNS);
  *   REGISTRY_ONLY blocks it (HTTP: 502 from BlackHoleCluster). A Sidecar's own
  *   outboundTrafficPolicy overrides it for the workloads it applies to.
+ * - `defaultConfig.concurrency` and `defaultConfig.proxyMetadata`: the mesh-wide ProxyConfig
+ *   defaults under every ProxyConfig resource (api/networking/proxy-config.ts), taken by proxies
+ *   when they start; other `defaultConfig` fields are listed as not applied.
  */
 import { parseDocument } from 'yaml';
 import { TrellisError } from '../core/errors.js';
+import type { MeshProxyDefaults } from './networking/proxy-config.js';
 
 export const PATH_NORMALIZATIONS = ['NONE', 'BASE', 'MERGE_SLASHES', 'DECODE_AND_MERGE_SLASHES'] as const;
 export type PathNormalizationMode = (typeof PATH_NORMALIZATIONS)[number];
@@ -23,6 +27,8 @@ export type OutboundTrafficPolicyMode = (typeof OUTBOUND_TRAFFIC_POLICY_MODES)[n
 export interface MeshConfig {
   pathNormalization: PathNormalizationMode;
   outboundTrafficPolicy: OutboundTrafficPolicyMode;
+  /** `defaultConfig.concurrency` / `.proxyMetadata`: what proxies start with under ProxyConfigs. */
+  proxyDefaults: MeshProxyDefaults;
   /** Top-level fields the file sets that Trellis does not apply (yet), for a log line. */
   ignoredFields: string[];
 }
@@ -30,10 +36,11 @@ export interface MeshConfig {
 export const DEFAULT_MESH_CONFIG: MeshConfig = Object.freeze({
   pathNormalization: 'BASE',
   outboundTrafficPolicy: 'ALLOW_ANY',
+  proxyDefaults: {},
   ignoredFields: [],
 });
 
-const USED = new Set(['pathNormalization', 'outboundTrafficPolicy']);
+const USED = new Set(['pathNormalization', 'outboundTrafficPolicy', 'defaultConfig']);
 
 function invalid(file: string, path: string, message: string): TrellisError {
   return new TrellisError('TRELLIS_INVALID_CONFIG', message, { file, path });
@@ -66,12 +73,62 @@ export function parseMeshConfig(text: string, file: string): MeshConfig {
       pathNormalization = n as PathNormalizationMode;
     }
   }
+  const defaults = parseDefaultConfig(obj.defaultConfig, file);
   return {
     pathNormalization,
     outboundTrafficPolicy: parseOutboundTrafficPolicy(obj.outboundTrafficPolicy, file),
-    ignoredFields: Object.keys(obj)
-      .filter((k) => !USED.has(k))
-      .sort(),
+    proxyDefaults: defaults.proxyDefaults,
+    ignoredFields: [...Object.keys(obj).filter((k) => !USED.has(k)), ...defaults.ignored].sort(),
+  };
+}
+
+const DEFAULT_CONFIG_USED = new Set(['concurrency', 'proxyMetadata']);
+
+/** `defaultConfig` (Istio's ProxyConfig message): concurrency and proxyMetadata are applied. */
+function parseDefaultConfig(
+  value: unknown,
+  file: string,
+): { proxyDefaults: MeshProxyDefaults; ignored: string[] } {
+  if (value === undefined || value === null) return { proxyDefaults: {}, ignored: [] };
+  if (typeof value !== 'object' || Array.isArray(value))
+    throw invalid(file, 'defaultConfig', 'expected a mapping of ProxyConfig fields');
+  const dc = value as Record<string, unknown>;
+  const out: { concurrency?: number; proxyMetadata?: Record<string, string> } = {};
+  const c = dc.concurrency;
+  if (c !== undefined && c !== null) {
+    if (typeof c !== 'number' || !Number.isInteger(c) || c < 0)
+      throw invalid(
+        file,
+        'defaultConfig.concurrency',
+        `expected a whole number >= 0 (0: one worker per CPU), got ${JSON.stringify(c)}`,
+      );
+    out.concurrency = c;
+  }
+  const md = dc.proxyMetadata;
+  if (md !== undefined && md !== null) {
+    if (typeof md !== 'object' || Array.isArray(md))
+      throw invalid(
+        file,
+        'defaultConfig.proxyMetadata',
+        'expected a mapping of environment variable names to strings',
+      );
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries(md)) {
+      if (typeof v !== 'string')
+        throw invalid(
+          file,
+          `defaultConfig.proxyMetadata.${k}`,
+          `expected a string, got ${JSON.stringify(v)} (quote it)`,
+        );
+      env[k] = v;
+    }
+    out.proxyMetadata = env;
+  }
+  return {
+    proxyDefaults: out,
+    ignored: Object.keys(dc)
+      .filter((k) => !DEFAULT_CONFIG_USED.has(k))
+      .map((k) => `defaultConfig.${k}`),
   };
 }
 

@@ -39,6 +39,8 @@ import { ConvergenceTracker } from './convergence-tracker.js';
 import { revisionOfVersion, runningRevision, type StoreConvergence } from './convergence.js';
 import type { ProxyStatus } from '../xds/server/status.js';
 import { RouterRuntime } from './router-runtime.js';
+import type { MeshProxyDefaults, ProxyIdentity } from '../api/networking/proxy-config.js';
+import { proxyConfigState, resolveProxyConfig, type ResolvedProxyConfig } from './proxy-configs.js';
 
 export interface ControlPlaneOptions {
   config: ConfigStore;
@@ -81,6 +83,8 @@ export interface ControlPlaneOptions {
   derivations?: readonly ConfigDerivation[];
   /** How long a disconnected proxy keeps counting as lagging in convergence reports; default 60 s. */
   forgetDisconnectedMs?: number;
+  /** Mesh config `defaultConfig` (concurrency, proxyMetadata): under every ProxyConfig. */
+  proxyDefaults?: MeshProxyDefaults;
 }
 
 export interface ControlPlaneAddresses {
@@ -291,6 +295,7 @@ export class ControlPlane {
         effective: () => this.derivedConfig(),
       },
       routers: { statuses: () => this.routers.controller.statuses() },
+      proxyConfigs: { resolve: (proxy) => this.proxyConfigFor(proxy) },
       convergence: {
         report: (storeRevision) => this.storeConvergence(storeRevision),
       },
@@ -305,9 +310,33 @@ export class ControlPlane {
     };
   }
 
-  /** /debug/syncz rows, each with the store revision the proxy runs. */
+  /**
+   * /debug/syncz rows, each with the store revision the proxy runs and, for a proxy that says
+   * which ProxyConfig it started with, whether that is still the one it would get.
+   */
   proxyStatus(): ProxyStatus[] {
-    return this.ads.status().map((p) => ({ ...p, configRevision: runningRevision(p) }));
+    return this.ads.status().map((p) => ({
+      ...p,
+      configRevision: runningRevision(p),
+      ...(p.startedProxyConfig
+        ? {
+            proxyConfig: proxyConfigState(
+              p.startedProxyConfig,
+              this.proxyConfigFor({ namespace: p.namespace, labels: p.labels ?? {} }),
+            ),
+          }
+        : {}),
+    }));
+  }
+
+  /** The ProxyConfig a proxy of this namespace and labels starts with (proxy-configs.ts). */
+  proxyConfigFor(proxy: ProxyIdentity): ResolvedProxyConfig {
+    return resolveProxyConfig(
+      this.effectiveSnapshot(),
+      proxy,
+      this.ads.current.rootNamespace,
+      this.options.proxyDefaults,
+    );
   }
 
   /**

@@ -162,6 +162,7 @@ export const command: Command = {
       pathNormalization: mesh.pathNormalization,
       outboundTrafficPolicy: mesh.outboundTrafficPolicy,
       extensionProviders: mesh.extensionProviders,
+      proxyDefaults: mesh.proxyDefaults,
       config: store,
       logger,
       debounce: { quietMs, maxMs },

@@ -146,6 +146,7 @@ export const command: Command = {
       pathNormalization: mesh.pathNormalization,
       outboundTrafficPolicy: mesh.outboundTrafficPolicy,
       extensionProviders: mesh.extensionProviders,
+      proxyDefaults: mesh.proxyDefaults,
       ...(certTtlSeconds !== undefined ? { workloadCertTtlSeconds: certTtlSeconds } : {}),
       ...(values['trust-domain'] !== undefined ? { trustDomain: values['trust-domain'] } : {}),
       stopGraceMs: parseIntFlag('stop-grace', values['stop-grace']?.replace(/s$/, ''), 5) * 1000,
