@@ -1,7 +1,9 @@
 // Sidecar and ServiceEntry rules of Istio's validation (pkg/config/validation: ValidateSidecar,
 // ValidateServiceEntry) that istio-parity.test.ts did not cover yet, one row per rule: what
 // Istio accepts is accepted, an Istio warning is a warning, an Istio rejection is an error.
-// Inputs are written from the rules, not copied from Istio's tests.
+// Also VirtualService `mirror_percent`, the proto name of mirrorPercent that protojson readers
+// (istioctl, Istio's file source) accept. Inputs are written from the rules, not copied from
+// Istio's tests.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatProblem } from '../../core/errors.js';
@@ -256,6 +258,45 @@ const ROWS: [string, string, unknown, string[], string[]][] = [
     }),
     [],
     [],
+  ],
+  // --- VirtualService: mirror_percent, the proto name of the deprecated mirrorPercent ---------
+  [
+    'mirror_percent is accepted with the deprecation warning',
+    'VirtualService',
+    {
+      hosts: ['r'],
+      http: [{ route: [{ destination: { host: 'r' } }], mirror: { host: 'm' }, mirror_percent: 50 }],
+    },
+    [],
+    ['spec.http[0].mirror_percent: deprecated; use mirrorPercentage instead'],
+  ],
+  [
+    'mirror_percent beside mirrorPercent, out of range, and without mirror',
+    'VirtualService',
+    {
+      hosts: ['r'],
+      http: [
+        {
+          route: [{ destination: { host: 'r' } }],
+          mirror: { host: 'm' },
+          mirror_percent: 50,
+          mirrorPercent: 50,
+        },
+        { route: [{ destination: { host: 'r' } }], mirror: { host: 'm' }, mirror_percent: 101 },
+        { route: [{ destination: { host: 'r' } }], mirror_percent: 5 },
+      ],
+    },
+    [
+      'spec.http[0].mirror_percent: mirror_percent is mirrorPercent under its proto name: set one of them (or mirrorPercentage)',
+      'spec.http[1].mirror_percent: 101 is out of range; expected 0..100',
+    ],
+    [
+      'spec.http[0].mirrorPercent: deprecated; use mirrorPercentage instead',
+      'spec.http[0].mirror_percent: deprecated; use mirrorPercentage instead',
+      'spec.http[1].mirror_percent: deprecated; use mirrorPercentage instead',
+      'spec.http[2].mirror_percent: deprecated; use mirrorPercentage instead',
+      'spec.http[2].mirror_percent: has no effect without mirror',
+    ],
   ],
 ];
 

@@ -33,6 +33,7 @@ export const HTTP_ROUTE_FIELDS = [
   'mirror',
   'mirrorPercentage',
   'mirrorPercent',
+  'mirror_percent',
   'mirrors',
   'corsPolicy',
   'headers',
@@ -407,8 +408,16 @@ function checkMirrors(c: SpecCheck, r: Obj, path: string): void {
   if (!isAbsent(r.mirror)) checkDestination(c, r.mirror, fieldPath(path, 'mirror'));
   checkPercent(c, r, 'mirrorPercentage', path);
   checkDeprecatedPercent(c, r, 'mirrorPercent', path, 'mirrorPercentage');
+  // The proto name of the same field (Istio's file and istioctl readers take both spellings).
+  checkDeprecatedPercent(c, r, 'mirror_percent', path, 'mirrorPercentage');
+  if (!isAbsent(r.mirrorPercent) && !isAbsent(r.mirror_percent)) {
+    c.error(
+      fieldPath(path, 'mirror_percent'),
+      'mirror_percent is mirrorPercent under its proto name: set one of them (or mirrorPercentage)',
+    );
+  }
   if (isAbsent(r.mirror)) {
-    for (const key of ['mirrorPercentage', 'mirrorPercent']) {
+    for (const key of ['mirrorPercentage', 'mirrorPercent', 'mirror_percent']) {
       if (!isAbsent(r[key])) c.warning(fieldPath(path, key), 'has no effect without mirror');
     }
   }

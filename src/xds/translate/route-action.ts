@@ -371,7 +371,9 @@ function mirrorPolicies(route: HTTPRoute, namespace: string, site: RouteSite): M
   if (route.mirror !== undefined) {
     out.push({
       cluster: destinationCluster(route.mirror, namespace, site).cluster,
-      runtime_fraction: runtimeFraction(percentOf(route.mirrorPercentage, route.mirrorPercent)),
+      runtime_fraction: runtimeFraction(
+        percentOf(route.mirrorPercentage, route.mirrorPercent ?? route.mirror_percent),
+      ),
     });
   }
   for (const m of route.mirrors ?? []) {

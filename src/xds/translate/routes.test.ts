@@ -445,3 +445,23 @@ test('proxyless gRPC routes leave out what its client would reject', () => {
   assert.equal(routes[0]!.route.retry_policy.retry_host_predicate, undefined);
   assert.deepEqual(routes[0]!.route.max_stream_duration, { max_stream_duration: { seconds: 2, nanos: 0 } });
 });
+
+test('mirror_percent (mirrorPercent under its proto name) is the mirror share, as mirrorPercent is', () => {
+  for (const route of [
+    { mirror_percent: 30 },
+    { mirrorPercent: 30 },
+    { mirror_percent: 90, mirrorPercentage: { value: 30 } },
+  ]) {
+    const r = only({ route: [dest], mirror: { host: 'ratings' }, ...route } as HTTPRoute);
+    assert.deepEqual(
+      (r.route as Json).request_mirror_policies,
+      [
+        {
+          cluster: `outbound|9080||${RATINGS}`,
+          runtime_fraction: { default_value: { numerator: 300_000, denominator: 'MILLION' } },
+        },
+      ],
+      JSON.stringify(route),
+    );
+  }
+});
