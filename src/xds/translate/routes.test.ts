@@ -452,9 +452,9 @@ test('mirror_percent (mirrorPercent under its proto name) is the mirror share, a
     { mirrorPercent: 30 },
     { mirror_percent: 90, mirrorPercentage: { value: 30 } },
   ]) {
-    const r = only({ route: [dest], mirror: { host: 'ratings' }, ...route } as HTTPRoute);
+    const r = only({ route: [dest], mirror: { host: 'ratings' }, ...route });
     assert.deepEqual(
-      (r.route as Json).request_mirror_policies,
+      r.route.request_mirror_policies,
       [
         {
           cluster: `outbound|9080||${RATINGS}`,
