@@ -465,3 +465,21 @@ test('mirror_percent (mirrorPercent under its proto name) is the mirror share, a
     );
   }
 });
+
+test('redirect.derivePort: FROM_REQUEST_PORT is the route config port, FROM_PROTOCOL_DEFAULT leaves it to the scheme', () => {
+  const redirectOf = (redirect: NonNullable<HTTPRoute['redirect']>) => only({ redirect }).redirect as Json;
+  assert.deepEqual(redirectOf({ uri: '/x', derivePort: 'FROM_REQUEST_PORT' }), {
+    path_redirect: '/x',
+    port_redirect: 9080,
+  });
+  assert.deepEqual(redirectOf({ uri: '/x', scheme: 'https', derivePort: 'FROM_REQUEST_PORT' }), {
+    path_redirect: '/x',
+    scheme_redirect: 'https',
+    port_redirect: 9080,
+  });
+  assert.deepEqual(redirectOf({ uri: '/x', scheme: 'https', derivePort: 'FROM_PROTOCOL_DEFAULT' }), {
+    path_redirect: '/x',
+    scheme_redirect: 'https',
+  });
+  assert.deepEqual(redirectOf({ uri: '/x', port: 8443 }), { path_redirect: '/x', port_redirect: 8443 });
+});
