@@ -467,7 +467,7 @@ test('mirror_percent (mirrorPercent under its proto name) is the mirror share, a
 });
 
 test('redirect.derivePort: FROM_REQUEST_PORT is the route config port, FROM_PROTOCOL_DEFAULT leaves it to the scheme', () => {
-  const redirectOf = (redirect: NonNullable<HTTPRoute['redirect']>) => only({ redirect }).redirect as Json;
+  const redirectOf = (redirect: NonNullable<HTTPRoute['redirect']>): unknown => only({ redirect }).redirect;
   assert.deepEqual(redirectOf({ uri: '/x', derivePort: 'FROM_REQUEST_PORT' }), {
     path_redirect: '/x',
     port_redirect: 9080,
