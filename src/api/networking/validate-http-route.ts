@@ -33,7 +33,6 @@ export const HTTP_ROUTE_FIELDS = [
   'mirror',
   'mirrorPercentage',
   'mirrorPercent',
-  'mirror_percent',
   'mirrors',
   'corsPolicy',
   'headers',
@@ -106,7 +105,10 @@ export interface HTTPRouteContext {
 }
 
 export function checkHTTPRoute(c: SpecCheck, value: unknown, path: string, ctx: HTTPRouteContext): void {
-  const r = c.object(value, path, HTTP_ROUTE_FIELDS);
+  // mirror_percent (mirrorPercent's proto name) is accepted but not offered in the hint.
+  const plain = typeof value === 'object' && value !== null && !Array.isArray(value);
+  const { mirror_percent: _legacy, ...others } = plain ? (value as Obj) : {};
+  const r = c.object(plain ? others : value, path, HTTP_ROUTE_FIELDS) && (value as Obj);
   if (r === undefined) {
     if (isAbsent(value)) c.error(path, 'expected an HTTP route, got null');
     return;
