@@ -48,7 +48,7 @@ export function workerArguments(options: ProxyOptions): string[] {
     .join(',');
   return [
     '--xds-address',
-    options.xds,
+    typeof options.xds === 'string' ? options.xds : options.xds.join(','),
     '--id',
     b.nodeId,
     '--mode',
