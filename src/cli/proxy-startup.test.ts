@@ -48,6 +48,16 @@ const ROWS: [string, Partial<StartupInput>, ProxyStartup][] = [
     },
   ],
   [
+    'environment names listed sorted',
+    { resolved: resolved({ environmentVariables: { ZED: '1', ALPHA: '2', MID: '3' } }) },
+    {
+      concurrency: 1,
+      env: { ZED: '1', ALPHA: '2', MID: '3' },
+      metadata: { TRELLIS_PROXY_CONFIG: 'f1' },
+      summary: 'ProxyConfig environment ALPHA, MID, ZED (from shop/pc)',
+    },
+  ],
+  [
     '--concurrency wins over the ProxyConfig, and says so',
     { resolved: resolved({ concurrency: 4 }), flagConcurrency: 1 },
     {

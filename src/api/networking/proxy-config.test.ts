@@ -38,9 +38,10 @@ const ROWS: [string, unknown, string[]][] = [
   ],
   [
     'environment variable names',
-    { environmentVariables: { ISTIO_META_X: '1', '1BAD': 'x' } },
+    { environmentVariables: { ISTIO_META_X: '1', '1BAD': 'x', 'BAD-NAME': 'y' } },
     [
       'error: spec.environmentVariables.1BAD: not an environment variable name (letters, digits and _, not starting with a digit)',
+      'error: spec.environmentVariables.BAD-NAME: not an environment variable name (letters, digits and _, not starting with a digit)',
       AT_START('environmentVariables'),
     ],
   ],
@@ -151,6 +152,21 @@ const PRECEDENCE: [
     ],
     { namespace: 'shop', labels: { app: 'cart', version: 'v1' } },
     { concurrency: 3, environmentVariables: {}, sources: ['shop/z-old'] },
+  ],
+  [
+    'created at the same time: by namespace/name',
+    [
+      {
+        ...pc('shop', 'b', { concurrency: 2 }),
+        metadata: { name: 'b', namespace: 'shop', creationTimestamp: 'T' },
+      },
+      {
+        ...pc('shop', 'a', { concurrency: 1 }),
+        metadata: { name: 'a', namespace: 'shop', creationTimestamp: 'T' },
+      },
+    ],
+    { namespace: 'shop', labels: {} },
+    { concurrency: 1, environmentVariables: {}, sources: ['shop/a'] },
   ],
   [
     'a selector config of another namespace never applies',
