@@ -59,6 +59,8 @@ export interface KindDefinition {
    * own internal name, `KubernetesGateway`) and written back under this one.
    */
   writtenKind?: string;
+  /** A document without `spec` is valid (an empty spec), as Istio's CRD schema allows. */
+  specOptional?: boolean;
 }
 
 /**
@@ -180,7 +182,13 @@ registerKind({ ...net, kind: 'ServiceEntry', validate: validateServiceEntry });
 registerKind({ ...net, kind: 'WorkloadEntry', validate: validateWorkloadEntry });
 registerKind({ ...net, kind: 'Sidecar', validate: validateSidecar });
 registerKind({ ...net, kind: 'WorkloadGroup', validate: validateWorkloadGroup });
-registerKind({ ...net, versions: ['v1beta1'], kind: 'ProxyConfig', validate: validateProxyConfig });
+registerKind({
+  ...net,
+  versions: ['v1beta1'],
+  kind: 'ProxyConfig',
+  validate: validateProxyConfig,
+  specOptional: true,
+});
 // v1alpha3 only, as Istio serves it; patches are applied by xds/translate/envoy-filter.
 registerKind({ ...net, versions: ['v1alpha3'], kind: 'EnvoyFilter', validate: validateEnvoyFilter });
 

@@ -22,12 +22,12 @@ test('fields Trellis does not apply are listed, not rejected', () => {
     'm.yaml',
   );
   assert.deepEqual(m.ignoredFields, [
-    'defaultConfig.concurrency',
     'defaultConfig.tracing.zipkin',
     'enablePrometheusMerge',
     'trustDomainAliases',
   ]);
   assert.equal(m.telemetry.tracingSampling, 5);
+  assert.equal(m.proxyDefaults.concurrency, 2);
 });
 
 test('invalid values name the file and field', () => {
@@ -78,3 +78,32 @@ test('outboundTrafficPolicy: absent is ALLOW_ANY (Istio); REGISTRY_ONLY is read'
     );
   }
 });
+
+test('defaultConfig: concurrency and proxyMetadata are the ProxyConfig defaults; its other fields are listed', () => {
+  const m = parseMeshConfig(
+    'defaultConfig:\n  concurrency: 2\n  proxyMetadata: { ISTIO_META_DNS_CAPTURE: "true" }\n  holdApplicationUntilProxyStarts: true\n',
+    'm.yaml',
+  );
+  assert.deepEqual(m.proxyDefaults, { concurrency: 2, proxyMetadata: { ISTIO_META_DNS_CAPTURE: 'true' } });
+  assert.deepEqual(m.ignoredFields, ['defaultConfig.holdApplicationUntilProxyStarts']);
+  assert.deepEqual(parseMeshConfig('defaultConfig: {}', 'm.yaml').proxyDefaults, {});
+});
+
+for (const [text, path, message] of [
+  ['defaultConfig: 2', 'defaultConfig', /expected a mapping/],
+  ['defaultConfig: { concurrency: -1 }', 'defaultConfig.concurrency', /whole number >= 0/],
+  ['defaultConfig: { concurrency: "2" }', 'defaultConfig.concurrency', /whole number >= 0/],
+  ['defaultConfig: { proxyMetadata: [a] }', 'defaultConfig.proxyMetadata', /mapping of environment/],
+  [
+    'defaultConfig: { proxyMetadata: { A: 1 } }',
+    'defaultConfig.proxyMetadata.A',
+    /expected a string.*quote it/,
+  ],
+] as const) {
+  test(`defaultConfig refused: ${text}`, () => {
+    assert.throws(
+      () => parseMeshConfig(text, 'm.yaml'),
+      (err: TrellisError) => err.path === path && err.file === 'm.yaml' && message.test(err.message),
+    );
+  });
+}

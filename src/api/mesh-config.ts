@@ -10,9 +10,13 @@
  *   does not know through to where it was going (HTTP: the host it names, resolved by DNS);
  *   REGISTRY_ONLY blocks it (HTTP: 502 from BlackHoleCluster). A Sidecar's own
  *   outboundTrafficPolicy overrides it for the workloads it applies to.
+ * - `defaultConfig.concurrency` and `defaultConfig.proxyMetadata`: the mesh-wide ProxyConfig
+ *   defaults under every ProxyConfig resource (api/networking/proxy-config.ts), taken by proxies
+ *   when they start; other `defaultConfig` fields are listed as not applied.
  */
 import { parseDocument } from 'yaml';
 import { Problems, TrellisError } from '../core/errors.js';
+import type { MeshProxyDefaults } from './networking/proxy-config.js';
 import {
   DEFAULT_MESH_TELEMETRY,
   MESH_TELEMETRY_FIELDS,
@@ -29,6 +33,8 @@ export type OutboundTrafficPolicyMode = (typeof OUTBOUND_TRAFFIC_POLICY_MODES)[n
 export interface MeshConfig {
   pathNormalization: PathNormalizationMode;
   outboundTrafficPolicy: OutboundTrafficPolicyMode;
+  /** `defaultConfig.concurrency` / `.proxyMetadata`: what proxies start with under ProxyConfigs. */
+  proxyDefaults: MeshProxyDefaults;
   /** Top-level fields the file sets that Trellis does not apply (yet), for a log line. */
   ignoredFields: string[];
   /** Telemetry providers, defaults and legacy access log / tracing fields (api/telemetry). */
@@ -40,12 +46,18 @@ export interface MeshConfig {
 export const DEFAULT_MESH_CONFIG: MeshConfig = Object.freeze({
   pathNormalization: 'BASE',
   outboundTrafficPolicy: 'ALLOW_ANY',
+  proxyDefaults: {},
   ignoredFields: [],
   telemetry: DEFAULT_MESH_TELEMETRY,
   warnings: [],
 });
 
-const USED = new Set<string>(['pathNormalization', 'outboundTrafficPolicy', ...MESH_TELEMETRY_FIELDS]);
+const USED = new Set<string>([
+  'pathNormalization',
+  'outboundTrafficPolicy',
+  'defaultConfig',
+  ...MESH_TELEMETRY_FIELDS,
+]);
 
 function invalid(file: string, path: string, message: string): TrellisError {
   return new TrellisError('TRELLIS_INVALID_CONFIG', message, { file, path });
@@ -82,29 +94,74 @@ export function parseMeshConfig(text: string, file: string): MeshConfig {
   const telemetry = parseMeshTelemetry(obj, problems);
   const first = problems.errors[0];
   if (first !== undefined) throw invalid(file, first.path, first.message);
+  const defaults = parseDefaultConfig(obj.defaultConfig, file);
   return {
     pathNormalization,
     outboundTrafficPolicy: parseOutboundTrafficPolicy(obj.outboundTrafficPolicy, file),
-    ignoredFields: [
-      ...Object.keys(obj).filter((k) => !USED.has(k) && k !== 'defaultConfig'),
-      ...defaultConfigIgnored(obj.defaultConfig),
-    ].sort(),
+    proxyDefaults: defaults.proxyDefaults,
+    ignoredFields: [...Object.keys(obj).filter((k) => !USED.has(k)), ...defaults.ignored].sort(),
     telemetry,
     warnings: problems.warnings.map((w) => `${w.path}: ${w.message}`),
   };
 }
 
-/** `defaultConfig` fields other than `tracing.sampling` (the one Trellis reads). */
-function defaultConfigIgnored(dc: unknown): string[] {
-  if (typeof dc !== 'object' || dc === null || Array.isArray(dc))
-    return dc === undefined || dc === null ? [] : ['defaultConfig'];
-  const out: string[] = [];
-  for (const [k, v] of Object.entries(dc as Record<string, unknown>)) {
-    if (k !== 'tracing') out.push(`defaultConfig.${k}`);
-    else if (typeof v === 'object' && v !== null)
-      for (const t of Object.keys(v)) if (t !== 'sampling') out.push(`defaultConfig.tracing.${t}`);
+const DEFAULT_CONFIG_USED = new Set(['concurrency', 'proxyMetadata']);
+
+/**
+ * `defaultConfig` (Istio's ProxyConfig message): concurrency and proxyMetadata are applied here;
+ * `tracing.sampling` is read with the telemetry fields (api/telemetry); the rest is listed.
+ */
+function parseDefaultConfig(
+  value: unknown,
+  file: string,
+): { proxyDefaults: MeshProxyDefaults; ignored: string[] } {
+  if (value === undefined || value === null) return { proxyDefaults: {}, ignored: [] };
+  if (typeof value !== 'object' || Array.isArray(value))
+    throw invalid(file, 'defaultConfig', 'expected a mapping of ProxyConfig fields');
+  const dc = value as Record<string, unknown>;
+  const out: { concurrency?: number; proxyMetadata?: Record<string, string> } = {};
+  const c = dc.concurrency;
+  if (c !== undefined && c !== null) {
+    if (typeof c !== 'number' || !Number.isInteger(c) || c < 0)
+      throw invalid(
+        file,
+        'defaultConfig.concurrency',
+        `expected a whole number >= 0 (0: one worker per CPU), got ${JSON.stringify(c)}`,
+      );
+    out.concurrency = c;
   }
-  return out;
+  const md = dc.proxyMetadata;
+  if (md !== undefined && md !== null) {
+    if (typeof md !== 'object' || Array.isArray(md))
+      throw invalid(
+        file,
+        'defaultConfig.proxyMetadata',
+        'expected a mapping of environment variable names to strings',
+      );
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries(md)) {
+      if (typeof v !== 'string')
+        throw invalid(
+          file,
+          `defaultConfig.proxyMetadata.${k}`,
+          `expected a string, got ${JSON.stringify(v)} (quote it)`,
+        );
+      env[k] = v;
+    }
+    out.proxyMetadata = env;
+  }
+  return {
+    proxyDefaults: out,
+    ignored: Object.entries(dc).flatMap(([k, v]) => {
+      if (DEFAULT_CONFIG_USED.has(k)) return [];
+      if (k !== 'tracing') return [`defaultConfig.${k}`];
+      return typeof v === 'object' && v !== null
+        ? Object.keys(v)
+            .filter((t) => t !== 'sampling')
+            .map((t) => `defaultConfig.tracing.${t}`)
+        : [];
+    }),
+  };
 }
 
 /** `outboundTrafficPolicy: {mode}`; absent means ALLOW_ANY, as in Istio. */

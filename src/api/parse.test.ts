@@ -188,3 +188,35 @@ test('registering a kind is one call, and parse uses it', () => {
     }),
   );
 });
+
+test('unquoted IPv6 addresses and a:b values read as strings (YAML 1.2 core, as Kubernetes reads them)', () => {
+  const text = `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: v6 }
+spec:
+  hosts: [v6.example.com]
+  addresses: [2001:db8::1, 2001:db8::/32, ::1]
+  ports: [{ number: 80, name: http, protocol: HTTP }]
+  resolution: STATIC
+  endpoints:
+  - address: 2001:db8::2
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: { name: vm }
+spec:
+  address: fe80::1
+  network: 12:30
+`;
+  const docs = parseAndValidate(text, 'f.yaml');
+  assert.deepEqual(
+    docs.map((d) => d.problems.map(formatProblem)),
+    [[], []],
+  );
+  const se = docs[0]?.resource?.spec as { addresses: unknown[]; endpoints: { address: unknown }[] };
+  assert.deepEqual(se.addresses, ['2001:db8::1', '2001:db8::/32', '::1']);
+  assert.equal(se.endpoints[0]?.address, '2001:db8::2');
+  // YAML 1.1 would read 12:30 as the sexagesimal number 750.
+  const we = docs[1]?.resource?.spec as { address: unknown; network: unknown };
+  assert.deepEqual([we.address, we.network], ['fe80::1', '12:30']);
+});

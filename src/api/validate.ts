@@ -63,7 +63,7 @@ export function readResource(value: unknown, problems: Problems): EnvelopeResult
     return { resource: { apiVersion, kind: found.def.kind, metadata: meta, spec }, skipped: false };
   }
   if (isAbsent(doc.spec)) {
-    c.error('spec', 'required');
+    if (found.def.specOptional !== true) c.error('spec', 'required');
   } else {
     found.def.validate(doc.spec, problems, 'spec');
   }

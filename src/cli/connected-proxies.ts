@@ -17,6 +17,8 @@ export interface ConnectedProxy extends NamedProxy {
   mode: string;
   /** The config store revision the proxy runs (-1 before its first ACK; absent from older servers). */
   configRevision?: number;
+  /** Whether the ProxyConfig it started with is still the one it would get (proxies that say). */
+  proxyConfig?: { started: string; current: string; inEffect: boolean; sources: string[] };
   types: Record<
     string,
     {

@@ -13,13 +13,15 @@ import type { CommandIo } from './command.js';
 import { untilSignal } from './signals.js';
 
 /** src/cli and build/cli are both one level below the root, as bin/ is. */
-const TRELLIS_BIN = fileURLToPath(new URL('../../bin/trellis.mjs', import.meta.url));
+export const TRELLIS_BIN = fileURLToPath(new URL('../../bin/trellis.mjs', import.meta.url));
 
 export interface PrimaryRun {
   concurrency: number;
   drainMs: number;
   /** The `trellis proxy` arguments, for the workers. */
   argv: readonly string[];
+  /** Added to the workers' environment (the ProxyConfig's environmentVariables). */
+  env?: Readonly<Record<string, string>>;
   io: CommandIo;
   /** The ready line's start, as a single-process proxy prints it. */
   readyLine: (
@@ -45,6 +47,7 @@ export async function runProxyPrimary(options: ProxyOptions, run: PrimaryRun): P
     },
     concurrency: run.concurrency,
     exec: { file: TRELLIS_BIN, args: ['proxy', ...run.argv] },
+    ...(run.env ? { env: run.env } : {}),
   });
   const stopping = untilSignal();
   try {

@@ -45,6 +45,20 @@ const COLUMNS: Record<string, Column[]> = {
           : '',
     ],
   ],
+  ProxyConfig: [
+    [
+      'SELECTOR',
+      (s) => {
+        const labels = (s.selector as { matchLabels?: Record<string, string> } | undefined)?.matchLabels;
+        return labels === undefined
+          ? ''
+          : Object.entries(labels)
+              .map(([k, v]) => `${k}=${v}`)
+              .join(',');
+      },
+    ],
+    ['CONCURRENCY', (s) => text(s.concurrency)],
+  ],
   // kubectl's columns; a Secret's content is top-level (no spec), and its values redacted.
   Secret: [
     ['TYPE', (s) => text(s.type) || 'Opaque'],

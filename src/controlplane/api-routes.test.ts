@@ -91,3 +91,50 @@ test('a config API without a writer is read-only: writes answer 422 and say wher
     assert.match(body.error.message, /read-only/);
   });
 });
+
+test('/v1/proxy-config: the namespace and labels go to the view; bad queries are 400s saying what to send', async () => {
+  const asked: unknown[] = [];
+  const views: ApiViews = {
+    ...fakes({ value: true }),
+    proxyConfigs: {
+      resolve: (proxy) => {
+        asked.push(proxy);
+        return { concurrency: 2, environmentVariables: {}, sources: ['shop/pc'], fingerprint: 'abc' };
+      },
+    },
+  };
+  await withApi(views, async (url) => {
+    const ok = await fetch(`${url}/v1/proxy-config?namespace=shop&labels=app%3Dcart,version%3Dv1`);
+    assert.equal(ok.status, 200);
+    assert.deepEqual(await ok.json(), {
+      concurrency: 2,
+      environmentVariables: {},
+      sources: ['shop/pc'],
+      fingerprint: 'abc',
+    });
+    assert.deepEqual(await (await fetch(`${url}/v1/proxy-config?namespace=shop`)).json(), {
+      concurrency: 2,
+      environmentVariables: {},
+      sources: ['shop/pc'],
+      fingerprint: 'abc',
+    });
+    assert.deepEqual(asked, [
+      { namespace: 'shop', labels: { app: 'cart', version: 'v1' } },
+      { namespace: 'shop', labels: {} },
+    ]);
+    for (const [query, message] of [
+      ['', /namespace=NS is required/],
+      ['?namespace=', /namespace=NS is required/],
+      ['?namespace=shop&labels=app', /labels="app": expected k=v,k=v \(bad entry "app"\)/],
+      ['?namespace=shop&labels==x', /bad entry "=x"/],
+    ] as const) {
+      const r = await fetch(`${url}/v1/proxy-config${query}`);
+      assert.equal(r.status, 400, query);
+      assert.match(((await r.json()) as { error: { message: string } }).error.message, message);
+    }
+    assert.equal(asked.length, 2);
+  });
+  await withApi(fakes({ value: true }), async (url) => {
+    assert.equal((await fetch(`${url}/v1/proxy-config?namespace=shop`)).status, 404);
+  });
+});

@@ -6,6 +6,7 @@ import { registerConfigRoutes } from './config-routes.js';
 import { registerExplainRoute } from './explain-route.js';
 import { HttpRouter } from './http-server.js';
 import { trellisVersion } from './build-info.js';
+import { parseLabelsQuery } from './proxy-configs.js';
 
 /**
  * The control plane's HTTP API (default 127.0.0.1:15014):
@@ -36,6 +37,9 @@ import { trellisVersion } from './build-info.js';
  *   GET  /v1/explain?from=PROXY&url=URL[&method=M][&header=k:v...] | ?from=PROXY&requestId=ID
  *                                            what that proxy would do with the request, computed by
  *                                            the proxy (explain-route.ts; trellis explain)
+ *   GET  /v1/proxy-config?namespace=NS&labels=k=v,...   the ProxyConfig a proxy of that namespace
+ *                                            and labels starts with: {concurrency?,
+ *                                            environmentVariables, sources, fingerprint}
  *   GET  /v1/ratelimit/config                the rate limit service's config compiled from RateLimit
  *                                            resources: { revision, domains: [envoyproxy/ratelimit] }
  */
@@ -91,6 +95,18 @@ export function buildApi(views: ApiViews, logger: Logger): HttpRouter {
       return { json: views.convergence.report(raw === null ? undefined : Number(raw)) };
     })
     .on('GET', '/v1/routers', () => ({ json: views.routers?.statuses() ?? [] }))
+    .on('GET', '/v1/proxy-config', (req) => {
+      if (!views.proxyConfigs)
+        throw new TrellisError('TRELLIS_NOT_FOUND', 'this server resolves no ProxyConfig');
+      const namespace = req.query.get('namespace');
+      if (namespace === null || namespace === '')
+        throw new TrellisError(
+          'TRELLIS_INVALID_ARGUMENT',
+          "query parameter namespace=NS is required (the proxy's namespace; labels=k=v,... its labels)",
+        );
+      const labels = parseLabelsQuery(req.query.get('labels'));
+      return { json: views.proxyConfigs.resolve({ namespace, labels }) };
+    })
     .on('GET', '/v1/ratelimit/config', () => ({ json: rateLimits.rateLimitConfig() }))
     .on('POST', '/v1/registrations', async (req) => {
       const body = (await req.body()) as Registration;

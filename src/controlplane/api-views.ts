@@ -13,6 +13,8 @@ import type { Problem } from '../core/errors.js';
 import type { ConfigSnapshot } from '../config/types.js';
 import type { StoreConvergence } from './convergence.js';
 import type { RouterStatus } from '../controllers/router/controller.js';
+import type { ProxyIdentity } from '../api/networking/proxy-config.js';
+import type { ResolvedProxyConfig } from './proxy-configs.js';
 
 /** /ready, /metrics and /debug/*: read-only state of the serving side. */
 export interface DebugView {
@@ -69,6 +71,11 @@ export interface RateLimitConfigView {
   rateLimitConfig(): { revision: number } & object;
 }
 
+/** /v1/proxy-config: the ProxyConfig a proxy starts with (proxy-configs.ts). */
+export interface ProxyConfigView {
+  resolve(proxy: ProxyIdentity): ResolvedProxyConfig;
+}
+
 /** Everything buildApi routes to. */
 export interface ApiViews {
   readonly debug: DebugView;
@@ -79,4 +86,6 @@ export interface ApiViews {
   readonly convergence?: ConvergenceView;
   /** Absent in tests that do not need it: the route answers an empty list. */
   readonly routers?: RouterStatusView;
+  /** Absent in tests that do not need it: the route answers 404. */
+  readonly proxyConfigs?: ProxyConfigView;
 }

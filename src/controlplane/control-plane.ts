@@ -41,6 +41,8 @@ import type { ProxyStatus } from '../xds/server/status.js';
 import { RouterRuntime } from './router-runtime.js';
 import type { MeshTelemetry } from '../api/telemetry/mesh-telemetry.js';
 import { startConsole, type ConsoleSetup } from './console/setup.js';
+import type { MeshProxyDefaults, ProxyIdentity } from '../api/networking/proxy-config.js';
+import { proxyConfigState, resolveProxyConfig, type ResolvedProxyConfig } from './proxy-configs.js';
 
 export interface ControlPlaneOptions {
   config: ConfigStore;
@@ -90,6 +92,8 @@ export interface ControlPlaneOptions {
    * (bundled on first request) and its API answers 401 until tokens are configured.
    */
   console?: ConsoleSetup;
+  /** Mesh config `defaultConfig` (concurrency, proxyMetadata): under every ProxyConfig. */
+  proxyDefaults?: MeshProxyDefaults;
 }
 
 export interface ControlPlaneAddresses {
@@ -307,6 +311,7 @@ export class ControlPlane {
         effective: () => this.derivedConfig(),
       },
       routers: { statuses: () => this.routers.controller.statuses() },
+      proxyConfigs: { resolve: (proxy) => this.proxyConfigFor(proxy) },
       convergence: {
         report: (storeRevision) => this.storeConvergence(storeRevision),
       },
@@ -321,9 +326,33 @@ export class ControlPlane {
     };
   }
 
-  /** /debug/syncz rows, each with the store revision the proxy runs. */
+  /**
+   * /debug/syncz rows, each with the store revision the proxy runs and, for a proxy that says
+   * which ProxyConfig it started with, whether that is still the one it would get.
+   */
   proxyStatus(): ProxyStatus[] {
-    return this.ads.status().map((p) => ({ ...p, configRevision: runningRevision(p) }));
+    return this.ads.status().map((p) => ({
+      ...p,
+      configRevision: runningRevision(p),
+      ...(p.startedProxyConfig
+        ? {
+            proxyConfig: proxyConfigState(
+              p.startedProxyConfig,
+              this.proxyConfigFor({ namespace: p.namespace, labels: p.labels ?? {} }),
+            ),
+          }
+        : {}),
+    }));
+  }
+
+  /** The ProxyConfig a proxy of this namespace and labels starts with (proxy-configs.ts). */
+  proxyConfigFor(proxy: ProxyIdentity): ResolvedProxyConfig {
+    return resolveProxyConfig(
+      this.effectiveSnapshot(),
+      proxy,
+      this.ads.current.rootNamespace,
+      this.options.proxyDefaults,
+    );
   }
 
   /**

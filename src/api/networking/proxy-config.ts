@@ -1,22 +1,31 @@
 /**
- * ProxyConfig (networking.istio.io v1beta1): per-workload proxy settings. Trellis validates and
- * stores them and resolves which apply to a proxy (effectiveProxyConfig); `concurrency` and
- * `environmentVariables` are not handed to running proxies yet (a proxy's worker count is fixed
- * at start), so they carry a warning saying so; `image` picks a container image in Istio and
- * means nothing to a Trellis proxy.
+ * ProxyConfig (networking.istio.io v1beta1): per-workload proxy settings, applied as Istio
+ * applies them: when a proxy starts (Istio: at injection), never to a running one. A Trellis
+ * proxy asks the control plane for its effective config at start (GET /v1/proxy-config, or
+ * `trellis up` for its sidecars) and reports what it started with in its node metadata
+ * (PROXY_CONFIG_METADATA), so `trellis proxy-status` can name proxies running an older one.
  *
- * Which one applies follows Istio: a ProxyConfig with a `selector` in the workload's namespace,
- * else one without selector in that namespace, else one without selector in the root namespace;
- * each field is taken from the most specific config that sets it.
+ * - `concurrency`: the proxy's data-plane workers (`trellis proxy --concurrency`); 0 means one
+ *   per CPU, as Envoy's `--concurrency 0` under Istio;
+ * - `environmentVariables`: extra environment of the proxy's processes; `ISTIO_META_X` ones also
+ *   become node metadata `X`, as Istio's agent sends them;
+ * - `image` picks a container image in Istio and means nothing to a Trellis proxy (a warning).
+ *
+ * Which one applies follows Istio (pilot/pkg/model/proxy_config.go): the mesh config's
+ * `defaultConfig`, then the root namespace's selector-less ProxyConfig, then the workload's
+ * namespace's selector-less one, then the first of its namespace whose `selector.matchLabels`
+ * the workload's labels hold (a selector without labels selects nothing); oldest first at each
+ * level. Each level overrides the fields it sets; environment variables merge name by name.
  */
+import { createHash } from 'node:crypto';
 import type { Problems } from '../../core/errors.js';
 import { fieldPath, isAbsent, SpecCheck } from '../fields.js';
 import type { Resource } from '../resource.js';
-import { checkWorkloadSelector } from './validate-common.js';
+import { checkLabels } from './validate-common.js';
 
 export interface ProxyConfigSpec {
   selector?: { matchLabels?: Record<string, string> };
-  /** Worker threads; 0 means one per CPU. Istio writes it as an Int32Value: a plain number. */
+  /** Worker processes; 0 means one per CPU. Istio writes it as an Int32Value: a plain number. */
   concurrency?: number;
   environmentVariables?: Record<string, string>;
   image?: { imageType?: string };
@@ -24,11 +33,24 @@ export interface ProxyConfigSpec {
 
 export type ProxyConfigResource = Resource<ProxyConfigSpec>;
 
+/** Node metadata key carrying the fingerprint of the ProxyConfig a proxy started with. */
+export const PROXY_CONFIG_METADATA = 'TRELLIS_PROXY_CONFIG';
+
+const AT_START =
+  'applied when a proxy starts: running proxies keep the value they started with until restarted (trellis proxy-status shows which)';
+
 export function validateProxyConfig(spec: unknown, problems: Problems, path = 'spec'): void {
   const c = new SpecCheck(problems);
   const pc = c.object(spec, path, ['selector', 'concurrency', 'environmentVariables', 'image']);
   if (pc === undefined) return;
-  checkWorkloadSelector(c, pc, 'selector', path, 'matchLabels');
+  const sel = c.child(pc, 'selector', path, ['matchLabels']);
+  if (sel !== undefined && checkLabels(c, sel, 'matchLabels', fieldPath(path, 'selector')).size === 0) {
+    // Istio applies a ProxyConfig whose selector has no labels to no workload at all.
+    c.warning(
+      fieldPath(path, 'selector'),
+      'a selector without matchLabels selects no workload; remove selector to apply it to the whole namespace',
+    );
+  }
   c.int(pc, 'concurrency', path, { min: 0 });
   const env = c.stringMap(pc, 'environmentVariables', path);
   for (const name of env?.keys() ?? []) {
@@ -44,29 +66,26 @@ export function validateProxyConfig(spec: unknown, problems: Problems, path = 's
     c.string(image, 'imageType', fieldPath(path, 'image'));
     c.warning(
       fieldPath(path, 'image'),
-      'ignored: Trellis proxies are not container images chosen per workload; remove it or keep it for Istio',
+      'not applicable to the Trellis proxy (it is not a container image chosen per workload); remove it or keep it for Istio',
     );
   }
-  // Stored and resolved per proxy (effectiveProxyConfig), not yet handed to running proxies.
-  if (!isAbsent(pc.concurrency)) {
-    c.warning(
-      fieldPath(path, 'concurrency'),
-      'accepted but not applied yet: a Trellis proxy takes its worker count at start from trellis proxy --concurrency N',
-    );
+  for (const key of ['concurrency', 'environmentVariables'] as const) {
+    if (!isAbsent(pc[key])) c.warning(fieldPath(path, key), AT_START);
   }
-  if (!isAbsent(pc.environmentVariables)) {
-    c.warning(
-      fieldPath(path, 'environmentVariables'),
-      'accepted but not applied yet: set the variables in the environment of trellis proxy',
-    );
-  }
+}
+
+/** The mesh config's `defaultConfig` fields a ProxyConfig also sets. */
+export interface MeshProxyDefaults {
+  concurrency?: number;
+  /** `defaultConfig.proxyMetadata`: what a ProxyConfig's environmentVariables become in Istio. */
+  proxyMetadata?: Readonly<Record<string, string>>;
 }
 
 /** What a proxy gets from the ProxyConfigs that apply to it, with where each field came from. */
 export interface EffectiveProxyConfig {
   concurrency?: number;
   environmentVariables: Record<string, string>;
-  /** `namespace/name` of each config that contributed, most specific first. */
+  /** `namespace/name` of each config that contributed, most specific first (`mesh config` last). */
   sources: string[];
 }
 
@@ -89,37 +108,83 @@ function selects(selector: Record<string, string>, labels: Readonly<Record<strin
   return Object.entries(selector).every(([k, v]) => labels[k] === v);
 }
 
+interface Level {
+  source: string;
+  concurrency?: number | undefined;
+  environmentVariables?: Readonly<Record<string, string>> | undefined;
+}
+
 /**
- * The ProxyConfig of one proxy: workload-selected, then its namespace's, then the root
- * namespace's; a field unset at one level comes from the next.
+ * The ProxyConfig of one proxy: the workload-selected one over its namespace's over the root
+ * namespace's over the mesh config's defaults, field by field.
  */
 export function effectiveProxyConfig(
   configs: readonly ProxyConfigResource[],
   proxy: ProxyIdentity,
   rootNamespace: string,
+  meshDefaults: MeshProxyDefaults = {},
 ): EffectiveProxyConfig {
   const sorted = [...configs].sort(precedence);
   const inNs = (ns: string) => sorted.filter((r) => r.metadata.namespace === ns);
-  const withSelector = inNs(proxy.namespace).find((r) => {
-    const sel = r.spec.selector;
-    return sel !== undefined && selects(sel.matchLabels ?? {}, proxy.labels);
+  const namespaceWide = (ns: string) => inNs(ns).find((r) => r.spec.selector === undefined);
+  const workload = inNs(proxy.namespace).find((r) => {
+    const labels = r.spec.selector?.matchLabels ?? {};
+    return Object.keys(labels).length > 0 && selects(labels, proxy.labels);
   });
-  const namespaceWide = inNs(proxy.namespace).find((r) => r.spec.selector === undefined);
-  const root =
-    proxy.namespace === rootNamespace
-      ? undefined
-      : inNs(rootNamespace).find((r) => r.spec.selector === undefined);
-  const levels = [withSelector, namespaceWide, root].filter((r): r is ProxyConfigResource => r !== undefined);
-
+  const levels: Level[] = [
+    {
+      source: 'mesh config',
+      concurrency: meshDefaults.concurrency,
+      environmentVariables: meshDefaults.proxyMetadata,
+    },
+  ];
+  const found = [
+    namespaceWide(rootNamespace),
+    proxy.namespace === rootNamespace ? undefined : namespaceWide(proxy.namespace),
+    workload,
+  ];
+  for (const r of found) {
+    if (r === undefined) continue;
+    levels.push({
+      source: `${r.metadata.namespace}/${r.metadata.name}`,
+      concurrency: r.spec.concurrency,
+      environmentVariables: r.spec.environmentVariables,
+    });
+  }
   const out: EffectiveProxyConfig = { environmentVariables: {}, sources: [] };
-  for (const r of levels) {
-    out.sources.push(`${r.metadata.namespace}/${r.metadata.name}`);
-    if (out.concurrency === undefined && r.spec.concurrency !== undefined)
-      out.concurrency = r.spec.concurrency;
-    // Istio replaces the whole map with the most specific one that has it.
-    if (Object.keys(out.environmentVariables).length === 0 && r.spec.environmentVariables !== undefined) {
-      out.environmentVariables = { ...r.spec.environmentVariables };
-    }
+  // Least specific first, each level overriding what it sets (Istio's mergeWithPrecedence).
+  for (const level of levels) {
+    const sets = level.concurrency !== undefined || level.environmentVariables !== undefined;
+    if (level.concurrency !== undefined) out.concurrency = level.concurrency;
+    Object.assign(out.environmentVariables, level.environmentVariables ?? {});
+    if (sets) out.sources.unshift(level.source);
+  }
+  return out;
+}
+
+/**
+ * A short stable fingerprint of what a proxy runs with (concurrency and environment), sent in
+ * its node metadata and compared with what the current config resolves to. Sources are left
+ * out: a rename that changes nothing a proxy runs with needs no restart.
+ */
+export function proxyConfigFingerprint(
+  c: Pick<EffectiveProxyConfig, 'concurrency' | 'environmentVariables'>,
+): string {
+  const env = Object.keys(c.environmentVariables)
+    .sort()
+    .map((k) => [k, c.environmentVariables[k]]);
+  const text = JSON.stringify({ concurrency: c.concurrency ?? null, env });
+  return createHash('sha256').update(text).digest('hex').slice(0, 12);
+}
+
+/** Node metadata an environment adds, as Istio's agent reads it: ISTIO_META_X=v is X=v. */
+export function metadataFromEnvironment(
+  env: Readonly<Record<string, string | undefined>>,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (name.startsWith('ISTIO_META_') && name.length > 'ISTIO_META_'.length && value !== undefined)
+      out[name.slice('ISTIO_META_'.length)] = value;
   }
   return out;
 }

@@ -94,6 +94,8 @@ export interface HTTPRoute {
   mirrorPercentage?: Percent;
   /** Deprecated integer percentage; use mirrorPercentage. */
   mirrorPercent?: number;
+  /** mirrorPercent under its proto field name, as protojson (istioctl, Istio's file source) reads it. */
+  mirror_percent?: number;
   mirrors?: HTTPMirrorPolicy[];
   corsPolicy?: CorsPolicy;
   headers?: Headers;

@@ -105,7 +105,10 @@ export interface HTTPRouteContext {
 }
 
 export function checkHTTPRoute(c: SpecCheck, value: unknown, path: string, ctx: HTTPRouteContext): void {
-  const r = c.object(value, path, HTTP_ROUTE_FIELDS);
+  // mirror_percent (mirrorPercent's proto name) is accepted but not offered in the hint.
+  const plain = typeof value === 'object' && value !== null && !Array.isArray(value);
+  const { mirror_percent: _legacy, ...others } = plain ? (value as Obj) : {};
+  const r = c.object(plain ? others : value, path, HTTP_ROUTE_FIELDS) && (value as Obj);
   if (r === undefined) {
     if (isAbsent(value)) c.error(path, 'expected an HTTP route, got null');
     return;
@@ -407,8 +410,16 @@ function checkMirrors(c: SpecCheck, r: Obj, path: string): void {
   if (!isAbsent(r.mirror)) checkDestination(c, r.mirror, fieldPath(path, 'mirror'));
   checkPercent(c, r, 'mirrorPercentage', path);
   checkDeprecatedPercent(c, r, 'mirrorPercent', path, 'mirrorPercentage');
+  // The proto name of the same field (Istio's file and istioctl readers take both spellings).
+  checkDeprecatedPercent(c, r, 'mirror_percent', path, 'mirrorPercentage');
+  if (!isAbsent(r.mirrorPercent) && !isAbsent(r.mirror_percent)) {
+    c.error(
+      fieldPath(path, 'mirror_percent'),
+      'mirror_percent is mirrorPercent under its proto name: set one of them (or mirrorPercentage)',
+    );
+  }
   if (isAbsent(r.mirror)) {
-    for (const key of ['mirrorPercentage', 'mirrorPercent']) {
+    for (const key of ['mirrorPercentage', 'mirrorPercent', 'mirror_percent']) {
       if (!isAbsent(r[key])) c.warning(fieldPath(path, key), 'has no effect without mirror');
     }
   }

@@ -79,6 +79,10 @@ export function validateServiceEntry(spec: unknown, problems: Problems, path = '
   const portNumbers = new Set<number>();
   const protocols: string[] = [];
   for (const item of c.list(se, 'ports', path) ?? []) {
+    if (item.value === null) {
+      c.error(item.path, 'a port may not be null');
+      continue;
+    }
     const port = c.object(item.value, item.path, ['number', 'protocol', 'name', 'targetPort']);
     if (port === undefined) continue;
     const number = c.port(port, 'number', item.path, { required: true });
@@ -147,8 +151,12 @@ export function validateServiceEntry(spec: unknown, problems: Problems, path = '
       if (endpoints.length > 0) c.error(ep, 'must be empty when resolution is NONE');
       break;
     case 'STATIC':
+      // Istio accepts it (a service declared before its endpoints); calls to it fail meanwhile.
       if (endpoints.length === 0 && !hasSelector) {
-        c.error(fieldPath(path, 'resolution'), 'STATIC needs endpoints or a workloadSelector');
+        c.warning(
+          fieldPath(path, 'resolution'),
+          'STATIC without endpoints or a workloadSelector: calls to these hosts fail (503) until you add some',
+        );
       }
       break;
     case 'DNS':
@@ -171,6 +179,10 @@ export function validateServiceEntry(spec: unknown, problems: Problems, path = '
 
   let unixEndpoints = 0;
   for (const e of endpoints) {
+    if (e.value === null) {
+      c.error(e.path, 'an endpoint may not be null');
+      continue;
+    }
     const w = c.object(e.value, e.path, WORKLOAD_FIELDS);
     if (w === undefined) continue;
     checkWorkload(c, w, e.path, { addressRequired: true, resolution, portNames });

@@ -15,6 +15,9 @@ import { peerAuthenticationWarnings } from '../../xds/analysis/peer-authenticati
 import { referenceFindings } from '../../xds/analysis/references.js';
 import { securityWarnings } from '../../xds/translate/security/authorization-warnings.js';
 import { buildPushContext } from '../../xds/translate/push-context.js';
+import { registeredKinds } from '../../api/kinds.js';
+import { deriveSnapshot } from '../../controllers/derivation.js';
+import { defaultDerivations } from '../../controllers/derivations.js';
 import { parseFlags } from '../args.js';
 import type { Command, CommandIo } from '../command.js';
 import { derivedResources, SERVICE_LABEL, serviceHost, type WorkloadPorts } from '../up/derived.js';
@@ -206,12 +209,21 @@ function crossResourceLines(
   manifest: ReturnType<typeof manifestRegistry> | undefined,
 ): Line[] {
   const mine = resources.map((r) => r.resource);
-  const list = [
+  const written = [
     ...mine,
     ...(manifest?.resources ?? []).filter((r) => !resources.some((m) => keyOf(m.resource) === keyOf(r))),
   ];
   const whereOf = new Map(resources.map((r) => [keyOf(r.resource), r.where]));
   const order = new Map(resources.map((r, i) => [keyOf(r.resource), i]));
+  // The analyzers see the config as the control plane serves it: after the derivations (Gateway
+  // API routes as VirtualServices, TrafficFilters layered in), whose own problems are reported
+  // on the written resource they are about.
+  const derived = deriveSnapshot(new FrozenSnapshot(1, written), defaultDerivations());
+  const list = registeredKinds().flatMap(({ kind }) => derived.snapshot.list(kind));
+  const derivationFindings = derived.problems.flatMap((dp) => {
+    const key = resourceKey(dp.source.kind, dp.source.namespace, dp.source.name);
+    return dp.problems.map((p) => ({ key, p }));
+  });
   const services = new ServiceIndex();
   services.setSource(
     'config',
@@ -233,15 +245,23 @@ function crossResourceLines(
       ...(manifest ? { registry } : {}),
     }).map((f) => ({ ...f, level: f.type.level })),
   ];
-  return found
-    .filter((m) => whereOf.has(keyOf(m.resource)))
-    .map((m) => ({ at: order.get(keyOf(m.resource)) ?? 0, m }))
+  const lines = [
+    ...derivationFindings
+      .filter((d) => whereOf.has(d.key))
+      .map((d) => ({ at: order.get(d.key) ?? 0, line: problemLine(whereOf.get(d.key) ?? '?', d.p) })),
+    ...found
+      .filter((m) => whereOf.has(keyOf(m.resource)))
+      .map((m) => {
+        const where = whereOf.get(keyOf(m.resource)) ?? '?';
+        return {
+          at: order.get(keyOf(m.resource)) ?? 0,
+          line: findingLine(where, m.level, m.path, m.message),
+        };
+      }),
+  ];
+  return lines
     .sort((a, b) => a.at - b.at)
-    .map(({ m }) => {
-      const where = whereOf.get(keyOf(m.resource)) ?? '?';
-      return findingLine(where, m.level, m.path, m.message);
-    })
-    .map((l) => ({ ...l, shown: l.shown.replace(/:\d+$/, '') }));
+    .map(({ line }) => ({ ...line, shown: line.shown.replace(/:\d+$/, '') }));
 }
 
 function docLines(lines: readonly Line[]): string[] {

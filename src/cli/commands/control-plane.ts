@@ -180,6 +180,7 @@ export const command: Command = {
       outboundTrafficPolicy: mesh.outboundTrafficPolicy,
       extensionProviders: mesh.extensionProviders,
       telemetry: mesh.telemetry,
+      proxyDefaults: mesh.proxyDefaults,
       config: store,
       logger,
       debounce: { quietMs, maxMs },

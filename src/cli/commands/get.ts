@@ -6,6 +6,8 @@ import { parseFlags } from '../args.js';
 import { configRequest, expectOk, type ListResponse } from '../config-client.js';
 import { apiGet, controlPlaneUrl } from '../http-client.js';
 import { renderResources } from '../resource-table.js';
+import { proxyConfigColumns } from '../proxy-config-columns.js';
+import { connectedProxies } from '../connected-proxies.js';
 import { printInventory } from '../get-inventory.js';
 import { inventoryKind } from '../mesh-inventory.js';
 import {
@@ -37,7 +39,9 @@ KIND is a kind (VirtualService), its plural (virtualservices), or Istio's short 
 vs, dr, gw, se, we. Case does not matter. The Gateway API's kinds: gtw (its Gateway, also
 gateways.gateway.networking.k8s.io; plain 'gateways' is Istio's), gc, httproutes, grpcroutes,
 tcproutes, tlsroutes, refgrant; routes show ACCEPTED and RESOLVED, gateways PROGRAMMED (the
-status the control plane computed; -o yaml shows it in full).
+status the control plane computed; -o yaml shows it in full). proxyconfigs show SELECTOR and
+CONCURRENCY; -o wide adds APPLIED (at proxy start: a change takes effect when a proxy restarts)
+and RESTART TO APPLY (the connected proxies it applies to that run an older one).
 
   -n, --namespace NS      the namespace (default: default)
   -A, --all-namespaces    every namespace; adds a NAMESPACE column
@@ -173,6 +177,9 @@ export const command: Command = {
           nowMs: Date.now(),
           sources: response.sources,
           ...(response.kind === 'Router' ? { extra: await routerColumns(base) } : {}),
+          ...(response.kind === 'ProxyConfig' && output === 'wide'
+            ? { extra: proxyConfigColumns(await connectedProxies(base)) }
+            : {}),
         }),
       );
     }

@@ -39,6 +39,17 @@ export function renderProxyStatus(rows: ProxyStatus[]): string {
       .map(([type, t]) => `${r.proxy} ${type}: ${t.lastNack?.message ?? ''}`),
   );
   if (nacks.length) out += `\nRejected config:\n${nacks.map((n) => `  ${n}`).join('\n')}\n`;
+  const restart = rows.filter((r) => r.proxyConfig?.inEffect === false);
+  if (restart.length)
+    out +=
+      `\nProxyConfig changed since these proxies started; it takes effect when the proxy restarts:\n` +
+      restart
+        .map((r) => {
+          const from = r.proxyConfig?.sources.length ? ` from ${r.proxyConfig.sources.join(', ')}` : '';
+          return `  ${r.proxy}: runs ${r.proxyConfig?.started}, would start with ${r.proxyConfig?.current}${from}`;
+        })
+        .join('\n') +
+      '\n';
   return out;
 }
 
@@ -54,6 +65,8 @@ export const command: Command = {
     'SYNCED: the proxy ACKed the last config sent; STALE: sent, not yet ACKed; NACK: rejected (the error is listed).',
     'CONFIG REVISION: the config store revision the proxy runs on clusters, endpoints, listeners and routes',
     "('-' before its first ACK); 'trellis wait' waits for every proxy to reach a revision.",
+    'Proxies started with a ProxyConfig that has changed since are listed after the table: a',
+    'ProxyConfig (concurrency, environment) takes effect when the proxy restarts, as in Istio.',
   ].join('\n'),
   async run(argv, io) {
     const { values, positionals } = parseFlags('proxy-status', argv, {

@@ -19,6 +19,9 @@ import { X509Certificate } from 'node:crypto';
 import type { Command } from '../command.js';
 import { checkResolvable, parseAddress, parseAddressList, parseFlags, parseIntFlag } from '../args.js';
 import { runProxyPrimary, runProxyWorker } from '../proxy-concurrency.js';
+import { askProxyConfig, proxyStartup } from '../proxy-startup.js';
+import { controlPlaneUrl } from '../http-client.js';
+import os from 'node:os';
 import { untilSignal } from '../signals.js';
 import { loadOriginalDestination } from '../up/netns-original-dst.js';
 
@@ -55,7 +58,7 @@ export const command: Command = {
     '                     [--inbound-port 15006] [--bind-listeners PORT,...] [--bind-address ADDR]',
     '                     [--drain-seconds 5] [--concurrency 1] [--xds-protocol auto|delta|sotw]',
     '                     [--original-dst] [--credential-file F] [--ca-address HOST:PORT]',
-    '                     [--xds-root-ca FILE]',
+    '                     [--xds-root-ca FILE] [--control-plane URL]',
     '',
     '--xds-address (old spelling: --xds) is where the control plane serves xDS; --xds-port N means',
     '127.0.0.1:N. A URL (http://...) is refused: xDS is gRPC, give HOST:PORT. Several control planes',
@@ -76,6 +79,12 @@ export const command: Command = {
     'and the admin (/ready once every worker applied the config; /stats/prometheus, /clusters and',
     '/stats merged over the workers; /server_info lists them). A worker that dies is restarted.',
     'Circuit breakers, outlier detection and local rate limits count per worker.',
+    '',
+    "ProxyConfig: with --control-plane URL (the control plane's HTTP API) the proxy reads, once at",
+    'start, the ProxyConfig its namespace and labels select (GET /v1/proxy-config) and runs with',
+    'its concurrency (0: one worker per CPU; --concurrency N wins) and environmentVariables',
+    "(ISTIO_META_X=v also becomes node metadata X, as Istio's agent sends it). A later change takes",
+    'effect when the proxy restarts; trellis proxy-status shows proxies running an older one.',
     'SIGTERM/SIGINT drain open requests and exit 0.',
     '',
     'Workload identity: --credential-file F holds the credential the control plane issued to this',
@@ -122,6 +131,7 @@ export const command: Command = {
       'credential-file': { type: 'string' },
       'ca-address': { type: 'string', address: true, connect: true },
       'xds-root-ca': { type: 'string' },
+      'control-plane': { type: 'string' },
     });
     const xdsAddress = values['xds-address'];
     if (!xdsAddress)
@@ -145,16 +155,31 @@ export const command: Command = {
         `--xds-protocol ${JSON.stringify(xdsProtocol)}: expected auto, delta or sotw`,
       );
     }
-    const concurrency = parseIntFlag('concurrency', values.concurrency, 1);
-    if (concurrency < 1) {
+    const flagConcurrency =
+      values.concurrency === undefined ? undefined : parseIntFlag('concurrency', values.concurrency, 1);
+    if (flagConcurrency !== undefined && flagConcurrency < 1) {
       throw new TrellisError(
         'TRELLIS_INVALID_ARGUMENT',
-        `--concurrency ${concurrency}: expected 1 or more data-plane workers`,
+        `--concurrency ${flagConcurrency}: expected 1 or more data-plane workers`,
       );
     }
     const drainMs = parseIntFlag('drain-seconds', values['drain-seconds'], 5) * 1000;
     const namespace = values.namespace;
     const labels = parseLabels(values.labels);
+    // The ProxyConfig is read once, at start, by the process a person runs (workers inherit
+    // its environment); a change to it takes effect when the proxy restarts, as in Istio.
+    const asked =
+      values['control-plane'] !== undefined && !cluster.isWorker
+        ? await askProxyConfig(controlPlaneUrl(values['control-plane'], {}), namespace, labels)
+        : undefined;
+    const startup = proxyStartup({
+      resolved: asked,
+      flagConcurrency,
+      processEnv: io.env,
+      cpus: os.availableParallelism(),
+    });
+    const concurrency = startup.concurrency;
+    Object.assign(process.env, startup.env);
     const workload = values.workload ?? labels.app ?? 'unknown';
     const ips = values['instance-ips']
       .split(',')
@@ -171,8 +196,10 @@ export const command: Command = {
       labels,
       instanceIps: ips,
       locality: values.locality,
+      metadata: startup.metadata,
     };
-    const logger = createLogger('proxy', {}, io.env);
+    const logger = createLogger('proxy', {}, { ...io.env, ...startup.env });
+    if (startup.summary !== undefined) io.stdout(`proxy ${bootstrap.nodeId}: ${startup.summary}\n`);
     const xdsTls = await controlPlaneTls(values['xds-root-ca'], io.cwd);
     const certificates = await workloadCertificates(values, xdsList, io.cwd, logger, xdsTls);
     const pkg = require('../../../package.json') as { version: string };
@@ -227,7 +254,7 @@ export const command: Command = {
       try {
         return cluster.isWorker
           ? await runProxyWorker(options, drainMs)
-          : await runProxyPrimary(options, { concurrency, drainMs, argv, io, readyLine });
+          : await runProxyPrimary(options, { concurrency, drainMs, argv, io, readyLine, env: startup.env });
       } finally {
         certificates?.close();
       }

@@ -165,6 +165,7 @@ export const command: Command = {
       extensionProviders: mesh.extensionProviders,
       telemetry,
       ...(otlp !== undefined ? { extraResources: [otlpServiceEntry(otlp)] } : {}),
+      proxyDefaults: mesh.proxyDefaults,
       ...(certTtlSeconds !== undefined ? { workloadCertTtlSeconds: certTtlSeconds } : {}),
       ...(values['trust-domain'] !== undefined ? { trustDomain: values['trust-domain'] } : {}),
       stopGraceMs: parseIntFlag('stop-grace', values['stop-grace']?.replace(/s$/, ''), 5) * 1000,

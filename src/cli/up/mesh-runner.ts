@@ -50,7 +50,11 @@ import { DEFAULT_STATE_DIR_NAME } from '../../config/last-good-state.js';
 import { LayeredConfigStore } from '../../config/layered-store.js';
 import { MemoryConfigStore } from '../../config/memory-store.js';
 import { ControlPlane, type ControlPlaneOptions } from '../../controlplane/control-plane.js';
-import { TrellisProxy } from '../../proxy/proxy.js';
+import type { ProxyOptions } from '../../proxy/proxy.js';
+import type { MeshProxyDefaults } from '../../api/networking/proxy-config.js';
+import { proxyStartup } from '../proxy-startup.js';
+import { inProcessSidecar, workerSidecar, type SidecarProxy } from './sidecar-proxy.js';
+import os from 'node:os';
 import { loadCaState } from '../../controlplane/ca-service-state.js';
 import { CaClient } from '../../proxy/identity/ca-client.js';
 import { grpcCertificateRequester } from '../../proxy/identity/ca-client-transport.js';
@@ -146,12 +150,14 @@ export interface MeshRunnerOptions {
    * made on the first run with one editor token for the local user (cli/console-tokens.ts).
    */
   consoleTokensFile?: string;
+  /** Mesh config `defaultConfig` concurrency and proxyMetadata, under every ProxyConfig. */
+  proxyDefaults?: MeshProxyDefaults;
 }
 
 interface RunningWorkload {
   plan: WorkloadPlan;
   ports: WorkloadPorts;
-  proxy: TrellisProxy;
+  proxy: SidecarProxy;
   certificates: CaClient;
   supervisor?: ProcessSupervisor;
   watcher?: AppWatcher;
@@ -175,7 +181,7 @@ export class MeshRunner {
   private cp: ControlPlane | undefined;
   private userStore: DirectoryConfigStore | undefined;
   private layered: LayeredConfigStore | undefined;
-  private gateway: TrellisProxy | undefined;
+  private gateway: SidecarProxy | undefined;
   private gatewayCertificates: CaClient | undefined;
   private credentialFiles = new Map<string, string>();
   private readonly workloads: RunningWorkload[] = [];
@@ -272,6 +278,7 @@ export class MeshRunner {
       ...(this.opts.outboundTrafficPolicy ? { outboundTrafficPolicy: this.opts.outboundTrafficPolicy } : {}),
       ...(this.opts.extensionProviders ? { extensionProviders: this.opts.extensionProviders } : {}),
       ...(this.opts.telemetry ? { telemetry: this.opts.telemetry } : {}),
+      ...(this.opts.proxyDefaults ? { proxyDefaults: this.opts.proxyDefaults } : {}),
     });
     this.cp = cp;
     const bound = await cp.start(this.opts.xds, this.opts.http);
@@ -295,7 +302,7 @@ export class MeshRunner {
     if (plan.gateway && gatewayPort !== undefined) {
       const g = plan.gateway;
       const id = `router~127.0.0.1~${g.name}.${g.namespace}~${g.namespace}.svc.cluster.local`;
-      const gw = this.newProxy({
+      const gw = await this.newProxy({
         id,
         mode: 'gateway',
         name: g.name,
@@ -339,7 +346,7 @@ export class MeshRunner {
         identity: w.certificates.current()?.identity ?? '-',
         app: Object.values(w.ports.app),
         inbound: Object.values(w.ports.inbound),
-        outbound: w.proxy.listeners.ports.outbound,
+        outbound: w.proxy.outboundPort,
       })),
     };
   }
@@ -445,7 +452,7 @@ export class MeshRunner {
     return this.opts.gatewayPort;
   }
 
-  private newProxy(p: {
+  private async newProxy(p: {
     id: string;
     mode: 'sidecar' | 'gateway';
     name: string;
@@ -455,7 +462,7 @@ export class MeshRunner {
     xds: string;
     /** The workload credential it presents to the CA (identities.ts). */
     credentialFile: string;
-  }): { proxy: TrellisProxy; ready: Promise<void>; certificates: CaClient } {
+  }): Promise<{ proxy: SidecarProxy; ready: Promise<void>; certificates: CaClient }> {
     let markReady: () => void = () => undefined;
     const ready = new Promise<void>((resolve) => (markReady = resolve));
     // As `trellis proxy --credential-file F` does: a key made here, a certificate from the CA.
@@ -467,7 +474,18 @@ export class MeshRunner {
       logger: this.opts.logger.child(p.name).child('ca'),
     });
     certificates.start();
-    const proxy = new TrellisProxy({
+    // Its ProxyConfig, read now: as in Istio, a change takes effect when the proxy restarts.
+    const resolved = this.cp?.proxyConfigFor({ namespace: p.namespace, labels: p.labels });
+    const startup = proxyStartup({
+      resolved,
+      flagConcurrency: undefined,
+      processEnv: {},
+      cpus: os.availableParallelism(),
+    });
+    const workers = startup.concurrency > 1 || Object.keys(startup.env).length > 0;
+    // Workers share fixed capture ports; in this process any free port does.
+    const capture = workers ? new PortAllocator(0, new Set()) : undefined;
+    const options: ProxyOptions = {
       workloadCertificates: certificates,
       xds: p.xds,
       bootstrap: {
@@ -479,13 +497,14 @@ export class MeshRunner {
         labels: p.labels,
         instanceIps: ['127.0.0.1'],
         locality: '',
+        metadata: startup.metadata,
       },
       version: this.opts.version,
       bindAddress: '127.0.0.1',
       adminAddress: '127.0.0.1',
       adminPort: 0,
-      outboundPort: 0,
-      inboundPort: 0,
+      outboundPort: (await capture?.allocate()) ?? 0,
+      inboundPort: (await capture?.allocate()) ?? 0,
       bindListeners: p.bindListeners,
       clock: this.opts.clock,
       random: this.opts.random,
@@ -494,7 +513,15 @@ export class MeshRunner {
       ...(p.mode === 'sidecar' && this.originalDestination
         ? { originalDestination: this.originalDestination }
         : {}),
-    });
+    };
+    if (startup.summary !== undefined)
+      this.progress(
+        p.name,
+        `${startup.summary}${workers ? `: ${startup.concurrency} worker processes` : ''}`,
+      );
+    const proxy = workers
+      ? workerSidecar(options, startup.concurrency, startup.env)
+      : inProcessSidecar(options);
     return { proxy, ready, certificates };
   }
 
@@ -525,7 +552,7 @@ export class MeshRunner {
   }
 
   private async startWorkload(w: WorkloadPlan, ports: WorkloadPorts, xds: string): Promise<void> {
-    const sidecar = this.newProxy({
+    const sidecar = await this.newProxy({
       id: sidecarId(w),
       mode: 'sidecar',
       name: w.name,
@@ -549,7 +576,7 @@ export class MeshRunner {
     if (this.stopping) return;
     await this.firstCertificate(w.name, sidecar.certificates);
     if (this.stopping) return;
-    const outbound = sidecar.proxy.listeners.ports.outbound;
+    const outbound = sidecar.proxy.outboundPort;
     const proxyUrl = `http://127.0.0.1:${outbound}`;
     if (ns) {
       const pairs = Object.keys(ports.app).map((name) => ({
@@ -721,7 +748,7 @@ export class MeshRunner {
     const inbound = Object.values(w.ports.inbound).join(',');
     this.progress(
       w.plan.name,
-      `${run > 1 ? 'restarted and ' : ''}ready (pid ${pid}; app :${ports.join(',')}, sidecar in :${inbound} out :${w.proxy.listeners.ports.outbound} admin :${w.proxy.adminPort})`,
+      `${run > 1 ? 'restarted and ' : ''}ready (pid ${pid}; app :${ports.join(',')}, sidecar in :${inbound} out :${w.proxy.outboundPort} admin :${w.proxy.adminPort})`,
     );
     return true;
   }

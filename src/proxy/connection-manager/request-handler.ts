@@ -539,7 +539,14 @@ export function redirectLocation(
   let path = q === -1 ? ds.path : ds.path.slice(0, q);
   const query = q === -1 || a.stripQuery ? '' : ds.path.slice(q);
   if (a.path !== undefined) path = a.path;
-  else if (a.prefixRewrite !== undefined && r.match.path.kind === 'prefix')
-    path = a.prefixRewrite + path.slice(r.match.path.value.length);
+  else if (a.prefixRewrite !== undefined) {
+    // As for forwarding (route-table.ts rewritePath): an exact or regex match's matched path is
+    // the whole path, which prefix_rewrite then replaces.
+    const kind = r.match.path.kind;
+    path =
+      kind === 'prefix' || kind === 'separated'
+        ? a.prefixRewrite + path.slice(r.match.path.value.length)
+        : a.prefixRewrite;
+  }
   return `${scheme}://${host}${path}${a.path?.includes('?') ? '' : query}`;
 }

@@ -119,6 +119,13 @@ export function rewritePath(route: Route, action: ForwardAction, path: string): 
     if (prefix === '' && !rest.startsWith('/')) prefix = '/';
     return `${prefix}${rest}${query}`;
   }
+  // Envoy: the matched path of an exact or regex match is the whole path, so prefix_rewrite
+  // replaces all of it (the query stays).
+  if (
+    action.prefixRewrite !== undefined &&
+    (route.match.path.kind === 'path' || route.match.path.kind === 'regex')
+  )
+    return `${action.prefixRewrite}${query}`;
   if (action.regexRewrite) {
     const { regex, substitution } = action.regexRewrite;
     regex.lastIndex = 0;

@@ -217,3 +217,25 @@ test('request mirroring copies the request to the shadow cluster with a -shadow 
     'the mirrored request',
   );
 });
+
+test('prefix_rewrite after an exact or regex match replaces the whole path, as Envoy does (query kept)', async (t) => {
+  const { port } = await setup(t, [
+    { match: { path: '/old' }, route: { cluster: V1, prefix_rewrite: '/new' } },
+    { match: { safe_regex: { regex: '/r/[a-z]+' } }, route: { cluster: V1, prefix_rewrite: '/from-regex' } },
+    { match: { path: '/go' }, redirect: { prefix_rewrite: '/went' } },
+    { match: { safe_regex: { regex: '/rgo/[0-9]+' } }, redirect: { prefix_rewrite: '/rwent' } },
+    { match: { path_separated_prefix: '/sep' }, redirect: { prefix_rewrite: '/moved' } },
+  ]);
+  const path = async (p: string) =>
+    (await request(port, { host: 'reviews:9080', path: p })).json<{ path: string }>().path;
+  assert.equal(await path('/old?x=1'), '/new?x=1');
+  assert.equal(await path('/r/abc'), '/from-regex');
+  const location = async (p: string) => {
+    const r = await request(port, { host: 'reviews:9080', path: p });
+    assert.equal(r.status, 301, p);
+    return r.headers.location;
+  };
+  assert.equal(await location('/go?x=1'), 'http://reviews:9080/went?x=1');
+  assert.equal(await location('/rgo/7'), 'http://reviews:9080/rwent');
+  assert.equal(await location('/sep/a'), 'http://reviews:9080/moved/a');
+});

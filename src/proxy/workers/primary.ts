@@ -176,8 +176,6 @@ export class ProxyPrimary {
     this.phase = 'starting';
     this.adminPort = await this.admin.listen(p.adminAddress, p.adminPort);
     setAdminAddress(this.node, p.adminAddress, this.adminPort);
-    if (this.opts.exec)
-      cluster.setupPrimary({ exec: this.opts.exec.file, args: [...this.opts.exec.args], silent: false });
     try {
       await Promise.all(this.slots.map((s) => this.fork(s)));
     } catch (err) {
@@ -216,6 +214,10 @@ export class ProxyPrimary {
   }
 
   private fork(slot: Slot): Promise<void> {
+    // node:cluster's settings are the process's: set them before each fork (a restart too), as
+    // one process may run several primaries (`trellis up`), each forking its own workers.
+    if (this.opts.exec)
+      cluster.setupPrimary({ exec: this.opts.exec.file, args: [...this.opts.exec.args], silent: false });
     const worker = cluster.fork({ ...this.opts.env, TRELLIS_PROXY_WORKER: String(slot.id) });
     Object.assign(slot, {
       worker,

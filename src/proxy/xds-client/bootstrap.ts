@@ -19,6 +19,11 @@ export interface ProxyBootstrap {
   instanceIps: readonly string[];
   /** `region/zone/subzone`, any part may be empty. */
   locality: string;
+  /**
+   * More node metadata: Istio's `ISTIO_META_X=v` environment as `X: v`, and TRELLIS_PROXY_CONFIG
+   * (the ProxyConfig the proxy started with). The keys above win over these.
+   */
+  metadata?: Readonly<Record<string, string>>;
 }
 
 export interface NodeMsg {
@@ -45,6 +50,7 @@ export function nodeMessage(b: ProxyBootstrap, version: string): NodeMsg {
     cluster: b.cluster,
     metadata: {
       fields: {
+        ...Object.fromEntries(Object.entries(b.metadata ?? {}).map(([k, v]) => [k, str(v)])),
         NAMESPACE: str(b.namespace),
         WORKLOAD_NAME: str(b.workloadName),
         LABELS: { structValue: { fields: labels } },

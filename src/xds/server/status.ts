@@ -18,6 +18,12 @@ export interface ProxyStatus {
   proxyVersion: string;
   /** The proxy's admin endpoint (node metadata ADMIN_ADDRESS, a Trellis key); '' when not sent. */
   adminAddress: string;
+  /** The workload's labels (node metadata LABELS). */
+  labels?: Readonly<Record<string, string>>;
+  /** Node metadata TRELLIS_PROXY_CONFIG: the ProxyConfig the proxy started with; '' when not sent. */
+  startedProxyConfig?: string;
+  /** Filled in by the control plane: is that still the ProxyConfig the proxy would start with? */
+  proxyConfig?: { started: string; current: string; inEffect: boolean; sources: string[] };
   mode: 'sotw' | 'delta';
   peer: string;
   connectedAt: string;
@@ -70,6 +76,8 @@ export function connectionStatus(c: Connection, pushContextVersion: string): Pro
     workloadName: c.proxy.workloadName,
     proxyVersion: metadataString(c.proxy.metadata.ISTIO_VERSION),
     adminAddress: metadataString(c.proxy.metadata.ADMIN_ADDRESS),
+    labels: c.proxy.labels,
+    startedProxyConfig: metadataString(c.proxy.metadata.TRELLIS_PROXY_CONFIG),
     mode: c.mode,
     peer: c.peer,
     connectedAt: new Date(c.connectedAt).toISOString(),

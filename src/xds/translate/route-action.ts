@@ -162,6 +162,13 @@ function routeBody(route: HTTPRoute, namespace: string, site: RouteSite, fallbac
     if (r.authority !== undefined) redirect.host_redirect = r.authority;
     if (r.scheme !== undefined) redirect.scheme_redirect = r.scheme;
     if (r.port !== undefined) redirect.port_redirect = r.port;
+    // Istio: FROM_REQUEST_PORT is the port of the listener the route serves (Envoy cannot derive
+    // it per request), left out when it is the scheme's own; FROM_PROTOCOL_DEFAULT is Envoy's default.
+    if (r.derivePort === 'FROM_REQUEST_PORT') {
+      const scheme = r.scheme ?? 'http';
+      if (!(site.port === 80 && scheme === 'http') && !(site.port === 443 && scheme === 'https'))
+        redirect.port_redirect = site.port;
+    }
     const code = REDIRECT_CODES[r.redirectCode ?? 301];
     if (code !== undefined && code !== 'MOVED_PERMANENTLY') redirect.response_code = code;
     out.redirect = redirect;
@@ -371,7 +378,9 @@ function mirrorPolicies(route: HTTPRoute, namespace: string, site: RouteSite): M
   if (route.mirror !== undefined) {
     out.push({
       cluster: destinationCluster(route.mirror, namespace, site).cluster,
-      runtime_fraction: runtimeFraction(percentOf(route.mirrorPercentage, route.mirrorPercent)),
+      runtime_fraction: runtimeFraction(
+        percentOf(route.mirrorPercentage, route.mirrorPercent ?? route.mirror_percent),
+      ),
     });
   }
   for (const m of route.mirrors ?? []) {

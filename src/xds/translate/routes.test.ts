@@ -445,3 +445,41 @@ test('proxyless gRPC routes leave out what its client would reject', () => {
   assert.equal(routes[0]!.route.retry_policy.retry_host_predicate, undefined);
   assert.deepEqual(routes[0]!.route.max_stream_duration, { max_stream_duration: { seconds: 2, nanos: 0 } });
 });
+
+test('mirror_percent (mirrorPercent under its proto name) is the mirror share, as mirrorPercent is', () => {
+  for (const route of [
+    { mirror_percent: 30 },
+    { mirrorPercent: 30 },
+    { mirror_percent: 90, mirrorPercentage: { value: 30 } },
+  ]) {
+    const r = only({ route: [dest], mirror: { host: 'ratings' }, ...route });
+    assert.deepEqual(
+      r.route.request_mirror_policies,
+      [
+        {
+          cluster: `outbound|9080||${RATINGS}`,
+          runtime_fraction: { default_value: { numerator: 300_000, denominator: 'MILLION' } },
+        },
+      ],
+      JSON.stringify(route),
+    );
+  }
+});
+
+test('redirect.derivePort: FROM_REQUEST_PORT is the route config port, FROM_PROTOCOL_DEFAULT leaves it to the scheme', () => {
+  const redirectOf = (redirect: NonNullable<HTTPRoute['redirect']>): unknown => only({ redirect }).redirect;
+  assert.deepEqual(redirectOf({ uri: '/x', derivePort: 'FROM_REQUEST_PORT' }), {
+    path_redirect: '/x',
+    port_redirect: 9080,
+  });
+  assert.deepEqual(redirectOf({ uri: '/x', scheme: 'https', derivePort: 'FROM_REQUEST_PORT' }), {
+    path_redirect: '/x',
+    scheme_redirect: 'https',
+    port_redirect: 9080,
+  });
+  assert.deepEqual(redirectOf({ uri: '/x', scheme: 'https', derivePort: 'FROM_PROTOCOL_DEFAULT' }), {
+    path_redirect: '/x',
+    scheme_redirect: 'https',
+  });
+  assert.deepEqual(redirectOf({ uri: '/x', port: 8443 }), { path_redirect: '/x', port_redirect: 8443 });
+});
