@@ -17,7 +17,8 @@ import type {
   RouteTable,
   WeightedTarget,
 } from '../model/config.js';
-import type { IstioStats } from '../admin/stats.js';
+import { statsOverridesOf, type IstioStats } from '../admin/stats.js';
+import { exchangePeerMetadata } from './peer-metadata.js';
 import type { ClusterManager } from '../upstream/cluster-manager.js';
 import type { OutgoingHeaders } from '../upstream/attempt.js';
 import type { AccessLogWriter } from './access-log.js';
@@ -88,6 +89,10 @@ export async function handleRequest(
   deps: RouterDeps,
 ): Promise<void> {
   const info = startStreamInfo(ds, reporter, deps.clock);
+  if (reporter === 'destination') {
+    const peer = deps.stats.peers.lookup(ds.headers);
+    if (peer !== undefined) info.sourcePeer = peer;
+  }
   const hcm = target.kind === 'reply' ? undefined : target.hcm;
   // A request straight to an inbound cluster (no connection manager in the config) has no idle
   // limit: nothing in xDS could turn one off.
@@ -123,7 +128,7 @@ export async function handleRequest(
     if (body) info.bytesReceived = body.bytesReceived;
     info.durationMs = deps.clock.now() - info.startMs;
     span?.finish();
-    deps.stats.record(info);
+    deps.stats.record(info, statsOverridesOf(hcm));
     if (hcm) deps.accessLogs.log(hcm.accessLogs, info); // the writer decides (its runtime switch)
   }
 }
@@ -378,6 +383,11 @@ async function send(
   const cluster = deps.clusters.get(spec.cluster);
   if (!cluster) return { kind: 'no-cluster', cluster: spec.cluster, status: action.clusterNotFoundStatus };
   const headers = forwardableHeaders(ds.headers);
+  // Istio's metadata exchange: a caller's headers stop here; requests to mesh services carry ours.
+  exchangePeerMetadata(
+    headers,
+    info.reporter === 'source' && spec.cluster.startsWith('outbound|') ? deps.stats.ownMetadata : undefined,
+  );
   applyForwardClientCert(headers, ds.security, spec.hcm?.forwardClientCert);
   if (path !== ds.path) headers['x-envoy-original-path'] = ds.path;
   if (spec.requestMutations) applyMutations(headers, spec.requestMutations);

@@ -1,0 +1,181 @@
+/**
+ * Istio's standard metric labels through two real sidecars (fake ADS): the client reports
+ * reporter="source" with its own canonical labels and the destination's from endpoint metadata;
+ * the server reports reporter="destination" with the caller's workload from Istio's metadata
+ * exchange headers (which the app never sees) and the principals the mTLS handshake proved.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { eventually } from '../../core/testing/eventually.js';
+import { request } from '../testing/harness.js';
+import { spiffe } from '../testing/mesh-tls.js';
+import { findSeries, scrape, type Series } from '../testing/prometheus-series.js';
+import { startSidecars, type SidecarOptions } from '../testing/sidecars.js';
+import type { ProxyBootstrap } from '../xds-client/bootstrap.js';
+
+const CLIENT: ProxyBootstrap = {
+  nodeId: 'sidecar~127.0.0.1~productpage-v1-abc.default~default.svc.cluster.local',
+  cluster: 'productpage.default',
+  mode: 'sidecar',
+  namespace: 'default',
+  workloadName: 'productpage-v1',
+  labels: { app: 'productpage', version: 'v1', 'service.istio.io/canonical-name': 'pp' },
+  instanceIps: ['127.0.0.1'],
+  locality: '',
+};
+const SERVER: ProxyBootstrap = {
+  nodeId: 'sidecar~127.0.0.1~reviews-v2-xyz.bookinfo~bookinfo.svc.cluster.local',
+  cluster: 'reviews.bookinfo',
+  mode: 'sidecar',
+  namespace: 'bookinfo',
+  workloadName: 'reviews-v2',
+  labels: {
+    'app.kubernetes.io/name': 'reviews',
+    'app.kubernetes.io/version': 'v2',
+    'topology.istio.io/cluster': 'east',
+  },
+  instanceIps: ['127.0.0.1'],
+  locality: '',
+};
+
+async function sidecars(t: Parameters<typeof startSidecars>[0], opts: SidecarOptions = {}) {
+  return await startSidecars(t, {
+    clientBootstrap: CLIENT,
+    serverBootstrap: SERVER,
+    endpointIstio: { workload: 'reviews-v2;bookinfo;reviews;v2;east' },
+    ...opts,
+  });
+}
+
+async function one(port: number, all: () => Promise<Series[]>, name: string, match: Record<string, string>) {
+  return await eventually(
+    async () => {
+      const found = findSeries(await all(), name, match);
+      return found.length === 1 ? found[0]! : false;
+    },
+    `${name} ${JSON.stringify(match)} on :${port}`,
+  );
+}
+
+test('mTLS on: both reporters carry Istio labels, canonical service and revision, principals and mutual_tls', async (t) => {
+  const m = await sidecars(t);
+  const res = await request(m.outboundPort, { host: 'reviews:9080', path: '/r' });
+  assert.equal(res.status, 200);
+  // The app sees neither the metadata exchange headers nor anything in their place.
+  const seen = res.json().headers as Record<string, string>;
+  assert.equal(seen['x-envoy-peer-metadata'], undefined);
+  assert.equal(seen['x-envoy-peer-metadata-id'], undefined);
+
+  const client = await one(m.client.adminPort, () => scrape(m.client.adminPort), 'istio_requests_total', {
+    reporter: 'source',
+  });
+  assert.deepEqual(client.labels, {
+    reporter: 'source',
+    source_workload: 'productpage-v1',
+    source_workload_namespace: 'default',
+    source_version: 'v1',
+    source_app: 'productpage',
+    source_canonical_service: 'pp',
+    source_canonical_revision: 'v1',
+    source_cluster: 'Kubernetes',
+    destination_service: 'reviews.default.svc.cluster.local',
+    destination_service_name: 'reviews',
+    destination_service_namespace: 'bookinfo',
+    destination_workload: 'reviews-v2',
+    destination_workload_namespace: 'bookinfo',
+    destination_version: 'v2',
+    destination_app: 'reviews',
+    destination_canonical_service: 'reviews',
+    destination_canonical_revision: 'v2',
+    destination_cluster: 'east',
+    request_protocol: 'http',
+    response_code: '200',
+    response_flags: '-',
+    grpc_response_status: '',
+    source_principal: 'unknown',
+    destination_principal: 'unknown',
+    connection_security_policy: 'unknown',
+  });
+  assert.equal(client.value, 1);
+
+  const server = await one(m.server.adminPort, () => scrape(m.server.adminPort), 'istio_requests_total', {
+    reporter: 'destination',
+  });
+  assert.deepEqual(server.labels, {
+    reporter: 'destination',
+    source_workload: 'productpage-v1',
+    source_workload_namespace: 'default',
+    source_version: 'v1',
+    source_app: 'productpage',
+    source_canonical_service: 'pp',
+    source_canonical_revision: 'v1',
+    source_cluster: 'Kubernetes',
+    destination_service: 'reviews.bookinfo.svc.cluster.local',
+    destination_service_name: 'reviews',
+    destination_service_namespace: 'bookinfo',
+    destination_workload: 'reviews-v2',
+    destination_workload_namespace: 'bookinfo',
+    destination_version: 'v2',
+    destination_app: 'reviews',
+    destination_canonical_service: 'reviews',
+    destination_canonical_revision: 'v2',
+    destination_cluster: 'east',
+    request_protocol: 'http',
+    response_code: '200',
+    response_flags: '-',
+    grpc_response_status: '',
+    source_principal: spiffe('productpage'),
+    destination_principal: spiffe('reviews'),
+    connection_security_policy: 'mutual_tls',
+  });
+  const duration = findSeries(await scrape(m.server.adminPort), 'istio_request_duration_milliseconds_count', {
+    reporter: 'destination',
+    source_canonical_service: 'pp',
+  });
+  assert.equal(duration[0]?.value, 1);
+});
+
+test('mTLS off: the destination reports connection_security_policy none and no principals, still the caller workload', async (t) => {
+  const m = await sidecars(t, { mode: 'PERMISSIVE', tlsMode: 'disabled' });
+  assert.equal((await request(m.outboundPort, { host: 'reviews:9080', path: '/plain' })).status, 200);
+  const server = await one(m.server.adminPort, () => scrape(m.server.adminPort), 'istio_requests_total', {
+    reporter: 'destination',
+  });
+  assert.equal(server.labels.connection_security_policy, 'none');
+  assert.equal(server.labels.source_principal, 'unknown');
+  assert.equal(server.labels.destination_principal, 'unknown');
+  assert.equal(server.labels.source_workload, 'productpage-v1');
+});
+
+test("a caller's own metadata exchange headers are replaced by its sidecar's; garbage is ignored at the destination", async (t) => {
+  const m = await sidecars(t, { mode: 'PERMISSIVE', tlsMode: 'disabled' });
+  // The app behind the client claims to be someone else: its sidecar speaks for it.
+  const forged = Buffer.from('not a struct at all').toString('base64');
+  const res = await request(m.outboundPort, {
+    host: 'reviews:9080',
+    path: '/forged',
+    headers: {
+      'x-envoy-peer-metadata': forged,
+      'x-envoy-peer-metadata-id': 'sidecar~1.2.3.4~evil.default~x',
+    },
+  });
+  assert.equal(res.status, 200);
+  assert.equal((res.json().headers as Record<string, string>)['x-envoy-peer-metadata-id'], undefined);
+  const server = await one(m.server.adminPort, () => scrape(m.server.adminPort), 'istio_requests_total', {
+    reporter: 'destination',
+  });
+  assert.equal(server.labels.source_workload, 'productpage-v1');
+  // Garbage straight at the server's inbound port: no crash, the caller is unknown.
+  const direct = await request(m.inboundPort, {
+    host: 'reviews:9080',
+    path: '/direct',
+    headers: { 'x-envoy-peer-metadata': '%%%not base64', 'x-envoy-peer-metadata-id': 'x' },
+  });
+  assert.equal(direct.status, 200);
+  assert.equal((direct.json().headers as Record<string, string>)['x-envoy-peer-metadata'], undefined);
+  const unknown = await one(m.server.adminPort, () => scrape(m.server.adminPort), 'istio_requests_total', {
+    reporter: 'destination',
+    source_workload: 'unknown',
+  });
+  assert.equal(unknown.labels.source_canonical_service, 'unknown');
+});
