@@ -52,8 +52,16 @@ export class CustomMetrics {
         case 'response_bytes':
           observed = info.bytesSent;
           break;
+        case 'request_messages_total':
+          if (info.requestMessages === undefined) continue;
+          observed = info.requestMessages;
+          break;
+        case 'response_messages_total':
+          if (info.responseMessages === undefined) continue;
+          observed = info.responseMessages;
+          break;
         default:
-          continue; // TCP and gRPC message metrics are not counted per request
+          continue; // TCP metrics are the tcp_proxy's, not a connection manager's
       }
       const text = metricLabels(labels, values, attributes)
         .map(([n, v]) => `${n}="${escape(v)}"`)

@@ -8,8 +8,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { eventually } from '../../core/testing/eventually.js';
 import { packAny, TYPE } from '../../protocol/protos.js';
-import { request } from '../testing/harness.js';
-import { httpListener } from '../testing/resources.js';
+import { request, startBackend, startMesh } from '../testing/harness.js';
+import { FakeAds } from '../testing/fake-ads.js';
+import {
+  edsCluster,
+  endpoints,
+  httpListener,
+  routeConfig,
+  routeTo,
+  virtualHost,
+} from '../testing/resources.js';
 import { statsFilter } from '../testing/stats-filter.js';
 import { spiffe } from '../testing/mesh-tls.js';
 import { findSeries, scrape, type Series } from '../testing/prometheus-series.js';
@@ -234,4 +242,64 @@ test('the istio.stats filter over xDS: a metric dropped, a tag removed, a tag ad
     const s = findSeries(await scrape(m.client.adminPort), 'istio_requests_total', { tenant: 'globex' });
     return s[0]?.value === 2;
   }, 'globex counted twice under the last good config');
+});
+
+function grpcFrames(...lengths: number[]): Buffer {
+  return Buffer.concat(
+    lengths.map((n) => {
+      const b = Buffer.alloc(5 + n, 7);
+      b[0] = 0;
+      b.writeUInt32BE(n, 1);
+      return b;
+    }),
+  );
+}
+
+test('gRPC requests count their request and response messages; plain HTTP has no message series', async (t) => {
+  const C = 'outbound|9080||greeter.default.svc.cluster.local';
+  const backend = await startBackend('greeter', (req, res) => {
+    req.resume();
+    req.on('end', () => {
+      if (req.headers['content-type'] !== 'application/grpc') return res.end('plain');
+      res.writeHead(200, { 'content-type': 'application/grpc', 'grpc-status': '0' });
+      res.end(grpcFrames(2, 0));
+    });
+  });
+  const m = await startMesh(
+    {
+      CDS: [edsCluster(C)],
+      EDS: [endpoints(C, [{ port: backend.port, workload: 'greeter-v1;default;greeter;v1;Kubernetes' }])],
+      LDS: [httpListener(9080, '9080')],
+      RDS: [routeConfig('9080', [virtualHost('greeter', ['greeter:9080'], [routeTo(C)])])],
+    },
+    {},
+    FakeAds,
+  );
+  t.after(async () => {
+    await m.close();
+    await backend.close();
+  });
+  const res = await request(m.port, {
+    host: 'greeter:9080',
+    method: 'POST',
+    path: '/helloworld.Greeter/SayHello',
+    headers: { 'content-type': 'application/grpc' },
+    body: grpcFrames(1, 300, 0).toString('latin1'),
+  });
+  assert.equal(res.status, 200);
+  await request(m.port, { host: 'greeter:9080', path: '/plain' });
+  const all = await eventually(async () => {
+    const s = await scrape(m.proxy.adminPort);
+    return findSeries(s, 'istio_requests_total').length === 2 ? s : false;
+  }, 'two requests');
+  const sent = findSeries(all, 'istio_request_messages_total', { destination_workload: 'greeter-v1' });
+  const received = findSeries(all, 'istio_response_messages_total', { destination_workload: 'greeter-v1' });
+  assert.deepEqual(
+    sent.map((s) => [s.labels.request_protocol, s.labels.grpc_response_status, s.value]),
+    [['grpc', '0', 3]],
+  );
+  assert.deepEqual(
+    received.map((s) => s.value),
+    [2],
+  );
 });

@@ -28,6 +28,10 @@ interface Series {
   duration: Histogram;
   requestBytes: Histogram;
   responseBytes: Histogram;
+  /** gRPC messages (istio_request_messages_total / _response_): printed once a gRPC request counted. */
+  requestMessages: number;
+  responseMessages: number;
+  grpc: boolean;
 }
 
 export interface TcpSeries {
@@ -101,6 +105,11 @@ export class IstioStats {
     if (last !== undefined && sameLabels(last, info)) s = last.series;
     else s = this.slowSeries(info);
     s.requests++;
+    if (info.requestMessages !== undefined || info.responseMessages !== undefined) {
+      s.grpc = true;
+      s.requestMessages += info.requestMessages ?? 0;
+      s.responseMessages += info.responseMessages ?? 0;
+    }
     s.duration.observe(info.durationMs);
     s.requestBytes.observe(info.bytesReceived);
     s.responseBytes.observe(info.bytesSent);
@@ -172,6 +181,9 @@ export class IstioStats {
       s = {
         labels: key,
         requests: 0,
+        requestMessages: 0,
+        responseMessages: 0,
+        grpc: false,
         duration: new Histogram(DURATION_BUCKETS),
         requestBytes: new Histogram(BYTES_BUCKETS),
         responseBytes: new Histogram(BYTES_BUCKETS),
@@ -193,6 +205,13 @@ export class IstioStats {
     this.custom.print(out, 'request_bytes');
     histogram(out, 'istio_response_bytes', all, (s) => s.responseBytes);
     this.custom.print(out, 'response_bytes');
+    const grpc = all.filter((s) => s.grpc);
+    out.push('# TYPE istio_request_messages_total counter');
+    for (const s of grpc) out.push(`istio_request_messages_total{${s.labels}} ${s.requestMessages}`);
+    this.custom.print(out, 'request_messages_total');
+    out.push('# TYPE istio_response_messages_total counter');
+    for (const s of grpc) out.push(`istio_response_messages_total{${s.labels}} ${s.responseMessages}`);
+    this.custom.print(out, 'response_messages_total');
     const tcp = [...this.tcp.values()];
     const counter = (name: string, get: (s: TcpSeries) => number) => {
       out.push(`# TYPE ${name} counter`);
@@ -224,6 +243,7 @@ export class IstioStats {
       requests: [...this.series.values()].map((s) => ({
         labels: s.labels,
         requests: s.requests,
+        ...(s.grpc ? { requestMessages: s.requestMessages, responseMessages: s.responseMessages } : {}),
         duration: histogramData(s.duration),
         requestBytes: histogramData(s.requestBytes),
         responseBytes: histogramData(s.responseBytes),
@@ -246,6 +266,9 @@ export class IstioStats {
         s = {
           labels: d.labels,
           requests: 0,
+          requestMessages: 0,
+          responseMessages: 0,
+          grpc: false,
           duration: new Histogram(DURATION_BUCKETS),
           requestBytes: new Histogram(BYTES_BUCKETS),
           responseBytes: new Histogram(BYTES_BUCKETS),
@@ -253,6 +276,11 @@ export class IstioStats {
         this.series.set(d.labels, s);
       }
       s.requests += d.requests;
+      if (d.requestMessages !== undefined || d.responseMessages !== undefined) {
+        s.grpc = true;
+        s.requestMessages += d.requestMessages ?? 0;
+        s.responseMessages += d.responseMessages ?? 0;
+      }
       addHistogram(s.duration, d.duration);
       addHistogram(s.requestBytes, d.requestBytes);
       addHistogram(s.responseBytes, d.responseBytes);
@@ -281,6 +309,8 @@ export interface IstioStatsData {
   requests: {
     labels: string;
     requests: number;
+    requestMessages?: number;
+    responseMessages?: number;
     duration: HistogramData;
     requestBytes: HistogramData;
     responseBytes: HistogramData;

@@ -19,6 +19,7 @@ import type {
 } from '../model/config.js';
 import { statsOverridesOf, type IstioStats } from '../admin/stats.js';
 import { exchangePeerMetadata } from './peer-metadata.js';
+import { GrpcMessageCounter, isGrpcContentType } from '../policy/grpc-messages.js';
 import type { ClusterManager } from '../upstream/cluster-manager.js';
 import type { OutgoingHeaders } from '../upstream/attempt.js';
 import type { AccessLogWriter } from './access-log.js';
@@ -126,6 +127,7 @@ export async function handleRequest(
     if (!body) ds.body.resume();
     // An upgrade's tunnel counted its own bytes (it has no request body).
     if (body) info.bytesReceived = body.bytesReceived;
+    if (body?.grpcMessages) info.requestMessages = body.grpcMessages.count;
     info.durationMs = deps.clock.now() - info.startMs;
     span?.finish();
     deps.stats.record(info, statsOverridesOf(hcm));
@@ -429,6 +431,7 @@ async function send(
   const retries = action.retry?.numRetries ?? 0;
   const body = new ReplayableBody(ds.body, retries > 0 ? RETRY_BUFFER_LIMIT : 0);
   body.activity = spec.idle;
+  if (isGrpcContentType(ds.headers['content-type'])) body.grpcMessages = new GrpcMessageCounter();
   setBody(body);
   const request: Parameters<typeof forward>[0] = {
     cluster,

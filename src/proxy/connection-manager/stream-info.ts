@@ -41,6 +41,9 @@ export interface StreamInfo {
   responseCodeDetails?: string;
   /** What the downstream connection's TLS handshake proved; undefined for plain text. */
   downstreamSecurity?: ConnectionSecurity;
+  /** gRPC messages in the request and the response body (gRPC requests only). */
+  requestMessages?: number;
+  responseMessages?: number;
   /** The caller's workload metadata (Istio's metadata exchange), on the destination side. */
   sourcePeer?: PeerMetadata;
   /** Why the last upstream connection failed at the transport (TLS) layer, Envoy's wording. */
