@@ -46,7 +46,7 @@ export async function prometheusRates(
   timeoutMs = 5000,
   fetchJson: (url: string) => Promise<unknown> = async (url) => {
     const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
-    const body = (await res.json());
+    const body = await res.json();
     return body;
   },
 ): Promise<Rate[]> {
