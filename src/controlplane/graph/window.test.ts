@@ -68,6 +68,39 @@ test('increases over a window: deltas, resets, new series, and too few scrapes',
       want: { 'a{"x":"1"}': 2 },
     },
     {
+      what: 'series keys are the label values, in any label order',
+      scrapes: [
+        { atMs: 0, samples: [s('a', 5, { x: '1', y: 'b' }), s('a', 9, { x: '2', y: 'b' })] },
+        { atMs: 1000, samples: [s('a', 9, { y: 'b', x: '2' }), s('a', 6, { y: 'b', x: '1' })] },
+      ],
+      windowMs: 10_000,
+      now: 1000,
+      want: { 'a{"y":"b","x":"1"}': 1 },
+    },
+    {
+      what: 'scrapes in any order; one taken after now does not count',
+      scrapes: [
+        { atMs: 3000, samples: [s('a', 30)] },
+        { atMs: 1000, samples: [s('a', 10)] },
+        { atMs: 2000, samples: [s('a', 20)] },
+        { atMs: 9000, samples: [s('a', 1000)] },
+      ],
+      windowMs: 10_000,
+      now: 3000,
+      want: { a: 20 },
+      seconds: 2,
+    },
+    {
+      what: 'one scrape in the window (the other after now) tells no rate',
+      scrapes: [
+        { atMs: 1000, samples: [s('a', 10)] },
+        { atMs: 9000, samples: [s('a', 1000)] },
+      ],
+      windowMs: 10_000,
+      now: 1000,
+      want: undefined,
+    },
+    {
       what: 'one scrape tells no rate',
       scrapes: [{ atMs: 0, samples: [s('a', 1)] }],
       windowMs: 10_000,
@@ -157,6 +190,25 @@ test('quantiles from bucket increases interpolate inside the bucket, as histogra
         [Infinity, 0],
       ]),
       undefined,
+    ],
+    // Buckets in any order; an empty bucket before the rank is passed over.
+    [
+      0.75,
+      b([
+        [Infinity, 100],
+        [100, 100],
+        [10, 50],
+      ]),
+      55,
+    ],
+    [
+      0.5,
+      b([
+        [10, 10],
+        [20, 10],
+        [Infinity, 10],
+      ]),
+      5,
     ],
     [0.5, b([]), undefined],
   ];
