@@ -12,11 +12,7 @@ const derivedEntry: Resource = {
   apiVersion: 'networking.istio.io/v1',
   kind: 'ServiceEntry',
   metadata: { name: 'derived', namespace: 'shop' },
-  spec: {
-    hosts: ['derived.shop'],
-    ports: [{ number: 80, name: 'http', protocol: 'HTTP' }],
-    resolution: 'STATIC',
-  },
+  spec: { hosts: ['derived.shop'], ports: [{ number: 80, name: 'http', protocol: 'HTTP' }], resolution: 'STATIC' },
 };
 
 test('a derivation adds what the store does not hold: indexed, pushed, its problems listed', async () => {
@@ -32,12 +28,7 @@ test('a derivation adds what the store does not hold: indexed, pushed, its probl
           calls++;
           return {
             put: [derivedEntry],
-            problems: [
-              {
-                source: { kind: 'ServiceEntry', namespace: 'shop', name: 'derived' },
-                problems: [{ path: 'spec', message: 'noted', severity: 'warning' }],
-              },
-            ],
+            problems: [{ source: { kind: 'ServiceEntry', namespace: 'shop', name: 'derived' }, problems: [{ path: 'spec', message: 'noted', severity: 'warning' }] }],
           };
         },
       },
@@ -45,10 +36,7 @@ test('a derivation adds what the store does not hold: indexed, pushed, its probl
   });
   try {
     assert.ok(cp.index.snapshot().services.some((s) => s.hostname === 'derived.shop'));
-    assert.ok(
-      cp.ads.current.index.config.get('ServiceEntry', 'shop', 'derived'),
-      'the push context reads the derived config',
-    );
+    assert.ok(cp.ads.current.index.config.get('ServiceEntry', 'shop', 'derived'), 'the push context reads the derived config');
     assert.equal(store.get('ServiceEntry', 'shop', 'derived'), undefined, 'nothing is written to the store');
     const problems = cp.apiViews().debug.configProblems();
     assert.ok(problems.some((p) => 'source' in p && (p.source as { name?: string }).name === 'derived'));
