@@ -94,7 +94,11 @@ export class IstioStats {
 
   /** One finished request; `overrides` is the connection manager's `istio.stats` filter, if any. */
   record(info: StreamInfo, overrides?: StatsOverrides): void {
-    if (overrides !== undefined) {
+    // A filter without overrides reporting the listener's own side keeps the standard (fast) path.
+    if (
+      overrides !== undefined &&
+      !(overrides.trivial && (overrides.reporter ?? info.reporter) === info.reporter)
+    ) {
       this.custom.record(overrides, labelValues(this.self, info, false, overrides.reporter), info);
       return;
     }

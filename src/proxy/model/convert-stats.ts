@@ -61,7 +61,9 @@ export function convertStatsFilter(
           );
       const out: OverrideEntry = {};
       if (entry.name !== undefined && entry.name !== '') {
-        if (typeof entry.name !== 'string' || !(METRIC_NAMES as readonly string[]).includes(entry.name))
+        // ALL_METRICS: the Telemetry API's name for every metric, as an empty name.
+        if (entry.name === 'ALL_METRICS') out.name = entry.name;
+        else if (typeof entry.name !== 'string' || !(METRIC_NAMES as readonly string[]).includes(entry.name))
           fail(
             `${at}.name`,
             `must be one of ${METRIC_NAMES.join(', ')} (or empty for all), got ${JSON.stringify(entry.name)}`,

@@ -28,6 +28,8 @@ export interface StatsOverrides {
   metrics: ReadonlyMap<MetricName, MetricLabels>;
   /** Whether any label needs the request's CEL attributes. */
   needsAttributes: boolean;
+  /** No metric override at all: the standard series serve (only the reporter may be set). */
+  trivial: boolean;
 }
 
 export interface OverrideEntry {
@@ -59,7 +61,7 @@ export function compileStatsOverrides(
     perMetric.set(m, new Map(standardLabels.map((name, index) => [name, { name, index }])));
   let needsAttributes = false;
   entries.forEach((entry, i) => {
-    const targets = entry.name ? [entry.name as MetricName] : METRIC_NAMES;
+    const targets = entry.name && entry.name !== 'ALL_METRICS' ? [entry.name as MetricName] : METRIC_NAMES;
     const compiled = Object.entries(entry.dimensions ?? {}).map(([label, expr]) => {
       return {
         name: label,
@@ -81,7 +83,12 @@ export function compileStatsOverrides(
   const metrics = new Map<MetricName, MetricLabels>();
   for (const [m, labels] of perMetric)
     if (labels !== 'drop') metrics.set(m, { labels: [...labels.values()] });
-  return Object.freeze({ ...(reporter !== undefined ? { reporter } : {}), metrics, needsAttributes });
+  return Object.freeze({
+    ...(reporter !== undefined ? { reporter } : {}),
+    metrics,
+    needsAttributes,
+    trivial: entries.length === 0,
+  });
 }
 
 /** A CEL expression compiled once; evaluation failures and empty results give `unknown`. */
