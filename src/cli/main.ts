@@ -24,6 +24,7 @@ const COMMANDS: Record<string, Loader> = {
   describe: async () => (await import('./commands/describe.js')).command,
   explain: async () => (await import('./commands/explain.js')).command,
   get: async () => (await import('./commands/get.js')).command,
+  graph: async () => (await import('./commands/graph.js')).command,
   proxy: async () => (await import('./commands/proxy.js')).command,
   'proxy-config': async () => (await import('./commands/proxy-config.js')).command,
   'proxy-status': async () => (await import('./commands/proxy-status.js')).command,

@@ -7,6 +7,7 @@ import { registerExplainRoute } from './explain-route.js';
 import { HttpRouter } from './http-server.js';
 import { trellisVersion } from './build-info.js';
 import { parseLabelsQuery } from './proxy-configs.js';
+import { parseGraphQuery } from './graph/graph-query.js';
 
 /**
  * The control plane's HTTP API (default 127.0.0.1:15014):
@@ -42,6 +43,8 @@ import { parseLabelsQuery } from './proxy-configs.js';
  *                                            environmentVariables, sources, fingerprint}
  *   GET  /v1/ratelimit/config                the rate limit service's config compiled from RateLimit
  *                                            resources: { revision, domains: [envoyproxy/ratelimit] }
+ *   GET  /v1/graph?type=T&namespace=NS&window=S   the service graph (graph/types.ts ServiceGraph):
+ *                                            T workload|app|versionedApp|service, S seconds (60)
  */
 export function buildApi(views: ApiViews, logger: Logger): HttpRouter {
   const { debug, registrations, rateLimits } = views;
@@ -108,6 +111,11 @@ export function buildApi(views: ApiViews, logger: Logger): HttpRouter {
       return { json: views.proxyConfigs.resolve({ namespace, labels }) };
     })
     .on('GET', '/v1/ratelimit/config', () => ({ json: rateLimits.rateLimitConfig() }))
+    .on('GET', '/v1/graph', async (req) => {
+      const q = parseGraphQuery(req.query);
+      if (!views.graph) throw new TrellisError('TRELLIS_NOT_FOUND', 'this server builds no service graph');
+      return { json: await views.graph.graph(q) };
+    })
     .on('POST', '/v1/registrations', async (req) => {
       const body = (await req.body()) as Registration;
       const id = registrations.register(body);

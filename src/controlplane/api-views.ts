@@ -15,6 +15,7 @@ import type { StoreConvergence } from './convergence.js';
 import type { RouterStatus } from '../controllers/router/controller.js';
 import type { ProxyIdentity } from '../api/networking/proxy-config.js';
 import type { ResolvedProxyConfig } from './proxy-configs.js';
+import type { GraphView } from './graph/graph-service.js';
 
 /** /ready, /metrics and /debug/*: read-only state of the serving side. */
 export interface DebugView {
@@ -88,4 +89,6 @@ export interface ApiViews {
   readonly routers?: RouterStatusView;
   /** Absent in tests that do not need it: the route answers 404. */
   readonly proxyConfigs?: ProxyConfigView;
+  /** /v1/graph: the service graph from the proxies' Istio metrics (graph/graph-service.ts). */
+  readonly graph?: GraphView;
 }

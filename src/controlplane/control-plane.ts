@@ -43,6 +43,8 @@ import type { MeshTelemetry } from '../api/telemetry/mesh-telemetry.js';
 import { startConsole, type ConsoleSetup } from './console/setup.js';
 import type { MeshProxyDefaults, ProxyIdentity } from '../api/networking/proxy-config.js';
 import { proxyConfigState, resolveProxyConfig, type ResolvedProxyConfig } from './proxy-configs.js';
+import { MetricsScraper } from './graph/scraper.js';
+import { graphService, type GraphView } from './graph/graph-service.js';
 
 export interface ControlPlaneOptions {
   config: ConfigStore;
@@ -94,6 +96,12 @@ export interface ControlPlaneOptions {
   console?: ConsoleSetup;
   /** Mesh config `defaultConfig` (concurrency, proxyMetadata): under every ProxyConfig. */
   proxyDefaults?: MeshProxyDefaults;
+  /**
+   * The service graph (`GET /v1/graph`): read from this Prometheus's query API when set, else from
+   * the control plane's own scrape of every connected proxy every `graphScrapeIntervalMs` (5 s).
+   */
+  prometheusUrl?: string;
+  graphScrapeIntervalMs?: number;
 }
 
 export interface ControlPlaneAddresses {
@@ -121,6 +129,9 @@ export class ControlPlane {
   readonly warnings: ConfigWarnings;
   /** The JWKS RequestAuthentications name, fetched and refreshed; a change pushes. */
   readonly jwks: JwksResolver;
+  /** Scrapes every connected proxy's Istio metrics for the service graph (without --prometheus-url). */
+  readonly scraper: MetricsScraper;
+  private readonly graph: GraphView;
   private readonly debouncer: Debouncer<{ reason: ChangeReason; at: number }>;
   private readonly logger: Logger;
   private readonly clock: Clock;
@@ -141,6 +152,18 @@ export class ControlPlane {
   constructor(readonly options: ControlPlaneOptions) {
     this.logger = options.logger ?? silentLogger;
     this.clock = options.clock ?? systemClock;
+    this.scraper = new MetricsScraper({
+      targets: () => this.ads.status().map((p) => ({ id: p.proxy, adminAddress: p.adminAddress })),
+      clock: this.clock,
+      logger: this.logger.child('graph'),
+      ...(options.graphScrapeIntervalMs !== undefined ? { intervalMs: options.graphScrapeIntervalMs } : {}),
+    });
+    this.graph = graphService(
+      options.prometheusUrl !== undefined
+        ? { prometheusUrl: options.prometheusUrl }
+        : { scraper: this.scraper },
+      this.clock,
+    );
     // EnvoyFilter patches that do not decode are reported beside the derivations' problems.
     this.derivations = options.derivations ?? [
       ...defaultDerivations(options.domainSuffix ? { domainSuffix: options.domainSuffix } : {}),
@@ -231,6 +254,7 @@ export class ControlPlane {
     if (this.jwks.snapshot() !== this.ads.current.security.jwks) this.flushNow();
     const xdsPort = await this.ads.listen(xds.host, xds.port);
     const secure = await this.listenSecure();
+    if (this.options.prometheusUrl === undefined) this.scraper.start();
     const router = buildApi(this.apiViews(), this.logger);
     this.console = startConsole(router, this.apiViews(), {
       ...this.options.console,
@@ -312,6 +336,7 @@ export class ControlPlane {
       },
       routers: { statuses: () => this.routers.controller.statuses() },
       proxyConfigs: { resolve: (proxy) => this.proxyConfigFor(proxy) },
+      graph: this.graph,
       convergence: {
         report: (storeRevision) => this.storeConvergence(storeRevision),
       },
@@ -379,6 +404,7 @@ export class ControlPlane {
     this.jwks.close();
     this.registrations.close();
     this.servingCertificate?.stop();
+    await this.scraper.stop();
     const server = this.httpServer;
     if (server) {
       server.closeAllConnections();

@@ -10,6 +10,7 @@ import { ControlPlane } from '../../controlplane/control-plane.js';
 import { tryParseDuration } from '../../core/duration.js';
 import type { Command } from '../command.js';
 import { parseAddress, parseFlags, parseIntFlag } from '../args.js';
+import { parsePrometheusUrl } from '../prometheus-url.js';
 import { untilSignal } from '../signals.js';
 import { loadMeshConfig } from '../mesh-config.js';
 import { loadCaState } from '../../controlplane/ca-service-state.js';
@@ -40,6 +41,7 @@ export const command: Command = {
     '                             [--max-workload-cert-ttl 2160h] [--trusted-roots FILE]',
     '                             [--secure-port 15012|0|off] [--secure-san NAME]...',
     '                             [--console-tokens FILE]',
+    '                             [--prometheus-url URL]',
     '',
     'Serves Envoy xDS v3 (ADS, state of the world and delta) to the Trellis proxy, proxyless gRPC',
     'and Envoy. Edits to DIR take effect without restart; an invalid edit is logged with its',
@@ -47,7 +49,9 @@ export const command: Command = {
     '',
     'HTTP: /ready, /metrics, /debug/syncz, /debug/config_dump?proxy=ID, /debug/config_errors,',
     '      /debug/registry, /v1/registrations (register, heartbeat, deregister),',
-    '      /v1/ratelimit/config (RateLimit resources compiled for `trellis ratelimit --control-plane`).',
+    '      /v1/ratelimit/config (RateLimit resources compiled for `trellis ratelimit --control-plane`),',
+    '      /v1/graph (the service graph: `trellis graph`), from the control plane scraping every',
+    "      proxy's /stats/prometheus every 5 s, or from the Prometheus at --prometheus-url URL.",
     '',
     '--xds-port N and --http-port N mean 127.0.0.1:N (0: any free port; see trellis help flags).',
     '--ratelimit-address is where proxies reach the global rate limit service.',
@@ -105,7 +109,9 @@ export const command: Command = {
       'secure-port': { type: 'string' },
       'secure-san': { type: 'string', multiple: true, default: [] },
       'console-tokens': { type: 'string' },
+      'prometheus-url': { type: 'string' },
     });
+    const prometheusUrl = parsePrometheusUrl(values['prometheus-url']);
     if (!values.config) {
       throw new TrellisError(
         'TRELLIS_INVALID_ARGUMENT',
@@ -187,6 +193,7 @@ export const command: Command = {
       pushConcurrency: parseIntFlag('push-concurrency', values['push-concurrency'], 32),
       rateLimitService: parseAddress('ratelimit-address', values['ratelimit-address']),
       ca: { authority: ca.authority, credentials: ca.credentials, maxTtlSeconds: maxCertTtlMs / 1000 },
+      ...(prometheusUrl !== undefined ? { prometheusUrl } : {}),
       ...(securePort !== undefined
         ? { secureXds: { host: xds.host, port: securePort, extraSans: secureSans } }
         : {}),

@@ -6,6 +6,7 @@ import { createLogger, type LogLevel } from '../../core/logger.js';
 import { systemRandom } from '../../core/random.js';
 import { processIo, type Command } from '../command.js';
 import { parseFlags, parseIntFlag } from '../args.js';
+import { parsePrometheusUrl } from '../prometheus-url.js';
 import { loadMesh } from '../up/manifest.js';
 import { MeshRunner } from '../up/mesh-runner.js';
 import { summaryText } from '../up/summary.js';
@@ -27,6 +28,7 @@ export const command: Command = {
     '                  [--capture proxy|netns] [--state-dir CONFIG/.trellis-state] [--mesh-config FILE]',
     '                  [--workload-cert-ttl 24h] [--trust-domain cluster.local]',
     '                  [--ready-timeout 30s] [--watch] [--otlp URL] [--console-tokens FILE]',
+    '                  [--prometheus | --prometheus-url URL]',
     '',
     'Reads DIR/mesh.yaml (kind Mesh, trellis.io/v1alpha1), starts the control plane on its config',
     'directory, a sidecar and the process of every workload (restarted with backoff if it crashes),',
@@ -60,6 +62,10 @@ export const command: Command = {
     '                STATE-DIR/console-tokens.csv, made on the first run with an editor token for',
     '                you (mode 0600; the token is never printed). Console edits are audited in',
     '                STATE-DIR/console-audit.jsonl',
+    "--prometheus    also start Debian's prometheus (found on PATH) scraping every proxy's",
+    '                /stats/prometheus (targets follow the connected proxies; storage in the state',
+    '                directory); the service graph (`trellis graph`) reads it; its URL is printed',
+    '--prometheus-url URL  the service graph reads this Prometheus instead of scraping the proxies',
     '',
     'An app that exits is restarted with backoff (the delay printed is the delay waited); one that',
     'exits more than 5 times within 60 s, or whose command does not exist, is not restarted and',
@@ -105,8 +111,16 @@ export const command: Command = {
       watch: { type: 'boolean' },
       otlp: { type: 'string' },
       'console-tokens': { type: 'string' },
+      prometheus: { type: 'boolean' },
+      'prometheus-url': { type: 'string' },
     });
     const otlp = values.otlp === undefined ? undefined : parseOtlpUrl(values.otlp);
+    const prometheusUrl = parsePrometheusUrl(values['prometheus-url']);
+    if (values.prometheus && prometheusUrl !== undefined)
+      throw new TrellisError(
+        'TRELLIS_INVALID_ARGUMENT',
+        '--prometheus starts a Prometheus and --prometheus-url reads one you run: pass one of them',
+      );
     const capture = values.capture ?? 'proxy';
     if (capture !== 'proxy' && capture !== 'netns') {
       throw new TrellisError(
@@ -174,6 +188,8 @@ export const command: Command = {
       ...(values['console-tokens'] !== undefined
         ? { consoleTokensFile: path.resolve(io.cwd, values['console-tokens']) }
         : {}),
+      ...(values.prometheus ? { prometheus: true } : {}),
+      ...(prometheusUrl !== undefined ? { prometheusUrl } : {}),
     });
     if (otlp !== undefined)
       out(

@@ -36,6 +36,9 @@
  * gateway. Stop (Ctrl-C / SIGTERM): gateway, apps (SIGTERM, SIGKILL after a grace period),
  * sidecars, control plane.
  */
+import { PrometheusRunner } from './prometheus.js';
+import { listenOn } from '../../core/net.js';
+import net from 'node:net';
 import type { OutboundTrafficPolicyMode, PathNormalizationMode } from '../../api/mesh-config.js';
 import path from 'node:path';
 import { validateResource } from '../../api/validate.js';
@@ -138,6 +141,10 @@ export interface MeshRunnerOptions {
   trustDomain?: string;
   /** Workload certificate lifetime (trellis up --workload-cert-ttl); default 24 h. */
   workloadCertTtlSeconds?: number;
+  /** `up --prometheus`: run Debian's prometheus scraping the proxies (prometheus.ts); the graph reads it. */
+  prometheus?: boolean;
+  /** `up --prometheus-url URL`: the service graph reads this Prometheus instead of scraping. */
+  prometheusUrl?: string;
   /** How long a sidecar may wait for its first certificate before `up` gives up. Default 15 s. */
   certificateTimeoutMs?: number;
   /**
@@ -179,6 +186,7 @@ const TTL_SECONDS = 30;
 
 export class MeshRunner {
   private cp: ControlPlane | undefined;
+  private prometheus: PrometheusRunner | undefined;
   private userStore: DirectoryConfigStore | undefined;
   private layered: LayeredConfigStore | undefined;
   private gateway: SidecarProxy | undefined;
@@ -265,11 +273,16 @@ export class MeshRunner {
     const consoleTokens = this.opts.consoleTokensFile
       ? { file: this.opts.consoleTokensFile, created: false }
       : await ensureLocalTokenFile(this.stateDir, localUser(this.opts.env));
+    const prometheusPort = this.opts.prometheus ? await freePort() : undefined;
+    const prometheusUrl =
+      this.opts.prometheusUrl ??
+      (prometheusPort !== undefined ? `http://127.0.0.1:${prometheusPort}` : undefined);
     const cp = new ControlPlane({
       console: {
         tokens: await loadConsoleTokens(consoleTokens.file),
         auditFile: path.join(this.stateDir, AUDIT_FILE),
       },
+      ...(prometheusUrl !== undefined ? { prometheusUrl } : {}),
       ca: { authority: ca.authority, credentials: ca.credentials },
       config: this.layered,
       logger: this.opts.logger.child('control-plane'),
@@ -322,6 +335,18 @@ export class MeshRunner {
       this.progress(g.name, `ready (gateway ${gatewayUrl}, admin ${gateway.adminUrl})`);
     }
     await this.converged();
+    if (prometheusPort !== undefined) {
+      this.prometheus = new PrometheusRunner({
+        dir: path.join(this.stateDir, 'prometheus'),
+        port: prometheusPort,
+        proxies: () => cp.proxyStatus(),
+        logger: this.opts.logger.child('prometheus'),
+        env: this.opts.env,
+        cwd: process.cwd(),
+      });
+      await this.prometheus.start();
+      this.progress('prometheus', `ready (${this.prometheus.url}, scraping every proxy's /stats/prometheus)`);
+    }
     this.running = true;
     if (this.opts.watch) for (const w of this.workloads) this.watchApp(w);
     return {
@@ -336,6 +361,7 @@ export class MeshRunner {
         tokenFile: consoleTokens.file,
         created: consoleTokens.created,
       },
+      ...(prometheusUrl !== undefined ? { prometheusUrl } : {}),
       xds,
       configDir: plan.configDir,
       workloads: this.workloads.map((w) => ({
@@ -808,6 +834,7 @@ export class MeshRunner {
     this.gatewayCertificates?.close();
     this.layered?.close();
     this.userStore?.close();
+    await this.prometheus?.stop();
     await this.cp?.stop();
     await this.opts.netns?.teardown();
   }
@@ -816,4 +843,12 @@ export class MeshRunner {
 /** A sidecar's xDS node id, as Istio names a pod's: `sidecar~IP~POD.NAMESPACE~NAMESPACE.svc.cluster.local`. */
 export function sidecarId(w: Pick<WorkloadPlan, 'name' | 'namespace'>): string {
   return `sidecar~127.0.0.1~${w.name}.${w.namespace}~${w.namespace}.svc.cluster.local`;
+}
+
+/** A free port on 127.0.0.1 (bound and released: Prometheus binds it next). */
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  const port = await listenOn(server, '127.0.0.1', 0);
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
 }

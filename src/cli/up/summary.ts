@@ -24,6 +24,8 @@ export interface UpSummary {
   controlPlaneUrl: string;
   /** The console's URL and the token file to log in with (never the token itself). */
   console?: { url: string; tokenFile: string; created: boolean };
+  /** The Prometheus the service graph reads (up --prometheus or --prometheus-url). */
+  prometheusUrl?: string;
   xds: string;
   configDir: string;
   workloads: readonly ProxySummary[];
@@ -79,6 +81,8 @@ export function summaryText(s: UpSummary): string {
     lines.push(
       `  console:        ${s.console.url}  (log in with the token in ${s.console.tokenFile}${s.console.created ? ', made for you now' : ''})`,
     );
+  if (s.prometheusUrl)
+    lines.push(`  prometheus:     ${s.prometheusUrl}  (the service graph: trellis graph, /v1/graph)`);
   lines.push(`  config:         ${s.configDir}  (watched: edits change traffic live)`);
   const proxies = [...s.workloads, ...(s.gateway ? [s.gateway] : [])];
   const width = Math.max(...proxies.map((w) => w.name.length));

@@ -96,7 +96,7 @@ test('admin: /ready, /config_dump, /clusters, /stats/prometheus and the access l
   const stats = (await request(admin, { path: '/stats/prometheus' })).body;
   assert.match(
     stats,
-    /istio_requests_total\{reporter="source",source_workload="productpage-v1",source_workload_namespace="default",source_version="v1",destination_service="reviews.default.svc.cluster.local",destination_service_name="reviews",destination_service_namespace="default",destination_workload="reviews-v1",destination_workload_namespace="default",destination_version="v1",request_protocol="http",response_code="200",response_flags="-",grpc_response_status="",source_principal="unknown",destination_principal="unknown",connection_security_policy="unknown"\} 1/,
+    /istio_requests_total\{reporter="source",source_workload="productpage-v1",source_workload_namespace="default",source_version="v1",source_app="productpage",source_canonical_service="productpage",source_canonical_revision="v1",source_cluster="Kubernetes",destination_service="reviews.default.svc.cluster.local",destination_service_name="reviews",destination_service_namespace="default",destination_workload="reviews-v1",destination_workload_namespace="default",destination_version="v1",destination_app="reviews",destination_canonical_service="reviews",destination_canonical_revision="v1",destination_cluster="Kubernetes",request_protocol="http",response_code="200",response_flags="-",grpc_response_status="",source_principal="unknown",destination_principal="unknown",connection_security_policy="unknown"\} 1/,
   );
   assert.match(
     stats,

@@ -11,47 +11,16 @@
 import type { ProxyBootstrap } from '../xds-client/bootstrap.js';
 import { flagsText } from '../connection-manager/response-flags.js';
 import type { StreamInfo } from '../connection-manager/stream-info.js';
+import { HTTP_ONLY_LABELS, LABEL_NAMES, labelValues, nodeWorkload, passthroughName } from './istio-labels.js';
+import { BYTES_BUCKETS, DURATION_BUCKETS, Histogram, type HistogramData } from './histogram.js';
+import type { CustomSeriesData } from './custom-metrics.js';
+export type { HistogramData } from './histogram.js';
+import { CustomMetrics } from './custom-metrics.js';
+import { encodePeerMetadata, PeerMetadataCache } from '../connection-manager/peer-metadata.js';
+import type { HttpConnectionManagerConfig } from '../model/config.js';
+import type { StatsOverrides } from '../policy/stats-overrides.js';
 
-const DURATION_BUCKETS = [
-  0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000,
-  3600000,
-];
-const BYTES_BUCKETS = [1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000];
-
-class Histogram {
-  /** Observations per bucket alone (not cumulative): one increment per observation. */
-  private readonly perBucket: number[];
-  sum = 0;
-  count = 0;
-  constructor(readonly buckets: readonly number[]) {
-    this.perBucket = buckets.map(() => 0);
-  }
-  observe(v: number): void {
-    this.sum += v;
-    this.count++;
-    const b = this.buckets;
-    for (let i = 0; i < b.length; i++) {
-      if (v <= b[i]!) {
-        this.perBucket[i]!++;
-        return;
-      }
-    }
-  }
-  /** Cumulative counts per bucket, as Prometheus prints them (`le`). */
-  get counts(): number[] {
-    let sum = 0;
-    return this.perBucket.map((n) => (sum += n));
-  }
-  /** Adds cumulative counts (another process's, same buckets). */
-  addCumulative(counts: readonly number[]): void {
-    let previous = 0;
-    for (let i = 0; i < this.perBucket.length; i++) {
-      const c = counts[i] ?? previous;
-      this.perBucket[i]! += c - previous;
-      previous = c;
-    }
-  }
-}
+export { passthroughName, serviceOfCluster } from './istio-labels.js';
 
 interface Series {
   labels: string;
@@ -59,27 +28,11 @@ interface Series {
   duration: Histogram;
   requestBytes: Histogram;
   responseBytes: Histogram;
+  /** gRPC messages (istio_request_messages_total / _response_): printed once a gRPC request counted. */
+  requestMessages: number;
+  responseMessages: number;
+  grpc: boolean;
 }
-
-const LABEL_NAMES = [
-  'reporter',
-  'source_workload',
-  'source_workload_namespace',
-  'source_version',
-  'destination_service',
-  'destination_service_name',
-  'destination_service_namespace',
-  'destination_workload',
-  'destination_workload_namespace',
-  'destination_version',
-  'request_protocol',
-  'response_code',
-  'response_flags',
-  'grpc_response_status',
-  'source_principal',
-  'destination_principal',
-  'connection_security_policy',
-] as const;
 
 export interface TcpSeries {
   labels: string;
@@ -90,9 +43,7 @@ export interface TcpSeries {
 }
 
 /** Istio's TCP metrics leave out the HTTP labels (response code, gRPC status). */
-const TCP_LABELS = LABEL_NAMES.map((n, i) => [n, i] as const).filter(
-  ([n]) => n !== 'response_code' && n !== 'grpc_response_status',
-);
+const TCP_LABELS = LABEL_NAMES.map((n, i) => [n, i] as const).filter(([n]) => !HTTP_ONLY_LABELS.has(n));
 
 export class IstioStats {
   private readonly series = new Map<string, Series>();
@@ -107,7 +58,19 @@ export class IstioStats {
   /** Filter counters by Envoy's flat stat name (`http.<stat_prefix>.rbac.denied`, `tcp.rbac.allowed`). */
   private readonly envoy = new Map<string, number>();
 
-  constructor(private readonly node: ProxyBootstrap) {}
+  private readonly self: ReturnType<typeof nodeWorkload>;
+  /** Series of connection managers with an `istio.stats` filter (their own labels per metric). */
+  readonly custom = new CustomMetrics();
+
+  /** Callers' metadata exchange headers, decoded once per distinct value. */
+  readonly peers = new PeerMetadataCache();
+  /** What this proxy sends about itself on requests to mesh services (Istio's metadata exchange). */
+  readonly ownMetadata: { id: string; metadata: string };
+
+  constructor(node: ProxyBootstrap) {
+    this.self = nodeWorkload(node);
+    this.ownMetadata = { id: node.nodeId, metadata: encodePeerMetadata(node) };
+  }
 
   countDownstream(name: string): void {
     this.downstream.set(name, (this.downstream.get(name) ?? 0) + 1);
@@ -129,7 +92,16 @@ export class IstioStats {
     return this.envoy.get(name) ?? 0;
   }
 
-  record(info: StreamInfo): void {
+  /** One finished request; `overrides` is the connection manager's `istio.stats` filter, if any. */
+  record(info: StreamInfo, overrides?: StatsOverrides): void {
+    // A filter without overrides reporting the listener's own side keeps the standard (fast) path.
+    if (
+      overrides !== undefined &&
+      !(overrides.trivial && (overrides.reporter ?? info.reporter) === info.reporter)
+    ) {
+      this.custom.record(overrides, labelValues(this.self, info, false, overrides.reporter), info);
+      return;
+    }
     // Most requests repeat the last one's labels: compared field by field, without building the
     // key string and hashing it (a measurable share of a proxy's per-request CPU).
     const last = this.last;
@@ -137,6 +109,11 @@ export class IstioStats {
     if (last !== undefined && sameLabels(last, info)) s = last.series;
     else s = this.slowSeries(info);
     s.requests++;
+    if (info.requestMessages !== undefined || info.responseMessages !== undefined) {
+      s.grpc = true;
+      s.requestMessages += info.requestMessages ?? 0;
+      s.responseMessages += info.responseMessages ?? 0;
+    }
     s.duration.observe(info.durationMs);
     s.requestBytes.observe(info.bytesReceived);
     s.responseBytes.observe(info.bytesSent);
@@ -154,7 +131,8 @@ export class IstioStats {
       `${info.upstreamCluster && !passthrough ? '' : info.authority}\u0000${id?.namespace ?? '\u0001'}\u0000` +
       `${id?.workload ?? '\u0001'}\u0000${id?.version ?? '\u0001'}\u0000` +
       `${info.grpcStatus ?? '\u0001'}\u0000${info.status}\u0000${flagsText(info.flags)}\u0000` +
-      securityKey(info);
+      securityKey(info) +
+      `\u0000${info.sourcePeer?.key ?? ''}`;
     let s = this.byFields.get(fieldsKey);
     if (!s) {
       s = this.seriesFor(info);
@@ -178,6 +156,7 @@ export class IstioStats {
             policy: sec?.policy,
             peer: sec?.peerPrincipal,
             local: sec?.localPrincipal,
+            peer0: info.sourcePeer,
           }
         : undefined;
     return s;
@@ -188,8 +167,7 @@ export class IstioStats {
    * its flag set), then add bytes to the returned series as they flow and count the close.
    */
   tcpSeries(info: StreamInfo): TcpSeries {
-    const values = this.labels(info, true);
-    values[LABEL_NAMES.indexOf('request_protocol')] = 'tcp';
+    const values = labelValues(this.self, info, true);
     const key = TCP_LABELS.map(([n, i]) => `${n}="${escape(values[i] ?? '')}"`).join(',');
     let s = this.tcp.get(key);
     if (!s) {
@@ -200,13 +178,16 @@ export class IstioStats {
   }
 
   private seriesFor(info: StreamInfo): Series {
-    const values = this.labels(info);
+    const values = labelValues(this.self, info, false);
     const key = LABEL_NAMES.map((n, i) => `${n}="${escape(values[i] ?? '')}"`).join(',');
     let s = this.series.get(key);
     if (!s) {
       s = {
         labels: key,
         requests: 0,
+        requestMessages: 0,
+        responseMessages: 0,
+        grpc: false,
         duration: new Histogram(DURATION_BUCKETS),
         requestBytes: new Histogram(BYTES_BUCKETS),
         responseBytes: new Histogram(BYTES_BUCKETS),
@@ -216,44 +197,25 @@ export class IstioStats {
     return s;
   }
 
-  private labels(info: StreamInfo, tcp = false): string[] {
-    const id = info.destinationIdentity ?? {};
-    // Traffic outside the registry, as Istio's stats count it: PassthroughCluster or
-    // BlackHoleCluster as the service name, the Host as the service (TCP has none: unknown).
-    const passthrough = passthroughName(info);
-    const service = passthrough
-      ? (tcp ? '' : info.authority.replace(/:\d+$/, '')) || 'unknown'
-      : serviceOfCluster(info.upstreamCluster, info.authority);
-    const [svcName, svcNs] = passthrough ? [passthrough, undefined] : service.split('.');
-    const version = this.node.labels.version ?? this.node.labels['app.kubernetes.io/version'] ?? 'unknown';
-    const local = info.reporter === 'destination';
-    return [
-      info.reporter,
-      local ? 'unknown' : this.node.workloadName || 'unknown',
-      local ? 'unknown' : this.node.namespace || 'unknown',
-      local ? 'unknown' : version,
-      service,
-      svcName || 'unknown',
-      id.namespace ?? svcNs ?? 'unknown',
-      local ? this.node.workloadName || 'unknown' : (id.workload ?? 'unknown'),
-      local ? this.node.namespace || 'unknown' : (id.namespace ?? 'unknown'),
-      local ? version : (id.version ?? 'unknown'),
-      info.grpcStatus !== undefined ? 'grpc' : info.protocol.startsWith('HTTP/2') ? 'http' : 'http',
-      String(info.status),
-      flagsText(info.flags),
-      info.grpcStatus ?? '',
-      ...securityLabels(info),
-    ];
-  }
-
   prometheus(): string {
     const out: string[] = [];
     const all = [...this.series.values()];
     out.push('# TYPE istio_requests_total counter');
     for (const s of all) out.push(`istio_requests_total{${s.labels}} ${s.requests}`);
+    this.custom.print(out, 'requests_total');
     histogram(out, 'istio_request_duration_milliseconds', all, (s) => s.duration);
+    this.custom.print(out, 'request_duration_milliseconds');
     histogram(out, 'istio_request_bytes', all, (s) => s.requestBytes);
+    this.custom.print(out, 'request_bytes');
     histogram(out, 'istio_response_bytes', all, (s) => s.responseBytes);
+    this.custom.print(out, 'response_bytes');
+    const grpc = all.filter((s) => s.grpc);
+    out.push('# TYPE istio_request_messages_total counter');
+    for (const s of grpc) out.push(`istio_request_messages_total{${s.labels}} ${s.requestMessages}`);
+    this.custom.print(out, 'request_messages_total');
+    out.push('# TYPE istio_response_messages_total counter');
+    for (const s of grpc) out.push(`istio_response_messages_total{${s.labels}} ${s.responseMessages}`);
+    this.custom.print(out, 'response_messages_total');
     const tcp = [...this.tcp.values()];
     const counter = (name: string, get: (s: TcpSeries) => number) => {
       out.push(`# TYPE ${name} counter`);
@@ -285,6 +247,7 @@ export class IstioStats {
       requests: [...this.series.values()].map((s) => ({
         labels: s.labels,
         requests: s.requests,
+        ...(s.grpc ? { requestMessages: s.requestMessages, responseMessages: s.responseMessages } : {}),
         duration: histogramData(s.duration),
         requestBytes: histogramData(s.requestBytes),
         responseBytes: histogramData(s.responseBytes),
@@ -292,6 +255,7 @@ export class IstioStats {
       tcp: [...this.tcp.values()].map((s) => ({ ...s })),
       downstream: Object.fromEntries(this.downstream),
       envoy: Object.fromEntries(this.envoy),
+      custom: this.custom.serialize(),
     };
   }
 
@@ -306,6 +270,9 @@ export class IstioStats {
         s = {
           labels: d.labels,
           requests: 0,
+          requestMessages: 0,
+          responseMessages: 0,
+          grpc: false,
           duration: new Histogram(DURATION_BUCKETS),
           requestBytes: new Histogram(BYTES_BUCKETS),
           responseBytes: new Histogram(BYTES_BUCKETS),
@@ -313,10 +280,16 @@ export class IstioStats {
         this.series.set(d.labels, s);
       }
       s.requests += d.requests;
+      if (d.requestMessages !== undefined || d.responseMessages !== undefined) {
+        s.grpc = true;
+        s.requestMessages += d.requestMessages ?? 0;
+        s.responseMessages += d.responseMessages ?? 0;
+      }
       addHistogram(s.duration, d.duration);
       addHistogram(s.requestBytes, d.requestBytes);
       addHistogram(s.responseBytes, d.responseBytes);
     }
+    this.custom.merge(data.custom ?? []);
     for (const [name, n] of Object.entries(data.downstream ?? {}))
       this.downstream.set(name, (this.downstream.get(name) ?? 0) + n);
     for (const [name, n] of Object.entries(data.envoy ?? {}))
@@ -335,18 +308,13 @@ export class IstioStats {
   }
 }
 
-/** A histogram as plain data; `counts` are cumulative per bucket, as in Prometheus. */
-export interface HistogramData {
-  counts: number[];
-  sum: number;
-  count: number;
-}
-
 /** One process's Istio metrics as plain JSON: what a --concurrency worker sends the primary. */
 export interface IstioStatsData {
   requests: {
     labels: string;
     requests: number;
+    requestMessages?: number;
+    responseMessages?: number;
     duration: HistogramData;
     requestBytes: HistogramData;
     responseBytes: HistogramData;
@@ -354,6 +322,8 @@ export interface IstioStatsData {
   tcp: TcpSeries[];
   downstream?: Record<string, number>;
   envoy?: Record<string, number>;
+  /** Series of connection managers with an `istio.stats` filter. */
+  custom?: CustomSeriesData[];
 }
 
 function histogramData(h: Histogram): HistogramData {
@@ -380,21 +350,6 @@ function histogram(out: string[], name: string, all: Series[], get: (s: Series) 
   }
 }
 
-/**
- * Istio's security labels. The destination side knows what the inbound connection's handshake
- * proved: `connection_security_policy` mutual_tls or none, the caller's principal, its own. The
- * source side reports `unknown` for all three, as Istio's stats filter does without peer metadata.
- */
-function securityLabels(info: StreamInfo): [string, string, string] {
-  if (info.reporter !== 'destination') return ['unknown', 'unknown', 'unknown'];
-  const sec = info.downstreamSecurity;
-  return [
-    sec?.peerPrincipal ?? 'unknown',
-    sec?.localPrincipal ?? 'unknown',
-    sec?.policy === 'mutual_tls' ? 'mutual_tls' : 'none',
-  ];
-}
-
 /** What the fast path of IstioStats.record compares (the fields its label key is made of). */
 interface LastLabels {
   series: Series;
@@ -409,6 +364,8 @@ interface LastLabels {
   policy: string | undefined;
   peer: string | undefined;
   local: string | undefined;
+  /** The caller's metadata exchange object (cached per header value, so compared by identity). */
+  peer0: StreamInfo['sourcePeer'];
 }
 
 function sameLabels(last: LastLabels, info: StreamInfo): boolean {
@@ -419,7 +376,8 @@ function sameLabels(last: LastLabels, info: StreamInfo): boolean {
     last.cluster !== info.upstreamCluster ||
     (info.upstreamCluster ? '' : info.authority) !== last.authority ||
     last.identity !== info.destinationIdentity ||
-    last.grpcStatus !== info.grpcStatus
+    last.grpcStatus !== info.grpcStatus ||
+    last.peer0 !== info.sourcePeer
   )
     return false;
   const sec = info.reporter === 'destination' ? info.downstreamSecurity : undefined;
@@ -438,39 +396,18 @@ function securityKey(info: StreamInfo): string {
   return `${sec.policy}\u0000${sec.peerPrincipal ?? '\u0001'}\u0000${sec.localPrincipal ?? '\u0001'}`;
 }
 
-const PASSTHROUGH_ROUTES: ReadonlyMap<string, string> = new Map([
-  ['allow_any', 'PassthroughCluster'],
-  ['block_all', 'BlackHoleCluster'],
-]);
-const PASSTHROUGH_CLUSTERS: ReadonlySet<string> = new Set([
-  'PassthroughCluster',
-  'BlackHoleCluster',
-  'InboundPassthroughClusterIpv4',
-  'InboundPassthroughClusterIpv6',
-]);
-
-/**
- * Istio's stats name traffic to hosts outside the registry by the route that took it (Istio's
- * `allow_any` and `block_all`) or the cluster it went to (PassthroughCluster, BlackHoleCluster).
- */
-export function passthroughName(info: Pick<StreamInfo, 'routeName' | 'upstreamCluster'>): string | undefined {
-  const byRoute = info.routeName === undefined ? undefined : PASSTHROUGH_ROUTES.get(info.routeName);
-  if (byRoute !== undefined) return byRoute;
-  return info.upstreamCluster !== undefined && PASSTHROUGH_CLUSTERS.has(info.upstreamCluster)
-    ? info.upstreamCluster
-    : undefined;
-}
-
-/** `outbound|9080|v1|reviews.default.svc.cluster.local` -> the host; else the authority's host. */
-export function serviceOfCluster(cluster: string | undefined, authority: string): string {
-  if (cluster) {
-    const parts = cluster.split('|');
-    if (parts.length === 4 && parts[3]) return parts[3];
-    return cluster;
-  }
-  return authority.replace(/:\d+$/, '') || 'unknown';
-}
-
-function escape(v: string): string {
+export function escape(v: string): string {
   return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
+
+/** The `istio.stats` filter of a connection manager, if it has one (found once per config). */
+export function statsOverridesOf(hcm: HttpConnectionManagerConfig | undefined): StatsOverrides | undefined {
+  if (hcm === undefined) return undefined;
+  if (overridesByHcm.has(hcm)) return overridesByHcm.get(hcm);
+  let found: StatsOverrides | undefined;
+  for (const f of hcm.httpFilters) if (f.kind === 'istio_stats') found = found ?? f.stats;
+  overridesByHcm.set(hcm, found);
+  return found;
+}
+
+const overridesByHcm = new WeakMap<HttpConnectionManagerConfig, StatsOverrides | undefined>();

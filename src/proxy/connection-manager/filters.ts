@@ -392,6 +392,7 @@ export class HttpFilterRunner {
           break;
         }
         case 'lanes': // acted before the route was chosen (lanes.ts)
+        case 'istio_stats': // applied when the request is recorded (admin/stats.ts)
         case 'router':
           break;
       }

@@ -8,6 +8,7 @@
  * Sources and sinks are the few stream methods used here, so node streams (HTTP/2) and the
  * HTTP/1.1 codec's lighter objects (src/proxy/codec/http1) both fit without adapters.
  */
+import type { GrpcMessageCounter } from '../policy/grpc-messages.js';
 
 /** Where a body comes from: a node Readable fits. */
 export interface BodySource {
@@ -49,6 +50,8 @@ export class ReplayableBody {
   private waitingDrains = 0;
   private completeFns: (() => void)[] | undefined;
   bytesReceived = 0;
+  /** Counts gRPC request messages (istio_request_messages_total), set for gRPC requests only. */
+  grpcMessages: GrpcMessageCounter | undefined;
   /** Told of every chunk received (the stream idle timer). */
   activity: { touch(): void } | undefined;
   /** The request has no body at all (known before reading: no Content-Length, no chunks). */
@@ -126,6 +129,7 @@ export class ReplayableBody {
 
   private onData(chunk: Buffer): void {
     this.bytesReceived += chunk.length;
+    this.grpcMessages?.feed(chunk);
     this.activity?.touch();
     if (this.replayableFlag) {
       this.buffered += chunk.length;

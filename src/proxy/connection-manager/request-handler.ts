@@ -17,7 +17,9 @@ import type {
   RouteTable,
   WeightedTarget,
 } from '../model/config.js';
-import type { IstioStats } from '../admin/stats.js';
+import { statsOverridesOf, type IstioStats } from '../admin/stats.js';
+import { exchangePeerMetadata } from './peer-metadata.js';
+import { GrpcMessageCounter, isGrpcContentType } from '../policy/grpc-messages.js';
 import type { ClusterManager } from '../upstream/cluster-manager.js';
 import type { OutgoingHeaders } from '../upstream/attempt.js';
 import type { AccessLogWriter } from './access-log.js';
@@ -88,6 +90,10 @@ export async function handleRequest(
   deps: RouterDeps,
 ): Promise<void> {
   const info = startStreamInfo(ds, reporter, deps.clock);
+  if (reporter === 'destination') {
+    const peer = deps.stats.peers.lookup(ds.headers);
+    if (peer !== undefined) info.sourcePeer = peer;
+  }
   const hcm = target.kind === 'reply' ? undefined : target.hcm;
   // A request straight to an inbound cluster (no connection manager in the config) has no idle
   // limit: nothing in xDS could turn one off.
@@ -121,9 +127,10 @@ export async function handleRequest(
     if (!body) ds.body.resume();
     // An upgrade's tunnel counted its own bytes (it has no request body).
     if (body) info.bytesReceived = body.bytesReceived;
+    if (body?.grpcMessages) info.requestMessages = body.grpcMessages.count;
     info.durationMs = deps.clock.now() - info.startMs;
     span?.finish();
-    deps.stats.record(info);
+    deps.stats.record(info, statsOverridesOf(hcm));
     if (hcm) deps.accessLogs.log(hcm.accessLogs, info); // the writer decides (its runtime switch)
   }
 }
@@ -378,6 +385,11 @@ async function send(
   const cluster = deps.clusters.get(spec.cluster);
   if (!cluster) return { kind: 'no-cluster', cluster: spec.cluster, status: action.clusterNotFoundStatus };
   const headers = forwardableHeaders(ds.headers);
+  // Istio's metadata exchange: a caller's headers stop here; requests to mesh services carry ours.
+  exchangePeerMetadata(
+    headers,
+    info.reporter === 'source' && spec.cluster.startsWith('outbound|') ? deps.stats.ownMetadata : undefined,
+  );
   applyForwardClientCert(headers, ds.security, spec.hcm?.forwardClientCert);
   if (path !== ds.path) headers['x-envoy-original-path'] = ds.path;
   if (spec.requestMutations) applyMutations(headers, spec.requestMutations);
@@ -419,6 +431,7 @@ async function send(
   const retries = action.retry?.numRetries ?? 0;
   const body = new ReplayableBody(ds.body, retries > 0 ? RETRY_BUFFER_LIMIT : 0);
   body.activity = spec.idle;
+  if (isGrpcContentType(ds.headers['content-type'])) body.grpcMessages = new GrpcMessageCounter();
   setBody(body);
   const request: Parameters<typeof forward>[0] = {
     cluster,

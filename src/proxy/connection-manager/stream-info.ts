@@ -6,6 +6,7 @@ import type { EndpointIdentity } from '../model/config.js';
 import type { Clock } from '../../core/clock.js';
 import type { ConnectionSecurity, Downstream } from './downstream.js';
 import { first } from './headers.js';
+import type { PeerMetadata } from './peer-metadata.js';
 import type { ResponseFlag } from './response-flags.js';
 
 export type Reporter = 'source' | 'destination';
@@ -40,6 +41,11 @@ export interface StreamInfo {
   responseCodeDetails?: string;
   /** What the downstream connection's TLS handshake proved; undefined for plain text. */
   downstreamSecurity?: ConnectionSecurity;
+  /** gRPC messages in the request and the response body (gRPC requests only). */
+  requestMessages?: number;
+  responseMessages?: number;
+  /** The caller's workload metadata (Istio's metadata exchange), on the destination side. */
+  sourcePeer?: PeerMetadata;
   /** Why the last upstream connection failed at the transport (TLS) layer, Envoy's wording. */
   upstreamTransportFailureReason?: string;
 }

@@ -22,6 +22,7 @@ import type { StringMatcherConfig } from '../policy/string-matcher.js';
 import type { LaneFilterConfig } from '../policy/lanes.js';
 import type { TracingConfig } from './tracing-config.js';
 import type { AccessLogFilter } from '../policy/access-log-filter.js';
+import type { StatsOverrides } from '../policy/stats-overrides.js';
 
 export type XdsShortType = 'CDS' | 'EDS' | 'LDS' | 'RDS' | 'SDS';
 
@@ -182,7 +183,12 @@ export interface EndpointIdentity {
   workload?: string;
   namespace?: string;
   canonicalService?: string;
+  /** The canonical revision (`istio.workload`'s fourth field), also the version label by default. */
   version?: string;
+  /** `istio.app`, when the app label differs from the canonical service. */
+  app?: string;
+  /** `istio.workload`'s fifth field: the cluster the endpoint runs in. */
+  cluster?: string;
 }
 
 export interface Endpoint {
@@ -344,7 +350,9 @@ export type HttpFilterConfig =
   | { kind: 'jwt_authn'; name: string; jwt: JwtAuthnFilter }
   | { kind: 'ext_authz'; name: string; extAuthz: ExtAuthzConfig }
   /** Trellis's lane filter (sandbox lanes): acts before the route is chosen (connection-manager/lanes.ts). */
-  | { kind: 'lanes'; name: string; lanes: LaneFilterConfig };
+  | { kind: 'lanes'; name: string; lanes: LaneFilterConfig }
+  /** Istio's stats filter: metric overrides, applied when the request is recorded (admin/stats.ts). */
+  | { kind: 'istio_stats'; name: string; stats: StatsOverrides };
 
 /** envoy.filters.http.ext_authz over gRPC (envoy.service.auth.v3.Authorization/Check). */
 export interface ExtAuthzConfig {

@@ -318,12 +318,14 @@ export function endpointIdentity(md: Metadata__Output | undefined): EndpointIden
   const istio = structToJson(md?.filter_metadata?.istio);
   const id: EndpointIdentity = {};
   if (typeof istio.workload === 'string') {
-    const [workload, namespace, canonical, revision] = istio.workload.split(';');
+    const [workload, namespace, canonical, revision, cluster] = istio.workload.split(';');
     if (workload) id.workload = workload;
     if (namespace) id.namespace = namespace;
     if (canonical) id.canonicalService = canonical;
     if (revision) id.version = revision;
+    if (cluster) id.cluster = cluster;
   }
+  if (typeof istio.app === 'string') id.app = istio.app;
   if (typeof istio.namespace === 'string') id.namespace = istio.namespace;
   if (typeof istio.version === 'string') id.version = istio.version;
   return Object.freeze(id);

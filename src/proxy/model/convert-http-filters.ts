@@ -14,6 +14,7 @@ import { LocalRateLimiter, type LocalRateLimitConfig } from '../policy/local-rat
 import { convertDynamicForwardProxyFilter } from './convert-dns-cache.js';
 import { convertExtAuthz, convertHttpRbac, convertJwtAuthn } from './convert-security-filters.js';
 import { convertLaneFilter, isLaneFilter, typedStructType } from './convert-lanes.js';
+import { convertStatsFilter, isStatsFilter } from './convert-stats.js';
 
 function compiled<T>(compile: () => T, path: string, problems: Problems): T | undefined {
   try {
@@ -87,6 +88,10 @@ export function convertHttpFilter(
     case TYPE.typedStruct: {
       // Trellis's own filters travel as TypedStruct (protocol/trellis/); any other is unknown.
       const inner = typedStructType(any);
+      if (isStatsFilter(inner.typeUrl)) {
+        const stats = convertStatsFilter(inner.value, `${path}.typed_config.value`, problems);
+        return stats ? { kind: 'istio_stats', name, stats } : undefined;
+      }
       if (!isLaneFilter(inner.typeUrl)) break;
       const lanes = convertLaneFilter(inner.value, `${path}.typed_config.value`, problems);
       return lanes ? { kind: 'lanes', name, lanes } : undefined;

@@ -4,6 +4,7 @@
  * with backpressure both ways, ending with the upstream's trailers. A body cut short resets the
  * downstream stream and is flagged with why (response-flags.ts).
  */
+import { GrpcMessageCounter, isGrpcContentType } from '../policy/grpc-messages.js';
 import { flagResponseCut, type CutCause } from '../connection-manager/response-flags.js';
 import type { Downstream } from '../connection-manager/downstream.js';
 import { first, forwardableResponseHeaders } from '../connection-manager/headers.js';
@@ -45,6 +46,11 @@ export async function streamResponse(
   ds.respond(res.status, headers);
   idle?.touch();
   const pump = new ResponsePump(res, ds, info, grpcInHeaders, cutCause, idle);
+  // istio_response_messages_total: gRPC responses have their messages counted.
+  if (isGrpcContentType(res.headers['content-type'])) {
+    pump.grpcMessages = new GrpcMessageCounter();
+    info.responseMessages = 0;
+  }
   res.read(pump);
   // A small body is often all here already (it came in the same read as the head): the pump
   // finished inside read(), and the promise and abort hooks below are not needed.
@@ -66,6 +72,7 @@ class ResponsePump implements ResponseBodyReader {
   private waitingDrain = false;
   /** Set once streamResponse waits for the rest of the body. */
   resolve: () => void = noop;
+  grpcMessages: GrpcMessageCounter | undefined;
 
   constructor(
     private readonly res: UpstreamResponse,
@@ -78,6 +85,10 @@ class ResponsePump implements ResponseBodyReader {
 
   data(chunk: Buffer): void {
     this.info.bytesSent += chunk.length;
+    if (this.grpcMessages) {
+      this.grpcMessages.feed(chunk);
+      this.info.responseMessages = this.grpcMessages.count;
+    }
     this.idle?.touch();
     // Chunks already read keep coming after pause(): one drain wait is enough.
     if (!this.ds.write(chunk) && !this.waitingDrain) {

@@ -203,7 +203,7 @@ export function autoMtls(tls: object = istioMutual()): Record<string, unknown> {
 /** A ClusterLoadAssignment whose endpoints carry Istio's `tlsMode` label (sidecar or not). */
 export function meshEndpoints(
   clusterName: string,
-  addrs: { port: number; tlsMode?: 'istio' | 'disabled' }[],
+  addrs: { port: number; tlsMode?: 'istio' | 'disabled'; istio?: Record<string, string> }[],
 ): object {
   return {
     cluster_name: clusterName,
@@ -214,11 +214,24 @@ export function meshEndpoints(
         lb_endpoints: addrs.map((a) => ({
           endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: a.port } } },
           health_status: 'HEALTHY',
-          ...(a.tlsMode
+          ...(a.tlsMode || a.istio
             ? {
                 metadata: {
                   filter_metadata: {
-                    'envoy.transport_socket_match': { fields: { tlsMode: { stringValue: a.tlsMode } } },
+                    ...(a.tlsMode
+                      ? {
+                          'envoy.transport_socket_match': { fields: { tlsMode: { stringValue: a.tlsMode } } },
+                        }
+                      : {}),
+                    ...(a.istio
+                      ? {
+                          istio: {
+                            fields: Object.fromEntries(
+                              Object.entries(a.istio).map(([k, v]) => [k, { stringValue: v }]),
+                            ),
+                          },
+                        }
+                      : {}),
                   },
                 },
               }

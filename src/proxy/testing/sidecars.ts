@@ -11,6 +11,7 @@ import path from 'node:path';
 import { eventually } from '../../core/testing/eventually.js';
 import { staticCertificateSource, type WorkloadCertificate } from '../identity/workload-certificate.js';
 import type { TrellisProxy } from '../proxy.js';
+import type { ProxyBootstrap } from '../xds-client/bootstrap.js';
 import { FakeAds } from './fake-ads.js';
 import { startBackend, startMesh, type Backend } from './harness.js';
 import {
@@ -65,6 +66,13 @@ export interface SidecarOptions {
   inboundHcm?: Record<string, unknown>;
   /** More fields of the client's outbound HttpConnectionManager. */
   outboundHcm?: Record<string, unknown>;
+  /** The proxies' node identities (both are productpage-v1 by default). */
+  clientBootstrap?: ProxyBootstrap;
+  serverBootstrap?: ProxyBootstrap;
+  /** The server endpoint's tlsMode in the client's EDS (`istio` by default: auto mTLS). */
+  tlsMode?: 'istio' | 'disabled';
+  /** The server endpoint's `istio` filter metadata in the client's EDS (`workload`, `app`). */
+  endpointIstio?: Record<string, string>;
 }
 
 export async function startSidecars(
@@ -93,7 +101,11 @@ export async function startSidecars(
         }),
       ],
     },
-    { bindListeners: [0], workloadCertificates: serverCerts },
+    {
+      bindListeners: [0],
+      workloadCertificates: serverCerts,
+      ...(opts.serverBootstrap ? { bootstrap: opts.serverBootstrap } : {}),
+    },
     FakeAds,
   );
   const inboundPort = await eventually(
@@ -107,7 +119,15 @@ export async function startSidecars(
   const client = await startMesh(
     {
       CDS: [cluster],
-      EDS: [meshEndpoints(REVIEWS, [{ port: inboundPort, tlsMode: 'istio' }])],
+      EDS: [
+        meshEndpoints(REVIEWS, [
+          {
+            port: inboundPort,
+            tlsMode: opts.tlsMode ?? 'istio',
+            ...(opts.endpointIstio ? { istio: opts.endpointIstio } : {}),
+          },
+        ]),
+      ],
       LDS: [
         kind === 'tcp'
           ? tcpOutbound(clientLogPath)
@@ -137,7 +157,11 @@ export async function startSidecars(
           }
         : {}),
     },
-    { workloadCertificates: clientCerts, ...(kind === 'tcp' ? { bindListeners: [0] } : {}) },
+    {
+      workloadCertificates: clientCerts,
+      ...(kind === 'tcp' ? { bindListeners: [0] } : {}),
+      ...(opts.clientBootstrap ? { bootstrap: opts.clientBootstrap } : {}),
+    },
     FakeAds,
   );
   const outboundPort =

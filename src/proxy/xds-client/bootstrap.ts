@@ -6,6 +6,7 @@
  */
 import type { Struct__Output, Value__Output } from '../../protocol/envoy-types.js';
 import { LANES_CAPABILITY, TRELLIS_FILTERS_METADATA } from '../../protocol/trellis/lanes-filter.js';
+import { STATS_CAPABILITY } from '../../protocol/trellis/istio-stats.js';
 
 export interface ProxyBootstrap {
   /** Istio form: `sidecar~10.0.0.1~reviews-v1-abc.default~default.svc.cluster.local`. */
@@ -59,7 +60,7 @@ export function nodeMessage(b: ProxyBootstrap, version: string): NodeMsg {
         // Istio's agent reports the proxy version here (istioctl version / proxy-status read it).
         ISTIO_VERSION: str(version),
         // The Trellis HTTP filters this proxy runs: only proxies that list one are sent it.
-        [TRELLIS_FILTERS_METADATA]: str(LANES_CAPABILITY),
+        [TRELLIS_FILTERS_METADATA]: str(`${LANES_CAPABILITY},${STATS_CAPABILITY}`),
       },
     },
     locality,

@@ -186,3 +186,42 @@ test('EDS answers only clusters the proxy can see, and all of them when no names
   ]);
   assert.equal(some.size, 0);
 });
+
+test("endpoints with a workload name carry Istio's istio.workload metadata, canonical names by Istio's fallbacks", () => {
+  const cla = assignment([
+    endpoint(HOST, '10.0.0.1', {
+      workloadName: 'echo-v1',
+      labels: { app: 'echo', version: 'v1', 'security.istio.io/tlsMode': 'istio' },
+    }),
+    endpoint(HOST, '10.0.0.2', {
+      workloadName: 'echo-v2',
+      labels: {
+        app: 'echo',
+        'service.istio.io/canonical-name': 'echo-svc',
+        'service.istio.io/canonical-revision': 'r2',
+        'topology.istio.io/cluster': 'east',
+      },
+    }),
+    endpoint(HOST, '10.0.0.3', { workloadName: 'bare' }),
+    endpoint(HOST, '10.0.0.4'),
+  ]);
+  const md = cla.endpoints[0]!.lb_endpoints.map(
+    (e) => (e as { metadata?: { filter_metadata: Record<string, unknown> } }).metadata?.filter_metadata,
+  );
+  assert.deepEqual(md, [
+    {
+      'envoy.transport_socket_match': { fields: { tlsMode: { stringValue: 'istio' } } },
+      istio: { fields: { workload: { stringValue: 'echo-v1;default;echo;v1;Kubernetes' } } },
+    },
+    {
+      istio: {
+        fields: {
+          workload: { stringValue: 'echo-v2;default;echo-svc;r2;east' },
+          app: { stringValue: 'echo' },
+        },
+      },
+    },
+    { istio: { fields: { workload: { stringValue: 'bare;default;bare;latest;Kubernetes' } } } },
+    undefined,
+  ]);
+});

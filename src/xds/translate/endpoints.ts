@@ -14,6 +14,7 @@ import type {
 } from '../../protocol/envoy-types.js';
 import type { LocalityLoadBalancerSetting, Subset } from '../../api/networking/types.js';
 import type { Endpoint, Service, ServicePort } from '../../registry/types.js';
+import { canonicalLabels } from '../../protocol/trellis/canonical-labels.js';
 import { socketAddress } from './envoy.js';
 import {
   TLS_MODE_ISTIO,
@@ -22,14 +23,34 @@ import {
   TRANSPORT_SOCKET_MATCH_KEY,
 } from './security/mtls-auto.js';
 
-/** Istio's metadata on endpoints that take mesh mTLS (util.AppendLbEndpointMetadata). */
+/**
+ * Istio's metadata on an endpoint (util.AppendLbEndpointMetadata): `envoy.transport_socket_match`
+ * `{tlsMode: istio}` on endpoints that take mesh mTLS, and `istio.workload`
+ * (`NAME;NAMESPACE;CANONICAL_SERVICE;CANONICAL_REVISION;CLUSTER`), which the proxy's metrics read
+ * for the destination_* labels. `istio.app` (a Trellis addition) carries the `app` label when the
+ * canonical service is not it.
+ */
 function endpointMetadata(ep: Endpoint): LbEndpoint['metadata'] | undefined {
-  if (ep.labels[TLS_MODE_LABEL] !== TLS_MODE_ISTIO) return undefined;
-  return {
-    filter_metadata: {
-      [TRANSPORT_SOCKET_MATCH_KEY]: { fields: { [TLS_MODE_SHORT]: { stringValue: TLS_MODE_ISTIO } } },
-    },
-  };
+  const filter: Record<string, { fields: Record<string, { stringValue: string }> }> = {};
+  if (ep.labels[TLS_MODE_LABEL] === TLS_MODE_ISTIO)
+    filter[TRANSPORT_SOCKET_MATCH_KEY] = { fields: { [TLS_MODE_SHORT]: { stringValue: TLS_MODE_ISTIO } } };
+  if (ep.workloadName !== undefined) {
+    const id = canonicalLabels(ep.labels, ep.workloadName);
+    const fields: Record<string, { stringValue: string }> = {
+      workload: {
+        stringValue: [
+          ep.workloadName,
+          ep.namespace,
+          id.canonicalService,
+          id.canonicalRevision,
+          id.cluster,
+        ].join(';'),
+      },
+    };
+    if (id.app !== undefined && id.app !== id.canonicalService) fields.app = { stringValue: id.app };
+    filter.istio = { fields };
+  }
+  return Object.keys(filter).length === 0 ? undefined : { filter_metadata: filter };
 }
 
 export interface LoadAssignmentInput {
