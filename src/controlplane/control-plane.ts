@@ -41,6 +41,8 @@ import type { ProxyStatus } from '../xds/server/status.js';
 import { RouterRuntime } from './router-runtime.js';
 import type { MeshTelemetry } from '../api/telemetry/mesh-telemetry.js';
 import { startConsole, type ConsoleSetup } from './console/setup.js';
+import { ConsoleAuth } from './console/auth.js';
+import { checkWrite } from './write-guard.js';
 import type { MeshProxyDefaults, ProxyIdentity } from '../api/networking/proxy-config.js';
 import { proxyConfigState, resolveProxyConfig, type ResolvedProxyConfig } from './proxy-configs.js';
 import { MetricsScraper } from './graph/scraper.js';
@@ -260,6 +262,20 @@ export class ControlPlane {
       ...this.options.console,
       clock: this.clock,
       logger: this.logger.child('console'),
+    });
+    // /v1 writes from beyond this machine need an editor token (write-guard.ts).
+    const writers = this.options.console?.tokens ? new ConsoleAuth(this.options.console.tokens) : undefined;
+    router.setGuard((req, path) => {
+      const verdict = checkWrite(
+        {
+          method: req.method ?? 'GET',
+          path,
+          remoteAddress: req.socket.remoteAddress,
+          authorization: req.headers.authorization,
+        },
+        writers,
+      );
+      return verdict.ok ? undefined : verdict;
     });
     this.httpServer = router.createServer();
     const httpPort = await listenHttp(this.httpServer, httpAddr.host, httpAddr.port);

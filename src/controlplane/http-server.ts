@@ -42,6 +42,8 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   TRELLIS_INVALID_CONFIG: 400,
   TRELLIS_INVALID_ARGUMENT: 400,
   TRELLIS_BAD_REQUEST: 400,
+  TRELLIS_UNAUTHENTICATED: 401,
+  TRELLIS_FORBIDDEN: 403,
   TRELLIS_NOT_FOUND: 404,
   TRELLIS_METHOD_NOT_ALLOWED: 405,
   TRELLIS_CONFLICT: 409,
@@ -56,10 +58,23 @@ export function errorBody(err: TrellisError): { error: { code: ErrorCode; messag
   return { error: { code: err.code, message: err.message, ...(err.path ? { path: err.path } : {}) } };
 }
 
+/** Refuses a request before any route sees it (write-guard.ts), or lets it through (undefined). */
+export type RequestGuard = (
+  req: http.IncomingMessage,
+  path: string,
+) => { status: 401 | 403; message: string } | undefined;
+
 export class HttpRouter {
   private readonly routes: RouteEntry[] = [];
+  private guard: RequestGuard | undefined;
 
   constructor(private readonly logger: Logger) {}
+
+  /** Every request passes `guard` first; a refusal is answered 401/403 with its message. */
+  setGuard(guard: RequestGuard): this {
+    this.guard = guard;
+    return this;
+  }
 
   on(method: string, pattern: string, handler: Handler): this {
     this.routes.push({ method, parts: pattern.split('/').filter(Boolean), handler });
@@ -107,6 +122,13 @@ export class HttpRouter {
       target = parseTarget(req.url ?? '/');
     } catch (err) {
       sendError(res, err as TrellisError);
+      return;
+    }
+    const refused = this.guard?.(req, target.path);
+    if (refused) {
+      const code = refused.status === 401 ? 'TRELLIS_UNAUTHENTICATED' : 'TRELLIS_FORBIDDEN';
+      res.setHeader('www-authenticate', 'Bearer realm="trellis"');
+      sendError(res, new TrellisError(code, refused.message));
       return;
     }
     let matchedPath = false;

@@ -12,6 +12,8 @@ export const ERROR_CODES = {
   TRELLIS_CONFLICT: 'the write lost a revision race; read again and retry',
   TRELLIS_UNSUPPORTED: 'the input uses a feature Trellis does not implement',
   TRELLIS_XDS_NACK: 'a data plane rejected a configuration',
+  TRELLIS_UNAUTHENTICATED: 'the request carries no token, or one the server does not know',
+  TRELLIS_FORBIDDEN: 'the caller is known but may not do this (a viewer writing, a remote write without a token)',
   TRELLIS_IO: 'a file or socket operation failed',
   TRELLIS_INTERNAL: 'a bug: please report it with the log lines around it',
 } as const;

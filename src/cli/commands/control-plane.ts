@@ -54,6 +54,8 @@ export const command: Command = {
     "      proxy's /stats/prometheus every 5 s, or from the Prometheus at --prometheus-url URL.",
     '',
     '--xds-port N and --http-port N mean 127.0.0.1:N (0: any free port; see trellis help flags).',
+    'Writes through /v1 (apply, delete, registrations) from another machine (--http-address 0.0.0.0:N)',
+    '  need an editor token from --console-tokens (Authorization: Bearer); without it they are refused.',
     '--ratelimit-address is where proxies reach the global rate limit service.',
     "--mesh-config FILE is Istio's MeshConfig YAML (the `mesh` key of the istio ConfigMap), taken",
     '  unchanged; Trellis applies pathNormalization (default BASE) and logs the fields it does not.',
