@@ -272,8 +272,11 @@ export class ControlPlane {
           path,
           remoteAddress: req.socket.remoteAddress,
           authorization: req.headers.authorization,
+          host: req.headers.host,
+          origin: req.headers.origin,
         },
         writers,
+        httpAddr.host,
       );
       return verdict.ok ? undefined : verdict;
     });

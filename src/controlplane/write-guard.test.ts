@@ -110,3 +110,103 @@ test(
     assert.equal((await post('127.0.0.1')).status, 200, 'the local CLI needs no token');
   },
 );
+
+test('DNS rebinding and cross-site writes: a loopback peer naming a foreign Host, or a /v1 write with an Origin, is refused', () => {
+  const local = { remoteAddress: '127.0.0.1', authorization: undefined };
+  const rows: [Parameters<typeof checkWrite>[0], true | 403][] = [
+    [{ ...local, method: 'GET', path: '/v1/config', host: '127.0.0.1:15014' }, true],
+    [{ ...local, method: 'GET', path: '/v1/config', host: 'localhost:15014' }, true],
+    [{ ...local, method: 'GET', path: '/v1/config', host: '[::1]:15014' }, true],
+    [{ ...local, method: 'GET', path: '/v1/config', host: 'app.localhost' }, true],
+    [{ ...local, method: 'GET', path: '/v1/config', host: `${os.hostname()}:15014` }, true],
+    [{ ...local, method: 'GET', path: '/v1/config', host: 'cp.internal:15014' }, true],
+    [{ ...local, method: 'GET', path: '/v1/config', host: 'rebind.evil.example:15014' }, 403],
+    [{ ...local, method: 'GET', path: '/debug/syncz', host: 'rebind.evil.example' }, 403],
+    [{ ...local, method: 'GET', path: '/console/', host: '127.0.0.1.evil.example' }, 403],
+    [{ ...local, method: 'POST', path: '/v1/config', host: '127.0.0.1:15014' }, true],
+    [
+      {
+        ...local,
+        method: 'POST',
+        path: '/v1/config',
+        host: '127.0.0.1:15014',
+        origin: 'https://evil.example',
+      },
+      403,
+    ],
+    [{ ...local, method: 'POST', path: '/v1/config', host: '127.0.0.1:15014', origin: 'null' }, 403],
+    [
+      {
+        ...local,
+        method: 'GET',
+        path: '/v1/config',
+        host: '127.0.0.1:15014',
+        origin: 'https://evil.example',
+      },
+      true,
+    ],
+    [
+      {
+        ...local,
+        method: 'POST',
+        path: '/console/api/config',
+        host: '127.0.0.1:15014',
+        origin: 'http://127.0.0.1:15014',
+      },
+      true,
+    ],
+    // A remote peer may name the machine as it knows it; its writes need a token anyway.
+    [
+      {
+        method: 'GET',
+        path: '/v1/config',
+        remoteAddress: '10.0.0.9',
+        authorization: undefined,
+        host: 'cp.example',
+      },
+      true,
+    ],
+  ];
+  for (const [req, want] of rows) {
+    const v = checkWrite(req, undefined, 'cp.internal');
+    assert.equal(v.ok ? true : v.status, want, JSON.stringify(req));
+  }
+});
+
+test('through the HTTP API: a rebinding Host and a cross-site text/plain write are refused', async (t) => {
+  const cp = new ControlPlane({ config: new MemoryConfigStore(), debounce: { quietMs: 1, maxMs: 10 } });
+  const bound = await cp.start({ host: '127.0.0.1', port: 0 }, { host: '127.0.0.1', port: 0 });
+  t.after(() => cp.stop());
+  const http = await import('node:http');
+  const send = (headers: Record<string, string>, method = 'POST') =>
+    new Promise<number>((resolve, reject) => {
+      const req = http.request(
+        { host: '127.0.0.1', port: bound.http.port, path: '/v1/config', method, headers },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      req.on('error', reject);
+      req.end(
+        method === 'POST'
+          ? JSON.stringify({
+              apiVersion: 'networking.istio.io/v1',
+              kind: 'Sidecar',
+              metadata: { name: 'x', namespace: 'default' },
+              spec: { egress: [{ hosts: ['./*'] }] },
+            })
+          : undefined,
+      );
+    });
+  assert.equal(await send({ host: 'rebind.evil.example', 'content-type': 'application/json' }, 'GET'), 403);
+  assert.equal(
+    await send({
+      host: `127.0.0.1:${bound.http.port}`,
+      origin: 'https://evil.example',
+      'content-type': 'text/plain;charset=UTF-8',
+    }),
+    403,
+  );
+  assert.equal(await send({ host: `127.0.0.1:${bound.http.port}`, 'content-type': 'application/json' }), 200);
+});
