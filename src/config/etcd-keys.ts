@@ -6,10 +6,14 @@
  *                                                  included), plus metadata.creationTimestamp
  *   /trellis/derived/router/<Kind>/<ns>/<name>     the Router layer the elected leader writes
  *   /trellis/registrations/<id>                    one registration (JSON), under a lease with its TTL
+ *   /trellis/registrations-deregistered/<id>       written with the delete of a deregistration (same
+ *                                                  revision), so replicas tell it from an expiry
+ *   /trellis/registrations-expired/<id>/<revision> the claim of the replica that reports an expiry
+ *                                                  (one wins: an expiry is reported once)
  *   /trellis/election/leader                       leader election (etcd's Election API keys)
  *
  * Kind, namespace and name never hold `/` (DNS-1123 names, Kubernetes kinds), so a key splits
- * back into exactly three parts. A resource's `resourceVersion` is its key's mod revision and the
+ * back into exactly three parts; registration ids (which hold `/`) are percent-encoded. A resource's `resourceVersion` is its key's mod revision and the
  * store's revision the etcd revision it has seen: both compare across replicas.
  */
 import { TrellisError } from '../core/errors.js';
@@ -17,6 +21,10 @@ import { TrellisError } from '../core/errors.js';
 export const CONFIG_PREFIX = '/trellis/config/';
 export const ROUTER_PREFIX = '/trellis/derived/router/';
 export const REGISTRATION_PREFIX = '/trellis/registrations/';
+export const DEREGISTERED_PREFIX = '/trellis/registrations-deregistered/';
+export const EXPIRED_PREFIX = '/trellis/registrations-expired/';
+/** Covers the three registration prefixes above, for one watch. */
+export const REGISTRATION_WATCH_PREFIX = '/trellis/registrations';
 export const ELECTION_NAME = '/trellis/election/leader';
 
 export interface ResourceKeyParts {
