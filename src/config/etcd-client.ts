@@ -6,7 +6,8 @@
  *   failures, which would refuse writes after etcd is back);
  * - a call that fails on one endpoint is tried on the others (one attempt per endpoint);
  * - a lost watch stream is re-established every 500 ms (the default backs off to 30 s, so
- *   replicas would catch up long after etcd returns).
+ *   replicas would catch up long after etcd returns);
+ * - every unary call has a 5 s deadline.
  *
  * `withDeadline` bounds a call: past it, or on a connection error, the caller gets
  * TRELLIS_STORE_UNAVAILABLE saying which etcd is unreachable and what keeps working.
@@ -43,6 +44,8 @@ export function createEtcdClient(endpoints: readonly string[]): Etcd3 {
   return new Etcd3({
     hosts: [...endpoints],
     dialTimeout: 2000,
+    // No unary call waits forever (streams, the watch and lease keep-alives, are long-lived).
+    defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + 5000 }),
     faultHandling: {
       host: () => policy(1),
       global: policy(endpoints.length),

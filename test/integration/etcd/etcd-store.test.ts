@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { isTrellisError } from '../../../src/core/errors.js';
+import { memoryLogger } from '../../../src/core/logger.js';
 import { eventually } from '../../../src/core/testing/eventually.js';
 import type { Resource } from '../../../src/api/resource.js';
 import { EtcdConfigStore } from '../../../src/config/etcd-store.js';
@@ -251,6 +252,47 @@ test('etcd store', { skip: etcdSkip, timeout: 90_000 }, async (t) => {
       await a!.client.delete().prefix('/trellis/config/');
     },
   );
+
+  await t.test('a watch whose history was compacted lists again and emits the difference', async () => {
+    const { logger, lines } = memoryLogger('a');
+    const client = createEtcdClient(parseEtcdUrl(etcd.url));
+    await client.delete().prefix('/trellis/config/');
+    const a = new EtcdConfigStore({ endpoints: parseEtcdUrl(etcd.url), logger });
+    await a.start();
+    const b = new EtcdConfigStore({ endpoints: parseEtcdUrl(etcd.url), client });
+    await b.start();
+    t.after(() => (a.close(), b.close(), client.close()));
+    await b.configWriter().apply([vs('kept', 100), vs('changed', 100), vs('removed', 100)]);
+    await eventually(() => assert.equal(a.list('VirtualService').length, 3));
+    // a stops hearing from etcd; meanwhile b writes and etcd compacts that history away.
+    const inner = a as unknown as { watcher?: { cancel(): Promise<void> }; startWatch(): Promise<void> };
+    await inner.watcher?.cancel();
+    inner.watcher = undefined;
+    await b.configWriter().apply([vs('changed', 20), vs('added', 100)]);
+    const last = await b.configWriter().delete('VirtualService', 'default', 'removed');
+    await client.kv.compact({ revision: String(last.revision), physical: true });
+    const events: ConfigEvent[] = [];
+    a.watch((e) => events.push(e));
+    // Resuming from a's revision + 1 is refused by etcd (compacted): a lists again.
+    await inner.startWatch();
+    await eventually(() => assert.equal(a.revision >= last.revision, true), { what: 'a catches up' });
+    assert.deepEqual(
+      a.list('VirtualService').map((r) => `${r.metadata.name}:${weightOf(r)}`),
+      ['added:100', 'changed:20', 'kept:100'],
+    );
+    assert.deepEqual(events.flatMap((e) => e.changes.map((c) => `${c.type} ${c.name}`)).sort(), [
+      'added added',
+      'deleted removed',
+      'updated changed',
+    ]);
+    assert.ok(
+      lines.some((l) => /watch was cancelled; listing again/.test(l)),
+      lines.join(''),
+    );
+    // And the new watch carries on.
+    await b.configWriter().apply([vs('later', 1)]);
+    await eventually(() => assert.ok(a.get('VirtualService', 'default', 'later')));
+  });
 
   await t.test('a replica restarted while etcd is down serves its cached state, then etcd’s', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'trellis-etcd-cache-'));
