@@ -73,6 +73,12 @@ test('an invalid value keeps the last good version serving, with an error naming
   assert.equal(s.applyRevision(4, [{ type: 'put', kv: bad }]), undefined, 'nothing served changed');
   assert.equal(s.revision, 4);
   assert.equal(s.snapshot().get('VirtualService', 'default', 'a')?.metadata.resourceVersion, '3');
+  assert.equal(s.snapshot().revision, 4, 'the snapshot carries the revision even without changes');
+  assert.deepEqual(
+    s.rawValues().map((v) => v.modRevision),
+    [4],
+    'the cache keeps what etcd holds',
+  );
   const [err] = s.errors();
   assert.deepEqual(err?.source, { file: key('a'), doc: 1 });
   assert.equal(err?.servingLastGood, true);
@@ -97,7 +103,17 @@ test('re-list: the difference from what was served, older listings ignored unles
     '20:deleted c,updated b,added d',
   );
   assert.equal(s.replaceAll(15, []), undefined, 'an older listing');
-  assert.equal(s.revision, 20);
+  assert.equal(
+    s.replaceAll(20, [kv('a', 100, 3), kv('b', 70, 15), kv('d', 1, 20)]),
+    undefined,
+    'the same listing',
+  );
+  assert.equal(
+    summary(s.replaceAll(21, [kv('a', 5, 3), kv('b', 70, 15), kv('d', 1, 20)])),
+    '21:updated a',
+    'same mod revision, other value (a cache from another etcd): taken',
+  );
+  assert.equal(s.revision, 21);
   assert.equal(summary(s.replaceAll(2, [], true)), '2:deleted a,deleted b,deleted d');
   assert.equal(s.revision, 2);
   assert.equal(s.modRevisionOf(key('a')), 0);
