@@ -180,11 +180,18 @@ export class EtcdConfigStore implements ConfigStore {
     );
   }
 
-  close(): void {
+  /** Stops watching and retrying; closes the client when it is the store's own. */
+  async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.retryTimer);
-    this.watcher?.cancel().catch(() => undefined);
+    const watcher = this.watcher;
     this.watcher = undefined;
+    // Bounded: etcd3's cancel() waits for etcd's answer, which may never come.
+    if (watcher)
+      await Promise.race([
+        watcher.cancel().catch(() => undefined),
+        new Promise((resolve) => setTimeout(resolve, 1000).unref()),
+      ]);
     if (this.ownsClient) this.client.close();
   }
 
@@ -219,7 +226,8 @@ export class EtcdConfigStore implements ConfigStore {
       (c) => this.unavailable(c),
     );
     if (this.closed) {
-      await watcher.cancel().catch(() => undefined);
+      // Not awaited: etcd3's cancel() waits for etcd's answer, which may never come.
+      watcher.cancel().catch(() => undefined);
       return;
     }
     this.watcher = watcher;
@@ -261,7 +269,7 @@ export class EtcdConfigStore implements ConfigStore {
         this.reachable = false;
         this.logger.debug('etcd still unreachable', { error: errorMessage(err) });
         clearTimeout(this.retryTimer);
-        this.retryTimer = setTimeout(() => this.recover(), RETRY_MS);
+        if (!this.closed) this.retryTimer = setTimeout(() => this.recover(), RETRY_MS);
       } finally {
         this.recovering = undefined;
       }

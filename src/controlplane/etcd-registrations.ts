@@ -259,7 +259,8 @@ export class EtcdRegistrations implements RegistrationApi {
       (c) => storeUnavailable(this.options.endpoints, this.revision, c),
     );
     if (this.closed) {
-      await watcher.cancel().catch(() => undefined);
+      // Not awaited: etcd3's cancel() waits for etcd's answer, which may never come.
+      watcher.cancel().catch(() => undefined);
       return;
     }
     this.watcher = watcher;
@@ -282,7 +283,7 @@ export class EtcdRegistrations implements RegistrationApi {
     this.resync()
       .catch(() => {
         clearTimeout(this.retry);
-        this.retry = setTimeout(() => this.recover(), RETRY_MS);
+        if (!this.closed) this.retry = setTimeout(() => this.recover(), RETRY_MS);
       })
       .finally(() => (this.recovering = false));
   }

@@ -197,7 +197,7 @@ export const command: Command = {
       etcdEndpoints !== undefined
         ? new EtcdConfigStore({ endpoints: etcdEndpoints, stateDir, logger: logger.child('config') })
         : undefined;
-    const store: ConfigStore & { start(): Promise<void>; close(): void } =
+    const store: ConfigStore & { start(): Promise<void>; close(): void | Promise<void> } =
       etcdStore ??
       new DirectoryConfigStore(dir as string, {
         parse: parseAndValidate,
@@ -271,8 +271,8 @@ export const command: Command = {
     );
     const signal = await untilSignal();
     io.stdout(`trellis control-plane: ${signal}, shutting down\n`);
-    store.close();
     await cp.stop();
+    await store.close();
     return 0;
   },
 };

@@ -56,7 +56,10 @@ test('etcd store', { skip: etcdSkip, timeout: 90_000 }, async (t) => {
 
   await t.test('a write through one replica is served by the other at the same revision', async () => {
     const [a, b] = await replicas(etcd, 2);
-    t.after(() => (a?.close(), b?.close()));
+    t.after(async () => {
+      await a?.close();
+      await b?.close();
+    });
     const events: ConfigEvent[] = [];
     b!.watch((e) => events.push(e));
     const result = await configWriterFor(a!)!.apply([vs('reviews', 100)]);
@@ -94,7 +97,10 @@ test('etcd store', { skip: etcdSkip, timeout: 90_000 }, async (t) => {
 
   await t.test('expectedVersion is compared with the mod revision; a stale one changes nothing', async () => {
     const [a, b] = await replicas(etcd, 2);
-    t.after(() => (a?.close(), b?.close()));
+    t.after(async () => {
+      await a?.close();
+      await b?.close();
+    });
     const wa = a!.configWriter();
     const wb = b!.configWriter();
     const first = await wa.apply([vs('ratings', 100)]);
@@ -121,7 +127,10 @@ test('etcd store', { skip: etcdSkip, timeout: 90_000 }, async (t) => {
 
   await t.test('a multi-resource apply is all or none', async () => {
     const [a, b] = await replicas(etcd, 2);
-    t.after(() => (a?.close(), b?.close()));
+    t.after(async () => {
+      await a?.close();
+      await b?.close();
+    });
     const wa = a!.configWriter();
     const base = await wa.apply([vs('one', 100)]);
     const v = base.applied[0]!.resource.metadata.resourceVersion!;
@@ -157,7 +166,7 @@ test('etcd store', { skip: etcdSkip, timeout: 90_000 }, async (t) => {
 
   await t.test('an invalid stored value is a config error; the last good version keeps serving', async () => {
     const [a] = await replicas(etcd, 1);
-    t.after(() => a?.close());
+    t.after(async () => a?.close());
     const key = '/trellis/config/VirtualService/default/broken';
     const good = await a!.configWriter().apply([vs('broken', 100)]);
     await a!.client
@@ -204,7 +213,10 @@ test('etcd store', { skip: etcdSkip, timeout: 90_000 }, async (t) => {
     'etcd down: writes refused within the bound, reads keep serving; back: both catch up',
     async () => {
       const [a, b] = await replicas(etcd, 2);
-      t.after(() => (a?.close(), b?.close()));
+      t.after(async () => {
+        await a?.close();
+        await b?.close();
+      });
       await a!.configWriter().apply([vs('steady', 100)]);
       await eventually(() => assert.ok(b!.get('VirtualService', 'default', 'steady')));
       await etcd.stop();
@@ -261,13 +273,23 @@ test('etcd store', { skip: etcdSkip, timeout: 90_000 }, async (t) => {
     await a.start();
     const b = new EtcdConfigStore({ endpoints: parseEtcdUrl(etcd.url), client });
     await b.start();
-    t.after(() => (a.close(), b.close(), client.close()));
+    t.after(async () => {
+      await a.close();
+      await b.close();
+      client.close();
+    });
     await b.configWriter().apply([vs('kept', 100), vs('changed', 100), vs('removed', 100)]);
     await eventually(() => assert.equal(a.list('VirtualService').length, 3));
     // a stops hearing from etcd; meanwhile b writes and etcd compacts that history away.
-    const inner = a as unknown as { watcher?: { cancel(): Promise<void> }; startWatch(): Promise<void> };
-    await inner.watcher?.cancel();
+    // (Its watcher stops being heard, as a lost stream would; etcd3's cancel() can wait forever.)
+    const inner = a as unknown as {
+      watcher?: { removeAllListeners(event: string): void; cancel(): Promise<void> };
+      startWatch(): Promise<void>;
+    };
+    const deaf = inner.watcher;
+    deaf?.removeAllListeners('data');
     inner.watcher = undefined;
+    t.after(() => void deaf?.cancel().catch(() => undefined));
     await b.configWriter().apply([vs('changed', 20), vs('added', 100)]);
     const last = await b.configWriter().delete('VirtualService', 'default', 'removed');
     await client.kv.compact({ revision: String(last.revision), physical: true });
@@ -301,10 +323,10 @@ test('etcd store', { skip: etcdSkip, timeout: 90_000 }, async (t) => {
     await a!.configWriter().apply([vs('cached', 100)]);
     await a!.flushed();
     const served = a!.revision;
-    a!.close();
+    await a!.close();
     await etcd.stop();
     const [again] = await replicas(etcd, 1, () => dir, true);
-    t.after(() => again?.close());
+    t.after(async () => again?.close());
     assert.equal(again!.revision, served);
     assert.equal(weightOf(again!.get('VirtualService', 'default', 'cached')), 100);
     assert.ok(again!.errors().some((e) => 'api' in e.source && /from .*etcd/.test(e.problems[0]!.message)));

@@ -52,7 +52,7 @@ async function replica(etcd: EtcdServer, name: string): Promise<Replica> {
     close: async () => {
       proxy.close();
       await cp.stop();
-      store.close();
+      await store.close();
     },
   };
 }
