@@ -59,6 +59,8 @@ Other shared flags
                                   $TRELLIS_CONTROL_PLANE or http://127.0.0.1:15014
   --config DIR                    the directory of Istio YAML (control-plane, up, token);
                                   ratelimit: its envoyproxy/ratelimit YAML
+  --store etcd://H:P[,H:P] | dir://DIR   where control-plane's config and registrations live:
+                                  etcd shared by replicas, or a directory (= --config DIR)
   --state-dir DIR                 the last good config, CA and credentials (control-plane, up, token)
   --mesh-config FILE              Istio's MeshConfig YAML (control-plane, up)
   --trust-domain, --workload-cert-ttl   identities (control-plane, up, token)

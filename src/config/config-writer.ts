@@ -64,7 +64,10 @@ const writers = new WeakMap<ConfigStore, ConfigWriter>();
 export function configWriterFor(store: ConfigStore): ConfigWriter | undefined {
   let w = writers.get(store);
   if (w) return w;
-  if (store instanceof DirectoryConfigStore) w = new DirectoryConfigWriter(store);
+  // Stores with a writer of their own (etcd-store.ts), found without importing them.
+  const own = (store as ConfigStore & { configWriter?: () => ConfigWriter }).configWriter;
+  if (typeof own === 'function') w = own.call(store);
+  else if (store instanceof DirectoryConfigStore) w = new DirectoryConfigWriter(store);
   else if (store instanceof LayeredConfigStore) {
     const inner = store.options.writable && configWriterFor(store.options.writable);
     if (!inner) return undefined;

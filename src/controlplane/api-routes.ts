@@ -118,15 +118,15 @@ export function buildApi(views: ApiViews, logger: Logger): HttpRouter {
     })
     .on('POST', '/v1/registrations', async (req) => {
       const body = (await req.body()) as Registration;
-      const id = registrations.register(body);
+      const id = await registrations.register(body);
       return { status: 201, json: { id } };
     })
-    .on('POST', '/v1/registrations/:id/heartbeat', (req) => {
-      registrations.heartbeat(req.params.id ?? '');
+    .on('POST', '/v1/registrations/:id/heartbeat', async (req) => {
+      await registrations.heartbeat(req.params.id ?? '');
       return { json: { ok: true } };
     })
-    .on('DELETE', '/v1/registrations/:id', (req) => {
-      if (!registrations.deregister(req.params.id ?? '')) {
+    .on('DELETE', '/v1/registrations/:id', async (req) => {
+      if (!(await registrations.deregister(req.params.id ?? ''))) {
         throw new TrellisError(
           'TRELLIS_NOT_FOUND',
           `no registered instance ${JSON.stringify(req.params.id)}`,

@@ -32,11 +32,14 @@ export interface DebugView {
   registry(): ServiceIndexSnapshot;
 }
 
-/** /v1/registrations: instances that register and heartbeat (registry/RegistrationSource). */
+/**
+ * /v1/registrations: instances that register and heartbeat (registry/RegistrationSource, or
+ * controlplane/etcd-registrations.ts, whose writes go to etcd and so answer asynchronously).
+ */
 export interface RegistrationApi {
-  register(input: Registration): string;
-  heartbeat(id: string): void;
-  deregister(id: string): boolean;
+  register(input: Registration): string | Promise<string>;
+  heartbeat(id: string): void | Promise<void>;
+  deregister(id: string): boolean | Promise<boolean>;
   list(): RegisteredInstance[];
 }
 

@@ -47,6 +47,8 @@ import type { MeshProxyDefaults, ProxyIdentity } from '../api/networking/proxy-c
 import { proxyConfigState, resolveProxyConfig, type ResolvedProxyConfig } from './proxy-configs.js';
 import { MetricsScraper } from './graph/scraper.js';
 import { graphService, type GraphView } from './graph/graph-service.js';
+import type { Etcd3 } from 'etcd3';
+import { EtcdRegistrations } from './etcd-registrations.js';
 
 export interface ControlPlaneOptions {
   config: ConfigStore;
@@ -104,6 +106,11 @@ export interface ControlPlaneOptions {
    */
   prometheusUrl?: string;
   graphScrapeIntervalMs?: number;
+  /**
+   * State shared with other replicas in etcd (`--store etcd://`): registrations live there
+   * (etcd-registrations.ts) instead of in memory. The config store is `config` (an etcd store).
+   */
+  etcd?: { client: Etcd3; endpoints: readonly string[]; timeoutMs?: number };
 }
 
 export interface ControlPlaneAddresses {
@@ -123,6 +130,8 @@ type ChangeReason = 'config' | 'registry' | 'jwks';
 export class ControlPlane {
   readonly index = new ServiceIndex();
   readonly registrations: RegistrationSource;
+  /** Registrations in etcd, shared by every replica (options.etcd); the API uses these when set. */
+  readonly sharedRegistrations: EtcdRegistrations | undefined;
   readonly metrics = new MetricsRegistry();
   readonly ads: AdsServer<PushContext>;
   /** The CertificateService, when options.ca is set. */
@@ -192,6 +201,15 @@ export class ControlPlane {
       logger: this.logger.child('registry'),
       ...(options.domainSuffix ? { domainSuffix: options.domainSuffix } : {}),
     });
+    this.sharedRegistrations = options.etcd
+      ? new EtcdRegistrations({
+          ...options.etcd,
+          index: this.index,
+          logger: this.logger.child('registry'),
+          metrics: this.metrics,
+          ...(options.domainSuffix ? { domainSuffix: options.domainSuffix } : {}),
+        })
+      : undefined;
     this.syncConfigServices();
     this.jwks = new JwksResolver({
       ...options.jwks,
@@ -253,6 +271,7 @@ export class ControlPlane {
     // Proxies' first config carries the JWKS fetched at startup rather than reject-all keys
     // (each fetch is bounded by its rule's timeout).
     await this.jwks.settled();
+    await this.sharedRegistrations?.start();
     if (this.jwks.snapshot() !== this.ads.current.security.jwks) this.flushNow();
     const xdsPort = await this.ads.listen(xds.host, xds.port);
     const secure = await this.listenSecure();
@@ -337,7 +356,7 @@ export class ControlPlane {
         ],
         registry: () => this.index.snapshot(),
       },
-      registrations: this.registrations,
+      registrations: this.sharedRegistrations ?? this.registrations,
       config: {
         // Reads see the Router's derived resources; the revision stays the user's store's (what
         // writes answer and `trellis wait --for-revision` takes).
@@ -422,6 +441,7 @@ export class ControlPlane {
     this.debouncer.close();
     this.jwks.close();
     this.registrations.close();
+    this.sharedRegistrations?.close();
     this.servingCertificate?.stop();
     await this.scraper.stop();
     const server = this.httpServer;

@@ -49,6 +49,7 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   TRELLIS_CONFLICT: 409,
   TRELLIS_TOO_LARGE: 413,
   TRELLIS_UNSUPPORTED: 422,
+  TRELLIS_STORE_UNAVAILABLE: 503,
 };
 
 export const MAX_BODY = 8 * 1024 * 1024;

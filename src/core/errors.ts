@@ -15,6 +15,8 @@ export const ERROR_CODES = {
   TRELLIS_UNAUTHENTICATED: 'the request carries no token, or one the server does not know',
   TRELLIS_FORBIDDEN: 'the caller is known but may not do this (a viewer writing, a remote write without a token)',
   TRELLIS_IO: 'a file or socket operation failed',
+  TRELLIS_STORE_UNAVAILABLE:
+    'the shared config store (etcd) is unreachable: writes are refused, the last state keeps serving',
   TRELLIS_INTERNAL: 'a bug: please report it with the log lines around it',
 } as const;
 

@@ -133,8 +133,7 @@ export interface Registration {
 }
 
 interface Instance {
-  reg: Required<Pick<Registration, 'service' | 'namespace' | 'address' | 'ports' | 'ttlSeconds'>> &
-    Registration;
+  reg: ValidRegistration;
   hostname: string;
   expiry: TimerHandle;
   lastHeartbeat: number;
@@ -174,7 +173,7 @@ export class RegistrationSource {
   register(input: Registration): string {
     const reg = validateRegistration(input);
     const hostname = fqdn(reg.service, reg.namespace, this.options.domainSuffix);
-    const id = reg.id ?? `${hostname}/${reg.address}:${Object.values(reg.ports)[0] ?? 0}`;
+    const id = registrationId(reg, hostname);
     this.instances.get(id)?.expiry.cancel();
     this.instances.set(id, {
       reg,
@@ -237,46 +236,69 @@ export class RegistrationSource {
   }
 
   private publish(): void {
-    const services = new Map<string, Service>();
-    const endpoints: Endpoint[] = [];
-    for (const { reg, hostname } of this.instances.values()) {
-      let svc = services.get(hostname);
-      if (!svc) {
-        svc = {
-          hostname,
-          namespace: reg.namespace,
-          ports: [],
-          resolution: 'STATIC',
-          location: 'MESH_INTERNAL',
-          addresses: [],
-          labels: {},
-          source: 'registration',
-        };
-        services.set(hostname, svc);
-      }
-      const ports = svc.ports as ServicePort[];
-      for (const [name, number] of Object.entries(reg.ports)) {
-        if (!ports.some((p) => p.name === name)) ports.push({ name, number, protocol: portProtocol(name) });
-      }
-      endpoints.push({
-        hostname,
-        namespace: reg.namespace,
-        address: reg.address,
-        ports: reg.ports,
-        labels: reg.labels ?? {},
-        locality: reg.locality ?? '',
-        weight: reg.weight ?? 1,
-        healthy: true,
-        ...(reg.workloadName ? { workloadName: reg.workloadName } : {}),
-        ...(reg.serviceAccount ? { serviceAccount: reg.serviceAccount } : {}),
-      });
-    }
-    for (const s of services.values()) (s.ports as ServicePort[]).sort((a, b) => a.number - b.number);
-    this.index.setSource('registration', { services: [...services.values()], endpoints });
+    this.index.setSource('registration', registrationContribution([...this.instances.values()]));
   }
 }
 
-function validateRegistration(r: Registration): Instance['reg'] {
+/**
+ * The services and endpoints a set of registrations contributes to the index (one service per
+ * hostname, its ports the union of its instances' ports). Shared by the in-memory source and the
+ * etcd-backed one (controlplane/etcd-registrations.ts).
+ */
+export function registrationContribution(
+  instances: readonly { reg: ValidRegistration; hostname: string }[],
+): SourceContribution {
+  const services = new Map<string, Service>();
+  const endpoints: Endpoint[] = [];
+  for (const { reg, hostname } of instances) {
+    let svc = services.get(hostname);
+    if (!svc) {
+      svc = {
+        hostname,
+        namespace: reg.namespace,
+        ports: [],
+        resolution: 'STATIC',
+        location: 'MESH_INTERNAL',
+        addresses: [],
+        labels: {},
+        source: 'registration',
+      };
+      services.set(hostname, svc);
+    }
+    const ports = svc.ports as ServicePort[];
+    for (const [name, number] of Object.entries(reg.ports)) {
+      if (!ports.some((p) => p.name === name)) ports.push({ name, number, protocol: portProtocol(name) });
+    }
+    endpoints.push({
+      hostname,
+      namespace: reg.namespace,
+      address: reg.address,
+      ports: reg.ports,
+      labels: reg.labels ?? {},
+      locality: reg.locality ?? '',
+      weight: reg.weight ?? 1,
+      healthy: true,
+      ...(reg.workloadName ? { workloadName: reg.workloadName } : {}),
+      ...(reg.serviceAccount ? { serviceAccount: reg.serviceAccount } : {}),
+    });
+  }
+  for (const s of services.values()) (s.ports as ServicePort[]).sort((a, b) => a.number - b.number);
+  return { services: [...services.values()], endpoints };
+}
+
+/** A registration with its defaults filled in. */
+export type ValidRegistration = Required<
+  Pick<Registration, 'service' | 'namespace' | 'address' | 'ports' | 'ttlSeconds'>
+> &
+  Registration;
+
+/** The stable id of a registration: its own, or `hostname/address:firstPort`. */
+export function registrationId(reg: ValidRegistration, hostname: string): string {
+  return reg.id ?? `${hostname}/${reg.address}:${Object.values(reg.ports)[0] ?? 0}`;
+}
+
+/** Checks a registration from the API; throws TRELLIS_INVALID_ARGUMENT with the field path. */
+export function validateRegistration(r: Registration): ValidRegistration {
   const bad = (path: string, msg: string) => new TrellisError('TRELLIS_INVALID_ARGUMENT', msg, { path });
   if (typeof r !== 'object' || r === null)
     throw bad('', 'expected an object with service, address and ports');

@@ -16,6 +16,29 @@ import { loadMeshConfig } from '../mesh-config.js';
 import { loadCaState } from '../../controlplane/ca-service-state.js';
 import { DEFAULT_MAX_WORKLOAD_TTL_SECONDS } from '../../controlplane/ca-service.js';
 import { AUDIT_FILE, loadConsoleTokens } from '../console-tokens.js';
+import { EtcdConfigStore } from '../../config/etcd-store.js';
+import { parseEtcdUrl } from '../../config/etcd-keys.js';
+import { describeEndpoints } from '../../config/etcd-client.js';
+import type { ConfigStore } from '../../config/store.js';
+
+/** --store: etcd://HOST:PORT[,HOST:PORT...] or dir://DIR (what --config DIR means). */
+export function parseStoreFlag(
+  value: string,
+): { kind: 'etcd'; endpoints: string[] } | { kind: 'dir'; dir: string } {
+  if (value.startsWith('etcd://')) {
+    try {
+      return { kind: 'etcd', endpoints: parseEtcdUrl(value) };
+    } catch (err) {
+      throw new TrellisError('TRELLIS_INVALID_ARGUMENT', `--store ${(err as Error).message}`);
+    }
+  }
+  if (value.startsWith('dir://') && value.length > 'dir://'.length)
+    return { kind: 'dir', dir: value.slice('dir://'.length) };
+  throw new TrellisError(
+    'TRELLIS_INVALID_ARGUMENT',
+    `--store ${JSON.stringify(value)}: expected etcd://HOST:PORT[,HOST:PORT...] (config and registrations in etcd, shared by replicas) or dir://DIR (a directory of Istio YAML, as --config DIR)`,
+  );
+}
 
 /** --secure-port: a port, 0 for any free one, or off. */
 function parseSecurePort(value: string): number | undefined {
@@ -33,7 +56,8 @@ export const command: Command = {
   name: 'control-plane',
   summary: 'Run the control plane: watch a directory of Istio YAML and serve xDS v3 to proxies.',
   usage: [
-    'Usage: trellis control-plane --config DIR [--xds-address 127.0.0.1:15010 | --xds-port N]',
+    'Usage: trellis control-plane --config DIR | --store etcd://HOST:PORT[,HOST:PORT...] | --store dir://DIR',
+    '                             [--xds-address 127.0.0.1:15010 | --xds-port N]',
     '                             [--http-address 127.0.0.1:15014 | --http-port N]',
     '                             [--debounce 100ms] [--debounce-max 10s] [--push-concurrency 32]',
     '                             [--ratelimit-address 127.0.0.1:8081] [--state-dir DIR/.trellis-state]',
@@ -59,6 +83,14 @@ export const command: Command = {
     '--ratelimit-address is where proxies reach the global rate limit service.',
     "--mesh-config FILE is Istio's MeshConfig YAML (the `mesh` key of the istio ConfigMap), taken",
     '  unchanged; Trellis applies pathNormalization (default BASE) and logs the fields it does not.',
+    '',
+    'Replicas: --store etcd://HOST:PORT,... keeps config (one key per resource under',
+    '/trellis/config/) and registrations (under leases with their TTL) in etcd, so several control',
+    'planes on one etcd serve the same mesh: an apply, registration or heartbeat through any of them',
+    'is seen by all, and a registration expires once. etcd unreachable: each replica keeps serving',
+    'its last state (also across a restart, from --state-dir), refuses writes with',
+    'TRELLIS_STORE_UNAVAILABLE (HTTP 503), and catches up by revision when etcd returns. Give',
+    'replicas one CA with --ca-dir (plug-in files), or their workloads will not trust each other.',
     '',
     '--state-dir keeps the last accepted version of every config file (default: .trellis-state',
     'inside the config directory; dot-entries are never read as config). After a restart, a file',
@@ -95,6 +127,7 @@ export const command: Command = {
   async run(argv, io) {
     const { values } = parseFlags('control-plane', argv, {
       config: { type: 'string' },
+      store: { type: 'string' },
       'xds-address': { type: 'string', default: '127.0.0.1:15010', address: true, portAlias: 'xds-port' },
       'http-address': { type: 'string', default: '127.0.0.1:15014', address: true, portAlias: 'http-port' },
       debounce: { type: 'string', default: '100ms' },
@@ -114,16 +147,26 @@ export const command: Command = {
       'prometheus-url': { type: 'string' },
     });
     const prometheusUrl = parsePrometheusUrl(values['prometheus-url']);
-    if (!values.config) {
+    const storeFlag = values.store !== undefined ? parseStoreFlag(values.store) : undefined;
+    if (storeFlag && values.config !== undefined)
       throw new TrellisError(
         'TRELLIS_INVALID_ARGUMENT',
-        "--config DIR is required (a directory of Istio YAML); run 'trellis control-plane --help'",
+        '--config and --store both name where config comes from: give one (--store dir://DIR is --config DIR)',
+      );
+    const configDir = storeFlag?.kind === 'dir' ? storeFlag.dir : values.config;
+    const etcdEndpoints = storeFlag?.kind === 'etcd' ? storeFlag.endpoints : undefined;
+    if (configDir === undefined && etcdEndpoints === undefined) {
+      throw new TrellisError(
+        'TRELLIS_INVALID_ARGUMENT',
+        "--config DIR is required (a directory of Istio YAML), or --store etcd://HOST:PORT for config in etcd; run 'trellis control-plane --help'",
       );
     }
-    const dir = path.resolve(io.cwd, values.config);
-    const st = await stat(dir).catch(() => undefined);
-    if (!st?.isDirectory())
-      throw new TrellisError('TRELLIS_INVALID_ARGUMENT', `--config ${values.config}: not a directory`);
+    const dir = configDir !== undefined ? path.resolve(io.cwd, configDir) : undefined;
+    if (dir !== undefined) {
+      const st = await stat(dir).catch(() => undefined);
+      if (!st?.isDirectory())
+        throw new TrellisError('TRELLIS_INVALID_ARGUMENT', `--config ${configDir}: not a directory`);
+    }
     const quietMs = tryParseDuration(values.debounce);
     const maxMs = tryParseDuration(values['debounce-max']);
     if (quietMs === undefined || maxMs === undefined) {
@@ -149,12 +192,22 @@ export const command: Command = {
     const stateDir =
       values['state-dir'] !== undefined
         ? path.resolve(io.cwd, values['state-dir'])
-        : path.join(dir, DEFAULT_STATE_DIR_NAME);
-    const store = new DirectoryConfigStore(dir, {
-      parse: parseAndValidate,
-      logger: logger.child('config'),
-      stateDir,
-    });
+        : path.join(dir ?? io.cwd, DEFAULT_STATE_DIR_NAME);
+    const etcdStore =
+      etcdEndpoints !== undefined
+        ? new EtcdConfigStore({ endpoints: etcdEndpoints, stateDir, logger: logger.child('config') })
+        : undefined;
+    const store: ConfigStore & { start(): Promise<void>; close(): void | Promise<void> } =
+      etcdStore ??
+      new DirectoryConfigStore(dir as string, {
+        parse: parseAndValidate,
+        logger: logger.child('config'),
+        stateDir,
+      });
+    const storeName = () =>
+      etcdStore
+        ? `etcd at ${describeEndpoints(etcdStore.endpoints)}${etcdStore.connected ? '' : ', unreachable: serving the last state saved in ' + stateDir}`
+        : `config ${configDir}`;
     const mesh = await loadMeshConfig(values['mesh-config'], io.cwd, logger);
     const certTtlMs = tryParseDuration(values['workload-cert-ttl']);
     const maxCertTtlMs = tryParseDuration(values['max-workload-cert-ttl']);
@@ -184,6 +237,7 @@ export const command: Command = {
         ...(consoleTokens ? { tokens: consoleTokens } : {}),
         auditFile: path.join(stateDir, AUDIT_FILE),
       },
+      ...(etcdStore ? { etcd: { client: etcdStore.client, endpoints: etcdStore.endpoints } } : {}),
       pathNormalization: mesh.pathNormalization,
       outboundTrafficPolicy: mesh.outboundTrafficPolicy,
       extensionProviders: mesh.extensionProviders,
@@ -204,7 +258,7 @@ export const command: Command = {
     const errors = store.errors().length;
     io.stdout(
       `trellis control-plane: serving xDS on ${bound.xds.host}:${bound.xds.port}, HTTP on http://${bound.http.host}:${bound.http.port}` +
-        ` (config ${values.config}: revision ${store.revision}${errors ? `, ${errors} rejected document(s): see the log or /debug/config_errors` : ''})\n` +
+        ` (${storeName()}: revision ${store.revision}${errors ? `, ${errors} rejected document(s): see the log or /debug/config_errors` : ''})\n` +
         `trellis control-plane: CA for trust domain ${ca.authority.trustDomain} (${ca.source === 'plugin' ? 'plug-in' : ca.source === 'created' ? 'self-provisioned, new' : 'self-provisioned'}: ${ca.caDir}) on the xDS port\n` +
         (bound.secureXds
           ? `trellis control-plane: serving xDS and the CA over TLS on ${bound.secureXds.host}:${bound.secureXds.port} (root ${path.join(ca.caDir, 'root-cert.pem')})\n`
@@ -217,8 +271,8 @@ export const command: Command = {
     );
     const signal = await untilSignal();
     io.stdout(`trellis control-plane: ${signal}, shutting down\n`);
-    store.close();
     await cp.stop();
+    await store.close();
     return 0;
   },
 };
