@@ -240,3 +240,35 @@ test('malformed writes get an error response, not a crash', async () => {
   const ok = await fetch(`${base}/console/api/session`, { headers: EDITOR });
   assert.equal(ok.status, 200, 'still serving');
 });
+
+test('the console does not bind gateways or change client TLS, even on kinds it writes', async () => {
+  const revision = store.revision;
+  const dr = {
+    apiVersion: 'networking.istio.io/v1',
+    kind: 'DestinationRule',
+    metadata: { name: 'reviews-plain', namespace: 'default' },
+    spec: { host: 'reviews.default.svc.cluster.local', trafficPolicy: { tls: { mode: 'DISABLE' } } },
+  };
+  const vs = {
+    apiVersion: 'networking.istio.io/v1',
+    kind: 'VirtualService',
+    metadata: { name: 'reviews-out', namespace: 'default' },
+    spec: {
+      hosts: ['reviews.default.svc.cluster.local'],
+      gateways: ['istio-system/ingressgateway'],
+      http: [{ route: [{ destination: { host: 'reviews.default.svc.cluster.local' } }] }],
+    },
+  };
+  for (const [doc, path] of [
+    [dr, 'spec.trafficPolicy.tls'],
+    [vs, 'spec.gateways[0]'],
+  ] as const) {
+    const res = await post(doc, EDITOR);
+    assert.equal(res.status, 403);
+    assert.match(
+      ((await res.json()) as { error: { message: string } }).error.message,
+      new RegExp(path.replace(/[[\].]/g, '\\$&')),
+    );
+  }
+  assert.equal(store.revision, revision);
+});

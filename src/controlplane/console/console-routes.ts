@@ -24,6 +24,7 @@
  * Every /console/api route needs `Authorization: Bearer TOKEN` (401 without a known one) and
  * writes need the editor role (403). Tokens are never read from URLs.
  */
+import { outOfConsoleScope } from './write-scope.js';
 import { TrellisError } from '../../core/errors.js';
 import type { Clock } from '../../core/clock.js';
 import { shownResource } from '../../api/validate.js';
@@ -72,7 +73,8 @@ function denied(status: 401 | 403, message: string): ApiResult {
 
 /**
  * What an editor may write through the console: traffic settings of services. Security policy,
- * gateways, service entries and secrets stay with `trellis apply` and files.
+ * gateways, service entries and secrets stay with `trellis apply` and files, and so do a
+ * VirtualService's gateway bindings and a DestinationRule's client TLS (write-scope.ts).
  */
 export const CONSOLE_WRITABLE_KINDS: readonly string[] = [
   'VirtualService',
@@ -241,6 +243,14 @@ export function registerConsoleRoutes(
             403,
             `the console does not write ${refused.resource.kind} resources (only ${CONSOLE_WRITABLE_KINDS.join(', ')}); use trellis apply`,
           );
+        for (const d of docs) {
+          const out = d.resource ? outOfConsoleScope(d.resource) : undefined;
+          if (out && d.resource)
+            return denied(
+              403,
+              `${d.resource.kind} ${d.resource.metadata.namespace}/${d.resource.metadata.name}: ${out.path}: the console does not change this (${out.reason})`,
+            );
+        }
         const named = docs.flatMap((d) =>
           d.resource
             ? [`${d.resource.kind} ${d.resource.metadata.namespace}/${d.resource.metadata.name}`]
