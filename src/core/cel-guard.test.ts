@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CEL_LIMITS, compileConfigCel, configCelRefusal } from './cel-guard.js';
+import { CEL_LIMITS, type CelRefused, compileConfigCel, configCelRefusal } from './cel-guard.js';
 
 const list = (n: number) => `[${Array.from({ length: n }, (_, i) => i).join(', ')}]`;
 
@@ -81,4 +81,27 @@ test('config CEL: the reason names the comprehension used', () => {
     configCelRefusal("request.headers.filter(k, k == 'x').size() > 0") ?? '',
     /comprehension filter\(\)/,
   );
+});
+
+test('config CEL: a comprehension name called as a function is refused too', () => {
+  assert.match(configCelRefusal('all(request.x, k, true)') ?? 'accepted', COMPREHENSION);
+});
+
+test('config CEL: a limit refusal lists every limit, and says it is about cost', () => {
+  assert.equal(
+    configCelRefusal(`1 in ${list(65)}`),
+    'Exceeded maxListElements (64): CEL from config is limited in size and nesting (maxAstNodes 400, maxDepth 32, maxListElements 64, maxMapEntries 64, maxCallArguments 8) as it runs on every request; split or simplify the expression',
+  );
+  const kind = (expr: string) => {
+    try {
+      compileConfigCel(expr);
+      return 'accepted';
+    } catch (err) {
+      return (err as CelRefused).kind;
+    }
+  };
+  assert.equal(kind(`1 in ${list(65)}`), 'cost');
+  assert.equal(kind('[1].all(x, true)'), 'cost');
+  assert.equal(kind('response.code >='), 'syntax');
+  assert.equal(kind('Exceeded'), 'accepted');
 });

@@ -23,7 +23,7 @@ const LIMITS_TEXT = Object.entries(CEL_LIMITS)
   .join(', ');
 
 /** Comprehension macros: each runs its body once per element of a list or map. */
-const COMPREHENSIONS = new Set(['all', 'exists', 'exists_one', 'existsOne', 'map', 'filter']);
+const COMPREHENSIONS = new Set(['all', 'exists', 'exists_one', 'map', 'filter']);
 
 // The library's global parse() with limits: undeclared variables are dynamic.
 const env = new Environment({ unlistedVariablesAreDyn: true, limits: CEL_LIMITS });
