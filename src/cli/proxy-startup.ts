@@ -6,6 +6,7 @@
  * at start; `trellis up` resolves it for each sidecar it starts.
  */
 import { metadataFromEnvironment, PROXY_CONFIG_METADATA } from '../api/networking/proxy-config.js';
+import { safeProxyEnv } from '../api/networking/proxy-env.js';
 import type { ResolvedProxyConfig } from '../controlplane/proxy-configs.js';
 import { TrellisError } from '../core/errors.js';
 import { apiGet } from './http-client.js';
@@ -19,6 +20,11 @@ export interface ProxyStartup {
   metadata: Record<string, string>;
   /** One line for the proxy's output: what it took and from where; undefined when nothing. */
   summary: string | undefined;
+  /**
+   * Lines for the proxy's log, one per environment variable left out because it would change how
+   * the proxy process runs (a control plane older than that check may still serve one).
+   */
+  dropped: string[];
 }
 
 export interface StartupInput {
@@ -34,7 +40,8 @@ export interface StartupInput {
 
 export function proxyStartup(input: StartupInput): ProxyStartup {
   const { resolved, flagConcurrency } = input;
-  const env = { ...(resolved?.environmentVariables ?? {}) };
+  const safe = safeProxyEnv(resolved?.environmentVariables ?? {});
+  const env = safe.env;
   const fromConfig = resolved?.concurrency === undefined ? undefined : resolved.concurrency || input.cpus;
   const concurrency = flagConcurrency ?? fromConfig ?? 1;
   const metadata: Record<string, string> = metadataFromEnvironment({ ...input.processEnv, ...env });
@@ -54,7 +61,8 @@ export function proxyStartup(input: StartupInput): ProxyStartup {
     resolved === undefined || resolved.sources.length === 0
       ? undefined
       : `ProxyConfig ${parts.join('; ')} (from ${resolved.sources.join(', ')})`;
-  return { concurrency, env, metadata, summary };
+  const dropped = safe.dropped.map((line) => `ProxyConfig environment variable ignored: ${line}`);
+  return { concurrency, env, metadata, summary, dropped };
 }
 
 /** GET /v1/proxy-config for a proxy's namespace and labels, with an error that says what to do. */

@@ -46,6 +46,23 @@ const ROWS: [string, unknown, string[]][] = [
     ],
   ],
   [
+    'variables that would change how the proxy process runs are refused with the reason',
+    {
+      environmentVariables: {
+        ISTIO_META_X: '1',
+        NODE_OPTIONS: '--require /tmp/evil.js',
+        LD_PRELOAD: '/tmp/evil.so',
+        PATH: '/tmp',
+      },
+    },
+    [
+      'error: spec.environmentVariables.NODE_OPTIONS: would change how the proxy process runs: Node.js reads NODE_* (NODE_OPTIONS loads code, NODE_EXTRA_CA_CERTS and NODE_TLS_REJECT_UNAUTHORIZED change trust); remove it (ISTIO_META_* and other names are allowed)',
+      'error: spec.environmentVariables.LD_PRELOAD: would change how the proxy process runs: the dynamic loader reads LD_* (LD_PRELOAD loads a library into the process); remove it (ISTIO_META_* and other names are allowed)',
+      'error: spec.environmentVariables.PATH: would change how the proxy process runs: PATH decides which programs the proxy runs; remove it (ISTIO_META_* and other names are allowed)',
+      AT_START('environmentVariables'),
+    ],
+  ],
+  [
     'empty selector selects nothing (Istio skips it)',
     { selector: {} },
     [

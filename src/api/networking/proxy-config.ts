@@ -8,7 +8,8 @@
  * - `concurrency`: the proxy's data-plane workers (`trellis proxy --concurrency`); 0 means one
  *   per CPU, as Envoy's `--concurrency 0` under Istio;
  * - `environmentVariables`: extra environment of the proxy's processes; `ISTIO_META_X` ones also
- *   become node metadata `X`, as Istio's agent sends them;
+ *   become node metadata `X`, as Istio's agent sends them; names that would change how the
+ *   proxy process runs (NODE_OPTIONS, LD_PRELOAD, PATH...: proxy-env.ts) are refused;
  * - `image` picks a container image in Istio and means nothing to a Trellis proxy (a warning).
  *
  * Which one applies follows Istio (pilot/pkg/model/proxy_config.go): the mesh config's
@@ -21,6 +22,7 @@ import { createHash } from 'node:crypto';
 import type { Problems } from '../../core/errors.js';
 import { fieldPath, isAbsent, SpecCheck } from '../fields.js';
 import type { Resource } from '../resource.js';
+import { proxyEnvRefusal } from './proxy-env.js';
 import { checkLabels } from './validate-common.js';
 
 export interface ProxyConfigSpec {
@@ -54,12 +56,13 @@ export function validateProxyConfig(spec: unknown, problems: Problems, path = 's
   c.int(pc, 'concurrency', path, { min: 0 });
   const env = c.stringMap(pc, 'environmentVariables', path);
   for (const name of env?.keys() ?? []) {
+    const at = fieldPath(fieldPath(path, 'environmentVariables'), name);
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
-      c.error(
-        fieldPath(fieldPath(path, 'environmentVariables'), name),
-        'not an environment variable name (letters, digits and _, not starting with a digit)',
-      );
+      c.error(at, 'not an environment variable name (letters, digits and _, not starting with a digit)');
+      continue;
     }
+    const refused = proxyEnvRefusal(name);
+    if (refused !== undefined) c.error(at, refused);
   }
   const image = c.child(pc, 'image', path, ['imageType']);
   if (image !== undefined) {

@@ -150,6 +150,24 @@ const INVALID: [string, unknown, string[]][] = [
     ],
   ],
   [
+    'filter with a comprehension (its cost grows with list sizes and runs on every request)',
+    { accessLogging: [{ filter: { expression: '[1, 2].all(a, [1, 2].all(b, true))' } }] },
+    [
+      'spec.accessLogging[0].filter.expression: invalid CEL expression "[1, 2].all(a, [1, 2].all(b, true))": the comprehension all() is not allowed: it runs once per element on every request and nests to any cost (Envoy disables comprehensions too); test a value with ==, in, has(), startsWith() or matches() instead',
+    ],
+  ],
+  [
+    'tag override with a comprehension',
+    {
+      metrics: [
+        { overrides: [{ tagOverrides: { a: { value: "string(request.headers.exists(k, k == 'x'))" } } }] },
+      ],
+    },
+    [
+      'spec.metrics[0].overrides[0].tagOverrides.a.value: invalid CEL expression "string(request.headers.exists(k, k == \'x\'))": the comprehension exists() is not allowed: it runs once per element on every request and nests to any cost (Envoy disables comprehensions too); test a value with ==, in, has(), startsWith() or matches() instead',
+    ],
+  ],
+  [
     'tag override value that is not CEL',
     { metrics: [{ overrides: [{ tagOverrides: { a: { value: 'request.host +' } } }] }] },
     [

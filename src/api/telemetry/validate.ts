@@ -7,7 +7,7 @@
  * Where Istio leaves CEL to Envoy (access log filters, tag override values) Trellis parses the
  * expression here so a typo is reported with its path instead of breaking the proxy's config.
  */
-import { parse } from '@marcbachmann/cel-js';
+import { configCelRefusal } from '../../core/cel-guard.js';
 import type { Problems } from '../../core/errors.js';
 import { fieldPath, isAbsent, SpecCheck, type Obj } from '../fields.js';
 import { checkWorkloadSelection } from '../security/validate-common.js';
@@ -28,14 +28,12 @@ const LOGGING_FIELDS = ['match', 'providers', 'disabled', 'filter'];
 const METRICS_FIELDS = ['providers', 'overrides', 'reportingInterval'];
 const OVERRIDE_FIELDS = ['match', 'disabled', 'tagOverrides'];
 
-/** The first line of a CEL parse error, or undefined when `expression` parses. */
+/**
+ * Why `expression` is refused (one line: it does not parse, is too large or uses a comprehension,
+ * core/cel-guard.ts), or undefined when it is accepted.
+ */
 export function celParseError(expression: string): string | undefined {
-  try {
-    parse(expression);
-    return undefined;
-  } catch (err) {
-    return (err instanceof Error ? err.message : String(err)).split('\n')[0];
-  }
+  return configCelRefusal(expression);
 }
 
 function checkCel(c: SpecCheck, expression: string, path: string): void {

@@ -179,6 +179,7 @@ export const command: Command = {
       cpus: os.availableParallelism(),
     });
     const concurrency = startup.concurrency;
+    for (const line of startup.dropped) io.stderr(`proxy: ${line}\n`);
     Object.assign(process.env, startup.env);
     const workload = values.workload ?? labels.app ?? 'unknown';
     const ips = values['instance-ips']

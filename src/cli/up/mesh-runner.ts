@@ -508,6 +508,7 @@ export class MeshRunner {
       processEnv: {},
       cpus: os.availableParallelism(),
     });
+    for (const line of startup.dropped) this.opts.logger.child(p.name).warn(line);
     const workers = startup.concurrency > 1 || Object.keys(startup.env).length > 0;
     // Workers share fixed capture ports; in this process any free port does.
     const capture = workers ? new PortAllocator(0, new Set()) : undefined;

@@ -36,6 +36,9 @@ test('access log filters: CEL is accepted; other filters and bad CEL are NACKed 
   assert.deepEqual(filterErrors(cel('response.code >=')), [
     'access_log[0].filter.extension_filter.typed_config.expression: invalid CEL expression: Unexpected token: EOF',
   ]);
+  assert.deepEqual(filterErrors(cel('[1, 2].all(a, [1, 2].all(b, true))')), [
+    'access_log[0].filter.extension_filter.typed_config.expression: invalid CEL expression: the comprehension all() is not allowed: it runs once per element on every request and nests to any cost (Envoy disables comprehensions too); test a value with ==, in, has(), startsWith() or matches() instead',
+  ]);
   assert.deepEqual(filterErrors(cel('')), [
     'access_log[0].filter.extension_filter.typed_config.expression: must be non-empty',
   ]);

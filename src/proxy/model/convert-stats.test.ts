@@ -55,6 +55,12 @@ test('the stats filter NACKs what it does not honour, naming the field', () => {
     bad.errors[0] ?? '',
     /metrics\[0\]\.dimensions\["x"\]: CEL expression "request\.host \+" does not parse/,
   );
+  const costly = convert({ metrics: [{ dimensions: { x: 'string(request.headers.map(k, k))' } }] });
+  assert.equal(costly.out, undefined);
+  assert.match(
+    costly.errors[0] ?? '',
+    /metrics\[0\]\.dimensions\["x"\]: CEL expression "string\(request\.headers\.map\(k, k\)\)" is refused: the comprehension map\(\) is not allowed/,
+  );
 });
 
 test('overrides compile per metric: drop, tags removed, dimensions added or replaced, in order', () => {

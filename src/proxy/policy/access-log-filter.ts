@@ -15,8 +15,8 @@
  * An expression that fails to evaluate (an unknown attribute, a type mismatch) or yields
  * anything but `true` logs nothing; failures are counted, never thrown into the request.
  */
-import { parse } from '@marcbachmann/cel-js';
 import { Duration } from '@marcbachmann/cel-js/evaluator';
+import { compileConfigCel } from '../../core/cel-guard.js';
 import type { ResponseFlag } from '../connection-manager/response-flags.js';
 import type { StreamInfo } from '../connection-manager/stream-info.js';
 
@@ -50,9 +50,12 @@ export interface AccessLogFilter {
   readonly errors: number;
 }
 
-/** Compiles `expression`; throws (with the parser's message) when it is not CEL. */
+/**
+ * Compiles `expression`; throws (with a one-line reason) when it is not CEL, is too large or uses
+ * a comprehension (core/cel-guard.ts: it would run on every logged stream).
+ */
 export function compileAccessLogFilter(expression: string): AccessLogFilter {
-  const evaluate = parse(expression);
+  const evaluate = compileConfigCel(expression);
   let errors = 0;
   return {
     expression,

@@ -5,7 +5,7 @@
  * `dimensions` added or replaced, in order) and each dimension's CEL program. A dimension whose
  * expression fails or yields no value reports `unknown`, as Istio's does.
  */
-import { parse } from '@marcbachmann/cel-js';
+import { CelRefused, compileConfigCel } from '../../core/cel-guard.js';
 import { STATS_METRICS } from '../../protocol/trellis/istio-stats.js';
 
 export type MetricName = (typeof STATS_METRICS)[keyof typeof STATS_METRICS];
@@ -95,10 +95,12 @@ export function compileStatsOverrides(
 export function compileDimension(expr: string, path: string): Dimension {
   let program: (ctx: Record<string, unknown>) => unknown;
   try {
-    program = parse(expr);
+    program = compileConfigCel(expr);
   } catch (err) {
     throw Object.assign(
-      new Error(`CEL expression ${JSON.stringify(expr)} does not parse: ${(err as Error).message}`),
+      new Error(
+        `CEL expression ${JSON.stringify(expr)} ${err instanceof CelRefused && err.kind === 'cost' ? 'is refused' : 'does not parse'}: ${(err as Error).message}`,
+      ),
       {
         path,
       },
