@@ -20,6 +20,18 @@ const SERVER = 2;
 const CLIENT = 3;
 const GATEWAY = 'bookinfo-gateway.default';
 const cluster = (host: string, subset = '') => `outbound|9080|${subset}|${host}.default.svc.cluster.local`;
+const op = (host: string, path = '/*') => `${host}.default.svc.cluster.local:9080${path}`;
+const EXPECTED_NAMES = [
+  `${GATEWAY} SERVER ${op('productpage', '/productpage')}`,
+  `${GATEWAY} CLIENT router ${cluster('productpage')} egress`,
+  `productpage-v1.default SERVER ${op('productpage', '/productpage')}`,
+  `productpage-v1.default CLIENT ${op('details')}`,
+  `productpage-v1.default CLIENT ${op('reviews')}`,
+  `details-v1.default SERVER ${op('details')}`,
+  `reviews-v2.default SERVER ${op('reviews')}`,
+  `reviews-v2.default CLIENT ${op('ratings')}`,
+  `ratings-v1.default SERVER ${op('ratings')}`,
+];
 /** Who calls whom on jason's page: each hop's SERVER span under the caller's CLIENT span. */
 const EXPECTED_EDGES = [
   `${GATEWAY} SERVER -> ${GATEWAY} CLIENT ${cluster('productpage')}`,
@@ -117,6 +129,12 @@ test(
         assert.equal(children.length, 1, describeTrace(spans));
         assert.equal(children[0]?.kind, SERVER, describeTrace(spans));
       }
+      // Spans are named by the routes' decorators (Istio's HOST:PORT/PATH); a SERVER span takes
+      // the name its caller's proxy sent on.
+      const names = spans
+        .map((s) => `${s.serviceName} ${s.kind === SERVER ? 'SERVER' : 'CLIENT'} ${s.name}`)
+        .sort();
+      assert.deepEqual(names, [...EXPECTED_NAMES].sort(), describeTrace(spans));
       // One request id from the gateway to ratings (Envoy's upstream spans carry none).
       const ids = new Set(
         spans.filter((s) => !s.name.startsWith('router ')).map((s) => s.attributes['guid:x-request-id']),
