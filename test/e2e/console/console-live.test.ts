@@ -1,7 +1,9 @@
 /**
  * The console with the merged parts of issue #14, in a real browser on a running mesh: after
  * traffic through a real proxy, the graph page draws the measured graph (the control plane's
- * scrape of its proxies, /v1/graph) with each edge's rate, instead of the registry's map.
+ * scrape of its proxies, /v1/graph) with each edge's rate, instead of the registry's map; the
+ * access-log switch on a service page writes a Telemetry and the workload's sidecar starts
+ * logging, then stops again.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,11 +14,14 @@ import { launch, logIn, openPage, skipReason } from './helpers/browser.js';
 
 const skip = skipReason();
 let mesh: ConsoleMesh;
+/** The productpage sidecar's stdout access log, line by line. */
+const logged: string[] = [];
+const PRODUCTPAGE = 'productpage.default.svc.cluster.local';
 let browser: Browser;
 
 before(async () => {
   if (skip) return;
-  mesh = await startConsoleMesh();
+  mesh = await startConsoleMesh({ accessLog: (line) => logged.push(line) });
   browser = await launch();
 });
 
@@ -62,6 +67,67 @@ test(
       sending = false;
       await traffic;
     }
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  },
+);
+
+test(
+  "the access-log switch turns one workload's sidecar log on live, and off again",
+  { skip, timeout: 60_000 },
+  async () => {
+    const { page, errors } = await openPage(browser);
+    /** Lines one request through the productpage sidecar adds to its access log. */
+    const linesOfOneRequest = async (): Promise<string[]> => {
+      const before = logged.length;
+      assert.match(await mesh.callReviews(), /^reviews-v[12]$/);
+      return logged.slice(before);
+    };
+    assert.deepEqual(await linesOfOneRequest(), [], 'no access log before the switch');
+    await logIn(page, `${mesh.consoleUrl}#/services/default/${PRODUCTPAGE}`, EDITOR_TOKEN);
+    const toggle = page.locator('.access-log input[name="access-log:productpage"]');
+    await toggle.waitFor();
+    assert.equal(await toggle.isChecked(), false);
+
+    await toggle.check();
+    const written = await eventually(
+      () => mesh.mesh.store.get('Telemetry', 'default', 'productpage-console-access-log') ?? false,
+      { what: 'the switch wrote a Telemetry', timeoutMs: 10_000 },
+    );
+    assert.deepEqual((written.spec as { selector?: unknown }).selector, {
+      matchLabels: { app: 'productpage' },
+    });
+    assert.equal(written.metadata.annotations?.['trellis.io/edited-by'], 'alice');
+    const lines = await eventually(
+      async () => {
+        const l = await linesOfOneRequest();
+        return l.length > 0 ? l : false;
+      },
+      { what: 'the productpage sidecar logging', timeoutMs: 10_000 },
+    );
+    assert.ok(
+      lines.some((l) => /GET \/reviews\/1 HTTP\/1\.1" 200/.test(l) && l.includes('reviews')),
+      `an Envoy-format line for the request: ${JSON.stringify(lines)}`,
+    );
+
+    await page.reload();
+    await toggle.waitFor();
+    assert.equal(await toggle.isChecked(), true, 'the switch shows what is written');
+    await toggle.uncheck();
+    await eventually(
+      () =>
+        (
+          mesh.mesh.store.get('Telemetry', 'default', 'productpage-console-access-log')?.spec as {
+            accessLogging?: { disabled?: boolean }[];
+          }
+        )?.accessLogging?.[0]?.disabled === true,
+      { what: 'the switch disabled the Telemetry', timeoutMs: 10_000 },
+    );
+    await eventually(async () => (await linesOfOneRequest()).length === 0, {
+      what: 'the productpage sidecar quiet again',
+      timeoutMs: 10_000,
+    });
+    for (let i = 0; i < 3; i++) assert.deepEqual(await linesOfOneRequest(), []);
     assert.deepEqual(errors, []);
     await page.context().close();
   },
