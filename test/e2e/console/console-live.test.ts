@@ -3,13 +3,20 @@
  * traffic through a real proxy, the graph page draws the measured graph (the control plane's
  * scrape of its proxies, /v1/graph) with each edge's rate, instead of the registry's map; the
  * access-log switch on a service page writes a Telemetry and the workload's sidecar starts
- * logging, then stops again.
+ * logging, then stops again; a viewer explains a request from a service page (trellis
+ * explain's API behind the console's token check).
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser } from 'playwright-core';
 import { eventually } from '../../../src/core/testing/eventually.js';
-import { EDITOR_TOKEN, startConsoleMesh, type ConsoleMesh } from './helpers/console-mesh.js';
+import {
+  EDITOR_TOKEN,
+  REVIEWS,
+  VIEWER_TOKEN,
+  startConsoleMesh,
+  type ConsoleMesh,
+} from './helpers/console-mesh.js';
 import { launch, logIn, openPage, skipReason } from './helpers/browser.js';
 
 const skip = skipReason();
@@ -128,6 +135,55 @@ test(
       timeoutMs: 10_000,
     });
     for (let i = 0; i < 3; i++) assert.deepEqual(await linesOfOneRequest(), []);
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  },
+);
+
+test(
+  "a viewer explains a request from the service page with trellis explain's API",
+  { skip, timeout: 60_000 },
+  async () => {
+    const { page, errors } = await openPage(browser);
+    await logIn(page, `${mesh.consoleUrl}#/services/default/${REVIEWS}`, VIEWER_TOKEN);
+    await page.waitForSelector('#explain-form');
+    assert.equal(
+      await page.inputValue('#explain-form input[name=url]'),
+      `http://${REVIEWS}:9080/`,
+      'prefilled with the service',
+    );
+    await page.selectOption('#explain-form select[name=from]', { label: 'productpage-1.default' });
+    await page.fill('#explain-form input[name=url]', 'http://reviews:9080/reviews/1');
+    await page.click('#explain-form button[type=submit]');
+    const answer = await eventually(
+      async () => {
+        const text = (await page.textContent('#explain-form .explain-result')) ?? '';
+        return text.startsWith('{') ? text : false;
+      },
+      { what: 'the explanation shown', timeoutMs: 10_000 },
+    );
+    const explained = JSON.parse(answer) as {
+      proxy: string;
+      routes: { name?: string; matched: boolean }[];
+      clusters: { name: string; endpoints: { health: string }[] }[];
+      outcome: { result: string };
+    };
+    assert.match(explained.proxy, /^sidecar~10\.9\.0\.1~productpage-1\.default~/);
+    assert.deepEqual(explained.routes.at(-1), { name: 'default', matched: true });
+    assert.equal(explained.clusters[0]?.name, `outbound|9080||${REVIEWS}`);
+    assert.deepEqual(
+      explained.clusters[0]?.endpoints.map((e) => e.health),
+      ['healthy', 'healthy'],
+      'both reviews versions',
+    );
+    assert.equal(explained.outcome.result, 'succeed');
+
+    // The console's route checks the token like every other: none is 401, one in the URL 400.
+    const url = new URL('/console/api/explain', mesh.consoleUrl);
+    url.search = new URLSearchParams({ from: 'productpage-1', url: 'http://reviews:9080/' }).toString();
+    assert.equal((await fetch(url)).status, 401);
+    url.searchParams.set('token', VIEWER_TOKEN);
+    assert.equal((await fetch(url, { headers: { authorization: `Bearer ${VIEWER_TOKEN}` } })).status, 400);
     assert.deepEqual(errors, []);
     await page.context().close();
   },
