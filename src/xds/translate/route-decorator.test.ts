@@ -11,7 +11,7 @@ import { TYPE } from '../../protocol/protos.js';
 import type { Route } from '../../protocol/envoy-types.js';
 import type { ProxyNode } from '../proxy-node.js';
 import { buildPushContext, generate } from './index.js';
-import { routeOperation } from './route-decorator.js';
+import { routeOperation, withDecorator } from './route-decorator.js';
 import { checkEncodes, config, http, proxy, registry, res, service, type Loose } from './testkit.js';
 
 const REVIEWS = 'reviews.default.svc.cluster.local';
@@ -134,4 +134,13 @@ test('routeOperation over odd routes: no cluster and no VirtualService is no nam
   assert.equal(r({ match: { prefix: '/' }, route: { cluster: 'PassthroughCluster' } }), undefined);
   assert.equal(routeOperation({ route: { cluster: 'PassthroughCluster' } }, 'vs', 80), 'vs:80/*');
   assert.equal(r({ match: { path: '/x' }, route: { cluster: 'outbound|80|v1|a.b' } }), 'a.b:80/x');
+  // A match on something other than prefix, path or regex: every path.
+  assert.equal(
+    r({ match: { path_separated_prefix: '/a' }, route: { cluster: 'outbound|80||a.b' } }),
+    'a.b:80/*',
+  );
+  // Nothing to name: the route is left as it was, without an empty decorator.
+  const direct: Route = { match: { prefix: '/' }, direct_response: { status: 200 } };
+  assert.deepEqual(withDecorator(direct, undefined, 80), direct);
+  assert.equal('decorator' in withDecorator(direct, undefined, 80), false);
 });
