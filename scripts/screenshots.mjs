@@ -29,6 +29,17 @@ try {
   await page.waitForSelector('#token');
   await page.screenshot({ path: path.join(out, 'login.png') });
   await logIn(page, mesh.consoleUrl, EDITOR_TOKEN);
+  // Traffic until the control plane's scrape of the proxy (every 5 s) measures it, so the graph
+  // shows live edges with their rates rather than the registry's map.
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    for (let i = 0; i < 20; i++) await mesh.callReviews();
+    await page.reload();
+    await page.waitForSelector('#graph-source');
+    if (/from scrape/.test((await page.textContent('#graph-source')) ?? '')) break;
+    if (Date.now() > deadline) throw new Error('screenshots: the graph never showed measured traffic');
+    await page.waitForTimeout(1000);
+  }
   await page.waitForSelector('#graph canvas');
   await page.waitForTimeout(500); // the layout's animation settles
   await page.screenshot({ path: path.join(out, 'graph.png') });

@@ -26,6 +26,14 @@ function edgeLabel(e: GraphEdge): string {
   return `${e.requestsPerSecond.toFixed(1)} rps${err}`;
 }
 
+/** An edge's numbers in words, for the list under the drawing (rates, errors, latency, mTLS). */
+function edgeText(e: GraphEdge): string {
+  if (e.protocol === 'tcp') return `${(e.bytesPerSecond ?? 0).toFixed(0)} B/s, mTLS ${e.mtls}`;
+  const latency =
+    e.p50Ms !== undefined ? `, p50 ${e.p50Ms.toFixed(0)} ms, p99 ${(e.p99Ms ?? 0).toFixed(0)} ms` : '';
+  return `${e.requestsPerSecond.toFixed(2)} rps, ${(e.errorRatio * 100).toFixed(1)}% errors${latency}, mTLS ${e.mtls}`;
+}
+
 export async function graphPage(root: HTMLElement): Promise<void> {
   const graph = await loadGraph();
   const canvas = h('div', { id: 'graph', class: 'graph' });
@@ -42,6 +50,17 @@ export async function graphPage(root: HTMLElement): Promise<void> {
       `${graph.nodes.length} nodes, ${graph.edges.length} edges ${from}`,
     ),
     canvas,
+    h(
+      'ul',
+      { class: 'graph-edges', 'aria-label': 'edges' },
+      graph.edges.map((e) =>
+        h(
+          'li',
+          { 'data-edge': e.id, 'data-rps': String(e.requestsPerSecond) },
+          `${e.source} → ${e.target}: ${edgeText(e)}`,
+        ),
+      ),
+    ),
     h(
       'ul',
       { class: 'graph-nodes', 'aria-label': 'nodes' },

@@ -10,6 +10,7 @@ import type { EditPlan, ResourceObject, ServiceConfig, ServiceInfo } from '../ed
 import { accessLogEdit, routingEdit, type HeaderRoute } from '../edits/routing.js';
 import type { ConfigProblem, ProxyStatus, Service, Session } from '../types.js';
 import { nacksOf, problemText, proxyTable, versionsOf } from './lists.js';
+import { explainForm } from './explain-form.js';
 
 const list = async (kind: string, namespace: string): Promise<ResourceObject[]> => {
   try {
@@ -352,6 +353,8 @@ export async function servicePage(
           ownProblems.map((p) => h('li', {}, problemText(p))),
           nacks.map((n) => h('li', {}, `NACK from ${n.proxy} (${n.type}): ${n.message}`)),
         ),
+    h('h2', {}, 'Explain a request'),
+    explainForm(proxies, `http://${info.host}:${svc.ports[0]?.number ?? 80}/`),
     h('h2', {}, 'Access log'),
     apps.length
       ? accessLogSwitch(info, apps, editor, telemetries)

@@ -8,6 +8,7 @@
  *   GET  /console/api/topology              services -> versioned apps, from the registry
  *   GET  /console/api/graph                 /v1/graph?type=versionedApp when it has edges, else
  *                                           the topology
+ *   GET  /console/api/explain?from=&method=&url=  /v1/explain (trellis explain's API) for the console
  *   GET  /console/api/proxies               per proxy and type: sync state, NACKs (/debug/syncz)
  *   GET  /console/api/config_dump?proxy=ID  what a proxy was last sent
  *   GET  /console/api/config_errors         rejected config and warnings
@@ -173,6 +174,22 @@ export function registerConsoleRoutes(
           }
         }
         return { json: registryTopology(debug.registry(), new Date(opts.clock.wallNow())) };
+      }),
+    )
+    .on(
+      'GET',
+      '/console/api/explain',
+      guard('read', async (req) => {
+        // trellis explain's own route, so the console and the CLI answer the same.
+        const explain = router.find('GET', '/v1/explain');
+        if (!explain)
+          throw new TrellisError(
+            'TRELLIS_UNSUPPORTED',
+            'this control plane serves no /v1/explain; run trellis explain --from PROXY URL against a newer one',
+          );
+        return (
+          (await explain.handler({ ...req, path: '/v1/explain', params: explain.params })) ?? { json: {} }
+        );
       }),
     )
     .on(

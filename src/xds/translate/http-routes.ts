@@ -22,6 +22,8 @@ export interface MergedRoute {
   matches: IdentifiedMatch[] | undefined;
   /** Annotations of the VirtualService the route is written in (Trellis extensions read them). */
   annotations?: Readonly<Record<string, string>>;
+  /** Name of the root VirtualService (a delegate's routes take the root's, as Istio merges them). */
+  virtualService?: string;
 }
 
 export function mergeRoutes(
@@ -34,7 +36,13 @@ export function mergeRoutes(
     (vs.spec.http ?? []).forEach((route, i) => {
       const rootMatches = route.match?.map((m, j) => ({ id: `${vsId}/${i}/${j}`, match: m }));
       if (route.delegate === undefined) {
-        out.push({ route, namespace: vs.metadata.namespace, matches: rootMatches, ...annotationsOf(vs) });
+        out.push({
+          route,
+          namespace: vs.metadata.namespace,
+          matches: rootMatches,
+          virtualService: vs.metadata.name,
+          ...annotationsOf(vs),
+        });
         return;
       }
       const ns = route.delegate.namespace ?? vs.metadata.namespace;
@@ -50,6 +58,7 @@ export function mergeRoutes(
           route: dRoute,
           namespace: delegate.metadata.namespace,
           matches,
+          virtualService: vs.metadata.name,
           ...annotationsOf(delegate),
         });
       });

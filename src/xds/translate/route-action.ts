@@ -44,6 +44,7 @@ import { outboundCluster } from './names.js';
 import { matchApplies, routeMatch, stringMatcher, type MatchSite } from './route-match.js';
 import { applyStickyCanary } from './sticky-canary.js';
 import { destinationSubset, routeFallback } from './fallback.js';
+import { withDecorator } from './route-decorator.js';
 
 export interface RouteSite extends MatchSite {
   flavor: Flavor;
@@ -118,7 +119,8 @@ export function buildRoutes(merged: MergedRoute, site: RouteSite): Route[] {
   applyGatewaySemantics(body, merged.annotations, site.flavor);
   return matches.map((m) => {
     const name = m?.name ?? route.name;
-    return { ...(name !== undefined ? { name } : {}), match: routeMatch(m), ...body };
+    const out: Route = { ...(name !== undefined ? { name } : {}), match: routeMatch(m), ...body };
+    return withDecorator(out, merged.virtualService, site.port);
   });
 }
 
@@ -148,7 +150,7 @@ export function defaultRoute(host: string, port: number, site: RouteSite): Route
     retry_policy: retryPolicy(undefined, site.flavor, hash.length > 0, isGrpcDestination(host, port, site)),
   };
   if (hash.length > 0) action.hash_policy = hash;
-  return { name: 'default', match: { prefix: '/' }, route: action };
+  return withDecorator({ name: 'default', match: { prefix: '/' }, route: action }, undefined, port);
 }
 
 function routeBody(route: HTTPRoute, namespace: string, site: RouteSite, fallback?: string): Route {

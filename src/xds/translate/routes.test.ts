@@ -69,6 +69,7 @@ test('services without a VirtualService get a default route with Istio defaults'
     {
       name: 'default',
       match: { prefix: '/' },
+      decorator: { operation: `${RATINGS}:9080/*` },
       route: {
         cluster: `outbound|9080||${RATINGS}`,
         timeout: { seconds: 0, nanos: 0 },

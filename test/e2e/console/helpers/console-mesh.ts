@@ -46,7 +46,12 @@ spec:
 ${eps.map((e) => `  - { address: 127.0.0.1, ports: { http: ${e.port} }, labels: { app: ${name}, version: ${e.version} } }`).join('\n')}
 `;
 
-export async function startConsoleMesh(): Promise<ConsoleMesh> {
+export interface ConsoleMeshOptions {
+  /** Where the sidecar's stdout access log lines go (dropped by default). */
+  accessLog?: (line: string) => void;
+}
+
+export async function startConsoleMesh(options: ConsoleMeshOptions = {}): Promise<ConsoleMesh> {
   const stateDir = await mkdtemp(path.join(os.tmpdir(), 'trellis-console-'));
   const backends: Backend[] = [];
   const backend = async (name: string) => {
@@ -79,7 +84,11 @@ export async function startConsoleMesh(): Promise<ConsoleMesh> {
       entry('ratings', [{ port: ratings.port, version: 'v1' }]),
     ].join('---\n'),
   );
-  const sidecar = await startSidecar(mesh.xdsPort, { app: 'productpage' });
+  const { accessLog } = options;
+  const sidecar = await startSidecar(mesh.xdsPort, {
+    app: 'productpage',
+    ...(accessLog ? { accessLogStdout: { write: accessLog } } : {}),
+  });
   const requestReviews = async (headers: Record<string, string> = {}) => {
     const res = await viaSidecar(sidecar, 'reviews:9080', '/reviews/1', headers);
     return { status: res.status, body: res.body };
