@@ -13,7 +13,7 @@ import { ControlPlane } from './control-plane.js';
 import { HttpRouter } from './http-server.js';
 import { rawRequest } from '../core/testing/raw-http.js';
 
-const get = (path: string) => `GET ${path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n`;
+const get = (path: string) => `GET ${path} HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n`;
 
 async function withControlPlane(fn: (port: number) => Promise<void>): Promise<void> {
   const cp = new ControlPlane({ config: new MemoryConfigStore(), debounce: { quietMs: 1, maxMs: 10 } });
@@ -36,37 +36,37 @@ test('control plane HTTP: malformed requests get a 4xx with a coded error and th
       ['bad percent-escape', get('/v1/%zz'), 400, 'TRELLIS_BAD_REQUEST'],
       ['bad escape in a param', get('/v1/config/vs/default/%E0%A4%A'), 400, 'TRELLIS_BAD_REQUEST'],
       ['invalid request line', 'GARBAGE\r\n\r\n', 400, 'TRELLIS_BAD_REQUEST'],
-      ['unknown method', 'BREW /ready HTTP/1.1\r\nhost: x\r\n\r\n', 400, 'TRELLIS_BAD_REQUEST'],
+      ['unknown method', 'BREW /ready HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n', 400, 'TRELLIS_BAD_REQUEST'],
       ['absolute-form target', get('http://[::1/ready'), 400, 'TRELLIS_BAD_REQUEST'],
       [
         'wrong method',
-        'DELETE /ready HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n',
+        'DELETE /ready HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n',
         405,
         'TRELLIS_METHOD_NOT_ALLOWED',
       ],
       ['unknown path', get('/nope'), 404, 'TRELLIS_NOT_FOUND'],
       [
         'bad JSON body',
-        'POST /v1/registrations HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-length: 5\r\n\r\n{oops',
+        'POST /v1/registrations HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\ncontent-length: 5\r\n\r\n{oops',
         400,
         'TRELLIS_INVALID_ARGUMENT',
       ],
       [
         'registration that is not an object',
-        'POST /v1/registrations HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-length: 4\r\n\r\nnull',
+        'POST /v1/registrations HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\ncontent-length: 4\r\n\r\nnull',
         400,
         'TRELLIS_INVALID_ARGUMENT',
       ],
       [
         'oversized body (declared)',
-        'POST /v1/config HTTP/1.1\r\nhost: x\r\ncontent-length: 99999999\r\n\r\n{',
+        'POST /v1/config HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-length: 99999999\r\n\r\n{',
         413,
         'TRELLIS_TOO_LARGE',
       ],
       [
         'oversized body (streamed)',
         Buffer.concat([
-          Buffer.from('POST /v1/registrations HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n'),
+          Buffer.from('POST /v1/registrations HTTP/1.1\r\nhost: 127.0.0.1\r\ntransfer-encoding: chunked\r\n\r\n'),
           Buffer.from(`900000\r\n${'x'.repeat(0x900000)}\r\n`),
         ]),
         413,
