@@ -155,7 +155,10 @@ test('etcd store', { skip: etcdSkip, timeout: 90_000 }, async (t) => {
     const ok = await wa.apply([vs('two', 100), vs('three', 100)]);
     await eventually(() => {
       assert.equal(b!.revision >= ok.revision, true);
-      assert.ok(b!.get('VirtualService', 'default', 'two') && b!.get('VirtualService', 'default', 'three'));
+      assert.ok(
+        b!.get('VirtualService', 'default', 'two') && b!.get('VirtualService', 'default', 'three'),
+        'b serves two and three',
+      );
     });
     assert.equal(
       b!.get('VirtualService', 'default', 'two')?.metadata.resourceVersion,
@@ -195,6 +198,7 @@ test('etcd store', { skip: etcdSkip, timeout: 90_000 }, async (t) => {
           .some(
             (e) => 'file' in e.source && e.source.file.endsWith('/elsewhere') && e.servingLastGood === false,
           ),
+        'a config error for /elsewhere',
       ),
     );
     assert.equal(a!.get('VirtualService', 'default', 'other'), undefined);
@@ -218,7 +222,7 @@ test('etcd store', { skip: etcdSkip, timeout: 90_000 }, async (t) => {
         await b?.close();
       });
       await a!.configWriter().apply([vs('steady', 100)]);
-      await eventually(() => assert.ok(b!.get('VirtualService', 'default', 'steady')));
+      await eventually(() => assert.ok(b!.get('VirtualService', 'default', 'steady'), 'b serves steady'));
       await etcd.stop();
       const started = Date.now();
       await assert.rejects(a!.configWriter().apply([vs('steady', 1)]), (err) => {
@@ -240,7 +244,10 @@ test('etcd store', { skip: etcdSkip, timeout: 90_000 }, async (t) => {
       assert.equal(weightOf(a!.get('VirtualService', 'default', 'steady')), 100, 'reads keep serving');
       await eventually(
         () =>
-          assert.ok(a!.errors().some((e) => 'api' in e.source && /unreachable/.test(e.problems[0]!.message))),
+          assert.ok(
+            a!.errors().some((e) => 'api' in e.source && /unreachable/.test(e.problems[0]!.message)),
+            'an unreachable error',
+          ),
         {
           what: 'the store reports etcd unreachable',
         },
@@ -313,7 +320,7 @@ test('etcd store', { skip: etcdSkip, timeout: 90_000 }, async (t) => {
     );
     // And the new watch carries on.
     await b.configWriter().apply([vs('later', 1)]);
-    await eventually(() => assert.ok(a.get('VirtualService', 'default', 'later')));
+    await eventually(() => assert.ok(a.get('VirtualService', 'default', 'later'), 'a serves later'));
   });
 
   await t.test('a replica restarted while etcd is down serves its cached state, then etcd’s', async () => {
@@ -329,12 +336,15 @@ test('etcd store', { skip: etcdSkip, timeout: 90_000 }, async (t) => {
     t.after(async () => again?.close());
     assert.equal(again!.revision, served);
     assert.equal(weightOf(again!.get('VirtualService', 'default', 'cached')), 100);
-    assert.ok(again!.errors().some((e) => 'api' in e.source && /from .*etcd/.test(e.problems[0]!.message)));
+    assert.ok(
+      again!.errors().some((e) => 'api' in e.source && /from .*etcd/.test(e.problems[0]!.message)),
+      'an error saying the cache serves',
+    );
     await etcd.restart();
     await eventually(() => assert.equal(again!.connected, true), { timeoutMs: 10_000, what: 'reconnects' });
     const w = await again!.configWriter().apply([vs('cached', 60)]);
     assert.equal(weightOf(again!.get('VirtualService', 'default', 'cached')), 60);
-    assert.ok(w.revision > served);
+    assert.ok(w.revision > served, `revision ${w.revision} > ${served}`);
     await again!.client.delete().prefix('/trellis/config/');
   });
 });
