@@ -18,6 +18,9 @@ test('parseIpPort accepts only IP:PORT', () => {
     ['user@127.0.0.1:80', undefined],
     ['::1:15000', undefined],
     ['[evil]:80', undefined],
+    ['x[::1]:15000', undefined],
+    ['[::1]:15000x', undefined],
+    ['[::1]:15000/x', undefined],
     ['999.0.0.1:80', undefined],
     ['127.0.0.1:+80', undefined],
     ['', undefined],
@@ -35,6 +38,13 @@ test('peerIp reads the forms an xDS stream names its peer in', () => {
     ['10.0.0.2', '10.0.0.2'],
     ['unknown', undefined],
     ['', undefined],
+    ['x[::1]:5555', undefined],
+    ['[::1]:5555x', undefined],
+    ['[host]:5555', undefined],
+    ['host:5555', undefined],
+    ['10.0.0.2:55x', undefined],
+    ['10.0.0.2:', undefined],
+    [':5555', undefined],
   ];
   for (const [input, want] of table) assert.equal(peerIp(input), want, input);
 });
@@ -46,6 +56,11 @@ test('adminTarget dials only the proxy’s own machine', () => {
     ['[::1]:15000', '::1:40000', 'http://[::1]:15000'],
     ['127.0.0.1:15000', 'unknown', 'http://127.0.0.1:15000'],
     ['0.0.0.0:15000', '127.0.0.1:40000', 'http://127.0.0.1:15000'],
+    ['0.0.0.0:15000', 'unknown', 'http://127.0.0.1:15000'],
+    ['[::1]:15000', '127.0.0.1:40000', 'http://[::1]:15000'],
+    ['127.0.0.2:15000', '::ffff:127.0.0.1:40000', 'http://127.0.0.2:15000'],
+    ['[::ffff:127.0.0.1]:15000', '10.0.0.2:40000', undefined],
+    ['[::ffff:10.0.0.2]:15000', '10.0.0.2:40000', 'http://[::ffff:10.0.0.2]:15000'],
     ['0.0.0.0:15000', '10.0.0.2:40000', 'http://10.0.0.2:15000'],
     ['[::]:15000', '::1:40000', 'http://[::1]:15000'],
     ['10.0.0.2:15000', '10.0.0.2:40000', 'http://10.0.0.2:15000'],
@@ -60,9 +75,16 @@ test('adminTarget dials only the proxy’s own machine', () => {
   ];
   for (const [reported, peer, want] of table) {
     const got = adminTarget(reported, peer);
+    assert.equal(got.ok, want !== undefined, `${reported} from ${peer}`);
     assert.equal(got.ok ? got.base : undefined, want, `${reported} from ${peer}`);
     if (!got.ok) assert.ok(got.reason.length > 10);
   }
   const refused = adminTarget('evil:80/x#', '127.0.0.1:1');
   assert.ok(!refused.ok && /not IP:PORT/.test(refused.reason));
+  const none = adminTarget('', '127.0.0.1:1');
+  assert.ok(!none.ok && /reported no ADMIN_ADDRESS/.test(none.reason));
+  const far = adminTarget('10.0.0.3:1', 'a-pipe');
+  assert.ok(!far.ok && /comes from \(a-pipe\)/.test(far.reason));
+  const long = adminTarget(`${'h'.repeat(500)}:1`, '127.0.0.1:1');
+  assert.ok(!long.ok && long.reason.length < 200);
 });
