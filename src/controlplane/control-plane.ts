@@ -164,7 +164,8 @@ export class ControlPlane {
     this.logger = options.logger ?? silentLogger;
     this.clock = options.clock ?? systemClock;
     this.scraper = new MetricsScraper({
-      targets: () => this.ads.status().map((p) => ({ id: p.proxy, adminAddress: p.adminAddress })),
+      targets: () =>
+        this.ads.status().map((p) => ({ id: p.proxy, adminAddress: p.adminAddress, peer: p.peer })),
       clock: this.clock,
       logger: this.logger.child('graph'),
       ...(options.graphScrapeIntervalMs !== undefined ? { intervalMs: options.graphScrapeIntervalMs } : {}),

@@ -5,7 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type http from 'node:http';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { silentLogger } from '../core/logger.js';
 import { listenOn } from '../core/net.js';
 import type { DebugView } from './api-views.js';
@@ -36,9 +37,13 @@ const PROXIES = [
   row('grpc~10.0.0.5~orders-v1.default~default.svc.cluster.local', { type: 'grpc', adminAddress: '' }),
 ];
 
-async function withRoute(post: AdminPost, fn: (url: string) => Promise<void>): Promise<void> {
+async function withRoute(
+  post: AdminPost | undefined,
+  fn: (url: string) => Promise<void>,
+  proxies: ProxyStatus[] = PROXIES,
+): Promise<void> {
   const router = new HttpRouter(silentLogger);
-  registerExplainRoute(router, { proxyStatus: () => PROXIES } as unknown as DebugView, post);
+  registerExplainRoute(router, { proxyStatus: () => proxies } as unknown as DebugView, post);
   const server: http.Server = router.createServer();
   const port = await listenOn(server, '127.0.0.1', 0);
   try {
@@ -136,4 +141,101 @@ test('parseHeaderParams: NAME:VALUE with optional spaces; names lower-cased; a b
   });
   for (const bad of ['nocolon', ': v', 'bad name: v'])
     assert.throws(() => parseHeaderParams([bad]), /expected NAME:VALUE/, bad);
+});
+
+test('GET /v1/explain never contacts an admin address off the proxy’s machine or not IP:PORT', async () => {
+  const sent: string[] = [];
+  const post: AdminPost = (url) => {
+    sent.push(url);
+    return Promise.resolve({ status: 200, text: '{"secret":"from elsewhere"}' });
+  };
+  const proxies = [
+    row('sidecar~10.0.0.1~hostpath.default~default.svc.cluster.local', {
+      adminAddress: 'evil:80/x#',
+      peer: '127.0.0.1:4000',
+    }),
+    row('sidecar~10.0.0.2~remote.default~default.svc.cluster.local', {
+      adminAddress: '127.0.0.1:6379',
+      peer: '10.0.0.2:4000',
+    }),
+    row('sidecar~10.0.0.3~elsewhere.default~default.svc.cluster.local', {
+      adminAddress: '10.9.9.9:15000',
+      peer: '10.0.0.3:4000',
+    }),
+    row('sidecar~10.0.0.4~honest.default~default.svc.cluster.local', {
+      adminAddress: '10.0.0.4:15000',
+      peer: '10.0.0.4:4000',
+    }),
+  ];
+  await withRoute(
+    post,
+    async (base) => {
+      for (const [from, message] of [
+        ['hostpath', /not asked: its ADMIN_ADDRESS "evil:80\/x#" is not IP:PORT/],
+        ['remote', /not asked: its ADMIN_ADDRESS 127\.0\.0\.1:6379 is not on the machine .*10\.0\.0\.2/],
+        ['elsewhere', /not asked: its ADMIN_ADDRESS 10\.9\.9\.9:15000 is not on the machine/],
+      ] as const) {
+        const r = await get(`${base}/v1/explain?from=${from}&url=http://a/`);
+        assert.equal(r.status, 502, from);
+        assert.match(r.body.error?.message ?? '', message, from);
+      }
+      assert.deepEqual(sent, []);
+      assert.equal((await get(`${base}/v1/explain?from=honest&url=http://a/`)).status, 200);
+      assert.deepEqual(sent, ['http://10.0.0.4:15000/explain']);
+    },
+    proxies,
+  );
+});
+
+test("GET /v1/explain passes on only a short, sanitized snippet of a proxy's error text", async () => {
+  const long = `line one\r\nSet-Cookie: x=1\u001b[31m ${'z'.repeat(5000)}`;
+  let answer = { status: 500, text: long };
+  await withRoute(
+    () => Promise.resolve(answer),
+    async (base) => {
+      const r = await get(`${base}/v1/explain?from=productpage-v1&url=http://a/`);
+      assert.equal(r.status, 502);
+      const message = r.body.error?.message ?? '';
+      assert.match(message, /answered 500: line one Set-Cookie: x=1 \[31m z+…$/);
+      assert.ok(message.length < 400, `${message.length} characters`);
+      for (const c of ['\r', '\n', '\u001b']) assert.ok(!message.includes(c), JSON.stringify(c));
+      answer = { status: 400, text: JSON.stringify({ error: { message: `bad\n${'y'.repeat(1000)}` } }) };
+      const bad = await get(`${base}/v1/explain?from=productpage-v1&url=http://a/`);
+      assert.equal(bad.status, 400);
+      assert.ok((bad.body.error?.message ?? '').length < 300);
+    },
+  );
+});
+
+test('GET /v1/explain abandons an answer over its size limit (a real admin server)', async (t) => {
+  const admin = http.createServer((_req, res) => {
+    res.writeHead(500);
+    const chunk = Buffer.alloc(1 << 16, 'x');
+    const pump = () => {
+      while (!res.destroyed && res.write(chunk));
+      if (!res.destroyed) res.once('drain', pump);
+    };
+    pump();
+  });
+  const port = await listenOn(admin, '127.0.0.1', 0);
+  t.after(async () => {
+    admin.closeAllConnections();
+    await new Promise((r) => admin.close(r));
+  });
+  assert.equal((admin.address() as AddressInfo).port, port);
+  const proxies = [
+    row('sidecar~127.0.0.1~big.default~default.svc.cluster.local', { adminAddress: `127.0.0.1:${port}` }),
+  ];
+  await withRoute(
+    undefined,
+    async (base) => {
+      const r = await get(`${base}/v1/explain?from=big&url=http://a/`);
+      assert.equal(r.status, 502);
+      assert.match(
+        r.body.error?.message ?? '',
+        /cannot reach proxy big\.default .*answer larger than 4194304 bytes/,
+      );
+    },
+    proxies,
+  );
 });

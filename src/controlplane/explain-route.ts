@@ -4,10 +4,14 @@
  * as the CLI does (proxy-names.ts: workload name, NAME.NAMESPACE, an id prefix; candidates listed
  * when unknown or ambiguous) and asks it: the proxy computes the answer itself at its admin
  * `POST /explain`, from its live config and cluster state, reached at the address it reported in
- * node metadata. Envoy and proxyless gRPC have no such endpoint: 501 says so.
+ * node metadata, when that is IP:PORT on the machine the proxy's xDS stream comes from
+ * (admin-address.ts; else 502 says why and nothing is contacted). Envoy and proxyless gRPC have no
+ * such endpoint: 501 says so. A proxy's error text is passed on only as a short, sanitized snippet.
  */
 import { TrellisError, errorMessage } from '../core/errors.js';
+import { adminTarget } from './admin-address.js';
 import type { DebugView } from './api-views.js';
+import { readBoundedText, snippet } from './bounded-body.js';
 import { errorBody, type ApiResult, type HttpRouter } from './http-server.js';
 import { resolveProxyName, shortName } from './proxy-names.js';
 
@@ -15,15 +19,19 @@ import { resolveProxyName, shortName } from './proxy-names.js';
 export type AdminPost = (url: string, body: string) => Promise<{ status: number; text: string }>;
 
 const TIMEOUT_MS = 10_000;
+/** An explanation is a few KiB; anything past this is not one. */
+const MAX_ANSWER_BYTES = 4 << 20;
 
 const defaultPost: AdminPost = async (url, body) => {
+  const controller = new AbortController();
   const res = await fetch(url, {
     method: 'POST',
     body,
     headers: { 'content-type': 'application/json' },
-    signal: AbortSignal.timeout(TIMEOUT_MS),
+    signal: AbortSignal.any([controller.signal, AbortSignal.timeout(TIMEOUT_MS)]),
+    redirect: 'error',
   });
-  return { status: res.status, text: await res.text() };
+  return { status: res.status, text: await readBoundedText(res, MAX_ANSWER_BYTES, () => controller.abort()) };
 };
 
 /** `k: v` or `k:v` from a repeated `header` parameter. */
@@ -40,10 +48,6 @@ export function parseHeaderParams(values: readonly string[]): Record<string, str
     out[name] = v.slice(colon + 1).trim();
   }
   return out;
-}
-
-function dialable(address: string): string {
-  return `http://${address.replace(/^0\.0\.0\.0:/, '127.0.0.1:').replace(/^\[::\]:/, '[::1]:')}`;
 }
 
 function fail(status: number, err: TrellisError): ApiResult {
@@ -87,7 +91,16 @@ export function registerExplainRoute(
           `proxy ${name} cannot explain requests: ${p.type === 'grpc' ? 'a proxyless gRPC client' : 'an Envoy (or an older Trellis proxy)'} has no Trellis admin /explain; read its routes with 'trellis proxy-config routes ${shortName(p)}' instead`,
         ),
       );
-    const target = `${dialable(p.adminAddress)}/explain`;
+    const admin = adminTarget(p.adminAddress, p.peer);
+    if (!admin.ok)
+      return fail(
+        502,
+        new TrellisError(
+          'TRELLIS_IO',
+          `proxy ${name} is not asked: ${admin.reason}. A proxy's admin is reached only on loopback or at the IP it connects to the control plane from`,
+        ),
+      );
+    const target = `${admin.base}/explain`;
     let answer: { status: number; text: string };
     try {
       answer = await post(target, JSON.stringify(body));
@@ -96,7 +109,7 @@ export function registerExplainRoute(
         502,
         new TrellisError(
           'TRELLIS_IO',
-          `cannot reach proxy ${name} at its admin address ${target} (${errorMessage((err as { cause?: unknown }).cause ?? err)}); is it running and is its admin port reachable from the control plane?`,
+          `cannot reach proxy ${name} at its admin address ${target} (${snippet(errorMessage((err as { cause?: unknown }).cause ?? err))}); is it running and is its admin port reachable from the control plane?`,
         ),
       );
     }
@@ -107,8 +120,8 @@ export function registerExplainRoute(
       json = undefined;
     }
     if (answer.status === 200 && json !== undefined) return { json };
-    const message =
-      (json as { error?: { message?: string } } | undefined)?.error?.message ?? answer.text.trim();
+    const reported = (json as { error?: { message?: unknown } } | undefined)?.error?.message;
+    const message = snippet(typeof reported === 'string' ? reported : answer.text);
     if (answer.status === 400) return fail(400, new TrellisError('TRELLIS_INVALID_ARGUMENT', message));
     if (answer.status === 404 && requestId !== null)
       return fail(404, new TrellisError('TRELLIS_NOT_FOUND', message));

@@ -1,11 +1,15 @@
 /**
  * The control plane's scrape of every connected proxy's `/stats/prometheus` (the admin address
  * each reports in node metadata ADMIN_ADDRESS), every interval (default 5 s) with bounded
- * concurrency and a timeout per proxy. A proxy that does not answer is skipped and counted; the
- * graph is built from whatever answered. Each proxy keeps a bounded ring of its recent scrapes.
+ * concurrency and a timeout per proxy. A proxy that does not answer, answers more than the byte
+ * limit, or reports an admin address the control plane will not dial (admin-address.ts: only
+ * IP:PORT on the proxy's own machine) is skipped and counted; the graph is built from whatever
+ * answered. Each proxy keeps a bounded ring of its recent scrapes.
  */
 import type { Clock, TimerHandle } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
+import { adminTarget } from '../admin-address.js';
+import { readBoundedText } from '../bounded-body.js';
 import { GRAPH_METRICS, parsePrometheusText } from './prometheus-text.js';
 import type { Rate } from './build-graph.js';
 import { increasesOver, type Scrape } from './window.js';
@@ -13,8 +17,10 @@ import { increasesOver, type Scrape } from './window.js';
 export interface ScrapeTarget {
   /** The proxy's node id. */
   id: string;
-  /** `HOST:PORT` of its admin endpoint. */
+  /** `IP:PORT` of its admin endpoint, as it reported it ('' when none). */
   adminAddress: string;
+  /** The peer address of its xDS stream (`IP:PORT`): the machine the admin must be on. */
+  peer: string;
 }
 
 export interface ScraperOptions {
@@ -26,8 +32,10 @@ export interface ScraperOptions {
   concurrency?: number;
   /** How long scrapes are kept (the longest window a graph may ask for); default 10 min. */
   retentionMs?: number;
+  /** A proxy's answer above this many bytes is abandoned (default 32 MiB). */
+  maxBytes?: number;
   /** Tests: how a proxy's text is fetched. */
-  fetchText?: (url: string, timeoutMs: number) => Promise<string>;
+  fetchText?: (url: string, timeoutMs: number, maxBytes: number) => Promise<string>;
 }
 
 export const DEFAULT_SCRAPE_INTERVAL_MS = 5000;
@@ -36,12 +44,18 @@ const MAX_SCRAPES_PER_PROXY = 200;
 /** A proxy's answer above this size is refused (a proxy with runaway series costs itself only). */
 const MAX_BYTES = 32 << 20;
 
-async function fetchText(url: string, timeoutMs: number): Promise<string> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
-  if (!res.ok) throw new Error(`HTTP ${res.status}`);
-  const text = await res.text();
-  if (text.length > MAX_BYTES) throw new Error(`answer larger than ${MAX_BYTES} bytes`);
-  return text;
+/** GET `url` as text, reading the body as it arrives and abandoning it past `maxBytes` bytes. */
+export async function fetchText(url: string, timeoutMs: number, maxBytes: number): Promise<string> {
+  const controller = new AbortController();
+  const res = await fetch(url, {
+    signal: AbortSignal.any([controller.signal, AbortSignal.timeout(timeoutMs)]),
+    redirect: 'error',
+  });
+  if (!res.ok) {
+    controller.abort();
+    throw new Error(`HTTP ${res.status}`);
+  }
+  return await readBoundedText(res, maxBytes, () => controller.abort());
 }
 
 export class MetricsScraper {
@@ -57,13 +71,15 @@ export class MetricsScraper {
   private readonly timeoutMs: number;
   private readonly concurrency: number;
   private readonly retentionMs: number;
-  private readonly fetch: (url: string, timeoutMs: number) => Promise<string>;
+  private readonly maxBytes: number;
+  private readonly fetch: (url: string, timeoutMs: number, maxBytes: number) => Promise<string>;
 
   constructor(private readonly options: ScraperOptions) {
     this.intervalMs = options.intervalMs ?? DEFAULT_SCRAPE_INTERVAL_MS;
     this.timeoutMs = options.timeoutMs ?? Math.min(2000, this.intervalMs);
     this.concurrency = Math.max(1, options.concurrency ?? 8);
     this.retentionMs = options.retentionMs ?? 10 * 60_000;
+    this.maxBytes = options.maxBytes ?? MAX_BYTES;
     this.fetch = options.fetchText ?? fetchText;
   }
 
@@ -94,8 +110,14 @@ export class MetricsScraper {
     const worker = async () => {
       while (next < targets.length) {
         const t = targets[next++]!;
+        const admin = adminTarget(t.adminAddress, t.peer);
+        if (!admin.ok) {
+          this.skipped++;
+          failures.push({ proxy: t.id, error: `not scraped: ${admin.reason}` });
+          continue;
+        }
         try {
-          const text = await this.fetch(`http://${t.adminAddress}/stats/prometheus`, this.timeoutMs);
+          const text = await this.fetch(`${admin.base}/stats/prometheus`, this.timeoutMs, this.maxBytes);
           this.add(t.id, {
             atMs: this.options.clock.now(),
             samples: parsePrometheusText(text, (n) => GRAPH_METRICS.has(n)),

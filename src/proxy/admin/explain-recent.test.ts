@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { StreamInfo } from '../connection-manager/stream-info.js';
 import type { ResponseFlag } from '../connection-manager/response-flags.js';
-import { RecentFailures, isFailure } from './explain-recent.js';
+import { RecentFailures, isFailure, keepHeader, pathOnly } from './explain-recent.js';
 
 const info = (id: string, over: Partial<StreamInfo> = {}, flags: ResponseFlag[] = ['UH']): StreamInfo =>
   ({
@@ -67,4 +67,52 @@ test('RecentFailures keeps the last N failures, newest first for a repeated id, 
   ring.record(anonymous);
   assert.match(anonymous.requestId, /^[0-9a-f-]{36}$/, 'an id is given to a failed request without one');
   assert.equal(ring.find(anonymous.requestId)?.failure.path, '/p');
+});
+
+test('RecentFailures keeps no query string and no credential, whatever header carries it', () => {
+  const ring = new RecentFailures(4);
+  const jwt = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJqYXNvbiJ9.c2ln';
+  ring.record(
+    info('q', {
+      path: '/reviews/1?access_token=secret&api_key=k',
+      requestHeaders: {
+        'x-jwt-assertion': jwt,
+        'x-custom-token-header': 'opaque',
+        'x-forwarded-access': `Bearer ${jwt}`,
+        'x-my-creds': 'Basic dXNlcjpwYXNz',
+        'x-api-key': 'k',
+        'x-session-id': 's',
+        'x-user': 'jason',
+        'end-user': 'jason',
+        'content-type': 'application/json',
+      },
+    }),
+  );
+  const found = ring.find('q');
+  assert.equal(found?.failure.path, '/reviews/1');
+  assert.deepEqual(found?.headers, {
+    'x-user': 'jason',
+    'end-user': 'jason',
+    'content-type': 'application/json',
+  });
+  ring.record(info('plain', { path: '/p' }));
+  assert.equal(ring.find('plain')?.failure.path, '/p');
+});
+
+test('keepHeader and pathOnly', () => {
+  const table: [string, string, boolean][] = [
+    ['x-user', 'jason', true],
+    ['x-version', 'v2', true],
+    ['authorization', 'x', false],
+    ['x-auth', 'x', false],
+    ['x-token', 'x', false],
+    ['x-anything', 'bearer abc', false],
+    ['x-anything', 'eyJhbGciOiJIUzI1NiJ9.e30.x', false],
+    ['x-anything', 'eyes', true],
+    [':path', '/', false],
+  ];
+  for (const [name, value, want] of table) assert.equal(keepHeader(name, value), want, `${name}: ${value}`);
+  assert.equal(pathOnly('/a?b=c'), '/a');
+  assert.equal(pathOnly('/a'), '/a');
+  assert.equal(pathOnly('/?'), '/');
 });

@@ -2,8 +2,11 @@
  * The proxy's memory of requests it failed recently, for `trellis explain --request-id ID`: a
  * bounded ring (256 by default) of the last failed requests (a response flag, a 5xx, a denial),
  * each with what it actually got (status, flags, upstream host). Filled from the access log
- * writer's per-stream hook, so it costs nothing for requests that succeed. Request headers are
- * kept only as far as routing may read them: credentials (authorization, cookies) are dropped.
+ * writer's per-stream hook, so it costs nothing for requests that succeed. Anyone who can reach
+ * the control plane's /v1/explain may read an entry back, so nothing secret is kept: the path
+ * without its query string, and request headers without credentials (authorization, cookies,
+ * client certificates, any header named like a credential, and any value that is a bearer or
+ * basic credential or a JWT, wherever a jwt_authn provider reads its token from).
  */
 import { randomUUID } from 'node:crypto';
 import type { StreamInfo } from '../connection-manager/stream-info.js';
@@ -20,6 +23,24 @@ const SECRET_HEADERS = new Set([
   'set-cookie',
   'x-forwarded-client-cert',
 ]);
+
+/** Header names that carry credentials by convention (x-api-key, x-auth-token, x-session-id...). */
+const SECRET_NAME = /auth|token|secret|passw|api-?key|session|cookie|credential|jwt|signature/i;
+/** Values that are credentials whatever the header: a scheme credential or a compact JWT. */
+const SECRET_VALUE = /^\s*(?:bearer|basic|digest|negotiate)\s|^\s*ey[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\./i;
+
+/** Whether a request header may be kept for explaining the request again. */
+export function keepHeader(name: string, value: string): boolean {
+  return (
+    !name.startsWith(':') && !SECRET_HEADERS.has(name) && !SECRET_NAME.test(name) && !SECRET_VALUE.test(value)
+  );
+}
+
+/** A request path without its query string (which may carry tokens: from_params, api keys). */
+export function pathOnly(path: string): string {
+  const q = path.indexOf('?');
+  return q < 0 ? path : path.slice(0, q);
+}
 
 export interface RecordedFailure {
   failure: RecentFailure;
@@ -57,7 +78,7 @@ export class RecentFailures {
       time: new Date(info.startWallMs).toISOString(),
       method: info.method,
       authority: info.authority,
-      path: info.path,
+      path: pathOnly(info.path),
       status: info.status,
       flags: flagsText(info.flags),
       attempts: info.attempts,
@@ -69,8 +90,9 @@ export class RecentFailures {
     if (info.responseCodeDetails) failure.details = info.responseCodeDetails;
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(info.requestHeaders)) {
-      if (v === undefined || SECRET_HEADERS.has(k) || k.startsWith(':')) continue;
-      headers[k] = Array.isArray(v) ? v.join(',') : v;
+      if (v === undefined) continue;
+      const value = Array.isArray(v) ? v.join(',') : v;
+      if (keepHeader(k, value)) headers[k] = value;
     }
     this.ring[this.next] = { failure, headers };
     this.next = (this.next + 1) % this.capacity;

@@ -146,7 +146,7 @@ test('mTLS on: both reporters carry Istio labels, canonical service and revision
   assert.equal(duration[0]?.value, 1);
 });
 
-test('mTLS off: the destination reports connection_security_policy none and no principals, still the caller workload', async (t) => {
+test('mTLS off: the destination reports connection_security_policy none, no principals and no caller workload (unproven)', async (t) => {
   const m = await sidecars(t, { mode: 'PERMISSIVE', tlsMode: 'disabled' });
   assert.equal((await request(m.outboundPort, { host: 'reviews:9080', path: '/plain' })).status, 200);
   const server = await one(m.server.adminPort, () => scrape(m.server.adminPort), 'istio_requests_total', {
@@ -155,11 +155,11 @@ test('mTLS off: the destination reports connection_security_policy none and no p
   assert.equal(server.labels.connection_security_policy, 'none');
   assert.equal(server.labels.source_principal, 'unknown');
   assert.equal(server.labels.destination_principal, 'unknown');
-  assert.equal(server.labels.source_workload, 'productpage-v1');
+  assert.equal(server.labels.source_workload, 'unknown');
 });
 
 test("a caller's own metadata exchange headers are replaced by its sidecar's; garbage is ignored at the destination", async (t) => {
-  const m = await sidecars(t, { mode: 'PERMISSIVE', tlsMode: 'disabled' });
+  const m = await sidecars(t, { mode: 'PERMISSIVE' });
   // The app behind the client claims to be someone else: its sidecar speaks for it.
   const forged = Buffer.from('not a struct at all').toString('base64');
   const res = await request(m.outboundPort, {

@@ -42,6 +42,14 @@ export interface TcpSeries {
   sent: number;
 }
 
+/**
+ * Standard series (and, apart, TCP series) beyond this many are not kept: some labels come from
+ * callers (unrouted authorities, peer metadata), and a series never expires.
+ */
+export const MAX_SERIES = 10_000;
+/** /stats counter of requests and connections whose new series was not kept (MAX_SERIES). */
+export const SERIES_OVERFLOW = 'istio.stats.series_overflow';
+
 /** Istio's TCP metrics leave out the HTTP labels (response code, gRPC status). */
 const TCP_LABELS = LABEL_NAMES.map((n, i) => [n, i] as const).filter(([n]) => !HTTP_ONLY_LABELS.has(n));
 
@@ -66,6 +74,9 @@ export class IstioStats {
   readonly peers = new PeerMetadataCache();
   /** What this proxy sends about itself on requests to mesh services (Istio's metadata exchange). */
   readonly ownMetadata: { id: string; metadata: string };
+
+  /** The bound on each of the standard and TCP series maps (tests lower it). */
+  maxSeries = MAX_SERIES;
 
   constructor(node: ProxyBootstrap) {
     this.self = nodeWorkload(node);
@@ -108,6 +119,10 @@ export class IstioStats {
     let s: Series | undefined;
     if (last !== undefined && sameLabels(last, info)) s = last.series;
     else s = this.slowSeries(info);
+    if (s === undefined) {
+      this.countEnvoy(SERIES_OVERFLOW);
+      return;
+    }
     s.requests++;
     if (info.requestMessages !== undefined || info.responseMessages !== undefined) {
       s.grpc = true;
@@ -122,7 +137,7 @@ export class IstioStats {
   /** The label fields of the last request recorded and its series. */
   private last: LastLabels | undefined;
 
-  private slowSeries(info: StreamInfo): Series {
+  private slowSeries(info: StreamInfo): Series | undefined {
     const id = info.destinationIdentity;
     // \u0001 marks "absent", distinct from an empty string; the node's own labels never change.
     const passthrough = passthroughName(info);
@@ -136,6 +151,7 @@ export class IstioStats {
     let s = this.byFields.get(fieldsKey);
     if (!s) {
       s = this.seriesFor(info);
+      if (s === undefined) return undefined;
       // Bounded: authorities of unrouted requests come from clients.
       if (this.byFields.size >= 10_000) this.byFields.clear();
       this.byFields.set(fieldsKey, s);
@@ -172,16 +188,19 @@ export class IstioStats {
     let s = this.tcp.get(key);
     if (!s) {
       s = { labels: key, opened: 0, closed: 0, received: 0, sent: 0 };
-      this.tcp.set(key, s);
+      // Over the bound the connection counts into a series nobody prints.
+      if (this.tcp.size >= this.maxSeries) this.countEnvoy(SERIES_OVERFLOW);
+      else this.tcp.set(key, s);
     }
     return s;
   }
 
-  private seriesFor(info: StreamInfo): Series {
+  private seriesFor(info: StreamInfo): Series | undefined {
     const values = labelValues(this.self, info, false);
     const key = LABEL_NAMES.map((n, i) => `${n}="${escape(values[i] ?? '')}"`).join(',');
     let s = this.series.get(key);
     if (!s) {
+      if (this.series.size >= this.maxSeries) return undefined;
       s = {
         labels: key,
         requests: 0,

@@ -3,11 +3,14 @@
  * requests to mesh services (`x-envoy-peer-metadata`, a base64 google.protobuf.Struct with Istio's
  * keys NAMESPACE, WORKLOAD_NAME, LABELS, CLUSTER_ID, NAME; `x-envoy-peer-metadata-id`, the node
  * id), and the destination sidecar reads it for the source_* labels of its metrics and removes it
- * before the app sees it. Like Istio's, the metadata is not authenticated: it names, it does not
- * prove (source_principal comes from the mTLS handshake alone).
+ * before the app sees it. The metadata itself proves nothing, so a destination reads it only on a
+ * mutual TLS connection (a plaintext caller could name any workload and mint a series per name),
+ * and only when its NAMESPACE is the namespace of the certificate's SPIFFE identity
+ * (source_principal comes from the handshake alone).
  */
 import { decodeMessage, encodeMessage } from '../../protocol/protos.js';
 import type { ProxyBootstrap } from '../xds-client/bootstrap.js';
+import type { ConnectionSecurity } from './downstream.js';
 import { first } from './headers.js';
 
 export const PEER_METADATA_HEADER = 'x-envoy-peer-metadata';
@@ -78,7 +81,22 @@ export class PeerMetadataCache {
   private readonly byValue = new Map<string, PeerMetadata | null>();
   constructor(private readonly max = 1000) {}
 
-  lookup(headers: Readonly<Record<string, string | string[] | undefined>>): PeerMetadata | undefined {
+  /**
+   * The caller's metadata, when the connection is mutual TLS and the metadata's namespace is the
+   * peer certificate's (when its SPIFFE identity names one); otherwise undefined (ignored).
+   */
+  lookup(
+    headers: Readonly<Record<string, string | string[] | undefined>>,
+    security: ConnectionSecurity | undefined,
+  ): PeerMetadata | undefined {
+    if (security?.policy !== 'mutual_tls') return undefined;
+    const peer = this.decode(headers);
+    if (peer === undefined) return undefined;
+    const ns = principalNamespace(security.peerPrincipal);
+    return ns === undefined || ns === peer.namespace ? peer : undefined;
+  }
+
+  private decode(headers: Readonly<Record<string, string | string[] | undefined>>): PeerMetadata | undefined {
     const value = first(headers[PEER_METADATA_HEADER]);
     if (value === undefined || value === '') return undefined;
     let peer = this.byValue.get(value);
@@ -89,6 +107,12 @@ export class PeerMetadataCache {
     }
     return peer ?? undefined;
   }
+}
+
+/** The namespace of a SPIFFE identity (`spiffe://TD/ns/NS/sa/SA`), else undefined. */
+export function principalNamespace(principal: string | undefined): string | undefined {
+  const m = principal === undefined ? null : /^spiffe:\/\/[^/]+\/ns\/([^/]+)\/sa\/[^/]+$/.exec(principal);
+  return m?.[1];
 }
 
 /** Removes a caller's metadata headers and, toward a mesh service, adds this proxy's own. */

@@ -91,7 +91,7 @@ export async function handleRequest(
 ): Promise<void> {
   const info = startStreamInfo(ds, reporter, deps.clock);
   if (reporter === 'destination') {
-    const peer = deps.stats.peers.lookup(ds.headers);
+    const peer = deps.stats.peers.lookup(ds.headers, ds.security);
     if (peer !== undefined) info.sourcePeer = peer;
   }
   const hcm = target.kind === 'reply' ? undefined : target.hcm;
