@@ -99,3 +99,17 @@ export async function withDeadline<T>(
     clearTimeout(timer);
   }
 }
+
+/**
+ * Closes an etcd client so that nothing of it keeps running. etcd3 1.1.2 keeps a watcher whose
+ * cancel etcd never answered (etcd stopped or restarted meanwhile) and, even after close(),
+ * re-establishes its watch stream every backoff for ever: a timer that keeps the process alive.
+ * Once the client is closed its watch manager must not reconnect, so its reconnect step is made
+ * a no-op (an already scheduled retry then runs once and stops).
+ */
+export function closeEtcdClient(client: Etcd3): void {
+  const manager = (client as unknown as { watchManager?: { establishStream?: () => void } }).watchManager;
+  if (manager !== undefined && typeof manager.establishStream === 'function')
+    manager.establishStream = () => undefined;
+  client.close();
+}

@@ -18,7 +18,13 @@ import type { Logger } from '../core/logger.js';
 import { silentLogger } from '../core/logger.js';
 import { parseAndValidate } from '../api/parse.js';
 import type { Resource } from '../api/resource.js';
-import { createEtcdClient, describeEndpoints, storeUnavailable, withDeadline } from './etcd-client.js';
+import {
+  closeEtcdClient,
+  createEtcdClient,
+  describeEndpoints,
+  storeUnavailable,
+  withDeadline,
+} from './etcd-client.js';
 import { EtcdStateCache } from './etcd-cache.js';
 import { CONFIG_PREFIX } from './etcd-keys.js';
 import { EtcdConfigState, type DocumentParser, type EtcdKv, type KvEvent } from './etcd-state.js';
@@ -186,13 +192,18 @@ export class EtcdConfigStore implements ConfigStore {
     clearTimeout(this.retryTimer);
     const watcher = this.watcher;
     this.watcher = undefined;
-    // Bounded: etcd3's cancel() waits for etcd's answer, which may never come.
+    // The store's own client: closing it ends the watch. Cancelling first would race etcd3 1.1.2,
+    // which rejects unhandled ("Failed to find watcher") on events still arriving for it.
+    if (this.ownsClient) {
+      closeEtcdClient(this.client);
+      return;
+    }
+    // A shared client stays open: cancel, bounded (etcd3's cancel() waits for etcd's answer).
     if (watcher)
       await Promise.race([
         watcher.cancel().catch(() => undefined),
         new Promise((resolve) => setTimeout(resolve, 1000).unref()),
       ]);
-    if (this.ownsClient) this.client.close();
   }
 
   /** Resolves once the last state is saved to disk (tests, shutdown). */
@@ -253,7 +264,9 @@ export class EtcdConfigStore implements ConfigStore {
     watcher.on('error', (err: unknown) => {
       this.logger.warn('the etcd watch was cancelled; listing again', { error: errorMessage(err) });
       if (this.watcher === watcher) this.watcher = undefined;
-      watcher.cancel().catch(() => undefined);
+      // etcd cancelled this watch itself (compacted history) and etcd3 has dropped it: cancelling
+      // again would send etcd a cancel for an unknown id, whose answer etcd3 1.1.2 rejects
+      // unhandled ("Failed to find watcher"), which would end the control plane's process.
       this.recover();
     });
   }
