@@ -153,6 +153,7 @@ export class ControlPlane {
   private ready = false;
   private readonly derivations: readonly ConfigDerivation[];
   private derived: { from: ConfigSnapshot; hosts: string; result: DerivedSnapshot } | undefined;
+  private hostsOf: { snapshot: ReturnType<ServiceIndex['snapshot']>; hosts: string } | undefined;
   /** Which proxies left, and which served revision carried each store revision (convergence). */
   readonly convergence: ConvergenceTracker;
   /** The Router controller, its layer of derived resources and the config served (router-runtime.ts). */
@@ -472,7 +473,10 @@ export class ControlPlane {
     // Derivations may ask which services exist (a Gateway API backendRef): derived again when the
     // set of service hosts changes, not on every endpoint change.
     const services = this.index.snapshot();
-    const hosts = services.services.map((s) => s.hostname).join(',');
+    // The host list is built once per index snapshot (this runs per syncz row and per push).
+    if (this.hostsOf?.snapshot !== services)
+      this.hostsOf = { snapshot: services, hosts: services.services.map((s) => s.hostname).join(',') };
+    const hosts = this.hostsOf.hosts;
     if (this.derived?.from === from && this.derived.hosts === hosts) return this.derived.result;
     const result = deriveSnapshot(from, this.derivations, {
       hasService: (host) => services.service(host) !== undefined,
