@@ -166,22 +166,27 @@ test(
     const later = calls().slice(seen);
     for (const c of later) assert.equal(c, 'status=200 body=served by reviews-v2 proxy=none');
 
-    // Both sidecars saw the calls: the client's (outbound capture) and reviews-v2's (inbound).
-    // (The inbound listener a sidecar binds reports its requests with destination_service
-    // `inbound|PORT||`.)
-    const requests = async (workload: string, destination: string): Promise<number> => {
+    // Both sidecars saw the calls: the client's (outbound capture, reporter source) and
+    // reviews-v2's (inbound, reporter destination; Istio names the request's service there too).
+    const requests = async (workload: string, reporter: string, destination: string): Promise<number> => {
       const stats = await (await fetch(`${admin(workload)}/stats/prometheus`)).text();
       return stats
         .split('\n')
         .filter(
-          (l) => l.startsWith('istio_requests_total{') && l.includes(`destination_service="${destination}`),
+          (l) =>
+            l.startsWith('istio_requests_total{') &&
+            l.includes(`reporter="${reporter}"`) &&
+            l.includes(`destination_service="${destination}`),
         )
         .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
     };
     const reviews = 'reviews.default.svc.cluster.local"';
-    assert.ok((await requests('client', reviews)) >= 5, "the client's sidecar counts its calls");
-    assert.ok((await requests('reviews-v2', 'inbound|')) >= 5, "reviews-v2's sidecar counts them");
-    assert.equal(await requests('reviews-v1', 'inbound|'), 0, 'reviews-v1 gets nothing');
+    assert.ok((await requests('client', 'source', reviews)) >= 5, "the client's sidecar counts its calls");
+    assert.ok(
+      (await requests('reviews-v2', 'destination', 'reviews')) >= 5,
+      "reviews-v2's sidecar counts them",
+    );
+    assert.equal(await requests('reviews-v1', 'destination', 'reviews'), 0, 'reviews-v1 gets nothing');
 
     // Plain TCP by name: the client's sidecar reads the address dialled (SO_ORIGINAL_DST), which
     // selects echo's VIP listener; both sidecars count the connection.
@@ -203,7 +208,7 @@ test(
         .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
     };
     assert.ok((await tcpOpened('client', 'source', 'echo.default.svc.cluster.local"')) >= 1);
-    assert.ok((await tcpOpened('echo', 'destination', 'inbound|')) >= 1);
+    assert.ok((await tcpOpened('echo', 'destination', '')) >= 1, "echo's sidecar counts the connection");
 
     // A call by workload address never reaches the app around its sidecar: from another
     // namespace it passes through the caller's sidecar, then reviews-v1's inbound capture.
@@ -219,10 +224,10 @@ test(
     ); // prettier-ignore
     assert.equal(fromClientNs.trim(), 'served by reviews-v1');
     assert.ok((await tcpOpened('client', 'source', 'PassthroughCluster')) >= 1, 'passed through');
-    assert.equal(await requests('reviews-v1', 'inbound|'), 1, "reviews-v1's sidecar served it");
+    assert.equal(await requests('reviews-v1', 'destination', ''), 1, "reviews-v1's sidecar served it");
     // From the host too.
     assert.equal(await (await fetch(target)).text(), 'served by reviews-v1');
-    assert.equal(await requests('reviews-v1', 'inbound|'), 2);
+    assert.equal(await requests('reviews-v1', 'destination', ''), 2);
 
     assert.equal(await up.stop('SIGTERM'), 0, `up exits 0 on SIGTERM${context()}`);
     assert.deepEqual(await trellisNamespaces(), [], 'namespaces removed on exit');
