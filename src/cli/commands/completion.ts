@@ -29,6 +29,7 @@ export const COMPLETION_COMMANDS: Record<string, { words?: readonly string[]; pr
   'control-plane': {},
   delete: {},
   describe: { words: ['workload', 'service'], proxies: true },
+  explain: {},
   get: {
     words: [
       'services',
@@ -45,8 +46,13 @@ export const COMPLETION_COMMANDS: Record<string, { words?: readonly string[]; pr
       'requestauthentications',
       'ratelimits',
       'trafficfilters',
+      'telemetries',
+      'routers',
+      'httproutes',
+      'proxyconfigs',
     ],
   },
+  graph: {},
   proxy: {},
   'proxy-config': {
     words: ['clusters', 'listeners', 'routes', 'endpoints', 'secret', 'all', 'log'],
