@@ -15,7 +15,7 @@ test('control-plane --mesh-config: applied and reported, or refused with file an
   await writeFile(path.join(dir, 'bad.yaml'), 'pathNormalization:\n  normalization: SOMETIMES\n');
   await writeFile(
     path.join(dir, 'mesh.yaml'),
-    'accessLogFile: /dev/stdout\npathNormalization:\n  normalization: MERGE_SLASHES\n',
+    'accessLogFile: /dev/stdout\nenablePrometheusMerge: true\npathNormalization:\n  normalization: MERGE_SLASHES\n',
   );
   await mkdir(config);
   const bad = await runTrellis([
@@ -47,7 +47,9 @@ test('control-plane --mesh-config: applied and reported, or refused with file an
   try {
     await cp.waitForOutput(/serving xDS on/);
     assert.match(cp.stderr(), /mesh config.*MERGE_SLASHES/);
-    assert.match(cp.stderr(), /not applied by Trellis.*accessLogFile/);
+    // accessLogFile is applied (the Telemetry work); a field Trellis does not use is named.
+    assert.match(cp.stderr(), /mesh config telemetry.*accessLogFile=\/dev\/stdout/);
+    assert.match(cp.stderr(), /not applied by Trellis.*enablePrometheusMerge/);
   } finally {
     await cp.stop();
   }
