@@ -422,11 +422,13 @@ export function escape(v: string): string {
 /** The `istio.stats` filter of a connection manager, if it has one (found once per config). */
 export function statsOverridesOf(hcm: HttpConnectionManagerConfig | undefined): StatsOverrides | undefined {
   if (hcm === undefined) return undefined;
-  if (overridesByHcm.has(hcm)) return overridesByHcm.get(hcm);
+  // One map read per request (a `null` entry: this connection manager has no stats filter).
+  const known = overridesByHcm.get(hcm);
+  if (known !== undefined) return known ?? undefined;
   let found: StatsOverrides | undefined;
   for (const f of hcm.httpFilters) if (f.kind === 'istio_stats') found = found ?? f.stats;
-  overridesByHcm.set(hcm, found);
+  overridesByHcm.set(hcm, found ?? null);
   return found;
 }
 
-const overridesByHcm = new WeakMap<HttpConnectionManagerConfig, StatsOverrides | undefined>();
+const overridesByHcm = new WeakMap<HttpConnectionManagerConfig, StatsOverrides | null>();
